@@ -1,0 +1,150 @@
+# The course's one build file. `make help` lists what it does.
+#
+# Layout: src/ holds the contracts (*.h), shared helpers (src/lib) and the
+# step programs (src/steps); solutions/NN-name/ and exercises/NN-name/ are
+# two implementations of the same contracts; tests/NN-name/ test either.
+# Everything is built under build/<variant>/, where the variant is plain,
+# thread (ThreadSanitizer) or address (AddressSanitizer + UBSan).
+
+.DEFAULT_GOAL := all
+SHELL := /bin/sh
+
+# `CC ?= cc` would do nothing: GNU make already defines CC (origin
+# "default"). Only replace the built-in default, never the user's choice.
+ifeq ($(origin CC),default)
+CC := cc
+endif
+CFLAGS ?= -O2 -g
+LDFLAGS ?=
+
+# What to build and grade: IMPL=exercises (yours) or IMPL=solutions (the
+# reference); SANITIZE=thread or SANITIZE=address; LESSON=01 for one lesson.
+IMPL ?= exercises
+SANITIZE ?=
+LESSON ?=
+
+LESSONS := $(sort $(notdir $(patsubst %/,%,$(wildcard solutions/[0-9][0-9]-*/))))
+
+ifeq ($(SANITIZE),)
+VARIANT := plain
+SAN_FLAGS :=
+else ifeq ($(SANITIZE),thread)
+VARIANT := thread
+SAN_FLAGS := -fsanitize=thread -O1 -g
+else ifeq ($(SANITIZE),address)
+VARIANT := address
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -O1 -g
+else
+$(error SANITIZE must be empty, thread or address (not "$(SANITIZE)"))
+endif
+
+PKGS := libcjson cmocka
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARNINGS := -Wall -Wextra -Wpedantic -Werror
+ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -Isrc -Itests/harness $(WARNINGS) \
+	-pthread $(PKG_CFLAGS) $(CFLAGS) $(SAN_FLAGS)
+ALL_LDFLAGS := -pthread $(SAN_FLAGS) $(LDFLAGS)
+LDLIBS := $(PKG_LIBS) -lm
+
+BUILD := build/$(VARIANT)
+IMPL_TAG := $(subst /,_,$(IMPL))
+OUT := $(BUILD)/$(IMPL_TAG)
+
+LIB_SRCS := $(wildcard src/lib/*.c)
+HARNESS_SRCS := $(wildcard tests/harness/*.c)
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+# When lesson $2 is graded, lesson $1's code comes from IMPL if $1 is $2,
+# and from the reference otherwise: a broken lesson 01 never fails lesson 04.
+impl_of = $(if $(filter $1,$2),$(IMPL),solutions)
+component_srcs = $(foreach m,$(LESSONS),$(wildcard $(call impl_of,$m,$1)/$m/*.c))
+
+# One test program and one step program per lesson.
+define lesson_rules
+$(OUT)/tests/$1: $(call obj,$(wildcard tests/$1/*.c) $(HARNESS_SRCS) $(LIB_SRCS) $(call component_srcs,$1))
+	@mkdir -p $$(@D)
+	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+$(OUT)/bin/$1: $(call obj,$(wildcard src/steps/$1.c) $(LIB_SRCS) $(call component_srcs,$1))
+	@mkdir -p $$(@D)
+	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach l,$(LESSONS),$(eval $(call lesson_rules,$l)))
+
+$(BUILD)/obj/%.o: %.c | deps-present
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+-include $(shell find build -name '*.d' 2>/dev/null)
+
+# LESSON=01 selects 01-channel; no LESSON selects them all.
+SELECTED := $(if $(LESSON),$(filter $(LESSON)%,$(LESSONS)),$(LESSONS))
+STEP_PROGRAMS := $(filter $(patsubst src/steps/%.c,%,$(wildcard src/steps/*.c)),$(SELECTED))
+
+.PHONY: all testbin progbin test check hint run demo exercises doctor deps deps-present \
+	broken diagrams format clean help
+
+## all: build every test and step program (yours and the reference)
+all:
+	@$(MAKE) --no-print-directory testbin progbin IMPL=solutions
+	@$(MAKE) --no-print-directory testbin progbin IMPL=exercises
+
+testbin: $(addprefix $(OUT)/tests/,$(SELECTED))
+progbin: $(addprefix $(OUT)/bin/,$(STEP_PROGRAMS))
+
+## test: grade your exercises (LESSON=NN, IMPL=solutions, SANITIZE=thread|address, VERBOSE=1, FORMAT=tap)
+test: deps-present
+	@IMPL='$(IMPL)' SANITIZE='$(SANITIZE)' LESSON='$(LESSON)' LESSONS='$(SELECTED)' \
+		VERBOSE='$(VERBOSE)' FORMAT='$(FORMAT)' MAKE='$(MAKE)' sh src/tools/grade.sh
+
+## check: the project's own test: every solution (plain, ASan+UBSan, TSan, valgrind), every stub
+check: deps-present
+	@LESSONS='$(SELECTED)' MAKE='$(MAKE)' sh src/tools/check.sh
+
+## hint: the next hint for a lesson (LESSON=NN; N=k for a given one)
+hint:
+	@sh src/tools/hint.sh '$(LESSON)' '$(N)'
+
+## run: run a lesson's step program (LESSON=NN ARGS='...'), built from IMPL
+run: progbin
+	@test -n "$(LESSON)" || { echo "usage: make run LESSON=NN [ARGS='...']"; exit 2; }
+	./$(OUT)/bin/$(firstword $(STEP_PROGRAMS)) $(ARGS)
+
+## demo: the course's main job (for now: the latest step program, on the reference code)
+demo: deps-present
+	@$(MAKE) --no-print-directory progbin IMPL=solutions
+	./build/plain/solutions/bin/$(lastword $(LESSONS))
+
+## exercises: regenerate the exercise stubs from the solutions (FORCE=1 overwrites edited ones)
+exercises:
+	@FORCE='$(FORCE)' sh src/tools/exercises.sh write
+
+## broken: build and grade a known-broken channel (LESSON=NN BUG=name; no BUG lists them)
+broken: deps-present
+	@LESSON='$(LESSON)' BUG='$(BUG)' SANITIZE='$(SANITIZE)' MAKE='$(MAKE)' sh src/tools/broken.sh
+
+## diagrams: regenerate docs/*.svg from docs/*.dot (needs graphviz)
+diagrams:
+	@for f in docs/*.dot; do dot -Tsvg "$$f" -o "$${f%.dot}.svg" && echo "wrote $${f%.dot}.svg"; done
+
+## doctor: say what is missing from this machine
+doctor:
+	@sh src/tools/doctor.sh
+
+## deps: install what is missing (Debian/Ubuntu as root), or print the command
+deps:
+	@sh src/tools/deps.sh install
+
+deps-present:
+	@sh src/tools/deps.sh ensure
+
+## format: clang-format every C file
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build
+
+help:
+	@sed -n 's/^## //p' Makefile

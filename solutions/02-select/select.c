@@ -1,0 +1,299 @@
+/*
+ * select.c - lesson 02: waiting with deadlines, the unbuffered rendezvous,
+ * try and timed operations, and select over several channels.
+ * The contract is in src/channel.h.
+ */
+#include "channel.h"
+#include "clock.h"
+#include "notimpl.h"
+
+#include <errno.h>
+#include <stdint.h>
+
+int chan_cond_wait(pthread_cond_t *cv, pthread_mutex_t *mu, const struct timespec *deadline)
+{
+	/* BEGIN SOLUTION */
+	if (deadline == NULL)
+		return pthread_cond_wait(cv, mu);
+	/* A deadline already behind us means "do not wait": return without
+	 * letting go of the mutex, so a try operation is one atomic step. */
+	if (deadline_passed(deadline))
+		return ETIMEDOUT;
+	return pthread_cond_timedwait(cv, mu, deadline) == ETIMEDOUT ? ETIMEDOUT : 0;
+	/* END SOLUTION */
+	/* STUB
+	(void)cv;
+	(void)mu;
+	(void)deadline;
+	NOT_IMPLEMENTED("chan_cond_wait", "lessons/02-select/README.md#deadlines");
+	return ETIMEDOUT;
+	*/
+}
+
+enum chan_status chan_await_pickup(struct chan *ch, unsigned long long ticket,
+				   const struct timespec *deadline)
+{
+	/* BEGIN SOLUTION */
+	/* Our message is number `ticket`; it has been taken once taken >= ticket.
+	 * Receivers broadcast not_full after every take on an unbuffered channel. */
+	ch->send_waiting++;
+	int timed_out = 0;
+	while (ch->taken < ticket && !ch->closed && !timed_out)
+		timed_out = chan_cond_wait(&ch->not_full, &ch->mu, deadline) == ETIMEDOUT;
+	ch->send_waiting--;
+	if (ch->taken >= ticket)
+		return CHAN_OK;
+	/* Nobody took it. The slot holds one message and it is still ours, so
+	 * take it back: a send that fails must not deliver its message. */
+	ch->buf[ch->head] = NULL;
+	ch->len = 0;
+	ch->sent--;
+	pthread_cond_broadcast(&ch->not_full);
+	return ch->closed ? CHAN_CLOSED : CHAN_TIMEOUT;
+	/* END SOLUTION */
+	/* STUB
+	(void)ch;
+	(void)ticket;
+	(void)deadline;
+	NOT_IMPLEMENTED("chan_await_pickup", "lessons/02-select/README.md#rendezvous");
+	return CHAN_NOTIMPL;
+	*/
+}
+
+enum chan_status chan_try_send(struct chan *ch, void *msg)
+{
+	/* BEGIN SOLUTION */
+	struct timespec now = deadline_now();
+	enum chan_status rc = chan_send_until(ch, msg, &now);
+	return rc == CHAN_TIMEOUT ? CHAN_WOULDBLOCK : rc;
+	/* END SOLUTION */
+	/* STUB
+	(void)ch;
+	(void)msg;
+	NOT_IMPLEMENTED("chan_try_send", "lessons/02-select/README.md#try-and-timed");
+	return CHAN_NOTIMPL;
+	*/
+}
+
+enum chan_status chan_try_recv(struct chan *ch, void **msg)
+{
+	/* BEGIN SOLUTION */
+	struct timespec now = deadline_now();
+	enum chan_status rc = chan_recv_until(ch, msg, &now);
+	return rc == CHAN_TIMEOUT ? CHAN_WOULDBLOCK : rc;
+	/* END SOLUTION */
+	/* STUB
+	(void)ch;
+	if (msg != NULL)
+		*msg = NULL;
+	NOT_IMPLEMENTED("chan_try_recv", "lessons/02-select/README.md#try-and-timed");
+	return CHAN_NOTIMPL;
+	*/
+}
+
+enum chan_status chan_send_timed(struct chan *ch, void *msg, long timeout_ms)
+{
+	/* BEGIN SOLUTION */
+	struct timespec deadline = deadline_after_ms(timeout_ms);
+	return chan_send_until(ch, msg, &deadline);
+	/* END SOLUTION */
+	/* STUB
+	(void)ch;
+	(void)msg;
+	(void)timeout_ms;
+	NOT_IMPLEMENTED("chan_send_timed", "lessons/02-select/README.md#try-and-timed");
+	return CHAN_NOTIMPL;
+	*/
+}
+
+enum chan_status chan_recv_timed(struct chan *ch, void **msg, long timeout_ms)
+{
+	/* BEGIN SOLUTION */
+	struct timespec deadline = deadline_after_ms(timeout_ms);
+	return chan_recv_until(ch, msg, &deadline);
+	/* END SOLUTION */
+	/* STUB
+	(void)ch;
+	(void)timeout_ms;
+	if (msg != NULL)
+		*msg = NULL;
+	NOT_IMPLEMENTED("chan_recv_timed", "lessons/02-select/README.md#try-and-timed");
+	return CHAN_NOTIMPL;
+	*/
+}
+
+/*
+ * A select that is waiting. It sits in the watchers list of every channel
+ * it selects on (one struct chan_watcher per channel, all pointing at the
+ * same struct select_waiter). Lock order: a channel's mu, then a waiter's mu.
+ */
+struct select_waiter {
+	pthread_mutex_t mu;
+	pthread_cond_t cv; /* signalled when fired becomes 1 */
+	int fired;         /* protected by mu: some channel changed */
+};
+
+struct chan_watcher {
+	struct select_waiter *waiter;
+	struct chan_watcher *next; /* protected by the channel's mu */
+};
+
+void chan_wake_watchers(struct chan *ch)
+{
+	/* BEGIN SOLUTION */
+	for (struct chan_watcher *w = ch->watchers; w != NULL; w = w->next) {
+		pthread_mutex_lock(&w->waiter->mu);
+		w->waiter->fired = 1;
+		pthread_cond_signal(&w->waiter->cv);
+		pthread_mutex_unlock(&w->waiter->mu);
+	}
+	/* END SOLUTION */
+	/* STUB
+	(void)ch;
+	NOT_IMPLEMENTED("chan_wake_watchers", "lessons/02-select/README.md#select");
+	*/
+}
+
+/* BEGIN SOLUTION */
+static void watch(struct chan *ch, struct chan_watcher *w)
+{
+	pthread_mutex_lock(&ch->mu);
+	w->next = ch->watchers;
+	ch->watchers = w;
+	pthread_mutex_unlock(&ch->mu);
+}
+
+static void unwatch(struct chan *ch, struct chan_watcher *w)
+{
+	pthread_mutex_lock(&ch->mu);
+	struct chan_watcher **p = &ch->watchers;
+	while (*p != w)
+		p = &(*p)->next;
+	*p = w->next;
+	pthread_mutex_unlock(&ch->mu);
+}
+
+/* A small per-thread random number generator (xorshift64*): select must
+ * not share one generator between threads, and rand() may. */
+static uint64_t next_random(void)
+{
+	static _Thread_local uint64_t state;
+	if (state == 0) {
+		struct timespec t = clock_now();
+		state = (uint64_t)(uintptr_t)&state ^ (uint64_t)t.tv_nsec ^ 0x9e3779b97f4a7c15ULL;
+	}
+	state ^= state >> 12;
+	state ^= state << 25;
+	state ^= state >> 27;
+	return state * 0x2545f4914f6cdd1dULL;
+}
+
+/* order[] becomes a uniformly random permutation of 0..n-1 (Fisher-Yates). */
+static void shuffle(size_t *order, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		order[i] = i;
+	for (size_t i = n - 1; i > 0; i--) {
+		size_t j = (size_t)(next_random() % (i + 1));
+		size_t t = order[i];
+		order[i] = order[j];
+		order[j] = t;
+	}
+}
+
+/* One pass of try_recv over the channels in the given order. Each try is
+ * atomic under its channel's lock, so "ready" and "taken" cannot come
+ * apart. CHAN_WOULDBLOCK when none was ready. */
+static enum chan_status poll_once(struct chan *const chans[], const size_t *order, size_t n,
+				  size_t *which, void **msg)
+{
+	for (size_t k = 0; k < n; k++) {
+		size_t i = order[k];
+		if (chans[i] == NULL)
+			continue;
+		enum chan_status rc = chan_try_recv(chans[i], msg);
+		if (rc != CHAN_WOULDBLOCK) {
+			*which = i;
+			return rc;
+		}
+	}
+	return CHAN_WOULDBLOCK;
+}
+
+/* Registers on every channel, checks once more, and sleeps until a channel
+ * changes or the deadline passes. Registering before the last check is
+ * what prevents a lost wake-up: a send that lands after our check finds us
+ * in its watchers list. */
+static enum chan_status wait_for_change(struct chan *const chans[], const size_t *order, size_t n,
+					size_t *which, void **msg, const struct timespec *deadline)
+{
+	struct select_waiter waiter = {.fired = 0};
+	struct chan_watcher links[CHAN_SELECT_MAX];
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_mutex_init(&waiter.mu, NULL);
+	pthread_cond_init(&waiter.cv, &attr);
+	pthread_condattr_destroy(&attr);
+
+	for (size_t i = 0; i < n; i++) {
+		links[i].waiter = &waiter;
+		if (chans[i] != NULL)
+			watch(chans[i], &links[i]);
+	}
+	enum chan_status rc = poll_once(chans, order, n, which, msg);
+	if (rc == CHAN_WOULDBLOCK) {
+		pthread_mutex_lock(&waiter.mu);
+		int timed_out = 0;
+		while (!waiter.fired && !timed_out)
+			timed_out = chan_cond_wait(&waiter.cv, &waiter.mu, deadline) == ETIMEDOUT;
+		pthread_mutex_unlock(&waiter.mu);
+	}
+	/* After unwatch returns, no channel can touch waiter or links again. */
+	for (size_t i = 0; i < n; i++)
+		if (chans[i] != NULL)
+			unwatch(chans[i], &links[i]);
+	pthread_cond_destroy(&waiter.cv);
+	pthread_mutex_destroy(&waiter.mu);
+	return rc;
+}
+/* END SOLUTION */
+
+enum chan_status chan_select(struct chan *const chans[], size_t n, size_t *which, void **msg,
+			     const struct timespec *deadline)
+{
+	/* BEGIN SOLUTION */
+	if (chans == NULL || which == NULL || msg == NULL || n == 0 || n > CHAN_SELECT_MAX)
+		return CHAN_EINVAL;
+	size_t live = 0;
+	for (size_t i = 0; i < n; i++)
+		live += chans[i] != NULL;
+	if (live == 0)
+		return CHAN_EINVAL;
+
+	size_t order[CHAN_SELECT_MAX];
+	shuffle(order, n);
+	int no_wait = deadline != NULL && deadline_passed(deadline);
+	for (;;) {
+		enum chan_status rc = poll_once(chans, order, n, which, msg);
+		if (rc != CHAN_WOULDBLOCK)
+			return rc;
+		if (deadline != NULL && deadline_passed(deadline))
+			return no_wait ? CHAN_WOULDBLOCK : CHAN_TIMEOUT;
+		rc = wait_for_change(chans, order, n, which, msg, deadline);
+		if (rc != CHAN_WOULDBLOCK)
+			return rc;
+	}
+	/* END SOLUTION */
+	/* STUB
+	(void)chans;
+	(void)n;
+	(void)deadline;
+	if (which != NULL)
+		*which = 0;
+	if (msg != NULL)
+		*msg = NULL;
+	NOT_IMPLEMENTED("chan_select", "lessons/02-select/README.md#select");
+	return CHAN_NOTIMPL;
+	*/
+}

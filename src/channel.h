@@ -1,0 +1,171 @@
+/*
+ * channel.h - a Go-style channel for threads (lessons 01 and 02).
+ *
+ * A channel moves messages of type `void *` from sending threads to
+ * receiving threads, in order, through a bounded buffer. A message is a
+ * pointer, and whoever holds the pointer owns what it points to: when
+ * chan_send returns CHAN_OK the receiver owns the message; when it returns
+ * anything else the sender still owns it and must free or keep it.
+ *
+ * Semantics, the same as Go's where Go has an answer:
+ *   - capacity N >= 1: send blocks while N messages are buffered, receive
+ *     blocks while none are; messages come out in the order they went in.
+ *   - capacity 0: no buffer. A send returns only once a receiver has taken
+ *     the value (a rendezvous).
+ *   - close: no more sends. Receivers first drain what is buffered, then
+ *     get CHAN_CLOSED. A send on a closed channel returns CHAN_CLOSED (in
+ *     Go it panics). A sender or receiver blocked when close happens wakes
+ *     up and gets CHAN_CLOSED. Closing twice returns CHAN_CLOSED.
+ *   - len and cap are snapshots; never use them to decide whether the next
+ *     send or receive will block (use the try_ operations for that).
+ *
+ * Deadlines are absolute times on CLOCK_MONOTONIC (see clock.h), so a jump
+ * of the wall clock can neither stretch nor cut a wait.
+ */
+#ifndef CHANNEL_H
+#define CHANNEL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <time.h>
+
+enum chan_status {
+	CHAN_OK = 0,     /* done */
+	CHAN_CLOSED,     /* the channel is closed (and, for a receive, empty) */
+	CHAN_WOULDBLOCK, /* try_ operation: it could not complete at once */
+	CHAN_TIMEOUT,    /* timed operation: the deadline passed first */
+	CHAN_EINVAL,     /* a bad argument (NULL channel, too many cases...) */
+	CHAN_EBUSY,      /* chan_free while threads are still blocked in it */
+	CHAN_NOTIMPL,    /* an exercise stub that has not been written yet */
+};
+
+/* "CHAN_OK", "CHAN_CLOSED", ... for messages and tests. */
+const char *chan_status_str(enum chan_status status);
+
+struct chan_watcher; /* a select waiting on this channel (lesson 02) */
+
+/*
+ * The channel. Its fields are here, not hidden in the .c file, so that the
+ * lessons can talk about them and tests can observe a blocked thread.
+ *
+ * `mu` protects every field below it. Invariants, true whenever `mu` is
+ * free:
+ *   0 <= len <= slots, where slots = (cap == 0 ? 1 : cap);
+ *   the buffered messages are buf[head], buf[(head+1) % slots], ...
+ *     (len of them), oldest first;
+ *   sent - taken == len (every message sent and not yet taken is buffered);
+ *   once closed is 1 it stays 1.
+ */
+struct chan {
+	pthread_mutex_t mu;
+	pthread_cond_t not_empty; /* signalled when a message is added or on close */
+	pthread_cond_t not_full;  /* signalled when a message is taken or on close */
+	size_t cap;               /* as given to chan_new; 0 = unbuffered */
+	size_t slots;             /* size of buf: cap, or 1 when cap is 0 */
+	void **buf;               /* ring buffer of slots messages */
+	size_t head;              /* index of the oldest message */
+	size_t len;               /* number of buffered messages */
+	unsigned long long sent;  /* messages ever added to the buffer */
+	unsigned long long taken; /* messages ever taken out of it */
+	int closed;               /* 1 after chan_close */
+	int recv_waiting;         /* threads blocked in a receive right now */
+	int send_waiting;         /* threads blocked in a send right now */
+	struct chan_watcher *watchers; /* selects waiting on this channel */
+};
+
+/* ---- lesson 01: the bounded buffer ------------------------------------ */
+
+/*
+ * A new open channel of the given capacity (0 = unbuffered). Returns NULL
+ * with errno set (ENOMEM, or EINVAL for an absurd capacity) on failure.
+ * The caller owns the channel and frees it with chan_free.
+ */
+struct chan *chan_new(size_t cap);
+
+/*
+ * Frees the channel. Messages still buffered are not freed (the channel
+ * does not know what they point to): drain it first. Returns CHAN_EBUSY,
+ * and frees nothing, while any thread is blocked in the channel.
+ */
+enum chan_status chan_free(struct chan *ch);
+
+/* Blocks until msg is in the buffer (taken, when cap is 0) or the channel
+ * is closed. CHAN_OK: the receiver owns msg now. CHAN_CLOSED: you still do. */
+enum chan_status chan_send(struct chan *ch, void *msg);
+
+/* Blocks until a message arrives or the channel is closed and empty.
+ * CHAN_OK: *msg is yours. CHAN_CLOSED: *msg is set to NULL. */
+enum chan_status chan_recv(struct chan *ch, void **msg);
+
+/* Closes the channel and wakes every blocked sender and receiver.
+ * CHAN_CLOSED if it was already closed. Only a sender should close. */
+enum chan_status chan_close(struct chan *ch);
+
+/* Number of buffered messages (always 0 for an unbuffered channel). */
+size_t chan_len(struct chan *ch);
+
+/* The capacity given to chan_new. */
+size_t chan_cap(struct chan *ch);
+
+/*
+ * The two operations every other send and receive is built on. deadline is
+ * NULL to wait as long as it takes, or an absolute CLOCK_MONOTONIC time;
+ * a deadline in the past means "do not wait at all". They return CHAN_OK,
+ * CHAN_CLOSED or CHAN_TIMEOUT. chan_send/chan_recv call them with NULL,
+ * and lesson 02's try and timed variants with a deadline.
+ */
+enum chan_status chan_send_until(struct chan *ch, void *msg, const struct timespec *deadline);
+enum chan_status chan_recv_until(struct chan *ch, void **msg, const struct timespec *deadline);
+
+/* ---- lesson 02: rendezvous, try, timed, select -------------------------- */
+
+/* Non-blocking: CHAN_WOULDBLOCK instead of waiting. On an unbuffered
+ * channel, try_send succeeds only if a receiver is already blocked in a
+ * receive, and then returns once that receiver has the message. */
+enum chan_status chan_try_send(struct chan *ch, void *msg);
+enum chan_status chan_try_recv(struct chan *ch, void **msg);
+
+/* Wait at most timeout_ms milliseconds: CHAN_TIMEOUT if that passes. */
+enum chan_status chan_send_timed(struct chan *ch, void *msg, long timeout_ms);
+enum chan_status chan_recv_timed(struct chan *ch, void **msg, long timeout_ms);
+
+#define CHAN_SELECT_MAX 64
+
+/*
+ * Receive from whichever of chans[0..n-1] is ready first (Go's select with
+ * only receive cases). A NULL entry is never ready, like a nil channel in
+ * Go: set an entry to NULL to stop selecting on it. On return *which is the
+ * index of the channel that answered:
+ *   CHAN_OK      *msg is a message from chans[*which];
+ *   CHAN_CLOSED  chans[*which] is closed and drained (*msg = NULL);
+ *   CHAN_TIMEOUT the deadline passed; CHAN_WOULDBLOCK with a deadline in
+ *                the past (the "default:" case) when nothing was ready;
+ *   CHAN_EINVAL  n is 0 or > CHAN_SELECT_MAX, or every entry is NULL.
+ * Fairness: when several channels are ready, each is equally likely to be
+ * chosen, so no ready channel is starved.
+ */
+enum chan_status chan_select(struct chan *const chans[], size_t n, size_t *which, void **msg,
+			     const struct timespec *deadline);
+
+/*
+ * The seam between lessons 01 and 02. channel.c (lesson 01) calls these;
+ * select.c (lesson 02) implements them. Each is called with ch->mu held.
+ */
+
+/* Wait on cv until signalled or until deadline (NULL = no deadline).
+ * Returns 0, or ETIMEDOUT once the deadline has passed. Like
+ * pthread_cond_wait it may return early for no reason: callers re-check. */
+int chan_cond_wait(pthread_cond_t *cv, pthread_mutex_t *mu, const struct timespec *deadline);
+
+/* Unbuffered channels: the sender of message number `ticket` waits here
+ * after putting it in the slot, until a receiver took it (CHAN_OK), or the
+ * channel closed or the deadline passed first (the message is taken back
+ * out of the slot and CHAN_CLOSED or CHAN_TIMEOUT is returned). */
+enum chan_status chan_await_pickup(struct chan *ch, unsigned long long ticket,
+				   const struct timespec *deadline);
+
+/* Tell every select waiting on ch that a receive may have become possible
+ * (a message arrived, or the channel closed). */
+void chan_wake_watchers(struct chan *ch);
+
+#endif

@@ -1,0 +1,31 @@
+/*
+ * clock.h - deadlines on the monotonic clock.
+ *
+ * Every wait in this course that can time out takes an absolute deadline
+ * on CLOCK_MONOTONIC: a clock that only moves forward, at a steady rate,
+ * whatever an administrator or NTP does to the wall clock.
+ */
+#ifndef CLOCK_H
+#define CLOCK_H
+
+#include <time.h>
+
+/* The monotonic time now. */
+struct timespec clock_now(void);
+
+/* The monotonic time ms milliseconds from now (ms <= 0: now). */
+struct timespec deadline_after_ms(long ms);
+
+/* A deadline that has already passed: "do not wait". */
+struct timespec deadline_now(void);
+
+/* Milliseconds from now until deadline; 0 once it has passed. */
+long deadline_ms_left(const struct timespec *deadline);
+
+/* 1 if deadline has passed. */
+int deadline_passed(const struct timespec *deadline);
+
+/* Seconds elapsed since start, as a double. */
+double clock_seconds_since(const struct timespec *start);
+
+#endif

@@ -1,0 +1,49 @@
+#include "clock.h"
+
+struct timespec clock_now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t;
+}
+
+struct timespec deadline_after_ms(long ms)
+{
+	struct timespec t = clock_now();
+	if (ms <= 0)
+		return t;
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec += 1;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
+}
+
+struct timespec deadline_now(void)
+{
+	struct timespec t = {0, 0};
+	return t;
+}
+
+long deadline_ms_left(const struct timespec *deadline)
+{
+	struct timespec now = clock_now();
+	long ms = (long)(deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000L;
+	return ms > 0 ? ms : 0;
+}
+
+int deadline_passed(const struct timespec *deadline)
+{
+	struct timespec now = clock_now();
+	if (now.tv_sec != deadline->tv_sec)
+		return now.tv_sec > deadline->tv_sec;
+	return now.tv_nsec >= deadline->tv_nsec;
+}
+
+double clock_seconds_since(const struct timespec *start)
+{
+	struct timespec now = clock_now();
+	return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+}

@@ -1,0 +1,66 @@
+#!/bin/sh
+# exercises.sh - the exercise stubs are generated from the solutions
+# (src/tools/mkexercise.awk), so no code is kept twice.
+#   exercises.sh write       regenerate exercises/ (an exercise you edited is
+#                            kept unless FORCE=1)
+#   exercises.sh gen DIR     write every stub under DIR (for make check)
+#   exercises.sh verify DIR  generate under DIR and compare with the stubs
+#                            committed in git (your edits do not count)
+set -u
+awk_gen() { awk -f src/tools/mkexercise.awk "$1"; }
+
+solutions() { find solutions -name '*.c' | sort; }
+
+case "${1:-}" in
+write)
+	for s in $(solutions); do
+		e="exercises/${s#solutions/}"
+		tmp=$(mktemp)
+		awk_gen "$s" >"$tmp" || exit 1
+		if [ -f "$e" ] && ! cmp -s "$tmp" "$e"; then
+			if [ "${FORCE:-}" != 1 ] && ! git diff --quiet HEAD -- "$e" 2>/dev/null; then
+				echo "kept $e: it has your changes (FORCE=1 overwrites it)"
+				rm -f "$tmp"
+				continue
+			fi
+		fi
+		mkdir -p "$(dirname "$e")"
+		if cmp -s "$tmp" "$e" 2>/dev/null; then rm -f "$tmp"; else mv "$tmp" "$e" && echo "wrote $e"; fi
+	done
+	;;
+gen)
+	dir=$2
+	for s in $(solutions); do
+		e="$dir/${s#solutions/}"
+		mkdir -p "$(dirname "$e")"
+		awk_gen "$s" >"$e" || exit 1
+	done
+	;;
+verify)
+	dir=$2
+	sh "$0" gen "$dir" || exit 1
+	bad=0
+	for s in $(solutions); do
+		rel=${s#solutions/}
+		if git rev-parse --verify -q HEAD >/dev/null 2>&1 && git ls-files --error-unmatch "exercises/$rel" >/dev/null 2>&1; then
+			git show "HEAD:exercises/$rel" >"$dir/.committed" 2>/dev/null
+		else
+			cp "exercises/$rel" "$dir/.committed" 2>/dev/null || : >"$dir/.committed"
+		fi
+		if ! cmp -s "$dir/$rel" "$dir/.committed"; then
+			echo "exercises/$rel is not the stub generated from $s: run 'make exercises' and commit it"
+			bad=1
+		fi
+		grep -q 'TODO' "$dir/$rel" || { echo "exercises/$rel has no TODO for the learner"; bad=1; }
+	done
+	for e in $(find exercises -name '*.c' | sort); do
+		[ -f "solutions/${e#exercises/}" ] || { echo "$e has no solution beside it"; bad=1; }
+	done
+	rm -f "$dir/.committed"
+	exit $bad
+	;;
+*)
+	echo "usage: exercises.sh write | gen DIR | verify DIR" >&2
+	exit 2
+	;;
+esac

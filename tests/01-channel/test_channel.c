@@ -1,0 +1,392 @@
+/*
+ * Lesson 01: the bounded buffer, blocking send and receive, close.
+ * Written against src/channel.h only.
+ */
+#include "chan_testing.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#define L01 "lessons/01-channel/README.md"
+
+static void test_new_channel_is_empty_with_its_capacity(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(4);
+	assert_int_equal(chan_cap(ch), 4);
+	assert_int_equal(chan_len(ch), 0);
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+static void test_recv_returns_what_was_sent(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(1);
+	int value = 42;
+	void *got = NULL;
+	assert_chan_status(chan_send(ch, &value), CHAN_OK);
+	assert_chan_status(chan_recv(ch, &got), CHAN_OK);
+	assert_ptr_equal(got, &value);
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+static void test_messages_come_out_in_fifo_order(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(3);
+	/* Ten rounds of two messages through three slots: the ring wraps. */
+	uintptr_t next_out = 1;
+	for (uintptr_t i = 1; i <= 20; i += 2) {
+		assert_chan_status(chan_send(ch, MSG(i)), CHAN_OK);
+		assert_chan_status(chan_send(ch, MSG(i + 1)), CHAN_OK);
+		for (int k = 0; k < 2; k++) {
+			void *got = NULL;
+			assert_chan_status(chan_recv(ch, &got), CHAN_OK);
+			if (MSG_VALUE(got) != next_out)
+				fail_msg("received message %lu, expected %lu: is the buffer a FIFO ring "
+					 "(head advances on recv, tail = (head + len) %% cap)?",
+					 (unsigned long)MSG_VALUE(got), (unsigned long)next_out);
+			next_out++;
+		}
+	}
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+static void test_len_counts_buffered_messages(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(5);
+	for (uintptr_t i = 1; i <= 3; i++)
+		assert_chan_status(chan_send(ch, MSG(i)), CHAN_OK);
+	assert_int_equal(chan_len(ch), 3);
+	void *got;
+	assert_chan_status(chan_recv(ch, &got), CHAN_OK);
+	assert_int_equal(chan_len(ch), 2);
+	assert_int_equal(chan_cap(ch), 5);
+	assert_chan_status(chan_recv(ch, &got), CHAN_OK);
+	assert_chan_status(chan_recv(ch, &got), CHAN_OK);
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+static void test_send_blocks_while_full(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(2);
+	assert_chan_status(chan_send(ch, MSG(1)), CHAN_OK);
+	assert_chan_status(chan_send(ch, MSG(2)), CHAN_OK);
+	struct op op = {.ch = ch, .msg = MSG(3)};
+	struct harness_thread t;
+	harness_thread_start(&t, op_send, &op);
+	wait_for_senders(ch, 1, "a send on a full channel must wait (and count itself in send_waiting)");
+	assert_false(harness_thread_done(&t));
+
+	void *got = NULL;
+	harness_on_hang("a sender blocked on a full channel was not woken when a receive made room: "
+			"does chan_recv signal not_full?");
+	assert_chan_status(chan_recv(ch, &got), CHAN_OK);
+	assert_true(harness_thread_join_within(&t, harness_wait_ms()));
+	assert_chan_status(op.status, CHAN_OK);
+	assert_chan_status(chan_recv(ch, &got), CHAN_OK);
+	assert_chan_status(chan_recv(ch, &got), CHAN_OK);
+	assert_int_equal(MSG_VALUE(got), 3);
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+static void test_recv_blocks_while_empty(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(2);
+	struct op op = {.ch = ch};
+	struct harness_thread t;
+	harness_thread_start(&t, op_recv, &op);
+	wait_for_receivers(ch, 1, "a receive on an empty channel must wait (and count itself in recv_waiting)");
+	assert_false(harness_thread_done(&t));
+
+	harness_on_hang("a receiver blocked on an empty channel was not woken by a send: "
+			"does chan_send signal not_empty?");
+	assert_chan_status(chan_send(ch, MSG(7)), CHAN_OK);
+	if (!harness_thread_join_within(&t, harness_wait_ms()))
+		fail_msg("the blocked receiver did not return after a send: does chan_send signal not_empty?");
+	assert_chan_status(op.status, CHAN_OK);
+	assert_int_equal(MSG_VALUE(op.msg), 7);
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+static void test_close_lets_receivers_drain_then_reports_closed(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(4);
+	assert_chan_status(chan_send(ch, MSG(1)), CHAN_OK);
+	assert_chan_status(chan_send(ch, MSG(2)), CHAN_OK);
+	assert_chan_status(chan_close(ch), CHAN_OK);
+	void *got = NULL;
+	assert_chan_status(chan_recv(ch, &got), CHAN_OK);
+	assert_int_equal(MSG_VALUE(got), 1);
+	assert_chan_status(chan_recv(ch, &got), CHAN_OK);
+	assert_int_equal(MSG_VALUE(got), 2);
+	got = MSG(99);
+	assert_chan_status(chan_recv(ch, &got), CHAN_CLOSED);
+	assert_null(got);
+	/* And it stays that way. */
+	assert_chan_status(chan_recv(ch, &got), CHAN_CLOSED);
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+static void test_send_on_closed_channel_returns_closed(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(4);
+	assert_chan_status(chan_close(ch), CHAN_OK);
+	assert_chan_status(chan_send(ch, MSG(1)), CHAN_CLOSED);
+	assert_int_equal(chan_len(ch), 0);
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+static void test_close_twice_returns_closed(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(1);
+	assert_chan_status(chan_close(ch), CHAN_OK);
+	assert_chan_status(chan_close(ch), CHAN_CLOSED);
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+static void test_close_wakes_every_blocked_receiver(void **state)
+{
+	(void)state;
+	enum { N = 3 };
+	struct chan *ch = chan_new_or_fail(1);
+	struct op ops[N];
+	struct harness_thread t[N];
+	for (int i = 0; i < N; i++) {
+		ops[i] = (struct op){.ch = ch, .msg = MSG(99)};
+		harness_thread_start(&t[i], op_recv, &ops[i]);
+	}
+	wait_for_receivers(ch, N, "three receivers should be blocked on the empty channel");
+	harness_on_hang("chan_recv did not return after chan_close: does close wake every waiter "
+			"(broadcast, not signal)?");
+	assert_chan_status(chan_close(ch), CHAN_OK);
+	for (int i = 0; i < N; i++) {
+		if (!harness_thread_join_within(&t[i], harness_wait_ms()))
+			fail_msg("receiver %d of %d still blocked after chan_close: does close broadcast "
+				 "not_empty, and does the wait loop check closed?",
+				 i + 1, N);
+		assert_chan_status(ops[i].status, CHAN_CLOSED);
+		assert_null(ops[i].msg);
+	}
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+static void test_close_wakes_every_blocked_sender(void **state)
+{
+	(void)state;
+	enum { N = 3 };
+	struct chan *ch = chan_new_or_fail(1);
+	assert_chan_status(chan_send(ch, MSG(1)), CHAN_OK);
+	struct op ops[N];
+	struct harness_thread t[N];
+	for (int i = 0; i < N; i++) {
+		ops[i] = (struct op){.ch = ch, .msg = MSG(10 + i)};
+		harness_thread_start(&t[i], op_send, &ops[i]);
+	}
+	wait_for_senders(ch, N, "three senders should be blocked on the full channel");
+	harness_on_hang("chan_send did not return after chan_close: a sender blocked on a full "
+			"channel must wake up and get CHAN_CLOSED");
+	assert_chan_status(chan_close(ch), CHAN_OK);
+	for (int i = 0; i < N; i++) {
+		if (!harness_thread_join_within(&t[i], harness_wait_ms()))
+			fail_msg("sender %d of %d still blocked after chan_close: does close broadcast "
+				 "not_full, and does the send loop check closed?",
+				 i + 1, N);
+		assert_chan_status(ops[i].status, CHAN_CLOSED);
+	}
+	/* The message sent before the close is still there, and only it. */
+	void *got = NULL;
+	assert_chan_status(chan_recv(ch, &got), CHAN_OK);
+	assert_int_equal(MSG_VALUE(got), 1);
+	assert_chan_status(chan_recv(ch, &got), CHAN_CLOSED);
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+static void test_free_refuses_while_a_thread_is_blocked(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(1);
+	struct op op = {.ch = ch};
+	struct harness_thread t;
+	harness_thread_start(&t, op_recv, &op);
+	wait_for_receivers(ch, 1, "a receiver should be blocked on the empty channel");
+	assert_chan_status(chan_free(ch), CHAN_EBUSY);
+	assert_chan_status(chan_close(ch), CHAN_OK);
+	assert_true(harness_thread_join_within(&t, harness_wait_ms()));
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+static void test_null_channel_is_an_error_not_a_crash(void **state)
+{
+	(void)state;
+	void *got = MSG(1);
+	assert_chan_status(chan_send(NULL, MSG(1)), CHAN_EINVAL);
+	assert_chan_status(chan_recv(NULL, &got), CHAN_EINVAL);
+	assert_chan_status(chan_close(NULL), CHAN_EINVAL);
+	assert_int_equal(chan_len(NULL), 0);
+}
+
+/* ---- many threads ---------------------------------------------------------- */
+
+struct traffic {
+	struct chan *ch;
+	long per_producer;
+	int producers;
+	atomic_uchar *seen; /* seen[v] counts how often message v arrived */
+	atomic_long received;
+	atomic_int out_of_order;
+	int next_id;        /* producer ids, handed out under id_mu */
+	pthread_mutex_t id_mu;
+};
+
+static int take_id(struct traffic *tr)
+{
+	pthread_mutex_lock(&tr->id_mu);
+	int id = tr->next_id++;
+	pthread_mutex_unlock(&tr->id_mu);
+	return id;
+}
+
+/* Producer p sends p*per + 1 .. p*per + per, in increasing order. */
+static void *producer(void *arg)
+{
+	struct traffic *tr = arg;
+	long base = take_id(tr) * tr->per_producer;
+	for (long i = 1; i <= tr->per_producer; i++)
+		if (chan_send(tr->ch, MSG(base + i)) != CHAN_OK)
+			break;
+	return NULL;
+}
+
+/* Records every message; a FIFO channel delivers each producer's messages
+ * to any one consumer in increasing order. */
+static void *consumer(void *arg)
+{
+	struct traffic *tr = arg;
+	long last[8] = {0};
+	void *msg;
+	while (chan_recv(tr->ch, &msg) == CHAN_OK) {
+		long v = (long)MSG_VALUE(msg);
+		long total = tr->per_producer * tr->producers;
+		if (v < 1 || v > total) {
+			atomic_fetch_add(&tr->out_of_order, 1);
+			continue;
+		}
+		atomic_fetch_add(&tr->seen[v], 1);
+		long p = (v - 1) / tr->per_producer;
+		if (v <= last[p])
+			atomic_fetch_add(&tr->out_of_order, 1);
+		last[p] = v;
+		atomic_fetch_add(&tr->received, 1);
+	}
+	return NULL;
+}
+
+static void run_traffic(size_t cap, int producers, int consumers, long total)
+{
+	struct traffic tr = {.per_producer = total / producers, .producers = producers};
+	total = tr.per_producer * producers;
+	tr.ch = chan_new_or_fail(cap);
+	tr.seen = calloc((size_t)total + 1, sizeof(*tr.seen));
+	pthread_mutex_init(&tr.id_mu, NULL);
+	harness_on_hang("the producers and consumers stopped making progress: a lost wake-up? "
+			"Check that every send signals not_empty and every receive signals not_full, "
+			"and that each wait is in a while loop");
+	pthread_t p[8], c[8];
+	for (int i = 0; i < consumers; i++)
+		pthread_create(&c[i], NULL, consumer, &tr);
+	for (int i = 0; i < producers; i++)
+		pthread_create(&p[i], NULL, producer, &tr);
+	for (int i = 0; i < producers; i++)
+		pthread_join(p[i], NULL);
+	assert_chan_status(chan_close(tr.ch), CHAN_OK);
+	for (int i = 0; i < consumers; i++)
+		pthread_join(c[i], NULL);
+
+	long missing = 0, doubled = 0;
+	for (long v = 1; v <= total; v++) {
+		missing += tr.seen[v] == 0;
+		doubled += tr.seen[v] > 1;
+	}
+	if (missing || doubled || tr.out_of_order || tr.received != total)
+		fail_msg("%ld messages sent, %ld received: %ld never arrived, %ld arrived twice or more, "
+			 "%d were out of order or garbage. A receive that runs when the buffer is empty "
+			 "(an `if` instead of a `while` around the wait) does this.",
+			 total, (long)tr.received, missing, doubled, (int)tr.out_of_order);
+	free(tr.seen);
+	pthread_mutex_destroy(&tr.id_mu);
+	assert_chan_status(chan_free(tr.ch), CHAN_OK);
+}
+
+static void test_4x4_threads_move_a_million_messages_exactly_once(void **state)
+{
+	(void)state;
+	run_traffic(64, 4, 4, harness_scale(1000000));
+}
+
+static void test_4x4_threads_through_one_slot_exactly_once(void **state)
+{
+	(void)state;
+	/* Capacity 1 makes every operation contend: the case where a thread
+	 * woken from its wait finds that another one got there first. */
+	run_traffic(1, 4, 4, harness_scale(20000));
+}
+
+/* chan_len may be called at any time, from any thread. */
+static void *churn(void *arg)
+{
+	struct chan *ch = arg;
+	void *msg;
+	for (long i = 0; i < harness_scale(20000); i++) {
+		chan_send(ch, MSG(1));
+		chan_recv(ch, &msg);
+	}
+	return NULL;
+}
+
+static void test_len_is_safe_to_call_during_traffic(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(2);
+	pthread_t t;
+	pthread_create(&t, NULL, churn, ch);
+	size_t max_seen = 0;
+	for (long i = 0; i < harness_scale(20000); i++) {
+		size_t n = chan_len(ch);
+		if (n > max_seen)
+			max_seen = n;
+	}
+	pthread_join(t, NULL);
+	if (max_seen > 2)
+		fail_msg("chan_len returned %zu on a channel of capacity 2", max_seen);
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct harness_test tests[] = {
+		HTEST(test_new_channel_is_empty_with_its_capacity, L01 "#4-build-it"),
+		HTEST(test_recv_returns_what_was_sent, L01 "#send-and-receive"),
+		HTEST(test_messages_come_out_in_fifo_order, L01 "#the-ring-buffer"),
+		HTEST(test_len_counts_buffered_messages, L01 "#len-and-cap"),
+		HTEST(test_send_blocks_while_full, L01 "#send-and-receive"),
+		HTEST(test_recv_blocks_while_empty, L01 "#send-and-receive"),
+		HTEST(test_close_lets_receivers_drain_then_reports_closed, L01 "#close"),
+		HTEST(test_send_on_closed_channel_returns_closed, L01 "#close"),
+		HTEST(test_close_twice_returns_closed, L01 "#close"),
+		HTEST(test_close_wakes_every_blocked_receiver, L01 "#close"),
+		HTEST(test_close_wakes_every_blocked_sender, L01 "#close"),
+		HTEST(test_free_refuses_while_a_thread_is_blocked, L01 "#4-build-it"),
+		HTEST(test_null_channel_is_an_error_not_a_crash, L01 "#4-build-it"),
+		HTEST(test_4x4_threads_move_a_million_messages_exactly_once, L01 "#7-what-can-go-wrong"),
+		HTEST(test_4x4_threads_through_one_slot_exactly_once, L01 "#7-what-can-go-wrong"),
+		HTEST(test_len_is_safe_to_call_during_traffic, L01 "#len-and-cap"),
+	};
+	return harness_main(argc, argv, "01-channel", tests, HARNESS_COUNT(tests));
+}

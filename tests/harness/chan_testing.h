@@ -1,0 +1,46 @@
+/*
+ * chan_testing.h - helpers shared by the channel tests of lessons 01, 02
+ * and 10. Tests see only the contract (src/channel.h): these helpers read
+ * the documented fields of struct chan, under its lock, to observe a
+ * thread parked inside the channel.
+ */
+#ifndef CHAN_TESTING_H
+#define CHAN_TESTING_H
+
+#include "channel.h"
+#include "harness.h"
+
+#include <stdint.h>
+
+/* Messages in tests are small integers carried in the pointer. */
+#define MSG(i) ((void *)(uintptr_t)(i))
+#define MSG_VALUE(p) ((uintptr_t)(p))
+
+/* Fails the test with a readable message unless got == want. */
+#define assert_chan_status(got, want)                                                                  \
+	do {                                                                                           \
+		enum chan_status got_ = (got), want_ = (want);                                         \
+		if (got_ != want_)                                                                     \
+			fail_msg("%s returned %s, expected %s", #got, chan_status_str(got_),           \
+				 chan_status_str(want_));                                              \
+	} while (0)
+
+/* chan_new that fails the test, with a message, when it returns NULL. */
+struct chan *chan_new_or_fail(size_t cap);
+
+/* 1 once n threads are blocked receiving / sending in ch (polled with a
+ * deadline); fails the test with `why` otherwise. */
+void wait_for_receivers(struct chan *ch, int n, const char *why);
+void wait_for_senders(struct chan *ch, int n, const char *why);
+
+/* Threads that do one operation and report its status. */
+struct op {
+	struct chan *ch;
+	void *msg;              /* to send, or what was received */
+	enum chan_status status; /* what the operation returned */
+	long timeout_ms;        /* for the timed variants */
+};
+void *op_send(void *arg); /* chan_send(op->ch, op->msg) */
+void *op_recv(void *arg); /* chan_recv(op->ch, &op->msg) */
+
+#endif

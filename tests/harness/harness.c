@@ -1,0 +1,401 @@
+/*
+ * harness.c - see harness.h. The parent process never runs test code: it
+ * forks a child per test, collects the child's output through a pipe, and
+ * classifies how the child ended.
+ */
+#include "harness.h"
+#include "clock.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HARNESS_OUTPUT_MAX (64 * 1024)
+#define HARNESS_DETAIL_LINES 30
+#define HUNG_EXIT 124
+
+/* ---- the child's side ---------------------------------------------------- */
+
+static const struct harness_test *current_test;
+static const char *volatile hang_hint = "the test did not finish: something is blocked";
+
+void harness_on_hang(const char *hint)
+{
+	hang_hint = hint;
+}
+
+static void write_str(const char *s)
+{
+	size_t n = strlen(s);
+	while (n > 0) {
+		ssize_t w = write(STDOUT_FILENO, s, n);
+		if (w <= 0)
+			return;
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
+/* Runs in whatever thread the signal lands on; only async-signal-safe calls. */
+static void on_alarm(int sig)
+{
+	(void)sig;
+	write_str("\nHUNG: ");
+	write_str(hang_hint);
+	write_str("\n");
+	_exit(HUNG_EXIT);
+}
+
+/* cmocka catches SIGSEGV and friends and longjmps back into the test. That
+ * is only safe on the test's own thread, and it hides crashes in worker
+ * threads. Each test therefore runs with the default actions restored: a
+ * crash ends the child and the parent reports it. */
+static void run_current(void **state)
+{
+	static const int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGSYS};
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		signal(sigs[i], SIG_DFL);
+	current_test->fn(state);
+}
+
+static long deadline_seconds(void)
+{
+	const char *s = getenv("HARNESS_TIMEOUT");
+	long t = s != NULL ? strtol(s, NULL, 10) : 0;
+	return t > 0 ? t : 5;
+}
+
+long harness_scale(long n)
+{
+	const char *s = getenv("HARNESS_SCALE");
+	long pct = s != NULL ? strtol(s, NULL, 10) : 100;
+	if (pct <= 0)
+		pct = 100;
+	long scaled = n / 100 * pct + n % 100 * pct / 100;
+	return scaled > 0 ? scaled : 1;
+}
+
+long harness_wait_ms(void)
+{
+	return deadline_seconds() * 1000 * 3 / 5;
+}
+
+static _Noreturn void child_run(const struct harness_test *t, int out_fd)
+{
+	dup2(out_fd, STDOUT_FILENO);
+	dup2(out_fd, STDERR_FILENO);
+	close(out_fd);
+	setvbuf(stdout, NULL, _IONBF, 0);
+	current_test = t;
+	signal(SIGALRM, on_alarm);
+	alarm((unsigned)deadline_seconds());
+	const struct CMUnitTest one[] = {{t->name, run_current, NULL, NULL, NULL}};
+	cmocka_set_message_output(CM_OUTPUT_STDOUT);
+	int failed = _cmocka_run_group_tests(t->name, one, 1, NULL, NULL);
+	fflush(NULL);
+	/* exit, not _exit: LeakSanitizer and valgrind check for leaks at exit. */
+	exit(failed ? 1 : 0);
+}
+
+/* ---- the parent's side ---------------------------------------------------- */
+
+enum verdict { PASS, FAIL, HUNG, CRASH, NOTIMPL };
+static const char *const verdict_name[] = {"PASS", "FAIL", "HUNG", "CRASH", "NOTIMPL"};
+
+struct outcome {
+	enum verdict verdict;
+	char reason[256];
+	char out[HARNESS_OUTPUT_MAX];
+	size_t len;
+};
+
+/* Reads the child's output until it closes the pipe or time runs out.
+ * Returns 0 on EOF, -1 if the deadline passed. */
+static int collect(int fd, struct outcome *o, const struct timespec *deadline)
+{
+	char scratch[4096];
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		long left = deadline_ms_left(deadline);
+		if (left <= 0)
+			return -1;
+		int r = poll(&p, 1, (int)(left > 60000 ? 60000 : left));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			continue;
+		ssize_t n = read(fd, scratch, sizeof(scratch));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return 0;
+		size_t room = sizeof(o->out) - 1 - o->len;
+		size_t take = (size_t)n < room ? (size_t)n : room;
+		memcpy(o->out + o->len, scratch, take);
+		o->len += take;
+		o->out[o->len] = '\0';
+	}
+}
+
+/* The first line of the output that contains needle, copied into reason. */
+static int find_line(const struct outcome *o, const char *needle, char *reason, size_t size)
+{
+	const char *hit = strstr(o->out, needle);
+	if (hit == NULL)
+		return 0;
+	const char *start = hit;
+	while (start > o->out && start[-1] != '\n')
+		start--;
+	size_t n = strcspn(start, "\n");
+	if (n >= size)
+		n = size - 1;
+	memcpy(reason, start, n);
+	reason[n] = '\0';
+	return 1;
+}
+
+static void classify(struct outcome *o, int status, int timed_out)
+{
+	/* Reports that mean the code did something undefined, whatever the
+	 * test itself concluded. (Leaks are judged last: a failed assertion
+	 * leaks by leaving the test early.) */
+	static const char *const sanitizers[] = {"ThreadSanitizer:", "AddressSanitizer:", "runtime error:",
+						 "Invalid read", "Invalid write", "uninitialised value"};
+	o->reason[0] = '\0';
+	for (size_t i = 0; i < sizeof(sanitizers) / sizeof(sanitizers[0]); i++) {
+		if (find_line(o, sanitizers[i], o->reason, sizeof(o->reason))) {
+			o->verdict = CRASH;
+			return;
+		}
+	}
+	if (timed_out || (WIFEXITED(status) && WEXITSTATUS(status) == HUNG_EXIT)) {
+		o->verdict = HUNG;
+		if (!find_line(o, "HUNG: ", o->reason, sizeof(o->reason)))
+			snprintf(o->reason, sizeof(o->reason), "HUNG: the test did not finish and had to be killed");
+		return;
+	}
+	if (WIFSIGNALED(status)) {
+		o->verdict = CRASH;
+		snprintf(o->reason, sizeof(o->reason), "killed by signal %d (%s)", WTERMSIG(status),
+			 strsignal(WTERMSIG(status)));
+		return;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		o->verdict = PASS;
+		return;
+	}
+	if (find_line(o, "NOT IMPLEMENTED: ", o->reason, sizeof(o->reason))) {
+		o->verdict = NOTIMPL;
+		return;
+	}
+	o->verdict = FAIL;
+	if (find_line(o, "[  ERROR   ] --- ", o->reason, sizeof(o->reason)) ||
+	    find_line(o, "ERROR: ", o->reason, sizeof(o->reason)))
+		return;
+	if (find_line(o, "LeakSanitizer:", o->reason, sizeof(o->reason)) ||
+	    find_line(o, "definitely lost", o->reason, sizeof(o->reason))) {
+		o->verdict = CRASH;
+		return;
+	}
+	snprintf(o->reason, sizeof(o->reason), "exit status %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+}
+
+static void run_one(const struct harness_test *t, struct outcome *o)
+{
+	int fds[2];
+	memset(o, 0, sizeof(*o));
+	if (pipe(fds) != 0) {
+		o->verdict = CRASH;
+		snprintf(o->reason, sizeof(o->reason), "pipe: %s", strerror(errno));
+		return;
+	}
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		o->verdict = CRASH;
+		snprintf(o->reason, sizeof(o->reason), "fork: %s", strerror(errno));
+		close(fds[0]);
+		close(fds[1]);
+		return;
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		child_run(t, fds[1]);
+	}
+	close(fds[1]);
+	/* The child's own alarm fires first; this is for a child that cannot
+	 * even run its alarm handler. */
+	struct timespec deadline = deadline_after_ms(deadline_seconds() * 1000 + 3000);
+	int timed_out = collect(fds[0], o, &deadline) != 0;
+	if (timed_out)
+		kill(pid, SIGKILL);
+	close(fds[0]);
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	classify(o, status, timed_out);
+}
+
+/* cmocka's frame lines say nothing a reader needs; keep the rest. */
+static int is_noise(const char *line)
+{
+	static const char *const noise[] = {"[==========]", "[ RUN      ]", "[       OK ]", "[  PASSED  ]",
+					    "[  FAILED  ]", " 1 FAILED TEST", "[  SKIPPED ]"};
+	if (*line == '\0')
+		return 1;
+	for (size_t i = 0; i < sizeof(noise) / sizeof(noise[0]); i++)
+		if (strncmp(line, noise[i], strlen(noise[i])) == 0)
+			return 1;
+	return 0;
+}
+
+static void print_details(const struct harness_test *t, const struct outcome *o, int verbose)
+{
+	printf("  # %s: %s\n", verdict_name[o->verdict], o->reason);
+	printf("  # see: %s\n", t->see);
+	int shown = 0;
+	char *copy = strdup(o->out);
+	for (char *save = NULL, *line = strtok_r(copy, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (is_noise(line) || strcmp(line, o->reason) == 0)
+			continue;
+		/* "[  ERROR   ] --- msg" and "[   LINE   ] --- file:n: error: Failure!" */
+		const char *tag = line[0] == '[' ? strstr(line, "] --- ") : NULL;
+		if (tag != NULL)
+			line = (char *)tag + 6;
+		char *failure = strstr(line, ": error: Failure!");
+		if (failure != NULL)
+			strcpy(failure, " (the failing check)");
+		if (!verbose && shown == HARNESS_DETAIL_LINES) {
+			printf("  #   ... (more with VERBOSE=1)\n");
+			break;
+		}
+		printf("  #   %s\n", line);
+		shown++;
+	}
+	free(copy);
+}
+
+static void usage(const char *prog)
+{
+	fprintf(stderr, "usage: %s [--list] [--only NAME] [--verbose]\n", prog);
+}
+
+int harness_main(int argc, char **argv, const char *lesson, const struct harness_test *tests,
+		 size_t ntests)
+{
+	const char *only = NULL;
+	int verbose = getenv("VERBOSE") != NULL && strcmp(getenv("VERBOSE"), "1") == 0;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--list") == 0) {
+			for (size_t k = 0; k < ntests; k++)
+				printf("%s\n", tests[k].name);
+			return 0;
+		} else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+			only = argv[++i];
+		} else if (strcmp(argv[i], "--verbose") == 0) {
+			verbose = 1;
+		} else {
+			usage(argv[0]);
+			return 2;
+		}
+	}
+	/* A client that hangs up must not kill the runner (lesson 07's tests). */
+	signal(SIGPIPE, SIG_IGN);
+	static struct outcome o;
+	size_t planned = 0, failed = 0;
+	for (size_t k = 0; k < ntests; k++)
+		planned += only == NULL || strcmp(only, tests[k].name) == 0;
+	printf("TAP version 13\n# lesson %s\n1..%zu\n", lesson, planned);
+	size_t number = 0;
+	for (size_t k = 0; k < ntests; k++) {
+		if (only != NULL && strcmp(only, tests[k].name) != 0)
+			continue;
+		run_one(&tests[k], &o);
+		number++;
+		if (o.verdict == PASS) {
+			printf("ok %zu - %s\n", number, tests[k].name);
+		} else {
+			failed++;
+			printf("not ok %zu - %s # %s\n", number, tests[k].name, verdict_name[o.verdict]);
+			print_details(&tests[k], &o, verbose);
+		}
+		fflush(stdout);
+	}
+	printf("# %zu passed, %zu failed\n", planned - failed, failed);
+	return failed == 0 ? 0 : 1;
+}
+
+/* ---- helpers for the tests themselves ------------------------------------ */
+
+int harness_wait_until(int (*pred)(void *), void *arg)
+{
+	struct timespec deadline = deadline_after_ms(harness_wait_ms());
+	const struct timespec pause = {0, 200000}; /* 0.2 ms between looks */
+	while (!pred(arg)) {
+		if (deadline_passed(&deadline))
+			return 0;
+		nanosleep(&pause, NULL);
+	}
+	return 1;
+}
+
+static void *thread_trampoline(void *p)
+{
+	struct harness_thread *t = p;
+	void *result = t->fn(t->arg);
+	pthread_mutex_lock(&t->mu);
+	t->result = result;
+	t->done = 1;
+	pthread_cond_broadcast(&t->cv);
+	pthread_mutex_unlock(&t->mu);
+	return NULL;
+}
+
+void harness_thread_start(struct harness_thread *t, void *(*fn)(void *), void *arg)
+{
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	t->fn = fn;
+	t->arg = arg;
+	t->result = NULL;
+	t->done = 0;
+	pthread_mutex_init(&t->mu, NULL);
+	pthread_cond_init(&t->cv, &attr);
+	pthread_condattr_destroy(&attr);
+	if (pthread_create(&t->tid, NULL, thread_trampoline, t) != 0)
+		fail_msg("pthread_create failed");
+}
+
+int harness_thread_join_within(struct harness_thread *t, long ms)
+{
+	struct timespec deadline = deadline_after_ms(ms);
+	pthread_mutex_lock(&t->mu);
+	while (!t->done) {
+		if (pthread_cond_timedwait(&t->cv, &t->mu, &deadline) == ETIMEDOUT)
+			break;
+	}
+	int done = t->done;
+	pthread_mutex_unlock(&t->mu);
+	if (done) {
+		pthread_join(t->tid, NULL);
+		pthread_cond_destroy(&t->cv);
+		pthread_mutex_destroy(&t->mu);
+	}
+	return done;
+}
+
+int harness_thread_done(struct harness_thread *t)
+{
+	pthread_mutex_lock(&t->mu);
+	int done = t->done;
+	pthread_mutex_unlock(&t->mu);
+	return done;
+}

@@ -48,7 +48,8 @@ ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -Isrc -Itests/harness $(WARNING
 ALL_LDFLAGS := -pthread $(SAN_FLAGS) $(LDFLAGS)
 LDLIBS := $(PKG_LIBS) -lm
 
-BUILD := build/$(VARIANT)
+BUILDROOT ?= build
+BUILD := $(BUILDROOT)/$(VARIANT)
 IMPL_TAG := $(subst /,_,$(IMPL))
 OUT := $(BUILD)/$(IMPL_TAG)
 

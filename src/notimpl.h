@@ -10,7 +10,7 @@
 #define NOTIMPL_H
 
 /* Prints, once per function, to stderr:
- *   NOT IMPLEMENTED: chan_send (exercises/01-channel/channel.c:42) - see lessons/01-channel/README.md#send */
+ *   NOT IMPLEMENTED: chan_send (exercises/01-channel/channel.c:42) - see lessons/01-channel/README.md#send-and-receive */
 void not_implemented(const char *func, const char *see, const char *file, int line);
 
 #define NOT_IMPLEMENTED(func, see) not_implemented(func, see, __FILE__, __LINE__)

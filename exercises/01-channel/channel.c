@@ -14,7 +14,7 @@ struct chan *chan_new(size_t cap)
 {
 	/* TODO: replace this stub with your code (the lesson section is named below). */
 	(void)cap;
-	NOT_IMPLEMENTED("chan_new", "lessons/01-channel/README.md#4-build-it");
+	NOT_IMPLEMENTED("chan_new", "lessons/01-channel/README.md#5-build-it");
 	errno = ENOSYS;
 	return NULL;
 }
@@ -23,7 +23,7 @@ enum chan_status chan_free(struct chan *ch)
 {
 	/* TODO: replace this stub with your code (the lesson section is named below). */
 	(void)ch;
-	NOT_IMPLEMENTED("chan_free", "lessons/01-channel/README.md#4-build-it");
+	NOT_IMPLEMENTED("chan_free", "lessons/01-channel/README.md#5-build-it");
 	return CHAN_NOTIMPL;
 }
 

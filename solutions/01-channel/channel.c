@@ -40,7 +40,7 @@ struct chan *chan_new(size_t cap)
 	/* END SOLUTION */
 	/* STUB
 	(void)cap;
-	NOT_IMPLEMENTED("chan_new", "lessons/01-channel/README.md#4-build-it");
+	NOT_IMPLEMENTED("chan_new", "lessons/01-channel/README.md#5-build-it");
 	errno = ENOSYS;
 	return NULL;
 	*/
@@ -67,7 +67,7 @@ enum chan_status chan_free(struct chan *ch)
 	/* END SOLUTION */
 	/* STUB
 	(void)ch;
-	NOT_IMPLEMENTED("chan_free", "lessons/01-channel/README.md#4-build-it");
+	NOT_IMPLEMENTED("chan_free", "lessons/01-channel/README.md#5-build-it");
 	return CHAN_NOTIMPL;
 	*/
 }

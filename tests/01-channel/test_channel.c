@@ -241,6 +241,7 @@ struct traffic {
 	atomic_uchar *seen; /* seen[v] counts how often message v arrived */
 	atomic_long received;
 	atomic_int out_of_order;
+	atomic_int bad_status; /* a blocking operation returned what it never should */
 	int next_id;        /* producer ids, handed out under id_mu */
 	pthread_mutex_t id_mu;
 };
@@ -258,9 +259,12 @@ static void *producer(void *arg)
 {
 	struct traffic *tr = arg;
 	long base = take_id(tr) * tr->per_producer;
-	for (long i = 1; i <= tr->per_producer; i++)
-		if (chan_send(tr->ch, MSG(base + i)) != CHAN_OK)
+	for (long i = 1; i <= tr->per_producer; i++) {
+		if (chan_send(tr->ch, MSG(base + i)) != CHAN_OK) {
+			atomic_fetch_add(&tr->bad_status, 1);
 			break;
+		}
+	}
 	return NULL;
 }
 
@@ -271,7 +275,8 @@ static void *consumer(void *arg)
 	struct traffic *tr = arg;
 	long last[8] = {0};
 	void *msg;
-	while (chan_recv(tr->ch, &msg) == CHAN_OK) {
+	enum chan_status rc;
+	while ((rc = chan_recv(tr->ch, &msg)) == CHAN_OK) {
 		long v = (long)MSG_VALUE(msg);
 		long total = tr->per_producer * tr->producers;
 		if (v < 1 || v > total) {
@@ -285,6 +290,8 @@ static void *consumer(void *arg)
 		last[p] = v;
 		atomic_fetch_add(&tr->received, 1);
 	}
+	if (rc != CHAN_CLOSED)
+		atomic_fetch_add(&tr->bad_status, 1);
 	return NULL;
 }
 
@@ -309,6 +316,11 @@ static void run_traffic(size_t cap, int producers, int consumers, long total)
 	for (int i = 0; i < consumers; i++)
 		pthread_join(c[i], NULL);
 
+	if (tr.bad_status)
+		fail_msg("%d blocking send/recv calls returned something other than CHAN_OK (or CHAN_CLOSED "
+			 "at the end): a thread woken from its wait must re-check the condition in a while "
+			 "loop, not carry on",
+			 (int)tr.bad_status);
 	long missing = 0, doubled = 0;
 	for (long v = 1; v <= total; v++) {
 		missing += tr.seen[v] == 0;
@@ -336,6 +348,53 @@ static void test_4x4_threads_through_one_slot_exactly_once(void **state)
 	/* Capacity 1 makes every operation contend: the case where a thread
 	 * woken from its wait finds that another one got there first. */
 	run_traffic(1, 4, 4, harness_scale(20000));
+}
+
+/*
+ * A receiver woken by a send can find the buffer empty again: another
+ * thread took the message between the signal and the wake-up. Here the
+ * main thread sends and at once takes the message back; the parked
+ * receiver, woken for nothing, must go back to waiting (and later see the
+ * close), not return. Repeated, because who wins each race is up to the
+ * scheduler; the main thread usually does, as it already holds the CPU.
+ * A correct channel passes every round whatever the scheduler does.
+ */
+static void test_woken_receiver_rechecks_before_taking(void **state)
+{
+	(void)state;
+	int stolen = 0;
+	for (int round = 0; round < 200; round++) {
+		struct chan *ch = chan_new_or_fail(1);
+		struct op op = {.ch = ch};
+		struct harness_thread t;
+		harness_thread_start(&t, op_recv, &op);
+		wait_for_receivers(ch, 1, "a receiver should be blocked on the empty channel");
+		assert_chan_status(chan_send(ch, MSG(1)), CHAN_OK);
+		void *got = NULL;
+		if (chan_try_recv(ch, &got) == CHAN_OK) {
+			stolen++;
+			/* A correct receiver is still waiting, so this join must time
+			 * out. A receiver that wakes and carries on returns within
+			 * microseconds of the signal. */
+			if (harness_thread_join_within(&t, 5))
+				fail_msg("round %d: the message was taken by another thread before the woken "
+					 "receiver ran, and the receiver returned %s instead of waiting on: "
+					 "wait in a while loop, not an if",
+					 round, chan_status_str(op.status));
+			assert_chan_status(chan_close(ch), CHAN_OK);
+			assert_true(harness_thread_join_within(&t, harness_wait_ms()));
+			if (op.status != CHAN_CLOSED)
+				fail_msg("round %d: the message was taken by another thread before the woken "
+					 "receiver ran, and the receiver returned %s instead of waiting on: "
+					 "wait in a while loop, not an if",
+					 round, chan_status_str(op.status));
+		} else {
+			assert_true(harness_thread_join_within(&t, harness_wait_ms()));
+			assert_chan_status(op.status, CHAN_OK);
+		}
+		assert_chan_status(chan_free(ch), CHAN_OK);
+	}
+	print_message("the message was taken from under the woken receiver in %d of 200 rounds\n", stolen);
 }
 
 /* chan_len may be called at any time, from any thread. */
@@ -371,7 +430,7 @@ static void test_len_is_safe_to_call_during_traffic(void **state)
 int main(int argc, char **argv)
 {
 	static const struct harness_test tests[] = {
-		HTEST(test_new_channel_is_empty_with_its_capacity, L01 "#4-build-it"),
+		HTEST(test_new_channel_is_empty_with_its_capacity, L01 "#5-build-it"),
 		HTEST(test_recv_returns_what_was_sent, L01 "#send-and-receive"),
 		HTEST(test_messages_come_out_in_fifo_order, L01 "#the-ring-buffer"),
 		HTEST(test_len_counts_buffered_messages, L01 "#len-and-cap"),
@@ -382,10 +441,11 @@ int main(int argc, char **argv)
 		HTEST(test_close_twice_returns_closed, L01 "#close"),
 		HTEST(test_close_wakes_every_blocked_receiver, L01 "#close"),
 		HTEST(test_close_wakes_every_blocked_sender, L01 "#close"),
-		HTEST(test_free_refuses_while_a_thread_is_blocked, L01 "#4-build-it"),
-		HTEST(test_null_channel_is_an_error_not_a_crash, L01 "#4-build-it"),
+		HTEST(test_free_refuses_while_a_thread_is_blocked, L01 "#5-build-it"),
+		HTEST(test_null_channel_is_an_error_not_a_crash, L01 "#5-build-it"),
 		HTEST(test_4x4_threads_move_a_million_messages_exactly_once, L01 "#7-what-can-go-wrong"),
 		HTEST(test_4x4_threads_through_one_slot_exactly_once, L01 "#7-what-can-go-wrong"),
+		HTEST(test_woken_receiver_rechecks_before_taking, L01 "#7-what-can-go-wrong"),
 		HTEST(test_len_is_safe_to_call_during_traffic, L01 "#len-and-cap"),
 	};
 	return harness_main(argc, argv, "01-channel", tests, HARNESS_COUNT(tests));

@@ -160,6 +160,27 @@ static int find_line(const struct outcome *o, const char *needle, char *reason, 
 	return 1;
 }
 
+/* Removes cmocka's "[  ERROR   ] --- " tags and "ERROR: " from the front of
+ * line, and says " <- failed here" instead of ": error: Failure!" (which is
+ * longer, so the line can be rewritten in place). */
+static char *strip_tags(char *line)
+{
+	char *start = line;
+	for (;;) {
+		const char *tag = start[0] == '[' ? strstr(start, "] --- ") : NULL;
+		if (tag == NULL)
+			break;
+		start = (char *)tag + 6;
+	}
+	if (strncmp(start, "ERROR: ", 7) == 0)
+		start += 7;
+	char *failure = strstr(start, ": error: Failure!");
+	if (failure != NULL)
+		strcpy(failure, " <- failed here");
+	memmove(line, start, strlen(start) + 1);
+	return line;
+}
+
 static void classify(struct outcome *o, int status, int timed_out)
 {
 	/* Reports that mean the code did something undefined, whatever the
@@ -176,8 +197,10 @@ static void classify(struct outcome *o, int status, int timed_out)
 	}
 	if (timed_out || (WIFEXITED(status) && WEXITSTATUS(status) == HUNG_EXIT)) {
 		o->verdict = HUNG;
-		if (!find_line(o, "HUNG: ", o->reason, sizeof(o->reason)))
-			snprintf(o->reason, sizeof(o->reason), "HUNG: the test did not finish and had to be killed");
+		if (find_line(o, "HUNG: ", o->reason, sizeof(o->reason)))
+			memmove(o->reason, o->reason + 6, strlen(o->reason + 6) + 1);
+		else
+			snprintf(o->reason, sizeof(o->reason), "the test did not finish and had to be killed");
 		return;
 	}
 	if (WIFSIGNALED(status)) {
@@ -195,9 +218,12 @@ static void classify(struct outcome *o, int status, int timed_out)
 		return;
 	}
 	o->verdict = FAIL;
-	if (find_line(o, "[  ERROR   ] --- ", o->reason, sizeof(o->reason)) ||
-	    find_line(o, "ERROR: ", o->reason, sizeof(o->reason)))
+	/* fail_msg prints "ERROR: why"; the assert_ macros "[  ERROR   ] --- why". */
+	if (find_line(o, "ERROR: ", o->reason, sizeof(o->reason)) ||
+	    find_line(o, "[  ERROR   ] --- ", o->reason, sizeof(o->reason))) {
+		strip_tags(o->reason);
 		return;
+	}
 	if (find_line(o, "LeakSanitizer:", o->reason, sizeof(o->reason)) ||
 	    find_line(o, "definitely lost", o->reason, sizeof(o->reason))) {
 		o->verdict = CRASH;
@@ -263,15 +289,11 @@ static void print_details(const struct harness_test *t, const struct outcome *o,
 	char *copy = strdup(o->out);
 	for (char *save = NULL, *line = strtok_r(copy, "\n", &save); line != NULL;
 	     line = strtok_r(NULL, "\n", &save)) {
-		if (is_noise(line) || strcmp(line, o->reason) == 0)
+		if (is_noise(line))
 			continue;
-		/* "[  ERROR   ] --- msg" and "[   LINE   ] --- file:n: error: Failure!" */
-		const char *tag = line[0] == '[' ? strstr(line, "] --- ") : NULL;
-		if (tag != NULL)
-			line = (char *)tag + 6;
-		char *failure = strstr(line, ": error: Failure!");
-		if (failure != NULL)
-			strcpy(failure, " (the failing check)");
+		strip_tags(line);
+		if (*line == '\0' || strcmp(line, o->reason) == 0)
+			continue;
 		if (!verbose && shown == HARNESS_DETAIL_LINES) {
 			printf("  #   ... (more with VERBOSE=1)\n");
 			break;

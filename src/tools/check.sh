@@ -1,0 +1,131 @@
+#!/bin/sh
+# check.sh - the project's own test, behind `make check`. It proves both
+# directions: every reference solution passes (plain, ASan+UBSan, TSan,
+# valgrind), and every untouched exercise fails quickly and cleanly with
+# "not implemented". It also keeps the course's text honest: stubs
+# generated from the solutions, hints present, quoted code up to date.
+# The last line is "N passed, M failed" (tests run plus checks made).
+set -u
+MAKE=${MAKE:-make}
+LESSONS=${LESSONS:-}
+export MAKE LESSONS
+passed=0
+failed=0
+start=$(date +%s)
+log=build/check
+mkdir -p "$log"
+
+step() { printf '\n== %s\n' "$1"; }
+ok() { passed=$((passed + 1)); }
+bad() { failed=$((failed + 1)); echo "  FAILED: $1"; }
+
+# Adds the "N passed, M failed" of a grader run to ours.
+count() { # file
+	line=$(tail -n 1 "$1")
+	p=$(echo "$line" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
+	f=$(echo "$line" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
+	passed=$((passed + ${p:-0}))
+	failed=$((failed + ${f:-1}))
+}
+
+step "the machine"
+sh src/tools/deps.sh ensure valgrind || { echo "cannot run make check without its tools"; exit 1; }
+
+step "exercise stubs are generated from the solutions"
+if sh src/tools/exercises.sh verify build/stubs; then ok; echo "  ok"; else bad "stubs out of date"; fi
+
+step "every exercise has hints that point into its lesson"
+if sh src/tools/lint.sh; then ok; echo "  ok"; else bad "hints or lessons"; fi
+
+step "code quoted in lessons matches its source"
+if sh src/tools/snippets.sh verify; then ok; echo "  ok"; else bad "stale snippet"; fi
+
+for san in "" address thread; do
+	step "reference solutions, ${san:-plain} build"
+	GRADE_QUIET=1 IMPL=solutions SANITIZE="$san" sh src/tools/grade.sh >"$log/solutions-${san:-plain}.txt" 2>&1
+	cat "$log/solutions-${san:-plain}.txt"
+	count "$log/solutions-${san:-plain}.txt"
+done
+
+step "reference solutions under valgrind (memcheck, fewer messages)"
+GRADE_QUIET=1 IMPL=solutions HARNESS_SCALE=2 GRADE_TIMEOUT=120 \
+	GRADE_RUNNER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
+	sh src/tools/grade.sh >"$log/solutions-valgrind.txt" 2>&1
+cat "$log/solutions-valgrind.txt"
+count "$log/solutions-valgrind.txt"
+
+step "untouched exercises fail at once, each test saying NOT IMPLEMENTED"
+t0=$(date +%s)
+GRADE_QUIET=1 IMPL=build/stubs sh src/tools/grade.sh >"$log/stubs.txt" 2>&1
+secs=$(($(date +%s) - t0))
+cat "$log/stubs.txt"
+others=$(cat build/results/plain/build_stubs/*.tap 2>/dev/null | grep '^not ok' | grep -cv '# NOTIMPL$')
+passing=$(cat build/results/plain/build_stubs/*.tap 2>/dev/null | grep -c '^ok')
+if [ "$others" -eq 0 ] && [ "$passing" -eq 0 ] && ! grep -q 'does not compile' "$log/stubs.txt"; then
+	ok
+	echo "  ok: every test against every stub reports NOT IMPLEMENTED (${secs}s)"
+else
+	bad "$passing test(s) pass against a stub (a test that cannot fail?) and $others fail otherwise than NOT IMPLEMENTED"
+	grep -h '^ok\|^not ok' build/results/plain/build_stubs/*.tap | grep -v '# NOTIMPL$' | head -n 10
+fi
+
+step "the known-broken channels are caught"
+if sh src/tools/broken.sh check; then ok; else bad "a broken channel passed its tests"; fi
+
+step "step programs run (reference, plain and ThreadSanitizer builds)"
+for san in "" thread; do
+	$MAKE -s --no-print-directory progbin IMPL=solutions SANITIZE="$san" >"$log/progbin.txt" 2>&1 ||
+		{ bad "step programs do not build"; cat "$log/progbin.txt"; continue; }
+	for src in src/steps/*.c; do
+		name=$(basename "$src" .c)
+		case " $LESSONS " in *" $name "*) ;; *) [ -n "$LESSONS" ] && continue ;; esac
+		bin="build/${san:-plain}/solutions/bin/$name"
+		runner=""
+		[ "$san" = thread ] && [ "$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo 0)" -gt 28 ] &&
+			runner="setarch $(uname -m) -R"
+		# Each program names its own smoke runs in lines "smoke: ARGS".
+		sed -n 's/^ \* smoke: //p' "$src" | while IFS= read -r args; do
+			if TSAN_OPTIONS="halt_on_error=1" timeout 120 $runner "$bin" $args >"$log/run.txt" 2>&1; then
+				echo "  ok  ${san:-plain}  $name $args  ($(tail -n 1 "$log/run.txt"))"
+			else
+				echo "  FAILED  ${san:-plain}  $name $args"
+				tail -n 15 "$log/run.txt"
+				echo x >>"$log/run-failures"
+			fi
+		done
+	done
+done
+if [ -f "$log/run-failures" ]; then
+	bad "$(wc -l <"$log/run-failures") step program run(s)"
+	rm -f "$log/run-failures"
+else
+	ok
+fi
+
+step "everything builds warning-free with clang too"
+if command -v clang >/dev/null 2>&1; then
+	if $MAKE -s --no-print-directory testbin progbin IMPL=solutions CC=clang BUILDROOT=build/clang >"$log/clang.txt" 2>&1 &&
+		$MAKE -s --no-print-directory testbin progbin IMPL=build/stubs CC=clang BUILDROOT=build/clang >>"$log/clang.txt" 2>&1; then
+		ok
+		echo "  ok"
+	else
+		bad "clang build"
+		head -n 30 "$log/clang.txt"
+	fi
+else
+	echo "  (clang is not installed: skipped)"
+fi
+
+if command -v dot >/dev/null 2>&1; then
+	step "diagrams are generated from their sources"
+	stale=""
+	for f in docs/*.dot; do
+		[ -f "$f" ] || continue
+		dot -Tsvg "$f" | cmp -s - "${f%.dot}.svg" || stale="$stale ${f%.dot}.svg"
+	done
+	if [ -z "$stale" ]; then ok; echo "  ok"; else bad "out of date:$stale (make diagrams)"; fi
+fi
+
+printf '\nmake check took %ss\n' "$(($(date +%s) - start))"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,56 @@
+#!/bin/sh
+# lint.sh - every pointer into a lesson must lead somewhere. Checks that
+# each lesson with code has its text, that each exercise has at least two
+# hints (exercises/NN-name/HINTS.md, "## Hint k" sections) each naming a
+# lesson section, and that every "lessons/...README.md#anchor" written in
+# hints, stubs, solutions and tests names a heading that exists.
+set -u
+status=0
+
+anchors() { # README.md -> its GitHub-style heading anchors, one per line
+	awk '/^```/ { code = !code } !code && /^#+ / {
+		h = $0; sub(/^#+ /, "", h); h = tolower(h)
+		gsub(/[^a-z0-9 _-]/, "", h); gsub(/ /, "-", h); print h }' "$1"
+}
+
+for dir in solutions/*/; do
+	l=$(basename "$dir")
+	[ -f "lessons/$l/README.md" ] || { echo "lessons/$l/README.md is missing"; status=1; }
+	hints="exercises/$l/HINTS.md"
+	if [ ! -f "$hints" ]; then
+		echo "$hints is missing"
+		status=1
+		continue
+	fi
+	n=$(grep -c '^## Hint ' "$hints")
+	[ "$n" -ge 2 ] || { echo "$hints has $n hint(s); give at least two"; status=1; }
+	bare=$(awk '/^## Hint /{ if (k && !ref) print k; k = $3; ref = 0; next } /lessons\/[0-9][0-9]-[a-z0-9-]*\/README\.md#/{ ref = 1 } END { if (k && !ref) print k }' "$hints")
+	[ -z "$bare" ] && continue
+	echo "$hints: hint(s) $bare name no lesson section (lessons/NN-name/README.md#section)"
+	status=1
+done
+
+# Every pointer of the form lessons/NN-name/README.md#anchor, or
+# L01 "#anchor" in the tests (where L01 names the lesson's README).
+refs=$(grep -rhoE 'lessons/[0-9]{2}-[a-z0-9-]+/README\.md#[a-z0-9_-]+' exercises solutions tests src lessons docs README.md 2>/dev/null | sort -u)
+for t in tests/[0-9][0-9]-*/*.c; do
+	[ -f "$t" ] || continue
+	base=$(sed -n 's/^#define L[0-9][0-9] "\(lessons\/[^"]*\)"$/\1/p' "$t" | head -n 1)
+	[ -n "$base" ] || continue
+	for a in $(grep -oE 'L[0-9]{2} "#[a-z0-9_-]+"' "$t" | sed 's/.*"#\(.*\)"/\1/' | sort -u); do
+		refs="$refs
+$base#$a"
+	done
+done
+for r in $(printf '%s\n' "$refs" | sort -u); do
+	file=${r%%#*}
+	anchor=${r#*#}
+	if [ ! -f "$file" ]; then
+		echo "points at $file, which does not exist ($r)"
+		status=1
+	elif ! anchors "$file" | grep -qx "$anchor"; then
+		echo "points at $r, but $file has no such heading"
+		status=1
+	fi
+done
+exit $status

@@ -1,0 +1,124 @@
+/*
+ * tailer.h - lesson 03: where lines come from. A tailer is the pipeline's
+ * source: a thread that sends struct line * (see line.h) on its output
+ * channel until it is told to stop, and then closes that channel, which
+ * shuts the rest of the pipeline down in order.
+ *
+ * Two sources behind one contract:
+ *   - the simulator makes realistic JSON log lines at a given rate and
+ *     level mix; seeded, so a test gets the same lines every time;
+ *   - the file follower behaves like `tail -F`: it starts at the end of
+ *     the file (or its beginning), emits a line only once its newline has
+ *     arrived, follows the file when it is truncated in place (copytruncate)
+ *     or renamed away and recreated (rotation), and waits for a file that
+ *     does not exist yet or disappears for a while.
+ * What counts as a line: the bytes before a '\n', without a trailing '\r'.
+ * Blank lines (empty, or only spaces and tabs) are skipped and counted
+ * nowhere. A line longer than max_line is not split and not emitted as
+ * text: one line_new_too_long marker is sent for it instead, and the rest
+ * of it is skipped through its newline.
+ */
+#ifndef TAILER_H
+#define TAILER_H
+
+#include "channel.h"
+#include "line.h"
+#include "log_entry.h"
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define TAILER_DEFAULT_MAX_LINE (64 * 1024)
+#define TAILER_DEFAULT_POLL_MS 100
+
+struct tailer_config {
+	/* the file follower (path != NULL) */
+	const char *path;
+	int from_start;  /* 1: read what the file holds first; 0: start at its end */
+	int stop_at_eof; /* 1: stop at the end of the file instead of following (--once) */
+	long poll_ms;    /* at the end of the file, look again after this long */
+	size_t max_line; /* longest line, without its newline */
+	/* the simulator (path == NULL) */
+	double rate;                 /* lines per second; 0: as fast as the channel takes them */
+	unsigned long long seed;     /* same seed, same lines */
+	unsigned long long count;    /* stop after this many lines; 0: never */
+	unsigned level_weights[LOG_LEVELS]; /* relative frequency of each level; all 0: a default mix */
+};
+
+/* The defaults above, with path NULL (the simulator at 100 lines/s). */
+struct tailer_config tailer_config_default(void);
+
+/* Counters the tailer keeps while it runs; read them at any time. */
+struct tailer_stats {
+	atomic_ullong lines;       /* lines sent (too-long markers included) */
+	atomic_ullong too_long;    /* of which too-long markers */
+	atomic_ullong bytes;       /* bytes read from the file so far */
+	atomic_ullong rotations;   /* the path was renamed away and recreated */
+	atomic_ullong truncations; /* the file shrank under us (copytruncate) */
+};
+
+struct tailer {
+	struct tailer_config cfg;
+	struct chan *out;  /* of struct line *; closed by the tailer when it stops */
+	struct chan *done; /* closed by someone else to ask the tailer to stop; may be NULL */
+	struct tailer_stats stats;
+};
+
+/*
+ * A thread function: arg is a struct tailer *. Sends lines on out until
+ * done is closed, the simulator's count is reached, the file ends in
+ * stop_at_eof mode, or out is closed under it; then closes out and
+ * returns NULL. It waits only in chan_recv_timed(done, ...) or in
+ * chan_send, so closing done stops it within one poll interval.
+ */
+void *tailer_run(void *arg);
+
+/* ---- the pieces the tailer is built from (each tested on its own) ------ */
+
+/*
+ * A line splitter: bytes in, lines out. It keeps the partial line that has
+ * no newline yet, and skips over a line that is too long.
+ */
+struct line_splitter {
+	char *buf;        /* the partial line so far */
+	size_t len, cap;
+	size_t max_line;
+	int skipping;     /* 1: inside a too-long line, dropping bytes up to '\n' */
+	size_t skipped;   /* bytes of that line so far */
+};
+
+/* emit gets each line (ownership with it) and returns 0, or -1 to stop. */
+typedef int (*line_emit_fn)(void *ctx, struct line *line);
+
+void splitter_init(struct line_splitter *s, size_t max_line);
+void splitter_free(struct line_splitter *s);
+
+/* Feeds n bytes. Returns 0, or -1 if emit returned -1 or memory ran out. */
+int splitter_feed(struct line_splitter *s, const char *data, size_t n, line_emit_fn emit, void *ctx);
+
+/* The file ended for good (rotation, truncation, stop): a partial line
+ * left in the buffer is emitted as a line (if not blank) and the splitter
+ * starts afresh. Returns 0 or -1 like splitter_feed. */
+int splitter_flush(struct line_splitter *s, line_emit_fn emit, void *ctx);
+
+/* What stat(path) says about the file we have open, at its end. */
+enum follow_change {
+	FOLLOW_SAME,      /* nothing changed: wait and read again */
+	FOLLOW_MISSING,   /* the path does not exist (now) */
+	FOLLOW_ROTATED,   /* the path is another file (another inode or device) */
+	FOLLOW_TRUNCATED, /* the same file, shorter than our offset */
+};
+
+/* Compares stat(path) with the open file (dev, ino) read up to offset. */
+enum follow_change follow_check(const char *path, dev_t dev, ino_t ino, off_t offset);
+
+/*
+ * The simulator's next line, as a new NUL-terminated string (the caller
+ * frees it), for line number n (0, 1, ...), drawn from *state (a PRNG state
+ * seeded with cfg->seed; never 0). Always one JSON object on one line with
+ * "ts", "level", "service", "msg" and, for most lines, "latency_ms".
+ */
+char *simulate_line(const struct tailer_config *cfg, unsigned long long *state, unsigned long long n);
+
+#endif

@@ -84,7 +84,7 @@ SELECTED := $(if $(LESSON),$(filter $(LESSON)%,$(LESSONS)),$(LESSONS))
 STEP_PROGRAMS := $(filter $(patsubst src/steps/%.c,%,$(wildcard src/steps/*.c)),$(SELECTED))
 
 .PHONY: all testbin progbin test check hint run demo exercises doctor deps deps-present \
-	broken diagrams format clean help
+	broken snippets diagrams format clean help
 
 ## all: build every test and step program (yours and the reference)
 all:
@@ -114,8 +114,8 @@ run: progbin
 
 ## demo: the course's main job (for now: the latest step program, on the reference code)
 demo: deps-present
-	@$(MAKE) --no-print-directory progbin IMPL=solutions
-	./build/plain/solutions/bin/$(lastword $(LESSONS))
+	@$(MAKE) --no-print-directory progbin IMPL=solutions LESSON=
+	@sh src/tools/demo.sh
 
 ## exercises: regenerate the exercise stubs from the solutions (FORCE=1 overwrites edited ones)
 exercises:
@@ -124,6 +124,10 @@ exercises:
 ## broken: build and grade a known-broken channel (LESSON=NN BUG=name; no BUG lists them)
 broken: deps-present
 	@LESSON='$(LESSON)' BUG='$(BUG)' SANITIZE='$(SANITIZE)' MAKE='$(MAKE)' sh src/tools/broken.sh
+
+## snippets: rewrite the code quoted in lessons from its sources
+snippets:
+	@sh src/tools/snippets.sh update
 
 ## diagrams: regenerate docs/*.svg from docs/*.dot (needs graphviz)
 diagrams:

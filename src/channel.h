@@ -44,6 +44,7 @@ const char *chan_status_str(enum chan_status status);
 
 struct chan_watcher; /* a select waiting on this channel (lesson 02) */
 
+/* snippet: struct-chan */
 /*
  * The channel. Its fields are here, not hidden in the .c file, so that the
  * lessons can talk about them and tests can observe a blocked thread.
@@ -72,9 +73,11 @@ struct chan {
 	int send_waiting;         /* threads blocked in a send right now */
 	struct chan_watcher *watchers; /* selects waiting on this channel */
 };
+/* end snippet */
 
 /* ---- lesson 01: the bounded buffer ------------------------------------ */
 
+/* snippet: lesson01-api */
 /*
  * A new open channel of the given capacity (0 = unbuffered). Returns NULL
  * with errno set (ENOMEM, or EINVAL for an absurd capacity) on failure.
@@ -116,9 +119,11 @@ size_t chan_cap(struct chan *ch);
  */
 enum chan_status chan_send_until(struct chan *ch, void *msg, const struct timespec *deadline);
 enum chan_status chan_recv_until(struct chan *ch, void **msg, const struct timespec *deadline);
+/* end snippet */
 
 /* ---- lesson 02: rendezvous, try, timed, select -------------------------- */
 
+/* snippet: try-timed */
 /* Non-blocking: CHAN_WOULDBLOCK instead of waiting. On an unbuffered
  * channel, try_send succeeds only if a receiver is already blocked in a
  * receive, and then returns once that receiver has the message. */
@@ -128,7 +133,9 @@ enum chan_status chan_try_recv(struct chan *ch, void **msg);
 /* Wait at most timeout_ms milliseconds: CHAN_TIMEOUT if that passes. */
 enum chan_status chan_send_timed(struct chan *ch, void *msg, long timeout_ms);
 enum chan_status chan_recv_timed(struct chan *ch, void **msg, long timeout_ms);
+/* end snippet */
 
+/* snippet: chan-select */
 #define CHAN_SELECT_MAX 64
 
 /*
@@ -146,7 +153,9 @@ enum chan_status chan_recv_timed(struct chan *ch, void **msg, long timeout_ms);
  */
 enum chan_status chan_select(struct chan *const chans[], size_t n, size_t *which, void **msg,
 			     const struct timespec *deadline);
+/* end snippet */
 
+/* snippet: seam */
 /*
  * The seam between lessons 01 and 02. channel.c (lesson 01) calls these;
  * select.c (lesson 02) implements them. Each is called with ch->mu held.
@@ -167,5 +176,6 @@ enum chan_status chan_await_pickup(struct chan *ch, unsigned long long ticket,
 /* Tell every select waiting on ch that a receive may have become possible
  * (a message arrived, or the channel closed). */
 void chan_wake_watchers(struct chan *ch);
+/* end snippet */
 
 #endif

@@ -13,7 +13,9 @@
  *     samples, all together; families in the order they were registered,
  *     series in the order they were created;
  *   - help text escapes \ and newline; label values escape \, " and
- *     newline; label values are valid UTF-8 (invalid bytes become U+FFFD);
+ *     newline; label values are valid UTF-8 (each maximal invalid
+ *     sequence becomes one U+FFFD), and a series is identified by its
+ *     repaired values;
  *   - numbers round-trip (the shortest of %.15g, %.16g, %.17g that reads
  *     back equal), and +Inf, -Inf, NaN are spelled so;
  *   - histograms: cumulative name_bucket{le="..."} samples in increasing
@@ -42,6 +44,7 @@ enum metric_type { METRIC_COUNTER, METRIC_GAUGE, METRIC_HISTOGRAM };
 
 struct metric_family;
 
+/* snippet: series */
 /* One series: a family's values for one combination of label values. */
 struct metric_series {
 	char *label_values[METRICS_MAX_LABELS]; /* owned, valid UTF-8 */
@@ -52,6 +55,7 @@ struct metric_series {
 	struct metric_series *next_created;      /* creation order, for rendering */
 	struct metric_series *next_in_hash;      /* the family's hash chain */
 };
+/* end snippet */
 
 struct metric_family {
 	struct metrics_registry *reg;
@@ -68,6 +72,7 @@ struct metric_family {
 	struct metric_family *next;
 };
 
+/* snippet: registry */
 /*
  * mu protects everything reachable from the registry: the family list,
  * every family's series and values, and series_dropped. Updates and
@@ -79,17 +84,21 @@ struct metrics_registry {
 	size_t series_limit;
 	unsigned long long series_dropped;
 };
+/* end snippet */
 
 /* A new, empty registry (series_limit 0 means the default). NULL on ENOMEM. */
 struct metrics_registry *metrics_registry_new(size_t series_limit);
 void metrics_registry_free(struct metrics_registry *reg);
 
+/* snippet: families */
 /*
  * Registers a family. name must match [a-zA-Z_:][a-zA-Z0-9_:]*, each label
  * name [a-zA-Z_][a-zA-Z0-9_]* and not start with "__"; a histogram may not
  * have a label named "le", and its bounds must be finite and increasing.
- * The registry copies every string. NULL with errno EINVAL (bad name,
- * too many labels or buckets, name already registered) or ENOMEM.
+ * Label names must be distinct and help must not be NULL. The registry
+ * copies every string. A family without labels has its one series from
+ * the start, exported at 0. NULL with errno EINVAL (bad name, too many
+ * labels or buckets, name already registered) or ENOMEM.
  */
 struct metric_family *metrics_counter(struct metrics_registry *reg, const char *name, const char *help,
 				      size_t nlabels, const char *const label_names[]);
@@ -98,7 +107,9 @@ struct metric_family *metrics_gauge(struct metrics_registry *reg, const char *na
 struct metric_family *metrics_histogram(struct metrics_registry *reg, const char *name, const char *help,
 					size_t nlabels, const char *const label_names[], const double *bounds,
 					size_t nbounds);
+/* end snippet */
 
+/* snippet: updates */
 /*
  * Updates the series of the given label values (nlabels of them; NULL when
  * the family has no labels), creating it at zero first if needed.
@@ -114,7 +125,9 @@ int metrics_counter_add(struct metric_family *f, const char *const values[], dou
 int metrics_counter_set(struct metric_family *f, const char *const values[], double total);
 int metrics_gauge_set(struct metric_family *f, const char *const values[], double value);
 int metrics_histogram_observe(struct metric_family *f, const char *const values[], double value);
+/* end snippet */
 
+/* snippet: render */
 /* Updates refused because of the series limit, over the whole registry. */
 unsigned long long metrics_series_dropped(struct metrics_registry *reg);
 
@@ -127,11 +140,13 @@ double metrics_value(struct metric_family *f, const char *const values[]);
  * the caller frees; *len (if not NULL) gets its length. NULL on ENOMEM.
  */
 char *metrics_render(struct metrics_registry *reg, size_t *len);
+/* end snippet */
 
 /* ---- the pieces of the format (lesson 06 builds these first) ----------- */
 
 struct strbuf;
 
+/* snippet: format-pieces */
 /* Appends v so that it reads back as the same double: "+Inf", "-Inf",
  * "NaN", integers without a decimal point ("3"), others in the shortest
  * of %.15g, %.16g, %.17g that round-trips ("0.1", not "0.10000000000000001"). */
@@ -143,12 +158,14 @@ void metrics_escape_label_value(struct strbuf *out, const char *value);
 
 /* Appends a help text: \ -> \\, newline -> \n (quotes stay). */
 void metrics_escape_help(struct strbuf *out, const char *help);
+/* end snippet */
 
 /* ---- the metrics stage: the pipeline's sink -------------------------- */
 
 /* Latency buckets, in seconds, for logpipe_log_latency_seconds. */
 #define METRICS_LATENCY_BUCKETS {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
+/* snippet: stage */
 /*
  * Receives struct log_entry * from in until in is closed, frees each, and
  * counts it:
@@ -171,5 +188,6 @@ int metrics_stage_init(struct metrics_stage *stage, struct metrics_registry *reg
 
 /* A thread function: arg is a struct metrics_stage *. Returns NULL. */
 void *metrics_stage_run(void *arg);
+/* end snippet */
 
 #endif

@@ -1,3 +1,4 @@
+/* snippet: rules */
 /*
  * parser.h - lesson 04: a log line becomes a struct log_entry, or a parse
  * error with a reason. The parser stage runs it on every line that comes
@@ -7,7 +8,8 @@
  *   {"ts":"2026-11-25T10:00:00.013Z","level":"error","service":"billing",
  *    "msg":"card declined","latency_ms":12.5}
  * Rules:
- *   - not a JSON object (or not JSON at all)         -> PARSE_INVALID_JSON
+ *   - not a JSON object (or not JSON at all), text after the object, or
+ *     a NUL byte inside the line                      -> PARSE_INVALID_JSON
  *   - no "level", or a "level" that is not a string   -> PARSE_MISSING_LEVEL
  *   - a level string that is not a known level        -> PARSE_BAD_LEVEL
  *   - a line the tailer marked too long                -> PARSE_TOO_LONG
@@ -18,8 +20,10 @@
  *   - "ts" (or "time"): optional string, NULL when absent;
  *   - "latency_ms": optional number; has_latency is 0 when absent or not a
  *     number (a negative latency is kept: it is the log's word, not ours);
+ *   - field names are case-sensitive ("Level" is not "level");
  *   - every other field is ignored, nested values included.
  */
+/* end snippet */
 #ifndef PARSER_H
 #define PARSER_H
 
@@ -30,6 +34,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+/* snippet: parse */
 enum parse_error {
 	PARSE_OK = 0,
 	PARSE_INVALID_JSON,
@@ -50,7 +55,9 @@ const char *parse_error_name(enum parse_error err);
  * points to a new entry the caller owns; otherwise *entry is NULL.
  */
 enum parse_error parse_log_line(const char *text, size_t len, struct log_entry **entry);
+/* end snippet */
 
+/* snippet: stage */
 /* Counters a stage keeps while it runs; read them at any time. */
 struct parser_stats {
 	atomic_ullong lines;                  /* lines received */
@@ -73,5 +80,6 @@ struct parser_stage {
 
 /* A thread function: arg is a struct parser_stage *. Returns NULL. */
 void *parser_run(void *arg);
+/* end snippet */
 
 #endif

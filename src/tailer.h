@@ -32,6 +32,7 @@
 #define TAILER_DEFAULT_MAX_LINE (64 * 1024)
 #define TAILER_DEFAULT_POLL_MS 100
 
+/* snippet: config */
 struct tailer_config {
 	/* the file follower (path != NULL) */
 	const char *path;
@@ -48,7 +49,9 @@ struct tailer_config {
 
 /* The defaults above, with path NULL (the simulator at 100 lines/s). */
 struct tailer_config tailer_config_default(void);
+/* end snippet */
 
+/* snippet: run */
 /* Counters the tailer keeps while it runs; read them at any time. */
 struct tailer_stats {
 	atomic_ullong lines;       /* lines sent (too-long markers included) */
@@ -69,13 +72,18 @@ struct tailer {
  * A thread function: arg is a struct tailer *. Sends lines on out until
  * done is closed, the simulator's count is reached, the file ends in
  * stop_at_eof mode, or out is closed under it; then closes out and
- * returns NULL. It waits only in chan_recv_timed(done, ...) or in
- * chan_send, so closing done stops it within one poll interval.
+ * returns NULL. Between lines it waits only in a timed receive on done,
+ * so closing done stops it within one poll interval. A chan_send on a
+ * full out does not watch done: inside the pipeline the stages downstream
+ * drain out until it closes, so that send always completes (lesson 10
+ * builds a send that also listens to done).
  */
 void *tailer_run(void *arg);
+/* end snippet */
 
 /* ---- the pieces the tailer is built from (each tested on its own) ------ */
 
+/* snippet: splitter */
 /*
  * A line splitter: bytes in, lines out. It keeps the partial line that has
  * no newline yet, and skips over a line that is too long.
@@ -101,7 +109,9 @@ int splitter_feed(struct line_splitter *s, const char *data, size_t n, line_emit
  * left in the buffer is emitted as a line (if not blank) and the splitter
  * starts afresh. Returns 0 or -1 like splitter_feed. */
 int splitter_flush(struct line_splitter *s, line_emit_fn emit, void *ctx);
+/* end snippet */
 
+/* snippet: follow-check */
 /* What stat(path) says about the file we have open, at its end. */
 enum follow_change {
 	FOLLOW_SAME,      /* nothing changed: wait and read again */
@@ -112,7 +122,9 @@ enum follow_change {
 
 /* Compares stat(path) with the open file (dev, ino) read up to offset. */
 enum follow_change follow_check(const char *path, dev_t dev, ino_t ino, off_t offset);
+/* end snippet */
 
+/* snippet: simulate */
 /*
  * The simulator's next line, as a new NUL-terminated string (the caller
  * frees it), for line number n (0, 1, ...), drawn from *state (a PRNG state
@@ -120,5 +132,6 @@ enum follow_change follow_check(const char *path, dev_t dev, ino_t ino, off_t of
  * "ts", "level", "service", "msg" and, for most lines, "latency_ms".
  */
 char *simulate_line(const struct tailer_config *cfg, unsigned long long *state, unsigned long long n);
+/* end snippet */
 
 #endif

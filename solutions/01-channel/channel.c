@@ -154,9 +154,12 @@ enum chan_status chan_recv_until(struct chan *ch, void **msg, const struct times
 		timed_out = chan_cond_wait(&ch->not_empty, &ch->mu, deadline) == ETIMEDOUT;
 	ch->recv_waiting--;
 	if (ch->len == 0) {
+		/* Decide while still holding the lock: once it is released, a send
+		 * and a close could both happen before we read `closed`. */
+		enum chan_status rc = ch->closed ? CHAN_CLOSED : CHAN_TIMEOUT;
 		pthread_mutex_unlock(&ch->mu);
 		*msg = NULL;
-		return ch->closed ? CHAN_CLOSED : CHAN_TIMEOUT;
+		return rc;
 	}
 	*msg = ring_pop(ch);
 	/* Senders wait on not_full for two reasons when the channel is

@@ -22,6 +22,7 @@ static int grow(struct strbuf *sb, size_t extra)
 	}
 	sb->data = data;
 	sb->cap = cap;
+	sb->data[sb->len] = '\0';
 	return 0;
 }
 

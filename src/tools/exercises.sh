@@ -30,6 +30,7 @@ write)
 	;;
 gen)
 	dir=$2
+	rm -rf "$dir" # a stub whose solution is gone must not linger
 	for s in $(solutions); do
 		e="$dir/${s#solutions/}"
 		mkdir -p "$(dirname "$e")"

@@ -36,11 +36,14 @@ for lesson in lessons/*/README.md lessons/*.md docs/*.md README.md; do
 	tmp=$(mktemp)
 	# Split the lesson into quotes and the rest, replacing each quote's
 	# block with the source's current text.
+	# A marker inside a fenced block is an example, not a quote.
 	awk '
-		/^<!-- snippet: .* -->$/ { print; spec = $0; sub(/^<!-- snippet: /, "", spec); sub(/ -->$/, "", spec)
+		!skip && !fenced && /^<!-- snippet: .* -->$/ { print; spec = $0
+			sub(/^<!-- snippet: /, "", spec); sub(/ -->$/, "", spec)
 			getline fence; print fence; print "@@SNIPPET " spec; skip = 1; next }
 		skip && /^```[ \t]*$/ { skip = 0; print; next }
 		skip { next }
+		/^```/ { fenced = !fenced }
 		{ print }
 	' "$lesson" >"$tmp.skel"
 	: >"$tmp"

@@ -16,9 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define HARNESS_OUTPUT_MAX (64 * 1024)
+#define HARNESS_OUTPUT_MAX   (64 * 1024)
 #define HARNESS_DETAIL_LINES 30
-#define HUNG_EXIT 124
+#define HUNG_EXIT	     124
 
 /* ---- the child's side ---------------------------------------------------- */
 
@@ -143,6 +143,24 @@ static int collect(int fd, struct outcome *o, const struct timespec *deadline)
 	}
 }
 
+/* The first line of the output that starts with prefix, copied into reason. */
+static int find_line_start(const struct outcome *o, const char *prefix, char *reason, size_t size)
+{
+	size_t plen = strlen(prefix);
+	for (const char *line = o->out; *line != '\0';
+	     line += strcspn(line, "\n") + (line[strcspn(line, "\n")] != '\0')) {
+		if (strncmp(line, prefix, plen) == 0) {
+			size_t n = strcspn(line, "\n");
+			if (n >= size)
+				n = size - 1;
+			memcpy(reason, line, n);
+			reason[n] = '\0';
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* The first line of the output that contains needle, copied into reason. */
 static int find_line(const struct outcome *o, const char *needle, char *reason, size_t size)
 {
@@ -186,8 +204,12 @@ static void classify(struct outcome *o, int status, int timed_out)
 	/* Reports that mean the code did something undefined, whatever the
 	 * test itself concluded. (Leaks are judged last: a failed assertion
 	 * leaks by leaving the test early.) */
-	static const char *const sanitizers[] = {"ThreadSanitizer:", "AddressSanitizer:", "runtime error:",
-						 "Invalid read", "Invalid write", "uninitialised value"};
+	static const char *const sanitizers[] = {"WARNING: ThreadSanitizer:",
+						 "ERROR: AddressSanitizer:",
+						 "runtime error:",
+						 "Invalid read",
+						 "Invalid write",
+						 "uninitialised value"};
 	o->reason[0] = '\0';
 	for (size_t i = 0; i < sizeof(sanitizers) / sizeof(sanitizers[0]); i++) {
 		if (find_line(o, sanitizers[i], o->reason, sizeof(o->reason))) {
@@ -200,7 +222,8 @@ static void classify(struct outcome *o, int status, int timed_out)
 		if (find_line(o, "HUNG: ", o->reason, sizeof(o->reason)))
 			memmove(o->reason, o->reason + 6, strlen(o->reason + 6) + 1);
 		else
-			snprintf(o->reason, sizeof(o->reason), "the test did not finish and had to be killed");
+			snprintf(o->reason, sizeof(o->reason),
+				 "the test did not finish and had to be killed");
 		return;
 	}
 	if (WIFSIGNALED(status)) {
@@ -219,17 +242,18 @@ static void classify(struct outcome *o, int status, int timed_out)
 	}
 	o->verdict = FAIL;
 	/* fail_msg prints "ERROR: why"; the assert_ macros "[  ERROR   ] --- why". */
-	if (find_line(o, "ERROR: ", o->reason, sizeof(o->reason)) ||
-	    find_line(o, "[  ERROR   ] --- ", o->reason, sizeof(o->reason))) {
+	if (find_line_start(o, "ERROR: ", o->reason, sizeof(o->reason)) ||
+	    find_line_start(o, "[  ERROR   ] --- ", o->reason, sizeof(o->reason))) {
 		strip_tags(o->reason);
 		return;
 	}
-	if (find_line(o, "LeakSanitizer:", o->reason, sizeof(o->reason)) ||
+	if (find_line(o, "ERROR: LeakSanitizer:", o->reason, sizeof(o->reason)) ||
 	    find_line(o, "definitely lost", o->reason, sizeof(o->reason))) {
 		o->verdict = CRASH;
 		return;
 	}
-	snprintf(o->reason, sizeof(o->reason), "exit status %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	snprintf(o->reason, sizeof(o->reason), "exit status %d",
+		 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 }
 
 static void run_one(const struct harness_test *t, struct outcome *o)
@@ -271,7 +295,7 @@ static void run_one(const struct harness_test *t, struct outcome *o)
 /* cmocka's frame lines say nothing a reader needs; keep the rest. */
 static int is_noise(const char *line)
 {
-	static const char *const noise[] = {"[==========]", "[ RUN      ]", "[       OK ]", "[  PASSED  ]",
+	static const char *const noise[] = {"[==========]", "[ RUN      ]",   "[       OK ]", "[  PASSED  ]",
 					    "[  FAILED  ]", " 1 FAILED TEST", "[  SKIPPED ]"};
 	if (*line == '\0')
 		return 1;
@@ -309,8 +333,7 @@ static void usage(const char *prog)
 	fprintf(stderr, "usage: %s [--list] [--only NAME] [--verbose]\n", prog);
 }
 
-int harness_main(int argc, char **argv, const char *lesson, const struct harness_test *tests,
-		 size_t ntests)
+int harness_main(int argc, char **argv, const char *lesson, const struct harness_test *tests, size_t ntests)
 {
 	const char *only = NULL;
 	int verbose = getenv("VERBOSE") != NULL && strcmp(getenv("VERBOSE"), "1") == 0;

@@ -1,0 +1,981 @@
+/*
+ * Lesson 02: deadlines, the unbuffered rendezvous, try and timed
+ * operations, select. Written against src/channel.h and src/clock.h only.
+ *
+ * A thread "parked" in the channel is observed through the documented
+ * fields of struct chan, read under ch->mu: send_waiting and recv_waiting
+ * for a blocked send or receive, watchers != NULL for a waiting select.
+ * Each of those waits also stops as soon as the thread has returned, so
+ * that an operation that should block but does not fails at once, with
+ * the status it returned, instead of after a long wait.
+ */
+#include "chan_testing.h"
+#include "clock.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#define L02 "lessons/02-select/README.md"
+
+/* ---- helpers ------------------------------------------------------------- */
+
+/* A thread that does one timed receive, or one select. */
+static void *op_recv_timed(void *arg)
+{
+	struct op *op = arg;
+	op->status = chan_recv_timed(op->ch, &op->msg, op->timeout_ms);
+	return NULL;
+}
+
+struct select_op {
+	struct chan *chans[CHAN_SELECT_MAX];
+	size_t n;
+	size_t which;
+	void *msg;
+	enum chan_status status;
+};
+
+static void *op_select(void *arg)
+{
+	struct select_op *s = arg;
+	s->status = chan_select(s->chans, s->n, &s->which, &s->msg, NULL);
+	return NULL;
+}
+
+enum park_kind { PARKED_SENDING, PARKED_RECEIVING, PARKED_SELECTING };
+
+struct parking {
+	struct chan *const *chans; /* NULL entries are skipped */
+	size_t n;
+	enum park_kind kind;
+	struct harness_thread *t;
+};
+
+/* 1 once the thread is blocked in every channel (in the way `kind` says),
+ * or once it has returned. */
+static int parked_or_returned(void *arg)
+{
+	struct parking *p = arg;
+	if (harness_thread_done(p->t))
+		return 1;
+	for (size_t i = 0; i < p->n; i++) {
+		struct chan *ch = p->chans[i];
+		if (ch == NULL)
+			continue;
+		pthread_mutex_lock(&ch->mu);
+		int in = p->kind == PARKED_SENDING     ? ch->send_waiting > 0
+			 : p->kind == PARKED_RECEIVING ? ch->recv_waiting > 0
+						       : ch->watchers != NULL;
+		pthread_mutex_unlock(&ch->mu);
+		if (!in)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Waits until thread t is blocked in chans[0..n-1]. Fails the test if it
+ * returned instead (with the status it returned and `if_returned`, the
+ * likely mistake), or if it is still neither parked nor done.
+ */
+static void expect_parked(struct harness_thread *t, struct chan *const *chans, size_t n, enum park_kind kind,
+			  const enum chan_status *status, const char *what, const char *if_returned)
+{
+	static const char *const seen_as[] = {
+	    "counted in send_waiting",
+	    "counted in recv_waiting",
+	    "listed in the watchers of every channel",
+	};
+	struct parking p = {chans, n, kind, t};
+	if (!harness_wait_until(parked_or_returned, &p))
+		fail_msg("%s should block, but within %ld ms it was neither %s nor returned", what,
+			 harness_wait_ms(), seen_as[kind]);
+	if (harness_thread_done(t)) {
+		harness_thread_join_within(t, harness_wait_ms());
+		fail_msg("%s should block, but returned %s at once: %s", what, chan_status_str(*status),
+			 if_returned);
+	}
+}
+
+/* The slot of an unbuffered channel is empty and the counters agree
+ * (chan_len is always 0 on an unbuffered channel, so it cannot tell). */
+static void assert_slot_empty(struct chan *ch, const char *why)
+{
+	pthread_mutex_lock(&ch->mu);
+	size_t len = ch->len;
+	unsigned long long sent = ch->sent, taken = ch->taken;
+	pthread_mutex_unlock(&ch->mu);
+	if (len != 0 || sent != taken)
+		fail_msg("after %s the channel holds len=%zu (sent=%llu, taken=%llu), expected an empty slot "
+			 "and sent == taken: a send that fails must take its message back out of the slot "
+			 "(buf[head], len and sent)",
+			 why, len, sent, taken);
+}
+
+static double ms_since(const struct timespec *start)
+{
+	return clock_seconds_since(start) * 1000.0;
+}
+
+/* ---- deadlines ------------------------------------------------------------- */
+
+/*
+ * A past deadline means "do not wait": ETIMEDOUT at once. The second half
+ * is the control that makes "at once" mean something: with a deadline
+ * still ahead the call must wait for it. (A chan_cond_wait that always
+ * says ETIMEDOUT would pass the first half alone.)
+ */
+static void test_cond_wait_with_past_deadline_times_out_at_once(void **state)
+{
+	(void)state;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_mutex_init(&mu, NULL);
+	pthread_cond_init(&cv, &attr);
+	pthread_condattr_destroy(&attr);
+
+	pthread_mutex_lock(&mu);
+	harness_on_hang("chan_cond_wait with a deadline in the past did not return: a deadline that has "
+			"passed means \"do not wait\", return ETIMEDOUT at once (only NULL waits forever)");
+	struct timespec long_ago = deadline_now();
+	int rc = chan_cond_wait(&cv, &mu, &long_ago);
+	if (rc != ETIMEDOUT)
+		fail_msg(
+		    "chan_cond_wait with the deadline deadline_now() returned %d, expected ETIMEDOUT (%d)",
+		    rc, ETIMEDOUT);
+	struct timespec just_now = clock_now();
+	rc = chan_cond_wait(&cv, &mu, &just_now);
+	if (rc != ETIMEDOUT)
+		fail_msg("chan_cond_wait with the deadline clock_now() (just passed) returned %d, expected "
+			 "ETIMEDOUT (%d)",
+			 rc, ETIMEDOUT);
+
+	harness_on_hang("chan_cond_wait with a deadline 50 ms ahead did not return: is the deadline "
+			"given to pthread_cond_timedwait as is (absolute, CLOCK_MONOTONIC), and does it "
+			"return ETIMEDOUT once that passes?");
+	struct timespec start = clock_now();
+	struct timespec ahead = deadline_after_ms(50);
+	do
+		rc = chan_cond_wait(&cv, &mu, &ahead); /* 0 is a spurious wake-up: wait again */
+	while (rc == 0);
+	double ms = ms_since(&start);
+	pthread_mutex_unlock(&mu);
+	if (rc != ETIMEDOUT)
+		fail_msg("chan_cond_wait with a deadline 50 ms ahead returned %d, expected 0 or ETIMEDOUT",
+			 rc);
+	if (ms < 45.0)
+		fail_msg("chan_cond_wait with a deadline 50 ms ahead returned ETIMEDOUT after %.1f ms: only "
+			 "a deadline that has already passed means \"do not wait\"; one still ahead needs "
+			 "pthread_cond_timedwait",
+			 ms);
+	pthread_cond_destroy(&cv);
+	pthread_mutex_destroy(&mu);
+}
+
+/* ---- the rendezvous -------------------------------------------------------- */
+
+static void test_unbuffered_send_blocks_until_a_receiver_takes_it(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(0);
+	struct op op = {.ch = ch, .msg = MSG(7)};
+	struct harness_thread t;
+	harness_thread_start(&t, op_send, &op);
+	expect_parked(&t, &ch, 1, PARKED_SENDING, &op.status,
+		      "chan_send on an unbuffered channel with no receiver",
+		      "it may return only once a receiver has taken the message: wait in chan_await_pickup "
+		      "until taken >= ticket");
+	assert_false(harness_thread_done(&t));
+
+	void *got = NULL;
+	harness_on_hang("chan_recv on an unbuffered channel did not take the message a parked sender "
+			"had put in the slot");
+	assert_chan_status(chan_recv(ch, &got), CHAN_OK);
+	assert_int_equal(MSG_VALUE(got), 7);
+	if (!harness_thread_join_within(&t, harness_wait_ms()))
+		fail_msg(
+		    "the sender stayed blocked after a receiver took its message: does chan_await_pickup "
+		    "re-check taken >= ticket each time it wakes on not_full?");
+	assert_chan_status(op.status, CHAN_OK);
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+static void test_unbuffered_send_closed_before_pickup_is_not_delivered(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(0);
+	struct op op = {.ch = ch, .msg = MSG(7)};
+	struct harness_thread t;
+	harness_thread_start(&t, op_send, &op);
+	expect_parked(&t, &ch, 1, PARKED_SENDING, &op.status,
+		      "chan_send on an unbuffered channel with no receiver",
+		      "it may return only once a receiver has taken the message: wait in chan_await_pickup");
+
+	harness_on_hang("chan_close did not return while a sender waited for pickup");
+	assert_chan_status(chan_close(ch), CHAN_OK);
+	if (!harness_thread_join_within(&t, harness_wait_ms()))
+		fail_msg(
+		    "a sender waiting for pickup stayed blocked after chan_close: chan_await_pickup must "
+		    "stop waiting when the channel closes");
+	if (op.status != CHAN_CLOSED)
+		fail_msg("a sender waiting for pickup got %s when the channel closed, expected CHAN_CLOSED: "
+			 "nobody took the message, so the send failed",
+			 chan_status_str(op.status));
+	assert_slot_empty(ch, "a send that returned CHAN_CLOSED");
+	void *got = MSG(99);
+	enum chan_status rc = chan_recv(ch, &got);
+	if (rc != CHAN_CLOSED)
+		fail_msg(
+		    "after a send returned CHAN_CLOSED, chan_recv returned %s (message %lu): a failed send "
+		    "must not deliver; chan_await_pickup must take the message back out of the slot",
+		    chan_status_str(rc), (unsigned long)MSG_VALUE(got));
+	assert_null(got);
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+static void test_unbuffered_recv_blocks_until_a_sender_arrives(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(0);
+	struct op op = {.ch = ch, .msg = MSG(99)};
+	struct harness_thread t;
+	harness_thread_start(&t, op_recv, &op);
+	expect_parked(&t, &ch, 1, PARKED_RECEIVING, &op.status, "chan_recv on an empty unbuffered channel",
+		      "chan_recv waits with no deadline (NULL), so chan_cond_wait must wait on the condition "
+		      "variable (pthread_cond_wait), not return ETIMEDOUT");
+	assert_false(harness_thread_done(&t));
+
+	harness_on_hang("chan_send on an unbuffered channel with a receiver parked did not return: the "
+			"receiver was woken (not_empty) but the sender never learnt its message was taken. "
+			"Does chan_await_pickup wait for taken >= ticket?");
+	assert_chan_status(chan_send(ch, MSG(5)), CHAN_OK);
+	if (!harness_thread_join_within(&t, harness_wait_ms()))
+		fail_msg("the parked receiver did not return after a send");
+	assert_chan_status(op.status, CHAN_OK);
+	assert_int_equal(MSG_VALUE(op.msg), 5);
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+/* Unbuffered traffic: every send is a hand-over, so senders and receivers
+ * contend on the one slot and on not_full's two kinds of waiters. */
+struct traffic {
+	struct chan *ch;
+	long per_producer;
+	int producers;
+	atomic_uchar *seen;
+	atomic_long received;
+	atomic_int garbage; /* out of range, or out of order for one producer */
+	atomic_int bad_status;
+	atomic_int next_id;
+};
+
+static void *traffic_producer(void *arg)
+{
+	struct traffic *tr = arg;
+	long base = atomic_fetch_add(&tr->next_id, 1) * tr->per_producer;
+	for (long i = 1; i <= tr->per_producer; i++) {
+		if (chan_send(tr->ch, MSG(base + i)) != CHAN_OK) {
+			atomic_fetch_add(&tr->bad_status, 1);
+			break;
+		}
+	}
+	return NULL;
+}
+
+static void *traffic_consumer(void *arg)
+{
+	struct traffic *tr = arg;
+	long last[2] = {0, 0};
+	long total = tr->per_producer * tr->producers;
+	void *msg;
+	enum chan_status rc;
+	while ((rc = chan_recv(tr->ch, &msg)) == CHAN_OK) {
+		long v = (long)MSG_VALUE(msg);
+		if (v < 1 || v > total) {
+			atomic_fetch_add(&tr->garbage, 1);
+			continue;
+		}
+		atomic_fetch_add(&tr->seen[v], 1);
+		long p = (v - 1) / tr->per_producer;
+		if (v <= last[p])
+			atomic_fetch_add(&tr->garbage, 1);
+		last[p] = v;
+		atomic_fetch_add(&tr->received, 1);
+	}
+	if (rc != CHAN_CLOSED)
+		atomic_fetch_add(&tr->bad_status, 1);
+	return NULL;
+}
+
+static void test_unbuffered_2x2_threads_exactly_once(void **state)
+{
+	(void)state;
+	enum { PRODUCERS = 2, CONSUMERS = 2 };
+	struct traffic tr = {.per_producer = harness_scale(20000) / PRODUCERS, .producers = PRODUCERS};
+	if (tr.per_producer < 1)
+		tr.per_producer = 1;
+	long total = tr.per_producer * PRODUCERS;
+	tr.ch = chan_new_or_fail(0);
+	tr.seen = calloc((size_t)total + 1, sizeof(*tr.seen));
+	assert_non_null(tr.seen);
+	harness_on_hang("two senders and two receivers on an unbuffered channel stopped making progress: "
+			"a sender whose message was taken was never told. chan_await_pickup must re-check "
+			"taken >= ticket in a while loop, and after withdrawing a message wake every "
+			"sender on not_full (broadcast), not one");
+	pthread_t p[PRODUCERS], c[CONSUMERS];
+	for (int i = 0; i < CONSUMERS; i++)
+		pthread_create(&c[i], NULL, traffic_consumer, &tr);
+	for (int i = 0; i < PRODUCERS; i++)
+		pthread_create(&p[i], NULL, traffic_producer, &tr);
+	for (int i = 0; i < PRODUCERS; i++)
+		pthread_join(p[i], NULL);
+	enum chan_status close_rc = chan_close(tr.ch);
+	for (int i = 0; i < CONSUMERS; i++)
+		pthread_join(c[i], NULL);
+	assert_chan_status(close_rc, CHAN_OK);
+
+	if (tr.bad_status)
+		fail_msg("%d blocking send/recv calls on an unbuffered channel returned something other than "
+			 "CHAN_OK (or CHAN_CLOSED after the close): a send must wait for pickup, a receive "
+			 "with no deadline must not time out",
+			 (int)tr.bad_status);
+	long missing = 0, doubled = 0;
+	for (long v = 1; v <= total; v++) {
+		missing += tr.seen[v] == 0;
+		doubled += tr.seen[v] > 1;
+	}
+	if (missing || doubled || tr.garbage || tr.received != total)
+		fail_msg(
+		    "%ld messages sent through an unbuffered channel, %ld received: %ld never arrived, %ld "
+		    "arrived twice or more, %d were garbage or out of order. A send that returns CHAN_OK "
+		    "before its own message (ticket) was taken does this",
+		    total, (long)tr.received, missing, doubled, (int)tr.garbage);
+	free(tr.seen);
+	assert_chan_status(chan_free(tr.ch), CHAN_OK);
+}
+
+/* ---- try and timed --------------------------------------------------------- */
+
+static void test_try_recv_never_waits(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(2);
+	void *got = MSG(99);
+	harness_on_hang("chan_try_recv on an empty channel blocked: it must use a deadline that has "
+			"already passed (deadline_now()), never NULL");
+	assert_chan_status(chan_try_recv(ch, &got), CHAN_WOULDBLOCK);
+	assert_chan_status(chan_send(ch, MSG(3)), CHAN_OK);
+	assert_chan_status(chan_try_recv(ch, &got), CHAN_OK);
+	assert_int_equal(MSG_VALUE(got), 3);
+	assert_int_equal(chan_len(ch), 0);
+	assert_chan_status(chan_try_recv(ch, &got), CHAN_WOULDBLOCK);
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+static void test_try_send_on_full_channel_would_block(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(1);
+	assert_chan_status(chan_send(ch, MSG(1)), CHAN_OK);
+	harness_on_hang("chan_try_send on a full channel blocked: it must use a deadline that has "
+			"already passed (deadline_now()), never NULL");
+	enum chan_status rc = chan_try_send(ch, MSG(2));
+	if (rc != CHAN_WOULDBLOCK)
+		fail_msg("chan_try_send on a full channel returned %s, expected CHAN_WOULDBLOCK (a try turns "
+			 "the _until function's CHAN_TIMEOUT into CHAN_WOULDBLOCK)",
+			 chan_status_str(rc));
+	assert_int_equal(chan_len(ch), 1);
+	void *got = NULL;
+	assert_chan_status(chan_try_recv(ch, &got), CHAN_OK);
+	assert_int_equal(MSG_VALUE(got), 1);
+	if (chan_try_recv(ch, &got) == CHAN_OK)
+		fail_msg("the message of a try_send that returned CHAN_WOULDBLOCK was delivered (%lu)",
+			 (unsigned long)MSG_VALUE(got));
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+static void test_try_send_unbuffered_without_receiver_would_block(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(0);
+	harness_on_hang("chan_try_send on an unbuffered channel with no receiver blocked: a try uses a "
+			"deadline that has already passed, and chan_await_pickup must honour it");
+	enum chan_status rc = chan_try_send(ch, MSG(1));
+	if (rc != CHAN_WOULDBLOCK)
+		fail_msg("chan_try_send on an unbuffered channel with no receiver waiting returned %s, "
+			 "expected CHAN_WOULDBLOCK: nobody can take the message at once",
+			 chan_status_str(rc));
+	assert_slot_empty(ch, "a try_send that returned CHAN_WOULDBLOCK");
+	void *got = NULL;
+	rc = chan_try_recv(ch, &got);
+	if (rc != CHAN_WOULDBLOCK)
+		fail_msg(
+		    "after a try_send returned CHAN_WOULDBLOCK, chan_try_recv returned %s (message %lu): "
+		    "the failed try_send left its message in the slot",
+		    chan_status_str(rc), (unsigned long)MSG_VALUE(got));
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+static void test_try_send_unbuffered_hands_over_to_a_parked_receiver(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(0);
+	struct op op = {.ch = ch, .msg = MSG(99)};
+	struct harness_thread t;
+	harness_thread_start(&t, op_recv, &op);
+	expect_parked(&t, &ch, 1, PARKED_RECEIVING, &op.status, "chan_recv on an empty unbuffered channel",
+		      "chan_recv waits with no deadline (NULL), so chan_cond_wait must wait on the condition "
+		      "variable (pthread_cond_wait), not return ETIMEDOUT");
+
+	harness_on_hang("chan_try_send to a parked receiver did not return: once a receiver is waiting "
+			"the hand-over completes, so chan_await_pickup must see taken >= ticket");
+	enum chan_status rc = chan_try_send(ch, MSG(8));
+	if (rc != CHAN_OK)
+		fail_msg(
+		    "chan_try_send on an unbuffered channel with a receiver blocked in chan_recv returned "
+		    "%s, expected CHAN_OK: a waiting receiver can take the message at once",
+		    chan_status_str(rc));
+	if (!harness_thread_join_within(&t, harness_wait_ms()))
+		fail_msg("the parked receiver did not return after a successful try_send");
+	assert_chan_status(op.status, CHAN_OK);
+	assert_int_equal(MSG_VALUE(op.msg), 8);
+	assert_slot_empty(ch, "a completed hand-over");
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+static void test_try_ops_on_closed_channel_report_closed(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(2);
+	assert_chan_status(chan_send(ch, MSG(1)), CHAN_OK);
+	assert_chan_status(chan_close(ch), CHAN_OK);
+	assert_chan_status(chan_try_send(ch, MSG(2)), CHAN_CLOSED);
+	void *got = NULL;
+	/* A closed channel is drained first. */
+	assert_chan_status(chan_try_recv(ch, &got), CHAN_OK);
+	assert_int_equal(MSG_VALUE(got), 1);
+	got = MSG(99);
+	enum chan_status rc = chan_try_recv(ch, &got);
+	if (rc != CHAN_CLOSED)
+		fail_msg("chan_try_recv on a closed, drained channel returned %s, expected CHAN_CLOSED: pass "
+			 "the _until function's answer through, only CHAN_TIMEOUT becomes CHAN_WOULDBLOCK",
+			 chan_status_str(rc));
+	assert_null(got);
+	assert_chan_status(chan_free(ch), CHAN_OK);
+
+	struct chan *unbuffered = chan_new_or_fail(0);
+	assert_chan_status(chan_close(unbuffered), CHAN_OK);
+	assert_chan_status(chan_try_send(unbuffered, MSG(3)), CHAN_CLOSED);
+	assert_chan_status(chan_try_recv(unbuffered, &got), CHAN_CLOSED);
+	assert_chan_status(chan_free(unbuffered), CHAN_OK);
+}
+
+static void test_recv_timed_on_empty_times_out_not_before_the_timeout(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(1);
+	void *got = MSG(99);
+	harness_on_hang("a 50 ms chan_recv_timed did not return: is the deadline on CLOCK_MONOTONIC "
+			"(deadline_after_ms), the clock the channel's condition variables use?");
+	struct timespec start = clock_now();
+	enum chan_status rc = chan_recv_timed(ch, &got, 50);
+	double ms = ms_since(&start);
+	if (rc != CHAN_TIMEOUT)
+		fail_msg("chan_recv_timed(50 ms) on an empty channel returned %s, expected CHAN_TIMEOUT",
+			 chan_status_str(rc));
+	if (ms < 45.0)
+		fail_msg(
+		    "chan_recv_timed(50 ms) returned CHAN_TIMEOUT after %.1f ms: it must wait until the "
+		    "deadline (deadline_after_ms(timeout_ms)), and chan_cond_wait must time out only once "
+		    "that has passed",
+		    ms);
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+static void test_send_timed_on_full_times_out(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(1);
+	assert_chan_status(chan_send(ch, MSG(1)), CHAN_OK);
+	harness_on_hang("a 50 ms chan_send_timed did not return: is the deadline on CLOCK_MONOTONIC "
+			"(deadline_after_ms)?");
+	struct timespec start = clock_now();
+	enum chan_status rc = chan_send_timed(ch, MSG(2), 50);
+	double ms = ms_since(&start);
+	if (rc != CHAN_TIMEOUT)
+		fail_msg("chan_send_timed(50 ms) on a full channel returned %s, expected CHAN_TIMEOUT",
+			 chan_status_str(rc));
+	if (ms < 45.0)
+		fail_msg(
+		    "chan_send_timed(50 ms) on a full channel returned CHAN_TIMEOUT after %.1f ms, before "
+		    "its deadline",
+		    ms);
+	assert_int_equal(chan_len(ch), 1);
+	void *got = NULL;
+	assert_chan_status(chan_try_recv(ch, &got), CHAN_OK);
+	assert_int_equal(MSG_VALUE(got), 1);
+	assert_chan_status(chan_try_recv(ch, &got), CHAN_WOULDBLOCK);
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+static void test_recv_timed_returns_a_message_that_arrives_in_time(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(1);
+	struct op op = {.ch = ch, .msg = MSG(99), .timeout_ms = harness_wait_ms()};
+	struct harness_thread t;
+	harness_thread_start(&t, op_recv_timed, &op);
+	expect_parked(&t, &ch, 1, PARKED_RECEIVING, &op.status, "chan_recv_timed on an empty channel",
+		      "with its deadline still ahead it must wait (pthread_cond_timedwait), not give up");
+
+	harness_on_hang("chan_send did not return while a timed receiver waited");
+	assert_chan_status(chan_send(ch, MSG(6)), CHAN_OK);
+	if (!harness_thread_join_within(&t, harness_wait_ms()))
+		fail_msg("a receiver in chan_recv_timed was not woken by a send before its deadline");
+	if (op.status != CHAN_OK)
+		fail_msg("chan_recv_timed returned %s although a message arrived well before its deadline",
+			 chan_status_str(op.status));
+	assert_int_equal(MSG_VALUE(op.msg), 6);
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+static void test_send_timed_unbuffered_times_out_and_takes_its_message_back(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(0);
+	harness_on_hang("a 50 ms chan_send_timed on an unbuffered channel did not return: chan_await_pickup "
+			"must stop waiting at the deadline");
+	struct timespec start = clock_now();
+	enum chan_status rc = chan_send_timed(ch, MSG(1), 50);
+	double ms = ms_since(&start);
+	if (rc != CHAN_TIMEOUT)
+		fail_msg("chan_send_timed(50 ms) on an unbuffered channel with no receiver returned %s, "
+			 "expected CHAN_TIMEOUT",
+			 chan_status_str(rc));
+	if (ms < 45.0)
+		fail_msg("chan_send_timed(50 ms) on an unbuffered channel returned after %.1f ms, before its "
+			 "deadline",
+			 ms);
+	assert_slot_empty(ch, "a send_timed that returned CHAN_TIMEOUT");
+	void *got = NULL;
+	rc = chan_try_recv(ch, &got);
+	if (rc != CHAN_WOULDBLOCK)
+		fail_msg("after a send_timed returned CHAN_TIMEOUT, chan_try_recv returned %s (message %lu): "
+			 "the sender was told the send failed and still owns the message, so it must not be "
+			 "delivered. chan_await_pickup must withdraw it from the slot",
+			 chan_status_str(rc), (unsigned long)MSG_VALUE(got));
+	assert_int_equal(chan_len(ch), 0);
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+/* ---- select ---------------------------------------------------------------- */
+
+static void test_select_returns_the_ready_channel(void **state)
+{
+	(void)state;
+	struct chan *chans[3];
+	for (int i = 0; i < 3; i++)
+		chans[i] = chan_new_or_fail(1);
+	/* Each channel in turn is the only ready one: "always index 0" fails. */
+	for (size_t ready = 0; ready < 3; ready++) {
+		assert_chan_status(chan_send(chans[ready], MSG(40 + ready)), CHAN_OK);
+		size_t which = 99;
+		void *got = NULL;
+		harness_on_hang("chan_select blocked although one of its channels had a message: it must "
+				"try every channel (chan_try_recv) before it sleeps");
+		enum chan_status rc = chan_select(chans, 3, &which, &got, NULL);
+		if (rc != CHAN_OK)
+			fail_msg(
+			    "chan_select over three channels, channel %zu holding a message, returned %s, "
+			    "expected CHAN_OK",
+			    ready, chan_status_str(rc));
+		if (which != ready)
+			fail_msg("chan_select returned index %zu, but only channel %zu had a message", which,
+				 ready);
+		assert_int_equal(MSG_VALUE(got), 40 + ready);
+		for (int i = 0; i < 3; i++)
+			assert_int_equal(chan_len(chans[i]), 0);
+	}
+	for (int i = 0; i < 3; i++)
+		assert_chan_status(chan_free(chans[i]), CHAN_OK);
+}
+
+static void start_parked_select(struct select_op *s, struct harness_thread *t)
+{
+	harness_thread_start(t, op_select, s);
+	expect_parked(t, s->chans, s->n, PARKED_SELECTING, &s->status, "chan_select over empty channels",
+		      "with nothing ready and no deadline it must register a watcher on every channel "
+		      "and sleep until one fires");
+}
+
+static void test_select_blocks_until_a_channel_gets_a_message(void **state)
+{
+	(void)state;
+	struct select_op s = {.n = 3};
+	for (int i = 0; i < 3; i++)
+		s.chans[i] = chan_new_or_fail(1);
+	struct harness_thread t;
+	start_parked_select(&s, &t);
+	assert_false(harness_thread_done(&t));
+
+	harness_on_hang("chan_send did not return while a select was parked");
+	assert_chan_status(chan_send(s.chans[2], MSG(7)), CHAN_OK);
+	harness_on_hang("a parked select did not wake when one of its channels got a message");
+	if (!harness_thread_join_within(&t, harness_wait_ms()))
+		fail_msg("a select parked on three channels did not wake when channel 2 got a message: does "
+			 "chan_wake_watchers set fired and signal each waiter, and does the select sleep "
+			 "only while !fired?");
+	assert_chan_status(s.status, CHAN_OK);
+	assert_int_equal(s.which, 2);
+	assert_int_equal(MSG_VALUE(s.msg), 7);
+	for (int i = 0; i < 3; i++) {
+		pthread_mutex_lock(&s.chans[i]->mu);
+		int still_watched = s.chans[i]->watchers != NULL;
+		pthread_mutex_unlock(&s.chans[i]->mu);
+		if (still_watched)
+			fail_msg(
+			    "chan_select returned but left its watcher on channel %d: unregister from every "
+			    "channel before returning, the waiter lives on the select's stack",
+			    i);
+		assert_chan_status(chan_free(s.chans[i]), CHAN_OK);
+	}
+}
+
+static void test_select_reports_a_closed_channel_and_its_index(void **state)
+{
+	(void)state;
+	struct chan *chans[3];
+	for (int i = 0; i < 3; i++)
+		chans[i] = chan_new_or_fail(1);
+	assert_chan_status(chan_close(chans[1]), CHAN_OK);
+	size_t which = 99;
+	void *got = MSG(99);
+	harness_on_hang("chan_select blocked although one of its channels was closed: a closed channel is "
+			"ready (chan_try_recv answers CHAN_CLOSED, which is not CHAN_WOULDBLOCK)");
+	enum chan_status rc = chan_select(chans, 3, &which, &got, NULL);
+	if (rc != CHAN_CLOSED)
+		fail_msg("chan_select over a closed channel and two empty ones returned %s, expected "
+			 "CHAN_CLOSED",
+			 chan_status_str(rc));
+	assert_int_equal(which, 1);
+	assert_null(got);
+
+	/* A closed channel with a message left answers the message first. */
+	assert_chan_status(chan_send(chans[2], MSG(5)), CHAN_OK);
+	assert_chan_status(chan_close(chans[2]), CHAN_OK);
+	struct chan *only2[3] = {NULL, NULL, chans[2]};
+	assert_chan_status(chan_select(only2, 3, &which, &got, NULL), CHAN_OK);
+	assert_int_equal(which, 2);
+	assert_int_equal(MSG_VALUE(got), 5);
+	got = MSG(99);
+	assert_chan_status(chan_select(only2, 3, &which, &got, NULL), CHAN_CLOSED);
+	assert_int_equal(which, 2);
+	assert_null(got);
+	for (int i = 0; i < 3; i++)
+		assert_chan_status(chan_free(chans[i]), CHAN_OK);
+}
+
+static void test_select_skips_null_entries_and_rejects_no_channels(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(1);
+	assert_chan_status(chan_send(ch, MSG(4)), CHAN_OK);
+	struct chan *chans[3] = {NULL, ch, NULL};
+	size_t which = 99;
+	void *got = NULL;
+	harness_on_hang("chan_select with NULL entries blocked although its one channel had a message");
+	assert_chan_status(chan_select(chans, 3, &which, &got, NULL), CHAN_OK);
+	assert_int_equal(which, 1);
+	assert_int_equal(MSG_VALUE(got), 4);
+	/* A NULL entry is never ready, and never touched. */
+	struct timespec now = deadline_now();
+	assert_chan_status(chan_select(chans, 3, &which, &got, &now), CHAN_WOULDBLOCK);
+
+	struct chan *none[3] = {NULL, NULL, NULL};
+	enum chan_status rc = chan_select(none, 3, &which, &got, NULL);
+	if (rc != CHAN_EINVAL)
+		fail_msg("chan_select with every entry NULL returned %s, expected CHAN_EINVAL: nothing could "
+			 "ever be ready, so a wait would last forever",
+			 chan_status_str(rc));
+	rc = chan_select(chans, 0, &which, &got, NULL);
+	if (rc != CHAN_EINVAL)
+		fail_msg("chan_select with n == 0 returned %s, expected CHAN_EINVAL", chan_status_str(rc));
+	struct chan *too_many[CHAN_SELECT_MAX + 1] = {NULL};
+	too_many[0] = ch;
+	rc = chan_select(too_many, CHAN_SELECT_MAX + 1, &which, &got, NULL);
+	if (rc != CHAN_EINVAL)
+		fail_msg("chan_select with n == CHAN_SELECT_MAX + 1 returned %s, expected CHAN_EINVAL",
+			 chan_status_str(rc));
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+static void test_select_with_a_deadline_would_block_or_times_out(void **state)
+{
+	(void)state;
+	struct chan *chans[2] = {chan_new_or_fail(1), chan_new_or_fail(0)};
+	size_t which = 99;
+	void *got = NULL;
+	harness_on_hang("chan_select with a past deadline blocked: it is the \"default:\" case and must "
+			"return CHAN_WOULDBLOCK at once");
+	struct timespec now = deadline_now();
+	enum chan_status rc = chan_select(chans, 2, &which, &got, &now);
+	if (rc != CHAN_WOULDBLOCK)
+		fail_msg("chan_select with a past deadline and nothing ready returned %s, expected "
+			 "CHAN_WOULDBLOCK (the \"default:\" case; CHAN_TIMEOUT is for a deadline that was "
+			 "still ahead when the select began)",
+			 chan_status_str(rc));
+
+	harness_on_hang("chan_select with a 50 ms deadline did not return: is the waiter's condition "
+			"variable on CLOCK_MONOTONIC, like the deadline?");
+	struct timespec start = clock_now();
+	struct timespec soon = deadline_after_ms(50);
+	rc = chan_select(chans, 2, &which, &got, &soon);
+	double ms = ms_since(&start);
+	if (rc != CHAN_TIMEOUT)
+		fail_msg(
+		    "chan_select with a 50 ms deadline and nothing ready returned %s, expected CHAN_TIMEOUT",
+		    chan_status_str(rc));
+	if (ms < 45.0)
+		fail_msg("chan_select with a 50 ms deadline returned CHAN_TIMEOUT after %.1f ms, before its "
+			 "deadline",
+			 ms);
+	for (int i = 0; i < 2; i++)
+		assert_chan_status(chan_free(chans[i]), CHAN_OK);
+}
+
+/*
+ * Both channels are ready for all 1000 selects. If each select picks one
+ * uniformly at random, the count for channel 0 is Binomial(1000, 1/2):
+ * mean 500, standard deviation sqrt(1000 / 4) = 15.8. The window 350..650
+ * is 150 either side, about 9.5 standard deviations: a fair select falls
+ * outside it with a probability below 1e-20, so this test is not flaky. A
+ * select that always takes the first ready channel in a fixed order
+ * scores 1000 to 0 and fails it; so does a shuffle done once, not per call.
+ */
+static void test_select_is_fair_between_ready_channels(void **state)
+{
+	(void)state;
+	enum { PER_CHANNEL = 1000, SELECTS = 1000 };
+	struct chan *chans[2];
+	for (int c = 0; c < 2; c++) {
+		chans[c] = chan_new_or_fail(PER_CHANNEL);
+		for (int i = 0; i < PER_CHANNEL; i++)
+			assert_chan_status(chan_send(chans[c], MSG(c + 1)), CHAN_OK);
+	}
+	long chosen[2] = {0, 0};
+	harness_on_hang("chan_select blocked although both of its channels had messages");
+	for (int k = 0; k < SELECTS; k++) {
+		size_t which = 99;
+		void *got = NULL;
+		enum chan_status rc = chan_select(chans, 2, &which, &got, NULL);
+		if (rc != CHAN_OK)
+			fail_msg("select %d of %d returned %s, expected CHAN_OK: both channels still have "
+				 "messages",
+				 k + 1, SELECTS, chan_status_str(rc));
+		if (which > 1 || MSG_VALUE(got) != which + 1)
+			fail_msg("select %d returned index %zu with a message from channel %lu", k + 1, which,
+				 (unsigned long)MSG_VALUE(got) - 1);
+		chosen[which]++;
+	}
+	print_message("channel 0 chosen %ld times, channel 1 %ld times\n", chosen[0], chosen[1]);
+	if (chosen[0] < 350 || chosen[1] < 350)
+		fail_msg(
+		    "with both channels always ready, %d selects chose channel 0 %ld times and channel 1 "
+		    "%ld times (a fair select gives each about 500): try the channels in an order "
+		    "shuffled at every call, not always the first ready one",
+		    SELECTS, chosen[0], chosen[1]);
+	for (int c = 0; c < 2; c++)
+		assert_chan_status(chan_free(chans[c]), CHAN_OK);
+}
+
+struct fan_producer {
+	struct chan *ch;
+	long base; /* sends base + 1 .. base + count */
+	long count;
+	enum chan_status failed; /* CHAN_OK, or what a send returned */
+};
+
+static void *fan_produce(void *arg)
+{
+	struct fan_producer *p = arg;
+	p->failed = CHAN_OK;
+	for (long i = 1; i <= p->count; i++) {
+		enum chan_status rc = chan_send(p->ch, MSG(p->base + i));
+		if (rc != CHAN_OK) {
+			p->failed = rc;
+			break;
+		}
+	}
+	chan_close(p->ch);
+	return NULL;
+}
+
+static void test_select_fan_in_from_three_producers_exactly_once(void **state)
+{
+	(void)state;
+	enum { N = 3 };
+	long per = harness_scale(10000);
+	long total = per * N;
+	unsigned char *seen = calloc((size_t)total + 1, 1);
+	assert_non_null(seen);
+	struct chan *orig[N], *chans[N];
+	struct fan_producer prod[N];
+	pthread_t tid[N];
+	for (int i = 0; i < N; i++) {
+		orig[i] = chans[i] = chan_new_or_fail(16);
+		prod[i] = (struct fan_producer){.ch = orig[i], .base = i * per, .count = per};
+	}
+	harness_on_hang("a select loop over three producers' channels stopped making progress: a lost "
+			"wake-up? Register on every channel, poll once more, and only then sleep until "
+			"fired");
+	for (int i = 0; i < N; i++)
+		pthread_create(&tid[i], NULL, fan_produce, &prod[i]);
+
+	long received = 0, garbage = 0, last[N] = {0, 0, 0};
+	int open = N;
+	int stopped = 0; /* 1 after an answer no correct select gives */
+	enum chan_status bad_rc = CHAN_OK;
+	size_t bad_which = 0;
+	while (open > 0) {
+		size_t which = 99;
+		void *msg = NULL;
+		enum chan_status rc = chan_select(chans, N, &which, &msg, NULL);
+		if (rc == CHAN_CLOSED && which < N && chans[which] != NULL) {
+			chans[which] = NULL; /* switch the case off, as with a nil channel in Go */
+			open--;
+		} else if (rc == CHAN_OK && which < N && chans[which] != NULL) {
+			long v = (long)MSG_VALUE(msg);
+			if (v <= (long)which * per || v > ((long)which + 1) * per || v <= last[which]) {
+				garbage++;
+				continue;
+			}
+			last[which] = v;
+			seen[v]++;
+			received++;
+		} else {
+			stopped = 1;
+			bad_rc = rc;
+			bad_which = which;
+			break;
+		}
+	}
+	if (stopped) /* let blocked producers go before joining them */
+		for (int i = 0; i < N; i++)
+			chan_close(orig[i]);
+	for (int i = 0; i < N; i++)
+		pthread_join(tid[i], NULL);
+	if (stopped)
+		fail_msg("in a select loop over three producers, after %ld messages, chan_select returned %s "
+			 "with index %zu: expected CHAN_OK or CHAN_CLOSED, from an index below 3 whose entry "
+			 "is not NULL (a NULL entry is never ready)",
+			 received, chan_status_str(bad_rc), bad_which);
+	for (int i = 0; i < N; i++)
+		if (prod[i].failed != CHAN_OK)
+			fail_msg("producer %d's chan_send returned %s", i, chan_status_str(prod[i].failed));
+	long missing = 0, doubled = 0;
+	for (long v = 1; v <= total; v++) {
+		missing += seen[v] == 0;
+		doubled += seen[v] > 1;
+	}
+	if (missing || doubled || garbage || received != total)
+		fail_msg(
+		    "%ld messages sent on three channels, %ld received by select: %ld never arrived, %ld "
+		    "twice or more, %ld garbage, out of order or under the wrong index. A channel "
+		    "reported CHAN_CLOSED while messages were still buffered loses them: closed means "
+		    "closed and drained, decided under the channel's lock",
+		    total, received, missing, doubled, garbage);
+	free(seen);
+	for (int i = 0; i < N; i++)
+		assert_chan_status(chan_free(orig[i]), CHAN_OK);
+}
+
+static void test_select_wakes_when_a_channel_closes(void **state)
+{
+	(void)state;
+	struct select_op s = {.n = 3, .msg = MSG(99)};
+	for (int i = 0; i < 3; i++)
+		s.chans[i] = chan_new_or_fail(1);
+	struct harness_thread t;
+	start_parked_select(&s, &t);
+
+	harness_on_hang("chan_close did not return while a select was parked");
+	assert_chan_status(chan_close(s.chans[0]), CHAN_OK);
+	if (!harness_thread_join_within(&t, harness_wait_ms()))
+		fail_msg("a select parked on three channels did not wake when channel 0 closed: close calls "
+			 "chan_wake_watchers too, and the select must try again after every wake-up");
+	if (s.status != CHAN_CLOSED)
+		fail_msg("a select woken by a close returned %s, expected CHAN_CLOSED",
+			 chan_status_str(s.status));
+	assert_int_equal(s.which, 0);
+	assert_null(s.msg);
+	for (int i = 0; i < 3; i++)
+		assert_chan_status(chan_free(s.chans[i]), CHAN_OK);
+}
+
+static void test_select_takes_from_a_blocked_unbuffered_sender(void **state)
+{
+	(void)state;
+	struct chan *quiet = chan_new_or_fail(1);
+	struct chan *ch = chan_new_or_fail(0);
+	struct op op = {.ch = ch, .msg = MSG(9)};
+	struct harness_thread t;
+	harness_thread_start(&t, op_send, &op);
+	expect_parked(&t, &ch, 1, PARKED_SENDING, &op.status,
+		      "chan_send on an unbuffered channel with no receiver",
+		      "it may return only once a receiver has taken the message: wait in chan_await_pickup");
+
+	struct chan *chans[2] = {quiet, ch};
+	size_t which = 99;
+	void *got = NULL;
+	harness_on_hang("chan_select blocked although an unbuffered sender's message was in the slot");
+	enum chan_status rc = chan_select(chans, 2, &which, &got, NULL);
+	if (rc != CHAN_OK)
+		fail_msg("chan_select over an empty channel and an unbuffered one whose sender is blocked in "
+			 "chan_send returned %s, expected CHAN_OK: the sender's message is in the slot, so "
+			 "chan_try_recv can take it",
+			 chan_status_str(rc));
+	assert_int_equal(which, 1);
+	assert_int_equal(MSG_VALUE(got), 9);
+	if (!harness_thread_join_within(&t, harness_wait_ms()))
+		fail_msg("a select took an unbuffered sender's message but the sender stayed blocked: "
+			 "chan_await_pickup must wake and see taken >= ticket");
+	assert_chan_status(op.status, CHAN_OK);
+	assert_slot_empty(ch, "a select took the message");
+	assert_chan_status(chan_free(ch), CHAN_OK);
+	assert_chan_status(chan_free(quiet), CHAN_OK);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct harness_test tests[] = {
+	    HTEST(test_cond_wait_with_past_deadline_times_out_at_once, L02 "#deadlines"),
+	    HTEST(test_unbuffered_send_blocks_until_a_receiver_takes_it, L02 "#rendezvous"),
+	    HTEST(test_unbuffered_send_closed_before_pickup_is_not_delivered, L02 "#rendezvous"),
+	    HTEST(test_unbuffered_recv_blocks_until_a_sender_arrives, L02 "#rendezvous"),
+	    HTEST(test_unbuffered_2x2_threads_exactly_once, L02 "#7-what-can-go-wrong"),
+	    HTEST(test_try_recv_never_waits, L02 "#try-and-timed"),
+	    HTEST(test_try_send_on_full_channel_would_block, L02 "#try-and-timed"),
+	    HTEST(test_try_send_unbuffered_without_receiver_would_block, L02 "#try-and-timed"),
+	    HTEST(test_try_send_unbuffered_hands_over_to_a_parked_receiver, L02 "#try-and-timed"),
+	    HTEST(test_try_ops_on_closed_channel_report_closed, L02 "#try-and-timed"),
+	    HTEST(test_recv_timed_on_empty_times_out_not_before_the_timeout, L02 "#try-and-timed"),
+	    HTEST(test_send_timed_on_full_times_out, L02 "#try-and-timed"),
+	    HTEST(test_recv_timed_returns_a_message_that_arrives_in_time, L02 "#try-and-timed"),
+	    HTEST(test_send_timed_unbuffered_times_out_and_takes_its_message_back,
+		  L02 "#7-what-can-go-wrong"),
+	    HTEST(test_select_returns_the_ready_channel, L02 "#select"),
+	    HTEST(test_select_blocks_until_a_channel_gets_a_message, L02 "#select"),
+	    HTEST(test_select_reports_a_closed_channel_and_its_index, L02 "#select"),
+	    HTEST(test_select_skips_null_entries_and_rejects_no_channels, L02 "#select"),
+	    HTEST(test_select_with_a_deadline_would_block_or_times_out, L02 "#select"),
+	    HTEST(test_select_is_fair_between_ready_channels, L02 "#select"),
+	    HTEST(test_select_fan_in_from_three_producers_exactly_once, L02 "#7-what-can-go-wrong"),
+	    HTEST(test_select_wakes_when_a_channel_closes, L02 "#select"),
+	    HTEST(test_select_takes_from_a_blocked_unbuffered_sender, L02 "#select"),
+	};
+	return harness_main(argc, argv, "02-select", tests, HARNESS_COUNT(tests));
+}

@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+/* snippet: config */
 #define FILTER_MAX_SERVICES 16
 
 struct filter_config {
@@ -34,7 +35,9 @@ int filter_config_services(struct filter_config *cfg, char *list);
 
 /* 1 if entry passes cfg, 0 if it is dropped. */
 int filter_accept(const struct filter_config *cfg, const struct log_entry *entry);
+/* end snippet */
 
+/* snippet: stage */
 struct filter_stats {
 	atomic_ullong passed;
 	atomic_ullong dropped;
@@ -55,5 +58,6 @@ struct filter_stage {
 
 /* A thread function: arg is a struct filter_stage *. Returns NULL. */
 void *filter_run(void *arg);
+/* end snippet */
 
 #endif

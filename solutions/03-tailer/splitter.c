@@ -1,0 +1,153 @@
+/*
+ * splitter.c - lesson 03: bytes in, lines out. The contract is in
+ * src/tailer.h (struct line_splitter and the splitter_ functions).
+ *
+ * A read() returns whatever the file holds: half a line, ten lines and a
+ * half, a line that never ends. The splitter turns that into whole lines:
+ * it keeps the partial line until its newline arrives, strips one '\r'
+ * before the newline, drops blank lines, and replaces a line longer than
+ * max_line with a single too-long marker.
+ */
+#include "tailer.h"
+#include "notimpl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void splitter_init(struct line_splitter *s, size_t max_line)
+{
+	s->buf = NULL;
+	s->len = 0;
+	s->cap = 0;
+	s->max_line = max_line;
+	s->skipping = 0;
+	s->skipped = 0;
+}
+
+void splitter_free(struct line_splitter *s)
+{
+	free(s->buf);
+	splitter_init(s, s->max_line);
+}
+
+/* BEGIN SOLUTION */
+/*
+ * The buffer never holds more than max_line + 1 bytes: a line of max_line
+ * bytes followed by the '\r' of its "\r\n". One byte more and the line is
+ * too long whatever comes next, so the splitter stops keeping it.
+ */
+static size_t keep_limit(const struct line_splitter *s)
+{
+	return s->max_line + 1;
+}
+
+/* Appends n bytes to the partial line. 0, or -1 when memory runs out. */
+static int keep(struct line_splitter *s, const char *data, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (s->len + n > s->cap) {
+		size_t cap = s->cap == 0 ? 256 : s->cap;
+		while (cap < s->len + n)
+			cap *= 2;
+		if (cap > keep_limit(s))
+			cap = keep_limit(s);
+		char *buf = realloc(s->buf, cap);
+		if (buf == NULL)
+			return -1;
+		s->buf = buf;
+		s->cap = cap;
+	}
+	memcpy(s->buf + s->len, data, n);
+	s->len += n;
+	return 0;
+}
+
+/* Forgets the line in progress. */
+static void reset(struct line_splitter *s)
+{
+	s->len = 0;
+	s->skipping = 0;
+	s->skipped = 0;
+}
+
+/*
+ * The line in progress has ended (its newline arrived, or the file did):
+ * emit it, or its marker, or nothing if it is blank, and start afresh.
+ * A marker counts every byte of the line before its '\n'.
+ */
+static int end_line(struct line_splitter *s, line_emit_fn emit, void *ctx)
+{
+	size_t len = s->len;
+	if (len > 0 && s->buf[len - 1] == '\r')
+		len--;
+	struct line *line = NULL;
+	int blank = 0;
+	if (s->skipping)
+		line = line_new_too_long(s->skipped);
+	else if (len > s->max_line)
+		line = line_new_too_long(s->len);
+	else if (line_is_blank(s->buf, len))
+		blank = 1; /* not a log line: skipped, counted nowhere */
+	else
+		line = line_new(s->buf, len);
+	reset(s);
+	if (blank)
+		return 0;
+	if (line == NULL)
+		return -1; /* out of memory */
+	return emit(ctx, line);
+}
+/* END SOLUTION */
+
+int splitter_feed(struct line_splitter *s, const char *data, size_t n, line_emit_fn emit, void *ctx)
+{
+	/* BEGIN SOLUTION */
+	while (n > 0) {
+		const char *nl = memchr(data, '\n', n);
+		size_t seg = nl != NULL ? (size_t)(nl - data) : n;
+		/* Too long already: stop keeping it, and count what we drop. */
+		if (!s->skipping && s->len + seg > keep_limit(s)) {
+			s->skipping = 1;
+			s->skipped = s->len;
+			s->len = 0;
+		}
+		if (s->skipping)
+			s->skipped += seg;
+		else if (keep(s, data, seg) != 0)
+			return -1;
+		if (nl == NULL)
+			return 0; /* the rest of the line is still to come */
+		if (end_line(s, emit, ctx) != 0)
+			return -1;
+		data = nl + 1;
+		n -= seg + 1;
+	}
+	return 0;
+	/* END SOLUTION */
+	/* STUB
+	(void)s;
+	(void)data;
+	(void)n;
+	(void)emit;
+	(void)ctx;
+	NOT_IMPLEMENTED("splitter_feed", "lessons/03-tailer/README.md#the-line-splitter");
+	return -1;
+	*/
+}
+
+int splitter_flush(struct line_splitter *s, line_emit_fn emit, void *ctx)
+{
+	/* BEGIN SOLUTION */
+	if (!s->skipping && s->len == 0)
+		return 0;
+	return end_line(s, emit, ctx);
+	/* END SOLUTION */
+	/* STUB
+	(void)s;
+	(void)emit;
+	(void)ctx;
+	NOT_IMPLEMENTED("splitter_flush", "lessons/03-tailer/README.md#the-line-splitter");
+	return -1;
+	*/
+}

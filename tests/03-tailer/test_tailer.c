@@ -1,0 +1,1154 @@
+/*
+ * Lesson 03: the tailer. Written against src/tailer.h only.
+ *
+ * The follower's tests use real files in a fresh directory under /tmp and
+ * never guess with a sleep. To know the tailer has consumed some bytes,
+ * they wait for stats.bytes to reach the count; to know it is waiting at
+ * the end of the file, they wait until it is parked in its receive on
+ * `done` (recv_waiting, a documented field of struct chan); to know it
+ * emitted nothing, they try a receive after stats.bytes has caught up.
+ */
+#include "chan_testing.h"
+#include "clock.h"
+#include "tailer.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define L03 "lessons/03-tailer/README.md"
+
+/* ---- a temporary directory, removed even when a test fails ------------- */
+
+static char tmpdir[64];
+
+static void remove_tmpdir(void)
+{
+	if (tmpdir[0] == '\0')
+		return;
+	DIR *d = opendir(tmpdir);
+	if (d != NULL) {
+		struct dirent *e;
+		char path[sizeof(tmpdir) + sizeof(e->d_name) + 2];
+		while ((e = readdir(d)) != NULL) {
+			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", tmpdir, e->d_name);
+			unlink(path);
+		}
+		closedir(d);
+	}
+	rmdir(tmpdir);
+	tmpdir[0] = '\0';
+}
+
+/* Each test runs in its own process (see harness.h), which calls exit()
+ * at the end, pass or fail: atexit cleans up after a failed test too. */
+static void make_tmpdir(void)
+{
+	strcpy(tmpdir, "/tmp/logpipe-03-XXXXXX");
+	if (mkdtemp(tmpdir) == NULL)
+		fail_msg("mkdtemp: %s", strerror(errno));
+	atexit(remove_tmpdir);
+}
+
+struct path {
+	char s[128];
+};
+
+static struct path tmp_path(const char *name)
+{
+	struct path p;
+	snprintf(p.s, sizeof(p.s), "%s/%s", tmpdir, name);
+	return p;
+}
+
+static void write_all(int fd, const char *text)
+{
+	size_t n = strlen(text);
+	while (n > 0) {
+		ssize_t w = write(fd, text, n);
+		if (w <= 0)
+			fail_msg("write: %s", strerror(errno));
+		text += w;
+		n -= (size_t)w;
+	}
+}
+
+/* Writes a file with these contents, creating it or emptying it first. */
+static void write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		fail_msg("open %s: %s", path, strerror(errno));
+	write_all(fd, text);
+	close(fd);
+}
+
+static void append_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	if (fd < 0)
+		fail_msg("open %s: %s", path, strerror(errno));
+	write_all(fd, text);
+	close(fd);
+}
+
+/* ---- the splitter, with an emit that collects --------------------------- */
+
+#define MAX_COLLECTED 16
+
+struct collected {
+	struct line *lines[MAX_COLLECTED];
+	size_t n;
+	int calls;  /* emit was called this often */
+	int refuse; /* 1: emit returns -1 (and frees the line, as it owns it) */
+};
+
+static int collect(void *ctx, struct line *line)
+{
+	struct collected *c = ctx;
+	c->calls++;
+	if (c->refuse || c->n == MAX_COLLECTED) {
+		line_free(line);
+		return -1;
+	}
+	c->lines[c->n++] = line;
+	return 0;
+}
+
+static void collected_free(struct collected *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		line_free(c->lines[i]);
+	c->n = 0;
+}
+
+/* Fails unless the splitter has emitted exactly `want` lines so far. */
+static void assert_count(struct collected *c, size_t want, const char *why)
+{
+	if (c->n != want)
+		fail_msg("the splitter emitted %zu line(s), expected %zu: %s", c->n, want, why);
+}
+
+/* Fails unless line i is the text `want` (not a marker). */
+static void assert_text(struct collected *c, size_t i, const char *want)
+{
+	if (i >= c->n)
+		fail_msg("line %zu was never emitted (only %zu were), expected \"%s\"", i + 1, c->n, want);
+	struct line *l = c->lines[i];
+	if (l->too_long)
+		fail_msg("line %zu is a too-long marker, expected the line \"%s\"", i + 1, want);
+	if (l->len != strlen(want) || strcmp(l->text, want) != 0)
+		fail_msg("line %zu is \"%s\" (len %zu), expected \"%s\" (len %zu)", i + 1, l->text, l->len,
+			 want, strlen(want));
+}
+
+static void assert_marker(struct collected *c, size_t i, size_t skipped)
+{
+	if (i >= c->n)
+		fail_msg("line %zu was never emitted (only %zu were), expected a too-long marker", i + 1,
+			 c->n);
+	struct line *l = c->lines[i];
+	if (!l->too_long)
+		fail_msg("line %zu is the text \"%.40s...\" (len %zu), expected a too-long marker "
+			 "(line_new_too_long) for a line of %zu bytes",
+			 i + 1, l->text, l->len, skipped);
+	if (l->len != skipped)
+		fail_msg("the too-long marker says %zu bytes, the line had %zu (every byte before its '\\n')",
+			 l->len, skipped);
+}
+
+static void feed(struct line_splitter *s, struct collected *c, const char *data)
+{
+	if (splitter_feed(s, data, strlen(data), collect, c) != 0)
+		fail_msg("splitter_feed(\"%s\") returned -1, though emit accepted every line", data);
+}
+
+static void test_splitter_joins_a_line_split_across_feeds(void **state)
+{
+	(void)state;
+	struct line_splitter s;
+	struct collected c = {0};
+	splitter_init(&s, 64);
+	feed(&s, &c, "hel");
+	feed(&s, &c, "lo\nwor");
+	feed(&s, &c, "ld\n");
+	assert_text(&c, 0, "hello");
+	assert_text(&c, 1, "world");
+	assert_count(&c, 2, "two newlines, two lines");
+	collected_free(&c);
+	splitter_free(&s);
+}
+
+static void test_splitter_holds_a_partial_line_until_its_newline(void **state)
+{
+	(void)state;
+	struct line_splitter s;
+	struct collected c = {0};
+	splitter_init(&s, 64);
+	feed(&s, &c, "abc");
+	feed(&s, &c, "def");
+	assert_count(&c, 0, "no newline yet: the bytes so far are kept, not emitted");
+	feed(&s, &c, "\n");
+	assert_text(&c, 0, "abcdef");
+	assert_count(&c, 1, "one newline, one line");
+	collected_free(&c);
+	splitter_free(&s);
+}
+
+static void test_splitter_strips_the_carriage_return_of_crlf(void **state)
+{
+	(void)state;
+	struct line_splitter s;
+	struct collected c = {0};
+	splitter_init(&s, 64);
+	feed(&s, &c, "one\r\ntwo\r");
+	feed(&s, &c, "\na\rb\n");
+	assert_text(&c, 0, "one");
+	assert_text(&c, 1, "two");
+	assert_text(&c, 2, "a\rb"); /* only the '\r' right before '\n' goes */
+	assert_count(&c, 3, "three newlines, three lines");
+	collected_free(&c);
+	splitter_free(&s);
+}
+
+static void test_splitter_skips_blank_and_whitespace_only_lines(void **state)
+{
+	(void)state;
+	struct line_splitter s;
+	struct collected c = {0};
+	splitter_init(&s, 64);
+	feed(&s, &c, "\n\n  \n\t\t\n \t\r\nreal\n\n");
+	assert_text(&c, 0, "real");
+	assert_count(&c, 1,
+		     "empty lines and lines of only spaces, tabs and a '\\r' are not log lines: "
+		     "skip them (line_is_blank)");
+	collected_free(&c);
+	splitter_free(&s);
+}
+
+static void test_splitter_sends_one_marker_for_a_too_long_line_then_goes_on(void **state)
+{
+	(void)state;
+	struct line_splitter s;
+	struct collected c = {0};
+	splitter_init(&s, 8);
+	feed(&s, &c, "short\n0123");
+	feed(&s, &c, "456789abcdef");
+	feed(&s, &c, "ghij\nnext\n");
+	assert_text(&c, 0, "short");
+	assert_marker(&c, 1, 20);
+	assert_text(&c, 2, "next");
+	assert_count(&c, 3,
+		     "a line over max_line gives exactly one marker, whatever the number of feeds "
+		     "it came in, and the line after it is a normal line");
+	collected_free(&c);
+	splitter_free(&s);
+}
+
+static void test_splitter_accepts_a_line_of_exactly_max_line(void **state)
+{
+	(void)state;
+	struct line_splitter s;
+	struct collected c = {0};
+	splitter_init(&s, 8);
+	feed(&s, &c, "12345678\n");
+	feed(&s, &c, "abcdefgh\r\n");
+	feed(&s, &c, "123456789\n");
+	assert_text(&c, 0, "12345678");
+	assert_text(&c, 1, "abcdefgh"); /* max_line counts the line without its "\r\n" */
+	assert_marker(&c, 2, 9);
+	assert_count(&c, 3, "two lines of max_line bytes, then one of max_line + 1");
+	collected_free(&c);
+	splitter_free(&s);
+}
+
+static void test_splitter_flush_emits_a_partial_line(void **state)
+{
+	(void)state;
+	struct line_splitter s;
+	struct collected c = {0};
+	splitter_init(&s, 64);
+	feed(&s, &c, "last words");
+	assert_count(&c, 0, "no newline yet");
+	assert_int_equal(splitter_flush(&s, collect, &c), 0);
+	assert_text(&c, 0, "last words");
+	assert_int_equal(splitter_flush(&s, collect, &c), 0);
+	assert_count(&c, 1, "a second flush has nothing left to emit");
+	feed(&s, &c, " \t");
+	assert_int_equal(splitter_flush(&s, collect, &c), 0);
+	assert_count(&c, 1, "a blank partial line is skipped by flush too");
+	feed(&s, &c, "fresh\n");
+	assert_text(&c, 1, "fresh");
+	collected_free(&c);
+	splitter_free(&s);
+}
+
+static void test_splitter_flush_ends_a_too_long_partial_line_with_its_marker(void **state)
+{
+	(void)state;
+	struct line_splitter s;
+	struct collected c = {0};
+	splitter_init(&s, 4);
+	feed(&s, &c, "abcdefgh");
+	assert_count(&c, 0, "the long line has not ended yet: its marker waits for the newline or the flush");
+	assert_int_equal(splitter_flush(&s, collect, &c), 0);
+	assert_marker(&c, 0, 8);
+	feed(&s, &c, "ok\n");
+	assert_text(&c, 1, "ok");
+	collected_free(&c);
+	splitter_free(&s);
+}
+
+static void test_splitter_feed_fails_when_emit_refuses(void **state)
+{
+	(void)state;
+	struct line_splitter s;
+	struct collected c = {.refuse = 1};
+	splitter_init(&s, 64);
+	if (splitter_feed(&s, "a\nb\nc\n", 6, collect, &c) != -1)
+		fail_msg(
+		    "emit returned -1 (the tailer's output is closed) but splitter_feed did not return -1");
+	if (c.calls != 1)
+		fail_msg("emit was called %d times: after it returns -1, stop and return -1 at once",
+			 c.calls);
+	splitter_free(&s);
+}
+
+/* ---- follow_check -------------------------------------------------------- */
+
+static void stat_or_fail(const char *path, struct stat *st)
+{
+	if (stat(path, st) != 0)
+		fail_msg("stat %s: %s", path, strerror(errno));
+}
+
+static const char *change_name(enum follow_change c)
+{
+	switch (c) {
+	case FOLLOW_SAME:
+		return "FOLLOW_SAME";
+	case FOLLOW_MISSING:
+		return "FOLLOW_MISSING";
+	case FOLLOW_ROTATED:
+		return "FOLLOW_ROTATED";
+	case FOLLOW_TRUNCATED:
+		return "FOLLOW_TRUNCATED";
+	}
+	return "(not a follow_change)";
+}
+
+#define assert_change(got, want, why)                                                                        \
+	do {                                                                                                 \
+		enum follow_change got_ = (got), want_ = (want);                                             \
+		if (got_ != want_)                                                                           \
+			fail_msg("follow_check returned %s, expected %s: %s", change_name(got_),             \
+				 change_name(want_), why);                                                   \
+	} while (0)
+
+static void test_follow_check_says_same_for_an_unchanged_or_grown_file(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("app.log");
+	struct stat st;
+	write_file(p.s, "0123456789");
+	stat_or_fail(p.s, &st);
+	assert_change(follow_check(p.s, st.st_dev, st.st_ino, 10), FOLLOW_SAME, "same file, read to its end");
+	assert_change(follow_check(p.s, st.st_dev, st.st_ino, 4), FOLLOW_SAME,
+		      "same file, longer than what we read: more to read, nothing changed");
+	remove_tmpdir();
+}
+
+static void test_follow_check_says_missing_when_the_path_is_gone(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("app.log");
+	struct stat st;
+	write_file(p.s, "0123456789");
+	stat_or_fail(p.s, &st);
+	assert_change(follow_check(p.s, st.st_dev, st.st_ino, 10), FOLLOW_SAME, "the file is there");
+	unlink(p.s);
+	assert_change(follow_check(p.s, st.st_dev, st.st_ino, 10), FOLLOW_MISSING,
+		      "stat fails with ENOENT: the path does not exist now");
+	remove_tmpdir();
+}
+
+static void test_follow_check_says_rotated_when_the_path_is_another_file(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("app.log"), old = tmp_path("app.log.1");
+	struct stat st;
+	write_file(p.s, "0123456789");
+	stat_or_fail(p.s, &st);
+	assert_change(follow_check(p.s, st.st_dev, st.st_ino, 10), FOLLOW_SAME, "the file is there");
+	if (rename(p.s, old.s) != 0)
+		fail_msg("rename: %s", strerror(errno));
+	write_file(p.s, "a much longer new file\n");
+	assert_change(follow_check(p.s, st.st_dev, st.st_ino, 10), FOLLOW_ROTATED,
+		      "the path now names another inode: compare st_dev and st_ino, not the size");
+	remove_tmpdir();
+}
+
+static void test_follow_check_says_truncated_when_the_file_shrank(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("app.log");
+	struct stat st;
+	write_file(p.s, "0123456789");
+	stat_or_fail(p.s, &st);
+	assert_change(follow_check(p.s, st.st_dev, st.st_ino, 10), FOLLOW_SAME, "the file is there");
+	if (truncate(p.s, 3) != 0)
+		fail_msg("truncate: %s", strerror(errno));
+	assert_change(follow_check(p.s, st.st_dev, st.st_ino, 10), FOLLOW_TRUNCATED,
+		      "same inode, st_size 3 below our offset 10");
+	remove_tmpdir();
+}
+
+/* ---- the tailer thread ---------------------------------------------------- */
+
+/*
+ * A tailer thread and what it uses. On the heap, path included: when a
+ * test fails, cmocka leaves the test function at once, and the thread,
+ * still running, must not find its memory gone (the leak that follows is
+ * reported after the failure, not instead of it).
+ */
+struct fixture {
+	struct tailer t;
+	struct harness_thread thread;
+	int joined; /* the thread has been joined (harness_thread_join_within said 1) */
+	char path[128];
+};
+
+static struct tailer_config follow_config(const char *path, long poll_ms)
+{
+	struct tailer_config cfg = tailer_config_default();
+	cfg.path = path;
+	cfg.poll_ms = poll_ms;
+	return cfg;
+}
+
+static struct fixture *fixture_start(struct tailer_config cfg, size_t out_cap)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	if (f == NULL)
+		fail_msg("out of memory");
+	if (cfg.path != NULL) {
+		snprintf(f->path, sizeof(f->path), "%s", cfg.path);
+		cfg.path = f->path;
+	}
+	f->t.cfg = cfg;
+	f->t.out = chan_new_or_fail(out_cap);
+	f->t.done = chan_new_or_fail(1);
+	harness_thread_start(&f->thread, tailer_run, &f->t);
+	return f;
+}
+
+/* Frees what is left in out; 1 if out was closed (the tailer is over). */
+static int drain(struct chan *out)
+{
+	void *msg;
+	enum chan_status rc;
+	while ((rc = chan_try_recv(out, &msg)) == CHAN_OK)
+		line_free(msg);
+	return rc == CHAN_CLOSED;
+}
+
+/* Waits for the tailer thread to return; fails with `why` if it does not. */
+static void fixture_join(struct fixture *f, const char *why)
+{
+	if (f->joined)
+		return;
+	if (!harness_thread_join_within(&f->thread, harness_wait_ms()))
+		fail_msg("the tailer did not stop within %ld ms: %s", harness_wait_ms(), why);
+	f->joined = 1;
+}
+
+/* Closes done, waits for the tailer to end, checks it closed out, frees. */
+static void fixture_stop(struct fixture *f)
+{
+	harness_on_hang("the tailer did not stop after done was closed: wait with chan_recv_timed(done, "
+			"poll_ms), not a sleep, and stop when it returns CHAN_CLOSED");
+	chan_close(f->t.done);
+	fixture_join(f, "after done is closed, the tailer must stop at once: does it wait with "
+			"chan_recv_timed(done, poll_ms) and stop when that says CHAN_CLOSED?");
+	if (!drain(f->t.out))
+		fail_msg("the tailer thread returned without closing out: close it at the end, always");
+	assert_chan_status(chan_free(f->t.out), CHAN_OK);
+	assert_chan_status(chan_free(f->t.done), CHAN_OK);
+}
+
+static void fixture_free(struct fixture *f)
+{
+	free(f);
+}
+
+static unsigned long long stat_of(atomic_ullong *counter)
+{
+	return atomic_load(counter);
+}
+
+/* Receives the next line and fails unless it is `want`. */
+static void expect_line(struct fixture *f, const char *want, const char *why)
+{
+	harness_on_hang("the test waited for a line that never came");
+	void *msg = NULL;
+	enum chan_status rc = chan_recv_timed(f->t.out, &msg, harness_wait_ms());
+	if (rc == CHAN_TIMEOUT)
+		fail_msg("expected the line \"%s\", but no line came within %ld ms: %s", want,
+			 harness_wait_ms(), why);
+	if (rc == CHAN_CLOSED)
+		fail_msg("expected the line \"%s\", but the tailer closed out: it stopped too early (%s)",
+			 want, why);
+	struct line *l = msg;
+	char got[96];
+	snprintf(got, sizeof(got), "%s", l->too_long ? "(a too-long marker)" : l->text);
+	int same = !l->too_long && strcmp(l->text, want) == 0;
+	line_free(l);
+	if (!same)
+		fail_msg("expected the line \"%s\", got \"%s\": %s", want, got, why);
+}
+
+/* Fails if a line is waiting in out. */
+static void expect_nothing(struct fixture *f, const char *why)
+{
+	void *msg = NULL;
+	enum chan_status rc = chan_try_recv(f->t.out, &msg);
+	if (rc == CHAN_OK) {
+		struct line *l = msg;
+		char got[96];
+		snprintf(got, sizeof(got), "%s", l->too_long ? "(a too-long marker)" : l->text);
+		line_free(l);
+		fail_msg("the tailer sent \"%s\", which it should not have: %s", got, why);
+	}
+}
+
+/* Fails unless the tailer closes out (after the lines already received). */
+static void expect_closed(struct fixture *f, const char *why)
+{
+	harness_on_hang("the test waited for the tailer to close out");
+	void *msg = NULL;
+	enum chan_status rc = chan_recv_timed(f->t.out, &msg, harness_wait_ms());
+	if (rc == CHAN_OK) {
+		line_free(msg);
+		fail_msg("the tailer sent one more line, where it should have closed out: %s", why);
+	}
+	if (rc != CHAN_CLOSED)
+		fail_msg("the tailer did not close out within %ld ms: %s", harness_wait_ms(), why);
+}
+
+struct progress {
+	struct fixture *f;
+	unsigned long long bytes;
+};
+
+static int bytes_reached(void *arg)
+{
+	struct progress *p = arg;
+	return stat_of(&p->f->t.stats.bytes) >= p->bytes || harness_thread_done(&p->f->thread);
+}
+
+/* Waits until the tailer has read `bytes` bytes in all. */
+static void wait_bytes(struct fixture *f, unsigned long long bytes, const char *why)
+{
+	struct progress p = {f, bytes};
+	harness_wait_until(bytes_reached, &p);
+	unsigned long long got = stat_of(&f->t.stats.bytes);
+	if (got != bytes)
+		fail_msg("stats.bytes is %llu, expected %llu%s: %s", got, bytes,
+			 harness_thread_done(&f->thread) ? " (and the tailer has stopped)" : "", why);
+}
+
+static int parked(void *arg)
+{
+	struct fixture *f = arg;
+	pthread_mutex_lock(&f->t.done->mu);
+	int waiting = f->t.done->recv_waiting > 0;
+	pthread_mutex_unlock(&f->t.done->mu);
+	return waiting || harness_thread_done(&f->thread);
+}
+
+/* Waits until the tailer is parked in its timed receive on done: it has
+ * done everything it could and waits for the next poll. */
+static void wait_parked(struct fixture *f, const char *why)
+{
+	int ok = harness_wait_until(parked, f);
+	if (harness_thread_done(&f->thread))
+		fail_msg("the tailer stopped by itself, where it should wait: %s", why);
+	if (!ok)
+		fail_msg("the tailer never waited on done within %ld ms: whenever it waits (for the next "
+			 "poll, for the next simulated line), it must wait in a timed receive on done (%s)",
+			 harness_wait_ms(), why);
+}
+
+static void test_follower_starts_at_the_end_and_ignores_existing_lines(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("app.log");
+	write_file(p.s, "old 1\nold 2\n");
+	struct fixture *f = fixture_start(follow_config(p.s, 10), 8);
+	wait_parked(f, "the file exists and has been read to its end");
+	append_file(p.s, "new 1\n");
+	expect_line(f, "new 1",
+		    "by default the follower starts at the end of the file, like tail -f: "
+		    "lines already there are history");
+	fixture_stop(f);
+	fixture_free(f);
+	remove_tmpdir();
+}
+
+static void test_follower_from_start_reads_existing_lines(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("app.log");
+	write_file(p.s, "old 1\nold 2\n");
+	struct tailer_config cfg = follow_config(p.s, 10);
+	cfg.from_start = 1;
+	struct fixture *f = fixture_start(cfg, 8);
+	expect_line(f, "old 1", "from_start reads what the file holds first");
+	expect_line(f, "old 2", "from_start reads what the file holds first");
+	append_file(p.s, "new 1\n");
+	expect_line(f, "new 1", "then it follows the file");
+	fixture_stop(f);
+	fixture_free(f);
+	remove_tmpdir();
+}
+
+static void test_follower_holds_a_partial_line_until_its_newline(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("app.log");
+	write_file(p.s, "abc");
+	struct tailer_config cfg = follow_config(p.s, 10);
+	cfg.from_start = 1;
+	struct fixture *f = fixture_start(cfg, 8);
+	wait_bytes(f, 3, "the follower reads the three bytes there are");
+	expect_nothing(f, "\"abc\" has no newline yet: the writer is in the middle of the line");
+	append_file(p.s, "def\n");
+	expect_line(f, "abcdef", "the partial line is completed by the next bytes");
+	fixture_stop(f);
+	fixture_free(f);
+	remove_tmpdir();
+}
+
+static void test_follower_follows_truncation_in_place(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("app.log");
+	write_file(p.s, "old 1\nold 2\nold 3\nold 4\n"); /* 24 bytes */
+	struct tailer_config cfg = follow_config(p.s, 10);
+	cfg.from_start = 1;
+	struct fixture *f = fixture_start(cfg, 8);
+	for (int i = 1; i <= 4; i++) {
+		char want[16];
+		snprintf(want, sizeof(want), "old %d", i);
+		expect_line(f, want, "from_start reads the existing lines");
+	}
+	wait_bytes(f, 24, "all of the file was read");
+	/* What copytruncate does: same file, emptied, written again. */
+	write_file(p.s, "new 1\nnew 2\n");
+	expect_line(f, "new 1",
+		    "the file shrank below our offset: it was truncated, so read it again "
+		    "from offset 0 (lseek)");
+	expect_line(f, "new 2", "the rest of the truncated file");
+	wait_bytes(f, 36, "24 bytes before the truncation, 12 after");
+	expect_nothing(f, "nothing else was written");
+	fixture_stop(f);
+	if (stat_of(&f->t.stats.truncations) != 1)
+		fail_msg("stats.truncations is %llu, expected 1", stat_of(&f->t.stats.truncations));
+	if (stat_of(&f->t.stats.rotations) != 0)
+		fail_msg("stats.rotations is %llu, expected 0: the inode never changed",
+			 stat_of(&f->t.stats.rotations));
+	fixture_free(f);
+	remove_tmpdir();
+}
+
+enum { K = 20 };
+
+static void write_numbered(int fd, int from, int to, unsigned long long *bytes)
+{
+	char line[32];
+	for (int i = from; i <= to; i++) {
+		snprintf(line, sizeof(line), "line %d\n", i);
+		write_all(fd, line);
+		*bytes += strlen(line);
+	}
+}
+
+static void test_follower_follows_rename_rotation_without_losing_lines(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("app.log"), old = tmp_path("app.log.1");
+	unsigned long long bytes = 0;
+	/* The writer keeps its descriptor across the rename, like a real
+	 * program until it is told to reopen its log. */
+	int writer = open(p.s, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	if (writer < 0)
+		fail_msg("open: %s", strerror(errno));
+	write_numbered(writer, 1, K, &bytes);
+	struct tailer_config cfg = follow_config(p.s, 20);
+	cfg.from_start = 1;
+	struct fixture *f = fixture_start(cfg, 2 * K);
+	char want[32];
+	for (int i = 1; i <= K; i++) {
+		snprintf(want, sizeof(want), "line %d", i);
+		expect_line(f, want, "from_start reads the existing lines");
+	}
+	if (rename(p.s, old.s) != 0)
+		fail_msg("rename: %s", strerror(errno));
+	write_numbered(writer, K + 1, K + 5, &bytes); /* into app.log.1 now */
+	close(writer);
+	writer = open(p.s, O_WRONLY | O_CREAT | O_EXCL | O_APPEND, 0644);
+	if (writer < 0)
+		fail_msg("open the new file: %s", strerror(errno));
+	write_numbered(writer, K + 6, 2 * K, &bytes);
+	close(writer);
+	for (int i = K + 1; i <= 2 * K; i++) {
+		snprintf(want, sizeof(want), "line %d", i);
+		expect_line(f, want,
+			    i <= K + 5 ? "lines appended to the renamed file must be read before "
+					 "moving to the new file (drain the old descriptor)"
+				       : "after the rotation, read the new file from its start");
+	}
+	wait_bytes(f, bytes, "both files read to their end, each byte once");
+	expect_nothing(f, "every line was already received once");
+	fixture_stop(f);
+	if (stat_of(&f->t.stats.rotations) != 1)
+		fail_msg("stats.rotations is %llu, expected 1", stat_of(&f->t.stats.rotations));
+	fixture_free(f);
+	remove_tmpdir();
+}
+
+static void test_follower_flushes_the_unfinished_last_line_of_a_rotated_file(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("app.log"), old = tmp_path("app.log.1");
+	write_file(p.s, "complete\nunfinished");
+	struct tailer_config cfg = follow_config(p.s, 10);
+	cfg.from_start = 1;
+	struct fixture *f = fixture_start(cfg, 8);
+	expect_line(f, "complete", "from_start reads the existing lines");
+	wait_bytes(f, 19, "the whole file, the unfinished line too");
+	if (rename(p.s, old.s) != 0)
+		fail_msg("rename: %s", strerror(errno));
+	write_file(p.s, "next\n");
+	expect_line(f, "unfinished",
+		    "the renamed file will never get the rest of its last line: before "
+		    "moving to the new file, flush it (splitter_flush)");
+	expect_line(f, "next", "after the rotation, read the new file from its start");
+	fixture_stop(f);
+	fixture_free(f);
+	remove_tmpdir();
+}
+
+static void test_follower_waits_for_a_missing_file_and_reads_it_from_its_start(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("late.log");
+	struct fixture *f = fixture_start(follow_config(p.s, 10), 8); /* from_start is 0 */
+	wait_parked(f, "the file does not exist yet: wait for it, polling");
+	write_file(p.s, "first\nsecond\n");
+	expect_line(f, "first", "a file that did not exist when we started is new: read it from its start");
+	expect_line(f, "second", "the rest of the new file");
+	fixture_stop(f);
+	if (stat_of(&f->t.stats.rotations) != 0)
+		fail_msg("stats.rotations is %llu, expected 0: a file that appears is not a rotation",
+			 stat_of(&f->t.stats.rotations));
+	fixture_free(f);
+	remove_tmpdir();
+}
+
+static void test_follower_stop_at_eof_reads_everything_and_closes_out(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("app.log");
+	write_file(p.s, "one\ntwo\nthree");
+	struct tailer_config cfg = follow_config(p.s, 10);
+	cfg.from_start = 1;
+	cfg.stop_at_eof = 1;
+	struct fixture *f = fixture_start(cfg, 8);
+	expect_line(f, "one", "stop_at_eof reads the file");
+	expect_line(f, "two", "stop_at_eof reads the file");
+	expect_line(f, "three", "at the end, a last line without its newline is flushed (splitter_flush)");
+	expect_closed(f, "stop_at_eof: at the end of the file, stop and close out");
+	if (stat_of(&f->t.stats.lines) != 3)
+		fail_msg("stats.lines is %llu, expected 3", stat_of(&f->t.stats.lines));
+	fixture_stop(f);
+	fixture_free(f);
+	remove_tmpdir();
+}
+
+static void test_follower_sends_one_marker_for_a_too_long_line(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("app.log");
+	char text[160];
+	memset(text, 'x', sizeof(text));
+	memcpy(text, "short\n", 6);
+	memcpy(text + 6 + 100, "\nafter\n", 8); /* 100 x's between, and the NUL */
+	write_file(p.s, text);
+	struct tailer_config cfg = follow_config(p.s, 10);
+	cfg.from_start = 1;
+	cfg.stop_at_eof = 1;
+	cfg.max_line = 16;
+	struct fixture *f = fixture_start(cfg, 8);
+	expect_line(f, "short", "the first line is short");
+	harness_on_hang("the test waited for a too-long marker");
+	void *msg = NULL;
+	if (chan_recv_timed(f->t.out, &msg, harness_wait_ms()) != CHAN_OK)
+		fail_msg("no line after \"short\": a line over max_line must give a too-long marker");
+	struct line *l = msg;
+	int too_long = l->too_long;
+	size_t len = l->len;
+	line_free(l);
+	if (!too_long || len != 100)
+		fail_msg("expected a too-long marker for 100 bytes, got %s of length %zu",
+			 too_long ? "a marker" : "a text line", len);
+	expect_line(f, "after", "the line after a too-long line is a normal line");
+	expect_closed(f, "stop_at_eof");
+	if (stat_of(&f->t.stats.too_long) != 1 || stat_of(&f->t.stats.lines) != 3)
+		fail_msg(
+		    "stats say %llu lines, %llu too long; expected 3 lines (the marker included), 1 too long",
+		    stat_of(&f->t.stats.lines), stat_of(&f->t.stats.too_long));
+	fixture_stop(f);
+	fixture_free(f);
+	remove_tmpdir();
+}
+
+/* A poll interval no test waits for: only closing done can end the wait. */
+#define FOREVER_MS 600000
+
+static void test_closing_done_stops_the_follower_waiting_at_eof(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("app.log");
+	write_file(p.s, "one\n");
+	struct tailer_config cfg = follow_config(p.s, FOREVER_MS);
+	cfg.from_start = 1;
+	struct fixture *f = fixture_start(cfg, 8);
+	expect_line(f, "one", "from_start reads the file");
+	wait_parked(f, "at the end of the file, the follower waits for the next poll");
+	fixture_stop(f); /* fails unless the tailer stops well before its 10-minute poll */
+	fixture_free(f);
+	remove_tmpdir();
+}
+
+static void test_closing_done_stops_the_follower_waiting_for_its_file(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("never.log");
+	struct fixture *f = fixture_start(follow_config(p.s, FOREVER_MS), 8);
+	wait_parked(f, "the file does not exist: the follower waits for it");
+	fixture_stop(f);
+	fixture_free(f);
+	remove_tmpdir();
+}
+
+/* ---- the simulator ------------------------------------------------------ */
+
+static const char *const level_names[] = {"trace", "debug", "info", "warn", "error", "fatal"};
+
+/* The level of a simulated line, or -1 (with why set) if it is not valid. */
+static int check_json_line(const char *text, const char **why, char *ts, size_t ts_size)
+{
+	cJSON *obj = cJSON_Parse(text);
+	int level = -1;
+	*why = NULL;
+	if (obj == NULL || !cJSON_IsObject(obj)) {
+		*why = "not a JSON object";
+		goto out;
+	}
+	const char *fields[] = {"ts", "level", "service", "msg"};
+	for (size_t i = 0; i < 4; i++) {
+		cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, fields[i]);
+		if (!cJSON_IsString(v) || v->valuestring[0] == '\0') {
+			*why = "\"ts\", \"level\", \"service\" and \"msg\" must be non-empty strings";
+			goto out;
+		}
+	}
+	cJSON *lat = cJSON_GetObjectItemCaseSensitive(obj, "latency_ms");
+	if (lat != NULL && (!cJSON_IsNumber(lat) || lat->valuedouble < 0)) {
+		*why = "\"latency_ms\", when present, must be a number >= 0";
+		goto out;
+	}
+	const char *lv = cJSON_GetObjectItemCaseSensitive(obj, "level")->valuestring;
+	for (int i = 0; i < LOG_LEVELS; i++)
+		if (strcmp(lv, level_names[i]) == 0)
+			level = i;
+	if (level < 0)
+		*why = "\"level\" is not one of trace, debug, info, warn, error, fatal";
+	snprintf(ts, ts_size, "%s", cJSON_GetObjectItemCaseSensitive(obj, "ts")->valuestring);
+	if (strlen(ts) != 24 || ts[10] != 'T' || ts[23] != 'Z') {
+		*why = "\"ts\" must look like 2026-11-25T10:00:00.013Z";
+		level = -1;
+	}
+out:
+	cJSON_Delete(obj);
+	return level;
+}
+
+static char *simulate_or_fail(const struct tailer_config *cfg, unsigned long long *state,
+			      unsigned long long n)
+{
+	char *text = simulate_line(cfg, state, n);
+	if (text == NULL)
+		fail_msg("simulate_line returned NULL for line %llu", n);
+	return text;
+}
+
+static void test_simulator_same_seed_gives_the_same_lines(void **state)
+{
+	(void)state;
+	struct tailer_config cfg = tailer_config_default();
+	cfg.seed = 42;
+	unsigned long long s1 = cfg.seed, s2 = cfg.seed;
+	for (unsigned long long n = 0; n < 100; n++) {
+		char *a = simulate_or_fail(&cfg, &s1, n);
+		char *b = simulate_or_fail(&cfg, &s2, n);
+		int same = strcmp(a, b) == 0;
+		free(a);
+		free(b);
+		if (!same)
+			fail_msg(
+			    "line %llu differs between two runs with seed 42: everything, the timestamp "
+			    "included, must come from the PRNG state and n (not from the clock or rand())",
+			    n);
+	}
+}
+
+static void test_simulator_different_seed_gives_different_lines(void **state)
+{
+	(void)state;
+	struct tailer_config cfg = tailer_config_default();
+	unsigned long long s1 = 42, s2 = 43;
+	int differ = 0;
+	for (unsigned long long n = 0; n < 100; n++) {
+		char *a = simulate_or_fail(&cfg, &s1, n);
+		char *b = simulate_or_fail(&cfg, &s2, n);
+		differ += strcmp(a, b) != 0;
+		free(a);
+		free(b);
+	}
+	if (differ < 50)
+		fail_msg("only %d of 100 lines differ between seeds 42 and 43: draw the choices from *state",
+			 differ);
+}
+
+static void test_simulator_lines_are_json_objects_with_a_known_level(void **state)
+{
+	(void)state;
+	struct tailer_config cfg = tailer_config_default();
+	unsigned long long s = 7;
+	char prev_ts[32] = "", ts[32];
+	int with_latency = 0;
+	for (unsigned long long n = 0; n < 1000; n++) {
+		char *text = simulate_or_fail(&cfg, &s, n);
+		const char *why;
+		int level = check_json_line(text, &why, ts, sizeof(ts));
+		with_latency += strstr(text, "\"latency_ms\":") != NULL;
+		if (level < 0) {
+			char copy[200];
+			snprintf(copy, sizeof(copy), "%s", text);
+			free(text);
+			fail_msg("line %llu is %s: %s", n, copy, why);
+		}
+		free(text);
+		if (strcmp(ts, prev_ts) < 0)
+			fail_msg("line %llu has ts %s, before the previous line's %s: time advances with n",
+				 n, ts, prev_ts);
+		memcpy(prev_ts, ts, sizeof(ts));
+	}
+	if (with_latency < 500)
+		fail_msg("only %d of 1000 lines have \"latency_ms\": most lines should", with_latency);
+}
+
+/* counts[level] over `lines` simulated lines. */
+static void count_levels(const struct tailer_config *cfg, int lines, int counts[LOG_LEVELS])
+{
+	unsigned long long s = cfg->seed;
+	memset(counts, 0, sizeof(int) * LOG_LEVELS);
+	for (int n = 0; n < lines; n++) {
+		char *text = simulate_or_fail(cfg, &s, (unsigned long long)n);
+		const char *why;
+		char ts[32];
+		int level = check_json_line(text, &why, ts, sizeof(ts));
+		free(text);
+		if (level < 0)
+			fail_msg("line %d: %s", n, why);
+		counts[level]++;
+	}
+}
+
+static void test_simulator_default_mix_is_mostly_info_and_never_trace(void **state)
+{
+	(void)state;
+	struct tailer_config cfg = tailer_config_default();
+	int c[LOG_LEVELS];
+	count_levels(&cfg, 10000, c);
+	if (c[LOG_TRACE] != 0 || c[LOG_INFO] < 5500 || c[LOG_INFO] > 7500 || c[LOG_WARN] < 1000 ||
+	    c[LOG_DEBUG] == 0 || c[LOG_ERROR] == 0 || c[LOG_FATAL] == 0)
+		fail_msg(
+		    "levels of 10000 lines with all weights 0: trace %d, debug %d, info %d, warn %d, "
+		    "error %d, fatal %d; expected the default mix, about 5%% debug, 65%% info, 20%% warn, "
+		    "9%% error, 1%% fatal, no trace",
+		    c[0], c[1], c[2], c[3], c[4], c[5]);
+}
+
+static void test_simulator_follows_level_weights(void **state)
+{
+	(void)state;
+	struct tailer_config cfg = tailer_config_default();
+	cfg.level_weights[LOG_WARN] = 1;
+	cfg.level_weights[LOG_ERROR] = 3;
+	int c[LOG_LEVELS];
+	count_levels(&cfg, 2000, c);
+	if (c[LOG_WARN] + c[LOG_ERROR] != 2000 || c[LOG_WARN] < 300 || c[LOG_ERROR] < 1300)
+		fail_msg("weights warn 1, error 3, others 0, gave: trace %d, debug %d, info %d, warn %d, "
+			 "error %d, fatal %d (expected about 500 warn, 1500 error, nothing else)",
+			 c[0], c[1], c[2], c[3], c[4], c[5]);
+}
+
+static struct tailer_config sim_config(double rate, unsigned long long count)
+{
+	struct tailer_config cfg = tailer_config_default();
+	cfg.rate = rate;
+	cfg.count = count;
+	return cfg;
+}
+
+/* Receives one line and fails unless it is a valid simulated line. */
+static void expect_sim_line(struct fixture *f, int i)
+{
+	harness_on_hang("the test waited for a simulated line");
+	void *msg = NULL;
+	enum chan_status rc = chan_recv_timed(f->t.out, &msg, harness_wait_ms());
+	if (rc != CHAN_OK)
+		fail_msg("line %d: receive returned %s: the simulator stopped or stalled", i,
+			 chan_status_str(rc));
+	struct line *l = msg;
+	const char *why;
+	char ts[32];
+	int level = check_json_line(l->text, &why, ts, sizeof(ts));
+	line_free(l);
+	if (level < 0)
+		fail_msg("line %d: %s", i, why);
+}
+
+static void test_simulator_stops_after_count_and_closes_out(void **state)
+{
+	(void)state;
+	struct fixture *f = fixture_start(sim_config(0, 50), 4);
+	for (int i = 0; i < 50; i++)
+		expect_sim_line(f, i);
+	expect_closed(f, "count is 50: after 50 lines the simulator stops and closes out");
+	if (stat_of(&f->t.stats.lines) != 50)
+		fail_msg("stats.lines is %llu, expected 50", stat_of(&f->t.stats.lines));
+	fixture_stop(f);
+	fixture_free(f);
+}
+
+static void test_simulator_rate_spaces_the_lines(void **state)
+{
+	(void)state;
+	struct timespec start = clock_now();
+	struct fixture *f = fixture_start(sim_config(200, 21), 4);
+	for (int i = 0; i < 21; i++)
+		expect_sim_line(f, i);
+	double took = clock_seconds_since(&start);
+	/* Line n is due n / rate after the start: line 20 at 100 ms. */
+	if (took < 0.0999)
+		fail_msg("21 lines at 200 lines/s came in %.3f s, expected at least 0.100 s", took);
+	expect_closed(f, "count is 21");
+	fixture_stop(f);
+	fixture_free(f);
+}
+
+static void test_closing_done_stops_the_simulator_between_lines(void **state)
+{
+	(void)state;
+	struct fixture *f = fixture_start(sim_config(0.01, 0), 4); /* one line every 100 s */
+	expect_sim_line(f, 0);
+	wait_parked(f, "the simulator waits 100 s for its next line");
+	fixture_stop(f);
+	fixture_free(f);
+}
+
+static void test_closing_out_stops_the_simulator(void **state)
+{
+	(void)state;
+	struct fixture *f = fixture_start(sim_config(0, 0), 2);
+	for (int i = 0; i < 3; i++)
+		expect_sim_line(f, i);
+	/* The receiver hangs up. chan_send now says CHAN_CLOSED: stop. */
+	chan_close(f->t.out);
+	harness_on_hang(
+	    "the simulator kept going after out was closed: stop when chan_send returns CHAN_CLOSED");
+	fixture_join(f,
+		     "the simulator must stop once out is closed: stop when chan_send (tailer_emit) fails");
+	fixture_stop(f);
+	fixture_free(f);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct harness_test tests[] = {
+	    HTEST(test_splitter_joins_a_line_split_across_feeds, L03 "#the-line-splitter"),
+	    HTEST(test_splitter_holds_a_partial_line_until_its_newline, L03 "#the-line-splitter"),
+	    HTEST(test_splitter_strips_the_carriage_return_of_crlf, L03 "#partial-long-blank-and-crlf-lines"),
+	    HTEST(test_splitter_skips_blank_and_whitespace_only_lines,
+		  L03 "#partial-long-blank-and-crlf-lines"),
+	    HTEST(test_splitter_sends_one_marker_for_a_too_long_line_then_goes_on, L03 "#the-line-splitter"),
+	    HTEST(test_splitter_accepts_a_line_of_exactly_max_line, L03 "#the-line-splitter"),
+	    HTEST(test_splitter_flush_emits_a_partial_line, L03 "#the-line-splitter"),
+	    HTEST(test_splitter_flush_ends_a_too_long_partial_line_with_its_marker, L03 "#the-line-splitter"),
+	    HTEST(test_splitter_feed_fails_when_emit_refuses, L03 "#the-line-splitter"),
+	    HTEST(test_follow_check_says_same_for_an_unchanged_or_grown_file, L03 "#follow_check"),
+	    HTEST(test_follow_check_says_missing_when_the_path_is_gone, L03 "#follow_check"),
+	    HTEST(test_follow_check_says_rotated_when_the_path_is_another_file, L03 "#follow_check"),
+	    HTEST(test_follow_check_says_truncated_when_the_file_shrank, L03 "#follow_check"),
+	    HTEST(test_follower_starts_at_the_end_and_ignores_existing_lines, L03 "#the-follow-loop"),
+	    HTEST(test_follower_from_start_reads_existing_lines, L03 "#the-follow-loop"),
+	    HTEST(test_follower_holds_a_partial_line_until_its_newline, L03 "#the-follow-loop"),
+	    HTEST(test_follower_follows_truncation_in_place, L03 "#truncation-in-place-copytruncate"),
+	    HTEST(test_follower_follows_rename_rotation_without_losing_lines, L03 "#rotation-by-rename"),
+	    HTEST(test_follower_flushes_the_unfinished_last_line_of_a_rotated_file,
+		  L03 "#rotation-by-rename"),
+	    HTEST(test_follower_waits_for_a_missing_file_and_reads_it_from_its_start, L03 "#the-follow-loop"),
+	    HTEST(test_follower_stop_at_eof_reads_everything_and_closes_out, L03 "#the-follow-loop"),
+	    HTEST(test_follower_sends_one_marker_for_a_too_long_line, L03 "#the-follow-loop"),
+	    HTEST(test_closing_done_stops_the_follower_waiting_at_eof, L03 "#stopping-promptly"),
+	    HTEST(test_closing_done_stops_the_follower_waiting_for_its_file, L03 "#stopping-promptly"),
+	    HTEST(test_simulator_same_seed_gives_the_same_lines, L03 "#simulate_line"),
+	    HTEST(test_simulator_different_seed_gives_different_lines, L03 "#simulate_line"),
+	    HTEST(test_simulator_lines_are_json_objects_with_a_known_level, L03 "#simulate_line"),
+	    HTEST(test_simulator_default_mix_is_mostly_info_and_never_trace, L03 "#simulate_line"),
+	    HTEST(test_simulator_follows_level_weights, L03 "#simulate_line"),
+	    HTEST(test_simulator_stops_after_count_and_closes_out, L03 "#simulate_line"),
+	    HTEST(test_simulator_rate_spaces_the_lines, L03 "#simulate_line"),
+	    HTEST(test_closing_done_stops_the_simulator_between_lines, L03 "#stopping-promptly"),
+	    HTEST(test_closing_out_stops_the_simulator, L03 "#stopping-promptly"),
+	};
+	return harness_main(argc, argv, "03-tailer", tests, HARNESS_COUNT(tests));
+}

@@ -1,0 +1,1141 @@
+/*
+ * Lesson 06: the metrics registry and the Prometheus text format.
+ * Written against src/metrics.h (and src/strbuf.h, src/channel.h) only.
+ */
+#include "chan_testing.h"
+#include "metrics.h"
+#include "strbuf.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define L06 "lessons/06-metrics/README.md"
+
+/* U+FFFD, the replacement character, in UTF-8. */
+#define FFFD "\xEF\xBF\xBD"
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+/* s with bytes outside printable ASCII shown as \xNN, for messages. */
+static const char *shown(const char *s, char *buf, size_t size)
+{
+	size_t n = 0;
+	if (s == NULL)
+		return "(null)";
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0' && n + 5 < size; p++) {
+		if (*p == '\n')
+			n += (size_t)snprintf(buf + n, size - n, "\\n");
+		else if (*p < 0x20 || *p >= 0x7f)
+			n += (size_t)snprintf(buf + n, size - n, "\\x%02x", *p);
+		else
+			buf[n++] = (char)*p;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/* The text in sb, as a new string (the caller frees it); sb is emptied.
+ * A buffer nothing was appended to has no text yet: that is "". */
+static char *take_text(struct strbuf *sb)
+{
+	char *text = strdup(sb->data != NULL ? sb->data : "");
+	int failed = sb->failed;
+	strbuf_free(sb);
+	if (text == NULL || failed)
+		fail_msg("out of memory");
+	return text;
+}
+
+/* What metrics_format_value appends to an empty buffer (the caller frees). */
+static char *formatted(double v)
+{
+	struct strbuf sb = STRBUF_INIT;
+	metrics_format_value(&sb, v);
+	return take_text(&sb);
+}
+
+static char *label_escaped(const char *value)
+{
+	struct strbuf sb = STRBUF_INIT;
+	metrics_escape_label_value(&sb, value);
+	return take_text(&sb);
+}
+
+static char *help_escaped(const char *help)
+{
+	struct strbuf sb = STRBUF_INIT;
+	metrics_escape_help(&sb, help);
+	return take_text(&sb);
+}
+
+/* Fails, naming the first line that differs, unless got == want. */
+static void assert_text_equal(const char *got, const char *want, const char *hint)
+{
+	if (strcmp(got, want) == 0)
+		return;
+	size_t line = 1, i = 0;
+	size_t start = 0;
+	while (got[i] != '\0' && got[i] == want[i]) {
+		if (got[i] == '\n') {
+			line++;
+			start = i + 1;
+		}
+		i++;
+	}
+	char g[200], w[200], a[160], b[160];
+	snprintf(g, sizeof(g), "%.*s", (int)strcspn(got + start, "\n"), got + start);
+	snprintf(w, sizeof(w), "%.*s", (int)strcspn(want + start, "\n"), want + start);
+	if (want[i] == '\0' && got[i] != '\0')
+		fail_msg("the text goes on after the expected end, at line %zu: \"%s\" (%s)", line,
+			 shown(g, a, sizeof(a)), hint);
+	fail_msg("line %zu differs:\n     got: \"%s\"\n    want: \"%s\"\n(%s)", line, shown(g, a, sizeof(a)),
+		 shown(w, b, sizeof(b)), hint);
+}
+
+static struct metrics_registry *registry_or_fail(size_t limit)
+{
+	struct metrics_registry *reg = metrics_registry_new(limit);
+	if (reg == NULL)
+		fail_msg("metrics_registry_new returned NULL");
+	return reg;
+}
+
+static struct metric_family *must(struct metric_family *f, const char *what)
+{
+	if (f == NULL)
+		fail_msg("registering %s failed (%s), though it is a valid family", what, strerror(errno));
+	return f;
+}
+
+static void must_update(int rc, const char *what)
+{
+	if (rc != 0)
+		fail_msg("%s returned %d (%s), expected 0", what, rc, strerror(errno));
+}
+
+static char *render_or_fail(struct metrics_registry *reg)
+{
+	size_t len = 0;
+	char *text = metrics_render(reg, &len);
+	if (text == NULL)
+		fail_msg("metrics_render returned NULL (%s)", strerror(errno));
+	if (len != strlen(text))
+		fail_msg("metrics_render set *len to %zu, but the text is %zu bytes long", len, strlen(text));
+	return text;
+}
+
+/* 1 if text has a line exactly equal to line. */
+static int has_line(const char *text, const char *line)
+{
+	size_t n = strlen(line);
+	for (const char *p = text; p != NULL && *p != '\0'; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, line, n) == 0 && (p[n] == '\n' || p[n] == '\0'))
+			return 1;
+	return 0;
+}
+
+static void assert_has_line(const char *text, const char *line, const char *hint)
+{
+	char a[200];
+	if (!has_line(text, line))
+		fail_msg("the rendering has no line \"%s\" (%s). It was:\n%s", shown(line, a, sizeof(a)),
+			 hint, text);
+}
+
+/* The value of the sample line that starts with `series ` (-1 if none). */
+static double sample(const char *text, const char *series)
+{
+	size_t n = strlen(series);
+	for (const char *p = text; p != NULL && *p != '\0'; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, series, n) == 0 && p[n] == ' ')
+			return strtod(p + n + 1, NULL);
+	return -1;
+}
+
+static void expect_einval(struct metric_family *f, const char *what, const char *why)
+{
+	if (f != NULL)
+		fail_msg("%s was accepted: %s", what, why);
+	if (errno != EINVAL)
+		fail_msg("%s returned NULL with errno %d (%s), expected EINVAL", what, errno,
+			 strerror(errno));
+}
+
+/* ---- formatting a value --------------------------------------------------------- */
+
+static void test_format_value_goldens(void **state)
+{
+	(void)state;
+	static const struct {
+		double v;
+		const char *want;
+		const char *why;
+	} cases[] = {
+	    {0, "0", "an integer has no decimal point"},
+	    {1, "1", "an integer has no decimal point"},
+	    {-1, "-1", "an integer has no decimal point"},
+	    {2.5, "2.5", "the shortest text that reads back"},
+	    {0.005, "0.005", "the shortest text that reads back"},
+	    {0.1, "0.1", "0.1 is not exact, but %.15g reads back as the same double"},
+	    {1e-300, "1e-300", "the shortest text that reads back"},
+	    {1.7976931348623157e308, "1.7976931348623157e+308",
+	     "the largest double needs 17 digits: with 16 it reads back as infinity"},
+	    {123456789012345678.0, "1.2345678901234568e+17",
+	     "above 2^53 an integer needs %.17g (this double is 123456789012345680)"},
+	    {INFINITY, "+Inf", "the format spells infinity +Inf, not inf"},
+	    {-INFINITY, "-Inf", "the format spells it -Inf"},
+	    {NAN, "NaN", "the format spells it NaN, not nan"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *got = formatted(cases[i].v);
+		if (strcmp(got, cases[i].want) != 0) {
+			char msg[300];
+			snprintf(msg, sizeof(msg),
+				 "metrics_format_value(%.17g) appended \"%s\", expected \"%s\": %s",
+				 cases[i].v, got, cases[i].want, cases[i].why);
+			free(got);
+			fail_msg("%s", msg);
+		}
+		free(got);
+	}
+}
+
+/* splitmix64: a small generator, the same numbers on every run. */
+static uint64_t next_random(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9E3779B97F4A7C15u);
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
+	return z ^ (z >> 31);
+}
+
+/* Any double (random bits), a decimal fraction, or a large integer. */
+static double random_double(uint64_t *state, long i)
+{
+	uint64_t r = next_random(state);
+	double v;
+	switch (i % 3) {
+	case 0:
+		memcpy(&v, &r, sizeof(v));
+		return v;
+	case 1:
+		return (double)(r % 100000000) / pow(10, (double)((r >> 60) % 9));
+	default:
+		return (double)(r >> (r & 15)) * ((r & 16) ? -1 : 1);
+	}
+}
+
+static void test_format_value_reads_back_as_the_same_double(void **state)
+{
+	(void)state;
+	uint64_t seed = 6;
+	for (long i = 0; i < harness_scale(60000); i++) {
+		double v = random_double(&seed, i);
+		if (isnan(v))
+			continue;
+		char *text = formatted(v);
+		char *end = NULL;
+		double back = strtod(text, &end);
+		int ok = end != text && *end == '\0' && back == v;
+		if (!ok) {
+			char msg[200];
+			snprintf(msg, sizeof(msg), "%s", text);
+			free(text);
+			fail_msg("metrics_format_value(%a) appended \"%s\", which reads back as %a: "
+				 "a value must round-trip (printf's default %%g keeps 6 digits; 17 always "
+				 "suffice)",
+				 v, msg, back);
+		}
+		free(text);
+	}
+}
+
+/* ---- escaping ------------------------------------------------------------------- */
+
+static void expect_label(const char *value, const char *want, const char *why)
+{
+	char *got = label_escaped(value);
+	char a[200], b[200], c[200];
+	if (strcmp(got, want) != 0) {
+		char msg[700];
+		snprintf(msg, sizeof(msg),
+			 "metrics_escape_label_value(\"%s\") appended \"%s\", expected \"%s\": %s",
+			 shown(value, a, sizeof(a)), shown(got, b, sizeof(b)), shown(want, c, sizeof(c)),
+			 why);
+		free(got);
+		fail_msg("%s", msg);
+	}
+	free(got);
+}
+
+static void test_label_value_escapes_backslash_quote_and_newline(void **state)
+{
+	(void)state;
+	expect_label("plain", "plain", "nothing to escape");
+	expect_label("C:\\logs", "C:\\\\logs", "a backslash becomes \\\\");
+	expect_label("say \"hi\"", "say \\\"hi\\\"", "a quote would end the value early: it becomes \\\"");
+	expect_label("two\nlines", "two\\nlines", "a newline would end the sample line: it becomes \\n");
+	expect_label("a\tb", "a\tb", "a tab is allowed in a label value and stays as it is");
+	expect_label("\\\"\n", "\\\\\\\"\\n", "all three at once");
+	expect_label("", "", "an empty value stays empty");
+}
+
+static void test_label_value_keeps_valid_utf8(void **state)
+{
+	(void)state;
+	expect_label("caf\xC3\xA9", "caf\xC3\xA9", "a 2-byte sequence (U+00E9) is valid");
+	expect_label("5\xE2\x82\xAC", "5\xE2\x82\xAC", "a 3-byte sequence (U+20AC) is valid");
+	expect_label("\xF0\x9D\x84\x9E", "\xF0\x9D\x84\x9E", "a 4-byte sequence (U+1D11E) is valid");
+	expect_label("\xEF\xBF\xBD", "\xEF\xBF\xBD", "U+FFFD itself is valid");
+	expect_label("\xED\x9F\xBF", "\xED\x9F\xBF", "U+D7FF, just below the surrogates, is valid");
+}
+
+static void test_label_value_replaces_invalid_utf8(void **state)
+{
+	(void)state;
+	expect_label("a\xFF z", "a" FFFD " z", "0xFF is never part of UTF-8: one U+FFFD");
+	expect_label("caf\xE9", "caf" FFFD, "a Latin-1 byte alone: one U+FFFD");
+	expect_label("x\xE2\x82", "x" FFFD,
+		     "a 3-byte sequence cut short at the end of the string: one U+FFFD for what is there, "
+		     "and no read past the NUL");
+	expect_label("x\xE2\x82y", "x" FFFD "y", "a 3-byte sequence cut short: one U+FFFD, then go on");
+	expect_label("\xC0\xAF", FFFD FFFD,
+		     "C0 AF is an overlong '/': C0 never starts a sequence, AF alone is a continuation byte");
+	expect_label("\xED\xA0\x80", FFFD FFFD FFFD,
+		     "ED A0 80 is the surrogate U+D800, which UTF-8 may not encode: ED may only be followed "
+		     "by 80..9F, so each of the three bytes is replaced");
+	expect_label("\xF4\x90\x80\x80", FFFD FFFD FFFD FFFD,
+		     "above U+10FFFF: F4 may only be followed by 80..8F");
+	expect_label("\xE0\x80\xAF", FFFD FFFD FFFD, "an overlong 3-byte form: E0 wants A0..BF next");
+	expect_label("\"\xFF\n", "\\\"" FFFD "\\n", "escapes and replacement together");
+}
+
+static void expect_help(const char *help, const char *want, const char *why)
+{
+	char *got = help_escaped(help);
+	char a[200], b[200], c[200];
+	if (strcmp(got, want) != 0) {
+		char msg[700];
+		snprintf(msg, sizeof(msg), "metrics_escape_help(\"%s\") appended \"%s\", expected \"%s\": %s",
+			 shown(help, a, sizeof(a)), shown(got, b, sizeof(b)), shown(want, c, sizeof(c)), why);
+		free(got);
+		fail_msg("%s", msg);
+	}
+	free(got);
+}
+
+static void test_help_escapes_only_backslash_and_newline(void **state)
+{
+	(void)state;
+	expect_help("Lines read.", "Lines read.", "nothing to escape");
+	expect_help("C:\\logs", "C:\\\\logs", "a backslash becomes \\\\");
+	expect_help("first\nsecond", "first\\nsecond", "a newline would end the HELP line: it becomes \\n");
+	expect_help("the \"msg\" field", "the \"msg\" field",
+		    "quotes stay as they are in a help text (escaping them would show a backslash)");
+	expect_help("tab\there", "tab\there", "a tab stays");
+}
+
+/* ---- names ---------------------------------------------------------------------- */
+
+static void test_bad_metric_names_are_refused(void **state)
+{
+	(void)state;
+	struct metrics_registry *reg = registry_or_fail(0);
+	static const char *const good[] = {"a", "_a", "a:b", "logpipe_lines_total", "A9_z:"};
+	static const char *const bad[] = {"", "9lives", "a-b", "a b", "a.b", "caf\xC3\xA9", "a{b}"};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		must(metrics_counter(reg, good[i], "help", 0, NULL), good[i]);
+	char msg[120], a[80];
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(msg, sizeof(msg), "metric name \"%s\"", shown(bad[i], a, sizeof(a)));
+		expect_einval(metrics_counter(reg, bad[i], "help", 0, NULL), msg,
+			      "a metric name is [a-zA-Z_:][a-zA-Z0-9_:]*");
+	}
+	expect_einval(metrics_gauge(reg, NULL, "help", 0, NULL), "a NULL name", "a name is required");
+	metrics_registry_free(reg);
+}
+
+static void test_bad_label_names_are_refused(void **state)
+{
+	(void)state;
+	struct metrics_registry *reg = registry_or_fail(0);
+	static const char *const bad[] = {"", "9a", "a-b", "a:b", "a b", "__x", "__name__"};
+	static const char *const ok[] = {"level", "_x", "a9"};
+	must(metrics_counter(reg, "ok_total", "help", 3, ok), "a counter with labels level, _x, a9");
+	char name[32], msg[120], a[80];
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *labels[] = {"level", bad[i]};
+		snprintf(name, sizeof(name), "bad_%zu_total", i);
+		snprintf(msg, sizeof(msg), "label name \"%s\"", shown(bad[i], a, sizeof(a)));
+		expect_einval(
+		    metrics_counter(reg, name, "help", 2, labels), msg,
+		    "a label name is [a-zA-Z_][a-zA-Z0-9_]*, and names starting with __ are reserved");
+	}
+	const char *five[] = {"a", "b", "c", "d", "e"};
+	expect_einval(metrics_gauge(reg, "five", "help", METRICS_MAX_LABELS + 1, five), "five labels",
+		      "at most METRICS_MAX_LABELS labels");
+	metrics_registry_free(reg);
+}
+
+static void test_histogram_may_not_have_a_label_named_le(void **state)
+{
+	(void)state;
+	struct metrics_registry *reg = registry_or_fail(0);
+	const double bounds[] = {0.1, 1};
+	const char *labels[] = {"service", "le"};
+	expect_einval(metrics_histogram(reg, "h_seconds", "help", 2, labels, bounds, 2),
+		      "a histogram with a label named le", "le is the label of its buckets");
+	must(metrics_histogram(reg, "h_seconds", "help", 1, labels, bounds, 2), "the same without le");
+	metrics_registry_free(reg);
+}
+
+static void test_histogram_bounds_must_be_finite_and_increasing(void **state)
+{
+	(void)state;
+	struct metrics_registry *reg = registry_or_fail(0);
+	const double same[] = {0.1, 0.1}, down[] = {1, 0.5}, inf[] = {1, INFINITY}, nan[] = {NAN};
+	const double good[] = {0.005, 0.01, 1, 10};
+	double many[METRICS_MAX_BUCKETS + 1];
+	for (size_t i = 0; i < sizeof(many) / sizeof(many[0]); i++)
+		many[i] = (double)i;
+	expect_einval(metrics_histogram(reg, "h1", "help", 0, NULL, same, 2), "bounds {0.1, 0.1}",
+		      "bounds must be strictly increasing");
+	expect_einval(metrics_histogram(reg, "h2", "help", 0, NULL, down, 2), "bounds {1, 0.5}",
+		      "bounds must be strictly increasing");
+	expect_einval(metrics_histogram(reg, "h3", "help", 0, NULL, inf, 2), "bounds {1, +Inf}",
+		      "+Inf is the implicit last bucket: the bounds given are finite");
+	expect_einval(metrics_histogram(reg, "h4", "help", 0, NULL, nan, 1), "bounds {NaN}",
+		      "a NaN bound compares false with everything");
+	expect_einval(metrics_histogram(reg, "h5", "help", 0, NULL, many, METRICS_MAX_BUCKETS + 1),
+		      "33 bounds", "at most METRICS_MAX_BUCKETS bounds");
+	must(metrics_histogram(reg, "h6", "help", 0, NULL, good, 4),
+	     "a histogram with bounds 0.005 0.01 1 10");
+	metrics_registry_free(reg);
+}
+
+static void test_registering_a_name_twice_is_refused(void **state)
+{
+	(void)state;
+	struct metrics_registry *reg = registry_or_fail(0);
+	must(metrics_counter(reg, "twice_total", "help", 0, NULL), "twice_total");
+	expect_einval(metrics_gauge(reg, "twice_total", "help", 0, NULL), "a second family named twice_total",
+		      "two families with one name would give two HELP and TYPE lines");
+	metrics_registry_free(reg);
+}
+
+/* ---- rendering -------------------------------------------------------------------- */
+
+static void test_render_golden(void **state)
+{
+	(void)state;
+	struct metrics_registry *reg = registry_or_fail(0);
+	const char *req_labels[] = {"method", "code"};
+	struct metric_family *req =
+	    must(metrics_counter(reg, "app_requests_total", "Requests handled, by method and code.", 2,
+				 req_labels),
+		 "app_requests_total");
+	struct metric_family *depth = must(
+	    metrics_gauge(reg, "app_queue_depth", "Lines waiting in the queue.", 0, NULL), "app_queue_depth");
+	const char *svc_label[] = {"service"};
+	const double bounds[] = {0.005, 0.1, 1};
+	struct metric_family *lat =
+	    must(metrics_histogram(reg, "app_latency_seconds", "Request latency.", 1, svc_label, bounds, 3),
+		 "app_latency_seconds");
+
+	const char *get200[] = {"GET", "200"}, *post500[] = {"POST", "500"}, *api[] = {"api"};
+	must_update(metrics_counter_add(req, get200, 0), "metrics_counter_add(GET 200, 0)");
+	must_update(metrics_counter_add(req, post500, 0), "metrics_counter_add(POST 500, 0)");
+	must_update(metrics_counter_add(req, get200, 3), "metrics_counter_add(GET 200, 3)");
+	must_update(metrics_gauge_set(depth, NULL, 7), "metrics_gauge_set(7)");
+	/* Binary fractions, so that the sum is exact: 2.62890625. */
+	const double seen[] = {0.00390625, 0.0625, 0.0625, 2.5};
+	for (size_t i = 0; i < 4; i++)
+		must_update(metrics_histogram_observe(lat, api, seen[i]), "metrics_histogram_observe");
+
+	char *text = render_or_fail(reg);
+	assert_text_equal(
+	    text,
+	    "# HELP app_requests_total Requests handled, by method and code.\n"
+	    "# TYPE app_requests_total counter\n"
+	    "app_requests_total{method=\"GET\",code=\"200\"} 3\n"
+	    "app_requests_total{method=\"POST\",code=\"500\"} 0\n"
+	    "# HELP app_queue_depth Lines waiting in the queue.\n"
+	    "# TYPE app_queue_depth gauge\n"
+	    "app_queue_depth 7\n"
+	    "# HELP app_latency_seconds Request latency.\n"
+	    "# TYPE app_latency_seconds histogram\n"
+	    "app_latency_seconds_bucket{service=\"api\",le=\"0.005\"} 1\n"
+	    "app_latency_seconds_bucket{service=\"api\",le=\"0.1\"} 3\n"
+	    "app_latency_seconds_bucket{service=\"api\",le=\"1\"} 3\n"
+	    "app_latency_seconds_bucket{service=\"api\",le=\"+Inf\"} 4\n"
+	    "app_latency_seconds_sum{service=\"api\"} 2.62890625\n"
+	    "app_latency_seconds_count{service=\"api\"} 4\n",
+	    "families in registration order, HELP then TYPE then samples; series in creation "
+	    "order; buckets cumulative, ending with +Inf = count; the text ends with a newline");
+	free(text);
+	metrics_registry_free(reg);
+}
+
+static void test_render_of_an_empty_registry_is_empty_text(void **state)
+{
+	(void)state;
+	struct metrics_registry *reg = registry_or_fail(0);
+	char *text = render_or_fail(reg);
+	char a[80];
+	if (text[0] != '\0')
+		fail_msg(
+		    "an empty registry rendered as \"%s\", expected \"\" (a NUL-terminated empty string)",
+		    shown(text, a, sizeof(a)));
+	free(text);
+	metrics_registry_free(reg);
+}
+
+static void test_render_escapes_help_and_label_values(void **state)
+{
+	(void)state;
+	struct metrics_registry *reg = registry_or_fail(0);
+	const char *labels[] = {"path"};
+	struct metric_family *f = must(
+	    metrics_counter(reg, "odd_total", "A \"quoted\" help,\nwith C:\\paths.", 1, labels), "odd_total");
+	const char *odd[] = {"C:\\logs\\\"app\".log\nx"};
+	must_update(metrics_counter_add(f, odd, 1), "metrics_counter_add");
+	char *text = render_or_fail(reg);
+	assert_text_equal(text,
+			  "# HELP odd_total A \"quoted\" help,\\nwith C:\\\\paths.\n"
+			  "# TYPE odd_total counter\n"
+			  "odd_total{path=\"C:\\\\logs\\\\\\\"app\\\".log\\nx\"} 1\n",
+			  "HELP escapes \\ and newline; label values escape \\, \" and newline");
+	free(text);
+	metrics_registry_free(reg);
+}
+
+static void test_histogram_observation_equal_to_a_bound_counts_in_its_bucket(void **state)
+{
+	(void)state;
+	struct metrics_registry *reg = registry_or_fail(0);
+	const double bounds[] = {0.005, 0.01};
+	struct metric_family *h =
+	    must(metrics_histogram(reg, "edge_seconds", "help", 0, NULL, bounds, 2), "edge_seconds");
+	must_update(metrics_histogram_observe(h, NULL, 0.005), "metrics_histogram_observe(0.005)");
+	must_update(metrics_histogram_observe(h, NULL, 20), "metrics_histogram_observe(20)");
+	char *text = render_or_fail(reg);
+	assert_has_line(text, "edge_seconds_bucket{le=\"0.005\"} 1", "le means less than or EQUAL");
+	assert_has_line(text, "edge_seconds_bucket{le=\"0.01\"} 1", "buckets are cumulative");
+	assert_has_line(text, "edge_seconds_bucket{le=\"+Inf\"} 2",
+			"a value above every bound is in +Inf only");
+	assert_has_line(text, "edge_seconds_count 2", "the count counts every observation");
+	assert_has_line(text, "edge_seconds_sum 20.005", "the sum adds every observation");
+	free(text);
+	metrics_registry_free(reg);
+}
+
+/* ---- updates ---------------------------------------------------------------------- */
+
+static void test_counter_add_refuses_negative_and_nan(void **state)
+{
+	(void)state;
+	struct metrics_registry *reg = registry_or_fail(0);
+	struct metric_family *c = must(metrics_counter(reg, "c_total", "help", 0, NULL), "c_total");
+	must_update(metrics_counter_add(c, NULL, 2), "metrics_counter_add(2)");
+	errno = 0;
+	if (metrics_counter_add(c, NULL, -1) != -1 || errno != EINVAL)
+		fail_msg("metrics_counter_add(-1) must return -1 with EINVAL: a counter only goes up");
+	errno = 0;
+	if (metrics_counter_add(c, NULL, NAN) != -1 || errno != EINVAL)
+		fail_msg(
+		    "metrics_counter_add(NaN) must return -1 with EINVAL (NaN < 0 is false: test for it)");
+	double v = metrics_value(c, NULL);
+	if (v != 2)
+		fail_msg("after adding 2 and two refused deltas the counter is %g, expected 2", v);
+	metrics_registry_free(reg);
+}
+
+static void test_counter_set_never_goes_down(void **state)
+{
+	(void)state;
+	struct metrics_registry *reg = registry_or_fail(0);
+	const char *labels[] = {"stage"};
+	const char *parser[] = {"parser"};
+	struct metric_family *c = must(metrics_counter(reg, "lines_total", "help", 1, labels), "lines_total");
+	must_update(metrics_counter_set(c, parser, 10), "metrics_counter_set(10)");
+	must_update(metrics_counter_set(c, parser, 5), "metrics_counter_set(5)");
+	if (metrics_value(c, parser) != 10)
+		fail_msg(
+		    "after set(10) then set(5) the counter is %g, expected 10: a counter never goes down",
+		    metrics_value(c, parser));
+	must_update(metrics_counter_set(c, parser, 12), "metrics_counter_set(12)");
+	if (metrics_value(c, parser) != 12)
+		fail_msg("after set(12) the counter is %g, expected 12", metrics_value(c, parser));
+	metrics_registry_free(reg);
+}
+
+static void test_gauge_set_goes_both_ways(void **state)
+{
+	(void)state;
+	struct metrics_registry *reg = registry_or_fail(0);
+	struct metric_family *g = must(metrics_gauge(reg, "depth", "help", 0, NULL), "depth");
+	must_update(metrics_gauge_set(g, NULL, 10), "metrics_gauge_set(10)");
+	must_update(metrics_gauge_set(g, NULL, -2.5), "metrics_gauge_set(-2.5)");
+	if (metrics_value(g, NULL) != -2.5)
+		fail_msg("after set(10) then set(-2.5) the gauge is %g, expected -2.5",
+			 metrics_value(g, NULL));
+	metrics_registry_free(reg);
+}
+
+static void test_updates_refuse_the_wrong_family_type(void **state)
+{
+	(void)state;
+	struct metrics_registry *reg = registry_or_fail(0);
+	const double bounds[] = {1};
+	struct metric_family *c = must(metrics_counter(reg, "c_total", "help", 0, NULL), "c_total");
+	struct metric_family *g = must(metrics_gauge(reg, "g", "help", 0, NULL), "g");
+	struct metric_family *h = must(metrics_histogram(reg, "h", "help", 0, NULL, bounds, 1), "h");
+	errno = 0;
+	if (metrics_gauge_set(c, NULL, 1) != -1 || errno != EINVAL)
+		fail_msg("metrics_gauge_set on a counter must return -1 with EINVAL");
+	errno = 0;
+	if (metrics_counter_add(g, NULL, 1) != -1 || errno != EINVAL)
+		fail_msg("metrics_counter_add on a gauge must return -1 with EINVAL");
+	errno = 0;
+	if (metrics_histogram_observe(c, NULL, 1) != -1 || errno != EINVAL)
+		fail_msg("metrics_histogram_observe on a counter must return -1 with EINVAL");
+	errno = 0;
+	if (metrics_counter_set(h, NULL, 1) != -1 || errno != EINVAL)
+		fail_msg("metrics_counter_set on a histogram must return -1 with EINVAL");
+	metrics_registry_free(reg);
+}
+
+static void test_value_of_a_missing_series_is_minus_one(void **state)
+{
+	(void)state;
+	struct metrics_registry *reg = registry_or_fail(0);
+	const char *labels[] = {"service"};
+	const char *api[] = {"api"}, *auth[] = {"auth"};
+	struct metric_family *c = must(metrics_counter(reg, "c_total", "help", 1, labels), "c_total");
+	must_update(metrics_counter_add(c, api, 4), "metrics_counter_add(api, 4)");
+	if (metrics_value(c, api) != 4)
+		fail_msg("the api series is %g, expected 4", metrics_value(c, api));
+	if (metrics_value(c, auth) != -1)
+		fail_msg("metrics_value of a series never updated returned %g, expected -1",
+			 metrics_value(c, auth));
+	char *text = render_or_fail(reg);
+	if (strstr(text, "auth") != NULL)
+		fail_msg("looking a series up created it: metrics_value must not create series:\n%s", text);
+	free(text);
+	metrics_registry_free(reg);
+}
+
+/* ---- series and the limit ---------------------------------------------------------- */
+
+static void test_series_limit_refuses_new_series_and_counts_drops(void **state)
+{
+	(void)state;
+	struct metrics_registry *reg = registry_or_fail(3);
+	const char *labels[] = {"user"};
+	struct metric_family *c =
+	    must(metrics_counter(reg, "logins_total", "help", 1, labels), "logins_total");
+	static const char *const users[] = {"ann", "bob", "cy", "dee", "eve"};
+	for (size_t i = 0; i < 5; i++) {
+		const char *v[] = {users[i]};
+		errno = 0;
+		int rc = metrics_counter_add(c, v, 1);
+		if (i < 3 && rc != 0)
+			fail_msg("update %zu (user %s) returned %d (%s): the limit is 3 series, this is "
+				 "series %zu",
+				 i + 1, users[i], rc, strerror(errno), i + 1);
+		if (i >= 3 && (rc != -1 || errno != ENOSPC))
+			fail_msg(
+			    "update %zu (user %s) returned %d, errno %d: a 4th series is over the limit of 3 "
+			    "(expected -1 with ENOSPC)",
+			    i + 1, users[i], rc, errno);
+	}
+	const char *ann[] = {"ann"};
+	harness_on_hang("an update after a refused one blocked: does the ENOSPC path unlock the registry?");
+	must_update(metrics_counter_add(c, ann, 1), "an update of an existing series at the limit");
+	if (c->nseries != 3)
+		fail_msg(
+		    "the family has %zu series after 5 distinct label sets with a limit of 3, expected 3",
+		    c->nseries);
+	if (metrics_series_dropped(reg) != 2)
+		fail_msg("metrics_series_dropped is %llu, expected 2 (one per refused update)",
+			 metrics_series_dropped(reg));
+	char *text = render_or_fail(reg);
+	if (strstr(text, "dee") != NULL || strstr(text, "eve") != NULL)
+		fail_msg("a refused update appears in the rendering:\n%s", text);
+	assert_has_line(text, "logins_total{user=\"ann\"} 2", "existing series still count at the limit");
+	free(text);
+	metrics_registry_free(reg);
+}
+
+static void test_look_alike_invalid_values_are_one_series(void **state)
+{
+	(void)state;
+	struct metrics_registry *reg = registry_or_fail(0);
+	const char *labels[] = {"service"};
+	struct metric_family *c = must(metrics_counter(reg, "svc_total", "help", 1, labels), "svc_total");
+	const char *ff[] = {"a\xFF"}, *fe[] = {"a\xFE"}, *shown_as[] = {"a" FFFD};
+	must_update(metrics_counter_add(c, ff, 1), "metrics_counter_add(\"a\\xff\")");
+	must_update(metrics_counter_add(c, fe, 1), "metrics_counter_add(\"a\\xfe\")");
+	char *text = render_or_fail(reg);
+	assert_text_equal(
+	    text,
+	    "# HELP svc_total help\n"
+	    "# TYPE svc_total counter\n"
+	    "svc_total{service=\"a" FFFD "\"} 2\n",
+	    "a series stores its values as valid UTF-8, so \"a\\xff\" and \"a\\xfe\" are the same "
+	    "series; two would render the same labels twice");
+	if (metrics_value(c, shown_as) != 2)
+		fail_msg("the series of \"a\\uFFFD\" is %g, expected 2", metrics_value(c, shown_as));
+	free(text);
+	metrics_registry_free(reg);
+}
+
+static void test_series_keep_their_own_copy_of_label_values(void **state)
+{
+	(void)state;
+	struct metrics_registry *reg = registry_or_fail(0);
+	const char *labels[] = {"service", "zone"};
+	struct metric_family *c = must(metrics_counter(reg, "req_total", "help", 2, labels), "req_total");
+	char service[16] = "api";
+	const char *values[] = {service, ""};
+	must_update(metrics_counter_add(c, values, 1), "metrics_counter_add(api, \"\")");
+	strcpy(service, "XXX"); /* the caller reuses its buffer */
+	char *text = render_or_fail(reg);
+	assert_text_equal(text,
+			  "# HELP req_total help\n"
+			  "# TYPE req_total counter\n"
+			  "req_total{service=\"api\",zone=\"\"} 1\n",
+			  "a series copies its label values when it is created (the caller's strings are "
+			  "borrowed for the call only); an empty value is a value like any other");
+	free(text);
+	metrics_registry_free(reg);
+}
+
+/* ---- threads ------------------------------------------------------------------------ */
+
+struct hammer {
+	struct metric_family *events, *sizes, *last;
+	int id;
+	long n;
+	int failures;
+};
+
+static void *hammer_run(void *arg)
+{
+	struct hammer *h = arg;
+	char name[16];
+	snprintf(name, sizeof(name), "w%d", h->id);
+	const char *mine[] = {name}, *shared[] = {"shared"};
+	for (long i = 0; i < h->n; i++) {
+		h->failures += metrics_counter_add(h->events, mine, 1) != 0;
+		h->failures += metrics_counter_add(h->events, shared, 1) != 0;
+		h->failures += metrics_histogram_observe(h->sizes, NULL, (double)(i % 4)) != 0;
+		h->failures += metrics_gauge_set(h->last, NULL, (double)i) != 0;
+	}
+	return NULL;
+}
+
+struct scraper {
+	struct metrics_registry *reg;
+	atomic_int stop;
+	long renders;
+	char why[300];
+};
+
+static void *scraper_run(void *arg)
+{
+	struct scraper *s = arg;
+	double last_shared = -1; /* -1: not seen yet */
+	do {
+		char *text = metrics_render(s->reg, NULL);
+		if (text == NULL) {
+			snprintf(s->why, sizeof(s->why), "metrics_render returned NULL during updates");
+			return NULL;
+		}
+		double inf = sample(text, "t_sizes_bucket{le=\"+Inf\"}"),
+		       count = sample(text, "t_sizes_count");
+		double shared = sample(text, "t_events_total{worker=\"shared\"}");
+		if (inf != count && s->why[0] == '\0')
+			snprintf(s->why, sizeof(s->why),
+				 "a scrape showed le=\"+Inf\" %g but _count %g: the render must hold the "
+				 "lock for the "
+				 "whole registry, and an update must change a series under the lock",
+				 inf, count);
+		if (shared < last_shared && s->why[0] == '\0')
+			snprintf(s->why, sizeof(s->why),
+				 "a counter went down between two scrapes: %g then %g", last_shared, shared);
+		last_shared = shared;
+		s->renders++;
+		free(text);
+	} while (!atomic_load(&s->stop));
+	return NULL;
+}
+
+static void test_updates_from_four_threads_while_scraping_are_exact(void **state)
+{
+	(void)state;
+	struct metrics_registry *reg = registry_or_fail(0);
+	const char *labels[] = {"worker"};
+	const double bounds[] = {1, 2};
+	struct hammer h[4];
+	struct harness_thread t[4], st;
+	long n = harness_scale(20000);
+	h[0].events = must(metrics_counter(reg, "t_events_total", "help", 1, labels), "t_events_total");
+	h[0].sizes = must(metrics_histogram(reg, "t_sizes", "help", 0, NULL, bounds, 2), "t_sizes");
+	h[0].last = must(metrics_gauge(reg, "t_last", "help", 0, NULL), "t_last");
+	static struct scraper s;
+	s.reg = reg;
+	atomic_init(&s.stop, 0);
+	harness_thread_start(&st, scraper_run, &s);
+	for (int i = 0; i < 4; i++) {
+		h[i] = h[0];
+		h[i].id = i;
+		h[i].n = n;
+		h[i].failures = 0;
+	}
+	for (int i = 0; i < 4; i++)
+		harness_thread_start(&t[i], hammer_run, &h[i]);
+	harness_on_hang("updates or a render never finished: is an error path returning with the lock held?");
+	for (int i = 0; i < 4; i++)
+		if (!harness_thread_join_within(&t[i], harness_wait_ms()))
+			fail_msg("updater thread %d did not finish: a lock left held, or taken twice?", i);
+	atomic_store(&s.stop, 1);
+	if (!harness_thread_join_within(&st, harness_wait_ms()))
+		fail_msg("the scraping thread did not finish: a lock left held?");
+	if (s.why[0] != '\0')
+		fail_msg("%s", s.why);
+	for (int i = 0; i < 4; i++)
+		if (h[i].failures > 0)
+			fail_msg("thread %d saw %d failed updates", i, h[i].failures);
+
+	char *text = render_or_fail(reg);
+	long low = 0, mid = 0;
+	double sum = 0;
+	for (long i = 0; i < n; i++) {
+		low += i % 4 <= 1;
+		mid += i % 4 == 2;
+		sum += (double)(i % 4);
+	}
+	const struct {
+		const char *series;
+		double want;
+	} checks[] = {
+	    {"t_events_total{worker=\"shared\"}", 4.0 * n},
+	    {"t_events_total{worker=\"w0\"}", (double)n},
+	    {"t_events_total{worker=\"w3\"}", (double)n},
+	    {"t_sizes_bucket{le=\"1\"}", 4.0 * low},
+	    {"t_sizes_bucket{le=\"2\"}", 4.0 * (low + mid)},
+	    {"t_sizes_bucket{le=\"+Inf\"}", 4.0 * n},
+	    {"t_sizes_count", 4.0 * n},
+	    {"t_sizes_sum", 4.0 * sum},
+	};
+	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
+		double got = sample(text, checks[i].series);
+		if (got != checks[i].want)
+			fail_msg(
+			    "after 4 threads x %ld updates, %s is %.17g, expected %.17g: an update lost to "
+			    "a race (is every read-modify-write under reg->mu?)",
+			    n, checks[i].series, got, checks[i].want);
+	}
+	free(text);
+	metrics_registry_free(reg);
+}
+
+/* ---- the stage ---------------------------------------------------------------------- */
+
+static struct log_entry *entry_new(enum log_level level, const char *service, int has_latency,
+				   double latency_ms)
+{
+	struct log_entry *e = calloc(1, sizeof(*e));
+	if (e == NULL || (e->service = strdup(service)) == NULL || (e->message = strdup("m")) == NULL)
+		fail_msg("out of memory");
+	e->level = level;
+	e->has_latency = has_latency;
+	e->latency_ms = latency_ms;
+	return e;
+}
+
+struct stage_run {
+	struct metrics_registry *reg;
+	struct chan *in;
+	struct metrics_stage stage;
+	struct harness_thread thread;
+};
+
+static void stage_start(struct stage_run *r, size_t limit)
+{
+	r->reg = registry_or_fail(limit);
+	r->in = chan_new_or_fail(64); /* room for every entry a test sends */
+	if (metrics_stage_init(&r->stage, r->reg, r->in) != 0)
+		fail_msg("metrics_stage_init returned -1 (%s)", strerror(errno));
+	harness_thread_start(&r->thread, metrics_stage_run, &r->stage);
+}
+
+static void stage_send(struct stage_run *r, struct log_entry *e)
+{
+	harness_on_hang("sending an entry to the metrics stage blocked: is the stage receiving?");
+	if (chan_send(r->in, e) != CHAN_OK) {
+		log_entry_free(e);
+		fail_msg("chan_send to the metrics stage failed: did the stage close its input channel?");
+	}
+}
+
+/* Closes the input and waits for the stage to finish. */
+static void stage_finish(struct stage_run *r)
+{
+	chan_close(r->in);
+	harness_on_hang("metrics_stage_run did not return after its input was closed");
+	if (!harness_thread_join_within(&r->thread, harness_wait_ms()))
+		fail_msg("metrics_stage_run did not return after its input was closed: it must receive until "
+			 "chan_recv says CHAN_CLOSED, then return");
+}
+
+static void stage_free(struct stage_run *r)
+{
+	void *msg;
+	while (chan_try_recv(r->in, &msg) == CHAN_OK)
+		log_entry_free(msg);
+	chan_free(r->in);
+	metrics_registry_free(r->reg);
+}
+
+static void expect_entries(struct metric_family *f, const char *a, const char *b, double want,
+			   const char *hint)
+{
+	const char *values[] = {a, b};
+	double got = metrics_value(f, values);
+	if (got != want)
+		fail_msg("%s{%s%s%s} is %g, expected %g: %s", f->name, a, b ? "," : "", b ? b : "", got, want,
+			 hint);
+}
+
+static void test_stage_counts_entries_by_level_and_service(void **state)
+{
+	(void)state;
+	static struct stage_run r;
+	stage_start(&r, 0);
+	stage_send(&r, entry_new(LOG_INFO, "api", 0, 0));
+	stage_send(&r, entry_new(LOG_ERROR, "api", 0, 0));
+	stage_send(&r, entry_new(LOG_INFO, "auth", 0, 0));
+	stage_send(&r, entry_new(LOG_INFO, "api", 1, 3));
+	stage_send(&r, entry_new(LOG_INFO, "api", 0, 0));
+	stage_finish(&r);
+	const char *hint = "every entry counts once in logpipe_log_entries_total{level,service}, with "
+			   "log_level_name's level";
+	expect_entries(r.stage.entries, "info", "api", 3, hint);
+	expect_entries(r.stage.entries, "error", "api", 1, hint);
+	expect_entries(r.stage.entries, "info", "auth", 1, hint);
+	expect_entries(r.stage.entries, "warn", "api", -1, "no warn entry was sent");
+	stage_free(&r);
+}
+
+static void test_stage_observes_latency_in_seconds(void **state)
+{
+	(void)state;
+	static struct stage_run r;
+	stage_start(&r, 0);
+	stage_send(&r, entry_new(LOG_INFO, "api", 1, 12.5));
+	stage_send(&r, entry_new(LOG_WARN, "api", 1, 250));
+	char *text = NULL;
+	stage_finish(&r);
+	text = render_or_fail(r.reg);
+	const char *hint = "latency_ms / 1000 is observed in seconds: 12.5 ms is 0.0125 s, 250 ms is 0.25 s";
+	assert_has_line(text, "logpipe_log_latency_seconds_bucket{service=\"api\",le=\"0.01\"} 0", hint);
+	assert_has_line(text, "logpipe_log_latency_seconds_bucket{service=\"api\",le=\"0.025\"} 1", hint);
+	assert_has_line(text, "logpipe_log_latency_seconds_bucket{service=\"api\",le=\"0.25\"} 2", hint);
+	assert_has_line(text, "logpipe_log_latency_seconds_count{service=\"api\"} 2", hint);
+	free(text);
+	stage_free(&r);
+}
+
+static void test_stage_does_not_observe_entries_without_latency(void **state)
+{
+	(void)state;
+	static struct stage_run r;
+	stage_start(&r, 0);
+	stage_send(&r, entry_new(LOG_INFO, "api", 0, 0));
+	stage_send(&r, entry_new(LOG_INFO, "api", 1, 40));
+	stage_send(&r, entry_new(LOG_DEBUG, "api", 0, 0));
+	stage_send(&r, entry_new(LOG_INFO, "cron", 0, 0));
+	stage_finish(&r);
+	const char *api[] = {"api"}, *cron[] = {"cron"};
+	double n = metrics_value(r.stage.latency, api);
+	if (n != 1)
+		fail_msg(
+		    "logpipe_log_latency_seconds{service=\"api\"} counted %g observations, expected 1: only "
+		    "entries with has_latency are observed",
+		    n);
+	if (metrics_value(r.stage.latency, cron) > 0)
+		fail_msg("service cron has no latency at all, but its histogram counts %g observations",
+			 metrics_value(r.stage.latency, cron));
+	stage_free(&r);
+}
+
+static void test_stage_counts_every_entry_received(void **state)
+{
+	(void)state;
+	static struct stage_run r;
+	stage_start(&r, 0);
+	for (int i = 0; i < 50; i++)
+		stage_send(&r,
+			   entry_new((enum log_level)(i % LOG_LEVELS), i % 2 ? "api" : "db", i % 3 == 0, i));
+	stage_finish(&r);
+	unsigned long long got = atomic_load(&r.stage.received);
+	if (got != 50)
+		fail_msg("stage.received is %llu after 50 entries, expected 50", got);
+	expect_entries(r.stage.entries, "trace", "db", 9,
+		       "entries 0, 6, 12, ..., 48 are trace entries of db");
+	stage_free(&r);
+}
+
+static void test_stage_counts_each_entry_once_under_the_series_limit(void **state)
+{
+	(void)state;
+	static struct stage_run r;
+	stage_start(&r, 2);
+	static const char *const services[] = {"s1", "s2", "s3", "s4", "s5"};
+	for (int i = 0; i < 5; i++)
+		stage_send(&r, entry_new(LOG_INFO, services[i], 1, 5));
+	stage_finish(&r);
+	expect_entries(r.stage.entries, "info", "s1", 1, "the first two series fit under the limit of 2");
+	expect_entries(r.stage.entries, "info", "s2", 1, "the first two series fit under the limit of 2");
+	expect_entries(r.stage.entries, "info", "s3", -1, "a third series is over the limit of 2");
+	if (metrics_series_dropped(r.reg) != 3)
+		fail_msg(
+		    "metrics_series_dropped is %llu, expected 3: the entries of s3, s4, s5 are each dropped "
+		    "once (and not observed in the histogram, which would count them twice)",
+		    metrics_series_dropped(r.reg));
+	const char *s3[] = {"s3"};
+	if (metrics_value(r.stage.latency, s3) > 0)
+		fail_msg("an entry refused by the series limit was observed in the latency histogram");
+	stage_free(&r);
+}
+
+/* ---- promtool ------------------------------------------------------------------------ */
+
+/* A registry like the pipeline's, with every awkward case in it. */
+static struct metrics_registry *realistic_registry(struct metrics_stage *stage, struct chan *in)
+{
+	struct metrics_registry *reg = registry_or_fail(0);
+	if (metrics_stage_init(stage, reg, in) != 0)
+		fail_msg("metrics_stage_init returned -1 (%s)", strerror(errno));
+	const char *help = "Lines read from C:\\logs.\nBlank lines are not counted.";
+	struct metric_family *lines =
+	    must(metrics_counter(reg, "logpipe_lines_read_total", help, 0, NULL), "logpipe_lines_read_total");
+	const char *reason[] = {"reason"};
+	struct metric_family *errors =
+	    must(metrics_counter(reg, "logpipe_parse_errors_total", "Lines the parser rejected, by reason.",
+				 1, reason),
+		 "logpipe_parse_errors_total");
+	struct metric_family *depth =
+	    must(metrics_gauge(reg, "logpipe_queue_length", "Entries waiting in a channel.", 0, NULL),
+		 "logpipe_queue_length");
+	static const char *const reasons[] = {"invalid_json", "missing_level", "bad_level", "too_long"};
+	for (size_t i = 0; i < 4; i++) {
+		const char *v[] = {reasons[i]};
+		must_update(metrics_counter_add(errors, v, i == 0 ? 2 : 0), "metrics_counter_add");
+	}
+	must_update(metrics_counter_set(lines, NULL, 1234567), "metrics_counter_set");
+	must_update(metrics_gauge_set(depth, NULL, -0.5), "metrics_gauge_set");
+	static const char *const services[] = {"api", "we\"ird\\ser\nvice", "caf\xE9", "\xE2\x82\xAC"};
+	const double lat[] = {0.0125, 0.25, 7, 100, 0.1};
+	for (size_t i = 0; i < 4; i++) {
+		const char *ev[] = {"info", services[i]}, *lv[] = {services[i]};
+		must_update(metrics_counter_add(stage->entries, ev, (double)i + 1), "metrics_counter_add");
+		for (size_t k = 0; k <= i; k++)
+			must_update(metrics_histogram_observe(stage->latency, lv, lat[k]),
+				    "metrics_histogram_observe");
+	}
+	return reg;
+}
+
+static void test_promtool_accepts_the_rendering(void **state)
+{
+	(void)state;
+	struct metrics_stage stage;
+	struct chan *in = chan_new_or_fail(1);
+	struct metrics_registry *reg = realistic_registry(&stage, in);
+	char *text = render_or_fail(reg);
+	metrics_registry_free(reg);
+	chan_free(in);
+	if (system("command -v promtool >/dev/null 2>&1") != 0) {
+		printf("promtool not installed: check skipped\n");
+		free(text);
+		return;
+	}
+	char dir[] = "/tmp/logpipe-06-XXXXXX";
+	if (mkdtemp(dir) == NULL)
+		fail_msg("mkdtemp: %s", strerror(errno));
+	char path[64], out[64], cmd[256];
+	snprintf(path, sizeof(path), "%s/metrics.txt", dir);
+	snprintf(out, sizeof(out), "%s/promtool.txt", dir);
+	FILE *f = fopen(path, "w");
+	if (f == NULL)
+		fail_msg("cannot write %s: %s", path, strerror(errno));
+	fputs(text, f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "promtool check metrics < '%s' > '%s' 2>&1", path, out);
+	int rc = system(cmd);
+	char said[2048] = "";
+	f = fopen(out, "r");
+	if (f != NULL) {
+		said[fread(said, 1, sizeof(said) - 1, f)] = '\0';
+		fclose(f);
+	}
+	unlink(path);
+	unlink(out);
+	rmdir(dir);
+	if (rc == -1 || !WIFEXITED(rc) || WEXITSTATUS(rc) != 0) {
+		printf("promtool check metrics said:\n%s\non this text:\n%s", said, text);
+		free(text);
+		fail_msg(
+		    "promtool check metrics rejected the rendering (exit status %d): see its words above",
+		    WIFEXITED(rc) ? WEXITSTATUS(rc) : -1);
+	}
+	free(text);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct harness_test tests[] = {
+	    HTEST(test_format_value_goldens, L06 "#formatting-a-value"),
+	    HTEST(test_format_value_reads_back_as_the_same_double, L06 "#numbers-that-read-back"),
+	    HTEST(test_label_value_escapes_backslash_quote_and_newline, L06 "#escaping"),
+	    HTEST(test_label_value_keeps_valid_utf8, L06 "#escaping"),
+	    HTEST(test_label_value_replaces_invalid_utf8, L06 "#escaping"),
+	    HTEST(test_help_escapes_only_backslash_and_newline, L06 "#escaping"),
+	    HTEST(test_bad_metric_names_are_refused, L06 "#names"),
+	    HTEST(test_bad_label_names_are_refused, L06 "#names"),
+	    HTEST(test_histogram_may_not_have_a_label_named_le, L06 "#names"),
+	    HTEST(test_histogram_bounds_must_be_finite_and_increasing, L06 "#names"),
+	    HTEST(test_registering_a_name_twice_is_refused, L06 "#names"),
+	    HTEST(test_value_of_a_missing_series_is_minus_one, L06 "#finding-a-series"),
+	    HTEST(test_series_limit_refuses_new_series_and_counts_drops, L06 "#finding-a-series"),
+	    HTEST(test_look_alike_invalid_values_are_one_series, L06 "#finding-a-series"),
+	    HTEST(test_series_keep_their_own_copy_of_label_values, L06 "#finding-a-series"),
+	    HTEST(test_counter_add_refuses_negative_and_nan, L06 "#updates"),
+	    HTEST(test_counter_set_never_goes_down, L06 "#updates"),
+	    HTEST(test_gauge_set_goes_both_ways, L06 "#updates"),
+	    HTEST(test_updates_refuse_the_wrong_family_type, L06 "#updates"),
+	    HTEST(test_histogram_observation_equal_to_a_bound_counts_in_its_bucket, L06 "#updates"),
+	    HTEST(test_render_golden, L06 "#rendering"),
+	    HTEST(test_render_escapes_help_and_label_values, L06 "#rendering"),
+	    HTEST(test_render_of_an_empty_registry_is_empty_text, L06 "#rendering"),
+	    HTEST(test_updates_from_four_threads_while_scraping_are_exact,
+		  L06 "#one-lock-and-a-scrape-that-holds-it"),
+	    HTEST(test_stage_counts_entries_by_level_and_service, L06 "#the-stage"),
+	    HTEST(test_stage_observes_latency_in_seconds, L06 "#the-stage"),
+	    HTEST(test_stage_does_not_observe_entries_without_latency, L06 "#the-stage"),
+	    HTEST(test_stage_counts_every_entry_received, L06 "#the-stage"),
+	    HTEST(test_stage_counts_each_entry_once_under_the_series_limit, L06 "#the-stage"),
+	    HTEST(test_promtool_accepts_the_rendering, L06 "#6-run-it"),
+	};
+	return harness_main(argc, argv, "06-metrics", tests, HARNESS_COUNT(tests));
+}

@@ -208,6 +208,45 @@ static void test_close_wakes_every_blocked_sender(void **state)
 	assert_chan_status(chan_free(ch), CHAN_OK);
 }
 
+struct parked_or_done {
+	struct chan *ch;
+	struct harness_thread *t;
+};
+
+static int sender_parked_or_done(void *arg)
+{
+	struct parked_or_done *p = arg;
+	pthread_mutex_lock(&p->ch->mu);
+	int parked = p->ch->send_waiting > 0;
+	pthread_mutex_unlock(&p->ch->mu);
+	return parked || harness_thread_done(p->t);
+}
+
+/* Capacity 0: lesson 02 explains the rendezvous and provides
+ * chan_await_pickup; here we check that chan_send_until calls it. */
+static void test_unbuffered_send_waits_for_the_receiver(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(0);
+	assert_int_equal(chan_cap(ch), 0);
+	struct op op = {.ch = ch, .msg = MSG(5)};
+	struct harness_thread t;
+	harness_thread_start(&t, op_send, &op);
+	struct parked_or_done p = {ch, &t};
+	assert_true(harness_wait_until(sender_parked_or_done, &p));
+	if (harness_thread_done(&t))
+		fail_msg("chan_send on an unbuffered channel returned %s before any receiver took the "
+			 "message: when cap is 0, call chan_await_pickup after putting the message in the slot",
+			 chan_status_str(op.status));
+	void *got = NULL;
+	harness_on_hang("the unbuffered sender did not return after a receiver took its message");
+	assert_chan_status(chan_recv(ch, &got), CHAN_OK);
+	assert_int_equal(MSG_VALUE(got), 5);
+	assert_true(harness_thread_join_within(&t, harness_wait_ms()));
+	assert_chan_status(op.status, CHAN_OK);
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
 static void test_free_refuses_while_a_thread_is_blocked(void **state)
 {
 	(void)state;
@@ -441,6 +480,7 @@ int main(int argc, char **argv)
 		HTEST(test_close_twice_returns_closed, L01 "#close"),
 		HTEST(test_close_wakes_every_blocked_receiver, L01 "#close"),
 		HTEST(test_close_wakes_every_blocked_sender, L01 "#close"),
+		HTEST(test_unbuffered_send_waits_for_the_receiver, L01 "#send-and-receive"),
 		HTEST(test_free_refuses_while_a_thread_is_blocked, L01 "#5-build-it"),
 		HTEST(test_null_channel_is_an_error_not_a_crash, L01 "#5-build-it"),
 		HTEST(test_4x4_threads_move_a_million_messages_exactly_once, L01 "#7-what-can-go-wrong"),

@@ -108,8 +108,10 @@ hint:
 	@sh src/tools/hint.sh '$(LESSON)' '$(N)'
 
 ## run: run a lesson's step program (LESSON=NN ARGS='...'), built from IMPL
-run: progbin
+run:
 	@test -n "$(LESSON)" || { echo "usage: make run LESSON=NN [ARGS='...']"; exit 2; }
+	@test -n "$(STEP_PROGRAMS)" || { echo "lesson $(LESSON) has no program (src/steps/$(LESSON)-*.c)"; exit 2; }
+	@$(MAKE) --no-print-directory progbin LESSON='$(LESSON)' IMPL='$(IMPL)' SANITIZE='$(SANITIZE)'
 	./$(OUT)/bin/$(firstword $(STEP_PROGRAMS)) $(ARGS)
 
 ## demo: the course's main job (for now: the latest step program, on the reference code)

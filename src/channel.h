@@ -158,7 +158,8 @@ enum chan_status chan_select(struct chan *const chans[], size_t n, size_t *which
 /* snippet: seam */
 /*
  * The seam between lessons 01 and 02. channel.c (lesson 01) calls these;
- * select.c (lesson 02) implements them. Each is called with ch->mu held.
+ * select.c (lesson 02) implements them. Each is called with ch->mu held
+ * (chan_cond_wait: with *mu held) and returns with it still held.
  */
 
 /* Wait on cv until signalled or until deadline (NULL = no deadline).

@@ -1,0 +1,620 @@
+/*
+ * 01-channel - the lesson 01 program: producer threads send the numbers
+ * 1..M through one channel to consumer threads, which check that every
+ * number arrived exactly once and in order, and measure how fast.
+ *
+ *   01-channel [--capacity N] [--producers P] [--consumers C] [--messages M]
+ *
+ * A message is a pointer, but here no memory is needed: the number itself
+ * travels inside the pointer (a uintptr_t cast to void *). The numbers
+ * start at 1 so that no message is NULL.
+ *
+ * smoke: --capacity 1 --producers 4 --consumers 4 --messages 20000
+ * smoke: --capacity 0 --messages 20000
+ * smoke: --producers 3 --consumers 1 --messages 100000
+ */
+#include "channel.h"
+#include "clock.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PROG	      "01-channel"
+#define TEST_HINT     "make test LESSON=01"
+#define DONE_YET      "is lessons/01-channel done? (" TEST_HINT ")"
+#define MAX_CAPACITY  1048576ULL
+#define MAX_THREADS   256ULL
+#define MAX_MESSAGES  1000000000ULL
+#define STALL_SECONDS 5
+/* Consumers publish their count for the stall watch once every this many
+ * messages: often enough to see progress, rarely enough to cost nothing. */
+#define PROGRESS_EVERY 1024
+
+struct options {
+	size_t capacity;
+	unsigned long long producers;
+	unsigned long long consumers;
+	unsigned long long messages;
+};
+
+/* What a set of messages adds up to. Two sets with the same count, sum
+ * and sum of squares are, for our purposes, the same set: a lost message
+ * and a duplicated one cannot cancel out in both sums at once. The sums
+ * wrap around modulo 2^64, identically on both sides. */
+struct tally {
+	unsigned long long count;
+	unsigned long long sum;
+	unsigned long long squares;
+};
+
+/* What the producers share: the channel, and who closes it. */
+struct shared {
+	struct chan *ch;
+	pthread_mutex_t mu;	    /* protects running */
+	unsigned long long running; /* producers that have not finished yet */
+	enum chan_status close_rc;  /* what chan_close said to the last one */
+};
+
+struct producer {
+	struct shared *sh;
+	unsigned long long first; /* it sends first, first + step, ... up to last */
+	unsigned long long step;
+	unsigned long long last;
+	struct tally sent;   /* the messages chan_send accepted */
+	enum chan_status rc; /* CHAN_OK, or the status that stopped it early */
+};
+
+struct consumer {
+	struct chan *ch;
+	unsigned long long producers;
+	unsigned long long messages;
+	unsigned long long *last_seen; /* per producer: the last number received from it */
+	struct tally got;
+	unsigned long long out_of_order; /* a number smaller than one seen before from its producer */
+	unsigned long long bogus;	 /* a message that is not a number 1..M at all */
+	enum chan_status rc;		 /* how its receive loop ended: CHAN_CLOSED is right */
+	atomic_ullong progress;		 /* got.count, now and then, for the stall watch */
+};
+
+static void usage(FILE *to)
+{
+	fprintf(to, "usage: " PROG " [--capacity N] [--producers P] [--consumers C] [--messages M]\n");
+}
+
+static void help(void)
+{
+	usage(stdout);
+	printf("  Producer threads send the numbers 1..M through one channel; consumer threads\n"
+	       "  receive them until the channel is closed, then the program checks that every\n"
+	       "  number arrived exactly once and in order, and says how fast it went.\n"
+	       "  --capacity N    slots in the channel, 0 to %llu; 0 = unbuffered (default 64)\n"
+	       "  --producers P   sending threads, 1 to %llu (default 2)\n"
+	       "  --consumers C   receiving threads, 1 to %llu (default 2)\n"
+	       "  --messages M    how many numbers to send, 1 to %llu (default 1000000)\n"
+	       "  --help          this text\n"
+	       "  Exit status: 0 if every check passed, 1 if one failed, 2 for bad arguments.\n",
+	       MAX_CAPACITY, MAX_THREADS, MAX_THREADS, MAX_MESSAGES);
+}
+
+/* Sets *out to text read as a whole number in [min, max]. Returns 0, or
+ * -1 if text is not such a number (strtoull alone would accept " -1"). */
+static int parse_number(const char *text, unsigned long long min, unsigned long long max,
+			unsigned long long *out)
+{
+	if (!isdigit((unsigned char)text[0]))
+		return -1;
+	char *end = NULL;
+	errno = 0;
+	unsigned long long v = strtoull(text, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int bad_value(const char *option, unsigned long long min, unsigned long long max, const char *got)
+{
+	fprintf(stderr, PROG ": %s wants a whole number from %llu to %llu, not '%s'\n", option, min, max,
+		got);
+	usage(stderr);
+	return 2;
+}
+
+/* 0: go on; 1: --help was printed; 2: bad arguments (already reported). */
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	static const struct option longs[] = {{"capacity", required_argument, NULL, 'c'},
+					      {"producers", required_argument, NULL, 'p'},
+					      {"consumers", required_argument, NULL, 'C'},
+					      {"messages", required_argument, NULL, 'm'},
+					      {"help", no_argument, NULL, 'h'},
+					      {NULL, 0, NULL, 0}};
+	*o = (struct options){.capacity = 64, .producers = 2, .consumers = 2, .messages = 1000000};
+	opterr = 0; /* we print our own one-line reasons */
+	unsigned long long cap;
+	int c;
+	while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			if (parse_number(optarg, 0, MAX_CAPACITY, &cap) != 0)
+				return bad_value("--capacity", 0, MAX_CAPACITY, optarg);
+			o->capacity = (size_t)cap;
+			break;
+		case 'p':
+			if (parse_number(optarg, 1, MAX_THREADS, &o->producers) != 0)
+				return bad_value("--producers", 1, MAX_THREADS, optarg);
+			break;
+		case 'C':
+			if (parse_number(optarg, 1, MAX_THREADS, &o->consumers) != 0)
+				return bad_value("--consumers", 1, MAX_THREADS, optarg);
+			break;
+		case 'm':
+			if (parse_number(optarg, 1, MAX_MESSAGES, &o->messages) != 0)
+				return bad_value("--messages", 1, MAX_MESSAGES, optarg);
+			break;
+		case 'h':
+			help();
+			return 1;
+		case ':':
+			fprintf(stderr, PROG ": %s needs a value\n", argv[optind - 1]);
+			usage(stderr);
+			return 2;
+		default:
+			fprintf(stderr, PROG ": unknown option %s\n", argv[optind - 1]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, PROG ": unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	return 0;
+}
+
+/* ---- the probe: is the channel there at all? ---------------------------- */
+
+/* Says what went wrong if got is not want. Returns 0 if it is. */
+static int expect(const char *call, enum chan_status got, enum chan_status want)
+{
+	if (got == want)
+		return 0;
+	if (got == CHAN_NOTIMPL)
+		fprintf(stderr, PROG ": %s returned CHAN_NOTIMPL, so it is still a stub: " DONE_YET "\n",
+			call);
+	else
+		fprintf(stderr,
+			PROG ": %s returned %s where the contract says %s (" TEST_HINT " tells more)\n", call,
+			chan_status_str(got), chan_status_str(want));
+	return 1;
+}
+
+/*
+ * Before starting any thread, walk one channel through its whole life on
+ * this thread alone: none of these calls should block. A stub then ends
+ * the program with its name, instead of threads waiting forever for a
+ * close that a stub will never do. Returns 0 if the channel answered as
+ * the contract says, 1 (after saying why) otherwise.
+ */
+static int probe(void)
+{
+	struct chan *ch = chan_new(1);
+	if (ch == NULL) {
+		fprintf(stderr, PROG ": chan_new returned NULL: " DONE_YET " (errno says: %s)\n",
+			strerror(errno));
+		return 1;
+	}
+	void *one = (void *)(uintptr_t)1;
+	void *msg = NULL;
+	int bad = expect("chan_send on an empty channel of capacity 1", chan_send(ch, one), CHAN_OK) ||
+		  expect("chan_recv after one send", chan_recv(ch, &msg), CHAN_OK);
+	if (!bad && msg != one) {
+		fprintf(stderr, PROG ": chan_recv returned %p, not the %p that was sent (" TEST_HINT ")\n",
+			msg, one);
+		bad = 1;
+	}
+	bad = bad || expect("chan_close on an open channel", chan_close(ch), CHAN_OK) ||
+	      expect("chan_recv on a closed, empty channel", chan_recv(ch, &msg), CHAN_CLOSED) ||
+	      expect("chan_send on a closed channel", chan_send(ch, one), CHAN_CLOSED);
+	enum chan_status freed = chan_free(ch);
+	return bad || expect("chan_free on an idle channel", freed, CHAN_OK);
+}
+
+/* ---- producers and consumers ------------------------------------------- */
+
+static void tally_add(struct tally *t, unsigned long long v)
+{
+	t->count++;
+	t->sum += v;
+	t->squares += v * v;
+}
+
+/*
+ * Only a sender may close a channel, and only once every sender is done:
+ * a close while another producer is still sending would make its next
+ * send fail with CHAN_CLOSED. So each producer counts itself out under a
+ * mutex, and the one that brings the count to zero closes.
+ */
+static void producer_finished(struct shared *sh)
+{
+	pthread_mutex_lock(&sh->mu);
+	int last = --sh->running == 0;
+	pthread_mutex_unlock(&sh->mu);
+	if (last)
+		sh->close_rc = chan_close(sh->ch);
+}
+
+static void *producer_main(void *arg)
+{
+	struct producer *p = arg;
+	p->rc = CHAN_OK;
+	for (unsigned long long v = p->first; v <= p->last; v += p->step) {
+		enum chan_status rc = chan_send(p->sh->ch, (void *)(uintptr_t)v);
+		if (rc != CHAN_OK) {
+			/* CHAN_OK is the only answer that hands the message over. */
+			p->rc = rc;
+			break;
+		}
+		tally_add(&p->sent, v);
+	}
+	producer_finished(p->sh);
+	return NULL;
+}
+
+/* Producer k sends k+1, k+1+P, k+1+2P...: the producer of v is (v-1) % P. */
+static void check_message(struct consumer *c, uintptr_t v)
+{
+	if (v == 0 || v > c->messages) {
+		c->bogus++;
+		return;
+	}
+	unsigned long long *last = &c->last_seen[(v - 1) % c->producers];
+	/* One producer sends its numbers in increasing order, and the channel
+	 * is first in, first out: whichever of them this consumer gets must
+	 * come in increasing order too. */
+	if (v <= *last)
+		c->out_of_order++;
+	*last = v;
+	tally_add(&c->got, v);
+}
+
+static void *consumer_main(void *arg)
+{
+	struct consumer *c = arg;
+	void *msg;
+	/* CHAN_CLOSED comes only once the channel is closed AND drained: no
+	 * message is left behind when this loop ends. */
+	while ((c->rc = chan_recv(c->ch, &msg)) == CHAN_OK) {
+		check_message(c, (uintptr_t)msg);
+		if (c->got.count % PROGRESS_EVERY == 0)
+			atomic_store_explicit(&c->progress, c->got.count, memory_order_relaxed);
+	}
+	atomic_store_explicit(&c->progress, c->got.count, memory_order_relaxed);
+	return NULL;
+}
+
+/* ---- the stall watch ---------------------------------------------------- */
+
+/*
+ * A channel with a lost wake-up does not crash: it stops. The watch looks
+ * at the consumers' counts once a second and says so once nothing has
+ * moved for STALL_SECONDS, instead of leaving the learner in front of a
+ * silent terminal. It uses plain pthreads, not the channel under test.
+ */
+struct watch {
+	pthread_mutex_t mu;
+	pthread_cond_t wake; /* signalled when stop becomes 1 */
+	int stop;	     /* protected by mu */
+	struct consumer *consumers;
+	unsigned long long n;
+};
+
+static unsigned long long total_progress(const struct watch *w)
+{
+	unsigned long long total = 0;
+	for (unsigned long long i = 0; i < w->n; i++)
+		total += atomic_load_explicit(&w->consumers[i].progress, memory_order_relaxed);
+	return total;
+}
+
+static void *watch_main(void *arg)
+{
+	struct watch *w = arg;
+	unsigned long long seen = total_progress(w);
+	int quiet = 0;
+	pthread_mutex_lock(&w->mu);
+	while (!w->stop) {
+		struct timespec tick = deadline_after_ms(1000);
+		if (pthread_cond_timedwait(&w->wake, &w->mu, &tick) != ETIMEDOUT)
+			continue; /* woken to stop, or for no reason: the loop re-checks */
+		unsigned long long now = total_progress(w);
+		quiet = now == seen ? quiet + 1 : 0;
+		seen = now;
+		if (quiet == STALL_SECONDS)
+			fprintf(stderr,
+				PROG ": no message received for %d s: threads are probably waiting for a "
+				     "wake-up that never comes (a missing signal, or a close without "
+				     "broadcast?). Try " TEST_HINT " SANITIZE=thread; Ctrl-C to stop.\n",
+				STALL_SECONDS);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* The watch's condition variable runs on CLOCK_MONOTONIC, like every
+ * deadline in this course (see clock.h). */
+static int watch_start(struct watch *w, pthread_t *tid)
+{
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->wake, &attr);
+	pthread_condattr_destroy(&attr);
+	w->stop = 0;
+	return pthread_create(tid, NULL, watch_main, w);
+}
+
+static void watch_stop(struct watch *w, pthread_t tid)
+{
+	pthread_mutex_lock(&w->mu);
+	w->stop = 1;
+	pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(tid, NULL);
+	pthread_cond_destroy(&w->wake);
+	pthread_mutex_destroy(&w->mu);
+}
+
+/* ---- one run ------------------------------------------------------------ */
+
+struct run {
+	struct options o;
+	struct shared sh;
+	struct producer *producers;
+	struct consumer *consumers;
+	pthread_t *producer_tids;
+	pthread_t *consumer_tids;
+	unsigned long long started_producers;
+	unsigned long long started_consumers;
+};
+
+static int run_alloc(struct run *r)
+{
+	unsigned long long np = r->o.producers, nc = r->o.consumers;
+	r->producers = calloc(np, sizeof(*r->producers));
+	r->consumers = calloc(nc, sizeof(*r->consumers));
+	r->producer_tids = calloc(np, sizeof(*r->producer_tids));
+	r->consumer_tids = calloc(nc, sizeof(*r->consumer_tids));
+	if (r->producers == NULL || r->consumers == NULL || r->producer_tids == NULL ||
+	    r->consumer_tids == NULL)
+		return -1;
+	for (unsigned long long i = 0; i < nc; i++) {
+		struct consumer *c = &r->consumers[i];
+		c->ch = r->sh.ch;
+		c->producers = np;
+		c->messages = r->o.messages;
+		c->last_seen = calloc(np, sizeof(*c->last_seen));
+		atomic_init(&c->progress, 0);
+		if (c->last_seen == NULL)
+			return -1;
+	}
+	for (unsigned long long k = 0; k < np; k++)
+		r->producers[k] =
+		    (struct producer){.sh = &r->sh, .first = k + 1, .step = np, .last = r->o.messages};
+	return 0;
+}
+
+static void run_free(struct run *r)
+{
+	for (unsigned long long i = 0; r->consumers != NULL && i < r->o.consumers; i++)
+		free(r->consumers[i].last_seen);
+	free(r->producers);
+	free(r->consumers);
+	free(r->producer_tids);
+	free(r->consumer_tids);
+	pthread_mutex_destroy(&r->sh.mu);
+}
+
+/*
+ * Consumers first, so that someone is receiving when the first send comes.
+ * If a thread cannot be created, the run still ends cleanly: producers that
+ * never started are counted out as if they had finished, so the last one
+ * still closes the channel and every consumer still sees CHAN_CLOSED.
+ */
+static int start_threads(struct run *r)
+{
+	int err = 0;
+	for (unsigned long long i = 0; i < r->o.consumers && err == 0; i++)
+		if ((err = pthread_create(&r->consumer_tids[i], NULL, consumer_main, &r->consumers[i])) == 0)
+			r->started_consumers++;
+	for (unsigned long long k = 0; k < r->o.producers && err == 0; k++)
+		if ((err = pthread_create(&r->producer_tids[k], NULL, producer_main, &r->producers[k])) == 0)
+			r->started_producers++;
+	for (unsigned long long k = r->started_producers; k < r->o.producers; k++)
+		producer_finished(&r->sh);
+	if (err != 0)
+		fprintf(stderr, PROG ": cannot start a thread: %s\n", strerror(err));
+	return err == 0 ? 0 : -1;
+}
+
+static void join_threads(struct run *r)
+{
+	for (unsigned long long k = 0; k < r->started_producers; k++)
+		pthread_join(r->producer_tids[k], NULL);
+	for (unsigned long long i = 0; i < r->started_consumers; i++)
+		pthread_join(r->consumer_tids[i], NULL);
+}
+
+/* ---- the report --------------------------------------------------------- */
+
+static void print_config(const struct options *o)
+{
+	printf(PROG ": %llu producer%s send the numbers 1..%llu to %llu consumer%s through ", o->producers,
+	       o->producers == 1 ? "" : "s", o->messages, o->consumers, o->consumers == 1 ? "" : "s");
+	if (o->capacity == 0)
+		printf("an unbuffered channel (capacity 0: every send waits for a receiver)\n");
+	else
+		printf("a channel of capacity %zu\n", o->capacity);
+}
+
+/* Says which threads stopped for another reason than the normal one.
+ * Returns the number of them. */
+static int report_threads(const struct run *r)
+{
+	int bad = 0;
+	for (unsigned long long k = 0; k < r->o.producers; k++) {
+		const struct producer *p = &r->producers[k];
+		if (p->rc == CHAN_OK)
+			continue;
+		printf("producer %llu stopped after %llu messages: chan_send returned %s\n", k + 1,
+		       p->sent.count, chan_status_str(p->rc));
+		bad++;
+	}
+	if (r->sh.close_rc != CHAN_OK) {
+		printf("the last producer's chan_close returned %s, not CHAN_OK\n",
+		       chan_status_str(r->sh.close_rc));
+		bad++;
+	}
+	for (unsigned long long i = 0; i < r->o.consumers; i++) {
+		const struct consumer *c = &r->consumers[i];
+		double share = 100.0 * (double)c->got.count / (double)r->o.messages;
+		printf("consumer %llu received %llu messages (%.1f%%)\n", i + 1, c->got.count, share);
+		if (c->rc != CHAN_CLOSED) {
+			printf("  ...then chan_recv returned %s; only CHAN_CLOSED should end it\n",
+			       chan_status_str(c->rc));
+			bad++;
+		}
+	}
+	return bad;
+}
+
+/* Compares what was received with what was sent. Returns 0 if they match. */
+static int report_exactly_once(const struct run *r)
+{
+	struct tally sent = {0, 0, 0}, got = {0, 0, 0};
+	unsigned long long bogus = 0;
+	for (unsigned long long k = 0; k < r->o.producers; k++) {
+		sent.count += r->producers[k].sent.count;
+		sent.sum += r->producers[k].sent.sum;
+		sent.squares += r->producers[k].sent.squares;
+	}
+	for (unsigned long long i = 0; i < r->o.consumers; i++) {
+		got.count += r->consumers[i].got.count;
+		got.sum += r->consumers[i].got.sum;
+		got.squares += r->consumers[i].got.squares;
+		bogus += r->consumers[i].bogus;
+	}
+	unsigned long long m = r->o.messages;
+	unsigned long long want_sum = m % 2 == 0 ? m / 2 * (m + 1) : (m + 1) / 2 * m;
+	if (got.count == m && got.sum == want_sum && got.squares == sent.squares && sent.count == m &&
+	    bogus == 0) {
+		printf("exactly once: ok - %llu messages received, their sum %llu is 1+2+...+%llu, and "
+		       "their sum of squares matches too\n",
+		       got.count, got.sum, m);
+		return 0;
+	}
+	printf("exactly once: FAILED - received %llu messages (expected %llu), sum %llu (expected %llu)",
+	       got.count, m, got.sum, want_sum);
+	printf("%s%s\n", got.squares == sent.squares ? "" : ", sums of squares differ",
+	       sent.count == m ? "" : ", not every message was sent");
+	if (bogus > 0)
+		printf("  %llu messages were not numbers 1..%llu at all (NULL or garbage)\n", bogus, m);
+	printf("  messages were lost, duplicated or damaged on the way: " TEST_HINT " tells more\n");
+	return 1;
+}
+
+static int report_order(const struct run *r)
+{
+	unsigned long long out_of_order = 0;
+	for (unsigned long long i = 0; i < r->o.consumers; i++)
+		out_of_order += r->consumers[i].out_of_order;
+	if (out_of_order == 0) {
+		printf("order: ok - each consumer got each producer's numbers in increasing order (first in, "
+		       "first out)\n");
+		return 0;
+	}
+	printf("order: FAILED - %llu times a consumer got a producer's number after a larger one: the "
+	       "channel is not first in, first out (" TEST_HINT ")\n",
+	       out_of_order);
+	return 1;
+}
+
+/* ---- main --------------------------------------------------------------- */
+
+/* Runs the producers and consumers; returns the number of failed checks,
+ * or -1 if the run could not be set up. */
+static int run(const struct options *o, double *seconds)
+{
+	struct run r = {.o = *o};
+	r.sh.running = o->producers;
+	r.sh.close_rc = CHAN_OK;
+	r.sh.ch = chan_new(o->capacity);
+	if (r.sh.ch == NULL) {
+		fprintf(stderr, PROG ": chan_new(%zu) returned NULL (%s) (" TEST_HINT ")\n", o->capacity,
+			strerror(errno));
+		return -1;
+	}
+	pthread_mutex_init(&r.sh.mu, NULL);
+	if (run_alloc(&r) != 0) {
+		fprintf(stderr, PROG ": out of memory for %llu producers and %llu consumers\n", o->producers,
+			o->consumers);
+		chan_free(r.sh.ch);
+		run_free(&r);
+		return -1;
+	}
+	struct watch w = {.consumers = r.consumers, .n = o->consumers};
+	pthread_t watch_tid;
+	int watching = watch_start(&w, &watch_tid) == 0;
+
+	struct timespec start = clock_now();
+	int failed = start_threads(&r) != 0;
+	join_threads(&r);
+	*seconds = clock_seconds_since(&start);
+	if (watching)
+		watch_stop(&w, watch_tid);
+
+	failed += report_threads(&r) + report_exactly_once(&r) + report_order(&r);
+	enum chan_status freed = chan_free(r.sh.ch);
+	if (freed != CHAN_OK) {
+		printf("chan_free returned %s though every thread has left the channel: are send_waiting "
+		       "and recv_waiting brought back down on every path? (" TEST_HINT ")\n",
+		       chan_status_str(freed));
+		failed++;
+	}
+	run_free(&r);
+	return failed;
+}
+
+int main(int argc, char **argv)
+{
+	/* One line at a time, even into a pipe, so that stdout and stderr
+	 * interleave in the order things happened. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	struct options o;
+	int rc = parse_args(argc, argv, &o);
+	if (rc != 0)
+		return rc == 1 ? 0 : 2;
+	print_config(&o);
+	if (probe() != 0)
+		return 1;
+
+	double seconds = 0;
+	int failed = run(&o, &seconds);
+	if (failed < 0)
+		return 1;
+	/* The figure includes starting and joining the threads: with few
+	 * messages that is much of the time, so it reads low. */
+	double per_s = seconds > 0 ? (double)o.messages / seconds : 0;
+	printf("result: %s, %llu messages in %.3f s, msgs_per_s=%.0f\n", failed == 0 ? "ok" : "FAILED",
+	       o.messages, seconds, per_s);
+	return failed == 0 ? 0 : 1;
+}

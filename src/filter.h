@@ -27,9 +27,12 @@ struct filter_config {
 struct filter_config filter_config_default(void);
 
 /*
- * Parses a comma-separated list of services ("api,billing") into cfg.
- * The names point into list, which must outlive cfg. Returns 0, or -1 if
- * there are more than FILTER_MAX_SERVICES names or an empty one.
+ * Parses a comma-separated list of services ("api,billing") into cfg;
+ * spaces and tabs around a name are dropped. The names point into list,
+ * which is cut up in place (even on failure) and must outlive cfg. Only
+ * services[0..nservices-1] mean anything. Returns 0, or -1 with errno
+ * EINVAL, and cfg untouched, if there are more than FILTER_MAX_SERVICES
+ * names, an empty one, or cfg or list is NULL.
  */
 int filter_config_services(struct filter_config *cfg, char *list);
 

@@ -43,11 +43,14 @@ fi
 
 if [ -z "${BUG:-}" ]; then
 	echo "Known-broken versions of the reference (make broken LESSON=NN BUG=name):"
+	found=0
 	for p in $(patches); do
 		l=$(lesson_of "$p")
 		case "$l" in "${LESSON:-}"*) ;; *) continue ;; esac
 		printf '  %-12s %-28s %s\n' "$l" "$(basename "$p" .patch)" "$(sed -n '2s/^# *//p' "$p")"
+		found=1
 	done
+	[ $found = 1 ] || echo "  none for lesson ${LESSON:-?} yet: its section 7 describes the mistakes and the tests that catch them"
 	exit 0
 fi
 p=$(ls lessons/"${LESSON:-}"*/broken/"$BUG".patch 2>/dev/null | head -n 1)

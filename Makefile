@@ -107,12 +107,13 @@ check: deps-present
 hint:
 	@sh src/tools/hint.sh '$(LESSON)' '$(N)'
 
-## run: run a lesson's step program (LESSON=NN ARGS='...'), built from IMPL
+## run: run a lesson's step program (LESSON=NN ARGS='...'), built from IMPL; only the
+##      program writes to stdout, so its output can be piped
 run:
 	@test -n "$(LESSON)" || { echo "usage: make run LESSON=NN [ARGS='...']"; exit 2; }
 	@test -n "$(STEP_PROGRAMS)" || { echo "lesson $(LESSON) has no program (src/steps/$(LESSON)-*.c)"; exit 2; }
-	@$(MAKE) --no-print-directory progbin LESSON='$(LESSON)' IMPL='$(IMPL)' SANITIZE='$(SANITIZE)'
-	./$(OUT)/bin/$(firstword $(STEP_PROGRAMS)) $(ARGS)
+	@$(MAKE) -s --no-print-directory progbin LESSON='$(LESSON)' IMPL='$(IMPL)' SANITIZE='$(SANITIZE)' >&2
+	@./$(OUT)/bin/$(firstword $(STEP_PROGRAMS)) $(ARGS)
 
 ## demo: the course's main job (for now: the latest step program, on the reference code)
 demo: deps-present

@@ -20,10 +20,13 @@
  *     back equal), and +Inf, -Inf, NaN are spelled so;
  *   - histograms: cumulative name_bucket{le="..."} samples in increasing
  *     order of le, ending with le="+Inf", then name_sum and name_count;
- *   - no timestamps; the output ends with a newline.
- * A family's series limit (default 10 000) bounds memory: an update that
- * would create one series too many is refused and counted in
- * metrics_series_dropped().
+ *   - no timestamps; the output ends with a newline (an empty registry
+ *     renders as the empty string).
+ * Each family may hold at most series_limit series (one limit, set once
+ * for the whole registry; default 10 000): an update that would create
+ * one series too many is refused and counted in metrics_series_dropped().
+ * Label values are repaired (invalid UTF-8 -> U+FFFD) before a series is
+ * looked up, by updates and by metrics_value alike.
  */
 #ifndef METRICS_H
 #define METRICS_H
@@ -93,7 +96,8 @@ void metrics_registry_free(struct metrics_registry *reg);
 /* snippet: families */
 /*
  * Registers a family. name must match [a-zA-Z_:][a-zA-Z0-9_:]*, each label
- * name [a-zA-Z_][a-zA-Z0-9_]* and not start with "__"; a histogram may not
+ * name [a-zA-Z_][a-zA-Z0-9_]* and not start with "__" (a metric name
+ * may); a histogram may not
  * have a label named "le", and its bounds must be finite and increasing.
  * Label names must be distinct and help must not be NULL. The registry
  * copies every string. A family without labels has its one series from
@@ -118,10 +122,14 @@ struct metric_family *metrics_histogram(struct metrics_registry *reg, const char
  * series_limit series (the update is counted as dropped).
  * metrics_counter_add(f, values, 0) creates a series without changing it:
  * do that for every series known in advance, so it is exported at 0.
+ * A histogram takes any value: a negative one lands in the lowest bucket
+ * (and lowers _sum), NaN only in +Inf (and makes _sum NaN); the metrics
+ * stage observes whatever latency the log gave.
  */
 int metrics_counter_add(struct metric_family *f, const char *const values[], double delta);
 /* For a counter kept elsewhere (an atomic in a stage): sets it to total
- * if total is larger; a counter never goes down. */
+ * if total is larger (a smaller total is ignored and returns 0); a
+ * counter never goes down. A NaN total is -1 with errno EINVAL. */
 int metrics_counter_set(struct metric_family *f, const char *const values[], double total);
 int metrics_gauge_set(struct metric_family *f, const char *const values[], double value);
 int metrics_histogram_observe(struct metric_family *f, const char *const values[], double value);
@@ -148,7 +156,8 @@ struct strbuf;
 
 /* snippet: format-pieces */
 /* Appends v so that it reads back as the same double: "+Inf", "-Inf",
- * "NaN", integers without a decimal point ("3"), others in the shortest
+ * "NaN", integers without a decimal point ("3", and "-0" for negative
+ * zero, as printf writes it), others in the shortest
  * of %.15g, %.16g, %.17g that round-trips ("0.1", not "0.10000000000000001"). */
 void metrics_format_value(struct strbuf *out, double v);
 

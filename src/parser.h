@@ -18,6 +18,8 @@
  *   - "service": optional string, "unknown" when absent or not a string;
  *   - "msg" (or "message"): optional string, "" when absent;
  *   - "ts" (or "time"): optional string, NULL when absent;
+ *     an alias is looked at only when the first name is absent or not a
+ *     string ({"msg":42,"message":"hi"} has the message "hi");
  *   - "latency_ms": optional number; has_latency is 0 when absent or not a
  *     number (a negative latency is kept: it is the log's word, not ours);
  *   - field names are case-sensitive ("Level" is not "level");
@@ -46,7 +48,8 @@ enum parse_error {
 	PARSE_REASONS = PARSE_ENOMEM /* the reasons exported as metrics: 1 .. PARSE_REASONS-1 */
 };
 
-/* "invalid_json", "missing_level", "bad_level", "too_long" (the metric label values). */
+/* "invalid_json", "missing_level", "bad_level", "too_long" (the metric label
+ * values); "unknown" for any other value, never NULL. */
 const char *parse_error_name(enum parse_error err);
 
 /*

@@ -26,8 +26,9 @@ __attribute__((format(printf, 2, 3)))
 #endif
 void strbuf_printf(struct strbuf *sb, const char *fmt, ...);
 
-/* Hands the text over to the caller (who frees it) and empties sb.
- * Returns NULL if an allocation failed along the way. */
+/* Hands the text over to the caller (who frees it) and empties sb; a
+ * buffer nothing was appended to gives "" (not NULL). Returns NULL only
+ * if an allocation failed along the way. */
 char *strbuf_take(struct strbuf *sb, size_t *len);
 
 void strbuf_free(struct strbuf *sb);

@@ -436,6 +436,14 @@ static void test_woken_receiver_rechecks_before_taking(void **state)
 	print_message("the message was taken from under the woken receiver in %d of 200 rounds\n", stolen);
 }
 
+static void test_unbuffered_2x2_threads_exactly_once(void **state)
+{
+	(void)state;
+	/* Capacity 0: senders sleep on not_full for two reasons (room in the
+	 * slot, "my message was taken"); a single signal can wake the wrong one. */
+	run_traffic(0, 2, 2, harness_scale(5000));
+}
+
 /* chan_len may be called at any time, from any thread. */
 static void *churn(void *arg)
 {
@@ -485,6 +493,7 @@ int main(int argc, char **argv)
 		HTEST(test_null_channel_is_an_error_not_a_crash, L01 "#5-build-it"),
 		HTEST(test_4x4_threads_move_a_million_messages_exactly_once, L01 "#7-what-can-go-wrong"),
 		HTEST(test_4x4_threads_through_one_slot_exactly_once, L01 "#7-what-can-go-wrong"),
+		HTEST(test_unbuffered_2x2_threads_exactly_once, L01 "#send-and-receive"),
 		HTEST(test_woken_receiver_rechecks_before_taking, L01 "#7-what-can-go-wrong"),
 		HTEST(test_len_is_safe_to_call_during_traffic, L01 "#len-and-cap"),
 	};

@@ -286,6 +286,12 @@ static void test_message_comes_from_msg_or_message_else_empty(void **state)
 	e = parse_ok("{\"level\":\"warning\",\"message\":\"queue depth 950 of 1000\"}");
 	assert_string_equal(e->message, "queue depth 950 of 1000");
 	log_entry_free(e);
+	e = parse_ok("{\"level\":\"info\",\"msg\":42,\"message\":\"from the alias\"}");
+	if (strcmp(e->message, "from the alias") != 0)
+		fail_msg("{\"msg\":42,\"message\":\"from the alias\"} gave the message \"%s\": the alias is "
+			 "used when the first name is absent or not a string",
+			 e->message);
+	log_entry_free(e);
 	e = parse_ok("{\"level\":\"info\"}");
 	if (e->message == NULL)
 		fail_msg("a line without msg gave message NULL: the contract says \"\", never NULL");
@@ -765,6 +771,7 @@ int main(int argc, char **argv)
 	    HTEST(test_level_parse_ignores_case_and_knows_warning, L04 "#levels-and-reason-names"),
 	    HTEST(test_level_parse_rejects_other_names, L04 "#levels-and-reason-names"),
 	    HTEST(test_error_names_are_the_metric_labels, L04 "#levels-and-reason-names"),
+	    HTEST(test_entry_owns_its_strings, L04 "#who-owns-what"),
 	    HTEST(test_full_line_fills_every_field, L04 "#parsing-one-line"),
 	    HTEST(test_text_that_is_not_json_is_invalid_json, L04 "#parsing-one-line"),
 	    HTEST(test_json_that_is_not_an_object_is_invalid_json, L04 "#parsing-one-line"),
@@ -783,7 +790,6 @@ int main(int argc, char **argv)
 	    HTEST(test_nested_objects_and_other_fields_are_ignored, L04 "#parsing-one-line"),
 	    HTEST(test_escapes_and_unicode_become_utf8, L04 "#parsing-one-line"),
 	    HTEST(test_failed_parse_sets_entry_null_so_it_can_be_freed, L04 "#who-owns-what"),
-	    HTEST(test_entry_owns_its_strings, L04 "#who-owns-what"),
 	    HTEST(test_stage_sends_one_entry_per_good_line_in_order, L04 "#the-stage-loop"),
 	    HTEST(test_stage_counts_each_error_by_reason, L04 "#the-stage-loop"),
 	    HTEST(test_stage_counts_too_long_marker_without_parsing_it, L04 "#the-stage-loop"),

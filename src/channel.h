@@ -163,7 +163,8 @@ enum chan_status chan_select(struct chan *const chans[], size_t n, size_t *which
  */
 
 /* Wait on cv until signalled or until deadline (NULL = no deadline).
- * Returns 0, or ETIMEDOUT once the deadline has passed. Like
+ * Returns 0, or ETIMEDOUT once the deadline has passed (any other error
+ * of pthread_cond_timedwait is returned as 0: the caller re-checks). Like
  * pthread_cond_wait it may return early for no reason: callers re-check. */
 int chan_cond_wait(pthread_cond_t *cv, pthread_mutex_t *mu, const struct timespec *deadline);
 

@@ -313,7 +313,7 @@ static void print_details(const struct harness_test *t, const struct outcome *o,
 	char *copy = strdup(o->out);
 	for (char *save = NULL, *line = strtok_r(copy, "\n", &save); line != NULL;
 	     line = strtok_r(NULL, "\n", &save)) {
-		if (is_noise(line))
+		if (is_noise(line) || strncmp(line, "HUNG: ", 6) == 0)
 			continue;
 		strip_tags(line);
 		if (*line == '\0' || strcmp(line, o->reason) == 0)

@@ -147,7 +147,8 @@ enum chan_status chan_recv_timed(struct chan *ch, void **msg, long timeout_ms);
  *   CHAN_CLOSED  chans[*which] is closed and drained (*msg = NULL);
  *   CHAN_TIMEOUT the deadline passed; CHAN_WOULDBLOCK with a deadline in
  *                the past (the "default:" case) when nothing was ready;
- *   CHAN_EINVAL  n is 0 or > CHAN_SELECT_MAX, or every entry is NULL.
+ *   CHAN_EINVAL  n is 0 or > CHAN_SELECT_MAX, every entry is NULL, or
+ *                chans, which or msg is NULL.
  * Fairness: when several channels are ready, each is equally likely to be
  * chosen, so no ready channel is starved.
  */

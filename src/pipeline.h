@@ -1,0 +1,105 @@
+/*
+ * pipeline.h - lesson 08: the stages wired together. One thread per stage,
+ * a bounded channel between each pair, a metrics registry they all count
+ * into, and the /metrics server reading it:
+ *
+ *   tailer --lines--> parser --entries--> filter --passed--> metrics stage
+ *     ^                                                         |
+ *   done (closed to stop)                registry <-------------+
+ *                                           ^
+ *                                  /metrics server (lesson 07)
+ *
+ * Shutdown has one mechanism: closing. pipeline_stop closes `done`; the
+ * tailer sees it, closes `lines`; the parser drains `lines` and closes
+ * `entries`; and so on down to the metrics stage, which ends when
+ * `passed` is closed. Every stage is then joined, in order, and only then
+ * is the server stopped, so a last scrape sees the final counts. When the
+ * pipeline has drained, the accounting invariant holds exactly:
+ *
+ *   lines_read = sum(parse_errors) + filtered + sum(log_entries) + series_dropped
+ *
+ * The metrics the pipeline exports (the contract docs/metrics.md lists):
+ *   logpipe_lines_read_total, logpipe_parse_errors_total{reason},
+ *   logpipe_filtered_total, logpipe_log_entries_total{level,service},
+ *   logpipe_log_latency_seconds{service} (histogram),
+ *   logpipe_series_dropped_total, logpipe_file_rotations_total,
+ *   logpipe_file_truncations_total, logpipe_build_info{version},
+ *   and the process_* metrics of process.h.
+ */
+#ifndef PIPELINE_H
+#define PIPELINE_H
+
+#include "channel.h"
+#include "filter.h"
+#include "http.h"
+#include "metrics.h"
+#include "parser.h"
+#include "process.h"
+#include "tailer.h"
+
+#include <pthread.h>
+
+#define PIPELINE_VERSION "1.0.0"
+#define PIPELINE_DEFAULT_CAPACITY 1024
+
+struct pipeline_config {
+	struct tailer_config source; /* a file (source.path) or the simulator */
+	struct filter_config filter;
+	size_t capacity;             /* of each channel (0: PIPELINE_DEFAULT_CAPACITY) */
+	size_t series_limit;         /* of the registry (0: the default) */
+	int serve;                   /* 1: start the /metrics server */
+	struct http_server_config http;
+};
+
+/* Everything one running pipeline owns. */
+struct pipeline {
+	struct pipeline_config cfg;
+	struct metrics_registry *reg;
+	struct chan *done, *lines, *entries, *passed;
+	struct tailer tailer;
+	struct parser_stage parser;
+	struct filter_stage filter;
+	struct metrics_stage sink;
+	pthread_t threads[4]; /* tailer, parser, filter, metrics stage */
+	int started;          /* threads started so far, for a clean unwind */
+	struct http_server *server;
+	/* families filled from the stages' counters at each render */
+	struct metric_family *lines_read, *parse_errors, *filtered, *series_dropped;
+	struct metric_family *rotations, *truncations;
+	struct process_metrics process;
+};
+
+/* A configuration with every default: the simulator, min level info,
+ * capacity PIPELINE_DEFAULT_CAPACITY, serving on 127.0.0.1:8479. */
+struct pipeline_config pipeline_config_default(void);
+
+/*
+ * Creates the registry (with every known series at 0), the channels and
+ * the stages, starts one thread per stage and, if cfg->serve, the server.
+ * Returns 0, or -1 with a one-line reason in err (everything already
+ * started is stopped and freed).
+ */
+int pipeline_start(struct pipeline *p, const struct pipeline_config *cfg, char *err, size_t errlen);
+
+/* Asks the source to stop (closes done) and waits until every stage has
+ * drained and ended; the server keeps serving. Safe to call twice. */
+void pipeline_stop(struct pipeline *p);
+
+/* Waits until every stage has ended on its own (the source reached the end
+ * of its input: --once, or a simulator with a count). */
+void pipeline_wait(struct pipeline *p);
+
+/* Copies the stages' counters into the registry and renders it: the
+ * /metrics body (an http_render_fn; arg is the struct pipeline *). */
+char *pipeline_render(void *arg, size_t *len);
+
+/* The two sides of the invariant, from the stages' counters; equal once
+ * the pipeline has drained. */
+unsigned long long pipeline_lines_read(struct pipeline *p);
+unsigned long long pipeline_lines_accounted(struct pipeline *p);
+
+/* Stops the server, frees everything. Call after pipeline_stop or
+ * pipeline_wait. */
+void pipeline_free(struct pipeline *p);
+
+#endif

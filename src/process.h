@@ -1,0 +1,26 @@
+/*
+ * process.h - the standard process_* metrics every Prometheus exporter
+ * exports, read from /proc/self on Linux (elsewhere the gauges stay at 0):
+ *   process_start_time_seconds      gauge, Unix time the process started
+ *   process_cpu_seconds_total       counter, user + system CPU time
+ *   process_resident_memory_bytes   gauge
+ *   process_virtual_memory_bytes    gauge
+ *   process_open_fds                gauge, entries in /proc/self/fd
+ *   process_max_fds                 gauge, the soft RLIMIT_NOFILE
+ */
+#ifndef PROCESS_H
+#define PROCESS_H
+
+#include "metrics.h"
+
+struct process_metrics {
+	struct metric_family *start_time, *cpu, *resident, *virtual_mem, *open_fds, *max_fds;
+};
+
+/* Registers the six families in reg. Returns 0, or -1 with errno. */
+int process_metrics_register(struct process_metrics *pm, struct metrics_registry *reg);
+
+/* Reads /proc/self now and updates the families (call before a render). */
+void process_metrics_collect(struct process_metrics *pm);
+
+#endif

@@ -37,6 +37,7 @@
 
 /* ---- parsing and answering one request (tested without sockets) ------- */
 
+/* snippet: request */
 struct http_request {
 	char method[16];          /* as sent ("GET"); methods are case-sensitive */
 	char path[HTTP_MAX_PATH]; /* the target up to '?' or the end */
@@ -57,7 +58,9 @@ struct http_request {
  *        than HTTP_MAX_HEAD), or -505.
  */
 long http_parse_request(const char *buf, size_t len, struct http_request *req);
+/* end snippet */
 
+/* snippet: respond */
 /* What the server serves: the body of /metrics, made anew for each
  * request (a new NUL-terminated string the server frees; NULL on error,
  * which is answered with 500). */
@@ -73,9 +76,11 @@ int http_respond(const struct http_request *req, http_render_fn render, void *ar
 /* Appends an error response with the given status (400, 404, 408, 431,
  * 500, 501, 503, 505), "Connection: close" and a one-line text body. */
 void http_respond_error(int status, struct strbuf *out);
+/* end snippet */
 
 /* ---- the server --------------------------------------------------------- */
 
+/* snippet: config */
 struct http_server_config {
 	const char *listen;    /* "127.0.0.1:8479", "[::1]:8479", ":8479" (every
 				  interface, IPv6 and IPv4); port 0 picks a free one */
@@ -103,5 +108,6 @@ int http_server_port(const struct http_server *server);
 
 /* Stops accepting, closes every connection, joins the thread, frees. */
 void http_server_stop(struct http_server *server);
+/* end snippet */
 
 #endif

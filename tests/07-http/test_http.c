@@ -1,0 +1,898 @@
+/*
+ * Lesson 07: the request parser, the response writer, and the server on a
+ * real socket. Written against src/http.h only.
+ */
+#include "harness.h"
+#include "http.h"
+#include "http_client.h"
+
+#include "clock.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define L07 "lessons/07-http/README.md"
+
+#define METRICS_TYPE "Content-Type: text/plain; version=0.0.4; charset=utf-8"
+#define GET_METRICS "GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n"
+
+/* ---- parsing --------------------------------------------------------------- */
+
+static long parse(const char *text, struct http_request *req)
+{
+	memset(req, 0x5a, sizeof(*req)); /* garbage: the parser must fill every field */
+	return http_parse_request(text, strlen(text), req);
+}
+
+static void expect_parse_status(const char *text, long want, const char *why)
+{
+	struct http_request req;
+	long got = parse(text, &req);
+	if (got != want)
+		fail_msg("http_parse_request(\"%s\") returned %ld, want %ld: %s", text, got, want, why);
+}
+
+static void test_parse_simple_get(void **state)
+{
+	(void)state;
+	const char *text = "GET /metrics HTTP/1.1\r\nHost: localhost:8479\r\nAccept: */*\r\n\r\n";
+	struct http_request req;
+	long n = parse(text, &req);
+	if (n != (long)strlen(text))
+		fail_msg("returned %ld, want the head's length %zu (up to and including the blank line)", n,
+			 strlen(text));
+	assert_string_equal(req.method, "GET");
+	assert_string_equal(req.path, "/metrics");
+	assert_int_equal(req.minor, 1);
+	assert_int_equal(req.has_host, 1);
+	assert_int_equal(req.keep_alive, 1);
+	assert_int_equal(req.content_length, 0);
+}
+
+static void test_parse_head_request(void **state)
+{
+	(void)state;
+	struct http_request req;
+	assert_true(parse("HEAD / HTTP/1.0\r\n\r\n", &req) > 0);
+	assert_string_equal(req.method, "HEAD");
+	assert_string_equal(req.path, "/");
+	assert_int_equal(req.minor, 0);
+	assert_int_equal(req.has_host, 0);
+}
+
+static void test_parse_accepts_bare_lf(void **state)
+{
+	(void)state;
+	const char *text = "GET /metrics HTTP/1.1\nHost: x\n\nGET";
+	struct http_request req;
+	long n = parse(text, &req);
+	if (n != (long)strlen(text) - 3)
+		fail_msg("returned %ld for a head with bare LF line ends, want %zu: a line may end in LF alone "
+			 "(RFC 9112 section 2.2)",
+			 n, strlen(text) - 3);
+	assert_string_equal(req.path, "/metrics");
+}
+
+static void test_parse_header_names_ignore_case(void **state)
+{
+	(void)state;
+	struct http_request req;
+	assert_true(parse("GET / HTTP/1.1\r\nhOsT: x\r\nCONNECTION: Close\r\ncontent-LENGTH: 5\r\n\r\n", &req) >
+		    0);
+	if (!req.has_host || req.keep_alive || req.content_length != 5)
+		fail_msg("hOsT, CONNECTION: Close and content-LENGTH were not recognised: header names (and the "
+			 "Connection option) are case-insensitive");
+}
+
+static void test_parse_keep_alive_follows_version_and_connection(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *text;
+		int keep;
+	} cases[] = {
+	    {"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 1},
+	    {"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 0},
+	    {"GET / HTTP/1.0\r\n\r\n", 0},
+	    {"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 1},
+	    {"GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, close\r\n\r\n", 0},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct http_request req;
+		assert_true(parse(cases[i].text, &req) > 0);
+		if (req.keep_alive != cases[i].keep)
+			fail_msg("keep_alive is %d for \"%s\", want %d: HTTP/1.1 keeps the connection unless "
+				 "\"close\"; HTTP/1.0 closes it unless \"keep-alive\"",
+				 req.keep_alive, cases[i].text, cases[i].keep);
+	}
+}
+
+static void test_parse_strips_query_string(void **state)
+{
+	(void)state;
+	struct http_request req;
+	assert_true(parse("GET /metrics?name[]=x&y HTTP/1.1\r\nHost: x\r\n\r\n", &req) > 0);
+	if (strcmp(req.path, "/metrics") != 0)
+		fail_msg("path is \"%s\": the path ends at '?' (Prometheus may add a query string)", req.path);
+}
+
+static void test_parse_missing_host_is_400_on_1_1_only(void **state)
+{
+	(void)state;
+	expect_parse_status("GET / HTTP/1.1\r\n\r\n", -400,
+			    "an HTTP/1.1 request without Host is malformed (RFC 9112 section 3.2)");
+	expect_parse_status("GET / HTTP/1.0\r\n\r\n", (long)strlen("GET / HTTP/1.0\r\n\r\n"),
+			    "HTTP/1.0 has no Host requirement");
+}
+
+static void test_parse_whitespace_before_colon_is_400(void **state)
+{
+	(void)state;
+	expect_parse_status("GET / HTTP/1.1\r\nHost : x\r\n\r\n", -400,
+			    "whitespace between a header name and its colon must be rejected");
+}
+
+static void test_parse_folded_header_is_400(void **state)
+{
+	(void)state;
+	expect_parse_status("GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n  continued\r\n\r\n", -400,
+			    "a header line starting with whitespace (obsolete folding) must be rejected");
+}
+
+static void test_parse_bad_request_line_is_400(void **state)
+{
+	(void)state;
+	static const char *const bad[] = {
+	    "GET\r\n\r\n",
+	    "GET /\r\n\r\n",
+	    "GET / HTTP/1.1 extra\r\nHost: x\r\n\r\n",
+	    "GET  / HTTP/1.1\r\nHost: x\r\n\r\n",
+	    "GET / HTTQ/1.1\r\nHost: x\r\n\r\n",
+	    "GET / HTTP/1\r\nHost: x\r\n\r\n",
+	    "GET metrics HTTP/1.1\r\nHost: x\r\n\r\n",
+	    "G(T / HTTP/1.1\r\nHost: x\r\n\r\n",
+	    "GET / HTTP/1.1\r\nNoColonHere\r\n\r\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_parse_status(bad[i], -400, "a malformed request line or header is a 400");
+}
+
+static void test_parse_other_versions_are_505(void **state)
+{
+	(void)state;
+	expect_parse_status("GET / HTTP/2.0\r\nHost: x\r\n\r\n", -505, "only HTTP/1.0 and HTTP/1.1 are spoken");
+	expect_parse_status("GET / HTTP/1.2\r\nHost: x\r\n\r\n", -505, "only HTTP/1.0 and HTTP/1.1 are spoken");
+}
+
+static void test_parse_incomplete_head_returns_0_at_every_prefix(void **state)
+{
+	(void)state;
+	const char *text = "GET /metrics?x=1 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+	size_t len = strlen(text);
+	for (size_t n = 0; n < len; n++) {
+		struct http_request req;
+		long got = http_parse_request(text, n, &req);
+		if (got != 0)
+			fail_msg("the first %zu of %zu bytes gave %ld, want 0 (not complete yet): a request "
+				 "arrives in pieces, and only a blank line ends its head",
+				 n, len, got);
+	}
+	struct http_request req;
+	assert_int_equal(http_parse_request(text, len, &req), (long)len);
+}
+
+static void test_parse_head_over_limit_is_431(void **state)
+{
+	(void)state;
+	char *big = malloc(HTTP_MAX_HEAD + 64);
+	assert_non_null(big);
+	int n = snprintf(big, HTTP_MAX_HEAD, "GET / HTTP/1.1\r\nHost: x\r\nX-Pad: ");
+	memset(big + n, 'a', HTTP_MAX_HEAD + 64 - (size_t)n);
+	struct http_request req;
+	long got = http_parse_request(big, HTTP_MAX_HEAD + 64, &req);
+	if (got != -431)
+		fail_msg("%d bytes without the end of a head gave %ld, want -431: stop reading at "
+			 "HTTP_MAX_HEAD",
+			 HTTP_MAX_HEAD + 64, got);
+	/* A complete head one byte too long is refused as well. */
+	memcpy(big + HTTP_MAX_HEAD + 1 - 4, "\r\n\r\n", 4);
+	got = http_parse_request(big, HTTP_MAX_HEAD + 1, &req);
+	free(big);
+	if (got != -431)
+		fail_msg("a complete head of HTTP_MAX_HEAD + 1 bytes gave %ld, want -431", got);
+}
+
+static void test_parse_pipelined_returns_only_the_first(void **state)
+{
+	(void)state;
+	const char *first = "GET /a HTTP/1.1\r\nHost: x\r\n\r\n";
+	char both[128];
+	snprintf(both, sizeof(both), "%sGET /b HTTP/1.1\r\nHost: x\r\n\r\n", first);
+	struct http_request req;
+	long n = parse(both, &req);
+	if (n != (long)strlen(first))
+		fail_msg("two requests in one buffer gave %ld, want %zu (the first head's length): the rest "
+			 "is the next request",
+			 n, strlen(first));
+	assert_string_equal(req.path, "/a");
+}
+
+static void test_parse_reads_content_length(void **state)
+{
+	(void)state;
+	struct http_request req;
+	assert_true(parse("POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\n\r\n", &req) > 0);
+	assert_int_equal(req.content_length, 12);
+	expect_parse_status("POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", -400,
+			    "a Content-Length that is not a number is malformed");
+}
+
+/* ---- responding --------------------------------------------------------------- */
+
+static const char metrics_text[] = "# HELP up Whether the target is up.\n# TYPE up gauge\nup 1\n";
+static atomic_int renders;
+
+static char *render_fixed(void *arg, size_t *len)
+{
+	(void)arg;
+	atomic_fetch_add(&renders, 1);
+	*len = sizeof(metrics_text) - 1;
+	return strdup(metrics_text);
+}
+
+static char *render_fail(void *arg, size_t *len)
+{
+	(void)arg;
+	(void)len;
+	return NULL;
+}
+
+/* A request as the parser would give it. */
+static struct http_request request(const char *method, const char *path, int keep_alive)
+{
+	struct http_request req;
+	memset(&req, 0, sizeof(req));
+	snprintf(req.method, sizeof(req.method), "%s", method);
+	snprintf(req.path, sizeof(req.path), "%s", path);
+	req.minor = 1;
+	req.has_host = 1;
+	req.keep_alive = keep_alive;
+	return req;
+}
+
+/* The response's head and body, split at the blank line. */
+static const char *body_of(const struct strbuf *out)
+{
+	const char *end = out->data != NULL ? strstr(out->data, "\r\n\r\n") : NULL;
+	if (end == NULL)
+		fail_msg("the response has no blank line ending its head: \"%s\"",
+			 out->data != NULL ? out->data : "");
+	return end + 4;
+}
+
+static int has_line(const struct strbuf *out, const char *line)
+{
+	char want[256];
+	snprintf(want, sizeof(want), "\r\n%s\r\n", line);
+	return out->data != NULL && strstr(out->data, want) != NULL;
+}
+
+static void expect_line(const struct strbuf *out, const char *line, const char *why)
+{
+	if (!has_line(out, line))
+		fail_msg("the response lacks \"%s\" (%s):\n%s", line, why, out->data != NULL ? out->data : "");
+}
+
+static void test_respond_metrics_is_200_with_type_and_length(void **state)
+{
+	(void)state;
+	struct http_request req = request("GET", "/metrics", 1);
+	struct strbuf out = STRBUF_INIT;
+	assert_int_equal(http_respond(&req, render_fixed, NULL, &out), 200);
+	if (out.data == NULL || strncmp(out.data, "HTTP/1.1 200 OK\r\n", 17) != 0)
+		fail_msg("the response does not start with \"HTTP/1.1 200 OK\\r\\n\"");
+	expect_line(&out, METRICS_TYPE, "Prometheus needs the exact Content-Type");
+	char cl[64];
+	snprintf(cl, sizeof(cl), "Content-Length: %zu", sizeof(metrics_text) - 1);
+	expect_line(&out, cl, "Content-Length is the body's length");
+	assert_string_equal(body_of(&out), metrics_text);
+	if (has_line(&out, "Connection: close"))
+		fail_msg("a keep-alive request's 200 must not say Connection: close");
+	strbuf_free(&out);
+}
+
+static void test_respond_head_has_same_headers_and_no_body(void **state)
+{
+	(void)state;
+	struct http_request get = request("GET", "/metrics", 1), head = request("HEAD", "/metrics", 1);
+	struct strbuf a = STRBUF_INIT, b = STRBUF_INIT;
+	assert_int_equal(http_respond(&get, render_fixed, NULL, &a), 200);
+	assert_int_equal(http_respond(&head, render_fixed, NULL, &b), 200);
+	size_t head_len = (size_t)(body_of(&a) - a.data);
+	if (b.len != head_len || memcmp(a.data, b.data, head_len) != 0)
+		fail_msg("HEAD must get the same status and headers as GET (Content-Length included) and no "
+			 "body:\nGET:\n%s\nHEAD:\n%s",
+			 a.data, b.data);
+	strbuf_free(&a);
+	strbuf_free(&b);
+}
+
+static void test_respond_unknown_path_is_404(void **state)
+{
+	(void)state;
+	struct http_request req = request("GET", "/nope", 1);
+	struct strbuf out = STRBUF_INIT;
+	assert_int_equal(http_respond(&req, render_fixed, NULL, &out), 404);
+	if (out.data == NULL || strncmp(out.data, "HTTP/1.1 404 ", 13) != 0)
+		fail_msg("want a 404 status line, got: %s", out.data != NULL ? out.data : "(nothing)");
+	char cl[64];
+	snprintf(cl, sizeof(cl), "Content-Length: %zu", strlen(body_of(&out)));
+	expect_line(&out, cl, "every response has Content-Length");
+	strbuf_free(&out);
+}
+
+static void test_respond_root_is_a_page_linking_metrics(void **state)
+{
+	(void)state;
+	struct http_request req = request("GET", "/", 1);
+	struct strbuf out = STRBUF_INIT;
+	assert_int_equal(http_respond(&req, render_fixed, NULL, &out), 200);
+	if (strstr(body_of(&out), "/metrics") == NULL)
+		fail_msg("the page at / should link to /metrics");
+	strbuf_free(&out);
+}
+
+static void test_respond_post_is_405_with_allow(void **state)
+{
+	(void)state;
+	struct http_request req = request("POST", "/metrics", 1);
+	struct strbuf out = STRBUF_INIT;
+	assert_int_equal(http_respond(&req, render_fixed, NULL, &out), 405);
+	expect_line(&out, "Allow: GET, HEAD", "a 405 must say which methods are allowed (RFC 9110 15.5.6)");
+	strbuf_free(&out);
+}
+
+static void test_respond_unknown_method_is_501(void **state)
+{
+	(void)state;
+	struct http_request req = request("BREW", "/metrics", 1);
+	struct strbuf out = STRBUF_INIT;
+	assert_int_equal(http_respond(&req, render_fixed, NULL, &out), 501);
+	strbuf_free(&out);
+}
+
+static void test_respond_render_failure_is_500(void **state)
+{
+	(void)state;
+	struct http_request req = request("GET", "/metrics", 1);
+	struct strbuf out = STRBUF_INIT;
+	assert_int_equal(http_respond(&req, render_fail, NULL, &out), 500);
+	if (out.data == NULL || strncmp(out.data, "HTTP/1.1 500 ", 13) != 0)
+		fail_msg("a render that returns NULL must be answered with a 500 status line");
+	expect_line(&out, "Connection: close", "after an error status the connection is closed");
+	strbuf_free(&out);
+}
+
+static void test_respond_says_close_when_not_keep_alive(void **state)
+{
+	(void)state;
+	struct http_request req = request("GET", "/metrics", 0);
+	struct strbuf out = STRBUF_INIT;
+	assert_int_equal(http_respond(&req, render_fixed, NULL, &out), 200);
+	expect_line(&out, "Connection: close", "the client must learn that the connection will close");
+	strbuf_free(&out);
+}
+
+static void test_respond_error_has_status_close_and_body(void **state)
+{
+	(void)state;
+	static const int statuses[] = {400, 408, 431, 503, 505};
+	for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+		struct strbuf out = STRBUF_INIT;
+		http_respond_error(statuses[i], &out);
+		char line[32];
+		snprintf(line, sizeof(line), "HTTP/1.1 %d ", statuses[i]);
+		if (out.data == NULL || strncmp(out.data, line, strlen(line)) != 0)
+			fail_msg("http_respond_error(%d) does not start with \"%s\"", statuses[i], line);
+		expect_line(&out, "Connection: close", "an error response closes the connection");
+		const char *body = body_of(&out);
+		char cl[64];
+		snprintf(cl, sizeof(cl), "Content-Length: %zu", strlen(body));
+		expect_line(&out, cl, "Content-Length is the body's length");
+		if (strlen(body) == 0)
+			fail_msg("an error response has a one-line text body");
+		strbuf_free(&out);
+	}
+}
+
+/* ---- the server on a real socket ------------------------------------------------ */
+
+/* Short deadlines, so each test is quick. */
+static struct http_server_config test_config(void)
+{
+	struct http_server_config cfg = http_server_config_default();
+	cfg.listen = "127.0.0.1:0";
+	cfg.max_connections = 8;
+	cfg.head_timeout_ms = 5000;
+	cfg.idle_timeout_ms = 5000;
+	cfg.write_timeout_ms = 2000;
+	return cfg;
+}
+
+static struct http_server *start_or_fail(const struct http_server_config *cfg, http_render_fn render)
+{
+	char err[256] = "";
+	harness_on_hang("http_server_start did not return: it must bind, listen, start the thread and return");
+	struct http_server *s = http_server_start(cfg, render, NULL, err, sizeof(err));
+	if (s == NULL)
+		fail_msg("http_server_start on %s failed: %s", cfg->listen, err);
+	if (http_server_port(s) <= 0)
+		fail_msg("http_server_port is %d after starting on port 0: read it back with getsockname",
+			 http_server_port(s));
+	return s;
+}
+
+static void stop(struct http_server *s)
+{
+	harness_on_hang("http_server_stop did not return: does the wake pipe end the poll loop?");
+	http_server_stop(s);
+}
+
+/* GET /metrics on c; fails unless the answer is 200 with the render's text. */
+static void expect_metrics(struct client *c, const char *why)
+{
+	struct reply r;
+	harness_on_hang("a client waited for a response (the client has its own deadline)");
+	client_response_or_fail(c, &r, 0, why);
+	if (r.status != 200 || strcmp(r.body, metrics_text) != 0) {
+		int status = r.status;
+		reply_free(&r);
+		fail_msg("got status %d and not the render's text: %s", status, why);
+	}
+	reply_free(&r);
+}
+
+static void test_server_serves_metrics(void **state)
+{
+	(void)state;
+	struct http_server_config cfg = test_config();
+	struct http_server *s = start_or_fail(&cfg, render_fixed);
+	struct client c;
+	client_open_or_fail(&c, http_server_port(s));
+	client_send(&c, GET_METRICS);
+	struct reply r;
+	client_response_or_fail(&c, &r, 0, "GET /metrics");
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, metrics_text);
+	if (!reply_has(&r, METRICS_TYPE))
+		fail_msg("the response lacks \"%s\"", METRICS_TYPE);
+	reply_free(&r);
+	client_close(&c);
+	stop(s);
+}
+
+static void test_server_reads_a_request_sent_byte_by_byte(void **state)
+{
+	(void)state;
+	struct http_server_config cfg = test_config();
+	struct http_server *s = start_or_fail(&cfg, render_fixed);
+	struct client c;
+	client_open_or_fail(&c, http_server_port(s));
+	const char *req = GET_METRICS;
+	for (size_t i = 0; req[i] != '\0'; i++)
+		client_send_bytes(&c, req + i, 1);
+	expect_metrics(&c, "a request sent one byte at a time must be read until its head is complete");
+	client_close(&c);
+	stop(s);
+}
+
+static void test_server_answers_pipelined_requests_in_order(void **state)
+{
+	(void)state;
+	struct http_server_config cfg = test_config();
+	struct http_server *s = start_or_fail(&cfg, render_fixed);
+	struct client c;
+	client_open_or_fail(&c, http_server_port(s));
+	client_send(&c, GET_METRICS "GET /nope HTTP/1.1\r\nHost: t\r\n\r\n");
+	expect_metrics(&c, "the first of two requests sent in one write");
+	struct reply r;
+	client_response_or_fail(&c, &r, 0,
+				"the second of two requests sent in one write: keep the bytes after the first head");
+	int status = r.status;
+	reply_free(&r);
+	if (status != 404)
+		fail_msg("the second response has status %d, want 404 (/nope): responses go out in request order",
+			 status);
+	client_close(&c);
+	stop(s);
+}
+
+static void test_server_keeps_the_connection_for_three_requests(void **state)
+{
+	(void)state;
+	struct http_server_config cfg = test_config();
+	struct http_server *s = start_or_fail(&cfg, render_fixed);
+	struct client c;
+	client_open_or_fail(&c, http_server_port(s));
+	for (int i = 0; i < 3; i++) {
+		client_send(&c, GET_METRICS);
+		expect_metrics(&c, "an HTTP/1.1 connection stays open for the next request");
+	}
+	client_close(&c);
+	stop(s);
+}
+
+static void test_server_closes_after_connection_close(void **state)
+{
+	(void)state;
+	struct http_server_config cfg = test_config();
+	struct http_server *s = start_or_fail(&cfg, render_fixed);
+	struct client c;
+	client_open_or_fail(&c, http_server_port(s));
+	client_send(&c, "GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+	expect_metrics(&c, "a request with Connection: close is still answered");
+	if (client_wait_eof(&c, harness_wait_ms()) != 1)
+		fail_msg("the connection stayed open after a Connection: close response");
+	client_close(&c);
+	stop(s);
+}
+
+static void test_server_skips_a_request_body(void **state)
+{
+	(void)state;
+	struct http_server_config cfg = test_config();
+	struct http_server *s = start_or_fail(&cfg, render_fixed);
+	struct client c;
+	client_open_or_fail(&c, http_server_port(s));
+	client_send(&c, "GET /metrics HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n"
+			"0123456789" GET_METRICS);
+	expect_metrics(&c, "a request with a 10-byte body");
+	expect_metrics(&c, "the request after a 10-byte body: skip Content-Length bytes, then parse");
+	client_close(&c);
+	stop(s);
+}
+
+static void test_server_refuses_a_body_too_big_to_skip(void **state)
+{
+	(void)state;
+	struct http_server_config cfg = test_config();
+	struct http_server *s = start_or_fail(&cfg, render_fixed);
+	struct client c;
+	client_open_or_fail(&c, http_server_port(s));
+	client_send(&c, "POST /metrics HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n");
+	struct reply r;
+	client_response_or_fail(&c, &r, 0, "a body larger than HTTP_MAX_HEAD");
+	int status = r.status;
+	reply_free(&r);
+	if (status != 400)
+		fail_msg("a body over HTTP_MAX_HEAD bytes got %d, want 400 (and close)", status);
+	if (client_wait_eof(&c, harness_wait_ms()) != 1)
+		fail_msg("the connection stayed open after a 400");
+	client_close(&c);
+	stop(s);
+}
+
+static void test_server_serves_others_while_a_client_stalls(void **state)
+{
+	(void)state;
+	struct http_server_config cfg = test_config();
+	cfg.head_timeout_ms = 30000; /* the stalled client stays for the whole test */
+	struct http_server *s = start_or_fail(&cfg, render_fixed);
+	struct client slow, fast;
+	client_open_or_fail(&slow, http_server_port(s));
+	client_send(&slow, "GET /metrics HTTP/1.1\r\nHo");
+	client_open_or_fail(&fast, http_server_port(s));
+	client_send(&fast, GET_METRICS);
+	expect_metrics(&fast, "a client that sent half a head must not hold up another (is a read blocking?)");
+	client_close(&fast);
+	client_close(&slow);
+	stop(s);
+}
+
+static void test_server_answers_408_to_a_slow_head(void **state)
+{
+	(void)state;
+	struct http_server_config cfg = test_config();
+	cfg.head_timeout_ms = 300;
+	struct http_server *s = start_or_fail(&cfg, render_fixed);
+	struct client slow;
+	client_open_or_fail(&slow, http_server_port(s));
+	struct timespec start = clock_now();
+	client_send(&slow, "GET /metrics HTTP/1.1\r\nHo");
+	struct reply r;
+	client_response_or_fail(&slow, &r, 0, "a head not complete within head_timeout_ms gets a 408");
+	int status = r.status;
+	reply_free(&r);
+	if (status != 408)
+		fail_msg("a head not complete in time got %d, want 408", status);
+	if (clock_seconds_since(&start) < 0.25)
+		fail_msg("the 408 came after %.3f s, before head_timeout_ms (300 ms)", clock_seconds_since(&start));
+	if (client_wait_eof(&slow, harness_wait_ms()) != 1)
+		fail_msg("the connection stayed open after the 408");
+	client_close(&slow);
+	stop(s);
+}
+
+static void test_server_head_deadline_is_absolute(void **state)
+{
+	(void)state;
+	struct http_server_config cfg = test_config();
+	cfg.head_timeout_ms = 400;
+	struct http_server *s = start_or_fail(&cfg, render_fixed);
+	struct client slow;
+	client_open_or_fail(&slow, http_server_port(s));
+	/* A byte every 100 ms: each read is quick, the head never ends. */
+	const char *drip = "GET /metrics HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaa"; /* 1.5 s of bytes at most */
+	struct timespec start = clock_now();
+	struct reply r = {0};
+	int got = 0;
+	for (size_t i = 0; drip[i] != '\0' && !got; i++) {
+		if (send(slow.fd, drip + i, 1, MSG_NOSIGNAL) != 1)
+			break; /* the server closed: read its answer */
+		got = client_response(&slow, &r, 0, 100) == 1;
+	}
+	if (!got && client_response(&slow, &r, 0, 1000) != 1) {
+		reply_free(&r);
+		fail_msg("no 408 for a head dripped a byte every 100 ms: the head deadline runs from its "
+			 "first byte, not from the last read");
+	}
+	double took = clock_seconds_since(&start);
+	int status = r.status;
+	reply_free(&r);
+	if (status != 408 || took > 1.5)
+		fail_msg("status %d after %.2f s for a head dripped byte by byte, want 408 after about 0.4 s: the "
+			 "head deadline runs from its first byte, not from the last read",
+			 status, took);
+	client_close(&slow);
+	stop(s);
+}
+
+static void test_server_closes_an_idle_connection(void **state)
+{
+	(void)state;
+	struct http_server_config cfg = test_config();
+	cfg.idle_timeout_ms = 300;
+	struct http_server *s = start_or_fail(&cfg, render_fixed);
+	struct client c;
+	client_open_or_fail(&c, http_server_port(s));
+	client_send(&c, GET_METRICS);
+	expect_metrics(&c, "GET /metrics before going idle");
+	if (client_wait_eof(&c, harness_wait_ms()) != 1)
+		fail_msg("a keep-alive connection idle past idle_timeout_ms (300 ms) was not closed");
+	client_close(&c);
+	stop(s);
+}
+
+static void test_server_answers_503_past_max_connections(void **state)
+{
+	(void)state;
+	struct http_server_config cfg = test_config();
+	cfg.max_connections = 2;
+	struct http_server *s = start_or_fail(&cfg, render_fixed);
+	struct client c[3];
+	for (int i = 0; i < 2; i++) {
+		client_open_or_fail(&c[i], http_server_port(s));
+		client_send(&c[i], GET_METRICS);
+		expect_metrics(&c[i], "the connections up to max_connections are served");
+	}
+	client_open_or_fail(&c[2], http_server_port(s));
+	struct reply r;
+	client_response_or_fail(&c[2], &r, 0, "one connection past max_connections is told 503");
+	int status = r.status;
+	reply_free(&r);
+	if (status != 503)
+		fail_msg("connection max_connections + 1 got %d, want 503", status);
+	if (client_wait_eof(&c[2], harness_wait_ms()) != 1)
+		fail_msg("the connection stayed open after the 503");
+	client_send(&c[0], GET_METRICS);
+	expect_metrics(&c[0], "the connections within the cap still work after a 503");
+	for (int i = 0; i < 3; i++)
+		client_close(&c[i]);
+	stop(s);
+}
+
+/* 8 MiB: more than the socket buffers hold, so the server is mid-write. */
+#define BIG_BODY (8u << 20)
+
+static char *render_big(void *arg, size_t *len)
+{
+	(void)arg;
+	char *p = malloc(BIG_BODY + 1);
+	if (p != NULL) {
+		memset(p, 'x', BIG_BODY);
+		p[BIG_BODY - 1] = '\n';
+		p[BIG_BODY] = '\0';
+		*len = BIG_BODY;
+	}
+	return p;
+}
+
+static void test_server_survives_a_client_leaving_mid_response(void **state)
+{
+	(void)state;
+	struct http_server_config cfg = test_config();
+	struct http_server *s = start_or_fail(&cfg, render_big);
+	struct client c;
+	if (client_open(&c, "127.0.0.1", http_server_port(s), 4096) != 0)
+		fail_msg("cannot connect: %s", strerror(errno));
+	client_send(&c, GET_METRICS);
+	struct reply r;
+	client_response_or_fail(&c, &r, 1, "the head of a large response");
+	reply_free(&r);
+	client_close(&c); /* unread bytes: the close resets the connection */
+	harness_on_hang("after a client left mid-response the server stopped answering");
+	struct client next;
+	client_open_or_fail(&next, http_server_port(s));
+	client_send(&next, "HEAD /metrics HTTP/1.1\r\nHost: t\r\n\r\n");
+	client_response_or_fail(&next, &r, 1,
+				"the server must survive a client that leaves mid-response (SIGPIPE? use "
+				"MSG_NOSIGNAL; EPIPE closes that connection only)");
+	assert_int_equal(r.status, 200);
+	reply_free(&r);
+	client_close(&next);
+	stop(s);
+}
+
+/* 1 if this machine can bind a socket to ::1. */
+static int have_ipv6_loopback(void)
+{
+	int fd = socket(AF_INET6, SOCK_STREAM, 0);
+	if (fd < 0)
+		return 0;
+	struct sockaddr_in6 a;
+	memset(&a, 0, sizeof(a));
+	a.sin6_family = AF_INET6;
+	a.sin6_addr = in6addr_loopback;
+	int ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+	close(fd);
+	return ok;
+}
+
+static void test_server_listens_on_ipv6_loopback(void **state)
+{
+	(void)state;
+	if (!have_ipv6_loopback()) {
+		printf("note: this machine has no IPv6 loopback; [::1] not tested\n");
+		return;
+	}
+	struct http_server_config cfg = test_config();
+	cfg.listen = "[::1]:0";
+	struct http_server *s = start_or_fail(&cfg, render_fixed);
+	struct client c;
+	if (client_open(&c, "::1", http_server_port(s), 0) != 0)
+		fail_msg("cannot connect to [::1]:%d: %s", http_server_port(s), strerror(errno));
+	client_send(&c, GET_METRICS);
+	expect_metrics(&c, "GET /metrics over IPv6");
+	client_close(&c);
+	stop(s);
+}
+
+static void test_server_on_every_interface_takes_ipv4(void **state)
+{
+	(void)state;
+	struct http_server_config cfg = test_config();
+	cfg.listen = ":0";
+	struct http_server *s = start_or_fail(&cfg, render_fixed);
+	struct client c;
+	client_open_or_fail(&c, http_server_port(s));
+	client_send(&c, GET_METRICS);
+	expect_metrics(&c, "\":PORT\" listens on every interface, IPv4 included (IPV6_V6ONLY off)");
+	client_close(&c);
+	stop(s);
+}
+
+static void test_server_port_in_use_is_an_error(void **state)
+{
+	(void)state;
+	struct http_server_config cfg = test_config();
+	struct http_server *s = start_or_fail(&cfg, render_fixed);
+	struct client c;
+	client_open_or_fail(&c, http_server_port(s));
+	client_send(&c, GET_METRICS);
+	expect_metrics(&c, "the first server answers");
+	client_close(&c);
+
+	char listen[64], err[256] = "";
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", http_server_port(s));
+	struct http_server_config again = test_config();
+	again.listen = listen;
+	struct http_server *s2 = http_server_start(&again, render_fixed, NULL, err, sizeof(err));
+	if (s2 != NULL) {
+		http_server_stop(s2);
+		fail_msg("a second server on the same port started: bind must fail with EADDRINUSE");
+	}
+	if (strstr(err, "in use") == NULL)
+		fail_msg("the error for a port in use is \"%s\"; want it to say the address is in use", err);
+
+	struct http_server_config bad = test_config();
+	bad.listen = "no-port-here";
+	err[0] = '\0';
+	assert_null(http_server_start(&bad, render_fixed, NULL, err, sizeof(err)));
+	if (strstr(err, "no-port-here") == NULL)
+		fail_msg("the error for a bad listen address is \"%s\"; want it to name the address", err);
+	stop(s);
+}
+
+static void test_server_stop_with_idle_connections_leaks_nothing(void **state)
+{
+	(void)state;
+	int before = open_fd_count();
+	struct http_server_config cfg = test_config();
+	struct http_server *s = start_or_fail(&cfg, render_fixed);
+	struct client c[3];
+	for (int i = 0; i < 3; i++) {
+		client_open_or_fail(&c[i], http_server_port(s));
+		client_send(&c[i], GET_METRICS);
+		expect_metrics(&c[i], "each client is served before the stop");
+	}
+	struct timespec start = clock_now();
+	stop(s); /* the connections are idle with a 5 s deadline: stop must not wait for it */
+	double took = clock_seconds_since(&start);
+	for (int i = 0; i < 3; i++) {
+		if (client_wait_eof(&c[i], harness_wait_ms()) != 1)
+			fail_msg("a client's connection is still open after http_server_stop");
+		client_close(&c[i]);
+	}
+	if (took > 1.0)
+		fail_msg("http_server_stop took %.2f s with idle connections open: wake the loop", took);
+	int after = open_fd_count();
+	if (after != before)
+		fail_msg("%d descriptors open before start and %d after stop: something is not closed "
+			 "(listening socket, wake pipe, a connection?)",
+			 before, after);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct harness_test tests[] = {
+	    HTEST(test_parse_simple_get, L07 "#parsing-a-request"),
+	    HTEST(test_parse_head_request, L07 "#parsing-a-request"),
+	    HTEST(test_parse_accepts_bare_lf, L07 "#parsing-a-request"),
+	    HTEST(test_parse_header_names_ignore_case, L07 "#parsing-a-request"),
+	    HTEST(test_parse_keep_alive_follows_version_and_connection, L07 "#keep-alive-and-pipelining"),
+	    HTEST(test_parse_strips_query_string, L07 "#parsing-a-request"),
+	    HTEST(test_parse_missing_host_is_400_on_1_1_only, L07 "#each-status-and-why-it-exists"),
+	    HTEST(test_parse_whitespace_before_colon_is_400, L07 "#parsing-a-request"),
+	    HTEST(test_parse_folded_header_is_400, L07 "#parsing-a-request"),
+	    HTEST(test_parse_bad_request_line_is_400, L07 "#parsing-a-request"),
+	    HTEST(test_parse_other_versions_are_505, L07 "#each-status-and-why-it-exists"),
+	    HTEST(test_parse_incomplete_head_returns_0_at_every_prefix, L07 "#parsing-a-request"),
+	    HTEST(test_parse_head_over_limit_is_431, L07 "#parsing-a-request"),
+	    HTEST(test_parse_pipelined_returns_only_the_first, L07 "#keep-alive-and-pipelining"),
+	    HTEST(test_parse_reads_content_length, L07 "#parsing-a-request"),
+	    HTEST(test_respond_metrics_is_200_with_type_and_length, L07 "#answering-a-request"),
+	    HTEST(test_respond_head_has_same_headers_and_no_body, L07 "#answering-a-request"),
+	    HTEST(test_respond_unknown_path_is_404, L07 "#answering-a-request"),
+	    HTEST(test_respond_root_is_a_page_linking_metrics, L07 "#answering-a-request"),
+	    HTEST(test_respond_post_is_405_with_allow, L07 "#each-status-and-why-it-exists"),
+	    HTEST(test_respond_unknown_method_is_501, L07 "#each-status-and-why-it-exists"),
+	    HTEST(test_respond_render_failure_is_500, L07 "#answering-a-request"),
+	    HTEST(test_respond_says_close_when_not_keep_alive, L07 "#answering-a-request"),
+	    HTEST(test_respond_error_has_status_close_and_body, L07 "#answering-a-request"),
+	    HTEST(test_server_serves_metrics, L07 "#the-connection-state-machine"),
+	    HTEST(test_server_reads_a_request_sent_byte_by_byte, L07 "#the-connection-state-machine"),
+	    HTEST(test_server_answers_pipelined_requests_in_order, L07 "#keep-alive-and-pipelining"),
+	    HTEST(test_server_keeps_the_connection_for_three_requests, L07 "#keep-alive-and-pipelining"),
+	    HTEST(test_server_closes_after_connection_close, L07 "#keep-alive-and-pipelining"),
+	    HTEST(test_server_skips_a_request_body, L07 "#the-connection-state-machine"),
+	    HTEST(test_server_refuses_a_body_too_big_to_skip, L07 "#the-connection-state-machine"),
+	    HTEST(test_server_serves_others_while_a_client_stalls, L07 "#the-connection-state-machine"),
+	    HTEST(test_server_answers_408_to_a_slow_head, L07 "#deadlines"),
+	    HTEST(test_server_head_deadline_is_absolute, L07 "#deadlines"),
+	    HTEST(test_server_closes_an_idle_connection, L07 "#deadlines"),
+	    HTEST(test_server_answers_503_past_max_connections, L07 "#the-connection-cap"),
+	    HTEST(test_server_survives_a_client_leaving_mid_response, L07 "#partial-reads-and-writes"),
+	    HTEST(test_server_listens_on_ipv6_loopback, L07 "#the-connection-state-machine"),
+	    HTEST(test_server_on_every_interface_takes_ipv4, L07 "#the-connection-state-machine"),
+	    HTEST(test_server_port_in_use_is_an_error, L07 "#the-connection-state-machine"),
+	    HTEST(test_server_stop_with_idle_connections_leaks_nothing, L07 "#the-connection-state-machine"),
+	};
+	return harness_main(argc, argv, "07-http", tests, HARNESS_COUNT(tests));
+}

@@ -27,8 +27,8 @@ __attribute__((format(printf, 2, 3)))
 void strbuf_printf(struct strbuf *sb, const char *fmt, ...);
 
 /* Hands the text over to the caller (who frees it) and empties sb; a
- * buffer nothing was appended to gives "" (not NULL). Returns NULL only
- * if an allocation failed along the way. */
+ * buffer nothing was appended to gives "" (not NULL). len may be NULL.
+ * Returns NULL only if an allocation failed along the way. */
 char *strbuf_take(struct strbuf *sb, size_t *len);
 
 void strbuf_free(struct strbuf *sb);

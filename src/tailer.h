@@ -15,8 +15,10 @@
  * What counts as a line: the bytes before a '\n', without a trailing '\r'.
  * Blank lines (empty, or only spaces and tabs) are skipped and counted
  * nowhere. A line longer than max_line is not split and not emitted as
- * text: one line_new_too_long marker is sent for it instead, and the rest
- * of it is skipped through its newline.
+ * text: one line_new_too_long marker is sent for it instead (its length
+ * counts every byte before the '\n', a '\r' included), and the rest of it
+ * is skipped through its newline. A partial line flushed at the end loses
+ * a trailing '\r' like any other.
  */
 #ifndef TAILER_H
 #define TAILER_H

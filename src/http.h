@@ -16,7 +16,9 @@
  *   HTTP/1.1 without Host 400; a malformed request line or header 400;
  *   a head over HTTP_MAX_HEAD bytes 431; a version other than 1.0 and
  *   1.1 505; a head not complete within head_timeout_ms 408.
- * After an error status the connection is closed. Otherwise HTTP/1.1 keeps
+ * A body (Content-Length) is read and dropped; one longer than
+ * HTTP_MAX_HEAD is answered 400. After an error status the connection is
+ * closed. Otherwise HTTP/1.1 keeps
  * the connection open unless the request says "Connection: close", and
  * HTTP/1.0 closes it unless the request says "Connection: keep-alive".
  * A request may arrive in many reads, and several requests in one read
@@ -54,8 +56,10 @@ struct http_request {
  * colon is malformed.
  *   > 0  the head is complete and that many bytes long; *req is filled;
  *   0    the head is not complete yet (read more, up to HTTP_MAX_HEAD);
- *   < 0  minus the status to answer with: -400, -431 (the head is longer
- *        than HTTP_MAX_HEAD), or -505.
+ *   < 0  minus the status to answer with: -400 (malformed; also an
+ *        HTTP/1.1 request without Host, a method or path too long for its
+ *        field, Transfer-Encoding),
+ *        -431 (the head is longer than HTTP_MAX_HEAD), or -505.
  */
 long http_parse_request(const char *buf, size_t len, struct http_request *req);
 /* end snippet */

@@ -31,12 +31,30 @@ static long parse(const char *text, struct http_request *req)
 	return http_parse_request(text, strlen(text), req);
 }
 
+/* text with CR, LF and other control bytes written as escapes, for messages. */
+static const char *escaped(const char *text)
+{
+	static char out[1024];
+	size_t n = 0;
+	for (; *text != '\0' && n + 5 < sizeof(out); text++) {
+		unsigned char c = (unsigned char)*text;
+		if (c == '\r' || c == '\n')
+			n += (size_t)snprintf(out + n, sizeof(out) - n, "\\%c", c == '\r' ? 'r' : 'n');
+		else if (c < 0x20 || c == 0x7f)
+			n += (size_t)snprintf(out + n, sizeof(out) - n, "\\x%02x", c);
+		else
+			out[n++] = (char)c;
+	}
+	out[n] = '\0';
+	return out;
+}
+
 static void expect_parse_status(const char *text, long want, const char *why)
 {
 	struct http_request req;
 	long got = parse(text, &req);
 	if (got != want)
-		fail_msg("http_parse_request(\"%s\") returned %ld, want %ld: %s", text, got, want, why);
+		fail_msg("http_parse_request(\"%s\") returned %ld, want %ld: %s", escaped(text), got, want, why);
 }
 
 static void test_parse_simple_get(void **state)

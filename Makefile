@@ -84,7 +84,7 @@ SELECTED := $(if $(LESSON),$(filter $(LESSON)%,$(LESSONS)),$(LESSONS))
 STEP_PROGRAMS := $(filter $(patsubst src/steps/%.c,%,$(wildcard src/steps/*.c)),$(SELECTED))
 
 .PHONY: all testbin progbin test check hint run demo exercises doctor deps deps-present \
-	broken snippets diagrams format clean help
+	broken snippets diagrams format fuzz clean help
 
 ## all: build every test and step program (yours and the reference)
 all:
@@ -135,6 +135,11 @@ snippets:
 ## diagrams: regenerate docs/*.svg from docs/*.dot (needs graphviz)
 diagrams:
 	@for f in docs/*.dot; do dot -Tsvg "$$f" -o "$${f%.dot}.svg" && echo "wrote $${f%.dot}.svg"; done
+
+## fuzz: fuzz the HTTP and log-line parsers and the label escaper with libFuzzer
+##       (clang; FUZZ_SECONDS=30 per target; skipped without clang)
+fuzz:
+	@FUZZ_SECONDS='$(FUZZ_SECONDS)' sh src/tools/fuzz.sh
 
 ## doctor: say what is missing from this machine
 doctor:

@@ -116,6 +116,19 @@ else
 	echo "  (clang is not installed: skipped)"
 fi
 
+step "fuzzing smoke (libFuzzer, 20 s per target)"
+if command -v clang >/dev/null 2>&1; then
+	if FUZZ_SECONDS=20 sh src/tools/fuzz.sh >"$log/fuzz.txt" 2>&1; then
+		ok
+		sed 's/^/  /' "$log/fuzz.txt"
+	else
+		bad "fuzzing found a crash (input under build/fuzz/artifacts-*)"
+		cat "$log/fuzz.txt"
+	fi
+else
+	echo "  (clang is not installed: skipped)"
+fi
+
 if command -v dot >/dev/null 2>&1; then
 	step "diagrams are generated from their sources"
 	stale=""

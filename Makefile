@@ -79,20 +79,31 @@ $(BUILD)/obj/%.o: %.c | deps-present
 
 -include $(shell find build -name '*.d' 2>/dev/null)
 
+# The course's program, bin/logpipe, is built from IMPL's code for every
+# lesson (IMPL=solutions: the reference one).
+LOGPIPE_SRCS = src/logpipe.c $(LIB_SRCS) $(foreach m,$(LESSONS),$(wildcard $(IMPL)/$m/*.c))
+$(OUT)/bin/logpipe: $(call obj,$(LOGPIPE_SRCS))
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
 # LESSON=01 selects 01-channel; no LESSON selects them all.
 SELECTED := $(if $(LESSON),$(filter $(LESSON)%,$(LESSONS)),$(LESSONS))
 STEP_PROGRAMS := $(filter $(patsubst src/steps/%.c,%,$(wildcard src/steps/*.c)),$(SELECTED))
 
-.PHONY: all testbin progbin test check hint run demo exercises doctor deps deps-present \
+.PHONY: all testbin progbin logpipe bin/logpipe test check hint run demo exercises doctor deps deps-present \
 	broken snippets diagrams format fuzz clean help
 
-## all: build every test and step program (yours and the reference)
+## all: build every test and step program (yours and the reference), and bin/logpipe
 all:
-	@$(MAKE) --no-print-directory testbin progbin IMPL=solutions
+	@$(MAKE) --no-print-directory testbin progbin logpipe IMPL=solutions
 	@$(MAKE) --no-print-directory testbin progbin IMPL=exercises
 
 testbin: $(addprefix $(OUT)/tests/,$(SELECTED))
 progbin: $(addprefix $(OUT)/bin/,$(STEP_PROGRAMS))
+
+## logpipe: build bin/logpipe from IMPL's code (IMPL=solutions for the reference)
+logpipe bin/logpipe: $(OUT)/bin/logpipe
+	@mkdir -p bin && cp $< bin/logpipe && echo "built bin/logpipe from $(IMPL)"
 
 ## test: grade your exercises (LESSON=NN, IMPL=solutions, SANITIZE=thread|address, VERBOSE=1, FORMAT=tap)
 test: deps-present

@@ -42,6 +42,7 @@
 #define PIPELINE_VERSION "1.0.0"
 #define PIPELINE_DEFAULT_CAPACITY 1024
 
+/* snippet: config */
 struct pipeline_config {
 	struct tailer_config source; /* a file (source.path) or the simulator */
 	struct filter_config filter;
@@ -50,7 +51,9 @@ struct pipeline_config {
 	int serve;                   /* 1: start the /metrics server */
 	struct http_server_config http;
 };
+/* end snippet */
 
+/* snippet: struct */
 /* Everything one running pipeline owns. */
 struct pipeline {
 	struct pipeline_config cfg;
@@ -68,11 +71,13 @@ struct pipeline {
 	struct metric_family *rotations, *truncations;
 	struct process_metrics process;
 };
+/* end snippet */
 
 /* A configuration with every default: the simulator, min level info,
  * capacity PIPELINE_DEFAULT_CAPACITY, serving on 127.0.0.1:8479. */
 struct pipeline_config pipeline_config_default(void);
 
+/* snippet: lifecycle */
 /*
  * Creates the registry (with every known series at 0), the channels and
  * the stages, starts one thread per stage and, if cfg->serve, the server.
@@ -88,7 +93,9 @@ void pipeline_stop(struct pipeline *p);
 /* Waits until every stage has ended on its own (the source reached the end
  * of its input: --once, or a simulator with a count). */
 void pipeline_wait(struct pipeline *p);
+/* end snippet */
 
+/* snippet: render */
 /* Copies the stages' counters into the registry and renders it: the
  * /metrics body (an http_render_fn; arg is the struct pipeline *). */
 char *pipeline_render(void *arg, size_t *len);
@@ -97,6 +104,7 @@ char *pipeline_render(void *arg, size_t *len);
  * the pipeline has drained. */
 unsigned long long pipeline_lines_read(struct pipeline *p);
 unsigned long long pipeline_lines_accounted(struct pipeline *p);
+/* end snippet */
 
 /* Stops the server, frees everything. Call after pipeline_stop or
  * pipeline_wait. */

@@ -102,6 +102,37 @@ else
 	ok
 fi
 
+step "the course's program: logpipe --once, promtool, valgrind"
+if $MAKE -s --no-print-directory bin/logpipe IMPL=solutions >"$log/logpipe.txt" 2>&1; then
+	if ./bin/logpipe --once --file tests/data/sample.log >"$log/once.prom" 2>"$log/once.err"; then
+		ok
+		echo "  ok  logpipe --once --file tests/data/sample.log ($(grep -c '^logpipe_' "$log/once.prom") logpipe samples)"
+	else
+		bad "logpipe --once failed"
+		cat "$log/once.err"
+	fi
+	if command -v promtool >/dev/null 2>&1; then
+		if promtool check metrics <"$log/once.prom" >"$log/promtool.txt" 2>&1; then
+			ok
+			echo "  ok  promtool check metrics accepts its output"
+		else
+			bad "promtool check metrics"
+			cat "$log/promtool.txt"
+		fi
+	fi
+	if valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+		./bin/logpipe --once --file tests/data/sample.log >/dev/null 2>"$log/valgrind.txt"; then
+		ok
+		echo "  ok  valgrind: no error, no leak"
+	else
+		bad "valgrind on logpipe --once"
+		tail -n 30 "$log/valgrind.txt"
+	fi
+else
+	bad "bin/logpipe does not build"
+	cat "$log/logpipe.txt"
+fi
+
 step "everything builds warning-free with clang too"
 if command -v clang >/dev/null 2>&1; then
 	if $MAKE -s --no-print-directory testbin progbin IMPL=solutions CC=clang BUILDROOT=build/clang >"$log/clang.txt" 2>&1 &&

@@ -1,0 +1,319 @@
+/*
+ * pipeline.c - lesson 08: the stages of lessons 03 to 06 wired into one
+ * pipeline, with the server of lesson 07 in front. The contract is in
+ * src/pipeline.h; read its comments first.
+ *
+ * Given here: the defaults, the registry with every known series at 0,
+ * the channels and the stage structs, the unwind, and pipeline_render's
+ * copy of the stages' counters. Yours: the order in which pipeline_start
+ * creates things and starts the threads, the shutdown order in
+ * pipeline_stop, and the collect step of pipeline_render.
+ */
+#include "notimpl.h"
+#include "pipeline.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Index of each stage in p->threads (the pipeline's order, upstream first). */
+enum { T_TAILER, T_PARSER, T_FILTER, T_SINK, T_COUNT };
+
+struct pipeline_config pipeline_config_default(void)
+{
+	struct pipeline_config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.source = tailer_config_default();
+	cfg.filter = filter_config_default();
+	cfg.capacity = PIPELINE_DEFAULT_CAPACITY;
+	cfg.series_limit = 0;
+	cfg.serve = 1;
+	cfg.http = http_server_config_default();
+	return cfg;
+}
+
+/* Writes a one-line reason to err (which may be NULL). */
+static void say(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (err == NULL || errlen == 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- the pieces pipeline_start is made of (given) ----------------------- */
+
+/* The four channels. done carries nothing: it is only ever closed. */
+static int make_channels(struct pipeline *p)
+{
+	p->done = chan_new(0);
+	p->lines = chan_new(p->cfg.capacity);
+	p->entries = chan_new(p->cfg.capacity);
+	p->passed = chan_new(p->cfg.capacity);
+	return p->done && p->lines && p->entries && p->passed ? 0 : -1;
+}
+
+/* A counter family without labels, or NULL. */
+static struct metric_family *counter(struct pipeline *p, const char *name, const char *help)
+{
+	return metrics_counter(p->reg, name, help, 0, NULL);
+}
+
+/*
+ * The registry, its families in the order the data flows, and every
+ * series known in advance created at 0: a series that appears only with
+ * its first event is invisible to rate() and to alerts until then.
+ * Needs p->passed (the metrics stage registers its two families here).
+ */
+static int make_registry(struct pipeline *p)
+{
+	static const char *const reason[] = {"reason"};
+	static const char *const version[] = {"version"};
+	if ((p->reg = metrics_registry_new(p->cfg.series_limit)) == NULL)
+		return -1;
+	p->lines_read = counter(p, "logpipe_lines_read_total", "Log lines read (blank lines are skipped).");
+	p->parse_errors = metrics_counter(p->reg, "logpipe_parse_errors_total",
+					  "Log lines the parser rejected, by reason.", 1, reason);
+	p->filtered = counter(p, "logpipe_filtered_total", "Log entries the filter dropped.");
+	if (p->lines_read == NULL || p->parse_errors == NULL || p->filtered == NULL)
+		return -1;
+	for (int r = 1; r < PARSE_REASONS; r++) {
+		const char *v[] = {parse_error_name((enum parse_error)r)};
+		if (metrics_counter_add(p->parse_errors, v, 0) != 0)
+			return -1;
+	}
+	if (metrics_stage_init(&p->sink, p->reg, p->passed) != 0)
+		return -1;
+	p->series_dropped = counter(p, "logpipe_series_dropped_total",
+				    "Updates refused because their family had reached its series limit.");
+	p->rotations = counter(p, "logpipe_file_rotations_total",
+			       "Times the followed file was renamed away and recreated.");
+	p->truncations = counter(p, "logpipe_file_truncations_total",
+				 "Times the followed file shrank under the reader (copytruncate).");
+	struct metric_family *info = metrics_gauge(p->reg, "logpipe_build_info",
+						   "The version of logpipe that runs; always 1.", 1, version);
+	const char *v[] = {PIPELINE_VERSION};
+	if (p->series_dropped == NULL || p->rotations == NULL || p->truncations == NULL || info == NULL ||
+	    metrics_gauge_set(info, v, 1) != 0)
+		return -1;
+	return process_metrics_register(&p->process, p->reg);
+}
+
+/* Each stage reads the channel the one before it writes. */
+static void wire_stages(struct pipeline *p)
+{
+	p->tailer.cfg = p->cfg.source;
+	p->tailer.out = p->lines;
+	p->tailer.done = p->done;
+	p->parser.in = p->lines;
+	p->parser.out = p->entries;
+	p->filter.cfg = p->cfg.filter;
+	p->filter.in = p->entries;
+	p->filter.out = p->passed;
+	/* p->sink was set up by metrics_stage_init in make_registry. */
+}
+
+/* Starts stage i's thread and counts it in p->started. 0, or an errno. */
+static int start_stage(struct pipeline *p, int i)
+{
+	static void *(*const run[T_COUNT])(void *) = {tailer_run, parser_run, filter_run, metrics_stage_run};
+	void *arg[T_COUNT] = {&p->tailer, &p->parser, &p->filter, &p->sink};
+	int rc = pthread_create(&p->threads[i], NULL, run[i], arg[i]);
+	if (rc == 0)
+		p->started++;
+	return rc;
+}
+
+/* Threads are started from the sink up (see pipeline_start), so with
+ * `started` of them running, these are the ones. */
+static int stage_started(const struct pipeline *p, int i)
+{
+	return i >= T_COUNT - p->started;
+}
+
+/* Joins every started stage in the pipeline's order, once. */
+static void join_stages(struct pipeline *p)
+{
+	for (int i = 0; i < T_COUNT; i++)
+		if (stage_started(p, i))
+			pthread_join(p->threads[i], NULL);
+	p->started = 0;
+}
+
+/* Frees what a channel still holds (of lines, or of entries). */
+static void drain(struct chan *ch, int of_lines)
+{
+	void *msg;
+	while (ch != NULL && chan_try_recv(ch, &msg) == CHAN_OK) {
+		if (of_lines)
+			line_free(msg);
+		else
+			log_entry_free(msg);
+	}
+}
+
+/*
+ * pipeline_start failed half-way: stop what runs, with the one mechanism.
+ * If the tailer is running, closing done is enough. If it never started,
+ * nobody will ever close the input of the most upstream stage that did,
+ * so we close it in its place: the stages that started drain and end as
+ * they would at a normal stop.
+ */
+static void unwind(struct pipeline *p)
+{
+	struct chan *input[T_COUNT] = {p->done, p->lines, p->entries, p->passed};
+	int first = T_COUNT - p->started; /* the most upstream stage running */
+	if (p->done != NULL)
+		chan_close(p->done);
+	if (first > T_TAILER && first < T_COUNT)
+		chan_close(input[first]);
+	join_stages(p);
+	pipeline_free(p);
+}
+
+/* ---- start and stop ------------------------------------------------------- */
+
+int pipeline_start(struct pipeline *p, const struct pipeline_config *cfg, char *err, size_t errlen)
+{
+	memset(p, 0, sizeof(*p));
+	p->cfg = *cfg;
+	if (p->cfg.capacity == 0)
+		p->cfg.capacity = PIPELINE_DEFAULT_CAPACITY;
+	/* BEGIN SOLUTION */
+	/* Channels first: the metrics stage registers itself with its input. */
+	if (make_channels(p) != 0 || make_registry(p) != 0) {
+		say(err, errlen, "cannot build the pipeline: %s", strerror(errno ? errno : ENOMEM));
+		unwind(p);
+		return -1;
+	}
+	wire_stages(p);
+	/* From the sink up: each stage starts with its reader already running,
+	 * and if one cannot start, the ones below it are all there to drain. */
+	for (int i = T_SINK; i >= T_TAILER; i--) {
+		int rc = start_stage(p, i);
+		if (rc != 0) {
+			say(err, errlen, "cannot start a stage thread: %s", strerror(rc));
+			unwind(p);
+			return -1;
+		}
+	}
+	/* Last, so that the first scrape already sees every stage counting. */
+	if (p->cfg.serve &&
+	    (p->server = http_server_start(&p->cfg.http, pipeline_render, p, err, errlen)) == NULL) {
+		unwind(p);
+		return -1;
+	}
+	return 0;
+	/* END SOLUTION */
+	/* STUB
+	(void)wire_stages;
+	(void)start_stage;
+	(void)unwind;
+	(void)make_channels;
+	(void)make_registry;
+	say(err, errlen, "pipeline_start is not implemented yet (lesson 08)");
+	NOT_IMPLEMENTED("pipeline_start", "lessons/08-pipeline/README.md#starting-in-order");
+	pipeline_free(p);
+	return -1;
+	*/
+}
+
+void pipeline_stop(struct pipeline *p)
+{
+	/* BEGIN SOLUTION */
+	/* The one mechanism: the tailer sees done closed and closes lines, and
+	 * the close travels down the pipeline, each stage draining first. */
+	chan_close(p->done);
+	/* Upstream first: when a stage has ended, its output is closed, so the
+	 * next join waits only for the drain of what is already buffered. */
+	join_stages(p);
+	/* END SOLUTION */
+	/* STUB
+	(void)p;
+	(void)join_stages;
+	NOT_IMPLEMENTED("pipeline_stop", "lessons/08-pipeline/README.md#stopping-in-order");
+	*/
+}
+
+void pipeline_wait(struct pipeline *p)
+{
+	join_stages(p);
+}
+
+/* ---- what a scrape sees ----------------------------------------------------- */
+
+/*
+ * The stages count in atomics, the cheapest thing a hot loop can do; the
+ * registry learns the totals only here, once per scrape. metrics_counter_set
+ * never moves a counter backwards, so a render racing a stage at worst
+ * shows a count one scrape late.
+ */
+static void copy_stage_counters(struct pipeline *p)
+{
+	metrics_counter_set(p->lines_read, NULL, (double)atomic_load(&p->tailer.stats.lines));
+	for (int r = 1; r < PARSE_REASONS; r++) {
+		const char *v[] = {parse_error_name((enum parse_error)r)};
+		metrics_counter_set(p->parse_errors, v, (double)atomic_load(&p->parser.stats.errors[r]));
+	}
+	metrics_counter_set(p->filtered, NULL, (double)atomic_load(&p->filter.stats.dropped));
+	metrics_counter_set(p->series_dropped, NULL, (double)metrics_series_dropped(p->reg));
+	metrics_counter_set(p->rotations, NULL, (double)atomic_load(&p->tailer.stats.rotations));
+	metrics_counter_set(p->truncations, NULL, (double)atomic_load(&p->tailer.stats.truncations));
+}
+
+char *pipeline_render(void *arg, size_t *len)
+{
+	struct pipeline *p = arg;
+	/* BEGIN SOLUTION */
+	/* Pull: numbers that live outside the registry are read when asked. */
+	copy_stage_counters(p);
+	process_metrics_collect(&p->process);
+	return metrics_render(p->reg, len);
+	/* END SOLUTION */
+	/* STUB
+	(void)p;
+	(void)len;
+	(void)copy_stage_counters;
+	NOT_IMPLEMENTED("pipeline_render", "lessons/08-pipeline/README.md#collecting-at-scrape-time");
+	return NULL;
+	*/
+}
+
+unsigned long long pipeline_lines_read(struct pipeline *p)
+{
+	return atomic_load(&p->tailer.stats.lines);
+}
+
+/* Every line ends in exactly one place: a parse error, the filter's drop
+ * count, or the metrics stage (which counts it in log_entries_total, or,
+ * if the series limit refused it, in series_dropped). */
+unsigned long long pipeline_lines_accounted(struct pipeline *p)
+{
+	unsigned long long n = 0;
+	for (int r = 1; r < PARSE_REASONS; r++)
+		n += atomic_load(&p->parser.stats.errors[r]);
+	return n + atomic_load(&p->filter.stats.dropped) + atomic_load(&p->sink.received);
+}
+
+void pipeline_free(struct pipeline *p)
+{
+	http_server_stop(p->server); /* NULL is fine */
+	p->server = NULL;
+	/* After a normal stop the channels are empty; after a stage that gave
+	 * up early (an exercise stub) they may not be. */
+	drain(p->lines, 1);
+	drain(p->entries, 0);
+	drain(p->passed, 0);
+	struct chan *chans[] = {p->done, p->lines, p->entries, p->passed};
+	for (size_t i = 0; i < sizeof(chans) / sizeof(chans[0]); i++)
+		if (chans[i] != NULL)
+			chan_free(chans[i]);
+	p->done = p->lines = p->entries = p->passed = NULL;
+	if (p->reg != NULL)
+		metrics_registry_free(p->reg);
+	p->reg = NULL;
+}

@@ -1,0 +1,323 @@
+/*
+ * logpipe.c - the course's program: follow a log (or simulate one), count
+ * it, and serve the counts at /metrics for Prometheus.
+ *
+ *   logpipe --file /var/log/app.log                  follow it, serve 127.0.0.1:8479
+ *   logpipe --simulate --rate 500 --listen :8479     simulated lines, every interface
+ *   logpipe --file app.log --once                    count the whole file, print, exit
+ *
+ * The threads: one per stage (pipeline.h), the server's, and one that
+ * waits for SIGINT or SIGTERM. Those two signals are blocked in every
+ * thread (the mask is set before any thread starts, and threads inherit
+ * it), so the kernel never runs a handler in the middle of a chan_send
+ * holding a mutex; the signal thread takes them with sigwait, as an
+ * ordinary thread that may call anything, and stops the pipeline.
+ *
+ * Exit status: 0 after a clean stop (or --once), 1 if the pipeline cannot
+ * start (a port in use, a file that cannot be read), 2 for bad arguments.
+ */
+#include "pipeline.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PROG "logpipe"
+
+struct options {
+	struct pipeline_config cfg;
+	int simulate;
+	int once;
+	int from_start;
+	char *services; /* --services, cut up in place by filter_config_services */
+};
+
+static void usage(FILE *to)
+{
+	fprintf(to,
+		"usage: " PROG " (--file PATH [--from-start] [--once] | --simulate [--rate N] [--seed N])\n"
+		"              [--min-level LEVEL] [--services a,b] [--listen ADDR] [--capacity N]\n"
+		"  Turns a JSON log into Prometheus metrics, served at http://ADDR/metrics.\n"
+		"  --file PATH        follow PATH like tail -F (from its end, unless --from-start)\n"
+		"  --from-start       read what PATH already holds first\n"
+		"  --simulate         make log lines instead of reading a file (the default)\n"
+		"  --rate N           simulated lines per second (default 100; 0: as fast as possible)\n"
+		"  --seed N           the simulator's seed (default 1)\n"
+		"  --min-level LEVEL  keep entries at or above LEVEL (default info)\n"
+		"  --services a,b     keep only these services (default: every one)\n"
+		"  --listen ADDR      127.0.0.1:PORT, [::1]:PORT or :PORT for every interface\n"
+		"                     (default 127.0.0.1:%d)\n"
+		"  --capacity N       capacity of each channel between stages (default %d)\n"
+		"  --once             with --file: read it from start to end, print the metrics\n"
+		"                     to stdout and exit (no server)\n"
+		"  --help, --version\n",
+		HTTP_DEFAULT_PORT, PIPELINE_DEFAULT_CAPACITY);
+}
+
+/* Parses a whole decimal number in [0, max]. 0 on success, -1 if it is not one. */
+static int number(const char *text, unsigned long long max, unsigned long long *out)
+{
+	char *end = NULL;
+	errno = 0;
+	unsigned long long n = strtoull(text, &end, 10);
+	if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || n > max)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+/* Says what is wrong, then the usage; returns 2 (bad arguments). */
+static int bad(const char *fmt, const char *arg)
+{
+	fprintf(stderr, PROG ": ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n");
+	usage(stderr);
+	return 2;
+}
+
+enum {
+	O_FILE = 256,
+	O_FROM_START,
+	O_SIMULATE,
+	O_RATE,
+	O_SEED,
+	O_MIN_LEVEL,
+	O_SERVICES,
+	O_LISTEN,
+	O_CAPACITY,
+	O_ONCE,
+	O_HELP,
+	O_VERSION
+};
+
+/* One option. 0: go on; 2: bad (reported). */
+static int option(int c, const char *arg, struct options *o)
+{
+	unsigned long long n;
+	switch (c) {
+	case O_FILE:
+		o->cfg.source.path = arg;
+		return 0;
+	case O_FROM_START:
+		o->from_start = 1;
+		return 0;
+	case O_SIMULATE:
+		o->simulate = 1;
+		return 0;
+	case O_RATE: {
+		char *end = NULL;
+		double rate = strtod(arg, &end);
+		if (end == arg || *end != '\0' || !(rate >= 0) || rate > 1e9)
+			return bad("--rate wants lines per second (0 or more), not '%s'", arg);
+		o->cfg.source.rate = rate;
+		return 0;
+	}
+	case O_SEED:
+		if (number(arg, ULLONG_MAX, &n) != 0)
+			return bad("--seed wants a whole number, not '%s'", arg);
+		o->cfg.source.seed = n;
+		return 0;
+	case O_MIN_LEVEL:
+		if (log_level_parse(arg, &o->cfg.filter.min_level) != 0)
+			return bad("--min-level: unknown level '%s' (trace, debug, info, warn, error, fatal)",
+				   arg);
+		return 0;
+	case O_SERVICES:
+		o->services = (char *)arg; /* argv strings may be written to */
+		if (filter_config_services(&o->cfg.filter, o->services) != 0)
+			return bad("--services wants a,b,... (at most 16 names, none empty), not '%s'", arg);
+		return 0;
+	case O_LISTEN:
+		o->cfg.http.listen = arg;
+		return 0;
+	case O_CAPACITY:
+		if (number(arg, SIZE_MAX / 16, &n) != 0 || n == 0)
+			return bad("--capacity wants a positive number, not '%s'", arg);
+		o->cfg.capacity = (size_t)n;
+		return 0;
+	case O_ONCE:
+		o->once = 1;
+		return 0;
+	}
+	return 2;
+}
+
+/* 0: go on; 1: --help or --version was printed; 2: bad arguments (reported). */
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	static const struct option longs[] = {{"file", required_argument, NULL, O_FILE},
+					      {"from-start", no_argument, NULL, O_FROM_START},
+					      {"simulate", no_argument, NULL, O_SIMULATE},
+					      {"rate", required_argument, NULL, O_RATE},
+					      {"seed", required_argument, NULL, O_SEED},
+					      {"min-level", required_argument, NULL, O_MIN_LEVEL},
+					      {"services", required_argument, NULL, O_SERVICES},
+					      {"listen", required_argument, NULL, O_LISTEN},
+					      {"capacity", required_argument, NULL, O_CAPACITY},
+					      {"once", no_argument, NULL, O_ONCE},
+					      {"help", no_argument, NULL, O_HELP},
+					      {"version", no_argument, NULL, O_VERSION},
+					      {NULL, 0, NULL, 0}};
+	memset(o, 0, sizeof(*o));
+	o->cfg = pipeline_config_default();
+	opterr = 0; /* we print our own one-line reasons */
+	int c;
+	while ((c = getopt_long(argc, argv, ":", longs, NULL)) != -1) {
+		if (c == O_HELP) {
+			usage(stdout);
+			return 1;
+		}
+		if (c == O_VERSION) {
+			printf(PROG " " PIPELINE_VERSION "\n");
+			return 1;
+		}
+		if (c == ':')
+			return bad("%s needs a value", argv[optind - 1]);
+		if (c == '?')
+			return bad("unknown option %s", argv[optind - 1]);
+		if (option(c, optarg, o) != 0)
+			return 2;
+	}
+	if (optind < argc)
+		return bad("unexpected argument '%s'", argv[optind]);
+	if (o->simulate && o->cfg.source.path != NULL)
+		return bad("%s", "--file and --simulate exclude each other");
+	if (o->once && o->cfg.source.path == NULL)
+		return bad("%s", "--once needs --file (a simulator never ends)");
+	if (o->from_start && o->cfg.source.path == NULL)
+		return bad("%s", "--from-start needs --file");
+	o->cfg.source.from_start = o->from_start || o->once;
+	o->cfg.source.stop_at_eof = o->once;
+	o->cfg.serve = !o->once;
+	return 0;
+}
+
+/* ---- the two ways to run --------------------------------------------------------- */
+
+/* The invariant, checked once every stage has ended. */
+static void check_invariant(struct pipeline *p)
+{
+	unsigned long long read = pipeline_lines_read(p), accounted = pipeline_lines_accounted(p);
+	if (read != accounted)
+		fprintf(stderr,
+			PROG ": warning: %llu lines read but %llu accounted for (parse errors + filtered + "
+			     "entries + dropped): a stage lost or invented lines\n",
+			read, accounted);
+}
+
+/* --once: the batch mode. Read to the end, drain, print, exit. */
+static int run_once(struct options *o)
+{
+	static struct pipeline p;
+	char err[256] = "";
+	/* Following waits for a file that is not there yet; a batch run would
+	 * quietly count nothing, so say it. */
+	if (access(o->cfg.source.path, R_OK) != 0) {
+		fprintf(stderr, PROG ": %s: %s\n", o->cfg.source.path, strerror(errno));
+		return 1;
+	}
+	if (pipeline_start(&p, &o->cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, PROG ": %s\n", err);
+		return 1;
+	}
+	fprintf(stderr, PROG ": reading %s once, from its start to its end\n", o->cfg.source.path);
+	pipeline_wait(&p); /* the tailer stops at the end; the close travels down */
+	size_t len = 0;
+	char *text = pipeline_render(&p, &len);
+	int rc = text != NULL && fwrite(text, 1, len, stdout) == len && fflush(stdout) == 0 ? 0 : 1;
+	if (text == NULL)
+		fprintf(stderr, PROG ": cannot render the metrics\n");
+	free(text);
+	check_invariant(&p);
+	pipeline_free(&p);
+	return rc;
+}
+
+struct signal_waiter {
+	sigset_t set;
+	struct pipeline *p;
+	int signo;
+};
+
+/* The one thread that takes SIGINT and SIGTERM. Being an ordinary thread,
+ * it may lock mutexes and close channels, which a handler never may. */
+static void *wait_for_signal(void *arg)
+{
+	struct signal_waiter *w = arg;
+	while (sigwait(&w->set, &w->signo) != 0)
+		;
+	pipeline_stop(w->p);
+	return NULL;
+}
+
+/* Follow or simulate, serving /metrics, until SIGINT or SIGTERM. */
+static int run_serving(struct options *o, const sigset_t *set)
+{
+	static struct pipeline p;
+	char err[256] = "";
+	if (pipeline_start(&p, &o->cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, PROG ": %s\n", err);
+		return 1;
+	}
+	char source[300];
+	if (o->cfg.source.path != NULL)
+		snprintf(source, sizeof(source), "following %s%s", o->cfg.source.path,
+			 o->from_start ? " from its start" : "");
+	else if (o->cfg.source.rate > 0)
+		snprintf(source, sizeof(source), "simulating %g lines/s (seed %llu)", o->cfg.source.rate,
+			 o->cfg.source.seed);
+	else
+		snprintf(source, sizeof(source),
+			 "simulating lines as fast as the pipeline takes them (seed %llu)",
+			 o->cfg.source.seed);
+	const char *where = o->cfg.http.listen[0] == ':' ? "every interface" : o->cfg.http.listen;
+	fprintf(stderr, PROG " " PIPELINE_VERSION ": %s; serving /metrics on %s (port %d)\n", source, where,
+		http_server_port(p.server));
+	struct signal_waiter w = {*set, &p, 0};
+	pthread_t tid;
+	int rc = pthread_create(&tid, NULL, wait_for_signal, &w);
+	if (rc != 0) {
+		fprintf(stderr, PROG ": cannot start the signal thread: %s\n", strerror(rc));
+		pipeline_stop(&p);
+		pipeline_free(&p);
+		return 1;
+	}
+	pthread_join(tid, NULL); /* returns once a signal came and every stage drained */
+	fprintf(stderr, PROG ": %s: stopped; %llu lines read\n", strsignal(w.signo), pipeline_lines_read(&p));
+	/* Last: until now, a scrape could still read the final counts. */
+	http_server_stop(p.server);
+	p.server = NULL;
+	check_invariant(&p);
+	pipeline_free(&p);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	int rc = parse_args(argc, argv, &o);
+	if (rc != 0)
+		return rc == 1 ? 0 : 2;
+	if (o.once)
+		return run_once(&o); /* batch: Ctrl-C simply ends it, there is nothing to save */
+	/* Before any thread exists: every thread started from here inherits
+	 * the mask, so the signals can only be taken by sigwait. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	rc = pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (rc != 0) {
+		fprintf(stderr, PROG ": pthread_sigmask: %s\n", strerror(rc));
+		return 1;
+	}
+	return run_serving(&o, &set);
+}

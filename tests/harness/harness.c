@@ -99,8 +99,12 @@ static _Noreturn void child_run(const struct harness_test *t, int out_fd)
 	cmocka_set_message_output(CM_OUTPUT_STDOUT);
 	int failed = _cmocka_run_group_tests(t->name, one, 1, NULL, NULL);
 	fflush(NULL);
-	/* exit, not _exit: LeakSanitizer and valgrind check for leaks at exit. */
-	exit(failed ? 1 : 0);
+	/* A failed test may have left threads running on its stack, which is
+	 * gone: leave at once. A passed one leaves with exit, not _exit, so
+	 * that LeakSanitizer and valgrind check for leaks. */
+	if (failed)
+		_exit(1);
+	exit(0);
 }
 
 /* ---- the parent's side ---------------------------------------------------- */
@@ -143,24 +147,6 @@ static int collect(int fd, struct outcome *o, const struct timespec *deadline)
 	}
 }
 
-/* The first line of the output that starts with prefix, copied into reason. */
-static int find_line_start(const struct outcome *o, const char *prefix, char *reason, size_t size)
-{
-	size_t plen = strlen(prefix);
-	for (const char *line = o->out; *line != '\0';
-	     line += strcspn(line, "\n") + (line[strcspn(line, "\n")] != '\0')) {
-		if (strncmp(line, prefix, plen) == 0) {
-			size_t n = strcspn(line, "\n");
-			if (n >= size)
-				n = size - 1;
-			memcpy(reason, line, n);
-			reason[n] = '\0';
-			return 1;
-		}
-	}
-	return 0;
-}
-
 /* The first line of the output that contains needle, copied into reason. */
 static int find_line(const struct outcome *o, const char *needle, char *reason, size_t size)
 {
@@ -199,25 +185,84 @@ static char *strip_tags(char *line)
 	return line;
 }
 
+/* The start of the first line that begins with prefix, or NULL. */
+static const char *line_starting(const struct outcome *o, const char *prefix)
+{
+	size_t plen = strlen(prefix);
+	for (const char *line = o->out; *line != '\0';
+	     line += strcspn(line, "\n") + (line[strcspn(line, "\n")] != '\0'))
+		if (strncmp(line, prefix, plen) == 0)
+			return line;
+	return NULL;
+}
+
+/* The earlier of two places in the output (NULL is "never"). */
+static const char *earlier(const char *a, const char *b)
+{
+	if (a == NULL)
+		return b;
+	return b == NULL || a < b ? a : b;
+}
+
+static void copy_line(const char *line, char *reason, size_t size)
+{
+	size_t n = strcspn(line, "\n");
+	if (n >= size)
+		n = size - 1;
+	memcpy(reason, line, n);
+	reason[n] = '\0';
+}
+
+/*
+ * The verdict names the first thing that went wrong, because everything
+ * after it may be its consequence. A failed assertion leaves the test
+ * early; threads it started may still run, on a stack that is gone, and
+ * crash or race a moment later. A stub reached (NOT IMPLEMENTED) explains
+ * whatever the test saw next. So, in the order they were printed: a
+ * sanitizer or valgrind report, a stub reached, a failed assertion; only
+ * when none of these came first do a signal or a hang speak for themselves.
+ */
 static void classify(struct outcome *o, int status, int timed_out)
 {
-	/* Reports that mean the code did something undefined, whatever the
-	 * test itself concluded. (Leaks are judged last: a failed assertion
-	 * leaks by leaving the test early.) */
 	static const char *const sanitizers[] = {"WARNING: ThreadSanitizer:",
 						 "ERROR: AddressSanitizer:",
 						 "runtime error:",
 						 "Invalid read",
 						 "Invalid write",
 						 "uninitialised value"};
+	const char *report = NULL;
+	for (size_t i = 0; i < sizeof(sanitizers) / sizeof(sanitizers[0]); i++)
+		report = earlier(report, strstr(o->out, sanitizers[i]));
+	const char *stub = strstr(o->out, "NOT IMPLEMENTED: ");
+	/* fail_msg prints "ERROR: why"; the assert_ macros "[  ERROR   ] --- why". */
+	const char *failure = earlier(line_starting(o, "ERROR: "), line_starting(o, "[  ERROR   ] --- "));
+	const char *first = earlier(report, earlier(stub, failure));
+	int hung = timed_out || (WIFEXITED(status) && WEXITSTATUS(status) == HUNG_EXIT);
 	o->reason[0] = '\0';
-	for (size_t i = 0; i < sizeof(sanitizers) / sizeof(sanitizers[0]); i++) {
-		if (find_line(o, sanitizers[i], o->reason, sizeof(o->reason))) {
-			o->verdict = CRASH;
-			return;
-		}
+
+	if (report != NULL && report == first) {
+		o->verdict = CRASH;
+		while (report > o->out && report[-1] != '\n')
+			report--;
+		copy_line(report, o->reason, sizeof(o->reason));
+		return;
 	}
-	if (timed_out || (WIFEXITED(status) && WEXITSTATUS(status) == HUNG_EXIT)) {
+	if (!hung && WIFEXITED(status) && WEXITSTATUS(status) == 0 && report == NULL) {
+		o->verdict = PASS;
+		return;
+	}
+	if (stub != NULL && stub == first) {
+		o->verdict = NOTIMPL;
+		find_line(o, "NOT IMPLEMENTED: ", o->reason, sizeof(o->reason));
+		return;
+	}
+	if (failure != NULL && failure == first) {
+		o->verdict = FAIL;
+		copy_line(failure, o->reason, sizeof(o->reason));
+		strip_tags(o->reason);
+		return;
+	}
+	if (hung) {
 		o->verdict = HUNG;
 		if (find_line(o, "HUNG: ", o->reason, sizeof(o->reason)))
 			memmove(o->reason, o->reason + 6, strlen(o->reason + 6) + 1);
@@ -226,32 +271,17 @@ static void classify(struct outcome *o, int status, int timed_out)
 				 "the test did not finish and had to be killed");
 		return;
 	}
+	o->verdict = CRASH;
 	if (WIFSIGNALED(status)) {
-		o->verdict = CRASH;
 		snprintf(o->reason, sizeof(o->reason), "killed by signal %d (%s)", WTERMSIG(status),
 			 strsignal(WTERMSIG(status)));
 		return;
 	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		o->verdict = PASS;
-		return;
-	}
-	if (find_line(o, "NOT IMPLEMENTED: ", o->reason, sizeof(o->reason))) {
-		o->verdict = NOTIMPL;
-		return;
-	}
-	o->verdict = FAIL;
-	/* fail_msg prints "ERROR: why"; the assert_ macros "[  ERROR   ] --- why". */
-	if (find_line_start(o, "ERROR: ", o->reason, sizeof(o->reason)) ||
-	    find_line_start(o, "[  ERROR   ] --- ", o->reason, sizeof(o->reason))) {
-		strip_tags(o->reason);
-		return;
-	}
+	/* Leaks are judged last: a failed assertion leaks by leaving early. */
 	if (find_line(o, "ERROR: LeakSanitizer:", o->reason, sizeof(o->reason)) ||
-	    find_line(o, "definitely lost", o->reason, sizeof(o->reason))) {
-		o->verdict = CRASH;
+	    find_line(o, "definitely lost", o->reason, sizeof(o->reason)))
 		return;
-	}
+	o->verdict = FAIL;
 	snprintf(o->reason, sizeof(o->reason), "exit status %d",
 		 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 }

@@ -90,7 +90,7 @@ $(OUT)/bin/logpipe: $(call obj,$(LOGPIPE_SRCS))
 SELECTED := $(if $(LESSON),$(filter $(LESSON)%,$(LESSONS)),$(LESSONS))
 STEP_PROGRAMS := $(filter $(patsubst src/steps/%.c,%,$(wildcard src/steps/*.c)),$(SELECTED))
 
-.PHONY: all testbin progbin logpipe bin/logpipe test check hint run demo exercises doctor deps deps-present \
+.PHONY: all testbin progbin logpipe bin/logpipe test check hint run demo e2e exercises doctor deps deps-present \
 	broken snippets diagrams format fuzz clean help
 
 ## all: build every test and step program (yours and the reference), and bin/logpipe
@@ -126,10 +126,22 @@ run:
 	@$(MAKE) -s --no-print-directory progbin LESSON='$(LESSON)' IMPL='$(IMPL)' SANITIZE='$(SANITIZE)' >&2
 	@./$(OUT)/bin/$(firstword $(STEP_PROGRAMS)) $(ARGS)
 
-## demo: the course's main job (for now: the latest step program, on the reference code)
+# The demo and the end-to-end test run the reference logpipe unless IMPL is
+# given on the command line (make demo IMPL=exercises: yours).
+DEMO_IMPL := $(if $(filter command line,$(origin IMPL)),$(IMPL),solutions)
+DEMO_BIN := $(BUILD)/$(subst /,_,$(DEMO_IMPL))/bin/logpipe
+
+## demo: logpipe on simulated logs, scraped by a real Prometheus (Ctrl-C stops;
+##       DEMO_SECONDS=20 runs headless; IMPL=exercises runs your logpipe)
 demo: deps-present
-	@$(MAKE) --no-print-directory progbin IMPL=solutions LESSON=
-	@sh src/tools/demo.sh
+	@$(MAKE) -s --no-print-directory $(DEMO_BIN) IMPL=$(DEMO_IMPL)
+	@LOGPIPE=$(DEMO_BIN) DEMO_SECONDS='$(DEMO_SECONDS)' sh src/tools/demo.sh
+
+## e2e: the end-to-end test: logpipe on tests/data/sample.log, scraped by Prometheus,
+##      every count checked through Prometheus' query API (IMPL=exercises: yours)
+e2e: deps-present
+	@$(MAKE) -s --no-print-directory $(DEMO_BIN) IMPL=$(DEMO_IMPL)
+	@LOGPIPE=$(DEMO_BIN) sh src/tools/e2e.sh
 
 ## exercises: regenerate the exercise stubs from the solutions (FORCE=1 overwrites edited ones)
 exercises:

@@ -28,4 +28,9 @@ int deadline_passed(const struct timespec *deadline);
 /* Seconds elapsed since start, as a double. */
 double clock_seconds_since(const struct timespec *start);
 
+/* The wall clock (CLOCK_REALTIME) as Unix seconds with a fraction: for
+ * values meant for people and for Prometheus (a timestamp in a metric),
+ * never for measuring an interval, which a clock step would distort. */
+double clock_unix_seconds(void);
+
 #endif

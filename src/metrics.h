@@ -180,7 +180,9 @@ void metrics_escape_help(struct strbuf *out, const char *help);
  * counts it:
  *   logpipe_log_entries_total{level,service}   every entry;
  *   logpipe_log_latency_seconds{service}        latency_ms / 1000, for
- *                                               entries that have one.
+ *                                               entries that have one;
+ *   and, when last_seen is not NULL (lesson 09), the time it counted the
+ *   service's entry, with last_seen_update (src/last_seen.h).
  * An entry whose series the limit refuses is counted by the registry as
  * dropped, and not observed in the histogram either, so every entry is
  * counted exactly once: in entries_total or in the dropped count.
@@ -189,6 +191,7 @@ struct metrics_stage {
 	struct chan *in; /* of struct log_entry * */
 	struct metric_family *entries;
 	struct metric_family *latency;
+	struct metric_family *last_seen; /* lesson 09; NULL until the pipeline sets it */
 	atomic_ullong received;
 };
 

@@ -24,6 +24,7 @@
  *   logpipe_log_latency_seconds{service} (histogram),
  *   logpipe_series_dropped_total, logpipe_file_rotations_total,
  *   logpipe_file_truncations_total, logpipe_build_info{version},
+ *   logpipe_last_entry_timestamp_seconds{service} (lesson 09),
  *   and the process_* metrics of process.h.
  */
 #ifndef PIPELINE_H

@@ -3,6 +3,8 @@
  * takes log entries from its channel, counts them into the registry and
  * frees them. The contract is in src/metrics.h.
  */
+#include "clock.h"
+#include "last_seen.h"
 #include "metrics.h"
 #include "notimpl.h"
 
@@ -18,6 +20,7 @@ int metrics_stage_init(struct metrics_stage *stage, struct metrics_registry *reg
 		return -1;
 	}
 	stage->in = in;
+	stage->last_seen = NULL; /* the pipeline sets it, in lesson 09 */
 	atomic_init(&stage->received, 0);
 	stage->entries = metrics_counter(reg, "logpipe_log_entries_total",
 					 "Log entries that reached the metrics stage, by level and service.",

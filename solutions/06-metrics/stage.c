@@ -3,6 +3,8 @@
  * takes log entries from its channel, counts them into the registry and
  * frees them. The contract is in src/metrics.h.
  */
+#include "clock.h"
+#include "last_seen.h"
 #include "metrics.h"
 #include "notimpl.h"
 
@@ -18,6 +20,7 @@ int metrics_stage_init(struct metrics_stage *stage, struct metrics_registry *reg
 		return -1;
 	}
 	stage->in = in;
+	stage->last_seen = NULL; /* the pipeline sets it, in lesson 09 */
 	atomic_init(&stage->received, 0);
 	stage->entries = metrics_counter(reg, "logpipe_log_entries_total",
 					 "Log entries that reached the metrics stage, by level and service.",
@@ -44,8 +47,12 @@ void *metrics_stage_run(void *arg)
 		const char *const service[] = {e->service};
 		/* Refused by the series limit: counted as dropped by the
 		 * registry, so not observed either (counted once, not twice). */
-		if (metrics_counter_add(stage->entries, labels, 1) == 0 && e->has_latency)
-			metrics_histogram_observe(stage->latency, service, e->latency_ms / 1000.0);
+		if (metrics_counter_add(stage->entries, labels, 1) == 0) {
+			if (e->has_latency)
+				metrics_histogram_observe(stage->latency, service, e->latency_ms / 1000.0);
+			if (stage->last_seen != NULL) /* lesson 09 */
+				last_seen_update(stage->last_seen, e, clock_unix_seconds());
+		}
 		log_entry_free(e); /* the last stage frees what it receives */
 	}
 	return NULL;

@@ -47,3 +47,10 @@ double clock_seconds_since(const struct timespec *start)
 	struct timespec now = clock_now();
 	return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
 }
+
+double clock_unix_seconds(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}

@@ -29,7 +29,7 @@ count() { # file
 }
 
 step "the machine"
-sh src/tools/deps.sh ensure valgrind || { echo "cannot run make check without its tools"; exit 1; }
+sh src/tools/deps.sh ensure valgrind promtool prometheus curl || { echo "cannot run make check without its tools"; exit 1; }
 
 step "exercise stubs are generated from the solutions"
 if sh src/tools/exercises.sh verify build/stubs; then ok; echo "  ok"; else bad "stubs out of date"; fi
@@ -103,25 +103,24 @@ else
 fi
 
 step "the course's program: logpipe --once, promtool, valgrind"
-if $MAKE -s --no-print-directory bin/logpipe IMPL=solutions >"$log/logpipe.txt" 2>&1; then
-	if ./bin/logpipe --once --file tests/data/sample.log >"$log/once.prom" 2>"$log/once.err"; then
+lp=build/plain/solutions/bin/logpipe
+if $MAKE -s --no-print-directory "$lp" IMPL=solutions >"$log/logpipe.txt" 2>&1; then
+	if "$lp" --once --file tests/data/sample.log >"$log/once.prom" 2>"$log/once.err"; then
 		ok
 		echo "  ok  logpipe --once --file tests/data/sample.log ($(grep -c '^logpipe_' "$log/once.prom") logpipe samples)"
 	else
 		bad "logpipe --once failed"
 		cat "$log/once.err"
 	fi
-	if command -v promtool >/dev/null 2>&1; then
-		if promtool check metrics <"$log/once.prom" >"$log/promtool.txt" 2>&1; then
-			ok
-			echo "  ok  promtool check metrics accepts its output"
-		else
-			bad "promtool check metrics"
-			cat "$log/promtool.txt"
-		fi
+	if promtool check metrics <"$log/once.prom" >"$log/promtool.txt" 2>&1; then
+		ok
+		echo "  ok  promtool check metrics accepts its output"
+	else
+		bad "promtool check metrics"
+		cat "$log/promtool.txt"
 	fi
 	if valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
-		./bin/logpipe --once --file tests/data/sample.log >/dev/null 2>"$log/valgrind.txt"; then
+		"$lp" --once --file tests/data/sample.log >/dev/null 2>"$log/valgrind.txt"; then
 		ok
 		echo "  ok  valgrind: no error, no leak"
 	else
@@ -129,8 +128,36 @@ if $MAKE -s --no-print-directory bin/logpipe IMPL=solutions >"$log/logpipe.txt" 
 		tail -n 30 "$log/valgrind.txt"
 	fi
 else
-	bad "bin/logpipe does not build"
+	bad "logpipe does not build"
 	cat "$log/logpipe.txt"
+fi
+
+step "the Prometheus configuration and rules pass promtool"
+cfgdir=$(mktemp -d)
+cp docs/prometheus/rules.yml "$cfgdir/" &&
+	sed 's/@LOGPIPE_PORT@/8479/' docs/prometheus/prometheus.yml.in >"$cfgdir/prometheus.yml"
+if promtool check config "$cfgdir/prometheus.yml" >"$log/promtool-config.txt" 2>&1; then
+	ok
+	echo "  ok  promtool check config (and the rules it loads)"
+else
+	bad "promtool check config"
+	cat "$log/promtool-config.txt"
+fi
+rm -rf "$cfgdir"
+
+step "end to end: logpipe on tests/data/sample.log, scraped by a real Prometheus"
+LOGPIPE=$lp sh src/tools/e2e.sh >"$log/e2e.txt" 2>&1
+sed 's/^/  /' "$log/e2e.txt" | grep -v '^  ok ' || true
+echo "  ($(tail -n 1 "$log/e2e.txt"))"
+count "$log/e2e.txt"
+
+step "make demo, headless (DEMO_SECONDS=4)"
+if DEMO_SECONDS=4 timeout 180 $MAKE -s --no-print-directory demo >"$log/demo.txt" 2>&1; then
+	ok
+	echo "  ok  $(tail -n 1 "$log/demo.txt")"
+else
+	bad "make demo (DEMO_SECONDS=4)"
+	tail -n 20 "$log/demo.txt"
 fi
 
 step "everything builds warning-free with clang too"

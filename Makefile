@@ -132,7 +132,7 @@ DEMO_IMPL := $(if $(filter command line,$(origin IMPL)),$(IMPL),solutions)
 DEMO_BIN := $(BUILD)/$(subst /,_,$(DEMO_IMPL))/bin/logpipe
 
 ## demo: logpipe on simulated logs, scraped by a real Prometheus (Ctrl-C stops;
-##       DEMO_SECONDS=20 runs headless; IMPL=exercises runs your logpipe)
+##       DEMO_SECONDS=20 runs headless; IMPL=exercises: your logpipe, every lesson yours)
 demo: deps-present
 	@$(MAKE) -s --no-print-directory $(DEMO_BIN) IMPL=$(DEMO_IMPL)
 	@LOGPIPE=$(DEMO_BIN) DEMO_SECONDS='$(DEMO_SECONDS)' sh src/tools/demo.sh

@@ -215,6 +215,7 @@ int main(int argc, char **argv)
 	printf("the simulator writes %ld lines a second; scraping every %.2f s\n", o.rate, o.interval);
 	static struct scrape a, b;
 	int ok = scrape(&p, &a) == 0, k = 1;
+	printf("scrape 0: the baseline (a rate needs two scrapes)\n");
 	for (; ok && k < o.scrapes; k++) {
 		sleep_seconds(o.interval);
 		ok = scrape(&p, &b) == 0;
@@ -233,6 +234,6 @@ int main(int argc, char **argv)
 		printf("result: FAILED (a scrape could not be rendered or read)\n");
 		return 1;
 	}
-	printf("result: ok, %d scrapes, %.0f info entries of api at the last\n", k, total);
+	printf("result: ok, scrapes 0 to %d, %.0f info entries of api at the last\n", k - 1, total);
 	return 0;
 }

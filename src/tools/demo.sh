@@ -76,13 +76,14 @@ cat <<EOF
 logpipe     http://127.0.0.1:$LP_PORT/metrics       (the simulator, $RATE lines a second)
 Prometheus  http://127.0.0.1:$PROM_PORT/graph         (scrapes logpipe every 2 s)
             http://127.0.0.1:$PROM_PORT/targets       (is the target up?)
-            http://127.0.0.1:$PROM_PORT/alerts        (LogpipeHighErrorRatio)
+            http://127.0.0.1:$PROM_PORT/alerts        (LogpipeHighErrorRatio, LogpipeServiceSilent, LogpipeDown)
 
 Paste these into the Graph page's expression box (the Graph tab draws them):
 
   rate(logpipe_log_entries_total{level="error"}[1m])
   histogram_quantile(0.9, sum by (le, service) (rate(logpipe_log_latency_seconds_bucket[1m])))
   service:logpipe_error_ratio:rate1m
+  time() - logpipe_last_entry_timestamp_seconds
   sum by (reason) (logpipe_parse_errors_total)
 
 Rates need two scrapes inside their window: give it a few seconds.
@@ -115,6 +116,9 @@ echo "  p90 latency over 1m, all services:    $(lib_query \
 	'histogram_quantile(0.9, sum by (le) (rate(logpipe_log_latency_seconds_bucket[1m])))') s"
 echo "  error ratio over 1m, by service:"
 lib_query 'service:logpipe_error_ratio:rate1m' service | awk '{ printf "    service=%-8s %s\n", $1, $2 }'
+echo "  seconds since each service's last entry:"
+lib_query 'time() - logpipe_last_entry_timestamp_seconds' service |
+	awk '{ printf "    service=%-8s %.2f\n", $1, $2 }'
 
 if [ "$up" = 1 ] && awk -v n="${entries:-0}" 'BEGIN { exit !(n + 0 > 0) }'; then
 	echo "demo: ok (Prometheus scraped logpipe and holds its entries)"

@@ -77,6 +77,16 @@ $(BUILD)/obj/%.o: %.c | deps-present
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
+# The hardening suite: one program per tests/hardening/test_*.c, IMPL's
+# code (every lesson) under abuse. Not a lesson and not graded; make check
+# runs it on the reference.
+HARDENING := $(patsubst tests/hardening/%.c,%,$(wildcard tests/hardening/test_*.c))
+HARDENING_DEPS = tests/07-http/http_client.c $(HARNESS_SRCS) $(LIB_SRCS) \
+	$(foreach m,$(LESSONS),$(wildcard $(IMPL)/$m/*.c))
+$(OUT)/hardening/%: $(call obj,tests/hardening/%.c $(HARDENING_DEPS))
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
 -include $(shell find build -name '*.d' 2>/dev/null)
 
 # The course's program, bin/logpipe, is built from IMPL's code for every

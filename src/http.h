@@ -88,7 +88,9 @@ void http_respond_error(int status, struct strbuf *out);
 struct http_server_config {
 	const char *listen;    /* "127.0.0.1:8479", "[::1]:8479", ":8479" (every
 				  interface, IPv6 and IPv4); port 0 picks a free one */
-	int max_connections;   /* one more is answered 503 and closed (default 64) */
+	int max_connections;   /* default 64; at the cap, the connection that has waited
+				  longest (over 1 s) for its request is closed to make
+				  room, else the new one is answered 503 and closed */
 	long head_timeout_ms;  /* a request head must be complete within this (default 10000) */
 	long idle_timeout_ms;  /* a keep-alive connection idle this long is closed (default 60000) */
 	long write_timeout_ms; /* a client must take its response within this (default 10000) */

@@ -40,6 +40,7 @@
 #define ACCEPT_PAUSE_MS 100  /* after EMFILE and friends: let descriptors free up */
 #define ACCEPT_BATCH 32	     /* accepts per loop turn, so connections are served too */
 #define LINGER_MS 1000	     /* how long a closing connection may still send to us */
+#define EVICT_AFTER_MS 1000  /* at the cap, a connection waiting this long may make room */
 
 enum conn_state { CONN_FREE, CONN_IDLE, CONN_HEAD, CONN_BODY, CONN_WRITING, CONN_LINGER };
 
@@ -138,9 +139,58 @@ static struct conn *free_slot(struct http_server *s)
 	return NULL;
 }
 
-/* A new connection: counted and idle, or past the cap and told 503. */
+/* How long c has waited for a request: idle since its last response, or
+ * with a head (or body) begun and not finished. -1 while it is being
+ * answered, or when it is a 503 on its way out: those are never evicted. */
+static long conn_waiting_ms(const struct http_server *s, const struct conn *c)
+{
+	long timeout;
+	if (c->rejected)
+		return -1;
+	switch (c->state) {
+	case CONN_IDLE:
+		timeout = s->cfg.idle_timeout_ms;
+		break;
+	case CONN_HEAD:
+	case CONN_BODY:
+		timeout = s->cfg.head_timeout_ms;
+		break;
+	default:
+		return -1;
+	}
+	/* Its deadline was set to (start of the wait) + timeout. */
+	return timeout - deadline_ms_left(&c->deadline);
+}
+
+/*
+ * At the cap, the connection that has waited longest for a request is
+ * closed to make room, if it has waited over EVICT_AFTER_MS. Without
+ * this, max_connections clients that connect and then send nothing, or
+ * a byte now and then (slowloris), hold every slot for a whole timeout
+ * and every scrape meanwhile is told 503. A real client sends its
+ * request within milliseconds of connecting, so only the stalled lose.
+ */
+static void evict_longest_waiting(struct http_server *s)
+{
+	struct conn *victim = NULL;
+	long longest = EVICT_AFTER_MS;
+	for (size_t i = 0; i < s->nconns; i++) {
+		long w = s->conns[i].state != CONN_FREE ? conn_waiting_ms(s, &s->conns[i]) : -1;
+		if (w >= longest) {
+			longest = w;
+			victim = &s->conns[i];
+		}
+	}
+	if (victim != NULL)
+		conn_close(s, victim);
+}
+
+/* A new connection: counted and idle, or past the cap and told 503 (after
+ * evicting a stalled one, if there is one). */
 static void conn_open(struct http_server *s, int fd)
 {
+	if (s->active >= s->cfg.max_connections)
+		evict_longest_waiting(s);
 	int rejected = s->active >= s->cfg.max_connections;
 	struct conn *c = NULL;
 	if (set_nonblocking(fd) == 0 && (!rejected || s->rejecting < REJECT_SLOTS))

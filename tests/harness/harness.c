@@ -335,6 +335,17 @@ static int is_noise(const char *line)
 	return 0;
 }
 
+/* A passing test's own "# ..." lines (its measurements), as TAP comments. */
+static void print_notes(const struct outcome *o)
+{
+	for (const char *line = o->out; *line != '\0';) {
+		size_t n = strcspn(line, "\n");
+		if (n > 2 && line[0] == '#' && line[1] == ' ')
+			printf("  %.*s\n", (int)n, line);
+		line += n + (line[n] == '\n');
+	}
+}
+
 static void print_details(const struct harness_test *t, const struct outcome *o, int verbose)
 {
 	printf("  # %s: %s\n", verdict_name[o->verdict], o->reason);
@@ -396,6 +407,7 @@ int harness_main(int argc, char **argv, const char *lesson, const struct harness
 		number++;
 		if (o.verdict == PASS) {
 			printf("ok %zu - %s\n", number, tests[k].name);
+			print_notes(&o);
 		} else {
 			failed++;
 			printf("not ok %zu - %s # %s\n", number, tests[k].name, verdict_name[o.verdict]);

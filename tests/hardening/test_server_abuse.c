@@ -1,0 +1,305 @@
+/*
+ * Hardening: the /metrics server (lesson 07) under abuse. Not part of any
+ * lesson's grade: `make check` runs this suite against the reference.
+ *
+ * Each test starts a real server on an ephemeral loopback port, attacks
+ * it, then proves two things: a normal scrape still gets its 200, and no
+ * descriptor leaked (the process's open descriptors, counted in
+ * /proc/self/fd, return to what they were before the server started).
+ */
+#include "harness.h"
+#include "http.h"
+#include "../07-http/http_client.h"
+
+#include "clock.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define DOC "docs/hardening.md"
+#define REQUEST "GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n"
+#define BODY "logpipe_up 1\n"
+
+static char *render(void *arg, size_t *len)
+{
+	(void)arg;
+	char *s = strdup(BODY);
+	if (s != NULL && len != NULL)
+		*len = strlen(s);
+	return s;
+}
+
+static struct http_server *server;
+static int port;
+static int fds_before;
+
+static void start(int max_connections, long head_timeout_ms)
+{
+	fds_before = open_fd_count();
+	struct http_server_config cfg = http_server_config_default();
+	cfg.listen = "127.0.0.1:0";
+	if (max_connections > 0)
+		cfg.max_connections = max_connections;
+	if (head_timeout_ms > 0)
+		cfg.head_timeout_ms = head_timeout_ms;
+	char err[256] = "";
+	server = http_server_start(&cfg, render, NULL, err, sizeof(err));
+	if (server == NULL)
+		fail_msg("http_server_start: %s", err);
+	port = http_server_port(server);
+}
+
+/* Stops the server and checks that every descriptor it had is closed. */
+static void stop_and_count_fds(void)
+{
+	http_server_stop(server);
+	server = NULL;
+	int after = open_fd_count();
+	if (after != fds_before)
+		fail_msg("%d descriptors open before the server started, %d after it stopped: a leak", fds_before,
+			 after);
+}
+
+/* A normal scrape on a fresh connection: 200 and the body, within the
+ * harness's wait. Returns the milliseconds it took. */
+static long scrape_or_fail(const char *after_what)
+{
+	struct timespec t0 = clock_now();
+	struct client *c = malloc(sizeof(*c));
+	if (c == NULL)
+		fail_msg("out of memory");
+	if (client_open(c, "127.0.0.1", port, 0) != 0)
+		fail_msg("after %s, a scrape could not even connect: %s", after_what, strerror(errno));
+	client_send(c, REQUEST);
+	struct reply r;
+	if (client_response(c, &r, 0, harness_wait_ms()) != 1)
+		fail_msg("after %s, a normal scrape got no complete response within %ld ms", after_what,
+			 harness_wait_ms());
+	if (r.status != 200 || strcmp(r.body, BODY) != 0)
+		fail_msg("after %s, a normal scrape got status %d (want 200 and the body)", after_what, r.status);
+	reply_free(&r);
+	client_close(c);
+	free(c);
+	return (long)(clock_seconds_since(&t0) * 1000);
+}
+
+/* A plain blocking loopback connection, or -1. */
+static int dial(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void send_some(int fd, const char *p, size_t n)
+{
+	/* MSG_NOSIGNAL: a server that closed on us is an answer, not a death. */
+	while (n > 0) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		if (w <= 0)
+			return;
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/* Raises the soft descriptor limit to at least n (if the hard one allows). */
+static void need_fds(rlim_t n)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		fail_msg("getrlimit: %s", strerror(errno));
+	if (rl.rlim_cur >= n)
+		return;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < n)
+		skip(); /* cannot open that many here; say so rather than fail */
+	rl.rlim_cur = n;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		fail_msg("setrlimit: %s", strerror(errno));
+}
+
+/* ---- slowloris ------------------------------------------------------------ */
+
+#define SLOW_CLIENTS 200
+
+/*
+ * 200 clients each send half a request head and then one byte at a time,
+ * never finishing, past the server's connection cap (64). Once they have
+ * held their connections for over a second, a normal scrape must still be
+ * served: the server makes room by closing the connection that has waited
+ * longest for its request.
+ */
+static void test_slow_trickling_clients_do_not_lock_out_a_scrape(void **state)
+{
+	(void)state;
+	need_fds(2048);
+	start(0, 0); /* the defaults: 64 connections, 10 s for a head */
+	static int fds[SLOW_CLIENTS];
+	int opened = 0;
+	for (int i = 0; i < SLOW_CLIENTS; i++) {
+		fds[i] = dial();
+		if (fds[i] >= 0) {
+			send_some(fds[i], "GET /metrics HTTP/1.1\r\nHo", 25);
+			opened++;
+		}
+	}
+	/* Trickle for 1.5 s: a byte per connection every 100 ms. */
+	for (int round = 0; round < 15; round++) {
+		struct timespec pause = {0, 100 * 1000000L};
+		nanosleep(&pause, NULL);
+		for (int i = 0; i < SLOW_CLIENTS; i++)
+			if (fds[i] >= 0)
+				send_some(fds[i], "s", 1);
+	}
+	harness_on_hang("a scrape during a slowloris attack was not answered: is the connection cap "
+			"held by clients that never finish their request?");
+	long ms = scrape_or_fail("200 slow clients trickled for 1.5 s");
+	print_message("# %d slow clients connected; a scrape then took %ld ms\n", opened, ms);
+	for (int i = 0; i < SLOW_CLIENTS; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	stop_and_count_fds();
+}
+
+/* ---- a thousand at once ----------------------------------------------------- */
+
+#define MANY 1000
+
+/*
+ * A thousand clients connect at once and each sends a whole request. Each
+ * must end one of the clean ways: a 200, a 503 (past the cap), or a close
+ * (no room even for a 503); none may hang, and the server must still
+ * serve afterwards.
+ */
+static void test_a_thousand_connections_are_served_or_refused_cleanly(void **state)
+{
+	(void)state;
+	need_fds(4096);
+	start(0, 0);
+	static struct pollfd p[MANY];
+	static char first[MANY][16];
+	static size_t got[MANY];
+	int n = 0, refused_at_connect = 0;
+	for (int i = 0; i < MANY; i++) {
+		int fd = dial();
+		if (fd < 0) {
+			refused_at_connect++;
+			continue;
+		}
+		send_some(fd, REQUEST, strlen(REQUEST));
+		p[n] = (struct pollfd){.fd = fd, .events = POLLIN};
+		got[n++] = 0;
+	}
+	int ok = 0, busy = 0, closed = 0, open = n;
+	struct timespec deadline = deadline_after_ms(harness_wait_ms());
+	harness_on_hang("a thousand clients at once: some were neither answered nor closed");
+	while (open > 0 && !deadline_passed(&deadline)) {
+		if (poll(p, (nfds_t)n, 100) < 0 && errno != EINTR)
+			fail_msg("poll: %s", strerror(errno));
+		for (int i = 0; i < n; i++) {
+			if (p[i].fd < 0 || p[i].revents == 0)
+				continue;
+			char buf[4096];
+			ssize_t r = recv(p[i].fd, buf, sizeof(buf), 0);
+			if (r > 0) {
+				size_t take = got[i] < sizeof(first[i]) - 1 ? sizeof(first[i]) - 1 - got[i] : 0;
+				memcpy(first[i] + got[i], buf, take < (size_t)r ? take : (size_t)r);
+				got[i] += (size_t)r;
+				if (strncmp(first[i], "HTTP/1.1 200", 12) != 0 || strstr(buf, BODY) == NULL)
+					continue; /* 200: wait for the body; 503: wait for the close */
+			}
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (got[i] >= 12 && strncmp(first[i], "HTTP/1.1 200", 12) == 0)
+				ok++;
+			else if (got[i] >= 12 && strncmp(first[i], "HTTP/1.1 503", 12) == 0)
+				busy++;
+			else if (got[i] == 0)
+				closed++;
+			else
+				fail_msg("a client got neither a 200, a 503 nor a clean close: \"%.12s\"", first[i]);
+			close(p[i].fd);
+			p[i].fd = -1;
+			open--;
+		}
+	}
+	if (open > 0)
+		fail_msg("%d of %d clients were still waiting after %ld ms: neither answered nor closed", open, n,
+			 harness_wait_ms());
+	if (ok == 0)
+		fail_msg("of %d clients, none got a 200", n);
+	print_message("# %d connected (%d refused at connect): %d got 200, %d got 503, %d were closed\n", n,
+		      refused_at_connect, ok, busy, closed);
+	scrape_or_fail("a thousand clients at once");
+	stop_and_count_fds();
+}
+
+/* ---- garbage, oversized heads, hang-ups -------------------------------------- */
+
+static void test_garbage_oversized_heads_and_hangups_leave_it_serving(void **state)
+{
+	(void)state;
+	start(0, 0);
+	unsigned long long x = 0x9E3779B97F4A7C15ull; /* a fixed seed: the same bytes every run */
+	char junk[2048];
+	for (int i = 0; i < 50; i++) {
+		for (size_t k = 0; k < sizeof(junk); k++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			junk[k] = (char)(x >> 56);
+		}
+		int fd = dial();
+		if (fd < 0)
+			fail_msg("connect: %s", strerror(errno));
+		send_some(fd, junk, sizeof(junk));
+		close(fd);
+	}
+	/* An oversized head: answered 431, not read forever. */
+	struct client *c = malloc(sizeof(*c));
+	if (c == NULL || client_open(c, "127.0.0.1", port, 0) != 0)
+		fail_msg("connect: %s", strerror(errno));
+	static char big[20000];
+	memset(big, 'a', sizeof(big) - 1);
+	memcpy(big, "GET /metrics HTTP/1.1\r\nX-Big: ", 30);
+	client_send_bytes(c, big, strlen(big));
+	struct reply r;
+	if (client_response(c, &r, 0, harness_wait_ms()) != 1 || r.status != 431)
+		fail_msg("a 20 000-byte head should be answered 431");
+	reply_free(&r);
+	client_close(c);
+	free(c);
+	/* Fifty clients ask and hang up before the answer is read. */
+	for (int i = 0; i < 50; i++) {
+		int fd = dial();
+		if (fd < 0)
+			fail_msg("connect: %s", strerror(errno));
+		send_some(fd, REQUEST REQUEST REQUEST, 3 * strlen(REQUEST));
+		close(fd);
+	}
+	scrape_or_fail("garbage, a 20 000-byte head and 50 hang-ups");
+	stop_and_count_fds();
+}
+
+int main(int argc, char **argv)
+{
+	const struct harness_test tests[] = {
+	    HTEST(test_slow_trickling_clients_do_not_lock_out_a_scrape, DOC "#the-server"),
+	    HTEST(test_a_thousand_connections_are_served_or_refused_cleanly, DOC "#the-server"),
+	    HTEST(test_garbage_oversized_heads_and_hangups_leave_it_serving, DOC "#the-server"),
+	};
+	return harness_main(argc, argv, "hardening-server", tests, HARNESS_COUNT(tests));
+}

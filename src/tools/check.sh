@@ -132,6 +132,76 @@ else
 	cat "$log/logpipe.txt"
 fi
 
+step "logpipe under load: SIGTERM mid-flight, and a short serving run under valgrind"
+# At full speed (--rate 0) thousands of lines are inside the channels at
+# any moment. SIGTERM must drain them all: exit 0 within 2 s, and no
+# "warning" from logpipe's own check of the accounting invariant at exit.
+"$lp" --simulate --rate 0 --capacity 64 --listen 127.0.0.1:0 >"$log/load.out" 2>"$log/load.err" &
+pid=$!
+sleep 1
+kill -TERM "$pid"
+t0=$(date +%s%N)
+waited=0
+while kill -0 "$pid" 2>/dev/null && [ $waited -lt 50 ]; do sleep 0.1; waited=$((waited + 1)); done
+if kill -0 "$pid" 2>/dev/null; then
+	kill -KILL "$pid"
+	bad "logpipe did not exit within 5 s of SIGTERM under load"
+fi
+wait "$pid"
+rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+if [ $rc -eq 0 ] && [ $ms -le 2000 ] && ! grep -q warning "$log/load.err"; then
+	ok
+	echo "  ok  SIGTERM at full speed: exit 0 in ${ms} ms, invariant held ($(tail -n 1 "$log/load.err"))"
+else
+	bad "SIGTERM under load: exit $rc after ${ms} ms"
+	cat "$log/load.err"
+fi
+valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+	"$lp" --simulate --rate 2000 --listen 127.0.0.1:0 >/dev/null 2>"$log/valgrind-serve.txt" &
+pid=$!
+sleep 3
+port=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$log/valgrind-serve.txt" | head -n 1)
+scraped=0
+[ -n "$port" ] && curl -sf --max-time 10 "http://127.0.0.1:$port/metrics" | grep -q '^logpipe_lines_read_total' && scraped=1
+kill -TERM "$pid"
+if wait "$pid" && [ $scraped = 1 ]; then
+	ok
+	echo "  ok  valgrind: 3 s serving the simulator, one scrape, SIGTERM: no error, no leak"
+else
+	bad "valgrind on a serving logpipe (scraped: $scraped)"
+	tail -n 30 "$log/valgrind-serve.txt"
+fi
+
+step "hardening: the server under abuse, the tailer under rotation (plain, ASan+UBSan, TSan)"
+for san in "" address thread; do
+	variant=${san:-plain}
+	runner=""
+	[ "$san" = thread ] && [ "$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo 0)" -gt 28 ] &&
+		runner="setarch $(uname -m) -R"
+	for t in tests/hardening/test_*.c; do
+		name=$(basename "$t" .c)
+		bin="build/$variant/solutions/hardening/$name"
+		if ! $MAKE -s --no-print-directory "$bin" IMPL=solutions SANITIZE="$san" >"$log/hardening-build.txt" 2>&1; then
+			bad "$bin does not build"
+			cat "$log/hardening-build.txt"
+			continue
+		fi
+		HARNESS_TIMEOUT=60 TSAN_OPTIONS="halt_on_error=1" $runner "$bin" >"$log/$name-$variant.tap" 2>&1
+		n_ok=$(grep -c '^ok' "$log/$name-$variant.tap")
+		n_bad=$(grep -c '^not ok' "$log/$name-$variant.tap")
+		passed=$((passed + n_ok))
+		failed=$((failed + n_bad))
+		[ "$n_ok" -gt 0 ] || { failed=$((failed + 1)); echo "  FAILED: $bin ran no test"; }
+		echo "  $variant $name: $n_ok passed, $n_bad failed"
+		if [ "$n_bad" -gt 0 ] || [ "$n_ok" -eq 0 ]; then
+			sed 's/^/    /' "$log/$name-$variant.tap"
+		elif [ -z "$san" ]; then
+			grep '^  # ' "$log/$name-$variant.tap" | sed 's/^  /    /'
+		fi
+	done
+done
+
 step "the Prometheus configuration and rules pass promtool"
 cfgdir=$(mktemp -d)
 cp docs/prometheus/rules.yml "$cfgdir/" &&

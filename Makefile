@@ -87,6 +87,13 @@ $(OUT)/hardening/%: $(call obj,tests/hardening/%.c $(HARDENING_DEPS))
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# The benchmark programs (src/bench/*.c), built from IMPL's code for every
+# lesson like logpipe; make bench runs them (src/tools/bench.sh).
+BENCH_SRCS = $(LIB_SRCS) $(foreach m,$(LESSONS),$(wildcard $(IMPL)/$m/*.c))
+$(OUT)/bench/%: $(call obj,src/bench/%.c $(BENCH_SRCS))
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
 -include $(shell find build -name '*.d' 2>/dev/null)
 
 # The course's program, bin/logpipe, is built from IMPL's code for every
@@ -100,7 +107,7 @@ $(OUT)/bin/logpipe: $(call obj,$(LOGPIPE_SRCS))
 SELECTED := $(if $(LESSON),$(filter $(LESSON)%,$(LESSONS)),$(LESSONS))
 STEP_PROGRAMS := $(filter $(patsubst src/steps/%.c,%,$(wildcard src/steps/*.c)),$(SELECTED))
 
-.PHONY: all testbin progbin logpipe bin/logpipe test check hint run demo e2e exercises doctor deps deps-present \
+.PHONY: all testbin progbin logpipe bin/logpipe test check hint run demo e2e bench exercises doctor deps deps-present \
 	broken snippets diagrams format fuzz clean help
 
 ## all: build every test and step program (yours and the reference), and bin/logpipe
@@ -168,6 +175,10 @@ snippets:
 ## diagrams: regenerate docs/*.svg from docs/*.dot (needs graphviz)
 diagrams:
 	@for f in docs/*.dot; do dot -Tsvg "$$f" -o "$${f%.dot}.svg" && echo "wrote $${f%.dot}.svg"; done
+
+## bench: channel and pipeline throughput as ratios measured in one run (BENCH_RUNS=3)
+bench: deps-present
+	@MAKE='$(MAKE)' sh src/tools/bench.sh
 
 ## fuzz: fuzz the HTTP and log-line parsers and the label escaper with libFuzzer
 ##       (clang; FUZZ_SECONDS=30 per target; skipped without clang)

@@ -202,6 +202,23 @@ for san in "" address thread; do
 	done
 done
 
+step "the benchmark programs build and agree with logpipe"
+# The single-threaded reference of make bench must count what the pipeline
+# counts, or its ratio compares different work.
+if $MAKE -s --no-print-directory build/plain/solutions/bench/pipebench IMPL=solutions >"$log/bench.txt" 2>&1; then
+	r=$(build/plain/solutions/bench/pipebench --mode reference --file tests/data/sample.log | sed -n 's/.*lines=\([0-9]*\).*/\1/p')
+	p=$(build/plain/solutions/bench/pipebench --mode pipeline --file tests/data/sample.log | sed -n 's/.*lines=\([0-9]*\).*/\1/p')
+	if [ -n "$r" ] && [ "$r" = "$p" ] && [ "$r" = "$(awk '$1 == "lines" { print $2 }' tests/data/sample.expected)" ]; then
+		ok
+		echo "  ok  pipebench: reference and pipeline both read $r lines of tests/data/sample.log"
+	else
+		bad "pipebench: reference read ${r:-?} lines, pipeline ${p:-?}"
+	fi
+else
+	bad "the benchmark programs do not build"
+	cat "$log/bench.txt"
+fi
+
 step "the Prometheus configuration and rules pass promtool"
 cfgdir=$(mktemp -d)
 cp docs/prometheus/rules.yml "$cfgdir/" &&

@@ -1,0 +1,122 @@
+#!/bin/sh
+# bench.sh - make bench: how fast the course's code is, as ratios measured
+# in this one run on this one machine (never as a pass/fail threshold).
+#
+#  1. The channel (lesson 01's, src/steps/01-channel.c): messages a second
+#     for 1 producer and 1 consumer at capacities 0, 1, 64, 1024, and for
+#     4 x 4 at 64; beside Go's channel on the same cases when `go` is
+#     installed (src/bench/chanbench.go; Debian: apt-get install golang-go).
+#  2. The pipeline: lines a second through logpipe --once on a generated
+#     log of BENCH_LINES lines (default 1 000 000), against one thread doing
+#     the same work in one loop (src/bench/pipebench.c), and peak memory.
+#
+# Each figure is the median of BENCH_RUNS runs (default 3). The table goes
+# to stdout, the figures to build/bench/result.json.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+MAKE=${MAKE:-make}
+RUNS=${BENCH_RUNS:-3}
+LINES=${BENCH_LINES:-1000000}
+out=build/bench
+mkdir -p "$out"
+bin=build/plain/solutions
+
+$MAKE -s --no-print-directory "$bin/bin/01-channel" "$bin/bin/03-tailer" "$bin/bench/pipebench" IMPL=solutions ||
+	exit 1
+
+# median of the numbers on stdin
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# the value of key=... in a line
+field() { sed -n "s/.*$1=\([0-9.e+]*\).*/\1/p"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'; }
+
+gobin=""
+if command -v go >/dev/null 2>&1; then
+	if GOCACHE="$PWD/$out/gocache" GOFLAGS=-mod=mod GO111MODULE=off go build -o "$out/chanbench-go" src/bench/chanbench.go \
+		>"$out/go-build.txt" 2>&1; then
+		gobin=$out/chanbench-go
+	else
+		echo "(go is installed but src/bench/chanbench.go did not build: see $out/go-build.txt)"
+	fi
+else
+	echo "(go is not installed: the Go column is skipped; Debian: apt-get install golang-go)"
+fi
+
+# channel CASE: "producers consumers capacity messages"
+c_rate() {
+	set -- $1
+	i=0
+	while [ $i -lt "$RUNS" ]; do
+		"$bin/bin/01-channel" --producers "$1" --consumers "$2" --capacity "$3" --messages "$4" | tail -n 1 | field msgs_per_s
+		i=$((i + 1))
+	done | median
+}
+go_rate() {
+	set -- $1
+	i=0
+	while [ $i -lt "$RUNS" ]; do
+		"$gobin" -producers "$1" -consumers "$2" -capacity "$3" -messages "$4" | tail -n 1 | field msgs_per_s
+		i=$((i + 1))
+	done | median
+}
+
+echo
+echo "channel: messages a second (median of $RUNS runs)"
+printf '  %-22s %14s %14s %10s\n' "case" "C (lesson 01)" "Go" "C / Go"
+json_chan=""
+for case in "1 1 0 100000" "1 1 1 100000" "1 1 64 2000000" "1 1 1024 2000000" "4 4 64 2000000"; do
+	set -- $case
+	label="${1}x${2} capacity $3"
+	c=$(c_rate "$case")
+	g=""
+	[ -n "$gobin" ] && g=$(go_rate "$case")
+	printf '  %-22s %14.0f %14s %10s\n' "$label" "$c" "${g:--}" "$([ -n "$g" ] && ratio "$c" "$g" || echo -)"
+	json_chan="$json_chan${json_chan:+,}
+    {\"producers\": $1, \"consumers\": $2, \"capacity\": $3, \"c_msgs_per_s\": $c, \"go_msgs_per_s\": ${g:-null}}"
+done
+
+log=$out/log-$LINES.log
+if [ ! -s "$log" ] || [ "$(wc -l <"$log")" -ne "$LINES" ]; then
+	echo
+	echo "generating $log ($LINES simulated lines, seed 1)..."
+	"$bin/bin/03-tailer" --simulate --count "$LINES" --rate 0 --seed 1 >"$log" 2>/dev/null
+fi
+cat "$log" >/dev/null # into the page cache: both modes read from memory
+
+p_run() { # mode -> median lines/s, and the largest max_rss_kb
+	i=0
+	: >"$out/runs.txt"
+	while [ $i -lt "$RUNS" ]; do
+		"$bin/bench/pipebench" --mode "$1" --file "$log" >>"$out/runs.txt" || return 1
+		i=$((i + 1))
+	done
+	rate=$(field lines_per_s <"$out/runs.txt" | median)
+	rss=$(field max_rss_kb <"$out/runs.txt" | sort -g | tail -n 1)
+	echo "$rate $rss"
+}
+echo
+echo "pipeline: lines a second on $LINES lines, $(($(wc -c <"$log") / 1048576)) MiB (median of $RUNS runs)"
+printf '  %-42s %12s %8s %12s\n' "mode" "lines/s" "ratio" "peak memory"
+set -- $(p_run reference)
+ref=$1
+printf '  %-42s %12.0f %8s %9s KiB\n' "one thread, one loop (the reference)" "$1" "1.00" "$2"
+json_pipe="{\"mode\": \"reference\", \"lines_per_s\": $1, \"max_rss_kb\": $2}"
+set -- $(p_run pipeline)
+printf '  %-42s %12.0f %8s %9s KiB\n' "logpipe --once (4 stages, 3 channels)" "$1" "$(ratio "$1" "$ref")" "$2"
+json_pipe="$json_pipe,
+    {\"mode\": \"pipeline\", \"lines_per_s\": $1, \"max_rss_kb\": $2, \"ratio\": $(ratio "$1" "$ref")}"
+
+cat >"$out/result.json" <<JSON
+{
+  "machine": "$(uname -sm), $(getconf _NPROCESSORS_ONLN) cores, $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)",
+  "go": "$([ -n "$gobin" ] && go version | cut -d' ' -f3)",
+  "channel": [$json_chan
+  ],
+  "pipeline_lines": $LINES,
+  "pipeline": [
+    $json_pipe
+  ]
+}
+JSON
+echo
+echo "figures written to $out/result.json"

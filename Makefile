@@ -97,9 +97,14 @@ $(OUT)/bench/%: $(call obj,src/bench/%.c $(BENCH_SRCS))
 -include $(shell find build -name '*.d' 2>/dev/null)
 
 # The course's program, bin/logpipe, is built from IMPL's code for every
-# lesson (IMPL=solutions: the reference one).
-LOGPIPE_SRCS = src/logpipe.c $(LIB_SRCS) $(foreach m,$(LESSONS),$(wildcard $(IMPL)/$m/*.c))
-$(OUT)/bin/logpipe: $(call obj,$(LOGPIPE_SRCS))
+# lesson (IMPL=solutions: the reference one); with LESSON=NN, from IMPL's
+# code for that lesson and the reference for the others, as the tests are
+# (build/.../bin/logpipe-NN, so the two kinds never mix).
+LOGPIPE_OWN = $(if $(LESSON),$(SELECTED),$(LESSONS))
+LOGPIPE_SRCS = src/logpipe.c $(LIB_SRCS) \
+	$(foreach m,$(LESSONS),$(wildcard $(if $(filter $m,$(LOGPIPE_OWN)),$(IMPL),solutions)/$m/*.c))
+LOGPIPE_BIN = $(OUT)/bin/logpipe$(if $(LESSON),-$(LESSON))
+$(LOGPIPE_BIN): $(call obj,$(LOGPIPE_SRCS))
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -118,9 +123,11 @@ all:
 testbin: $(addprefix $(OUT)/tests/,$(SELECTED))
 progbin: $(addprefix $(OUT)/bin/,$(STEP_PROGRAMS))
 
-## logpipe: build bin/logpipe from IMPL's code (IMPL=solutions for the reference)
-logpipe bin/logpipe: $(OUT)/bin/logpipe
-	@mkdir -p bin && cp $< bin/logpipe && echo "built bin/logpipe from $(IMPL)"
+## logpipe: build bin/logpipe from IMPL's code (IMPL=solutions for the reference;
+##          LESSON=NN: your lesson NN, the reference for the others)
+logpipe bin/logpipe: $(LOGPIPE_BIN)
+	@mkdir -p bin && cp $< bin/logpipe && \
+		echo "built bin/logpipe from $(if $(LESSON),$(IMPL) for lesson $(LESSON) and the reference for the others,$(IMPL))"
 
 ## test: grade your exercises (LESSON=NN, IMPL=solutions, SANITIZE=thread|address, VERBOSE=1, FORMAT=tap)
 test: deps-present
@@ -146,10 +153,11 @@ run:
 # The demo and the end-to-end test run the reference logpipe unless IMPL is
 # given on the command line (make demo IMPL=exercises: yours).
 DEMO_IMPL := $(if $(filter command line,$(origin IMPL)),$(IMPL),solutions)
-DEMO_BIN := $(BUILD)/$(subst /,_,$(DEMO_IMPL))/bin/logpipe
+DEMO_BIN := $(BUILD)/$(subst /,_,$(DEMO_IMPL))/bin/logpipe$(if $(LESSON),-$(LESSON))
 
 ## demo: logpipe on simulated logs, scraped by a real Prometheus (Ctrl-C stops;
-##       DEMO_SECONDS=20 runs headless; IMPL=exercises: your logpipe, every lesson yours)
+##       DEMO_SECONDS=20 runs headless; IMPL=exercises: every lesson yours;
+##       IMPL=exercises LESSON=NN: your lesson NN, the reference for the others)
 demo: deps-present
 	@$(MAKE) -s --no-print-directory $(DEMO_BIN) IMPL=$(DEMO_IMPL)
 	@LOGPIPE=$(DEMO_BIN) DEMO_SECONDS='$(DEMO_SECONDS)' sh src/tools/demo.sh

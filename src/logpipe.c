@@ -202,7 +202,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 
 /* ---- the two ways to run --------------------------------------------------------- */
 
-/* The invariant, checked once every stage has ended. */
+/* The invariant, checked once every stage has ended: says how it went. */
 static void check_invariant(struct pipeline *p)
 {
 	unsigned long long read = pipeline_lines_read(p), accounted = pipeline_lines_accounted(p);
@@ -211,6 +211,9 @@ static void check_invariant(struct pipeline *p)
 			PROG ": warning: %llu lines read but %llu accounted for (parse errors + filtered + "
 			     "entries + dropped): a stage lost or invented lines\n",
 			read, accounted);
+	else
+		fprintf(stderr, PROG ": all %llu lines accounted for (parse errors + filtered + entries + dropped)\n",
+			read);
 }
 
 /* --once: the batch mode. Read to the end, drain, print, exit. */

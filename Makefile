@@ -24,6 +24,8 @@ SANITIZE ?=
 LESSON ?=
 
 LESSONS := $(sort $(notdir $(patsubst %/,%,$(wildcard solutions/[0-9][0-9]-*/))))
+# LESSON=01 selects 01-channel; no LESSON selects them all.
+SELECTED := $(if $(LESSON),$(filter $(LESSON)%,$(LESSONS)),$(LESSONS))
 
 ifeq ($(SANITIZE),)
 VARIANT := plain
@@ -108,8 +110,6 @@ $(LOGPIPE_BIN): $(call obj,$(LOGPIPE_SRCS))
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# LESSON=01 selects 01-channel; no LESSON selects them all.
-SELECTED := $(if $(LESSON),$(filter $(LESSON)%,$(LESSONS)),$(LESSONS))
 STEP_PROGRAMS := $(filter $(patsubst src/steps/%.c,%,$(wildcard src/steps/*.c)),$(SELECTED))
 
 .PHONY: all testbin progbin logpipe bin/logpipe test check hint run demo e2e bench exercises doctor deps deps-present \

@@ -118,7 +118,7 @@ echo "  error ratio over 1m, by service:"
 lib_query 'service:logpipe_error_ratio:rate1m' service | awk '{ printf "    service=%-8s %s\n", $1, $2 }'
 echo "  seconds since each service's last entry:"
 lib_query 'time() - logpipe_last_entry_timestamp_seconds' service |
-	awk '{ printf "    service=%-8s %.2f\n", $1, $2 }'
+	awk '{ printf "    service=%-8s %.2f\n", $1, $2; n++ } END { if (!n) print "    none: the gauge of lesson 09 is not exported (is that lesson done?)" }'
 
 if [ "$up" = 1 ] && awk -v n="${entries:-0}" 'BEGIN { exit !(n + 0 > 0) }'; then
 	echo "demo: ok (Prometheus scraped logpipe and holds its entries)"

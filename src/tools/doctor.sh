@@ -16,13 +16,22 @@ check "pkg-config" 'command -v pkg-config' "finds cJSON and cmocka" pkg-config
 check "cJSON" 'pkg-config --exists libcjson' "parses log lines (lesson 04)" libcjson-dev
 check "cmocka" 'pkg-config --exists cmocka' "runs the tests" libcmocka-dev
 check "timeout" 'command -v timeout' "keeps the grader from hanging" coreutils
-echo "Useful (make check, make demo):"
+echo "For make check and make demo (make deps installs them):"
 check "valgrind" 'command -v valgrind' "leak and memory checks in make check" valgrind
-check "promtool" 'command -v promtool' "validates the /metrics output" prometheus
-check "prometheus" 'command -v prometheus' "the demo (lesson 09)" prometheus
-check "curl" 'command -v curl' "the demo's scrape check" curl
-check "clang" 'command -v clang' "a second compiler; fuzzing" clang
-check "dot" 'command -v dot' "regenerates docs/*.svg" graphviz
+check "promtool" 'command -v promtool' "validates the /metrics output and the rules" prometheus
+check "prometheus" 'command -v prometheus' "the demo and the end-to-end test (lesson 09)" prometheus
+check "curl" 'command -v curl' "the demo's and the end-to-end test's queries" curl
+echo "Optional (make check skips what needs them):"
+opt() { # like check, but a missing tool is not a problem
+	if sh -c "$2" >/dev/null 2>&1; then
+		printf '  ok       %-12s %s\n' "$1" "$3"
+	else
+		printf '  absent   %-12s %s  (Debian package: %s)\n' "$1" "$3" "$4"
+	fi
+}
+opt "clang" 'command -v clang' "a second compiler; fuzzing" clang
+opt "dot" 'command -v dot' "regenerates docs/*.svg" graphviz
+opt "go" 'command -v go' "make bench compares the channel with Go's" golang-go
 
 bits=$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo 0)
 if [ "$bits" -gt 28 ]; then

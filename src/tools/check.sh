@@ -160,8 +160,14 @@ fi
 valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
 	"$lp" --simulate --rate 2000 --listen 127.0.0.1:0 >/dev/null 2>"$log/valgrind-serve.txt" &
 pid=$!
-sleep 3
-port=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$log/valgrind-serve.txt" | head -n 1)
+port=""
+waited=0
+while [ -z "$port" ] && [ $waited -lt 200 ] && kill -0 "$pid" 2>/dev/null; do
+	sleep 0.1
+	waited=$((waited + 1))
+	port=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$log/valgrind-serve.txt" | head -n 1)
+done
+sleep 3 # let it serve for a while: lines flow through every stage under valgrind
 scraped=0
 [ -n "$port" ] && curl -sf --max-time 10 "http://127.0.0.1:$port/metrics" | grep -q '^logpipe_lines_read_total' && scraped=1
 kill -TERM "$pid"

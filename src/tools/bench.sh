@@ -9,6 +9,9 @@
 #  2. The pipeline: lines a second through logpipe --once on a generated
 #     log of BENCH_LINES lines (default 1 000 000), against one thread doing
 #     the same work in one loop (src/bench/pipebench.c), and peak memory.
+#  3. /metrics requests a second and latency under wrk while logpipe
+#     ingests at full speed, against / in the same run (when wrk is
+#     installed; Debian: apt-get install wrk).
 #
 # Each figure is the median of BENCH_RUNS runs (default 3). The table goes
 # to stdout, the figures to build/bench/result.json.
@@ -21,7 +24,7 @@ out=build/bench
 mkdir -p "$out"
 bin=build/plain/solutions
 
-$MAKE -s --no-print-directory "$bin/bin/01-channel" "$bin/bin/03-tailer" "$bin/bench/pipebench" IMPL=solutions ||
+$MAKE -s --no-print-directory "$bin/bin/01-channel" "$bin/bin/03-tailer" "$bin/bench/pipebench" "$bin/bin/logpipe" IMPL=solutions ||
 	exit 1
 
 # median of the numbers on stdin
@@ -106,6 +109,47 @@ printf '  %-42s %12.0f %8s %9s KiB\n' "logpipe --once (4 stages, 3 channels)" "$
 json_pipe="$json_pipe,
     {\"mode\": \"pipeline\", \"lines_per_s\": $1, \"max_rss_kb\": $2, \"ratio\": $(ratio "$1" "$ref")}"
 
+# 3. /metrics under load: logpipe ingesting at full speed while wrk asks,
+# against / (a tiny fixed page) in the same run: the ratio is what the
+# render costs. Skipped without wrk.
+json_http="null"
+if command -v wrk >/dev/null 2>&1; then
+	"$bin/bin/logpipe" --simulate --rate 0 --listen 127.0.0.1:0 >/dev/null 2>"$out/logpipe.err" &
+	lp=$!
+	port=""
+	i=0
+	while [ -z "$port" ] && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+		port=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$out/logpipe.err" | head -n 1)
+	done
+	wrk_run() { # path -> "requests/s p50_ms p99_ms"
+		wrk -t2 -c16 -d5s --latency "http://127.0.0.1:$port$1" 2>/dev/null | awk '
+			/Requests\/sec/ { r = $2 }
+			function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; return v * 1000 }
+			$1 == "50%" { p50 = ms($2) } $1 == "99%" { p99 = ms($2) }
+			END { printf "%s %.2f %.2f\n", r, p50, p99 }'
+	}
+	if [ -n "$port" ]; then
+		set -- $(wrk_run /)
+		base=$1
+		echo
+		echo "/metrics: requests a second while logpipe ingests at full speed (wrk, 2 threads, 16 connections, 5 s)"
+		printf '  %-34s %12s %8s %10s %10s\n' "path" "requests/s" "ratio" "p50 ms" "p99 ms"
+		printf '  %-34s %12.0f %8s %10s %10s\n' "/ (a fixed page: the baseline)" "$1" "1.00" "$2" "$3"
+		set -- $(wrk_run /metrics)
+		printf '  %-34s %12.0f %8s %10s %10s\n' "/metrics (a render per request)" "$1" "$(ratio "$1" "$base")" "$2" "$3"
+		json_http="{\"root_requests_per_s\": $base, \"metrics_requests_per_s\": $1, \"metrics_p50_ms\": $2, \"metrics_p99_ms\": $3}"
+	else
+		echo "(logpipe did not start: $out/logpipe.err)"
+	fi
+	kill -TERM "$lp" 2>/dev/null
+	wait "$lp" 2>/dev/null
+else
+	echo
+	echo "(wrk is not installed: the /metrics load test is skipped; Debian: apt-get install wrk)"
+fi
+
 cat >"$out/result.json" <<JSON
 {
   "machine": "$(uname -sm), $(getconf _NPROCESSORS_ONLN) cores, $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)",
@@ -115,7 +159,8 @@ cat >"$out/result.json" <<JSON
   "pipeline_lines": $LINES,
   "pipeline": [
     $json_pipe
-  ]
+  ],
+  "http": $json_http
 }
 JSON
 echo

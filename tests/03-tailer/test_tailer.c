@@ -49,14 +49,14 @@ static void remove_tmpdir(void)
 	tmpdir[0] = '\0';
 }
 
-/* Each test runs in its own process (see harness.h), which calls exit()
- * at the end, pass or fail: atexit cleans up after a failed test too. */
+/* Each test runs in its own process (see harness.h); harness_at_end
+ * cleans up after a failed test too. */
 static void make_tmpdir(void)
 {
 	strcpy(tmpdir, "/tmp/logpipe-03-XXXXXX");
 	if (mkdtemp(tmpdir) == NULL)
 		fail_msg("mkdtemp: %s", strerror(errno));
-	atexit(remove_tmpdir);
+	harness_at_end(remove_tmpdir);
 }
 
 struct path {

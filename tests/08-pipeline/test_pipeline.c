@@ -63,14 +63,14 @@ static void append_log(const char *text)
 }
 
 /* A fresh directory with an empty log.log in it. Each test runs in its own
- * process (see harness.h), which calls exit() at the end: atexit cleans
- * up after a failed test too. */
+ * process (see harness.h); harness_at_end cleans up after a failed test
+ * too. */
 static void make_log(void)
 {
 	strcpy(tmpdir, "/tmp/logpipe-08-XXXXXX");
 	if (mkdtemp(tmpdir) == NULL)
 		fail_msg("mkdtemp: %s", strerror(errno));
-	atexit(remove_tmpdir);
+	harness_at_end(remove_tmpdir);
 	snprintf(logpath, sizeof(logpath), "%s/log.log", tmpdir);
 	append_log("");
 }

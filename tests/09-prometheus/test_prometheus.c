@@ -295,13 +295,13 @@ static void unlink_log(void)
 	unlink(logpath);
 }
 
-/* A new file with text in it; removed at exit, a failed test's too. */
+/* A new file with text in it; removed when the test ends, failed or not. */
 static void write_log(const char *text)
 {
 	int fd = mkstemp(logpath);
 	if (fd < 0)
 		fail_msg("mkstemp: %s", strerror(errno));
-	atexit(unlink_log);
+	harness_at_end(unlink_log);
 	size_t n = strlen(text);
 	if (write(fd, text, n) != (ssize_t)n)
 		fail_msg("cannot write %s: %s", logpath, strerror(errno));

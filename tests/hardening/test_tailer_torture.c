@@ -40,7 +40,7 @@ static void make_dir(void)
 	strcpy(dir, "/tmp/logpipe-torture-XXXXXX");
 	if (mkdtemp(dir) == NULL)
 		fail_msg("mkdtemp: %s", strerror(errno));
-	atexit(cleanup);
+	harness_at_end(cleanup);
 	snprintf(path, sizeof(path), "%s/app.log", dir);
 	snprintf(rotated, sizeof(rotated), "%s/app.log.1", dir);
 }

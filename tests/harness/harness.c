@@ -42,6 +42,24 @@ static void write_str(const char *s)
 	}
 }
 
+/* What the test asked to run at its end (harness_at_end). Only the
+ * test's own thread adds to it and runs it. */
+static void (*at_end[HARNESS_MAX_AT_END])(void);
+static int n_at_end;
+
+void harness_at_end(void (*fn)(void))
+{
+	if (n_at_end == HARNESS_MAX_AT_END)
+		fail_msg("harness_at_end: more than %d functions", HARNESS_MAX_AT_END);
+	at_end[n_at_end++] = fn;
+}
+
+static void run_at_end(void)
+{
+	while (n_at_end > 0)
+		at_end[--n_at_end]();
+}
+
 /* Runs in whatever thread the signal lands on; only async-signal-safe calls. */
 static void on_alarm(int sig)
 {
@@ -99,8 +117,10 @@ static _Noreturn void child_run(const struct harness_test *t, int out_fd)
 	cmocka_set_message_output(CM_OUTPUT_STDOUT);
 	int failed = _cmocka_run_group_tests(t->name, one, 1, NULL, NULL);
 	fflush(NULL);
+	run_at_end();
 	/* A failed test may have left threads running on its stack, which is
-	 * gone: leave at once. A passed one leaves with exit, not _exit, so
+	 * gone: leave at once (atexit handlers do not run: harness_at_end is
+	 * the way to clean up). A passed one leaves with exit, not _exit, so
 	 * that LeakSanitizer and valgrind check for leaks. */
 	if (failed)
 		_exit(1);

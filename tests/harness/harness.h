@@ -39,6 +39,13 @@ int harness_main(int argc, char **argv, const char *lesson, const struct harness
  * of time; call it again before each step that may block. */
 void harness_on_hang(const char *hint);
 
+/* Runs fn when the test ends, passed or failed (not when it is stopped
+ * for hanging or killed by a crash). Latest registered runs first. For
+ * removing temporary files; at most HARNESS_MAX_AT_END. Use this, not
+ * atexit: a failed test's process leaves with _exit (see harness.c). */
+#define HARNESS_MAX_AT_END 8
+void harness_at_end(void (*fn)(void));
+
 /* How many operations a stress test should do: n, scaled by the
  * HARNESS_SCALE environment variable (a percentage, default 100) so that
  * slow runs under valgrind can do fewer. Never less than 1. */

@@ -16,6 +16,7 @@
  * Exit status: 0 after a clean stop (or --once), 1 if the pipeline cannot
  * start (a port in use, a file that cannot be read), 2 for bad arguments.
  */
+#include "args.h"
 #include "pipeline.h"
 
 #include <errno.h>
@@ -61,18 +62,6 @@ static void usage(FILE *to)
 		HTTP_DEFAULT_PORT, PIPELINE_DEFAULT_CAPACITY);
 }
 
-/* Parses a whole decimal number in [0, max]. 0 on success, -1 if it is not one. */
-static int number(const char *text, unsigned long long max, unsigned long long *out)
-{
-	char *end = NULL;
-	errno = 0;
-	unsigned long long n = strtoull(text, &end, 10);
-	if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || n > max)
-		return -1;
-	*out = n;
-	return 0;
-}
-
 /* Says what is wrong, then the usage; returns 2 (bad arguments). */
 static int bad(const char *fmt, const char *arg)
 {
@@ -112,16 +101,12 @@ static int option(int c, const char *arg, struct options *o)
 	case O_SIMULATE:
 		o->simulate = 1;
 		return 0;
-	case O_RATE: {
-		char *end = NULL;
-		double rate = strtod(arg, &end);
-		if (end == arg || *end != '\0' || !(rate >= 0) || rate > 1e9)
+	case O_RATE:
+		if (arg_decimal(arg, 0, 1e9, &o->cfg.source.rate) != 0)
 			return bad("--rate wants lines per second (0 or more), not '%s'", arg);
-		o->cfg.source.rate = rate;
 		return 0;
-	}
 	case O_SEED:
-		if (number(arg, ULLONG_MAX, &n) != 0)
+		if (arg_whole(arg, 0, ULLONG_MAX, &n) != 0)
 			return bad("--seed wants a whole number, not '%s'", arg);
 		o->cfg.source.seed = n;
 		return 0;
@@ -139,7 +124,7 @@ static int option(int c, const char *arg, struct options *o)
 		o->cfg.http.listen = arg;
 		return 0;
 	case O_CAPACITY:
-		if (number(arg, SIZE_MAX / 16, &n) != 0 || n == 0)
+		if (arg_whole(arg, 1, SIZE_MAX / 16, &n) != 0)
 			return bad("--capacity wants a positive number, not '%s'", arg);
 		o->cfg.capacity = (size_t)n;
 		return 0;

@@ -13,10 +13,10 @@
  * smoke: --capacity 0 --messages 20000
  * smoke: --producers 3 --consumers 1 --messages 100000
  */
+#include "args.h"
 #include "channel.h"
 #include "clock.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -103,22 +103,6 @@ static void help(void)
 	       MAX_CAPACITY, MAX_THREADS, MAX_THREADS, MAX_MESSAGES);
 }
 
-/* Sets *out to text read as a whole number in [min, max]. Returns 0, or
- * -1 if text is not such a number (strtoull alone would accept " -1"). */
-static int parse_number(const char *text, unsigned long long min, unsigned long long max,
-			unsigned long long *out)
-{
-	if (!isdigit((unsigned char)text[0]))
-		return -1;
-	char *end = NULL;
-	errno = 0;
-	unsigned long long v = strtoull(text, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 static int bad_value(const char *option, unsigned long long min, unsigned long long max, const char *got)
 {
 	fprintf(stderr, PROG ": %s wants a whole number from %llu to %llu, not '%s'\n", option, min, max,
@@ -143,20 +127,20 @@ static int parse_args(int argc, char **argv, struct options *o)
 	while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
 		switch (c) {
 		case 'c':
-			if (parse_number(optarg, 0, MAX_CAPACITY, &cap) != 0)
+			if (arg_whole(optarg, 0, MAX_CAPACITY, &cap) != 0)
 				return bad_value("--capacity", 0, MAX_CAPACITY, optarg);
 			o->capacity = (size_t)cap;
 			break;
 		case 'p':
-			if (parse_number(optarg, 1, MAX_THREADS, &o->producers) != 0)
+			if (arg_whole(optarg, 1, MAX_THREADS, &o->producers) != 0)
 				return bad_value("--producers", 1, MAX_THREADS, optarg);
 			break;
 		case 'C':
-			if (parse_number(optarg, 1, MAX_THREADS, &o->consumers) != 0)
+			if (arg_whole(optarg, 1, MAX_THREADS, &o->consumers) != 0)
 				return bad_value("--consumers", 1, MAX_THREADS, optarg);
 			break;
 		case 'm':
-			if (parse_number(optarg, 1, MAX_MESSAGES, &o->messages) != 0)
+			if (arg_whole(optarg, 1, MAX_MESSAGES, &o->messages) != 0)
 				return bad_value("--messages", 1, MAX_MESSAGES, optarg);
 			break;
 		case 'h':

@@ -20,10 +20,10 @@
  * smoke: --seconds 0.3 --unbuffered
  * smoke: --seconds 0.3 --work-ms 2
  */
+#include "args.h"
 #include "channel.h"
 #include "clock.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -110,31 +110,11 @@ static int bad_value(const char *option, const char *want, const char *got)
 	return 2;
 }
 
-/* Reads text as a whole number from min to max into *out; -1 if it is not
- * one (strtoull alone would accept " -1"). */
-static int parse_whole(const char *text, unsigned long long min, unsigned long long max,
-		       unsigned long long *out)
-{
-	if (!isdigit((unsigned char)text[0]))
-		return -1;
-	char *end = NULL;
-	errno = 0;
-	unsigned long long v = strtoull(text, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 /* Reads text as a number of seconds, more than 0, into *out; -1 if not. */
 static int parse_seconds(const char *text, double *out)
 {
-	if (!isdigit((unsigned char)text[0]) && text[0] != '.')
-		return -1;
-	char *end = NULL;
-	errno = 0;
-	double v = strtod(text, &end);
-	if (errno != 0 || *end != '\0' || !(v > 0 && v <= MAX_SECONDS))
+	double v;
+	if (arg_decimal(text, 0, MAX_SECONDS, &v) != 0 || v == 0)
 		return -1;
 	*out = v;
 	return 0;
@@ -153,7 +133,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
 		switch (c) {
 		case 'm':
-			if (parse_whole(optarg, 1, MAX_MESSAGES, &o->messages) != 0)
+			if (arg_whole(optarg, 1, MAX_MESSAGES, &o->messages) != 0)
 				return bad_value("--messages", "a whole number from 1 to 10000000", optarg);
 			break;
 		case 's':
@@ -162,7 +142,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 						 optarg);
 			break;
 		case 'w':
-			if (parse_whole(optarg, 0, MAX_WORK_MS, &o->work_ms) != 0)
+			if (arg_whole(optarg, 0, MAX_WORK_MS, &o->work_ms) != 0)
 				return bad_value("--work-ms", "a whole number of milliseconds from 0 to 1000",
 						 optarg);
 			break;

@@ -15,14 +15,18 @@
  * smoke: --simulate --count 200 --rate 0
  * smoke: --file tests/data/sample.log --from-start --once
  */
+#include "args.h"
 #include "channel.h"
 #include "clock.h"
 #include "tailer.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,17 +110,6 @@ static int bad_args(const char *prog, const char *why, const char *what)
 	return 2;
 }
 
-/* A whole non-negative number, or -1. */
-static long long parse_count(const char *s)
-{
-	char *end = NULL;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < 0)
-		return -1;
-	return v;
-}
-
 struct options {
 	struct tailer_config cfg;
 	int simulate;
@@ -142,8 +135,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	o->cfg = tailer_config_default();
 	o->simulate = 0;
 	int c;
-	long long v;
-	char *end;
+	unsigned long long v;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
@@ -159,30 +151,26 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->simulate = 1;
 			break;
 		case 'r':
-			errno = 0;
-			o->cfg.rate = strtod(optarg, &end);
-			if (errno != 0 || end == optarg || *end != '\0' || !(o->cfg.rate >= 0))
+			if (arg_decimal(optarg, 0, HUGE_VAL, &o->cfg.rate) != 0)
 				return bad_args(prog, "--rate wants a number of lines per second >= 0, not ",
 						optarg);
 			break;
 		case 'e':
-			if ((v = parse_count(optarg)) < 0)
+			if (arg_whole(optarg, 0, ULLONG_MAX, &o->cfg.seed) != 0)
 				return bad_args(prog, "--seed wants a whole number, not ", optarg);
-			o->cfg.seed = (unsigned long long)v;
 			break;
 		case 'c':
-			if ((v = parse_count(optarg)) < 0)
+			if (arg_whole(optarg, 0, ULLONG_MAX, &o->cfg.count) != 0)
 				return bad_args(prog, "--count wants a whole number, not ", optarg);
-			o->cfg.count = (unsigned long long)v;
 			break;
 		case OPT_POLL:
-			if ((v = parse_count(optarg)) < 1 || v > 3600000)
+			if (arg_whole(optarg, 1, 3600000, &v) != 0)
 				return bad_args(prog, "--poll-ms wants milliseconds from 1 to 3600000, not ",
 						optarg);
 			o->cfg.poll_ms = (long)v;
 			break;
 		case OPT_MAXLINE:
-			if ((v = parse_count(optarg)) < 1)
+			if (arg_whole(optarg, 1, SIZE_MAX, &v) != 0)
 				return bad_args(prog, "--max-line wants a number of bytes >= 1, not ",
 						optarg);
 			o->cfg.max_line = (size_t)v;

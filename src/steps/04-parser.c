@@ -18,6 +18,7 @@
  *
  * smoke: --file tests/data/sample.log --quiet
  */
+#include "args.h"
 #include "channel.h"
 #include "line.h"
 #include "log_entry.h"
@@ -26,6 +27,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,7 +66,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	opterr = 0; /* we print our own one-line reasons */
 	int c;
 	while ((c = getopt_long(argc, argv, ":f:qm:h", longs, NULL)) != -1) {
-		char *end = NULL;
+		unsigned long long n;
 		switch (c) {
 		case 'f':
 			o->path = optarg;
@@ -73,9 +75,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->quiet = 1;
 			break;
 		case 'm':
-			errno = 0;
-			unsigned long long n = strtoull(optarg, &end, 10);
-			if (errno != 0 || end == optarg || *end != '\0' || n == 0 || optarg[0] == '-') {
+			if (arg_whole(optarg, 1, SIZE_MAX, &n) != 0) {
 				fprintf(stderr,
 					PROG ": --max-line wants a positive number of bytes, not '%s'\n",
 					optarg);

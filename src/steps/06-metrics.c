@@ -17,6 +17,7 @@
  * smoke: --file tests/data/sample.log
  * smoke: --file tests/data/sample.log --series-limit 4
  */
+#include "args.h"
 #include "channel.h"
 #include "line.h"
 #include "log_entry.h"
@@ -55,17 +56,6 @@ static void usage(FILE *to)
 		    "  -h, --help              this text\n");
 }
 
-/* A positive number, or 0 if text is not one. */
-static size_t positive(const char *text)
-{
-	char *end = NULL;
-	errno = 0;
-	unsigned long long n = strtoull(text, &end, 10);
-	if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || n == 0 || n > SIZE_MAX)
-		return 0;
-	return (size_t)n;
-}
-
 /* 0: go on; 1: --help was printed; 2: bad arguments (already reported). */
 static int parse_args(int argc, char **argv, struct options *o)
 {
@@ -77,25 +67,28 @@ static int parse_args(int argc, char **argv, struct options *o)
 	*o = (struct options){NULL, METRICS_DEFAULT_SERIES_LIMIT, DEFAULT_MAX_LINE};
 	opterr = 0; /* we print our own one-line reasons */
 	int c;
+	unsigned long long n;
 	while ((c = getopt_long(argc, argv, ":f:s:m:h", longs, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			o->path = optarg;
 			break;
 		case 's':
-			if ((o->series_limit = positive(optarg)) == 0) {
+			if (arg_whole(optarg, 1, SIZE_MAX, &n) != 0) {
 				fprintf(stderr, PROG ": --series-limit wants a positive number, not '%s'\n",
 					optarg);
 				goto bad;
 			}
+			o->series_limit = (size_t)n;
 			break;
 		case 'm':
-			if ((o->max_line = positive(optarg)) == 0) {
+			if (arg_whole(optarg, 1, SIZE_MAX, &n) != 0) {
 				fprintf(stderr,
 					PROG ": --max-line wants a positive number of bytes, not '%s'\n",
 					optarg);
 				goto bad;
 			}
+			o->max_line = (size_t)n;
 			break;
 		case 'h':
 			usage(stdout);

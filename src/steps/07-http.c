@@ -13,6 +13,7 @@
  *
  * smoke: --self-test
  */
+#include "args.h"
 #include "clock.h"
 #include "http.h"
 #include "metrics.h"
@@ -20,6 +21,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -62,18 +64,17 @@ static int parse_args(int argc, char **argv, struct options *o)
 	opterr = 0; /* we print our own one-line reasons */
 	int c;
 	while ((c = getopt_long(argc, argv, ":l:s:th", longs, NULL)) != -1) {
-		char *end = NULL;
+		unsigned long long n;
 		switch (c) {
 		case 'l':
 			o->listen = optarg;
 			break;
 		case 's':
-			errno = 0;
-			o->seconds = strtol(optarg, &end, 10);
-			if (errno != 0 || end == optarg || *end != '\0' || o->seconds < 0) {
+			if (arg_whole(optarg, 0, LONG_MAX, &n) != 0) {
 				fprintf(stderr, PROG ": --seconds wants a number >= 0, not '%s'\n", optarg);
 				goto bad;
 			}
+			o->seconds = (long)n;
 			break;
 		case 't':
 			o->self_test = 1;

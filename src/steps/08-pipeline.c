@@ -21,6 +21,7 @@
  * smoke: --file tests/data/sample.log --min-level info --capacity 1
  * smoke: --simulate 5000 --capacity 16
  */
+#include "args.h"
 #include "clock.h"
 #include "pipeline.h"
 
@@ -65,17 +66,6 @@ static void usage(FILE *to)
 		PIPELINE_DEFAULT_CAPACITY);
 }
 
-/* A positive number, or 0 if text is not one. */
-static unsigned long long positive(const char *text)
-{
-	char *end = NULL;
-	errno = 0;
-	unsigned long long n = strtoull(text, &end, 10);
-	if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || n > SIZE_MAX)
-		return 0;
-	return n;
-}
-
 /* 0: go on; 1: --help was printed; 2: bad arguments (already reported). */
 static int parse_args(int argc, char **argv, struct options *o)
 {
@@ -90,6 +80,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	*o = (struct options){DEFAULT_FILE, NULL, PIPELINE_DEFAULT_CAPACITY, LOG_TRACE, 0, 0};
 	opterr = 0;
 	int c;
+	unsigned long long n;
 	while ((c = getopt_long(argc, argv, ":f:e:m:c:ps:h", longs, NULL)) != -1) {
 		switch (c) {
 		case 'f':
@@ -105,17 +96,18 @@ static int parse_args(int argc, char **argv, struct options *o)
 			}
 			break;
 		case 'c':
-			if ((o->capacity = (size_t)positive(optarg)) == 0) {
+			if (arg_whole(optarg, 1, SIZE_MAX, &n) != 0) {
 				fprintf(stderr, PROG ": --capacity wants a positive number, not '%s'\n",
 					optarg);
 				goto bad;
 			}
+			o->capacity = (size_t)n;
 			break;
 		case 'p':
 			o->print = 1;
 			break;
 		case 's':
-			if ((o->simulate = positive(optarg)) == 0) {
+			if (arg_whole(optarg, 1, SIZE_MAX, &o->simulate) != 0) {
 				fprintf(stderr,
 					PROG ": --simulate wants a positive number of lines, not '%s'\n",
 					optarg);

@@ -22,6 +22,7 @@
  * smoke: --scrapes 4 --interval 0.5 --stop-after 2
  * smoke: --scrapes 3 --interval 0.3 --rate 5000 --stop-after 0
  */
+#include "args.h"
 #include "clock.h"
 #include "last_seen.h"
 #include "pipeline.h"
@@ -74,29 +75,27 @@ static int parse_options(int argc, char **argv, struct options *o)
 					      {NULL, 0, NULL, 0}};
 	*o = (struct options){.interval = 1.0, .scrapes = 6, .rate = 200, .stop_after = 4};
 	int c;
-	char *end;
+	unsigned long long n;
 	while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
-		errno = 0;
 		switch (c) {
 		case 'i':
-			o->interval = strtod(optarg, &end);
-			if (*end != '\0' || !(o->interval >= 0.05 && o->interval <= 60))
+			if (arg_decimal(optarg, 0.05, 60, &o->interval) != 0)
 				return fprintf(stderr, PROG ": --interval takes 0.05 to 60 seconds\n"), -1;
 			break;
 		case 'n':
-			o->scrapes = (int)strtol(optarg, &end, 10);
-			if (*end != '\0' || o->scrapes < 2 || o->scrapes > 1000)
+			if (arg_whole(optarg, 2, 1000, &n) != 0)
 				return fprintf(stderr, PROG ": --scrapes takes 2 to 1000 (a rate needs two)\n"), -1;
+			o->scrapes = (int)n;
 			break;
 		case 'r':
-			o->rate = strtol(optarg, &end, 10);
-			if (*end != '\0' || o->rate < 1 || o->rate > 1000000)
+			if (arg_whole(optarg, 1, 1000000, &n) != 0)
 				return fprintf(stderr, PROG ": --rate takes 1 to 1000000 lines a second\n"), -1;
+			o->rate = (long)n;
 			break;
 		case 's':
-			o->stop_after = (int)strtol(optarg, &end, 10);
-			if (*end != '\0' || o->stop_after < 0 || o->stop_after > 1000)
+			if (arg_whole(optarg, 0, 1000, &n) != 0)
 				return fprintf(stderr, PROG ": --stop-after takes 0 to 1000 scrapes\n"), -1;
+			o->stop_after = (int)n;
 			break;
 		case 'h':
 			usage(stdout);

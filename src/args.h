@@ -1,0 +1,20 @@
+/*
+ * args.h - reading numbers from the command line, for the step programs
+ * and logpipe. strtoull alone is too lenient for that: it skips leading
+ * spaces, takes a sign (" -1" becomes 18446744073709551615) and stops at
+ * the first bad character without complaint. These take the whole text
+ * or nothing.
+ */
+#ifndef ARGS_H
+#define ARGS_H
+
+/* Reads text as a whole decimal number from min to max into *out.
+ * Returns 0, or -1 (and leaves *out alone) if text is anything else. */
+int arg_whole(const char *text, unsigned long long min, unsigned long long max, unsigned long long *out);
+
+/* Reads text as a decimal number ("2", "0.5", ".5", "1e3") from min to
+ * max into *out. Returns 0, or -1 (and leaves *out alone) if it is not
+ * one: no sign, no spaces, nothing after it, not NaN. */
+int arg_decimal(const char *text, double min, double max, double *out);
+
+#endif

@@ -1,0 +1,32 @@
+#include "args.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+
+int arg_whole(const char *text, unsigned long long min, unsigned long long max, unsigned long long *out)
+{
+	if (!isdigit((unsigned char)text[0]))
+		return -1;
+	char *end = NULL;
+	errno = 0;
+	unsigned long long v = strtoull(text, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int arg_decimal(const char *text, double min, double max, double *out)
+{
+	if (!isdigit((unsigned char)text[0]) && text[0] != '.')
+		return -1;
+	char *end = NULL;
+	errno = 0;
+	double v = strtod(text, &end);
+	/* !(min <= v && v <= max) is also true for NaN. */
+	if (errno != 0 || *end != '\0' || !(min <= v && v <= max))
+		return -1;
+	*out = v;
+	return 0;
+}

@@ -23,4 +23,9 @@ int process_metrics_register(struct process_metrics *pm, struct metrics_registry
 /* Reads /proc/self now and updates the families (call before a render). */
 void process_metrics_collect(struct process_metrics *pm);
 
+/* This process's open descriptors: the entries of /proc/self/fd, the one
+ * the count itself holds open included; -1 without /proc. Also for tests
+ * that check nothing leaks. */
+int process_count_open_fds(void);
+
 #endif

@@ -86,7 +86,7 @@ static int read_boot_time(unsigned long long *btime)
 /* Entries in /proc/self/fd, without "." and "..". The directory stream
  * itself holds a descriptor while we count: it is counted too, as every
  * client library does. */
-static int count_open_fds(void)
+int process_count_open_fds(void)
 {
 	DIR *d = opendir("/proc/self/fd");
 	if (d == NULL)
@@ -115,7 +115,7 @@ void process_metrics_collect(struct process_metrics *pm)
 			metrics_gauge_set(pm->start_time, NULL,
 					  (double)btime + (double)ps.starttime / (double)ticks);
 	}
-	int fds = count_open_fds();
+	int fds = process_count_open_fds();
 	if (fds >= 0)
 		metrics_gauge_set(pm->open_fds, NULL, fds);
 	struct rlimit rl;

@@ -11,6 +11,7 @@
 #include "chan_testing.h"
 #include "clock.h"
 #include "tailer.h"
+#include "text_testing.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -70,25 +71,13 @@ static struct path tmp_path(const char *name)
 	return p;
 }
 
-static void write_all(int fd, const char *text)
-{
-	size_t n = strlen(text);
-	while (n > 0) {
-		ssize_t w = write(fd, text, n);
-		if (w <= 0)
-			fail_msg("write: %s", strerror(errno));
-		text += w;
-		n -= (size_t)w;
-	}
-}
-
 /* Writes a file with these contents, creating it or emptying it first. */
 static void write_file(const char *path, const char *text)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0)
 		fail_msg("open %s: %s", path, strerror(errno));
-	write_all(fd, text);
+	write_all_or_fail(fd, text);
 	close(fd);
 }
 
@@ -97,7 +86,7 @@ static void append_file(const char *path, const char *text)
 	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
 	if (fd < 0)
 		fail_msg("open %s: %s", path, strerror(errno));
-	write_all(fd, text);
+	write_all_or_fail(fd, text);
 	close(fd);
 }
 
@@ -685,7 +674,7 @@ static void write_numbered(int fd, int from, int to, unsigned long long *bytes)
 	char line[32];
 	for (int i = from; i <= to; i++) {
 		snprintf(line, sizeof(line), "line %d\n", i);
-		write_all(fd, line);
+		write_all_or_fail(fd, line);
 		*bytes += strlen(line);
 	}
 }

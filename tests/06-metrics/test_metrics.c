@@ -5,6 +5,7 @@
 #include "chan_testing.h"
 #include "metrics.h"
 #include "strbuf.h"
+#include "text_testing.h"
 
 #include <errno.h>
 #include <math.h>
@@ -131,32 +132,12 @@ static char *render_or_fail(struct metrics_registry *reg)
 	return text;
 }
 
-/* 1 if text has a line exactly equal to line. */
-static int has_line(const char *text, const char *line)
-{
-	size_t n = strlen(line);
-	for (const char *p = text; p != NULL && *p != '\0'; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-		if (strncmp(p, line, n) == 0 && (p[n] == '\n' || p[n] == '\0'))
-			return 1;
-	return 0;
-}
-
 static void assert_has_line(const char *text, const char *line, const char *hint)
 {
 	char a[200];
-	if (!has_line(text, line))
+	if (!text_has_line(text, line))
 		fail_msg("the rendering has no line \"%s\" (%s). It was:\n%s", shown(line, a, sizeof(a)),
 			 hint, text);
-}
-
-/* The value of the sample line that starts with `series ` (-1 if none). */
-static double sample(const char *text, const char *series)
-{
-	size_t n = strlen(series);
-	for (const char *p = text; p != NULL && *p != '\0'; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-		if (strncmp(p, series, n) == 0 && p[n] == ' ')
-			return strtod(p + n + 1, NULL);
-	return -1;
 }
 
 static void expect_einval(struct metric_family *f, const char *what, const char *why)
@@ -759,9 +740,9 @@ static void *scraper_run(void *arg)
 			snprintf(s->why, sizeof(s->why), "metrics_render returned NULL during updates");
 			return NULL;
 		}
-		double inf = sample(text, "t_sizes_bucket{le=\"+Inf\"}"),
-		       count = sample(text, "t_sizes_count");
-		double shared = sample(text, "t_events_total{worker=\"shared\"}");
+		double inf = text_sample(text, "t_sizes_bucket{le=\"+Inf\"}"),
+		       count = text_sample(text, "t_sizes_count");
+		double shared = text_sample(text, "t_events_total{worker=\"shared\"}");
 		if (inf != count && s->why[0] == '\0')
 			snprintf(s->why, sizeof(s->why),
 				 "a scrape showed le=\"+Inf\" %g but _count %g: the render must hold the "
@@ -837,7 +818,7 @@ static void test_updates_from_four_threads_while_scraping_are_exact(void **state
 	    {"t_sizes_sum", 4.0 * sum},
 	};
 	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
-		double got = sample(text, checks[i].series);
+		double got = text_sample(text, checks[i].series);
 		if (got != checks[i].want)
 			fail_msg(
 			    "after 4 threads x %ld updates, %s is %.17g, expected %.17g: an update lost to "

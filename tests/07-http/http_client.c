@@ -8,7 +8,6 @@
 #include "harness.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -191,17 +190,4 @@ int client_wait_eof(struct client *c, long ms)
 	struct timespec deadline = deadline_after_ms(ms);
 	int n = fill(c, &deadline);
 	return n == 0 ? 1 : n == -1 ? 0 : -1;
-}
-
-int open_fd_count(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	if (d == NULL)
-		return -1;
-	int n = 0;
-	for (struct dirent *e; (e = readdir(d)) != NULL;)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
 }

@@ -50,7 +50,4 @@ int reply_has(const struct reply *r, const char *line);
  * nothing more sent; 0 on timeout; -1 if bytes arrived instead. */
 int client_wait_eof(struct client *c, long ms);
 
-/* How many descriptors this process has open. */
-int open_fd_count(void);
-
 #endif

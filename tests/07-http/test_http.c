@@ -4,6 +4,7 @@
  */
 #include "harness.h"
 #include "http.h"
+#include "process.h"
 #include "http_client.h"
 
 #include "clock.h"
@@ -841,7 +842,7 @@ static void test_server_port_in_use_is_an_error(void **state)
 static void test_server_stop_with_idle_connections_leaks_nothing(void **state)
 {
 	(void)state;
-	int before = open_fd_count();
+	int before = process_count_open_fds();
 	struct http_server_config cfg = test_config();
 	struct http_server *s = start_or_fail(&cfg, render_fixed);
 	struct client c[3];
@@ -860,7 +861,7 @@ static void test_server_stop_with_idle_connections_leaks_nothing(void **state)
 	}
 	if (took > 1.0)
 		fail_msg("http_server_stop took %.2f s with idle connections open: wake the loop", took);
-	int after = open_fd_count();
+	int after = process_count_open_fds();
 	if (after != before)
 		fail_msg("%d descriptors open before start and %d after stop: something is not closed "
 			 "(listening socket, wake pipe, a connection?)",

@@ -11,9 +11,9 @@
  */
 #include "harness.h"
 #include "pipeline.h"
+#include "text_testing.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -40,25 +40,13 @@ static void remove_tmpdir(void)
 	tmpdir[0] = '\0';
 }
 
-static void write_all(int fd, const char *text)
-{
-	size_t n = strlen(text);
-	while (n > 0) {
-		ssize_t w = write(fd, text, n);
-		if (w <= 0)
-			fail_msg("write: %s", strerror(errno));
-		text += w;
-		n -= (size_t)w;
-	}
-}
-
 /* Appends text to the test's log file (creating it). */
 static void append_log(const char *text)
 {
 	int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
 	if (fd < 0)
 		fail_msg("open %s: %s", logpath, strerror(errno));
-	write_all(fd, text);
+	write_all_or_fail(fd, text);
 	close(fd);
 }
 
@@ -148,32 +136,11 @@ static char *render_or_fail(void)
 	return text;
 }
 
-/* 1 if text has exactly this line. */
-static int has_line(const char *text, const char *line)
-{
-	size_t n = strlen(line);
-	for (const char *p = strstr(text, line); p != NULL; p = strstr(p + 1, line))
-		if ((p == text || p[-1] == '\n') && (p[n] == '\n' || p[n] == '\0'))
-			return 1;
-	return 0;
-}
-
 static void assert_line(const char *text, const char *line, const char *hint)
 {
-	if (!has_line(text, line))
+	if (!text_has_line(text, line))
 		fail_msg("the exposition has no line \"%s\": %s\n--- exposition ---\n%.3000s", line, hint,
 			 text);
-}
-
-/* The value of the sample whose name-and-labels is exactly `series`, or
- * -1 if there is no such sample. */
-static double sample(const char *text, const char *series)
-{
-	size_t n = strlen(series);
-	for (const char *p = strstr(text, series); p != NULL; p = strstr(p + 1, series))
-		if ((p == text || p[-1] == '\n') && p[n] == ' ')
-			return strtod(p + n + 1, NULL);
-	return -1;
 }
 
 static void assert_invariant(const char *when)
@@ -244,18 +211,18 @@ static void test_build_info_and_process_metrics_are_exported(void **state)
 		    "the build info is a gauge at 1 with the version as its label");
 	assert_line(text, "# TYPE process_cpu_seconds_total counter",
 		    "process_cpu_seconds_total is a counter");
-	double fds = sample(text, "process_open_fds");
+	double fds = text_sample(text, "process_open_fds");
 	if (!(fds > 0))
 		fail_msg("process_open_fds is %g: pipeline_render must call process_metrics_collect before "
 			 "rendering (see " L08 "#collecting-at-scrape-time)",
 			 fds);
-	if (!(sample(text, "process_max_fds") >= fds))
-		fail_msg("process_max_fds is %g, below process_open_fds %g", sample(text, "process_max_fds"),
+	if (!(text_sample(text, "process_max_fds") >= fds))
+		fail_msg("process_max_fds is %g, below process_open_fds %g", text_sample(text, "process_max_fds"),
 			 fds);
-	if (!(sample(text, "process_start_time_seconds") > 1e9))
+	if (!(text_sample(text, "process_start_time_seconds") > 1e9))
 		fail_msg("process_start_time_seconds is %g: not a Unix time",
-			 sample(text, "process_start_time_seconds"));
-	if (!(sample(text, "process_resident_memory_bytes") > 0))
+			 text_sample(text, "process_start_time_seconds"));
+	if (!(text_sample(text, "process_resident_memory_bytes") > 0))
 		fail_msg("process_resident_memory_bytes is not above 0");
 	free(text);
 	pipeline_free(&pl);
@@ -415,20 +382,6 @@ static void test_follow_mode_counts_appended_lines_then_stops(void **state)
 	pipeline_free(&pl);
 }
 
-/* Counts this process's open descriptors. */
-static int open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	if (d == NULL)
-		return -1;
-	int n = 0;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 static void test_start_fails_cleanly_when_the_port_is_taken(void **state)
 {
 	(void)state;
@@ -444,7 +397,7 @@ static void test_start_fails_cleanly_when_the_port_is_taken(void **state)
 	struct pipeline_config cfg = endless_simulator();
 	cfg.serve = 1;
 	cfg.http.listen = listen_on;
-	int before = open_fds();
+	int before = process_count_open_fds();
 	char err[256] = "";
 	harness_on_hang("pipeline_start with a port in use must stop the stages it started: close done, "
 			"join them (see " L08 "#starting-in-order)");
@@ -452,11 +405,11 @@ static void test_start_fails_cleanly_when_the_port_is_taken(void **state)
 		fail_msg("pipeline_start returned 0 though %s is taken", listen_on);
 	if (strstr(err, "in use") == NULL)
 		fail_msg("err is \"%s\", expected the server's reason (\"... address already in use\")", err);
-	if (open_fds() != before)
+	if (process_count_open_fds() != before)
 		fail_msg(
 		    "%d descriptors open before pipeline_start, %d after it failed: the unwind must free "
 		    "what was made (see " L08 "#starting-in-order)",
-		    before, open_fds());
+		    before, process_count_open_fds());
 	close(fd);
 }
 
@@ -470,7 +423,7 @@ static char *http_get(int port, const char *path)
 		fail_msg("cannot connect to the server on port %d: %s", port, strerror(errno));
 	char req[256];
 	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n", path);
-	write_all(fd, req);
+	write_all_or_fail(fd, req);
 	size_t cap = 1 << 16, len = 0;
 	char *buf = malloc(cap);
 	for (;;) {
@@ -515,7 +468,7 @@ static void test_serves_the_counts_over_a_real_socket(void **state)
 		    "the server renders through pipeline_render, which copies the stages' counters");
 	assert_line(body + 4, "logpipe_filtered_total 2", "");
 	assert_line(body + 4, "logpipe_build_info{version=\"" PIPELINE_VERSION "\"} 1", "");
-	if (!(sample(body + 4, "process_open_fds") > 0))
+	if (!(text_sample(body + 4, "process_open_fds") > 0))
 		fail_msg("process_open_fds is not above 0 in the scrape");
 	free(resp);
 	pipeline_free(&pl);

@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "last_seen.h"
 #include "pipeline.h"
+#include "text_testing.h"
 
 #include <errno.h>
 #include <math.h>
@@ -72,27 +73,6 @@ static void assert_value(struct metric_family *f, const char *service, double wa
 		fail_msg("the series {service=\"%s\"} is %.3f, expected %.3f: %s", service, got, want, why);
 }
 
-/* 1 if text has a line that starts with prefix. */
-static int has_line_starting(const char *text, const char *prefix)
-{
-	size_t n = strlen(prefix);
-	for (const char *p = text; p != NULL && *p != '\0'; p = strchr(p, '\n'), p = p ? p + 1 : p)
-		if (strncmp(p, prefix, n) == 0)
-			return 1;
-	return 0;
-}
-
-/* The value of the sample `series` (name and labels, exactly) in text, or
- * -1 if there is none. */
-static double sample(const char *text, const char *series)
-{
-	size_t n = strlen(series);
-	for (const char *p = strstr(text, series); p != NULL; p = strstr(p + 1, series))
-		if ((p == text || p[-1] == '\n') && p[n] == ' ')
-			return strtod(p + n + 1, NULL);
-	return -1;
-}
-
 static char *render_or_fail(struct metrics_registry *reg)
 {
 	char *text = metrics_render(reg, NULL);
@@ -128,7 +108,7 @@ static void test_register_writes_a_help_text_with_the_unit(void **state)
 	register_or_fail(reg);
 	char *text = render_or_fail(reg);
 	const char *help = strstr(text, "# HELP " LAST_SEEN_NAME " ");
-	if (help == NULL || !has_line_starting(text, "# TYPE " LAST_SEEN_NAME " gauge"))
+	if (help == NULL || !text_has_line(text, "# TYPE " LAST_SEEN_NAME " gauge"))
 		fail_msg("the exposition should have # HELP and # TYPE ... gauge lines for " LAST_SEEN_NAME
 			 ":\n%s",
 			 text);
@@ -167,7 +147,7 @@ static void test_update_sets_the_services_series_to_now(void **state)
 	update_or_fail(f, "api", T0);
 	assert_value(f, "api", T0, "the value is the `now` the entry was counted at");
 	char *text = render_or_fail(reg);
-	if (sample(text, SERIES("api")) != T0)
+	if (text_sample(text, SERIES("api")) != T0)
 		fail_msg("the exposition should have the sample " SERIES("api") " 1700000000.25:\n%s", text);
 	free(text);
 	metrics_registry_free(reg);
@@ -331,11 +311,11 @@ static void test_the_pipeline_exports_it_for_counted_entries_only(void **state)
 	char *text = pipeline_render(&pl, NULL);
 	if (text == NULL)
 		fail_msg("pipeline_render returned NULL");
-	if (!has_line_starting(text, "# TYPE " LAST_SEEN_NAME " gauge"))
+	if (!text_has_line(text, "# TYPE " LAST_SEEN_NAME " gauge"))
 		fail_msg("logpipe's exposition has no " LAST_SEEN_NAME " family:\n%.2000s", text);
 	const char *counted[] = {SERIES("api"), SERIES("billing")};
 	for (size_t i = 0; i < 2; i++) {
-		double v = sample(text, counted[i]);
+		double v = text_sample(text, counted[i]);
 		if (!(v >= before && v <= after))
 			fail_msg("%s is %.3f, expected a time between %.3f and %.3f:\n%.2000s", counted[i], v,
 				 before, after, text);

@@ -9,6 +9,7 @@
  */
 #include "harness.h"
 #include "http.h"
+#include "process.h"
 #include "../07-http/http_client.h"
 
 #include "clock.h"
@@ -43,7 +44,7 @@ static int fds_before;
 
 static void start(int max_connections, long head_timeout_ms)
 {
-	fds_before = open_fd_count();
+	fds_before = process_count_open_fds();
 	struct http_server_config cfg = http_server_config_default();
 	cfg.listen = "127.0.0.1:0";
 	if (max_connections > 0)
@@ -62,7 +63,7 @@ static void stop_and_count_fds(void)
 {
 	http_server_stop(server);
 	server = NULL;
-	int after = open_fd_count();
+	int after = process_count_open_fds();
 	if (after != fds_before)
 		fail_msg("%d descriptors open before the server started, %d after it stopped: a leak", fds_before,
 			 after);

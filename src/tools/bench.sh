@@ -114,23 +114,18 @@ json_pipe="$json_pipe,
 # render costs. Skipped without wrk.
 json_http="null"
 if command -v wrk >/dev/null 2>&1; then
-	"$bin/bin/logpipe" --simulate --rate 0 --listen 127.0.0.1:0 >/dev/null 2>"$out/logpipe.err" &
-	lp=$!
-	port=""
-	i=0
-	while [ -z "$port" ] && [ $i -lt 100 ]; do
-		sleep 0.1
-		i=$((i + 1))
-		port=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$out/logpipe.err" | head -n 1)
-	done
 	wrk_run() { # path -> "requests/s p50_ms p99_ms"
-		wrk -t2 -c16 -d5s --latency "http://127.0.0.1:$port$1" 2>/dev/null | awk '
+		wrk -t2 -c16 -d5s --latency "http://127.0.0.1:$LP_PORT$1" 2>/dev/null | awk '
 			/Requests\/sec/ { r = $2 }
 			function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; return v * 1000 }
 			$1 == "50%" { p50 = ms($2) } $1 == "99%" { p99 = ms($2) }
 			END { printf "%s %.2f %.2f\n", r, p50, p99 }'
 	}
-	if [ -n "$port" ]; then
+	. src/tools/promlib.sh
+	trap 'lib_stop' EXIT
+	lib_init logpipe-bench
+	LOGPIPE=$bin/bin/logpipe
+	if lib_start_logpipe --simulate --rate 0; then
 		set -- $(wrk_run /)
 		base=$1
 		echo
@@ -140,11 +135,8 @@ if command -v wrk >/dev/null 2>&1; then
 		set -- $(wrk_run /metrics)
 		printf '  %-34s %12.0f %8s %10s %10s\n' "/metrics (a render per request)" "$1" "$(ratio "$1" "$base")" "$2" "$3"
 		json_http="{\"root_requests_per_s\": $base, \"metrics_requests_per_s\": $1, \"metrics_p50_ms\": $2, \"metrics_p99_ms\": $3}"
-	else
-		echo "(logpipe did not start: $out/logpipe.err)"
 	fi
-	kill -TERM "$lp" 2>/dev/null
-	wait "$lp" 2>/dev/null
+	lib_stop
 else
 	echo
 	echo "(wrk is not installed: the /metrics load test is skipped; Debian: apt-get install wrk)"

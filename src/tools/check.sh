@@ -28,6 +28,14 @@ count() { # file
 	failed=$((failed + ${f:-1}))
 }
 
+# What to run a build of SANITIZE=$1 under: on kernels that randomise more
+# address bits than ThreadSanitizer allows, TSan binaries need setarch -R
+# (grade.sh does the same for the tests; make doctor explains it).
+runner_for() {
+	[ "$1" = thread ] && [ "$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo 0)" -gt 28 ] &&
+		echo "setarch $(uname -m) -R"
+}
+
 step "the machine"
 sh src/tools/deps.sh ensure valgrind promtool prometheus curl || { echo "cannot run make check without its tools"; exit 1; }
 
@@ -80,9 +88,7 @@ for san in "" thread; do
 		name=$(basename "$src" .c)
 		case " $LESSONS " in *" $name "*) ;; *) [ -n "$LESSONS" ] && continue ;; esac
 		bin="build/${san:-plain}/solutions/bin/$name"
-		runner=""
-		[ "$san" = thread ] && [ "$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo 0)" -gt 28 ] &&
-			runner="setarch $(uname -m) -R"
+		runner=$(runner_for "$san")
 		# Each program names its own smoke runs in lines "smoke: ARGS".
 		sed -n 's/^ \* smoke: //p' "$src" | while IFS= read -r args; do
 			if TSAN_OPTIONS="halt_on_error=1" timeout 120 $runner "$bin" $args >"$log/run.txt" 2>&1; then
@@ -157,34 +163,35 @@ else
 	bad "SIGTERM under load: exit $rc after ${ms} ms"
 	cat "$log/load.err"
 fi
-valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
-	"$lp" --simulate --rate 2000 --listen 127.0.0.1:0 >/dev/null 2>"$log/valgrind-serve.txt" &
-pid=$!
-port=""
-waited=0
-while [ -z "$port" ] && [ $waited -lt 200 ] && kill -0 "$pid" 2>/dev/null; do
-	sleep 0.1
-	waited=$((waited + 1))
-	port=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$log/valgrind-serve.txt" | head -n 1)
-done
-sleep 3 # let it serve for a while: lines flow through every stage under valgrind
-scraped=0
-[ -n "$port" ] && curl -sf --max-time 10 "http://127.0.0.1:$port/metrics" | grep -q '^logpipe_lines_read_total' && scraped=1
-kill -TERM "$pid"
-if wait "$pid" && [ $scraped = 1 ]; then
+# The same under valgrind, serving: started as the demo starts it
+# (promlib.sh), scraped once, then SIGTERM; valgrind's status is logpipe's.
+(
+	. src/tools/promlib.sh
+	trap 'cp "$WORK/logpipe.log" "$log/valgrind-serve.txt" 2>/dev/null; lib_stop' EXIT
+	lib_init logpipe-check
+	LOGPIPE=$lp
+	LP_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
+	lib_start_logpipe --simulate --rate 2000 || exit 1
+	sleep 3 # let lines flow through every stage under valgrind
+	curl -sf --max-time 10 "http://127.0.0.1:$LP_PORT/metrics" | grep -q '^logpipe_lines_read_total' || exit 2
+	lib_kill "$LP_PID"
+	rc=$?
+	LP_PID=""
+	exit $rc
+)
+rc=$?
+if [ $rc -eq 0 ]; then
 	ok
 	echo "  ok  valgrind: 3 s serving the simulator, one scrape, SIGTERM: no error, no leak"
 else
-	bad "valgrind on a serving logpipe (scraped: $scraped)"
-	tail -n 30 "$log/valgrind-serve.txt"
+	bad "valgrind on a serving logpipe (exit $rc; 1: did not serve, 2: no scrape, 99: valgrind errors)"
+	tail -n 30 "$log/valgrind-serve.txt" 2>/dev/null
 fi
 
 step "hardening: the server under abuse, the tailer under rotation (plain, ASan+UBSan, TSan)"
 for san in "" address thread; do
 	variant=${san:-plain}
-	runner=""
-	[ "$san" = thread ] && [ "$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo 0)" -gt 28 ] &&
-		runner="setarch $(uname -m) -R"
+	runner=$(runner_for "$san")
 	for t in tests/hardening/test_*.c; do
 		name=$(basename "$t" .c)
 		bin="build/$variant/solutions/hardening/$name"

@@ -39,6 +39,7 @@ lib_port_busy() {
 # lib_free_port LOW: a port of LOW..LOW+99 that nobody listens on, starting
 # from a place that depends on our PID, so two runs at once (make -j, a
 # demo beside make check) rarely try the same one. Empty if none is free.
+# (For Prometheus, which cannot say which port it got when given 0.)
 lib_free_port() {
 	i=0
 	while [ $i -lt 100 ]; do
@@ -58,6 +59,7 @@ lib_alive() {
 }
 
 # lib_kill PID: SIGTERM, up to 10 s to end cleanly, then SIGKILL.
+# Returns the process's exit status (when it is our child).
 lib_kill() {
 	[ -n "$1" ] || return 0
 	kill -TERM "$1" 2>/dev/null
@@ -71,7 +73,6 @@ lib_kill() {
 		kill -KILL "$1" 2>/dev/null
 	fi
 	wait "$1" 2>/dev/null
-	return 0
 }
 
 # Stops Prometheus, then logpipe, and removes WORK. Safe to call twice.
@@ -82,6 +83,7 @@ lib_stop() {
 	LP_PID=""
 	[ -n "$WORK" ] && [ -d "$WORK" ] && rm -rf "$WORK"
 	WORK=""
+	return 0
 }
 
 # Checks LOGPIPE, the binary to run; `make demo` and `make e2e` build it
@@ -106,20 +108,27 @@ lib_wait_http() {
 	return 1
 }
 
-# lib_start_logpipe ARGS...: logpipe with ARGS on a free port, serving.
-# A port taken between our look and logpipe's bind makes logpipe exit at
-# once; then we try another, three times in all.
+# lib_start_logpipe ARGS...: logpipe with ARGS, serving on a port the
+# kernel picks (--listen 127.0.0.1:0: no port to search for, no race with
+# another program taking it), which logpipe's first line names. Sets
+# LP_PORT and LP_PID once /metrics answers. LP_WRAP, if set, is a command
+# to run logpipe under ("valgrind -q ..."). Its output goes to
+# $WORK/logpipe.log.
 lib_start_logpipe() {
-	for attempt in 1 2 3; do
-		LP_PORT=$(lib_free_port 18400) || { lib_say "no free port in 18400-18499"; return 1; }
-		"$LOGPIPE" "$@" --listen "127.0.0.1:$LP_PORT" >"$WORK/logpipe.log" 2>&1 &
-		LP_PID=$!
-		lib_wait_http "http://127.0.0.1:$LP_PORT/metrics" "$LP_PID" 10 && return 0
-		lib_kill "$LP_PID"
-		LP_PID=""
-		lib_say "logpipe did not serve on 127.0.0.1:$LP_PORT (attempt $attempt); its output:"
-		tail -n 5 "$WORK/logpipe.log" >&2
+	# shellcheck disable=SC2086
+	${LP_WRAP:-} "$LOGPIPE" "$@" --listen 127.0.0.1:0 >"$WORK/logpipe.log" 2>&1 &
+	LP_PID=$!
+	LP_PORT=""
+	end=$(($(date +%s) + 30))
+	while [ -z "$LP_PORT" ] && [ "$(date +%s)" -lt "$end" ] && lib_alive "$LP_PID"; do
+		sleep 0.1
+		LP_PORT=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$WORK/logpipe.log" | head -n 1)
 	done
+	[ -n "$LP_PORT" ] && lib_wait_http "http://127.0.0.1:$LP_PORT/metrics" "$LP_PID" 30 && return 0
+	lib_say "logpipe did not start serving; its output:"
+	tail -n 5 "$WORK/logpipe.log" >&2
+	lib_kill "$LP_PID"
+	LP_PID=""
 	return 1
 }
 

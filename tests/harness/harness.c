@@ -167,21 +167,30 @@ static int collect(int fd, struct outcome *o, const struct timespec *deadline)
 	}
 }
 
+/* The start of the line of the output that holds the byte at p. */
+static const char *line_of(const struct outcome *o, const char *p)
+{
+	while (p > o->out && p[-1] != '\n')
+		p--;
+	return p;
+}
+
+static void copy_line(const char *line, char *reason, size_t size)
+{
+	size_t n = strcspn(line, "\n");
+	if (n >= size)
+		n = size - 1;
+	memcpy(reason, line, n);
+	reason[n] = '\0';
+}
+
 /* The first line of the output that contains needle, copied into reason. */
 static int find_line(const struct outcome *o, const char *needle, char *reason, size_t size)
 {
 	const char *hit = strstr(o->out, needle);
-	if (hit == NULL)
-		return 0;
-	const char *start = hit;
-	while (start > o->out && start[-1] != '\n')
-		start--;
-	size_t n = strcspn(start, "\n");
-	if (n >= size)
-		n = size - 1;
-	memcpy(reason, start, n);
-	reason[n] = '\0';
-	return 1;
+	if (hit != NULL)
+		copy_line(line_of(o, hit), reason, size);
+	return hit != NULL;
 }
 
 /* Removes cmocka's "[  ERROR   ] --- " tags and "ERROR: " from the front of
@@ -224,15 +233,6 @@ static const char *earlier(const char *a, const char *b)
 	return b == NULL || a < b ? a : b;
 }
 
-static void copy_line(const char *line, char *reason, size_t size)
-{
-	size_t n = strcspn(line, "\n");
-	if (n >= size)
-		n = size - 1;
-	memcpy(reason, line, n);
-	reason[n] = '\0';
-}
-
 /*
  * The verdict names the first thing that went wrong, because everything
  * after it may be its consequence. A failed assertion leaves the test
@@ -262,9 +262,7 @@ static void classify(struct outcome *o, int status, int timed_out)
 
 	if (report != NULL && report == first) {
 		o->verdict = CRASH;
-		while (report > o->out && report[-1] != '\n')
-			report--;
-		copy_line(report, o->reason, sizeof(o->reason));
+		copy_line(line_of(o, report), o->reason, sizeof(o->reason));
 		return;
 	}
 	if (!hung && WIFEXITED(status) && WEXITSTATUS(status) == 0 && report == NULL) {
@@ -273,7 +271,7 @@ static void classify(struct outcome *o, int status, int timed_out)
 	}
 	if (stub != NULL && stub == first) {
 		o->verdict = NOTIMPL;
-		find_line(o, "NOT IMPLEMENTED: ", o->reason, sizeof(o->reason));
+		copy_line(line_of(o, stub), o->reason, sizeof(o->reason));
 		return;
 	}
 	if (failure != NULL && failure == first) {

@@ -43,7 +43,7 @@ verify)
 	bad=0
 	for s in $(solutions); do
 		rel=${s#solutions/}
-		if git rev-parse --verify -q HEAD >/dev/null 2>&1 && git ls-files --error-unmatch "exercises/$rel" >/dev/null 2>&1; then
+		if git cat-file -e "HEAD:exercises/$rel" 2>/dev/null; then
 			git show "HEAD:exercises/$rel" >"$dir/.committed" 2>/dev/null
 		else
 			cp "exercises/$rel" "$dir/.committed" 2>/dev/null || : >"$dir/.committed"

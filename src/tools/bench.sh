@@ -6,6 +6,8 @@
 #     for 1 producer and 1 consumer at capacities 0, 1, 64, 1024, and for
 #     4 x 4 at 64; beside Go's channel on the same cases when `go` is
 #     installed (src/bench/chanbench.go; Debian: apt-get install golang-go).
+#     Then the same channel with batches (lesson 10: chan_send_many and
+#     chan_recv_many, the program's --batch), against batches of 1.
 #  2. The pipeline: lines a second through logpipe --once on a generated
 #     log of BENCH_LINES lines (default 1 000 000), against one thread doing
 #     the same work in one loop (src/bench/pipebench.c), and peak memory.
@@ -45,12 +47,13 @@ else
 	echo "(go is not installed: the Go column is skipped; Debian: apt-get install golang-go)"
 fi
 
-# channel CASE: "producers consumers capacity messages"
+# channel CASE: "producers consumers capacity messages [batch]"
 c_rate() {
 	set -- $1
 	i=0
 	while [ $i -lt "$RUNS" ]; do
-		"$bin/bin/01-channel" --producers "$1" --consumers "$2" --capacity "$3" --messages "$4" | tail -n 1 | field msgs_per_s
+		"$bin/bin/01-channel" --producers "$1" --consumers "$2" --capacity "$3" --messages "$4" \
+			--batch "${5:-1}" | tail -n 1 | field msgs_per_s
 		i=$((i + 1))
 	done | median
 }
@@ -76,6 +79,23 @@ for case in "1 1 0 100000" "1 1 1 100000" "1 1 64 2000000" "1 1 1024 2000000" "4
 	printf '  %-22s %14.0f %14s %10s\n' "$label" "$c" "${g:--}" "$([ -n "$g" ] && ratio "$c" "$g" || echo -)"
 	json_chan="$json_chan${json_chan:+,}
     {\"producers\": $1, \"consumers\": $2, \"capacity\": $3, \"c_msgs_per_s\": $c, \"go_msgs_per_s\": ${g:-null}}"
+done
+
+echo
+echo "channel with batches: messages a second (median of $RUNS runs)"
+printf '  %-22s %8s %14s %14s %12s %10s\n' "case" "batch" "batch of 1" "batched" "batched/1" "vs Go"
+json_batch=""
+for case in "1 1 64 2000000 64" "1 1 1024 2000000 8" "1 1 1024 2000000 64" "4 4 64 2000000 16"; do
+	set -- $case
+	label="${1}x${2} capacity $3"
+	one=$(c_rate "$1 $2 $3 $4 1")
+	many=$(c_rate "$case")
+	g=""
+	[ -n "$gobin" ] && g=$(go_rate "$1 $2 $3 $4")
+	printf '  %-22s %8s %14.0f %14.0f %12s %10s\n' "$label" "$5" "$one" "$many" "$(ratio "$many" "$one")" \
+		"$([ -n "$g" ] && ratio "$many" "$g" || echo -)"
+	json_batch="$json_batch${json_batch:+,}
+    {\"producers\": $1, \"consumers\": $2, \"capacity\": $3, \"batch\": $5, \"unbatched_msgs_per_s\": $one, \"batched_msgs_per_s\": $many, \"go_msgs_per_s\": ${g:-null}}"
 done
 
 log=$out/log-$LINES.log
@@ -147,6 +167,8 @@ cat >"$out/result.json" <<JSON
   "machine": "$(uname -sm), $(getconf _NPROCESSORS_ONLN) cores, $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)",
   "go": "$([ -n "$gobin" ] && go version | cut -d' ' -f3)",
   "channel": [$json_chan
+  ],
+  "channel_batches": [$json_batch
   ],
   "pipeline_lines": $LINES,
   "pipeline": [

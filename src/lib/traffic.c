@@ -1,0 +1,645 @@
+/*
+ * traffic.c - numbered messages through one channel, checked and timed
+ * (the contract is src/traffic.h).
+ */
+#include "traffic.h"
+#include "args.h"
+#include "batch.h"
+#include "channel.h"
+#include "clock.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STALL_SECONDS 5
+/* Consumers publish their count for the stall watch once every this many
+ * messages: often enough to see progress, rarely enough to cost nothing. */
+#define PROGRESS_EVERY 1024
+
+/* What a set of messages adds up to. Two sets with the same count, sum
+ * and sum of squares are, for our purposes, the same set: a lost message
+ * and a duplicated one cannot cancel out in both sums at once. The sums
+ * wrap around modulo 2^64, identically on both sides. */
+struct tally {
+	unsigned long long count;
+	unsigned long long sum;
+	unsigned long long squares;
+};
+
+/* What the producers share: the channel, and who closes it. */
+struct shared {
+	struct chan *ch;
+	pthread_mutex_t mu;	    /* protects running */
+	unsigned long long running; /* producers that have not finished yet */
+	enum chan_status close_rc;  /* what chan_close said to the last one */
+};
+
+struct producer {
+	struct shared *sh;
+	unsigned long long first; /* it sends first, first + step, ... up to last */
+	unsigned long long step;
+	unsigned long long last;
+	size_t batch;
+	struct tally sent;   /* the messages chan_send accepted */
+	enum chan_status rc; /* CHAN_OK, or the status that stopped it early */
+};
+
+struct consumer {
+	struct chan *ch;
+	unsigned long long producers;
+	unsigned long long messages;
+	size_t batch;
+	unsigned long long *last_seen; /* per producer: the last number received from it */
+	struct tally got;
+	unsigned long long out_of_order; /* a number smaller than one seen before from its producer */
+	unsigned long long bogus;	 /* a message that is not a number 1..M at all */
+	enum chan_status rc;		 /* how its receive loop ended: CHAN_CLOSED is right */
+	atomic_ullong progress;		 /* got.count, now and then, for the stall watch */
+};
+
+/* ---- the probe: is the channel there at all? ---------------------------- */
+
+/* Says what went wrong if got is not want. Returns 0 if it is. */
+static int expect(const struct traffic *t, const char *call, enum chan_status got, enum chan_status want)
+{
+	if (got == want)
+		return 0;
+	if (got == CHAN_NOTIMPL)
+		fprintf(stderr,
+			"%s: %s returned CHAN_NOTIMPL, so it is still a stub: is that lesson done? (%s)\n",
+			t->prog, call, t->hint);
+	else
+		fprintf(stderr, "%s: %s returned %s where the contract says %s (%s tells more)\n", t->prog,
+			call, chan_status_str(got), chan_status_str(want), t->hint);
+	return 1;
+}
+
+static int probe_single(const struct traffic *t, struct chan *ch)
+{
+	void *one = (void *)(uintptr_t)1;
+	void *msg = NULL;
+	int bad = expect(t, "chan_send on an empty channel of capacity 2", chan_send(ch, one), CHAN_OK) ||
+		  expect(t, "chan_recv after one send", chan_recv(ch, &msg), CHAN_OK);
+	if (!bad && msg != one) {
+		fprintf(stderr, "%s: chan_recv returned %p, not the %p that was sent (%s)\n", t->prog, msg,
+			one, t->hint);
+		bad = 1;
+	}
+	return bad;
+}
+
+static int probe_batch(const struct traffic *t, struct chan *ch)
+{
+	void *two[2] = {(void *)(uintptr_t)1, (void *)(uintptr_t)2}, *got[2] = {NULL, NULL};
+	size_t n = 0;
+	int bad =
+	    expect(t, "chan_send_many of 2 into 2 free slots", chan_send_many(ch, two, 2, &n), CHAN_OK) ||
+	    expect(t, "chan_recv_many after it", chan_recv_many(ch, got, 2, &n), CHAN_OK);
+	if (!bad && (n != 2 || got[0] != two[0] || got[1] != two[1])) {
+		fprintf(stderr, "%s: chan_recv_many did not return the batch chan_send_many sent (%s)\n",
+			t->prog, t->hint);
+		bad = 1;
+	}
+	return bad;
+}
+
+int traffic_probe(const struct traffic *t)
+{
+	struct chan *ch = chan_new(2);
+	if (ch == NULL) {
+		fprintf(stderr, "%s: chan_new returned NULL: is that lesson done? (%s) (errno says: %s)\n",
+			t->prog, t->hint, strerror(errno));
+		return 1;
+	}
+	void *msg = NULL;
+	int bad = probe_single(t, ch) || (t->batch > 1 && probe_batch(t, ch));
+	bad = bad || expect(t, "chan_close on an open channel", chan_close(ch), CHAN_OK) ||
+	      expect(t, "chan_recv on a closed, empty channel", chan_recv(ch, &msg), CHAN_CLOSED) ||
+	      expect(t, "chan_send on a closed channel", chan_send(ch, msg), CHAN_CLOSED);
+	enum chan_status freed = chan_free(ch);
+	return bad || expect(t, "chan_free on an idle channel", freed, CHAN_OK);
+}
+
+/* ---- producers and consumers ------------------------------------------- */
+
+static void tally_add(struct tally *t, unsigned long long v)
+{
+	t->count++;
+	t->sum += v;
+	t->squares += v * v;
+}
+
+/*
+ * Only a sender may close a channel, and only once every sender is done:
+ * a close while another producer is still sending would make its next
+ * send fail with CHAN_CLOSED. So each producer counts itself out under a
+ * mutex, and the one that brings the count to zero closes.
+ */
+static void producer_finished(struct shared *sh)
+{
+	pthread_mutex_lock(&sh->mu);
+	int last = --sh->running == 0;
+	pthread_mutex_unlock(&sh->mu);
+	if (last)
+		sh->close_rc = chan_close(sh->ch);
+}
+
+/* One message: lesson 01's chan_send. Several: lesson 10's chan_send_many.
+ * *sent says how many of them the channel took. */
+static enum chan_status send_batch(struct chan *ch, void *const batch[], size_t n, size_t *sent)
+{
+	if (n > 1)
+		return chan_send_many(ch, batch, n, sent);
+	enum chan_status rc = chan_send(ch, batch[0]);
+	*sent = rc == CHAN_OK;
+	return rc;
+}
+
+static enum chan_status recv_batch(struct chan *ch, void *batch[], size_t max, size_t *got)
+{
+	if (max > 1)
+		return chan_recv_many(ch, batch, max, got);
+	enum chan_status rc = chan_recv(ch, &batch[0]);
+	*got = rc == CHAN_OK;
+	return rc;
+}
+
+static void *producer_main(void *arg)
+{
+	struct producer *p = arg;
+	void *batch[TRAFFIC_MAX_BATCH];
+	unsigned long long v = p->first;
+	p->rc = CHAN_OK;
+	while (v <= p->last && p->rc == CHAN_OK) {
+		size_t n = 0, sent = 0;
+		for (; n < p->batch && v <= p->last; v += p->step)
+			batch[n++] = (void *)(uintptr_t)v;
+		/* CHAN_OK is the only answer that hands every message over; on
+		 * any other, only the first `sent` went. */
+		p->rc = send_batch(p->sh->ch, batch, n, &sent);
+		for (size_t i = 0; i < sent; i++)
+			tally_add(&p->sent, (uintptr_t)batch[i]);
+	}
+	producer_finished(p->sh);
+	return NULL;
+}
+
+/* Producer k sends k+1, k+1+P, k+1+2P...: the producer of v is (v-1) % P. */
+static void check_message(struct consumer *c, uintptr_t v)
+{
+	if (v == 0 || v > c->messages) {
+		c->bogus++;
+		return;
+	}
+	unsigned long long *last = &c->last_seen[(v - 1) % c->producers];
+	/* One producer sends its numbers in increasing order, and the channel
+	 * is first in, first out: whichever of them this consumer gets must
+	 * come in increasing order too. */
+	if (v <= *last)
+		c->out_of_order++;
+	*last = v;
+	tally_add(&c->got, v);
+}
+
+static void *consumer_main(void *arg)
+{
+	struct consumer *c = arg;
+	void *batch[TRAFFIC_MAX_BATCH];
+	size_t got = 0;
+	unsigned long long published = 0;
+	/* CHAN_CLOSED comes only once the channel is closed AND drained: no
+	 * message is left behind when this loop ends. */
+	while ((c->rc = recv_batch(c->ch, batch, c->batch, &got)) == CHAN_OK) {
+		for (size_t i = 0; i < got; i++)
+			check_message(c, (uintptr_t)batch[i]);
+		if (c->got.count - published >= PROGRESS_EVERY) {
+			published = c->got.count;
+			atomic_store_explicit(&c->progress, published, memory_order_relaxed);
+		}
+	}
+	atomic_store_explicit(&c->progress, c->got.count, memory_order_relaxed);
+	return NULL;
+}
+
+/* ---- the stall watch ---------------------------------------------------- */
+
+/*
+ * A channel with a lost wake-up does not crash: it stops. The watch looks
+ * at the consumers' counts once a second and says so once nothing has
+ * moved for STALL_SECONDS, instead of leaving the learner in front of a
+ * silent terminal. It uses plain pthreads, not the channel under test.
+ */
+struct watch {
+	pthread_mutex_t mu;
+	pthread_cond_t wake; /* signalled when stop becomes 1 */
+	int stop;	     /* protected by mu */
+	const struct traffic *t;
+	struct consumer *consumers;
+	unsigned long long n;
+};
+
+static unsigned long long total_progress(const struct watch *w)
+{
+	unsigned long long total = 0;
+	for (unsigned long long i = 0; i < w->n; i++)
+		total += atomic_load_explicit(&w->consumers[i].progress, memory_order_relaxed);
+	return total;
+}
+
+static void *watch_main(void *arg)
+{
+	struct watch *w = arg;
+	unsigned long long seen = total_progress(w);
+	int quiet = 0;
+	pthread_mutex_lock(&w->mu);
+	while (!w->stop) {
+		struct timespec tick = deadline_after_ms(1000);
+		if (pthread_cond_timedwait(&w->wake, &w->mu, &tick) != ETIMEDOUT)
+			continue; /* woken to stop, or for no reason: the loop re-checks */
+		unsigned long long now = total_progress(w);
+		quiet = now == seen ? quiet + 1 : 0;
+		seen = now;
+		if (quiet == STALL_SECONDS)
+			fprintf(stderr,
+				"%s: no message received for %d s: threads are probably waiting for a "
+				"wake-up that never comes (a missing signal, or a close without "
+				"broadcast?). Try %s SANITIZE=thread; Ctrl-C to stop.\n",
+				w->t->prog, STALL_SECONDS, w->t->hint);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* The watch's condition variable runs on CLOCK_MONOTONIC, like every
+ * deadline in this course (see clock.h). */
+static int watch_start(struct watch *w, pthread_t *tid)
+{
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->wake, &attr);
+	pthread_condattr_destroy(&attr);
+	w->stop = 0;
+	return pthread_create(tid, NULL, watch_main, w);
+}
+
+static void watch_stop(struct watch *w, pthread_t tid)
+{
+	pthread_mutex_lock(&w->mu);
+	w->stop = 1;
+	pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(tid, NULL);
+	pthread_cond_destroy(&w->wake);
+	pthread_mutex_destroy(&w->mu);
+}
+
+/* ---- one run ------------------------------------------------------------ */
+
+struct run {
+	struct traffic o;
+	struct shared sh;
+	struct producer *producers;
+	struct consumer *consumers;
+	pthread_t *producer_tids;
+	pthread_t *consumer_tids;
+	unsigned long long started_producers;
+	unsigned long long started_consumers;
+};
+
+static int run_alloc(struct run *r)
+{
+	unsigned long long np = r->o.producers, nc = r->o.consumers;
+	r->producers = calloc(np, sizeof(*r->producers));
+	r->consumers = calloc(nc, sizeof(*r->consumers));
+	r->producer_tids = calloc(np, sizeof(*r->producer_tids));
+	r->consumer_tids = calloc(nc, sizeof(*r->consumer_tids));
+	if (r->producers == NULL || r->consumers == NULL || r->producer_tids == NULL ||
+	    r->consumer_tids == NULL)
+		return -1;
+	for (unsigned long long i = 0; i < nc; i++) {
+		struct consumer *c = &r->consumers[i];
+		c->ch = r->sh.ch;
+		c->producers = np;
+		c->messages = r->o.messages;
+		c->batch = (size_t)r->o.batch;
+		c->last_seen = calloc(np, sizeof(*c->last_seen));
+		atomic_init(&c->progress, 0);
+		if (c->last_seen == NULL)
+			return -1;
+	}
+	for (unsigned long long k = 0; k < np; k++)
+		r->producers[k] = (struct producer){.sh = &r->sh,
+						    .first = k + 1,
+						    .step = np,
+						    .last = r->o.messages,
+						    .batch = (size_t)r->o.batch};
+	return 0;
+}
+
+static void run_free(struct run *r)
+{
+	for (unsigned long long i = 0; r->consumers != NULL && i < r->o.consumers; i++)
+		free(r->consumers[i].last_seen);
+	free(r->producers);
+	free(r->consumers);
+	free(r->producer_tids);
+	free(r->consumer_tids);
+	pthread_mutex_destroy(&r->sh.mu);
+}
+
+/*
+ * Consumers first, so that someone is receiving when the first send comes.
+ * If a thread cannot be created, the run still ends cleanly: producers that
+ * never started are counted out as if they had finished, so the last one
+ * still closes the channel and every consumer still sees CHAN_CLOSED.
+ */
+static int start_threads(struct run *r)
+{
+	int err = 0;
+	for (unsigned long long i = 0; i < r->o.consumers && err == 0; i++)
+		if ((err = pthread_create(&r->consumer_tids[i], NULL, consumer_main, &r->consumers[i])) == 0)
+			r->started_consumers++;
+	for (unsigned long long k = 0; k < r->o.producers && err == 0; k++)
+		if ((err = pthread_create(&r->producer_tids[k], NULL, producer_main, &r->producers[k])) == 0)
+			r->started_producers++;
+	for (unsigned long long k = r->started_producers; k < r->o.producers; k++)
+		producer_finished(&r->sh);
+	if (err != 0)
+		fprintf(stderr, "%s: cannot start a thread: %s\n", r->o.prog, strerror(err));
+	return err == 0 ? 0 : -1;
+}
+
+static void join_threads(struct run *r)
+{
+	for (unsigned long long k = 0; k < r->started_producers; k++)
+		pthread_join(r->producer_tids[k], NULL);
+	for (unsigned long long i = 0; i < r->started_consumers; i++)
+		pthread_join(r->consumer_tids[i], NULL);
+}
+
+/* ---- the report --------------------------------------------------------- */
+
+void traffic_describe(const struct traffic *o)
+{
+	int one = o->producers == 1;
+	printf("%s: %llu producer%s send%s the numbers 1..%llu to %llu consumer%s through ", o->prog,
+	       o->producers, one ? "" : "s", one ? "s" : "", o->messages, o->consumers,
+	       o->consumers == 1 ? "" : "s");
+	if (o->capacity == 0)
+		printf("an unbuffered channel (capacity 0: every send waits for a receiver)\n");
+	else
+		printf("a channel of capacity %zu\n", o->capacity);
+	if (o->batch > 1)
+		printf("%s: in batches of up to %llu (chan_send_many, chan_recv_many)\n", o->prog, o->batch);
+}
+
+/* Says which threads stopped for another reason than the normal one.
+ * Returns the number of them. */
+static int report_threads(const struct run *r)
+{
+	int bad = 0;
+	for (unsigned long long k = 0; k < r->o.producers; k++) {
+		const struct producer *p = &r->producers[k];
+		if (p->rc == CHAN_OK)
+			continue;
+		printf("producer %llu stopped after %llu messages: chan_send returned %s\n", k + 1,
+		       p->sent.count, chan_status_str(p->rc));
+		bad++;
+	}
+	if (r->sh.close_rc != CHAN_OK) {
+		printf("the last producer's chan_close returned %s, not CHAN_OK\n",
+		       chan_status_str(r->sh.close_rc));
+		bad++;
+	}
+	for (unsigned long long i = 0; i < r->o.consumers; i++) {
+		const struct consumer *c = &r->consumers[i];
+		double share = 100.0 * (double)c->got.count / (double)r->o.messages;
+		if (!r->o.quiet || c->rc != CHAN_CLOSED)
+			printf("consumer %llu received %llu messages (%.1f%%)\n", i + 1, c->got.count, share);
+		if (c->rc != CHAN_CLOSED) {
+			printf("  ...then chan_recv returned %s; only CHAN_CLOSED should end it\n",
+			       chan_status_str(c->rc));
+			bad++;
+		}
+	}
+	return bad;
+}
+
+/* Compares what was received with what was sent. Returns 0 if they match. */
+static int report_exactly_once(const struct run *r)
+{
+	struct tally sent = {0, 0, 0}, got = {0, 0, 0};
+	unsigned long long bogus = 0;
+	for (unsigned long long k = 0; k < r->o.producers; k++) {
+		sent.count += r->producers[k].sent.count;
+		sent.sum += r->producers[k].sent.sum;
+		sent.squares += r->producers[k].sent.squares;
+	}
+	for (unsigned long long i = 0; i < r->o.consumers; i++) {
+		got.count += r->consumers[i].got.count;
+		got.sum += r->consumers[i].got.sum;
+		got.squares += r->consumers[i].got.squares;
+		bogus += r->consumers[i].bogus;
+	}
+	unsigned long long m = r->o.messages;
+	unsigned long long want_sum = m % 2 == 0 ? m / 2 * (m + 1) : (m + 1) / 2 * m;
+	if (got.count == m && got.sum == want_sum && got.squares == sent.squares && sent.count == m &&
+	    bogus == 0) {
+		if (!r->o.quiet)
+			printf(
+			    "exactly once: ok - %llu messages received, their sum %llu is 1+2+...+%llu, and "
+			    "their sum of squares matches too\n",
+			    got.count, got.sum, m);
+		return 0;
+	}
+	printf("exactly once: FAILED - received %llu messages (expected %llu), sum %llu (expected %llu)",
+	       got.count, m, got.sum, want_sum);
+	printf("%s%s\n", got.squares == sent.squares ? "" : ", sums of squares differ",
+	       sent.count == m ? "" : ", not every message was sent");
+	if (bogus > 0)
+		printf("  %llu messages were not numbers 1..%llu at all (NULL or garbage)\n", bogus, m);
+	printf("  messages were lost, duplicated or damaged on the way: %s tells more\n", r->o.hint);
+	return 1;
+}
+
+static int report_order(const struct run *r)
+{
+	unsigned long long out_of_order = 0;
+	for (unsigned long long i = 0; i < r->o.consumers; i++)
+		out_of_order += r->consumers[i].out_of_order;
+	if (out_of_order == 0) {
+		if (!r->o.quiet)
+			printf("order: ok - each consumer got each producer's numbers in increasing order "
+			       "(first in, "
+			       "first out)\n");
+		return 0;
+	}
+	printf("order: FAILED - %llu times a consumer got a producer's number after a larger one: the "
+	       "channel is not first in, first out (%s)\n",
+	       out_of_order, r->o.hint);
+	return 1;
+}
+
+/* ---- the run ------------------------------------------------------------ */
+
+int traffic_run(const struct traffic *o, double *seconds)
+{
+	struct run r = {.o = *o};
+	r.sh.running = o->producers;
+	r.sh.close_rc = CHAN_OK;
+	r.sh.ch = chan_new(o->capacity);
+	if (r.sh.ch == NULL) {
+		fprintf(stderr, "%s: chan_new(%zu) returned NULL (%s) (%s)\n", o->prog, o->capacity,
+			strerror(errno), o->hint);
+		return -1;
+	}
+	pthread_mutex_init(&r.sh.mu, NULL);
+	if (run_alloc(&r) != 0) {
+		fprintf(stderr, "%s: out of memory for %llu producers and %llu consumers\n", o->prog,
+			o->producers, o->consumers);
+		chan_free(r.sh.ch);
+		run_free(&r);
+		return -1;
+	}
+	struct watch w = {.t = o, .consumers = r.consumers, .n = o->consumers};
+	pthread_t watch_tid;
+	int watching = watch_start(&w, &watch_tid) == 0;
+
+	struct timespec start = clock_now();
+	int failed = start_threads(&r) != 0;
+	join_threads(&r);
+	*seconds = clock_seconds_since(&start);
+	if (watching)
+		watch_stop(&w, watch_tid);
+
+	failed += report_threads(&r) + report_exactly_once(&r) + report_order(&r);
+	enum chan_status freed = chan_free(r.sh.ch);
+	if (freed != CHAN_OK) {
+		printf("chan_free returned %s though every thread has left the channel: are send_waiting "
+		       "and recv_waiting brought back down on every path? (%s)\n",
+		       chan_status_str(freed), o->hint);
+		failed++;
+	}
+	run_free(&r);
+	return failed;
+}
+
+/* ---- the command line ---------------------------------------------------- */
+
+static void print_usage(FILE *to, const struct traffic *t)
+{
+	fprintf(to,
+		"usage: %s [--capacity N] [--producers P] [--consumers C] [--messages M]\n"
+		"       [--batch B]\n",
+		t->prog);
+}
+
+/* The options and their defaults (the values t holds before parsing). */
+static void print_options(const struct traffic *t)
+{
+	printf("  --capacity N    slots in the channel, 0 to %llu; 0 = unbuffered (default %zu)\n"
+	       "  --producers P   sending threads, 1 to %llu (default %llu)\n"
+	       "  --consumers C   receiving threads, 1 to %llu (default %llu)\n"
+	       "  --messages M    how many numbers to send, 1 to %llu (default %llu)\n"
+	       "  --batch B       messages per chan_send_many and chan_recv_many, 1 to %llu;\n"
+	       "                  1 = chan_send and chan_recv (default %llu)\n"
+	       "  --help          this text\n"
+	       "  Exit status: 0 if every check passed, 1 if one failed, 2 for bad arguments.\n",
+	       TRAFFIC_MAX_CAPACITY, t->capacity, TRAFFIC_MAX_THREADS, t->producers, TRAFFIC_MAX_THREADS,
+	       t->consumers, TRAFFIC_MAX_MESSAGES, t->messages, TRAFFIC_MAX_BATCH, t->batch);
+}
+
+static int bad_value(const struct traffic *t, const char *option, unsigned long long min,
+		     unsigned long long max, const char *got)
+{
+	fprintf(stderr, "%s: %s wants a whole number from %llu to %llu, not '%s'\n", t->prog, option, min,
+		max, got);
+	print_usage(stderr, t);
+	return 2;
+}
+
+static int bad_usage(const struct traffic *t, const char *why, const char *what)
+{
+	fprintf(stderr, "%s: %s%s\n", t->prog, why, what);
+	print_usage(stderr, t);
+	return 2;
+}
+
+/* One option's value into t. Returns 0, or 2 after saying why not. */
+static int take_option(struct traffic *t, int option, const char *value)
+{
+	unsigned long long v = 0;
+	switch (option) {
+	case 'c':
+		if (arg_whole(value, 0, TRAFFIC_MAX_CAPACITY, &v) != 0)
+			return bad_value(t, "--capacity", 0, TRAFFIC_MAX_CAPACITY, value);
+		t->capacity = (size_t)v;
+		return 0;
+	case 'p':
+		return arg_whole(value, 1, TRAFFIC_MAX_THREADS, &t->producers) == 0
+			   ? 0
+			   : bad_value(t, "--producers", 1, TRAFFIC_MAX_THREADS, value);
+	case 'C':
+		return arg_whole(value, 1, TRAFFIC_MAX_THREADS, &t->consumers) == 0
+			   ? 0
+			   : bad_value(t, "--consumers", 1, TRAFFIC_MAX_THREADS, value);
+	case 'm':
+		return arg_whole(value, 1, TRAFFIC_MAX_MESSAGES, &t->messages) == 0
+			   ? 0
+			   : bad_value(t, "--messages", 1, TRAFFIC_MAX_MESSAGES, value);
+	default: /* 'b' */
+		return arg_whole(value, 1, TRAFFIC_MAX_BATCH, &t->batch) == 0
+			   ? 0
+			   : bad_value(t, "--batch", 1, TRAFFIC_MAX_BATCH, value);
+	}
+}
+
+int traffic_parse_args(int argc, char **argv, struct traffic *t, const char *about)
+{
+	static const struct option longs[] = {{"capacity", required_argument, NULL, 'c'},
+					      {"producers", required_argument, NULL, 'p'},
+					      {"consumers", required_argument, NULL, 'C'},
+					      {"messages", required_argument, NULL, 'm'},
+					      {"batch", required_argument, NULL, 'b'},
+					      {"help", no_argument, NULL, 'h'},
+					      {NULL, 0, NULL, 0}};
+	opterr = 0; /* we print our own one-line reasons */
+	int c;
+	while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
+		if (c == 'h') {
+			print_usage(stdout, t);
+			fputs(about, stdout);
+			print_options(t);
+			return 1;
+		}
+		if (c == ':')
+			return bad_usage(t, argv[optind - 1], " needs a value");
+		if (c == '?')
+			return bad_usage(t, "unknown option ", argv[optind - 1]);
+		if (take_option(t, c, optarg) != 0)
+			return 2;
+	}
+	if (optind < argc)
+		return bad_usage(t, "unexpected argument ", argv[optind]);
+	return 0;
+}
+
+int traffic_begin(int argc, char **argv, struct traffic *t, const char *about)
+{
+	/* One line at a time, even into a pipe, so that stdout and stderr
+	 * interleave in the order things happened. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	int rc = traffic_parse_args(argc, argv, t, about);
+	if (rc != 0)
+		return rc == 1 ? 0 : 2;
+	traffic_describe(t);
+	return traffic_probe(t) == 0 ? -1 : 1;
+}

@@ -1,0 +1,63 @@
+/*
+ * traffic.h - numbered messages through one channel, checked and timed:
+ * the engine of the channel programs (lesson 01's, and lesson 10's
+ * comparison of batch sizes).
+ *
+ * Producer threads send the numbers 1..messages through one channel to
+ * consumer threads, which check that every number arrived exactly once and
+ * that each producer's numbers came in order. A message is a pointer, but
+ * no memory is needed: the number travels inside the pointer (a uintptr_t
+ * cast to void *), starting at 1 so that no message is NULL.
+ *
+ * With batch 1 the threads use lesson 01's chan_send and chan_recv; with
+ * more, lesson 10's chan_send_many and chan_recv_many, batch at a time.
+ * A watch thread says so when nothing moves for a few seconds (a lost
+ * wake-up stops a program without crashing it).
+ */
+#ifndef TRAFFIC_H
+#define TRAFFIC_H
+
+#include <stddef.h>
+
+#define TRAFFIC_MAX_CAPACITY 1048576ULL
+#define TRAFFIC_MAX_THREADS  256ULL
+#define TRAFFIC_MAX_MESSAGES 1000000000ULL
+#define TRAFFIC_MAX_BATCH    4096ULL
+
+struct traffic {
+	const char *prog; /* the program's name, first on each of its messages */
+	const char *hint; /* where to look when a check fails: "make test LESSON=01" */
+	size_t capacity;  /* of the channel; 0 = unbuffered */
+	unsigned long long producers, consumers, messages;
+	unsigned long long batch; /* messages per operation, 1 to TRAFFIC_MAX_BATCH */
+	int quiet;		  /* 1: no line per consumer when all went well */
+};
+
+/* Reads --capacity, --producers, --consumers, --messages and --batch into
+ * t, which holds the program's defaults; `about` is what --help says the
+ * program does, before the options. Returns 0 to go on, 1 if --help was
+ * printed, 2 for bad arguments (already reported on stderr). */
+int traffic_parse_args(int argc, char **argv, struct traffic *t, const char *about);
+
+/* What every traffic program does first: stdout a line at a time, the
+ * command line read (traffic_parse_args), the run described, the channel
+ * probed (traffic_probe). Returns -1 to go on, or the exit status to leave
+ * with: 0 after --help, 2 for bad arguments, 1 if the probe failed. */
+int traffic_begin(int argc, char **argv, struct traffic *t, const char *about);
+
+/* Walks one channel through its whole life on this thread alone, none of
+ * the calls blocking (and the batch operations too when t->batch > 1), so
+ * that a stub ends the program with its name instead of threads waiting
+ * for a close that never comes. Returns 0, or 1 after saying what is
+ * wrong. */
+int traffic_probe(const struct traffic *t);
+
+/* Prints the one line that says what the run will do. */
+void traffic_describe(const struct traffic *t);
+
+/* Runs the threads and prints the checks. Returns the number of failed
+ * checks (0: all passed), or -1 if the run could not be set up. *seconds
+ * is the time from the first thread's start to the last one's end. */
+int traffic_run(const struct traffic *t, double *seconds);
+
+#endif

@@ -59,6 +59,14 @@ struct filter_stage {
 	struct filter_stats stats;
 };
 
+/*
+ * One entry through the stage, without the channels: returns it if the
+ * rule keeps it (the caller sends it on, and counts it in stats.passed
+ * once the send succeeded); otherwise frees it, counts it in
+ * stats.dropped and returns NULL. filter_run is a loop around it.
+ */
+struct log_entry *filter_step(struct filter_stage *st, struct log_entry *entry);
+
 /* A thread function: arg is a struct filter_stage *. Returns NULL. */
 void *filter_run(void *arg);
 /* end snippet */

@@ -195,8 +195,13 @@ struct metrics_stage {
 	atomic_ullong received;
 };
 
-/* Registers the two families in reg. Returns 0, or -1 with errno. */
+/* Registers the two families in reg. Returns 0, or -1 with errno. (in
+ * may be NULL for a stage driven by metrics_stage_step alone.) */
 int metrics_stage_init(struct metrics_stage *stage, struct metrics_registry *reg, struct chan *in);
+
+/* One entry, without the channel: counts it (received, then the families
+ * as above) and frees it. metrics_stage_run is a loop around it. */
+void metrics_stage_step(struct metrics_stage *stage, struct log_entry *entry);
 
 /* A thread function: arg is a struct metrics_stage *. Returns NULL. */
 void *metrics_stage_run(void *arg);

@@ -8,14 +8,15 @@
  *   pipebench --mode pipeline --file F     logpipe --once: four threads,
  *            [--capacity N]                three channels, the same calls
  *
- * The reference uses the very functions the stages use (the splitter of
- * lesson 03, parse_log_line, filter_accept, the registry of lesson 06), so
- * the ratio measures what the threads and channels cost or gain, nothing
- * else. One line of output, "key=value" pairs:
+ * The reference runs the very steps the stages run (the splitter of lesson
+ * 03, parser_step, filter_step, metrics_stage_step with the lesson 09
+ * gauge), one line after the other, so the ratio measures what the
+ * threads and channels cost or gain, nothing else. One line of output, "key=value" pairs:
  *   mode=... lines=... seconds=... lines_per_s=... max_rss_kb=...
  */
 #include "clock.h"
 #include "filter.h"
+#include "last_seen.h"
 #include "line.h"
 #include "metrics.h"
 #include "parser.h"
@@ -33,36 +34,24 @@
 
 #define PROG "pipebench"
 
-/* The single-threaded reference: everything the stages keep, in one place. */
+/* The single-threaded reference: the three stages, without their channels. */
 struct reference {
-	struct filter_config filter;
+	struct parser_stage parser;
+	struct filter_stage filter;
+	struct metrics_stage sink;
 	struct metrics_registry *reg;
-	struct metric_family *entries, *latency;
-	unsigned long long lines, errors, filtered;
 };
 
-/* One line, start to end: what the tailer, parser, filter and metrics
- * stage do to it, without a channel in between. */
+/* One line, start to end: the steps of the parser, filter and metrics
+ * stage, without a channel in between. */
 static int reference_line(void *ctx, struct line *line)
 {
 	struct reference *r = ctx;
-	struct log_entry *e = NULL;
-	r->lines++;
-	enum parse_error err = line->too_long ? PARSE_TOO_LONG : parse_log_line(line->text, line->len, &e);
-	line_free(line);
-	if (err != PARSE_OK) {
-		r->errors++;
-		return 0;
-	}
-	if (!filter_accept(&r->filter, e)) {
-		r->filtered++;
-	} else {
-		const char *const labels[] = {log_level_name(e->level), e->service};
-		const char *const service[] = {e->service};
-		if (metrics_counter_add(r->entries, labels, 1) == 0 && e->has_latency)
-			metrics_histogram_observe(r->latency, service, e->latency_ms / 1000.0);
-	}
-	log_entry_free(e);
+	struct log_entry *e = parser_step(&r->parser, line);
+	if (e != NULL)
+		e = filter_step(&r->filter, e);
+	if (e != NULL)
+		metrics_stage_step(&r->sink, e);
 	return 0;
 }
 
@@ -78,18 +67,16 @@ static int reference_emit(void *ctx, struct line *line)
 
 static int run_reference(const char *path, unsigned long long *lines)
 {
-	static const char *const entry_labels[] = {"level", "service"};
-	static const char *const latency_labels[] = {"service"};
-	static const double bounds[] = METRICS_LATENCY_BUCKETS;
-	struct reference r = {.filter = filter_config_default()};
+	static struct reference r;
+	r.filter.cfg = filter_config_default();
 	r.reg = metrics_registry_new(0);
 	if (r.reg == NULL)
 		return -1;
-	r.entries = metrics_counter(r.reg, "entries_total", "Entries.", 2, entry_labels);
-	r.latency = metrics_histogram(r.reg, "latency_seconds", "Latency.", 1, latency_labels, bounds,
-				      sizeof(bounds) / sizeof(bounds[0]));
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || r.entries == NULL || r.latency == NULL) {
+	int fd = -1;
+	if (metrics_stage_init(&r.sink, r.reg, NULL) == 0 &&
+	    (r.sink.last_seen = last_seen_register(r.reg)) != NULL)
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
 		fprintf(stderr, PROG ": %s: %s\n", path, strerror(errno));
 		metrics_registry_free(r.reg);
 		return -1;
@@ -103,7 +90,7 @@ static int run_reference(const char *path, unsigned long long *lines)
 	splitter_flush(&s, reference_emit, &r);
 	splitter_free(&s);
 	close(fd);
-	*lines = r.lines;
+	*lines = atomic_load(&r.parser.stats.lines);
 	metrics_registry_free(r.reg);
 	return 0;
 }
@@ -150,13 +137,15 @@ int main(int argc, char **argv)
 		else
 			return 2;
 	}
-	if (mode == NULL || path == NULL || (strcmp(mode, "reference") != 0 && strcmp(mode, "pipeline") != 0)) {
+	if (mode == NULL || path == NULL ||
+	    (strcmp(mode, "reference") != 0 && strcmp(mode, "pipeline") != 0)) {
 		fprintf(stderr, "usage: " PROG " --mode reference|pipeline --file PATH [--capacity N]\n");
 		return 2;
 	}
 	unsigned long long lines = 0;
 	struct timespec t0 = clock_now();
-	int rc = strcmp(mode, "reference") == 0 ? run_reference(path, &lines) : run_pipeline(path, capacity, &lines);
+	int rc = strcmp(mode, "reference") == 0 ? run_reference(path, &lines)
+						: run_pipeline(path, capacity, &lines);
 	double seconds = clock_seconds_since(&t0);
 	if (rc != 0)
 		return 1;

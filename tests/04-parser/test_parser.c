@@ -591,6 +591,31 @@ static void test_stage_counts_each_error_by_reason(void **state)
 	stage_free(&s);
 }
 
+/* The step alone, with no channel: what lesson 10 builds on. */
+static void test_step_parses_counts_and_frees_one_line(void **state)
+{
+	(void)state;
+	struct parser_stage st = {.in = NULL, .out = NULL};
+	const char good[] = "{\"level\":\"error\",\"service\":\"api\"}";
+	struct log_entry *e = parser_step(&st, line_new(good, sizeof(good) - 1));
+	if (e == NULL)
+		fail_msg("parser_step returned NULL for a good line: it returns the entry parse_log_line made");
+	assert_int_equal(e->level, LOG_ERROR);
+	log_entry_free(e);
+	if (parser_step(&st, line_new("{", 1)) != NULL)
+		fail_msg("parser_step returned an entry for \"{\": after an error it returns NULL");
+	if (parser_step(&st, line_new_too_long(100000)) != NULL)
+		fail_msg("parser_step returned an entry for a too-long marker");
+	unsigned long long lines = atomic_load(&st.stats.lines), entries = atomic_load(&st.stats.entries);
+	if (lines != 3 || entries != 0)
+		fail_msg("after three lines, lines=%llu and entries=%llu, expected 3 and 0: the step counts every "
+			 "line; entries counts what the loop sent, and the step sends nothing",
+			 lines, entries);
+	assert_int_equal(atomic_load(&st.stats.errors[PARSE_INVALID_JSON]), 1);
+	assert_int_equal(atomic_load(&st.stats.errors[PARSE_TOO_LONG]), 1);
+	/* and LeakSanitizer checks that each line was freed */
+}
+
 static void test_stage_counts_too_long_marker_without_parsing_it(void **state)
 {
 	(void)state;
@@ -790,6 +815,7 @@ int main(int argc, char **argv)
 	    HTEST(test_nested_objects_and_other_fields_are_ignored, L04 "#parsing-one-line"),
 	    HTEST(test_escapes_and_unicode_become_utf8, L04 "#parsing-one-line"),
 	    HTEST(test_failed_parse_sets_entry_null_so_it_can_be_freed, L04 "#who-owns-what"),
+	    HTEST(test_step_parses_counts_and_frees_one_line, L04 "#the-stage-loop"),
 	    HTEST(test_stage_sends_one_entry_per_good_line_in_order, L04 "#the-stage-loop"),
 	    HTEST(test_stage_counts_each_error_by_reason, L04 "#the-stage-loop"),
 	    HTEST(test_stage_counts_too_long_marker_without_parsing_it, L04 "#the-stage-loop"),

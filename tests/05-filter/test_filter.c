@@ -362,6 +362,28 @@ static int passes_warn(int i)
 	return i % LOG_LEVELS >= LOG_WARN;
 }
 
+/* The step alone, with no channel: what lesson 10 builds on. */
+static void test_step_returns_a_kept_entry_and_frees_a_dropped_one(void **state)
+{
+	(void)state;
+	struct filter_stage st = {.cfg = config(LOG_WARN, 0, NULL)};
+	struct log_entry *kept = entry_new(LOG_ERROR, "api", "card declined");
+	struct log_entry *got = filter_step(&st, kept);
+	if (got != kept)
+		fail_msg("filter_step on an error entry with min_level warn returned %p, expected the entry "
+			 "itself (%p): a kept entry goes back to the caller, untouched",
+			 (void *)got, (void *)kept);
+	if (filter_step(&st, entry_new(LOG_DEBUG, "api", "cache hit")) != NULL)
+		fail_msg("filter_step on a debug entry with min_level warn returned an entry: a dropped one is "
+			 "freed and the step returns NULL");
+	unsigned long long passed = atomic_load(&st.stats.passed), dropped = atomic_load(&st.stats.dropped);
+	if (passed != 0 || dropped != 1)
+		fail_msg("after one kept and one dropped entry, passed=%llu and dropped=%llu, expected 0 and 1: "
+			 "passed counts what the loop sent, and the step sends nothing",
+			 passed, dropped);
+	log_entry_free(kept); /* and LeakSanitizer checks that the dropped one was freed */
+}
+
 static void test_stage_counts_every_entry_as_passed_or_dropped(void **state)
 {
 	(void)state;
@@ -645,6 +667,7 @@ int main(int argc, char **argv)
 	    HTEST(test_no_services_keeps_every_service, L05 "#accept-or-drop"),
 	    HTEST(test_service_names_match_exactly_and_case_sensitively, L05 "#accept-or-drop"),
 	    HTEST(test_level_and_service_must_both_pass, L05 "#accept-or-drop"),
+	    HTEST(test_step_returns_a_kept_entry_and_frees_a_dropped_one, L05 "#the-stage-loop"),
 	    HTEST(test_stage_counts_every_entry_as_passed_or_dropped, L05 "#the-stage-loop"),
 	    HTEST(test_stage_sends_passed_entries_in_order, L05 "#the-stage-loop"),
 	    HTEST(test_stage_closes_out_when_in_is_closed, L05 "#the-stage-loop"),

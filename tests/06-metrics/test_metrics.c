@@ -959,6 +959,24 @@ static void test_stage_does_not_observe_entries_without_latency(void **state)
 	stage_free(&r);
 }
 
+/* The step alone, with no channel: what lesson 10 builds on. */
+static void test_step_counts_and_frees_one_entry(void **state)
+{
+	(void)state;
+	struct metrics_registry *reg = metrics_registry_new(0);
+	assert_non_null(reg);
+	struct metrics_stage stage;
+	if (metrics_stage_init(&stage, reg, NULL) != 0)
+		fail_msg("metrics_stage_init with no channel returned -1 (%s)", strerror(errno));
+	metrics_stage_step(&stage, entry_new(LOG_WARN, "db", 1, 40));
+	metrics_stage_step(&stage, entry_new(LOG_WARN, "db", 0, 0));
+	unsigned long long got = atomic_load(&stage.received);
+	if (got != 2)
+		fail_msg("stage.received is %llu after two metrics_stage_step calls, expected 2", got);
+	expect_entries(stage.entries, "warn", "db", 2, "metrics_stage_step counts each entry it is given");
+	metrics_registry_free(reg); /* and LeakSanitizer checks that the step freed both entries */
+}
+
 static void test_stage_counts_every_entry_received(void **state)
 {
 	(void)state;
@@ -1114,6 +1132,7 @@ int main(int argc, char **argv)
 	    HTEST(test_stage_counts_entries_by_level_and_service, L06 "#the-stage"),
 	    HTEST(test_stage_observes_latency_in_seconds, L06 "#the-stage"),
 	    HTEST(test_stage_does_not_observe_entries_without_latency, L06 "#the-stage"),
+	    HTEST(test_step_counts_and_frees_one_entry, L06 "#the-stage"),
 	    HTEST(test_stage_counts_every_entry_received, L06 "#the-stage"),
 	    HTEST(test_stage_counts_each_entry_once_under_the_series_limit, L06 "#the-stage"),
 	    HTEST(test_promtool_accepts_the_rendering, L06 "#6-run-it"),

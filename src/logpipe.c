@@ -45,6 +45,7 @@ static void usage(FILE *to)
 	fprintf(to,
 		"usage: " PROG " (--file PATH [--from-start] [--once] | --simulate [--rate N] [--seed N])\n"
 		"              [--min-level LEVEL] [--services a,b] [--listen ADDR] [--capacity N]\n"
+		"              [--batch N] [--workers N]\n"
 		"  Turns a JSON log into Prometheus metrics, served at http://ADDR/metrics.\n"
 		"  --file PATH        follow PATH like tail -F (from its end, unless --from-start)\n"
 		"  --from-start       read what PATH already holds first\n"
@@ -56,10 +57,13 @@ static void usage(FILE *to)
 		"  --listen ADDR      127.0.0.1:PORT, [::1]:PORT or :PORT for every interface\n"
 		"                     (default 127.0.0.1:%d)\n"
 		"  --capacity N       capacity of each channel between stages (default %d)\n"
+		"  --batch N          move up to N items per channel operation (lesson 10;\n"
+		"                     1 to %d; default: one at a time, in the stages' own loops)\n"
+		"  --workers N        parser threads (lesson 10; 1 to %d, default 1)\n"
 		"  --once             with --file: read it from start to end, print the metrics\n"
 		"                     to stdout and exit (no server)\n"
 		"  --help, --version\n",
-		HTTP_DEFAULT_PORT, PIPELINE_DEFAULT_CAPACITY);
+		HTTP_DEFAULT_PORT, PIPELINE_DEFAULT_CAPACITY, STAGE_MAX_BATCH, STAGE_MAX_WORKERS);
 }
 
 /* Says what is wrong, then the usage; returns 2 (bad arguments). */
@@ -72,6 +76,14 @@ static int bad(const char *fmt, const char *arg)
 	return 2;
 }
 
+/* bad() for a count from 1 to max. */
+static int bad_count(const char *option, int max, const char *arg)
+{
+	char fmt[96];
+	snprintf(fmt, sizeof(fmt), "%s wants a whole number from 1 to %d, not '%%s'", option, max);
+	return bad(fmt, arg);
+}
+
 enum {
 	O_FILE = 256,
 	O_FROM_START,
@@ -82,6 +94,8 @@ enum {
 	O_SERVICES,
 	O_LISTEN,
 	O_CAPACITY,
+	O_BATCH,
+	O_WORKERS,
 	O_ONCE,
 	O_HELP,
 	O_VERSION
@@ -128,6 +142,16 @@ static int option(int c, const char *arg, struct options *o)
 			return bad("--capacity wants a positive number, not '%s'", arg);
 		o->cfg.capacity = (size_t)n;
 		return 0;
+	case O_BATCH:
+		if (arg_whole(arg, 1, STAGE_MAX_BATCH, &n) != 0)
+			return bad_count("--batch", STAGE_MAX_BATCH, arg);
+		o->cfg.batch = (size_t)n;
+		return 0;
+	case O_WORKERS:
+		if (arg_whole(arg, 1, STAGE_MAX_WORKERS, &n) != 0)
+			return bad_count("--workers", STAGE_MAX_WORKERS, arg);
+		o->cfg.workers = (size_t)n;
+		return 0;
 	case O_ONCE:
 		o->once = 1;
 		return 0;
@@ -147,6 +171,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 					      {"services", required_argument, NULL, O_SERVICES},
 					      {"listen", required_argument, NULL, O_LISTEN},
 					      {"capacity", required_argument, NULL, O_CAPACITY},
+					      {"batch", required_argument, NULL, O_BATCH},
+					      {"workers", required_argument, NULL, O_WORKERS},
 					      {"once", no_argument, NULL, O_ONCE},
 					      {"help", no_argument, NULL, O_HELP},
 					      {"version", no_argument, NULL, O_VERSION},

@@ -36,6 +36,7 @@
 #include "metrics.h"
 #include "parser.h"
 #include "process.h"
+#include "stage.h"
 #include "tailer.h"
 
 #include <pthread.h>
@@ -48,6 +49,10 @@ struct pipeline_config {
 	struct tailer_config source; /* a file (source.path) or the simulator */
 	struct filter_config filter;
 	size_t capacity;             /* of each channel (0: PIPELINE_DEFAULT_CAPACITY) */
+	size_t batch;                /* lesson 10: items per channel operation, up to
+	                                STAGE_MAX_BATCH (0: the stages' own loops) */
+	size_t workers;              /* lesson 10: parser threads, up to STAGE_MAX_WORKERS
+	                                (0 or 1: one; more runs the stages batched) */
 	size_t series_limit;         /* of the registry (0: the default) */
 	int serve;                   /* 1: start the /metrics server */
 	struct http_server_config http;
@@ -65,6 +70,9 @@ struct pipeline {
 	struct filter_stage filter;
 	struct metrics_stage sink;
 	pthread_t threads[4]; /* tailer, parser, filter, metrics stage */
+	/* lesson 10: with batch or workers set, the parser, filter and metrics
+	 * stage run as stage runners (stage.h) around their steps instead */
+	struct stage_runner runners[4];
 	int started;          /* threads started so far, for a clean unwind */
 	struct http_server *server;
 	/* families filled from the stages' counters at each render */

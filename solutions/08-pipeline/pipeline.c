@@ -109,6 +109,61 @@ static int make_registry(struct pipeline *p)
 	return process_metrics_register(&p->process, p->reg);
 }
 
+/* ---- lesson 10: the stages as stage runners ---------------------------------- */
+
+/* The steps, in the runner's terms. */
+static void *parse_item(void *ctx, void *item)
+{
+	return parser_step(ctx, item);
+}
+
+static void *filter_item(void *ctx, void *item)
+{
+	return filter_step(ctx, item);
+}
+
+static void *count_item(void *ctx, void *item)
+{
+	metrics_stage_step(ctx, item);
+	return NULL;
+}
+
+static void free_entry(void *item)
+{
+	log_entry_free(item);
+}
+
+/* With --batch or --workers, every stage after the tailer runs in a stage
+ * runner around its step; otherwise each runs its own loop. */
+static int runs_batched(const struct pipeline *p)
+{
+	return p->cfg.batch > 0 || p->cfg.workers > 1;
+}
+
+static void wire_runners(struct pipeline *p)
+{
+	size_t batch = p->cfg.batch > 0 ? p->cfg.batch : 1;
+	size_t workers = p->cfg.workers > 0 ? p->cfg.workers : 1;
+	p->runners[T_PARSER] = (struct stage_runner){.in = p->lines,
+						      .out = p->entries,
+						      .step = parse_item,
+						      .ctx = &p->parser,
+						      .discard = free_entry,
+						      .sent = &p->parser.stats.entries,
+						      .batch = batch,
+						      .workers = workers};
+	p->runners[T_FILTER] = (struct stage_runner){.in = p->entries,
+						      .out = p->passed,
+						      .step = filter_item,
+						      .ctx = &p->filter,
+						      .discard = free_entry,
+						      .sent = &p->filter.stats.passed,
+						      .batch = batch,
+						      .workers = 1};
+	p->runners[T_SINK] = (struct stage_runner){
+	    .in = p->passed, .step = count_item, .ctx = &p->sink, .batch = batch, .workers = 1};
+}
+
 /* Each stage reads the channel the one before it writes. */
 static void wire_stages(struct pipeline *p)
 {
@@ -121,15 +176,19 @@ static void wire_stages(struct pipeline *p)
 	p->filter.in = p->entries;
 	p->filter.out = p->passed;
 	/* p->sink was set up by metrics_stage_init in make_registry. */
+	wire_runners(p);
 }
 
-/* Starts stage i's thread and counts it in p->started. 0, or an errno. */
+/* Starts stage i (its thread, or its runner's workers) and counts it in
+ * p->started. 0, or an errno. A runner that started some of its workers
+ * counts as started, so that it is stopped and joined with the others. */
 static int start_stage(struct pipeline *p, int i)
 {
 	static void *(*const run[T_COUNT])(void *) = {tailer_run, parser_run, filter_run, metrics_stage_run};
 	void *arg[T_COUNT] = {&p->tailer, &p->parser, &p->filter, &p->sink};
-	int rc = pthread_create(&p->threads[i], NULL, run[i], arg[i]);
-	if (rc == 0)
+	int runner = i != T_TAILER && runs_batched(p);
+	int rc = runner ? stage_start(&p->runners[i]) : pthread_create(&p->threads[i], NULL, run[i], arg[i]);
+	if (rc == 0 || (runner && p->runners[i].started > 0))
 		p->started++;
 	return rc;
 }
@@ -144,9 +203,14 @@ static int stage_started(const struct pipeline *p, int i)
 /* Joins every started stage in the pipeline's order, once. */
 static void join_stages(struct pipeline *p)
 {
-	for (int i = 0; i < T_COUNT; i++)
-		if (stage_started(p, i))
+	for (int i = 0; i < T_COUNT; i++) {
+		if (!stage_started(p, i))
+			continue;
+		if (i != T_TAILER && runs_batched(p))
+			stage_join(&p->runners[i]);
+		else
 			pthread_join(p->threads[i], NULL);
+	}
 	p->started = 0;
 }
 
@@ -189,6 +253,11 @@ int pipeline_start(struct pipeline *p, const struct pipeline_config *cfg, char *
 	p->cfg = *cfg;
 	if (p->cfg.capacity == 0)
 		p->cfg.capacity = PIPELINE_DEFAULT_CAPACITY;
+	if (p->cfg.batch > STAGE_MAX_BATCH || p->cfg.workers > STAGE_MAX_WORKERS) {
+		say(err, errlen, "a batch of at most %d and at most %d workers, not %zu and %zu",
+		    STAGE_MAX_BATCH, STAGE_MAX_WORKERS, p->cfg.batch, p->cfg.workers);
+		return -1;
+	}
 	/* BEGIN SOLUTION */
 	/* Channels first: the metrics stage registers itself with its input. */
 	if (make_channels(p) != 0 || make_registry(p) != 0) {

@@ -6,7 +6,8 @@
  *   pipebench --mode reference --file F    read, split, parse, filter and
  *                                          count in one loop, one thread
  *   pipebench --mode pipeline --file F     logpipe --once: four threads,
- *            [--capacity N]                three channels, the same calls
+ *            [--capacity N] [--batch N]    three channels, the same calls
+ *            [--workers N]                 (--batch, --workers: lesson 10)
  *
  * The reference runs the very steps the stages run (the splitter of lesson
  * 03, parser_step, filter_step, metrics_stage_step with the lesson 09
@@ -14,6 +15,7 @@
  * threads and channels cost or gain, nothing else. One line of output, "key=value" pairs:
  *   mode=... lines=... seconds=... lines_per_s=... max_rss_kb=...
  */
+#include "args.h"
 #include "clock.h"
 #include "filter.h"
 #include "last_seen.h"
@@ -95,14 +97,16 @@ static int run_reference(const char *path, unsigned long long *lines)
 	return 0;
 }
 
-static int run_pipeline(const char *path, size_t capacity, unsigned long long *lines)
+static int run_pipeline(const char *path, const struct pipeline_config *knobs, unsigned long long *lines)
 {
 	struct pipeline_config cfg = pipeline_config_default();
+	cfg.capacity = knobs->capacity;
+	cfg.batch = knobs->batch;
+	cfg.workers = knobs->workers;
 	cfg.source.path = path;
 	cfg.source.from_start = 1;
 	cfg.source.stop_at_eof = 1;
 	cfg.serve = 0;
-	cfg.capacity = capacity;
 	static struct pipeline p;
 	char err[256];
 	if (pipeline_start(&p, &cfg, err, sizeof(err)) != 0) {
@@ -123,29 +127,37 @@ int main(int argc, char **argv)
 	static const struct option longs[] = {{"mode", required_argument, NULL, 'm'},
 					      {"file", required_argument, NULL, 'f'},
 					      {"capacity", required_argument, NULL, 'c'},
+					      {"batch", required_argument, NULL, 'b'},
+					      {"workers", required_argument, NULL, 'w'},
 					      {NULL, 0, NULL, 0}};
 	const char *mode = NULL, *path = NULL;
-	size_t capacity = 0;
-	int c;
+	unsigned long long capacity = 0, batch = 0, workers = 0;
+	int c, bad = 0;
 	while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
 		if (c == 'm')
 			mode = optarg;
 		else if (c == 'f')
 			path = optarg;
 		else if (c == 'c')
-			capacity = (size_t)strtoul(optarg, NULL, 10);
+			bad |= arg_whole(optarg, 1, 1 << 20, &capacity);
+		else if (c == 'b')
+			bad |= arg_whole(optarg, 1, STAGE_MAX_BATCH, &batch);
+		else if (c == 'w')
+			bad |= arg_whole(optarg, 1, STAGE_MAX_WORKERS, &workers);
 		else
-			return 2;
+			bad = 1;
 	}
-	if (mode == NULL || path == NULL ||
+	if (bad || mode == NULL || path == NULL ||
 	    (strcmp(mode, "reference") != 0 && strcmp(mode, "pipeline") != 0)) {
-		fprintf(stderr, "usage: " PROG " --mode reference|pipeline --file PATH [--capacity N]\n");
+		fprintf(stderr, "usage: " PROG " --mode reference|pipeline --file PATH [--capacity N] "
+				"[--batch N] [--workers N]\n");
 		return 2;
 	}
+	struct pipeline_config knobs = {.capacity = capacity, .batch = batch, .workers = workers};
 	unsigned long long lines = 0;
 	struct timespec t0 = clock_now();
 	int rc = strcmp(mode, "reference") == 0 ? run_reference(path, &lines)
-						: run_pipeline(path, capacity, &lines);
+						: run_pipeline(path, &knobs, &lines);
 	double seconds = clock_seconds_since(&t0);
 	if (rc != 0)
 		return 1;

@@ -10,7 +10,8 @@
 #     chan_recv_many, the program's --batch), against batches of 1.
 #  2. The pipeline: lines a second through logpipe --once on a generated
 #     log of BENCH_LINES lines (default 1 000 000), against one thread doing
-#     the same work in one loop (src/bench/pipebench.c), and peak memory.
+#     the same work in one loop (src/bench/pipebench.c), and peak memory;
+#     then with lesson 10's batches and parser workers.
 #  3. /metrics requests a second and latency under wrk while logpipe
 #     ingests at full speed, against / in the same run (when wrk is
 #     installed; Debian: apt-get install wrk).
@@ -106,11 +107,11 @@ if [ ! -s "$log" ] || [ "$(wc -l <"$log")" -ne "$LINES" ]; then
 fi
 cat "$log" >/dev/null # into the page cache: both modes read from memory
 
-p_run() { # mode -> median lines/s, and the largest max_rss_kb
+p_run() { # mode [pipebench options] -> median lines/s, and the largest max_rss_kb
 	i=0
 	: >"$out/runs.txt"
 	while [ $i -lt "$RUNS" ]; do
-		"$bin/bench/pipebench" --mode "$1" --file "$log" >>"$out/runs.txt" || return 1
+		"$bin/bench/pipebench" --mode "$@" --file "$log" >>"$out/runs.txt" || return 1
 		i=$((i + 1))
 	done
 	rate=$(field lines_per_s <"$out/runs.txt" | median)
@@ -128,6 +129,12 @@ set -- $(p_run pipeline)
 printf '  %-42s %12.0f %8s %9s KiB\n' "logpipe --once (4 stages, 3 channels)" "$1" "$(ratio "$1" "$ref")" "$2"
 json_pipe="$json_pipe,
     {\"mode\": \"pipeline\", \"lines_per_s\": $1, \"max_rss_kb\": $2, \"ratio\": $(ratio "$1" "$ref")}"
+for knobs in "--batch 64" "--batch 64 --workers 2"; do
+	set -- $(p_run pipeline $knobs)
+	printf '  %-42s %12.0f %8s %9s KiB\n' "logpipe --once $knobs" "$1" "$(ratio "$1" "$ref")" "$2"
+	json_pipe="$json_pipe,
+    {\"mode\": \"pipeline $knobs\", \"lines_per_s\": $1, \"max_rss_kb\": $2, \"ratio\": $(ratio "$1" "$ref")}"
+done
 
 # 3. /metrics under load: logpipe ingesting at full speed while wrk asks,
 # against / (a tiny fixed page) in the same run: the ratio is what the

@@ -1,12 +1,18 @@
 /*
- * Lesson 10: chan_send_many and chan_recv_many.
- * Written against src/batch.h and src/channel.h only.
+ * Lesson 10: chan_send_many and chan_recv_many, the stage runner, and the
+ * pipeline built on it. Written against src/batch.h, src/stage.h,
+ * src/channel.h and src/pipeline.h only.
  */
 #include "batch.h"
 #include "chan_testing.h"
+#include "pipeline.h"
+#include "stage.h"
+#include "strbuf.h"
 
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define L10 "lessons/10-scaling/README.md"
 
@@ -539,6 +545,338 @@ static void test_2x2_threads_move_every_batch_exactly_once(void **state)
 	assert_chan_status(chan_free(tr.ch), CHAN_OK);
 }
 
+/* ---- the stage runner ---------------------------------------------------------- */
+
+/* What the test steps do and count. Items are numbers in the pointer. */
+struct work {
+	atomic_ulong stepped;	/* items the step was given */
+	atomic_ulong discarded; /* items out refused */
+	atomic_ullong sent;	/* the runner's count of items out took */
+	int drop_even;		/* 1: the step consumes even numbers */
+};
+
+static struct work *work_of(void *ctx)
+{
+	return ctx;
+}
+
+/* Adds 1000 to an item, or consumes it (returns NULL) if drop_even and it is even. */
+static void *step_add_1000(void *ctx, void *item)
+{
+	struct work *w = work_of(ctx);
+	atomic_fetch_add(&w->stepped, 1);
+	if (w->drop_even && MSG_VALUE(item) % 2 == 0)
+		return NULL;
+	return MSG(MSG_VALUE(item) + 1000);
+}
+
+/* The last stage's kind of step: takes every item. */
+static void *step_take(void *ctx, void *item)
+{
+	(void)item;
+	atomic_fetch_add(&work_of(ctx)->stepped, 1);
+	return NULL;
+}
+
+static struct work *discard_counter;
+
+static void discard_count(void *item)
+{
+	(void)item;
+	atomic_fetch_add(&discard_counter->discarded, 1);
+}
+
+/* A runner over two new channels (out NULL if out_cap is (size_t)-1). */
+static void runner_init(struct stage_runner *r, struct work *w, size_t in_cap, size_t out_cap, size_t batch,
+			size_t workers)
+{
+	*w = (struct work){0};
+	discard_counter = w;
+	*r = (struct stage_runner){.in = chan_new_or_fail(in_cap),
+				   .out = out_cap == (size_t)-1 ? NULL : chan_new_or_fail(out_cap),
+				   .step = step_add_1000,
+				   .ctx = w,
+				   .discard = discard_count,
+				   .sent = &w->sent,
+				   .batch = batch,
+				   .workers = workers};
+}
+
+static void runner_start(struct stage_runner *r)
+{
+	int rc = stage_start(r);
+	if (rc != 0)
+		fail_msg("stage_start returned %d (%s)", rc, strerror(rc));
+}
+
+static void runner_free(struct stage_runner *r)
+{
+	chan_free(r->in);
+	if (r->out != NULL)
+		chan_free(r->out);
+}
+
+/* A thread that sends MSG(1)..MSG(n) into in, then closes it. */
+struct feeder {
+	struct chan *in;
+	long n;
+	long sent;
+};
+
+static void *feed(void *arg)
+{
+	struct feeder *f = arg;
+	for (long i = 1; i <= f->n && chan_send(f->in, MSG(i)) == CHAN_OK; i++)
+		f->sent = i;
+	chan_close(f->in);
+	return NULL;
+}
+
+/* Receives from out until it is closed; seen[v - 1000] counts each value
+ * (NULL: only count); returns how many. */
+static long drain_out(struct stage_runner *r, atomic_int *seen, long n, const char *why)
+{
+	void *msg;
+	long count = 0;
+	harness_on_hang(why);
+	while (chan_recv(r->out, &msg) == CHAN_OK) {
+		long v = (long)MSG_VALUE(msg) - 1000;
+		if (v < 1 || v > n)
+			fail_msg("out carried %lu, which no step made (steps add 1000 to 1..%ld)",
+				 (unsigned long)MSG_VALUE(msg), n);
+		if (seen != NULL)
+			atomic_fetch_add(&seen[v], 1);
+		count++;
+	}
+	return count;
+}
+
+static void join_runner(struct stage_runner *r)
+{
+	harness_on_hang("stage_join waited for a worker that never finished: each worker must return once "
+			"chan_recv_many says CHAN_CLOSED");
+	stage_join(r);
+}
+
+static void test_runner_steps_every_item_in_order_with_one_worker(void **state)
+{
+	(void)state;
+	struct stage_runner r;
+	struct work w;
+	runner_init(&r, &w, 8, 8, 4, 1);
+	struct feeder f = {.in = r.in, .n = 200};
+	struct harness_thread ft;
+	runner_start(&r);
+	harness_thread_start(&ft, feed, &f);
+	void *msg;
+	long next = 1001;
+	harness_on_hang("the consumer of out waited forever: does the worker send what the step returns, and "
+			"close out when in is closed and drained?");
+	while (chan_recv(r.out, &msg) == CHAN_OK) {
+		if ((long)MSG_VALUE(msg) != next)
+			fail_msg(
+			    "out carried %lu where %ld was next: with one worker, items keep their order",
+			    (unsigned long)MSG_VALUE(msg), next);
+		next++;
+	}
+	assert_true(harness_thread_join_within(&ft, harness_wait_ms()));
+	join_runner(&r);
+	if (next != 1201)
+		fail_msg("out carried %ld items, expected 200", next - 1001);
+	if (atomic_load(&w.sent) != 200)
+		fail_msg("*sent counts %llu, expected 200: add what chan_send_many says it sent",
+			 atomic_load(&w.sent));
+	runner_free(&r);
+}
+
+static void test_runner_sends_on_only_what_the_step_returns(void **state)
+{
+	(void)state;
+	struct stage_runner r;
+	struct work w;
+	runner_init(&r, &w, 4, 64, 16, 1);
+	w.drop_even = 1;
+	struct feeder f = {.in = r.in, .n = 50};
+	struct harness_thread ft;
+	runner_start(&r);
+	harness_thread_start(&ft, feed, &f);
+	long got =
+	    drain_out(&r, NULL, 50, "the consumer of out waited forever: out must be closed at the end");
+	assert_true(harness_thread_join_within(&ft, harness_wait_ms()));
+	join_runner(&r);
+	if (got != 25 || atomic_load(&w.stepped) != 50)
+		fail_msg("the step saw %lu items and out carried %ld, expected 50 and 25: every item goes "
+			 "through the step, and only a non-NULL result is sent on",
+			 atomic_load(&w.stepped), got);
+	runner_free(&r);
+}
+
+/* Four workers on one channel: every item stepped and sent exactly once,
+ * and out closed only when the last of them is done. A worker that closes
+ * out as soon as it sees in closed makes the others' sends fail: their
+ * items are discarded, and the count comes out short. */
+static void test_workers_move_every_item_exactly_once_and_the_last_closes_out(void **state)
+{
+	(void)state;
+	enum { WORKERS = 4 };
+	long n = harness_scale(20000);
+	struct stage_runner r;
+	struct work w;
+	runner_init(&r, &w, 16, 16, 8, WORKERS);
+	atomic_int *seen = calloc((size_t)n + 1, sizeof(*seen));
+	assert_non_null(seen);
+	struct feeder f = {.in = r.in, .n = n};
+	struct harness_thread ft;
+	runner_start(&r);
+	harness_thread_start(&ft, feed, &f);
+	long got = drain_out(&r, seen, n,
+			     "out was never closed, or the workers stopped: the last worker to finish closes "
+			     "out (count the workers down in running)");
+	assert_true(harness_thread_join_within(&ft, 60000));
+	join_runner(&r);
+	long lost = 0, twice = 0;
+	for (long v = 1; v <= n; v++) {
+		lost += atomic_load(&seen[v]) == 0;
+		twice += atomic_load(&seen[v]) > 1;
+	}
+	free(seen);
+	if (atomic_load(&w.discarded) > 0)
+		fail_msg("%lu items were discarded because out was closed while workers still sent: only the "
+			 "last worker to finish may close out",
+			 atomic_load(&w.discarded));
+	if (got != n || lost != 0 || twice != 0)
+		fail_msg("out carried %ld items for %ld sent in; %ld never came out and %ld came out twice",
+			 got, n, lost, twice);
+	runner_free(&r);
+}
+
+/* Nobody downstream: what out refuses is discarded, and in keeps being
+ * drained so that the feeder (capacity 1) never blocks for good. */
+static void test_runner_keeps_draining_in_when_out_is_closed(void **state)
+{
+	(void)state;
+	struct stage_runner r;
+	struct work w;
+	runner_init(&r, &w, 1, 4, 8, 2);
+	assert_chan_status(chan_close(r.out), CHAN_OK);
+	struct feeder f = {.in = r.in, .n = 300};
+	struct harness_thread ft;
+	runner_start(&r);
+	harness_thread_start(&ft, feed, &f);
+	harness_on_hang("the feeder stayed blocked on in: when out refuses a batch, discard what it did not "
+			"take and keep receiving");
+	assert_true(harness_thread_join_within(&ft, 60000));
+	join_runner(&r);
+	if (f.sent != 300)
+		fail_msg("the feeder sent %ld of 300 items", f.sent);
+	if (atomic_load(&w.discarded) != 300 || atomic_load(&w.sent) != 0)
+		fail_msg(
+		    "with out closed, %lu items were discarded and %llu counted as sent, expected 300 and 0",
+		    atomic_load(&w.discarded), atomic_load(&w.sent));
+	runner_free(&r);
+}
+
+static void test_runner_as_the_last_stage_has_no_out(void **state)
+{
+	(void)state;
+	struct stage_runner r;
+	struct work w;
+	runner_init(&r, &w, 4, (size_t)-1, 16, 2);
+	r.step = step_take;
+	struct feeder f = {.in = r.in, .n = 500};
+	struct harness_thread ft;
+	runner_start(&r);
+	harness_thread_start(&ft, feed, &f);
+	assert_true(harness_thread_join_within(&ft, 60000));
+	join_runner(&r);
+	if (atomic_load(&w.stepped) != 500)
+		fail_msg("the last stage's step saw %lu of 500 items", atomic_load(&w.stepped));
+	runner_free(&r);
+}
+
+/* ---- the pipeline with batches and workers ------------------------------------ */
+
+/* The lines of an exposition whose values do not depend on timing or on
+ * the order of additions: counts, not sums or times. */
+static int is_count_line(const char *line)
+{
+	static const char *const counts[] = {"logpipe_lines_read_total",
+					     "logpipe_parse_errors_total",
+					     "logpipe_filtered_total",
+					     "logpipe_log_entries_total",
+					     "logpipe_series_dropped_total",
+					     "logpipe_log_latency_seconds_count",
+					     "logpipe_log_latency_seconds_bucket"};
+	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
+		if (strncmp(line, counts[i], strlen(counts[i])) == 0)
+			return 1;
+	return 0;
+}
+
+static int compare_lines(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Runs the pipeline over the sample log to its end and returns its count
+ * lines, sorted and joined (the caller frees them). */
+static char *count_sample(size_t capacity, size_t batch, size_t workers)
+{
+	static struct pipeline p; /* large: one at a time */
+	struct pipeline_config cfg = pipeline_config_default();
+	cfg.source.path = "tests/data/sample.log";
+	cfg.source.from_start = 1;
+	cfg.source.stop_at_eof = 1;
+	cfg.serve = 0;
+	cfg.capacity = capacity;
+	cfg.batch = batch;
+	cfg.workers = workers;
+	char err[256] = "";
+	if (pipeline_start(&p, &cfg, err, sizeof(err)) != 0)
+		fail_msg("pipeline_start (batch %zu, %zu workers) returned -1: %s", batch, workers, err);
+	harness_on_hang(
+	    "the pipeline did not finish the sample log: with batches or workers, does each stage "
+	    "runner close its out once its last worker is done?");
+	pipeline_wait(&p);
+	if (pipeline_lines_read(&p) != pipeline_lines_accounted(&p))
+		fail_msg("batch %zu, %zu workers: %llu lines read but %llu accounted for", batch, workers,
+			 pipeline_lines_read(&p), pipeline_lines_accounted(&p));
+	size_t len = 0;
+	char *text = pipeline_render(&p, &len);
+	pipeline_free(&p);
+	assert_non_null(text);
+	/* Sorted: series appear in the order they were first counted, which
+	 * with several workers is the order of a race. */
+	char *lines[512];
+	size_t n = 0;
+	for (char *line = strtok(text, "\n"); line != NULL && n < 512; line = strtok(NULL, "\n"))
+		if (is_count_line(line))
+			lines[n++] = line;
+	qsort(lines, n, sizeof(lines[0]), compare_lines);
+	struct strbuf counts = STRBUF_INIT;
+	for (size_t i = 0; i < n; i++)
+		strbuf_printf(&counts, "%s\n", lines[i]);
+	free(text);
+	char *joined = strbuf_take(&counts, NULL);
+	assert_non_null(joined);
+	return joined;
+}
+
+static void test_pipeline_counts_the_same_in_batches_and_with_workers(void **state)
+{
+	(void)state;
+	char *plain = count_sample(4, 0, 1);
+	char *scaled = count_sample(4, 7, 3);
+	if (strcmp(plain, scaled) != 0) {
+		fprintf(stderr, "# one at a time:\n%s# batches of 7, 3 parser workers:\n%s", plain, scaled);
+		fail_msg(
+		    "the sample log gives other counts with --batch 7 --workers 3 than one at a time (both "
+		    "printed above): the stage runner must step every item exactly once");
+	}
+	free(plain);
+	free(scaled);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct harness_test tests[] = {
@@ -558,6 +896,12 @@ int main(int argc, char **argv)
 	    HTEST(test_send_many_wakes_a_select, L10 "#how-many-to-wake"),
 	    HTEST(test_unbuffered_send_many_is_a_rendezvous_per_message, L10 "#send-many"),
 	    HTEST(test_2x2_threads_move_every_batch_exactly_once, L10 "#7-what-can-go-wrong"),
+	    HTEST(test_runner_steps_every_item_in_order_with_one_worker, L10 "#the-stage-runner"),
+	    HTEST(test_runner_sends_on_only_what_the_step_returns, L10 "#the-stage-runner"),
+	    HTEST(test_workers_move_every_item_exactly_once_and_the_last_closes_out, L10 "#who-closes-out"),
+	    HTEST(test_runner_keeps_draining_in_when_out_is_closed, L10 "#the-stage-runner"),
+	    HTEST(test_runner_as_the_last_stage_has_no_out, L10 "#the-stage-runner"),
+	    HTEST(test_pipeline_counts_the_same_in_batches_and_with_workers, L10 "#who-closes-out"),
 	};
 	return harness_main(argc, argv, "10-scaling", tests, HARNESS_COUNT(tests));
 }

@@ -1,0 +1,78 @@
+/*
+ * stage.h - lesson 10: one loop for every stage after the tailer, moving
+ * batches, on one thread or several.
+ *
+ * Lessons 04 to 06 wrote each stage as a step (parser_step, filter_step,
+ * metrics_stage_step: the work on one item) and a loop around it (receive,
+ * step, send). A stage runner is that loop, written once for all of them:
+ *
+ *   - in batches: each worker receives up to `batch` items with one
+ *     chan_recv_many, steps each, and sends what the steps returned with
+ *     one chan_send_many (lesson 10's batch operations);
+ *   - on `workers` threads at once (fan-out): they all receive from the
+ *     same `in`, which hands each item to exactly one of them, and all send
+ *     to the same `out` (fan-in). Items from different workers interleave
+ *     in `out`: order is kept within a worker's batch, not across workers,
+ *     which a counting pipeline does not mind.
+ *
+ * Who closes `out`: not the first worker to see `in` closed, since the
+ * others may still be sending, but the last one to finish (Go's
+ * WaitGroup-then-close idiom, with a counter in the runner).
+ *
+ * Ownership is the stages' rule: a step owns the item it is given, and
+ * returns either an item for `out` or NULL (it freed or kept the item).
+ * An item that `out` refuses (it was closed under the stage: nobody is
+ * downstream) is handed to `discard`, and the worker keeps draining `in`,
+ * so the stage before it never blocks forever.
+ */
+#ifndef STAGE_H
+#define STAGE_H
+
+#include "channel.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define STAGE_MAX_BATCH	  1024
+#define STAGE_MAX_WORKERS 64
+
+/* The work on one item: returns the item to send on, or NULL. Called by
+ * several workers at once when workers > 1, so it must be thread-safe (the
+ * stages' steps are: their counters are atomic, the registry locks). */
+typedef void *(*stage_step_fn)(void *ctx, void *item);
+
+/* snippet: runner */
+struct stage_runner {
+	/* Set by the caller before stage_start: */
+	struct chan *in;  /* where items come from */
+	struct chan *out; /* where results go; NULL for the last stage,
+			     whose step returns NULL for every item */
+	stage_step_fn step;
+	void *ctx;		     /* the step's first argument, shared by all workers */
+	void (*discard)(void *item); /* frees an item out refused */
+	atomic_ullong *sent;	     /* counts the items out took; may be NULL */
+	size_t batch;		     /* items per channel operation, 1 to STAGE_MAX_BATCH */
+	size_t workers;		     /* threads, 1 to STAGE_MAX_WORKERS */
+	/* The runner's own: */
+	atomic_size_t running; /* workers that have not finished: the last one closes out */
+	size_t started;	       /* threads started, for stage_join */
+	pthread_t threads[STAGE_MAX_WORKERS];
+};
+
+/* Starts r->workers threads running stage_worker(r). Returns 0, or an
+ * errno value if a thread cannot be started; the workers that did start
+ * run on and are joined by stage_join as usual (and since one fewer will
+ * ever finish, the runner counts the missing ones out at once). */
+int stage_start(struct stage_runner *r);
+
+/* Waits for every started worker to finish. */
+void stage_join(struct stage_runner *r);
+
+/* One worker: receives batches from in until it is closed and drained,
+ * steps each item, sends the results on in batches; the last worker to
+ * finish closes out. A thread function: arg is the struct stage_runner *.
+ * Returns NULL. */
+void *stage_worker(void *arg);
+/* end snippet */
+
+#endif

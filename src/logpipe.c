@@ -227,6 +227,16 @@ static void check_invariant(struct pipeline *p)
 			read);
 }
 
+/* With lesson 10's options, says how the stages run (one line). */
+static void say_stages(const struct pipeline_config *cfg)
+{
+	if (cfg->batch == 0 && cfg->workers <= 1)
+		return;
+	size_t workers = cfg->workers > 0 ? cfg->workers : 1;
+	fprintf(stderr, PROG ": stages in batches of up to %zu, %zu parser worker%s (stage runners)\n",
+		cfg->batch > 0 ? cfg->batch : 1, workers, workers == 1 ? "" : "s");
+}
+
 /* --once: the batch mode. Read to the end, drain, print, exit. */
 static int run_once(struct options *o)
 {
@@ -243,6 +253,7 @@ static int run_once(struct options *o)
 		return 1;
 	}
 	fprintf(stderr, PROG ": reading %s once, from its start to its end\n", o->cfg.source.path);
+	say_stages(&o->cfg);
 	pipeline_wait(&p); /* the tailer stops at the end; the close travels down */
 	size_t len = 0;
 	char *text = pipeline_render(&p, &len);
@@ -295,6 +306,7 @@ static int run_serving(struct options *o, const sigset_t *set)
 	const char *where = o->cfg.http.listen[0] == ':' ? "every interface" : o->cfg.http.listen;
 	fprintf(stderr, PROG " " PIPELINE_VERSION ": %s; serving /metrics on %s (port %d)\n", source, where,
 		http_server_port(p.server));
+	say_stages(&o->cfg);
 	struct signal_waiter w = {*set, &p, 0};
 	pthread_t tid;
 	int rc = pthread_create(&tid, NULL, wait_for_signal, &w);

@@ -49,7 +49,7 @@ void *stage_worker(void *arg)
 {
 	struct stage_runner *r = arg;
 	/* TODO: replace this stub with your code (the lesson section is named below). */
-	NOT_IMPLEMENTED("stage_worker", "lessons/10-scaling/README.md#the-stage-runner");
+	NOT_IMPLEMENTED("stage_worker", "lessons/10-scaling/README.md#build-it-the-worker");
 	worker_finished(r);
 	return NULL;
 }

@@ -79,7 +79,7 @@ void *stage_worker(void *arg)
 	}
 	/* END SOLUTION */
 	/* STUB
-	NOT_IMPLEMENTED("stage_worker", "lessons/10-scaling/README.md#the-stage-runner");
+	NOT_IMPLEMENTED("stage_worker", "lessons/10-scaling/README.md#build-it-the-worker");
 	*/
 	worker_finished(r);
 	return NULL;

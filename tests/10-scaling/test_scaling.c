@@ -686,6 +686,10 @@ static void test_runner_steps_every_item_in_order_with_one_worker(void **state)
 	if (atomic_load(&w.sent) != 200)
 		fail_msg("*sent counts %llu, expected 200: add what chan_send_many says it sent",
 			 atomic_load(&w.sent));
+	if (atomic_load(&w.discarded) != 0)
+		fail_msg("%lu items were discarded though out took every one: only the results chan_send_many "
+			 "did not take (results[sent..n-1]) are discarded; the others belong to the next stage",
+			 atomic_load(&w.discarded));
 	runner_free(&r);
 }
 
@@ -740,10 +744,17 @@ static void test_workers_move_every_item_exactly_once_and_the_last_closes_out(vo
 		twice += atomic_load(&seen[v]) > 1;
 	}
 	free(seen);
-	if (atomic_load(&w.discarded) > 0)
+	unsigned long long sent = atomic_load(&w.sent);
+	unsigned long discarded = atomic_load(&w.discarded);
+	if (discarded > 0 && sent + discarded > (unsigned long long)n)
+		fail_msg("%lu items were discarded and %llu counted as sent, for %ld items: items that "
+			 "chan_send_many took were discarded too (only results[sent..n-1] are yours to discard)",
+			 discarded, sent, n);
+	if (discarded > 0)
 		fail_msg("%lu items were discarded because out was closed while workers still sent: only the "
-			 "last worker to finish may close out",
-			 atomic_load(&w.discarded));
+			 "last worker to finish may close out (worker_finished does it; is it called once per "
+			 "worker, after its loop?)",
+			 discarded);
 	if (got != n || lost != 0 || twice != 0)
 		fail_msg("out carried %ld items for %ld sent in; %ld never came out and %ld came out twice",
 			 got, n, lost, twice);
@@ -896,12 +907,12 @@ int main(int argc, char **argv)
 	    HTEST(test_send_many_wakes_a_select, L10 "#how-many-to-wake"),
 	    HTEST(test_unbuffered_send_many_is_a_rendezvous_per_message, L10 "#send-many"),
 	    HTEST(test_2x2_threads_move_every_batch_exactly_once, L10 "#7-what-can-go-wrong"),
-	    HTEST(test_runner_steps_every_item_in_order_with_one_worker, L10 "#the-stage-runner"),
-	    HTEST(test_runner_sends_on_only_what_the_step_returns, L10 "#the-stage-runner"),
+	    HTEST(test_runner_steps_every_item_in_order_with_one_worker, L10 "#build-it-the-worker"),
+	    HTEST(test_runner_sends_on_only_what_the_step_returns, L10 "#build-it-the-worker"),
 	    HTEST(test_workers_move_every_item_exactly_once_and_the_last_closes_out, L10 "#who-closes-out"),
-	    HTEST(test_runner_keeps_draining_in_when_out_is_closed, L10 "#the-stage-runner"),
-	    HTEST(test_runner_as_the_last_stage_has_no_out, L10 "#the-stage-runner"),
-	    HTEST(test_pipeline_counts_the_same_in_batches_and_with_workers, L10 "#who-closes-out"),
+	    HTEST(test_runner_keeps_draining_in_when_out_is_closed, L10 "#build-it-the-worker"),
+	    HTEST(test_runner_as_the_last_stage_has_no_out, L10 "#build-it-the-worker"),
+	    HTEST(test_pipeline_counts_the_same_in_batches_and_with_workers, L10 "#what-can-go-wrong"),
 	};
 	return harness_main(argc, argv, "10-scaling", tests, HARNESS_COUNT(tests));
 }

@@ -160,7 +160,7 @@ DEMO_BIN := $(BUILD)/$(subst /,_,$(DEMO_IMPL))/bin/logpipe$(if $(LESSON),-$(LESS
 ##       IMPL=exercises LESSON=NN: your lesson NN, the reference for the others)
 demo: deps-present
 	@$(MAKE) -s --no-print-directory $(DEMO_BIN) IMPL=$(DEMO_IMPL)
-	@LOGPIPE=$(DEMO_BIN) DEMO_SECONDS='$(DEMO_SECONDS)' sh src/tools/demo.sh
+	@LOGPIPE=$(DEMO_BIN) DEMO_SECONDS='$(DEMO_SECONDS)' DEMO_ARGS='$(DEMO_ARGS)' sh src/tools/demo.sh
 
 ## e2e: the end-to-end test: logpipe on tests/data/sample.log, scraped by Prometheus,
 ##      every count checked through Prometheus' query API (IMPL=exercises: yours)

@@ -25,6 +25,9 @@
  *   logpipe_series_dropped_total, logpipe_file_rotations_total,
  *   logpipe_file_truncations_total, logpipe_build_info{version},
  *   logpipe_last_entry_timestamp_seconds{service} (lesson 09),
+ *   logpipe_channel_depth{channel}, logpipe_channel_capacity{channel} and,
+ *   with stage runners, logpipe_stage_blocked_seconds_total{stage,op}
+ *   (lesson 10),
  *   and the process_* metrics of process.h.
  */
 #ifndef PIPELINE_H
@@ -78,6 +81,8 @@ struct pipeline {
 	/* families filled from the stages' counters at each render */
 	struct metric_family *lines_read, *parse_errors, *filtered, *series_dropped;
 	struct metric_family *rotations, *truncations;
+	/* lesson 10: the pipeline watching itself */
+	struct metric_family *channel_depth, *channel_capacity, *blocked;
 	struct process_metrics process;
 };
 /* end snippet */

@@ -55,6 +55,8 @@ struct stage_runner {
 	size_t workers;		     /* threads, 1 to STAGE_MAX_WORKERS */
 	/* The runner's own: */
 	atomic_size_t running; /* workers that have not finished: the last one closes out */
+	atomic_ullong recv_ns; /* time all workers spent in chan_recv_many, in nanoseconds */
+	atomic_ullong send_ns; /* time all workers spent in chan_send_many, in nanoseconds */
 	size_t started;	       /* threads started, for stage_join */
 	pthread_t threads[STAGE_MAX_WORKERS];
 };
@@ -70,8 +72,10 @@ void stage_join(struct stage_runner *r);
 
 /* One worker: receives batches from in until it is closed and drained,
  * steps each item, sends the results on in batches; the last worker to
- * finish closes out. A thread function: arg is the struct stage_runner *.
- * Returns NULL. */
+ * finish closes out. It adds the time each chan_recv_many and each
+ * chan_send_many took to recv_ns and send_ns: time a stage spends waiting
+ * on its channels (lesson 10, part 3). A thread function: arg is the
+ * struct stage_runner *. Returns NULL. */
 void *stage_worker(void *arg);
 /* end snippet */
 

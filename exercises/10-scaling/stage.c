@@ -4,6 +4,7 @@
  */
 #include "stage.h"
 #include "batch.h"
+#include "clock.h"
 #include "notimpl.h"
 
 #include <errno.h>
@@ -23,6 +24,8 @@ int stage_start(struct stage_runner *r)
 	    r->workers < 1 || r->workers > STAGE_MAX_WORKERS || (r->out != NULL && r->discard == NULL))
 		return EINVAL;
 	atomic_init(&r->running, r->workers);
+	atomic_init(&r->recv_ns, 0);
+	atomic_init(&r->send_ns, 0);
 	r->started = 0;
 	for (size_t i = 0; i < r->workers; i++) {
 		int rc = pthread_create(&r->threads[i], NULL, stage_worker, r);

@@ -64,51 +64,6 @@ static struct metric_family *counter(struct pipeline *p, const char *name, const
 	return metrics_counter(p->reg, name, help, 0, NULL);
 }
 
-/*
- * The registry, its families in the order the data flows, and every
- * series known in advance created at 0: a series that appears only with
- * its first event is invisible to rate() and to alerts until then.
- * Needs p->passed (the metrics stage registers its two families here).
- */
-static int make_registry(struct pipeline *p)
-{
-	static const char *const reason[] = {"reason"};
-	static const char *const version[] = {"version"};
-	if ((p->reg = metrics_registry_new(p->cfg.series_limit)) == NULL)
-		return -1;
-	p->lines_read = counter(p, "logpipe_lines_read_total", "Log lines read (blank lines are skipped).");
-	p->parse_errors = metrics_counter(p->reg, "logpipe_parse_errors_total",
-					  "Log lines the parser rejected, by reason.", 1, reason);
-	p->filtered = counter(p, "logpipe_filtered_total", "Log entries the filter dropped.");
-	if (p->lines_read == NULL || p->parse_errors == NULL || p->filtered == NULL)
-		return -1;
-	for (int r = 1; r < PARSE_REASONS; r++) {
-		const char *v[] = {parse_error_name((enum parse_error)r)};
-		if (metrics_counter_add(p->parse_errors, v, 0) != 0)
-			return -1;
-	}
-	if (metrics_stage_init(&p->sink, p->reg, p->passed) != 0)
-		return -1;
-	p->series_dropped = counter(p, "logpipe_series_dropped_total",
-				    "Updates refused because their family had reached its series limit.");
-	p->rotations = counter(p, "logpipe_file_rotations_total",
-			       "Times the followed file was renamed away and recreated.");
-	p->truncations = counter(p, "logpipe_file_truncations_total",
-				 "Times the followed file shrank under the reader (copytruncate).");
-	struct metric_family *info = metrics_gauge(p->reg, "logpipe_build_info",
-						   "The version of logpipe that runs; always 1.", 1, version);
-	const char *v[] = {PIPELINE_VERSION};
-	if (p->series_dropped == NULL || p->rotations == NULL || p->truncations == NULL || info == NULL ||
-	    metrics_gauge_set(info, v, 1) != 0)
-		return -1;
-	/* Lesson 09's gauge. Until that lesson is done its stub answers
-	 * ENOSYS, and logpipe runs without the gauge rather than not at all. */
-	p->sink.last_seen = last_seen_register(p->reg);
-	if (p->sink.last_seen == NULL && errno != ENOSYS)
-		return -1;
-	return process_metrics_register(&p->process, p->reg);
-}
-
 /* ---- lesson 10: the stages as stage runners ---------------------------------- */
 
 /* The steps, in the runner's terms. */
@@ -162,6 +117,97 @@ static void wire_runners(struct pipeline *p)
 						      .workers = 1};
 	p->runners[T_SINK] = (struct stage_runner){
 	    .in = p->passed, .step = count_item, .ctx = &p->sink, .batch = batch, .workers = 1};
+}
+
+/* ---- lesson 10: the pipeline watching itself -------------------------------- */
+
+static const char *const channel_name[] = {"lines", "entries", "passed"};
+static const char *const stage_name[] = {"tailer", "parser", "filter", "metrics"};
+
+/* How full each channel is, and how full it can be; with stage runners,
+ * how long each stage has waited on its input and its output. */
+static int make_self_metrics(struct pipeline *p)
+{
+	static const char *const channel[] = {"channel"};
+	static const char *const stage_op[] = {"stage", "op"};
+	p->channel_depth = metrics_gauge(p->reg, "logpipe_channel_depth",
+					 "Items buffered in each channel between two stages, at the scrape.", 1,
+					 channel);
+	p->channel_capacity = metrics_gauge(p->reg, "logpipe_channel_capacity",
+					    "How many items each channel between two stages can hold.", 1, channel);
+	if (p->channel_depth == NULL || p->channel_capacity == NULL)
+		return -1;
+	if (!runs_batched(p))
+		return 0;
+	p->blocked = metrics_counter(p->reg, "logpipe_stage_blocked_seconds_total",
+				     "Time a stage's workers spent receiving (op=recv) or sending (op=send) on "
+				     "its channels, waiting included.",
+				     2, stage_op);
+	return p->blocked != NULL ? 0 : -1;
+}
+
+static void copy_self_metrics(struct pipeline *p)
+{
+	struct chan *const chans[] = {p->lines, p->entries, p->passed};
+	for (int c = 0; c < 3; c++) {
+		const char *v[] = {channel_name[c]};
+		metrics_gauge_set(p->channel_depth, v, (double)chan_len(chans[c]));
+		metrics_gauge_set(p->channel_capacity, v, (double)chan_cap(chans[c]));
+	}
+	for (int i = T_PARSER; p->blocked != NULL && i < T_COUNT; i++) {
+		const char *recv[] = {stage_name[i], "recv"};
+		const char *send[] = {stage_name[i], "send"};
+		metrics_counter_set(p->blocked, recv, (double)atomic_load(&p->runners[i].recv_ns) / 1e9);
+		if (i != T_SINK)
+			metrics_counter_set(p->blocked, send, (double)atomic_load(&p->runners[i].send_ns) / 1e9);
+	}
+}
+
+/*
+ * The registry, its families in the order the data flows, and every
+ * series known in advance created at 0: a series that appears only with
+ * its first event is invisible to rate() and to alerts until then.
+ * Needs p->passed (the metrics stage registers its two families here).
+ */
+static int make_registry(struct pipeline *p)
+{
+	static const char *const reason[] = {"reason"};
+	static const char *const version[] = {"version"};
+	if ((p->reg = metrics_registry_new(p->cfg.series_limit)) == NULL)
+		return -1;
+	p->lines_read = counter(p, "logpipe_lines_read_total", "Log lines read (blank lines are skipped).");
+	p->parse_errors = metrics_counter(p->reg, "logpipe_parse_errors_total",
+					  "Log lines the parser rejected, by reason.", 1, reason);
+	p->filtered = counter(p, "logpipe_filtered_total", "Log entries the filter dropped.");
+	if (p->lines_read == NULL || p->parse_errors == NULL || p->filtered == NULL)
+		return -1;
+	for (int r = 1; r < PARSE_REASONS; r++) {
+		const char *v[] = {parse_error_name((enum parse_error)r)};
+		if (metrics_counter_add(p->parse_errors, v, 0) != 0)
+			return -1;
+	}
+	if (metrics_stage_init(&p->sink, p->reg, p->passed) != 0)
+		return -1;
+	p->series_dropped = counter(p, "logpipe_series_dropped_total",
+				    "Updates refused because their family had reached its series limit.");
+	p->rotations = counter(p, "logpipe_file_rotations_total",
+			       "Times the followed file was renamed away and recreated.");
+	p->truncations = counter(p, "logpipe_file_truncations_total",
+				 "Times the followed file shrank under the reader (copytruncate).");
+	if (make_self_metrics(p) != 0)
+		return -1;
+	struct metric_family *info = metrics_gauge(p->reg, "logpipe_build_info",
+						   "The version of logpipe that runs; always 1.", 1, version);
+	const char *v[] = {PIPELINE_VERSION};
+	if (p->series_dropped == NULL || p->rotations == NULL || p->truncations == NULL || info == NULL ||
+	    metrics_gauge_set(info, v, 1) != 0)
+		return -1;
+	/* Lesson 09's gauge. Until that lesson is done its stub answers
+	 * ENOSYS, and logpipe runs without the gauge rather than not at all. */
+	p->sink.last_seen = last_seen_register(p->reg);
+	if (p->sink.last_seen == NULL && errno != ENOSYS)
+		return -1;
+	return process_metrics_register(&p->process, p->reg);
 }
 
 /* Each stage reads the channel the one before it writes. */
@@ -338,6 +384,7 @@ static void copy_stage_counters(struct pipeline *p)
 	metrics_counter_set(p->series_dropped, NULL, (double)metrics_series_dropped(p->reg));
 	metrics_counter_set(p->rotations, NULL, (double)atomic_load(&p->tailer.stats.rotations));
 	metrics_counter_set(p->truncations, NULL, (double)atomic_load(&p->tailer.stats.truncations));
+	copy_self_metrics(p);
 }
 
 char *pipeline_render(void *arg, size_t *len)

@@ -4,6 +4,7 @@
  */
 #include "stage.h"
 #include "batch.h"
+#include "clock.h"
 #include "notimpl.h"
 
 #include <errno.h>
@@ -23,6 +24,8 @@ int stage_start(struct stage_runner *r)
 	    r->workers < 1 || r->workers > STAGE_MAX_WORKERS || (r->out != NULL && r->discard == NULL))
 		return EINVAL;
 	atomic_init(&r->running, r->workers);
+	atomic_init(&r->recv_ns, 0);
+	atomic_init(&r->send_ns, 0);
 	r->started = 0;
 	for (size_t i = 0; i < r->workers; i++) {
 		int rc = pthread_create(&r->threads[i], NULL, stage_worker, r);
@@ -46,12 +49,20 @@ void stage_join(struct stage_runner *r)
 }
 
 /* BEGIN SOLUTION */
+/* Adds the time since start to *total, in nanoseconds. */
+static void add_time_since(atomic_ullong *total, const struct timespec *start)
+{
+	atomic_fetch_add(total, (unsigned long long)(clock_seconds_since(start) * 1e9));
+}
+
 /* Sends results[0..n-1] on out in one batch; what out refuses is
  * discarded. */
 static void send_on(struct stage_runner *r, void *results[], size_t n)
 {
 	size_t sent = 0;
+	struct timespec start = clock_now();
 	chan_send_many(r->out, results, n, &sent);
+	add_time_since(&r->send_ns, &start);
 	if (r->sent != NULL)
 		atomic_fetch_add(r->sent, sent);
 	for (size_t i = sent; i < n; i++)
@@ -66,8 +77,14 @@ void *stage_worker(void *arg)
 	void *items[STAGE_MAX_BATCH], *results[STAGE_MAX_BATCH];
 	size_t got = 0;
 	/* CHAN_CLOSED only once in is closed and drained: the workers share
-	 * the drain, and every item is stepped by exactly one of them. */
-	while (chan_recv_many(r->in, items, r->batch, &got) == CHAN_OK) {
+	 * the drain, and every item is stepped by exactly one of them. The
+	 * time a receive takes is time waiting for the stage before. */
+	for (;;) {
+		struct timespec start = clock_now();
+		enum chan_status rc = chan_recv_many(r->in, items, r->batch, &got);
+		add_time_since(&r->recv_ns, &start);
+		if (rc != CHAN_OK)
+			break;
 		size_t n = 0;
 		for (size_t i = 0; i < got; i++) {
 			void *result = r->step(r->ctx, items[i]);

@@ -12,6 +12,9 @@
 #   DEMO_SECONDS=20 make demo   headless: after 20 s print what Prometheus
 #                               saw; exit 0 if it scraped logpipe and holds
 #                               log entries, 1 otherwise
+#   make demo DEMO_ARGS='--batch 64 --workers 2'
+#                               more logpipe options (after --simulate
+#                               --rate 200, so --rate N here wins)
 #
 # Without Prometheus (and no way to install it) logpipe runs alone: one
 # scrape is shown with curl, then how to get Prometheus; exit 0.
@@ -40,8 +43,9 @@ if ! command -v prometheus >/dev/null 2>&1; then
 	command -v prometheus >/dev/null 2>&1 || have_prometheus=0
 fi
 
-lib_start_logpipe --simulate --rate "$RATE" || exit 1
-echo "started: $LOGPIPE --simulate --rate $RATE --listen 127.0.0.1:$LP_PORT  (pid $LP_PID)"
+# shellcheck disable=SC2086
+lib_start_logpipe --simulate --rate "$RATE" ${DEMO_ARGS:-} || exit 1
+echo "started: $LOGPIPE --simulate --rate $RATE ${DEMO_ARGS:-}${DEMO_ARGS:+ }--listen 127.0.0.1:$LP_PORT  (pid $LP_PID)"
 
 if [ $have_prometheus = 0 ]; then
 	sleep 2 # let a few hundred lines through, so the numbers are not all 0

@@ -5,6 +5,7 @@
  */
 #include "batch.h"
 #include "chan_testing.h"
+#include "clock.h"
 #include "pipeline.h"
 #include "stage.h"
 #include "strbuf.h"
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define L10 "lessons/10-scaling/README.md"
 
@@ -687,9 +689,10 @@ static void test_runner_steps_every_item_in_order_with_one_worker(void **state)
 		fail_msg("*sent counts %llu, expected 200: add what chan_send_many says it sent",
 			 atomic_load(&w.sent));
 	if (atomic_load(&w.discarded) != 0)
-		fail_msg("%lu items were discarded though out took every one: only the results chan_send_many "
-			 "did not take (results[sent..n-1]) are discarded; the others belong to the next stage",
-			 atomic_load(&w.discarded));
+		fail_msg(
+		    "%lu items were discarded though out took every one: only the results chan_send_many "
+		    "did not take (results[sent..n-1]) are discarded; the others belong to the next stage",
+		    atomic_load(&w.discarded));
 	runner_free(&r);
 }
 
@@ -747,14 +750,16 @@ static void test_workers_move_every_item_exactly_once_and_the_last_closes_out(vo
 	unsigned long long sent = atomic_load(&w.sent);
 	unsigned long discarded = atomic_load(&w.discarded);
 	if (discarded > 0 && sent + discarded > (unsigned long long)n)
-		fail_msg("%lu items were discarded and %llu counted as sent, for %ld items: items that "
-			 "chan_send_many took were discarded too (only results[sent..n-1] are yours to discard)",
-			 discarded, sent, n);
+		fail_msg(
+		    "%lu items were discarded and %llu counted as sent, for %ld items: items that "
+		    "chan_send_many took were discarded too (only results[sent..n-1] are yours to discard)",
+		    discarded, sent, n);
 	if (discarded > 0)
-		fail_msg("%lu items were discarded because out was closed while workers still sent: only the "
-			 "last worker to finish may close out (worker_finished does it; is it called once per "
-			 "worker, after its loop?)",
-			 discarded);
+		fail_msg(
+		    "%lu items were discarded because out was closed while workers still sent: only the "
+		    "last worker to finish may close out (worker_finished does it; is it called once per "
+		    "worker, after its loop?)",
+		    discarded);
 	if (got != n || lost != 0 || twice != 0)
 		fail_msg("out carried %ld items for %ld sent in; %ld never came out and %ld came out twice",
 			 got, n, lost, twice);
@@ -802,6 +807,65 @@ static void test_runner_as_the_last_stage_has_no_out(void **state)
 	join_runner(&r);
 	if (atomic_load(&w.stepped) != 500)
 		fail_msg("the last stage's step saw %lu of 500 items", atomic_load(&w.stepped));
+	runner_free(&r);
+}
+
+/* ---- the runner watching itself ------------------------------------------------ */
+
+/* Time passes while a worker is parked: not a guess at an ordering (the
+ * worker is seen parked first), only the interval being measured. */
+static double pass_time_ms(long ms)
+{
+	struct timespec start = clock_now(), pause = {0, ms * 1000000L};
+	while (nanosleep(&pause, &pause) != 0)
+		;
+	return clock_seconds_since(&start) * 1000.0;
+}
+
+static void test_runner_counts_the_time_workers_wait_to_receive(void **state)
+{
+	(void)state;
+	struct stage_runner r;
+	struct work w;
+	runner_init(&r, &w, 4, 4, 8, 1);
+	runner_start(&r);
+	wait_for_receivers(r.in, 1, "a worker on an empty in must wait in chan_recv_many");
+	double waited_ms = pass_time_ms(30);
+	assert_chan_status(chan_send(r.in, MSG(1)), CHAN_OK);
+	assert_chan_status(chan_close(r.in), CHAN_OK);
+	drain_out(&r, NULL, 1, "out was never closed after in was closed and drained");
+	join_runner(&r);
+	double recv_ms = (double)atomic_load(&r.recv_ns) / 1e6;
+	if (recv_ms < waited_ms)
+		fail_msg(
+		    "recv_ns says %.3f ms, but the worker sat in chan_recv_many for at least %.3f ms: add "
+		    "the time every chan_recv_many takes to recv_ns (clock_now before, "
+		    "clock_seconds_since after)",
+		    recv_ms, waited_ms);
+	runner_free(&r);
+}
+
+static void test_runner_counts_the_time_workers_wait_to_send(void **state)
+{
+	(void)state;
+	struct stage_runner r;
+	struct work w;
+	runner_init(&r, &w, 4, 1, 8, 1);
+	assert_chan_status(chan_send(r.out, MSG(1001)), CHAN_OK); /* out is full */
+	runner_start(&r);
+	assert_chan_status(chan_send(r.in, MSG(2)), CHAN_OK);
+	wait_for_senders(r.out, 1, "a worker with a result for a full out must wait in chan_send_many");
+	double waited_ms = pass_time_ms(30);
+	assert_chan_status(chan_close(r.in), CHAN_OK);
+	long got = drain_out(&r, NULL, 2, "out was never closed after in was closed and drained");
+	join_runner(&r);
+	assert_int_equal(got, 2);
+	double send_ms = (double)atomic_load(&r.send_ns) / 1e6;
+	if (send_ms < waited_ms)
+		fail_msg(
+		    "send_ns says %.3f ms, but the worker sat in chan_send_many for at least %.3f ms: add "
+		    "the time every chan_send_many takes to send_ns",
+		    send_ms, waited_ms);
 	runner_free(&r);
 }
 
@@ -888,6 +952,43 @@ static void test_pipeline_counts_the_same_in_batches_and_with_workers(void **sta
 	free(scaled);
 }
 
+static void test_pipeline_exports_its_channels_and_its_waits(void **state)
+{
+	(void)state;
+	static struct pipeline p;
+	struct pipeline_config cfg = pipeline_config_default();
+	cfg.source.path = "tests/data/sample.log";
+	cfg.source.from_start = 1;
+	cfg.source.stop_at_eof = 1;
+	cfg.serve = 0;
+	cfg.capacity = 4;
+	cfg.batch = 2;
+	char err[256] = "";
+	if (pipeline_start(&p, &cfg, err, sizeof(err)) != 0)
+		fail_msg("pipeline_start returned -1: %s", err);
+	harness_on_hang("the pipeline did not finish the sample log with batches of 2");
+	pipeline_wait(&p);
+	size_t len = 0;
+	char *text = pipeline_render(&p, &len);
+	pipeline_free(&p);
+	assert_non_null(text);
+	static const char *const want[] = {
+	    "logpipe_channel_capacity{channel=\"lines\"} 4",
+	    "logpipe_channel_depth{channel=\"passed\"} 0",
+	    "logpipe_stage_blocked_seconds_total{stage=\"parser\",op=\"recv\"} ",
+	    "logpipe_stage_blocked_seconds_total{stage=\"filter\",op=\"send\"} ",
+	    "logpipe_stage_blocked_seconds_total{stage=\"metrics\",op=\"recv\"} ",
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		if (strstr(text, want[i]) == NULL) {
+			fprintf(stderr, "# the exposition:\n%s", text);
+			free(text);
+			fail_msg("no line \"%s...\" in the exposition of a pipeline with stage runners",
+				 want[i]);
+		}
+	free(text);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct harness_test tests[] = {
@@ -913,6 +1014,10 @@ int main(int argc, char **argv)
 	    HTEST(test_runner_keeps_draining_in_when_out_is_closed, L10 "#build-it-the-worker"),
 	    HTEST(test_runner_as_the_last_stage_has_no_out, L10 "#build-it-the-worker"),
 	    HTEST(test_pipeline_counts_the_same_in_batches_and_with_workers, L10 "#what-can-go-wrong"),
+	    HTEST(test_runner_counts_the_time_workers_wait_to_receive, L10 "#build-it-the-waits"),
+	    HTEST(test_runner_counts_the_time_workers_wait_to_send, L10 "#build-it-the-waits"),
+	    HTEST(test_pipeline_exports_its_channels_and_its_waits,
+		  L10 "#10-part-3-the-pipeline-watches-itself"),
 	};
 	return harness_main(argc, argv, "10-scaling", tests, HARNESS_COUNT(tests));
 }

@@ -45,7 +45,7 @@ static void usage(FILE *to)
 	fprintf(to,
 		"usage: " PROG " (--file PATH [--from-start] [--once] | --simulate [--rate N] [--seed N])\n"
 		"              [--min-level LEVEL] [--services a,b] [--listen ADDR] [--capacity N]\n"
-		"              [--batch N] [--workers N]\n"
+		"              [--batch N] [--workers N] [--slow-stage STAGE:US]\n"
 		"  Turns a JSON log into Prometheus metrics, served at http://ADDR/metrics.\n"
 		"  --file PATH        follow PATH like tail -F (from its end, unless --from-start)\n"
 		"  --from-start       read what PATH already holds first\n"
@@ -60,6 +60,8 @@ static void usage(FILE *to)
 		"  --batch N          move up to N items per channel operation (lesson 10;\n"
 		"                     1 to %d; default: one at a time, in the stages' own loops)\n"
 		"  --workers N        parser threads (lesson 10; 1 to %d, default 1)\n"
+		"  --slow-stage S:US  make stage S (parser, filter or metrics) sleep US\n"
+		"                     microseconds per item, to watch backpressure (lesson 10)\n"
 		"  --once             with --file: read it from start to end, print the metrics\n"
 		"                     to stdout and exit (no server)\n"
 		"  --help, --version\n",
@@ -96,10 +98,27 @@ enum {
 	O_CAPACITY,
 	O_BATCH,
 	O_WORKERS,
+	O_SLOW_STAGE,
 	O_ONCE,
 	O_HELP,
 	O_VERSION
 };
+
+/* --slow-stage STAGE:US, cut at the colon in place (argv may be written
+ * to). 0, or 2 (reported). */
+static int slow_stage(const char *arg, struct options *o)
+{
+	char *colon = strchr(arg, ':');
+	unsigned long long us;
+	if (colon == NULL || colon == arg || arg_whole(colon + 1, 1, 10000000, &us) != 0)
+		return bad("--slow-stage wants STAGE:MICROSECONDS (parser, filter or metrics; 1 to "
+			   "10000000), not '%s'",
+			   arg);
+	*colon = '\0';
+	o->cfg.slow_stage = arg;
+	o->cfg.slow_us = (unsigned long)us;
+	return 0;
+}
 
 /* One option. 0: go on; 2: bad (reported). */
 static int option(int c, const char *arg, struct options *o)
@@ -152,6 +171,8 @@ static int option(int c, const char *arg, struct options *o)
 			return bad_count("--workers", STAGE_MAX_WORKERS, arg);
 		o->cfg.workers = (size_t)n;
 		return 0;
+	case O_SLOW_STAGE:
+		return slow_stage(arg, o);
 	case O_ONCE:
 		o->once = 1;
 		return 0;
@@ -173,6 +194,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 					      {"capacity", required_argument, NULL, O_CAPACITY},
 					      {"batch", required_argument, NULL, O_BATCH},
 					      {"workers", required_argument, NULL, O_WORKERS},
+					      {"slow-stage", required_argument, NULL, O_SLOW_STAGE},
 					      {"once", no_argument, NULL, O_ONCE},
 					      {"help", no_argument, NULL, O_HELP},
 					      {"version", no_argument, NULL, O_VERSION},
@@ -230,11 +252,14 @@ static void check_invariant(struct pipeline *p)
 /* With lesson 10's options, says how the stages run (one line). */
 static void say_stages(const struct pipeline_config *cfg)
 {
-	if (cfg->batch == 0 && cfg->workers <= 1)
+	if (cfg->batch == 0 && cfg->workers <= 1 && cfg->slow_stage == NULL)
 		return;
 	size_t workers = cfg->workers > 0 ? cfg->workers : 1;
 	fprintf(stderr, PROG ": stages in batches of up to %zu, %zu parser worker%s (stage runners)\n",
 		cfg->batch > 0 ? cfg->batch : 1, workers, workers == 1 ? "" : "s");
+	if (cfg->slow_stage != NULL)
+		fprintf(stderr, PROG ": the %s stage sleeps %lu us per item (--slow-stage)\n", cfg->slow_stage,
+			cfg->slow_us);
 }
 
 /* --once: the batch mode. Read to the end, drain, print, exit. */

@@ -56,6 +56,10 @@ struct pipeline_config {
 	                                STAGE_MAX_BATCH (0: the stages' own loops) */
 	size_t workers;              /* lesson 10: parser threads, up to STAGE_MAX_WORKERS
 	                                (0 or 1: one; more runs the stages batched) */
+	const char *slow_stage;      /* lesson 10: "parser", "filter" or "metrics" sleeps
+	                                slow_us microseconds per item (runs the stages
+	                                batched); NULL: none */
+	unsigned long slow_us;
 	size_t series_limit;         /* of the registry (0: the default) */
 	int serve;                   /* 1: start the /metrics server */
 	struct http_server_config http;
@@ -76,6 +80,11 @@ struct pipeline {
 	/* lesson 10: with batch or workers set, the parser, filter and metrics
 	 * stage run as stage runners (stage.h) around their steps instead */
 	struct stage_runner runners[4];
+	struct slow_step {
+		stage_step_fn step; /* the stage's own step */
+		void *ctx;
+		unsigned long us;
+	} slow;
 	int started;          /* threads started so far, for a clean unwind */
 	struct http_server *server;
 	/* families filled from the stages' counters at each render */

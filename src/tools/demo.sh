@@ -77,7 +77,7 @@ echo " done."
 
 cat <<EOF
 
-logpipe     http://127.0.0.1:$LP_PORT/metrics       (the simulator, $RATE lines a second)
+logpipe     http://127.0.0.1:$LP_PORT/metrics       (the simulator, $RATE lines a second${DEMO_ARGS:+; then $DEMO_ARGS})
 Prometheus  http://127.0.0.1:$PROM_PORT/graph         (scrapes logpipe every 2 s)
             http://127.0.0.1:$PROM_PORT/targets       (is the target up?)
             http://127.0.0.1:$PROM_PORT/alerts        (LogpipeHighErrorRatio, LogpipeServiceSilent, LogpipeDown)

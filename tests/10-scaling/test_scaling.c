@@ -839,7 +839,8 @@ static void test_runner_counts_the_time_workers_wait_to_receive(void **state)
 	double recv_ms = (double)atomic_load(&r.recv_ns) / 1e6;
 	if (recv_ms < waited_ms)
 		fail_msg(
-		    "recv_ns says %.3f ms, but the worker sat in chan_recv_many for at least %.3f ms before it "
+		    "recv_ns says %.3f ms, but the worker sat in chan_recv_many for at least %.3f ms before "
+		    "it "
 		    "returned CHAN_CLOSED: add the time every chan_recv_many takes to recv_ns, the last one "
 		    "too (clock_now before, clock_seconds_since after, times 1e9)",
 		    recv_ms, waited_ms);
@@ -894,26 +895,39 @@ static int compare_lines(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Runs the pipeline over the sample log to its end and returns its count
- * lines, sorted and joined (the caller frees them). */
-static char *count_sample(size_t capacity, size_t batch, size_t workers)
+/* A run over the sample log, from its start to its end, no server. */
+static struct pipeline_config sample_config(size_t capacity)
 {
-	static struct pipeline p; /* large: one at a time */
 	struct pipeline_config cfg = pipeline_config_default();
 	cfg.source.path = "tests/data/sample.log";
 	cfg.source.from_start = 1;
 	cfg.source.stop_at_eof = 1;
 	cfg.serve = 0;
 	cfg.capacity = capacity;
+	return cfg;
+}
+
+/* Starts p with cfg and waits until it has read the log to its end and
+ * drained; `what` names the run in a failure. */
+static void run_to_end(struct pipeline *p, const struct pipeline_config *cfg, const char *what)
+{
+	char err[256] = "";
+	if (pipeline_start(p, cfg, err, sizeof(err)) != 0)
+		fail_msg("pipeline_start (%s) returned -1: %s", what, err);
+	harness_on_hang("the pipeline did not finish the sample log: with stage runners, does each one "
+			"close its out once its last worker is done?");
+	pipeline_wait(p);
+}
+
+/* Runs the pipeline over the sample log to its end and returns its count
+ * lines, sorted and joined (the caller frees them). */
+static char *count_sample(size_t capacity, size_t batch, size_t workers)
+{
+	static struct pipeline p; /* large: one at a time */
+	struct pipeline_config cfg = sample_config(capacity);
 	cfg.batch = batch;
 	cfg.workers = workers;
-	char err[256] = "";
-	if (pipeline_start(&p, &cfg, err, sizeof(err)) != 0)
-		fail_msg("pipeline_start (batch %zu, %zu workers) returned -1: %s", batch, workers, err);
-	harness_on_hang(
-	    "the pipeline did not finish the sample log: with batches or workers, does each stage "
-	    "runner close its out once its last worker is done?");
-	pipeline_wait(&p);
+	run_to_end(&p, &cfg, "batches and workers");
 	if (pipeline_lines_read(&p) != pipeline_lines_accounted(&p))
 		fail_msg("batch %zu, %zu workers: %llu lines read but %llu accounted for", batch, workers,
 			 pipeline_lines_read(&p), pipeline_lines_accounted(&p));
@@ -957,18 +971,9 @@ static void test_pipeline_exports_its_channels_and_its_waits(void **state)
 {
 	(void)state;
 	static struct pipeline p;
-	struct pipeline_config cfg = pipeline_config_default();
-	cfg.source.path = "tests/data/sample.log";
-	cfg.source.from_start = 1;
-	cfg.source.stop_at_eof = 1;
-	cfg.serve = 0;
-	cfg.capacity = 4;
+	struct pipeline_config cfg = sample_config(4);
 	cfg.batch = 2;
-	char err[256] = "";
-	if (pipeline_start(&p, &cfg, err, sizeof(err)) != 0)
-		fail_msg("pipeline_start returned -1: %s", err);
-	harness_on_hang("the pipeline did not finish the sample log with batches of 2");
-	pipeline_wait(&p);
+	run_to_end(&p, &cfg, "batches of 2");
 	size_t len = 0;
 	char *text = pipeline_render(&p, &len);
 	pipeline_free(&p);
@@ -996,19 +1001,10 @@ static void test_a_slow_stage_makes_the_stage_before_it_wait(void **state)
 {
 	(void)state;
 	static struct pipeline p;
-	struct pipeline_config cfg = pipeline_config_default();
-	cfg.source.path = "tests/data/sample.log";
-	cfg.source.from_start = 1;
-	cfg.source.stop_at_eof = 1;
-	cfg.serve = 0;
-	cfg.capacity = 2;
+	struct pipeline_config cfg = sample_config(2);
 	cfg.slow_stage = "metrics";
 	cfg.slow_us = 2000;
-	char err[256] = "";
-	if (pipeline_start(&p, &cfg, err, sizeof(err)) != 0)
-		fail_msg("pipeline_start with a slow metrics stage returned -1: %s", err);
-	harness_on_hang("the pipeline with a slow metrics stage did not finish the sample log");
-	pipeline_wait(&p);
+	run_to_end(&p, &cfg, "a slow metrics stage");
 	unsigned long long read = pipeline_lines_read(&p), accounted = pipeline_lines_accounted(&p);
 	/* 26 entries pass the filter; the metrics stage needs 2 ms for each,
 	 * and with 2 slots between them the filter's last send cannot end

@@ -6,12 +6,13 @@
  *   logpipe --simulate --rate 500 --listen :8479     simulated lines, every interface
  *   logpipe --file app.log --once                    count the whole file, print, exit
  *
- * The threads: one per stage (pipeline.h), the server's, and one that
- * waits for SIGINT or SIGTERM. Those two signals are blocked in every
+ * The threads: one per stage (pipeline.h), the server's, and, at the stop,
+ * one that drains the pipeline. SIGINT and SIGTERM are blocked in every
  * thread (the mask is set before any thread starts, and threads inherit
  * it), so the kernel never runs a handler in the middle of a chan_send
- * holding a mutex; the signal thread takes them with sigwait, as an
- * ordinary thread that may call anything, and stops the pipeline.
+ * holding a mutex; the main thread takes them with sigwait, as an ordinary
+ * thread that may call anything. The first stops the pipeline and drains
+ * it; a second one, during the drain, abandons what is in flight.
  *
  * Exit status: 0 after a clean stop (or --once), 1 if the pipeline cannot
  * start (a port in use, a file that cannot be read), 2 for bad arguments.
@@ -24,6 +25,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -236,16 +238,21 @@ static int parse_args(int argc, char **argv, struct options *o)
 /* ---- the two ways to run --------------------------------------------------------- */
 
 /* The invariant, checked once every stage has ended: says how it went. */
-static void check_invariant(struct pipeline *p)
+static void check_invariant(struct pipeline *p, int cancelled)
 {
 	unsigned long long read = pipeline_lines_read(p), accounted = pipeline_lines_accounted(p);
-	if (read != accounted)
+	if (cancelled && read >= accounted)
+		fprintf(stderr,
+			PROG ": cancelled: %llu of %llu lines accounted for, %llu abandoned in flight\n",
+			accounted, read, read - accounted);
+	else if (read != accounted)
 		fprintf(stderr,
 			PROG ": warning: %llu lines read but %llu accounted for (parse errors + filtered + "
 			     "entries + dropped): a stage lost or invented lines\n",
 			read, accounted);
 	else
-		fprintf(stderr, PROG ": all %llu lines accounted for (parse errors + filtered + entries + dropped)\n",
+		fprintf(stderr,
+			PROG ": all %llu lines accounted for (parse errors + filtered + entries + dropped)\n",
 			read);
 }
 
@@ -258,8 +265,8 @@ static void say_stages(const struct pipeline_config *cfg)
 	fprintf(stderr, PROG ": stages in batches of up to %zu, %zu parser worker%s (stage runners)\n",
 		cfg->batch > 0 ? cfg->batch : 1, workers, workers == 1 ? "" : "s");
 	if (cfg->slow_stage != NULL)
-		fprintf(stderr, PROG ": the %s stage sleeps %lu us per item (--slow-stage)\n", cfg->slow_stage,
-			cfg->slow_us);
+		fprintf(stderr, PROG ": the %s stage sleeps %lu us per item (--slow-stage)\n",
+			cfg->slow_stage, cfg->slow_us);
 }
 
 /* --once: the batch mode. Read to the end, drain, print, exit. */
@@ -286,26 +293,58 @@ static int run_once(struct options *o)
 	if (text == NULL)
 		fprintf(stderr, PROG ": cannot render the metrics\n");
 	free(text);
-	check_invariant(&p);
+	check_invariant(&p, 0);
 	pipeline_free(&p);
 	return rc;
 }
 
-struct signal_waiter {
-	sigset_t set;
+/* pipeline_stop on a thread of its own, so that the main thread can go on
+ * listening for a second signal while the stages drain. */
+struct stopper {
 	struct pipeline *p;
-	int signo;
+	atomic_int finished; /* 1 once pipeline_stop has returned */
 };
 
-/* The one thread that takes SIGINT and SIGTERM. Being an ordinary thread,
- * it may lock mutexes and close channels, which a handler never may. */
-static void *wait_for_signal(void *arg)
+static void *stop_pipeline(void *arg)
 {
-	struct signal_waiter *w = arg;
-	while (sigwait(&w->set, &w->signo) != 0)
-		;
-	pipeline_stop(w->p);
+	struct stopper *s = arg;
+	pipeline_stop(s->p);
+	atomic_store(&s->finished, 1);
 	return NULL;
+}
+
+/*
+ * The first SIGINT or SIGTERM stops the pipeline the careful way: the
+ * source stops, and every line in flight is drained and counted
+ * (pipeline_stop). If that takes too long, say because a stage is stuck,
+ * a second signal abandons what is in flight (pipeline_cancel, lesson 10).
+ * Returns the first signal, and sets *cancelled.
+ */
+static int stop_on_signals(struct pipeline *p, const sigset_t *set, int *cancelled)
+{
+	int signo;
+	while (sigwait(set, &signo) != 0)
+		;
+	fprintf(stderr, PROG ": %s: draining what is in flight (again to abandon it)\n", strsignal(signo));
+	struct stopper s = {.p = p};
+	atomic_init(&s.finished, 0);
+	pthread_t tid;
+	*cancelled = 0;
+	if (pthread_create(&tid, NULL, stop_pipeline, &s) != 0) {
+		pipeline_stop(p);
+		return signo;
+	}
+	const struct timespec tick = {0, 100 * 1000000L};
+	while (!atomic_load(&s.finished)) {
+		int again = sigtimedwait(set, NULL, &tick);
+		if (again > 0 && !*cancelled) {
+			fprintf(stderr, PROG ": %s again: abandoning what is in flight\n", strsignal(again));
+			pipeline_cancel(p);
+			*cancelled = 1;
+		}
+	}
+	pthread_join(tid, NULL);
+	return signo;
 }
 
 /* Follow or simulate, serving /metrics, until SIGINT or SIGTERM. */
@@ -332,21 +371,13 @@ static int run_serving(struct options *o, const sigset_t *set)
 	fprintf(stderr, PROG " " PIPELINE_VERSION ": %s; serving /metrics on %s (port %d)\n", source, where,
 		http_server_port(p.server));
 	say_stages(&o->cfg);
-	struct signal_waiter w = {*set, &p, 0};
-	pthread_t tid;
-	int rc = pthread_create(&tid, NULL, wait_for_signal, &w);
-	if (rc != 0) {
-		fprintf(stderr, PROG ": cannot start the signal thread: %s\n", strerror(rc));
-		pipeline_stop(&p);
-		pipeline_free(&p);
-		return 1;
-	}
-	pthread_join(tid, NULL); /* returns once a signal came and every stage drained */
-	fprintf(stderr, PROG ": %s: stopped; %llu lines read\n", strsignal(w.signo), pipeline_lines_read(&p));
+	int cancelled = 0;
+	int signo = stop_on_signals(&p, set, &cancelled); /* returns once every stage has ended */
+	fprintf(stderr, PROG ": %s: stopped; %llu lines read\n", strsignal(signo), pipeline_lines_read(&p));
 	/* Last: until now, a scrape could still read the final counts. */
 	http_server_stop(p.server);
 	p.server = NULL;
-	check_invariant(&p);
+	check_invariant(&p, cancelled);
 	pipeline_free(&p);
 	return 0;
 }

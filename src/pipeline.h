@@ -72,6 +72,7 @@ struct pipeline {
 	struct pipeline_config cfg;
 	struct metrics_registry *reg;
 	struct chan *done, *lines, *entries, *passed;
+	struct chan *cancel; /* lesson 10: closed by pipeline_cancel */
 	struct tailer tailer;
 	struct parser_stage parser;
 	struct filter_stage filter;
@@ -127,6 +128,21 @@ char *pipeline_render(void *arg, size_t *len);
  * the pipeline has drained. */
 unsigned long long pipeline_lines_read(struct pipeline *p);
 unsigned long long pipeline_lines_accounted(struct pipeline *p);
+/* end snippet */
+
+/* snippet: cancel */
+/*
+ * Lesson 10: stops now instead of draining. Closes cancel and every
+ * channel between the stages, so that a stage blocked in a send or a
+ * receive wakes up at once (a send on a closed channel answers
+ * CHAN_CLOSED here, where Go would panic), and stage runners stop before
+ * their next batch. What was in flight is abandoned: freed, not counted
+ * (lines read minus lines accounted says how many). Does not wait:
+ * pipeline_stop or pipeline_wait, perhaps already waiting in another
+ * thread, then returns promptly. Safe from any thread, any number of
+ * times, between pipeline_start and pipeline_free.
+ */
+void pipeline_cancel(struct pipeline *p);
 /* end snippet */
 
 /* Stops the server, frees everything. Call after pipeline_stop or

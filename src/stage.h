@@ -51,6 +51,8 @@ struct stage_runner {
 	void *ctx;		     /* the step's first argument, shared by all workers */
 	void (*discard)(void *item); /* frees an item out refused */
 	atomic_ullong *sent;	     /* counts the items out took; may be NULL */
+	struct chan *cancel;	     /* may be NULL; once it is closed, every worker stops
+					before its next batch (part 4) */
 	size_t batch;		     /* items per channel operation, 1 to STAGE_MAX_BATCH */
 	size_t workers;		     /* threads, 1 to STAGE_MAX_WORKERS */
 	/* The runner's own: */
@@ -71,8 +73,9 @@ int stage_start(struct stage_runner *r);
 void stage_join(struct stage_runner *r);
 
 /* One worker: receives batches from in until it is closed and drained,
- * steps each item, sends the results on in batches; the last worker to
- * finish closes out. It adds the time each chan_recv_many and each
+ * or until cancel is closed (then it stops before its next batch and
+ * leaves what is still in in); steps each item, sends the results on in
+ * batches; the last worker to finish closes out. It adds the time each chan_recv_many and each
  * chan_send_many took to recv_ns and send_ns: time a stage spends waiting
  * on its channels (lesson 10, part 3). A thread function: arg is the
  * struct stage_runner *. Returns NULL. */

@@ -53,10 +53,11 @@ static void say(char *err, size_t errlen, const char *fmt, ...)
 static int make_channels(struct pipeline *p)
 {
 	p->done = chan_new(0);
+	p->cancel = chan_new(0);
 	p->lines = chan_new(p->cfg.capacity);
 	p->entries = chan_new(p->cfg.capacity);
 	p->passed = chan_new(p->cfg.capacity);
-	return p->done && p->lines && p->entries && p->passed ? 0 : -1;
+	return p->done && p->cancel && p->lines && p->entries && p->passed ? 0 : -1;
 }
 
 /* A counter family without labels, or NULL. */
@@ -122,23 +123,29 @@ static void wire_runners(struct pipeline *p)
 	size_t batch = p->cfg.batch > 0 ? p->cfg.batch : 1;
 	size_t workers = p->cfg.workers > 0 ? p->cfg.workers : 1;
 	p->runners[T_PARSER] = (struct stage_runner){.in = p->lines,
-						      .out = p->entries,
-						      .step = parse_item,
-						      .ctx = &p->parser,
-						      .discard = free_entry,
-						      .sent = &p->parser.stats.entries,
-						      .batch = batch,
-						      .workers = workers};
+						     .out = p->entries,
+						     .step = parse_item,
+						     .ctx = &p->parser,
+						     .discard = free_entry,
+						     .sent = &p->parser.stats.entries,
+						     .cancel = p->cancel,
+						     .batch = batch,
+						     .workers = workers};
 	p->runners[T_FILTER] = (struct stage_runner){.in = p->entries,
-						      .out = p->passed,
-						      .step = filter_item,
-						      .ctx = &p->filter,
-						      .discard = free_entry,
-						      .sent = &p->filter.stats.passed,
-						      .batch = batch,
-						      .workers = 1};
-	p->runners[T_SINK] = (struct stage_runner){
-	    .in = p->passed, .step = count_item, .ctx = &p->sink, .batch = batch, .workers = 1};
+						     .out = p->passed,
+						     .step = filter_item,
+						     .ctx = &p->filter,
+						     .discard = free_entry,
+						     .sent = &p->filter.stats.passed,
+						     .cancel = p->cancel,
+						     .batch = batch,
+						     .workers = 1};
+	p->runners[T_SINK] = (struct stage_runner){.in = p->passed,
+						   .step = count_item,
+						   .ctx = &p->sink,
+						   .cancel = p->cancel,
+						   .batch = batch,
+						   .workers = 1};
 	int slow = slow_stage_index(p->cfg.slow_stage);
 	if (slow > 0) {
 		p->slow = (struct slow_step){p->runners[slow].step, p->runners[slow].ctx, p->cfg.slow_us};
@@ -158,19 +165,21 @@ static int make_self_metrics(struct pipeline *p)
 {
 	static const char *const channel[] = {"channel"};
 	static const char *const stage_op[] = {"stage", "op"};
-	p->channel_depth = metrics_gauge(p->reg, "logpipe_channel_depth",
-					 "Items buffered in each channel between two stages, at the scrape.", 1,
-					 channel);
-	p->channel_capacity = metrics_gauge(p->reg, "logpipe_channel_capacity",
-					    "How many items each channel between two stages can hold.", 1, channel);
+	p->channel_depth =
+	    metrics_gauge(p->reg, "logpipe_channel_depth",
+			  "Items buffered in each channel between two stages, at the scrape.", 1, channel);
+	p->channel_capacity =
+	    metrics_gauge(p->reg, "logpipe_channel_capacity",
+			  "How many items each channel between two stages can hold.", 1, channel);
 	if (p->channel_depth == NULL || p->channel_capacity == NULL)
 		return -1;
 	if (!runs_batched(p))
 		return 0;
-	p->blocked = metrics_counter(p->reg, "logpipe_stage_blocked_seconds_total",
-				     "Time a stage's workers spent receiving (op=recv) or sending (op=send) on "
-				     "its channels, waiting included.",
-				     2, stage_op);
+	p->blocked =
+	    metrics_counter(p->reg, "logpipe_stage_blocked_seconds_total",
+			    "Time a stage's workers spent receiving (op=recv) or sending (op=send) on "
+			    "its channels, waiting included.",
+			    2, stage_op);
 	return p->blocked != NULL ? 0 : -1;
 }
 
@@ -187,7 +196,8 @@ static void copy_self_metrics(struct pipeline *p)
 		const char *send[] = {stage_name[i], "send"};
 		metrics_counter_set(p->blocked, recv, (double)atomic_load(&p->runners[i].recv_ns) / 1e9);
 		if (i != T_SINK)
-			metrics_counter_set(p->blocked, send, (double)atomic_load(&p->runners[i].send_ns) / 1e9);
+			metrics_counter_set(p->blocked, send,
+					    (double)atomic_load(&p->runners[i].send_ns) / 1e9);
 	}
 }
 
@@ -361,6 +371,16 @@ void pipeline_wait(struct pipeline *p)
 	join_stages(p);
 }
 
+void pipeline_cancel(struct pipeline *p)
+{
+	/* cancel first, so that a runner woken by a closed channel already
+	 * sees it; done too, so that the tailer stops reading. A channel
+	 * closed twice only answers CHAN_CLOSED. */
+	struct chan *chans[] = {p->cancel, p->done, p->lines, p->entries, p->passed};
+	for (size_t i = 0; i < sizeof(chans) / sizeof(chans[0]); i++)
+		chan_close(chans[i]);
+}
+
 /* ---- what a scrape sees ----------------------------------------------------- */
 
 /*
@@ -419,11 +439,11 @@ void pipeline_free(struct pipeline *p)
 	drain(p->lines, 1);
 	drain(p->entries, 0);
 	drain(p->passed, 0);
-	struct chan *chans[] = {p->done, p->lines, p->entries, p->passed};
+	struct chan *chans[] = {p->done, p->cancel, p->lines, p->entries, p->passed};
 	for (size_t i = 0; i < sizeof(chans) / sizeof(chans[0]); i++)
 		if (chans[i] != NULL)
 			chan_free(chans[i]);
-	p->done = p->lines = p->entries = p->passed = NULL;
+	p->done = p->cancel = p->lines = p->entries = p->passed = NULL;
 	if (p->reg != NULL)
 		metrics_registry_free(p->reg);
 	p->reg = NULL;

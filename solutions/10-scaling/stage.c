@@ -55,6 +55,14 @@ static void add_time_since(atomic_ullong *total, const struct timespec *start)
 	atomic_fetch_add(total, (unsigned long long)(clock_seconds_since(start) * 1e9));
 }
 
+/* 1 once the runner's cancel channel is closed (it never carries a
+ * message: closing it is the only thing anyone does to it). */
+static int cancelled(struct stage_runner *r)
+{
+	void *msg;
+	return r->cancel != NULL && chan_try_recv(r->cancel, &msg) == CHAN_CLOSED;
+}
+
 /* Sends results[0..n-1] on out in one batch; what out refuses is
  * discarded. */
 static void send_on(struct stage_runner *r, void *results[], size_t n)
@@ -79,7 +87,7 @@ void *stage_worker(void *arg)
 	/* CHAN_CLOSED only once in is closed and drained: the workers share
 	 * the drain, and every item is stepped by exactly one of them. The
 	 * time a receive takes is time waiting for the stage before. */
-	for (;;) {
+	while (!cancelled(r)) {
 		struct timespec start = clock_now();
 		enum chan_status rc = chan_recv_many(r->in, items, r->batch, &got);
 		add_time_since(&r->recv_ns, &start);

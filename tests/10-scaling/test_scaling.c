@@ -1022,6 +1022,94 @@ static void test_a_slow_stage_makes_the_stage_before_it_wait(void **state)
 		    filter_send);
 }
 
+/* ---- cancellation -------------------------------------------------------------- */
+
+static void test_a_cancelled_worker_stops_before_its_next_batch(void **state)
+{
+	(void)state;
+	struct stage_runner r;
+	struct work w;
+	runner_init(&r, &w, 64, 1, 4, 1);
+	r.cancel = chan_new_or_fail(0);
+	for (long i = 1; i <= 40; i++)
+		assert_chan_status(chan_send(r.in, MSG(i)), CHAN_OK);
+	runner_start(&r);
+	/* Nobody reads out (capacity 1): the worker's first batch of 4 sticks. */
+	wait_for_senders(r.out, 1, "a worker with 4 results for an out of capacity 1 must wait to send");
+	/* What pipeline_cancel does: cancel, then the channels. */
+	assert_chan_status(chan_close(r.cancel), CHAN_OK);
+	assert_chan_status(chan_close(r.in), CHAN_OK);
+	assert_chan_status(chan_close(r.out), CHAN_OK);
+	harness_on_hang("a cancelled worker went on: check the cancel channel before each batch");
+	join_runner(&r);
+	unsigned long stepped = atomic_load(&w.stepped), discarded = atomic_load(&w.discarded);
+	if (stepped != 4)
+		fail_msg(
+		    "the worker stepped %lu items, expected 4: once cancel is closed a worker stops before "
+		    "its next batch (36 items were still in in; a closed in would have handed them all "
+		    "over)",
+		    stepped);
+	if (discarded != 3)
+		fail_msg("%lu results were discarded, expected 3 (out took 1 of the batch of 4 before it was "
+			 "closed)",
+			 discarded);
+	void *msg;
+	while (chan_try_recv(r.out, &msg) == CHAN_OK)
+		;
+	chan_free(r.cancel);
+	runner_free(&r);
+}
+
+struct waiter {
+	struct pipeline *p;
+};
+
+static void *wait_pipeline(void *arg)
+{
+	pipeline_wait(((struct waiter *)arg)->p);
+	return NULL;
+}
+
+static int parser_blocked_sending(void *arg)
+{
+	struct pipeline *p = arg;
+	pthread_mutex_lock(&p->entries->mu);
+	int waiting = p->entries->send_waiting;
+	pthread_mutex_unlock(&p->entries->mu);
+	return waiting > 0;
+}
+
+/* The Go blog's question: a pipeline whose consumer no longer keeps up
+ * (here a filter taking half a second an entry, behind channels of 2).
+ * Draining it would take about 17 s; cancelling it takes one step. */
+static void test_cancel_stops_a_pipeline_stuck_behind_a_slow_stage(void **state)
+{
+	(void)state;
+	static struct pipeline p;
+	struct pipeline_config cfg = sample_config(2);
+	cfg.slow_stage = "filter";
+	cfg.slow_us = 500000;
+	char err[256] = "";
+	if (pipeline_start(&p, &cfg, err, sizeof(err)) != 0)
+		fail_msg("pipeline_start returned -1: %s", err);
+	if (!harness_wait_until(parser_blocked_sending, &p))
+		fail_msg("the parser never blocked sending to the slow filter (channels of 2)");
+	pipeline_cancel(&p);
+	struct waiter w = {&p};
+	struct harness_thread t;
+	harness_thread_start(&t, wait_pipeline, &w);
+	harness_on_hang("pipeline_wait did not return after pipeline_cancel: every stage must wake from "
+			"its closed channels and stop (runners: before their next batch)");
+	if (!harness_thread_join_within(&t, harness_wait_ms()))
+		fail_msg("pipeline_wait did not return within %ld ms of pipeline_cancel: a drain would take "
+			 "about 17 s; a cancel should take one step of the slow stage (0.5 s)",
+			 harness_wait_ms());
+	unsigned long long read = pipeline_lines_read(&p), accounted = pipeline_lines_accounted(&p);
+	if (accounted > read)
+		fail_msg("%llu lines accounted for but only %llu read", accounted, read);
+	pipeline_free(&p); /* frees what was abandoned in the channels; LeakSanitizer checks */
+}
+
 int main(int argc, char **argv)
 {
 	static const struct harness_test tests[] = {
@@ -1052,6 +1140,8 @@ int main(int argc, char **argv)
 	    HTEST(test_pipeline_exports_its_channels_and_its_waits,
 		  L10 "#10-part-3-the-pipeline-watches-itself"),
 	    HTEST(test_a_slow_stage_makes_the_stage_before_it_wait, L10 "#build-it-the-waits"),
+	    HTEST(test_a_cancelled_worker_stops_before_its_next_batch, L10 "#build-it-the-check"),
+	    HTEST(test_cancel_stops_a_pipeline_stuck_behind_a_slow_stage, L10 "#11-part-4-cancellation"),
 	};
 	return harness_main(argc, argv, "10-scaling", tests, HARNESS_COUNT(tests));
 }

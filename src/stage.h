@@ -72,10 +72,11 @@ int stage_start(struct stage_runner *r);
 /* Waits for every started worker to finish. */
 void stage_join(struct stage_runner *r);
 
-/* One worker: receives batches from in until it is closed and drained,
- * or until cancel is closed (then it stops before its next batch and
- * leaves what is still in in); steps each item, sends the results on in
- * batches; the last worker to finish closes out. It adds the time each chan_recv_many and each
+/* One worker: receives batches from `in` until it is closed and drained,
+ * or until `cancel` is closed (then it stops before its next batch and
+ * leaves the rest of `in` where it is); steps each item; sends each
+ * batch's results to `out` with one chan_send_many; the last worker to
+ * finish closes `out`. It adds the time each chan_recv_many and each
  * chan_send_many took to recv_ns and send_ns: time a stage spends waiting
  * on its channels (lesson 10, part 3). A thread function: arg is the
  * struct stage_runner *. Returns NULL. */

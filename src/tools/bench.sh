@@ -11,7 +11,8 @@
 #  2. The pipeline: lines a second through logpipe --once on a generated
 #     log of BENCH_LINES lines (default 1 000 000), against one thread doing
 #     the same work in one loop (src/bench/pipebench.c), and peak memory;
-#     then with lesson 10's batches and parser workers.
+#     then with lesson 10's batches and parser workers, and the same with
+#     jemalloc preloaded when it is installed (Debian: libjemalloc2).
 #  3. /metrics requests a second and latency under wrk while logpipe
 #     ingests at full speed, against / in the same run (when wrk is
 #     installed; Debian: apt-get install wrk).
@@ -111,7 +112,7 @@ p_run() { # mode [pipebench options] -> median lines/s, and the largest max_rss_
 	i=0
 	: >"$out/runs.txt"
 	while [ $i -lt "$RUNS" ]; do
-		"$bin/bench/pipebench" --mode "$@" --file "$log" >>"$out/runs.txt" || return 1
+		${P_PRELOAD:+env LD_PRELOAD="$P_PRELOAD"} "$bin/bench/pipebench" --mode "$@" --file "$log" >>"$out/runs.txt" || return 1
 		i=$((i + 1))
 	done
 	rate=$(field lines_per_s <"$out/runs.txt" | median)
@@ -120,21 +121,35 @@ p_run() { # mode [pipebench options] -> median lines/s, and the largest max_rss_
 }
 echo
 echo "pipeline: lines a second on $LINES lines, $(($(wc -c <"$log") / 1048576)) MiB (median of $RUNS runs)"
-printf '  %-42s %12s %8s %12s\n' "mode" "lines/s" "ratio" "peak memory"
+printf '  %-50s %12s %8s %12s\n' "mode" "lines/s" "ratio" "peak memory"
 set -- $(p_run reference)
 ref=$1
-printf '  %-42s %12.0f %8s %9s KiB\n' "one thread, one loop (the reference)" "$1" "1.00" "$2"
+printf '  %-50s %12.0f %8s %9s KiB\n' "one thread, one loop (the reference)" "$1" "1.00" "$2"
 json_pipe="{\"mode\": \"reference\", \"lines_per_s\": $1, \"max_rss_kb\": $2}"
 set -- $(p_run pipeline)
-printf '  %-42s %12.0f %8s %9s KiB\n' "logpipe --once (4 stages, 3 channels)" "$1" "$(ratio "$1" "$ref")" "$2"
+printf '  %-50s %12.0f %8s %9s KiB\n' "logpipe --once (4 stages, 3 channels)" "$1" "$(ratio "$1" "$ref")" "$2"
 json_pipe="$json_pipe,
     {\"mode\": \"pipeline\", \"lines_per_s\": $1, \"max_rss_kb\": $2, \"ratio\": $(ratio "$1" "$ref")}"
 for knobs in "--batch 64" "--batch 64 --workers 2"; do
 	set -- $(p_run pipeline $knobs)
-	printf '  %-42s %12.0f %8s %9s KiB\n' "logpipe --once $knobs" "$1" "$(ratio "$1" "$ref")" "$2"
+	printf '  %-50s %12.0f %8s %9s KiB\n' "logpipe --once $knobs" "$1" "$(ratio "$1" "$ref")" "$2"
 	json_pipe="$json_pipe,
     {\"mode\": \"pipeline $knobs\", \"lines_per_s\": $1, \"max_rss_kb\": $2, \"ratio\": $(ratio "$1" "$ref")}"
 done
+# The same with jemalloc, whose per-thread caches take back memory freed on
+# another thread: what the allocator costs the pipeline (lesson 10).
+jemalloc=$({ ldconfig -p || /sbin/ldconfig -p; } 2>/dev/null | sed -n 's/.*libjemalloc\.so\.2 .*=> \(.*\)/\1/p' | head -n 1)
+if [ -n "$jemalloc" ]; then
+	for mode in "reference" "pipeline --batch 64" "pipeline --batch 64 --workers 2"; do
+		set -- $(P_PRELOAD=$jemalloc p_run $mode)
+		label=$([ "$mode" = reference ] && echo "one loop" || echo "logpipe --once ${mode#pipeline }")
+		printf '  %-50s %12.0f %8s %9s KiB\n' "$label, jemalloc" "$1" "$(ratio "$1" "$ref")" "$2"
+		json_pipe="$json_pipe,
+    {\"mode\": \"$mode, jemalloc\", \"lines_per_s\": $1, \"max_rss_kb\": $2, \"ratio\": $(ratio "$1" "$ref")}"
+	done
+else
+	echo "  (jemalloc is not installed: its rows are skipped; Debian: apt-get install libjemalloc2)"
+fi
 
 # 3. /metrics under load: logpipe ingesting at full speed while wrk asks,
 # against / (a tiny fixed page) in the same run: the ratio is what the

@@ -32,6 +32,7 @@ opt() { # like check, but a missing tool is not a problem
 opt "clang" 'command -v clang' "a second compiler; fuzzing" clang
 opt "dot" 'command -v dot' "regenerates docs/*.svg" graphviz
 opt "go" 'command -v go' "make bench compares the channel with Go's" golang-go
+opt "jemalloc" '{ ldconfig -p || /sbin/ldconfig -p; } | grep -q libjemalloc.so.2' "make bench measures the pipeline with another allocator" libjemalloc2
 
 bits=$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo 0)
 if [ "$bits" -gt 28 ]; then

@@ -156,7 +156,8 @@ DEMO_IMPL := $(if $(filter command line,$(origin IMPL)),$(IMPL),solutions)
 DEMO_BIN := $(BUILD)/$(subst /,_,$(DEMO_IMPL))/bin/logpipe$(if $(LESSON),-$(LESSON))
 
 ## demo: logpipe on simulated logs, scraped by a real Prometheus (Ctrl-C stops;
-##       DEMO_SECONDS=20 runs headless; IMPL=exercises: every lesson yours;
+##       DEMO_SECONDS=20 runs headless; DEMO_ARGS='...': more logpipe options;
+##       IMPL=exercises: every lesson yours;
 ##       IMPL=exercises LESSON=NN: your lesson NN, the reference for the others)
 demo: deps-present
 	@$(MAKE) -s --no-print-directory $(DEMO_BIN) IMPL=$(DEMO_IMPL)

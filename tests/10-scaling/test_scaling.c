@@ -70,6 +70,37 @@ static void *op_recv_many(void *arg)
 	return NULL;
 }
 
+/* Waiting for a thread to block in ch, or for it to return instead (a
+ * stub returns at once: no point waiting for it to block). */
+struct parking {
+	struct chan *ch;
+	int senders;		  /* 1: wait for send_waiting, 0: recv_waiting */
+	struct harness_thread *t; /* the thread, or NULL */
+	struct stage_runner *r;	  /* or the runner whose workers should block */
+};
+
+static int parked_or_gone(void *arg)
+{
+	struct parking *k = arg;
+	if ((k->t != NULL && harness_thread_done(k->t)) || (k->r != NULL && atomic_load(&k->r->running) == 0))
+		return 1;
+	pthread_mutex_lock(&k->ch->mu);
+	int waiting = k->senders ? k->ch->send_waiting : k->ch->recv_waiting;
+	pthread_mutex_unlock(&k->ch->mu);
+	return waiting > 0;
+}
+
+/* Fails with `why` unless the thread (or a worker of the runner) blocks
+ * in ch; at once if it returns instead. */
+static void expect_parked(struct parking k, const char *why)
+{
+	int parked = harness_wait_until(parked_or_gone, &k);
+	if ((k.t != NULL && harness_thread_done(k.t)) || (k.r != NULL && atomic_load(&k.r->running) == 0))
+		fail_msg("%s, but it returned instead", why);
+	if (!parked)
+		fail_msg("%s, but within %ld ms it neither blocked nor returned", why, harness_wait_ms());
+}
+
 /* Starts a thread sending MSG(1)..MSG(n) as one batch into ch (of a
  * smaller capacity) and waits until it is blocked on the full channel. */
 static void start_blocked_send_many(struct batch_send *b, struct harness_thread *t, struct chan *ch, size_t n)
@@ -77,9 +108,8 @@ static void start_blocked_send_many(struct batch_send *b, struct harness_thread 
 	*b = (struct batch_send){.ch = ch, .n = n};
 	numbered(b->msgs, n, 1);
 	harness_thread_start(t, op_send_many, b);
-	wait_for_senders(ch, 1,
-			 "chan_send_many of more messages than the channel holds must block once it "
-			 "is full");
+	expect_parked((struct parking){ch, 1, t, NULL},
+		      "chan_send_many of more messages than the channel holds must block once it is full");
 }
 
 /* Starts a thread in chan_recv_many(max) on the empty ch and waits until
@@ -89,7 +119,8 @@ static void start_blocked_recv_many(struct batch_recv *b, struct harness_thread 
 {
 	*b = (struct batch_recv){.ch = ch, .max = max};
 	harness_thread_start(t, op_recv_many, b);
-	wait_for_receivers(ch, 1, "chan_recv_many on an empty channel must block (counted in recv_waiting)");
+	expect_parked((struct parking){ch, 0, t, NULL},
+		      "chan_recv_many on an empty channel must block (counted in recv_waiting)");
 }
 
 static void join_or_fail(struct harness_thread *t, const char *why)
@@ -653,6 +684,33 @@ static long drain_out(struct stage_runner *r, atomic_int *seen, long n, const ch
 	return count;
 }
 
+struct feeding {
+	struct harness_thread *feeder;
+	struct stage_runner *r;
+};
+
+static int fed_or_workers_gone(void *arg)
+{
+	struct feeding *f = arg;
+	return harness_thread_done(f->feeder) || atomic_load(&f->r->running) == 0;
+}
+
+/* Waits for the feeder to have sent everything; fails at once if every
+ * worker has returned while it is still sending (nobody will ever take
+ * the rest), and after `ms` if it is merely stuck. */
+static void join_feeder(struct harness_thread *ft, struct stage_runner *r, long ms)
+{
+	struct feeding f = {ft, r};
+	struct timespec deadline = deadline_after_ms(ms);
+	while (!fed_or_workers_gone(&f) && !deadline_passed(&deadline))
+		harness_wait_until(fed_or_workers_gone, &f);
+	if (!harness_thread_done(ft) && atomic_load(&r->running) == 0)
+		fail_msg("every worker returned while items were still being sent to in: stage_worker must "
+			 "receive until chan_recv_many says CHAN_CLOSED");
+	if (!harness_thread_join_within(ft, 1))
+		fail_msg("the feeder stayed blocked on in for %ld ms: are the workers receiving?", ms);
+}
+
 static void join_runner(struct stage_runner *r)
 {
 	harness_on_hang("stage_join waited for a worker that never finished: each worker must return once "
@@ -681,7 +739,7 @@ static void test_runner_steps_every_item_in_order_with_one_worker(void **state)
 			    (unsigned long)MSG_VALUE(msg), next);
 		next++;
 	}
-	assert_true(harness_thread_join_within(&ft, harness_wait_ms()));
+	join_feeder(&ft, &r, harness_wait_ms());
 	join_runner(&r);
 	if (next != 1201)
 		fail_msg("out carried %ld items, expected 200", next - 1001);
@@ -709,7 +767,7 @@ static void test_runner_sends_on_only_what_the_step_returns(void **state)
 	harness_thread_start(&ft, feed, &f);
 	long got =
 	    drain_out(&r, NULL, 50, "the consumer of out waited forever: out must be closed at the end");
-	assert_true(harness_thread_join_within(&ft, harness_wait_ms()));
+	join_feeder(&ft, &r, harness_wait_ms());
 	join_runner(&r);
 	if (got != 25 || atomic_load(&w.stepped) != 50)
 		fail_msg("the step saw %lu items and out carried %ld, expected 50 and 25: every item goes "
@@ -739,7 +797,7 @@ static void test_workers_move_every_item_exactly_once_and_the_last_closes_out(vo
 	long got = drain_out(&r, seen, n,
 			     "out was never closed, or the workers stopped: the last worker to finish closes "
 			     "out (count the workers down in running)");
-	assert_true(harness_thread_join_within(&ft, 60000));
+	join_feeder(&ft, &r, 60000);
 	join_runner(&r);
 	long lost = 0, twice = 0;
 	for (long v = 1; v <= n; v++) {
@@ -781,7 +839,7 @@ static void test_runner_keeps_draining_in_when_out_is_closed(void **state)
 	harness_thread_start(&ft, feed, &f);
 	harness_on_hang("the feeder stayed blocked on in: when out refuses a batch, discard what it did not "
 			"take and keep receiving");
-	assert_true(harness_thread_join_within(&ft, 60000));
+	join_feeder(&ft, &r, 60000);
 	join_runner(&r);
 	if (f.sent != 300)
 		fail_msg("the feeder sent %ld of 300 items", f.sent);
@@ -803,7 +861,7 @@ static void test_runner_as_the_last_stage_has_no_out(void **state)
 	struct harness_thread ft;
 	runner_start(&r);
 	harness_thread_start(&ft, feed, &f);
-	assert_true(harness_thread_join_within(&ft, 60000));
+	join_feeder(&ft, &r, 60000);
 	join_runner(&r);
 	if (atomic_load(&w.stepped) != 500)
 		fail_msg("the last stage's step saw %lu of 500 items", atomic_load(&w.stepped));
@@ -829,7 +887,8 @@ static void test_runner_counts_the_time_workers_wait_to_receive(void **state)
 	struct work w;
 	runner_init(&r, &w, 4, 4, 8, 1);
 	runner_start(&r);
-	wait_for_receivers(r.in, 1, "a worker on an empty in must wait in chan_recv_many");
+	expect_parked((struct parking){r.in, 0, NULL, &r},
+		      "a worker on an empty in must wait in chan_recv_many");
 	double waited_ms = pass_time_ms(30);
 	/* The wait ends with CHAN_CLOSED, not with a batch: the last wait of a
 	 * stage counts too. */
@@ -856,7 +915,8 @@ static void test_runner_counts_the_time_workers_wait_to_send(void **state)
 	assert_chan_status(chan_send(r.out, MSG(1001)), CHAN_OK); /* out is full */
 	runner_start(&r);
 	assert_chan_status(chan_send(r.in, MSG(2)), CHAN_OK);
-	wait_for_senders(r.out, 1, "a worker with a result for a full out must wait in chan_send_many");
+	expect_parked((struct parking){r.out, 1, NULL, &r},
+		      "a worker with a result for a full out must wait in chan_send_many");
 	double waited_ms = pass_time_ms(30);
 	assert_chan_status(chan_close(r.in), CHAN_OK);
 	long got = drain_out(&r, NULL, 2, "out was never closed after in was closed and drained");
@@ -907,6 +967,24 @@ static struct pipeline_config sample_config(size_t capacity)
 	return cfg;
 }
 
+/* 1 once the log is read to its end (the tailer closed lines), or once
+ * every stage runner (if the stages run in runners) has ended although
+ * lines is still open: then nobody will ever drain it, and waiting for the
+ * pipeline would wait forever. */
+static int read_or_runners_gone(void *arg)
+{
+	struct pipeline *p = arg;
+	pthread_mutex_lock(&p->lines->mu);
+	int closed = p->lines->closed;
+	pthread_mutex_unlock(&p->lines->mu);
+	int runners = 0, gone = 0; /* runners[1..3]: parser, filter, metrics stage */
+	for (int i = 1; i < 4; i++) {
+		runners += p->runners[i].started > 0;
+		gone += p->runners[i].started > 0 && atomic_load(&p->runners[i].running) == 0;
+	}
+	return closed || (runners > 0 && gone == runners);
+}
+
 /* Starts p with cfg and waits until it has read the log to its end and
  * drained; `what` names the run in a failure. */
 static void run_to_end(struct pipeline *p, const struct pipeline_config *cfg, const char *what)
@@ -914,6 +992,14 @@ static void run_to_end(struct pipeline *p, const struct pipeline_config *cfg, co
 	char err[256] = "";
 	if (pipeline_start(p, cfg, err, sizeof(err)) != 0)
 		fail_msg("pipeline_start (%s) returned -1: %s", what, err);
+	while (!harness_wait_until(read_or_runners_gone, p))
+		; /* a slow stage may take longer than one wait: the test's deadline bounds it */
+	if (!read_or_runners_gone(p) || !p->lines->closed) {
+		pipeline_cancel(p);
+		fail_msg("every stage runner ended before the log was read (%s): stage_worker must receive "
+			 "until chan_recv_many says CHAN_CLOSED",
+			 what);
+	}
 	harness_on_hang("the pipeline did not finish the sample log: with stage runners, does each one "
 			"close its out once its last worker is done?");
 	pipeline_wait(p);
@@ -1035,7 +1121,8 @@ static void test_a_cancelled_worker_stops_before_its_next_batch(void **state)
 		assert_chan_status(chan_send(r.in, MSG(i)), CHAN_OK);
 	runner_start(&r);
 	/* Nobody reads out (capacity 1): the worker's first batch of 4 sticks. */
-	wait_for_senders(r.out, 1, "a worker with 4 results for an out of capacity 1 must wait to send");
+	expect_parked((struct parking){r.out, 1, NULL, &r},
+		      "a worker with 4 results for an out of capacity 1 must wait to send");
 	/* What pipeline_cancel does: cancel, then the channels. */
 	assert_chan_status(chan_close(r.cancel), CHAN_OK);
 	assert_chan_status(chan_close(r.in), CHAN_OK);

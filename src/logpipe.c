@@ -256,17 +256,18 @@ static void check_invariant(struct pipeline *p, int cancelled)
 			read);
 }
 
-/* With lesson 10's options, says how the stages run (one line). */
-static void say_stages(const struct pipeline_config *cfg)
+/* With lesson 10's options, says how the stages run: what the pipeline
+ * made of them, as its parser runner holds it. */
+static void say_stages(const struct pipeline *p)
 {
-	if (cfg->batch == 0 && cfg->workers <= 1 && cfg->slow_stage == NULL)
+	if (!pipeline_config_batched(&p->cfg))
 		return;
-	size_t workers = cfg->workers > 0 ? cfg->workers : 1;
+	const struct stage_runner *parser = &p->runners[1]; /* indexed as p->threads */
 	fprintf(stderr, PROG ": stages in batches of up to %zu, %zu parser worker%s (stage runners)\n",
-		cfg->batch > 0 ? cfg->batch : 1, workers, workers == 1 ? "" : "s");
-	if (cfg->slow_stage != NULL)
+		parser->batch, parser->workers, parser->workers == 1 ? "" : "s");
+	if (p->cfg.slow_stage != NULL)
 		fprintf(stderr, PROG ": the %s stage sleeps %lu us per item (--slow-stage)\n",
-			cfg->slow_stage, cfg->slow_us);
+			p->cfg.slow_stage, p->cfg.slow_us);
 }
 
 /* --once: the batch mode. Read to the end, drain, print, exit. */
@@ -285,7 +286,7 @@ static int run_once(struct options *o)
 		return 1;
 	}
 	fprintf(stderr, PROG ": reading %s once, from its start to its end\n", o->cfg.source.path);
-	say_stages(&o->cfg);
+	say_stages(&p);
 	pipeline_wait(&p); /* the tailer stops at the end; the close travels down */
 	size_t len = 0;
 	char *text = pipeline_render(&p, &len);
@@ -370,7 +371,7 @@ static int run_serving(struct options *o, const sigset_t *set)
 	const char *where = o->cfg.http.listen[0] == ':' ? "every interface" : o->cfg.http.listen;
 	fprintf(stderr, PROG " " PIPELINE_VERSION ": %s; serving /metrics on %s (port %d)\n", source, where,
 		http_server_port(p.server));
-	say_stages(&o->cfg);
+	say_stages(&p);
 	int cancelled = 0;
 	int signo = stop_on_signals(&p, set, &cancelled); /* returns once every stage has ended */
 	fprintf(stderr, PROG ": %s: stopped; %llu lines read\n", strsignal(signo), pipeline_lines_read(&p));

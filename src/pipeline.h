@@ -78,8 +78,9 @@ struct pipeline {
 	struct filter_stage filter;
 	struct metrics_stage sink;
 	pthread_t threads[4]; /* tailer, parser, filter, metrics stage */
-	/* lesson 10: with batch or workers set, the parser, filter and metrics
-	 * stage run as stage runners (stage.h) around their steps instead */
+	/* lesson 10: when pipeline_config_batched, the parser, filter and
+	 * metrics stage run as stage runners (stage.h) around their steps
+	 * instead; indexed as threads (runners[0], the tailer's, is unused) */
 	struct stage_runner runners[4];
 	struct slow_step {
 		stage_step_fn step; /* the stage's own step */
@@ -129,6 +130,11 @@ char *pipeline_render(void *arg, size_t *len);
 unsigned long long pipeline_lines_read(struct pipeline *p);
 unsigned long long pipeline_lines_accounted(struct pipeline *p);
 /* end snippet */
+
+/* Lesson 10: 1 if cfg runs the stages after the tailer in stage runners
+ * (a batch, more than one worker, or a slow stage), 0 if in their own
+ * loops. */
+int pipeline_config_batched(const struct pipeline_config *cfg);
 
 /* snippet: cancel */
 /*

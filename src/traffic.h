@@ -33,27 +33,19 @@ struct traffic {
 	int quiet;		  /* 1: no line per consumer when all went well */
 };
 
-/* Reads --capacity, --producers, --consumers, --messages and --batch into
- * t, which holds the program's defaults; `about` is what --help says the
- * program does, before the options. Returns 0 to go on, 1 if --help was
- * printed, 2 for bad arguments (already reported on stderr). */
-int traffic_parse_args(int argc, char **argv, struct traffic *t, const char *about);
-
-/* What every traffic program does first: stdout a line at a time, the
- * command line read (traffic_parse_args), the run described, the channel
- * probed (traffic_probe). Returns -1 to go on, or the exit status to leave
- * with: 0 after --help, 2 for bad arguments, 1 if the probe failed. */
+/*
+ * What every traffic program does first: stdout a line at a time; the
+ * command line read into t (which holds the program's defaults: options
+ * --capacity, --producers, --consumers, --messages and --batch; `about`
+ * is what --help says the program does); the run described in one line;
+ * and one channel walked through its whole life on this thread alone
+ * (the batch operations too when t->batch > 1), none of the calls
+ * blocking, so that a stub ends the program with its name instead of
+ * threads waiting for a close that never comes. Returns -1 to go on, or
+ * the exit status to leave with: 0 after --help, 2 for bad arguments, 1
+ * if the channel did not answer as its contract says.
+ */
 int traffic_begin(int argc, char **argv, struct traffic *t, const char *about);
-
-/* Walks one channel through its whole life on this thread alone, none of
- * the calls blocking (and the batch operations too when t->batch > 1), so
- * that a stub ends the program with its name instead of threads waiting
- * for a close that never comes. Returns 0, or 1 after saying what is
- * wrong. */
-int traffic_probe(const struct traffic *t);
-
-/* Prints the one line that says what the run will do. */
-void traffic_describe(const struct traffic *t);
 
 /* Runs the threads and prints the checks. Returns the number of failed
  * checks (0: all passed), or -1 if the run could not be set up. *seconds

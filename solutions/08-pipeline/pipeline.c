@@ -101,51 +101,52 @@ static void *slow_item(void *ctx, void *item)
 	return slow->step(slow->ctx, item);
 }
 
-/* With --batch, --workers or --slow-stage, every stage after the tailer
- * runs in a stage runner around its step; otherwise each runs its own loop. */
+int pipeline_config_batched(const struct pipeline_config *cfg)
+{
+	return cfg->batch > 0 || cfg->workers > 1 || cfg->slow_stage != NULL;
+}
+
 static int runs_batched(const struct pipeline *p)
 {
-	return p->cfg.batch > 0 || p->cfg.workers > 1 || p->cfg.slow_stage != NULL;
+	return pipeline_config_batched(&p->cfg);
 }
+
+/* The stages by index, as --slow-stage and the self-metrics name them. */
+static const char *const stage_name[T_COUNT] = {"tailer", "parser", "filter", "metrics"};
 
 /* The stage --slow-stage names (T_PARSER...), or -1. */
 static int slow_stage_index(const char *name)
 {
-	static const char *const names[T_COUNT] = {"tailer", "parser", "filter", "metrics"};
 	for (int i = T_PARSER; name != NULL && i < T_COUNT; i++)
-		if (strcmp(name, names[i]) == 0)
+		if (strcmp(name, stage_name[i]) == 0)
 			return i;
 	return -1;
 }
 
+/* A runner from in to out (NULL for the last stage) around a step; what
+ * out refuses is an entry, and counted sends go to *sent. */
+static struct stage_runner runner_of(const struct pipeline *p, struct chan *in, struct chan *out,
+				     stage_step_fn step, void *ctx, atomic_ullong *sent, size_t workers)
+{
+	return (struct stage_runner){.in = in,
+				     .out = out,
+				     .step = step,
+				     .ctx = ctx,
+				     .discard = out != NULL ? free_entry : NULL,
+				     .sent = sent,
+				     .cancel = p->cancel,
+				     .batch = p->cfg.batch > 0 ? p->cfg.batch : 1,
+				     .workers = workers};
+}
+
 static void wire_runners(struct pipeline *p)
 {
-	size_t batch = p->cfg.batch > 0 ? p->cfg.batch : 1;
 	size_t workers = p->cfg.workers > 0 ? p->cfg.workers : 1;
-	p->runners[T_PARSER] = (struct stage_runner){.in = p->lines,
-						     .out = p->entries,
-						     .step = parse_item,
-						     .ctx = &p->parser,
-						     .discard = free_entry,
-						     .sent = &p->parser.stats.entries,
-						     .cancel = p->cancel,
-						     .batch = batch,
-						     .workers = workers};
-	p->runners[T_FILTER] = (struct stage_runner){.in = p->entries,
-						     .out = p->passed,
-						     .step = filter_item,
-						     .ctx = &p->filter,
-						     .discard = free_entry,
-						     .sent = &p->filter.stats.passed,
-						     .cancel = p->cancel,
-						     .batch = batch,
-						     .workers = 1};
-	p->runners[T_SINK] = (struct stage_runner){.in = p->passed,
-						   .step = count_item,
-						   .ctx = &p->sink,
-						   .cancel = p->cancel,
-						   .batch = batch,
-						   .workers = 1};
+	p->runners[T_PARSER] =
+	    runner_of(p, p->lines, p->entries, parse_item, &p->parser, &p->parser.stats.entries, workers);
+	p->runners[T_FILTER] =
+	    runner_of(p, p->entries, p->passed, filter_item, &p->filter, &p->filter.stats.passed, 1);
+	p->runners[T_SINK] = runner_of(p, p->passed, NULL, count_item, &p->sink, NULL, 1);
 	int slow = slow_stage_index(p->cfg.slow_stage);
 	if (slow > 0) {
 		p->slow = (struct slow_step){p->runners[slow].step, p->runners[slow].ctx, p->cfg.slow_us};
@@ -157,7 +158,6 @@ static void wire_runners(struct pipeline *p)
 /* ---- lesson 10: the pipeline watching itself -------------------------------- */
 
 static const char *const channel_name[] = {"lines", "entries", "passed"};
-static const char *const stage_name[] = {"tailer", "parser", "filter", "metrics"};
 
 /* How full each channel is, and how full it can be; with stage runners,
  * how long each stage has waited on its input and its output. */
@@ -186,7 +186,7 @@ static int make_self_metrics(struct pipeline *p)
 static void copy_self_metrics(struct pipeline *p)
 {
 	struct chan *const chans[] = {p->lines, p->entries, p->passed};
-	for (int c = 0; c < 3; c++) {
+	for (size_t c = 0; c < sizeof(chans) / sizeof(chans[0]); c++) {
 		const char *v[] = {channel_name[c]};
 		metrics_gauge_set(p->channel_depth, v, (double)chan_len(chans[c]));
 		metrics_gauge_set(p->channel_capacity, v, (double)chan_cap(chans[c]));

@@ -97,12 +97,9 @@ static int run_reference(const char *path, unsigned long long *lines)
 	return 0;
 }
 
-static int run_pipeline(const char *path, const struct pipeline_config *knobs, unsigned long long *lines)
+/* logpipe --once on path, with cfg's capacity, batch and workers. */
+static int run_pipeline(const char *path, struct pipeline_config cfg, unsigned long long *lines)
 {
-	struct pipeline_config cfg = pipeline_config_default();
-	cfg.capacity = knobs->capacity;
-	cfg.batch = knobs->batch;
-	cfg.workers = knobs->workers;
 	cfg.source.path = path;
 	cfg.source.from_start = 1;
 	cfg.source.stop_at_eof = 1;
@@ -124,12 +121,10 @@ static int run_pipeline(const char *path, const struct pipeline_config *knobs, u
 
 int main(int argc, char **argv)
 {
-	static const struct option longs[] = {{"mode", required_argument, NULL, 'm'},
-					      {"file", required_argument, NULL, 'f'},
-					      {"capacity", required_argument, NULL, 'c'},
-					      {"batch", required_argument, NULL, 'b'},
-					      {"workers", required_argument, NULL, 'w'},
-					      {NULL, 0, NULL, 0}};
+	static const struct option longs[] = {
+	    {"mode", required_argument, NULL, 'm'},	{"file", required_argument, NULL, 'f'},
+	    {"capacity", required_argument, NULL, 'c'}, {"batch", required_argument, NULL, 'b'},
+	    {"workers", required_argument, NULL, 'w'},	{NULL, 0, NULL, 0}};
 	const char *mode = NULL, *path = NULL;
 	unsigned long long capacity = 0, batch = 0, workers = 0;
 	int c, bad = 0;
@@ -153,11 +148,14 @@ int main(int argc, char **argv)
 				"[--batch N] [--workers N]\n");
 		return 2;
 	}
-	struct pipeline_config knobs = {.capacity = capacity, .batch = batch, .workers = workers};
+	struct pipeline_config cfg = pipeline_config_default();
+	cfg.capacity = capacity;
+	cfg.batch = batch;
+	cfg.workers = workers;
 	unsigned long long lines = 0;
 	struct timespec t0 = clock_now();
-	int rc = strcmp(mode, "reference") == 0 ? run_reference(path, &lines)
-						: run_pipeline(path, &knobs, &lines);
+	int rc =
+	    strcmp(mode, "reference") == 0 ? run_reference(path, &lines) : run_pipeline(path, cfg, &lines);
 	double seconds = clock_seconds_since(&t0);
 	if (rc != 0)
 		return 1;

@@ -109,7 +109,7 @@ static int probe_batch(const struct traffic *t, struct chan *ch)
 	return bad;
 }
 
-int traffic_probe(const struct traffic *t)
+static int probe(const struct traffic *t)
 {
 	struct chan *ch = chan_new(2);
 	if (ch == NULL) {
@@ -387,7 +387,7 @@ static void join_threads(struct run *r)
 
 /* ---- the report --------------------------------------------------------- */
 
-void traffic_describe(const struct traffic *o)
+static void describe(const struct traffic *o)
 {
 	int one = o->producers == 1;
 	printf("%s: %llu producer%s send%s the numbers 1..%llu to %llu consumer%s through ", o->prog,
@@ -602,7 +602,7 @@ static int take_option(struct traffic *t, int option, const char *value)
 	}
 }
 
-int traffic_parse_args(int argc, char **argv, struct traffic *t, const char *about)
+static int parse_args(int argc, char **argv, struct traffic *t, const char *about)
 {
 	static const struct option longs[] = {{"capacity", required_argument, NULL, 'c'},
 					      {"producers", required_argument, NULL, 'p'},
@@ -637,9 +637,9 @@ int traffic_begin(int argc, char **argv, struct traffic *t, const char *about)
 	/* One line at a time, even into a pipe, so that stdout and stderr
 	 * interleave in the order things happened. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	int rc = traffic_parse_args(argc, argv, t, about);
+	int rc = parse_args(argc, argv, t, about);
 	if (rc != 0)
 		return rc == 1 ? 0 : 2;
-	traffic_describe(t);
-	return traffic_probe(t) == 0 ? -1 : 1;
+	describe(t);
+	return probe(t) == 0 ? -1 : 1;
 }

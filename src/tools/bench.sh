@@ -122,31 +122,33 @@ p_run() { # mode [pipebench options] -> median lines/s, and the largest max_rss_
 echo
 echo "pipeline: lines a second on $LINES lines, $(($(wc -c <"$log") / 1048576)) MiB (median of $RUNS runs)"
 printf '  %-50s %12s %8s %12s\n' "mode" "lines/s" "ratio" "peak memory"
+P_PRELOAD=
 set -- $(p_run reference)
 ref=$1
 printf '  %-50s %12.0f %8s %9s KiB\n' "one thread, one loop (the reference)" "$1" "1.00" "$2"
 json_pipe="{\"mode\": \"reference\", \"lines_per_s\": $1, \"max_rss_kb\": $2}"
-set -- $(p_run pipeline)
-printf '  %-50s %12.0f %8s %9s KiB\n' "logpipe --once (4 stages, 3 channels)" "$1" "$(ratio "$1" "$ref")" "$2"
-json_pipe="$json_pipe,
-    {\"mode\": \"pipeline\", \"lines_per_s\": $1, \"max_rss_kb\": $2, \"ratio\": $(ratio "$1" "$ref")}"
-for knobs in "--batch 64" "--batch 64 --workers 2"; do
-	set -- $(p_run pipeline $knobs)
-	printf '  %-50s %12.0f %8s %9s KiB\n' "logpipe --once $knobs" "$1" "$(ratio "$1" "$ref")" "$2"
+# A row of the table: label, then p_run's arguments (with P_PRELOAD set
+# for another allocator); the ratio is to the reference, ref.
+p_row() {
+	label=$1
+	shift
+	mode="$*${P_PRELOAD:+, jemalloc}"
+	set -- $(p_run "$@")
+	printf '  %-50s %12.0f %8s %9s KiB\n' "$label" "$1" "$(ratio "$1" "$ref")" "$2"
 	json_pipe="$json_pipe,
-    {\"mode\": \"pipeline $knobs\", \"lines_per_s\": $1, \"max_rss_kb\": $2, \"ratio\": $(ratio "$1" "$ref")}"
-done
+    {\"mode\": \"$mode\", \"lines_per_s\": $1, \"max_rss_kb\": $2, \"ratio\": $(ratio "$1" "$ref")}"
+}
+p_row "logpipe --once (4 stages, 3 channels)" pipeline
+p_row "logpipe --once --batch 64" pipeline --batch 64
+p_row "logpipe --once --batch 64 --workers 2" pipeline --batch 64 --workers 2
 # The same with jemalloc, whose per-thread caches take back memory freed on
 # another thread: what the allocator costs the pipeline (lesson 10).
-jemalloc=$({ ldconfig -p || /sbin/ldconfig -p; } 2>/dev/null | sed -n 's/.*libjemalloc\.so\.2 .*=> \(.*\)/\1/p' | head -n 1)
-if [ -n "$jemalloc" ]; then
-	for mode in "reference" "pipeline --batch 64" "pipeline --batch 64 --workers 2"; do
-		set -- $(P_PRELOAD=$jemalloc p_run $mode)
-		label=$([ "$mode" = reference ] && echo "one loop" || echo "logpipe --once ${mode#pipeline }")
-		printf '  %-50s %12.0f %8s %9s KiB\n' "$label, jemalloc" "$1" "$(ratio "$1" "$ref")" "$2"
-		json_pipe="$json_pipe,
-    {\"mode\": \"$mode, jemalloc\", \"lines_per_s\": $1, \"max_rss_kb\": $2, \"ratio\": $(ratio "$1" "$ref")}"
-	done
+P_PRELOAD=$({ ldconfig -p || /sbin/ldconfig -p; } 2>/dev/null | sed -n 's/.*libjemalloc\.so\.2 .*=> \(.*\)/\1/p' | head -n 1)
+if [ -n "$P_PRELOAD" ]; then
+	p_row "one loop, jemalloc" reference
+	p_row "logpipe --once --batch 64, jemalloc" pipeline --batch 64
+	p_row "logpipe --once --batch 64 --workers 2, jemalloc" pipeline --batch 64 --workers 2
+	P_PRELOAD=
 else
 	echo "  (jemalloc is not installed: its rows are skipped; Debian: apt-get install libjemalloc2)"
 fi

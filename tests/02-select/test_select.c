@@ -43,61 +43,6 @@ static void *op_select(void *arg)
 	return NULL;
 }
 
-enum park_kind { PARKED_SENDING, PARKED_RECEIVING, PARKED_SELECTING };
-
-struct parking {
-	struct chan *const *chans; /* NULL entries are skipped */
-	size_t n;
-	enum park_kind kind;
-	struct harness_thread *t;
-};
-
-/* 1 once the thread is blocked in every channel (in the way `kind` says),
- * or once it has returned. */
-static int parked_or_returned(void *arg)
-{
-	struct parking *p = arg;
-	if (harness_thread_done(p->t))
-		return 1;
-	for (size_t i = 0; i < p->n; i++) {
-		struct chan *ch = p->chans[i];
-		if (ch == NULL)
-			continue;
-		pthread_mutex_lock(&ch->mu);
-		int in = p->kind == PARKED_SENDING     ? ch->send_waiting > 0
-			 : p->kind == PARKED_RECEIVING ? ch->recv_waiting > 0
-						       : ch->watchers != NULL;
-		pthread_mutex_unlock(&ch->mu);
-		if (!in)
-			return 0;
-	}
-	return 1;
-}
-
-/*
- * Waits until thread t is blocked in chans[0..n-1]. Fails the test if it
- * returned instead (with the status it returned and `if_returned`, the
- * likely mistake), or if it is still neither parked nor done.
- */
-static void expect_parked(struct harness_thread *t, struct chan *const *chans, size_t n, enum park_kind kind,
-			  const enum chan_status *status, const char *what, const char *if_returned)
-{
-	static const char *const seen_as[] = {
-	    "counted in send_waiting",
-	    "counted in recv_waiting",
-	    "listed in the watchers of every channel",
-	};
-	struct parking p = {chans, n, kind, t};
-	if (!harness_wait_until(parked_or_returned, &p))
-		fail_msg("%s should block, but within %ld ms it was neither %s nor returned", what,
-			 harness_wait_ms(), seen_as[kind]);
-	if (harness_thread_done(t)) {
-		harness_thread_join_within(t, harness_wait_ms());
-		fail_msg("%s should block, but returned %s at once: %s", what, chan_status_str(*status),
-			 if_returned);
-	}
-}
-
 /* The slot of an unbuffered channel is empty and the counters agree
  * (chan_len is always 0 on an unbuffered channel, so it cannot tell). */
 static void assert_slot_empty(struct chan *ch, const char *why)

@@ -70,37 +70,6 @@ static void *op_recv_many(void *arg)
 	return NULL;
 }
 
-/* Waiting for a thread to block in ch, or for it to return instead (a
- * stub returns at once: no point waiting for it to block). */
-struct parking {
-	struct chan *ch;
-	int senders;		  /* 1: wait for send_waiting, 0: recv_waiting */
-	struct harness_thread *t; /* the thread, or NULL */
-	struct stage_runner *r;	  /* or the runner whose workers should block */
-};
-
-static int parked_or_gone(void *arg)
-{
-	struct parking *k = arg;
-	if ((k->t != NULL && harness_thread_done(k->t)) || (k->r != NULL && atomic_load(&k->r->running) == 0))
-		return 1;
-	pthread_mutex_lock(&k->ch->mu);
-	int waiting = k->senders ? k->ch->send_waiting : k->ch->recv_waiting;
-	pthread_mutex_unlock(&k->ch->mu);
-	return waiting > 0;
-}
-
-/* Fails with `why` unless the thread (or a worker of the runner) blocks
- * in ch; at once if it returns instead. */
-static void expect_parked(struct parking k, const char *why)
-{
-	int parked = harness_wait_until(parked_or_gone, &k);
-	if ((k.t != NULL && harness_thread_done(k.t)) || (k.r != NULL && atomic_load(&k.r->running) == 0))
-		fail_msg("%s, but it returned instead", why);
-	if (!parked)
-		fail_msg("%s, but within %ld ms it neither blocked nor returned", why, harness_wait_ms());
-}
-
 /* Starts a thread sending MSG(1)..MSG(n) as one batch into ch (of a
  * smaller capacity) and waits until it is blocked on the full channel. */
 static void start_blocked_send_many(struct batch_send *b, struct harness_thread *t, struct chan *ch, size_t n)
@@ -108,8 +77,9 @@ static void start_blocked_send_many(struct batch_send *b, struct harness_thread 
 	*b = (struct batch_send){.ch = ch, .n = n};
 	numbered(b->msgs, n, 1);
 	harness_thread_start(t, op_send_many, b);
-	expect_parked((struct parking){ch, 1, t, NULL},
-		      "chan_send_many of more messages than the channel holds must block once it is full");
+	expect_parked(t, &ch, 1, PARKED_SENDING, &b->status,
+		      "chan_send_many of more messages than the channel holds",
+		      "it must wait for room once the channel is full");
 }
 
 /* Starts a thread in chan_recv_many(max) on the empty ch and waits until
@@ -119,8 +89,8 @@ static void start_blocked_recv_many(struct batch_recv *b, struct harness_thread 
 {
 	*b = (struct batch_recv){.ch = ch, .max = max};
 	harness_thread_start(t, op_recv_many, b);
-	expect_parked((struct parking){ch, 0, t, NULL},
-		      "chan_recv_many on an empty channel must block (counted in recv_waiting)");
+	expect_parked(t, &ch, 1, PARKED_RECEIVING, &b->status, "chan_recv_many on an empty channel",
+		      "it must wait for a message (counted in recv_waiting)");
 }
 
 static void join_or_fail(struct harness_thread *t, const char *why)
@@ -684,6 +654,42 @@ static long drain_out(struct stage_runner *r, atomic_int *seen, long n, const ch
 	return count;
 }
 
+/* A worker of r blocked in ch (sending or receiving), or every worker
+ * gone: a stub returns at once, so there is no point waiting for it. */
+struct worker_parking {
+	struct stage_runner *r;
+	struct chan *ch;
+	int senders; /* 1: wait for send_waiting, 0: recv_waiting */
+};
+
+static int workers_gone(struct stage_runner *r)
+{
+	return atomic_load(&r->running) == 0;
+}
+
+static int worker_parked_or_gone(void *arg)
+{
+	struct worker_parking *k = arg;
+	if (workers_gone(k->r))
+		return 1;
+	pthread_mutex_lock(&k->ch->mu);
+	int waiting = k->senders ? k->ch->send_waiting : k->ch->recv_waiting;
+	pthread_mutex_unlock(&k->ch->mu);
+	return waiting > 0;
+}
+
+/* Fails with `why` unless a worker of r blocks in ch; at once if every
+ * worker returns instead. */
+static void expect_worker_parked(struct stage_runner *r, struct chan *ch, int senders, const char *why)
+{
+	struct worker_parking k = {r, ch, senders};
+	int parked = harness_wait_until(worker_parked_or_gone, &k);
+	if (workers_gone(r))
+		fail_msg("%s, but every worker returned instead", why);
+	if (!parked)
+		fail_msg("%s, but within %ld ms it neither blocked nor returned", why, harness_wait_ms());
+}
+
 struct feeding {
 	struct harness_thread *feeder;
 	struct stage_runner *r;
@@ -692,7 +698,7 @@ struct feeding {
 static int fed_or_workers_gone(void *arg)
 {
 	struct feeding *f = arg;
-	return harness_thread_done(f->feeder) || atomic_load(&f->r->running) == 0;
+	return harness_thread_done(f->feeder) || workers_gone(f->r);
 }
 
 /* Waits for the feeder to have sent everything; fails at once if every
@@ -704,7 +710,7 @@ static void join_feeder(struct harness_thread *ft, struct stage_runner *r, long 
 	struct timespec deadline = deadline_after_ms(ms);
 	while (!fed_or_workers_gone(&f) && !deadline_passed(&deadline))
 		harness_wait_until(fed_or_workers_gone, &f);
-	if (!harness_thread_done(ft) && atomic_load(&r->running) == 0)
+	if (!harness_thread_done(ft) && workers_gone(r))
 		fail_msg("every worker returned while items were still being sent to in: stage_worker must "
 			 "receive until chan_recv_many says CHAN_CLOSED");
 	if (!harness_thread_join_within(ft, 1))
@@ -887,8 +893,7 @@ static void test_runner_counts_the_time_workers_wait_to_receive(void **state)
 	struct work w;
 	runner_init(&r, &w, 4, 4, 8, 1);
 	runner_start(&r);
-	expect_parked((struct parking){r.in, 0, NULL, &r},
-		      "a worker on an empty in must wait in chan_recv_many");
+	expect_worker_parked(&r, r.in, 0, "a worker on an empty in must wait in chan_recv_many");
 	double waited_ms = pass_time_ms(30);
 	/* The wait ends with CHAN_CLOSED, not with a batch: the last wait of a
 	 * stage counts too. */
@@ -915,8 +920,8 @@ static void test_runner_counts_the_time_workers_wait_to_send(void **state)
 	assert_chan_status(chan_send(r.out, MSG(1001)), CHAN_OK); /* out is full */
 	runner_start(&r);
 	assert_chan_status(chan_send(r.in, MSG(2)), CHAN_OK);
-	expect_parked((struct parking){r.out, 1, NULL, &r},
-		      "a worker with a result for a full out must wait in chan_send_many");
+	expect_worker_parked(&r, r.out, 1,
+			     "a worker with a result for a full out must wait in chan_send_many");
 	double waited_ms = pass_time_ms(30);
 	assert_chan_status(chan_close(r.in), CHAN_OK);
 	long got = drain_out(&r, NULL, 2, "out was never closed after in was closed and drained");
@@ -967,41 +972,54 @@ static struct pipeline_config sample_config(size_t capacity)
 	return cfg;
 }
 
-/* 1 once the log is read to its end (the tailer closed lines), or once
- * every stage runner (if the stages run in runners) has ended although
- * lines is still open: then nobody will ever drain it, and waiting for the
- * pipeline would wait forever. */
-static int read_or_runners_gone(void *arg)
+/* 1 once the tailer has closed lines: the log is read to its end. */
+static int lines_closed(struct pipeline *p)
 {
-	struct pipeline *p = arg;
 	pthread_mutex_lock(&p->lines->mu);
 	int closed = p->lines->closed;
 	pthread_mutex_unlock(&p->lines->mu);
-	int runners = 0, gone = 0; /* runners[1..3]: parser, filter, metrics stage */
-	for (int i = 1; i < 4; i++) {
-		runners += p->runners[i].started > 0;
-		gone += p->runners[i].started > 0 && atomic_load(&p->runners[i].running) == 0;
-	}
-	return closed || (runners > 0 && gone == runners);
+	return closed;
+}
+
+/* 1 once the log is read to its end, or once every stage runner (when the
+ * stages run in runners) has ended although lines is still open: then
+ * nobody will ever drain it, and waiting for the pipeline would wait
+ * forever. */
+static int read_or_runners_gone(void *arg)
+{
+	struct pipeline *p = arg;
+	if (lines_closed(p))
+		return 1;
+	if (!pipeline_config_batched(&p->cfg))
+		return 0;
+	for (int i = 1; i < 4; i++) /* runners[1..3]: parser, filter, metrics stage */
+		if (!workers_gone(&p->runners[i]))
+			return 0;
+	return 1;
+}
+
+static void start_or_fail(struct pipeline *p, const struct pipeline_config *cfg, const char *what)
+{
+	char err[256] = "";
+	if (pipeline_start(p, cfg, err, sizeof(err)) != 0)
+		fail_msg("pipeline_start (%s) returned -1: %s", what, err);
 }
 
 /* Starts p with cfg and waits until it has read the log to its end and
  * drained; `what` names the run in a failure. */
 static void run_to_end(struct pipeline *p, const struct pipeline_config *cfg, const char *what)
 {
-	char err[256] = "";
-	if (pipeline_start(p, cfg, err, sizeof(err)) != 0)
-		fail_msg("pipeline_start (%s) returned -1: %s", what, err);
+	start_or_fail(p, cfg, what);
+	harness_on_hang("the pipeline did not finish the sample log: with stage runners, does each one "
+			"close its out once its last worker is done?");
 	while (!harness_wait_until(read_or_runners_gone, p))
 		; /* a slow stage may take longer than one wait: the test's deadline bounds it */
-	if (!read_or_runners_gone(p) || !p->lines->closed) {
+	if (!lines_closed(p)) {
 		pipeline_cancel(p);
 		fail_msg("every stage runner ended before the log was read (%s): stage_worker must receive "
 			 "until chan_recv_many says CHAN_CLOSED",
 			 what);
 	}
-	harness_on_hang("the pipeline did not finish the sample log: with stage runners, does each one "
-			"close its out once its last worker is done?");
 	pipeline_wait(p);
 }
 
@@ -1121,8 +1139,8 @@ static void test_a_cancelled_worker_stops_before_its_next_batch(void **state)
 		assert_chan_status(chan_send(r.in, MSG(i)), CHAN_OK);
 	runner_start(&r);
 	/* Nobody reads out (capacity 1): the worker's first batch of 4 sticks. */
-	expect_parked((struct parking){r.out, 1, NULL, &r},
-		      "a worker with 4 results for an out of capacity 1 must wait to send");
+	expect_worker_parked(&r, r.out, 1,
+			     "a worker with 4 results for an out of capacity 1 must wait to send");
 	/* What pipeline_cancel does: cancel, then the channels. */
 	assert_chan_status(chan_close(r.cancel), CHAN_OK);
 	assert_chan_status(chan_close(r.in), CHAN_OK);
@@ -1176,9 +1194,7 @@ static void test_cancel_stops_a_pipeline_stuck_behind_a_slow_stage(void **state)
 	struct pipeline_config cfg = sample_config(2);
 	cfg.slow_stage = "filter";
 	cfg.slow_us = 500000;
-	char err[256] = "";
-	if (pipeline_start(&p, &cfg, err, sizeof(err)) != 0)
-		fail_msg("pipeline_start returned -1: %s", err);
+	start_or_fail(&p, &cfg, "a filter taking 0.5 s an entry");
 	if (!harness_wait_until(parser_blocked_sending, &p))
 		fail_msg("the parser never blocked sending to the slow filter (channels of 2)");
 	pipeline_cancel(&p);

@@ -43,4 +43,16 @@ struct op {
 void *op_send(void *arg); /* chan_send(op->ch, op->msg) */
 void *op_recv(void *arg); /* chan_recv(op->ch, &op->msg) */
 
+/* How a thread is expected to block: sending, receiving, or in a select. */
+enum park_kind { PARKED_SENDING, PARKED_RECEIVING, PARKED_SELECTING };
+
+/*
+ * Waits until thread t is blocked in chans[0..n-1] (NULL entries are
+ * skipped). Fails the test if it returned instead (with the status it
+ * returned, read from *status, and `if_returned`, the likely mistake), or
+ * if it is still neither parked nor done.
+ */
+void expect_parked(struct harness_thread *t, struct chan *const *chans, size_t n, enum park_kind kind,
+		   const enum chan_status *status, const char *what, const char *if_returned);
+
 #endif

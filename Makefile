@@ -75,6 +75,27 @@ $(OUT)/bin/$1: $(call obj,$(wildcard src/steps/$1.c) $(LIB_SRCS) $(call componen
 endef
 $(foreach l,$(LESSONS),$(eval $(call lesson_rules,$l)))
 
+# Lesson 10's spinning channel (src/fastchan.h): lesson 01's channel.c
+# compiled a second time under other names, behind a front from IMPL's
+# lesson 10 (the reference for lesson 01). Lessons 01 and 02's tests run
+# against it as two more suites of lesson 10; bin/chanbench-fast is
+# built on it.
+FASTCHAN_SUITES := 10-fastchan-01:01-channel 10-fastchan-02:02-select
+SUITES_10-scaling := 10-scaling $(foreach s,$(FASTCHAN_SUITES),$(firstword $(subst :, ,$s)))
+FASTCHAN_OBJS = $(call obj,$(filter-out %/01-channel/channel.c,$(call component_srcs,10-scaling)) \
+	$(wildcard $(IMPL)/10-scaling/fast/*.c)) $(BUILD)/objplain/solutions/01-channel/channel.o
+$(BUILD)/objplain/%.o: %.c | deps-present
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DFASTCHAN_PLAIN_BUILD -include src/fastchan.h -MMD -MP -c $< -o $@
+define fastchan_suite
+$(OUT)/tests/$1: $(call obj,$(wildcard tests/$2/*.c) $(HARNESS_SRCS) $(LIB_SRCS)) $(FASTCHAN_OBJS)
+	@mkdir -p $$(@D)
+	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach s,$(FASTCHAN_SUITES),$(eval $(call fastchan_suite,$(firstword $(subst :, ,$s)),$(lastword $(subst :, ,$s)))))
+# The test programs of the selected lessons.
+SUITES := $(foreach l,$(SELECTED),$(or $(SUITES_$l),$l))
+
 $(BUILD)/obj/%.o: %.c | deps-present
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
@@ -96,6 +117,18 @@ $(OUT)/bench/%: $(call obj,src/bench/%.c $(BENCH_SRCS))
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# The channel benchmark, linked twice: chanbench on lesson 01's channel,
+# chanbench-fast on lesson 10's spinning one; each runs the other for
+# --impl (src/bench/chanbench.c).
+$(BUILD)/obj/src/bench/chanbench-fast.o: src/bench/chanbench.c | deps-present
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DCHANBENCH_FAST -MMD -MP -c $< -o $@
+$(OUT)/bench/chanbench-fast: $(BUILD)/obj/src/bench/chanbench-fast.o $(call obj,$(LIB_SRCS)) \
+	$(filter-out %/01-channel/channel.o,$(call obj,$(foreach m,$(LESSONS),$(wildcard $(IMPL)/$m/*.c)))) \
+	$(call obj,$(wildcard $(IMPL)/10-scaling/fast/*.c)) $(BUILD)/objplain/$(IMPL)/01-channel/channel.o
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
 -include $(shell find build -name '*.d' 2>/dev/null)
 
 # The course's program, bin/logpipe, is built from IMPL's code for every
@@ -110,9 +143,14 @@ $(LOGPIPE_BIN): $(call obj,$(LOGPIPE_SRCS))
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
+## chanbench: build bin/chanbench (lesson 01's channel) and bin/chanbench-fast (lesson 10's
+##            spinning one) from IMPL's code; either runs both: --impl plain|fast
+chanbench: $(OUT)/bench/chanbench $(OUT)/bench/chanbench-fast
+	@mkdir -p bin && cp $^ bin/ && echo "built bin/chanbench and bin/chanbench-fast from $(IMPL)"
+
 STEP_PROGRAMS := $(filter $(patsubst src/steps/%.c,%,$(wildcard src/steps/*.c)),$(SELECTED))
 
-.PHONY: all testbin progbin logpipe bin/logpipe test check hint run demo e2e bench exercises doctor deps deps-present \
+.PHONY: all testbin suites chanbench progbin logpipe bin/logpipe test check hint run demo e2e bench exercises doctor deps deps-present \
 	broken snippets diagrams format fuzz clean help
 
 ## all: build every test and step program (yours and the reference), and bin/logpipe
@@ -120,7 +158,11 @@ all:
 	@$(MAKE) --no-print-directory testbin progbin logpipe IMPL=solutions
 	@$(MAKE) --no-print-directory testbin progbin IMPL=exercises
 
-testbin: $(addprefix $(OUT)/tests/,$(SELECTED))
+testbin: $(addprefix $(OUT)/tests/,$(SUITES))
+
+# The test programs of LESSON (grade.sh asks, lesson by lesson).
+suites:
+	@echo $(SUITES)
 progbin: $(addprefix $(OUT)/bin/,$(STEP_PROGRAMS))
 
 ## logpipe: build bin/logpipe from IMPL's code (IMPL=solutions for the reference;

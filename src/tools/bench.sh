@@ -2,9 +2,10 @@
 # bench.sh - make bench: how fast the course's code is, as ratios measured
 # in this one run on this one machine (never as a pass/fail threshold).
 #
-#  1. The channel (lesson 01's, src/steps/01-channel.c): messages a second
-#     for 1 producer and 1 consumer at capacities 0, 1, 64, 1024, and for
-#     4 x 4 at 64; beside Go's channel on the same cases when `go` is
+#  1. The channel (bin/chanbench, src/bench/chanbench.c): messages a
+#     second for 1 producer and 1 consumer at capacities 0, 1, 4, 64, 1024,
+#     and for 4 x 4 at 64; lesson 01's channel beside lesson 10's spinning
+#     one (--impl fast), and Go's channel on the same cases when `go` is
 #     installed (src/bench/chanbench.go; Debian: apt-get install golang-go).
 #     Then the same channel with batches (lesson 10: chan_send_many and
 #     chan_recv_many, the program's --batch), against batches of 1.
@@ -28,7 +29,7 @@ out=build/bench
 mkdir -p "$out"
 bin=build/plain/solutions
 
-$MAKE -s --no-print-directory "$bin/bin/01-channel" "$bin/bin/03-tailer" "$bin/bench/pipebench" "$bin/bin/logpipe" IMPL=solutions ||
+$MAKE -s --no-print-directory "$bin/bench/chanbench" "$bin/bench/chanbench-fast" "$bin/bin/03-tailer" "$bin/bench/pipebench" "$bin/bin/logpipe" IMPL=solutions ||
 	exit 1
 
 # median of the numbers on stdin
@@ -49,13 +50,15 @@ else
 	echo "(go is not installed: the Go column is skipped; Debian: apt-get install golang-go)"
 fi
 
-# channel CASE: "producers consumers capacity messages [batch]"
+# channel CASE: "producers consumers capacity messages [batch]"; C_IMPL:
+# plain (lesson 01's channel) or fast (lesson 10's spinning one)
+C_IMPL=plain
 c_rate() {
 	set -- $1
 	i=0
 	while [ $i -lt "$RUNS" ]; do
-		"$bin/bin/01-channel" --producers "$1" --consumers "$2" --capacity "$3" --messages "$4" \
-			--batch "${5:-1}" | tail -n 1 | field msgs_per_s
+		"$bin/bench/chanbench" --impl "$C_IMPL" --producers "$1" --consumers "$2" --capacity "$3" \
+			--messages "$4" --batch "${5:-1}" | tail -n 1 | field msgs_per_s
 		i=$((i + 1))
 	done | median
 }
@@ -70,17 +73,20 @@ go_rate() {
 
 echo
 echo "channel: messages a second (median of $RUNS runs)"
-printf '  %-22s %14s %14s %10s\n' "case" "C (lesson 01)" "Go" "C / Go"
+printf '  %-20s %12s %12s %12s %10s %10s %10s\n' "case" "plain (01)" "fast (10)" "Go" "fast/plain" \
+	"plain/Go" "fast/Go"
 json_chan=""
-for case in "1 1 0 100000" "1 1 1 100000" "1 1 64 2000000" "1 1 1024 2000000" "4 4 64 2000000"; do
+for case in "1 1 0 100000" "1 1 1 100000" "1 1 4 1000000" "1 1 64 2000000" "1 1 1024 2000000" "4 4 64 2000000"; do
 	set -- $case
 	label="${1}x${2} capacity $3"
-	c=$(c_rate "$case")
+	c=$(C_IMPL=plain; c_rate "$case")
+	f=$(C_IMPL=fast; c_rate "$case")
 	g=""
 	[ -n "$gobin" ] && g=$(go_rate "$case")
-	printf '  %-22s %14.0f %14s %10s\n' "$label" "$c" "${g:--}" "$([ -n "$g" ] && ratio "$c" "$g" || echo -)"
+	printf '  %-20s %12.0f %12.0f %12s %10s %10s %10s\n' "$label" "$c" "$f" "${g:--}" "$(ratio "$f" "$c")" \
+		"$([ -n "$g" ] && ratio "$c" "$g" || echo -)" "$([ -n "$g" ] && ratio "$f" "$g" || echo -)"
 	json_chan="$json_chan${json_chan:+,}
-    {\"producers\": $1, \"consumers\": $2, \"capacity\": $3, \"c_msgs_per_s\": $c, \"go_msgs_per_s\": ${g:-null}}"
+    {\"producers\": $1, \"consumers\": $2, \"capacity\": $3, \"c_msgs_per_s\": $c, \"fast_msgs_per_s\": $f, \"go_msgs_per_s\": ${g:-null}}"
 done
 
 echo

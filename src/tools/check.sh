@@ -68,7 +68,11 @@ GRADE_QUIET=1 IMPL=build/stubs sh src/tools/grade.sh >"$log/stubs.txt" 2>&1
 secs=$(($(date +%s) - t0))
 cat "$log/stubs.txt"
 others=$(cat build/results/plain/build_stubs/*.tap 2>/dev/null | grep '^not ok' | grep -cv '# NOTIMPL$')
-passing=$(cat build/results/plain/build_stubs/*.tap 2>/dev/null | grep -c '^ok')
+# Lesson 10's reruns of lessons 01 and 02's tests on its spinning channel
+# (*-fastchan-*) are the exception: a test that never sends or receives
+# does not reach the front, and passes.
+passing=$(ls build/results/plain/build_stubs/*.tap 2>/dev/null | grep -v -- '-fastchan-' | xargs cat 2>/dev/null |
+	grep -c '^ok')
 if [ "$others" -eq 0 ] && [ "$passing" -eq 0 ] && ! grep -q 'does not compile' "$log/stubs.txt"; then
 	ok
 	echo "  ok: every test against every stub reports NOT IMPLEMENTED (${secs}s)"
@@ -107,6 +111,29 @@ if [ -f "$log/run-failures" ]; then
 else
 	ok
 fi
+
+step "bin/chanbench: both channels, each asked for the other (plain and ThreadSanitizer builds)"
+for san in "" thread; do
+	cb=build/${san:-plain}/solutions/bench/chanbench
+	if ! $MAKE -s --no-print-directory "$cb" "$cb-fast" IMPL=solutions SANITIZE="$san" >"$log/chanbench.txt" 2>&1; then
+		bad "chanbench does not build (${san:-plain})"
+		cat "$log/chanbench.txt"
+		continue
+	fi
+	for run in "$cb --impl fast" "$cb-fast --impl plain" "$cb-fast"; do
+		for args in "--capacity 1 --producers 2 --consumers 2 --messages 20000" \
+			"--capacity 4 --producers 3 --consumers 1 --messages 20000 --batch 3"; do
+			if TSAN_OPTIONS="halt_on_error=1" timeout 120 $(runner_for "$san") $run $args >"$log/run.txt" 2>&1 &&
+				tail -n 1 "$log/run.txt" | grep -q "^result: ok, impl=.*msgs_per_s="; then
+				ok
+				echo "  ok  ${san:-plain}  ${run#build/*/solutions/bench/} $args  ($(tail -n 1 "$log/run.txt" | cut -d, -f2))"
+			else
+				bad "${san:-plain} $run $args"
+				tail -n 15 "$log/run.txt"
+			fi
+		done
+	done
+done
 
 step "the course's program: logpipe --once, promtool, valgrind"
 lp=build/plain/solutions/bin/logpipe

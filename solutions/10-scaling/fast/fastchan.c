@@ -1,0 +1,108 @@
+/*
+ * fastchan.c - lesson 10, part 5: the front of the spinning channel. The
+ * contract, and why it spins where it does, is src/fastchan.h.
+ */
+#include "fastchan.h"
+#include "clock.h"
+#include "notimpl.h"
+
+/* "I am spinning": lets the other hardware thread of the core run, and
+ * saves power. Compilers have no portable way to say it. */
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+static inline void pause_times(unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		cpu_relax();
+}
+
+/* One try of lesson 01's operation: given a deadline in the past, it
+ * answers CHAN_TIMEOUT instead of waiting (lesson 02's chan_cond_wait),
+ * or does what it would have done without waiting. */
+static inline enum chan_status try_send_once(struct chan *ch, void *msg)
+{
+	static const struct timespec long_ago = {0, 0};
+	return plain_chan_send_until(ch, msg, &long_ago);
+}
+
+static inline enum chan_status try_recv_once(struct chan *ch, void **msg)
+{
+	static const struct timespec long_ago = {0, 0};
+	return plain_chan_recv_until(ch, msg, &long_ago);
+}
+
+/* BEGIN SOLUTION */
+/* Whether an operation that cannot complete now should try again before
+ * it sleeps (src/fastchan.h says why these three). chan_cap needs no lock:
+ * the capacity never changes. */
+static int worth_spinning(struct chan *ch, const struct timespec *deadline)
+{
+	size_t cap = chan_cap(ch);
+	int is_try = deadline != NULL && deadline_passed(deadline);
+	return cap > 0 && cap < FASTCHAN_SPIN_BELOW && !is_try;
+}
+/* END SOLUTION */
+
+enum chan_status chan_send_until(struct chan *ch, void *msg, const struct timespec *deadline)
+{
+	/* BEGIN SOLUTION */
+	if (ch != NULL && worth_spinning(ch, deadline)) {
+		/* Each try takes and releases the lock: between tries the
+		 * other side has the channel to itself. */
+		for (unsigned pauses = FASTCHAN_PAUSES_FIRST; pauses <= FASTCHAN_PAUSES_LAST; pauses *= 2) {
+			enum chan_status rc = try_send_once(ch, msg);
+			if (rc != CHAN_TIMEOUT)
+				return rc; /* sent, or the channel is closed */
+			pause_times(pauses);
+		}
+	}
+	return plain_chan_send_until(ch, msg, deadline);
+	/* END SOLUTION */
+	/* STUB
+	(void)ch;
+	(void)msg;
+	(void)deadline;
+	NOT_IMPLEMENTED("chan_send_until (the spinning front)", "lessons/10-scaling/README.md#build-it-the-front");
+	return CHAN_NOTIMPL;
+	*/
+}
+
+enum chan_status chan_recv_until(struct chan *ch, void **msg, const struct timespec *deadline)
+{
+	/* BEGIN SOLUTION */
+	if (ch != NULL && msg != NULL && worth_spinning(ch, deadline)) {
+		for (unsigned pauses = FASTCHAN_PAUSES_FIRST; pauses <= FASTCHAN_PAUSES_LAST; pauses *= 2) {
+			enum chan_status rc = try_recv_once(ch, msg);
+			if (rc != CHAN_TIMEOUT)
+				return rc; /* a message, or closed and drained */
+			pause_times(pauses);
+		}
+	}
+	return plain_chan_recv_until(ch, msg, deadline);
+	/* END SOLUTION */
+	/* STUB
+	(void)ch;
+	(void)deadline;
+	if (msg != NULL)
+		*msg = NULL;
+	NOT_IMPLEMENTED("chan_recv_until (the spinning front)", "lessons/10-scaling/README.md#build-it-the-front");
+	return CHAN_NOTIMPL;
+	*/
+}
+
+enum chan_status chan_send(struct chan *ch, void *msg)
+{
+	return chan_send_until(ch, msg, NULL);
+}
+
+enum chan_status chan_recv(struct chan *ch, void **msg)
+{
+	return chan_recv_until(ch, msg, NULL);
+}

@@ -69,6 +69,8 @@ enum chan_status chan_send_until(struct chan *ch, void *msg, const struct timesp
 	(void)ch;
 	(void)msg;
 	(void)deadline;
+	(void)try_send_once;
+	(void)pause_times;
 	NOT_IMPLEMENTED("chan_send_until (the spinning front)", "lessons/10-scaling/README.md#build-it-the-front");
 	return CHAN_NOTIMPL;
 	*/
@@ -90,6 +92,7 @@ enum chan_status chan_recv_until(struct chan *ch, void **msg, const struct times
 	/* STUB
 	(void)ch;
 	(void)deadline;
+	(void)try_recv_once;
 	if (msg != NULL)
 		*msg = NULL;
 	NOT_IMPLEMENTED("chan_recv_until (the spinning front)", "lessons/10-scaling/README.md#build-it-the-front");

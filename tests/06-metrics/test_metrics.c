@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -706,6 +707,7 @@ struct hammer {
 	int id;
 	long n;
 	int failures;
+	atomic_long *progress; /* rounds of updates done, all threads together */
 };
 
 static void *hammer_run(void *arg)
@@ -719,12 +721,15 @@ static void *hammer_run(void *arg)
 		h->failures += metrics_counter_add(h->events, shared, 1) != 0;
 		h->failures += metrics_histogram_observe(h->sizes, NULL, (double)(i % 4)) != 0;
 		h->failures += metrics_gauge_set(h->last, NULL, (double)i) != 0;
+		atomic_fetch_add(h->progress, 1);
 	}
 	return NULL;
 }
 
 struct scraper {
 	struct metrics_registry *reg;
+	atomic_long *progress; /* the updaters' */
+	long every;            /* renders once per this many rounds of updates */
 	atomic_int stop;
 	long renders;
 	char why[300];
@@ -755,6 +760,12 @@ static void *scraper_run(void *arg)
 		last_shared = shared;
 		s->renders++;
 		free(text);
+		/* Paced by the updates, not by the clock: a scraper rendering
+		 * back to back can keep the lock from the updaters for seconds
+		 * (a mutex is not fair), and a real one scrapes now and then. */
+		long next = atomic_load(s->progress) + s->every;
+		while (atomic_load(s->progress) < next && !atomic_load(&s->stop))
+			sched_yield();
 	} while (!atomic_load(&s->stop));
 	return NULL;
 }
@@ -772,7 +783,11 @@ static void test_updates_from_four_threads_while_scraping_are_exact(void **state
 	h[0].sizes = must(metrics_histogram(reg, "t_sizes", "help", 0, NULL, bounds, 2), "t_sizes");
 	h[0].last = must(metrics_gauge(reg, "t_last", "help", 0, NULL), "t_last");
 	static struct scraper s;
+	static atomic_long progress;
+	atomic_init(&progress, 0);
 	s.reg = reg;
+	s.progress = &progress;
+	s.every = n / 50;
 	atomic_init(&s.stop, 0);
 	harness_thread_start(&st, scraper_run, &s);
 	for (int i = 0; i < 4; i++) {
@@ -780,6 +795,7 @@ static void test_updates_from_four_threads_while_scraping_are_exact(void **state
 		h[i].id = i;
 		h[i].n = n;
 		h[i].failures = 0;
+		h[i].progress = &progress;
 	}
 	for (int i = 0; i < 4; i++)
 		harness_thread_start(&t[i], hammer_run, &h[i]);

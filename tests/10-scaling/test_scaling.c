@@ -624,6 +624,7 @@ struct feeder {
 	struct chan *in;
 	long n;
 	long sent;
+	atomic_int finished; /* 1 once its sends are over, before it closes in */
 };
 
 static void *feed(void *arg)
@@ -631,6 +632,9 @@ static void *feed(void *arg)
 	struct feeder *f = arg;
 	for (long i = 1; i <= f->n && chan_send(f->in, MSG(i)) == CHAN_OK; i++)
 		f->sent = i;
+	/* Before the close: workers can only finish after it, so "every
+	 * worker gone and finished still 0" means they left too early. */
+	atomic_store(&f->finished, 1);
 	chan_close(f->in);
 	return NULL;
 }
@@ -691,30 +695,32 @@ static void expect_worker_parked(struct stage_runner *r, struct chan *ch, int se
 }
 
 struct feeding {
-	struct harness_thread *feeder;
+	struct feeder *feeder;
 	struct stage_runner *r;
 };
 
 static int fed_or_workers_gone(void *arg)
 {
 	struct feeding *f = arg;
-	return harness_thread_done(f->feeder) || workers_gone(f->r);
+	return atomic_load(&f->feeder->finished) || workers_gone(f->r);
 }
 
 /* Waits for the feeder to have sent everything; fails at once if every
  * worker has returned while it is still sending (nobody will ever take
  * the rest), and after `ms` if it is merely stuck. */
-static void join_feeder(struct harness_thread *ft, struct stage_runner *r, long ms)
+static void join_feeder(struct harness_thread *ft, struct feeder *fd, struct stage_runner *r, long ms)
 {
-	struct feeding f = {ft, r};
+	struct feeding f = {fd, r};
 	struct timespec deadline = deadline_after_ms(ms);
 	while (!fed_or_workers_gone(&f) && !deadline_passed(&deadline))
 		harness_wait_until(fed_or_workers_gone, &f);
-	if (!harness_thread_done(ft) && workers_gone(r))
+	if (!atomic_load(&fd->finished) && workers_gone(r))
 		fail_msg("every worker returned while items were still being sent to in: stage_worker must "
 			 "receive until chan_recv_many says CHAN_CLOSED");
-	if (!harness_thread_join_within(ft, 1))
+	if (!atomic_load(&fd->finished))
 		fail_msg("the feeder stayed blocked on in for %ld ms: are the workers receiving?", ms);
+	if (!harness_thread_join_within(ft, harness_wait_ms()))
+		fail_msg("the feeder did not return after its last send: chan_close(in) blocked?");
 }
 
 static void join_runner(struct stage_runner *r)
@@ -745,7 +751,7 @@ static void test_runner_steps_every_item_in_order_with_one_worker(void **state)
 			    (unsigned long)MSG_VALUE(msg), next);
 		next++;
 	}
-	join_feeder(&ft, &r, harness_wait_ms());
+	join_feeder(&ft, &f, &r, harness_wait_ms());
 	join_runner(&r);
 	if (next != 1201)
 		fail_msg("out carried %ld items, expected 200", next - 1001);
@@ -773,7 +779,7 @@ static void test_runner_sends_on_only_what_the_step_returns(void **state)
 	harness_thread_start(&ft, feed, &f);
 	long got =
 	    drain_out(&r, NULL, 50, "the consumer of out waited forever: out must be closed at the end");
-	join_feeder(&ft, &r, harness_wait_ms());
+	join_feeder(&ft, &f, &r, harness_wait_ms());
 	join_runner(&r);
 	if (got != 25 || atomic_load(&w.stepped) != 50)
 		fail_msg("the step saw %lu items and out carried %ld, expected 50 and 25: every item goes "
@@ -803,7 +809,7 @@ static void test_workers_move_every_item_exactly_once_and_the_last_closes_out(vo
 	long got = drain_out(&r, seen, n,
 			     "out was never closed, or the workers stopped: the last worker to finish closes "
 			     "out (count the workers down in running)");
-	join_feeder(&ft, &r, 60000);
+	join_feeder(&ft, &f, &r, 60000);
 	join_runner(&r);
 	long lost = 0, twice = 0;
 	for (long v = 1; v <= n; v++) {
@@ -845,7 +851,7 @@ static void test_runner_keeps_draining_in_when_out_is_closed(void **state)
 	harness_thread_start(&ft, feed, &f);
 	harness_on_hang("the feeder stayed blocked on in: when out refuses a batch, discard what it did not "
 			"take and keep receiving");
-	join_feeder(&ft, &r, 60000);
+	join_feeder(&ft, &f, &r, 60000);
 	join_runner(&r);
 	if (f.sent != 300)
 		fail_msg("the feeder sent %ld of 300 items", f.sent);
@@ -867,7 +873,7 @@ static void test_runner_as_the_last_stage_has_no_out(void **state)
 	struct harness_thread ft;
 	runner_start(&r);
 	harness_thread_start(&ft, feed, &f);
-	join_feeder(&ft, &r, 60000);
+	join_feeder(&ft, &f, &r, 60000);
 	join_runner(&r);
 	if (atomic_load(&w.stepped) != 500)
 		fail_msg("the last stage's step saw %lu of 500 items", atomic_load(&w.stepped));

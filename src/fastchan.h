@@ -42,8 +42,8 @@
 #ifdef FASTCHAN_PLAIN_BUILD
 #define chan_send_until plain_chan_send_until
 #define chan_recv_until plain_chan_recv_until
-#define chan_send       plain_chan_send
-#define chan_recv       plain_chan_recv
+#define chan_send	plain_chan_send
+#define chan_recv	plain_chan_recv
 #endif
 
 #include "channel.h"

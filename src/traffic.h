@@ -52,4 +52,9 @@ int traffic_begin(int argc, char **argv, struct traffic *t, const char *about);
  * is the time from the first thread's start to the last one's end. */
 int traffic_run(const struct traffic *t, double *seconds);
 
+/* traffic_run, then the last line: "result: ok, [what, ]M messages in S s,
+ * msgs_per_s=N" (FAILED instead of ok if a check failed). Returns the exit
+ * status: 0 if every check passed, 1 if not. what may be NULL. */
+int traffic_main(const struct traffic *t, const char *what);
+
 #endif

@@ -84,20 +84,14 @@ int main(int argc, char **argv)
 			    .consumers = 1,
 			    .messages = 1000000,
 			    .batch = 1};
-	int rc = traffic_begin(argc, argv, &t,
-			       "  --impl plain|fast  the channel to measure: lesson 01's (plain, the default\n"
-			       "                  of chanbench) or lesson 10's spinning one (fast, the default\n"
-			       "                  of chanbench-fast)\n"
-			       "  Producer threads send the numbers 1..M through one channel; consumer threads\n"
-			       "  check every number; the last line says how many messages a second.\n");
+	int rc =
+	    traffic_begin(argc, argv, &t,
+			  "  --impl plain|fast  the channel to measure: lesson 01's (plain, the default\n"
+			  "                  of chanbench) or lesson 10's spinning one (fast, the default\n"
+			  "                  of chanbench-fast)\n"
+			  "  Producer threads send the numbers 1..M through one channel; consumer threads\n"
+			  "  check every number; the last line says how many messages a second.\n");
 	if (rc >= 0)
 		return rc;
-	double seconds = 0;
-	int failed = traffic_run(&t, &seconds);
-	if (failed < 0)
-		return 1;
-	double per_s = seconds > 0 ? (double)t.messages / seconds : 0;
-	printf("result: %s, impl=%s, %llu messages in %.3f s, msgs_per_s=%.0f\n", failed == 0 ? "ok" : "FAILED",
-	       OWN_IMPL, t.messages, seconds, per_s);
-	return failed == 0 ? 0 : 1;
+	return traffic_main(&t, "impl=" OWN_IMPL);
 }

@@ -643,3 +643,17 @@ int traffic_begin(int argc, char **argv, struct traffic *t, const char *about)
 	describe(t);
 	return probe(t) == 0 ? -1 : 1;
 }
+
+int traffic_main(const struct traffic *t, const char *what)
+{
+	double seconds = 0;
+	int failed = traffic_run(t, &seconds);
+	if (failed < 0)
+		return 1;
+	/* The figure includes starting and joining the threads: with few
+	 * messages that is much of the time, so it reads low. */
+	double per_s = seconds > 0 ? (double)t->messages / seconds : 0;
+	printf("result: %s, %s%s%llu messages in %.3f s, msgs_per_s=%.0f\n", failed == 0 ? "ok" : "FAILED",
+	       what != NULL ? what : "", what != NULL ? ", " : "", t->messages, seconds, per_s);
+	return failed == 0 ? 0 : 1;
+}

@@ -17,8 +17,6 @@
  */
 #include "traffic.h"
 
-#include <stdio.h>
-
 int main(int argc, char **argv)
 {
 	struct traffic t = {.prog = "01-channel",
@@ -35,14 +33,5 @@ int main(int argc, char **argv)
 			  "  number arrived exactly once and in order, and says how fast it went.\n");
 	if (rc >= 0)
 		return rc;
-	double seconds = 0;
-	int failed = traffic_run(&t, &seconds);
-	if (failed < 0)
-		return 1;
-	/* The figure includes starting and joining the threads: with few
-	 * messages that is much of the time, so it reads low. */
-	double per_s = seconds > 0 ? (double)t.messages / seconds : 0;
-	printf("result: %s, %llu messages in %.3f s, msgs_per_s=%.0f\n", failed == 0 ? "ok" : "FAILED",
-	       t.messages, seconds, per_s);
-	return failed == 0 ? 0 : 1;
+	return traffic_main(&t, NULL);
 }

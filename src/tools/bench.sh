@@ -12,8 +12,9 @@
 #  2. The pipeline: lines a second through logpipe --once on a generated
 #     log of BENCH_LINES lines (default 1 000 000), against one thread doing
 #     the same work in one loop (src/bench/pipebench.c), and peak memory;
-#     then with lesson 10's batches and parser workers, and the same with
-#     jemalloc preloaded when it is installed (Debian: libjemalloc2).
+#     then with lesson 10's batches and parser workers, the same with a
+#     bigger glibc per-thread cache (GLIBC_TUNABLES), and with jemalloc
+#     preloaded when it is installed (Debian: libjemalloc2).
 #  3. /metrics requests a second and latency under wrk while logpipe
 #     ingests at full speed, against / in the same run (when wrk is
 #     installed; Debian: apt-get install wrk).
@@ -118,7 +119,8 @@ p_run() { # mode [pipebench options] -> median lines/s, and the largest max_rss_
 	i=0
 	: >"$out/runs.txt"
 	while [ $i -lt "$RUNS" ]; do
-		${P_PRELOAD:+env LD_PRELOAD="$P_PRELOAD"} "$bin/bench/pipebench" --mode "$@" --file "$log" >>"$out/runs.txt" || return 1
+		env ${P_PRELOAD:+LD_PRELOAD="$P_PRELOAD"} ${P_TUNABLES:+GLIBC_TUNABLES="$P_TUNABLES"} \
+			"$bin/bench/pipebench" --mode "$@" --file "$log" >>"$out/runs.txt" || return 1
 		i=$((i + 1))
 	done
 	rate=$(field lines_per_s <"$out/runs.txt" | median)
@@ -127,26 +129,34 @@ p_run() { # mode [pipebench options] -> median lines/s, and the largest max_rss_
 }
 echo
 echo "pipeline: lines a second on $LINES lines, $(($(wc -c <"$log") / 1048576)) MiB (median of $RUNS runs)"
-printf '  %-50s %12s %8s %12s\n' "mode" "lines/s" "ratio" "peak memory"
+printf '  %-58s %12s %8s %12s\n' "mode" "lines/s" "ratio" "peak memory"
 P_PRELOAD=
+P_TUNABLES=
 set -- $(p_run reference)
 ref=$1
-printf '  %-50s %12.0f %8s %9s KiB\n' "one thread, one loop (the reference)" "$1" "1.00" "$2"
+printf '  %-58s %12.0f %8s %9s KiB\n' "one thread, one loop (the reference)" "$1" "1.00" "$2"
 json_pipe="{\"mode\": \"reference\", \"lines_per_s\": $1, \"max_rss_kb\": $2}"
 # A row of the table: label, then p_run's arguments (with P_PRELOAD set
 # for another allocator); the ratio is to the reference, ref.
 p_row() {
 	label=$1
 	shift
-	mode="$*${P_PRELOAD:+, jemalloc}"
+	mode="$*${P_PRELOAD:+, jemalloc}${P_TUNABLES:+, $P_TUNABLES}"
 	set -- $(p_run "$@")
-	printf '  %-50s %12.0f %8s %9s KiB\n' "$label" "$1" "$(ratio "$1" "$ref")" "$2"
+	printf '  %-58s %12.0f %8s %9s KiB\n' "$label" "$1" "$(ratio "$1" "$ref")" "$2"
 	json_pipe="$json_pipe,
     {\"mode\": \"$mode\", \"lines_per_s\": $1, \"max_rss_kb\": $2, \"ratio\": $(ratio "$1" "$ref")}"
 }
 p_row "logpipe --once (4 stages, 3 channels)" pipeline
 p_row "logpipe --once --batch 64" pipeline --batch 64
 p_row "logpipe --once --batch 64 --workers 2" pipeline --batch 64 --workers 2
+# glibc with a bigger per-thread cache of freed blocks (1024 a size class
+# instead of 7): a thread that frees what another allocated keeps more of
+# it at hand, and reuses it for its own allocations of the same size.
+P_TUNABLES=glibc.malloc.tcache_count=1024
+p_row "logpipe --once --batch 64, tcache_count=1024" pipeline --batch 64
+p_row "logpipe --once --batch 64 --workers 2, tcache_count=1024" pipeline --batch 64 --workers 2
+P_TUNABLES=
 # The same with jemalloc, whose per-thread caches take back memory freed on
 # another thread: what the allocator costs the pipeline (lesson 10).
 P_PRELOAD=$({ ldconfig -p || /sbin/ldconfig -p; } 2>/dev/null | sed -n 's/.*libjemalloc\.so\.2 .*=> \(.*\)/\1/p' | head -n 1)

@@ -46,7 +46,8 @@ enum chan_status chan_send_until(struct chan *ch, void *msg, const struct timesp
 	(void)deadline;
 	(void)try_send_once;
 	(void)pause_times;
-	NOT_IMPLEMENTED("chan_send_until (the spinning front)", "lessons/10-scaling/README.md#build-it-the-front");
+	NOT_IMPLEMENTED("chan_send_until (the spinning front)",
+			"lessons/10-scaling/README.md#build-it-the-front");
 	return CHAN_NOTIMPL;
 }
 
@@ -58,7 +59,8 @@ enum chan_status chan_recv_until(struct chan *ch, void **msg, const struct times
 	(void)try_recv_once;
 	if (msg != NULL)
 		*msg = NULL;
-	NOT_IMPLEMENTED("chan_recv_until (the spinning front)", "lessons/10-scaling/README.md#build-it-the-front");
+	NOT_IMPLEMENTED("chan_recv_until (the spinning front)",
+			"lessons/10-scaling/README.md#build-it-the-front");
 	return CHAN_NOTIMPL;
 }
 

@@ -15,4 +15,9 @@ void not_implemented(const char *func, const char *see, const char *file, int li
 
 #define NOT_IMPLEMENTED(func, see) not_implemented(func, see, __FILE__, __LINE__)
 
+/* 1 once any stub has been reached in this process. The test harness
+ * stops waiting then: whatever a test waits for after a stub answered in
+ * its place will not come, and the verdict is already NOT IMPLEMENTED. */
+int not_implemented_reached(void);
+
 #endif

@@ -1,17 +1,22 @@
 #include "notimpl.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
 #define NOTIMPL_MAX_SEEN 64
 
-/* Protects seen[] and nseen: stubs may be called from several threads. */
+/* Protects seen[], nseen and the printing: stubs may be called from
+ * several threads. */
 static pthread_mutex_t seen_mu = PTHREAD_MUTEX_INITIALIZER;
 static const char *seen[NOTIMPL_MAX_SEEN];
 static int nseen;
 
-static int first_time(const char *func)
+/* Prints the message the first time func is reached. Under the lock, so
+ * that when any call returns, the message is written, whichever thread
+ * wrote it. */
+static void report_once(const char *func, const char *see, const char *file, int line)
 {
 	int first = 1;
 	pthread_mutex_lock(&seen_mu);
@@ -20,12 +25,22 @@ static int first_time(const char *func)
 			first = 0;
 	if (first && nseen < NOTIMPL_MAX_SEEN)
 		seen[nseen++] = func;
+	if (first)
+		fprintf(stderr, "NOT IMPLEMENTED: %s (%s:%d) - see %s\n", func, file, line, see);
 	pthread_mutex_unlock(&seen_mu);
-	return first;
 }
+
+static atomic_int reached;
 
 void not_implemented(const char *func, const char *see, const char *file, int line)
 {
-	if (first_time(func))
-		fprintf(stderr, "NOT IMPLEMENTED: %s (%s:%d) - see %s\n", func, file, line, see);
+	report_once(func, see, file, line);
+	/* After the message: a waiter that stops because of this flag must
+	 * find the message already written, so the verdict names the stub. */
+	atomic_store(&reached, 1);
+}
+
+int not_implemented_reached(void)
+{
+	return atomic_load(&reached);
 }

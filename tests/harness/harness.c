@@ -5,6 +5,7 @@
  */
 #include "harness.h"
 #include "clock.h"
+#include "notimpl.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -444,7 +445,8 @@ int harness_wait_until(int (*pred)(void *), void *arg)
 	struct timespec deadline = deadline_after_ms(harness_wait_ms());
 	const struct timespec pause = {0, 200000}; /* 0.2 ms between looks */
 	while (!pred(arg)) {
-		if (deadline_passed(&deadline))
+		/* After a stub, nothing waited for is coming (notimpl.h). */
+		if (deadline_passed(&deadline) || not_implemented_reached())
 			return 0;
 		nanosleep(&pause, NULL);
 	}

@@ -113,9 +113,14 @@ grade_suite() { # suite: run it, add a row to the board and its failures to the 
 		/^ok / { show = 0; next }
 		show && /^  # / { sub(/^  # /, "    "); print }
 	' "$tap")
+	rerun=""
+	[ "$s" != "${s%-fastchan-*}" ] &&
+		rerun="
+    (lesson ${s##*-}'s test, its \"see:\" is that lesson's contract; the code under test is your
+    spinning front: lessons/10-scaling/README.md#a-front-not-a-copy)"
 	details="$details
 $(suite_title "$s"): first failing test
-$block
+$block$rerun
     hint: make hint LESSON=${s%%-*}
 "
 }

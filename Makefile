@@ -151,7 +151,7 @@ chanbench: $(OUT)/bench/chanbench $(OUT)/bench/chanbench-fast
 STEP_PROGRAMS := $(filter $(patsubst src/steps/%.c,%,$(wildcard src/steps/*.c)),$(SELECTED))
 
 .PHONY: all testbin suites chanbench progbin logpipe bin/logpipe test check hint run demo e2e bench exercises doctor deps deps-present \
-	broken snippets diagrams format fuzz clean help
+	broken mutants snippets diagrams format fuzz clean help
 
 ## all: build every test and step program (yours and the reference), and bin/logpipe
 all:
@@ -215,9 +215,14 @@ e2e: deps-present
 exercises:
 	@FORCE='$(FORCE)' sh src/tools/exercises.sh write
 
-## broken: build and grade a known-broken channel (LESSON=NN BUG=name; no BUG lists them)
+## broken: build and grade a lesson's classic mistake (LESSON=NN BUG=name; no BUG lists them)
 broken: deps-present
-	@LESSON='$(LESSON)' BUG='$(BUG)' SANITIZE='$(SANITIZE)' MAKE='$(MAKE)' sh src/tools/broken.sh
+	@LESSON='$(LESSON)' SANITIZE='$(SANITIZE)' MAKE='$(MAKE)' sh src/tools/mutants.sh $(if $(BUG),show '$(BUG)',list)
+
+## mutants: plant every classic mistake of the catalogue (lessons/NN-*/broken) and check that
+##          its lesson's grade catches it, with the test its header names (LESSON=NN: one lesson)
+mutants: deps-present
+	@LESSON='$(LESSON)' MAKE='$(MAKE)' sh src/tools/mutants.sh check
 
 ## snippets: rewrite the code quoted in lessons from its sources
 snippets:

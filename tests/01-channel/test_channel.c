@@ -3,6 +3,7 @@
  * Written against src/channel.h only.
  */
 #include "chan_testing.h"
+#include "clock.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -474,6 +475,65 @@ static void test_len_is_safe_to_call_during_traffic(void **state)
 	assert_chan_status(chan_free(ch), CHAN_OK);
 }
 
+/*
+ * After the wait loop, closed comes before the deadline: a try (a deadline
+ * already passed) on a closed channel that cannot go on says CHAN_CLOSED,
+ * or a consumer that polls never learns that the channel is finished.
+ */
+static void test_closed_wins_over_a_passed_deadline(void **state)
+{
+	(void)state;
+	struct timespec past = deadline_now();
+	struct chan *ch = chan_new_or_fail(1);
+	assert_chan_status(chan_send(ch, MSG(1)), CHAN_OK);
+	assert_chan_status(chan_close(ch), CHAN_OK);
+	enum chan_status rc = chan_send_until(ch, MSG(2), &past);
+	if (rc != CHAN_CLOSED)
+		fail_msg("chan_send_until on a closed, full channel with a passed deadline returned %s, "
+			 "expected CHAN_CLOSED: after the wait loop, look at closed before the full buffer",
+			 chan_status_str(rc));
+	void *got = NULL;
+	assert_chan_status(chan_recv_until(ch, &got, &past), CHAN_OK);
+	rc = chan_recv_until(ch, &got, &past);
+	if (rc != CHAN_CLOSED)
+		fail_msg("chan_recv_until on a closed, empty channel with a passed deadline returned %s, "
+			 "expected CHAN_CLOSED: when the buffer is empty, closed wins over the deadline",
+			 chan_status_str(rc));
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+/*
+ * Deadlines are times on the monotonic clock (clock.h). A condition
+ * variable left on its default clock, the wall clock, reads one as a date
+ * in 1970 and every timed wait returns at once. The lower bound is exact:
+ * a wait may end only once its deadline has passed.
+ */
+static void test_timed_waits_last_until_their_deadline(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(1);
+	const char *why = "were both condition variables created on CLOCK_MONOTONIC "
+			  "(pthread_condattr_setclock in chan_new)?";
+	void *got = NULL;
+	struct timespec start = clock_now();
+	struct timespec deadline = deadline_after_ms(100);
+	enum chan_status rc = chan_recv_until(ch, &got, &deadline);
+	double waited = clock_seconds_since(&start);
+	if (rc != CHAN_TIMEOUT || waited < 0.1)
+		fail_msg("chan_recv_until on an empty channel returned %s after %.0f ms, with a deadline "
+			 "100 ms ahead: %s", chan_status_str(rc), waited * 1000, why);
+	assert_chan_status(chan_send(ch, MSG(1)), CHAN_OK);
+	start = clock_now();
+	deadline = deadline_after_ms(100);
+	rc = chan_send_until(ch, MSG(2), &deadline);
+	waited = clock_seconds_since(&start);
+	if (rc != CHAN_TIMEOUT || waited < 0.1)
+		fail_msg("chan_send_until on a full channel returned %s after %.0f ms, with a deadline "
+			 "100 ms ahead: %s", chan_status_str(rc), waited * 1000, why);
+	assert_chan_status(chan_recv(ch, &got), CHAN_OK);
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct harness_test tests[] = {
@@ -496,6 +556,8 @@ int main(int argc, char **argv)
 		HTEST(test_unbuffered_2x2_threads_exactly_once, L01 "#send-and-receive"),
 		HTEST(test_woken_receiver_rechecks_before_taking, L01 "#7-what-can-go-wrong"),
 		HTEST(test_len_is_safe_to_call_during_traffic, L01 "#len-and-cap"),
+		HTEST(test_closed_wins_over_a_passed_deadline, L01 "#send-and-receive"),
+		HTEST(test_timed_waits_last_until_their_deadline, L01 "#5-build-it"),
 	};
 	return harness_main(argc, argv, "01-channel", tests, HARNESS_COUNT(tests));
 }

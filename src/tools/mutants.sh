@@ -1,0 +1,171 @@
+#!/bin/sh
+# mutants.sh - the mutant catalogue: the classic mistakes of each lesson,
+# each a small patch over the reference in lessons/NN-name/broken/BUG.patch,
+# with a header saying how it is caught:
+#
+#     caught by: plain|thread|address|perturb
+#     # the mistake, in the learner's words
+#     # test: test_that_must_fail[, test_that_may_also]
+#     # prints: a line the grade prints (optional, any number; a lesson may quote them)
+#     --- a/solutions/NN-name/file.c
+#
+# "caught by" is the build the lesson is graded with: plain, SANITIZE=thread
+# or SANITIZE=address; perturb is the plain build with PERTURB rounds.
+# A mutant is planted in a scratch copy of its lesson's directory
+# (build/mutants/BUG), so only that lesson's files are compiled again.
+#
+#   check       plant every mutant (LESSON=NN: that lesson's), grade its lesson
+#               and print a table; fails unless each is caught: the grade
+#               fails, it compiles, its first test fails, its "prints" lines
+#               are printed (make mutants)
+#   list        the catalogue (make broken)
+#   show BUG    plant BUG and grade it in full for the learner to read (make broken BUG=...)
+# Environment: LESSON or LESSONS (directory names), MAKE, SANITIZE (show), MUTANT_JOBS (check: how many
+# at once, 2), PERTURB (rounds for perturb mutants, 20), SEED.
+set -u
+MAKE=${MAKE:-make}
+LESSON=${LESSON:-}
+scratch=build/mutants
+
+patches() { # the selected lessons' mutants: LESSONS (directory names) or LESSON=NN
+	if [ -n "${LESSONS:-}" ]; then
+		for l in $LESSONS; do ls lessons/"$l"/broken/*.patch 2>/dev/null; done
+	else
+		ls lessons/"$LESSON"*/broken/*.patch 2>/dev/null
+	fi
+}
+bug_of() { basename "$1" .patch; }
+lesson_of() { basename "$(dirname "$(dirname "$1")")"; }
+header() { sed -n '1,/^--- /p' "$1" | sed '$d'; } # patch -> its header lines
+caught_by() { sed -n '1s/^caught by: *//p' "$1"; }
+describe() { header "$1" | sed -n '2s/^# *//p'; }
+tests_of() { header "$1" | sed -n 's/^# test: *//p' | tr ',' ' '; }
+prints_of() { header "$1" | sed -n 's/^# prints: \{0,1\}//p'; }
+variant_of() { # caught-by -> the SANITIZE value it is graded with
+	case "$1" in thread | address) echo "$1" ;; *) echo "" ;; esac
+}
+# Perturb mutants count as caught only once the grader has a perturbation
+# mode (grade.sh honours PERTURB); until then a miss is reported, not failed.
+perturb_ready() { grep -q 'PERTURB' src/tools/grade.sh; }
+
+plant() { # patch -> prints the IMPL directory holding the mutated lesson
+	l=$(lesson_of "$1")
+	dir="$scratch/$(bug_of "$1")"
+	rm -rf "$dir" && mkdir -p "$dir" && cp -Rp "solutions/$l" "$dir/"
+	patch -s -p2 -d "$dir" <"$1" >&2 || { echo "the patch $1 does not apply to solutions/$l" >&2; return 1; }
+	echo "$dir"
+}
+
+grade() { # patch dir san -> grade.sh's full output, in $dir.log
+	PERTURB=$([ "$(caught_by "$1")" = perturb ] && echo "${PERTURB:-20}") \
+		IMPL="$2" SANITIZE="$3" LESSONS="$(lesson_of "$1")" MAKE="$MAKE" \
+		sh src/tools/grade.sh >"$2.log" 2>&1
+}
+
+# The verdict on one planted mutant: one table row in $dir.row, and the
+# reason for a miss in $dir.why. The row's first word is the verdict.
+judge() { # patch
+	p=$1
+	want=$(caught_by "$p")
+	san=$(variant_of "$want")
+	t0=$(date +%s)
+	dir=$(plant "$p") || {
+		printf 'NOT-PLANTED %s %s %s - 0\n' "$(bug_of "$p")" "$(lesson_of "$p")" "${want:-plain}" >"$scratch/$(bug_of "$p").row"
+		echo "the patch does not apply" >"$scratch/$(bug_of "$p").why"
+		return
+	}
+	grade "$p" "$dir" "$san"
+	rc=$?
+	secs=$(($(date +%s) - t0))
+	tap="build/results/${san:-plain}/$(printf '%s' "$dir" | tr / _)"
+	failing=$(cat "$tap"/*.tap 2>/dev/null | sed -n 's/^not ok [0-9]* - \([a-z0-9_]*\) # \([A-Z]*\)$/\1 \2/p')
+	first=$(tests_of "$p" | awk '{print $1}')
+	kind=$(printf '%s\n' "$failing" | awk -v t="$first" '$1 == t {print $2; exit}')
+	why=""
+	if grep -q 'does not compile' "$dir.log"; then
+		verdict="DOES-NOT-COMPILE" why="the mutant does not compile: $dir.log"
+	elif [ $rc -eq 0 ]; then
+		verdict="NOT-CAUGHT" why="every test passed"
+		[ "$want" = perturb ] && ! perturb_ready && verdict="needs-perturb" why=""
+	elif [ -z "$kind" ]; then
+		verdict="WRONG-TEST" why="$first passed; failing: $(printf '%s\n' "$failing" | awk '{print $1}' | tr '\n' ' ')"
+	else
+		verdict="caught"
+	fi
+	if [ "$verdict" = caught ]; then
+		# Each "prints" line is a line of the grade's output (lessons quote them).
+		prints_of "$p" | while IFS= read -r line; do
+			grep -Fxq -- "$line" "$dir.log" || echo "does not print: $line"
+		done >"$dir.why"
+		[ -s "$dir.why" ] && verdict="WRONG-OUTPUT" why=$(cat "$dir.why")
+	fi
+	by=${kind:+$first($kind)}
+	printf '%s %s %s %s %s %s\n' "$verdict" "$(bug_of "$p")" "$(lesson_of "$p")" "${want:-plain}" \
+		"${by:--}" "$secs" >"$scratch/$(bug_of "$p").row"
+	printf '%s\n' "$why" >"$scratch/$(bug_of "$p").why"
+}
+
+# Builds what every mutant shares (tests, harness, the other lessons'
+# reference code) once, so that the mutants running side by side compile
+# only their own lesson and never the same object at once.
+prebuild() {
+	for p in $(patches); do echo "$(lesson_of "$p") $(variant_of "$(caught_by "$p")")"; done | sort -u |
+		while read -r l san; do
+			$MAKE -s --no-print-directory testbin LESSON="${l%%-*}" IMPL=solutions SANITIZE="$san" >/dev/null 2>&1
+		done
+}
+
+check() {
+	start=$(date +%s)
+	mkdir -p "$scratch"
+	prebuild
+	# A pool of MUTANT_JOBS graders: the hung tests of one mutant wait out
+	# their deadlines while another compiles and runs.
+	patches | MAKE="$MAKE" xargs -n 1 -P "${MUTANT_JOBS:-2}" sh src/tools/mutants.sh judge
+	status=0
+	n=0
+	printf '  %-34s %-8s %-8s %-14s %-62s %s\n' mutant lesson build verdict "caught by" seconds
+	for p in $(patches); do
+		n=$((n + 1))
+		test=- secs=""
+		read -r verdict bug l build test secs <"$scratch/$(bug_of "$p").row"
+		case "$verdict" in
+		caught) shown=caught ;;
+		needs-perturb) shown="not caught (needs perturb)" test="(pending: PERTURB)" ;;
+		*) shown=$(echo "$verdict" | tr - ' ') status=1 ;;
+		esac
+		printf '  %-34s %-8s %-8s %-14s %-62s %s\n' "$bug" "${l%%-*}" "$build" "$shown" "$test" "${secs:-?}"
+		why=$(cat "$scratch/$bug.why" 2>/dev/null)
+		[ -n "$why" ] && printf '%s\n' "$why" | sed 's/^/      /'
+	done
+	echo "$n mutants in $(($(date +%s) - start))s"
+	return $status
+}
+
+list() {
+	echo "Known-broken versions of the reference (make broken LESSON=NN BUG=name):"
+	found=0
+	for p in $(patches); do
+		printf '  %-12s %-36s %s\n' "$(lesson_of "$p")" "$(bug_of "$p")" "$(describe "$p")"
+		found=1
+	done
+	[ $found = 1 ] || echo "  none for lesson $LESSON yet"
+}
+
+show() { # bug
+	p=$(ls lessons/"$LESSON"*/broken/"$1".patch 2>/dev/null | head -n 1)
+	[ -n "$p" ] || { echo "no broken version named $1 (make broken lists them)"; exit 2; }
+	header "$p" | grep -v '^# prints:'
+	dir=$(plant "$p") || exit 1
+	san=${SANITIZE:-$(variant_of "$(caught_by "$p")")}
+	echo "Grading $1${san:+ (SANITIZE=$san)}:"
+	IMPL="$dir" SANITIZE="$san" LESSONS="$(lesson_of "$p")" MAKE="$MAKE" sh src/tools/grade.sh
+}
+
+case "${1:-list}" in
+check) check ;;
+judge) judge "$2" ;;
+list) list ;;
+show) show "${2:-}" ;;
+*) echo "usage: mutants.sh check|list|show BUG" >&2; exit 2 ;;
+esac

@@ -121,7 +121,7 @@ check() {
 	prebuild
 	# A pool of MUTANT_JOBS graders: the hung tests of one mutant wait out
 	# their deadlines while another compiles and runs.
-	patches | MAKE="$MAKE" xargs -n 1 -P "${MUTANT_JOBS:-2}" sh src/tools/mutants.sh judge
+	patches | MAKE="$MAKE" xargs -r -n 1 -P "${MUTANT_JOBS:-2}" sh src/tools/mutants.sh judge
 	status=0
 	n=0
 	printf '  %-34s %-8s %-8s %-14s %-62s %s\n' mutant lesson build verdict "caught by" seconds

@@ -724,6 +724,42 @@ static void test_follower_follows_rename_rotation_without_losing_lines(void **st
 	remove_tmpdir();
 }
 
+/*
+ * A writer may append to the renamed file after the new one exists, until
+ * it is told to reopen its log: the tailer reads the old file for one more
+ * poll interval before it switches. Parked on done right after reading
+ * "late 1", the tailer has seen the new file; "late 2" is appended then,
+ * well inside the 400 ms interval (a few system calls later), and must
+ * still be read before the new file's first line.
+ */
+static void test_follower_drains_the_renamed_file_for_one_interval(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("app.log"), old = tmp_path("app.log.1");
+	write_file(p.s, "old 1\n");
+	struct tailer_config cfg = follow_config(p.s, 400);
+	cfg.from_start = 1;
+	struct fixture *f = fixture_start(cfg, 8);
+	expect_line(f, "old 1", "from_start reads the existing lines");
+	wait_parked(f, "at the end of the file, before the rotation");
+	if (rename(p.s, old.s) != 0)
+		fail_msg("rename: %s", strerror(errno));
+	write_file(p.s, "new 1\n");
+	append_file(old.s, "late 1\n");
+	expect_line(f, "late 1", "lines appended to the renamed file must be read before moving to the new file");
+	wait_parked(f, "after the end of the renamed file");
+	append_file(old.s, "late 2\n");
+	expect_line(f, "late 2",
+		    "a line appended to the renamed file while the tailer waited, one interval after it "
+		    "saw the new file, was lost: keep reading the old file for one more poll interval "
+		    "before switching, do not switch as soon as the path names another file");
+	expect_line(f, "new 1", "after the rotation, read the new file from its start");
+	fixture_stop(f);
+	fixture_free(f);
+	remove_tmpdir();
+}
+
 static void test_follower_flushes_the_unfinished_last_line_of_a_rotated_file(void **state)
 {
 	(void)state;
@@ -925,6 +961,20 @@ static void test_simulator_same_seed_gives_the_same_lines(void **state)
 			    "included, must come from the PRNG state and n (not from the clock or rand())",
 			    n);
 	}
+	/* Two runs a day apart must agree as well, which two runs a moment
+	 * apart cannot show: line n carries the time of line n (sim_timestamp
+	 * at cfg.rate lines a second), never the time now. */
+	unsigned long long s3 = cfg.seed;
+	char *line = simulate_or_fail(&cfg, &s3, 250);
+	int stamped = strstr(line, "\"ts\":\"2026-11-25T10:00:02.500Z\"") != NULL;
+	char got[96];
+	snprintf(got, sizeof(got), "%s", line);
+	free(line);
+	if (!stamped)
+		fail_msg("line 250 at 100 lines a second should say \"ts\":\"2026-11-25T10:00:02.500Z\", "
+			 "2.5 s after the simulated log's start; it begins %s: stamp each line with "
+			 "sim_timestamp(ts, n, cfg->rate), not with the clock",
+			 got);
 }
 
 static void test_simulator_different_seed_gives_different_lines(void **state)
@@ -1122,6 +1172,7 @@ int main(int argc, char **argv)
 	    HTEST(test_follower_holds_a_partial_line_until_its_newline, L03 "#the-follow-loop"),
 	    HTEST(test_follower_follows_truncation_in_place, L03 "#truncation-in-place-copytruncate"),
 	    HTEST(test_follower_follows_rename_rotation_without_losing_lines, L03 "#rotation-by-rename"),
+	    HTEST(test_follower_drains_the_renamed_file_for_one_interval, L03 "#rotation-by-rename"),
 	    HTEST(test_follower_flushes_the_unfinished_last_line_of_a_rotated_file,
 		  L03 "#rotation-by-rename"),
 	    HTEST(test_follower_waits_for_a_missing_file_and_reads_it_from_its_start, L03 "#the-follow-loop"),

@@ -3,7 +3,8 @@
 # each lesson with code has its text, that each exercise has at least two
 # hints (exercises/NN-name/HINTS.md, "## Hint k" sections) each naming a
 # lesson section, and that every "lessons/...README.md#anchor" written in
-# hints, stubs, solutions and tests names a heading that exists.
+# hints, stubs, solutions and tests names a heading that exists; and that
+# the mutant catalogue backs every test a lesson names as catching a mistake.
 set -u
 status=0
 
@@ -52,5 +53,38 @@ for r in $(printf '%s\n' "$refs" | sort -u); do
 		echo "points at $r, but $file has no such heading"
 		status=1
 	fi
+done
+# The mutant catalogue (lessons/NN-name/broken/*.patch, make mutants): each
+# header says how its mistake is caught and names tests that exist. A test
+# named in a lesson's "What can go wrong" section is a claim that it
+# catches a mistake: it must be the test of one of that lesson's mutants,
+# or of a mutant the section names (`make broken LESSON=MM BUG=name`), so
+# that make mutants checks the claim. This applies to a lesson once it has
+# three mutants or more; until then its claims are not checked.
+for l in $(ls -d lessons/[0-9][0-9]-*/ 2>/dev/null | xargs -n 1 basename); do
+	declared=$(grep -ho 'HTEST([a-z0-9_]*' tests/"$l"/*.c 2>/dev/null | sed 's/HTEST(//')
+	for p in lessons/"$l"/broken/*.patch; do
+		[ -f "$p" ] || continue
+		sed -n '1p' "$p" | grep -Eqx 'caught by: (plain|thread|address|perturb)' ||
+			{ echo "$p: the first line must be \"caught by: plain|thread|address|perturb\""; status=1; }
+		named=$(sed -n '1,/^--- /s/^# test: *//p' "$p" | tr ',' ' ')
+		[ -n "$named" ] || { echo "$p: no \"# test:\" line names the test that catches it"; status=1; }
+		for t in $named; do
+			printf '%s\n' "$declared" | grep -qx "$t" || { echo "$p: names $t, which tests/$l does not have"; status=1; }
+		done
+	done
+	[ "$(ls lessons/"$l"/broken/*.patch 2>/dev/null | wc -l)" -ge 3 ] || continue
+	section=$(awk '/^## / { on = /^## [0-9]+\. What can go wrong/ } on' "lessons/$l/README.md")
+	caught=$(
+		cat lessons/"$l"/broken/*.patch
+		printf '%s\n' "$section" | grep -o 'LESSON=[0-9]* BUG=[a-z0-9-]*' | while read -r ln bug; do
+			cat lessons/"${ln#LESSON=}"-*/broken/"${bug#BUG=}".patch 2>/dev/null
+		done
+	)
+	caught=$(printf '%s\n' "$caught" | sed -n 's/^# test: *//p' | tr ', ' '\n\n')
+	for t in $(printf '%s\n' "$section" | grep -o 'test_[a-z0-9_]*' | sort -u); do
+		printf '%s\n' "$caught" | grep -qx "$t" ||
+			{ echo "lessons/$l/README.md: \"What can go wrong\" names $t, which no mutant's \"# test:\" line names"; status=1; }
+	done
 done
 exit $status

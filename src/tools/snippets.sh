@@ -10,13 +10,26 @@
 # and in the source the quoted lines sit between two marker comments:
 #     /* snippet: struct-chan */  ...  /* end snippet */
 # (or `# snippet:` / `# end snippet` in shell and make files). Without a
-# name, the whole file is quoted.
+# name, the whole file is quoted. A mutant's patch (lessons/NN/broken/BUG.patch)
+# quoted as "prints" gives `$ make broken LESSON=NN BUG=BUG` and the lines its
+# header says the grade prints (make mutants checks them against a run).
 #   snippets.sh verify   fail if any quote differs from its source
 #   snippets.sh update   rewrite the quotes from the sources
 set -u
 mode=${1:-verify}
 
 extract() { # file [name]
+	case "$1" in
+	lessons/*/broken/*.patch)
+		# A mutant's "prints" lines: what make broken prints for it, which
+		# make mutants checks against a real run.
+		[ "${2:-}" = prints ] || return 3
+		l=$(basename "$(dirname "$(dirname "$1")")")
+		echo "\$ make broken LESSON=${l%%-*} BUG=$(basename "$1" .patch)"
+		sed -n '1,/^--- /s/^# prints: \{0,1\}//p' "$1"
+		return
+		;;
+	esac
 	if [ -z "${2:-}" ]; then
 		cat "$1"
 		return

@@ -81,6 +81,13 @@ static void write_file(const char *path, const char *text)
 	close(fd);
 }
 
+/* Renames a file, as logrotate does. */
+static void rename_or_fail(const char *from, const char *to)
+{
+	if (rename(from, to) != 0)
+		fail_msg("rename %s: %s", from, strerror(errno));
+}
+
 static void append_file(const char *path, const char *text)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -381,8 +388,7 @@ static void test_follow_check_says_rotated_when_the_path_is_another_file(void **
 	write_file(p.s, "0123456789");
 	stat_or_fail(p.s, &st);
 	assert_change(follow_check(p.s, st.st_dev, st.st_ino, 10), FOLLOW_SAME, "the file is there");
-	if (rename(p.s, old.s) != 0)
-		fail_msg("rename: %s", strerror(errno));
+	rename_or_fail(p.s, old.s);
 	write_file(p.s, "a much longer new file\n");
 	assert_change(follow_check(p.s, st.st_dev, st.st_ino, 10), FOLLOW_ROTATED,
 		      "the path now names another inode: compare st_dev and st_ino, not the size");
@@ -442,6 +448,15 @@ static struct fixture *fixture_start(struct tailer_config cfg, size_t out_cap)
 	f->t.done = chan_new_or_fail(1);
 	harness_thread_start(&f->thread, tailer_run, &f->t);
 	return f;
+}
+
+/* Writes text to path and starts a tailer following it from its start. */
+static struct fixture *follow_from_start(const char *path, const char *text, long poll_ms)
+{
+	write_file(path, text);
+	struct tailer_config cfg = follow_config(path, poll_ms);
+	cfg.from_start = 1;
+	return fixture_start(cfg, 8);
 }
 
 /* Frees what is left in out; 1 if out was closed (the tailer is over). */
@@ -603,10 +618,7 @@ static void test_follower_from_start_reads_existing_lines(void **state)
 	(void)state;
 	make_tmpdir();
 	struct path p = tmp_path("app.log");
-	write_file(p.s, "old 1\nold 2\n");
-	struct tailer_config cfg = follow_config(p.s, 10);
-	cfg.from_start = 1;
-	struct fixture *f = fixture_start(cfg, 8);
+	struct fixture *f = follow_from_start(p.s, "old 1\nold 2\n", 10);
 	expect_line(f, "old 1", "from_start reads what the file holds first");
 	expect_line(f, "old 2", "from_start reads what the file holds first");
 	append_file(p.s, "new 1\n");
@@ -621,10 +633,7 @@ static void test_follower_holds_a_partial_line_until_its_newline(void **state)
 	(void)state;
 	make_tmpdir();
 	struct path p = tmp_path("app.log");
-	write_file(p.s, "abc");
-	struct tailer_config cfg = follow_config(p.s, 10);
-	cfg.from_start = 1;
-	struct fixture *f = fixture_start(cfg, 8);
+	struct fixture *f = follow_from_start(p.s, "abc", 10);
 	wait_bytes(f, 3, "the follower reads the three bytes there are");
 	expect_nothing(f, "\"abc\" has no newline yet: the writer is in the middle of the line");
 	append_file(p.s, "def\n");
@@ -639,10 +648,7 @@ static void test_follower_follows_truncation_in_place(void **state)
 	(void)state;
 	make_tmpdir();
 	struct path p = tmp_path("app.log");
-	write_file(p.s, "old 1\nold 2\nold 3\nold 4\n"); /* 24 bytes */
-	struct tailer_config cfg = follow_config(p.s, 10);
-	cfg.from_start = 1;
-	struct fixture *f = fixture_start(cfg, 8);
+	struct fixture *f = follow_from_start(p.s, "old 1\nold 2\nold 3\nold 4\n", 10); /* 24 bytes */
 	for (int i = 1; i <= 4; i++) {
 		char want[16];
 		snprintf(want, sizeof(want), "old %d", i);
@@ -699,8 +705,7 @@ static void test_follower_follows_rename_rotation_without_losing_lines(void **st
 		snprintf(want, sizeof(want), "line %d", i);
 		expect_line(f, want, "from_start reads the existing lines");
 	}
-	if (rename(p.s, old.s) != 0)
-		fail_msg("rename: %s", strerror(errno));
+	rename_or_fail(p.s, old.s);
 	write_numbered(writer, K + 1, K + 5, &bytes); /* into app.log.1 now */
 	close(writer);
 	writer = open(p.s, O_WRONLY | O_CREAT | O_EXCL | O_APPEND, 0644);
@@ -737,14 +742,10 @@ static void test_follower_drains_the_renamed_file_for_one_interval(void **state)
 	(void)state;
 	make_tmpdir();
 	struct path p = tmp_path("app.log"), old = tmp_path("app.log.1");
-	write_file(p.s, "old 1\n");
-	struct tailer_config cfg = follow_config(p.s, 400);
-	cfg.from_start = 1;
-	struct fixture *f = fixture_start(cfg, 8);
+	struct fixture *f = follow_from_start(p.s, "old 1\n", 400);
 	expect_line(f, "old 1", "from_start reads the existing lines");
 	wait_parked(f, "at the end of the file, before the rotation");
-	if (rename(p.s, old.s) != 0)
-		fail_msg("rename: %s", strerror(errno));
+	rename_or_fail(p.s, old.s);
 	write_file(p.s, "new 1\n");
 	append_file(old.s, "late 1\n");
 	expect_line(f, "late 1", "lines appended to the renamed file must be read before moving to the new file");
@@ -765,14 +766,10 @@ static void test_follower_flushes_the_unfinished_last_line_of_a_rotated_file(voi
 	(void)state;
 	make_tmpdir();
 	struct path p = tmp_path("app.log"), old = tmp_path("app.log.1");
-	write_file(p.s, "complete\nunfinished");
-	struct tailer_config cfg = follow_config(p.s, 10);
-	cfg.from_start = 1;
-	struct fixture *f = fixture_start(cfg, 8);
+	struct fixture *f = follow_from_start(p.s, "complete\nunfinished", 10);
 	expect_line(f, "complete", "from_start reads the existing lines");
 	wait_bytes(f, 19, "the whole file, the unfinished line too");
-	if (rename(p.s, old.s) != 0)
-		fail_msg("rename: %s", strerror(errno));
+	rename_or_fail(p.s, old.s);
 	write_file(p.s, "next\n");
 	expect_line(f, "unfinished",
 		    "the renamed file will never get the rest of its last line: before "
@@ -868,10 +865,7 @@ static void test_closing_done_stops_the_follower_waiting_at_eof(void **state)
 	(void)state;
 	make_tmpdir();
 	struct path p = tmp_path("app.log");
-	write_file(p.s, "one\n");
-	struct tailer_config cfg = follow_config(p.s, FOREVER_MS);
-	cfg.from_start = 1;
-	struct fixture *f = fixture_start(cfg, 8);
+	struct fixture *f = follow_from_start(p.s, "one\n", FOREVER_MS);
 	expect_line(f, "one", "from_start reads the file");
 	wait_parked(f, "at the end of the file, the follower waits for the next poll");
 	fixture_stop(f); /* fails unless the tailer stops well before its 10-minute poll */

@@ -21,7 +21,7 @@
 #   list        the catalogue (make broken)
 #   show BUG    plant BUG and grade it in full for the learner to read (make broken BUG=...)
 # Environment: LESSON or LESSONS (directory names), MAKE, SANITIZE (show), MUTANT_JOBS (check: how many
-# at once, 4), PERTURB (rounds for perturb mutants, 20), SEED.
+# at once, 4), PERTURB (rounds for perturb mutants, 5), SEED.
 set -u
 MAKE=${MAKE:-make}
 LESSON=${LESSON:-}
@@ -45,8 +45,12 @@ variant_of() { # caught-by -> the SANITIZE value it is graded with
 	case "$1" in thread | address) echo "$1" ;; *) echo "" ;; esac
 }
 # Perturb mutants count as caught only once the grader has a perturbation
-# mode (grade.sh honours PERTURB); until then a miss is reported, not failed.
-perturb_ready() { grep -q 'PERTURB' src/tools/grade.sh; }
+# mode (the grader or the harness honours PERTURB); until then they run as
+# plain, and a miss is reported, not failed.
+perturb_ready() { grep -qs 'PERTURB' src/tools/grade.sh tests/harness/*.c; }
+perturb_of() { # patch -> the PERTURB rounds to grade it with (none unless perturb)
+	[ "$(caught_by "$1")" = perturb ] && echo "${PERTURB:-5}"
+}
 
 # Plants a mutant: a copy of its lesson's reference, patched. A file that
 # comes out as the last planting left it is kept, timestamp and all, so
@@ -66,8 +70,7 @@ plant() { # patch -> prints the IMPL directory holding the mutated lesson
 }
 
 grade() { # patch dir san -> grade.sh's full output, in $dir.log
-	PERTURB=$([ "$(caught_by "$1")" = perturb ] && echo "${PERTURB:-20}") \
-		IMPL="$2" SANITIZE="$3" LESSONS="$(lesson_of "$1")" MAKE="$MAKE" \
+	PERTURB=$(perturb_of "$1") IMPL="$2" SANITIZE="$3" LESSONS="$(lesson_of "$1")" MAKE="$MAKE" \
 		sh src/tools/grade.sh >"$2.log" 2>&1
 }
 
@@ -176,10 +179,11 @@ check() {
 }
 
 list() {
-	echo "Known-broken versions of the reference (make broken LESSON=NN BUG=name):"
+	echo "Classic mistakes, each a patch over the reference (make broken LESSON=NN BUG=name grades one;"
+	echo "the third column is the build that catches it):"
 	found=0
 	for p in $(patches); do
-		printf '  %-12s %-36s %s\n' "$(lesson_of "$p")" "$(bug_of "$p")" "$(describe "$p")"
+		printf '  %-12s %-34s %-8s %s\n' "$(lesson_of "$p")" "$(bug_of "$p")" "$(caught_by "$p")" "$(describe "$p")"
 		found=1
 	done
 	[ $found = 1 ] || echo "  none for lesson $LESSON yet"
@@ -192,7 +196,7 @@ show() { # bug
 	dir=$(plant "$p") || exit 1
 	san=${SANITIZE:-$(variant_of "$(caught_by "$p")")}
 	echo "Grading $1${san:+ (SANITIZE=$san)}:"
-	IMPL="$dir" SANITIZE="$san" LESSONS="$(lesson_of "$p")" MAKE="$MAKE" sh src/tools/grade.sh
+	PERTURB=$(perturb_of "$p") IMPL="$dir" SANITIZE="$san" LESSONS="$(lesson_of "$p")" MAKE="$MAKE" sh src/tools/grade.sh
 }
 
 case "${1:-list}" in

@@ -445,15 +445,16 @@ static void test_unbuffered_2x2_threads_exactly_once(void **state)
 	run_traffic(0, 2, 2, harness_scale(5000));
 }
 
-/* chan_len may be called at any time, from any thread. */
+/* chan_len may be called at any time, from any thread. The churning
+ * thread returns non-NULL if a send or a receive failed: without that, the
+ * test would pass with chan_send and chan_recv not written yet. */
 static void *churn(void *arg)
 {
 	struct chan *ch = arg;
 	void *msg;
-	for (long i = 0; i < harness_scale(20000); i++) {
-		chan_send(ch, MSG(1));
-		chan_recv(ch, &msg);
-	}
+	for (long i = 0; i < harness_scale(20000); i++)
+		if (chan_send(ch, MSG(1)) != CHAN_OK || chan_recv(ch, &msg) != CHAN_OK)
+			return arg;
 	return NULL;
 }
 
@@ -469,7 +470,11 @@ static void test_len_is_safe_to_call_during_traffic(void **state)
 		if (n > max_seen)
 			max_seen = n;
 	}
-	pthread_join(t, NULL);
+	void *failed = NULL;
+	pthread_join(t, &failed);
+	if (failed != NULL)
+		fail_msg("chan_send or chan_recv failed on an open channel of capacity 2, one thread "
+			 "sending and receiving in turn");
 	if (max_seen > 2)
 		fail_msg("chan_len returned %zu on a channel of capacity 2", max_seen);
 	assert_chan_status(chan_free(ch), CHAN_OK);

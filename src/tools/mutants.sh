@@ -104,6 +104,7 @@ judge() { # patch
 	want=$(caught_by "$p")
 	san=$(variant_of "$want")
 	t0=$(date +%s)
+	rm -f "$scratch/$(bug_of "$p").row" "$scratch/$(bug_of "$p").why"
 	dir=$(plant "$p") || {
 		printf 'NOT-PLANTED %s %s %s - 0\n' "$(bug_of "$p")" "$(lesson_of "$p")" "${want:-plain}" >"$scratch/$(bug_of "$p").row"
 		echo "the patch does not apply" >"$scratch/$(bug_of "$p").why"
@@ -157,14 +158,20 @@ check() {
 	# A pool of MUTANT_JOBS graders (4): most of a mutant's time is spent
 	# waiting (hung tests wait out their deadlines, the tailer's tests
 	# their poll intervals), so four share two cores well.
-	patches | MAKE="$MAKE" xargs -r -n 1 -P "${MUTANT_JOBS:-4}" sh src/tools/mutants.sh judge
+	# The slowest first (by the last run's seconds, unknown ones first), so
+	# that no long one starts last while the others are done.
+	for p in $(patches); do
+		secs=$(awk '{print $6}' "$scratch/$(bug_of "$p").row" 2>/dev/null)
+		echo "${secs:-999} $p"
+	done | sort -rn | awk '{print $2}' |
+		MAKE="$MAKE" xargs -r -n 1 -P "${MUTANT_JOBS:-4}" sh src/tools/mutants.sh judge
 	status=0
 	n=0
 	printf '  %-34s %-8s %-8s %-14s %-62s %s\n' mutant lesson build verdict "caught by" seconds
 	for p in $(patches); do
 		n=$((n + 1))
-		test=- secs=""
-		read -r verdict bug l build test secs <"$scratch/$(bug_of "$p").row"
+		verdict=NOT-JUDGED bug=$(bug_of "$p") l=$(lesson_of "$p") build=$(caught_by "$p") test=- secs=""
+		[ -f "$scratch/$bug.row" ] && read -r verdict bug l build test secs <"$scratch/$bug.row"
 		case "$verdict" in
 		caught) shown=caught ;;
 		needs-perturb) shown="not caught (needs perturb)" test="(pending: PERTURB)" ;;

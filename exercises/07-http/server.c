@@ -14,9 +14,12 @@
  *   WRITING  a response not yet all sent        POLLOUT write_timeout_ms -> close
  *   LINGER   response sent, our side shut down  POLLIN  LINGER_MS -> close
  *
- * The loop (given) builds the poll set, accepts connections and closes
- * the ones a handler gives up on; the handlers conn_on_ready and
- * conn_on_deadline (the lesson's exercise) move a connection between states.
+ * The loop (given) builds the poll set, accepts connections (at the cap
+ * evicting the one that has waited longest for a request, or refusing
+ * with a 503 when every one is being answered), closes the ones a handler
+ * gives up on, and at stop lets the responses being written finish; the
+ * handlers conn_on_ready and conn_on_deadline (the lesson's exercise) move
+ * a connection between states.
  */
 #include "clock.h"
 #include "http.h"
@@ -210,8 +213,8 @@ static void conn_refuse(struct http_server *s, int fd)
 	if (s->refusal.len == 0)
 		http_respond_error(503, &s->refusal);
 	drop_input(fd);
-	if (s->refusal.failed || send(fd, s->refusal.data, s->refusal.len, MSG_NOSIGNAL) != (ssize_t)s->refusal.len ||
-	    shutdown(fd, SHUT_WR) != 0) {
+	ssize_t sent = s->refusal.failed ? -1 : send(fd, s->refusal.data, s->refusal.len, MSG_NOSIGNAL);
+	if (sent != (ssize_t)s->refusal.len || shutdown(fd, SHUT_WR) != 0) {
 		close(fd);
 		return;
 	}

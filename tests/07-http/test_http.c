@@ -780,11 +780,11 @@ static void test_server_answers_503_when_every_connection_is_being_answered(void
 	}
 	client_open_or_fail(&c[2], http_server_port(s));
 	client_send(&c[2], GET_METRICS);
-	client_response_or_fail(&c[2], &r, 0, "a connection past the cap, with every slot answering, is told 503");
+	client_response_or_fail(&c[2], &r, 0, "past the cap, with every slot answering, a newcomer is told 503");
 	int status = r.status, retry = reply_has(&r, "Retry-After: 1");
 	reply_free(&r);
 	if (status != 503)
-		fail_msg("connection max_connections + 1 got %d while both slots were mid-response; want 503", status);
+		fail_msg("connection max_connections + 1 got %d while both were mid-response; want 503", status);
 	if (!retry)
 		fail_msg("the 503 lacks \"Retry-After: 1\"");
 	if (client_wait_eof(&c[2], harness_wait_ms()) != 1)

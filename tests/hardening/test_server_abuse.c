@@ -3,9 +3,10 @@
  * lesson's grade: `make check` runs this suite against the reference.
  *
  * Each test starts a real server on an ephemeral loopback port, attacks
- * it, then proves two things: a normal scrape still gets its 200, and no
- * descriptor leaked (the process's open descriptors, counted in
- * /proc/self/fd, return to what they were before the server started).
+ * it, then proves what must still hold: a normal scrape gets its 200, a
+ * response being written arrives whole, and no descriptor leaked (the
+ * process's open descriptors, counted in /proc/self/fd, return to what
+ * they were before the server started).
  */
 #include "harness.h"
 #include "http.h"
@@ -285,8 +286,8 @@ static void finish_download(struct client *c, const char *after_what)
 {
 	size_t got = client_skip(c, BIG_BODY, harness_wait_ms());
 	if (got != BIG_BODY)
-		fail_msg("after %s, a response being written was cut: %zu of %u body bytes arrived", after_what,
-			 got, BIG_BODY);
+		fail_msg("after %s, a response being written was cut: %zu of %u body bytes arrived",
+			 after_what, got, BIG_BODY);
 }
 
 #define REFUSED 20 /* more than the server's slots for lingering refusals (8) */
@@ -310,7 +311,7 @@ static void test_a_connection_that_cannot_be_served_is_told_503(void **state)
 		client_send(&refused[i], REQUEST);
 		struct reply r;
 		if (client_response(&refused[i], &r, 0, harness_wait_ms()) != 1)
-			fail_msg("newcomer %d of %d, while every slot was answering, got no response (want 503)",
+			fail_msg("newcomer %d of %d, with every slot answering, got no response (want 503)",
 				 i + 1, REFUSED);
 		int status = r.status, retry = reply_has(&r, "Retry-After: 1");
 		reply_free(&r);
@@ -329,13 +330,9 @@ static void test_a_connection_that_cannot_be_served_is_told_503(void **state)
 	stop_and_count_fds();
 }
 
-struct stopper {
-	struct http_server *server;
-};
-
-static void *stop_server(void *arg)
+static void *stop_server(void *server_to_stop)
 {
-	http_server_stop(((struct stopper *)arg)->server);
+	http_server_stop(server_to_stop);
 	return NULL;
 }
 
@@ -362,10 +359,9 @@ static void test_a_response_in_flight_at_stop_arrives_complete(void **state)
 	start(0, 0, &big);
 	static struct client c;
 	open_stalled_download(&c);
-	struct stopper st = {server};
 	struct harness_thread t;
 	harness_on_hang("http_server_stop did not return after the response in flight was sent");
-	harness_thread_start(&t, stop_server, &st);
+	harness_thread_start(&t, stop_server, server);
 	if (!harness_wait_until(listener_closed, NULL))
 		fail_msg("http_server_stop was called and the server still accepts connections");
 	finish_download(&c, "http_server_stop");

@@ -114,9 +114,9 @@ struct http_server *http_server_start(const struct http_server_config *cfg, http
 /* The port the server listens on (useful with port 0). */
 int http_server_port(const struct http_server *server);
 
-/* Stops accepting and closes every connection waiting for a request;
- * the responses being written finish (each within write_timeout_ms) and
- * their connections close; then joins the thread and frees. */
+/* Stops accepting and closes every connection but those writing a
+ * response, which finish (each within write_timeout_ms) and then close;
+ * joins the thread and frees. */
 void http_server_stop(struct http_server *server);
 /* end snippet */
 

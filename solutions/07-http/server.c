@@ -50,7 +50,7 @@ enum conn_state { CONN_FREE, CONN_IDLE, CONN_HEAD, CONN_BODY, CONN_WRITING, CONN
 struct conn {
 	int fd;
 	enum conn_state state;
-	int rejected;		  /* accepted past max_connections: 503, then close */
+	int rejected;		  /* refused: told 503, lingering until closed */
 	int close_after;	  /* close once out has been sent */
 	char *in;		  /* HTTP_MAX_HEAD bytes: received, not yet used */
 	size_t in_len;
@@ -355,8 +355,7 @@ static void evict_longest_waiting(struct http_server *s)
 	struct conn *victim = NULL;
 	for (size_t i = 0; i < s->nconns; i++) {
 		struct conn *c = &s->conns[i];
-		if (c->state != CONN_FREE && conn_is_waiting(c) &&
-		    (victim == NULL || earlier(&c->waiting_since, &victim->waiting_since)))
+		if (conn_is_waiting(c) && (victim == NULL || earlier(&c->waiting_since, &victim->waiting_since)))
 			victim = c;
 	}
 	if (victim != NULL)

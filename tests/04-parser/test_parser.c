@@ -756,6 +756,11 @@ static void test_stage_stops_sending_when_out_is_closed_under_it(void **state)
 	stage_join(&s);
 	assert_int_equal(atomic_load(&s.st.stats.lines), N);
 	assert_int_equal(atomic_load(&s.st.stats.entries), 1);
+	if (atomic_load(&s.st.stats.discarded) != N - 1)
+		fail_msg("%d entries could not be sent after out was closed, but stats.discarded is %llu: "
+			 "count each entry you free instead of sending, or the pipeline's accounting "
+			 "loses it",
+			 N - 1, (unsigned long long)atomic_load(&s.st.stats.discarded));
 	stage_free(&s); /* frees the one entry that made it into out */
 }
 

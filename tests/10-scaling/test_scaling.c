@@ -554,6 +554,7 @@ static void test_2x2_threads_move_every_batch_exactly_once(void **state)
 struct work {
 	atomic_ulong stepped;	/* items the step was given */
 	atomic_ulong discarded; /* items out refused */
+	atomic_ullong counted_discarded; /* what the runner counted in r->discarded */
 	atomic_ullong sent;	/* the runner's count of items out took */
 	int drop_even;		/* 1: the step consumes even numbers */
 };
@@ -601,6 +602,7 @@ static void runner_init(struct stage_runner *r, struct work *w, size_t in_cap, s
 				   .ctx = w,
 				   .discard = discard_count,
 				   .sent = &w->sent,
+				   .discarded = &w->counted_discarded,
 				   .batch = batch,
 				   .workers = workers};
 }
@@ -859,6 +861,10 @@ static void test_runner_keeps_draining_in_when_out_is_closed(void **state)
 		fail_msg(
 		    "with out closed, %lu items were discarded and %llu counted as sent, expected 300 and 0",
 		    atomic_load(&w.discarded), atomic_load(&w.sent));
+	if (atomic_load(&w.counted_discarded) != 300)
+		fail_msg("300 items were discarded but the runner counted %llu in r->discarded: add the "
+			 "items out refused (n - sent) to *discarded, as sent counts the ones it took",
+			 atomic_load(&w.counted_discarded));
 	runner_free(&r);
 }
 

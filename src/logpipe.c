@@ -191,7 +191,7 @@ static int settle_format(struct options *o)
 		f->scale = o->scale;
 	char err[256];
 	if (log_format_check(f, err, sizeof(err)) != 0)
-		return bad("--*-field: %s", err);
+		return bad("%s", err);
 	return 0;
 }
 

@@ -151,7 +151,8 @@ static int check_candidates(const char *what, const char *list, char *err, size_
 
 int log_format_check(const struct log_format *fmt, char *err, size_t errlen)
 {
-	const char *const what[] = {"level", "service", "message", "timestamp", "latency"};
+	const char *const what[] = {"level field", "service field", "message field", "timestamp field",
+				    "latency field"};
 	const char *const list[] = {fmt->level, fmt->service, fmt->message, fmt->timestamp, fmt->latency};
 	for (int i = 0; i < 5; i++)
 		if (list[i] == NULL || check_candidates(what[i], list[i], err, errlen) != 0) {

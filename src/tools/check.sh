@@ -165,6 +165,14 @@ else
 	cat "$log/logpipe.txt"
 fi
 
+step "logpipe on other loggers' JSON and container logs (tests/data/formats)"
+if sh src/tools/formats.sh "$lp" >"$log/formats.txt" 2>&1; then
+	grep -v ' passed, ' "$log/formats.txt"
+else
+	cat "$log/formats.txt"
+fi
+count "$log/formats.txt"
+
 step "logpipe under load: SIGTERM mid-flight, and a short serving run under valgrind"
 # At full speed (--rate 0) thousands of lines are inside the channels at
 # any moment. SIGTERM must drain them all: exit 0 within 2 s, and no

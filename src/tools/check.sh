@@ -198,6 +198,29 @@ else
 	bad "SIGTERM under load: exit $rc after ${ms} ms"
 	cat "$log/load.err"
 fi
+# A second SIGTERM abandons the drain (a metrics stage taking 0.1 s an
+# item would need minutes): what was in flight is freed and counted as
+# discarded, and every line read is still accounted for.
+"$lp" --simulate --rate 0 --capacity 64 --slow-stage metrics:100000 --listen 127.0.0.1:0 \
+	>"$log/abandon.out" 2>"$log/abandon.err" &
+pid=$!
+# Each wait polls what logpipe says, with a deadline of 5 s.
+waited=0
+until grep -q serving "$log/abandon.err" || [ $waited -ge 50 ]; do sleep 0.1; waited=$((waited + 1)); done
+kill -TERM "$pid"
+until grep -q draining "$log/abandon.err" || [ $waited -ge 100 ]; do sleep 0.1; waited=$((waited + 1)); done
+kill -TERM "$pid"
+until ! kill -0 "$pid" 2>/dev/null || [ $waited -ge 150 ]; do sleep 0.1; waited=$((waited + 1)); done
+kill -KILL "$pid" 2>/dev/null
+wait "$pid"
+rc=$?
+if [ $rc -eq 0 ] && grep -q 'cancelled: all [0-9]* lines accounted for, [1-9][0-9]* of them discarded' "$log/abandon.err"; then
+	ok
+	echo "  ok  a second SIGTERM abandons the drain: $(grep cancelled: "$log/abandon.err")"
+else
+	bad "a second SIGTERM: exit $rc"
+	cat "$log/abandon.err"
+fi
 # The same under valgrind, serving: started as the demo starts it
 # (promlib.sh), scraped once, then SIGTERM; valgrind's status is logpipe's.
 (

@@ -140,8 +140,8 @@ enum parse_error parse_log_line_as(const struct log_format *fmt, const char *tex
  * splits a line over 16 KiB into entries whose "log" has no newline but
  * the last one's). --container cri: Kubernetes (CRI) writes "TIMESTAMP
  * STREAM P|F TEXT", and splits a long line into P (partial) pieces ended
- * by one F piece. The stage joins the pieces in order, up to max_line
- * bytes (a longer line counts as too_long). A line that is not the
+ * by one F piece. The stage joins the pieces of each stream in order, up
+ * to max_line bytes (a longer line counts as too_long). A line that is not the
  * wrapper it should be is parsed as it is (and so counts under the reason
  * its text earns).
  */
@@ -188,7 +188,10 @@ struct parser_stage {
 	const struct log_format *format; /* NULL: parse_log_line */
 	enum log_container container;
 	size_t max_line;                 /* pieces join up to this (0: TAILER_DEFAULT_MAX_LINE) */
-	struct partial_line partial;     /* joining needs the lines in order: one thread */
+	/* stdout's pieces and stderr's: a runtime writes both streams to one
+	 * file, and a piece of one may come between two of the other's.
+	 * Joining needs the lines in order: one thread. */
+	struct partial_line partial[2];
 };
 
 /*

@@ -564,13 +564,14 @@ static size_t max_line_of(const struct parser_stage *st)
 }
 
 /*
- * text[0..len) ends a line: it is the line, unless pieces came before it.
- * Then the pieces are counted as joined, and the line is the pieces and
- * text together (in place of line, which is freed), or a too-long marker.
+ * text[0..len) ends a line of pl's stream: it is the line, unless pieces
+ * came before it. Then the pieces are counted as joined, and the line is
+ * the pieces and text together (in place of line, which is freed), or a
+ * too-long marker.
  */
-static struct line *partial_end(struct parser_stage *st, struct line *line, const char *text, size_t len)
+static struct line *partial_end(struct parser_stage *st, struct partial_line *pl, struct line *line,
+				const char *text, size_t len)
 {
-	struct partial_line *pl = &st->partial;
 	if (pl->pieces == 0) {
 		line_set_text(line, text, len);
 		return line;
@@ -590,19 +591,28 @@ static struct line *partial_end(struct parser_stage *st, struct line *line, cons
 }
 
 /* A piece that does not end its line: held, and line freed. */
-static struct line *partial_hold(struct parser_stage *st, struct line *line, const char *text, size_t len)
+static struct line *partial_hold(struct parser_stage *st, struct partial_line *pl, struct line *line,
+				 const char *text, size_t len)
 {
-	partial_add(&st->partial, text, len, max_line_of(st));
+	partial_add(pl, text, len, max_line_of(st));
 	line_free(line);
 	return NULL;
 }
 
+/* The piece text[0..len) of stream (0 stdout, 1 stderr): ends its line or not. */
+static struct line *partial_piece(struct parser_stage *st, int stream, int ends, struct line *line,
+				  const char *text, size_t len)
+{
+	struct partial_line *pl = &st->partial[stream];
+	return ends ? partial_end(st, pl, line, text, len) : partial_hold(st, pl, line, text, len);
+}
+
 /*
- * "TIMESTAMP STREAM TAG TEXT": sets *text, *len and *full (the tag is F,
- * or P for a partial piece; a tag may carry more after a colon). 0, or -1
- * if line is not in that form.
+ * "TIMESTAMP STREAM TAG TEXT": sets *text, *len, *stream (0 stdout, 1
+ * stderr) and *full (the tag is F, or P for a partial piece; a tag may
+ * carry more after a colon). 0, or -1 if line is not in that form.
  */
-static int cri_fields(const struct line *line, const char **text, size_t *len, int *full)
+static int cri_fields(const struct line *line, const char **text, size_t *len, int *stream, int *full)
 {
 	const char *p = line->text, *end = line->text + line->len;
 	size_t ts = strcspn(p, " ");
@@ -611,6 +621,7 @@ static int cri_fields(const struct line *line, const char **text, size_t *len, i
 	p += ts + 1;
 	if (strncmp(p, "stdout ", 7) != 0 && strncmp(p, "stderr ", 7) != 0)
 		return -1;
+	*stream = p[3] == 'e'; /* std(e)rr */
 	p += 7;
 	if ((*p != 'P' && *p != 'F') || (p[1] != ' ' && p[1] != ':' && p[1] != '\0'))
 		return -1;
@@ -627,10 +638,10 @@ static struct line *unwrap_cri(struct parser_stage *st, struct line *line)
 {
 	const char *text;
 	size_t len;
-	int full;
-	if (cri_fields(line, &text, &len, &full) != 0)
+	int stream, full;
+	if (cri_fields(line, &text, &len, &stream, &full) != 0)
 		return line;
-	return full ? partial_end(st, line, text, len) : partial_hold(st, line, text, len);
+	return partial_piece(st, stream, full, line, text, len);
 }
 
 /* {"log":"...\n","stream":...,"time":...}: the "log" string, without its
@@ -645,34 +656,32 @@ static struct line *unwrap_docker(struct parser_stage *st, struct line *line)
 		cJSON_Delete(root);
 		return line;
 	}
+	const cJSON *stream = cJSON_GetObjectItemCaseSensitive(root, "stream");
+	int is_stderr = cJSON_IsString(stream) && strcmp(stream->valuestring, "stderr") == 0;
 	/* Unescaped, the string is shorter than its JSON: it fits in line. */
 	size_t len = strlen(log->valuestring);
 	int full = len > 0 && log->valuestring[len - 1] == '\n';
 	line_set_text(line, log->valuestring, len - (size_t)full);
 	cJSON_Delete(root);
-	return full ? partial_end(st, line, line->text, line->len)
-		    : partial_hold(st, line, line->text, line->len);
+	return partial_piece(st, is_stderr, full, line, line->text, line->len);
 }
 
 struct line *parser_unwrap(struct parser_stage *st, struct line *line)
 {
-	if (st->container == CONTAINER_NONE)
+	/* A line over the tailer's limit has no text to say its stream: it
+	 * is a line of its own, and counts as too_long. */
+	if (st->container == CONTAINER_NONE || line->too_long)
 		return line;
-	/* A line over the tailer's limit is a line of its own: the pieces
-	 * before it, if any, are part of it. */
-	if (line->too_long) {
-		atomic_fetch_add(&st->stats.joined, st->partial.pieces);
-		partial_reset(&st->partial);
-		return line;
-	}
 	return st->container == CONTAINER_CRI ? unwrap_cri(st, line) : unwrap_docker(st, line);
 }
 
 void parser_finish(struct parser_stage *st)
 {
-	atomic_fetch_add(&st->stats.discarded, st->partial.pieces);
-	free(st->partial.text);
-	memset(&st->partial, 0, sizeof(st->partial));
+	for (int i = 0; i < 2; i++) {
+		atomic_fetch_add(&st->stats.discarded, st->partial[i].pieces);
+		free(st->partial[i].text);
+		memset(&st->partial[i], 0, sizeof(st->partial[i]));
+	}
 }
 
 /* ---- the stage --------------------------------------------------------------- */

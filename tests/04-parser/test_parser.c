@@ -1042,6 +1042,38 @@ static void test_cri_pieces_are_joined_in_order(void **state)
 	assert_int_equal(atomic_load(&st.stats.discarded), 0);
 }
 
+static void test_cri_pieces_of_each_stream_are_joined_apart(void **state)
+{
+	(void)state;
+	struct parser_stage st = {.container = CONTAINER_CRI};
+	assert_null(step_text(&st, "t stdout P {\"level\":\"info\",\"msg\":\"out"));
+	struct log_entry *e = step_text(&st, "t stderr F {\"level\":\"error\",\"msg\":\"err\"}");
+	if (e == NULL || e->level != LOG_ERROR || strcmp(e->message, "err") != 0)
+		fail_msg("a whole stderr line between two stdout pieces must be a line of its own");
+	log_entry_free(e);
+	e = step_text(&st, "t stdout F \"}");
+	if (e == NULL || strcmp(e->message, "out") != 0)
+		fail_msg("stdout's pieces must join across a stderr line between them");
+	log_entry_free(e);
+	assert_int_equal(atomic_load(&st.stats.joined), 1);
+	parser_finish(&st);
+}
+
+static void test_docker_pieces_without_a_newline_are_joined(void **state)
+{
+	(void)state;
+	struct parser_stage st = {.container = CONTAINER_DOCKER};
+	assert_null(step_text(&st, "{\"log\":\"{\\\"level\\\":\\\"warn\\\",\",\"stream\":\"stdout\",\"time\":\"t\"}"));
+	struct log_entry *e =
+	    step_text(&st, "{\"log\":\"\\\"msg\\\":\\\"long\\\"}\\n\",\"stream\":\"stdout\",\"time\":\"t\"}");
+	if (e == NULL || e->level != LOG_WARN || strcmp(e->message, "long") != 0)
+		fail_msg("Docker splits a long line into entries whose \"log\" has no newline but the last one's: "
+			 "they make one line");
+	log_entry_free(e);
+	assert_int_equal(atomic_load(&st.stats.joined), 1);
+	parser_finish(&st);
+}
+
 static void test_cri_line_joined_past_the_limit_is_too_long(void **state)
 {
 	(void)state;
@@ -1115,6 +1147,8 @@ int main(int argc, char **argv)
 	    HTEST(test_stage_parses_with_its_format, L04P2),
 	    HTEST(test_docker_lines_are_unwrapped, L04 "#container-logs"),
 	    HTEST(test_cri_pieces_are_joined_in_order, L04 "#container-logs"),
+	    HTEST(test_cri_pieces_of_each_stream_are_joined_apart, L04 "#container-logs"),
+	    HTEST(test_docker_pieces_without_a_newline_are_joined, L04 "#container-logs"),
 	    HTEST(test_cri_line_joined_past_the_limit_is_too_long, L04 "#container-logs"),
 	    HTEST(test_pieces_whose_line_never_ends_are_discarded, L04 "#container-logs"),
 	};

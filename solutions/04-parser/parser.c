@@ -289,9 +289,8 @@ int log_format_check(const struct log_format *fmt, char *err, size_t errlen)
 static const struct {
 	const char *name;
 	enum log_level level;
-} other_names[] = {{"panic", LOG_FATAL}, {"dpanic", LOG_ERROR}, {"emerg", LOG_FATAL},
-		   {"alert", LOG_FATAL}, {"crit", LOG_FATAL},   {"critical", LOG_FATAL},
-		   {"err", LOG_ERROR},	 {"notice", LOG_INFO}};
+} other_names[] = {{"panic", LOG_FATAL}, {"dpanic", LOG_ERROR},	  {"emerg", LOG_FATAL}, {"alert", LOG_FATAL},
+		   {"crit", LOG_FATAL},	 {"critical", LOG_FATAL}, {"err", LOG_ERROR},	{"notice", LOG_INFO}};
 
 /*
  * slog prints a level between its four as the one below and an offset:
@@ -313,8 +312,11 @@ static int slog_offset_level(const char *name, enum log_level *level)
 	if (b == 4 || *end != '\0' || offset < -1000 || offset > 1000)
 		return -1;
 	long value = 4 * (b - 1) + offset; /* DEBUG is -4, INFO 0, WARN 4, ERROR 8 */
-	*level = value < -4 ? LOG_TRACE : value < 0 ? LOG_DEBUG : value < 4 ? LOG_INFO
-	       : value < 8 ? LOG_WARN : LOG_ERROR;
+	*level = value < -4  ? LOG_TRACE
+		 : value < 0 ? LOG_DEBUG
+		 : value < 4 ? LOG_INFO
+		 : value < 8 ? LOG_WARN
+			     : LOG_ERROR;
 	return 0;
 }
 
@@ -455,8 +457,9 @@ static enum parse_error entry_from_format(const struct log_format *fmt, const cJ
 	if (level_item == NULL)
 		return PARSE_MISSING_LEVEL;
 	enum log_level level;
-	int bad = cJSON_IsString(level_item) ? level_from_name(level_item->valuestring, &level)
-					      : log_level_from_number(level_item->valuedouble, fmt->scale, &level);
+	int bad = cJSON_IsString(level_item)
+		      ? level_from_name(level_item->valuestring, &level)
+		      : log_level_from_number(level_item->valuedouble, fmt->scale, &level);
 	if (bad)
 		return PARSE_BAD_LEVEL;
 	struct log_entry *e = calloc(1, sizeof(*e));

@@ -232,10 +232,11 @@ static int make_registry(struct pipeline *p)
 		return -1;
 	p->series_dropped = counter(p, "logpipe_series_dropped_total",
 				    "Updates refused because their family had reached its series limit.");
-	p->discarded = metrics_counter(p->reg, "logpipe_discarded_total",
-				       "Lines and entries freed unfinished when the pipeline was abandoned, by "
-				       "the stage that held them or would have taken them.",
-				       1, stage);
+	p->discarded =
+	    metrics_counter(p->reg, "logpipe_discarded_total",
+			    "Lines and entries freed unfinished when the pipeline was abandoned, by "
+			    "the stage that held them or would have taken them.",
+			    1, stage);
 	p->joined = counter(p, "logpipe_lines_joined_total",
 			    "Pieces of container log lines (CRI P, Docker without a newline) joined into "
 			    "the line that ends them.");
@@ -254,8 +255,7 @@ static int make_registry(struct pipeline *p)
 						   "The version of logpipe that runs; always 1.", 1, version);
 	const char *v[] = {PIPELINE_VERSION};
 	if (p->series_dropped == NULL || p->discarded == NULL || p->joined == NULL || p->rotations == NULL ||
-	    p->truncations == NULL || info == NULL ||
-	    metrics_gauge_set(info, v, 1) != 0)
+	    p->truncations == NULL || info == NULL || metrics_gauge_set(info, v, 1) != 0)
 		return -1;
 	/* Lesson 09's gauge. Until that lesson is done its stub answers
 	 * ENOSYS, and logpipe runs without the gauge rather than not at all. */
@@ -460,9 +460,9 @@ void pipeline_cancel(struct pipeline *p)
 /* What stage i freed unfinished, and what was left in its input. */
 static unsigned long long stage_discarded(struct pipeline *p, int i)
 {
-	unsigned long long own = i == T_PARSER ? atomic_load(&p->parser.stats.discarded)
-			       : i == T_FILTER ? atomic_load(&p->filter.stats.discarded)
-					       : 0;
+	unsigned long long own = i == T_PARSER	 ? atomic_load(&p->parser.stats.discarded)
+				 : i == T_FILTER ? atomic_load(&p->filter.stats.discarded)
+						 : 0;
 	return own + atomic_load(&p->left_over[i]);
 }
 

@@ -829,7 +829,8 @@ static void test_path_tries_the_flat_key_then_nested_objects(void **state)
 	expect_path("{\"level\":1}", "level", 5, 1, "a path without a dot is a key");
 	expect_path("{\"log.level\":1,\"log\":{\"level\":2}}", "log.level", 9, 1,
 		    "a flat key with a dot in it comes first (ECS libraries write \"log.level\" as one key)");
-	expect_path("{\"log\":{\"level\":2}}", "log.level", 9, 2, "without a flat key, the dot steps into \"log\"");
+	expect_path("{\"log\":{\"level\":2}}", "log.level", 9, 2,
+		    "without a flat key, the dot steps into \"log\"");
 	expect_path("{\"a\":{\"b\":{\"c\":3}}}", "a.b.c", 5, 3, "each dot is a step down");
 	expect_path("{\"a.b\":{\"c\":4}}", "a.b.c", 5, 4, "a flat key may be a step of a longer path");
 	expect_path("{\"a\":{\"b.c\":5}}", "a.b.c", 5, 5, "the rest of a path may be a flat key");
@@ -841,7 +842,8 @@ static void test_path_finds_nothing_where_there_is_nothing(void **state)
 {
 	(void)state;
 	expect_path("{\"log\":{\"lvl\":0,\"level\":1}}", "log.level", 9, 1, "the one that is there");
-	expect_path("{\"log\":\"info\"}", "log.level", 9, -1, "\"log\" is a string, not an object to step into");
+	expect_path("{\"log\":\"info\"}", "log.level", 9, -1,
+		    "\"log\" is a string, not an object to step into");
 	expect_path("{\"Log\":{\"level\":1}}", "log.level", 9, -1, "keys are case-sensitive");
 	expect_path("{\"log\":{\"lvl\":1}}", "log.level", 9, -1, "\"log\" has no \"level\"");
 	expect_path("{\"levels\":1}", "level", 5, -1, "\"levels\" is not \"level\"");
@@ -893,7 +895,8 @@ static void expect_as(const char *format, const char *text, enum log_level level
 	struct log_entry *e = NULL;
 	enum parse_error err = parse_log_line_as(fmt, text, strlen(text), &e);
 	if (err != PARSE_OK || e == NULL)
-		fail_msg("parse_log_line_as(%s, %s) returned %s, expected PARSE_OK", format, text, reason(err));
+		fail_msg("parse_log_line_as(%s, %s) returned %s, expected PARSE_OK", format, text,
+			 reason(err));
 	int same = e->level == level && strcmp(e->service, service) == 0 && strcmp(e->message, message) == 0;
 	char got[256];
 	snprintf(got, sizeof(got), "%s, \"%s\", \"%s\"", log_level_name(e->level), e->service, e->message);
@@ -920,23 +923,29 @@ static void expect_as_error(const char *format, const char *text, enum parse_err
 static void test_each_preset_reads_its_logger(void **state)
 {
 	(void)state;
-	expect_as("pino", "{\"level\":30,\"time\":1,\"pid\":1,\"hostname\":\"h\",\"name\":\"api\",\"msg\":\"hi\"}",
+	expect_as("pino",
+		  "{\"level\":30,\"time\":1,\"pid\":1,\"hostname\":\"h\",\"name\":\"api\",\"msg\":\"hi\"}",
 		  LOG_INFO, "api", "hi");
-	expect_as("bunyan", "{\"name\":\"auth\",\"hostname\":\"h\",\"pid\":1,\"level\":50,\"msg\":\"no\","
-			    "\"time\":\"2026-12-05T06:00:00.000Z\",\"v\":0}",
+	expect_as("bunyan",
+		  "{\"name\":\"auth\",\"hostname\":\"h\",\"pid\":1,\"level\":50,\"msg\":\"no\","
+		  "\"time\":\"2026-12-05T06:00:00.000Z\",\"v\":0}",
 		  LOG_ERROR, "auth", "no");
-	expect_as("zap", "{\"level\":\"dpanic\",\"ts\":1.5,\"logger\":\"pay\",\"caller\":\"a.go:1\",\"msg\":\"x\"}",
+	expect_as("zap",
+		  "{\"level\":\"dpanic\",\"ts\":1.5,\"logger\":\"pay\",\"caller\":\"a.go:1\",\"msg\":\"x\"}",
 		  LOG_ERROR, "pay", "x");
-	expect_as("zap", "{\"level\":\"panic\",\"ts\":1.5,\"service\":\"gw\",\"msg\":\"y\"}", LOG_FATAL, "gw", "y");
-	expect_as("logrus", "{\"level\":\"warning\",\"msg\":\"low\",\"time\":\"t\",\"service\":\"orders\"}", LOG_WARN,
-		  "orders", "low");
+	expect_as("zap", "{\"level\":\"panic\",\"ts\":1.5,\"service\":\"gw\",\"msg\":\"y\"}", LOG_FATAL, "gw",
+		  "y");
+	expect_as("logrus", "{\"level\":\"warning\",\"msg\":\"low\",\"time\":\"t\",\"service\":\"orders\"}",
+		  LOG_WARN, "orders", "low");
 	expect_as("slog", "{\"time\":\"t\",\"level\":\"INFO+2\",\"msg\":\"m\"}", LOG_INFO, "unknown", "m");
 	expect_as("slog", "{\"time\":\"t\",\"level\":\"DEBUG-4\",\"msg\":\"m\"}", LOG_TRACE, "unknown", "m");
 	expect_as("slog", "{\"time\":\"t\",\"level\":\"ERROR+4\",\"msg\":\"m\"}", LOG_ERROR, "unknown", "m");
-	expect_as("ecs", "{\"@timestamp\":\"t\",\"log.level\":\"warn\",\"message\":\"m\",\"service.name\":\"co\"}",
+	expect_as("ecs",
+		  "{\"@timestamp\":\"t\",\"log.level\":\"warn\",\"message\":\"m\",\"service.name\":\"co\"}",
 		  LOG_WARN, "co", "m");
-	expect_as("ecs", "{\"@timestamp\":\"t\",\"log\":{\"level\":\"critical\"},\"message\":\"m\",\"service\":"
-			 "{\"name\":\"co\"}}",
+	expect_as("ecs",
+		  "{\"@timestamp\":\"t\",\"log\":{\"level\":\"critical\"},\"message\":\"m\",\"service\":"
+		  "{\"name\":\"co\"}}",
 		  LOG_FATAL, "co", "m");
 	expect_as("default", "{\"level\":\"info\",\"service\":\"s\",\"message\":\"m\"}", LOG_INFO, "s", "m");
 }
@@ -946,7 +955,8 @@ static void test_a_number_is_a_level_only_on_a_scale(void **state)
 	(void)state;
 	expect_as_error("zap", "{\"level\":30,\"msg\":\"m\"}", PARSE_MISSING_LEVEL,
 			"without a scale a number is no level, as in parse_log_line");
-	expect_as_error("pino", "{\"level\":5,\"msg\":\"m\"}", PARSE_BAD_LEVEL, "5 is no level on pino's scale");
+	expect_as_error("pino", "{\"level\":5,\"msg\":\"m\"}", PARSE_BAD_LEVEL,
+			"5 is no level on pino's scale");
 	expect_as_error("pino", "{\"level\":\"30\",\"msg\":\"m\"}", PARSE_BAD_LEVEL,
 			"\"30\" is a string, and no level name");
 	expect_as_error("slog", "{\"level\":\"INFO+x\",\"msg\":\"m\"}", PARSE_BAD_LEVEL, "+x is no offset");
@@ -964,13 +974,15 @@ static void test_candidates_are_tried_in_order_each_with_its_type(void **state)
 	fmt.level = "severity,level";
 	fmt.service = "svc.name,app";
 	fmt.latency = "took,latency_ms";
-	const char text[] = "{\"severity\":5,\"level\":\"warn\",\"app\":\"a\",\"took\":\"slow\",\"latency_ms\":7}";
+	const char text[] =
+	    "{\"severity\":5,\"level\":\"warn\",\"app\":\"a\",\"took\":\"slow\",\"latency_ms\":7}";
 	struct log_entry *e = NULL;
 	enum parse_error err = parse_log_line_as(&fmt, text, sizeof(text) - 1, &e);
 	if (err != PARSE_OK || e->level != LOG_WARN)
-		fail_msg("with no scale, the number 5 under \"severity\" is skipped and \"level\" gives warn; got "
-			 "%s",
-			 err != PARSE_OK ? reason(err) : log_level_name(e->level));
+		fail_msg(
+		    "with no scale, the number 5 under \"severity\" is skipped and \"level\" gives warn; got "
+		    "%s",
+		    err != PARSE_OK ? reason(err) : log_level_name(e->level));
 	if (strcmp(e->service, "a") != 0 || !e->has_latency || e->latency_ms != 7)
 		fail_msg("service \"%s\" latency %g (has %d): the first candidate of the right type wins "
 			 "(\"app\", and latency_ms since \"took\" is no number)",
@@ -1010,8 +1022,9 @@ static void test_docker_lines_are_unwrapped(void **state)
 {
 	(void)state;
 	struct parser_stage st = {.container = CONTAINER_DOCKER};
-	struct log_entry *e = step_text(&st, "{\"log\":\"{\\\"level\\\":\\\"error\\\",\\\"msg\\\":\\\"boom\\\"}\\n\","
-					     "\"stream\":\"stderr\",\"time\":\"2026-12-05T06:00:00.000000001Z\"}");
+	struct log_entry *e =
+	    step_text(&st, "{\"log\":\"{\\\"level\\\":\\\"error\\\",\\\"msg\\\":\\\"boom\\\"}\\n\","
+			   "\"stream\":\"stderr\",\"time\":\"2026-12-05T06:00:00.000000001Z\"}");
 	if (e == NULL || e->level != LOG_ERROR || strcmp(e->message, "boom") != 0)
 		fail_msg("a Docker stderr line was not unwrapped: parser_step must hand its line to "
 			 "parser_unwrap first, and parse what it returns");
@@ -1063,12 +1076,14 @@ static void test_docker_pieces_without_a_newline_are_joined(void **state)
 {
 	(void)state;
 	struct parser_stage st = {.container = CONTAINER_DOCKER};
-	assert_null(step_text(&st, "{\"log\":\"{\\\"level\\\":\\\"warn\\\",\",\"stream\":\"stdout\",\"time\":\"t\"}"));
+	assert_null(step_text(
+	    &st, "{\"log\":\"{\\\"level\\\":\\\"warn\\\",\",\"stream\":\"stdout\",\"time\":\"t\"}"));
 	struct log_entry *e =
 	    step_text(&st, "{\"log\":\"\\\"msg\\\":\\\"long\\\"}\\n\",\"stream\":\"stdout\",\"time\":\"t\"}");
 	if (e == NULL || e->level != LOG_WARN || strcmp(e->message, "long") != 0)
-		fail_msg("Docker splits a long line into entries whose \"log\" has no newline but the last one's: "
-			 "they make one line");
+		fail_msg(
+		    "Docker splits a long line into entries whose \"log\" has no newline but the last one's: "
+		    "they make one line");
 	log_entry_free(e);
 	assert_int_equal(atomic_load(&st.stats.joined), 1);
 	parser_finish(&st);

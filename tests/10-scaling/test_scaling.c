@@ -552,11 +552,11 @@ static void test_2x2_threads_move_every_batch_exactly_once(void **state)
 
 /* What the test steps do and count. Items are numbers in the pointer. */
 struct work {
-	atomic_ulong stepped;	/* items the step was given */
-	atomic_ulong discarded; /* items out refused */
+	atomic_ulong stepped;		 /* items the step was given */
+	atomic_ulong discarded;		 /* items out refused */
 	atomic_ullong counted_discarded; /* what the runner counted in r->discarded */
-	atomic_ullong sent;	/* the runner's count of items out took */
-	int drop_even;		/* 1: the step consumes even numbers */
+	atomic_ullong sent;		 /* the runner's count of items out took */
+	int drop_even;			 /* 1: the step consumes even numbers */
 };
 
 static struct work *work_of(void *ctx)

@@ -43,26 +43,6 @@ static void *op_select(void *arg)
 	return NULL;
 }
 
-/* The slot of an unbuffered channel is empty and the counters agree
- * (chan_len is always 0 on an unbuffered channel, so it cannot tell). */
-static void assert_slot_empty(struct chan *ch, const char *why)
-{
-	pthread_mutex_lock(&ch->mu);
-	size_t len = ch->len;
-	unsigned long long sent = ch->sent, taken = ch->taken;
-	pthread_mutex_unlock(&ch->mu);
-	if (len != 0 || sent != taken)
-		fail_msg("after %s the channel holds len=%zu (sent=%llu, taken=%llu), expected an empty slot "
-			 "and sent == taken: a send that fails must take its message back out of the slot "
-			 "(buf[head], len and sent)",
-			 why, len, sent, taken);
-}
-
-static double ms_since(const struct timespec *start)
-{
-	return clock_seconds_since(start) * 1000.0;
-}
-
 /* ---- deadlines ------------------------------------------------------------- */
 
 /*

@@ -1,4 +1,5 @@
 #include "chan_testing.h"
+#include "clock.h"
 
 struct chan *chan_new_or_fail(size_t cap)
 {
@@ -6,6 +7,24 @@ struct chan *chan_new_or_fail(size_t cap)
 	if (ch == NULL)
 		fail_msg("chan_new(%zu) returned NULL", cap);
 	return ch;
+}
+
+void assert_slot_empty(struct chan *ch, const char *why)
+{
+	pthread_mutex_lock(&ch->mu);
+	size_t len = ch->len;
+	unsigned long long sent = ch->sent, taken = ch->taken;
+	pthread_mutex_unlock(&ch->mu);
+	if (len != 0 || sent != taken)
+		fail_msg("after %s the channel holds len=%zu (sent=%llu, taken=%llu), expected an empty slot "
+			 "and sent == taken: a send that fails must take its message back out of the slot "
+			 "(buf[head], len and sent)",
+			 why, len, sent, taken);
+}
+
+double ms_since(const struct timespec *start)
+{
+	return clock_seconds_since(start) * 1000.0;
 }
 
 struct waiting {

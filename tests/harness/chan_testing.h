@@ -28,6 +28,14 @@
 /* chan_new that fails the test, with a message, when it returns NULL. */
 struct chan *chan_new_or_fail(size_t cap);
 
+/* The slot of an unbuffered channel is empty and the counters agree
+ * (chan_len is always 0 on an unbuffered channel, so it cannot tell);
+ * fails the test, naming `why` (the operation just done), otherwise. */
+void assert_slot_empty(struct chan *ch, const char *why);
+
+/* Milliseconds since start (a clock_now() reading). */
+double ms_since(const struct timespec *start);
+
 /* 1 once n threads are blocked receiving / sending in ch (polled with a
  * deadline); fails the test with `why` otherwise. */
 void wait_for_receivers(struct chan *ch, int n, const char *why);

@@ -3,6 +3,8 @@
  * Written against src/metrics.h (and src/strbuf.h, src/channel.h) only.
  */
 #include "chan_testing.h"
+#include "clock.h"
+#include "last_seen.h"
 #include "metrics.h"
 #include "strbuf.h"
 #include "text_testing.h"
@@ -1033,6 +1035,41 @@ static void test_stage_counts_each_entry_once_under_the_series_limit(void **stat
 	stage_free(&r);
 }
 
+/*
+ * The stage's hook for lesson 09: when last_seen is set, each entry the
+ * stage counted sets its service's series to the time (last_seen_update,
+ * the reference's here); an entry the series limit refused updates
+ * nothing, so the registry counts one refusal for it, not two.
+ */
+static void test_step_sets_last_seen_for_each_counted_entry(void **state)
+{
+	(void)state;
+	struct metrics_registry *reg = registry_or_fail(1); /* one series per family */
+	struct metrics_stage stage;
+	if (metrics_stage_init(&stage, reg, NULL) != 0)
+		fail_msg("metrics_stage_init with no channel returned -1 (%s)", strerror(errno));
+	stage.last_seen = last_seen_register(reg);
+	if (stage.last_seen == NULL)
+		fail_msg("last_seen_register failed (%s)", strerror(errno));
+	double before = clock_unix_seconds();
+	metrics_stage_step(&stage, entry_new(LOG_INFO, "api", 0, 0));
+	double after = clock_unix_seconds();
+	const char *api[] = {"api"};
+	double v = metrics_value(stage.last_seen, api);
+	if (!(v >= before && v <= after))
+		fail_msg("after metrics_stage_step counted an entry of \"api\" between %.3f and %.3f (Unix time), "
+			 "last_seen{service=\"api\"} is %.3f: when stage->last_seen is set, call "
+			 "last_seen_update(stage->last_seen, e, clock_unix_seconds()) for each entry counted",
+			 before, after, v);
+	/* Each family holds api's series now: another service is refused. */
+	metrics_stage_step(&stage, entry_new(LOG_INFO, "db", 0, 0));
+	if (metrics_series_dropped(reg) != 1)
+		fail_msg("metrics_series_dropped is %llu after an entry refused by the series limit, expected 1: "
+			 "update last_seen only inside the branch where the counter add succeeded",
+			 metrics_series_dropped(reg));
+	metrics_registry_free(reg);
+}
+
 /* ---- promtool ------------------------------------------------------------------------ */
 
 /* A registry like the pipeline's, with every awkward case in it. */
@@ -1151,6 +1188,7 @@ int main(int argc, char **argv)
 	    HTEST(test_step_counts_and_frees_one_entry, L06 "#the-stage"),
 	    HTEST(test_stage_counts_every_entry_received, L06 "#the-stage"),
 	    HTEST(test_stage_counts_each_entry_once_under_the_series_limit, L06 "#the-stage"),
+	    HTEST(test_step_sets_last_seen_for_each_counted_entry, L06 "#the-stage"),
 	    HTEST(test_promtool_accepts_the_rendering, L06 "#6-run-it"),
 	};
 	return harness_main(argc, argv, "06-metrics", tests, HARNESS_COUNT(tests));

@@ -42,6 +42,9 @@ sh src/tools/deps.sh ensure valgrind promtool prometheus curl || { echo "cannot 
 step "exercise stubs are generated from the solutions"
 if sh src/tools/exercises.sh verify build/stubs; then ok; echo "  ok"; else bad "stubs out of date"; fi
 
+step "make exercises keeps the learner's work (tests/tools/test_exercises.sh)"
+if sh tests/tools/test_exercises.sh; then ok; else bad "make exercises"; fi
+
 step "every exercise has hints that point into its lesson"
 if sh src/tools/lint.sh; then ok; echo "  ok"; else bad "hints or lessons"; fi
 

@@ -81,4 +81,10 @@ bad=$(printf '%s\n' "$unknown" | while read -r f id; do
 		echo "$f names \`$id\`, which no file of src/, exercises/ or tests/ has (say it is yours to write, or fix the name)"
 done)
 [ -z "$bad" ] || { echo "$bad"; status=1; }
+# The classroom configuration grades every lesson, one test each.
+for dir in solutions/*/; do
+	nn=$(basename "$dir" | cut -c1-2)
+	grep -q "\"run\": \"make test LESSON=$nn\"" .github/classroom/autograding.json ||
+		{ echo ".github/classroom/autograding.json has no test running 'make test LESSON=$nn'"; status=1; }
+done
 exit $status

@@ -621,6 +621,43 @@ static void test_timed_waits_last_until_the_monotonic_deadline(void **state)
 	assert_chan_status(chan_free(ch), CHAN_OK);
 }
 
+/*
+ * A select (lesson 02's, the reference here) waits on no condition variable
+ * of yours: your send and close must call chan_wake_watchers, and chan_free
+ * must see the watcher it left on the channel.
+ */
+static void test_send_and_close_wake_a_waiting_select(void **state)
+{
+	(void)state;
+	struct select_op s = {.n = 1, .msg = MSG(99)};
+	s.chans[0] = chan_new_or_fail(1);
+	struct harness_thread t;
+	start_parked_select(&s, &t);
+	enum chan_status rc = chan_free(s.chans[0]);
+	if (rc != CHAN_EBUSY)
+		fail_msg("chan_free with a select waiting on the channel returned %s, expected CHAN_EBUSY: "
+			 "a non-NULL watchers means someone is inside",
+			 chan_status_str(rc));
+	harness_on_hang("a select waiting on the channel was not woken by a send: does chan_send call "
+			"chan_wake_watchers after adding the message?");
+	assert_chan_status(chan_send(s.chans[0], MSG(7)), CHAN_OK);
+	if (!harness_thread_join_within(&t, harness_wait_ms()))
+		fail_msg("a select waiting on the channel did not wake when a message was sent: call "
+			 "chan_wake_watchers(ch) in the send, after adding the message");
+	assert_chan_status(s.status, CHAN_OK);
+	assert_int_equal(MSG_VALUE(s.msg), 7);
+
+	start_parked_select(&s, &t);
+	harness_on_hang("a select waiting on the channel was not woken by chan_close: does close call "
+			"chan_wake_watchers?");
+	assert_chan_status(chan_close(s.chans[0]), CHAN_OK);
+	if (!harness_thread_join_within(&t, harness_wait_ms()))
+		fail_msg("a select waiting on the channel did not wake when the channel closed: call "
+			 "chan_wake_watchers(ch) in close too");
+	assert_chan_status(s.status, CHAN_CLOSED);
+	assert_chan_status(chan_free(s.chans[0]), CHAN_OK);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct harness_test tests[] = {
@@ -647,6 +684,7 @@ int main(int argc, char **argv)
 		HTEST(test_send_until_a_past_deadline_sends_if_there_is_room, L01 "#send-and-receive"),
 		HTEST(test_unbuffered_send_until_a_past_deadline_needs_a_waiting_receiver, L01 "#send-and-receive"),
 		HTEST(test_timed_waits_last_until_the_monotonic_deadline, L01 "#5-build-it"),
+		HTEST(test_send_and_close_wake_a_waiting_select, L01 "#send-and-receive"),
 	};
 	return harness_main(argc, argv, "01-channel", tests, HARNESS_COUNT(tests));
 }

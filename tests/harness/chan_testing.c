@@ -125,3 +125,18 @@ void expect_parked(struct harness_thread *t, struct chan *const *chans, size_t n
 			 if_returned);
 	}
 }
+
+void *op_select(void *arg)
+{
+	struct select_op *s = arg;
+	s->status = chan_select(s->chans, s->n, &s->which, &s->msg, NULL);
+	return NULL;
+}
+
+void start_parked_select(struct select_op *s, struct harness_thread *t)
+{
+	harness_thread_start(t, op_select, s);
+	expect_parked(t, s->chans, s->n, PARKED_SELECTING, &s->status, "chan_select over empty channels",
+		      "with nothing ready and no deadline it must register a watcher on every channel "
+		      "and sleep until one fires");
+}

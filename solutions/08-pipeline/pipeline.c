@@ -50,7 +50,7 @@ static void say(char *err, size_t errlen, const char *fmt, ...)
 /* ---- the pieces pipeline_start is made of (given) ----------------------- */
 
 /* The four channels. done carries nothing: it is only ever closed. */
-static int make_channels(struct pipeline *p)
+EXERCISE_HELPER static int make_channels(struct pipeline *p)
 {
 	p->done = chan_new(0);
 	p->cancel = chan_new(0);
@@ -210,7 +210,7 @@ static void copy_self_metrics(struct pipeline *p)
  * its first event is invisible to rate() and to alerts until then.
  * Needs p->passed (the metrics stage registers its two families here).
  */
-static int make_registry(struct pipeline *p)
+EXERCISE_HELPER static int make_registry(struct pipeline *p)
 {
 	static const char *const reason[] = {"reason"};
 	static const char *const stage[] = {"stage"};
@@ -266,7 +266,7 @@ static int make_registry(struct pipeline *p)
 }
 
 /* Each stage reads the channel the one before it writes. */
-static void wire_stages(struct pipeline *p)
+EXERCISE_HELPER static void wire_stages(struct pipeline *p)
 {
 	p->tailer.cfg = p->cfg.source;
 	p->tailer.out = p->lines;
@@ -286,7 +286,7 @@ static void wire_stages(struct pipeline *p)
 /* Starts stage i (its thread, or its runner's workers) and counts it in
  * p->started. 0, or an errno. A runner that started some of its workers
  * counts as started, so that it is stopped and joined with the others. */
-static int start_stage(struct pipeline *p, int i)
+EXERCISE_HELPER static int start_stage(struct pipeline *p, int i)
 {
 	static void *(*const run[T_COUNT])(void *) = {tailer_run, parser_run, filter_run, metrics_stage_run};
 	void *arg[T_COUNT] = {&p->tailer, &p->parser, &p->filter, &p->sink};
@@ -346,7 +346,7 @@ static void join_stages(struct pipeline *p)
  * so we close it in its place: the stages that started drain and end as
  * they would at a normal stop.
  */
-static void unwind(struct pipeline *p)
+EXERCISE_HELPER static void unwind(struct pipeline *p)
 {
 	struct chan *input[T_COUNT] = {p->done, p->lines, p->entries, p->passed};
 	int first = T_COUNT - p->started; /* the most upstream stage running */
@@ -411,11 +411,6 @@ int pipeline_start(struct pipeline *p, const struct pipeline_config *cfg, char *
 	return 0;
 	/* END SOLUTION */
 	/* STUB
-	(void)wire_stages;
-	(void)start_stage;
-	(void)unwind;
-	(void)make_channels;
-	(void)make_registry;
 	say(err, errlen, "pipeline_start is not implemented yet (lesson 08)");
 	NOT_IMPLEMENTED("pipeline_start", "lessons/08-pipeline/README.md#starting-in-order");
 	pipeline_free(p);
@@ -435,7 +430,6 @@ void pipeline_stop(struct pipeline *p)
 	/* END SOLUTION */
 	/* STUB
 	(void)p;
-	(void)join_stages;
 	NOT_IMPLEMENTED("pipeline_stop", "lessons/08-pipeline/README.md#stopping-in-order");
 	*/
 }
@@ -472,7 +466,7 @@ static unsigned long long stage_discarded(struct pipeline *p, int i)
  * never moves a counter backwards, so a render racing a stage at worst
  * shows a count one scrape late.
  */
-static void copy_stage_counters(struct pipeline *p)
+EXERCISE_HELPER static void copy_stage_counters(struct pipeline *p)
 {
 	metrics_counter_set(p->lines_read, NULL, (double)atomic_load(&p->tailer.stats.lines));
 	for (int r = 1; r < PARSE_REASONS; r++) {
@@ -503,7 +497,6 @@ char *pipeline_render(void *arg, size_t *len)
 	/* STUB
 	(void)p;
 	(void)len;
-	(void)copy_stage_counters;
 	NOT_IMPLEMENTED("pipeline_render", "lessons/08-pipeline/README.md#collecting-at-scrape-time");
 	return NULL;
 	*/

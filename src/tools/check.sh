@@ -42,6 +42,9 @@ sh src/tools/deps.sh ensure valgrind promtool prometheus curl || { echo "cannot 
 step "exercise stubs are generated from the solutions"
 if sh src/tools/exercises.sh verify build/stubs; then ok; echo "  ok"; else bad "stubs out of date"; fi
 
+step "make exercises keeps the learner's work (tests/tools/test_exercises.sh)"
+if sh tests/tools/test_exercises.sh; then ok; else bad "make exercises"; fi
+
 step "every exercise has hints that point into its lesson"
 if sh src/tools/lint.sh; then ok; echo "  ok"; else bad "hints or lessons"; fi
 
@@ -64,7 +67,7 @@ count "$log/solutions-valgrind.txt"
 
 step "untouched exercises fail at once, each test saying NOT IMPLEMENTED"
 t0=$(date +%s)
-GRADE_QUIET=1 IMPL=build/stubs sh src/tools/grade.sh >"$log/stubs.txt" 2>&1
+GRADE_QUIET=1 FORMAT=junit IMPL=build/stubs sh src/tools/grade.sh >"$log/stubs.txt" 2>&1
 secs=$(($(date +%s) - t0))
 cat "$log/stubs.txt"
 others=$(cat build/results/plain/build_stubs/*.tap 2>/dev/null | grep '^not ok' | grep -cv '# NOTIMPL$')
@@ -80,6 +83,9 @@ else
 	bad "$passing test(s) pass against a stub (a test that cannot fail?) and $others fail otherwise than NOT IMPLEMENTED"
 	grep -h '^ok\|^not ok' build/results/plain/build_stubs/*.tap | grep -v '# NOTIMPL$' | head -n 10
 fi
+
+step "FORMAT=junit: the untouched exercises' results as JUnit XML (tests/tools/test_junit.sh)"
+if sh tests/tools/test_junit.sh build/results/plain/build_stubs; then ok; else bad "JUnit XML"; fi
 
 step "the known-broken channels are caught"
 if sh src/tools/broken.sh check; then ok; else bad "a broken channel passed its tests"; fi

@@ -6,6 +6,7 @@
 #include "clock.h"
 #include "line.h"
 #include "parser.h"
+#include "text_testing.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -78,8 +79,8 @@ static void test_level_names_are_canonical_lower_case(void **state)
 	for (int i = 0; i < LOG_LEVELS; i++) {
 		const char *got = log_level_name((enum log_level)i);
 		if (got == NULL || strcmp(got, want[i]) != 0)
-			fail_msg("log_level_name(%d) returned \"%s\", expected \"%s\"", i,
-				 got ? got : "(null)", want[i]);
+			fail_msg("log_level_name(%d) returned %s, expected %s", i,
+				 quoted(got), quoted(want[i]));
 	}
 }
 
@@ -95,11 +96,11 @@ static void test_level_parse_ignores_case_and_knows_warning(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		enum log_level got = LOG_LEVELS;
 		if (log_level_parse(cases[i].name, &got) != 0)
-			fail_msg("log_level_parse(\"%s\") returned -1: levels are matched ignoring case, and "
+			fail_msg("log_level_parse(%s) returned -1: levels are matched ignoring case, and "
 				 "\"warning\" is an alias of warn",
-				 cases[i].name);
+				 quoted(cases[i].name));
 		if (got != cases[i].level)
-			fail_msg("log_level_parse(\"%s\") set level %d, expected %d (%s)", cases[i].name,
+			fail_msg("log_level_parse(%s) set level %d, expected %d (%s)", quoted(cases[i].name),
 				 (int)got, (int)cases[i].level, log_level_name(cases[i].level));
 	}
 }
@@ -117,9 +118,9 @@ static void test_level_parse_rejects_other_names(void **state)
 		enum log_level got = LOG_INFO;
 		if (log_level_parse(bad[i], &got) != -1)
 			fail_msg(
-			    "log_level_parse(\"%s\") accepted it: only the six names and \"warning\" are "
+			    "log_level_parse(%s) accepted it: only the six names and \"warning\" are "
 			    "levels (a prefix or a name with spaces is not)",
-			    bad[i]);
+			    quoted(bad[i]));
 	}
 }
 
@@ -136,8 +137,8 @@ static void test_error_names_are_the_metric_labels(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char *got = parse_error_name(cases[i].err);
 		if (got == NULL || strcmp(got, cases[i].name) != 0)
-			fail_msg("parse_error_name(%s) returned \"%s\", expected \"%s\"",
-				 reason(cases[i].err), got ? got : "(null)", cases[i].name);
+			fail_msg("parse_error_name(%s) returned %s, expected %s",
+				 reason(cases[i].err), quoted(got), quoted(cases[i].name));
 	}
 }
 
@@ -150,10 +151,10 @@ static void test_full_line_fills_every_field(void **state)
 	    parse_ok("{\"ts\":\"2026-11-25T10:00:00.013Z\",\"level\":\"error\","
 		     "\"service\":\"billing\",\"msg\":\"card declined\",\"latency_ms\":12.5}");
 	assert_int_equal(e->level, LOG_ERROR);
-	assert_string_equal(e->service, "billing");
-	assert_string_equal(e->message, "card declined");
+	assert_str_equal(e->service, "billing");
+	assert_str_equal(e->message, "card declined");
 	assert_non_null(e->timestamp);
-	assert_string_equal(e->timestamp, "2026-11-25T10:00:00.013Z");
+	assert_str_equal(e->timestamp, "2026-11-25T10:00:00.013Z");
 	assert_int_equal(e->has_latency, 1);
 	assert_float_equal(e->latency_ms, 12.5, 1e-9);
 	log_entry_free(e);
@@ -267,14 +268,14 @@ static void test_service_is_unknown_when_absent_or_not_a_string(void **state)
 	(void)state;
 	struct log_entry *e = parse_ok("{\"level\":\"info\",\"msg\":\"heartbeat\"}");
 	assert_non_null(e->service);
-	assert_string_equal(e->service, "unknown");
+	assert_str_equal(e->service, "unknown");
 	log_entry_free(e);
 	e = parse_ok("{\"level\":\"info\",\"service\":7}");
 	assert_non_null(e->service);
-	assert_string_equal(e->service, "unknown");
+	assert_str_equal(e->service, "unknown");
 	log_entry_free(e);
 	e = parse_ok("{\"level\":\"info\",\"service\":\"auth\"}");
-	assert_string_equal(e->service, "auth");
+	assert_str_equal(e->service, "auth");
 	log_entry_free(e);
 }
 
@@ -282,21 +283,21 @@ static void test_message_comes_from_msg_or_message_else_empty(void **state)
 {
 	(void)state;
 	struct log_entry *e = parse_ok("{\"level\":\"info\",\"msg\":\"from msg\"}");
-	assert_string_equal(e->message, "from msg");
+	assert_str_equal(e->message, "from msg");
 	log_entry_free(e);
 	e = parse_ok("{\"level\":\"warning\",\"message\":\"queue depth 950 of 1000\"}");
-	assert_string_equal(e->message, "queue depth 950 of 1000");
+	assert_str_equal(e->message, "queue depth 950 of 1000");
 	log_entry_free(e);
 	e = parse_ok("{\"level\":\"info\",\"msg\":42,\"message\":\"from the alias\"}");
 	if (strcmp(e->message, "from the alias") != 0)
-		fail_msg("{\"msg\":42,\"message\":\"from the alias\"} gave the message \"%s\": the alias is "
+		fail_msg("{\"msg\":42,\"message\":\"from the alias\"} gave the message %s: the alias is "
 			 "used when the first name is absent or not a string",
-			 e->message);
+			 quoted(e->message));
 	log_entry_free(e);
 	e = parse_ok("{\"level\":\"info\"}");
 	if (e->message == NULL)
 		fail_msg("a line without msg gave message NULL: the contract says \"\", never NULL");
-	assert_string_equal(e->message, "");
+	assert_str_equal(e->message, "");
 	log_entry_free(e);
 }
 
@@ -305,15 +306,15 @@ static void test_timestamp_comes_from_ts_or_time_else_null(void **state)
 	(void)state;
 	struct log_entry *e = parse_ok("{\"level\":\"info\",\"ts\":\"2026-11-25T10:00:00Z\"}");
 	assert_non_null(e->timestamp);
-	assert_string_equal(e->timestamp, "2026-11-25T10:00:00Z");
+	assert_str_equal(e->timestamp, "2026-11-25T10:00:00Z");
 	log_entry_free(e);
 	e = parse_ok("{\"level\":\"info\",\"time\":\"2026-11-25T10:00:01Z\"}");
 	assert_non_null(e->timestamp);
-	assert_string_equal(e->timestamp, "2026-11-25T10:00:01Z");
+	assert_str_equal(e->timestamp, "2026-11-25T10:00:01Z");
 	log_entry_free(e);
 	e = parse_ok("{\"level\":\"info\"}");
 	if (e->timestamp != NULL)
-		fail_msg("a line without ts or time gave timestamp \"%s\": it must be NULL", e->timestamp);
+		fail_msg("a line without ts or time gave timestamp %s: it must be NULL", quoted(e->timestamp));
 	log_entry_free(e);
 }
 
@@ -354,8 +355,8 @@ static void test_nested_objects_and_other_fields_are_ignored(void **state)
 		     "\"service\":\"db\",\"msg\":\"inner\"},\"tags\":[\"a\",{\"b\":[1,2]}],"
 		     "\"msg\":\"pool stats\",\"ok\":true,\"n\":null}");
 	assert_int_equal(e->level, LOG_DEBUG);
-	assert_string_equal(e->service, "api");
-	assert_string_equal(e->message, "pool stats");
+	assert_str_equal(e->service, "api");
+	assert_str_equal(e->message, "pool stats");
 	log_entry_free(e);
 }
 
@@ -364,21 +365,21 @@ static void test_escapes_and_unicode_become_utf8(void **state)
 	(void)state;
 	/* \u00e9 is e-acute: two bytes in UTF-8. */
 	struct log_entry *e = parse_ok("{\"level\":\"info\",\"msg\":\"caf\\u00e9\"}");
-	assert_string_equal(e->message, "caf\xc3\xa9");
+	assert_str_equal(e->message, "caf\xc3\xa9");
 	log_entry_free(e);
 	/* Raw UTF-8 passes through unchanged: Japanese, and an emoji (4 bytes). */
 	e = parse_ok(
 	    "{\"level\":\"info\",\"service\":\"\xe6\x97\xa5\xe6\x9c\xac\",\"msg\":\"ok \xf0\x9f\x8e\x89\"}");
-	assert_string_equal(e->service, "\xe6\x97\xa5\xe6\x9c\xac");
-	assert_string_equal(e->message, "ok \xf0\x9f\x8e\x89");
+	assert_str_equal(e->service, "\xe6\x97\xa5\xe6\x9c\xac");
+	assert_str_equal(e->message, "ok \xf0\x9f\x8e\x89");
 	log_entry_free(e);
 	/* A surrogate pair is one character: U+1F600, four bytes. */
 	e = parse_ok("{\"level\":\"info\",\"msg\":\"\\ud83d\\ude00\"}");
-	assert_string_equal(e->message, "\xf0\x9f\x98\x80");
+	assert_str_equal(e->message, "\xf0\x9f\x98\x80");
 	log_entry_free(e);
 	/* Escaped quotes, backslashes and newlines become the characters. */
 	e = parse_ok("{\"level\":\"info\",\"msg\":\"say \\\"hi\\\" to C:\\\\tmp\\nnext line\"}");
-	assert_string_equal(e->message, "say \"hi\" to C:\\tmp\nnext line");
+	assert_str_equal(e->message, "say \"hi\" to C:\\tmp\nnext line");
 	log_entry_free(e);
 }
 
@@ -535,10 +536,10 @@ static void test_stage_sends_one_entry_per_good_line_in_order(void **state)
 		if (e->level != (enum log_level)i || strcmp(e->service, services[i]) != 0 ||
 		    strcmp(e->message, text) != 0)
 			fail_msg(
-			    "entry %d is (%s, %s, \"%s\"), expected (%s, %s, \"%s\"): one entry per line, "
+			    "entry %d is (%s, %s, %s), expected (%s, %s, %s): one entry per line, "
 			    "in the order of the lines",
-			    i, log_level_name(e->level), e->service, e->message,
-			    log_level_name((enum log_level)i), services[i], text);
+			    i, log_level_name(e->level), e->service, quoted(e->message),
+			    log_level_name((enum log_level)i), services[i], quoted(text));
 		log_entry_free(e);
 	}
 	stage_join(&s);

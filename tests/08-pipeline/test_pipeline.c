@@ -139,7 +139,7 @@ static char *render_or_fail(void)
 static void assert_line(const char *text, const char *line, const char *hint)
 {
 	if (!text_has_line(text, line))
-		fail_msg("the exposition has no line \"%s\": %s\n--- exposition ---\n%.3000s", line, hint,
+		fail_msg("the exposition has no line %s: %s\n--- exposition ---\n%.3000s", quoted(line), hint,
 			 text);
 }
 
@@ -424,7 +424,7 @@ static void test_start_fails_cleanly_when_the_port_is_taken(void **state)
 	if (pipeline_start(&pl, &cfg, err, sizeof(err)) == 0)
 		fail_msg("pipeline_start returned 0 though %s is taken", listen_on);
 	if (strstr(err, "in use") == NULL)
-		fail_msg("err is \"%s\", expected the server's reason (\"... address already in use\")", err);
+		fail_msg("err is %s, expected the server's reason (\"... address already in use\")", quoted(err));
 	if (process_count_open_fds() != before)
 		fail_msg(
 		    "%d descriptors open before pipeline_start, %d after it failed: the unwind must free "

@@ -375,39 +375,13 @@ static void test_recv_many_wakes_a_sender_per_free_slot(void **state)
 	assert_chan_status(chan_free(ch), CHAN_OK);
 }
 
-struct select_op {
-	struct chan *ch;
-	size_t which;
-	void *msg;
-	enum chan_status status;
-};
-
-static void *op_select(void *arg)
-{
-	struct select_op *s = arg;
-	struct chan *chans[1] = {s->ch};
-	s->status = chan_select(chans, 1, &s->which, &s->msg, NULL);
-	return NULL;
-}
-
-static int watched(void *arg)
-{
-	struct chan *ch = arg;
-	pthread_mutex_lock(&ch->mu);
-	int yes = ch->watchers != NULL;
-	pthread_mutex_unlock(&ch->mu);
-	return yes;
-}
-
 static void test_send_many_wakes_a_select(void **state)
 {
 	(void)state;
 	struct chan *ch = chan_new_or_fail(4);
-	struct select_op s = {.ch = ch};
+	struct select_op s = {.chans = {ch}, .n = 1};
 	struct harness_thread t;
-	harness_thread_start(&t, op_select, &s);
-	if (!harness_wait_until(watched, ch))
-		fail_msg("chan_select on an empty channel did not block (lesson 02's select)");
+	start_parked_select(&s, &t);
 	void *in[2];
 	numbered(in, 2, 1);
 	assert_chan_status(chan_send_many(ch, in, 2, NULL), CHAN_OK);

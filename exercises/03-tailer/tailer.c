@@ -9,10 +9,12 @@
  *
  * The follower keeps the file open and reads it to its end; then it asks
  * stat(path) what became of the file (follow_check) and decides: wait and
- * read again, start over after a truncation, or move to the new file after
- * a rotation. It waits only in a timed receive on `done`, so closing
- * `done` stops it at once, and in chan_send (through tailer_emit).
- * The simulator is in simulate.c, the line splitter in splitter.c.
+ * read again, start over after a truncation, or, after a rotation, open
+ * the new file at once and keep the old one draining alongside until it
+ * has been quiet for a poll interval. It waits only in a select on `done`
+ * and the watch's wake channel, so closing `done` stops it at once, and
+ * in chan_send (through tailer_emit). The simulator is in simulate.c,
+ * the line splitter in splitter.c, the inotify watch in watch.c.
  */
 #include "clock.h"
 #include "notimpl.h"
@@ -38,6 +40,7 @@ struct tailer_config tailer_config_default(void)
 	    .from_start = 0,
 	    .stop_at_eof = 0,
 	    .poll_ms = TAILER_DEFAULT_POLL_MS,
+	    .rotate_wait_ms = 0,
 	    .max_line = TAILER_DEFAULT_MAX_LINE,
 	    .rate = 100.0,
 	    .seed = 1,
@@ -84,19 +87,35 @@ enum follow_change follow_check(const char *path, dev_t dev, ino_t ino, off_t of
 }
 
 /*
- * What the follower knows about the file it has open. fd is -1 until the
- * file has been opened once; after that the follower always has a file
- * open, even while the path is missing (the old file may still grow).
+ * One file the follower reads: its descriptor, which file it is, how far
+ * it was read, and the splitter holding its unfinished last line (each
+ * file has its own: the old file's half line must never be glued to the
+ * new file's first bytes).
  */
-struct follower {
-	struct tailer *t;
-	int fd;
+struct follow_file {
+	int fd;    /* -1: none */
 	dev_t dev; /* which file fd is: device and inode */
 	ino_t ino;
 	off_t offset; /* bytes of it read so far */
-	int draining; /* 1: the path names another file; ours gets one more quiet interval */
-	long poll_ms; /* cfg.poll_ms, or the default if that is 0 */
 	struct line_splitter split;
+};
+
+/*
+ * What the follower knows. cur is the file the path named when we last
+ * looked; fd is -1 until it has been opened once, and after that the
+ * follower always has a file open, even while the path is missing (the
+ * old file may still grow). old is the file the path named before the
+ * last rotation, still read alongside until it has given nothing since
+ * old_quiet (one poll interval: a writer may append to it until it
+ * reopens its log); its fd is -1 when there is none.
+ */
+struct follower {
+	struct tailer *t;
+	struct follow_file cur, old;
+	struct timespec old_quiet; /* when old last gave bytes, or was let go by the path */
+	long poll_ms;              /* cfg.poll_ms, or the default if that is 0 */
+	long rotate_wait_ms;       /* cfg.rotate_wait_ms, or poll_ms if that is 0 */
+	struct chan *wake;         /* the watch's wakes (follow_watch); NULL: poll only */
 };
 
 /* The follower: runs until it must stop; tailer_run closes out after. */
@@ -116,7 +135,9 @@ void *tailer_run(void *arg)
 		tailer_simulate(t);
 	/* Closing out is how the stages downstream learn that no line will
 	 * ever come again. If someone closed it already, this says
-	 * CHAN_CLOSED, which is fine. */
-	chan_close(t->out);
+	 * CHAN_CLOSED, which is fine. Of several tailers sharing out, only
+	 * the last to finish may close it: the others may still be sending. */
+	if (t->running == NULL || atomic_fetch_sub(t->running, 1) == 1)
+		chan_close(t->out);
 	return NULL;
 }

@@ -9,10 +9,12 @@
  *
  * The follower keeps the file open and reads it to its end; then it asks
  * stat(path) what became of the file (follow_check) and decides: wait and
- * read again, start over after a truncation, or move to the new file after
- * a rotation. It waits only in a timed receive on `done`, so closing
- * `done` stops it at once, and in chan_send (through tailer_emit).
- * The simulator is in simulate.c, the line splitter in splitter.c.
+ * read again, start over after a truncation, or, after a rotation, open
+ * the new file at once and keep the old one draining alongside until it
+ * has been quiet for a poll interval. It waits only in a select on `done`
+ * and the watch's wake channel, so closing `done` stops it at once, and
+ * in chan_send (through tailer_emit). The simulator is in simulate.c,
+ * the line splitter in splitter.c, the inotify watch in watch.c.
  */
 #include "clock.h"
 #include "notimpl.h"
@@ -38,6 +40,7 @@ struct tailer_config tailer_config_default(void)
 	    .from_start = 0,
 	    .stop_at_eof = 0,
 	    .poll_ms = TAILER_DEFAULT_POLL_MS,
+	    .rotate_wait_ms = 0,
 	    .max_line = TAILER_DEFAULT_MAX_LINE,
 	    .rate = 100.0,
 	    .seed = 1,
@@ -100,48 +103,67 @@ enum follow_change follow_check(const char *path, dev_t dev, ino_t ino, off_t of
 }
 
 /*
- * What the follower knows about the file it has open. fd is -1 until the
- * file has been opened once; after that the follower always has a file
- * open, even while the path is missing (the old file may still grow).
+ * One file the follower reads: its descriptor, which file it is, how far
+ * it was read, and the splitter holding its unfinished last line (each
+ * file has its own: the old file's half line must never be glued to the
+ * new file's first bytes).
  */
-struct follower {
-	struct tailer *t;
-	int fd;
+struct follow_file {
+	int fd;    /* -1: none */
 	dev_t dev; /* which file fd is: device and inode */
 	ino_t ino;
 	off_t offset; /* bytes of it read so far */
-	int draining; /* 1: the path names another file; ours gets one more quiet interval */
-	long poll_ms; /* cfg.poll_ms, or the default if that is 0 */
 	struct line_splitter split;
+};
+
+/*
+ * What the follower knows. cur is the file the path named when we last
+ * looked; fd is -1 until it has been opened once, and after that the
+ * follower always has a file open, even while the path is missing (the
+ * old file may still grow). old is the file the path named before the
+ * last rotation, still read alongside until it has given nothing since
+ * old_quiet (one poll interval: a writer may append to it until it
+ * reopens its log); its fd is -1 when there is none.
+ */
+struct follower {
+	struct tailer *t;
+	struct follow_file cur, old;
+	struct timespec old_quiet; /* when old last gave bytes, or was let go by the path */
+	long poll_ms;              /* cfg.poll_ms, or the default if that is 0 */
+	long rotate_wait_ms;       /* cfg.rotate_wait_ms, or poll_ms if that is 0 */
+	struct chan *wake;         /* the watch's wakes (follow_watch); NULL: poll only */
 };
 
 /* BEGIN SOLUTION */
 /*
- * Waits poll_ms, or less if done is closed first. Returns 1 when the
- * tailer must stop. A timed receive on done, and not a sleep: a sleep
- * cannot be cut short, so the program would take up to poll_ms to stop.
- * Without a done channel nobody can ask us to stop, and a plain
- * nanosleep loses nothing.
+ * Waits poll_ms, or less if done is closed first or the watch wakes us.
+ * Returns 1 when the tailer must stop. A select on done (and wake), and
+ * not a sleep: a sleep cannot be cut short, so the program would take up
+ * to poll_ms to stop. Without a done channel nobody can ask us to stop;
+ * without a wake channel either, a plain nanosleep loses nothing.
  */
 static int follower_pause(struct follower *f)
 {
-	if (f->t->done == NULL) {
+	if (f->t->done == NULL && f->wake == NULL) {
 		struct timespec pause = {f->poll_ms / 1000, (f->poll_ms % 1000) * 1000000L};
 		nanosleep(&pause, NULL);
 		return 0;
 	}
+	struct chan *const chans[2] = {f->t->done, f->wake};
+	struct timespec deadline = deadline_after_ms(f->poll_ms);
+	size_t which = 0;
 	void *msg = NULL;
-	return chan_recv_timed(f->t->done, &msg, f->poll_ms) != CHAN_TIMEOUT;
+	enum chan_status rc = chan_select(chans, 2, &which, &msg, &deadline);
+	return rc != CHAN_TIMEOUT && !(rc == CHAN_OK && which == 1);
 }
 
 /*
- * Opens the path, at its end if at_end, and makes it the file we follow
- * (closing the one we had). Returns 0, or -1 if it cannot be opened now
- * (then the old file, if any, is kept).
+ * Opens the path into *file, at its end if at_end. Returns 0, or -1 if it
+ * cannot be opened now (then *file is untouched).
  */
-static int follower_open(struct follower *f, int at_end)
+static int follow_file_open(struct follow_file *file, const char *path, int at_end)
 {
-	int fd = open(f->t->cfg.path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	struct stat st;
@@ -150,14 +172,21 @@ static int follower_open(struct follower *f, int at_end)
 		close(fd);
 		return -1;
 	}
-	if (f->fd >= 0)
-		close(f->fd);
-	f->fd = fd;
-	f->dev = st.st_dev;
-	f->ino = st.st_ino;
-	f->offset = offset;
-	f->draining = 0;
+	file->fd = fd;
+	file->dev = st.st_dev;
+	file->ino = st.st_ino;
+	file->offset = offset;
 	return 0;
+}
+
+/* The file ended for good: its unfinished last line is a line. 1: stop. */
+static int follow_file_close(struct follower *f, struct follow_file *file)
+{
+	int rc = splitter_flush(&file->split, tailer_emit, f->t);
+	if (file->fd >= 0)
+		close(file->fd);
+	file->fd = -1;
+	return rc != 0;
 }
 
 /*
@@ -168,69 +197,100 @@ static int follower_open(struct follower *f, int at_end)
  */
 static int follower_start(struct follower *f)
 {
-	if (follower_open(f, !f->t->cfg.from_start) == 0)
+	if (follow_file_open(&f->cur, f->t->cfg.path, !f->t->cfg.from_start) == 0)
 		return 0;
 	for (;;) {
 		if (f->t->cfg.stop_at_eof || follower_pause(f))
 			return 1;
-		if (follower_open(f, 0) == 0)
+		if (follow_file_open(&f->cur, f->t->cfg.path, 0) == 0)
 			return 0;
 	}
 }
 
-/* Bytes arrived: lines out, then count the bytes (after the lines, so
- * that whoever sees the count also sees the lines). 1: stop. */
-static int follower_consume(struct follower *f, const char *buf, size_t n)
+/* Bytes arrived from file: lines out, then count the bytes (after the
+ * lines, so that whoever sees the count also sees the lines). 1: stop. */
+static int follower_consume(struct follower *f, struct follow_file *file, const char *buf, size_t n)
 {
-	f->offset += (off_t)n;
-	f->draining = 0;
-	int rc = splitter_feed(&f->split, buf, n, tailer_emit, f->t);
+	file->offset += (off_t)n;
+	int rc = splitter_feed(&file->split, buf, n, tailer_emit, f->t);
 	atomic_fetch_add(&f->t->stats.bytes, n);
 	return rc != 0;
 }
 
 /*
- * The path is another file and ours gave nothing for a whole poll
- * interval: move to the new one, from its start. It is opened before the
- * old one is let go, so if it vanished again we keep what we have.
+ * Reads the old file to its end, if there is one. Called before any bytes
+ * of the new file are sent: whatever the writer put in the old file
+ * before it wrote those bytes to the new one is in the old file by now,
+ * so it goes first. 1: stop.
  */
-static int follower_switch(struct follower *f)
+static int follower_drain_old(struct follower *f)
 {
-	if (follower_open(f, 0) != 0)
+	char buf[FOLLOW_READ_SIZE];
+	while (f->old.fd >= 0) {
+		ssize_t n = read(f->old.fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return 0;
+		f->old_quiet = clock_now();
+		if (follower_consume(f, &f->old, buf, (size_t)n))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * The path names another file: open it at once, from its start, and keep
+ * the one we had as old, to drain alongside. A third file lets the old
+ * one go first (read to its end, then flushed). If the new file vanished
+ * again before we could open it, keep what we have and look again later.
+ */
+static int follower_rotate(struct follower *f)
+{
+	struct follow_file next = {.fd = -1};
+	if (follow_file_open(&next, f->t->cfg.path, 0) != 0)
 		return follower_pause(f);
+	if (follower_drain_old(f) || follow_file_close(f, &f->old)) {
+		close(next.fd);
+		return 1;
+	}
+	/* The splitters move with their files: old keeps its half line. */
+	next.split = f->old.split;
+	f->old = f->cur;
+	f->cur = next;
+	f->old_quiet = clock_now();
 	atomic_fetch_add(&f->t->stats.rotations, 1);
-	/* The old file ended for good: its unfinished last line is a line. */
-	return splitter_flush(&f->split, tailer_emit, f->t) != 0;
+	return 0;
 }
 
 /* The file is shorter than what we read (copytruncate): start over. */
 static int follower_restart(struct follower *f)
 {
-	if (splitter_flush(&f->split, tailer_emit, f->t) != 0)
+	if (splitter_flush(&f->cur.split, tailer_emit, f->t) != 0)
 		return 1;
-	if (lseek(f->fd, 0, SEEK_SET) < 0)
+	if (lseek(f->cur.fd, 0, SEEK_SET) < 0)
 		return follower_pause(f);
-	f->offset = 0;
+	f->cur.offset = 0;
 	atomic_fetch_add(&f->t->stats.truncations, 1);
 	return 0;
 }
 
-/* At the end of the file: what became of the path? 1: stop. */
+/* At the end of the current file: drain the old one, let it go once it has
+ * been quiet for rotate_wait_ms, and see what became of the path. 1: stop. */
 static int follower_at_eof(struct follower *f)
 {
-	switch (follow_check(f->t->cfg.path, f->dev, f->ino, f->offset)) {
+	if (follower_drain_old(f))
+		return 1;
+	if (f->old.fd >= 0 && clock_seconds_since(&f->old_quiet) * 1000 >= (double)f->rotate_wait_ms &&
+	    follow_file_close(f, &f->old))
+		return 1;
+	switch (follow_check(f->t->cfg.path, f->cur.dev, f->cur.ino, f->cur.offset)) {
 	case FOLLOW_TRUNCATED:
 		return follower_restart(f);
 	case FOLLOW_ROTATED:
-		/* A writer may still append to the renamed file for a moment:
-		 * switch only after it stayed quiet for one whole interval. */
-		if (f->draining)
-			return follower_switch(f);
-		f->draining = 1;
-		break;
-	case FOLLOW_MISSING: /* keep the old file: the path may come back */
+		return follower_rotate(f);
+	case FOLLOW_MISSING: /* keep the file: the path may come back */
 	case FOLLOW_SAME:
-		f->draining = 0;
 		break;
 	}
 	return follower_pause(f);
@@ -241,15 +301,21 @@ static int follower_at_eof(struct follower *f)
 static void tailer_follow(struct tailer *t)
 {
 	/* BEGIN SOLUTION */
-	struct follower f = {.t = t, .fd = -1};
+	struct follower f = {.t = t, .cur.fd = -1, .old.fd = -1};
 	f.poll_ms = t->cfg.poll_ms > 0 ? t->cfg.poll_ms : TAILER_DEFAULT_POLL_MS;
-	splitter_init(&f.split, t->cfg.max_line > 0 ? t->cfg.max_line : TAILER_DEFAULT_MAX_LINE);
+	f.rotate_wait_ms = t->cfg.rotate_wait_ms > 0 ? t->cfg.rotate_wait_ms : f.poll_ms;
+	size_t max_line = t->cfg.max_line > 0 ? t->cfg.max_line : TAILER_DEFAULT_MAX_LINE;
+	splitter_init(&f.cur.split, max_line);
+	splitter_init(&f.old.split, max_line);
+	struct follow_watch watch;
+	if (!t->cfg.stop_at_eof && follow_watch_start(&watch, t->cfg.path) == 0)
+		f.wake = watch.wake;
 	char buf[FOLLOW_READ_SIZE];
 	int stop = follower_start(&f);
 	while (!stop) {
-		ssize_t n = read(f.fd, buf, sizeof(buf));
+		ssize_t n = read(f.cur.fd, buf, sizeof(buf));
 		if (n > 0)
-			stop = follower_consume(&f, buf, (size_t)n);
+			stop = follower_drain_old(&f) || follower_consume(&f, &f.cur, buf, (size_t)n);
 		else if (n < 0 && errno == EINTR)
 			continue;
 		else if (t->cfg.stop_at_eof)
@@ -258,10 +324,12 @@ static void tailer_follow(struct tailer *t)
 			stop = follower_at_eof(&f); /* end of file, or an error: look at the path */
 	}
 	/* Whatever stopped us, a last unfinished line is still a line. */
-	splitter_flush(&f.split, tailer_emit, t);
-	splitter_free(&f.split);
-	if (f.fd >= 0)
-		close(f.fd);
+	follow_file_close(&f, &f.old);
+	follow_file_close(&f, &f.cur);
+	splitter_free(&f.old.split);
+	splitter_free(&f.cur.split);
+	if (f.wake != NULL)
+		follow_watch_stop(&watch);
 	/* END SOLUTION */
 	/* STUB
 	(void)t;
@@ -278,7 +346,9 @@ void *tailer_run(void *arg)
 		tailer_simulate(t);
 	/* Closing out is how the stages downstream learn that no line will
 	 * ever come again. If someone closed it already, this says
-	 * CHAN_CLOSED, which is fine. */
-	chan_close(t->out);
+	 * CHAN_CLOSED, which is fine. Of several tailers sharing out, only
+	 * the last to finish may close it: the others may still be sending. */
+	if (t->running == NULL || atomic_fetch_sub(t->running, 1) == 1)
+		chan_close(t->out);
 	return NULL;
 }

@@ -5,7 +5,8 @@
  * never guess with a sleep. To know the tailer has consumed some bytes,
  * they wait for stats.bytes to reach the count; to know it is waiting at
  * the end of the file, they wait until it is parked in its receive on
- * `done` (recv_waiting, a documented field of struct chan); to know it
+ * `done` or a select that includes done (recv_waiting and watchers,
+ * documented fields of struct chan); to know it
  * emitted nothing, they try a receive after stats.bytes has caught up.
  */
 #include "chan_testing.h"
@@ -563,7 +564,9 @@ static int parked(void *arg)
 {
 	struct fixture *f = arg;
 	pthread_mutex_lock(&f->t.done->mu);
-	int waiting = f->t.done->recv_waiting > 0;
+	/* A receive on done, or a select that includes it (with the watch's
+	 * wake channel): either way the tailer is waiting for done. */
+	int waiting = f->t.done->recv_waiting > 0 || f->t.done->watchers != NULL;
 	pthread_mutex_unlock(&f->t.done->mu);
 	return waiting || harness_thread_done(&f->thread);
 }
@@ -738,10 +741,105 @@ static void test_follower_flushes_the_unfinished_last_line_of_a_rotated_file(voi
 	if (rename(p.s, old.s) != 0)
 		fail_msg("rename: %s", strerror(errno));
 	write_file(p.s, "next\n");
+	expect_line(f, "next", "after the rotation, read the new file from its start, at once");
 	expect_line(f, "unfinished",
-		    "the renamed file will never get the rest of its last line: before "
-		    "moving to the new file, flush it (splitter_flush)");
-	expect_line(f, "next", "after the rotation, read the new file from its start");
+		    "the renamed file will never get the rest of its last line: when you let it go "
+		    "(quiet for rotate_wait_ms), flush it (splitter_flush); each file has a splitter "
+		    "of its own");
+	fixture_stop(f);
+	fixture_free(f);
+	remove_tmpdir();
+}
+
+/* A rotate_wait_ms no test waits out: the old file is let go only when a
+ * third file comes, or at the stop. */
+#define FOREVER_MS 600000
+
+/* Renames p to old and creates p anew with `text` in it. */
+static void rotate_to_new_file(const struct path *p, const struct path *old, const char *text)
+{
+	if (rename(p->s, old->s) != 0)
+		fail_msg("rename: %s", strerror(errno));
+	write_file(p->s, text);
+}
+
+static void test_follower_reads_the_new_file_at_once_and_the_old_one_alongside(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("app.log"), old = tmp_path("app.log.1");
+	write_file(p.s, "old 1\n");
+	struct tailer_config cfg = follow_config(p.s, 10);
+	cfg.from_start = 1;
+	cfg.rotate_wait_ms = FOREVER_MS;
+	struct fixture *f = fixture_start(cfg, 8);
+	expect_line(f, "old 1", "from_start reads the existing lines");
+	rotate_to_new_file(&p, &old, "new 1\n");
+	expect_line(f, "new 1",
+		    "the path names a new file: open it at once and read it, even though the old one "
+		    "may still be written to (rotate_wait_ms has not passed)");
+	/* The writer has not reopened its log yet: it appends to the renamed
+	 * file, then writes the next line to the new one. */
+	append_file(old.s, "old late\n");
+	append_file(p.s, "new 2\n");
+	expect_line(f, "old late",
+		    "a line appended to the renamed file inside rotate_wait_ms must be read (keep the "
+		    "old file open and drain it), and before the new file's line written after it: "
+		    "read the old file to its end before sending the new file's bytes");
+	expect_line(f, "new 2", "the new file goes on");
+	fixture_stop(f);
+	if (stat_of(&f->t.stats.rotations) != 1)
+		fail_msg("stats.rotations is %llu, expected 1", stat_of(&f->t.stats.rotations));
+	fixture_free(f);
+	remove_tmpdir();
+}
+
+static void test_follower_lets_the_old_file_go_when_a_third_one_comes(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("app.log"), old1 = tmp_path("app.log.1"), old2 = tmp_path("app.log.2");
+	write_file(p.s, "a 1\n");
+	struct tailer_config cfg = follow_config(p.s, 10);
+	cfg.from_start = 1;
+	cfg.rotate_wait_ms = FOREVER_MS;
+	struct fixture *f = fixture_start(cfg, 8);
+	expect_line(f, "a 1", "from_start reads the existing lines");
+	rotate_to_new_file(&p, &old1, "b 1\n");
+	expect_line(f, "b 1", "the second file, read at once");
+	append_file(old1.s, "a 2");
+	rotate_to_new_file(&p, &old2, "c 1\n");
+	expect_line(f, "a 2",
+		    "a third file: the first one is let go, after it was read to its end and its "
+		    "unfinished last line flushed, before any line of the third file");
+	expect_line(f, "c 1", "the third file, read at once");
+	append_file(old2.s, "b 2\n");
+	append_file(p.s, "c 2\n");
+	expect_line(f, "b 2", "the second file is now the old one, still read alongside");
+	expect_line(f, "c 2", "the third file goes on");
+	fixture_stop(f);
+	if (stat_of(&f->t.stats.rotations) != 2)
+		fail_msg("stats.rotations is %llu, expected 2", stat_of(&f->t.stats.rotations));
+	fixture_free(f);
+	remove_tmpdir();
+}
+
+static void test_follower_wakes_on_the_watch_before_its_poll(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("app.log"), old = tmp_path("app.log.1");
+	write_file(p.s, "");
+	struct tailer_config cfg = follow_config(p.s, FOREVER_MS);
+	struct fixture *f = fixture_start(cfg, 8);
+	wait_parked(f, "the file exists and has been read to its end");
+	append_file(p.s, "written\n");
+	expect_line(f, "written",
+		    "the poll interval is ten minutes: only the watch can have woken the follower. "
+		    "Start follow_watch and select on done and its wake channel");
+	wait_parked(f, "the follower waits again");
+	rotate_to_new_file(&p, &old, "rotated\n");
+	expect_line(f, "rotated", "a file created in the directory wakes the follower too");
 	fixture_stop(f);
 	fixture_free(f);
 	remove_tmpdir();
@@ -824,8 +922,7 @@ static void test_follower_sends_one_marker_for_a_too_long_line(void **state)
 	remove_tmpdir();
 }
 
-/* A poll interval no test waits for: only closing done can end the wait. */
-#define FOREVER_MS 600000
+/* FOREVER_MS as a poll interval: only closing done can end the wait. */
 
 static void test_closing_done_stops_the_follower_waiting_at_eof(void **state)
 {
@@ -1122,6 +1219,9 @@ int main(int argc, char **argv)
 	    HTEST(test_follower_holds_a_partial_line_until_its_newline, L03 "#the-follow-loop"),
 	    HTEST(test_follower_follows_truncation_in_place, L03 "#truncation-in-place-copytruncate"),
 	    HTEST(test_follower_follows_rename_rotation_without_losing_lines, L03 "#rotation-by-rename"),
+	    HTEST(test_follower_reads_the_new_file_at_once_and_the_old_one_alongside, L03 "#rotation-at-speed"),
+	    HTEST(test_follower_lets_the_old_file_go_when_a_third_one_comes, L03 "#rotation-at-speed"),
+	    HTEST(test_follower_wakes_on_the_watch_before_its_poll, L03 "#waking-on-inotify"),
 	    HTEST(test_follower_flushes_the_unfinished_last_line_of_a_rotated_file,
 		  L03 "#rotation-by-rename"),
 	    HTEST(test_follower_waits_for_a_missing_file_and_reads_it_from_its_start, L03 "#the-follow-loop"),

@@ -102,6 +102,67 @@ struct tailer {
 void *tailer_run(void *arg);
 /* end snippet */
 
+/* snippet: group */
+/*
+ * Several files, one stream of lines: one tailer thread per file, all
+ * sending on the same out (fan-in), and the group's own thread, which
+ * finds the files and starts their tailers. Given, in group.c.
+ *
+ * patterns are paths or glob(3) patterns such as "/var/log/app/?*.log". A path
+ * is followed even while it does not exist (its tailer waits for it); a
+ * pattern is looked up again every poll interval, and a file that starts
+ * matching gets a tailer of its own, reading it from its start (all of it
+ * was written after we began). Each tailer follows its file's rotation
+ * and truncation on its own. A file is followed by its path: pick a
+ * pattern that the rotated names do not match (app.log.1 for *.log), or
+ * the renamed file would be followed, and counted, a second time.
+ *
+ * Who closes out: the tailers share `running`, counting the group's
+ * thread as one more; the last to finish closes out, so no tailer closes
+ * it while another may still send, or while the group may still start
+ * one. The group's thread returns once every tailer it started has
+ * returned; it stops looking when done is closed (or, in stop_at_eof
+ * mode, after its first look).
+ */
+#define TAILER_GROUP_MAX 64
+
+struct tailer_group {
+	/* Set by the caller before the thread starts: */
+	struct tailer_config cfg;    /* every tailer's; cfg.path is ignored with patterns */
+	const char *const *patterns; /* npatterns paths or patterns; 0: cfg alone (its path,
+					or the simulator) */
+	size_t npatterns;
+	struct chan *out;  /* of struct line *; closed by the last to finish */
+	struct chan *done; /* closed to stop every tailer and the group */
+	/* The group's own: */
+	pthread_mutex_t mu; /* protects n, and tailers[i].cfg.path while it is added */
+	size_t n;           /* tailers started */
+	struct tailer tailers[TAILER_GROUP_MAX];
+	char *paths[TAILER_GROUP_MAX]; /* each tailer's path (the group's copy) */
+	pthread_t threads[TAILER_GROUP_MAX];
+	atomic_size_t running;
+	atomic_ullong unfollowed; /* files that matched when TAILER_GROUP_MAX were followed */
+};
+
+/* Sets the caller's fields and readies the group's own. Before the thread. */
+void tailer_group_init(struct tailer_group *g, const struct tailer_config *cfg, const char *const *patterns,
+		       size_t npatterns, struct chan *out, struct chan *done);
+
+/* The group's thread: arg is the struct tailer_group *. Returns NULL once
+ * every tailer it started has returned. */
+void *tailer_group_run(void *arg);
+
+/* The sum of every tailer's counters, at any time from any thread. */
+void tailer_group_stats(struct tailer_group *g, struct tailer_stats *sum);
+
+/* Tailer i (its cfg.path and stats; i from 0), or NULL past the last one
+ * started. The tailer stays where it is until tailer_group_free. */
+struct tailer *tailer_group_at(struct tailer_group *g, size_t i);
+
+/* Frees what the group allocated. After its thread returned. */
+void tailer_group_free(struct tailer_group *g);
+/* end snippet */
+
 /* ---- the pieces the tailer is built from (each tested on its own) ------ */
 
 /* snippet: splitter */

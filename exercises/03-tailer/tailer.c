@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -86,36 +87,42 @@ enum follow_change follow_check(const char *path, dev_t dev, ino_t ino, off_t of
 	return FOLLOW_MISSING;
 }
 
+/* How many files the follower reads at once: the path's, and the ones
+ * rotated away before it that it still drains. */
+#define FOLLOW_MAX_FILES 8
+
 /*
  * One file the follower reads: its descriptor, which file it is, how far
- * it was read, and the splitter holding its unfinished last line (each
- * file has its own: the old file's half line must never be glued to the
- * new file's first bytes).
+ * it was read, when it last gave bytes, and the splitter holding its
+ * unfinished last line (each file has its own: an old file's half line
+ * must never be glued to a newer file's first bytes).
  */
 struct follow_file {
-	int fd;    /* -1: none */
+	int fd;
 	dev_t dev; /* which file fd is: device and inode */
 	ino_t ino;
-	off_t offset; /* bytes of it read so far */
+	off_t offset;               /* bytes of it read so far */
+	struct timespec last_bytes; /* when it last gave bytes, or was rotated away */
 	struct line_splitter split;
 };
 
 /*
- * What the follower knows. cur is the file the path named when we last
- * looked; fd is -1 until it has been opened once, and after that the
- * follower always has a file open, even while the path is missing (the
- * old file may still grow). old is the file the path named before the
- * last rotation, still read alongside until it has given nothing since
- * old_quiet (one poll interval: a writer may append to it until it
- * reopens its log); its fd is -1 when there is none.
+ * What the follower knows: the files it reads, oldest first. The last,
+ * files[n - 1], is the one the path named when we last looked; the
+ * others were rotated away and are still read alongside until each has
+ * given nothing for rotate_wait_ms (a writer may append to a renamed file
+ * until it reopens its log). n is 0 until the path has been opened once;
+ * after that the follower always has a file open, even while the path is
+ * missing (the file may still grow, and the path may come back).
  */
 struct follower {
 	struct tailer *t;
-	struct follow_file cur, old;
-	struct timespec old_quiet; /* when old last gave bytes, or was let go by the path */
-	long poll_ms;              /* cfg.poll_ms, or the default if that is 0 */
-	long rotate_wait_ms;       /* cfg.rotate_wait_ms, or poll_ms if that is 0 */
-	struct chan *wake;         /* the watch's wakes (follow_watch); NULL: poll only */
+	struct follow_file files[FOLLOW_MAX_FILES];
+	size_t n;
+	long poll_ms;        /* cfg.poll_ms, or the default if that is 0 */
+	long rotate_wait_ms; /* cfg.rotate_wait_ms, or poll_ms if that is 0 */
+	struct chan *wake;   /* the watch's wakes (follow_watch); NULL: poll only */
+	char buf[FOLLOW_READ_SIZE];
 };
 
 /* The follower: runs until it must stop; tailer_run closes out after. */

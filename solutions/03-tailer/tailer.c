@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -102,36 +103,42 @@ enum follow_change follow_check(const char *path, dev_t dev, ino_t ino, off_t of
 	*/
 }
 
+/* How many files the follower reads at once: the path's, and the ones
+ * rotated away before it that it still drains. */
+#define FOLLOW_MAX_FILES 8
+
 /*
  * One file the follower reads: its descriptor, which file it is, how far
- * it was read, and the splitter holding its unfinished last line (each
- * file has its own: the old file's half line must never be glued to the
- * new file's first bytes).
+ * it was read, when it last gave bytes, and the splitter holding its
+ * unfinished last line (each file has its own: an old file's half line
+ * must never be glued to a newer file's first bytes).
  */
 struct follow_file {
-	int fd;    /* -1: none */
+	int fd;
 	dev_t dev; /* which file fd is: device and inode */
 	ino_t ino;
-	off_t offset; /* bytes of it read so far */
+	off_t offset;               /* bytes of it read so far */
+	struct timespec last_bytes; /* when it last gave bytes, or was rotated away */
 	struct line_splitter split;
 };
 
 /*
- * What the follower knows. cur is the file the path named when we last
- * looked; fd is -1 until it has been opened once, and after that the
- * follower always has a file open, even while the path is missing (the
- * old file may still grow). old is the file the path named before the
- * last rotation, still read alongside until it has given nothing since
- * old_quiet (one poll interval: a writer may append to it until it
- * reopens its log); its fd is -1 when there is none.
+ * What the follower knows: the files it reads, oldest first. The last,
+ * files[n - 1], is the one the path named when we last looked; the
+ * others were rotated away and are still read alongside until each has
+ * given nothing for rotate_wait_ms (a writer may append to a renamed file
+ * until it reopens its log). n is 0 until the path has been opened once;
+ * after that the follower always has a file open, even while the path is
+ * missing (the file may still grow, and the path may come back).
  */
 struct follower {
 	struct tailer *t;
-	struct follow_file cur, old;
-	struct timespec old_quiet; /* when old last gave bytes, or was let go by the path */
-	long poll_ms;              /* cfg.poll_ms, or the default if that is 0 */
-	long rotate_wait_ms;       /* cfg.rotate_wait_ms, or poll_ms if that is 0 */
-	struct chan *wake;         /* the watch's wakes (follow_watch); NULL: poll only */
+	struct follow_file files[FOLLOW_MAX_FILES];
+	size_t n;
+	long poll_ms;        /* cfg.poll_ms, or the default if that is 0 */
+	long rotate_wait_ms; /* cfg.rotate_wait_ms, or poll_ms if that is 0 */
+	struct chan *wake;   /* the watch's wakes (follow_watch); NULL: poll only */
+	char buf[FOLLOW_READ_SIZE];
 };
 
 /* BEGIN SOLUTION */
@@ -158,12 +165,12 @@ static int follower_pause(struct follower *f)
 }
 
 /*
- * Opens the path into *file, at its end if at_end. Returns 0, or -1 if it
- * cannot be opened now (then *file is untouched).
+ * Opens the path as the newest file, at its end if at_end. Returns 0, or
+ * -1 if it cannot be opened now (then nothing changed).
  */
-static int follow_file_open(struct follow_file *file, const char *path, int at_end)
+static int follower_open(struct follower *f, int at_end)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(f->t->cfg.path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	struct stat st;
@@ -172,21 +179,13 @@ static int follow_file_open(struct follow_file *file, const char *path, int at_e
 		close(fd);
 		return -1;
 	}
+	struct follow_file *file = &f->files[f->n++];
 	file->fd = fd;
 	file->dev = st.st_dev;
 	file->ino = st.st_ino;
 	file->offset = offset;
+	file->last_bytes = clock_now();
 	return 0;
-}
-
-/* The file ended for good: its unfinished last line is a line. 1: stop. */
-static int follow_file_close(struct follower *f, struct follow_file *file)
-{
-	int rc = splitter_flush(&file->split, tailer_emit, f->t);
-	if (file->fd >= 0)
-		close(file->fd);
-	file->fd = -1;
-	return rc != 0;
 }
 
 /*
@@ -197,94 +196,105 @@ static int follow_file_close(struct follower *f, struct follow_file *file)
  */
 static int follower_start(struct follower *f)
 {
-	if (follow_file_open(&f->cur, f->t->cfg.path, !f->t->cfg.from_start) == 0)
+	if (follower_open(f, !f->t->cfg.from_start) == 0)
 		return 0;
 	for (;;) {
 		if (f->t->cfg.stop_at_eof || follower_pause(f))
 			return 1;
-		if (follow_file_open(&f->cur, f->t->cfg.path, 0) == 0)
+		if (follower_open(f, 0) == 0)
 			return 0;
 	}
 }
 
+/*
+ * Reads the next bytes into f->buf: from the oldest file that has any.
+ * So a newer file's bytes are read only once every older file is at its
+ * end, and whatever the writer put in an old file before it wrote those
+ * bytes to the new one is sent first. Returns the count and sets *from,
+ * or returns 0 when every file is at its end (or gave an error).
+ */
+static ssize_t follower_read(struct follower *f, struct follow_file **from)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		ssize_t n;
+		do
+			n = read(f->files[i].fd, f->buf, sizeof(f->buf));
+		while (n < 0 && errno == EINTR);
+		if (n > 0) {
+			*from = &f->files[i];
+			return n;
+		}
+	}
+	return 0;
+}
+
 /* Bytes arrived from file: lines out, then count the bytes (after the
  * lines, so that whoever sees the count also sees the lines). 1: stop. */
-static int follower_consume(struct follower *f, struct follow_file *file, const char *buf, size_t n)
+static int follower_consume(struct follower *f, struct follow_file *file, size_t n)
 {
 	file->offset += (off_t)n;
-	int rc = splitter_feed(&file->split, buf, n, tailer_emit, f->t);
+	file->last_bytes = clock_now();
+	int rc = splitter_feed(&file->split, f->buf, n, tailer_emit, f->t);
 	atomic_fetch_add(&f->t->stats.bytes, n);
 	return rc != 0;
 }
 
 /*
- * Reads the old file to its end, if there is one. Called before any bytes
- * of the new file are sent: whatever the writer put in the old file
- * before it wrote those bytes to the new one is in the old file by now,
- * so it goes first. 1: stop.
+ * Lets the oldest file go: reads it to its end, flushes its unfinished
+ * last line (it will never be completed) and closes it. 1: stop.
  */
-static int follower_drain_old(struct follower *f)
+static int follower_let_go(struct follower *f)
 {
-	char buf[FOLLOW_READ_SIZE];
-	while (f->old.fd >= 0) {
-		ssize_t n = read(f->old.fd, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return 0;
-		f->old_quiet = clock_now();
-		if (follower_consume(f, &f->old, buf, (size_t)n))
+	struct follow_file *file = &f->files[0];
+	ssize_t n;
+	while ((n = read(file->fd, f->buf, sizeof(f->buf))) > 0 || (n < 0 && errno == EINTR))
+		if (n > 0 && follower_consume(f, file, (size_t)n))
 			return 1;
-	}
-	return 0;
+	int rc = splitter_flush(&file->split, tailer_emit, f->t);
+	close(file->fd);
+	struct line_splitter split = file->split; /* its buffer serves the next file */
+	memmove(&f->files[0], &f->files[1], (f->n - 1) * sizeof(f->files[0]));
+	f->files[--f->n].split = split;
+	return rc != 0;
 }
 
 /*
- * The path names another file: open it at once, from its start, and keep
- * the one we had as old, to drain alongside. A third file lets the old
- * one go first (read to its end, then flushed). If the new file vanished
- * again before we could open it, keep what we have and look again later.
+ * The path names another file: open it at once, from its start, as the
+ * newest; the others drain alongside. With FOLLOW_MAX_FILES open, the
+ * oldest is let go first. If the new file vanished again before we could
+ * open it, keep what we have and look again later. 1: stop.
  */
 static int follower_rotate(struct follower *f)
 {
-	struct follow_file next = {.fd = -1};
-	if (follow_file_open(&next, f->t->cfg.path, 0) != 0)
-		return follower_pause(f);
-	if (follower_drain_old(f) || follow_file_close(f, &f->old)) {
-		close(next.fd);
+	if (f->n == FOLLOW_MAX_FILES && follower_let_go(f))
 		return 1;
-	}
-	/* The splitters move with their files: old keeps its half line. */
-	next.split = f->old.split;
-	f->old = f->cur;
-	f->cur = next;
-	f->old_quiet = clock_now();
+	if (follower_open(f, 0) != 0)
+		return 0;
+	f->files[f->n - 2].last_bytes = clock_now(); /* its rotate wait starts now */
 	atomic_fetch_add(&f->t->stats.rotations, 1);
 	return 0;
 }
 
-/* The file is shorter than what we read (copytruncate): start over. */
+/* The newest file is shorter than what we read (copytruncate): start over. */
 static int follower_restart(struct follower *f)
 {
-	if (splitter_flush(&f->cur.split, tailer_emit, f->t) != 0)
+	struct follow_file *file = &f->files[f->n - 1];
+	if (splitter_flush(&file->split, tailer_emit, f->t) != 0)
 		return 1;
-	if (lseek(f->cur.fd, 0, SEEK_SET) < 0)
-		return follower_pause(f);
-	f->cur.offset = 0;
+	if (lseek(file->fd, 0, SEEK_SET) < 0)
+		return 0;
+	file->offset = 0;
 	atomic_fetch_add(&f->t->stats.truncations, 1);
 	return 0;
 }
 
-/* At the end of the current file: drain the old one, let it go once it has
- * been quiet for rotate_wait_ms, and see what became of the path. 1: stop. */
-static int follower_at_eof(struct follower *f)
+/* What became of the path? Done after every read, not only at the end: a
+ * follower that is behind must still see each file while the path names
+ * it. 1: stop. */
+static int follower_look(struct follower *f)
 {
-	if (follower_drain_old(f))
-		return 1;
-	if (f->old.fd >= 0 && clock_seconds_since(&f->old_quiet) * 1000 >= (double)f->rotate_wait_ms &&
-	    follow_file_close(f, &f->old))
-		return 1;
-	switch (follow_check(f->t->cfg.path, f->cur.dev, f->cur.ino, f->cur.offset)) {
+	struct follow_file *newest = &f->files[f->n - 1];
+	switch (follow_check(f->t->cfg.path, newest->dev, newest->ino, newest->offset)) {
 	case FOLLOW_TRUNCATED:
 		return follower_restart(f);
 	case FOLLOW_ROTATED:
@@ -293,6 +303,22 @@ static int follower_at_eof(struct follower *f)
 	case FOLLOW_SAME:
 		break;
 	}
+	return 0;
+}
+
+/* Every file is at its end: let go of the old ones that have been quiet
+ * for rotate_wait_ms, look at the path, and wait. 1: stop. */
+static int follower_at_eof(struct follower *f)
+{
+	while (f->n > 1 && clock_seconds_since(&f->files[0].last_bytes) * 1000 >= (double)f->rotate_wait_ms)
+		if (follower_let_go(f))
+			return 1;
+	unsigned long long rotations = atomic_load(&f->t->stats.rotations);
+	unsigned long long truncations = atomic_load(&f->t->stats.truncations);
+	if (follower_look(f))
+		return 1;
+	if (atomic_load(&f->t->stats.rotations) != rotations || atomic_load(&f->t->stats.truncations) != truncations)
+		return 0; /* something to read at once */
 	return follower_pause(f);
 }
 /* END SOLUTION */
@@ -301,34 +327,31 @@ static int follower_at_eof(struct follower *f)
 static void tailer_follow(struct tailer *t)
 {
 	/* BEGIN SOLUTION */
-	struct follower f = {.t = t, .cur.fd = -1, .old.fd = -1};
-	f.poll_ms = t->cfg.poll_ms > 0 ? t->cfg.poll_ms : TAILER_DEFAULT_POLL_MS;
-	f.rotate_wait_ms = t->cfg.rotate_wait_ms > 0 ? t->cfg.rotate_wait_ms : f.poll_ms;
-	size_t max_line = t->cfg.max_line > 0 ? t->cfg.max_line : TAILER_DEFAULT_MAX_LINE;
-	splitter_init(&f.cur.split, max_line);
-	splitter_init(&f.old.split, max_line);
+	struct follower follower = {.t = t}, *f = &follower;
+	f->poll_ms = t->cfg.poll_ms > 0 ? t->cfg.poll_ms : TAILER_DEFAULT_POLL_MS;
+	f->rotate_wait_ms = t->cfg.rotate_wait_ms > 0 ? t->cfg.rotate_wait_ms : f->poll_ms;
+	for (size_t i = 0; i < FOLLOW_MAX_FILES; i++)
+		splitter_init(&f->files[i].split, t->cfg.max_line > 0 ? t->cfg.max_line : TAILER_DEFAULT_MAX_LINE);
 	struct follow_watch watch;
 	if (!t->cfg.stop_at_eof && follow_watch_start(&watch, t->cfg.path) == 0)
-		f.wake = watch.wake;
-	char buf[FOLLOW_READ_SIZE];
-	int stop = follower_start(&f);
+		f->wake = watch.wake;
+	int stop = follower_start(f);
 	while (!stop) {
-		ssize_t n = read(f.cur.fd, buf, sizeof(buf));
+		struct follow_file *from = NULL;
+		ssize_t n = follower_read(f, &from);
 		if (n > 0)
-			stop = follower_drain_old(&f) || follower_consume(&f, &f.cur, buf, (size_t)n);
-		else if (n < 0 && errno == EINTR)
-			continue;
+			stop = follower_consume(f, from, (size_t)n) || (!t->cfg.stop_at_eof && follower_look(f));
 		else if (t->cfg.stop_at_eof)
 			stop = 1;
 		else
-			stop = follower_at_eof(&f); /* end of file, or an error: look at the path */
+			stop = follower_at_eof(f); /* every file at its end, or an error: look at the path */
 	}
-	/* Whatever stopped us, a last unfinished line is still a line. */
-	follow_file_close(&f, &f.old);
-	follow_file_close(&f, &f.cur);
-	splitter_free(&f.old.split);
-	splitter_free(&f.cur.split);
-	if (f.wake != NULL)
+	/* Whatever stopped us, each file's last unfinished line is still a line. */
+	while (f->n > 0)
+		follower_let_go(f);
+	for (size_t i = 0; i < FOLLOW_MAX_FILES; i++)
+		splitter_free(&f->files[i].split);
+	if (f->wake != NULL)
 		follow_watch_stop(&watch);
 	/* END SOLUTION */
 	/* STUB

@@ -794,7 +794,7 @@ static void test_follower_reads_the_new_file_at_once_and_the_old_one_alongside(v
 	remove_tmpdir();
 }
 
-static void test_follower_lets_the_old_file_go_when_a_third_one_comes(void **state)
+static void test_follower_drains_several_rotated_files_oldest_first(void **state)
 {
 	(void)state;
 	make_tmpdir();
@@ -807,16 +807,17 @@ static void test_follower_lets_the_old_file_go_when_a_third_one_comes(void **sta
 	expect_line(f, "a 1", "from_start reads the existing lines");
 	rotate_to_new_file(&p, &old1, "b 1\n");
 	expect_line(f, "b 1", "the second file, read at once");
-	append_file(old1.s, "a 2");
 	rotate_to_new_file(&p, &old2, "c 1\n");
-	expect_line(f, "a 2",
-		    "a third file: the first one is let go, after it was read to its end and its "
-		    "unfinished last line flushed, before any line of the third file");
 	expect_line(f, "c 1", "the third file, read at once");
+	/* Two writers that have not reopened yet, and the newest file. */
+	append_file(old1.s, "a 2\n");
 	append_file(old2.s, "b 2\n");
 	append_file(p.s, "c 2\n");
-	expect_line(f, "b 2", "the second file is now the old one, still read alongside");
-	expect_line(f, "c 2", "the third file goes on");
+	expect_line(f, "a 2",
+		    "two rotations inside rotate_wait_ms: both renamed files are still read, the oldest "
+		    "first (read the oldest file that has bytes)");
+	expect_line(f, "b 2", "the second file is still read alongside");
+	expect_line(f, "c 2", "the newest file goes on");
 	fixture_stop(f);
 	if (stat_of(&f->t.stats.rotations) != 2)
 		fail_msg("stats.rotations is %llu, expected 2", stat_of(&f->t.stats.rotations));
@@ -1220,7 +1221,7 @@ int main(int argc, char **argv)
 	    HTEST(test_follower_follows_truncation_in_place, L03 "#truncation-in-place-copytruncate"),
 	    HTEST(test_follower_follows_rename_rotation_without_losing_lines, L03 "#rotation-by-rename"),
 	    HTEST(test_follower_reads_the_new_file_at_once_and_the_old_one_alongside, L03 "#rotation-at-speed"),
-	    HTEST(test_follower_lets_the_old_file_go_when_a_third_one_comes, L03 "#rotation-at-speed"),
+	    HTEST(test_follower_drains_several_rotated_files_oldest_first, L03 "#rotation-at-speed"),
 	    HTEST(test_follower_wakes_on_the_watch_before_its_poll, L03 "#waking-on-inotify"),
 	    HTEST(test_follower_flushes_the_unfinished_last_line_of_a_rotated_file,
 		  L03 "#rotation-by-rename"),

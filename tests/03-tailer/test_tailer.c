@@ -1222,7 +1222,7 @@ int main(int argc, char **argv)
 	    HTEST(test_follower_follows_rename_rotation_without_losing_lines, L03 "#rotation-by-rename"),
 	    HTEST(test_follower_reads_the_new_file_at_once_and_the_old_one_alongside, L03 "#rotation-at-speed"),
 	    HTEST(test_follower_drains_several_rotated_files_oldest_first, L03 "#rotation-at-speed"),
-	    HTEST(test_follower_wakes_on_the_watch_before_its_poll, L03 "#waking-on-inotify"),
+	    HTEST(test_follower_wakes_on_the_watch_before_its_poll, L03 "#waking-on-inotify-and-why-poll-as-well"),
 	    HTEST(test_follower_flushes_the_unfinished_last_line_of_a_rotated_file,
 		  L03 "#rotation-by-rename"),
 	    HTEST(test_follower_waits_for_a_missing_file_and_reads_it_from_its_start, L03 "#the-follow-loop"),

@@ -489,6 +489,17 @@ static unsigned long long stat_of(atomic_ullong *counter)
 	return atomic_load(counter);
 }
 
+/* Stops the tailer, checks it counted `rotations`, frees, cleans up. */
+static void finish_expecting_rotations(struct fixture *f, unsigned long long rotations, const char *why)
+{
+	fixture_stop(f);
+	if (stat_of(&f->t.stats.rotations) != rotations)
+		fail_msg("stats.rotations is %llu, expected %llu: %s", stat_of(&f->t.stats.rotations), rotations,
+			 why);
+	fixture_free(f);
+	remove_tmpdir();
+}
+
 /* Receives the next line and fails unless it is `want`. */
 static void expect_line(struct fixture *f, const char *want, const char *why)
 {
@@ -720,11 +731,7 @@ static void test_follower_follows_rename_rotation_without_losing_lines(void **st
 	}
 	wait_bytes(f, bytes, "both files read to their end, each byte once");
 	expect_nothing(f, "every line was already received once");
-	fixture_stop(f);
-	if (stat_of(&f->t.stats.rotations) != 1)
-		fail_msg("stats.rotations is %llu, expected 1", stat_of(&f->t.stats.rotations));
-	fixture_free(f);
-	remove_tmpdir();
+	finish_expecting_rotations(f, 1, "one rename, one rotation");
 }
 
 static void test_follower_flushes_the_unfinished_last_line_of_a_rotated_file(void **state)
@@ -787,11 +794,7 @@ static void test_follower_reads_the_new_file_at_once_and_the_old_one_alongside(v
 		    "old file open and drain it), and before the new file's line written after it: "
 		    "read the old file to its end before sending the new file's bytes");
 	expect_line(f, "new 2", "the new file goes on");
-	fixture_stop(f);
-	if (stat_of(&f->t.stats.rotations) != 1)
-		fail_msg("stats.rotations is %llu, expected 1", stat_of(&f->t.stats.rotations));
-	fixture_free(f);
-	remove_tmpdir();
+	finish_expecting_rotations(f, 1, "one rename, one rotation");
 }
 
 static void test_follower_drains_several_rotated_files_oldest_first(void **state)
@@ -818,11 +821,7 @@ static void test_follower_drains_several_rotated_files_oldest_first(void **state
 		    "first (read the oldest file that has bytes)");
 	expect_line(f, "b 2", "the second file is still read alongside");
 	expect_line(f, "c 2", "the newest file goes on");
-	fixture_stop(f);
-	if (stat_of(&f->t.stats.rotations) != 2)
-		fail_msg("stats.rotations is %llu, expected 2", stat_of(&f->t.stats.rotations));
-	fixture_free(f);
-	remove_tmpdir();
+	finish_expecting_rotations(f, 2, "two renames, two rotations");
 }
 
 static void test_follower_wakes_on_the_watch_before_its_poll(void **state)

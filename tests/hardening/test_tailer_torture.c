@@ -208,33 +208,46 @@ static long read_lines(struct tailer *t, long want, long allow_gaps)
 	return lost;
 }
 
+/* A follower of path from its start, polling every 10 ms, ready to run. */
+static void follower_init(struct tailer *t, long rotate_wait_ms)
+{
+	memset(t, 0, sizeof(*t));
+	t->cfg = tailer_config_default();
+	t->cfg.path = path;
+	t->cfg.from_start = 1;
+	t->cfg.poll_ms = 10;
+	t->cfg.rotate_wait_ms = rotate_wait_ms;
+	t->out = chan_new_or_fail(256);
+	t->done = chan_new_or_fail(0);
+}
+
+/* Once the writer has finished: stops the follower and drains its out. */
+static void follower_stop(struct tailer *t, struct harness_thread *tt, struct harness_thread *wt)
+{
+	if (!harness_thread_join_within(wt, harness_wait_ms()))
+		fail_msg("the writer did not finish");
+	assert_chan_status(chan_close(t->done), CHAN_OK);
+	void *msg;
+	while (chan_recv(t->out, &msg) == CHAN_OK) /* until the tailer closes out */
+		line_free(msg);
+	if (!harness_thread_join_within(tt, harness_wait_ms()))
+		fail_msg("the follower did not stop after done was closed");
+}
+
 static void run(enum rotation how, long lines, long every, int allow_gaps, const char *what)
 {
 	make_dir();
 	int fd = open_log(); /* the file exists before the follower starts */
 	close(fd);
 	struct tailer t;
-	memset(&t, 0, sizeof(t));
-	t.cfg = tailer_config_default();
-	t.cfg.path = path;
-	t.cfg.from_start = 1;
-	t.cfg.poll_ms = 10;
-	t.out = chan_new_or_fail(256);
-	t.done = chan_new_or_fail(0);
+	follower_init(&t, 0);
 	struct harness_thread tt, wt;
 	struct writer w = {.how = how, .lines = lines, .every = every, .window = 500, .t = &t};
 	harness_thread_start(&tt, tailer_run, &t);
 	harness_thread_start(&wt, write_lines, &w);
 	harness_on_hang(what);
 	long lost = read_lines(&t, lines, allow_gaps);
-	if (!harness_thread_join_within(&wt, harness_wait_ms()))
-		fail_msg("the writer did not finish");
-	assert_chan_status(chan_close(t.done), CHAN_OK);
-	void *msg;
-	while (chan_recv(t.out, &msg) == CHAN_OK) /* until the tailer closes out */
-		line_free(msg);
-	if (!harness_thread_join_within(&tt, harness_wait_ms()))
-		fail_msg("the follower did not stop after done was closed");
+	follower_stop(&t, &tt, &wt);
 	unsigned long long rotations = atomic_load(&t.stats.rotations);
 	unsigned long long truncations = atomic_load(&t.stats.truncations);
 	print_message("# %s: %ld lines, %llu rotations, %llu truncations seen, %ld lines lost\n",
@@ -331,29 +344,15 @@ static void test_rotation_every_20_ms_loses_only_whole_files_it_never_saw(void *
 	struct fast_writer w = {.files = harness_scale(50), .lines = 400, .late = 20};
 	long per_file = w.lines + w.late, total = w.files * per_file;
 	struct tailer t;
-	memset(&t, 0, sizeof(t));
-	t.cfg = tailer_config_default();
-	t.cfg.path = path;
-	t.cfg.from_start = 1;
-	t.cfg.poll_ms = 10;
 	/* Late lines always come before the next file exists; a long wait
 	 * keeps a slow follower from letting a renamed file go before them. */
-	t.cfg.rotate_wait_ms = harness_wait_ms();
-	t.out = chan_new_or_fail(256);
-	t.done = chan_new_or_fail(0);
+	follower_init(&t, harness_wait_ms());
 	struct harness_thread tt, wt;
 	harness_thread_start(&tt, tailer_run, &t);
 	harness_thread_start(&wt, write_fast, &w);
 	harness_on_hang("rotation every 20 ms: the follower must open each new file at once");
 	long lost = read_lines(&t, total, per_file), missed = 0;
-	if (!harness_thread_join_within(&wt, harness_wait_ms()))
-		fail_msg("the writer did not finish");
-	assert_chan_status(chan_close(t.done), CHAN_OK);
-	void *msg;
-	while (chan_recv(t.out, &msg) == CHAN_OK)
-		line_free(msg);
-	if (!harness_thread_join_within(&tt, harness_wait_ms()))
-		fail_msg("the follower did not stop after done was closed");
+	follower_stop(&t, &tt, &wt);
 	missed = lost / per_file;
 	unsigned long long rotations = atomic_load(&t.stats.rotations);
 	print_message("# rotation every %d ms: %ld files of %ld lines, %ld missed whole (%ld lines), %llu "

@@ -106,7 +106,7 @@ void *tailer_run(void *arg);
 /*
  * Several files, one stream of lines: one tailer thread per file, all
  * sending on the same out (fan-in), and the group's own thread, which
- * finds the files and starts their tailers. Given, in group.c.
+ * finds the files and starts their tailers. Given, in src/lib/tailer_group.c.
  *
  * patterns are paths or glob(3) patterns such as "/var/log/app/?*.log". A path
  * is followed even while it does not exist (its tailer waits for it); a
@@ -208,7 +208,7 @@ enum follow_change follow_check(const char *path, dev_t dev, ino_t ino, off_t of
 
 /* snippet: watch */
 /*
- * Waking on inotify (Linux; given, in watch.c). A thread reads the events
+ * Waking on inotify (Linux; given, in src/lib/follow_watch.c). A thread reads the events
  * of the directory that holds the followed path (a file created or moved
  * into it, a file in it written or truncated) and turns each batch into
  * one message on wake, a channel of capacity 1: a wake that finds one

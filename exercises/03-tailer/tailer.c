@@ -14,7 +14,7 @@
  * has been quiet for a poll interval. It waits only in a select on `done`
  * and the watch's wake channel, so closing `done` stops it at once, and
  * in chan_send (through tailer_emit). The simulator is in simulate.c,
- * the line splitter in splitter.c, the inotify watch in watch.c.
+ * the line splitter in splitter.c, the inotify watch in src/lib/follow_watch.c.
  */
 #include "clock.h"
 #include "notimpl.h"

@@ -1,5 +1,5 @@
 /*
- * group.c - lesson 03: several files into one channel. Given, not an
+ * tailer_group.c - lesson 03: several files into one channel. Given, not an
  * exercise; the contract is in src/tailer.h (tailer_group).
  *
  * Fan-in, the way lesson 10's stage runner does it: many senders on one

@@ -1,5 +1,5 @@
 /*
- * watch.c - lesson 03: inotify events turned into channel messages, so
+ * follow_watch.c - lesson 03: inotify events turned into channel messages, so
  * that the follower wakes when the directory of its file changes instead
  * of at the next poll. Given, not an exercise; the contract is in
  * src/tailer.h (follow_watch).

@@ -383,12 +383,13 @@ struct pipe_rotated {
 	unsigned long long want;
 };
 
-/* 1 once the first file's tailer has opened the file of rotation `want`. */
+/* 1 once the first file's tailer has opened the file of rotation `want`
+ * (for 0, the file that was there: it has read from it). */
 static int rotated_to(void *arg)
 {
 	struct pipe_rotated *r = arg;
 	struct tailer *t = tailer_group_at(&r->p->tailers, 0);
-	return t != NULL && atomic_load(&t->stats.rotations) >= r->want;
+	return t != NULL && atomic_load(&t->stats.rotations) >= r->want && atomic_load(&t->stats.bytes) > 0;
 }
 
 static void write_json(int fd, const char *service, long n)

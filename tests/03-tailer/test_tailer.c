@@ -770,7 +770,25 @@ static void rotate_to_new_file(const struct path *p, const struct path *old, con
 	write_file(p->s, text);
 }
 
-static void test_follower_reads_the_new_file_at_once_and_the_old_one_alongside(void **state)
+static int blocked_sending(void *arg)
+{
+	struct fixture *f = arg;
+	pthread_mutex_lock(&f->t.out->mu);
+	int waiting = f->t.out->send_waiting > 0;
+	pthread_mutex_unlock(&f->t.out->mu);
+	return waiting || harness_thread_done(&f->thread);
+}
+
+/* Waits until the tailer is blocked sending on out (full): it cannot read
+ * anything until the test receives. */
+static void wait_blocked_sending(struct fixture *f, const char *why)
+{
+	if (!harness_wait_until(blocked_sending, f) || harness_thread_done(&f->thread))
+		fail_msg("the tailer did not block sending on its full out within %ld ms: %s", harness_wait_ms(),
+			 why);
+}
+
+static void test_follower_keeps_reading_the_renamed_file_after_opening_the_new_one(void **state)
 {
 	(void)state;
 	make_tmpdir();
@@ -785,15 +803,38 @@ static void test_follower_reads_the_new_file_at_once_and_the_old_one_alongside(v
 	expect_line(f, "new 1",
 		    "the path names a new file: open it at once and read it, even though the old one "
 		    "may still be written to (rotate_wait_ms has not passed)");
-	/* The writer has not reopened its log yet: it appends to the renamed
-	 * file, then writes the next line to the new one. */
+	wait_parked(f, "both files read to their end");
+	/* The writer has not reopened its log yet. */
 	append_file(old.s, "old late\n");
-	append_file(p.s, "new 2\n");
 	expect_line(f, "old late",
-		    "a line appended to the renamed file inside rotate_wait_ms must be read (keep the "
-		    "old file open and drain it), and before the new file's line written after it: "
-		    "read the old file to its end before sending the new file's bytes");
-	expect_line(f, "new 2", "the new file goes on");
+		    "a line appended to the renamed file inside rotate_wait_ms must be read: keep the old "
+		    "file open beside the new one, and let it go only once it was quiet that long");
+	finish_expecting_rotations(f, 1, "one rename, one rotation");
+}
+
+static void test_follower_reads_the_old_file_to_its_end_before_the_new_one(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("app.log"), old = tmp_path("app.log.1");
+	write_file(p.s, "old 1\n");
+	struct tailer_config cfg = follow_config(p.s, 10);
+	cfg.from_start = 1;
+	cfg.rotate_wait_ms = FOREVER_MS;
+	struct fixture *f = fixture_start(cfg, 1);
+	expect_line(f, "old 1", "from_start reads the existing lines");
+	rotate_to_new_file(&p, &old, "new 1\nnew 2\n");
+	wait_blocked_sending(f, "out holds one line: the tailer sends \"new 1\", then waits to send \"new 2\"");
+	/* While it cannot read: a late line in the old file, then a line in
+	 * the new one, in that order. */
+	append_file(old.s, "old late\n");
+	append_file(p.s, "new 3\n");
+	expect_line(f, "new 1", "the new file's lines, in order");
+	expect_line(f, "new 2", "the new file's lines, in order");
+	expect_line(f, "old late",
+		    "the old file's late line was written before the new file's next one: read from the "
+		    "oldest file that has bytes, so the old one is at its end before the new one is read");
+	expect_line(f, "new 3", "the new file goes on");
 	finish_expecting_rotations(f, 1, "one rename, one rotation");
 }
 
@@ -806,21 +847,23 @@ static void test_follower_drains_several_rotated_files_oldest_first(void **state
 	struct tailer_config cfg = follow_config(p.s, 10);
 	cfg.from_start = 1;
 	cfg.rotate_wait_ms = FOREVER_MS;
-	struct fixture *f = fixture_start(cfg, 8);
+	struct fixture *f = fixture_start(cfg, 1);
 	expect_line(f, "a 1", "from_start reads the existing lines");
 	rotate_to_new_file(&p, &old1, "b 1\n");
 	expect_line(f, "b 1", "the second file, read at once");
-	rotate_to_new_file(&p, &old2, "c 1\n");
-	expect_line(f, "c 1", "the third file, read at once");
-	/* Two writers that have not reopened yet, and the newest file. */
+	rotate_to_new_file(&p, &old2, "c 1\nc 2\n");
+	wait_blocked_sending(f, "out holds one line: the tailer sends \"c 1\", then waits to send \"c 2\"");
+	/* Two writers that have not reopened yet, then the newest file. */
 	append_file(old1.s, "a 2\n");
 	append_file(old2.s, "b 2\n");
-	append_file(p.s, "c 2\n");
+	append_file(p.s, "c 3\n");
+	expect_line(f, "c 1", "the third file, read at once");
+	expect_line(f, "c 2", "the third file, read at once");
 	expect_line(f, "a 2",
 		    "two rotations inside rotate_wait_ms: both renamed files are still read, the oldest "
 		    "first (read the oldest file that has bytes)");
 	expect_line(f, "b 2", "the second file is still read alongside");
-	expect_line(f, "c 2", "the newest file goes on");
+	expect_line(f, "c 3", "the newest file goes on");
 	finish_expecting_rotations(f, 2, "two renames, two rotations");
 }
 
@@ -1219,7 +1262,8 @@ int main(int argc, char **argv)
 	    HTEST(test_follower_holds_a_partial_line_until_its_newline, L03 "#the-follow-loop"),
 	    HTEST(test_follower_follows_truncation_in_place, L03 "#truncation-in-place-copytruncate"),
 	    HTEST(test_follower_follows_rename_rotation_without_losing_lines, L03 "#rotation-by-rename"),
-	    HTEST(test_follower_reads_the_new_file_at_once_and_the_old_one_alongside, L03 "#rotation-at-speed"),
+	    HTEST(test_follower_keeps_reading_the_renamed_file_after_opening_the_new_one, L03 "#rotation-by-rename"),
+	    HTEST(test_follower_reads_the_old_file_to_its_end_before_the_new_one, L03 "#rotation-by-rename"),
 	    HTEST(test_follower_drains_several_rotated_files_oldest_first, L03 "#rotation-at-speed"),
 	    HTEST(test_follower_wakes_on_the_watch_before_its_poll, L03 "#waking-on-inotify-and-why-poll-as-well"),
 	    HTEST(test_follower_flushes_the_unfinished_last_line_of_a_rotated_file,

@@ -122,6 +122,7 @@ struct follower {
 	long poll_ms;        /* cfg.poll_ms, or the default if that is 0 */
 	long rotate_wait_ms; /* cfg.rotate_wait_ms, or poll_ms if that is 0 */
 	struct chan *wake;   /* the watch's wakes (follow_watch); NULL: poll only */
+	int moved;           /* the last look opened a file or started one over: read, do not wait */
 	char buf[FOLLOW_READ_SIZE];
 };
 

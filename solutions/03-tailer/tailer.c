@@ -138,6 +138,7 @@ struct follower {
 	long poll_ms;        /* cfg.poll_ms, or the default if that is 0 */
 	long rotate_wait_ms; /* cfg.rotate_wait_ms, or poll_ms if that is 0 */
 	struct chan *wake;   /* the watch's wakes (follow_watch); NULL: poll only */
+	int moved;           /* the last look opened a file or started one over: read, do not wait */
 	char buf[FOLLOW_READ_SIZE];
 };
 
@@ -271,6 +272,7 @@ static int follower_rotate(struct follower *f)
 	if (follower_open(f, 0) != 0)
 		return 0;
 	f->files[f->n - 2].last_bytes = clock_now(); /* its rotate wait starts now */
+	f->moved = 1;
 	atomic_fetch_add(&f->t->stats.rotations, 1);
 	return 0;
 }
@@ -284,6 +286,7 @@ static int follower_restart(struct follower *f)
 	if (lseek(file->fd, 0, SEEK_SET) < 0)
 		return 0;
 	file->offset = 0;
+	f->moved = 1;
 	atomic_fetch_add(&f->t->stats.truncations, 1);
 	return 0;
 }
@@ -294,6 +297,7 @@ static int follower_restart(struct follower *f)
 static int follower_look(struct follower *f)
 {
 	struct follow_file *newest = &f->files[f->n - 1];
+	f->moved = 0;
 	switch (follow_check(f->t->cfg.path, newest->dev, newest->ino, newest->offset)) {
 	case FOLLOW_TRUNCATED:
 		return follower_restart(f);
@@ -313,13 +317,9 @@ static int follower_at_eof(struct follower *f)
 	while (f->n > 1 && clock_seconds_since(&f->files[0].last_bytes) * 1000 >= (double)f->rotate_wait_ms)
 		if (follower_let_go(f))
 			return 1;
-	unsigned long long rotations = atomic_load(&f->t->stats.rotations);
-	unsigned long long truncations = atomic_load(&f->t->stats.truncations);
 	if (follower_look(f))
 		return 1;
-	if (atomic_load(&f->t->stats.rotations) != rotations || atomic_load(&f->t->stats.truncations) != truncations)
-		return 0; /* something to read at once */
-	return follower_pause(f);
+	return f->moved ? 0 : follower_pause(f);
 }
 /* END SOLUTION */
 

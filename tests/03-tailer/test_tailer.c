@@ -788,17 +788,27 @@ static void wait_blocked_sending(struct fixture *f, const char *why)
 			 why);
 }
 
+/* A follower of p from its start, that never lets a renamed file go by
+ * itself (rotate_wait_ms), once it has sent p's first line, `first`. */
+static struct fixture *start_rotating(const struct path *p, const char *first, size_t out_cap)
+{
+	char text[64];
+	snprintf(text, sizeof(text), "%s\n", first);
+	write_file(p->s, text);
+	struct tailer_config cfg = follow_config(p->s, 10);
+	cfg.from_start = 1;
+	cfg.rotate_wait_ms = FOREVER_MS;
+	struct fixture *f = fixture_start(cfg, out_cap);
+	expect_line(f, first, "from_start reads the existing lines");
+	return f;
+}
+
 static void test_follower_keeps_reading_the_renamed_file_after_opening_the_new_one(void **state)
 {
 	(void)state;
 	make_tmpdir();
 	struct path p = tmp_path("app.log"), old = tmp_path("app.log.1");
-	write_file(p.s, "old 1\n");
-	struct tailer_config cfg = follow_config(p.s, 10);
-	cfg.from_start = 1;
-	cfg.rotate_wait_ms = FOREVER_MS;
-	struct fixture *f = fixture_start(cfg, 8);
-	expect_line(f, "old 1", "from_start reads the existing lines");
+	struct fixture *f = start_rotating(&p, "old 1", 8);
 	rotate_to_new_file(&p, &old, "new 1\n");
 	expect_line(f, "new 1",
 		    "the path names a new file: open it at once and read it, even though the old one "
@@ -817,12 +827,7 @@ static void test_follower_reads_the_old_file_to_its_end_before_the_new_one(void 
 	(void)state;
 	make_tmpdir();
 	struct path p = tmp_path("app.log"), old = tmp_path("app.log.1");
-	write_file(p.s, "old 1\n");
-	struct tailer_config cfg = follow_config(p.s, 10);
-	cfg.from_start = 1;
-	cfg.rotate_wait_ms = FOREVER_MS;
-	struct fixture *f = fixture_start(cfg, 1);
-	expect_line(f, "old 1", "from_start reads the existing lines");
+	struct fixture *f = start_rotating(&p, "old 1", 1);
 	rotate_to_new_file(&p, &old, "new 1\nnew 2\n");
 	wait_blocked_sending(f, "out holds one line: the tailer sends \"new 1\", then waits to send \"new 2\"");
 	/* While it cannot read: a late line in the old file, then a line in
@@ -843,12 +848,7 @@ static void test_follower_drains_several_rotated_files_oldest_first(void **state
 	(void)state;
 	make_tmpdir();
 	struct path p = tmp_path("app.log"), old1 = tmp_path("app.log.1"), old2 = tmp_path("app.log.2");
-	write_file(p.s, "a 1\n");
-	struct tailer_config cfg = follow_config(p.s, 10);
-	cfg.from_start = 1;
-	cfg.rotate_wait_ms = FOREVER_MS;
-	struct fixture *f = fixture_start(cfg, 1);
-	expect_line(f, "a 1", "from_start reads the existing lines");
+	struct fixture *f = start_rotating(&p, "a 1", 1);
 	rotate_to_new_file(&p, &old1, "b 1\n");
 	expect_line(f, "b 1", "the second file, read at once");
 	rotate_to_new_file(&p, &old2, "c 1\nc 2\n");

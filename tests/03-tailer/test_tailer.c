@@ -500,12 +500,12 @@ static void finish_expecting_rotations(struct fixture *f, unsigned long long rot
 	remove_tmpdir();
 }
 
-/* Receives the next line and fails unless it is `want`. */
-static void expect_line(struct fixture *f, const char *want, const char *why)
+/* Receives the next line from out and fails unless it is `want`. */
+static void expect_line_on(struct chan *out, const char *want, const char *why)
 {
 	harness_on_hang("the test waited for a line that never came");
 	void *msg = NULL;
-	enum chan_status rc = chan_recv_timed(f->t.out, &msg, harness_wait_ms());
+	enum chan_status rc = chan_recv_timed(out, &msg, harness_wait_ms());
 	if (rc == CHAN_TIMEOUT)
 		fail_msg("expected the line \"%s\", but no line came within %ld ms: %s", want,
 			 harness_wait_ms(), why);
@@ -519,6 +519,12 @@ static void expect_line(struct fixture *f, const char *want, const char *why)
 	line_free(l);
 	if (!same)
 		fail_msg("expected the line \"%s\", got \"%s\": %s", want, got, why);
+}
+
+/* Receives the tailer's next line and fails unless it is `want`. */
+static void expect_line(struct fixture *f, const char *want, const char *why)
+{
+	expect_line_on(f->t.out, want, why);
 }
 
 /* Fails if a line is waiting in out. */
@@ -571,15 +577,20 @@ static void wait_bytes(struct fixture *f, unsigned long long bytes, const char *
 			 harness_thread_done(&f->thread) ? " (and the tailer has stopped)" : "", why);
 }
 
+/* 1 if a thread waits on done: in a receive, or in a select that includes
+ * it (with the watch's wake channel). */
+static int waits_on(struct chan *done)
+{
+	pthread_mutex_lock(&done->mu);
+	int waiting = done->recv_waiting > 0 || done->watchers != NULL;
+	pthread_mutex_unlock(&done->mu);
+	return waiting;
+}
+
 static int parked(void *arg)
 {
 	struct fixture *f = arg;
-	pthread_mutex_lock(&f->t.done->mu);
-	/* A receive on done, or a select that includes it (with the watch's
-	 * wake channel): either way the tailer is waiting for done. */
-	int waiting = f->t.done->recv_waiting > 0 || f->t.done->watchers != NULL;
-	pthread_mutex_unlock(&f->t.done->mu);
-	return waiting || harness_thread_done(&f->thread);
+	return waits_on(f->t.done) || harness_thread_done(&f->thread);
 }
 
 /* Waits until the tailer is parked in its timed receive on done: it has
@@ -995,6 +1006,69 @@ static void test_closing_done_stops_the_follower_waiting_for_its_file(void **sta
 	remove_tmpdir();
 }
 
+/* ---- several tailers on one out (fan-in) ------------------------------------ */
+
+static struct tailer_config sim_config(double rate, unsigned long long count);
+
+/* Two tailers sharing one out; on the heap, like a fixture. */
+struct pair {
+	struct tailer sim, follow;
+	atomic_size_t running;
+	struct harness_thread sim_thread, follow_thread;
+	char path[128];
+};
+
+static int follower_of_pair_parked(void *arg)
+{
+	struct pair *pr = arg;
+	return waits_on(pr->follow.done) || harness_thread_done(&pr->follow_thread);
+}
+
+static void test_tailers_sharing_out_leave_it_open_until_the_last_one_ends(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("app.log");
+	write_file(p.s, "");
+	struct pair *pr = calloc(1, sizeof(*pr));
+	if (pr == NULL)
+		fail_msg("out of memory");
+	snprintf(pr->path, sizeof(pr->path), "%s", p.s);
+	struct chan *out = chan_new_or_fail(8), *done = chan_new_or_fail(1);
+	/* A simulator that stops after one line, and a follower that waits
+	 * for its file until done is closed. */
+	atomic_init(&pr->running, 2);
+	pr->sim = (struct tailer){.cfg = sim_config(0, 1), .out = out, .done = done, .running = &pr->running};
+	pr->follow = (struct tailer){
+	    .cfg = follow_config(pr->path, 10), .out = out, .done = done, .running = &pr->running};
+	harness_thread_start(&pr->sim_thread, tailer_run, &pr->sim);
+	harness_thread_start(&pr->follow_thread, tailer_run, &pr->follow);
+	if (!harness_thread_join_within(&pr->sim_thread, harness_wait_ms()))
+		fail_msg("the simulator with count 1 did not stop");
+	if (!harness_wait_until(follower_of_pair_parked, pr) || harness_thread_done(&pr->follow_thread))
+		fail_msg("the follower did not wait at the end of its file");
+	void *msg = NULL;
+	if (chan_recv_timed(out, &msg, harness_wait_ms()) != CHAN_OK)
+		fail_msg("the simulator's line did not come");
+	line_free(msg);
+	enum chan_status rc = chan_try_recv(out, &msg);
+	if (rc != CHAN_WOULDBLOCK)
+		fail_msg("out says %s after the first tailer ended, while the other still follows its file: "
+			 "with running set, only the last tailer to end may close out",
+			 chan_status_str(rc));
+	append_file(p.s, "still here\n");
+	expect_line_on(out, "still here", "the second tailer goes on sending on the shared out");
+	chan_close(done);
+	if (!harness_thread_join_within(&pr->follow_thread, harness_wait_ms()))
+		fail_msg("the follower did not stop after done was closed");
+	if (!drain(out))
+		fail_msg("both tailers ended, but out is still open: the last one to end must close it");
+	assert_chan_status(chan_free(out), CHAN_OK);
+	assert_chan_status(chan_free(done), CHAN_OK);
+	free(pr);
+	remove_tmpdir();
+}
+
 /* ---- the simulator ------------------------------------------------------ */
 
 static const char *const level_names[] = {"trace", "debug", "info", "warn", "error", "fatal"};
@@ -1266,6 +1340,7 @@ int main(int argc, char **argv)
 	    HTEST(test_follower_reads_the_old_file_to_its_end_before_the_new_one, L03 "#rotation-by-rename"),
 	    HTEST(test_follower_drains_several_rotated_files_oldest_first, L03 "#rotation-at-speed"),
 	    HTEST(test_follower_wakes_on_the_watch_before_its_poll, L03 "#waking-on-inotify-and-why-poll-as-well"),
+	    HTEST(test_tailers_sharing_out_leave_it_open_until_the_last_one_ends, L03 "#several-files-fan-in"),
 	    HTEST(test_follower_flushes_the_unfinished_last_line_of_a_rotated_file,
 		  L03 "#rotation-by-rename"),
 	    HTEST(test_follower_waits_for_a_missing_file_and_reads_it_from_its_start, L03 "#the-follow-loop"),

@@ -431,6 +431,19 @@ static void test_respond_error_has_status_close_and_body(void **state)
 	}
 }
 
+static void test_respond_503_says_when_to_retry(void **state)
+{
+	(void)state;
+	struct strbuf out = STRBUF_INIT;
+	http_respond_error(503, &out);
+	expect_line(&out, "Retry-After: 1", "a client told 503 learns when to come back");
+	strbuf_free(&out);
+	http_respond_error(400, &out);
+	if (has_line(&out, "Retry-After: 1"))
+		fail_msg("a 400 says Retry-After: retrying a bad request will not help");
+	strbuf_free(&out);
+}
+
 /* ---- the server on a real socket ------------------------------------------------ */
 
 /* Short deadlines, so each test is quick. */
@@ -689,31 +702,42 @@ static void test_server_closes_an_idle_connection(void **state)
 	stop(s);
 }
 
-static void test_server_answers_503_past_max_connections(void **state)
+/*
+ * A (answered twice) and B (answered once, between A's two) fill a cap of
+ * 2. A newcomer must evict B: it has waited longest for its next request,
+ * since its response. A was answered last, so it keeps its connection.
+ */
+static void test_server_evicts_the_connection_waiting_longest(void **state)
 {
 	(void)state;
 	struct http_server_config cfg = test_config();
 	cfg.max_connections = 2;
 	struct http_server *s = start_or_fail(&cfg, render_fixed);
-	struct client c[3];
-	for (int i = 0; i < 2; i++) {
-		client_open_or_fail(&c[i], http_server_port(s));
-		client_send(&c[i], GET_METRICS);
-		expect_metrics(&c[i], "the connections up to max_connections are served");
-	}
-	client_open_or_fail(&c[2], http_server_port(s));
+	struct client a, b, c;
+	client_open_or_fail(&a, http_server_port(s));
+	client_send(&a, GET_METRICS);
+	expect_metrics(&a, "A's first request");
+	client_open_or_fail(&b, http_server_port(s));
+	client_send(&b, GET_METRICS);
+	expect_metrics(&b, "B's request");
+	client_send(&a, GET_METRICS);
+	expect_metrics(&a, "A's second request");
+	client_open_or_fail(&c, http_server_port(s));
+	client_send(&c, GET_METRICS);
+	expect_metrics(&c, "a newcomer at the cap is served: the longest waiting connection makes room");
+	client_send(&a, GET_METRICS);
 	struct reply r;
-	client_response_or_fail(&c[2], &r, 0, "one connection past max_connections is told 503");
-	int status = r.status;
+	int rc = client_response(&a, &r, 0, harness_wait_ms());
 	reply_free(&r);
-	if (status != 503)
-		fail_msg("connection max_connections + 1 got %d, want 503", status);
-	if (client_wait_eof(&c[2], harness_wait_ms()) != 1)
-		fail_msg("the connection stayed open after the 503");
-	client_send(&c[0], GET_METRICS);
-	expect_metrics(&c[0], "the connections within the cap still work after a 503");
-	for (int i = 0; i < 3; i++)
-		client_close(&c[i]);
+	if (rc != 1)
+		fail_msg("A, answered most recently, was evicted instead of B: when a response is all sent "
+			 "and the connection stays open, its wait for the next request starts then "
+			 "(c->waiting_since)");
+	if (client_wait_eof(&b, harness_wait_ms()) != 1)
+		fail_msg("B, idle since its response before A's second, was not closed to make room");
+	client_close(&a);
+	client_close(&b);
+	client_close(&c);
 	stop(s);
 }
 
@@ -731,6 +755,43 @@ static char *render_big(void *arg, size_t *len)
 		*len = BIG_BODY;
 	}
 	return p;
+}
+
+/*
+ * The only slot of a cap of 1 is in the middle of a large response, which
+ * no newcomer may cut: the second connection is told 503, with
+ * Retry-After, and closed; the response goes on.
+ */
+static void test_server_answers_503_when_every_connection_is_being_answered(void **state)
+{
+	(void)state;
+	struct http_server_config cfg = test_config();
+	cfg.max_connections = 1;
+	cfg.write_timeout_ms = 60000; /* the download stays stalled for the whole test */
+	struct http_server *s = start_or_fail(&cfg, render_big);
+	struct client busy, late;
+	struct reply r;
+	if (client_open(&busy, "127.0.0.1", http_server_port(s), 4096) != 0)
+		fail_msg("cannot connect: %s", strerror(errno));
+	client_send(&busy, GET_METRICS);
+	client_response_or_fail(&busy, &r, 1, "the head of a large response");
+	reply_free(&r);
+	client_open_or_fail(&late, http_server_port(s));
+	client_send(&late, GET_METRICS);
+	client_response_or_fail(&late, &r, 0, "past the cap, with every slot answering, a newcomer is told 503");
+	int status = r.status, retry = reply_has(&r, "Retry-After: 1");
+	reply_free(&r);
+	if (status != 503)
+		fail_msg("connection max_connections + 1 got %d while the first was mid-response; want 503", status);
+	if (!retry)
+		fail_msg("the 503 lacks \"Retry-After: 1\"");
+	if (client_wait_eof(&late, harness_wait_ms()) != 1)
+		fail_msg("the connection stayed open after the 503");
+	if (client_skip(&busy, 1u << 20, harness_wait_ms()) < (1u << 20))
+		fail_msg("a response being written was cut when a newcomer arrived at the cap");
+	client_close(&busy);
+	client_close(&late);
+	stop(s);
 }
 
 static void test_server_survives_a_client_leaving_mid_response(void **state)
@@ -895,6 +956,7 @@ int main(int argc, char **argv)
 	    HTEST(test_respond_render_failure_is_500, L07 "#answering-a-request"),
 	    HTEST(test_respond_says_close_when_not_keep_alive, L07 "#answering-a-request"),
 	    HTEST(test_respond_error_has_status_close_and_body, L07 "#answering-a-request"),
+	    HTEST(test_respond_503_says_when_to_retry, L07 "#each-status-and-why-it-exists"),
 	    HTEST(test_server_serves_metrics, L07 "#the-connection-state-machine"),
 	    HTEST(test_server_reads_a_request_sent_byte_by_byte, L07 "#the-connection-state-machine"),
 	    HTEST(test_server_answers_pipelined_requests_in_order, L07 "#keep-alive-and-pipelining"),
@@ -906,7 +968,8 @@ int main(int argc, char **argv)
 	    HTEST(test_server_answers_408_to_a_slow_head, L07 "#deadlines"),
 	    HTEST(test_server_head_deadline_is_absolute, L07 "#deadlines"),
 	    HTEST(test_server_closes_an_idle_connection, L07 "#deadlines"),
-	    HTEST(test_server_answers_503_past_max_connections, L07 "#the-connection-cap"),
+	    HTEST(test_server_evicts_the_connection_waiting_longest, L07 "#the-connection-cap"),
+	    HTEST(test_server_answers_503_when_every_connection_is_being_answered, L07 "#the-connection-cap"),
 	    HTEST(test_server_survives_a_client_leaving_mid_response, L07 "#partial-reads-and-writes"),
 	    HTEST(test_server_listens_on_ipv6_loopback, L07 "#the-connection-state-machine"),
 	    HTEST(test_server_on_every_interface_takes_ipv4, L07 "#the-connection-state-machine"),

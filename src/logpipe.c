@@ -354,6 +354,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 static void check_invariant(struct pipeline *p, int cancelled)
 {
 	unsigned long long read = pipeline_lines_read(p), accounted = pipeline_lines_accounted(p);
+	unsigned long long unfollowed = atomic_load(&p->tailers.unfollowed);
+	if (unfollowed > 0)
+		fprintf(stderr, PROG ": warning: %llu files matched but were not followed (at most %d files)\n",
+			unfollowed, TAILER_GROUP_MAX);
 	if (read != accounted)
 		fprintf(stderr,
 			PROG ": warning: %llu lines read but %llu accounted for (parse errors + filtered + "

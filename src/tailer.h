@@ -141,7 +141,8 @@ struct tailer_group {
 	char *paths[TAILER_GROUP_MAX]; /* each tailer's path (the group's copy) */
 	pthread_t threads[TAILER_GROUP_MAX];
 	atomic_size_t running;
-	atomic_ullong unfollowed; /* files that matched when TAILER_GROUP_MAX were followed */
+	atomic_ullong unfollowed; /* at the last look, files not followed (TAILER_GROUP_MAX
+				     reached, or a tailer could not start) */
 };
 
 /* Sets the caller's fields and readies the group's own. Before the thread. */

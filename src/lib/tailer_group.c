@@ -33,10 +33,8 @@ static int followed(const struct tailer_group *g, const char *path)
  * file found after the first look. 0, or -1 if it could not start. */
 static int group_add(struct tailer_group *g, const char *path, int from_start)
 {
-	if (g->n == TAILER_GROUP_MAX) {
-		atomic_fetch_add(&g->unfollowed, 1);
+	if (g->n == TAILER_GROUP_MAX)
 		return -1;
-	}
 	char *copy = path != NULL ? strdup(path) : NULL;
 	if (path != NULL && copy == NULL)
 		return -1;
@@ -62,24 +60,30 @@ static int group_add(struct tailer_group *g, const char *path, int from_start)
 	return 0;
 }
 
+/* A tailer for path unless it has one. 1 if it has none and gets none. */
+static int group_follow(struct tailer_group *g, const char *path, int later)
+{
+	return !followed(g, path) && group_add(g, path, later) != 0;
+}
+
 /* One look: a tailer for each path, and for each match of each pattern,
- * not followed yet. */
+ * not followed yet. What could not be followed is counted anew each look. */
 static void group_scan(struct tailer_group *g, int later)
 {
+	unsigned long long left = 0;
 	for (size_t i = 0; i < g->npatterns; i++) {
 		const char *pat = g->patterns[i];
 		if (!is_pattern(pat)) {
-			if (!followed(g, pat))
-				group_add(g, pat, later);
+			left += (unsigned long long)group_follow(g, pat, later);
 			continue;
 		}
 		glob_t found;
 		if (glob(pat, 0, NULL, &found) == 0)
 			for (size_t k = 0; k < found.gl_pathc; k++)
-				if (!followed(g, found.gl_pathv[k]))
-					group_add(g, found.gl_pathv[k], later);
+				left += (unsigned long long)group_follow(g, found.gl_pathv[k], later);
 		globfree(&found);
 	}
+	atomic_store(&g->unfollowed, left);
 }
 
 /* Waits one poll interval on done. 1: stop looking. */

@@ -5,6 +5,7 @@
  *   logpipe --file /var/log/app.log                  follow it, serve 127.0.0.1:8479
  *   logpipe --simulate --rate 500 --listen :8479     simulated lines, every interface
  *   logpipe --file app.log --once                    count the whole file, print, exit
+ *   logpipe --file a.log --file 'logs/?*.log'        several files, and any that match later
  *   logpipe --file app.log --format pino             a log written by pino (docs/formats.md)
  *
  * The threads: one per stage (pipeline.h), the server's, and, at the stop,
@@ -23,6 +24,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <glob.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -47,20 +49,27 @@ struct options {
 	int once;
 	int from_start;
 	char *services; /* --services, cut up in place by filter_config_services */
+	const char *files[TAILER_GROUP_MAX]; /* --file, each a path or a glob pattern */
+	size_t nfiles;
 };
 
 static void usage(FILE *to)
 {
 	fprintf(to,
-		"usage: " PROG " (--file PATH [--from-start] [--once] | --simulate [--rate N] [--seed N])\n"
+		"usage: " PROG " (--file PATH... [--from-start] [--once] [--file-label] |\n"
+		"               --simulate [--rate N] [--seed N])\n"
 		"              [--min-level LEVEL] [--services a,b] [--listen ADDR] [--capacity N]\n"
 		"              [--batch N] [--workers N] [--slow-stage STAGE:US]\n"
 		"              [--format NAME] [--container docker|cri] [--level-scale SCALE]\n"
 		"              [--level-field F] [--service-field F] [--message-field F]\n"
 		"              [--latency-field F]\n"
 		"  Turns a JSON log into Prometheus metrics, served at http://ADDR/metrics.\n"
-		"  --file PATH        follow PATH like tail -F (from its end, unless --from-start)\n"
-		"  --from-start       read what PATH already holds first\n"
+		"  --file PATH        follow PATH like tail -F (from its end, unless --from-start);\n"
+		"                     repeat it for more files (up to %d); a glob pattern in\n"
+		"                     quotes ('logs/?*.log') also follows files that match later\n"
+		"  --from-start       read what the files already hold first\n"
+		"  --file-label       count lines read, rotations and truncations by file\n"
+		"                     (a label per file: see docs/metrics.md)\n"
 		"  --simulate         make log lines instead of reading a file (the default)\n"
 		"  --rate N           simulated lines per second (default 100; 0: as fast as possible)\n"
 		"  --seed N           the simulator's seed (default 1)\n"
@@ -85,7 +94,8 @@ static void usage(FILE *to)
 		"  --once             with --file: read it from start to end, print the metrics\n"
 		"                     to stdout and exit (no server)\n"
 		"  --help, --version\n",
-		HTTP_DEFAULT_PORT, PIPELINE_DEFAULT_CAPACITY, STAGE_MAX_BATCH, STAGE_MAX_WORKERS);
+		TAILER_GROUP_MAX, HTTP_DEFAULT_PORT, PIPELINE_DEFAULT_CAPACITY, STAGE_MAX_BATCH,
+		STAGE_MAX_WORKERS);
 }
 
 /* Says what is wrong, then the usage; returns 2 (bad arguments). */
@@ -108,6 +118,7 @@ static int bad_count(const char *option, int max, const char *arg)
 
 enum {
 	O_FILE = 256,
+	O_FILE_LABEL,
 	O_FROM_START,
 	O_SIMULATE,
 	O_RATE,
@@ -203,7 +214,13 @@ static int option(int c, const char *arg, struct options *o)
 		return format_option(c, arg, o);
 	switch (c) {
 	case O_FILE:
-		o->cfg.source.path = arg;
+		if (o->nfiles == TAILER_GROUP_MAX)
+			return bad("too many --file options (at most 64): '%s'", arg);
+		o->files[o->nfiles++] = arg;
+		o->cfg.source.path = o->files[0];
+		return 0;
+	case O_FILE_LABEL:
+		o->cfg.file_label = 1;
 		return 0;
 	case O_FROM_START:
 		o->from_start = 1;
@@ -261,6 +278,7 @@ static int option(int c, const char *arg, struct options *o)
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	static const struct option longs[] = {{"file", required_argument, NULL, O_FILE},
+					      {"file-label", no_argument, NULL, O_FILE_LABEL},
 					      {"from-start", no_argument, NULL, O_FROM_START},
 					      {"simulate", no_argument, NULL, O_SIMULATE},
 					      {"rate", required_argument, NULL, O_RATE},
@@ -311,8 +329,17 @@ static int parse_args(int argc, char **argv, struct options *o)
 		return bad("%s", "--once needs --file (a simulator never ends)");
 	if (o->from_start && o->cfg.source.path == NULL)
 		return bad("%s", "--from-start needs --file");
+	if (o->cfg.file_label && o->cfg.source.path == NULL)
+		return bad("%s", "--file-label needs --file");
+	o->cfg.files = o->files;
+	o->cfg.nfiles = o->nfiles;
 	if (o->cfg.container != CONTAINER_NONE && o->cfg.workers > 1)
 		return bad("%s", "--container joins pieces of lines in order: it needs one parser worker");
+	/* The lines of several files interleave in one channel, and a line
+	 * does not say which file it came from. */
+	if (o->cfg.container != CONTAINER_NONE && o->nfiles > 0 && (o->nfiles > 1 || strpbrk(o->files[0], "*?[") != NULL))
+		return bad("%s", "--container joins pieces of one file's lines: it takes one --file, not "
+				 "several or a pattern");
 	if (settle_format(o) != 0)
 		return 2;
 	o->cfg.source.from_start = o->from_start || o->once;
@@ -327,6 +354,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 static void check_invariant(struct pipeline *p, int cancelled)
 {
 	unsigned long long read = pipeline_lines_read(p), accounted = pipeline_lines_accounted(p);
+	unsigned long long unfollowed = atomic_load(&p->tailers.unfollowed);
+	if (unfollowed > 0)
+		fprintf(stderr, PROG ": warning: %llu files matched but were not followed (at most %d files)\n",
+			unfollowed, TAILER_GROUP_MAX);
 	if (read != accounted)
 		fprintf(stderr,
 			PROG ": warning: %llu lines read but %llu accounted for (parse errors + filtered + "
@@ -357,22 +388,50 @@ static void say_stages(const struct pipeline *p)
 			p->cfg.slow_stage, p->cfg.slow_us);
 }
 
+/* Following waits for a file that is not there yet; a batch run would
+ * quietly count nothing, so say it. A pattern that matches nothing comes
+ * back from glob as itself (GLOB_NOCHECK), and is not there either.
+ * 0, or 1 (reported). */
+static int check_files_there(const struct options *o)
+{
+	for (size_t i = 0; i < o->nfiles; i++) {
+		glob_t found;
+		int rc = glob(o->files[i], GLOB_NOCHECK, NULL, &found) == 0 ? 0 : 1;
+		for (size_t k = 0; rc == 0 && k < found.gl_pathc; k++)
+			if (access(found.gl_pathv[k], R_OK) != 0) {
+				fprintf(stderr, PROG ": %s: %s\n", found.gl_pathv[k], strerror(errno));
+				rc = 1;
+			}
+		globfree(&found);
+		if (rc != 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* "a.log, b.log" for the messages; the first ones when they are many. */
+static void name_files(const struct options *o, char *to, size_t size)
+{
+	size_t used = 0;
+	to[0] = '\0';
+	for (size_t i = 0; i < o->nfiles && used < size; i++)
+		used += (size_t)snprintf(to + used, size - used, "%s%s", i > 0 ? ", " : "", o->files[i]);
+}
+
 /* --once: the batch mode. Read to the end, drain, print, exit. */
 static int run_once(struct options *o)
 {
 	static struct pipeline p;
 	char err[256] = "";
-	/* Following waits for a file that is not there yet; a batch run would
-	 * quietly count nothing, so say it. */
-	if (access(o->cfg.source.path, R_OK) != 0) {
-		fprintf(stderr, PROG ": %s: %s\n", o->cfg.source.path, strerror(errno));
+	if (check_files_there(o) != 0)
 		return 1;
-	}
 	if (pipeline_start(&p, &o->cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, PROG ": %s\n", err);
 		return 1;
 	}
-	fprintf(stderr, PROG ": reading %s once, from its start to its end\n", o->cfg.source.path);
+	char files[300];
+	name_files(o, files, sizeof(files));
+	fprintf(stderr, PROG ": reading %s once, from start to end\n", files);
 	say_stages(&p);
 	pipeline_wait(&p); /* the tailer stops at the end; the close travels down */
 	size_t len = 0;
@@ -444,10 +503,10 @@ static int run_serving(struct options *o, const sigset_t *set)
 		fprintf(stderr, PROG ": %s\n", err);
 		return 1;
 	}
-	char source[300];
+	char source[320], files[280];
+	name_files(o, files, sizeof(files));
 	if (o->cfg.source.path != NULL)
-		snprintf(source, sizeof(source), "following %s%s", o->cfg.source.path,
-			 o->from_start ? " from its start" : "");
+		snprintf(source, sizeof(source), "following %s%s", files, o->from_start ? " from the start" : "");
 	else if (o->cfg.source.rate > 0)
 		snprintf(source, sizeof(source), "simulating %g lines/s (seed %llu)", o->cfg.source.rate,
 			 o->cfg.source.seed);

@@ -30,7 +30,8 @@
  *   logpipe_log_latency_seconds{service} (histogram),
  *   logpipe_series_dropped_total, logpipe_discarded_total{stage},
  *   logpipe_lines_joined_total, logpipe_file_rotations_total,
- *   logpipe_file_truncations_total, logpipe_build_info{version},
+ *   logpipe_file_truncations_total (with file_label, these two and
+ *   lines_read_total by {file}), logpipe_build_info{version},
  *   logpipe_last_entry_timestamp_seconds{service} (lesson 09),
  *   logpipe_channel_depth{channel}, logpipe_channel_capacity{channel} and,
  *   with stage runners, logpipe_stage_blocked_seconds_total{stage,op}
@@ -57,6 +58,10 @@
 /* snippet: config */
 struct pipeline_config {
 	struct tailer_config source; /* a file (source.path) or the simulator */
+	const char *const *files;    /* nfiles paths or glob patterns (lesson 03's group):
+	                                one tailer each, instead of source.path */
+	size_t nfiles;
+	int file_label;              /* 1: lines read, rotations and truncations by file */
 	struct log_format format;    /* the parser's fields (format.name NULL: the
 	                                plain JSON of parse_log_line) */
 	enum log_container container; /* Docker or CRI lines around the log's own */
@@ -83,7 +88,7 @@ struct pipeline {
 	struct metrics_registry *reg;
 	struct chan *done, *lines, *entries, *passed;
 	struct chan *cancel; /* lesson 10: closed by pipeline_cancel */
-	struct tailer tailer;
+	struct tailer_group tailers; /* the source: one tailer per file, or the simulator */
 	struct parser_stage parser;
 	struct filter_stage filter;
 	struct metrics_stage sink;

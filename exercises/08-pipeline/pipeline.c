@@ -66,6 +66,13 @@ static struct metric_family *counter(struct pipeline *p, const char *name, const
 	return metrics_counter(p->reg, name, help, 0, NULL);
 }
 
+/* A counter of the tailers': with file_label, by file. */
+static struct metric_family *file_counter(struct pipeline *p, const char *name, const char *help)
+{
+	static const char *const file[] = {"file"};
+	return metrics_counter(p->reg, name, help, p->cfg.file_label ? 1 : 0, p->cfg.file_label ? file : NULL);
+}
+
 /* ---- lesson 10: the stages as stage runners ---------------------------------- */
 
 /* The steps, in the runner's terms. */
@@ -217,7 +224,7 @@ EXERCISE_HELPER static int make_registry(struct pipeline *p)
 	static const char *const version[] = {"version"};
 	if ((p->reg = metrics_registry_new(p->cfg.series_limit)) == NULL)
 		return -1;
-	p->lines_read = counter(p, "logpipe_lines_read_total", "Log lines read (blank lines are skipped).");
+	p->lines_read = file_counter(p, "logpipe_lines_read_total", "Log lines read (blank lines are skipped).");
 	p->parse_errors = metrics_counter(p->reg, "logpipe_parse_errors_total",
 					  "Log lines the parser rejected, by reason.", 1, reason);
 	p->filtered = counter(p, "logpipe_filtered_total", "Log entries the filter dropped.");
@@ -245,9 +252,9 @@ EXERCISE_HELPER static int make_registry(struct pipeline *p)
 		if (metrics_counter_add(p->discarded, v, 0) != 0)
 			return -1;
 	}
-	p->rotations = counter(p, "logpipe_file_rotations_total",
+	p->rotations = file_counter(p, "logpipe_file_rotations_total",
 			       "Times the followed file was renamed away and recreated.");
-	p->truncations = counter(p, "logpipe_file_truncations_total",
+	p->truncations = file_counter(p, "logpipe_file_truncations_total",
 				 "Times the followed file shrank under the reader (copytruncate).");
 	if (make_self_metrics(p) != 0)
 		return -1;
@@ -268,9 +275,7 @@ EXERCISE_HELPER static int make_registry(struct pipeline *p)
 /* Each stage reads the channel the one before it writes. */
 EXERCISE_HELPER static void wire_stages(struct pipeline *p)
 {
-	p->tailer.cfg = p->cfg.source;
-	p->tailer.out = p->lines;
-	p->tailer.done = p->done;
+	tailer_group_init(&p->tailers, &p->cfg.source, p->cfg.files, p->cfg.nfiles, p->lines, p->done);
 	p->parser.in = p->lines;
 	p->parser.out = p->entries;
 	p->parser.format = p->cfg.format.name != NULL ? &p->cfg.format : NULL;
@@ -288,8 +293,9 @@ EXERCISE_HELPER static void wire_stages(struct pipeline *p)
  * counts as started, so that it is stopped and joined with the others. */
 EXERCISE_HELPER static int start_stage(struct pipeline *p, int i)
 {
-	static void *(*const run[T_COUNT])(void *) = {tailer_run, parser_run, filter_run, metrics_stage_run};
-	void *arg[T_COUNT] = {&p->tailer, &p->parser, &p->filter, &p->sink};
+	static void *(*const run[T_COUNT])(void *) = {tailer_group_run, parser_run, filter_run,
+						     metrics_stage_run};
+	void *arg[T_COUNT] = {&p->tailers, &p->parser, &p->filter, &p->sink};
 	int runner = i != T_TAILER && runs_batched(p);
 	int rc = runner ? stage_start(&p->runners[i]) : pthread_create(&p->threads[i], NULL, run[i], arg[i]);
 	if (rc == 0 || (runner && p->runners[i].started > 0))
@@ -415,6 +421,28 @@ void pipeline_cancel(struct pipeline *p)
 
 /* ---- what a scrape sees ----------------------------------------------------- */
 
+/* The tailers' counters: their sums, or with file_label one series per
+ * file (a file is one tailer: see tailer_group). */
+static void copy_tailer_counters(struct pipeline *p)
+{
+	struct metric_family *fams[] = {p->lines_read, p->rotations, p->truncations};
+	if (!p->cfg.file_label) {
+		struct tailer_stats sum;
+		tailer_group_stats(&p->tailers, &sum);
+		atomic_ullong *const counts[] = {&sum.lines, &sum.rotations, &sum.truncations};
+		for (size_t k = 0; k < 3; k++)
+			metrics_counter_set(fams[k], NULL, (double)atomic_load(counts[k]));
+		return;
+	}
+	struct tailer *t;
+	for (size_t i = 0; (t = tailer_group_at(&p->tailers, i)) != NULL; i++) {
+		const char *v[] = {t->cfg.path != NULL ? t->cfg.path : "-"};
+		atomic_ullong *const counts[] = {&t->stats.lines, &t->stats.rotations, &t->stats.truncations};
+		for (size_t k = 0; k < 3; k++)
+			metrics_counter_set(fams[k], v, (double)atomic_load(counts[k]));
+	}
+}
+
 /* What stage i freed unfinished, and what was left in its input. */
 static unsigned long long stage_discarded(struct pipeline *p, int i)
 {
@@ -432,7 +460,7 @@ static unsigned long long stage_discarded(struct pipeline *p, int i)
  */
 EXERCISE_HELPER static void copy_stage_counters(struct pipeline *p)
 {
-	metrics_counter_set(p->lines_read, NULL, (double)atomic_load(&p->tailer.stats.lines));
+	copy_tailer_counters(p);
 	for (int r = 1; r < PARSE_REASONS; r++) {
 		const char *v[] = {parse_error_name((enum parse_error)r)};
 		metrics_counter_set(p->parse_errors, v, (double)atomic_load(&p->parser.stats.errors[r]));
@@ -444,8 +472,6 @@ EXERCISE_HELPER static void copy_stage_counters(struct pipeline *p)
 		metrics_counter_set(p->discarded, v, (double)stage_discarded(p, i));
 	}
 	metrics_counter_set(p->joined, NULL, (double)atomic_load(&p->parser.stats.joined));
-	metrics_counter_set(p->rotations, NULL, (double)atomic_load(&p->tailer.stats.rotations));
-	metrics_counter_set(p->truncations, NULL, (double)atomic_load(&p->tailer.stats.truncations));
 	copy_self_metrics(p);
 }
 
@@ -461,7 +487,9 @@ char *pipeline_render(void *arg, size_t *len)
 
 unsigned long long pipeline_lines_read(struct pipeline *p)
 {
-	return atomic_load(&p->tailer.stats.lines);
+	struct tailer_stats sum;
+	tailer_group_stats(&p->tailers, &sum);
+	return atomic_load(&sum.lines);
 }
 
 /* Every line ends in exactly one place: a parse error, the filter's drop
@@ -501,4 +529,7 @@ void pipeline_free(struct pipeline *p)
 	if (p->reg != NULL)
 		metrics_registry_free(p->reg);
 	p->reg = NULL;
+	if (p->tailers.out != NULL) /* wired */
+		tailer_group_free(&p->tailers);
+	p->tailers.out = NULL;
 }

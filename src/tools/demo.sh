@@ -17,6 +17,8 @@
 #                               --rate 200, so --rate N here wins)
 #   make demo DEMO_ARGS='--file tests/data/formats/ecs.log --from-start --format ecs'
 #                               a log file in place of the simulator
+#   make demo DEMO_ARGS='--file a.log --file b.log'
+#                               follow files instead of the simulator
 #
 # Without Prometheus (and no way to install it) logpipe runs alone: one
 # scrape is shown with curl, then how to get Prometheus; exit 0.
@@ -45,12 +47,12 @@ if ! command -v prometheus >/dev/null 2>&1; then
 	command -v prometheus >/dev/null 2>&1 || have_prometheus=0
 fi
 
-# The simulator, unless the options name a file to follow.
+# The simulator, unless the options name files to follow.
 source="--simulate --rate $RATE"
 what="the simulator, $RATE lines a second"
 case " ${DEMO_ARGS:-} " in *" --file "* | *" --file="*)
 	source=""
-	what="the file" ;;
+	what="the files" ;;
 esac
 # shellcheck disable=SC2086
 lib_start_logpipe $source ${DEMO_ARGS:-} || exit 1

@@ -61,7 +61,8 @@ done
 # one of them, in inline code of a lesson or a hint (or called in one of
 # their code blocks), must be a word of src/, exercises/ or tests/ (what
 # the learner has), or be introduced in that file as "`name` is yours to
-# write" (a helper the learner writes; the solution has one).
+# write" (a helper the learner writes; the solution has one). Inline code
+# holding a "/" is a path (/proc/sys/...), not a name, and is skipped.
 prefixes=$({
 	grep -ohE '\b[a-z][a-z0-9]*_[a-z0-9_]+\(' src/*.h
 	grep -ohE '^(EXERCISE_HELPER )?(static )?[a-z][^=(;]*\b[a-z][a-z0-9]*_[a-z0-9_]*[([]' \
@@ -71,7 +72,8 @@ known=$(mktemp)
 find src exercises tests -name '*.[ch]' -exec grep -ohE '\b[a-z_][a-z0-9_]*\b' {} + | sort -u >"$known"
 unknown=$(for f in lessons/*/README.md exercises/*/HINTS.md; do
 	awk '/^```/ { code = !code; next }
-		!code { while (match($0, /`[^`]+`/)) { print substr($0, RSTART, RLENGTH); $0 = substr($0, RSTART + RLENGTH) } }
+		!code { while (match($0, /`[^`]+`/)) { span = substr($0, RSTART, RLENGTH); $0 = substr($0, RSTART + RLENGTH)
+			if (span !~ /\//) print span } }
 		code { while (match($0, /[a-z][a-z0-9_]*\(/)) { print substr($0, RSTART, RLENGTH); $0 = substr($0, RSTART + RLENGTH) } }' "$f" |
 		grep -oE "\b($prefixes)_[a-z0-9_]+\b" | sort -u | sed "s|^|$f |"
 done | awk 'NR == FNR { known[$1] = 1; next } !($2 in known)' "$known" -)

@@ -97,35 +97,37 @@ done
 # or of a mutant the section names (`make broken LESSON=MM BUG=name`), so
 # that make mutants checks the claim. This applies to a lesson once it has
 # three mutants or more; until then its claims are not checked.
+declared=$(mktemp)
+caught=$(mktemp)
 for l in $(ls -d lessons/[0-9][0-9]-*/ 2>/dev/null | xargs -n 1 basename); do
 	ls lessons/"$l"/broken/*.patch >/dev/null 2>&1 || continue
 	# The tests a lesson's grade runs: its own, and for lesson 10 lessons
 	# 01 and 02's again (the Makefile's FASTCHAN_SUITES, SUITE:TESTDIR).
 	dirs="tests/$l $(sed -n 's/^FASTCHAN_SUITES := //p' Makefile | tr ' ' '\n' |
 		sed -n "s|^${l%%-*}-fastchan-[0-9]*:|tests/|p")"
-	declared=$(for d in $dirs; do grep -ho 'HTEST([a-z0-9_]*' "$d"/*.c 2>/dev/null; done | sed 's/HTEST(//')
-	for p in lessons/"$l"/broken/*.patch; do
-		[ -f "$p" ] || continue
-		sed -n '1p' "$p" | grep -Eqx 'caught by: (plain|thread|address|perturb)' ||
-			{ echo "$p: the first line must be \"caught by: plain|thread|address|perturb\""; status=1; }
-		named=$(sed -n '1,/^--- /s/^# test: *//p' "$p" | tr ',' ' ')
-		[ -n "$named" ] || { echo "$p: no \"# test:\" line names the test that catches it"; status=1; }
-		for t in $named; do
-			printf '%s\n' "$declared" | grep -qx "$t" || { echo "$p: names $t, which lesson $l's grade does not run"; status=1; }
-		done
-	done
-	[ "$(ls lessons/"$l"/broken/*.patch 2>/dev/null | wc -l)" -ge 3 ] || continue
+	for d in $dirs; do cat "$d"/*.c; done 2>/dev/null | grep -o 'HTEST([a-z0-9_]*' | sed 's/HTEST(//' >"$declared"
+	# Each header: its first line, and tests that the lesson's grade runs.
+	awk -v lesson="$l" '
+		NR == FNR { declared[$1] = 1; next }
+		FNR == 1 { body = 0; if ($0 !~ /^caught by: (plain|thread|address|perturb)$/)
+			print FILENAME ": the first line must be \"caught by: plain|thread|address|perturb\"" }
+		/^--- / { if (!body && !named[FILENAME]) print FILENAME ": no \"# test:\" line names the test that catches it"
+			body = 1 }
+		!body && /^# test:/ { sub(/^# test: */, ""); n = split($0, t, /[, ]+/)
+			for (i = 1; i <= n; i++) if (t[i] != "") { named[FILENAME] = 1
+				if (!(t[i] in declared)) print FILENAME ": names " t[i] ", which lesson " lesson "\047s grade does not run" } }
+	' "$declared" lessons/"$l"/broken/*.patch | grep . && status=1
+	[ "$(ls lessons/"$l"/broken/*.patch | wc -l)" -ge 3 ] || continue
 	section=$(awk '/^## / { on = /^## [0-9]+\. What can go wrong/ } on' "lessons/$l/README.md")
-	caught=$(
+	{
 		cat lessons/"$l"/broken/*.patch
 		printf '%s\n' "$section" | grep -o 'LESSON=[0-9]* BUG=[a-z0-9-]*' | while read -r ln bug; do
 			cat lessons/"${ln#LESSON=}"-*/broken/"${bug#BUG=}".patch 2>/dev/null
 		done
-	)
-	caught=$(printf '%s\n' "$caught" | sed -n 's/^# test: *//p' | tr ', ' '\n\n')
-	for t in $(printf '%s\n' "$section" | grep -o 'test_[a-z0-9_]*' | sort -u); do
-		printf '%s\n' "$caught" | grep -qx "$t" ||
-			{ echo "lessons/$l/README.md: \"What can go wrong\" names $t, which no mutant's \"# test:\" line names"; status=1; }
-	done
+	} | sed -n 's/^# test: *//p' | tr ', ' '\n\n' | grep . >"$caught"
+	printf '%s\n' "$section" | grep -o 'test_[a-z0-9_]*' | sort -u | grep -vxF -f "$caught" |
+		sed "s|.*|lessons/$l/README.md: \"What can go wrong\" names &, which no mutant's \"# test:\" line names|" |
+		grep . && status=1
 done
+rm -f "$declared" "$caught"
 exit $status

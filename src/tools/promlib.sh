@@ -1,14 +1,19 @@
-# promlib.sh - what demo.sh and e2e.sh share: build logpipe, start it and
-# our own Prometheus on free loopback ports, ask Prometheus questions, and
-# stop both. Sourced, not run. Every wait has a deadline and every curl a
-# timeout, so nothing here can hang; lib_stop kills only the two processes
-# started here, by PID, and removes the temporary directory.
+# promlib.sh - what demo.sh, e2e.sh and check.sh share: build logpipe,
+# start logpipes, our own Prometheus and other helpers on free loopback
+# ports, ask Prometheus questions, and stop everything. Sourced, not run.
+# Every wait has a deadline and every curl a timeout, so nothing here can
+# hang; lib_stop kills only the processes started here, by PID, newest
+# first, and removes the temporary directory.
 #
 # Set by the functions (read them, do not set them):
 #   WORK       the temporary directory (configuration, TSDB, logs)
-#   LOGPIPE    the logpipe binary        LP_PID, LP_PORT      logpipe
+#   LOGPIPE    the logpipe binary        LP_PID, LP_PORT      the last logpipe started
 #   PROM_PID, PROM_PORT                  Prometheus
-# Honoured: MAKE (default make); LOGPIPE=path (else the reference is built).
+#   LIB_PIDS   every process started here and not yet stopped
+# Honoured: MAKE (default make); LOGPIPE=path (else the reference is built);
+# LP_NAME (default logpipe): the name of the next logpipe's log in WORK;
+# LIB_TARGETS: the scrape targets Prometheus starts with (default: the
+# last logpipe started).
 
 MAKE=${MAKE:-make}
 WORK=""
@@ -16,6 +21,7 @@ LP_PID=""
 LP_PORT=""
 PROM_PID=""
 PROM_PORT=""
+LIB_PIDS=""
 
 lib_say() { printf '%s\n' "$*" >&2; }
 
@@ -58,10 +64,15 @@ lib_alive() {
 	return 0
 }
 
+# lib_track PID: remembers a process started here, for lib_stop.
+lib_track() { LIB_PIDS="$1 $LIB_PIDS"; }
+
 # lib_kill PID: SIGTERM, up to 10 s to end cleanly, then SIGKILL.
-# Returns the process's exit status (when it is our child).
+# Returns the process's exit status (when it is our child). The PID leaves
+# LIB_PIDS: once reaped, the number may be given to another process.
 lib_kill() {
 	[ -n "$1" ] || return 0
+	LIB_PIDS=$(printf '%s\n' $LIB_PIDS | awk -v p="$1" '$0 != p' | tr '\n' ' ')
 	kill -TERM "$1" 2>/dev/null
 	n=0
 	while lib_alive "$1" && [ $n -lt 100 ]; do
@@ -75,11 +86,11 @@ lib_kill() {
 	wait "$1" 2>/dev/null
 }
 
-# Stops Prometheus, then logpipe, and removes WORK. Safe to call twice.
+# Stops every process started here, newest first (Prometheus before the
+# logpipes it scrapes), and removes WORK. Safe to call twice.
 lib_stop() {
-	lib_kill "$PROM_PID"
+	for lib_pid in $LIB_PIDS; do lib_kill "$lib_pid"; done
 	PROM_PID=""
-	lib_kill "$LP_PID"
 	LP_PID=""
 	[ -n "$WORK" ] && [ -d "$WORK" ] && rm -rf "$WORK"
 	WORK=""
@@ -108,47 +119,122 @@ lib_wait_http() {
 	return 1
 }
 
-# lib_start_logpipe ARGS...: logpipe with ARGS, serving on a port the
-# kernel picks (--listen 127.0.0.1:0: no port to search for, no race with
-# another program taking it), which logpipe's first line names. Sets
-# LP_PORT and LP_PID once /metrics answers. LP_WRAP, if set, is a command
-# to run logpipe under ("valgrind -q ..."). Its output goes to
-# $WORK/logpipe.log.
-lib_start_logpipe() {
-	# shellcheck disable=SC2086
-	${LP_WRAP:-} "$LOGPIPE" "$@" --listen 127.0.0.1:0 >"$WORK/logpipe.log" 2>&1 &
-	LP_PID=$!
-	LP_PORT=""
+# lib_start_announced NAME COMMAND...: runs COMMAND in the background,
+# its output in $WORK/NAME.log, and waits up to 30 s for the line in which
+# it names the port the kernel gave it ("... (port N) ..."): with port 0
+# there is no port to search for and no race with another program taking
+# it. Sets LIB_PID and LIB_PORT; 1 (with the end of its output) if the
+# process ends or names no port in time.
+lib_start_announced() {
+	lib_name=$1
+	shift
+	"$@" >"$WORK/$lib_name.log" 2>&1 &
+	LIB_PID=$!
+	lib_track "$LIB_PID"
+	LIB_PORT=""
 	end=$(($(date +%s) + 30))
-	while [ -z "$LP_PORT" ] && [ "$(date +%s)" -lt "$end" ] && lib_alive "$LP_PID"; do
+	while [ -z "$LIB_PORT" ] && [ "$(date +%s)" -lt "$end" ] && lib_alive "$LIB_PID"; do
 		sleep 0.1
-		LP_PORT=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$WORK/logpipe.log" | head -n 1)
+		LIB_PORT=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$WORK/$lib_name.log" | head -n 1)
 	done
-	[ -n "$LP_PORT" ] && lib_wait_http "http://127.0.0.1:$LP_PORT/metrics" "$LP_PID" 30 && return 0
-	lib_say "logpipe did not start serving; its output:"
-	tail -n 5 "$WORK/logpipe.log" >&2
-	lib_kill "$LP_PID"
-	LP_PID=""
+	[ -n "$LIB_PORT" ] && return 0
+	lib_say "$lib_name did not start serving; its output:"
+	tail -n 5 "$WORK/$lib_name.log" >&2
+	lib_kill "$LIB_PID"
 	return 1
 }
 
-# Prometheus, with docs/prometheus/prometheus.yml.in rendered for LP_PORT,
-# on a free port, its TSDB and log in WORK; waits until it is ready.
+# lib_start_logpipe ARGS...: logpipe with ARGS, serving on a port the
+# kernel picks (--listen 127.0.0.1:0), which logpipe's first line names.
+# Sets LP_PORT and LP_PID once /metrics answers. LP_WRAP, if set, is a
+# command to run logpipe under ("valgrind -q ..."). Its output goes to
+# $WORK/$LP_NAME.log (logpipe.log by default).
+lib_start_logpipe() {
+	LP_PID=""
+	LP_PORT=""
+	# shellcheck disable=SC2086
+	lib_start_announced "${LP_NAME:-logpipe}" ${LP_WRAP:-} "$LOGPIPE" "$@" --listen 127.0.0.1:0 || return 1
+	lib_wait_http "http://127.0.0.1:$LIB_PORT/metrics" "$LIB_PID" 30 || {
+		lib_say "${LP_NAME:-logpipe} does not answer on /metrics; its output:"
+		tail -n 5 "$WORK/${LP_NAME:-logpipe}.log" >&2
+		lib_kill "$LIB_PID"
+		return 1
+	}
+	LP_PID=$LIB_PID
+	LP_PORT=$LIB_PORT
+}
+
+# The demo's rules run on a compressed clock, so that an alert can go
+# pending, fire and resolve within a minute: each rate's 1m window becomes
+# 20 s (ten scrapes), each `for: 1m` 10 s, the 300 s of silence 60 s.
+# docs/prometheus/rules.yml keeps the realistic durations; check.sh runs
+# promtool on both renderings.
+LIB_FAST_RULES='s/\[1m\]/[20s]/g; s/for: 1m$/for: 10s/; s/ > 300$/ > 60/'
+
+# lib_render_config DIR ALERTMANAGERS [fast]: DIR/prometheus.yml from
+# docs/prometheus/prometheus.yml.in (ALERTMANAGERS: "" or
+# "\"127.0.0.1:PORT\"") and DIR/rules.yml, on the demo's clock with
+# "fast". The targets come from DIR/targets.json (lib_write_targets).
+lib_render_config() {
+	sed "s/@ALERTMANAGERS@/$2/" docs/prometheus/prometheus.yml.in >"$1/prometheus.yml" || return 1
+	if [ "${3:-}" = fast ]; then
+		sed "$LIB_FAST_RULES" docs/prometheus/rules.yml >"$1/rules.yml"
+	else
+		cp docs/prometheus/rules.yml "$1/rules.yml"
+	fi
+}
+
+# lib_write_targets DIR HOST:PORT...: the file Prometheus discovers its
+# targets in (file_sd_configs), replaced in one rename so that Prometheus,
+# which watches it, never reads half of it.
+lib_write_targets() {
+	lib_dir=$1
+	shift
+	printf '%s\n' "$@" | awk 'BEGIN { printf "[{\"labels\": {}, \"targets\": [" }
+		{ printf "%s\"%s\"", (NR > 1 ? ", " : ""), $0 }
+		END { print "]}]" }' >"$lib_dir/targets.json.new" &&
+		mv "$lib_dir/targets.json.new" "$lib_dir/targets.json"
+}
+
+# Prometheus on a free port (DEMO_PROM_PORT if set), its TSDB and log in
+# WORK, with the configuration lib_render_config wrote there (rendered
+# now, for LP_PORT, if there is none); waits until it is ready.
 lib_start_prometheus() {
-	cp docs/prometheus/rules.yml "$WORK/rules.yml" || return 1
-	sed "s/@LOGPIPE_PORT@/$LP_PORT/" docs/prometheus/prometheus.yml.in >"$WORK/prometheus.yml" || return 1
+	if [ ! -f "$WORK/prometheus.yml" ]; then
+		lib_render_config "$WORK" "" || return 1
+		lib_write_targets "$WORK" "${LIB_TARGETS:-127.0.0.1:$LP_PORT}" || return 1
+	fi
 	for attempt in 1 2 3; do
-		PROM_PORT=$(lib_free_port 19090) || { lib_say "no free port in 19090-19189"; return 1; }
+		PROM_PORT=$(lib_pick_port "${DEMO_PROM_PORT:-}" 19090) || return 1
 		rm -rf "$WORK/data"
 		prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/data" \
 			--web.listen-address="127.0.0.1:$PROM_PORT" >"$WORK/prometheus.log" 2>&1 &
 		PROM_PID=$!
+		lib_track "$PROM_PID"
 		lib_wait_http "http://127.0.0.1:$PROM_PORT/-/ready" "$PROM_PID" 30 && return 0
 		lib_kill "$PROM_PID"
 		PROM_PID=""
 		lib_say "Prometheus did not become ready on 127.0.0.1:$PROM_PORT (attempt $attempt); its log:"
 		tail -n 5 "$WORK/prometheus.log" >&2
+		[ -n "${DEMO_PROM_PORT:-}" ] && return 1
 	done
+	return 1
+}
+
+# lib_pick_port FIXED LOW: FIXED if it is given and free, else a free port
+# of LOW..LOW+99; says why not and returns 1 when there is none.
+lib_pick_port() {
+	if [ -n "$1" ]; then
+		case $1 in *[!0-9]* | "") lib_say "not a port number: '$1'"; return 1 ;; esac
+		if lib_port_busy "$1"; then
+			lib_say "port $1 is already taken on this machine (ss -ltnp shows by whom): choose another"
+			return 1
+		fi
+		echo "$1"
+		return 0
+	fi
+	lib_free_port "$2" && return 0
+	lib_say "no free port in $2-$(($2 + 99))"
 	return 1
 }
 
@@ -175,12 +261,12 @@ lib_query() {
 	}'
 }
 
-# lib_wait_scrape SECONDS: 0 once Prometheus has scraped logpipe with
-# success (up{job="logpipe"} == 1).
+# lib_wait_scrape SECONDS [N]: 0 once Prometheus has scraped N logpipes
+# (default 1) with success (up{job="logpipe"} == 1 for N targets).
 lib_wait_scrape() {
 	end=$(($(date +%s) + $1))
 	while [ "$(date +%s)" -lt "$end" ]; do
-		[ "$(lib_query 'up{job="logpipe"}')" = 1 ] && return 0
+		[ "$(lib_query 'count(up{job="logpipe"} == 1)')" = "${2:-1}" ] && return 0
 		lib_alive "$PROM_PID" || return 1
 		sleep 0.5
 	done

@@ -196,6 +196,37 @@ lib_write_targets() {
 		mv "$lib_dir/targets.json.new" "$lib_dir/targets.json"
 }
 
+# lib_start_listener NAME FIXED LOW READY COMMAND...: COMMAND (in which
+# @PORT@ stands for the port) on port FIXED, or on a free port of
+# LOW..LOW+99 when FIXED is empty, its output in $WORK/NAME.log; waits up
+# to 30 s for http://127.0.0.1:PORT/READY to answer 200. A port taken
+# between our look and its bind costs one attempt of three (only one with
+# a fixed port). Sets LIB_PID and LIB_PORT.
+lib_start_listener() {
+	lib_name=$1 lib_fixed=$2 lib_low=$3 lib_ready=$4
+	shift 4
+	for attempt in 1 2 3; do
+		LIB_PORT=$(lib_pick_port "$lib_fixed" "$lib_low") || return 1
+		# The subshell replaces @PORT@ in its own copy of the arguments and
+		# becomes the command (exec), so $! is the command's PID.
+		(
+			for lib_arg in "$@"; do
+				shift
+				set -- "$@" "$(printf '%s\n' "$lib_arg" | sed "s/@PORT@/$LIB_PORT/g")"
+			done
+			exec "$@"
+		) >"$WORK/$lib_name.log" 2>&1 &
+		LIB_PID=$!
+		lib_track "$LIB_PID"
+		lib_wait_http "http://127.0.0.1:$LIB_PORT/$lib_ready" "$LIB_PID" 30 && return 0
+		lib_kill "$LIB_PID"
+		lib_say "$lib_name did not become ready on 127.0.0.1:$LIB_PORT (attempt $attempt); its log ends with:"
+		tail -n 5 "$WORK/$lib_name.log" >&2
+		[ -n "$lib_fixed" ] && return 1
+	done
+	return 1
+}
+
 # Prometheus on a free port (DEMO_PROM_PORT if set), its TSDB and log in
 # WORK, with the configuration lib_render_config wrote there (rendered
 # now, for LP_PORT, if there is none); waits until it is ready.
@@ -204,21 +235,11 @@ lib_start_prometheus() {
 		lib_render_config "$WORK" "" || return 1
 		lib_write_targets "$WORK" "${LIB_TARGETS:-127.0.0.1:$LP_PORT}" || return 1
 	fi
-	for attempt in 1 2 3; do
-		PROM_PORT=$(lib_pick_port "${DEMO_PROM_PORT:-}" 19090) || return 1
-		rm -rf "$WORK/data"
+	lib_start_listener prometheus "${DEMO_PROM_PORT:-}" 19090 -/ready \
 		prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/data" \
-			--web.listen-address="127.0.0.1:$PROM_PORT" >"$WORK/prometheus.log" 2>&1 &
-		PROM_PID=$!
-		lib_track "$PROM_PID"
-		lib_wait_http "http://127.0.0.1:$PROM_PORT/-/ready" "$PROM_PID" 30 && return 0
-		lib_kill "$PROM_PID"
-		PROM_PID=""
-		lib_say "Prometheus did not become ready on 127.0.0.1:$PROM_PORT (attempt $attempt); its log:"
-		tail -n 5 "$WORK/prometheus.log" >&2
-		[ -n "${DEMO_PROM_PORT:-}" ] && return 1
-	done
-	return 1
+		--web.listen-address=127.0.0.1:@PORT@ || return 1
+	PROM_PID=$LIB_PID
+	PROM_PORT=$LIB_PORT
 }
 
 # lib_pick_port FIXED LOW: FIXED if it is given and free, else a free port
@@ -238,25 +259,77 @@ lib_pick_port() {
 	return 1
 }
 
-# lib_query EXPR [LABEL]: asks Prometheus for the instant value of EXPR and
-# prints one line per series: "VALUE", or "LABELVALUE VALUE" with LABEL.
+# lib_query EXPR [LABEL...]: asks Prometheus for the instant value of
+# EXPR and prints one line per series: "VALUE", or with labels
+# "LABELVALUE... VALUE" ("-" for a label the series does not have).
 # The JSON is cut with awk at each {"metric": ... no jq needed.
 lib_query() {
-	json=$(curl -s --max-time 5 --get --data-urlencode "query=$1" \
+	lib_expr=$1
+	shift
+	json=$(curl -s --max-time 5 --get --data-urlencode "query=$lib_expr" \
 		"http://127.0.0.1:$PROM_PORT/api/v1/query") || return 1
 	case $json in *'"status":"success"'*) ;; *) return 1 ;; esac
-	printf '%s\n' "$json" | awk -v label="${2:-}" '{
+	printf '%s\n' "$json" | awk -v labels="$*" "$LIB_AWK_LABELS"'{
 		n = split($0, parts, /\{"metric":/)
 		for (i = 2; i <= n; i++) {
 			p = parts[i]
 			if (!match(p, /"value":\[[^,]*,"[^"]*"\]/)) continue
 			v = substr(p, RSTART, RLENGTH)
 			sub(/^"value":\[[^,]*,"/, "", v); sub(/"\]$/, "", v)
-			if (label == "") { print v; continue }
-			key = "-"
-			if (match(p, "\"" label "\":\"[^\"]*\""))
-				key = substr(p, RSTART + length(label) + 4, RLENGTH - length(label) - 5)
-			print key, v
+			print key(p, labels) v
+		}
+	}'
+}
+
+# An awk function: key(P, LABELS) is the values of the space-separated
+# LABELS in the JSON text P of one series, each followed by a space.
+LIB_AWK_LABELS='function key(p, labels,   k, names, j, m, out) {
+	m = split(labels, names, " ")
+	out = ""
+	for (j = 1; j <= m; j++) {
+		k = "-"
+		if (match(p, "\"" names[j] "\":\"[^\"]*\""))
+			k = substr(p, RSTART + length(names[j]) + 4, RLENGTH - length(names[j]) - 5)
+		out = out k " "
+	}
+	return out
+}'
+
+# lib_query_range EXPR START END STEP FILL [LABEL...]: the values of EXPR
+# from START to END (Unix seconds) every STEP seconds, as gnuplot data
+# sets: per series a header line "t NAME" (the values of LABELS it has,
+# joined with "/"), then "SECONDS_SINCE_START VALUE" for every step, FILL
+# where the series has no sample (NaN: a gap; 0: an alert not active),
+# then two blank lines. Nothing is printed when no series matched.
+lib_query_range() {
+	json=$(curl -s --max-time 10 --get --data-urlencode "query=$1" --data-urlencode "start=$2" \
+		--data-urlencode "end=$3" --data-urlencode "step=$4" \
+		"http://127.0.0.1:$PROM_PORT/api/v1/query_range") || return 1
+	case $json in *'"status":"success"'*) ;; *) return 1 ;; esac
+	lib_range_args="$2 $3 $4 $5"
+	shift 5
+	printf '%s\n' "$json" | awk -v args="$lib_range_args" -v labels="$*" "$LIB_AWK_LABELS"'{
+		split(args, a, " "); start = a[1]; end = a[2]; step = a[3]; fill = a[4]
+		n = split($0, parts, /\{"metric":/)
+		for (i = 2; i <= n; i++) {
+			p = parts[i]
+			m = split(key(p, labels), vals, " ")
+			name = ""
+			for (j = 1; j <= m; j++)
+				if (vals[j] != "-") name = name (name == "" ? "" : "/") vals[j]
+			delete at
+			rest = p
+			while (match(rest, /\[[0-9.]+,"[^"]*"\]/)) {
+				pair = substr(rest, RSTART + 1, RLENGTH - 2)
+				rest = substr(rest, RSTART + RLENGTH)
+				split(pair, tv, ",")
+				gsub(/"/, "", tv[2])
+				at[int(tv[1] - start + 0.5)] = tv[2]
+			}
+			print "t", (name == "" ? "value" : name)
+			for (t = 0; t <= end - start; t += step)
+				print t, ((t in at) ? at[t] : fill)
+			print ""; print ""
 		}
 	}'
 }

@@ -34,9 +34,10 @@ set ylabel '$ylabel'
 set key outside right top noautotitle
 set grid
 set datafile missing 'NaN'
+set style data lines
 set xrange [0:$((CHART_END - CHART_START))]
 $style
-plot for [i=0:$((sets - 1))] '$dir/$name.dat' index i using 1:2 with lines lw 2 title columnheader(2)
+plot for [i=0:$((sets - 1))] '$dir/$name.dat' index i using 1:2 lw 2 title columnheader(2)
 EOF
 	rm -f "$dir/$name.gnuplot.err"
 	echo "$dir/$name.svg"
@@ -61,7 +62,7 @@ chart_all() {
 		"set yrange [0:*]" 'max by (channel) (logpipe_channel_depth)' channel
 	if [ "${4:-}" = alerts ]; then
 		chart "$1" alerts 0 "alert states (0 inactive, 1 pending, 2 firing)" "state" \
-			"set yrange [-0.1:2.3]; set ytics ('inactive' 0, 'pending' 1, 'firing' 2)" \
+			"set style data steps; set yrange [-0.1:2.3]; set ytics ('inactive' 0, 'pending' 1, 'firing' 2)" \
 			'max by (alertname, service, instance) (ALERTS{alertstate="firing"}) * 2 or max by (alertname, service, instance) (ALERTS{alertstate="pending"})' \
 			alertname service instance
 	fi

@@ -103,12 +103,16 @@ writer() {
 	lib_track "$WRITER_PID"
 }
 
-# instance_args I: the logpipe options of instance I.
+# instance_args I: the logpipe options of instance I (before DEMO_ARGS;
+# none when DEMO_ARGS names a --file of its own).
 instance_args() {
 	if [ "$SCENARIO" = incident ] && [ "$1" = 1 ]; then
 		echo "--file $WORK/checkout.log --services checkout"
 	else
-		echo "--simulate --rate $RATE --seed $1"
+		case " ${DEMO_ARGS:-} " in
+		*" --file "*) ;;
+		*) echo "--simulate --rate $RATE --seed $1" ;;
+		esac
 	fi
 }
 
@@ -218,7 +222,7 @@ targets
 
 cat <<EOF
 
-logpipe     http://127.0.0.1:$PORT_1/metrics       (instance 1 of $INSTANCES; the simulator, $RATE lines a second${DEMO_ARGS:+; then $DEMO_ARGS})
+logpipe     http://127.0.0.1:$PORT_1/metrics       (instance 1 of $INSTANCES: $(instance_args 1 | sed "s|$WORK/||")${DEMO_ARGS:+ $DEMO_ARGS})
 Prometheus  http://127.0.0.1:$PROM_PORT/graph         (scrapes every logpipe every 2 s)
             http://127.0.0.1:$PROM_PORT/targets       (are the targets up?)
             http://127.0.0.1:$PROM_PORT/alerts        (LogpipeHighErrorRatio, LogpipeServiceSilent, LogpipeDown)
@@ -276,13 +280,17 @@ alerts_now() {
 touch "$WORK/alerts.prev"
 watch_alerts() {
 	alerts_now >"$WORK/alerts.now" || return 0
-	awk -v t="$(($(date +%s) - T0))" -v clock="$(date -u +%H:%M:%S)" '
-		NR == FNR { prev[$1] = $2; next }
-		{ now[$1] = $2; if (prev[$1] != $2) printf "  %s  +%3ds  %-8s %s\n", clock, t, $2, $1 }
-		END { for (k in prev) if (!(k in now)) printf "  %s  +%3ds  %-8s %s\n", clock, t, "resolved", k }
+	awk -v prefix="$(stamp)" '
+		FILENAME == ARGV[1] { prev[$1] = $2; next }
+		{ now[$1] = $2; if (!($1 in prev) || prev[$1] != $2) printf "%s%-8s %s\n", prefix, $2, $1 }
+		END { for (k in prev) if (!(k in now)) printf "%s%-8s %s\n", prefix, "resolved", k }
 	' "$WORK/alerts.prev" "$WORK/alerts.now" | tee -a "$WORK/timeline.txt"
 	mv "$WORK/alerts.now" "$WORK/alerts.prev"
 }
+
+# stamp: the start of a timeline line, the clock (UTC) and the seconds
+# since all targets were up.
+stamp() { printf '  %s  +%2ds  ' "$(date -u +%H:%M:%S)" $(($(date +%s) - T0)); }
 
 # at SECONDS: 0 once SECONDS (scaled from a 60 s run) have passed since T0.
 at() { [ $(($(date +%s) - T0)) -ge $(($1 * DEMO_SECONDS / 60)) ]; }
@@ -297,27 +305,27 @@ incident() {
 	while [ $(($(date +%s) - T0)) -lt "$DEMO_SECONDS" ]; do
 		if [ $step = 0 ] && at 8; then
 			writer "$INCIDENT_LEVELS"
-			echo "  $(date -u +%H:%M:%S)  +$(($(date +%s) - T0))s  checkout.log: 90% errors from now on (instance 1)"
+			echo "$(stamp)checkout.log: 90% errors from now on (instance 1)"
 			step=1
 		fi
 		if [ $step = 1 ] && at 18; then
 			eval "pid=\$PID_$INSTANCES port=\$PORT_$INSTANCES"
 			lib_kill "$pid"
 			eval "PID_$INSTANCES="
-			echo "  $(date -u +%H:%M:%S)  +$(($(date +%s) - T0))s  stopped instance $INSTANCES (127.0.0.1:$port, pid $pid)"
+			echo "$(stamp)stopped instance $INSTANCES (127.0.0.1:$port, pid $pid)"
 			sleep 3 # two scrapes fail
 			targets | sed 's/^/             /'
 			step=2
 		fi
 		if [ $step = 2 ] && at 28; then
 			writer "$QUIET_LEVELS"
-			echo "  $(date -u +%H:%M:%S)  +$(($(date +%s) - T0))s  checkout.log: back to the usual mix"
+			echo "$(stamp)checkout.log: back to the usual mix"
 			step=3
 		fi
 		if [ $step = 3 ] && at 42; then
 			# shellcheck disable=SC2086
 			lib_write_targets "$WORK" $(echo $TARGETS | tr ' ' '\n' | grep -v ":$port\$")
-			echo "  $(date -u +%H:%M:%S)  +$(($(date +%s) - T0))s  targets.json without 127.0.0.1:$port: Prometheus drops the target"
+			echo "$(stamp)targets.json without 127.0.0.1:$port: Prometheus drops the target"
 			step=4
 		fi
 		watch_alerts

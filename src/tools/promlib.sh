@@ -119,6 +119,16 @@ lib_wait_http() {
 	return 1
 }
 
+# lib_excerpt FILE: a program's output, its first two lines (a reason to
+# stop is usually there) and its last three (a crash is there).
+lib_excerpt() {
+	awk '{ l[NR] = $0 } END {
+		for (i = 1; i <= NR; i++)
+			if (NR <= 8 || i <= 2 || i > NR - 3) print "  " l[i]
+			else if (i == 3) print "  ..."
+	}' "$1"
+}
+
 # lib_start_announced NAME COMMAND...: runs COMMAND in the background,
 # its output in $WORK/NAME.log, and waits up to 30 s for the line in which
 # it names the port the kernel gave it ("... (port N) ..."): with port 0
@@ -139,7 +149,7 @@ lib_start_announced() {
 	done
 	[ -n "$LIB_PORT" ] && return 0
 	lib_say "$lib_name did not start serving; its output:"
-	tail -n 5 "$WORK/$lib_name.log" >&2
+	lib_excerpt "$WORK/$lib_name.log" >&2
 	lib_kill "$LIB_PID"
 	return 1
 }

@@ -200,8 +200,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case OPT_LEVELS:
 			if (parse_levels(optarg, o->cfg.level_weights) != 0)
-				return bad_args(prog, "--levels wants six weights, trace to fatal, like 0,5,65,20,9,1, not ",
-						optarg);
+				return bad_args(
+				    prog,
+				    "--levels wants six weights, trace to fatal, like 0,5,65,20,9,1, not ",
+				    optarg);
 			break;
 		case 'h':
 			help(prog);

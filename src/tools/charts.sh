@@ -29,7 +29,7 @@ chart() {
 set terminal svg size 900,400 noenhanced font 'sans,12' background rgb 'white'
 set output '$dir/$name.svg'
 set title "$title\\n$CHART_CAPTION"
-set xlabel 'seconds since all targets were up'
+set xlabel 'seconds since the first logpipe started'
 set ylabel '$ylabel'
 set key outside right top noautotitle
 set grid

@@ -122,21 +122,31 @@ if [ "$SCENARIO" = incident ]; then
 	writer "$QUIET_LEVELS"
 fi
 
-TARGETS=""
-i=1
-while [ "$i" -le "$INSTANCES" ]; do
-	# shellcheck disable=SC2046,SC2086
-	if ! LP_NAME=logpipe-$i lib_start_logpipe $(instance_args $i) ${DEMO_ARGS:-}; then
-		echo "instance $i of $INSTANCES did not start (its output is above): stopping the demo"
-		exit 1
-	fi
-	eval "PID_$i=$LP_PID PORT_$i=$LP_PORT"
-	TARGETS="$TARGETS 127.0.0.1:$LP_PORT"
-	echo "started: instance $i: logpipe $(instance_args $i | sed "s|$WORK/||")${DEMO_ARGS:+ $DEMO_ARGS} --listen 127.0.0.1:$LP_PORT  (pid $LP_PID)"
-	i=$((i + 1))
-done
+# Each logpipe joins targets.json as soon as it serves, so Prometheus
+# scrapes it from its first seconds on (what a slow stage does to the
+# channels happens in those seconds).
+start_instances() {
+	TARGETS=""
+	i=1
+	while [ "$i" -le "$INSTANCES" ]; do
+		# shellcheck disable=SC2046,SC2086
+		if ! LP_NAME=logpipe-$i lib_start_logpipe $(instance_args $i) ${DEMO_ARGS:-}; then
+			echo "instance $i of $INSTANCES did not start (its output is above): stopping the demo"
+			exit 1
+		fi
+		eval "PID_$i=$LP_PID PORT_$i=$LP_PORT"
+		TARGETS="$TARGETS 127.0.0.1:$LP_PORT"
+		# Prometheus (when it runs) finds the new target within a second.
+		# shellcheck disable=SC2086
+		lib_write_targets "$WORK" $TARGETS || exit 1
+		echo "started: instance $i: logpipe $(instance_args $i | sed "s|$WORK/||")${DEMO_ARGS:+ $DEMO_ARGS} --listen 127.0.0.1:$LP_PORT  (pid $LP_PID)"
+		i=$((i + 1))
+	done
+}
 
 if [ $have_prometheus = 0 ]; then
+	INSTANCES=1
+	start_instances
 	sleep 2 # let a few hundred lines through, so the numbers are not all 0
 	echo
 	echo "Prometheus is not installed, so here is logpipe alone. One scrape of instance 1:"
@@ -197,11 +207,15 @@ start_alertmanager || { echo "Alertmanager or its receiver did not start (see ab
 
 # ---- Prometheus ---------------------------------------------------------------
 
-# shellcheck disable=SC2086
-lib_render_config "$WORK" "$AM_ADDR" fast && lib_write_targets "$WORK" $TARGETS || exit 1
+# Prometheus starts with no target: each logpipe is added as it starts.
+lib_render_config "$WORK" "$AM_ADDR" fast && lib_write_targets "$WORK" || exit 1
 lib_start_prometheus || { echo "Prometheus did not start (see above): stopping the demo"; exit 1; }
 echo "started: prometheus --config.file=$WORK/prometheus.yml"
 echo "           --storage.tsdb.path=$WORK/data --web.listen-address=127.0.0.1:$PROM_PORT  (pid $PROM_PID)"
+
+# The timeline and the charts count seconds from here.
+T0=$(date +%s)
+start_instances
 printf 'waiting until Prometheus has scraped all %s...' "$INSTANCES"
 if ! lib_wait_scrape 60 "$INSTANCES"; then
 	echo " not within 60 s."
@@ -210,7 +224,6 @@ if ! lib_wait_scrape 60 "$INSTANCES"; then
 	exit 1
 fi
 echo " done."
-T0=$(date +%s)
 
 # targets: "N of M targets up", then one line per target.
 targets() {
@@ -289,10 +302,11 @@ watch_alerts() {
 }
 
 # stamp: the start of a timeline line, the clock (UTC) and the seconds
-# since all targets were up.
+# since the first logpipe started.
 stamp() { printf '  %s  +%2ds  ' "$(date -u +%H:%M:%S)" $(($(date +%s) - T0)); }
 
-# at SECONDS: 0 once SECONDS (scaled from a 60 s run) have passed since T0.
+# at SECONDS: 0 once SECONDS (scaled from a 60 s run) have passed since T0,
+# when the first logpipe started.
 at() { [ $(($(date +%s) - T0)) -ge $(($1 * DEMO_SECONDS / 60)) ]; }
 
 incident() {
@@ -300,7 +314,7 @@ incident() {
 	echo "incident: $DEMO_SECONDS s; checkout's errors rise at +$((8 * DEMO_SECONDS / 60))s and fall at" \
 		"+$((28 * DEMO_SECONDS / 60))s, instance $INSTANCES stops at +$((18 * DEMO_SECONDS / 60))s" \
 		"and leaves targets.json at +$((42 * DEMO_SECONDS / 60))s"
-	echo "timeline (UTC, seconds since all targets were up, as Prometheus' API showed it each second):"
+	echo "timeline (UTC, seconds since the first logpipe started, as Prometheus' API showed it each second):"
 	step=0
 	while [ $(($(date +%s) - T0)) -lt "$DEMO_SECONDS" ]; do
 		if [ $step = 0 ] && at 8; then

@@ -200,10 +200,15 @@ lib_render_config() {
 lib_write_targets() {
 	lib_dir=$1
 	shift
-	printf '%s\n' "$@" | awk 'BEGIN { printf "[{\"labels\": {}, \"targets\": [" }
-		{ printf "%s\"%s\"", (NR > 1 ? ", " : ""), $0 }
-		END { print "]}]" }' >"$lib_dir/targets.json.new" &&
-		mv "$lib_dir/targets.json.new" "$lib_dir/targets.json"
+	{
+		printf '[{"labels": {}, "targets": ['
+		lib_sep=""
+		for lib_target in "$@"; do
+			printf '%s"%s"' "$lib_sep" "$lib_target"
+			lib_sep=", "
+		done
+		printf ']}]\n'
+	} >"$lib_dir/targets.json.new" && mv "$lib_dir/targets.json.new" "$lib_dir/targets.json"
 }
 
 # lib_start_listener NAME FIXED LOW READY COMMAND...: COMMAND (in which

@@ -56,8 +56,10 @@ incident)
 *) echo "SCENARIO must be empty or incident, not '$SCENARIO'"; exit 2 ;;
 esac
 [ -z "$DEMO_SECONDS" ] || number "$DEMO_SECONDS" || { echo "DEMO_SECONDS must be a number of seconds"; exit 2; }
-number "$INSTANCES" && [ "$INSTANCES" -ge 1 ] && [ "$INSTANCES" -le 20 ] ||
-	{ echo "INSTANCES must be a number from 1 to 20, not '$INSTANCES'"; exit 2; }
+if ! number "$INSTANCES" || [ "$INSTANCES" -lt 1 ] || [ "$INSTANCES" -gt 20 ]; then
+	echo "INSTANCES must be a number from 1 to 20, not '$INSTANCES'"
+	exit 2
+fi
 if [ "$SCENARIO" = incident ]; then
 	[ "$INSTANCES" -ge 2 ] || { echo "SCENARIO=incident needs INSTANCES=2 or more: one has the incident, one is stopped"; exit 2; }
 	[ "$DEMO_SECONDS" -ge 55 ] || { echo "SCENARIO=incident needs DEMO_SECONDS=55 or more (its alerts wait 10 s, their windows are 20 s)"; exit 2; }
@@ -316,6 +318,7 @@ incident() {
 		"and leaves targets.json at +$((42 * DEMO_SECONDS / 60))s"
 	echo "timeline (UTC, seconds since the first logpipe started, as Prometheus' API showed it each second):"
 	step=0
+	port=""
 	while [ $(($(date +%s) - T0)) -lt "$DEMO_SECONDS" ]; do
 		if [ $step = 0 ] && at 8; then
 			writer "$INCIDENT_LEVELS"
@@ -337,7 +340,7 @@ incident() {
 			step=3
 		fi
 		if [ $step = 3 ] && at 42; then
-			# shellcheck disable=SC2086
+			# shellcheck disable=SC2046,SC2086
 			lib_write_targets "$WORK" $(echo $TARGETS | tr ' ' '\n' | grep -v ":$port\$")
 			echo "$(stamp)targets.json without 127.0.0.1:$port: Prometheus drops the target"
 			step=4

@@ -72,6 +72,7 @@ lib_track() { LIB_PIDS="$1 $LIB_PIDS"; }
 # LIB_PIDS: once reaped, the number may be given to another process.
 lib_kill() {
 	[ -n "$1" ] || return 0
+	# shellcheck disable=SC2086 # one PID a line
 	LIB_PIDS=$(printf '%s\n' $LIB_PIDS | awk -v p="$1" '$0 != p' | tr '\n' ' ')
 	kill -TERM "$1" 2>/dev/null
 	n=0

@@ -64,8 +64,9 @@ if [ "$SCENARIO" = incident ]; then
 	[ "$INSTANCES" -ge 2 ] || { echo "SCENARIO=incident needs INSTANCES=2 or more: one has the incident, one is stopped"; exit 2; }
 	[ "$DEMO_SECONDS" -ge 55 ] || { echo "SCENARIO=incident needs DEMO_SECONDS=55 or more (its alerts wait 10 s, their windows are 20 s)"; exit 2; }
 fi
-DEMO_COMMAND="${DEMO_SECONDS:+DEMO_SECONDS=$DEMO_SECONDS }make demo${SCENARIO:+ SCENARIO=$SCENARIO}"
+DEMO_COMMAND="${DEMO_SECONDS:+DEMO_SECONDS=$DEMO_SECONDS }make demo"
 [ "$INSTANCES" -gt 1 ] && DEMO_COMMAND="$DEMO_COMMAND INSTANCES=$INSTANCES"
+[ -n "$SCENARIO" ] && DEMO_COMMAND="$DEMO_COMMAND SCENARIO=$SCENARIO"
 [ -n "${DEMO_ARGS:-}" ] && DEMO_COMMAND="$DEMO_COMMAND DEMO_ARGS='$DEMO_ARGS'"
 
 trap 'lib_stop' EXIT

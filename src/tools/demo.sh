@@ -45,6 +45,10 @@ SCENARIO=${SCENARIO:-}
 RATE=200
 CHARTS=build/demo
 ALERTMANAGER=${ALERTMANAGER:-prometheus-alertmanager}
+# The receiver needs only Python's standard library. Debian's interpreter
+# first: a version manager's python3 on PATH (pyenv's shim) can take
+# seconds to start.
+PYTHON=${PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
 
 number() { case $1 in "" | *[!0-9]*) return 1 ;; esac; }
 case $SCENARIO in
@@ -174,12 +178,12 @@ start_alertmanager() {
 		echo "  and API); Debian: apt-get install prometheus-alertmanager (make deps does it)"
 		return 0
 	fi
-	if ! command -v python3 >/dev/null 2>&1; then
+	if [ -z "$PYTHON" ]; then
 		echo "python3 is not installed, so there is no receiver for Alertmanager's notifications and no"
 		echo "  Alertmanager; Debian: apt-get install python3 (make deps does it)"
 		return 0
 	fi
-	lib_start_announced receiver python3 -u src/tools/receiver.py || return 1
+	lib_start_announced receiver "$PYTHON" -u src/tools/receiver.py || return 1
 	RECEIVER_PID=$LIB_PID RECEIVER_PORT=$LIB_PORT
 	echo "started: python3 src/tools/receiver.py  (port $RECEIVER_PORT, pid $RECEIVER_PID)"
 	# Every alert is its own group (grouped by all its labels) and is sent

@@ -2,8 +2,8 @@
 # start logpipes, our own Prometheus and other helpers on free loopback
 # ports, ask Prometheus questions, and stop everything. Sourced, not run.
 # Every wait has a deadline and every curl a timeout, so nothing here can
-# hang; lib_stop kills only the processes started here, by PID, newest
-# first, and removes the temporary directory.
+# hang; lib_stop kills only the processes started here, by PID, and
+# removes the temporary directory.
 #
 # Set by the functions (read them, do not set them):
 #   WORK       the temporary directory (configuration, TSDB, logs)
@@ -87,9 +87,12 @@ lib_kill() {
 	wait "$1" 2>/dev/null
 }
 
-# Stops every process started here, newest first (Prometheus before the
-# logpipes it scrapes), and removes WORK. Safe to call twice.
+# Stops every process started here and removes WORK. Safe to call twice.
+# SIGTERM goes to all of them first, so that they end side by side (each
+# takes a moment to drain or to close its storage); then each is waited
+# for, and killed if it takes more than 10 s.
 lib_stop() {
+	for lib_pid in $LIB_PIDS; do kill -TERM "$lib_pid" 2>/dev/null; done
 	for lib_pid in $LIB_PIDS; do lib_kill "$lib_pid"; done
 	PROM_PID=""
 	LP_PID=""

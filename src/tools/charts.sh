@@ -6,7 +6,8 @@
 #       writes DIR/NAME.dat (the data, gnuplot data sets) and, when gnuplot
 #       is installed, DIR/NAME.svg for each chart below, and prints the
 #       path of each SVG it wrote. START and END are Unix seconds; the x
-#       axis counts seconds from START.
+#       axis counts seconds from START. 1 if a query or gnuplot failed
+#       (said on stderr); a chart without data is left out, not a failure.
 #
 # The windows are the demo's ([20s], as in its rules on the compressed
 # clock, LIB_FAST_RULES): ten scrapes, so a rate moves within seconds.
@@ -50,24 +51,27 @@ chart_all() {
 	CHART_CAPTION="${DEMO_COMMAND:-make demo}, $(date -u -d "@$2" '+%Y-%m-%d %H:%M') UTC"
 	mkdir -p "$1" || return 1
 	rm -f "$1"/*.svg "$1"/*.dat
+	chart_failed=0
 	chart "$1" error-rate NaN "errors per second, per service (every instance)" "entries/s" "" \
-		'sum by (service) (rate(logpipe_log_entries_total{level=~"error|fatal"}[20s]))' service
+		'sum by (service) (rate(logpipe_log_entries_total{level=~"error|fatal"}[20s]))' service || chart_failed=1
 	chart "$1" error-ratio NaN "error ratio, per service: the recording rule, and the alert's threshold" \
 		"share of entries" \
 		"set yrange [0:1]; set arrow from graph 0, first 0.2 to graph 1, first 0.2 nohead dt 2 lc rgb 'red'" \
-		'service:logpipe_error_ratio:rate1m' service
+		'service:logpipe_error_ratio:rate1m' service || chart_failed=1
 	chart "$1" latency-p90 NaN "p90 latency, per service (every instance)" "seconds" "" \
-		'histogram_quantile(0.9, sum by (le, service) (rate(logpipe_log_latency_seconds_bucket[20s])))' service
+		'histogram_quantile(0.9, sum by (le, service) (rate(logpipe_log_latency_seconds_bucket[20s])))' service ||
+		chart_failed=1
 	chart "$1" channel-depth NaN "channel depth, per channel (the fullest instance)" "items in the channel" \
-		"set yrange [0:*]" 'max by (channel) (logpipe_channel_depth)' channel
+		"set yrange [0:*]" 'max by (channel) (logpipe_channel_depth)' channel || chart_failed=1
 	if [ "${4:-}" = alerts ]; then
 		chart "$1" alerts 0 "alert states (0 inactive, 1 pending, 2 firing)" "state" \
 			"set style data steps; set yrange [-0.1:2.3]; set ytics ('inactive' 0, 'pending' 1, 'firing' 2)" \
 			'max by (alertname, service, instance) (ALERTS{alertstate="firing"}) * 2 or max by (alertname, service, instance) (ALERTS{alertstate="pending"})' \
-			alertname service instance
+			alertname service instance || chart_failed=1
 	fi
 	if [ "$CHART_GNUPLOT" = 0 ]; then
 		echo "gnuplot is not installed, so the charts are data only ($1/*.dat);"
 		echo "  Debian: apt-get install gnuplot-nox (make deps does it), then run the demo again"
 	fi
+	return $chart_failed
 }

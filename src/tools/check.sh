@@ -298,12 +298,12 @@ sed '$d; s/^/  /' "$log/e2e.txt" | grep -v '^  ok ' || true
 echo "  $(tail -n 1 "$log/e2e.txt")"
 count "$log/e2e.txt"
 
-step "make demo, headless (DEMO_SECONDS=4)"
-if DEMO_SECONDS=4 timeout 180 $MAKE -s --no-print-directory demo >"$log/demo.txt" 2>&1; then
+step "make demo, headless (DEMO_SECONDS=4, two logpipes found through targets.json)"
+if DEMO_SECONDS=4 timeout 180 $MAKE -s --no-print-directory demo INSTANCES=2 >"$log/demo.txt" 2>&1; then
 	ok
 	echo "  ok  $(tail -n 1 "$log/demo.txt")"
 else
-	bad "make demo (DEMO_SECONDS=4)"
+	bad "make demo (DEMO_SECONDS=4 INSTANCES=2)"
 	tail -n 20 "$log/demo.txt"
 fi
 

@@ -15,8 +15,8 @@
 #   make demo                   interactive: Ctrl-C stops it
 #   DEMO_SECONDS=20 make demo   headless: after 20 s print what Prometheus
 #                               saw and write charts into build/demo/; exit
-#                               0 if it scraped every logpipe and holds log
-#                               entries, 1 otherwise
+#                               0 if it scraped every logpipe, holds log
+#                               entries and drew the charts, 1 otherwise
 #   make demo INSTANCES=3       three logpipes behind one Prometheus
 #   make demo SCENARIO=incident headless (DEMO_SECONDS, default 60, at
 #                               least 55): a quiet start, then checkout's
@@ -75,6 +75,9 @@ DEMO_COMMAND="${DEMO_SECONDS:+DEMO_SECONDS=$DEMO_SECONDS }make demo"
 
 trap 'lib_stop' EXIT
 trap 'echo; echo "stopping everything the demo started..."; lib_stop; exit 0' INT TERM HUP
+# The reader of our output went away (make demo | head): nothing more can
+# be said, but everything started must still be stopped.
+trap 'lib_stop; exit 1' PIPE
 
 lib_init logpipe-demo
 lib_build_logpipe || exit 1
@@ -388,23 +391,27 @@ fi
 
 echo
 echo "charts (query_range over the run, drawn by gnuplot):"
-chart_all "$CHARTS" "$T0" "$T1" "$([ "$SCENARIO" = incident ] && echo alerts)" | sed 's/^/  /'
+{
+	chart_all "$CHARTS" "$T0" "$T1" "$([ "$SCENARIO" = incident ] && echo alerts)"
+	echo $? >"$WORK/charts.rc"
+} | sed 's/^/  /'
+charts_ok=$(cat "$WORK/charts.rc")
 
 if [ "$SCENARIO" = incident ]; then
 	fired() { grep -q "firing   $1" "$WORK/timeline.txt"; }
 	others=$(grep "firing   LogpipeDown" "$WORK/timeline.txt" | grep -vc ":$port\"")
 	if fired 'LogpipeHighErrorRatio{service="checkout"}' && fired "LogpipeDown{instance=\"127.0.0.1:$port\"}" &&
-		[ "$others" = 0 ]; then
+		[ "$others" = 0 ] && [ "$charts_ok" = 0 ]; then
 		echo "demo: ok (checkout's error ratio fired its alert, and LogpipeDown fired for the stopped instance alone)"
 		exit 0
 	fi
-	echo "demo: FAILED (expected LogpipeHighErrorRatio for checkout and LogpipeDown for 127.0.0.1:$port alone to fire)"
+	echo "demo: FAILED (expected LogpipeHighErrorRatio for checkout and LogpipeDown for 127.0.0.1:$port alone to fire, and the charts drawn)"
 	exit 1
 fi
 if [ "$(lib_query 'count(up{job="logpipe"} == 1)')" = "$INSTANCES" ] &&
-	awk -v n="${entries:-0}" 'BEGIN { exit !(n + 0 > 0) }'; then
+	awk -v n="${entries:-0}" 'BEGIN { exit !(n + 0 > 0) }' && [ "$charts_ok" = 0 ]; then
 	echo "demo: ok (Prometheus scraped every logpipe and holds their entries)"
 	exit 0
 fi
-echo "demo: FAILED (expected every target up and some log entries)"
+echo "demo: FAILED (expected every target up, some log entries, and the charts drawn)"
 exit 1

@@ -13,6 +13,7 @@
  * in a handler.
  *
  * smoke: --simulate --count 200 --rate 0
+ * smoke: --simulate --count 200 --rate 0 --levels 0,0,10,0,85,5
  * smoke: --file tests/data/sample.log --from-start --once
  */
 #include "args.h"

@@ -266,24 +266,47 @@ Rates need two scrapes inside their window: give it a few seconds.
 Files: $WORK (configuration, targets.json, logs, TSDB; removed on exit)
 EOF
 
-# all_alive: 0 while every instance still running runs; says which ended.
+# all_alive: 0 while every instance still running runs; says which ended
+# (and forgets it, so that it is said once).
 all_alive() {
+	alive=0
 	i=1
 	while [ "$i" -le "$INSTANCES" ]; do
 		eval "pid=\$PID_$i"
 		if [ -n "$pid" ] && ! lib_alive "$pid"; then
-			echo "instance $i (pid $pid) ended on its own; its output ends with:"
-			tail -n 5 "$WORK/logpipe-$i.log"
-			return 1
+			echo "instance $i (pid $pid) ended; its output ends with:"
+			tail -n 3 "$WORK/logpipe-$i.log" | sed 's/^/  /'
+			eval "PID_$i="
+			lib_kill "$pid" # reaps it
+			alive=1
 		fi
 		i=$((i + 1))
 	done
+	return $alive
+}
+
+# running: how many instances still run.
+running() {
+	n=0
+	i=1
+	while [ "$i" -le "$INSTANCES" ]; do
+		eval "pid=\$PID_$i"
+		[ -n "$pid" ] && n=$((n + 1))
+		i=$((i + 1))
+	done
+	echo $n
 }
 
 if [ -z "$DEMO_SECONDS" ]; then
+	[ "$INSTANCES" -gt 1 ] && echo "Stop one (kill PID, a pid above): its target goes down, and LogpipeDown fires for it 10 s later."
 	echo "Press Ctrl-C to stop them all."
-	# A signal runs the trap once the sleep of the moment is over.
-	while all_alive; do sleep 1; done
+	# A signal runs the trap once the sleep of the moment is over. The demo
+	# goes on while one logpipe still runs.
+	while [ "$(running)" -gt 0 ]; do
+		all_alive || [ "$(running)" -eq 0 ] || echo "$(running) of $INSTANCES still running: see http://127.0.0.1:$PROM_PORT/alerts"
+		sleep 1
+	done
+	echo "every logpipe has ended"
 	exit 1
 fi
 

@@ -17,13 +17,15 @@ CHART_STEP=2 # the scrape interval: a finer step only repeats samples
 # chart DIR NAME FILL TITLE YLABEL STYLE EXPR LABEL...: one chart. FILL is
 # what a missing sample becomes (NaN: a gap; 0 for the alert states);
 # STYLE is extra gnuplot commands. Prints the SVG's path, or nothing
-# when Prometheus has no series for EXPR.
+# when Prometheus has no series for EXPR or only gaps.
 chart() {
 	dir=$1 name=$2 fill=$3 title=$4 ylabel=$5 style=$6 expr=$7
 	shift 7
 	lib_query_range "$expr" "$CHART_START" "$CHART_END" "$CHART_STEP" "$fill" "$@" >"$dir/$name.dat" ||
 		{ lib_say "query_range failed for $name: $expr"; return 1; }
-	[ -s "$dir/$name.dat" ] || { lib_say "no data for $name: $expr"; return 0; }
+	# No series, or series of gaps only (a log without latencies): nothing to draw.
+	awk 'NF >= 2 && $1 != "t" && $2 != "NaN" { found = 1 } END { exit !found }' "$dir/$name.dat" ||
+		{ lib_say "no data for $name: $expr"; return 0; }
 	[ "$CHART_GNUPLOT" = 1 ] || return 0
 	sets=$(grep -c '^t ' "$dir/$name.dat")
 	gnuplot 2>"$dir/$name.gnuplot.err" <<EOF || { lib_say "gnuplot failed on $name:"; cat "$dir/$name.gnuplot.err" >&2; return 1; }

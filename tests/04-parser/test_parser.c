@@ -419,6 +419,83 @@ static void test_entry_owns_its_strings(void **state)
 	log_entry_free(first);
 }
 
+/*
+ * cJSON's blocks still allocated in this process, counted through
+ * cJSON_InitHooks: a tree that was never deleted shows here without a
+ * sanitizer. Atomic, because a stage's thread may parse too.
+ */
+static atomic_long cjson_blocks;
+
+static void *counting_malloc(size_t size)
+{
+	void *p = malloc(size);
+	if (p != NULL)
+		atomic_fetch_add(&cjson_blocks, 1);
+	return p;
+}
+
+static void counting_free(void *p)
+{
+	if (p != NULL)
+		atomic_fetch_sub(&cjson_blocks, 1);
+	free(p);
+}
+
+/* A line for each way out of a parse: an entry, and each error after cJSON parsed. */
+static const char *const tree_lines[] = {
+    "{\"level\":\"info\",\"service\":\"api\",\"msg\":\"ok\",\"ts\":\"t\",\"latency_ms\":1}",
+    "[1,2]",
+    "42",
+    "{\"level\":\"info\"} and then some",
+    "{}",
+    "{\"level\":42,\"msg\":\"job done\"}",
+    "{\"level\":\"verbose\",\"msg\":\"request headers\"}",
+};
+
+/* Parses text as fmt (NULL: parse_log_line) and fails if a block of
+ * cJSON's tree outlives the call. Returns what the parse returned. */
+static enum parse_error expect_tree_deleted(const char *format, const char *text)
+{
+	const struct log_format *fmt = format != NULL ? log_format_preset(format) : NULL;
+	struct log_entry *e = NULL;
+	long before = atomic_load(&cjson_blocks);
+	enum parse_error err = parse_log_line_as(fmt, text, strlen(text), &e);
+	long left = atomic_load(&cjson_blocks) - before;
+	log_entry_free(e);
+	if (left != 0)
+		fail_msg("parsing %s%s%s returned %s and left %ld block(s) of cJSON's tree allocated: "
+			 "call cJSON_Delete on every way out of the parse, the error paths too",
+			 quoted(text), format != NULL ? " as " : "", format != NULL ? format : "",
+			 reason(err), left);
+	return err;
+}
+
+/* The first of tree_lines must parse as format: a test that counts blocks
+ * left over proves nothing about a parse that never built a tree. */
+static void expect_first_tree_line_ok(const char *format)
+{
+	enum parse_error err = expect_tree_deleted(format, tree_lines[0]);
+	if (err != PARSE_OK)
+		fail_msg("parsing %s%s%s returned %s, expected PARSE_OK", quoted(tree_lines[0]),
+			 format != NULL ? " as " : "", format != NULL ? format : "", reason(err));
+}
+
+/* Counts cJSON's blocks from here on (the test's process ends with the test). */
+static void count_cjson_blocks(void)
+{
+	cJSON_Hooks hooks = {.malloc_fn = counting_malloc, .free_fn = counting_free};
+	cJSON_InitHooks(&hooks);
+}
+
+static void test_every_tree_is_deleted_whatever_the_line(void **state)
+{
+	(void)state;
+	count_cjson_blocks();
+	expect_first_tree_line_ok(NULL);
+	for (size_t i = 1; i < sizeof(tree_lines) / sizeof(tree_lines[0]); i++)
+		expect_tree_deleted(NULL, tree_lines[i]);
+}
+
 /* ---- the stage ---------------------------------------------------------------- */
 
 static void send_line(struct chan *in, const char *text)
@@ -513,7 +590,7 @@ static void expect_count(const char *what, unsigned long long got, unsigned long
 }
 
 /* expect_count for one of a stage's counters: expect_stat(&st.stats, lines, 3, why). */
-#define expect_stat(stats, field, want, why)                                                           \
+#define expect_stat(stats, field, want, why)                                                                 \
 	expect_count("stats." #field, atomic_load(&(stats)->field), (want), (why))
 
 static unsigned long long total_errors(struct parser_stats *stats)
@@ -896,18 +973,18 @@ static void test_numbers_are_levels_on_the_pino_and_syslog_scales(void **state)
 		enum level_scale scale;
 		int level; /* -1: none */
 	} cases[] = {
-	    {10, LEVEL_SCALE_PINO, LOG_TRACE},	{20, LEVEL_SCALE_PINO, LOG_DEBUG},
-	    {30, LEVEL_SCALE_PINO, LOG_INFO},	{40, LEVEL_SCALE_PINO, LOG_WARN},
-	    {50, LEVEL_SCALE_PINO, LOG_ERROR},	{60, LEVEL_SCALE_PINO, LOG_FATAL},
-	    {35, LEVEL_SCALE_PINO, LOG_INFO},	{70, LEVEL_SCALE_PINO, LOG_FATAL},
-	    {9, LEVEL_SCALE_PINO, -1},		{0, LEVEL_SCALE_PINO, -1},
-	    {30.5, LEVEL_SCALE_PINO, -1},	{-30, LEVEL_SCALE_PINO, -1},
-	    {0, LEVEL_SCALE_SYSLOG, LOG_FATAL}, {2, LEVEL_SCALE_SYSLOG, LOG_FATAL},
-	    {3, LEVEL_SCALE_SYSLOG, LOG_ERROR}, {4, LEVEL_SCALE_SYSLOG, LOG_WARN},
-	    {5, LEVEL_SCALE_SYSLOG, LOG_INFO},	{6, LEVEL_SCALE_SYSLOG, LOG_INFO},
-	    {7, LEVEL_SCALE_SYSLOG, LOG_DEBUG}, {8, LEVEL_SCALE_SYSLOG, -1},
-	    {-1, LEVEL_SCALE_SYSLOG, -1},	{1.5, LEVEL_SCALE_SYSLOG, -1},
-	    {30, LEVEL_SCALE_NONE, -1},		{1e300, LEVEL_SCALE_PINO, -1},
+	    {10, LEVEL_SCALE_PINO, LOG_TRACE},	 {20, LEVEL_SCALE_PINO, LOG_DEBUG},
+	    {30, LEVEL_SCALE_PINO, LOG_INFO},	 {40, LEVEL_SCALE_PINO, LOG_WARN},
+	    {50, LEVEL_SCALE_PINO, LOG_ERROR},	 {60, LEVEL_SCALE_PINO, LOG_FATAL},
+	    {35, LEVEL_SCALE_PINO, LOG_INFO},	 {70, LEVEL_SCALE_PINO, LOG_FATAL},
+	    {9, LEVEL_SCALE_PINO, -1},		 {0, LEVEL_SCALE_PINO, -1},
+	    {30.5, LEVEL_SCALE_PINO, -1},	 {-30, LEVEL_SCALE_PINO, -1},
+	    {0, LEVEL_SCALE_SYSLOG, LOG_FATAL},	 {2, LEVEL_SCALE_SYSLOG, LOG_FATAL},
+	    {3, LEVEL_SCALE_SYSLOG, LOG_ERROR},	 {4, LEVEL_SCALE_SYSLOG, LOG_WARN},
+	    {5, LEVEL_SCALE_SYSLOG, LOG_INFO},	 {6, LEVEL_SCALE_SYSLOG, LOG_INFO},
+	    {7, LEVEL_SCALE_SYSLOG, LOG_DEBUG},	 {8, LEVEL_SCALE_SYSLOG, -1},
+	    {-1, LEVEL_SCALE_SYSLOG, -1},	 {1.5, LEVEL_SCALE_SYSLOG, -1},
+	    {30, LEVEL_SCALE_NONE, -1},		 {1e300, LEVEL_SCALE_PINO, -1},
 	    {1e14, LEVEL_SCALE_PINO, LOG_FATAL}, {1e15, LEVEL_SCALE_PINO, -1},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -1033,6 +1110,19 @@ static void test_candidates_are_tried_in_order_each_with_its_type(void **state)
 		fail_msg("on the syslog scale, \"severity\":5 (notice) comes first and is info; got %s",
 			 err != PARSE_OK ? reason(err) : log_level_name(e->level));
 	log_entry_free(e);
+}
+
+static void test_every_tree_is_deleted_whatever_the_format(void **state)
+{
+	(void)state;
+	count_cjson_blocks();
+	expect_first_tree_line_ok("pino");
+	/* The same ways out as parse_log_line, and a few of a format's own. */
+	for (size_t i = 1; i < sizeof(tree_lines) / sizeof(tree_lines[0]); i++)
+		expect_tree_deleted("pino", tree_lines[i]);
+	expect_tree_deleted("pino", "{\"level\":5,\"msg\":\"m\"}");
+	expect_tree_deleted("ecs", "{\"log\":{\"level\":\"warn\"},\"message\":\"m\"}");
+	expect_tree_deleted("ecs", "{\"message\":\"no level\"}");
 }
 
 /* ---- part 2: container logs ---------------------------------------------------- */
@@ -1162,7 +1252,8 @@ static void test_pieces_whose_line_never_ends_are_discarded(void **state)
 	expect_held(&st, "t stdout P {\"level\":");
 	if (step_text(&st, "not a CRI line") != NULL)
 		fail_msg("\"not a CRI line\" gave an entry");
-	expect_stat(&st.stats, errors[PARSE_INVALID_JSON], 1, "a line that is no CRI line is parsed as it is");
+	expect_stat(&st.stats, errors[PARSE_INVALID_JSON], 1,
+		    "a line that is no CRI line is parsed as it is");
 	parser_finish(&st);
 	expect_stat(&st.stats, discarded, 1, "parser_finish counts the one piece whose line never ended");
 	/* and LeakSanitizer checks that the piece held was freed */
@@ -1194,6 +1285,7 @@ int main(int argc, char **argv)
 	    HTEST(test_nested_objects_and_other_fields_are_ignored, L04 "#parsing-one-line"),
 	    HTEST(test_escapes_and_unicode_become_utf8, L04 "#parsing-one-line"),
 	    HTEST(test_failed_parse_sets_entry_null_so_it_can_be_freed, L04 "#who-owns-what"),
+	    HTEST(test_every_tree_is_deleted_whatever_the_line, L04 "#who-owns-what"),
 	    HTEST(test_step_parses_counts_and_frees_one_line, L04 "#the-stage-loop"),
 	    HTEST(test_stage_sends_one_entry_per_good_line_in_order, L04 "#the-stage-loop"),
 	    HTEST(test_stage_counts_each_error_by_reason, L04 "#the-stage-loop"),
@@ -1208,6 +1300,7 @@ int main(int argc, char **argv)
 	    HTEST(test_each_preset_reads_its_logger, L04P2),
 	    HTEST(test_a_number_is_a_level_only_on_a_scale, L04P2),
 	    HTEST(test_candidates_are_tried_in_order_each_with_its_type, L04P2),
+	    HTEST(test_every_tree_is_deleted_whatever_the_format, L04P2),
 	    HTEST(test_stage_parses_with_its_format, L04P2),
 	    HTEST(test_docker_lines_are_unwrapped, L04 "#container-logs"),
 	    HTEST(test_cri_pieces_are_joined_in_order, L04 "#container-logs"),

@@ -103,10 +103,12 @@ int log_format_check(const struct log_format *fmt, char *err, size_t errlen);
 
 /*
  * The member of obj at path[0..len) (not NUL-terminated: a piece of a
- * candidate list): the member named exactly that, else, for each dot in
- * turn, the member named by the text before it, if that is an object, and
- * the rest of the path inside it. NULL when there is none, or when obj is
- * not an object. The result points into obj's tree.
+ * candidate list): the member named exactly that; else, for each dot in
+ * turn from the left, the rest of the path looked up (the same way) inside
+ * the member named by the text before the dot, the first such lookup that
+ * finds something winning: a dot whose rest is not found there does not
+ * end the search. NULL when there is none, or when obj is not an object.
+ * The result points into obj's tree.
  */
 struct cJSON;
 const struct cJSON *json_path_find(const struct cJSON *obj, const char *path, size_t len);

@@ -948,6 +948,9 @@ static void test_path_tries_the_flat_key_then_nested_objects(void **state)
 		    "\"a\" is an object without \"b.c\", so the lookup goes on to the next dot and finds "
 		    "\"c\" in \"a.b\" (a prefix that is an object is one way to cut the path, not the "
 		    "only one)");
+	expect_path("{\"a.b\":{\"c\":4},\"a\":{\"b.c\":5}}", "a.b.c", 5, 5,
+		    "the cuts are tried from the left: \"a\" with \"b.c\" inside it comes before \"a.b\" "
+		    "with \"c\" inside it");
 	expect_path("{\"service\":{\"name\":6}}", "service.name,name", 12, 6,
 		    "only path[0..len) is the path: the text after it is not");
 }

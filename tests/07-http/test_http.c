@@ -734,6 +734,31 @@ static char *render_big(void *arg, size_t *len)
 	return p;
 }
 
+static void test_server_serves_others_while_a_client_does_not_read(void **state)
+{
+	(void)state;
+	struct http_server_config cfg = test_config();
+	struct http_server *s = start_or_fail(&cfg, render_big);
+	struct client idle, other;
+	/* 8 MiB for a client that reads none of it: the socket fills, and a
+	 * send on a blocking socket would wait there for good. */
+	if (client_open(&idle, "127.0.0.1", http_server_port(s), 4096) != 0)
+		fail_msg("cannot connect: %s", strerror(errno));
+	client_send(&idle, GET_METRICS);
+	client_open_or_fail(&other, http_server_port(s));
+	client_send(&other, "HEAD /metrics HTTP/1.1\r\nHost: t\r\n\r\n");
+	struct reply r;
+	harness_on_hang("a client waited for a response (the client has its own deadline)");
+	client_response_or_fail(&other, &r, 1,
+				"a client that reads nothing of a large response must not hold up another "
+				"(is an accepted socket blocking? set O_NONBLOCK)");
+	assert_int_equal(r.status, 200);
+	reply_free(&r);
+	client_close(&other);
+	client_close(&idle);
+	stop(s);
+}
+
 static void test_server_survives_a_client_leaving_mid_response(void **state)
 {
 	(void)state;
@@ -767,6 +792,31 @@ static void test_server_survives_a_client_leaving_mid_response(void **state)
 	assert_int_equal(r.status, 200);
 	reply_free(&r);
 	client_close(&next);
+	stop(s);
+}
+
+static void test_server_sends_a_large_response_whole(void **state)
+{
+	(void)state;
+	struct http_server_config cfg = test_config();
+	struct http_server *s = start_or_fail(&cfg, render_big);
+	struct client c;
+	/* A small receive buffer: the server's sends can only be partial. */
+	if (client_open(&c, "127.0.0.1", http_server_port(s), 4096) != 0)
+		fail_msg("cannot connect: %s", strerror(errno));
+	client_send(&c, GET_METRICS);
+	struct reply r;
+	client_response_or_fail(&c, &r, 0, "a response of 8 MiB, which the server sends in pieces");
+	/* render_big's body: 'x' up to a newline at the end. */
+	size_t i = 0;
+	while (i < r.body_len && r.body[i] == 'x')
+		i++;
+	if (r.body_len != BIG_BODY || i != BIG_BODY - 1 || r.body[i] != '\n')
+		fail_msg("the body received differs from the one rendered at byte %zu of %u: after a "
+			 "partial send, the next send must go on from where it stopped (out_sent)",
+			 i, BIG_BODY);
+	reply_free(&r);
+	client_close(&c);
 	stop(s);
 }
 
@@ -914,11 +964,14 @@ int main(int argc, char **argv)
 	    HTEST(test_server_skips_a_request_body, L07 "#the-connection-state-machine"),
 	    HTEST(test_server_refuses_a_body_too_big_to_skip, L07 "#the-connection-state-machine"),
 	    HTEST(test_server_serves_others_while_a_client_stalls, L07 "#the-connection-state-machine"),
+	    HTEST(test_server_serves_others_while_a_client_does_not_read,
+		  L07 "#the-connection-state-machine"),
 	    HTEST(test_server_answers_408_to_a_slow_head, L07 "#deadlines"),
 	    HTEST(test_server_head_deadline_is_absolute, L07 "#deadlines"),
 	    HTEST(test_server_closes_an_idle_connection, L07 "#deadlines"),
 	    HTEST(test_server_answers_503_past_max_connections, L07 "#the-connection-cap"),
 	    HTEST(test_server_survives_a_client_leaving_mid_response, L07 "#partial-reads-and-writes"),
+	    HTEST(test_server_sends_a_large_response_whole, L07 "#partial-reads-and-writes"),
 	    HTEST(test_server_listens_on_ipv6_loopback, L07 "#the-connection-state-machine"),
 	    HTEST(test_server_on_every_interface_takes_ipv4, L07 "#the-connection-state-machine"),
 	    HTEST(test_server_port_in_use_is_an_error, L07 "#the-connection-state-machine"),

@@ -862,6 +862,33 @@ static void test_runner_keeps_draining_in_when_out_is_closed(void **state)
 	runner_free(&r);
 }
 
+static void test_runner_discards_only_what_a_partial_send_left(void **state)
+{
+	(void)state;
+	struct stage_runner r;
+	struct work w;
+	runner_init(&r, &w, 4, 1, 4, 1);
+	for (long i = 1; i <= 4; i++)
+		assert_chan_status(chan_send(r.in, MSG(i)), CHAN_OK);
+	assert_chan_status(chan_close(r.in), CHAN_OK);
+	runner_start(&r);
+	/* Nobody reads out (capacity 1): the batch of 4 results sticks after 1. */
+	expect_worker_parked(&r, r.out, 1, "a worker with 4 results for an out of capacity 1 must wait to send");
+	assert_chan_status(chan_close(r.out), CHAN_OK);
+	harness_on_hang("the worker went on waiting after out was closed: chan_send_many returns "
+			"CHAN_CLOSED, and the worker goes back to in, which is closed and drained");
+	join_runner(&r);
+	if (atomic_load(&w.sent) != 1 || atomic_load(&w.discarded) != 3)
+		fail_msg("out took 1 result of the batch of 4 before it was closed: expected 1 counted as "
+			 "sent and 3 discarded, got %llu and %lu (results[0..sent-1] belong to the next "
+			 "stage; only results[sent..n-1] are the worker's to discard)",
+			 atomic_load(&w.sent), atomic_load(&w.discarded));
+	void *msg;
+	while (chan_try_recv(r.out, &msg) == CHAN_OK)
+		;
+	runner_free(&r);
+}
+
 static void test_runner_as_the_last_stage_has_no_out(void **state)
 {
 	(void)state;
@@ -1242,6 +1269,7 @@ int main(int argc, char **argv)
 	    HTEST(test_runner_sends_on_only_what_the_step_returns, L10 "#build-it-the-worker"),
 	    HTEST(test_workers_move_every_item_exactly_once_and_the_last_closes_out, L10 "#who-closes-out"),
 	    HTEST(test_runner_keeps_draining_in_when_out_is_closed, L10 "#build-it-the-worker"),
+	    HTEST(test_runner_discards_only_what_a_partial_send_left, L10 "#build-it-the-worker"),
 	    HTEST(test_runner_as_the_last_stage_has_no_out, L10 "#build-it-the-worker"),
 	    HTEST(test_pipeline_counts_the_same_in_batches_and_with_workers, L10 "#what-can-go-wrong"),
 	    HTEST(test_runner_counts_the_time_workers_wait_to_receive, L10 "#build-it-the-waits"),

@@ -734,27 +734,42 @@ static char *render_big(void *arg, size_t *len)
 	return p;
 }
 
+/* A HEAD /metrics on a new connection is answered 200; why says what it
+ * means if not. */
+static void expect_a_new_client_served(struct http_server *s, const char *why)
+{
+	struct client c;
+	struct reply r;
+	client_open_or_fail(&c, http_server_port(s));
+	client_send(&c, "HEAD /metrics HTTP/1.1\r\nHost: t\r\n\r\n");
+	client_response_or_fail(&c, &r, 1, why);
+	assert_int_equal(r.status, 200);
+	reply_free(&r);
+	client_close(&c);
+}
+
+/* A server whose render is render_big, and a client with a small receive
+ * buffer that has asked for it: the server's sends can only be partial. */
+static struct http_server *start_big_request(struct client *c)
+{
+	struct http_server_config cfg = test_config();
+	struct http_server *s = start_or_fail(&cfg, render_big);
+	if (client_open(c, "127.0.0.1", http_server_port(s), 4096) != 0)
+		fail_msg("cannot connect: %s", strerror(errno));
+	client_send(c, GET_METRICS);
+	return s;
+}
+
 static void test_server_serves_others_while_a_client_does_not_read(void **state)
 {
 	(void)state;
-	struct http_server_config cfg = test_config();
-	struct http_server *s = start_or_fail(&cfg, render_big);
-	struct client idle, other;
 	/* 8 MiB for a client that reads none of it: the socket fills, and a
 	 * send on a blocking socket would wait there for good. */
-	if (client_open(&idle, "127.0.0.1", http_server_port(s), 4096) != 0)
-		fail_msg("cannot connect: %s", strerror(errno));
-	client_send(&idle, GET_METRICS);
-	client_open_or_fail(&other, http_server_port(s));
-	client_send(&other, "HEAD /metrics HTTP/1.1\r\nHost: t\r\n\r\n");
-	struct reply r;
+	struct client idle;
+	struct http_server *s = start_big_request(&idle);
 	harness_on_hang("a client waited for a response (the client has its own deadline)");
-	client_response_or_fail(&other, &r, 1,
-				"a client that reads nothing of a large response must not hold up another "
-				"(is an accepted socket blocking? set O_NONBLOCK)");
-	assert_int_equal(r.status, 200);
-	reply_free(&r);
-	client_close(&other);
+	expect_a_new_client_served(s, "a client that reads nothing of a large response must not hold up "
+				      "another (is an accepted socket blocking? set O_NONBLOCK)");
 	client_close(&idle);
 	stop(s);
 }
@@ -767,12 +782,8 @@ static void test_server_survives_a_client_leaving_mid_response(void **state)
 	signal(SIGPIPE, SIG_DFL);
 	printf("SIGPIPE is at its default action here, as in a server: killed by SIGPIPE "
 	       "(Broken pipe) means a send without MSG_NOSIGNAL\n");
-	struct http_server_config cfg = test_config();
-	struct http_server *s = start_or_fail(&cfg, render_big);
 	struct client c;
-	if (client_open(&c, "127.0.0.1", http_server_port(s), 4096) != 0)
-		fail_msg("cannot connect: %s", strerror(errno));
-	client_send(&c, GET_METRICS);
+	struct http_server *s = start_big_request(&c);
 	struct reply r;
 	client_response_or_fail(&c, &r, 1, "the head of a large response");
 	reply_free(&r);
@@ -783,28 +794,16 @@ static void test_server_survives_a_client_leaving_mid_response(void **state)
 	shutdown(c.fd, SHUT_WR);
 	client_close(&c);
 	harness_on_hang("after a client left mid-response the server stopped answering");
-	struct client next;
-	client_open_or_fail(&next, http_server_port(s));
-	client_send(&next, "HEAD /metrics HTTP/1.1\r\nHost: t\r\n\r\n");
-	client_response_or_fail(&next, &r, 1,
-				"the server must survive a client that leaves mid-response (SIGPIPE? use "
-				"MSG_NOSIGNAL; EPIPE closes that connection only)");
-	assert_int_equal(r.status, 200);
-	reply_free(&r);
-	client_close(&next);
+	expect_a_new_client_served(s, "the server must survive a client that leaves mid-response "
+				      "(SIGPIPE? use MSG_NOSIGNAL; EPIPE closes that connection only)");
 	stop(s);
 }
 
 static void test_server_sends_a_large_response_whole(void **state)
 {
 	(void)state;
-	struct http_server_config cfg = test_config();
-	struct http_server *s = start_or_fail(&cfg, render_big);
 	struct client c;
-	/* A small receive buffer: the server's sends can only be partial. */
-	if (client_open(&c, "127.0.0.1", http_server_port(s), 4096) != 0)
-		fail_msg("cannot connect: %s", strerror(errno));
-	client_send(&c, GET_METRICS);
+	struct http_server *s = start_big_request(&c);
 	struct reply r;
 	client_response_or_fail(&c, &r, 0, "a response of 8 MiB, which the server sends in pieces");
 	/* render_big's body: 'x' up to a newline at the end. */

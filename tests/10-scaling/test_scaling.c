@@ -873,7 +873,8 @@ static void test_runner_discards_only_what_a_partial_send_left(void **state)
 	assert_chan_status(chan_close(r.in), CHAN_OK);
 	runner_start(&r);
 	/* Nobody reads out (capacity 1): the batch of 4 results sticks after 1. */
-	expect_worker_parked(&r, r.out, 1, "a worker with 4 results for an out of capacity 1 must wait to send");
+	expect_worker_parked(&r, r.out, 1,
+			     "a worker with 4 results for an out of capacity 1 must wait to send");
 	assert_chan_status(chan_close(r.out), CHAN_OK);
 	harness_on_hang("the worker went on waiting after out was closed: chan_send_many returns "
 			"CHAN_CLOSED, and the worker goes back to in, which is closed and drained");

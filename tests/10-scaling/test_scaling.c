@@ -836,6 +836,55 @@ static void test_workers_move_every_item_exactly_once_and_the_last_closes_out(vo
 	runner_free(&r);
 }
 
+/* Item 1's step waits until this channel is closed: its worker is still
+ * busy when every other worker has finished. */
+static struct chan *step_gate;
+
+static void *step_add_1000_after_the_gate(void *ctx, void *item)
+{
+	void *msg;
+	if (MSG_VALUE(item) == 1)
+		chan_recv(step_gate, &msg);
+	return step_add_1000(ctx, item);
+}
+
+static int one_worker_left(void *arg)
+{
+	return atomic_load(&((struct stage_runner *)arg)->running) <= 1;
+}
+
+/* Two workers, two items: one worker finishes while the other still
+ * steps item 1. Only the second to finish may close out. */
+static void test_the_first_worker_to_finish_leaves_out_open(void **state)
+{
+	(void)state;
+	struct stage_runner r;
+	struct work w;
+	runner_init(&r, &w, 2, 4, 1, 2);
+	r.step = step_add_1000_after_the_gate;
+	step_gate = chan_new_or_fail(0);
+	assert_chan_status(chan_send(r.in, MSG(1)), CHAN_OK);
+	assert_chan_status(chan_send(r.in, MSG(2)), CHAN_OK);
+	assert_chan_status(chan_close(r.in), CHAN_OK);
+	runner_start(&r);
+	if (!harness_wait_until(one_worker_left, &r))
+		fail_msg("the worker without item 1 did not finish within %ld ms: with in closed and "
+			 "drained, a worker's chan_recv_many says CHAN_CLOSED and the worker returns",
+			 harness_wait_ms());
+	assert_chan_status(chan_close(step_gate), CHAN_OK);
+	long got = drain_out(&r, NULL, 2,
+			     "out was never closed: the last worker to finish closes out (count the workers "
+			     "down in running)");
+	join_runner(&r);
+	if (got != 2 || atomic_load(&w.discarded) != 0)
+		fail_msg("out carried %ld of 2 items and %lu were discarded: the first worker to finish "
+			 "closed out while the other still stepped item 1; only the last one may "
+			 "(worker_finished, once per worker, after its loop)",
+			 got, atomic_load(&w.discarded));
+	chan_free(step_gate);
+	runner_free(&r);
+}
+
 /* Nobody downstream: what out refuses is discarded, and in keeps being
  * drained so that the feeder (capacity 1) never blocks for good. */
 static void test_runner_keeps_draining_in_when_out_is_closed(void **state)
@@ -1269,6 +1318,7 @@ int main(int argc, char **argv)
 	    HTEST(test_runner_steps_every_item_in_order_with_one_worker, L10 "#build-it-the-worker"),
 	    HTEST(test_runner_sends_on_only_what_the_step_returns, L10 "#build-it-the-worker"),
 	    HTEST(test_workers_move_every_item_exactly_once_and_the_last_closes_out, L10 "#who-closes-out"),
+	    HTEST(test_the_first_worker_to_finish_leaves_out_open, L10 "#who-closes-out"),
 	    HTEST(test_runner_keeps_draining_in_when_out_is_closed, L10 "#build-it-the-worker"),
 	    HTEST(test_runner_discards_only_what_a_partial_send_left, L10 "#build-it-the-worker"),
 	    HTEST(test_runner_as_the_last_stage_has_no_out, L10 "#build-it-the-worker"),

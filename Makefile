@@ -171,7 +171,7 @@ logpipe bin/logpipe: $(LOGPIPE_BIN)
 	@mkdir -p bin && cp $< bin/logpipe && \
 		echo "built bin/logpipe from $(if $(LESSON),$(IMPL) for lesson $(LESSON) and the reference for the others,$(IMPL))"
 
-## test: grade your exercises (LESSON=NN, IMPL=solutions, SANITIZE=thread|address, VERBOSE=1, FORMAT=tap)
+## test: grade your exercises (LESSON=NN, IMPL=solutions, SANITIZE=thread|address, VERBOSE=1, FORMAT=tap|junit)
 test: deps-present
 	@IMPL='$(IMPL)' SANITIZE='$(SANITIZE)' LESSON='$(LESSON)' LESSONS='$(SELECTED)' \
 		VERBOSE='$(VERBOSE)' FORMAT='$(FORMAT)' MAKE='$(MAKE)' sh src/tools/grade.sh

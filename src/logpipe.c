@@ -5,6 +5,7 @@
  *   logpipe --file /var/log/app.log                  follow it, serve 127.0.0.1:8479
  *   logpipe --simulate --rate 500 --listen :8479     simulated lines, every interface
  *   logpipe --file app.log --once                    count the whole file, print, exit
+ *   logpipe --file app.log --format pino             a log written by pino (docs/formats.md)
  *
  * The threads: one per stage (pipeline.h), the server's, and, at the stop,
  * one that drains the pipeline. SIGINT and SIGTERM are blocked in every
@@ -36,6 +37,12 @@
 
 struct options {
 	struct pipeline_config cfg;
+	/* --format's preset, then the field options over it, whatever their
+	 * order on the command line (applied by parse_args at the end) */
+	const struct log_format *preset;
+	const char *fields[4]; /* --level-field, --service-field, --message-field, --latency-field */
+	int scale_given;
+	enum level_scale scale;
 	int simulate;
 	int once;
 	int from_start;
@@ -48,6 +55,9 @@ static void usage(FILE *to)
 		"usage: " PROG " (--file PATH [--from-start] [--once] | --simulate [--rate N] [--seed N])\n"
 		"              [--min-level LEVEL] [--services a,b] [--listen ADDR] [--capacity N]\n"
 		"              [--batch N] [--workers N] [--slow-stage STAGE:US]\n"
+		"              [--format NAME] [--container docker|cri] [--level-scale SCALE]\n"
+		"              [--level-field F] [--service-field F] [--message-field F]\n"
+		"              [--latency-field F]\n"
 		"  Turns a JSON log into Prometheus metrics, served at http://ADDR/metrics.\n"
 		"  --file PATH        follow PATH like tail -F (from its end, unless --from-start)\n"
 		"  --from-start       read what PATH already holds first\n"
@@ -64,6 +74,14 @@ static void usage(FILE *to)
 		"  --workers N        parser threads (lesson 10; 1 to %d, default 1)\n"
 		"  --slow-stage S:US  make stage S (parser, filter or metrics) sleep US\n"
 		"                     microseconds per item, to watch backpressure (lesson 10)\n"
+		"  --format NAME      the log's JSON: default, pino, bunyan, zap, logrus, slog or\n"
+		"                     ecs (docs/formats.md)\n"
+		"  --container C      lines wrapped by docker (json-file) or cri (Kubernetes)\n"
+		"  --level-scale S    numeric levels: pino (10 trace ... 60 fatal), syslog\n"
+		"                     (0 emerg ... 7 debug) or none\n"
+		"  --level-field F    where the level is: keys or dotted paths, comma-separated,\n"
+		"                     tried in order (also --service-field, --message-field,\n"
+		"                     --latency-field; they change --format's choice)\n"
 		"  --once             with --file: read it from start to end, print the metrics\n"
 		"                     to stdout and exit (no server)\n"
 		"  --help, --version\n",
@@ -102,6 +120,13 @@ enum {
 	O_WORKERS,
 	O_SLOW_STAGE,
 	O_ONCE,
+	O_FORMAT,
+	O_CONTAINER,
+	O_LEVEL_SCALE,
+	O_LEVEL_FIELD,
+	O_SERVICE_FIELD,
+	O_MESSAGE_FIELD,
+	O_LATENCY_FIELD,
 	O_HELP,
 	O_VERSION
 };
@@ -122,10 +147,60 @@ static int slow_stage(const char *arg, struct options *o)
 	return 0;
 }
 
+/* The log format options. 0: go on; 2: bad (reported). */
+static int format_option(int c, const char *arg, struct options *o)
+{
+	switch (c) {
+	case O_FORMAT:
+		if ((o->preset = log_format_preset(arg)) == NULL)
+			return bad("--format: unknown format '%s' (default, pino, bunyan, zap, logrus, slog, "
+				   "ecs)",
+				   arg);
+		return 0;
+	case O_CONTAINER:
+		if (log_container_parse(arg, &o->cfg.container) != 0)
+			return bad("--container wants docker, cri or none, not '%s'", arg);
+		return 0;
+	case O_LEVEL_SCALE:
+		if (level_scale_parse(arg, &o->scale) != 0)
+			return bad("--level-scale wants pino, syslog or none, not '%s'", arg);
+		o->scale_given = 1;
+		return 0;
+	default: /* the four field lists, in the order of enum O_... */
+		o->fields[c - O_LEVEL_FIELD] = arg;
+		return 0;
+	}
+}
+
+/* The format the options describe, in o->cfg.format: --format's preset
+ * (the default one if none) with the field options over it. Leaves it
+ * unset (parse_log_line's own rules, the fastest) when nothing was asked
+ * for. 0, or 2 (reported). */
+static int settle_format(struct options *o)
+{
+	if (o->preset == NULL && !o->scale_given && !o->fields[0] && !o->fields[1] && !o->fields[2] &&
+	    !o->fields[3])
+		return 0;
+	struct log_format *f = &o->cfg.format;
+	*f = *(o->preset != NULL ? o->preset : log_format_preset("default"));
+	const char **lists[] = {&f->level, &f->service, &f->message, &f->latency};
+	for (int i = 0; i < 4; i++)
+		if (o->fields[i] != NULL)
+			*lists[i] = o->fields[i];
+	if (o->scale_given)
+		f->scale = o->scale;
+	char err[256];
+	if (log_format_check(f, err, sizeof(err)) != 0)
+		return bad("%s", err);
+	return 0;
+}
+
 /* One option. 0: go on; 2: bad (reported). */
 static int option(int c, const char *arg, struct options *o)
 {
 	unsigned long long n;
+	if (c >= O_FORMAT && c <= O_LATENCY_FIELD)
+		return format_option(c, arg, o);
 	switch (c) {
 	case O_FILE:
 		o->cfg.source.path = arg;
@@ -198,6 +273,13 @@ static int parse_args(int argc, char **argv, struct options *o)
 					      {"workers", required_argument, NULL, O_WORKERS},
 					      {"slow-stage", required_argument, NULL, O_SLOW_STAGE},
 					      {"once", no_argument, NULL, O_ONCE},
+					      {"format", required_argument, NULL, O_FORMAT},
+					      {"container", required_argument, NULL, O_CONTAINER},
+					      {"level-scale", required_argument, NULL, O_LEVEL_SCALE},
+					      {"level-field", required_argument, NULL, O_LEVEL_FIELD},
+					      {"service-field", required_argument, NULL, O_SERVICE_FIELD},
+					      {"message-field", required_argument, NULL, O_MESSAGE_FIELD},
+					      {"latency-field", required_argument, NULL, O_LATENCY_FIELD},
 					      {"help", no_argument, NULL, O_HELP},
 					      {"version", no_argument, NULL, O_VERSION},
 					      {NULL, 0, NULL, 0}};
@@ -229,6 +311,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 		return bad("%s", "--once needs --file (a simulator never ends)");
 	if (o->from_start && o->cfg.source.path == NULL)
 		return bad("%s", "--from-start needs --file");
+	if (o->cfg.container != CONTAINER_NONE && o->cfg.workers > 1)
+		return bad("%s", "--container joins pieces of lines in order: it needs one parser worker");
+	if (settle_format(o) != 0)
+		return 2;
 	o->cfg.source.from_start = o->from_start || o->once;
 	o->cfg.source.stop_at_eof = o->once;
 	o->cfg.serve = !o->once;
@@ -241,18 +327,19 @@ static int parse_args(int argc, char **argv, struct options *o)
 static void check_invariant(struct pipeline *p, int cancelled)
 {
 	unsigned long long read = pipeline_lines_read(p), accounted = pipeline_lines_accounted(p);
-	if (cancelled && read >= accounted)
-		fprintf(stderr,
-			PROG ": cancelled: %llu of %llu lines accounted for, %llu abandoned in flight\n",
-			accounted, read, read - accounted);
-	else if (read != accounted)
+	if (read != accounted)
 		fprintf(stderr,
 			PROG ": warning: %llu lines read but %llu accounted for (parse errors + filtered + "
-			     "entries + dropped): a stage lost or invented lines\n",
+			     "entries + dropped + discarded + joined): a stage lost or invented lines\n",
 			read, accounted);
+	else if (cancelled)
+		fprintf(stderr,
+			PROG ": cancelled: all %llu lines accounted for, %llu of them discarded in flight\n",
+			read, pipeline_lines_discarded(p));
 	else
 		fprintf(stderr,
-			PROG ": all %llu lines accounted for (parse errors + filtered + entries + dropped)\n",
+			PROG ": all %llu lines accounted for (parse errors + filtered + entries + dropped + "
+			     "discarded + joined)\n",
 			read);
 }
 

@@ -7,7 +7,8 @@
 #
 # Environment: IMPL (exercises|solutions|a directory), SANITIZE (|thread|address),
 # LESSONS (lesson directory names), VERBOSE=1 (every failure in full),
-# FORMAT=tap (keep the TAP files and say where), MAKE,
+# FORMAT=tap (keep the TAP files and say where), FORMAT=junit (JUnit XML
+# beside them, one file per test program), MAKE,
 # GRADE_RUNNER (a command to run the tests under, e.g. valgrind),
 # GRADE_QUIET=1 (scoreboard and closing line only).
 set -u
@@ -65,6 +66,10 @@ suite_tests() { # suite -> how many tests its sources declare
 	grep -c 'HTEST(' "$dir"/*.c 2>/dev/null | awk -F: '{s += $NF} END {print s + 0}'
 }
 
+junit() { # suite, its TAP on stdin: with FORMAT=junit, $results/<suite>.xml
+	[ "${FORMAT:-}" = junit ] && awk -v suite="$1" -f src/tools/junit.awk >"$results/$1.xml"
+}
+
 grade_suite() { # suite: run it, add a row to the board and its failures to the details
 	s=$1
 	tap="$results/$s.tap"
@@ -82,6 +87,7 @@ grade_suite() { # suite: run it, add a row to the board and its failures to the 
 	fi
 	total_pass=$((total_pass + pass))
 	total_fail=$((total_fail + fail))
+	junit "$s" <"$tap"
 	notimpl=$(grep -c '^not ok .* # NOTIMPL$' "$tap")
 	if [ "$fail" -eq 0 ]; then
 		row="passed    $pass/$n"
@@ -136,6 +142,8 @@ $(grep -v '^make' "$log" | head -n "${VERBOSE:+400}${VERBOSE:-40}")
 "
 		for s in $($MAKE -s --no-print-directory suites LESSON="$l"); do
 			total_fail=$((total_fail + $(suite_tests "$s")))
+			{ echo "not ok 1 - the build # COMPILE"; grep -v '^make' "$log" | head -n 400 | sed 's/^/  # /'; } |
+				junit "$s"
 		done
 		continue
 	fi
@@ -155,6 +163,7 @@ if [ -z "${GRADE_QUIET:-}" ]; then
 	fi
 	[ -n "$details" ] && printf '%s' "$details"
 	[ "${FORMAT:-}" = tap ] && { echo; echo "TAP results: $results/*.tap"; }
+	[ "${FORMAT:-}" = junit ] && { echo; echo "JUnit XML: $results/*.xml"; }
 	echo
 else
 	printf '%s' "$board"

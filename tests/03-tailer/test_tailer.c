@@ -131,13 +131,13 @@ static void assert_count(struct collected *c, size_t want, const char *why)
 static void assert_text(struct collected *c, size_t i, const char *want)
 {
 	if (i >= c->n)
-		fail_msg("line %zu was never emitted (only %zu were), expected \"%s\"", i + 1, c->n, want);
+		fail_msg("line %zu was never emitted (only %zu were), expected %s", i + 1, c->n, quoted(want));
 	struct line *l = c->lines[i];
 	if (l->too_long)
-		fail_msg("line %zu is a too-long marker, expected the line \"%s\"", i + 1, want);
+		fail_msg("line %zu is a too-long marker, expected the line %s", i + 1, quoted(want));
 	if (l->len != strlen(want) || strcmp(l->text, want) != 0)
-		fail_msg("line %zu is \"%s\" (len %zu), expected \"%s\" (len %zu)", i + 1, l->text, l->len,
-			 want, strlen(want));
+		fail_msg("line %zu is %s (len %zu), expected %s (len %zu)", i + 1, quoted(l->text), l->len,
+			 quoted(want), strlen(want));
 }
 
 static void assert_marker(struct collected *c, size_t i, size_t skipped)
@@ -158,7 +158,7 @@ static void assert_marker(struct collected *c, size_t i, size_t skipped)
 static void feed(struct line_splitter *s, struct collected *c, const char *data)
 {
 	if (splitter_feed(s, data, strlen(data), collect, c) != 0)
-		fail_msg("splitter_feed(\"%s\") returned -1, though emit accepted every line", data);
+		fail_msg("splitter_feed(%s) returned -1, though emit accepted every line", quoted(data));
 }
 
 static void test_splitter_joins_a_line_split_across_feeds(void **state)
@@ -495,18 +495,18 @@ static void expect_line(struct fixture *f, const char *want, const char *why)
 	void *msg = NULL;
 	enum chan_status rc = chan_recv_timed(f->t.out, &msg, harness_wait_ms());
 	if (rc == CHAN_TIMEOUT)
-		fail_msg("expected the line \"%s\", but no line came within %ld ms: %s", want,
+		fail_msg("expected the line %s, but no line came within %ld ms: %s", quoted(want),
 			 harness_wait_ms(), why);
 	if (rc == CHAN_CLOSED)
-		fail_msg("expected the line \"%s\", but the tailer closed out: it stopped too early (%s)",
-			 want, why);
+		fail_msg("expected the line %s, but the tailer closed out: it stopped too early (%s)",
+			 quoted(want), why);
 	struct line *l = msg;
 	char got[96];
 	snprintf(got, sizeof(got), "%s", l->too_long ? "(a too-long marker)" : l->text);
 	int same = !l->too_long && strcmp(l->text, want) == 0;
 	line_free(l);
 	if (!same)
-		fail_msg("expected the line \"%s\", got \"%s\": %s", want, got, why);
+		fail_msg("expected the line %s, got %s: %s", quoted(want), quoted(got), why);
 }
 
 /* Fails if a line is waiting in out. */
@@ -519,7 +519,7 @@ static void expect_nothing(struct fixture *f, const char *why)
 		char got[96];
 		snprintf(got, sizeof(got), "%s", l->too_long ? "(a too-long marker)" : l->text);
 		line_free(l);
-		fail_msg("the tailer sent \"%s\", which it should not have: %s", got, why);
+		fail_msg("the tailer sent %s, which it should not have: %s", quoted(got), why);
 	}
 }
 

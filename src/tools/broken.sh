@@ -1,8 +1,8 @@
 #!/bin/sh
 # broken.sh - the known-broken channels. Each lessons/NN-name/broken/BUG.patch
 # is a small patch over the reference solution that reintroduces a classic
-# mistake; its first line says which run catches it ("caught by: plain" or
-# "caught by: thread"). This builds one and grades it, so you can watch the
+# mistake; its first line says which run catches it ("caught by: plain",
+# "caught by: thread" or "caught by: address"). This builds one and grades it, so you can watch the
 # grader (or ThreadSanitizer) report it.
 #   LESSON=01 BUG=name   build and grade that broken channel
 #   (no BUG)             list the broken channels
@@ -30,7 +30,7 @@ if [ "${1:-}" = check ]; then
 		dir=$(apply "$p") || { status=1; continue; }
 		l=$(lesson_of "$p")
 		san=""
-		[ "$want" = thread ] && san=thread
+		case "$want" in thread | address) san=$want ;; esac
 		if GRADE_QUIET=1 IMPL="$dir" SANITIZE="$san" LESSONS="$l" MAKE="$MAKE" sh src/tools/grade.sh >"$dir.log" 2>&1; then
 			echo "  NOT CAUGHT  $(basename "$p" .patch) ($l, ${want:-plain} run): every test passed"
 			status=1
@@ -59,6 +59,6 @@ sed -n '1,/^---/p' "$p" | sed '$d'
 dir=$(apply "$p") || exit 1
 want=$(sed -n '1s/^caught by: *//p' "$p")
 san=${SANITIZE:-}
-[ -z "$san" ] && [ "$want" = thread ] && san=thread
+if [ -z "$san" ]; then case "$want" in thread | address) san=$want ;; esac; fi
 echo "Grading $BUG${san:+ (SANITIZE=$san)}:"
 IMPL="$dir" SANITIZE="$san" LESSONS="$(lesson_of "$p")" MAKE="$MAKE" sh src/tools/grade.sh

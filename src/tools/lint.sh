@@ -3,8 +3,9 @@
 # each lesson with code has its text, that each exercise has at least two
 # hints (exercises/NN-name/HINTS.md, "## Hint k" sections) each naming a
 # lesson section, that every "lessons/...README.md#anchor" written in
-# hints, stubs, solutions and tests names a heading that exists, and that
-# every function the text names exists.
+# hints, stubs, solutions and tests names a heading that exists, that
+# every function the text names exists, and that every known-broken
+# version a text names, and every test a known-broken version names, exists.
 set -u
 status=0
 
@@ -89,4 +90,24 @@ for dir in solutions/*/; do
 	grep -q "\"run\": \"make test LESSON=$nn\"" .github/classroom/autograding.json ||
 		{ echo ".github/classroom/autograding.json has no test running 'make test LESSON=$nn'"; status=1; }
 done
+# Every known-broken version a text names (BUG=name) exists, and every test
+# a known-broken version says catches it ("# test:" in its header) exists.
+# missing: reads a list, a line "--", then lines whose first word must be in
+# the list; prints those that are not.
+missing() { awk '$0 == "--" { sep = 1; next } !sep { have[$0] = 1; next } $0 != "" && !have[$1]'; }
+bugs=$(ls lessons/*/broken/*.patch 2>/dev/null | sed 's|.*/||; s|\.patch$||')
+named=$(grep -rhoE 'BUG=[a-z0-9-]+' lessons docs README.md 2>/dev/null | sed 's/^BUG=//' | grep -vx name | sort -u)
+bad=$(printf '%s\n' "$bugs" -- "$named" | missing)
+if [ -n "$bad" ]; then
+	printf '%s\n' "$bad" | sed 's|.*|BUG=& is named, but there is no lessons/*/broken/&.patch|'
+	status=1
+fi
+declared=$(grep -ohE 'HTEST\(test_[a-z0-9_]+' tests/*/*.c | sed 's/^HTEST(//')
+claimed=$(awk 'FNR <= 5 && sub(/^# test: */, "") {
+	n = split($0, t, / *, */); for (i = 1; i <= n; i++) print t[i], FILENAME }' lessons/*/broken/*.patch 2>/dev/null)
+bad=$(printf '%s\n' "$declared" -- "$claimed" | missing)
+if [ -n "$bad" ]; then
+	printf '%s\n' "$bad" | awk '{ print $2 " says " $1 " catches it, but no test has that name" }'
+	status=1
+fi
 exit $status

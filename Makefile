@@ -198,12 +198,14 @@ DEMO_IMPL := $(if $(filter command line,$(origin IMPL)),$(IMPL),solutions)
 DEMO_BIN := $(BUILD)/$(subst /,_,$(DEMO_IMPL))/bin/logpipe$(if $(LESSON),-$(LESSON))
 
 ## demo: logpipe on simulated logs, scraped by a real Prometheus (Ctrl-C stops;
-##       DEMO_SECONDS=20 runs headless; DEMO_ARGS='...': more logpipe options;
-##       IMPL=exercises: every lesson yours;
+##       DEMO_SECONDS=20 runs headless and draws charts into build/demo/;
+##       INSTANCES=3: three logpipes; SCENARIO=incident: alerts fire, headless;
+##       DEMO_ARGS='...': more logpipe options; IMPL=exercises: every lesson yours;
 ##       IMPL=exercises LESSON=NN: your lesson NN, the reference for the others)
 demo: deps-present
 	@$(MAKE) -s --no-print-directory $(DEMO_BIN) IMPL=$(DEMO_IMPL)
-	@LOGPIPE=$(DEMO_BIN) DEMO_SECONDS='$(DEMO_SECONDS)' DEMO_ARGS='$(DEMO_ARGS)' sh src/tools/demo.sh
+	@LOGPIPE=$(DEMO_BIN) DEMO_SECONDS='$(DEMO_SECONDS)' DEMO_ARGS='$(DEMO_ARGS)' \
+		INSTANCES='$(INSTANCES)' SCENARIO='$(SCENARIO)' sh src/tools/demo.sh
 
 ## e2e: the end-to-end test: logpipe on tests/data/sample.log, scraped by Prometheus,
 ##      every count checked through Prometheus' query API (IMPL=exercises: yours)

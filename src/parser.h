@@ -103,19 +103,24 @@ int log_format_check(const struct log_format *fmt, char *err, size_t errlen);
 
 /*
  * The member of obj at path[0..len) (not NUL-terminated: a piece of a
- * candidate list): the member named exactly that, else, for each dot in
- * turn, the member named by the text before it, if that is an object, and
- * the rest of the path inside it. NULL when there is none, or when obj is
- * not an object. The result points into obj's tree.
+ * candidate list): the member named exactly that; else, for each dot in
+ * turn from the left, the rest of the path looked up (the same way) inside
+ * the member named by the text before the dot, the first such lookup that
+ * finds something winning: a dot whose rest is not found there does not
+ * end the search. NULL when there is none, or when obj is not an object.
+ * The result points into obj's tree.
  */
 struct cJSON;
 const struct cJSON *json_path_find(const struct cJSON *obj, const char *path, size_t len);
 
 /*
- * The level a number stands for on a scale. Pino: a whole number from 10
- * up; a custom level between two known ones counts as the one below it
- * (35 is info), and 60 or more is fatal. Syslog: a whole number from 0 to 7;
- * 0 to 2 are fatal, 3 error, 4 warn, 5 (notice) and 6 info, 7 debug.
+ * The level a number stands for on a scale. Only a whole number strictly
+ * between -1e15 and 1e15 can be a level (so that a cast to long long
+ * holds it exactly): 30.5, 1e300, infinity and NaN are no level on any
+ * scale. Pino: a whole number from 10 to 1e15 (exclusive); a custom level
+ * between two known ones counts as the one below it (35 is info), and 60
+ * up to that bound is fatal. Syslog: a whole number from 0 to 7; 0 to 2
+ * are fatal, 3 error, 4 warn, 5 (notice) and 6 info, 7 debug.
  * Returns 0 and sets *level, or -1 (no level on that scale, or
  * LEVEL_SCALE_NONE).
  */
@@ -217,8 +222,10 @@ void *parser_run(void *arg);
  */
 struct line *parser_unwrap(struct parser_stage *st, struct line *line);
 
-/* Once the stage has ended: frees the pieces still held (their line
- * never ended) and counts them in stats.discarded. */
+/* Frees the pieces still held (their line never ended) and counts them in
+ * stats.discarded. parser_run does not call it: whoever started the stage
+ * calls it once, after the stage's last parser_step (after joining the
+ * thread that ran parser_run), as it frees the channels. */
 void parser_finish(struct parser_stage *st);
 /* end snippet */
 

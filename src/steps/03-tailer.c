@@ -13,6 +13,7 @@
  * in a handler.
  *
  * smoke: --simulate --count 200 --rate 0
+ * smoke: --simulate --count 200 --rate 0 --levels 0,0,10,0,85,5
  * smoke: --file tests/data/sample.log --from-start --once
  */
 #include "args.h"
@@ -90,7 +91,7 @@ static void usage(FILE *to, const char *prog)
 {
 	fprintf(to,
 		"usage: %s --file PATH [--from-start] [--once] [--poll-ms N] [--max-line N]\n"
-		"       %s --simulate [--rate N] [--seed N] [--count N]\n",
+		"       %s --simulate [--rate N] [--seed N] [--count N] [--levels T,D,I,W,E,F]\n",
 		prog, prog);
 }
 
@@ -100,7 +101,9 @@ static void help(const char *prog)
 	printf("Prints each line the tailer sends (a too-long line as \"[too long: N bytes]\"),\n"
 	       "then its counters. --once stops at the end of the file; otherwise it follows the\n"
 	       "file like tail -F until Ctrl-C. The simulator makes JSON log lines, N per second\n"
-	       "(--rate 0: as fast as they are printed), the same ones for the same --seed.\n");
+	       "(--rate 0: as fast as they are printed), the same ones for the same --seed.\n"
+	       "--levels gives the weight of each level, trace to fatal (0,0,10,0,85,5: an\n"
+	       "outage, 90%% errors); the default is the simulator's own mix.\n");
 }
 
 static int bad_args(const char *prog, const char *why, const char *what)
@@ -115,9 +118,29 @@ struct options {
 	int simulate;
 };
 
+/* --levels T,D,I,W,E,F: six whole numbers, the weight of each level, into
+ * level_weights. 0, or -1 if the text is not exactly that. */
+static int parse_levels(const char *text, unsigned weights[LOG_LEVELS])
+{
+	char copy[128];
+	if (strlen(text) >= sizeof(copy))
+		return -1;
+	strcpy(copy, text);
+	char *save = NULL;
+	char *field = strtok_r(copy, ",", &save);
+	for (int i = 0; i < LOG_LEVELS; i++) {
+		unsigned long long v;
+		if (field == NULL || arg_whole(field, 0, 1000000, &v) != 0)
+			return -1;
+		weights[i] = (unsigned)v;
+		field = strtok_r(NULL, ",", &save);
+	}
+	return field == NULL ? 0 : -1;
+}
+
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	enum { OPT_POLL = 256, OPT_MAXLINE };
+	enum { OPT_POLL = 256, OPT_MAXLINE, OPT_LEVELS };
 	static const struct option longopts[] = {
 	    {"file", required_argument, NULL, 'f'},
 	    {"from-start", no_argument, NULL, 's'},
@@ -128,6 +151,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	    {"count", required_argument, NULL, 'c'},
 	    {"poll-ms", required_argument, NULL, OPT_POLL},
 	    {"max-line", required_argument, NULL, OPT_MAXLINE},
+	    {"levels", required_argument, NULL, OPT_LEVELS},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -174,6 +198,13 @@ static int parse_args(int argc, char **argv, struct options *o)
 				return bad_args(prog, "--max-line wants a number of bytes >= 1, not ",
 						optarg);
 			o->cfg.max_line = (size_t)v;
+			break;
+		case OPT_LEVELS:
+			if (parse_levels(optarg, o->cfg.level_weights) != 0)
+				return bad_args(
+				    prog,
+				    "--levels wants six weights, trace to fatal, like 0,5,65,20,9,1, not ",
+				    optarg);
 			break;
 		case 'h':
 			help(prog);

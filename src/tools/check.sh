@@ -296,18 +296,38 @@ else
 	cat "$log/bench.txt"
 fi
 
-step "the Prometheus configuration and rules pass promtool"
-cfgdir=$(mktemp -d)
-cp docs/prometheus/rules.yml "$cfgdir/" &&
-	sed 's/@LOGPIPE_PORT@/8479/' docs/prometheus/prometheus.yml.in >"$cfgdir/prometheus.yml"
-if promtool check config "$cfgdir/prometheus.yml" >"$log/promtool-config.txt" 2>&1; then
+step "the Prometheus configuration and rules pass promtool, and the rules their unit tests"
+# Both renderings: the realistic rules, and the demo's on its compressed
+# clock (lib_render_config in promlib.sh does what the demo does).
+for clock in real fast; do
+	cfgdir=$(mktemp -d)
+	(
+		. src/tools/promlib.sh
+		lib_render_config "$cfgdir" '"127.0.0.1:9093"' "$clock" &&
+			lib_write_targets "$cfgdir" 127.0.0.1:8479 127.0.0.1:8480
+	) && promtool check config "$cfgdir/prometheus.yml" >"$log/promtool-config.txt" 2>&1
+	rc=$?
+	# The fast clock must really be faster: each substitution took.
+	if [ $clock = fast ] && { ! grep -q '\[20s\]' "$cfgdir/rules.yml" || ! grep -q 'for: 10s' "$cfgdir/rules.yml"; }; then
+		echo "LIB_FAST_RULES no longer matches docs/prometheus/rules.yml" >>"$log/promtool-config.txt"
+		rc=1
+	fi
+	rm -rf "$cfgdir"
+	if [ $rc -eq 0 ]; then
+		ok
+		echo "  ok  promtool check config (and the rules it loads), $clock clock"
+	else
+		bad "promtool check config ($clock clock)"
+		cat "$log/promtool-config.txt"
+	fi
+done
+if promtool test rules docs/prometheus/rules.test.yml >"$log/promtool-test.txt" 2>&1; then
 	ok
-	echo "  ok  promtool check config (and the rules it loads)"
+	echo "  ok  promtool test rules docs/prometheus/rules.test.yml"
 else
-	bad "promtool check config"
-	cat "$log/promtool-config.txt"
+	bad "promtool test rules"
+	cat "$log/promtool-test.txt"
 fi
-rm -rf "$cfgdir"
 
 step "end to end: logpipe on tests/data/sample.log, scraped by a real Prometheus"
 LOGPIPE=$lp sh src/tools/e2e.sh >"$log/e2e.txt" 2>&1
@@ -315,12 +335,12 @@ sed '$d; s/^/  /' "$log/e2e.txt" | grep -v '^  ok ' || true
 echo "  $(tail -n 1 "$log/e2e.txt")"
 count "$log/e2e.txt"
 
-step "make demo, headless (DEMO_SECONDS=4)"
-if DEMO_SECONDS=4 timeout 180 $MAKE -s --no-print-directory demo >"$log/demo.txt" 2>&1; then
+step "make demo, headless (DEMO_SECONDS=4, two logpipes found through targets.json)"
+if DEMO_SECONDS=4 timeout 180 $MAKE -s --no-print-directory demo INSTANCES=2 >"$log/demo.txt" 2>&1; then
 	ok
 	echo "  ok  $(tail -n 1 "$log/demo.txt")"
 else
-	bad "make demo (DEMO_SECONDS=4)"
+	bad "make demo (DEMO_SECONDS=4 INSTANCES=2)"
 	tail -n 20 "$log/demo.txt"
 fi
 

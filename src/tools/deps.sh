@@ -7,6 +7,7 @@
 #   deps.sh install           install everything the course uses.
 #   deps.sh missing [tool...] print the Debian packages that are missing.
 # Tools: cc pkg-config libcjson cmocka timeout valgrind promtool prometheus curl
+#        prometheus-alertmanager gnuplot python3 (the demo's alerts and charts)
 set -u
 
 package_of() {
@@ -19,6 +20,9 @@ package_of() {
 	valgrind) echo valgrind ;;
 	promtool | prometheus) echo prometheus ;;
 	curl) echo curl ;;
+	prometheus-alertmanager) echo prometheus-alertmanager ;;
+	gnuplot) echo gnuplot-nox ;;
+	python3) echo python3 ;;
 	esac
 }
 
@@ -26,6 +30,7 @@ brew_of() {
 	case "$1" in
 	libcjson) echo cjson ;;
 	promtool | prometheus) echo prometheus ;;
+	prometheus-alertmanager) echo alertmanager ;;
 	cc) echo gcc ;;
 	timeout) echo coreutils ;;
 	*) echo "$1" ;;
@@ -41,7 +46,7 @@ present() {
 }
 
 BUILD_TOOLS="cc pkg-config libcjson cmocka timeout"
-ALL_TOOLS="$BUILD_TOOLS valgrind promtool curl"
+ALL_TOOLS="$BUILD_TOOLS valgrind promtool curl prometheus-alertmanager gnuplot python3"
 
 missing_tools() {
 	for t in "$@"; do present "$t" || printf '%s ' "$t"; done
@@ -89,7 +94,8 @@ install)
 	install_packages "$(packages_for $miss)" "$miss"
 	;;
 missing)
-	packages_for $(missing_tools "${@:-$ALL_TOOLS}")
+	[ $# -gt 0 ] || set -- $ALL_TOOLS
+	packages_for $(missing_tools "$@")
 	echo
 	;;
 *)

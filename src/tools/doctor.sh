@@ -21,7 +21,7 @@ check "valgrind" 'command -v valgrind' "leak and memory checks in make check" va
 check "promtool" 'command -v promtool' "validates the /metrics output and the rules" prometheus
 check "prometheus" 'command -v prometheus' "the demo and the end-to-end test (lesson 09)" prometheus
 check "curl" 'command -v curl' "the demo's and the end-to-end test's queries" curl
-echo "Optional (make check skips what needs them):"
+echo "Optional (make check skips what needs them; make deps installs the demo's three):"
 opt() { # like check, but a missing tool is not a problem
 	if sh -c "$2" >/dev/null 2>&1; then
 		printf '  ok       %-12s %s\n' "$1" "$3"
@@ -29,6 +29,9 @@ opt() { # like check, but a missing tool is not a problem
 		printf '  absent   %-12s %s  (Debian package: %s)\n' "$1" "$3" "$4"
 	fi
 }
+opt "alertmanager" 'command -v prometheus-alertmanager' "make demo sends its alerts to a receiver" prometheus-alertmanager
+opt "python3" 'command -v python3' "the demo's webhook receiver (src/tools/receiver.py)" python3
+opt "gnuplot" 'command -v gnuplot' "the headless demo's SVG charts (build/demo/)" gnuplot-nox
 opt "clang" 'command -v clang' "a second compiler; fuzzing" clang
 opt "dot" 'command -v dot' "regenerates docs/*.svg" graphviz
 opt "go" 'command -v go' "make bench compares the channel with Go's" golang-go

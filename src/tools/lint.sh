@@ -4,8 +4,9 @@
 # hints (exercises/NN-name/HINTS.md, "## Hint k" sections) each naming a
 # lesson section, that every "lessons/...README.md#anchor" written in
 # hints, stubs, solutions and tests names a heading that exists, that
-# every function the text names exists, and that the mutant catalogue
-# backs every test a lesson names as catching a mistake.
+# every function the text names exists, that every mutant a text names
+# exists, and that the mutant catalogue backs every test a lesson names as
+# catching a mistake.
 set -u
 status=0
 
@@ -90,13 +91,26 @@ for dir in solutions/*/; do
 	grep -q "\"run\": \"make test LESSON=$nn\"" .github/classroom/autograding.json ||
 		{ echo ".github/classroom/autograding.json has no test running 'make test LESSON=$nn'"; status=1; }
 done
+# Every mutant a text names (BUG=name) exists.
+# missing: reads a list, a line "--", then lines whose first word must be in
+# the list; prints those that are not.
+missing() { awk '$0 == "--" { sep = 1; next } !sep { have[$0] = 1; next } $0 != "" && !have[$1]'; }
+bugs=$(ls lessons/*/broken/*.patch 2>/dev/null | sed 's|.*/||; s|\.patch$||')
+named=$(grep -rhoE 'BUG=[a-z0-9-]+' lessons docs README.md 2>/dev/null | sed 's/^BUG=//' | grep -vx name | sort -u)
+bad=$(printf '%s\n' "$bugs" -- "$named" | missing)
+if [ -n "$bad" ]; then
+	printf '%s\n' "$bad" | sed 's|.*|BUG=& is named, but there is no lessons/*/broken/&.patch|'
+	status=1
+fi
 # The mutant catalogue (lessons/NN-name/broken/*.patch, make mutants): each
 # header says how its mistake is caught and names tests that exist. A test
 # named in a lesson's "What can go wrong" section is a claim that it
 # catches a mistake: it must be the test of one of that lesson's mutants,
 # or of a mutant the section names (`make broken LESSON=MM BUG=name`), so
-# that make mutants checks the claim. This applies to a lesson once it has
-# three mutants or more; until then its claims are not checked.
+# that make mutants checks the claim. This applies to a lesson once its
+# section says so, by naming `make mutants`: until its text is written to
+# the rule (every test it names catches one of its mutants), it is not
+# checked.
 declared=$(mktemp)
 caught=$(mktemp)
 for l in $(ls -d lessons/[0-9][0-9]-*/ 2>/dev/null | xargs -n 1 basename); do
@@ -117,8 +131,8 @@ for l in $(ls -d lessons/[0-9][0-9]-*/ 2>/dev/null | xargs -n 1 basename); do
 			for (i = 1; i <= n; i++) if (t[i] != "") { named[FILENAME] = 1
 				if (!(t[i] in declared)) print FILENAME ": names " t[i] ", which lesson " lesson "\047s grade does not run" } }
 	' "$declared" lessons/"$l"/broken/*.patch | grep . && status=1
-	[ "$(ls lessons/"$l"/broken/*.patch | wc -l)" -ge 3 ] || continue
 	section=$(awk '/^## / { on = /^## [0-9]+\. What can go wrong/ } on' "lessons/$l/README.md")
+	printf '%s\n' "$section" | grep -q 'make mutants' || continue
 	{
 		cat lessons/"$l"/broken/*.patch
 		printf '%s\n' "$section" | grep -o 'LESSON=[0-9]* BUG=[a-z0-9-]*' | while read -r ln bug; do

@@ -419,6 +419,83 @@ static void test_entry_owns_its_strings(void **state)
 	log_entry_free(first);
 }
 
+/*
+ * cJSON's blocks still allocated in this process, counted through
+ * cJSON_InitHooks: a tree that was never deleted shows here without a
+ * sanitizer. Atomic, because a stage's thread may parse too.
+ */
+static atomic_long cjson_blocks;
+
+static void *counting_malloc(size_t size)
+{
+	void *p = malloc(size);
+	if (p != NULL)
+		atomic_fetch_add(&cjson_blocks, 1);
+	return p;
+}
+
+static void counting_free(void *p)
+{
+	if (p != NULL)
+		atomic_fetch_sub(&cjson_blocks, 1);
+	free(p);
+}
+
+/* A line for each way out of a parse: an entry, and each error after cJSON parsed. */
+static const char *const tree_lines[] = {
+    "{\"level\":\"info\",\"service\":\"api\",\"msg\":\"ok\",\"ts\":\"t\",\"latency_ms\":1}",
+    "[1,2]",
+    "42",
+    "{\"level\":\"info\"} and then some",
+    "{}",
+    "{\"level\":42,\"msg\":\"job done\"}",
+    "{\"level\":\"verbose\",\"msg\":\"request headers\"}",
+};
+
+/* Parses text as fmt (NULL: parse_log_line) and fails if a block of
+ * cJSON's tree outlives the call. Returns what the parse returned. */
+static enum parse_error expect_tree_deleted(const char *format, const char *text)
+{
+	const struct log_format *fmt = format != NULL ? log_format_preset(format) : NULL;
+	struct log_entry *e = NULL;
+	long before = atomic_load(&cjson_blocks);
+	enum parse_error err = parse_log_line_as(fmt, text, strlen(text), &e);
+	long left = atomic_load(&cjson_blocks) - before;
+	log_entry_free(e);
+	if (left != 0)
+		fail_msg("parsing %s%s%s returned %s and left %ld block(s) of cJSON's tree allocated: "
+			 "call cJSON_Delete on every way out of the parse, the error paths too",
+			 quoted(text), format != NULL ? " as " : "", format != NULL ? format : "",
+			 reason(err), left);
+	return err;
+}
+
+/* The first of tree_lines must parse as format: a test that counts blocks
+ * left over proves nothing about a parse that never built a tree. */
+static void expect_first_tree_line_ok(const char *format)
+{
+	enum parse_error err = expect_tree_deleted(format, tree_lines[0]);
+	if (err != PARSE_OK)
+		fail_msg("parsing %s%s%s returned %s, expected PARSE_OK", quoted(tree_lines[0]),
+			 format != NULL ? " as " : "", format != NULL ? format : "", reason(err));
+}
+
+/* Counts cJSON's blocks from here on (the test's process ends with the test). */
+static void count_cjson_blocks(void)
+{
+	cJSON_Hooks hooks = {.malloc_fn = counting_malloc, .free_fn = counting_free};
+	cJSON_InitHooks(&hooks);
+}
+
+static void test_every_tree_is_deleted_whatever_the_line(void **state)
+{
+	(void)state;
+	count_cjson_blocks();
+	expect_first_tree_line_ok(NULL);
+	for (size_t i = 1; i < sizeof(tree_lines) / sizeof(tree_lines[0]); i++)
+		expect_tree_deleted(NULL, tree_lines[i]);
+}
+
 /* ---- the stage ---------------------------------------------------------------- */
 
 static void send_line(struct chan *in, const char *text)
@@ -505,6 +582,17 @@ static enum chan_status recv_entry(struct stage_test *s, struct log_entry **entr
 	}
 }
 
+/* Fails unless a count is want, naming what was counted and why it should be want. */
+static void expect_count(const char *what, unsigned long long got, unsigned long long want, const char *why)
+{
+	if (got != want)
+		fail_msg("%s is %llu, expected %llu: %s", what, got, want, why);
+}
+
+/* expect_count for one of a stage's counters: expect_stat(&st.stats, lines, 3, why). */
+#define expect_stat(stats, field, want, why)                                                                 \
+	expect_count("stats." #field, atomic_load(&(stats)->field), (want), (why))
+
 static unsigned long long total_errors(struct parser_stats *stats)
 {
 	unsigned long long n = 0;
@@ -543,9 +631,10 @@ static void test_stage_sends_one_entry_per_good_line_in_order(void **state)
 		log_entry_free(e);
 	}
 	stage_join(&s);
-	assert_int_equal(atomic_load(&s.st.stats.lines), N);
-	assert_int_equal(atomic_load(&s.st.stats.entries), N);
-	assert_int_equal(total_errors(&s.st.stats), 0);
+	expect_stat(&s.st.stats, lines, N, "every line received is counted");
+	expect_stat(&s.st.stats, entries, N, "every entry sent is counted");
+	expect_count("the errors, summed over the reasons", total_errors(&s.st.stats), 0,
+		     "every line was good");
 	stage_free(&s);
 }
 
@@ -583,8 +672,9 @@ static void test_stage_counts_each_error_by_reason(void **state)
 		    "too_long %llu; expected 8, 2, 2, 2, 1, 1 (count every line received, each error "
 		    "under its reason, each entry sent)",
 		    lines, sent, bad_json, no_level, bad_level, too_long);
-	assert_int_equal(entries, 2);
-	assert_int_equal(atomic_load(&st->errors[PARSE_OK]), 0);
+	expect_count("the entries received from out", (unsigned long long)entries, 2,
+		     "two of the eight lines are good");
+	expect_stat(st, errors[PARSE_OK], 0, "PARSE_OK is no error: errors[PARSE_OK] stays 0");
 	if (lines != total_errors(st) + sent)
 		fail_msg(
 		    "lines (%llu) != errors (%llu) + entries (%llu): every line is either an entry or an "
@@ -613,8 +703,8 @@ static void test_step_parses_counts_and_frees_one_line(void **state)
 		fail_msg("after three lines, lines=%llu and entries=%llu, expected 3 and 0: the step counts every "
 			 "line; entries counts what the loop sent, and the step sends nothing",
 			 lines, entries);
-	assert_int_equal(atomic_load(&st.stats.errors[PARSE_INVALID_JSON]), 1);
-	assert_int_equal(atomic_load(&st.stats.errors[PARSE_TOO_LONG]), 1);
+	expect_stat(&st.stats, errors[PARSE_INVALID_JSON], 1, "\"{\" is not JSON");
+	expect_stat(&st.stats, errors[PARSE_TOO_LONG], 1, "the step counts a too-long marker as too_long");
 	/* and LeakSanitizer checks that each line was freed */
 }
 
@@ -639,7 +729,7 @@ static void test_stage_counts_too_long_marker_without_parsing_it(void **state)
 			 "check line->too_long before parsing (its text is \"\" and its len is the bytes "
 			 "skipped, so it must never reach parse_log_line)",
 			 too_long, bad_json);
-	assert_int_equal(atomic_load(&s.st.stats.lines), 1);
+	expect_stat(&s.st.stats, lines, 1, "one marker went in");
 	stage_free(&s);
 }
 
@@ -724,9 +814,14 @@ static void test_stage_keeps_draining_in_when_out_is_closed(void **state)
 	    "the producer stayed blocked on in: when chan_send(out) returns CHAN_CLOSED the stage "
 	    "must free the entry and keep receiving from in, or the stage before it blocks forever");
 	stage_join(&s);
-	assert_int_equal(p.sent, p.n);
-	assert_int_equal(atomic_load(&s.st.stats.lines), p.n);
-	assert_int_equal(atomic_load(&s.st.stats.entries), 0);
+	expect_count("the lines the producer sent", (unsigned long long)p.sent, (unsigned long long)p.n,
+		     "the stage must take every line");
+	expect_stat(&s.st.stats, lines, (unsigned long long)p.n, "every line received is counted");
+	expect_stat(&s.st.stats, entries, 0,
+		    "out was closed before the first entry, so none was sent: count in entries only "
+		    "when chan_send returned CHAN_OK (an entry that could not be sent is discarded)");
+	expect_stat(&s.st.stats, discarded, (unsigned long long)p.n,
+		    "each entry that could not be sent is freed and counted in discarded");
 	stage_free(&s); /* and LeakSanitizer checks that each dropped entry was freed */
 }
 
@@ -756,8 +851,10 @@ static void test_stage_stops_sending_when_out_is_closed_under_it(void **state)
 	harness_on_hang("parser_run stayed blocked after out was closed under it");
 	assert_chan_status(chan_close(s.st.out), CHAN_OK);
 	stage_join(&s);
-	assert_int_equal(atomic_load(&s.st.stats.lines), N);
-	assert_int_equal(atomic_load(&s.st.stats.entries), 1);
+	expect_stat(&s.st.stats, lines, N, "every line received is counted");
+	expect_stat(&s.st.stats, entries, 1,
+		    "only the first entry fit in out before it was closed: count in entries only when "
+		    "chan_send returned CHAN_OK");
 	if (atomic_load(&s.st.stats.discarded) != N - 1)
 		fail_msg("%d entries could not be sent after out was closed, but stats.discarded is %llu: "
 			 "count each entry you free instead of sending, or the pipeline's accounting "
@@ -789,10 +886,12 @@ static void test_stage_moves_many_lines_through_small_channels(void **state)
 	}
 	join_producer(&s, &pt, "the producer stayed blocked on in");
 	stage_join(&s);
-	assert_int_equal(received, p.n);
-	assert_int_equal(atomic_load(&s.st.stats.lines), p.n);
-	assert_int_equal(atomic_load(&s.st.stats.entries), p.n);
-	assert_int_equal(total_errors(&s.st.stats), 0);
+	expect_count("the entries received from out", (unsigned long long)received, (unsigned long long)p.n,
+		     "one entry per good line");
+	expect_stat(&s.st.stats, lines, (unsigned long long)p.n, "every line received is counted");
+	expect_stat(&s.st.stats, entries, (unsigned long long)p.n, "every entry sent is counted");
+	expect_count("the errors, summed over the reasons", total_errors(&s.st.stats), 0,
+		     "every line was good");
 	stage_free(&s);
 }
 
@@ -814,14 +913,24 @@ static void expect_path(const char *json, const char *path, size_t len, double w
 {
 	cJSON *root = tree(json);
 	const cJSON *got = (const cJSON *)json_path_find((const struct cJSON *)root, path, len);
-	double value = cJSON_IsNumber(got) ? got->valuedouble : -1;
-	int found = got != NULL;
+	int found = got != NULL, number = cJSON_IsNumber(got);
+	double value = number ? got->valuedouble : -1;
 	cJSON_Delete(root);
 	if (want < 0 && found)
-		fail_msg("json_path_find(%s, \"%.*s\") found a member: %s", json, (int)len, path, why);
+		fail_msg("in %s, the path \"%.*s\" found a member, expected NULL: %s", json, (int)len, path,
+			 why);
+	if (want >= 0 && !found)
+		fail_msg("in %s, the path \"%.*s\" found nothing (NULL), expected the member whose value is "
+			 "%g: %s",
+			 json, (int)len, path, want, why);
+	if (want >= 0 && !number)
+		fail_msg("in %s, the path \"%.*s\" found a member that is not a number, expected the one "
+			 "whose value is %g: %s",
+			 json, (int)len, path, want, why);
 	if (want >= 0 && value != want)
-		fail_msg("json_path_find(%s, \"%.*s\") gave %s%g, expected %g: %s", json, (int)len, path,
-			 found ? "" : "NULL, not ", value, want, why);
+		fail_msg("in %s, the path \"%.*s\" found the member whose value is %g, expected the one "
+			 "whose value is %g: %s",
+			 json, (int)len, path, value, want, why);
 }
 
 static void test_path_tries_the_flat_key_then_nested_objects(void **state)
@@ -835,6 +944,13 @@ static void test_path_tries_the_flat_key_then_nested_objects(void **state)
 	expect_path("{\"a\":{\"b\":{\"c\":3}}}", "a.b.c", 5, 3, "each dot is a step down");
 	expect_path("{\"a.b\":{\"c\":4}}", "a.b.c", 5, 4, "a flat key may be a step of a longer path");
 	expect_path("{\"a\":{\"b.c\":5}}", "a.b.c", 5, 5, "the rest of a path may be a flat key");
+	expect_path("{\"a\":{\"x\":1},\"a.b\":{\"c\":4}}", "a.b.c", 5, 4,
+		    "\"a\" is an object without \"b.c\", so the lookup goes on to the next dot and finds "
+		    "\"c\" in \"a.b\" (a prefix that is an object is one way to cut the path, not the "
+		    "only one)");
+	expect_path("{\"a.b\":{\"c\":4},\"a\":{\"b.c\":5}}", "a.b.c", 5, 5,
+		    "the cuts are tried from the left: \"a\" with \"b.c\" inside it comes before \"a.b\" "
+		    "with \"c\" inside it");
 	expect_path("{\"service\":{\"name\":6}}", "service.name,name", 12, 6,
 		    "only path[0..len) is the path: the text after it is not");
 }
@@ -860,18 +976,19 @@ static void test_numbers_are_levels_on_the_pino_and_syslog_scales(void **state)
 		enum level_scale scale;
 		int level; /* -1: none */
 	} cases[] = {
-	    {10, LEVEL_SCALE_PINO, LOG_TRACE},	{20, LEVEL_SCALE_PINO, LOG_DEBUG},
-	    {30, LEVEL_SCALE_PINO, LOG_INFO},	{40, LEVEL_SCALE_PINO, LOG_WARN},
-	    {50, LEVEL_SCALE_PINO, LOG_ERROR},	{60, LEVEL_SCALE_PINO, LOG_FATAL},
-	    {35, LEVEL_SCALE_PINO, LOG_INFO},	{70, LEVEL_SCALE_PINO, LOG_FATAL},
-	    {9, LEVEL_SCALE_PINO, -1},		{0, LEVEL_SCALE_PINO, -1},
-	    {30.5, LEVEL_SCALE_PINO, -1},	{-30, LEVEL_SCALE_PINO, -1},
-	    {0, LEVEL_SCALE_SYSLOG, LOG_FATAL}, {2, LEVEL_SCALE_SYSLOG, LOG_FATAL},
-	    {3, LEVEL_SCALE_SYSLOG, LOG_ERROR}, {4, LEVEL_SCALE_SYSLOG, LOG_WARN},
-	    {5, LEVEL_SCALE_SYSLOG, LOG_INFO},	{6, LEVEL_SCALE_SYSLOG, LOG_INFO},
-	    {7, LEVEL_SCALE_SYSLOG, LOG_DEBUG}, {8, LEVEL_SCALE_SYSLOG, -1},
-	    {-1, LEVEL_SCALE_SYSLOG, -1},	{1.5, LEVEL_SCALE_SYSLOG, -1},
-	    {30, LEVEL_SCALE_NONE, -1},		{1e300, LEVEL_SCALE_PINO, -1},
+	    {10, LEVEL_SCALE_PINO, LOG_TRACE},	 {20, LEVEL_SCALE_PINO, LOG_DEBUG},
+	    {30, LEVEL_SCALE_PINO, LOG_INFO},	 {40, LEVEL_SCALE_PINO, LOG_WARN},
+	    {50, LEVEL_SCALE_PINO, LOG_ERROR},	 {60, LEVEL_SCALE_PINO, LOG_FATAL},
+	    {35, LEVEL_SCALE_PINO, LOG_INFO},	 {70, LEVEL_SCALE_PINO, LOG_FATAL},
+	    {9, LEVEL_SCALE_PINO, -1},		 {0, LEVEL_SCALE_PINO, -1},
+	    {30.5, LEVEL_SCALE_PINO, -1},	 {-30, LEVEL_SCALE_PINO, -1},
+	    {0, LEVEL_SCALE_SYSLOG, LOG_FATAL},	 {2, LEVEL_SCALE_SYSLOG, LOG_FATAL},
+	    {3, LEVEL_SCALE_SYSLOG, LOG_ERROR},	 {4, LEVEL_SCALE_SYSLOG, LOG_WARN},
+	    {5, LEVEL_SCALE_SYSLOG, LOG_INFO},	 {6, LEVEL_SCALE_SYSLOG, LOG_INFO},
+	    {7, LEVEL_SCALE_SYSLOG, LOG_DEBUG},	 {8, LEVEL_SCALE_SYSLOG, -1},
+	    {-1, LEVEL_SCALE_SYSLOG, -1},	 {1.5, LEVEL_SCALE_SYSLOG, -1},
+	    {30, LEVEL_SCALE_NONE, -1},		 {1e300, LEVEL_SCALE_PINO, -1},
+	    {1e14, LEVEL_SCALE_PINO, LOG_FATAL}, {1e15, LEVEL_SCALE_PINO, -1},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		enum log_level got = LOG_LEVELS;
@@ -998,6 +1115,19 @@ static void test_candidates_are_tried_in_order_each_with_its_type(void **state)
 	log_entry_free(e);
 }
 
+static void test_every_tree_is_deleted_whatever_the_format(void **state)
+{
+	(void)state;
+	count_cjson_blocks();
+	expect_first_tree_line_ok("pino");
+	/* The same ways out as parse_log_line, and a few of a format's own. */
+	for (size_t i = 1; i < sizeof(tree_lines) / sizeof(tree_lines[0]); i++)
+		expect_tree_deleted("pino", tree_lines[i]);
+	expect_tree_deleted("pino", "{\"level\":5,\"msg\":\"m\"}");
+	expect_tree_deleted("ecs", "{\"log\":{\"level\":\"warn\"},\"message\":\"m\"}");
+	expect_tree_deleted("ecs", "{\"message\":\"no level\"}");
+}
+
 /* ---- part 2: container logs ---------------------------------------------------- */
 
 /* One line through a stage's step: the entry, or NULL. */
@@ -1006,6 +1136,18 @@ static struct log_entry *step_text(struct parser_stage *st, const char *text)
 	struct line *l = line_new(text, strlen(text));
 	assert_non_null(l);
 	return parser_step(st, l);
+}
+
+/* A piece that does not end its line must give no entry: the stage holds it. */
+static void expect_held(struct parser_stage *st, const char *piece)
+{
+	struct log_entry *e = step_text(st, piece);
+	if (e != NULL) {
+		log_entry_free(e);
+		fail_msg("parser_step gave an entry for the piece %s: a piece that does not end its line is "
+			 "held until the one that does (parser_unwrap returns NULL for it)",
+			 quoted(piece));
+	}
 }
 
 static void test_stage_parses_with_its_format(void **state)
@@ -1032,8 +1174,8 @@ static void test_docker_lines_are_unwrapped(void **state)
 	log_entry_free(e);
 	if (step_text(&st, "{\"log\":\"panic: nil map\\n\",\"stream\":\"stderr\",\"time\":\"t\"}") != NULL)
 		fail_msg("\"panic: nil map\" is no JSON log line");
-	assert_int_equal(atomic_load(&st.stats.errors[PARSE_INVALID_JSON]), 1);
-	assert_int_equal(atomic_load(&st.stats.lines), 2);
+	expect_stat(&st.stats, errors[PARSE_INVALID_JSON], 1, "the unwrapped \"panic: nil map\" is not JSON");
+	expect_stat(&st.stats, lines, 2, "two Docker lines went in");
 }
 
 static void test_cri_pieces_are_joined_in_order(void **state)
@@ -1050,17 +1192,17 @@ static void test_cri_pieces_are_joined_in_order(void **state)
 	if (e == NULL || e->level != LOG_WARN || strcmp(e->message, "one line") != 0)
 		fail_msg("P, P, F did not give the line they make together");
 	log_entry_free(e);
-	assert_int_equal(atomic_load(&st.stats.lines), 3);
-	assert_int_equal(atomic_load(&st.stats.joined), 2);
+	expect_stat(&st.stats, lines, 3, "three pieces went in, each a line received");
+	expect_stat(&st.stats, joined, 2, "the two P pieces were joined into the line the F piece ended");
 	parser_finish(&st);
-	assert_int_equal(atomic_load(&st.stats.discarded), 0);
+	expect_stat(&st.stats, discarded, 0, "no piece was left over for parser_finish");
 }
 
 static void test_cri_pieces_of_each_stream_are_joined_apart(void **state)
 {
 	(void)state;
 	struct parser_stage st = {.container = CONTAINER_CRI};
-	assert_null(step_text(&st, "t stdout P {\"level\":\"info\",\"msg\":\"out"));
+	expect_held(&st, "t stdout P {\"level\":\"info\",\"msg\":\"out");
 	struct log_entry *e = step_text(&st, "t stderr F {\"level\":\"error\",\"msg\":\"err\"}");
 	if (e == NULL || e->level != LOG_ERROR || strcmp(e->message, "err") != 0)
 		fail_msg("a whole stderr line between two stdout pieces must be a line of its own");
@@ -1069,7 +1211,7 @@ static void test_cri_pieces_of_each_stream_are_joined_apart(void **state)
 	if (e == NULL || strcmp(e->message, "out") != 0)
 		fail_msg("stdout's pieces must join across a stderr line between them");
 	log_entry_free(e);
-	assert_int_equal(atomic_load(&st.stats.joined), 1);
+	expect_stat(&st.stats, joined, 1, "one piece was held, then joined into its line");
 	parser_finish(&st);
 }
 
@@ -1077,8 +1219,7 @@ static void test_docker_pieces_without_a_newline_are_joined(void **state)
 {
 	(void)state;
 	struct parser_stage st = {.container = CONTAINER_DOCKER};
-	assert_null(step_text(
-	    &st, "{\"log\":\"{\\\"level\\\":\\\"warn\\\",\",\"stream\":\"stdout\",\"time\":\"t\"}"));
+	expect_held(&st, "{\"log\":\"{\\\"level\\\":\\\"warn\\\",\",\"stream\":\"stdout\",\"time\":\"t\"}");
 	struct log_entry *e =
 	    step_text(&st, "{\"log\":\"\\\"msg\\\":\\\"long\\\"}\\n\",\"stream\":\"stdout\",\"time\":\"t\"}");
 	if (e == NULL || e->level != LOG_WARN || strcmp(e->message, "long") != 0)
@@ -1086,7 +1227,7 @@ static void test_docker_pieces_without_a_newline_are_joined(void **state)
 		    "Docker splits a long line into entries whose \"log\" has no newline but the last one's: "
 		    "they make one line");
 	log_entry_free(e);
-	assert_int_equal(atomic_load(&st.stats.joined), 1);
+	expect_stat(&st.stats, joined, 1, "one piece was held, then joined into its line");
 	parser_finish(&st);
 }
 
@@ -1094,12 +1235,12 @@ static void test_cri_line_joined_past_the_limit_is_too_long(void **state)
 {
 	(void)state;
 	struct parser_stage st = {.container = CONTAINER_CRI, .max_line = 32};
-	assert_null(step_text(&st, "t stdout P {\"level\":\"info\",\"msg\":\"0123456789"));
-	assert_null(step_text(&st, "t stdout P 0123456789"));
+	expect_held(&st, "t stdout P {\"level\":\"info\",\"msg\":\"0123456789");
+	expect_held(&st, "t stdout P 0123456789");
 	if (step_text(&st, "t stdout F \"}") != NULL)
 		fail_msg("a line joined past max_line gave an entry");
-	assert_int_equal(atomic_load(&st.stats.errors[PARSE_TOO_LONG]), 1);
-	assert_int_equal(atomic_load(&st.stats.joined), 2);
+	expect_stat(&st.stats, errors[PARSE_TOO_LONG], 1, "the joined line is over max_line (32 bytes)");
+	expect_stat(&st.stats, joined, 2, "the two P pieces are joined even when the line is too long");
 	/* The next line starts afresh. */
 	struct log_entry *e = step_text(&st, "t stderr F {\"level\":\"info\"}");
 	assert_non_null(e);
@@ -1111,12 +1252,13 @@ static void test_pieces_whose_line_never_ends_are_discarded(void **state)
 {
 	(void)state;
 	struct parser_stage st = {.container = CONTAINER_CRI};
-	assert_null(step_text(&st, "t stdout P {\"level\":"));
+	expect_held(&st, "t stdout P {\"level\":");
 	if (step_text(&st, "not a CRI line") != NULL)
 		fail_msg("\"not a CRI line\" gave an entry");
-	assert_int_equal(atomic_load(&st.stats.errors[PARSE_INVALID_JSON]), 1);
+	expect_stat(&st.stats, errors[PARSE_INVALID_JSON], 1,
+		    "a line that is no CRI line is parsed as it is");
 	parser_finish(&st);
-	assert_int_equal(atomic_load(&st.stats.discarded), 1);
+	expect_stat(&st.stats, discarded, 1, "parser_finish counts the one piece whose line never ended");
 	/* and LeakSanitizer checks that the piece held was freed */
 }
 
@@ -1146,6 +1288,7 @@ int main(int argc, char **argv)
 	    HTEST(test_nested_objects_and_other_fields_are_ignored, L04 "#parsing-one-line"),
 	    HTEST(test_escapes_and_unicode_become_utf8, L04 "#parsing-one-line"),
 	    HTEST(test_failed_parse_sets_entry_null_so_it_can_be_freed, L04 "#who-owns-what"),
+	    HTEST(test_every_tree_is_deleted_whatever_the_line, L04 "#who-owns-what"),
 	    HTEST(test_step_parses_counts_and_frees_one_line, L04 "#the-stage-loop"),
 	    HTEST(test_stage_sends_one_entry_per_good_line_in_order, L04 "#the-stage-loop"),
 	    HTEST(test_stage_counts_each_error_by_reason, L04 "#the-stage-loop"),
@@ -1160,6 +1303,7 @@ int main(int argc, char **argv)
 	    HTEST(test_each_preset_reads_its_logger, L04P2),
 	    HTEST(test_a_number_is_a_level_only_on_a_scale, L04P2),
 	    HTEST(test_candidates_are_tried_in_order_each_with_its_type, L04P2),
+	    HTEST(test_every_tree_is_deleted_whatever_the_format, L04P2),
 	    HTEST(test_stage_parses_with_its_format, L04P2),
 	    HTEST(test_docker_lines_are_unwrapped, L04 "#container-logs"),
 	    HTEST(test_cri_pieces_are_joined_in_order, L04 "#container-logs"),

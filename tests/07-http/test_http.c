@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -741,6 +742,46 @@ static char *render_big(void *arg, size_t *len)
 	return p;
 }
 
+/* A HEAD /metrics on a new connection is answered 200; why says what it
+ * means if not. */
+static void expect_a_new_client_served(struct http_server *s, const char *why)
+{
+	struct client c;
+	struct reply r;
+	client_open_or_fail(&c, http_server_port(s));
+	client_send(&c, "HEAD /metrics HTTP/1.1\r\nHost: t\r\n\r\n");
+	client_response_or_fail(&c, &r, 1, why);
+	assert_int_equal(r.status, 200);
+	reply_free(&r);
+	client_close(&c);
+}
+
+/* A server whose render is render_big, and a client with a small receive
+ * buffer that has asked for it: the server's sends can only be partial. */
+static struct http_server *start_big_request(struct client *c)
+{
+	struct http_server_config cfg = test_config();
+	struct http_server *s = start_or_fail(&cfg, render_big);
+	if (client_open(c, "127.0.0.1", http_server_port(s), 4096) != 0)
+		fail_msg("cannot connect: %s", strerror(errno));
+	client_send(c, GET_METRICS);
+	return s;
+}
+
+static void test_server_serves_others_while_a_client_does_not_read(void **state)
+{
+	(void)state;
+	/* 8 MiB for a client that reads none of it: the socket fills, and a
+	 * send on a blocking socket would wait there for good. */
+	struct client idle;
+	struct http_server *s = start_big_request(&idle);
+	harness_on_hang("a client waited for a response (the client has its own deadline)");
+	expect_a_new_client_served(s, "a client that reads nothing of a large response must not hold up "
+				      "another (is an accepted socket blocking? set O_NONBLOCK)");
+	client_close(&idle);
+	stop(s);
+}
+
 /*
  * The only slot of a cap of 1 is in the middle of a large response, which
  * no newcomer may cut: the second connection is told 503, with
@@ -781,26 +822,45 @@ static void test_server_answers_503_when_every_connection_is_being_answered(void
 static void test_server_survives_a_client_leaving_mid_response(void **state)
 {
 	(void)state;
-	struct http_server_config cfg = test_config();
-	struct http_server *s = start_or_fail(&cfg, render_big);
+	/* The test runner ignores SIGPIPE; a server process does not, and
+	 * neither does this test, alone in its process. */
+	signal(SIGPIPE, SIG_DFL);
+	printf("SIGPIPE is at its default action here, as in a server: killed by SIGPIPE "
+	       "(Broken pipe) means a send without MSG_NOSIGNAL\n");
 	struct client c;
-	if (client_open(&c, "127.0.0.1", http_server_port(s), 4096) != 0)
-		fail_msg("cannot connect: %s", strerror(errno));
-	client_send(&c, GET_METRICS);
+	struct http_server *s = start_big_request(&c);
 	struct reply r;
 	client_response_or_fail(&c, &r, 1, "the head of a large response");
 	reply_free(&r);
-	client_close(&c); /* unread bytes: the close resets the connection */
+	/* Our FIN first, then a reset (a close with unread bytes): a reset
+	 * that finds the server's side half closed makes its next send fail
+	 * with EPIPE, which is what raises SIGPIPE. A reset alone would make
+	 * that send fail with ECONNRESET, and no signal. */
+	shutdown(c.fd, SHUT_WR);
+	client_close(&c);
 	harness_on_hang("after a client left mid-response the server stopped answering");
-	struct client next;
-	client_open_or_fail(&next, http_server_port(s));
-	client_send(&next, "HEAD /metrics HTTP/1.1\r\nHost: t\r\n\r\n");
-	client_response_or_fail(&next, &r, 1,
-				"the server must survive a client that leaves mid-response (SIGPIPE? use "
-				"MSG_NOSIGNAL; EPIPE closes that connection only)");
-	assert_int_equal(r.status, 200);
+	expect_a_new_client_served(s, "the server must survive a client that leaves mid-response "
+				      "(SIGPIPE? use MSG_NOSIGNAL; EPIPE closes that connection only)");
+	stop(s);
+}
+
+static void test_server_sends_a_large_response_whole(void **state)
+{
+	(void)state;
+	struct client c;
+	struct http_server *s = start_big_request(&c);
+	struct reply r;
+	client_response_or_fail(&c, &r, 0, "a response of 8 MiB, which the server sends in pieces");
+	/* render_big's body: 'x' up to a newline at the end. */
+	size_t i = 0;
+	while (i < r.body_len && r.body[i] == 'x')
+		i++;
+	if (r.body_len != BIG_BODY || i != BIG_BODY - 1 || r.body[i] != '\n')
+		fail_msg("the body received differs from the one rendered at byte %zu of %u: after a "
+			 "partial send, the next send must go on from where it stopped (out_sent)",
+			 i, BIG_BODY);
 	reply_free(&r);
-	client_close(&next);
+	client_close(&c);
 	stop(s);
 }
 
@@ -950,12 +1010,15 @@ int main(int argc, char **argv)
 	    HTEST(test_server_skips_a_request_body, L07 "#the-connection-state-machine"),
 	    HTEST(test_server_refuses_a_body_too_big_to_skip, L07 "#the-connection-state-machine"),
 	    HTEST(test_server_serves_others_while_a_client_stalls, L07 "#the-connection-state-machine"),
+	    HTEST(test_server_serves_others_while_a_client_does_not_read,
+		  L07 "#the-connection-state-machine"),
 	    HTEST(test_server_answers_408_to_a_slow_head, L07 "#deadlines"),
 	    HTEST(test_server_head_deadline_is_absolute, L07 "#deadlines"),
 	    HTEST(test_server_closes_an_idle_connection, L07 "#deadlines"),
 	    HTEST(test_server_evicts_the_connection_waiting_longest, L07 "#the-connection-cap"),
 	    HTEST(test_server_answers_503_when_every_connection_is_being_answered, L07 "#the-connection-cap"),
 	    HTEST(test_server_survives_a_client_leaving_mid_response, L07 "#partial-reads-and-writes"),
+	    HTEST(test_server_sends_a_large_response_whole, L07 "#partial-reads-and-writes"),
 	    HTEST(test_server_listens_on_ipv6_loopback, L07 "#the-connection-state-machine"),
 	    HTEST(test_server_on_every_interface_takes_ipv4, L07 "#the-connection-state-machine"),
 	    HTEST(test_server_port_in_use_is_an_error, L07 "#the-connection-state-machine"),

@@ -111,8 +111,10 @@ static void stop_within_deadline(const char *why_it_hangs)
 	struct harness_thread t;
 	harness_on_hang(why_it_hangs);
 	harness_thread_start(&t, stop_thread, &pl);
-	if (!harness_thread_join_within(&t, harness_wait_ms()))
+	if (!harness_thread_join_within(&t, harness_wait_ms())) {
+		harness_see(L08 "#stopping-in-order");
 		fail_msg("pipeline_stop did not return within %ld ms: %s", harness_wait_ms(), why_it_hangs);
+	}
 }
 
 static void wait_or_fail(void)

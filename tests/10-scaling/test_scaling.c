@@ -812,6 +812,55 @@ static void test_workers_move_every_item_exactly_once_and_the_last_closes_out(vo
 	runner_free(&r);
 }
 
+/* Item 1's step waits until this channel is closed: its worker is still
+ * busy when every other worker has finished. */
+static struct chan *step_gate;
+
+static void *step_add_1000_after_the_gate(void *ctx, void *item)
+{
+	void *msg;
+	if (MSG_VALUE(item) == 1)
+		chan_recv(step_gate, &msg);
+	return step_add_1000(ctx, item);
+}
+
+static int one_worker_left(void *arg)
+{
+	return atomic_load(&((struct stage_runner *)arg)->running) <= 1;
+}
+
+/* Two workers, two items: one worker finishes while the other still
+ * steps item 1. Only the second to finish may close out. */
+static void test_the_first_worker_to_finish_leaves_out_open(void **state)
+{
+	(void)state;
+	struct stage_runner r;
+	struct work w;
+	runner_init(&r, &w, 2, 4, 1, 2);
+	r.step = step_add_1000_after_the_gate;
+	step_gate = chan_new_or_fail(0);
+	assert_chan_status(chan_send(r.in, MSG(1)), CHAN_OK);
+	assert_chan_status(chan_send(r.in, MSG(2)), CHAN_OK);
+	assert_chan_status(chan_close(r.in), CHAN_OK);
+	runner_start(&r);
+	if (!harness_wait_until(one_worker_left, &r))
+		fail_msg("the worker without item 1 did not finish within %ld ms: with in closed and "
+			 "drained, a worker's chan_recv_many says CHAN_CLOSED and the worker returns",
+			 harness_wait_ms());
+	assert_chan_status(chan_close(step_gate), CHAN_OK);
+	long got = drain_out(&r, NULL, 2,
+			     "out was never closed: the last worker to finish closes out (count the workers "
+			     "down in running)");
+	join_runner(&r);
+	if (got != 2 || atomic_load(&w.discarded) != 0)
+		fail_msg("out carried %ld of 2 items and %lu were discarded: the first worker to finish "
+			 "closed out while the other still stepped item 1; only the last one may "
+			 "(worker_finished, once per worker, after its loop)",
+			 got, atomic_load(&w.discarded));
+	chan_free(step_gate);
+	runner_free(&r);
+}
+
 /* Nobody downstream: what out refuses is discarded, and in keeps being
  * drained so that the feeder (capacity 1) never blocks for good. */
 static void test_runner_keeps_draining_in_when_out_is_closed(void **state)
@@ -839,6 +888,34 @@ static void test_runner_keeps_draining_in_when_out_is_closed(void **state)
 		fail_msg("300 items were discarded but the runner counted %llu in r->discarded: add the "
 			 "items out refused (n - sent) to *discarded, as sent counts the ones it took",
 			 atomic_load(&w.counted_discarded));
+	runner_free(&r);
+}
+
+static void test_runner_discards_only_what_a_partial_send_left(void **state)
+{
+	(void)state;
+	struct stage_runner r;
+	struct work w;
+	runner_init(&r, &w, 4, 1, 4, 1);
+	for (long i = 1; i <= 4; i++)
+		assert_chan_status(chan_send(r.in, MSG(i)), CHAN_OK);
+	assert_chan_status(chan_close(r.in), CHAN_OK);
+	runner_start(&r);
+	/* Nobody reads out (capacity 1): the batch of 4 results sticks after 1. */
+	expect_worker_parked(&r, r.out, 1,
+			     "a worker with 4 results for an out of capacity 1 must wait to send");
+	assert_chan_status(chan_close(r.out), CHAN_OK);
+	harness_on_hang("the worker went on waiting after out was closed: chan_send_many returns "
+			"CHAN_CLOSED, and the worker goes back to in, which is closed and drained");
+	join_runner(&r);
+	if (atomic_load(&w.sent) != 1 || atomic_load(&w.discarded) != 3)
+		fail_msg("out took 1 result of the batch of 4 before it was closed: expected 1 counted as "
+			 "sent and 3 discarded, got %llu and %lu (results[0..sent-1] belong to the next "
+			 "stage; only results[sent..n-1] are the worker's to discard)",
+			 atomic_load(&w.sent), atomic_load(&w.discarded));
+	void *msg;
+	while (chan_try_recv(r.out, &msg) == CHAN_OK)
+		;
 	runner_free(&r);
 }
 
@@ -1228,7 +1305,9 @@ int main(int argc, char **argv)
 	    HTEST(test_runner_steps_every_item_in_order_with_one_worker, L10 "#build-it-the-worker"),
 	    HTEST(test_runner_sends_on_only_what_the_step_returns, L10 "#build-it-the-worker"),
 	    HTEST(test_workers_move_every_item_exactly_once_and_the_last_closes_out, L10 "#who-closes-out"),
+	    HTEST(test_the_first_worker_to_finish_leaves_out_open, L10 "#who-closes-out"),
 	    HTEST(test_runner_keeps_draining_in_when_out_is_closed, L10 "#build-it-the-worker"),
+	    HTEST(test_runner_discards_only_what_a_partial_send_left, L10 "#build-it-the-worker"),
 	    HTEST(test_runner_as_the_last_stage_has_no_out, L10 "#build-it-the-worker"),
 	    HTEST(test_pipeline_counts_the_same_in_batches_and_with_workers, L10 "#what-can-go-wrong"),
 	    HTEST(test_runner_counts_the_time_workers_wait_to_receive, L10 "#build-it-the-waits"),

@@ -31,6 +31,11 @@ void harness_on_hang(const char *hint)
 	hang_hint = hint;
 }
 
+void harness_see(const char *section)
+{
+	printf("SEE: %s\n", section);
+}
+
 static void write_str(const char *s)
 {
 	size_t n = strlen(s);
@@ -374,15 +379,29 @@ static void print_notes(const struct outcome *o)
 	}
 }
 
+/* The section a failure sends the reader to: the test's own, unless the
+ * test said another (harness_see) before it failed. */
+static void print_see(const struct harness_test *t, const struct outcome *o)
+{
+	const char *see = NULL;
+	for (const char *p = o->out; (p = strstr(p, "SEE: ")) != NULL; p += 5)
+		if (p == o->out || p[-1] == '\n')
+			see = p + 5;
+	if (see == NULL)
+		printf("  # see: %s\n", t->see);
+	else
+		printf("  # see: %.*s\n", (int)strcspn(see, "\n"), see);
+}
+
 static void print_details(const struct harness_test *t, const struct outcome *o, int verbose)
 {
 	printf("  # %s: %s\n", verdict_name[o->verdict], o->reason);
-	printf("  # see: %s\n", t->see);
+	print_see(t, o);
 	int shown = 0;
 	char *copy = strdup(o->out);
 	for (char *save = NULL, *line = strtok_r(copy, "\n", &save); line != NULL;
 	     line = strtok_r(NULL, "\n", &save)) {
-		if (is_noise(line) || strncmp(line, "HUNG: ", 6) == 0)
+		if (is_noise(line) || strncmp(line, "HUNG: ", 6) == 0 || strncmp(line, "SEE: ", 5) == 0)
 			continue;
 		strip_tags(line);
 		if (*line == '\0' || strcmp(line, o->reason) == 0)

@@ -39,6 +39,11 @@ int harness_main(int argc, char **argv, const char *lesson, const struct harness
  * of time; call it again before each step that may block. */
 void harness_on_hang(const char *hint);
 
+/* The lesson section a failure from here on belongs to, when it is not
+ * the test's own: a step of another section that the test needs (a stop at
+ * the end of a test of what a scrape shows). The last one said counts. */
+void harness_see(const char *section);
+
 /* Runs fn when the test ends, passed or failed (not when it is stopped
  * for hanging or killed by a crash). Latest registered runs first. For
  * removing temporary files; at most HARNESS_MAX_AT_END. Use this, not

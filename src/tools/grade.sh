@@ -10,7 +10,8 @@
 # FORMAT=tap (keep the TAP files and say where), FORMAT=junit (JUnit XML
 # beside them, one file per test program), MAKE,
 # GRADE_RUNNER (a command to run the tests under, e.g. valgrind),
-# GRADE_QUIET=1 (scoreboard and closing line only).
+# GRADE_QUIET=1 (scoreboard and closing line only), GRADE_ONLY=test_name
+# (that test alone, in the test programs that have it: make mutants).
 set -u
 IMPL=${IMPL:-exercises}
 SANITIZE=${SANITIZE:-}
@@ -75,8 +76,14 @@ grade_suite() { # suite: run it, add a row to the board and its failures to the 
 	tap="$results/$s.tap"
 	bin="build/$variant/$tag/tests/$s"
 	n=$("$bin" --list | wc -l)
+	only=""
+	if [ -n "${GRADE_ONLY:-}" ]; then
+		# One test: only the programs that have it run, and only it.
+		"$bin" --list | grep -qx "$GRADE_ONLY" || return
+		only="--only $GRADE_ONLY" n=1
+	fi
 	outer=$((n * (HARNESS_TIMEOUT + 5) + 30))
-	timeout -k 5 "$outer" $runner "./$bin" >"$tap" 2>"$results/$s.stderr"
+	timeout -k 5 "$outer" $runner "./$bin" $only >"$tap" 2>"$results/$s.stderr"
 	pass=$(grep -c '^ok ' "$tap")
 	fail=$(grep -c '^not ok ' "$tap")
 	ran=$((pass + fail))

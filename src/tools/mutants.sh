@@ -69,9 +69,26 @@ plant() { # patch -> prints the IMPL directory holding the mutated lesson
 	echo "$dir"
 }
 
-grade() { # patch dir san -> grade.sh's full output, in $dir.log
-	PERTURB=$(perturb_of "$1") IMPL="$2" SANITIZE="$3" LESSONS="$(lesson_of "$1")" MAKE="$MAKE" \
-		sh src/tools/grade.sh >"$2.log" 2>&1
+grade() { # patch dir san [test] -> grade.sh's output in $dir.log (that test's alone, if given)
+	rm -f "build/results/${3:-plain}/$(printf '%s' "$2" | tr / _)"/*.tap
+	GRADE_ONLY=${4:-} PERTURB=$(perturb_of "$1") IMPL="$2" SANITIZE="$3" LESSONS="$(lesson_of "$1")" \
+		MAKE="$MAKE" sh src/tools/grade.sh >"$2.log" 2>&1
+}
+
+# How a mutant is graded: the named test alone first, which is enough to
+# see it caught (a grade with a failing test fails) and is much faster than
+# the lesson's whole grade; the whole grade when it is not caught (to tell
+# a wrong test from no failure at all), when its header says what the
+# grade prints, and for perturb mutants (the perturbation mode is the
+# grader's).
+grade_mutant() { # patch dir san
+	if [ "$(caught_by "$1")" != perturb ] && [ -z "$(prints_of "$1")" ]; then
+		first=$(tests_of "$1" | awk '{print $1}')
+		grade "$1" "$2" "$3" "$first" ||
+			! grep -q "^not ok [0-9]* - $first # " "build/results/${3:-plain}/$(printf '%s' "$2" | tr / _)"/*.tap ||
+			return 1
+	fi
+	grade "$1" "$2" "$3"
 }
 
 # Whether the file has the line, where "…" in the line stands for any text
@@ -110,7 +127,7 @@ judge() { # patch
 		echo "the patch does not apply" >"$scratch/$(bug_of "$p").why"
 		return
 	}
-	grade "$p" "$dir" "$san"
+	grade_mutant "$p" "$dir" "$san"
 	rc=$?
 	secs=$(($(date +%s) - t0))
 	tap="build/results/${san:-plain}/$(printf '%s' "$dir" | tr / _)"

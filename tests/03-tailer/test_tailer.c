@@ -710,15 +710,22 @@ static void test_follower_follows_truncation_in_place(void **state)
 	remove_tmpdir();
 }
 
+/* Writes text to p, and the configuration of a follower that reads p
+ * from its start, polling every 10 ms. */
+static struct tailer_config from_start_of(const struct path *p, const char *text)
+{
+	write_file(p->s, text);
+	struct tailer_config cfg = follow_config(p->s, 10);
+	cfg.from_start = 1;
+	return cfg;
+}
+
 static void test_follower_flushes_a_partial_line_when_the_file_is_truncated(void **state)
 {
 	(void)state;
 	make_tmpdir();
 	struct path p = tmp_path("app.log");
-	write_file(p.s, "a\npart");
-	struct tailer_config cfg = follow_config(p.s, 10);
-	cfg.from_start = 1;
-	struct fixture *f = fixture_start(cfg, 8);
+	struct fixture *f = fixture_start(from_start_of(&p, "a\npart"), 8);
 	expect_line(f, "a", "from_start reads the existing lines");
 	wait_bytes(f, 6, "the whole file, the partial line too");
 	/* Emptied and written again: at every moment shorter than 6 bytes. */
@@ -920,6 +927,18 @@ static void test_follower_drains_several_rotated_files_oldest_first(void **state
 	finish_expecting_rotations(f, 2, "two renames, two rotations");
 }
 
+/* A follower of p from its start, behind: p holds "a 1" and "a 2", out
+ * holds one line, so the follower has sent "a 1" and waits to send "a 2",
+ * and reads nothing meanwhile. It never lets a renamed file go by itself. */
+static struct fixture *start_behind(const struct path *p)
+{
+	struct tailer_config cfg = from_start_of(p, "a 1\na 2\n");
+	cfg.rotate_wait_ms = FOREVER_MS;
+	struct fixture *f = fixture_start(cfg, 1);
+	wait_blocked_sending(f, "out holds one line: the tailer sends \"a 1\", then waits to send \"a 2\"");
+	return f;
+}
+
 /* Renames p to old, then moves a new file holding `text` to p: the new
  * file never appears empty, so the follower cannot open it before its
  * first line is there. */
@@ -936,12 +955,7 @@ static void test_follower_looks_at_the_path_after_every_read(void **state)
 	(void)state;
 	make_tmpdir();
 	struct path p = tmp_path("app.log"), a = tmp_path("app.log.a"), b = tmp_path("app.log.b");
-	write_file(p.s, "a 1\na 2\n");
-	struct tailer_config cfg = follow_config(p.s, 10);
-	cfg.from_start = 1;
-	cfg.rotate_wait_ms = FOREVER_MS;
-	struct fixture *f = fixture_start(cfg, 1);
-	wait_blocked_sending(f, "out holds one line: the tailer sends \"a 1\", then waits to send \"a 2\"");
+	struct fixture *f = start_behind(&p);
 	/* While the follower is behind: a rotation, and a late line in the
 	 * renamed file, so that its next read still gives bytes. */
 	rotate_to_full_file(&p, &a, "b 1\n");
@@ -967,11 +981,7 @@ static void test_follower_counts_bytes_after_their_lines_are_sent(void **state)
 	(void)state;
 	make_tmpdir();
 	struct path p = tmp_path("app.log");
-	write_file(p.s, "a 1\na 2\n");
-	struct tailer_config cfg = follow_config(p.s, 10);
-	cfg.from_start = 1;
-	struct fixture *f = fixture_start(cfg, 1);
-	wait_blocked_sending(f, "out holds one line: the tailer sends \"a 1\", then waits to send \"a 2\"");
+	struct fixture *f = start_behind(&p);
 	if (stat_of(&f->t.stats.bytes) >= 8)
 		fail_msg("stats.bytes is %llu while \"a 2\" is not sent yet: add a read's bytes after its "
 			 "lines are sent (after splitter_feed), so that whoever sees the count has the lines",
@@ -979,9 +989,7 @@ static void test_follower_counts_bytes_after_their_lines_are_sent(void **state)
 	expect_line(f, "a 1", "the file's lines, in order");
 	expect_line(f, "a 2", "the file's lines, in order");
 	wait_bytes(f, 8, "both lines sent, every byte counted");
-	fixture_stop(f);
-	fixture_free(f);
-	remove_tmpdir();
+	finish_expecting_rotations(f, 0, "nothing was renamed");
 }
 
 static void test_follower_lets_the_oldest_file_go_when_a_ninth_comes(void **state)
@@ -989,9 +997,7 @@ static void test_follower_lets_the_oldest_file_go_when_a_ninth_comes(void **stat
 	(void)state;
 	make_tmpdir();
 	struct path p = tmp_path("app.log");
-	write_file(p.s, "f0 1\nf0 unfinished");
-	struct tailer_config cfg = follow_config(p.s, 10);
-	cfg.from_start = 1;
+	struct tailer_config cfg = from_start_of(&p, "f0 1\nf0 unfinished");
 	cfg.rotate_wait_ms = FOREVER_MS;
 	struct fixture *f = fixture_start(cfg, 8);
 	expect_line(f, "f0 1", "from_start reads the existing lines");
@@ -1030,10 +1036,9 @@ static void test_follower_lets_the_old_file_go_after_rotate_wait_ms_not_poll_ms(
 	(void)state;
 	make_tmpdir();
 	struct path p = tmp_path("app.log"), old = tmp_path("app.log.1");
-	write_file(p.s, "old 1\nold half");
 	/* Polls every ten minutes; lets a renamed file go after 1 ms of quiet. */
-	struct tailer_config cfg = follow_config(p.s, FOREVER_MS);
-	cfg.from_start = 1;
+	struct tailer_config cfg = from_start_of(&p, "old 1\nold half");
+	cfg.poll_ms = FOREVER_MS;
 	cfg.rotate_wait_ms = 1;
 	struct fixture *f = fixture_start(cfg, 8);
 	expect_line(f, "old 1", "from_start reads the existing lines");
@@ -1200,20 +1205,14 @@ static void test_closing_done_stops_a_follower_with_a_backlog(void **state)
 	(void)state;
 	make_tmpdir();
 	struct path p = tmp_path("app.log");
-	write_file(p.s, "a 1\na 2\n");
-	struct tailer_config cfg = follow_config(p.s, 10);
-	cfg.from_start = 1;
-	struct fixture *f = fixture_start(cfg, 1);
-	wait_blocked_sending(f, "out holds one line: the tailer sends \"a 1\", then waits to send \"a 2\"");
+	struct fixture *f = start_behind(&p);
 	append_file(p.s, "a 3\nnot a line yet"); /* the backlog: written, not read yet */
 	chan_close(f->t.done);
 	expect_line(f, "a 1", "the lines of the read in hand are sent");
 	expect_line(f, "a 2", "the lines of the read in hand are sent");
 	expect_closed(f, "done was closed while the follower was sending: check done after each read, "
 			 "and stop without reading the rest of the file (a stop must not wait for a backlog)");
-	fixture_stop(f);
-	fixture_free(f);
-	remove_tmpdir();
+	finish_expecting_rotations(f, 0, "nothing was renamed");
 }
 
 /* ---- several tailers on one out (fan-in) ------------------------------------ */

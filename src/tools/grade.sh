@@ -51,6 +51,8 @@ thread) per_test=30 ;;
 esac
 HARNESS_TIMEOUT=${GRADE_TIMEOUT:-$per_test}
 export HARNESS_TIMEOUT
+# The report of a hung test (tests/harness/hung.py) shows the learner's files.
+export HARNESS_IMPL="$IMPL"
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
 export ASAN_OPTIONS="detect_leaks=1"
 export UBSAN_OPTIONS="print_stacktrace=1 halt_on_error=1"

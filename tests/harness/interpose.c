@@ -212,8 +212,11 @@ static void forget_owner(pthread_mutex_t *mu)
 
 int __wrap_pthread_mutex_lock(pthread_mutex_t *mu)
 {
+	/* On the stack, where the hung-test report finds what this thread is
+	 * blocked on even in an optimised build. */
+	pthread_mutex_t *volatile blocked_on_mutex = mu;
 	perturb(1, 5);
-	int rc = __real_pthread_mutex_lock(mu);
+	int rc = __real_pthread_mutex_lock(blocked_on_mutex);
 	if (rc == 0)
 		record_owner(mu, __builtin_return_address(0));
 	return rc;
@@ -258,8 +261,9 @@ int __wrap_pthread_cond_init(pthread_cond_t *cv, const pthread_condattr_t *attr)
 
 int __wrap_pthread_cond_wait(pthread_cond_t *cv, pthread_mutex_t *mu)
 {
+	pthread_cond_t *volatile blocked_on_cond = cv;
 	forget_owner(mu);
-	int rc = __real_pthread_cond_wait(cv, mu);
+	int rc = __real_pthread_cond_wait(blocked_on_cond, mu);
 	record_owner(mu, __builtin_return_address(0));
 	return rc;
 }
@@ -287,9 +291,10 @@ static void require_monotonic(pthread_cond_t *cv, void *where)
 
 int __wrap_pthread_cond_timedwait(pthread_cond_t *cv, pthread_mutex_t *mu, const struct timespec *at)
 {
+	pthread_cond_t *volatile blocked_on_cond = cv;
 	require_monotonic(cv, __builtin_return_address(0));
 	forget_owner(mu);
-	int rc = __real_pthread_cond_timedwait(cv, mu, at);
+	int rc = __real_pthread_cond_timedwait(blocked_on_cond, mu, at);
 	record_owner(mu, __builtin_return_address(0));
 	return rc;
 }

@@ -81,7 +81,7 @@ def local(f, name):
 
 def describe(thread):
     """Our innermost frame (file, line, function), what it is blocked on and
-    its address, and the test's own frame below it (or None)."""
+    its address, and our next frame out (the caller, or None)."""
     blocked, addr, where, test = None, None, None, None
     for f in frames(thread):
         name = f.name() or ""
@@ -91,11 +91,13 @@ def describe(thread):
                     blocked = what
                     addr = local(f, "blocked_on_mutex") or local(f, "blocked_on_cond")
         filename, line = frame_file(f)
-        if ours(filename) and where is None:
+        if not ours(filename):
+            continue
+        if where is None:
             where = (filename, line, name)
-        if where is not None and filename is not None and filename.startswith("tests/"):
-            if (filename, line, name) != where:
-                test = (filename, line, name)
+        elif test is None:
+            test = (filename, line, name)
+        if filename.startswith("tests/"):
             break
     return where, blocked, addr, test
 
@@ -182,7 +184,8 @@ def report():
         if text:
             out.append("      %s" % text)
         if test is not None:
-            out.append("      (called from %s:%d in %s)" % (short(test[0]), test[1], test[2]))
+            text = source_line(test[0], test[1])
+            out.append("      called from %s:%d in %s: %s" % (short(test[0]), test[1], test[2], text))
     if others:
         out.append("  (%d more thread(s) outside your code)" % others)
     for mutex, owner, ret in held:

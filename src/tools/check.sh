@@ -8,7 +8,10 @@
 set -u
 MAKE=${MAKE:-make}
 LESSONS=${LESSONS:-}
-export MAKE LESSONS
+# Each grade below asks for its own build and runs: no perturbed or
+# ThreadSanitizer follow-ups behind a plain grade (grade.sh).
+GRADE_FOLLOWUPS=0
+export MAKE LESSONS GRADE_FOLLOWUPS
 passed=0
 failed=0
 start=$(date +%s)
@@ -54,6 +57,14 @@ for san in "" address thread; do
 	cat "$log/solutions-${san:-plain}.txt"
 	count "$log/solutions-${san:-plain}.txt"
 done
+
+step "the concurrency lessons' tests pass 20 perturbed rounds in a row (reference)"
+t0=$(date +%s)
+GRADE_QUIET=1 IMPL=solutions LESSONS="$(sh src/tools/grade.sh concurrent)" PERTURB=20 \
+	sh src/tools/grade.sh >"$log/solutions-perturbed.txt" 2>&1
+cat "$log/solutions-perturbed.txt"
+count "$log/solutions-perturbed.txt"
+echo "  ($(($(date +%s) - t0))s)"
 
 step "reference solutions under valgrind (memcheck, fewer messages)"
 GRADE_QUIET=1 IMPL=solutions HARNESS_SCALE=2 GRADE_TIMEOUT=120 \

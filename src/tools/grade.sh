@@ -246,7 +246,7 @@ tsan_lesson() { # lesson suites: the lesson again under ThreadSanitizer
 	l=$1 suites=$2
 	log="$results/$l.thread.build.log"
 	if ! $MAKE -s --no-print-directory testbin LESSON="$l" IMPL="$IMPL" SANITIZE=thread >"$log" 2>&1; then
-		board_row "  ThreadSan." "does not build (see $log)"
+		board_row "  TSan" "does not build (see $log)"
 		return
 	fi
 	tresults="build/results/thread/$tag"
@@ -261,10 +261,10 @@ tsan_lesson() { # lesson suites: the lesson again under ThreadSanitizer
 		fi
 	done
 	if [ -z "$first_bad_tap" ]; then
-		board_row "  ThreadSan." "passed    $tpass/$tn"
+		board_row "  TSan" "passed    $tpass/$tn"
 		return
 	fi
-	board_row "  ThreadSan." "$tpass/$tn passed  (a race that the plain run did not show)"
+	board_row "  TSan" "$tpass/$tn passed  (a race that the plain run did not show)"
 	details="$details
 $(lesson_title "$l") under ThreadSanitizer: first failing test
 $(first_failure "$first_bad_tap")

@@ -3,6 +3,7 @@
  * Written against src/channel.h only.
  */
 #include "chan_testing.h"
+#include "clock.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -436,6 +437,30 @@ static void test_woken_receiver_rechecks_before_taking(void **state)
 	print_message("the message was taken from under the woken receiver in %d of 200 rounds\n", stolen);
 }
 
+/*
+ * Lesson 02 waits with deadlines on CLOCK_MONOTONIC, so chan_new must create
+ * the condition variables on that clock. A timed wait on one left on the
+ * realtime clock would still time out here (at once: a monotonic deadline
+ * read as a wall-clock time lies in 1970), so the harness's wrapped
+ * pthread_cond_timedwait (tests/harness/interpose.c) is what fails it, with
+ * a message naming pthread_condattr_setclock.
+ */
+static void test_deadlines_use_the_monotonic_clock(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(1);
+	void *got = NULL;
+	struct timespec soon = deadline_after_ms(20);
+	/* Empty: the receive waits on not_empty until the deadline. */
+	assert_chan_status(chan_recv_until(ch, &got, &soon), CHAN_TIMEOUT);
+	/* Full: the send waits on not_full. */
+	assert_chan_status(chan_send(ch, MSG(1)), CHAN_OK);
+	soon = deadline_after_ms(20);
+	assert_chan_status(chan_send_until(ch, MSG(2), &soon), CHAN_TIMEOUT);
+	assert_chan_status(chan_recv(ch, &got), CHAN_OK);
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
 static void test_unbuffered_2x2_threads_exactly_once(void **state)
 {
 	(void)state;
@@ -496,6 +521,7 @@ int main(int argc, char **argv)
 		HTEST(test_unbuffered_2x2_threads_exactly_once, L01 "#send-and-receive"),
 		HTEST(test_woken_receiver_rechecks_before_taking, L01 "#7-what-can-go-wrong"),
 		HTEST(test_len_is_safe_to_call_during_traffic, L01 "#len-and-cap"),
+		HTEST(test_deadlines_use_the_monotonic_clock, L01 "#5-build-it"),
 	};
 	return harness_main(argc, argv, "01-channel", tests, HARNESS_COUNT(tests));
 }

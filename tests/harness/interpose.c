@@ -272,19 +272,16 @@ int __wrap_pthread_cond_wait(pthread_cond_t *cv, pthread_mutex_t *mu)
  * wait on a condition variable left on the realtime clock waits for the
  * wrong moment (and a clock step moves it): fail the test, whichever
  * thread waits. */
-static void require_monotonic(pthread_cond_t *cv, void *where)
+static void require_monotonic(pthread_cond_t *cv)
 {
+	static const char msg[] =
+	    "ERROR: pthread_cond_timedwait on a condition variable on the realtime clock: deadlines "
+	    "are on CLOCK_MONOTONIC; create it with an attribute set by pthread_condattr_setclock("
+	    "&attr, CLOCK_MONOTONIC) (NULL or PTHREAD_COND_INITIALIZER mean realtime)\n";
 	long i = find_slot(cond_keys, cv, 0);
 	if (i >= 0 && atomic_load(&cond_monotonic[i]))
 		return;
-	char msg[512];
-	snprintf(msg, sizeof(msg),
-		 "ERROR: pthread_cond_timedwait on a condition variable that runs on the realtime clock "
-		 "(called from %p): the deadlines are on CLOCK_MONOTONIC, so create every condition "
-		 "variable with a pthread_condattr_t on which pthread_condattr_setclock(&attr, "
-		 "CLOCK_MONOTONIC) was called (PTHREAD_COND_INITIALIZER and a NULL attr mean realtime)\n",
-		 where);
-	if (write(STDOUT_FILENO, msg, strlen(msg)) < 0)
+	if (write(STDOUT_FILENO, msg, sizeof(msg) - 1) < 0)
 		_exit(1);
 	_exit(1);
 }
@@ -292,7 +289,7 @@ static void require_monotonic(pthread_cond_t *cv, void *where)
 int __wrap_pthread_cond_timedwait(pthread_cond_t *cv, pthread_mutex_t *mu, const struct timespec *at)
 {
 	pthread_cond_t *volatile blocked_on_cond = cv;
-	require_monotonic(cv, __builtin_return_address(0));
+	require_monotonic(cv);
 	forget_owner(mu);
 	int rc = __real_pthread_cond_timedwait(blocked_on_cond, mu, at);
 	record_owner(mu, __builtin_return_address(0));

@@ -6,7 +6,7 @@
 #                             what to run and exit 1.
 #   deps.sh install           install everything the course uses.
 #   deps.sh missing [tool...] print the Debian packages that are missing.
-# Tools: cc pkg-config libcjson cmocka timeout valgrind promtool prometheus curl
+# Tools: cc pkg-config libcjson cmocka timeout valgrind promtool prometheus curl gdb
 set -u
 
 package_of() {
@@ -19,6 +19,7 @@ package_of() {
 	valgrind) echo valgrind ;;
 	promtool | prometheus) echo prometheus ;;
 	curl) echo curl ;;
+	gdb) echo gdb ;;
 	esac
 }
 
@@ -41,7 +42,7 @@ present() {
 }
 
 BUILD_TOOLS="cc pkg-config libcjson cmocka timeout"
-ALL_TOOLS="$BUILD_TOOLS valgrind promtool curl"
+ALL_TOOLS="$BUILD_TOOLS valgrind promtool curl gdb"
 
 missing_tools() {
 	for t in "$@"; do present "$t" || printf '%s ' "$t"; done

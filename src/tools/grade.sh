@@ -113,6 +113,11 @@ run_suite() { # suite variant tap [runner]: run a suite's program; sets n, pass,
 	fi
 }
 
+verdicts() { # tap...: "2 FAIL, 1 HUNG"
+	cat "$@" | grep '^not ok ' | sed -n 's/.* # \([A-Z]*\)$/\1/p' | sort | uniq -c |
+		awk '{printf "%s%s %s", sep, $1, $2; sep = ", "}'
+}
+
 first_failure() { # tap: the first failing test's details (all of them with VERBOSE=1)
 	awk -v all="$VERBOSE" '
 		/^not ok / { if (shown && all != "1") exit; shown = 1; show = 1
@@ -141,9 +146,7 @@ grade_suite() { # suite: run it, add a row to the board and its failures to the 
 		notimpl=$n # no details, as for a lesson not started
 		pass=0
 	else
-		kinds=$(grep '^not ok ' "$tap" | sed -n 's/.* # \([A-Z]*\)$/\1/p' | sort | uniq -c |
-			awk '{printf "%s%s %s", sep, $1, $2; sep = ", "}')
-		row="$pass/$n passed  ($kinds)"
+		row="$pass/$n passed  ($(verdicts "$tap"))"
 	fi
 	board="$board$(printf '  %-14s %s' "$(suite_title "$s")" "$row")
 "
@@ -264,7 +267,7 @@ tsan_lesson() { # lesson suites: the lesson again under ThreadSanitizer
 		board_row "  TSan" "passed    $tpass/$tn"
 		return
 	fi
-	board_row "  TSan" "$tpass/$tn passed  (a race that the plain run did not show)"
+	board_row "  TSan" "$tpass/$tn passed  ($(verdicts $(for s in $suites; do echo "$tresults/$s.tap"; done)))"
 	details="$details
 $(lesson_title "$l") under ThreadSanitizer: first failing test
 $(first_failure "$first_bad_tap")

@@ -41,8 +41,8 @@ int __real_pthread_create(pthread_t *tid, const pthread_attr_t *attr, void *(*fn
 
 /* ---- perturbation ---------------------------------------------------------- */
 
-static uint64_t seed;    /* HARNESS_SEED; written once before any thread starts */
-static int perturbing;   /* 1 when HARNESS_SEED is set */
+static uint64_t seed;		   /* HARNESS_SEED; written once before any thread starts */
+static int perturbing;		   /* 1 when HARNESS_SEED is set */
 static _Thread_local uint64_t rng; /* this thread's generator; 0 until seeded */
 /* How much more often than the base rate this thread sleeps: 1, 4 or 16,
  * drawn when its generator is seeded. As with rr's chaos mode giving
@@ -193,14 +193,16 @@ static long tid(void)
 	return my_tid;
 }
 
-static void record_owner(pthread_mutex_t *mu, void *where)
+/* Records who holds mu from now on when rc says it was taken; returns rc. */
+static int record_owner(pthread_mutex_t *mu, int rc, void *where)
 {
-	long i = find_slot(lock_keys, mu, 1);
+	long i = rc == 0 ? find_slot(lock_keys, mu, 1) : -1;
 	if (i < 0)
-		return;
+		return rc;
 	harness_locks[i].mutex = mu;
 	harness_locks[i].owner = tid();
 	harness_locks[i].where = where;
+	return rc;
 }
 
 static void forget_owner(pthread_mutex_t *mu)
@@ -216,19 +218,13 @@ int __wrap_pthread_mutex_lock(pthread_mutex_t *mu)
 	 * blocked on even in an optimised build. */
 	pthread_mutex_t *volatile blocked_on_mutex = mu;
 	perturb(1, 5);
-	int rc = __real_pthread_mutex_lock(blocked_on_mutex);
-	if (rc == 0)
-		record_owner(mu, __builtin_return_address(0));
-	return rc;
+	return record_owner(mu, __real_pthread_mutex_lock(blocked_on_mutex), __builtin_return_address(0));
 }
 
 int __wrap_pthread_mutex_trylock(pthread_mutex_t *mu)
 {
 	perturb(1, 5);
-	int rc = __real_pthread_mutex_trylock(mu);
-	if (rc == 0)
-		record_owner(mu, __builtin_return_address(0));
-	return rc;
+	return record_owner(mu, __real_pthread_mutex_trylock(mu), __builtin_return_address(0));
 }
 
 int __wrap_pthread_mutex_unlock(pthread_mutex_t *mu)
@@ -264,7 +260,8 @@ int __wrap_pthread_cond_wait(pthread_cond_t *cv, pthread_mutex_t *mu)
 	pthread_cond_t *volatile blocked_on_cond = cv;
 	forget_owner(mu);
 	int rc = __real_pthread_cond_wait(blocked_on_cond, mu);
-	record_owner(mu, __builtin_return_address(0));
+	/* Whatever rc is, the wait has taken mu again. */
+	record_owner(mu, 0, __builtin_return_address(0));
 	return rc;
 }
 
@@ -292,7 +289,8 @@ int __wrap_pthread_cond_timedwait(pthread_cond_t *cv, pthread_mutex_t *mu, const
 	require_monotonic(cv);
 	forget_owner(mu);
 	int rc = __real_pthread_cond_timedwait(blocked_on_cond, mu, at);
-	record_owner(mu, __builtin_return_address(0));
+	/* Whatever rc is, the wait has taken mu again. */
+	record_owner(mu, 0, __builtin_return_address(0));
 	return rc;
 }
 

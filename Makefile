@@ -176,7 +176,7 @@ logpipe bin/logpipe: $(LOGPIPE_BIN)
 	@mkdir -p bin && cp $< bin/logpipe && \
 		echo "built bin/logpipe from $(if $(LESSON),$(IMPL) for lesson $(LESSON) and the reference for the others,$(IMPL))"
 
-## test: grade your exercises (LESSON=NN, IMPL=solutions, SANITIZE=thread|address, VERBOSE=1, FORMAT=tap;
+## test: grade your exercises (LESSON=NN, IMPL=solutions, SANITIZE=thread|address, VERBOSE=1, FORMAT=tap|junit;
 ##       SEED=n replays a perturbed run, PERTURB=N runs N perturbed rounds)
 test: deps-present
 	@IMPL='$(IMPL)' SANITIZE='$(SANITIZE)' LESSON='$(LESSON)' LESSONS='$(SELECTED)' \

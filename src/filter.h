@@ -44,13 +44,14 @@ int filter_accept(const struct filter_config *cfg, const struct log_entry *entry
 struct filter_stats {
 	atomic_ullong passed;
 	atomic_ullong dropped;
+	atomic_ullong discarded; /* freed because out was closed under the stage */
 };
 
 /*
  * The filter stage: receives struct log_entry * from in until in is
  * closed; sends the accepted ones on out, frees and counts the others;
- * then closes out. If out is closed under it, it frees what it cannot send
- * and keeps draining in.
+ * then closes out. If out is closed under it, it frees what it cannot send,
+ * counts it in stats.discarded, and keeps draining in.
  */
 struct filter_stage {
 	struct filter_config cfg;

@@ -78,7 +78,8 @@ typedef char *(*http_render_fn)(void *arg, size_t *len);
 int http_respond(const struct http_request *req, http_render_fn render, void *arg, struct strbuf *out);
 
 /* Appends an error response with the given status (400, 404, 408, 431,
- * 500, 501, 503, 505), "Connection: close" and a one-line text body. */
+ * 500, 501, 503, 505), "Connection: close" and a one-line text body; a
+ * 503 also says "Retry-After: 1". */
 void http_respond_error(int status, struct strbuf *out);
 /* end snippet */
 
@@ -89,8 +90,9 @@ struct http_server_config {
 	const char *listen;    /* "127.0.0.1:8479", "[::1]:8479", ":8479" (every
 				  interface, IPv6 and IPv4); port 0 picks a free one */
 	int max_connections;   /* default 64; at the cap, the connection that has waited
-				  longest (over 1 s) for its request is closed to make
-				  room, else the new one is answered 503 and closed */
+				  longest for a complete request head (since it was
+				  accepted or last answered) is closed to make room; if
+				  every one is being answered, the new one is told 503 */
 	long head_timeout_ms;  /* a request head must be complete within this (default 10000) */
 	long idle_timeout_ms;  /* a keep-alive connection idle this long is closed (default 60000) */
 	long write_timeout_ms; /* a client must take its response within this (default 10000) */
@@ -112,7 +114,9 @@ struct http_server *http_server_start(const struct http_server_config *cfg, http
 /* The port the server listens on (useful with port 0). */
 int http_server_port(const struct http_server *server);
 
-/* Stops accepting, closes every connection, joins the thread, frees. */
+/* Stops accepting and closes every connection but those writing a
+ * response, which finish (each within write_timeout_ms) and then close;
+ * joins the thread and frees. */
 void http_server_stop(struct http_server *server);
 /* end snippet */
 

@@ -5,6 +5,8 @@
  *   logpipe --file /var/log/app.log                  follow it, serve 127.0.0.1:8479
  *   logpipe --simulate --rate 500 --listen :8479     simulated lines, every interface
  *   logpipe --file app.log --once                    count the whole file, print, exit
+ *   logpipe --file a.log --file 'logs/?*.log'        several files, and any that match later
+ *   logpipe --file app.log --format pino             a log written by pino (docs/formats.md)
  *
  * The threads: one per stage (pipeline.h), the server's, and, at the stop,
  * one that drains the pipeline. SIGINT and SIGTERM are blocked in every
@@ -22,6 +24,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <glob.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -36,21 +39,37 @@
 
 struct options {
 	struct pipeline_config cfg;
+	/* --format's preset, then the field options over it, whatever their
+	 * order on the command line (applied by parse_args at the end) */
+	const struct log_format *preset;
+	const char *fields[4]; /* --level-field, --service-field, --message-field, --latency-field */
+	int scale_given;
+	enum level_scale scale;
 	int simulate;
 	int once;
 	int from_start;
 	char *services; /* --services, cut up in place by filter_config_services */
+	const char *files[TAILER_GROUP_MAX]; /* --file, each a path or a glob pattern */
+	size_t nfiles;
 };
 
 static void usage(FILE *to)
 {
 	fprintf(to,
-		"usage: " PROG " (--file PATH [--from-start] [--once] | --simulate [--rate N] [--seed N])\n"
+		"usage: " PROG " (--file PATH... [--from-start] [--once] [--file-label] |\n"
+		"               --simulate [--rate N] [--seed N])\n"
 		"              [--min-level LEVEL] [--services a,b] [--listen ADDR] [--capacity N]\n"
 		"              [--batch N] [--workers N] [--slow-stage STAGE:US]\n"
+		"              [--format NAME] [--container docker|cri] [--level-scale SCALE]\n"
+		"              [--level-field F] [--service-field F] [--message-field F]\n"
+		"              [--latency-field F]\n"
 		"  Turns a JSON log into Prometheus metrics, served at http://ADDR/metrics.\n"
-		"  --file PATH        follow PATH like tail -F (from its end, unless --from-start)\n"
-		"  --from-start       read what PATH already holds first\n"
+		"  --file PATH        follow PATH like tail -F (from its end, unless --from-start);\n"
+		"                     repeat it for more files (up to %d); a glob pattern in\n"
+		"                     quotes ('logs/?*.log') also follows files that match later\n"
+		"  --from-start       read what the files already hold first\n"
+		"  --file-label       count lines read, rotations and truncations by file\n"
+		"                     (a label per file: see docs/metrics.md)\n"
 		"  --simulate         make log lines instead of reading a file (the default)\n"
 		"  --rate N           simulated lines per second (default 100; 0: as fast as possible)\n"
 		"  --seed N           the simulator's seed (default 1)\n"
@@ -64,10 +83,19 @@ static void usage(FILE *to)
 		"  --workers N        parser threads (lesson 10; 1 to %d, default 1)\n"
 		"  --slow-stage S:US  make stage S (parser, filter or metrics) sleep US\n"
 		"                     microseconds per item, to watch backpressure (lesson 10)\n"
+		"  --format NAME      the log's JSON: default, pino, bunyan, zap, logrus, slog or\n"
+		"                     ecs (docs/formats.md)\n"
+		"  --container C      lines wrapped by docker (json-file) or cri (Kubernetes)\n"
+		"  --level-scale S    numeric levels: pino (10 trace ... 60 fatal), syslog\n"
+		"                     (0 emerg ... 7 debug) or none\n"
+		"  --level-field F    where the level is: keys or dotted paths, comma-separated,\n"
+		"                     tried in order (also --service-field, --message-field,\n"
+		"                     --latency-field; they change --format's choice)\n"
 		"  --once             with --file: read it from start to end, print the metrics\n"
 		"                     to stdout and exit (no server)\n"
 		"  --help, --version\n",
-		HTTP_DEFAULT_PORT, PIPELINE_DEFAULT_CAPACITY, STAGE_MAX_BATCH, STAGE_MAX_WORKERS);
+		TAILER_GROUP_MAX, HTTP_DEFAULT_PORT, PIPELINE_DEFAULT_CAPACITY, STAGE_MAX_BATCH,
+		STAGE_MAX_WORKERS);
 }
 
 /* Says what is wrong, then the usage; returns 2 (bad arguments). */
@@ -90,6 +118,7 @@ static int bad_count(const char *option, int max, const char *arg)
 
 enum {
 	O_FILE = 256,
+	O_FILE_LABEL,
 	O_FROM_START,
 	O_SIMULATE,
 	O_RATE,
@@ -102,6 +131,13 @@ enum {
 	O_WORKERS,
 	O_SLOW_STAGE,
 	O_ONCE,
+	O_FORMAT,
+	O_CONTAINER,
+	O_LEVEL_SCALE,
+	O_LEVEL_FIELD,
+	O_SERVICE_FIELD,
+	O_MESSAGE_FIELD,
+	O_LATENCY_FIELD,
 	O_HELP,
 	O_VERSION
 };
@@ -122,13 +158,69 @@ static int slow_stage(const char *arg, struct options *o)
 	return 0;
 }
 
+/* The log format options. 0: go on; 2: bad (reported). */
+static int format_option(int c, const char *arg, struct options *o)
+{
+	switch (c) {
+	case O_FORMAT:
+		if ((o->preset = log_format_preset(arg)) == NULL)
+			return bad("--format: unknown format '%s' (default, pino, bunyan, zap, logrus, slog, "
+				   "ecs)",
+				   arg);
+		return 0;
+	case O_CONTAINER:
+		if (log_container_parse(arg, &o->cfg.container) != 0)
+			return bad("--container wants docker, cri or none, not '%s'", arg);
+		return 0;
+	case O_LEVEL_SCALE:
+		if (level_scale_parse(arg, &o->scale) != 0)
+			return bad("--level-scale wants pino, syslog or none, not '%s'", arg);
+		o->scale_given = 1;
+		return 0;
+	default: /* the four field lists, in the order of enum O_... */
+		o->fields[c - O_LEVEL_FIELD] = arg;
+		return 0;
+	}
+}
+
+/* The format the options describe, in o->cfg.format: --format's preset
+ * (the default one if none) with the field options over it. Leaves it
+ * unset (parse_log_line's own rules, the fastest) when nothing was asked
+ * for. 0, or 2 (reported). */
+static int settle_format(struct options *o)
+{
+	if (o->preset == NULL && !o->scale_given && !o->fields[0] && !o->fields[1] && !o->fields[2] &&
+	    !o->fields[3])
+		return 0;
+	struct log_format *f = &o->cfg.format;
+	*f = *(o->preset != NULL ? o->preset : log_format_preset("default"));
+	const char **lists[] = {&f->level, &f->service, &f->message, &f->latency};
+	for (int i = 0; i < 4; i++)
+		if (o->fields[i] != NULL)
+			*lists[i] = o->fields[i];
+	if (o->scale_given)
+		f->scale = o->scale;
+	char err[256];
+	if (log_format_check(f, err, sizeof(err)) != 0)
+		return bad("%s", err);
+	return 0;
+}
+
 /* One option. 0: go on; 2: bad (reported). */
 static int option(int c, const char *arg, struct options *o)
 {
 	unsigned long long n;
+	if (c >= O_FORMAT && c <= O_LATENCY_FIELD)
+		return format_option(c, arg, o);
 	switch (c) {
 	case O_FILE:
-		o->cfg.source.path = arg;
+		if (o->nfiles == TAILER_GROUP_MAX)
+			return bad("too many --file options (at most 64): '%s'", arg);
+		o->files[o->nfiles++] = arg;
+		o->cfg.source.path = o->files[0];
+		return 0;
+	case O_FILE_LABEL:
+		o->cfg.file_label = 1;
 		return 0;
 	case O_FROM_START:
 		o->from_start = 1;
@@ -186,6 +278,7 @@ static int option(int c, const char *arg, struct options *o)
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	static const struct option longs[] = {{"file", required_argument, NULL, O_FILE},
+					      {"file-label", no_argument, NULL, O_FILE_LABEL},
 					      {"from-start", no_argument, NULL, O_FROM_START},
 					      {"simulate", no_argument, NULL, O_SIMULATE},
 					      {"rate", required_argument, NULL, O_RATE},
@@ -198,6 +291,13 @@ static int parse_args(int argc, char **argv, struct options *o)
 					      {"workers", required_argument, NULL, O_WORKERS},
 					      {"slow-stage", required_argument, NULL, O_SLOW_STAGE},
 					      {"once", no_argument, NULL, O_ONCE},
+					      {"format", required_argument, NULL, O_FORMAT},
+					      {"container", required_argument, NULL, O_CONTAINER},
+					      {"level-scale", required_argument, NULL, O_LEVEL_SCALE},
+					      {"level-field", required_argument, NULL, O_LEVEL_FIELD},
+					      {"service-field", required_argument, NULL, O_SERVICE_FIELD},
+					      {"message-field", required_argument, NULL, O_MESSAGE_FIELD},
+					      {"latency-field", required_argument, NULL, O_LATENCY_FIELD},
 					      {"help", no_argument, NULL, O_HELP},
 					      {"version", no_argument, NULL, O_VERSION},
 					      {NULL, 0, NULL, 0}};
@@ -229,6 +329,19 @@ static int parse_args(int argc, char **argv, struct options *o)
 		return bad("%s", "--once needs --file (a simulator never ends)");
 	if (o->from_start && o->cfg.source.path == NULL)
 		return bad("%s", "--from-start needs --file");
+	if (o->cfg.file_label && o->cfg.source.path == NULL)
+		return bad("%s", "--file-label needs --file");
+	o->cfg.files = o->files;
+	o->cfg.nfiles = o->nfiles;
+	if (o->cfg.container != CONTAINER_NONE && o->cfg.workers > 1)
+		return bad("%s", "--container joins pieces of lines in order: it needs one parser worker");
+	/* The lines of several files interleave in one channel, and a line
+	 * does not say which file it came from. */
+	if (o->cfg.container != CONTAINER_NONE && o->nfiles > 0 && (o->nfiles > 1 || strpbrk(o->files[0], "*?[") != NULL))
+		return bad("%s", "--container joins pieces of one file's lines: it takes one --file, not "
+				 "several or a pattern");
+	if (settle_format(o) != 0)
+		return 2;
 	o->cfg.source.from_start = o->from_start || o->once;
 	o->cfg.source.stop_at_eof = o->once;
 	o->cfg.serve = !o->once;
@@ -241,18 +354,23 @@ static int parse_args(int argc, char **argv, struct options *o)
 static void check_invariant(struct pipeline *p, int cancelled)
 {
 	unsigned long long read = pipeline_lines_read(p), accounted = pipeline_lines_accounted(p);
-	if (cancelled && read >= accounted)
-		fprintf(stderr,
-			PROG ": cancelled: %llu of %llu lines accounted for, %llu abandoned in flight\n",
-			accounted, read, read - accounted);
-	else if (read != accounted)
+	unsigned long long unfollowed = atomic_load(&p->tailers.unfollowed);
+	if (unfollowed > 0)
+		fprintf(stderr, PROG ": warning: %llu files matched but were not followed (at most %d files)\n",
+			unfollowed, TAILER_GROUP_MAX);
+	if (read != accounted)
 		fprintf(stderr,
 			PROG ": warning: %llu lines read but %llu accounted for (parse errors + filtered + "
-			     "entries + dropped): a stage lost or invented lines\n",
+			     "entries + dropped + discarded + joined): a stage lost or invented lines\n",
 			read, accounted);
+	else if (cancelled)
+		fprintf(stderr,
+			PROG ": cancelled: all %llu lines accounted for, %llu of them discarded in flight\n",
+			read, pipeline_lines_discarded(p));
 	else
 		fprintf(stderr,
-			PROG ": all %llu lines accounted for (parse errors + filtered + entries + dropped)\n",
+			PROG ": all %llu lines accounted for (parse errors + filtered + entries + dropped + "
+			     "discarded + joined)\n",
 			read);
 }
 
@@ -270,22 +388,50 @@ static void say_stages(const struct pipeline *p)
 			p->cfg.slow_stage, p->cfg.slow_us);
 }
 
+/* Following waits for a file that is not there yet; a batch run would
+ * quietly count nothing, so say it. A pattern that matches nothing comes
+ * back from glob as itself (GLOB_NOCHECK), and is not there either.
+ * 0, or 1 (reported). */
+static int check_files_there(const struct options *o)
+{
+	for (size_t i = 0; i < o->nfiles; i++) {
+		glob_t found;
+		int rc = glob(o->files[i], GLOB_NOCHECK, NULL, &found) == 0 ? 0 : 1;
+		for (size_t k = 0; rc == 0 && k < found.gl_pathc; k++)
+			if (access(found.gl_pathv[k], R_OK) != 0) {
+				fprintf(stderr, PROG ": %s: %s\n", found.gl_pathv[k], strerror(errno));
+				rc = 1;
+			}
+		globfree(&found);
+		if (rc != 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* "a.log, b.log" for the messages; the first ones when they are many. */
+static void name_files(const struct options *o, char *to, size_t size)
+{
+	size_t used = 0;
+	to[0] = '\0';
+	for (size_t i = 0; i < o->nfiles && used < size; i++)
+		used += (size_t)snprintf(to + used, size - used, "%s%s", i > 0 ? ", " : "", o->files[i]);
+}
+
 /* --once: the batch mode. Read to the end, drain, print, exit. */
 static int run_once(struct options *o)
 {
 	static struct pipeline p;
 	char err[256] = "";
-	/* Following waits for a file that is not there yet; a batch run would
-	 * quietly count nothing, so say it. */
-	if (access(o->cfg.source.path, R_OK) != 0) {
-		fprintf(stderr, PROG ": %s: %s\n", o->cfg.source.path, strerror(errno));
+	if (check_files_there(o) != 0)
 		return 1;
-	}
 	if (pipeline_start(&p, &o->cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, PROG ": %s\n", err);
 		return 1;
 	}
-	fprintf(stderr, PROG ": reading %s once, from its start to its end\n", o->cfg.source.path);
+	char files[300];
+	name_files(o, files, sizeof(files));
+	fprintf(stderr, PROG ": reading %s once, from start to end\n", files);
 	say_stages(&p);
 	pipeline_wait(&p); /* the tailer stops at the end; the close travels down */
 	size_t len = 0;
@@ -357,10 +503,10 @@ static int run_serving(struct options *o, const sigset_t *set)
 		fprintf(stderr, PROG ": %s\n", err);
 		return 1;
 	}
-	char source[300];
+	char source[320], files[280];
+	name_files(o, files, sizeof(files));
 	if (o->cfg.source.path != NULL)
-		snprintf(source, sizeof(source), "following %s%s", o->cfg.source.path,
-			 o->from_start ? " from its start" : "");
+		snprintf(source, sizeof(source), "following %s%s", files, o->from_start ? " from the start" : "");
 	else if (o->cfg.source.rate > 0)
 		snprintf(source, sizeof(source), "simulating %g lines/s (seed %llu)", o->cfg.source.rate,
 			 o->cfg.source.seed);

@@ -20,4 +20,13 @@ void not_implemented(const char *func, const char *see, const char *file, int li
  * its place will not come, and the verdict is already NOT IMPLEMENTED. */
 int not_implemented_reached(void);
 
+/*
+ * Marks a static helper given to the learner. While a stub stands in for
+ * the function that calls it, the helper is unused, and -Werror would stop
+ * the build; a stub that named the helper to silence that would give the
+ * answer away, and a learner who solved it another way would have to call
+ * it anyway. Marked, it may go unused.
+ */
+#define EXERCISE_HELPER __attribute__((unused))
+
 #endif

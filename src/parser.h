@@ -60,38 +60,166 @@ const char *parse_error_name(enum parse_error err);
 enum parse_error parse_log_line(const char *text, size_t len, struct log_entry **entry);
 /* end snippet */
 
+/* snippet: formats */
+/*
+ * Part 2: other loggers' JSON. A format says where a line keeps each field
+ * and how it writes its level. Each field is a comma-separated list of
+ * candidates tried in order, the first one present with the right type
+ * winning (as "msg" wins over "message" above); a candidate is a key or a
+ * dotted path into nested objects. "log.level" finds {"log.level":"info"}
+ * (a flat key with a dot in it, the way ECS libraries write it) first,
+ * then {"log":{"level":"info"}}.
+ */
+enum level_scale {
+	LEVEL_SCALE_NONE,   /* levels are names; a number is no level at all */
+	LEVEL_SCALE_PINO,   /* pino and bunyan: 10 trace, 20 debug, ..., 60 fatal */
+	LEVEL_SCALE_SYSLOG, /* syslog severities: 0 emerg ... 7 debug, lower is worse */
+};
+
+struct log_format {
+	const char *name;      /* "default", "pino", ...: for messages */
+	const char *level;     /* a string (any scale) or a number (with a scale) */
+	const char *service;   /* a string, else "unknown" */
+	const char *message;   /* a string, else "" */
+	const char *timestamp; /* a string, else NULL */
+	const char *latency;   /* a number of milliseconds, else none */
+	enum level_scale scale;
+};
+
+/* Field paths longer than this are refused by log_format_check. */
+#define LOG_FIELD_MAX 128
+
+/* The preset called name (default, pino, bunyan, zap, logrus, slog, ecs),
+ * or NULL. "default" is parse_log_line's own rules, written as a format. */
+const struct log_format *log_format_preset(const char *name);
+
+/* The scale called name ("none", "pino", "syslog"): 0, or -1. */
+int level_scale_parse(const char *name, enum level_scale *scale);
+
+/* 0 if every candidate list of fmt is well formed (no empty candidate, no
+ * empty path step, none over LOG_FIELD_MAX); else -1 and a one-line reason
+ * in err. */
+int log_format_check(const struct log_format *fmt, char *err, size_t errlen);
+
+/*
+ * The member of obj at path[0..len) (not NUL-terminated: a piece of a
+ * candidate list): the member named exactly that, else, for each dot in
+ * turn, the member named by the text before it, if that is an object, and
+ * the rest of the path inside it. NULL when there is none, or when obj is
+ * not an object. The result points into obj's tree.
+ */
+struct cJSON;
+const struct cJSON *json_path_find(const struct cJSON *obj, const char *path, size_t len);
+
+/*
+ * The level a number stands for on a scale. Pino: a whole number from 10
+ * up; a custom level between two known ones counts as the one below it
+ * (35 is info), and 60 or more is fatal. Syslog: a whole number from 0 to 7;
+ * 0 to 2 are fatal, 3 error, 4 warn, 5 (notice) and 6 info, 7 debug.
+ * Returns 0 and sets *level, or -1 (no level on that scale, or
+ * LEVEL_SCALE_NONE).
+ */
+int log_level_from_number(double number, enum level_scale scale, enum log_level *level);
+
+/*
+ * parse_log_line with the fields where fmt says. Level names are those of
+ * log_level_parse plus what other loggers write: "panic" and "dpanic" (zap,
+ * logrus), "emerg", "alert", "crit", "critical", "err", "notice" (syslog),
+ * and slog's offsets ("INFO+2" is info, "WARN-1" is info, "ERROR+4" is
+ * error). fmt NULL: parse_log_line itself.
+ */
+enum parse_error parse_log_line_as(const struct log_format *fmt, const char *text, size_t len,
+				   struct log_entry **entry);
+/* end snippet */
+
+/* snippet: container */
+/*
+ * Container logs wrap each line of the application. --container docker:
+ * Docker's json-file driver writes {"log":"<the line>\n","stream":"stdout",
+ * "time":"..."}; the line is the "log" string, without its newline (Docker
+ * splits a line over 16 KiB into entries whose "log" has no newline but
+ * the last one's). --container cri: Kubernetes (CRI) writes "TIMESTAMP
+ * STREAM P|F TEXT", and splits a long line into P (partial) pieces ended
+ * by one F piece. The stage joins the pieces of each stream in order, up
+ * to max_line bytes (a longer line counts as too_long). A line that is not the
+ * wrapper it should be is parsed as it is (and so counts under the reason
+ * its text earns).
+ */
+enum log_container { CONTAINER_NONE, CONTAINER_DOCKER, CONTAINER_CRI };
+
+/* The wrapper called name ("none", "docker", "cri"): 0, or -1. */
+int log_container_parse(const char *name, enum log_container *container);
+
+/* The pieces (CRI P, or Docker lines without their newline) a stage holds
+ * until the piece that ends their line. */
+struct partial_line {
+	char *text;                /* the pieces so far, NUL-terminated; NULL when none */
+	size_t len, cap;
+	size_t skipped;            /* > 0: past the line limit, text dropped */
+	unsigned long long pieces; /* pieces held */
+};
+/* end snippet */
+
 /* snippet: stage */
-/* Counters a stage keeps while it runs; read them at any time. */
+/* Counters a stage keeps while it runs; read them at any time. Every line
+ * received ends in exactly one of errors, entries, discarded or joined
+ * (or is still held as a piece of a longer line). */
 struct parser_stats {
 	atomic_ullong lines;                  /* lines received */
 	atomic_ullong errors[PARSE_REASONS];  /* by reason; errors[PARSE_OK] stays 0 */
 	atomic_ullong entries;                /* entries sent on */
+	atomic_ullong discarded;              /* entries freed because out was closed, and
+						 pieces whose line never ended */
+	atomic_ullong joined;                 /* pieces joined into the line that ends them */
 };
 
 /*
  * The parser stage: receives struct line * from in until in is closed,
  * frees each line, sends each parsed entry on out and counts each error,
  * then closes out. If out is closed under it (nobody downstream), it frees
- * what it cannot send and keeps draining in, so the stage before it never
- * blocks forever.
+ * what it cannot send, counts it in stats.discarded, and keeps draining in,
+ * so the stage before it never blocks forever.
  */
 struct parser_stage {
 	struct chan *in;  /* of struct line * */
 	struct chan *out; /* of struct log_entry * */
 	struct parser_stats stats;
+	/* Part 2, all optional (zero: a plain JSON log, parse_log_line's rules): */
+	const struct log_format *format; /* NULL: parse_log_line */
+	enum log_container container;
+	size_t max_line;                 /* pieces join up to this (0: TAILER_DEFAULT_MAX_LINE) */
+	/* stdout's pieces and stderr's: a runtime writes both streams to one
+	 * file, and a piece of one may come between two of the other's.
+	 * Joining needs the lines in order: one thread. */
+	struct partial_line partial[2];
 };
 
 /*
  * One line through the stage, without the channels: counts it in
  * stats.lines, parses it, counts an error under its reason, and frees the
  * line. Returns the new entry (the caller sends it on, and counts it in
- * stats.entries once the send succeeded), or NULL after an error.
+ * stats.entries once the send succeeded), or NULL after an error (or for a
+ * piece of a longer line the stage keeps: see parser_unwrap).
  * parser_run is a loop around it; lesson 10 runs it in batches.
  */
 struct log_entry *parser_step(struct parser_stage *st, struct line *line);
 
 /* A thread function: arg is a struct parser_stage *. Returns NULL. */
 void *parser_run(void *arg);
+
+/*
+ * Part 2: what the stage parses in place of line, which it owns: line
+ * itself; the line a Docker or CRI wrapper holds (a new line; line is
+ * freed); NULL for a piece of a longer line, which the stage keeps until
+ * the piece that ends the line comes (and then counts in stats.joined); or,
+ * for a line joined from pieces to more than max_line bytes, a too-long
+ * marker. parser_step calls it first.
+ */
+struct line *parser_unwrap(struct parser_stage *st, struct line *line);
+
+/* Once the stage has ended: frees the pieces still held (their line
+ * never ended) and counts them in stats.discarded. */
+void parser_finish(struct parser_stage *st);
 /* end snippet */
 
 #endif

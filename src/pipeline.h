@@ -17,13 +17,21 @@
  * pipeline has drained, the accounting invariant holds exactly:
  *
  *   lines_read = sum(parse_errors) + filtered + sum(log_entries) + series_dropped
+ *                + sum(discarded) + joined
+ *
+ * where discarded counts what a stage freed because the stage after it was
+ * gone (an abandon: pipeline_cancel) and what was left in the channels
+ * then, by the stage that would have taken it, and joined counts the
+ * pieces of container lines that the parser joined into one.
  *
  * The metrics the pipeline exports (the contract docs/metrics.md lists):
  *   logpipe_lines_read_total, logpipe_parse_errors_total{reason},
  *   logpipe_filtered_total, logpipe_log_entries_total{level,service},
  *   logpipe_log_latency_seconds{service} (histogram),
- *   logpipe_series_dropped_total, logpipe_file_rotations_total,
- *   logpipe_file_truncations_total, logpipe_build_info{version},
+ *   logpipe_series_dropped_total, logpipe_discarded_total{stage},
+ *   logpipe_lines_joined_total, logpipe_file_rotations_total,
+ *   logpipe_file_truncations_total (with file_label, these two and
+ *   lines_read_total by {file}), logpipe_build_info{version},
  *   logpipe_last_entry_timestamp_seconds{service} (lesson 09),
  *   logpipe_channel_depth{channel}, logpipe_channel_capacity{channel} and,
  *   with stage runners, logpipe_stage_blocked_seconds_total{stage,op}
@@ -50,6 +58,13 @@
 /* snippet: config */
 struct pipeline_config {
 	struct tailer_config source; /* a file (source.path) or the simulator */
+	const char *const *files;    /* nfiles paths or glob patterns (lesson 03's group):
+	                                one tailer each, instead of source.path */
+	size_t nfiles;
+	int file_label;              /* 1: lines read, rotations and truncations by file */
+	struct log_format format;    /* the parser's fields (format.name NULL: the
+	                                plain JSON of parse_log_line) */
+	enum log_container container; /* Docker or CRI lines around the log's own */
 	struct filter_config filter;
 	size_t capacity;             /* of each channel (0: PIPELINE_DEFAULT_CAPACITY) */
 	size_t batch;                /* lesson 10: items per channel operation, up to
@@ -73,7 +88,7 @@ struct pipeline {
 	struct metrics_registry *reg;
 	struct chan *done, *lines, *entries, *passed;
 	struct chan *cancel; /* lesson 10: closed by pipeline_cancel */
-	struct tailer tailer;
+	struct tailer_group tailers; /* the source: one tailer per file, or the simulator */
 	struct parser_stage parser;
 	struct filter_stage filter;
 	struct metrics_stage sink;
@@ -91,6 +106,10 @@ struct pipeline {
 	struct http_server *server;
 	/* families filled from the stages' counters at each render */
 	struct metric_family *lines_read, *parse_errors, *filtered, *series_dropped;
+	struct metric_family *discarded, *joined;
+	/* what the channels held after the stages ended, by the stage that
+	 * would have taken it (indexed as threads) */
+	atomic_ullong left_over[4];
 	struct metric_family *rotations, *truncations;
 	/* lesson 10: the pipeline watching itself */
 	struct metric_family *channel_depth, *channel_capacity, *blocked;
@@ -129,6 +148,9 @@ char *pipeline_render(void *arg, size_t *len);
  * the pipeline has drained. */
 unsigned long long pipeline_lines_read(struct pipeline *p);
 unsigned long long pipeline_lines_accounted(struct pipeline *p);
+/* Of the lines accounted for, those discarded (sum of
+ * logpipe_discarded_total): 0 unless the pipeline was abandoned. */
+unsigned long long pipeline_lines_discarded(struct pipeline *p);
 /* end snippet */
 
 /* Lesson 10: 1 if cfg runs the stages after the tailer in stage runners
@@ -142,8 +164,8 @@ int pipeline_config_batched(const struct pipeline_config *cfg);
  * channel between the stages, so that a stage blocked in a send or a
  * receive wakes up at once (a send on a closed channel answers
  * CHAN_CLOSED here, where Go would panic), and stage runners stop before
- * their next batch. What was in flight is abandoned: freed, not counted
- * (lines read minus lines accounted says how many). Does not wait:
+ * their next batch. What was in flight is abandoned: freed, and counted
+ * as discarded once the stages have ended. Does not wait:
  * pipeline_stop or pipeline_wait, perhaps already waiting in another
  * thread, then returns promptly. Safe from any thread, any number of
  * times, between pipeline_start and pipeline_free.

@@ -22,7 +22,8 @@
  * Ownership is the stages' rule: a step owns the item it is given, and
  * returns either an item for `out` or NULL (it freed or kept the item).
  * An item that `out` refuses (it was closed under the stage: nobody is
- * downstream) is handed to `discard`, and the worker keeps draining `in`,
+ * downstream) is handed to `discard` and counted in `discarded`, and the
+ * worker keeps draining `in`,
  * so the stage before it never blocks forever.
  */
 #ifndef STAGE_H
@@ -51,6 +52,7 @@ struct stage_runner {
 	void *ctx;		     /* the step's first argument, shared by all workers */
 	void (*discard)(void *item); /* frees an item out refused */
 	atomic_ullong *sent;	     /* counts the items out took; may be NULL */
+	atomic_ullong *discarded;    /* counts the items out refused; may be NULL */
 	struct chan *cancel;	     /* may be NULL; once it is closed, every worker stops
 					before its next batch (part 4) */
 	size_t batch;		     /* items per channel operation, 1 to STAGE_MAX_BATCH */

@@ -11,7 +11,16 @@
  *     the file (or its beginning), emits a line only once its newline has
  *     arrived, follows the file when it is truncated in place (copytruncate)
  *     or renamed away and recreated (rotation), and waits for a file that
- *     does not exist yet or disappears for a while.
+ *     does not exist yet or disappears for a while. When the path names a
+ *     new file it opens it at once and reads it, while the renamed file
+ *     drains alongside until it has been quiet for a poll interval (a
+ *     writer may append to it until it reopens its log). Order: a line
+ *     written to the old file before a line of the new one was written
+ *     is sent first; the old file's unfinished last line is sent when the
+ *     old file is let go. Where the platform has inotify the follower
+ *     wakes on the directory's events, and polls as well; elsewhere it
+ *     polls only. What remains lost: a file created and renamed away
+ *     entirely between two looks at the path (lessons/03-tailer).
  * What counts as a line: the bytes before a '\n', without a trailing '\r'.
  * Blank lines (empty, or only spaces and tabs) are skipped and counted
  * nowhere. A line longer than max_line is not split and not emitted as
@@ -27,6 +36,7 @@
 #include "line.h"
 #include "log_entry.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -41,6 +51,9 @@ struct tailer_config {
 	int from_start;  /* 1: read what the file holds first; 0: start at its end */
 	int stop_at_eof; /* 1: stop at the end of the file instead of following (--once) */
 	long poll_ms;    /* at the end of the file, look again after this long */
+	long rotate_wait_ms; /* after a rotation, read the old file until it was quiet
+	                        this long (a writer may append until it reopens);
+	                        0: poll_ms */
 	size_t max_line; /* longest line, without its newline */
 	/* the simulator (path == NULL) */
 	double rate;                 /* lines per second; 0: as fast as the channel takes them */
@@ -68,19 +81,87 @@ struct tailer {
 	struct chan *out;  /* of struct line *; closed by the tailer when it stops */
 	struct chan *done; /* closed by someone else to ask the tailer to stop; may be NULL */
 	struct tailer_stats stats;
+	/* Several tailers may send on one out (one per file: fan-in). Then
+	 * they share this counter, set to their number before any starts,
+	 * and the last one to finish closes out, as a stage runner's last
+	 * worker does (stage.h). NULL: this tailer alone closes out. */
+	atomic_size_t *running;
 };
 
 /*
  * A thread function: arg is a struct tailer *. Sends lines on out until
  * done is closed, the simulator's count is reached, the file ends in
- * stop_at_eof mode, or out is closed under it; then closes out and
- * returns NULL. Between lines it waits only in a timed receive on done,
- * so closing done stops it within one poll interval. A chan_send on a
+ * stop_at_eof mode, or out is closed under it; then closes out (the last
+ * of a group does: see running) and returns NULL. Between lines it waits
+ * only in a timed receive on done (a select on done and the watch's wake
+ * channel when it has one), so closing done stops it at once. A chan_send on a
  * full out does not watch done: inside the pipeline the stages downstream
  * drain out until it closes, so that send always completes (lesson 10
  * builds a send that also listens to done).
  */
 void *tailer_run(void *arg);
+/* end snippet */
+
+/* snippet: group */
+/*
+ * Several files, one stream of lines: one tailer thread per file, all
+ * sending on the same out (fan-in), and the group's own thread, which
+ * finds the files and starts their tailers. Given, in src/lib/tailer_group.c.
+ *
+ * patterns are paths or glob(3) patterns such as "/var/log/app/?*.log". A path
+ * is followed even while it does not exist (its tailer waits for it); a
+ * pattern is looked up again every poll interval, and a file that starts
+ * matching gets a tailer of its own, reading it from its start (all of it
+ * was written after we began). Each tailer follows its file's rotation
+ * and truncation on its own. A file is followed by its path: pick a
+ * pattern that the rotated names do not match (app.log.1 for *.log), or
+ * the renamed file would be followed, and counted, a second time.
+ *
+ * Who closes out: the tailers share `running`, counting the group's
+ * thread as one more; the last to finish closes out, so no tailer closes
+ * it while another may still send, or while the group may still start
+ * one. The group's thread returns once every tailer it started has
+ * returned; it stops looking when done is closed (or, in stop_at_eof
+ * mode, after its first look).
+ */
+#define TAILER_GROUP_MAX 64
+
+struct tailer_group {
+	/* Set by the caller before the thread starts: */
+	struct tailer_config cfg;    /* every tailer's; cfg.path is ignored with patterns */
+	const char *const *patterns; /* npatterns paths or patterns; 0: cfg alone (its path,
+					or the simulator) */
+	size_t npatterns;
+	struct chan *out;  /* of struct line *; closed by the last to finish */
+	struct chan *done; /* closed to stop every tailer and the group */
+	/* The group's own: */
+	pthread_mutex_t mu; /* protects n, and tailers[i].cfg.path while it is added */
+	size_t n;           /* tailers started */
+	struct tailer tailers[TAILER_GROUP_MAX];
+	char *paths[TAILER_GROUP_MAX]; /* each tailer's path (the group's copy) */
+	pthread_t threads[TAILER_GROUP_MAX];
+	atomic_size_t running;
+	atomic_ullong unfollowed; /* at the last look, files not followed (TAILER_GROUP_MAX
+				     reached, or a tailer could not start) */
+};
+
+/* Sets the caller's fields and readies the group's own. Before the thread. */
+void tailer_group_init(struct tailer_group *g, const struct tailer_config *cfg, const char *const *patterns,
+		       size_t npatterns, struct chan *out, struct chan *done);
+
+/* The group's thread: arg is the struct tailer_group *. Returns NULL once
+ * every tailer it started has returned. */
+void *tailer_group_run(void *arg);
+
+/* The sum of every tailer's counters, at any time from any thread. */
+void tailer_group_stats(struct tailer_group *g, struct tailer_stats *sum);
+
+/* Tailer i (its cfg.path and stats; i from 0), or NULL past the last one
+ * started. The tailer stays where it is until tailer_group_free. */
+struct tailer *tailer_group_at(struct tailer_group *g, size_t i);
+
+/* Frees what the group allocated. After its thread returned. */
+void tailer_group_free(struct tailer_group *g);
 /* end snippet */
 
 /* ---- the pieces the tailer is built from (each tested on its own) ------ */
@@ -124,6 +205,35 @@ enum follow_change {
 
 /* Compares stat(path) with the open file (dev, ino) read up to offset. */
 enum follow_change follow_check(const char *path, dev_t dev, ino_t ino, off_t offset);
+/* end snippet */
+
+/* snippet: watch */
+/*
+ * Waking on inotify (Linux; given, in src/lib/follow_watch.c). A thread reads the events
+ * of the directory that holds the followed path (a file created or moved
+ * into it, a file in it written or truncated) and turns each batch into
+ * one message on wake, a channel of capacity 1: a wake that finds one
+ * already waiting merges with it, so the events can never block the
+ * thread or pile up. The follower selects on done and wake (lesson 02)
+ * where it would only wait on done, and still looks at the path after
+ * each poll interval: inotify drops events when its queue overflows and
+ * never sees writes made over NFS, or to a file renamed to another
+ * directory.
+ */
+struct follow_watch {
+	int fd;            /* the inotify instance; -1 without one */
+	int stop[2];       /* a pipe: closing stop[1] ends the thread */
+	struct chan *wake; /* of a dummy pointer; NULL without inotify */
+	pthread_t thread;
+};
+
+/* Starts watching the directory of path. 0, or -1 if the platform has no
+ * inotify or the directory cannot be watched now: then w->wake is NULL
+ * and the follower polls only (at poll_ms, as without inotify). */
+int follow_watch_start(struct follow_watch *w, const char *path);
+
+/* Ends the thread and frees what start made. Harmless after a failed start. */
+void follow_watch_stop(struct follow_watch *w);
 /* end snippet */
 
 /* snippet: simulate */

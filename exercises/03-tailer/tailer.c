@@ -9,10 +9,12 @@
  *
  * The follower keeps the file open and reads it to its end; then it asks
  * stat(path) what became of the file (follow_check) and decides: wait and
- * read again, start over after a truncation, or move to the new file after
- * a rotation. It waits only in a timed receive on `done`, so closing
- * `done` stops it at once, and in chan_send (through tailer_emit).
- * The simulator is in simulate.c, the line splitter in splitter.c.
+ * read again, start over after a truncation, or, after a rotation, open
+ * the new file at once and keep the old one draining alongside until it
+ * has been quiet for a poll interval. It waits only in a select on `done`
+ * and the watch's wake channel, so closing `done` stops it at once, and
+ * in chan_send (through tailer_emit). The simulator is in simulate.c,
+ * the line splitter in splitter.c, the inotify watch in src/lib/follow_watch.c.
  */
 #include "clock.h"
 #include "notimpl.h"
@@ -20,6 +22,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -38,6 +41,7 @@ struct tailer_config tailer_config_default(void)
 	    .from_start = 0,
 	    .stop_at_eof = 0,
 	    .poll_ms = TAILER_DEFAULT_POLL_MS,
+	    .rotate_wait_ms = 0,
 	    .max_line = TAILER_DEFAULT_MAX_LINE,
 	    .rate = 100.0,
 	    .seed = 1,
@@ -83,20 +87,43 @@ enum follow_change follow_check(const char *path, dev_t dev, ino_t ino, off_t of
 	return FOLLOW_MISSING;
 }
 
+/* How many files the follower reads at once: the path's, and the ones
+ * rotated away before it that it still drains. */
+#define FOLLOW_MAX_FILES 8
+
 /*
- * What the follower knows about the file it has open. fd is -1 until the
- * file has been opened once; after that the follower always has a file
- * open, even while the path is missing (the old file may still grow).
+ * One file the follower reads: its descriptor, which file it is, how far
+ * it was read, when it last gave bytes, and the splitter holding its
+ * unfinished last line (each file has its own: an old file's half line
+ * must never be glued to a newer file's first bytes).
  */
-struct follower {
-	struct tailer *t;
+struct follow_file {
 	int fd;
 	dev_t dev; /* which file fd is: device and inode */
 	ino_t ino;
-	off_t offset; /* bytes of it read so far */
-	int draining; /* 1: the path names another file; ours gets one more quiet interval */
-	long poll_ms; /* cfg.poll_ms, or the default if that is 0 */
+	off_t offset;               /* bytes of it read so far */
+	struct timespec last_bytes; /* when it last gave bytes, or was rotated away */
 	struct line_splitter split;
+};
+
+/*
+ * What the follower knows: the files it reads, oldest first. The last,
+ * files[n - 1], is the one the path named when we last looked; the
+ * others were rotated away and are still read alongside until each has
+ * given nothing for rotate_wait_ms (a writer may append to a renamed file
+ * until it reopens its log). n is 0 until the path has been opened once;
+ * after that the follower always has a file open, even while the path is
+ * missing (the file may still grow, and the path may come back).
+ */
+struct follower {
+	struct tailer *t;
+	struct follow_file files[FOLLOW_MAX_FILES];
+	size_t n;
+	long poll_ms;        /* cfg.poll_ms, or the default if that is 0 */
+	long rotate_wait_ms; /* cfg.rotate_wait_ms, or poll_ms if that is 0 */
+	struct chan *wake;   /* the watch's wakes (follow_watch); NULL: poll only */
+	int moved;           /* the last look opened a file or started one over: read, do not wait */
+	char buf[FOLLOW_READ_SIZE];
 };
 
 /* The follower: runs until it must stop; tailer_run closes out after. */
@@ -116,7 +143,9 @@ void *tailer_run(void *arg)
 		tailer_simulate(t);
 	/* Closing out is how the stages downstream learn that no line will
 	 * ever come again. If someone closed it already, this says
-	 * CHAN_CLOSED, which is fine. */
-	chan_close(t->out);
+	 * CHAN_CLOSED, which is fine. Of several tailers sharing out, only
+	 * the last to finish may close it: the others may still be sending. */
+	if (t->running == NULL || atomic_fetch_sub(t->running, 1) == 1)
+		chan_close(t->out);
 	return NULL;
 }

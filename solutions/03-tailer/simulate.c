@@ -33,7 +33,7 @@ void tailer_simulate(struct tailer *t);
 
 /* xorshift64* (Vigna, 2014): three shifts and a multiply; fast, and good
  * enough for test data. Never call it with *state == 0. */
-static unsigned long long sim_next(unsigned long long *state)
+EXERCISE_HELPER static unsigned long long sim_next(unsigned long long *state)
 {
 	unsigned long long x = *state;
 	x ^= x >> 12;
@@ -45,7 +45,7 @@ static unsigned long long sim_next(unsigned long long *state)
 
 /* "2026-11-25T10:00:00.013Z" for line n: at `rate` lines per second
  * (1000 if rate is 0), line n is n / rate seconds after SIM_EPOCH. */
-static void sim_timestamp(char out[32], unsigned long long n, double rate)
+EXERCISE_HELPER static void sim_timestamp(char out[32], unsigned long long n, double rate)
 {
 	unsigned long long ms = rate > 0 ? (unsigned long long)((double)n * 1000.0 / rate) : n;
 	time_t secs = (time_t)(SIM_EPOCH + (long long)(ms / 1000));
@@ -57,19 +57,19 @@ static void sim_timestamp(char out[32], unsigned long long n, double rate)
 
 /* A latency in milliseconds from a random number: mostly a few ms, with a
  * long tail up to two seconds, like a real service. */
-static double sim_latency(unsigned long long r)
+EXERCISE_HELPER static double sim_latency(unsigned long long r)
 {
 	double u = (double)(r >> 11) / 9007199254740992.0; /* 53 bits: [0, 1) */
 	return 0.2 + 2000.0 * u * u * u * u;
 }
 
-static const char *const sim_level_names[LOG_LEVELS] = {"trace", "debug", "info", "warn", "error", "fatal"};
+EXERCISE_HELPER static const char *const sim_level_names[LOG_LEVELS] = {"trace", "debug", "info", "warn", "error", "fatal"};
 
 /* Used when every level_weights entry is 0 (in percent). */
-static const unsigned sim_default_weights[LOG_LEVELS] = {0, 5, 65, 20, 9, 1};
+EXERCISE_HELPER static const unsigned sim_default_weights[LOG_LEVELS] = {0, 5, 65, 20, 9, 1};
 
 #define SIM_SERVICES 5
-static const char *const sim_services[SIM_SERVICES] = {"api", "auth", "billing", "checkout", "search"};
+EXERCISE_HELPER static const char *const sim_services[SIM_SERVICES] = {"api", "auth", "billing", "checkout", "search"};
 
 /* A message is prefix, then (if with_id) a number, then suffix. None of
  * them holds a '"' or a '\\', so they go into JSON strings as they are. */
@@ -80,7 +80,7 @@ struct sim_message {
 };
 
 #define SIM_MESSAGES 3
-static const struct sim_message sim_messages[LOG_LEVELS][SIM_MESSAGES] = {
+EXERCISE_HELPER static const struct sim_message sim_messages[LOG_LEVELS][SIM_MESSAGES] = {
     [LOG_TRACE] = {{"enter handler carts.get id=", 1, ""},
 		   {"leave handler carts.get id=", 1, ""},
 		   {"span ", 1, " started"}},
@@ -154,13 +154,6 @@ char *simulate_line(const struct tailer_config *cfg, unsigned long long *state, 
 	(void)cfg;
 	(void)state;
 	(void)n;
-	(void)sim_next;
-	(void)sim_timestamp;
-	(void)sim_latency;
-	(void)sim_level_names;
-	(void)sim_default_weights;
-	(void)sim_services;
-	(void)sim_messages;
 	NOT_IMPLEMENTED("simulate_line", "lessons/03-tailer/README.md#simulate_line");
 	return NULL;
 	*/

@@ -9,10 +9,12 @@
  *
  * The follower keeps the file open and reads it to its end; then it asks
  * stat(path) what became of the file (follow_check) and decides: wait and
- * read again, start over after a truncation, or move to the new file after
- * a rotation. It waits only in a timed receive on `done`, so closing
- * `done` stops it at once, and in chan_send (through tailer_emit).
- * The simulator is in simulate.c, the line splitter in splitter.c.
+ * read again, start over after a truncation, or, after a rotation, open
+ * the new file at once and keep the old one draining alongside until it
+ * has been quiet for a poll interval. It waits only in a select on `done`
+ * and the watch's wake channel, so closing `done` stops it at once, and
+ * in chan_send (through tailer_emit). The simulator is in simulate.c,
+ * the line splitter in splitter.c, the inotify watch in src/lib/follow_watch.c.
  */
 #include "clock.h"
 #include "notimpl.h"
@@ -20,6 +22,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -38,6 +41,7 @@ struct tailer_config tailer_config_default(void)
 	    .from_start = 0,
 	    .stop_at_eof = 0,
 	    .poll_ms = TAILER_DEFAULT_POLL_MS,
+	    .rotate_wait_ms = 0,
 	    .max_line = TAILER_DEFAULT_MAX_LINE,
 	    .rate = 100.0,
 	    .seed = 1,
@@ -99,45 +103,71 @@ enum follow_change follow_check(const char *path, dev_t dev, ino_t ino, off_t of
 	*/
 }
 
+/* How many files the follower reads at once: the path's, and the ones
+ * rotated away before it that it still drains. */
+#define FOLLOW_MAX_FILES 8
+
 /*
- * What the follower knows about the file it has open. fd is -1 until the
- * file has been opened once; after that the follower always has a file
- * open, even while the path is missing (the old file may still grow).
+ * One file the follower reads: its descriptor, which file it is, how far
+ * it was read, when it last gave bytes, and the splitter holding its
+ * unfinished last line (each file has its own: an old file's half line
+ * must never be glued to a newer file's first bytes).
  */
-struct follower {
-	struct tailer *t;
+struct follow_file {
 	int fd;
 	dev_t dev; /* which file fd is: device and inode */
 	ino_t ino;
-	off_t offset; /* bytes of it read so far */
-	int draining; /* 1: the path names another file; ours gets one more quiet interval */
-	long poll_ms; /* cfg.poll_ms, or the default if that is 0 */
+	off_t offset;               /* bytes of it read so far */
+	struct timespec last_bytes; /* when it last gave bytes, or was rotated away */
 	struct line_splitter split;
+};
+
+/*
+ * What the follower knows: the files it reads, oldest first. The last,
+ * files[n - 1], is the one the path named when we last looked; the
+ * others were rotated away and are still read alongside until each has
+ * given nothing for rotate_wait_ms (a writer may append to a renamed file
+ * until it reopens its log). n is 0 until the path has been opened once;
+ * after that the follower always has a file open, even while the path is
+ * missing (the file may still grow, and the path may come back).
+ */
+struct follower {
+	struct tailer *t;
+	struct follow_file files[FOLLOW_MAX_FILES];
+	size_t n;
+	long poll_ms;        /* cfg.poll_ms, or the default if that is 0 */
+	long rotate_wait_ms; /* cfg.rotate_wait_ms, or poll_ms if that is 0 */
+	struct chan *wake;   /* the watch's wakes (follow_watch); NULL: poll only */
+	int moved;           /* the last look opened a file or started one over: read, do not wait */
+	char buf[FOLLOW_READ_SIZE];
 };
 
 /* BEGIN SOLUTION */
 /*
- * Waits poll_ms, or less if done is closed first. Returns 1 when the
- * tailer must stop. A timed receive on done, and not a sleep: a sleep
- * cannot be cut short, so the program would take up to poll_ms to stop.
- * Without a done channel nobody can ask us to stop, and a plain
- * nanosleep loses nothing.
+ * Waits poll_ms, or less if done is closed first or the watch wakes us.
+ * Returns 1 when the tailer must stop. A select on done (and wake), and
+ * not a sleep: a sleep cannot be cut short, so the program would take up
+ * to poll_ms to stop. Without a done channel nobody can ask us to stop;
+ * without a wake channel either, a plain nanosleep loses nothing.
  */
 static int follower_pause(struct follower *f)
 {
-	if (f->t->done == NULL) {
+	if (f->t->done == NULL && f->wake == NULL) {
 		struct timespec pause = {f->poll_ms / 1000, (f->poll_ms % 1000) * 1000000L};
 		nanosleep(&pause, NULL);
 		return 0;
 	}
+	struct chan *const chans[2] = {f->t->done, f->wake};
+	struct timespec deadline = deadline_after_ms(f->poll_ms);
+	size_t which = 0;
 	void *msg = NULL;
-	return chan_recv_timed(f->t->done, &msg, f->poll_ms) != CHAN_TIMEOUT;
+	enum chan_status rc = chan_select(chans, 2, &which, &msg, &deadline);
+	return rc != CHAN_TIMEOUT && !(rc == CHAN_OK && which == 1);
 }
 
 /*
- * Opens the path, at its end if at_end, and makes it the file we follow
- * (closing the one we had). Returns 0, or -1 if it cannot be opened now
- * (then the old file, if any, is kept).
+ * Opens the path as the newest file, at its end if at_end. Returns 0, or
+ * -1 if it cannot be opened now (then nothing changed).
  */
 static int follower_open(struct follower *f, int at_end)
 {
@@ -150,13 +180,12 @@ static int follower_open(struct follower *f, int at_end)
 		close(fd);
 		return -1;
 	}
-	if (f->fd >= 0)
-		close(f->fd);
-	f->fd = fd;
-	f->dev = st.st_dev;
-	f->ino = st.st_ino;
-	f->offset = offset;
-	f->draining = 0;
+	struct follow_file *file = &f->files[f->n++];
+	file->fd = fd;
+	file->dev = st.st_dev;
+	file->ino = st.st_ino;
+	file->offset = offset;
+	file->last_bytes = clock_now();
 	return 0;
 }
 
@@ -178,62 +207,119 @@ static int follower_start(struct follower *f)
 	}
 }
 
-/* Bytes arrived: lines out, then count the bytes (after the lines, so
- * that whoever sees the count also sees the lines). 1: stop. */
-static int follower_consume(struct follower *f, const char *buf, size_t n)
+/*
+ * Reads the next bytes into f->buf: from the oldest file that has any.
+ * So a newer file's bytes are read only once every older file is at its
+ * end, and whatever the writer put in an old file before it wrote those
+ * bytes to the new one is sent first. Returns the count and sets *from,
+ * or returns 0 when every file is at its end (or gave an error).
+ */
+static ssize_t follower_read(struct follower *f, struct follow_file **from)
 {
-	f->offset += (off_t)n;
-	f->draining = 0;
-	int rc = splitter_feed(&f->split, buf, n, tailer_emit, f->t);
+	for (size_t i = 0; i < f->n; i++) {
+		ssize_t n;
+		do
+			n = read(f->files[i].fd, f->buf, sizeof(f->buf));
+		while (n < 0 && errno == EINTR);
+		if (n > 0) {
+			*from = &f->files[i];
+			return n;
+		}
+	}
+	return 0;
+}
+
+/* Bytes arrived from file: lines out, then count the bytes (after the
+ * lines, so that whoever sees the count also sees the lines). 1: stop. */
+static int follower_consume(struct follower *f, struct follow_file *file, size_t n)
+{
+	file->offset += (off_t)n;
+	file->last_bytes = clock_now();
+	int rc = splitter_feed(&file->split, f->buf, n, tailer_emit, f->t);
 	atomic_fetch_add(&f->t->stats.bytes, n);
 	return rc != 0;
 }
 
 /*
- * The path is another file and ours gave nothing for a whole poll
- * interval: move to the new one, from its start. It is opened before the
- * old one is let go, so if it vanished again we keep what we have.
+ * Lets the oldest file go: reads it to its end, flushes its unfinished
+ * last line (it will never be completed) and closes it. 1: stop.
  */
-static int follower_switch(struct follower *f)
+static int follower_let_go(struct follower *f)
 {
-	if (follower_open(f, 0) != 0)
-		return follower_pause(f);
-	atomic_fetch_add(&f->t->stats.rotations, 1);
-	/* The old file ended for good: its unfinished last line is a line. */
-	return splitter_flush(&f->split, tailer_emit, f->t) != 0;
+	struct follow_file *file = &f->files[0];
+	ssize_t n;
+	while ((n = read(file->fd, f->buf, sizeof(f->buf))) > 0 || (n < 0 && errno == EINTR))
+		if (n > 0 && follower_consume(f, file, (size_t)n))
+			return 1;
+	int rc = splitter_flush(&file->split, tailer_emit, f->t);
+	close(file->fd);
+	struct line_splitter split = file->split; /* its buffer serves the next file */
+	memmove(&f->files[0], &f->files[1], (f->n - 1) * sizeof(f->files[0]));
+	f->files[--f->n].split = split;
+	return rc != 0;
 }
 
-/* The file is shorter than what we read (copytruncate): start over. */
+/*
+ * The path names another file: open it at once, from its start, as the
+ * newest; the others drain alongside. With FOLLOW_MAX_FILES open, the
+ * oldest is let go first. If the new file vanished again before we could
+ * open it, keep what we have and look again later. 1: stop.
+ */
+static int follower_rotate(struct follower *f)
+{
+	if (f->n == FOLLOW_MAX_FILES && follower_let_go(f))
+		return 1;
+	if (follower_open(f, 0) != 0)
+		return 0;
+	f->files[f->n - 2].last_bytes = clock_now(); /* its rotate wait starts now */
+	f->moved = 1;
+	atomic_fetch_add(&f->t->stats.rotations, 1);
+	return 0;
+}
+
+/* The newest file is shorter than what we read (copytruncate): start over. */
 static int follower_restart(struct follower *f)
 {
-	if (splitter_flush(&f->split, tailer_emit, f->t) != 0)
+	struct follow_file *file = &f->files[f->n - 1];
+	if (splitter_flush(&file->split, tailer_emit, f->t) != 0)
 		return 1;
-	if (lseek(f->fd, 0, SEEK_SET) < 0)
-		return follower_pause(f);
-	f->offset = 0;
+	if (lseek(file->fd, 0, SEEK_SET) < 0)
+		return 0;
+	file->offset = 0;
+	f->moved = 1;
 	atomic_fetch_add(&f->t->stats.truncations, 1);
 	return 0;
 }
 
-/* At the end of the file: what became of the path? 1: stop. */
-static int follower_at_eof(struct follower *f)
+/* What became of the path? Done after every read, not only at the end: a
+ * follower that is behind must still see each file while the path names
+ * it. 1: stop. */
+static int follower_look(struct follower *f)
 {
-	switch (follow_check(f->t->cfg.path, f->dev, f->ino, f->offset)) {
+	struct follow_file *newest = &f->files[f->n - 1];
+	f->moved = 0;
+	switch (follow_check(f->t->cfg.path, newest->dev, newest->ino, newest->offset)) {
 	case FOLLOW_TRUNCATED:
 		return follower_restart(f);
 	case FOLLOW_ROTATED:
-		/* A writer may still append to the renamed file for a moment:
-		 * switch only after it stayed quiet for one whole interval. */
-		if (f->draining)
-			return follower_switch(f);
-		f->draining = 1;
-		break;
-	case FOLLOW_MISSING: /* keep the old file: the path may come back */
+		return follower_rotate(f);
+	case FOLLOW_MISSING: /* keep the file: the path may come back */
 	case FOLLOW_SAME:
-		f->draining = 0;
 		break;
 	}
-	return follower_pause(f);
+	return 0;
+}
+
+/* Every file is at its end: let go of the old ones that have been quiet
+ * for rotate_wait_ms, look at the path, and wait. 1: stop. */
+static int follower_at_eof(struct follower *f)
+{
+	while (f->n > 1 && clock_seconds_since(&f->files[0].last_bytes) * 1000 >= (double)f->rotate_wait_ms)
+		if (follower_let_go(f))
+			return 1;
+	if (follower_look(f))
+		return 1;
+	return f->moved ? 0 : follower_pause(f);
 }
 /* END SOLUTION */
 
@@ -241,27 +327,32 @@ static int follower_at_eof(struct follower *f)
 static void tailer_follow(struct tailer *t)
 {
 	/* BEGIN SOLUTION */
-	struct follower f = {.t = t, .fd = -1};
-	f.poll_ms = t->cfg.poll_ms > 0 ? t->cfg.poll_ms : TAILER_DEFAULT_POLL_MS;
-	splitter_init(&f.split, t->cfg.max_line > 0 ? t->cfg.max_line : TAILER_DEFAULT_MAX_LINE);
-	char buf[FOLLOW_READ_SIZE];
-	int stop = follower_start(&f);
+	struct follower follower = {.t = t}, *f = &follower;
+	f->poll_ms = t->cfg.poll_ms > 0 ? t->cfg.poll_ms : TAILER_DEFAULT_POLL_MS;
+	f->rotate_wait_ms = t->cfg.rotate_wait_ms > 0 ? t->cfg.rotate_wait_ms : f->poll_ms;
+	for (size_t i = 0; i < FOLLOW_MAX_FILES; i++)
+		splitter_init(&f->files[i].split, t->cfg.max_line > 0 ? t->cfg.max_line : TAILER_DEFAULT_MAX_LINE);
+	struct follow_watch watch;
+	if (!t->cfg.stop_at_eof && follow_watch_start(&watch, t->cfg.path) == 0)
+		f->wake = watch.wake;
+	int stop = follower_start(f);
 	while (!stop) {
-		ssize_t n = read(f.fd, buf, sizeof(buf));
+		struct follow_file *from = NULL;
+		ssize_t n = follower_read(f, &from);
 		if (n > 0)
-			stop = follower_consume(&f, buf, (size_t)n);
-		else if (n < 0 && errno == EINTR)
-			continue;
+			stop = follower_consume(f, from, (size_t)n) || (!t->cfg.stop_at_eof && follower_look(f));
 		else if (t->cfg.stop_at_eof)
 			stop = 1;
 		else
-			stop = follower_at_eof(&f); /* end of file, or an error: look at the path */
+			stop = follower_at_eof(f); /* every file at its end, or an error: look at the path */
 	}
-	/* Whatever stopped us, a last unfinished line is still a line. */
-	splitter_flush(&f.split, tailer_emit, t);
-	splitter_free(&f.split);
-	if (f.fd >= 0)
-		close(f.fd);
+	/* Whatever stopped us, each file's last unfinished line is still a line. */
+	while (f->n > 0)
+		follower_let_go(f);
+	for (size_t i = 0; i < FOLLOW_MAX_FILES; i++)
+		splitter_free(&f->files[i].split);
+	if (f->wake != NULL)
+		follow_watch_stop(&watch);
 	/* END SOLUTION */
 	/* STUB
 	(void)t;
@@ -278,7 +369,9 @@ void *tailer_run(void *arg)
 		tailer_simulate(t);
 	/* Closing out is how the stages downstream learn that no line will
 	 * ever come again. If someone closed it already, this says
-	 * CHAN_CLOSED, which is fine. */
-	chan_close(t->out);
+	 * CHAN_CLOSED, which is fine. Of several tailers sharing out, only
+	 * the last to finish may close it: the others may still be sending. */
+	if (t->running == NULL || atomic_fetch_sub(t->running, 1) == 1)
+		chan_close(t->out);
 	return NULL;
 }

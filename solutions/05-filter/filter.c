@@ -155,11 +155,14 @@ void *filter_run(void *arg)
 		/* CHAN_CLOSED: nobody is downstream any more, and the entry is
 		 * still ours. Free it and keep receiving, so that the stage before
 		 * us never blocks on a full in. It is not counted as passed
-		 * (it went nowhere) nor as dropped (the rule did not drop it). */
-		if (chan_send(st->out, entry) == CHAN_OK)
+		 * (it went nowhere) nor as dropped (the rule did not drop it),
+		 * but as discarded, so that every entry is counted once. */
+		if (chan_send(st->out, entry) == CHAN_OK) {
 			atomic_fetch_add(&st->stats.passed, 1);
-		else
+		} else {
 			log_entry_free(entry);
+			atomic_fetch_add(&st->stats.discarded, 1);
+		}
 	}
 	/* The next stage's chan_recv returns CHAN_CLOSED once it has the rest. */
 	chan_close(st->out);

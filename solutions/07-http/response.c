@@ -134,7 +134,9 @@ int http_respond(const struct http_request *req, http_render_fn render, void *ar
 void http_respond_error(int status, struct strbuf *out)
 {
 	/* BEGIN SOLUTION */
-	put_error(out, status, 0, NULL);
+	/* A 503 says when to come back (RFC 9110 10.2.3): a second is enough
+	 * for the responses that fill the server to finish. */
+	put_error(out, status, 0, status == 503 ? "Retry-After: 1\r\n" : NULL);
 	/* END SOLUTION */
 	/* STUB
 	(void)status;

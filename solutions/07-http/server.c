@@ -14,9 +14,12 @@
  *   WRITING  a response not yet all sent        POLLOUT write_timeout_ms -> close
  *   LINGER   response sent, our side shut down  POLLIN  LINGER_MS -> close
  *
- * The loop (given) builds the poll set, accepts connections and closes
- * the ones a handler gives up on; the handlers conn_on_ready and
- * conn_on_deadline (the lesson's exercise) move a connection between states.
+ * The loop (given) builds the poll set, accepts connections (at the cap
+ * evicting the one that has waited longest for a request, or refusing
+ * with a 503 when every one is being answered), closes the ones a handler
+ * gives up on, and at stop lets the responses being written finish; the
+ * handlers conn_on_ready and conn_on_deadline (the lesson's exercise) move
+ * a connection between states.
  */
 #include "clock.h"
 #include "http.h"
@@ -36,11 +39,10 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#define REJECT_SLOTS 8	     /* connections past the cap that are being told 503 */
+#define REJECT_SLOTS 8	     /* refused connections lingering after their 503 */
 #define ACCEPT_PAUSE_MS 100  /* after EMFILE and friends: let descriptors free up */
 #define ACCEPT_BATCH 32	     /* accepts per loop turn, so connections are served too */
 #define LINGER_MS 1000	     /* how long a closing connection may still send to us */
-#define EVICT_AFTER_MS 1000  /* at the cap, a connection waiting this long may make room */
 
 enum conn_state { CONN_FREE, CONN_IDLE, CONN_HEAD, CONN_BODY, CONN_WRITING, CONN_LINGER };
 
@@ -48,7 +50,7 @@ enum conn_state { CONN_FREE, CONN_IDLE, CONN_HEAD, CONN_BODY, CONN_WRITING, CONN
 struct conn {
 	int fd;
 	enum conn_state state;
-	int rejected;		  /* accepted past max_connections: 503, then close */
+	int rejected;		  /* refused: told 503, lingering until closed */
 	int close_after;	  /* close once out has been sent */
 	char *in;		  /* HTTP_MAX_HEAD bytes: received, not yet used */
 	size_t in_len;
@@ -56,6 +58,7 @@ struct conn {
 	struct strbuf out;	  /* the response being sent */
 	size_t out_sent;	  /* how much of out has gone */
 	struct timespec deadline; /* what it means depends on state (see the top) */
+	struct timespec waiting_since; /* accepted, or its last response all sent */
 };
 /* end snippet */
 
@@ -71,7 +74,9 @@ struct http_server {
 	struct conn *conns; /* max_connections + REJECT_SLOTS of them */
 	size_t nconns;
 	int active;	    /* connections counted against max_connections */
-	int rejecting;	    /* connections being told 503 */
+	int rejecting;	    /* refused connections lingering after their 503 */
+	struct strbuf refusal; /* the 503, made at the first refusal */
+	int stopping;	       /* http_server_stop: finish the responses, then leave */
 	int accept_paused;
 	struct timespec accept_resume;
 	struct pollfd *pfds;
@@ -196,6 +201,7 @@ static void conn_response_sent(const struct http_server *s, struct conn *c)
 	}
 	c->state = CONN_IDLE;
 	c->deadline = deadline_after_ms(s->cfg.idle_timeout_ms);
+	c->waiting_since = clock_now(); /* at the cap, the longest waiting is evicted */
 }
 
 /* Does all that can be done without waiting: sends, then answers every
@@ -319,79 +325,113 @@ static struct conn *free_slot(struct http_server *s)
 	return NULL;
 }
 
-/* How long c has waited for a request: idle since its last response, or
- * with a head (or body) begun and not finished. -1 while it is being
- * answered, or when it is a 503 on its way out: those are never evicted. */
-static long conn_waiting_ms(const struct http_server *s, const struct conn *c)
+/* c is waiting for a request head: idle, with part of a head received,
+ * or skipping a body. A connection being answered (WRITING), lingering
+ * after its response, or refused is not: closing it could cut a response
+ * before the client has read it. */
+static int conn_is_waiting(const struct conn *c)
 {
-	long timeout;
-	if (c->rejected)
-		return -1;
-	switch (c->state) {
-	case CONN_IDLE:
-		timeout = s->cfg.idle_timeout_ms;
-		break;
-	case CONN_HEAD:
-	case CONN_BODY:
-		timeout = s->cfg.head_timeout_ms;
-		break;
-	default:
-		return -1;
-	}
-	/* Its deadline was set to (start of the wait) + timeout. */
-	return timeout - deadline_ms_left(&c->deadline);
+	return !c->rejected && (c->state == CONN_IDLE || c->state == CONN_HEAD || c->state == CONN_BODY);
+}
+
+static int earlier(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
 }
 
 /*
- * At the cap, the connection that has waited longest for a request is
- * closed to make room, if it has waited over EVICT_AFTER_MS. Without
- * this, max_connections clients that connect and then send nothing, or
- * a byte now and then (slowloris), hold every slot for a whole timeout
- * and every scrape meanwhile is told 503. A real client sends its
- * request within milliseconds of connecting, so only the stalled lose.
+ * At the cap, the connection that has waited longest for a complete
+ * request head is closed to make room, at once. Its wait began when it
+ * was accepted, or when its previous response was all sent: a head begun
+ * does not restart it, so a client cannot look young by trickling. A
+ * real client sends its head within milliseconds of connecting, and is
+ * the youngest waiter meanwhile, so only the stalled and the idle lose
+ * their place; an idle keep-alive client reconnects. Without this,
+ * max_connections clients that connect and then send a byte now and then
+ * (slowloris) would hold every slot for a whole head timeout.
  */
 static void evict_longest_waiting(struct http_server *s)
 {
 	struct conn *victim = NULL;
-	long longest = EVICT_AFTER_MS;
 	for (size_t i = 0; i < s->nconns; i++) {
-		long w = s->conns[i].state != CONN_FREE ? conn_waiting_ms(s, &s->conns[i]) : -1;
-		if (w >= longest) {
-			longest = w;
-			victim = &s->conns[i];
-		}
+		struct conn *c = &s->conns[i];
+		if (conn_is_waiting(c) && (victim == NULL || earlier(&c->waiting_since, &victim->waiting_since)))
+			victim = c;
 	}
 	if (victim != NULL)
 		conn_close(s, victim);
 }
 
-/* A new connection: counted and idle, or past the cap and told 503 (after
- * evicting a stalled one, if there is one). */
+/* Reads and drops what the client has sent so far (up to HTTP_MAX_HEAD
+ * bytes): closing a socket with unread input sends a reset, and a reset
+ * can destroy the response before the client has read it. */
+static void drop_input(int fd)
+{
+	char scratch[512];
+	for (size_t total = 0; total < HTTP_MAX_HEAD;) {
+		ssize_t n = recv(fd, scratch, sizeof(scratch), 0);
+		if (n > 0)
+			total += (size_t)n;
+		else if (n < 0 && errno == EINTR)
+			continue;
+		else
+			return;
+	}
+}
+
+/*
+ * Every slot holds a connection that is being answered: the new one is
+ * told 503 at once. One non-blocking send of the fixed response (a new
+ * socket's send buffer is empty; the response is a few hundred bytes)
+ * never waits. Then our side is shut down, and the connection lingers in
+ * one of the REJECT_SLOTS like any connection after its last response; if
+ * none is free it is closed now, which after drop_input ends with a FIN
+ * unless more bytes arrive later.
+ */
+static void conn_refuse(struct http_server *s, int fd)
+{
+	if (s->refusal.len == 0)
+		http_respond_error(503, &s->refusal);
+	drop_input(fd);
+	ssize_t sent = s->refusal.failed ? -1 : send(fd, s->refusal.data, s->refusal.len, MSG_NOSIGNAL);
+	if (sent != (ssize_t)s->refusal.len || shutdown(fd, SHUT_WR) != 0) {
+		close(fd);
+		return;
+	}
+	struct conn *c = s->rejecting < REJECT_SLOTS ? free_slot(s) : NULL;
+	char *in = c != NULL ? malloc(HTTP_MAX_HEAD) : NULL;
+	if (in == NULL) {
+		close(fd);
+		return;
+	}
+	s->rejecting++;
+	*c = (struct conn){.fd = fd, .in = in, .rejected = 1, .close_after = 1, .state = CONN_LINGER};
+	c->deadline = deadline_after_ms(LINGER_MS);
+}
+
+/* A new connection: counted and idle, after evicting the longest waiting
+ * one at the cap; or, when every connection is being answered, refused. */
 static void conn_open(struct http_server *s, int fd)
 {
 	if (s->active >= s->cfg.max_connections)
 		evict_longest_waiting(s);
-	int rejected = s->active >= s->cfg.max_connections;
-	struct conn *c = NULL;
-	if (set_nonblocking(fd) == 0 && (!rejected || s->rejecting < REJECT_SLOTS))
-		c = free_slot(s);
-	char *in = c != NULL ? malloc(HTTP_MAX_HEAD) : NULL;
-	if (in == NULL) {
-		close(fd); /* nothing better to do: even a 503 needs a slot */
+	if (set_nonblocking(fd) != 0) {
+		close(fd);
 		return;
 	}
-	*c = (struct conn){.fd = fd, .in = in, .rejected = rejected};
-	if (rejected) {
-		s->rejecting++;
-		http_respond_error(503, &c->out);
-		c->close_after = 1;
-		c->state = CONN_WRITING;
-		c->deadline = deadline_after_ms(s->cfg.write_timeout_ms);
-	} else {
-		s->active++;
-		c->state = CONN_IDLE;
-		c->deadline = deadline_after_ms(s->cfg.idle_timeout_ms);
+	if (s->active >= s->cfg.max_connections) {
+		conn_refuse(s, fd);
+		return;
 	}
+	struct conn *c = free_slot(s);
+	char *in = c != NULL ? malloc(HTTP_MAX_HEAD) : NULL;
+	if (in == NULL) {
+		close(fd);
+		return;
+	}
+	s->active++;
+	*c = (struct conn){.fd = fd, .in = in, .state = CONN_IDLE, .waiting_since = clock_now()};
+	c->deadline = deadline_after_ms(s->cfg.idle_timeout_ms);
 }
 
 /* Accepts what is waiting. No error here ends the loop: ECONNABORTED (the
@@ -430,7 +470,8 @@ static nfds_t build_poll_set(struct http_server *s, int *timeout)
 {
 	nfds_t n = 0;
 	*timeout = -1;
-	s->pfds[n++] = (struct pollfd){.fd = s->wake_rd, .events = POLLIN};
+	/* Once stopping, the wake byte would make every poll return at once. */
+	s->pfds[n++] = (struct pollfd){.fd = s->stopping ? -1 : s->wake_rd, .events = POLLIN};
 	if (s->accept_paused && !deadline_passed(&s->accept_resume))
 		*timeout = until(&s->accept_resume, *timeout);
 	else
@@ -448,11 +489,36 @@ static nfds_t build_poll_set(struct http_server *s, int *timeout)
 	return n;
 }
 
+/*
+ * Stopping (http_server_stop): no new connection (the listening socket
+ * closes, so a client is refused at once instead of waiting in the
+ * backlog), and no connection that waits for a request. A response being
+ * written goes on until it is all sent or its write deadline passes; then
+ * the connection is closed, not kept alive. Called at every loop turn
+ * while stopping: each turn closes the connections whose response is done.
+ */
+static void stop_step(struct http_server *s)
+{
+	if (s->listen_fd >= 0) {
+		close(s->listen_fd);
+		s->listen_fd = -1;
+	}
+	for (size_t i = 0; i < s->nconns; i++) {
+		struct conn *c = &s->conns[i];
+		if (c->state == CONN_WRITING) {
+			c->close_after = 1;
+		} else if (c->state != CONN_FREE) {
+			drop_input(c->fd);
+			conn_close(s, c);
+		}
+	}
+}
+
 /* snippet: loop */
 static void *server_loop(void *arg)
 {
 	struct http_server *s = arg;
-	for (;;) {
+	while (!s->stopping || s->active + s->rejecting > 0) {
 		int timeout;
 		nfds_t n = build_poll_set(s, &timeout);
 		if (poll(s->pfds, n, timeout) < 0) {
@@ -460,8 +526,6 @@ static void *server_loop(void *arg)
 				poll(NULL, 0, 10); /* ENOMEM: try again soon, never spin */
 			continue;
 		}
-		if (s->pfds[0].revents != 0)
-			break; /* http_server_stop */
 		for (nfds_t i = 2; i < n; i++) {
 			struct conn *c = &s->conns[s->pfd_conn[i]];
 			if (s->pfds[i].revents != 0 && conn_on_ready(s, c, s->pfds[i].revents) != 0)
@@ -472,7 +536,11 @@ static void *server_loop(void *arg)
 			if (c->state != CONN_FREE && deadline_passed(&c->deadline) && conn_on_deadline(s, c) != 0)
 				conn_close(s, c);
 		}
-		if (s->pfds[1].revents != 0)
+		if (s->pfds[0].revents != 0)
+			s->stopping = 1; /* http_server_stop */
+		if (s->stopping)
+			stop_step(s);
+		else if (s->pfds[1].revents != 0)
 			accept_some(s);
 	}
 	return NULL;
@@ -620,6 +688,7 @@ static void server_free(struct http_server *s)
 		close(s->wake_rd);
 	if (s->wake_wr >= 0)
 		close(s->wake_wr);
+	strbuf_free(&s->refusal);
 	free(s->conns);
 	free(s->pfds);
 	free(s->pfd_conn);

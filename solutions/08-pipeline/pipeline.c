@@ -50,7 +50,7 @@ static void say(char *err, size_t errlen, const char *fmt, ...)
 /* ---- the pieces pipeline_start is made of (given) ----------------------- */
 
 /* The four channels. done carries nothing: it is only ever closed. */
-static int make_channels(struct pipeline *p)
+EXERCISE_HELPER static int make_channels(struct pipeline *p)
 {
 	p->done = chan_new(0);
 	p->cancel = chan_new(0);
@@ -64,6 +64,13 @@ static int make_channels(struct pipeline *p)
 static struct metric_family *counter(struct pipeline *p, const char *name, const char *help)
 {
 	return metrics_counter(p->reg, name, help, 0, NULL);
+}
+
+/* A counter of the tailers': with file_label, by file. */
+static struct metric_family *file_counter(struct pipeline *p, const char *name, const char *help)
+{
+	static const char *const file[] = {"file"};
+	return metrics_counter(p->reg, name, help, p->cfg.file_label ? 1 : 0, p->cfg.file_label ? file : NULL);
 }
 
 /* ---- lesson 10: the stages as stage runners ---------------------------------- */
@@ -124,9 +131,11 @@ static int slow_stage_index(const char *name)
 }
 
 /* A runner from in to out (NULL for the last stage) around a step; what
- * out refuses is an entry, and counted sends go to *sent. */
+ * out refuses is an entry, counted sends go to *sent and what out refused
+ * to *discarded. */
 static struct stage_runner runner_of(const struct pipeline *p, struct chan *in, struct chan *out,
-				     stage_step_fn step, void *ctx, atomic_ullong *sent, size_t workers)
+				     stage_step_fn step, void *ctx, atomic_ullong *sent,
+				     atomic_ullong *discarded, size_t workers)
 {
 	return (struct stage_runner){.in = in,
 				     .out = out,
@@ -134,6 +143,7 @@ static struct stage_runner runner_of(const struct pipeline *p, struct chan *in, 
 				     .ctx = ctx,
 				     .discard = out != NULL ? free_entry : NULL,
 				     .sent = sent,
+				     .discarded = discarded,
 				     .cancel = p->cancel,
 				     .batch = p->cfg.batch > 0 ? p->cfg.batch : 1,
 				     .workers = workers};
@@ -142,11 +152,11 @@ static struct stage_runner runner_of(const struct pipeline *p, struct chan *in, 
 static void wire_runners(struct pipeline *p)
 {
 	size_t workers = p->cfg.workers > 0 ? p->cfg.workers : 1;
-	p->runners[T_PARSER] =
-	    runner_of(p, p->lines, p->entries, parse_item, &p->parser, &p->parser.stats.entries, workers);
-	p->runners[T_FILTER] =
-	    runner_of(p, p->entries, p->passed, filter_item, &p->filter, &p->filter.stats.passed, 1);
-	p->runners[T_SINK] = runner_of(p, p->passed, NULL, count_item, &p->sink, NULL, 1);
+	p->runners[T_PARSER] = runner_of(p, p->lines, p->entries, parse_item, &p->parser,
+					 &p->parser.stats.entries, &p->parser.stats.discarded, workers);
+	p->runners[T_FILTER] = runner_of(p, p->entries, p->passed, filter_item, &p->filter,
+					 &p->filter.stats.passed, &p->filter.stats.discarded, 1);
+	p->runners[T_SINK] = runner_of(p, p->passed, NULL, count_item, &p->sink, NULL, NULL, 1);
 	int slow = slow_stage_index(p->cfg.slow_stage);
 	if (slow > 0) {
 		p->slow = (struct slow_step){p->runners[slow].step, p->runners[slow].ctx, p->cfg.slow_us};
@@ -207,13 +217,14 @@ static void copy_self_metrics(struct pipeline *p)
  * its first event is invisible to rate() and to alerts until then.
  * Needs p->passed (the metrics stage registers its two families here).
  */
-static int make_registry(struct pipeline *p)
+EXERCISE_HELPER static int make_registry(struct pipeline *p)
 {
 	static const char *const reason[] = {"reason"};
+	static const char *const stage[] = {"stage"};
 	static const char *const version[] = {"version"};
 	if ((p->reg = metrics_registry_new(p->cfg.series_limit)) == NULL)
 		return -1;
-	p->lines_read = counter(p, "logpipe_lines_read_total", "Log lines read (blank lines are skipped).");
+	p->lines_read = file_counter(p, "logpipe_lines_read_total", "Log lines read (blank lines are skipped).");
 	p->parse_errors = metrics_counter(p->reg, "logpipe_parse_errors_total",
 					  "Log lines the parser rejected, by reason.", 1, reason);
 	p->filtered = counter(p, "logpipe_filtered_total", "Log entries the filter dropped.");
@@ -228,17 +239,30 @@ static int make_registry(struct pipeline *p)
 		return -1;
 	p->series_dropped = counter(p, "logpipe_series_dropped_total",
 				    "Updates refused because their family had reached its series limit.");
-	p->rotations = counter(p, "logpipe_file_rotations_total",
+	p->discarded =
+	    metrics_counter(p->reg, "logpipe_discarded_total",
+			    "Lines and entries freed unfinished when the pipeline was abandoned, by "
+			    "the stage that held them or would have taken them.",
+			    1, stage);
+	p->joined = counter(p, "logpipe_lines_joined_total",
+			    "Pieces of container log lines (CRI P, Docker without a newline) joined into "
+			    "the line that ends them.");
+	for (int i = T_PARSER; p->discarded != NULL && i < T_COUNT; i++) {
+		const char *v[] = {stage_name[i]};
+		if (metrics_counter_add(p->discarded, v, 0) != 0)
+			return -1;
+	}
+	p->rotations = file_counter(p, "logpipe_file_rotations_total",
 			       "Times the followed file was renamed away and recreated.");
-	p->truncations = counter(p, "logpipe_file_truncations_total",
+	p->truncations = file_counter(p, "logpipe_file_truncations_total",
 				 "Times the followed file shrank under the reader (copytruncate).");
 	if (make_self_metrics(p) != 0)
 		return -1;
 	struct metric_family *info = metrics_gauge(p->reg, "logpipe_build_info",
 						   "The version of logpipe that runs; always 1.", 1, version);
 	const char *v[] = {PIPELINE_VERSION};
-	if (p->series_dropped == NULL || p->rotations == NULL || p->truncations == NULL || info == NULL ||
-	    metrics_gauge_set(info, v, 1) != 0)
+	if (p->series_dropped == NULL || p->discarded == NULL || p->joined == NULL || p->rotations == NULL ||
+	    p->truncations == NULL || info == NULL || metrics_gauge_set(info, v, 1) != 0)
 		return -1;
 	/* Lesson 09's gauge. Until that lesson is done its stub answers
 	 * ENOSYS, and logpipe runs without the gauge rather than not at all. */
@@ -249,13 +273,14 @@ static int make_registry(struct pipeline *p)
 }
 
 /* Each stage reads the channel the one before it writes. */
-static void wire_stages(struct pipeline *p)
+EXERCISE_HELPER static void wire_stages(struct pipeline *p)
 {
-	p->tailer.cfg = p->cfg.source;
-	p->tailer.out = p->lines;
-	p->tailer.done = p->done;
+	tailer_group_init(&p->tailers, &p->cfg.source, p->cfg.files, p->cfg.nfiles, p->lines, p->done);
 	p->parser.in = p->lines;
 	p->parser.out = p->entries;
+	p->parser.format = p->cfg.format.name != NULL ? &p->cfg.format : NULL;
+	p->parser.container = p->cfg.container;
+	p->parser.max_line = p->cfg.source.max_line;
 	p->filter.cfg = p->cfg.filter;
 	p->filter.in = p->entries;
 	p->filter.out = p->passed;
@@ -266,10 +291,11 @@ static void wire_stages(struct pipeline *p)
 /* Starts stage i (its thread, or its runner's workers) and counts it in
  * p->started. 0, or an errno. A runner that started some of its workers
  * counts as started, so that it is stopped and joined with the others. */
-static int start_stage(struct pipeline *p, int i)
+EXERCISE_HELPER static int start_stage(struct pipeline *p, int i)
 {
-	static void *(*const run[T_COUNT])(void *) = {tailer_run, parser_run, filter_run, metrics_stage_run};
-	void *arg[T_COUNT] = {&p->tailer, &p->parser, &p->filter, &p->sink};
+	static void *(*const run[T_COUNT])(void *) = {tailer_group_run, parser_run, filter_run,
+						     metrics_stage_run};
+	void *arg[T_COUNT] = {&p->tailers, &p->parser, &p->filter, &p->sink};
 	int runner = i != T_TAILER && runs_batched(p);
 	int rc = runner ? stage_start(&p->runners[i]) : pthread_create(&p->threads[i], NULL, run[i], arg[i]);
 	if (rc == 0 || (runner && p->runners[i].started > 0))
@@ -284,6 +310,21 @@ static int stage_started(const struct pipeline *p, int i)
 	return i >= T_COUNT - p->started;
 }
 
+/* Frees what a channel still holds (of lines, or of entries), and counts
+ * it in *count (which may be NULL). */
+static void drain(struct chan *ch, int of_lines, atomic_ullong *count)
+{
+	void *msg;
+	while (ch != NULL && chan_try_recv(ch, &msg) == CHAN_OK) {
+		if (of_lines)
+			line_free(msg);
+		else
+			log_entry_free(msg);
+		if (count != NULL)
+			atomic_fetch_add(count, 1);
+	}
+}
+
 /* Joins every started stage in the pipeline's order, once. */
 static void join_stages(struct pipeline *p)
 {
@@ -296,18 +337,12 @@ static void join_stages(struct pipeline *p)
 			pthread_join(p->threads[i], NULL);
 	}
 	p->started = 0;
-}
-
-/* Frees what a channel still holds (of lines, or of entries). */
-static void drain(struct chan *ch, int of_lines)
-{
-	void *msg;
-	while (ch != NULL && chan_try_recv(ch, &msg) == CHAN_OK) {
-		if (of_lines)
-			line_free(msg);
-		else
-			log_entry_free(msg);
-	}
+	/* Every stage has ended. After an abandon, what the channels still
+	 * hold was read but will never be counted anywhere else. */
+	drain(p->lines, 1, &p->left_over[T_PARSER]);
+	drain(p->entries, 0, &p->left_over[T_FILTER]);
+	drain(p->passed, 0, &p->left_over[T_SINK]);
+	parser_finish(&p->parser);
 }
 
 /*
@@ -317,7 +352,7 @@ static void drain(struct chan *ch, int of_lines)
  * so we close it in its place: the stages that started drain and end as
  * they would at a normal stop.
  */
-static void unwind(struct pipeline *p)
+EXERCISE_HELPER static void unwind(struct pipeline *p)
 {
 	struct chan *input[T_COUNT] = {p->done, p->lines, p->entries, p->passed};
 	int first = T_COUNT - p->started; /* the most upstream stage running */
@@ -346,6 +381,15 @@ int pipeline_start(struct pipeline *p, const struct pipeline_config *cfg, char *
 		say(err, errlen, "--slow-stage names parser, filter or metrics, not '%s'", p->cfg.slow_stage);
 		return -1;
 	}
+	/* Pieces of a container line are joined in the order they come,
+	 * which several parser workers would not keep. */
+	if (p->cfg.container != CONTAINER_NONE && p->cfg.workers > 1) {
+		say(err, errlen, "--container joins pieces of lines in order: one parser worker, not %zu",
+		    p->cfg.workers);
+		return -1;
+	}
+	if (p->cfg.format.name != NULL && log_format_check(&p->cfg.format, err, errlen) != 0)
+		return -1;
 	/* BEGIN SOLUTION */
 	/* Channels first: the metrics stage registers itself with its input. */
 	if (make_channels(p) != 0 || make_registry(p) != 0) {
@@ -373,11 +417,6 @@ int pipeline_start(struct pipeline *p, const struct pipeline_config *cfg, char *
 	return 0;
 	/* END SOLUTION */
 	/* STUB
-	(void)wire_stages;
-	(void)start_stage;
-	(void)unwind;
-	(void)make_channels;
-	(void)make_registry;
 	say(err, errlen, "pipeline_start is not implemented yet (lesson 08)");
 	NOT_IMPLEMENTED("pipeline_start", "lessons/08-pipeline/README.md#starting-in-order");
 	pipeline_free(p);
@@ -397,7 +436,6 @@ void pipeline_stop(struct pipeline *p)
 	/* END SOLUTION */
 	/* STUB
 	(void)p;
-	(void)join_stages;
 	NOT_IMPLEMENTED("pipeline_stop", "lessons/08-pipeline/README.md#stopping-in-order");
 	*/
 }
@@ -419,23 +457,57 @@ void pipeline_cancel(struct pipeline *p)
 
 /* ---- what a scrape sees ----------------------------------------------------- */
 
+/* The tailers' counters: their sums, or with file_label one series per
+ * file (a file is one tailer: see tailer_group). */
+static void copy_tailer_counters(struct pipeline *p)
+{
+	struct metric_family *fams[] = {p->lines_read, p->rotations, p->truncations};
+	if (!p->cfg.file_label) {
+		struct tailer_stats sum;
+		tailer_group_stats(&p->tailers, &sum);
+		atomic_ullong *const counts[] = {&sum.lines, &sum.rotations, &sum.truncations};
+		for (size_t k = 0; k < 3; k++)
+			metrics_counter_set(fams[k], NULL, (double)atomic_load(counts[k]));
+		return;
+	}
+	struct tailer *t;
+	for (size_t i = 0; (t = tailer_group_at(&p->tailers, i)) != NULL; i++) {
+		const char *v[] = {t->cfg.path != NULL ? t->cfg.path : "-"};
+		atomic_ullong *const counts[] = {&t->stats.lines, &t->stats.rotations, &t->stats.truncations};
+		for (size_t k = 0; k < 3; k++)
+			metrics_counter_set(fams[k], v, (double)atomic_load(counts[k]));
+	}
+}
+
+/* What stage i freed unfinished, and what was left in its input. */
+static unsigned long long stage_discarded(struct pipeline *p, int i)
+{
+	unsigned long long own = i == T_PARSER	 ? atomic_load(&p->parser.stats.discarded)
+				 : i == T_FILTER ? atomic_load(&p->filter.stats.discarded)
+						 : 0;
+	return own + atomic_load(&p->left_over[i]);
+}
+
 /*
  * The stages count in atomics, the cheapest thing a hot loop can do; the
  * registry learns the totals only here, once per scrape. metrics_counter_set
  * never moves a counter backwards, so a render racing a stage at worst
  * shows a count one scrape late.
  */
-static void copy_stage_counters(struct pipeline *p)
+EXERCISE_HELPER static void copy_stage_counters(struct pipeline *p)
 {
-	metrics_counter_set(p->lines_read, NULL, (double)atomic_load(&p->tailer.stats.lines));
+	copy_tailer_counters(p);
 	for (int r = 1; r < PARSE_REASONS; r++) {
 		const char *v[] = {parse_error_name((enum parse_error)r)};
 		metrics_counter_set(p->parse_errors, v, (double)atomic_load(&p->parser.stats.errors[r]));
 	}
 	metrics_counter_set(p->filtered, NULL, (double)atomic_load(&p->filter.stats.dropped));
 	metrics_counter_set(p->series_dropped, NULL, (double)metrics_series_dropped(p->reg));
-	metrics_counter_set(p->rotations, NULL, (double)atomic_load(&p->tailer.stats.rotations));
-	metrics_counter_set(p->truncations, NULL, (double)atomic_load(&p->tailer.stats.truncations));
+	for (int i = T_PARSER; i < T_COUNT; i++) {
+		const char *v[] = {stage_name[i]};
+		metrics_counter_set(p->discarded, v, (double)stage_discarded(p, i));
+	}
+	metrics_counter_set(p->joined, NULL, (double)atomic_load(&p->parser.stats.joined));
 	copy_self_metrics(p);
 }
 
@@ -451,7 +523,6 @@ char *pipeline_render(void *arg, size_t *len)
 	/* STUB
 	(void)p;
 	(void)len;
-	(void)copy_stage_counters;
 	NOT_IMPLEMENTED("pipeline_render", "lessons/08-pipeline/README.md#collecting-at-scrape-time");
 	return NULL;
 	*/
@@ -459,18 +530,29 @@ char *pipeline_render(void *arg, size_t *len)
 
 unsigned long long pipeline_lines_read(struct pipeline *p)
 {
-	return atomic_load(&p->tailer.stats.lines);
+	struct tailer_stats sum;
+	tailer_group_stats(&p->tailers, &sum);
+	return atomic_load(&sum.lines);
 }
 
 /* Every line ends in exactly one place: a parse error, the filter's drop
- * count, or the metrics stage (which counts it in log_entries_total, or,
- * if the series limit refused it, in series_dropped). */
+ * count, the metrics stage (which counts it in log_entries_total, or, if
+ * the series limit refused it, in series_dropped), a stage's discards, or
+ * the pieces the parser joined into the line that ends them. */
 unsigned long long pipeline_lines_accounted(struct pipeline *p)
 {
-	unsigned long long n = 0;
+	unsigned long long n = atomic_load(&p->parser.stats.joined) + pipeline_lines_discarded(p);
 	for (int r = 1; r < PARSE_REASONS; r++)
 		n += atomic_load(&p->parser.stats.errors[r]);
 	return n + atomic_load(&p->filter.stats.dropped) + atomic_load(&p->sink.received);
+}
+
+unsigned long long pipeline_lines_discarded(struct pipeline *p)
+{
+	unsigned long long n = 0;
+	for (int i = T_PARSER; i < T_COUNT; i++)
+		n += stage_discarded(p, i);
+	return n;
 }
 
 void pipeline_free(struct pipeline *p)
@@ -479,9 +561,9 @@ void pipeline_free(struct pipeline *p)
 	p->server = NULL;
 	/* After a normal stop the channels are empty; after a stage that gave
 	 * up early (an exercise stub) they may not be. */
-	drain(p->lines, 1);
-	drain(p->entries, 0);
-	drain(p->passed, 0);
+	drain(p->lines, 1, NULL);
+	drain(p->entries, 0, NULL);
+	drain(p->passed, 0, NULL);
 	struct chan *chans[] = {p->done, p->cancel, p->lines, p->entries, p->passed};
 	for (size_t i = 0; i < sizeof(chans) / sizeof(chans[0]); i++)
 		if (chans[i] != NULL)
@@ -490,4 +572,7 @@ void pipeline_free(struct pipeline *p)
 	if (p->reg != NULL)
 		metrics_registry_free(p->reg);
 	p->reg = NULL;
+	if (p->tailers.out != NULL) /* wired */
+		tailer_group_free(&p->tailers);
+	p->tailers.out = NULL;
 }

@@ -73,6 +73,8 @@ static void send_on(struct stage_runner *r, void *results[], size_t n)
 	add_time_since(&r->send_ns, &start);
 	if (r->sent != NULL)
 		atomic_fetch_add(r->sent, sent);
+	if (r->discarded != NULL)
+		atomic_fetch_add(r->discarded, n - sent);
 	for (size_t i = sent; i < n; i++)
 		r->discard(results[i]);
 }

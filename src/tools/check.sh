@@ -45,6 +45,9 @@ sh src/tools/deps.sh ensure valgrind promtool prometheus curl || { echo "cannot 
 step "exercise stubs are generated from the solutions"
 if sh src/tools/exercises.sh verify build/stubs; then ok; echo "  ok"; else bad "stubs out of date"; fi
 
+step "make exercises keeps the learner's work (tests/tools/test_exercises.sh)"
+if sh tests/tools/test_exercises.sh; then ok; else bad "make exercises"; fi
+
 step "every exercise has hints that point into its lesson"
 if sh src/tools/lint.sh; then ok; echo "  ok"; else bad "hints or lessons"; fi
 
@@ -75,7 +78,7 @@ count "$log/solutions-valgrind.txt"
 
 step "untouched exercises fail at once, each test saying NOT IMPLEMENTED"
 t0=$(date +%s)
-GRADE_QUIET=1 IMPL=build/stubs sh src/tools/grade.sh >"$log/stubs.txt" 2>&1
+GRADE_QUIET=1 FORMAT=junit IMPL=build/stubs sh src/tools/grade.sh >"$log/stubs.txt" 2>&1
 secs=$(($(date +%s) - t0))
 cat "$log/stubs.txt"
 others=$(cat build/results/plain/build_stubs/*.tap 2>/dev/null | grep '^not ok' | grep -cv '# NOTIMPL$')
@@ -91,6 +94,9 @@ else
 	bad "$passing test(s) pass against a stub (a test that cannot fail?) and $others fail otherwise than NOT IMPLEMENTED"
 	grep -h '^ok\|^not ok' build/results/plain/build_stubs/*.tap | grep -v '# NOTIMPL$' | head -n 10
 fi
+
+step "FORMAT=junit: the untouched exercises' results as JUnit XML (tests/tools/test_junit.sh)"
+if sh tests/tools/test_junit.sh build/results/plain/build_stubs; then ok; else bad "JUnit XML"; fi
 
 step "the known-broken channels are caught"
 if sh src/tools/broken.sh check; then ok; else bad "a broken channel passed its tests"; fi
@@ -176,6 +182,14 @@ else
 	cat "$log/logpipe.txt"
 fi
 
+step "logpipe on other loggers' JSON and container logs (tests/data/formats)"
+if sh src/tools/formats.sh "$lp" >"$log/formats.txt" 2>&1; then
+	grep -v ' passed, ' "$log/formats.txt"
+else
+	cat "$log/formats.txt"
+fi
+count "$log/formats.txt"
+
 step "logpipe under load: SIGTERM mid-flight, and a short serving run under valgrind"
 # At full speed (--rate 0) thousands of lines are inside the channels at
 # any moment. SIGTERM must drain them all: exit 0 within 2 s, and no
@@ -200,6 +214,29 @@ if [ $rc -eq 0 ] && [ $ms -le 2000 ] && ! grep -q warning "$log/load.err"; then
 else
 	bad "SIGTERM under load: exit $rc after ${ms} ms"
 	cat "$log/load.err"
+fi
+# A second SIGTERM abandons the drain (a metrics stage taking 0.1 s an
+# item would need minutes): what was in flight is freed and counted as
+# discarded, and every line read is still accounted for.
+"$lp" --simulate --rate 0 --capacity 64 --slow-stage metrics:100000 --listen 127.0.0.1:0 \
+	>"$log/abandon.out" 2>"$log/abandon.err" &
+pid=$!
+# Each wait polls what logpipe says, with a deadline of 5 s.
+waited=0
+until grep -q serving "$log/abandon.err" || [ $waited -ge 50 ]; do sleep 0.1; waited=$((waited + 1)); done
+kill -TERM "$pid"
+until grep -q draining "$log/abandon.err" || [ $waited -ge 100 ]; do sleep 0.1; waited=$((waited + 1)); done
+kill -TERM "$pid"
+until ! kill -0 "$pid" 2>/dev/null || [ $waited -ge 150 ]; do sleep 0.1; waited=$((waited + 1)); done
+kill -KILL "$pid" 2>/dev/null
+wait "$pid"
+rc=$?
+if [ $rc -eq 0 ] && grep -q 'cancelled: all [0-9]* lines accounted for, [1-9][0-9]* of them discarded' "$log/abandon.err"; then
+	ok
+	echo "  ok  a second SIGTERM abandons the drain: $(grep cancelled: "$log/abandon.err")"
+else
+	bad "a second SIGTERM: exit $rc"
+	cat "$log/abandon.err"
 fi
 # The same under valgrind, serving: started as the demo starts it
 # (promlib.sh), scraped once, then SIGTERM; valgrind's status is logpipe's.

@@ -15,6 +15,10 @@
 #   make demo DEMO_ARGS='--batch 64 --workers 2'
 #                               more logpipe options (after --simulate
 #                               --rate 200, so --rate N here wins)
+#   make demo DEMO_ARGS='--file tests/data/formats/ecs.log --from-start --format ecs'
+#                               a log file in place of the simulator
+#   make demo DEMO_ARGS='--file a.log --file b.log'
+#                               follow files instead of the simulator
 #
 # Without Prometheus (and no way to install it) logpipe runs alone: one
 # scrape is shown with curl, then how to get Prometheus; exit 0.
@@ -43,9 +47,16 @@ if ! command -v prometheus >/dev/null 2>&1; then
 	command -v prometheus >/dev/null 2>&1 || have_prometheus=0
 fi
 
+# The simulator, unless the options name files to follow.
+source="--simulate --rate $RATE"
+what="the simulator, $RATE lines a second"
+case " ${DEMO_ARGS:-} " in *" --file "* | *" --file="*)
+	source=""
+	what="the files" ;;
+esac
 # shellcheck disable=SC2086
-lib_start_logpipe --simulate --rate "$RATE" ${DEMO_ARGS:-} || exit 1
-echo "started: $LOGPIPE --simulate --rate $RATE ${DEMO_ARGS:-}${DEMO_ARGS:+ }--listen 127.0.0.1:$LP_PORT  (pid $LP_PID)"
+lib_start_logpipe $source ${DEMO_ARGS:-} || exit 1
+echo "started: $LOGPIPE $source${source:+ }${DEMO_ARGS:-}${DEMO_ARGS:+ }--listen 127.0.0.1:$LP_PORT  (pid $LP_PID)"
 
 if [ $have_prometheus = 0 ]; then
 	sleep 2 # let a few hundred lines through, so the numbers are not all 0
@@ -77,7 +88,7 @@ echo " done."
 
 cat <<EOF
 
-logpipe     http://127.0.0.1:$LP_PORT/metrics       (the simulator, $RATE lines a second${DEMO_ARGS:+; then $DEMO_ARGS})
+logpipe     http://127.0.0.1:$LP_PORT/metrics       ($what${DEMO_ARGS:+; then $DEMO_ARGS})
 Prometheus  http://127.0.0.1:$PROM_PORT/graph         (scrapes logpipe every 2 s)
             http://127.0.0.1:$PROM_PORT/targets       (is the target up?)
             http://127.0.0.1:$PROM_PORT/alerts        (LogpipeHighErrorRatio, LogpipeServiceSilent, LogpipeDown)

@@ -2,7 +2,7 @@
 # exercises.sh - the exercise stubs are generated from the solutions
 # (src/tools/mkexercise.awk), so no code is kept twice.
 #   exercises.sh write       regenerate exercises/ (an exercise you edited is
-#                            kept unless FORCE=1)
+#                            kept unless FORCE=1, committed or not)
 #   exercises.sh gen DIR     write every stub under DIR (for make check)
 #   exercises.sh verify DIR  generate under DIR and compare with the stubs
 #                            committed in git (your edits do not count)
@@ -11,6 +11,20 @@ awk_gen() { awk -f src/tools/mkexercise.awk "$1"; }
 
 solutions() { find solutions -name '*.c' | sort; }
 
+# 1 if exercises/$1 is a stub nobody edited: what the generator wrote when
+# the file was last committed (that commit's generator on that commit's
+# solution). Your own commits of the file are not stubs, so they are kept.
+untouched() { # rel
+	c=$(git log -1 --format=%H -- "exercises/$1" 2>/dev/null)
+	[ -n "$c" ] || return 1
+	old_awk=$(mktemp)
+	git show "$c:src/tools/mkexercise.awk" >"$old_awk" 2>/dev/null &&
+		git show "$c:solutions/$1" 2>/dev/null | awk -f "$old_awk" | cmp -s - "exercises/$1"
+	rc=$?
+	rm -f "$old_awk"
+	return $rc
+}
+
 case "${1:-}" in
 write)
 	for s in $(solutions); do
@@ -18,8 +32,8 @@ write)
 		tmp=$(mktemp)
 		awk_gen "$s" >"$tmp" || exit 1
 		if [ -f "$e" ] && ! cmp -s "$tmp" "$e"; then
-			if [ "${FORCE:-}" != 1 ] && ! git diff --quiet HEAD -- "$e" 2>/dev/null; then
-				echo "kept $e: it has your changes (FORCE=1 overwrites it)"
+			if [ "${FORCE:-}" != 1 ] && ! untouched "${s#solutions/}"; then
+				echo "kept $e: it is not a generated stub, so it has your changes (FORCE=1 overwrites it)"
 				rm -f "$tmp"
 				continue
 			fi

@@ -7,7 +7,8 @@
 #
 # Environment: IMPL (exercises|solutions|a directory), SANITIZE (|thread|address),
 # LESSONS (lesson directory names), VERBOSE=1 (every failure in full),
-# FORMAT=tap (keep the TAP files and say where), MAKE,
+# FORMAT=tap (keep the TAP files and say where), FORMAT=junit (JUnit XML
+# beside them, one file per test program), MAKE,
 # GRADE_RUNNER (a command to run the tests under, e.g. valgrind),
 # GRADE_QUIET=1 (scoreboard and closing line only),
 # SEED=n (run the tests perturbed with seed n: a replay, see below),
@@ -127,12 +128,17 @@ first_failure() { # tap: the first failing test's details (all of them with VERB
 	' "$1"
 }
 
+junit() { # suite, its TAP on stdin: with FORMAT=junit, $results/<suite>.xml
+	[ "${FORMAT:-}" = junit ] && awk -v suite="$1" -f src/tools/junit.awk >"$results/$1.xml"
+}
+
 grade_suite() { # suite: run it, add a row to the board and its failures to the details
 	s=$1
 	tap="$results/$s.tap"
 	run_suite "$s" "$variant" "$tap" "$runner"
 	total_pass=$((total_pass + pass))
 	total_fail=$((total_fail + fail))
+	junit "$s" <"$tap"
 	notimpl=$(grep -c '^not ok .* # NOTIMPL$' "$tap")
 	if [ "$fail" -eq 0 ]; then
 		row="passed    $pass/$n"
@@ -300,6 +306,8 @@ $(grep -v '^make' "$log" | head -n "${VERBOSE:+400}${VERBOSE:-40}")
 "
 		for s in $($MAKE -s --no-print-directory suites LESSON="$l"); do
 			total_fail=$((total_fail + $(suite_tests "$s")))
+			{ echo "not ok 1 - the build # COMPILE"; grep -v '^make' "$log" | head -n 400 | sed 's/^/  # /'; } |
+				junit "$s"
 		done
 		continue
 	fi
@@ -322,6 +330,7 @@ if [ -z "${GRADE_QUIET:-}" ]; then
 	fi
 	[ -n "$details" ] && printf '%s' "$details"
 	[ "${FORMAT:-}" = tap ] && { echo; echo "TAP results: $results/*.tap"; }
+	[ "${FORMAT:-}" = junit ] && { echo; echo "JUnit XML: $results/*.xml"; }
 	echo
 else
 	printf '%s' "$board"

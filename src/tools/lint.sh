@@ -2,8 +2,9 @@
 # lint.sh - every pointer into a lesson must lead somewhere. Checks that
 # each lesson with code has its text, that each exercise has at least two
 # hints (exercises/NN-name/HINTS.md, "## Hint k" sections) each naming a
-# lesson section, and that every "lessons/...README.md#anchor" written in
-# hints, stubs, solutions and tests names a heading that exists.
+# lesson section, that every "lessons/...README.md#anchor" written in
+# hints, stubs, solutions and tests names a heading that exists, and that
+# every function the text names exists.
 set -u
 status=0
 
@@ -52,5 +53,40 @@ for r in $(printf '%s\n' "$refs" | sort -u); do
 		echo "points at $r, but $file has no such heading"
 		status=1
 	fi
+done
+# Every function the text names exists where the learner can find it.
+# The project's prefixes are those of the functions in the contracts
+# (src/*.h) and in the solutions (chan_, sim_, ring_...); an identifier with
+# one of them, in inline code of a lesson or a hint (or called in one of
+# their code blocks), must be a word of src/, exercises/ or tests/ (what
+# the learner has), or be introduced in that file as "`name` is yours to
+# write" (a helper the learner writes; the solution has one). Inline code
+# holding a "/" is a path (/proc/sys/...), not a name, and is skipped.
+prefixes=$({
+	grep -ohE '\b[a-z][a-z0-9]*_[a-z0-9_]+\(' src/*.h
+	grep -ohE '^(EXERCISE_HELPER )?(static )?[a-z][^=(;]*\b[a-z][a-z0-9]*_[a-z0-9_]*[([]' \
+		$(find solutions -name '*.c') | grep -oE '[a-z][a-z0-9]*_[a-z0-9_]*[([]$'
+} | sed 's/_.*//' | sort -u | paste -sd '|' -)
+known=$(mktemp)
+find src exercises tests -name '*.[ch]' -exec grep -ohE '\b[a-z_][a-z0-9_]*\b' {} + | sort -u >"$known"
+unknown=$(for f in lessons/*/README.md exercises/*/HINTS.md; do
+	awk '/^```/ { code = !code; next }
+		!code { while (match($0, /`[^`]+`/)) { span = substr($0, RSTART, RLENGTH); $0 = substr($0, RSTART + RLENGTH)
+			if (span !~ /\//) print span } }
+		code { while (match($0, /[a-z][a-z0-9_]*\(/)) { print substr($0, RSTART, RLENGTH); $0 = substr($0, RSTART + RLENGTH) } }' "$f" |
+		grep -oE "\b($prefixes)_[a-z0-9_]+\b" | sort -u | sed "s|^|$f |"
+done | awk 'NR == FNR { known[$1] = 1; next } !($2 in known)' "$known" -)
+rm -f "$known"
+bad=$(printf '%s\n' "$unknown" | while read -r f id; do
+	[ -n "$id" ] || continue
+	grep -qE "\`$id\` (is yours to write|\(yours to write)" "$f" ||
+		echo "$f names \`$id\`, which no file of src/, exercises/ or tests/ has (say it is yours to write, or fix the name)"
+done)
+[ -z "$bad" ] || { echo "$bad"; status=1; }
+# The classroom configuration grades every lesson, one test each.
+for dir in solutions/*/; do
+	nn=$(basename "$dir" | cut -c1-2)
+	grep -q "\"run\": \"make test LESSON=$nn\"" .github/classroom/autograding.json ||
+		{ echo ".github/classroom/autograding.json has no test running 'make test LESSON=$nn'"; status=1; }
 done
 exit $status

@@ -391,74 +391,58 @@ static void test_4x4_threads_through_one_slot_exactly_once(void **state)
 }
 
 /*
+ * Plays the thread that gets there first: with the channel's lock held, it
+ * puts a message in the buffer as a send would, signals not_empty, and
+ * takes the message back out, all before the woken receiver can run (it
+ * needs the lock to return from its wait). Uses only the documented
+ * fields of struct chan.
+ */
+static void send_and_steal(struct chan *ch, void *msg)
+{
+	pthread_mutex_lock(&ch->mu);
+	ch->buf[(ch->head + ch->len) % ch->slots] = msg;
+	ch->len++;
+	ch->sent++;
+	pthread_cond_signal(&ch->not_empty);
+	ch->head = (ch->head + 1) % ch->slots;
+	ch->len--;
+	ch->taken++;
+	pthread_mutex_unlock(&ch->mu);
+}
+
+/*
  * A receiver woken by a send can find the buffer empty again: another
- * thread took the message between the signal and the wake-up. Here the
- * main thread sends and at once takes the message back; the parked
- * receiver, woken for nothing, must go back to waiting (and later see the
- * close), not return. Repeated, because who wins each race is up to the
- * scheduler; the main thread usually does, as it already holds the CPU.
- * A correct channel passes every round whatever the scheduler does.
+ * thread took the message between the signal and the wake-up. Here that
+ * happens every round, by construction (send_and_steal): the receiver is
+ * woken for nothing, and must go back to waiting (and later see the close),
+ * not return. A receiver that does not recheck returns as soon as it runs;
+ * it is given a short bound to do so, scaled like the test's deadline.
  */
 static void test_woken_receiver_rechecks_before_taking(void **state)
 {
 	(void)state;
-	int stolen = 0;
-	for (int round = 0; round < 200; round++) {
+	for (int round = 0; round < 5; round++) {
 		struct chan *ch = chan_new_or_fail(1);
 		struct op op = {.ch = ch};
 		struct harness_thread t;
 		harness_thread_start(&t, op_recv, &op);
 		wait_for_receivers(ch, 1, "a receiver should be blocked on the empty channel");
-		assert_chan_status(chan_send(ch, MSG(1)), CHAN_OK);
-		void *got = NULL;
-		if (chan_try_recv(ch, &got) == CHAN_OK) {
-			stolen++;
-			/* A correct receiver is still waiting, so this join must time
-			 * out. A receiver that wakes and carries on returns within
-			 * microseconds of the signal. */
-			if (harness_thread_join_within(&t, 5))
-				fail_msg("round %d: the message was taken by another thread before the woken "
-					 "receiver ran, and the receiver returned %s instead of waiting on: "
-					 "wait in a while loop, not an if",
-					 round, chan_status_str(op.status));
-			assert_chan_status(chan_close(ch), CHAN_OK);
-			assert_true(harness_thread_join_within(&t, harness_wait_ms()));
-			if (op.status != CHAN_CLOSED)
-				fail_msg("round %d: the message was taken by another thread before the woken "
-					 "receiver ran, and the receiver returned %s instead of waiting on: "
-					 "wait in a while loop, not an if",
-					 round, chan_status_str(op.status));
-		} else {
-			assert_true(harness_thread_join_within(&t, harness_wait_ms()));
-			assert_chan_status(op.status, CHAN_OK);
-		}
+		send_and_steal(ch, MSG(1));
+		if (harness_thread_join_within(&t, harness_bound_ms(20)))
+			fail_msg("round %d: the receiver was woken, but the message was taken by another thread "
+				 "before it ran, and it returned %s (message %lu) instead of waiting on: wait in "
+				 "a while loop, not an if",
+				 round, chan_status_str(op.status), (unsigned long)MSG_VALUE(op.msg));
+		harness_on_hang("a receiver woken for nothing, then the channel closed: does close "
+				"broadcast not_empty?");
+		assert_chan_status(chan_close(ch), CHAN_OK);
+		assert_true(harness_thread_join_within(&t, harness_wait_ms()));
+		if (op.status != CHAN_CLOSED)
+			fail_msg("round %d: after a wake-up for nothing and then a close, the receiver returned "
+				 "%s, expected CHAN_CLOSED",
+				 round, chan_status_str(op.status));
 		assert_chan_status(chan_free(ch), CHAN_OK);
 	}
-	print_message("the message was taken from under the woken receiver in %d of 200 rounds\n", stolen);
-}
-
-/*
- * Lesson 02 waits with deadlines on CLOCK_MONOTONIC, so chan_new must create
- * the condition variables on that clock. A timed wait on one left on the
- * realtime clock would still time out here (at once: a monotonic deadline
- * read as a wall-clock time lies in 1970), so the harness's wrapped
- * pthread_cond_timedwait (tests/harness/interpose.c) is what fails it, with
- * a message naming pthread_condattr_setclock.
- */
-static void test_deadlines_use_the_monotonic_clock(void **state)
-{
-	(void)state;
-	struct chan *ch = chan_new_or_fail(1);
-	void *got = NULL;
-	struct timespec soon = deadline_after_ms(20);
-	/* Empty: the receive waits on not_empty until the deadline. */
-	assert_chan_status(chan_recv_until(ch, &got, &soon), CHAN_TIMEOUT);
-	/* Full: the send waits on not_full. */
-	assert_chan_status(chan_send(ch, MSG(1)), CHAN_OK);
-	soon = deadline_after_ms(20);
-	assert_chan_status(chan_send_until(ch, MSG(2), &soon), CHAN_TIMEOUT);
-	assert_chan_status(chan_recv(ch, &got), CHAN_OK);
-	assert_chan_status(chan_free(ch), CHAN_OK);
 }
 
 static void test_unbuffered_2x2_threads_exactly_once(void **state)
@@ -499,6 +483,181 @@ static void test_len_is_safe_to_call_during_traffic(void **state)
 	assert_chan_status(chan_free(ch), CHAN_OK);
 }
 
+/* ---- deadlines: the _until operations ---------------------------------------- */
+
+/*
+ * chan_send_until and chan_recv_until are lesson 01's code, and lesson 02's
+ * try and timed operations are built on them; these tests call them
+ * directly, so that their rules are graded here, with your channel.c.
+ */
+
+/* Receive with a deadline that has already passed, and check the answer. */
+static void expect_recv_now(struct chan *ch, enum chan_status want, uintptr_t want_msg, const char *why)
+{
+	struct timespec past = deadline_now();
+	void *got = MSG(99);
+	enum chan_status rc = chan_recv_until(ch, &got, &past);
+	if (rc != want)
+		fail_msg("chan_recv_until with a past deadline on %s returned %s, expected %s", why,
+			 chan_status_str(rc), chan_status_str(want));
+	if (MSG_VALUE(got) != want_msg)
+		fail_msg("chan_recv_until with a past deadline on %s set *msg to %lu, expected %lu%s", why,
+			 (unsigned long)MSG_VALUE(got), (unsigned long)want_msg,
+			 want_msg == 0 ? " (NULL, when nothing was received)" : "");
+}
+
+static void test_recv_until_a_past_deadline_takes_a_message_or_says_why_not(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(2);
+	harness_on_hang("chan_recv_until with a deadline that has passed must not wait: "
+			"does your loop stop once chan_cond_wait returns ETIMEDOUT?");
+	expect_recv_now(ch, CHAN_TIMEOUT, 0, "an open, empty channel");
+	assert_chan_status(chan_send(ch, MSG(1)), CHAN_OK);
+	expect_recv_now(ch, CHAN_OK, 1,
+			"a channel holding a message (look at the buffer before the deadline: a message "
+			"there is yours)");
+	assert_chan_status(chan_send(ch, MSG(2)), CHAN_OK);
+	assert_chan_status(chan_close(ch), CHAN_OK);
+	expect_recv_now(ch, CHAN_OK, 2,
+			"a closed channel still holding a message (drain first: a message there is "
+			"yours even after close)");
+	expect_recv_now(ch, CHAN_CLOSED, 0,
+			"a closed, empty channel (closed wins over the deadline when both are true, or a "
+			"try_recv could never tell \"closed\" from \"nothing yet\")");
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+/* Send with a deadline that has already passed, and check the answer. */
+static void expect_send_now(struct chan *ch, uintptr_t msg, enum chan_status want, const char *why)
+{
+	struct timespec past = deadline_now();
+	enum chan_status rc = chan_send_until(ch, MSG(msg), &past);
+	if (rc != want)
+		fail_msg("chan_send_until with a past deadline on %s returned %s, expected %s", why,
+			 chan_status_str(rc), chan_status_str(want));
+}
+
+static void test_send_until_a_past_deadline_sends_if_there_is_room(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(1);
+	harness_on_hang("chan_send_until with a deadline that has passed must not wait: "
+			"does your loop stop once chan_cond_wait returns ETIMEDOUT?");
+	expect_send_now(ch, 1, CHAN_OK, "a channel with room");
+	expect_send_now(ch, 2, CHAN_TIMEOUT, "a full channel (still full after the loop means timed out)");
+	if (chan_len(ch) != 1)
+		fail_msg("after a send that timed out on a full channel of capacity 1, chan_len is %zu, "
+			 "expected 1: a send that fails must not touch the buffer",
+			 chan_len(ch));
+	void *got = NULL;
+	assert_chan_status(chan_recv(ch, &got), CHAN_OK);
+	assert_chan_status(chan_close(ch), CHAN_OK);
+	expect_send_now(ch, 3, CHAN_CLOSED,
+			"a closed channel with room (closed comes first: a closed channel refuses a "
+			"message even when it has room)");
+	assert_int_equal(chan_len(ch), 0);
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+static void test_unbuffered_send_until_a_past_deadline_needs_a_waiting_receiver(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(0);
+	harness_on_hang("chan_send_until on an unbuffered channel, with a past deadline and no receiver, "
+			"must return CHAN_TIMEOUT before pushing: nobody is there to take the message");
+	expect_send_now(ch, 1, CHAN_TIMEOUT, "an unbuffered channel with no receiver waiting");
+	assert_slot_empty(ch, "an unbuffered send_until that timed out");
+
+	/* With a receiver already waiting, the hand-over completes whatever
+	 * the deadline: your send passes NULL to chan_await_pickup then. */
+	struct op op = {.ch = ch, .msg = MSG(99)};
+	struct harness_thread t;
+	harness_thread_start(&t, op_recv, &op);
+	wait_for_receivers(ch, 1, "a receive on an empty unbuffered channel must wait");
+	harness_on_hang("chan_send_until to a waiting receiver did not return: a receiver was waiting "
+			"before the push, so the send waits for the pickup with no deadline (NULL)");
+	expect_send_now(ch, 8, CHAN_OK,
+			"an unbuffered channel with a receiver waiting (pass NULL, not the deadline, to "
+			"chan_await_pickup when recv_waiting was non-zero before the push)");
+	if (!harness_thread_join_within(&t, harness_wait_ms()))
+		fail_msg("the waiting receiver did not return after chan_send_until handed it a message");
+	assert_chan_status(op.status, CHAN_OK);
+	assert_int_equal(MSG_VALUE(op.msg), 8);
+	assert_slot_empty(ch, "a completed hand-over");
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+/*
+ * A deadline 50 ms ahead, on CLOCK_MONOTONIC. A condition variable left on
+ * the default clock (the wall clock, since 1970) reads that deadline as
+ * decades ago and times out at once; one on the monotonic clock waits.
+ * Both of the channel's condition variables are checked.
+ */
+static void test_timed_waits_last_until_the_monotonic_deadline(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(1);
+	harness_on_hang("a wait with a deadline 50 ms ahead did not return: does your loop stop once "
+			"chan_cond_wait returns ETIMEDOUT?");
+	for (int sending = 0; sending <= 1; sending++) {
+		struct timespec start = clock_now();
+		struct timespec due = deadline_after_ms(50);
+		void *got = NULL;
+		enum chan_status rc = sending ? chan_send_until(ch, MSG(2), &due) : chan_recv_until(ch, &got, &due);
+		double ms = ms_since(&start);
+		const char *what = sending ? "chan_send_until on a full channel" : "chan_recv_until on an empty channel";
+		if (rc != CHAN_TIMEOUT)
+			fail_msg("%s with a deadline 50 ms ahead returned %s, expected CHAN_TIMEOUT", what,
+				 chan_status_str(rc));
+		if (ms < 45.0)
+			fail_msg("%s with a deadline 50 ms ahead returned CHAN_TIMEOUT after %.1f ms: are "
+				 "%s created with pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)? On the "
+				 "default clock a monotonic deadline is long past",
+				 what, ms, sending ? "not_full" : "not_empty");
+		if (!sending)
+			assert_chan_status(chan_send(ch, MSG(1)), CHAN_OK); /* full, for the send */
+	}
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+/*
+ * A select (lesson 02's, the reference here) waits on no condition variable
+ * of yours: your send and close must call chan_wake_watchers, and chan_free
+ * must see the watcher it left on the channel.
+ */
+static void test_send_and_close_wake_a_waiting_select(void **state)
+{
+	(void)state;
+	struct select_op s = {.n = 1, .msg = MSG(99)};
+	s.chans[0] = chan_new_or_fail(1);
+	struct harness_thread t;
+	start_parked_select(&s, &t);
+	enum chan_status rc = chan_free(s.chans[0]);
+	if (rc != CHAN_EBUSY)
+		fail_msg("chan_free with a select waiting on the channel returned %s, expected CHAN_EBUSY: "
+			 "a non-NULL watchers means someone is inside",
+			 chan_status_str(rc));
+	harness_on_hang("a select waiting on the channel was not woken by a send: does chan_send call "
+			"chan_wake_watchers after adding the message?");
+	assert_chan_status(chan_send(s.chans[0], MSG(7)), CHAN_OK);
+	if (!harness_thread_join_within(&t, harness_wait_ms()))
+		fail_msg("a select waiting on the channel did not wake when a message was sent: call "
+			 "chan_wake_watchers(ch) in the send, after adding the message");
+	assert_chan_status(s.status, CHAN_OK);
+	assert_int_equal(MSG_VALUE(s.msg), 7);
+
+	start_parked_select(&s, &t);
+	harness_on_hang("a select waiting on the channel was not woken by chan_close: does close call "
+			"chan_wake_watchers?");
+	assert_chan_status(chan_close(s.chans[0]), CHAN_OK);
+	if (!harness_thread_join_within(&t, harness_wait_ms()))
+		fail_msg("a select waiting on the channel did not wake when the channel closed: call "
+			 "chan_wake_watchers(ch) in close too");
+	assert_chan_status(s.status, CHAN_CLOSED);
+	assert_chan_status(chan_free(s.chans[0]), CHAN_OK);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct harness_test tests[] = {
@@ -521,7 +680,11 @@ int main(int argc, char **argv)
 		HTEST(test_unbuffered_2x2_threads_exactly_once, L01 "#send-and-receive"),
 		HTEST(test_woken_receiver_rechecks_before_taking, L01 "#7-what-can-go-wrong"),
 		HTEST(test_len_is_safe_to_call_during_traffic, L01 "#len-and-cap"),
-		HTEST(test_deadlines_use_the_monotonic_clock, L01 "#5-build-it"),
+		HTEST(test_recv_until_a_past_deadline_takes_a_message_or_says_why_not, L01 "#send-and-receive"),
+		HTEST(test_send_until_a_past_deadline_sends_if_there_is_room, L01 "#send-and-receive"),
+		HTEST(test_unbuffered_send_until_a_past_deadline_needs_a_waiting_receiver, L01 "#send-and-receive"),
+		HTEST(test_timed_waits_last_until_the_monotonic_deadline, L01 "#5-build-it"),
+		HTEST(test_send_and_close_wake_a_waiting_select, L01 "#send-and-receive"),
 	};
 	return harness_main(argc, argv, "01-channel", tests, HARNESS_COUNT(tests));
 }

@@ -20,7 +20,7 @@
 
 /* ---- helpers ------------------------------------------------------------- */
 
-/* A thread that does one timed receive, or one select. */
+/* A thread that does one timed receive. */
 static void *op_recv_timed(void *arg)
 {
 	struct op *op = arg;
@@ -28,40 +28,6 @@ static void *op_recv_timed(void *arg)
 	return NULL;
 }
 
-struct select_op {
-	struct chan *chans[CHAN_SELECT_MAX];
-	size_t n;
-	size_t which;
-	void *msg;
-	enum chan_status status;
-};
-
-static void *op_select(void *arg)
-{
-	struct select_op *s = arg;
-	s->status = chan_select(s->chans, s->n, &s->which, &s->msg, NULL);
-	return NULL;
-}
-
-/* The slot of an unbuffered channel is empty and the counters agree
- * (chan_len is always 0 on an unbuffered channel, so it cannot tell). */
-static void assert_slot_empty(struct chan *ch, const char *why)
-{
-	pthread_mutex_lock(&ch->mu);
-	size_t len = ch->len;
-	unsigned long long sent = ch->sent, taken = ch->taken;
-	pthread_mutex_unlock(&ch->mu);
-	if (len != 0 || sent != taken)
-		fail_msg("after %s the channel holds len=%zu (sent=%llu, taken=%llu), expected an empty slot "
-			 "and sent == taken: a send that fails must take its message back out of the slot "
-			 "(buf[head], len and sent)",
-			 why, len, sent, taken);
-}
-
-static double ms_since(const struct timespec *start)
-{
-	return clock_seconds_since(start) * 1000.0;
-}
 
 /* ---- deadlines ------------------------------------------------------------- */
 
@@ -547,14 +513,6 @@ static void test_select_returns_the_ready_channel(void **state)
 	}
 	for (int i = 0; i < 3; i++)
 		assert_chan_status(chan_free(chans[i]), CHAN_OK);
-}
-
-static void start_parked_select(struct select_op *s, struct harness_thread *t)
-{
-	harness_thread_start(t, op_select, s);
-	expect_parked(t, s->chans, s->n, PARKED_SELECTING, &s->status, "chan_select over empty channels",
-		      "with nothing ready and no deadline it must register a watcher on every channel "
-		      "and sleep until one fires");
 }
 
 static void test_select_blocks_until_a_channel_gets_a_message(void **state)

@@ -5,7 +5,8 @@
  * never guess with a sleep. To know the tailer has consumed some bytes,
  * they wait for stats.bytes to reach the count; to know it is waiting at
  * the end of the file, they wait until it is parked in its receive on
- * `done` (recv_waiting, a documented field of struct chan); to know it
+ * `done` or a select that includes done (recv_waiting and watchers,
+ * documented fields of struct chan); to know it
  * emitted nothing, they try a receive after stats.bytes has caught up.
  */
 #include "chan_testing.h"
@@ -131,13 +132,13 @@ static void assert_count(struct collected *c, size_t want, const char *why)
 static void assert_text(struct collected *c, size_t i, const char *want)
 {
 	if (i >= c->n)
-		fail_msg("line %zu was never emitted (only %zu were), expected \"%s\"", i + 1, c->n, want);
+		fail_msg("line %zu was never emitted (only %zu were), expected %s", i + 1, c->n, quoted(want));
 	struct line *l = c->lines[i];
 	if (l->too_long)
-		fail_msg("line %zu is a too-long marker, expected the line \"%s\"", i + 1, want);
+		fail_msg("line %zu is a too-long marker, expected the line %s", i + 1, quoted(want));
 	if (l->len != strlen(want) || strcmp(l->text, want) != 0)
-		fail_msg("line %zu is \"%s\" (len %zu), expected \"%s\" (len %zu)", i + 1, l->text, l->len,
-			 want, strlen(want));
+		fail_msg("line %zu is %s (len %zu), expected %s (len %zu)", i + 1, quoted(l->text), l->len,
+			 quoted(want), strlen(want));
 }
 
 static void assert_marker(struct collected *c, size_t i, size_t skipped)
@@ -158,7 +159,7 @@ static void assert_marker(struct collected *c, size_t i, size_t skipped)
 static void feed(struct line_splitter *s, struct collected *c, const char *data)
 {
 	if (splitter_feed(s, data, strlen(data), collect, c) != 0)
-		fail_msg("splitter_feed(\"%s\") returned -1, though emit accepted every line", data);
+		fail_msg("splitter_feed(%s) returned -1, though emit accepted every line", quoted(data));
 }
 
 static void test_splitter_joins_a_line_split_across_feeds(void **state)
@@ -488,25 +489,42 @@ static unsigned long long stat_of(atomic_ullong *counter)
 	return atomic_load(counter);
 }
 
-/* Receives the next line and fails unless it is `want`. */
-static void expect_line(struct fixture *f, const char *want, const char *why)
+/* Stops the tailer, checks it counted `rotations`, frees, cleans up. */
+static void finish_expecting_rotations(struct fixture *f, unsigned long long rotations, const char *why)
+{
+	fixture_stop(f);
+	if (stat_of(&f->t.stats.rotations) != rotations)
+		fail_msg("stats.rotations is %llu, expected %llu: %s", stat_of(&f->t.stats.rotations), rotations,
+			 why);
+	fixture_free(f);
+	remove_tmpdir();
+}
+
+/* Receives the next line from out and fails unless it is `want`. */
+static void expect_line_on(struct chan *out, const char *want, const char *why)
 {
 	harness_on_hang("the test waited for a line that never came");
 	void *msg = NULL;
-	enum chan_status rc = chan_recv_timed(f->t.out, &msg, harness_wait_ms());
+	enum chan_status rc = chan_recv_timed(out, &msg, harness_wait_ms());
 	if (rc == CHAN_TIMEOUT)
-		fail_msg("expected the line \"%s\", but no line came within %ld ms: %s", want,
+		fail_msg("expected the line %s, but no line came within %ld ms: %s", quoted(want),
 			 harness_wait_ms(), why);
 	if (rc == CHAN_CLOSED)
-		fail_msg("expected the line \"%s\", but the tailer closed out: it stopped too early (%s)",
-			 want, why);
+		fail_msg("expected the line %s, but the tailer closed out: it stopped too early (%s)",
+			 quoted(want), why);
 	struct line *l = msg;
 	char got[96];
 	snprintf(got, sizeof(got), "%s", l->too_long ? "(a too-long marker)" : l->text);
 	int same = !l->too_long && strcmp(l->text, want) == 0;
 	line_free(l);
 	if (!same)
-		fail_msg("expected the line \"%s\", got \"%s\": %s", want, got, why);
+		fail_msg("expected the line %s, got %s: %s", quoted(want), quoted(got), why);
+}
+
+/* Receives the tailer's next line and fails unless it is `want`. */
+static void expect_line(struct fixture *f, const char *want, const char *why)
+{
+	expect_line_on(f->t.out, want, why);
 }
 
 /* Fails if a line is waiting in out. */
@@ -519,7 +537,7 @@ static void expect_nothing(struct fixture *f, const char *why)
 		char got[96];
 		snprintf(got, sizeof(got), "%s", l->too_long ? "(a too-long marker)" : l->text);
 		line_free(l);
-		fail_msg("the tailer sent \"%s\", which it should not have: %s", got, why);
+		fail_msg("the tailer sent %s, which it should not have: %s", quoted(got), why);
 	}
 }
 
@@ -559,13 +577,20 @@ static void wait_bytes(struct fixture *f, unsigned long long bytes, const char *
 			 harness_thread_done(&f->thread) ? " (and the tailer has stopped)" : "", why);
 }
 
+/* 1 if a thread waits on done: in a receive, or in a select that includes
+ * it (with the watch's wake channel). */
+static int waits_on(struct chan *done)
+{
+	pthread_mutex_lock(&done->mu);
+	int waiting = done->recv_waiting > 0 || done->watchers != NULL;
+	pthread_mutex_unlock(&done->mu);
+	return waiting;
+}
+
 static int parked(void *arg)
 {
 	struct fixture *f = arg;
-	pthread_mutex_lock(&f->t.done->mu);
-	int waiting = f->t.done->recv_waiting > 0;
-	pthread_mutex_unlock(&f->t.done->mu);
-	return waiting || harness_thread_done(&f->thread);
+	return waits_on(f->t.done) || harness_thread_done(&f->thread);
 }
 
 /* Waits until the tailer is parked in its timed receive on done: it has
@@ -717,11 +742,7 @@ static void test_follower_follows_rename_rotation_without_losing_lines(void **st
 	}
 	wait_bytes(f, bytes, "both files read to their end, each byte once");
 	expect_nothing(f, "every line was already received once");
-	fixture_stop(f);
-	if (stat_of(&f->t.stats.rotations) != 1)
-		fail_msg("stats.rotations is %llu, expected 1", stat_of(&f->t.stats.rotations));
-	fixture_free(f);
-	remove_tmpdir();
+	finish_expecting_rotations(f, 1, "one rename, one rotation");
 }
 
 static void test_follower_flushes_the_unfinished_last_line_of_a_rotated_file(void **state)
@@ -738,10 +759,141 @@ static void test_follower_flushes_the_unfinished_last_line_of_a_rotated_file(voi
 	if (rename(p.s, old.s) != 0)
 		fail_msg("rename: %s", strerror(errno));
 	write_file(p.s, "next\n");
+	expect_line(f, "next", "after the rotation, read the new file from its start, at once");
 	expect_line(f, "unfinished",
-		    "the renamed file will never get the rest of its last line: before "
-		    "moving to the new file, flush it (splitter_flush)");
-	expect_line(f, "next", "after the rotation, read the new file from its start");
+		    "the renamed file will never get the rest of its last line: when you let it go "
+		    "(quiet for rotate_wait_ms), flush it (splitter_flush); each file has a splitter "
+		    "of its own");
+	fixture_stop(f);
+	fixture_free(f);
+	remove_tmpdir();
+}
+
+/* A rotate_wait_ms no test waits out: the old file is let go only when a
+ * third file comes, or at the stop. */
+#define FOREVER_MS 600000
+
+/* Renames p to old and creates p anew with `text` in it. */
+static void rotate_to_new_file(const struct path *p, const struct path *old, const char *text)
+{
+	if (rename(p->s, old->s) != 0)
+		fail_msg("rename: %s", strerror(errno));
+	write_file(p->s, text);
+}
+
+static int blocked_sending(void *arg)
+{
+	struct fixture *f = arg;
+	pthread_mutex_lock(&f->t.out->mu);
+	int waiting = f->t.out->send_waiting > 0;
+	pthread_mutex_unlock(&f->t.out->mu);
+	return waiting || harness_thread_done(&f->thread);
+}
+
+/* Waits until the tailer is blocked sending on out (full): it cannot read
+ * anything until the test receives. */
+static void wait_blocked_sending(struct fixture *f, const char *why)
+{
+	if (!harness_wait_until(blocked_sending, f) || harness_thread_done(&f->thread))
+		fail_msg("the tailer did not block sending on its full out within %ld ms: %s", harness_wait_ms(),
+			 why);
+}
+
+/* A follower of p from its start, that never lets a renamed file go by
+ * itself (rotate_wait_ms), once it has sent p's first line, `first`. */
+static struct fixture *start_rotating(const struct path *p, const char *first, size_t out_cap)
+{
+	char text[64];
+	snprintf(text, sizeof(text), "%s\n", first);
+	write_file(p->s, text);
+	struct tailer_config cfg = follow_config(p->s, 10);
+	cfg.from_start = 1;
+	cfg.rotate_wait_ms = FOREVER_MS;
+	struct fixture *f = fixture_start(cfg, out_cap);
+	expect_line(f, first, "from_start reads the existing lines");
+	return f;
+}
+
+static void test_follower_keeps_reading_the_renamed_file_after_opening_the_new_one(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("app.log"), old = tmp_path("app.log.1");
+	struct fixture *f = start_rotating(&p, "old 1", 8);
+	rotate_to_new_file(&p, &old, "new 1\n");
+	expect_line(f, "new 1",
+		    "the path names a new file: open it at once and read it, even though the old one "
+		    "may still be written to (rotate_wait_ms has not passed)");
+	wait_parked(f, "both files read to their end");
+	/* The writer has not reopened its log yet. */
+	append_file(old.s, "old late\n");
+	expect_line(f, "old late",
+		    "a line appended to the renamed file inside rotate_wait_ms must be read: keep the old "
+		    "file open beside the new one, and let it go only once it was quiet that long");
+	finish_expecting_rotations(f, 1, "one rename, one rotation");
+}
+
+static void test_follower_reads_the_old_file_to_its_end_before_the_new_one(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("app.log"), old = tmp_path("app.log.1");
+	struct fixture *f = start_rotating(&p, "old 1", 1);
+	rotate_to_new_file(&p, &old, "new 1\nnew 2\n");
+	wait_blocked_sending(f, "out holds one line: the tailer sends \"new 1\", then waits to send \"new 2\"");
+	/* While it cannot read: a late line in the old file, then a line in
+	 * the new one, in that order. */
+	append_file(old.s, "old late\n");
+	append_file(p.s, "new 3\n");
+	expect_line(f, "new 1", "the new file's lines, in order");
+	expect_line(f, "new 2", "the new file's lines, in order");
+	expect_line(f, "old late",
+		    "the old file's late line was written before the new file's next one: read from the "
+		    "oldest file that has bytes, so the old one is at its end before the new one is read");
+	expect_line(f, "new 3", "the new file goes on");
+	finish_expecting_rotations(f, 1, "one rename, one rotation");
+}
+
+static void test_follower_drains_several_rotated_files_oldest_first(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("app.log"), old1 = tmp_path("app.log.1"), old2 = tmp_path("app.log.2");
+	struct fixture *f = start_rotating(&p, "a 1", 1);
+	rotate_to_new_file(&p, &old1, "b 1\n");
+	expect_line(f, "b 1", "the second file, read at once");
+	rotate_to_new_file(&p, &old2, "c 1\nc 2\n");
+	wait_blocked_sending(f, "out holds one line: the tailer sends \"c 1\", then waits to send \"c 2\"");
+	/* Two writers that have not reopened yet, then the newest file. */
+	append_file(old1.s, "a 2\n");
+	append_file(old2.s, "b 2\n");
+	append_file(p.s, "c 3\n");
+	expect_line(f, "c 1", "the third file, read at once");
+	expect_line(f, "c 2", "the third file, read at once");
+	expect_line(f, "a 2",
+		    "two rotations inside rotate_wait_ms: both renamed files are still read, the oldest "
+		    "first (read the oldest file that has bytes)");
+	expect_line(f, "b 2", "the second file is still read alongside");
+	expect_line(f, "c 3", "the newest file goes on");
+	finish_expecting_rotations(f, 2, "two renames, two rotations");
+}
+
+static void test_follower_wakes_on_the_watch_before_its_poll(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("app.log"), old = tmp_path("app.log.1");
+	write_file(p.s, "");
+	struct tailer_config cfg = follow_config(p.s, FOREVER_MS);
+	struct fixture *f = fixture_start(cfg, 8);
+	wait_parked(f, "the file exists and has been read to its end");
+	append_file(p.s, "written\n");
+	expect_line(f, "written",
+		    "the poll interval is ten minutes: only the watch can have woken the follower. "
+		    "Start follow_watch and select on done and its wake channel");
+	wait_parked(f, "the follower waits again");
+	rotate_to_new_file(&p, &old, "rotated\n");
+	expect_line(f, "rotated", "a file created in the directory wakes the follower too");
 	fixture_stop(f);
 	fixture_free(f);
 	remove_tmpdir();
@@ -824,8 +976,7 @@ static void test_follower_sends_one_marker_for_a_too_long_line(void **state)
 	remove_tmpdir();
 }
 
-/* A poll interval no test waits for: only closing done can end the wait. */
-#define FOREVER_MS 600000
+/* FOREVER_MS as a poll interval: only closing done can end the wait. */
 
 static void test_closing_done_stops_the_follower_waiting_at_eof(void **state)
 {
@@ -852,6 +1003,69 @@ static void test_closing_done_stops_the_follower_waiting_for_its_file(void **sta
 	wait_parked(f, "the file does not exist: the follower waits for it");
 	fixture_stop(f);
 	fixture_free(f);
+	remove_tmpdir();
+}
+
+/* ---- several tailers on one out (fan-in) ------------------------------------ */
+
+static struct tailer_config sim_config(double rate, unsigned long long count);
+
+/* Two tailers sharing one out; on the heap, like a fixture. */
+struct pair {
+	struct tailer sim, follow;
+	atomic_size_t running;
+	struct harness_thread sim_thread, follow_thread;
+	char path[128];
+};
+
+static int follower_of_pair_parked(void *arg)
+{
+	struct pair *pr = arg;
+	return waits_on(pr->follow.done) || harness_thread_done(&pr->follow_thread);
+}
+
+static void test_tailers_sharing_out_leave_it_open_until_the_last_one_ends(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("app.log");
+	write_file(p.s, "");
+	struct pair *pr = calloc(1, sizeof(*pr));
+	if (pr == NULL)
+		fail_msg("out of memory");
+	snprintf(pr->path, sizeof(pr->path), "%s", p.s);
+	struct chan *out = chan_new_or_fail(8), *done = chan_new_or_fail(1);
+	/* A simulator that stops after one line, and a follower that waits
+	 * for its file until done is closed. */
+	atomic_init(&pr->running, 2);
+	pr->sim = (struct tailer){.cfg = sim_config(0, 1), .out = out, .done = done, .running = &pr->running};
+	pr->follow = (struct tailer){
+	    .cfg = follow_config(pr->path, 10), .out = out, .done = done, .running = &pr->running};
+	harness_thread_start(&pr->sim_thread, tailer_run, &pr->sim);
+	harness_thread_start(&pr->follow_thread, tailer_run, &pr->follow);
+	if (!harness_thread_join_within(&pr->sim_thread, harness_wait_ms()))
+		fail_msg("the simulator with count 1 did not stop");
+	if (!harness_wait_until(follower_of_pair_parked, pr) || harness_thread_done(&pr->follow_thread))
+		fail_msg("the follower did not wait at the end of its file");
+	void *msg = NULL;
+	if (chan_recv_timed(out, &msg, harness_wait_ms()) != CHAN_OK)
+		fail_msg("the simulator's line did not come");
+	line_free(msg);
+	enum chan_status rc = chan_try_recv(out, &msg);
+	if (rc != CHAN_WOULDBLOCK)
+		fail_msg("out says %s after the first tailer ended, while the other still follows its file: "
+			 "with running set, only the last tailer to end may close out",
+			 chan_status_str(rc));
+	append_file(p.s, "still here\n");
+	expect_line_on(out, "still here", "the second tailer goes on sending on the shared out");
+	chan_close(done);
+	if (!harness_thread_join_within(&pr->follow_thread, harness_wait_ms()))
+		fail_msg("the follower did not stop after done was closed");
+	if (!drain(out))
+		fail_msg("both tailers ended, but out is still open: the last one to end must close it");
+	assert_chan_status(chan_free(out), CHAN_OK);
+	assert_chan_status(chan_free(done), CHAN_OK);
+	free(pr);
 	remove_tmpdir();
 }
 
@@ -1122,6 +1336,11 @@ int main(int argc, char **argv)
 	    HTEST(test_follower_holds_a_partial_line_until_its_newline, L03 "#the-follow-loop"),
 	    HTEST(test_follower_follows_truncation_in_place, L03 "#truncation-in-place-copytruncate"),
 	    HTEST(test_follower_follows_rename_rotation_without_losing_lines, L03 "#rotation-by-rename"),
+	    HTEST(test_follower_keeps_reading_the_renamed_file_after_opening_the_new_one, L03 "#rotation-by-rename"),
+	    HTEST(test_follower_reads_the_old_file_to_its_end_before_the_new_one, L03 "#rotation-by-rename"),
+	    HTEST(test_follower_drains_several_rotated_files_oldest_first, L03 "#rotation-at-speed"),
+	    HTEST(test_follower_wakes_on_the_watch_before_its_poll, L03 "#waking-on-inotify-and-why-poll-as-well"),
+	    HTEST(test_tailers_sharing_out_leave_it_open_until_the_last_one_ends, L03 "#several-files-fan-in"),
 	    HTEST(test_follower_flushes_the_unfinished_last_line_of_a_rotated_file,
 		  L03 "#rotation-by-rename"),
 	    HTEST(test_follower_waits_for_a_missing_file_and_reads_it_from_its_start, L03 "#the-follow-loop"),

@@ -3,6 +3,8 @@
  * Written against src/metrics.h (and src/strbuf.h, src/channel.h) only.
  */
 #include "chan_testing.h"
+#include "clock.h"
+#include "last_seen.h"
 #include "metrics.h"
 #include "strbuf.h"
 #include "text_testing.h"
@@ -24,24 +26,6 @@
 #define FFFD "\xEF\xBF\xBD"
 
 /* ---- helpers ------------------------------------------------------------------ */
-
-/* s with bytes outside printable ASCII shown as \xNN, for messages. */
-static const char *shown(const char *s, char *buf, size_t size)
-{
-	size_t n = 0;
-	if (s == NULL)
-		return "(null)";
-	for (const unsigned char *p = (const unsigned char *)s; *p != '\0' && n + 5 < size; p++) {
-		if (*p == '\n')
-			n += (size_t)snprintf(buf + n, size - n, "\\n");
-		else if (*p < 0x20 || *p >= 0x7f)
-			n += (size_t)snprintf(buf + n, size - n, "\\x%02x", *p);
-		else
-			buf[n++] = (char)*p;
-	}
-	buf[n] = '\0';
-	return buf;
-}
 
 /* The text in sb, as a new string (the caller frees it); sb is emptied.
  * A buffer nothing was appended to has no text yet: that is "". */
@@ -91,14 +75,14 @@ static void assert_text_equal(const char *got, const char *want, const char *hin
 		}
 		i++;
 	}
-	char g[200], w[200], a[160], b[160];
+	char g[200], w[200];
 	snprintf(g, sizeof(g), "%.*s", (int)strcspn(got + start, "\n"), got + start);
 	snprintf(w, sizeof(w), "%.*s", (int)strcspn(want + start, "\n"), want + start);
 	if (want[i] == '\0' && got[i] != '\0')
-		fail_msg("the text goes on after the expected end, at line %zu: \"%s\" (%s)", line,
-			 shown(g, a, sizeof(a)), hint);
-	fail_msg("line %zu differs:\n     got: \"%s\"\n    want: \"%s\"\n(%s)", line, shown(g, a, sizeof(a)),
-		 shown(w, b, sizeof(b)), hint);
+		fail_msg("the text goes on after the expected end, at line %zu: %s (%s)", line,
+			 quoted(g), hint);
+	fail_msg("line %zu differs:\n     got: %s\n    want: %s\n(%s)", line, quoted(g),
+		 quoted(w), hint);
 }
 
 static struct metrics_registry *registry_or_fail(size_t limit)
@@ -135,9 +119,8 @@ static char *render_or_fail(struct metrics_registry *reg)
 
 static void assert_has_line(const char *text, const char *line, const char *hint)
 {
-	char a[200];
 	if (!text_has_line(text, line))
-		fail_msg("the rendering has no line \"%s\" (%s). It was:\n%s", shown(line, a, sizeof(a)),
+		fail_msg("the rendering has no line %s (%s). It was:\n%s", quoted(line),
 			 hint, text);
 }
 
@@ -180,8 +163,8 @@ static void test_format_value_goldens(void **state)
 		if (strcmp(got, cases[i].want) != 0) {
 			char msg[300];
 			snprintf(msg, sizeof(msg),
-				 "metrics_format_value(%.17g) appended \"%s\", expected \"%s\": %s",
-				 cases[i].v, got, cases[i].want, cases[i].why);
+				 "metrics_format_value(%.17g) appended %s, expected %s: %s",
+				 cases[i].v, quoted(got), quoted(cases[i].want), cases[i].why);
 			free(got);
 			fail_msg("%s", msg);
 		}
@@ -230,10 +213,10 @@ static void test_format_value_reads_back_as_the_same_double(void **state)
 			char msg[200];
 			snprintf(msg, sizeof(msg), "%s", text);
 			free(text);
-			fail_msg("metrics_format_value(%a) appended \"%s\", which reads back as %a: "
+			fail_msg("metrics_format_value(%a) appended %s, which reads back as %a: "
 				 "a value must round-trip (printf's default %%g keeps 6 digits; 17 always "
 				 "suffice)",
-				 v, msg, back);
+				 v, quoted(msg), back);
 		}
 		free(text);
 	}
@@ -244,12 +227,11 @@ static void test_format_value_reads_back_as_the_same_double(void **state)
 static void expect_label(const char *value, const char *want, const char *why)
 {
 	char *got = label_escaped(value);
-	char a[200], b[200], c[200];
 	if (strcmp(got, want) != 0) {
 		char msg[700];
 		snprintf(msg, sizeof(msg),
-			 "metrics_escape_label_value(\"%s\") appended \"%s\", expected \"%s\": %s",
-			 shown(value, a, sizeof(a)), shown(got, b, sizeof(b)), shown(want, c, sizeof(c)),
+			 "metrics_escape_label_value(%s) appended %s, expected %s: %s",
+			 quoted(value), quoted(got), quoted(want),
 			 why);
 		free(got);
 		fail_msg("%s", msg);
@@ -302,11 +284,10 @@ static void test_label_value_replaces_invalid_utf8(void **state)
 static void expect_help(const char *help, const char *want, const char *why)
 {
 	char *got = help_escaped(help);
-	char a[200], b[200], c[200];
 	if (strcmp(got, want) != 0) {
 		char msg[700];
-		snprintf(msg, sizeof(msg), "metrics_escape_help(\"%s\") appended \"%s\", expected \"%s\": %s",
-			 shown(help, a, sizeof(a)), shown(got, b, sizeof(b)), shown(want, c, sizeof(c)), why);
+		snprintf(msg, sizeof(msg), "metrics_escape_help(%s) appended %s, expected %s: %s",
+			 quoted(help), quoted(got), quoted(want), why);
 		free(got);
 		fail_msg("%s", msg);
 	}
@@ -334,9 +315,9 @@ static void test_bad_metric_names_are_refused(void **state)
 	static const char *const bad[] = {"", "9lives", "a-b", "a b", "a.b", "caf\xC3\xA9", "a{b}"};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
 		must(metrics_counter(reg, good[i], "help", 0, NULL), good[i]);
-	char msg[120], a[80];
+	char msg[120];
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		snprintf(msg, sizeof(msg), "metric name \"%s\"", shown(bad[i], a, sizeof(a)));
+		snprintf(msg, sizeof(msg), "metric name %s", quoted(bad[i]));
 		expect_einval(metrics_counter(reg, bad[i], "help", 0, NULL), msg,
 			      "a metric name is [a-zA-Z_:][a-zA-Z0-9_:]*");
 	}
@@ -351,11 +332,11 @@ static void test_bad_label_names_are_refused(void **state)
 	static const char *const bad[] = {"", "9a", "a-b", "a:b", "a b", "__x", "__name__"};
 	static const char *const ok[] = {"level", "_x", "a9"};
 	must(metrics_counter(reg, "ok_total", "help", 3, ok), "a counter with labels level, _x, a9");
-	char name[32], msg[120], a[80];
+	char name[32], msg[120];
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		const char *labels[] = {"level", bad[i]};
 		snprintf(name, sizeof(name), "bad_%zu_total", i);
-		snprintf(msg, sizeof(msg), "label name \"%s\"", shown(bad[i], a, sizeof(a)));
+		snprintf(msg, sizeof(msg), "label name %s", quoted(bad[i]));
 		expect_einval(
 		    metrics_counter(reg, name, "help", 2, labels), msg,
 		    "a label name is [a-zA-Z_][a-zA-Z0-9_]*, and names starting with __ are reserved");
@@ -470,11 +451,10 @@ static void test_render_of_an_empty_registry_is_empty_text(void **state)
 	(void)state;
 	struct metrics_registry *reg = registry_or_fail(0);
 	char *text = render_or_fail(reg);
-	char a[80];
 	if (text[0] != '\0')
 		fail_msg(
-		    "an empty registry rendered as \"%s\", expected \"\" (a NUL-terminated empty string)",
-		    shown(text, a, sizeof(a)));
+		    "an empty registry rendered as %s, expected \"\" (a NUL-terminated empty string)",
+		    quoted(text));
 	free(text);
 	metrics_registry_free(reg);
 }
@@ -1033,6 +1013,41 @@ static void test_stage_counts_each_entry_once_under_the_series_limit(void **stat
 	stage_free(&r);
 }
 
+/*
+ * The stage's hook for lesson 09: when last_seen is set, each entry the
+ * stage counted sets its service's series to the time (last_seen_update,
+ * the reference's here); an entry the series limit refused updates
+ * nothing, so the registry counts one refusal for it, not two.
+ */
+static void test_step_sets_last_seen_for_each_counted_entry(void **state)
+{
+	(void)state;
+	struct metrics_registry *reg = registry_or_fail(1); /* one series per family */
+	struct metrics_stage stage;
+	if (metrics_stage_init(&stage, reg, NULL) != 0)
+		fail_msg("metrics_stage_init with no channel returned -1 (%s)", strerror(errno));
+	stage.last_seen = last_seen_register(reg);
+	if (stage.last_seen == NULL)
+		fail_msg("last_seen_register failed (%s)", strerror(errno));
+	double before = clock_unix_seconds();
+	metrics_stage_step(&stage, entry_new(LOG_INFO, "api", 0, 0));
+	double after = clock_unix_seconds();
+	const char *api[] = {"api"};
+	double v = metrics_value(stage.last_seen, api);
+	if (!(v >= before && v <= after))
+		fail_msg("after metrics_stage_step counted an entry of \"api\" between %.3f and %.3f (Unix time), "
+			 "last_seen{service=\"api\"} is %.3f: when stage->last_seen is set, call "
+			 "last_seen_update(stage->last_seen, e, clock_unix_seconds()) for each entry counted",
+			 before, after, v);
+	/* Each family holds api's series now: another service is refused. */
+	metrics_stage_step(&stage, entry_new(LOG_INFO, "db", 0, 0));
+	if (metrics_series_dropped(reg) != 1)
+		fail_msg("metrics_series_dropped is %llu after an entry refused by the series limit, expected 1: "
+			 "update last_seen only inside the branch where the counter add succeeded",
+			 metrics_series_dropped(reg));
+	metrics_registry_free(reg);
+}
+
 /* ---- promtool ------------------------------------------------------------------------ */
 
 /* A registry like the pipeline's, with every awkward case in it. */
@@ -1151,6 +1166,7 @@ int main(int argc, char **argv)
 	    HTEST(test_step_counts_and_frees_one_entry, L06 "#the-stage"),
 	    HTEST(test_stage_counts_every_entry_received, L06 "#the-stage"),
 	    HTEST(test_stage_counts_each_entry_once_under_the_series_limit, L06 "#the-stage"),
+	    HTEST(test_step_sets_last_seen_for_each_counted_entry, L06 "#the-stage"),
 	    HTEST(test_promtool_accepts_the_rendering, L06 "#6-run-it"),
 	};
 	return harness_main(argc, argv, "06-metrics", tests, HARNESS_COUNT(tests));

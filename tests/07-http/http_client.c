@@ -183,6 +183,19 @@ int reply_has(const struct reply *r, const char *line)
 	return strstr(r->head, want) != NULL;
 }
 
+size_t client_skip(struct client *c, size_t want, long ms)
+{
+	struct timespec deadline = deadline_after_ms(ms);
+	size_t got = 0;
+	for (;;) {
+		size_t n = c->len < want - got ? c->len : want - got;
+		take(c, n);
+		got += n;
+		if (got == want || fill(c, &deadline) <= 0)
+			return got;
+	}
+}
+
 int client_wait_eof(struct client *c, long ms)
 {
 	if (c->len > 0)

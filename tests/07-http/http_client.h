@@ -46,6 +46,10 @@ void reply_free(struct reply *r);
 /* 1 if the head contains the line "name: value" exactly. */
 int reply_has(const struct reply *r, const char *line);
 
+/* Reads and drops up to want bytes (those already buffered count) within
+ * ms; returns how many came: fewer after EOF, a reset or the deadline. */
+size_t client_skip(struct client *c, size_t want, long ms);
+
 /* 1 if the server closes the connection (EOF or reset) within ms with
  * nothing more sent; 0 on timeout; -1 if bytes arrived instead. */
 int client_wait_eof(struct client *c, long ms);

@@ -139,7 +139,7 @@ static char *render_or_fail(void)
 static void assert_line(const char *text, const char *line, const char *hint)
 {
 	if (!text_has_line(text, line))
-		fail_msg("the exposition has no line \"%s\": %s\n--- exposition ---\n%.3000s", line, hint,
+		fail_msg("the exposition has no line %s: %s\n--- exposition ---\n%.3000s", quoted(line), hint,
 			 text);
 }
 
@@ -148,8 +148,8 @@ static void assert_invariant(const char *when)
 	unsigned long long read = pipeline_lines_read(&pl), accounted = pipeline_lines_accounted(&pl);
 	if (read != accounted)
 		fail_msg("%s: %llu lines read but %llu accounted for (parse errors + filtered + entries + "
-			 "dropped): a stage lost or counted lines twice, or a stage was joined before it "
-			 "drained (see " L08 "#the-accounting-invariant)",
+			 "dropped + discarded + joined): a stage lost or counted lines twice, or a stage was "
+			 "joined before it drained (see " L08 "#the-accounting-invariant)",
 			 when, read, accounted);
 }
 
@@ -318,6 +318,26 @@ static void test_stop_ends_an_endless_simulator_within_the_deadline(void **state
 	pipeline_free(&pl);
 }
 
+/* An abandon (lesson 10's pipeline_cancel, which logpipe runs on a second
+ * SIGTERM) in mid-flow, with the stages in their own loops: what the
+ * parser and the filter free because the channel after them was closed is
+ * counted as discarded, so every line read is still accounted for. */
+static void test_invariant_holds_after_a_cancel(void **state)
+{
+	(void)state;
+	struct pipeline_config cfg = endless_simulator();
+	start_or_fail(&cfg);
+	harness_on_hang("waiting for the first 100 lines");
+	if (!harness_wait_until(some_lines_read, NULL))
+		fail_msg("the simulator at rate 0 sent fewer than 100 lines within %ld ms",
+			 harness_wait_ms());
+	pipeline_cancel(&pl);
+	stop_within_deadline("pipeline_stop after pipeline_cancel must return: every stage wakes from its "
+			     "closed channels");
+	assert_invariant("after pipeline_cancel and pipeline_stop");
+	pipeline_free(&pl);
+}
+
 static void test_stop_twice_is_safe(void **state)
 {
 	(void)state;
@@ -404,7 +424,7 @@ static void test_start_fails_cleanly_when_the_port_is_taken(void **state)
 	if (pipeline_start(&pl, &cfg, err, sizeof(err)) == 0)
 		fail_msg("pipeline_start returned 0 though %s is taken", listen_on);
 	if (strstr(err, "in use") == NULL)
-		fail_msg("err is \"%s\", expected the server's reason (\"... address already in use\")", err);
+		fail_msg("err is %s, expected the server's reason (\"... address already in use\")", quoted(err));
 	if (process_count_open_fds() != before)
 		fail_msg(
 		    "%d descriptors open before pipeline_start, %d after it failed: the unwind must free "
@@ -483,6 +503,7 @@ int main(int argc, char **argv)
 	    HTEST(test_rendered_exposition_has_the_right_counts, L08 "#collecting-at-scrape-time"),
 	    HTEST(test_invariant_counts_series_refused_by_the_limit, L08 "#the-accounting-invariant"),
 	    HTEST(test_stop_ends_an_endless_simulator_within_the_deadline, L08 "#stopping-in-order"),
+	    HTEST(test_invariant_holds_after_a_cancel, L08 "#the-accounting-invariant"),
 	    HTEST(test_stop_twice_is_safe, L08 "#stopping-in-order"),
 	    HTEST(test_stop_after_wait_is_safe, L08 "#stopping-in-order"),
 	    HTEST(test_follow_mode_counts_appended_lines_then_stops, L08 "#stopping-in-order"),

@@ -56,7 +56,7 @@ static void update_or_fail(struct metric_family *f, const char *service, double 
 	struct log_entry e = entry_of(service);
 	errno = 0;
 	if (last_seen_update(f, &e, now) != 0)
-		fail_msg("last_seen_update(service \"%s\", now %.2f) returned -1 (errno %d, %s)", service, now,
+		fail_msg("last_seen_update(service %s, now %.2f) returned -1 (errno %d, %s)", quoted(service), now,
 			 errno, strerror(errno));
 }
 
@@ -70,7 +70,7 @@ static void assert_value(struct metric_family *f, const char *service, double wa
 {
 	double got = value_of(f, service);
 	if (got != want)
-		fail_msg("the series {service=\"%s\"} is %.3f, expected %.3f: %s", service, got, want, why);
+		fail_msg("the series {service=%s} is %.3f, expected %.3f: %s", quoted(service), got, want, why);
 }
 
 static char *render_or_fail(struct metrics_registry *reg)
@@ -97,7 +97,7 @@ static void test_register_makes_a_gauge_with_one_service_label(void **state)
 		fail_msg("the family should have exactly one label, \"service\" (it has %zu%s%s)", f->nlabels,
 			 f->nlabels > 0 ? ", the first is " : "", f->nlabels > 0 ? f->label_names[0] : "");
 	if (strcmp(f->name, LAST_SEEN_NAME) != 0)
-		fail_msg("the family is named \"%s\", not \"" LAST_SEEN_NAME "\"", f->name);
+		fail_msg("the family is named %s, not \"" LAST_SEEN_NAME "\"", quoted(f->name));
 	metrics_registry_free(reg);
 }
 
@@ -258,11 +258,11 @@ static void test_the_metrics_stage_sets_it_for_every_entry(void **state)
 	for (size_t i = 0; i < 2; i++) {
 		double v = value_of(st.last_seen, services[i]);
 		if (!(v >= before && v <= after))
-			fail_msg("after the stage counted entries of \"%s\" between %.3f and %.3f (Unix time), "
+			fail_msg("after the stage counted entries of %s between %.3f and %.3f (Unix time), "
 				 "its series is %.3f: the stage calls last_seen_update(stage->last_seen, e, "
 				 "clock_unix_seconds()) for each entry it counted (see " L09
 				 "#update-it-for-every-entry)",
-				 services[i], before, after, v);
+				 quoted(services[i]), before, after, v);
 	}
 	assert_chan_status(chan_free(in), CHAN_OK);
 	metrics_registry_free(reg);

@@ -12,7 +12,14 @@
  *     message are non-NULL strings (strlen reads them whole, under ASan);
  *     otherwise *entry is NULL;
  *   - log_entry_free always; LeakSanitizer reports anything left behind.
+ * Then the same bytes as another logger's line (parse_log_line_as with a
+ * preset chosen by the input's length), with the same properties, and
+ * twice through a parser stage that unwraps Docker or CRI lines (so that
+ * a piece held from the first joins the second, under a small line
+ * limit): every line ends in exactly one counter once parser_finish has
+ * run.
  */
+#include "line.h"
 #include "log_entry.h"
 #include "parser.h"
 
@@ -26,18 +33,9 @@
 			__builtin_trap();                                                                    \
 	} while (0)
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* The properties of one parse's result (see above). */
+static void check_result(enum parse_error err, struct log_entry *entry, const char *text, size_t size)
 {
-	char *text = malloc(size + 1);
-	CHECK(text != NULL);
-	if (size > 0)
-		memcpy(text, data, size);
-	text[size] = '\0';
-
-	/* Garbage first: the parser must set *entry on every path. */
-	struct log_entry *entry = (struct log_entry *)(uintptr_t)0x1;
-	enum parse_error err = parse_log_line(text, size, &entry);
-
 	CHECK(err == PARSE_OK || err == PARSE_INVALID_JSON || err == PARSE_MISSING_LEVEL ||
 	      err == PARSE_BAD_LEVEL || err == PARSE_ENOMEM);
 	if (memchr(text, '\0', size) != NULL)
@@ -60,7 +58,54 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		CHECK(entry == NULL);
 	}
+}
+
+/* The bytes twice through a stage unwrapping containers: counted once each. */
+static void check_container(const char *text, size_t size, const struct log_format *fmt)
+{
+	struct parser_stage st;
+	memset(&st, 0, sizeof(st));
+	st.format = fmt;
+	st.container = size % 2 ? CONTAINER_CRI : CONTAINER_DOCKER;
+	st.max_line = 256;
+	unsigned long long entries = 0, errors = 0;
+	for (int i = 0; i < 2; i++) {
+		struct line *line = line_new(text, size);
+		CHECK(line != NULL);
+		struct log_entry *e = parser_step(&st, line);
+		entries += e != NULL;
+		log_entry_free(e);
+	}
+	parser_finish(&st);
+	for (int r = 0; r < PARSE_REASONS; r++)
+		errors += atomic_load(&st.stats.errors[r]);
+	CHECK(atomic_load(&st.stats.lines) == 2);
+	CHECK(entries + errors + atomic_load(&st.stats.joined) + atomic_load(&st.stats.discarded) == 2);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const char *const formats[] = {"default", "pino", "bunyan", "zap", "logrus", "slog", "ecs"};
+	char *text = malloc(size + 1);
+	CHECK(text != NULL);
+	if (size > 0)
+		memcpy(text, data, size);
+	text[size] = '\0';
+
+	/* Garbage first: the parser must set *entry on every path. */
+	struct log_entry *entry = (struct log_entry *)(uintptr_t)0x1;
+	enum parse_error err = parse_log_line(text, size, &entry);
+	check_result(err, entry, text, size);
 	log_entry_free(entry);
+
+	const struct log_format *fmt = log_format_preset(formats[size % 7]);
+	CHECK(fmt != NULL);
+	entry = (struct log_entry *)(uintptr_t)0x1;
+	err = parse_log_line_as(fmt, text, size, &entry);
+	check_result(err, entry, text, size);
+	log_entry_free(entry);
+
+	check_container(text, size, fmt);
 	free(text);
 	return 0;
 }

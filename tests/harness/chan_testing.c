@@ -1,4 +1,5 @@
 #include "chan_testing.h"
+#include "clock.h"
 
 struct chan *chan_new_or_fail(size_t cap)
 {
@@ -6,6 +7,24 @@ struct chan *chan_new_or_fail(size_t cap)
 	if (ch == NULL)
 		fail_msg("chan_new(%zu) returned NULL", cap);
 	return ch;
+}
+
+void assert_slot_empty(struct chan *ch, const char *why)
+{
+	pthread_mutex_lock(&ch->mu);
+	size_t len = ch->len;
+	unsigned long long sent = ch->sent, taken = ch->taken;
+	pthread_mutex_unlock(&ch->mu);
+	if (len != 0 || sent != taken)
+		fail_msg("after %s the channel holds len=%zu (sent=%llu, taken=%llu), expected an empty slot "
+			 "and sent == taken: a send that fails must take its message back out of the slot "
+			 "(buf[head], len and sent)",
+			 why, len, sent, taken);
+}
+
+double ms_since(const struct timespec *start)
+{
+	return clock_seconds_since(start) * 1000.0;
 }
 
 struct waiting {
@@ -105,4 +124,19 @@ void expect_parked(struct harness_thread *t, struct chan *const *chans, size_t n
 		fail_msg("%s should block, but returned %s at once: %s", what, chan_status_str(*status),
 			 if_returned);
 	}
+}
+
+void *op_select(void *arg)
+{
+	struct select_op *s = arg;
+	s->status = chan_select(s->chans, s->n, &s->which, &s->msg, NULL);
+	return NULL;
+}
+
+void start_parked_select(struct select_op *s, struct harness_thread *t)
+{
+	harness_thread_start(t, op_select, s);
+	expect_parked(t, s->chans, s->n, PARKED_SELECTING, &s->status, "chan_select over empty channels",
+		      "with nothing ready and no deadline it must register a watcher on every channel "
+		      "and sleep until one fires");
 }

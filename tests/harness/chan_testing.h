@@ -28,6 +28,14 @@
 /* chan_new that fails the test, with a message, when it returns NULL. */
 struct chan *chan_new_or_fail(size_t cap);
 
+/* The slot of an unbuffered channel is empty and the counters agree
+ * (chan_len is always 0 on an unbuffered channel, so it cannot tell);
+ * fails the test, naming `why` (the operation just done), otherwise. */
+void assert_slot_empty(struct chan *ch, const char *why);
+
+/* Milliseconds since start (a clock_now() reading). */
+double ms_since(const struct timespec *start);
+
 /* 1 once n threads are blocked receiving / sending in ch (polled with a
  * deadline); fails the test with `why` otherwise. */
 void wait_for_receivers(struct chan *ch, int n, const char *why);
@@ -43,6 +51,16 @@ struct op {
 void *op_send(void *arg); /* chan_send(op->ch, op->msg) */
 void *op_recv(void *arg); /* chan_recv(op->ch, &op->msg) */
 
+/* A thread that does one select with no deadline (op_select). */
+struct select_op {
+	struct chan *chans[CHAN_SELECT_MAX];
+	size_t n;
+	size_t which;
+	void *msg;
+	enum chan_status status;
+};
+void *op_select(void *arg);
+
 /* How a thread is expected to block: sending, receiving, or in a select. */
 enum park_kind { PARKED_SENDING, PARKED_RECEIVING, PARKED_SELECTING };
 
@@ -54,5 +72,8 @@ enum park_kind { PARKED_SENDING, PARKED_RECEIVING, PARKED_SELECTING };
  */
 void expect_parked(struct harness_thread *t, struct chan *const *chans, size_t n, enum park_kind kind,
 		   const enum chan_status *status, const char *what, const char *if_returned);
+
+/* Starts op_select on s in t, and waits until it is parked on s->chans. */
+void start_parked_select(struct select_op *s, struct harness_thread *t);
 
 #endif

@@ -58,6 +58,12 @@ long harness_scale(long n);
  * deadline, so that a missed wait fails with its own message first. */
 long harness_wait_ms(void);
 
+/* A wall-clock bound of ms milliseconds (the most some step may take, or
+ * how long to give a wrong thread to show itself), scaled like the test's
+ * deadline: as given under the default deadline, longer when the grader
+ * grants more time (HARNESS_TIMEOUT, for sanitizers and valgrind). */
+long harness_bound_ms(long ms);
+
 /*
  * Polls pred(arg) until it returns non-zero or harness_wait_ms() passes.
  * Returns 1 if pred became true. For waiting on a state that has no

@@ -39,7 +39,7 @@ if [ "${1:-}" = check ]; then
 			echo "  NOT CAUGHT  $(basename "$p" .patch) ($l, ${want:-plain} run): every test passed"
 			status=1
 		else
-			echo "  caught      $(basename "$p" .patch) ($l, ${want:-plain} run): $(grep -o '[0-9]*/[0-9]* passed.*' "$dir.log" | head -n 1)"
+			echo "  caught      $(basename "$p" .patch) ($l, ${want:-plain} run): $(grep -o '[0-9]*/[0-9]* passed.*\|FAILED with seed.*' "$dir.log" | head -n 1)"
 		fi
 	done
 	exit $status

@@ -118,9 +118,10 @@ static int may_sleep(void)
 
 /*
  * At one call site: with probability sleep_pm per mille (times this
- * thread's slowness), sleep 2 to 300 microseconds; else with probability yield_pm per mille, yield the CPU.
- * A sleep lets another thread run a whole step in between; a yield only
- * lets a thread that is ready run first.
+ * thread's slowness), sleep 2 to 300 microseconds; else with probability
+ * yield_pm per mille, yield the processor. A sleep lets another thread run
+ * a whole step in between; a yield only lets a thread that is ready run
+ * first.
  */
 static void perturb(unsigned sleep_pm, unsigned yield_pm)
 {

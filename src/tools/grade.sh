@@ -30,10 +30,6 @@
 set -u
 # The lessons whose tests run threads against each other.
 CONCURRENT_LESSONS="01 02 06 08 10"
-if [ "${1:-}" = concurrent ]; then # the selected ones, for check.sh
-	for l in ${LESSONS:-}; do case " $CONCURRENT_LESSONS " in *" ${l%%-*} "*) echo "$l" ;; esac; done
-	exit 0
-fi
 IMPL=${IMPL:-exercises}
 SANITIZE=${SANITIZE:-}
 MAKE=${MAKE:-make}

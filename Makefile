@@ -57,6 +57,11 @@ OUT := $(BUILD)/$(IMPL_TAG)
 
 LIB_SRCS := $(wildcard src/lib/*.c)
 HARNESS_SRCS := $(wildcard tests/harness/*.c)
+# Programs linked with the harness have these pthread calls wrapped
+# (tests/harness/interpose.c): perturbation with HARNESS_SEED, lock owners
+# for the hung-test report, the clock of every timed wait.
+TEST_WRAP := $(foreach f,mutex_lock mutex_trylock mutex_unlock cond_init cond_wait cond_timedwait \
+	cond_signal cond_broadcast create,-Wl,--wrap=pthread_$f)
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 # When lesson $2 is graded, lesson $1's code comes from IMPL if $1 is $2,
@@ -68,7 +73,7 @@ component_srcs = $(foreach m,$(LESSONS),$(wildcard $(call impl_of,$m,$1)/$m/*.c)
 define lesson_rules
 $(OUT)/tests/$1: $(call obj,$(wildcard tests/$1/*.c) $(HARNESS_SRCS) $(LIB_SRCS) $(call component_srcs,$1))
 	@mkdir -p $$(@D)
-	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+	$$(CC) $$(ALL_LDFLAGS) $$(TEST_WRAP) -o $$@ $$^ $$(LDLIBS)
 $(OUT)/bin/$1: $(call obj,$(wildcard src/steps/$1.c) $(LIB_SRCS) $(call component_srcs,$1))
 	@mkdir -p $$(@D)
 	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(LDLIBS)
@@ -90,7 +95,7 @@ $(BUILD)/objplain/%.o: %.c | deps-present
 define fastchan_suite
 $(OUT)/tests/$1: $(call obj,$(wildcard tests/$2/*.c) $(HARNESS_SRCS) $(LIB_SRCS)) $(FASTCHAN_OBJS)
 	@mkdir -p $$(@D)
-	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+	$$(CC) $$(ALL_LDFLAGS) $$(TEST_WRAP) -o $$@ $$^ $$(LDLIBS)
 endef
 $(foreach s,$(FASTCHAN_SUITES),$(eval $(call fastchan_suite,$(firstword $(subst :, ,$s)),$(lastword $(subst :, ,$s)))))
 # The test programs of the selected lessons.
@@ -108,7 +113,7 @@ HARDENING_DEPS = tests/07-http/http_client.c $(HARNESS_SRCS) $(LIB_SRCS) \
 	$(foreach m,$(LESSONS),$(wildcard $(IMPL)/$m/*.c))
 $(OUT)/hardening/%: $(call obj,tests/hardening/%.c $(HARDENING_DEPS))
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_LDFLAGS) $(TEST_WRAP) -o $@ $^ $(LDLIBS)
 
 # The benchmark programs (src/bench/*.c), built from IMPL's code for every
 # lesson like logpipe; make bench runs them (src/tools/bench.sh).
@@ -129,7 +134,9 @@ $(OUT)/bench/chanbench-fast: $(BUILD)/obj/src/bench/chanbench-fast.o $(call obj,
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
--include $(shell find build -name '*.d' 2>/dev/null)
+# Only this variant's dependency files: every build/ variant's would make each
+# make call (grade.sh makes several) read them all.
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # The course's program, bin/logpipe, is built from IMPL's code for every
 # lesson (IMPL=solutions: the reference one); with LESSON=NN, from IMPL's
@@ -171,10 +178,12 @@ logpipe bin/logpipe: $(LOGPIPE_BIN)
 	@mkdir -p bin && cp $< bin/logpipe && \
 		echo "built bin/logpipe from $(if $(LESSON),$(IMPL) for lesson $(LESSON) and the reference for the others,$(IMPL))"
 
-## test: grade your exercises (LESSON=NN, IMPL=solutions, SANITIZE=thread|address, VERBOSE=1, FORMAT=tap|junit)
+## test: grade your exercises (LESSON=NN, IMPL=solutions, SANITIZE=thread|address, VERBOSE=1, FORMAT=tap|junit;
+##       SEED=n replays a perturbed run, PERTURB=N runs N perturbed rounds)
 test: deps-present
 	@IMPL='$(IMPL)' SANITIZE='$(SANITIZE)' LESSON='$(LESSON)' LESSONS='$(SELECTED)' \
-		VERBOSE='$(VERBOSE)' FORMAT='$(FORMAT)' MAKE='$(MAKE)' sh src/tools/grade.sh
+		VERBOSE='$(VERBOSE)' FORMAT='$(FORMAT)' SEED='$(SEED)' PERTURB='$(PERTURB)' \
+		MAKE='$(MAKE)' sh src/tools/grade.sh
 
 ## check: the project's own test: every solution (plain, ASan+UBSan, TSan, valgrind), every stub
 check: deps-present

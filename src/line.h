@@ -27,7 +27,8 @@ struct line *line_new_too_long(size_t skipped);
 
 void line_free(struct line *line);
 
-/* 1 if text[0..len) is empty or only spaces and tabs (not a log line). */
+/* 1 if text[0..len) is empty or only spaces, tabs and '\r's (not a log
+ * line: a '\r' alone is what a blank line of a CRLF file leaves). */
 int line_is_blank(const char *text, size_t len);
 
 #endif

@@ -13,7 +13,7 @@
  *     or renamed away and recreated (rotation), and waits for a file that
  *     does not exist yet or disappears for a while. When the path names a
  *     new file it opens it at once and reads it, while the renamed file
- *     drains alongside until it has been quiet for a poll interval (a
+ *     drains alongside until it has been quiet for rotate_wait_ms (a
  *     writer may append to it until it reopens its log). Order: a line
  *     written to the old file before a line of the new one was written
  *     is sent first; the old file's unfinished last line is sent when the
@@ -21,13 +21,15 @@
  *     wakes on the directory's events, and polls as well; elsewhere it
  *     polls only. What remains lost: a file created and renamed away
  *     entirely between two looks at the path (lessons/03-tailer).
- * What counts as a line: the bytes before a '\n', without a trailing '\r'.
- * Blank lines (empty, or only spaces and tabs) are skipped and counted
- * nowhere. A line longer than max_line is not split and not emitted as
- * text: one line_new_too_long marker is sent for it instead (its length
- * counts every byte before the '\n', a '\r' included), and the rest of it
- * is skipped through its newline. A partial line flushed at the end loses
- * a trailing '\r' like any other.
+ * What counts as a line: the bytes before a '\n', without a trailing '\r';
+ * a partial line flushed at the end loses a trailing '\r' like any other.
+ * Blank lines (empty, or only spaces, tabs and '\r's: line_is_blank) are
+ * skipped and counted nowhere. Too long, one rule: whether a line is too
+ * long is decided on its length without the trailing '\r' (a line of
+ * max_line bytes and its "\r\n" is fine); a line over max_line is not
+ * split and not emitted as text, but as one line_new_too_long marker
+ * whose length counts every byte before the '\n', a '\r' included; the
+ * rest of it is skipped through its newline.
  */
 #ifndef TAILER_H
 #define TAILER_H
@@ -50,7 +52,8 @@ struct tailer_config {
 	const char *path;
 	int from_start;  /* 1: read what the file holds first; 0: start at its end */
 	int stop_at_eof; /* 1: stop at the end of the file instead of following (--once) */
-	long poll_ms;    /* at the end of the file, look again after this long */
+	long poll_ms;    /* at the end of the file, look again after this long;
+	                    0: TAILER_DEFAULT_POLL_MS */
 	long rotate_wait_ms; /* after a rotation, read the old file until it was quiet
 	                        this long (a writer may append until it reopens);
 	                        0: poll_ms */
@@ -71,7 +74,9 @@ struct tailer_config tailer_config_default(void);
 struct tailer_stats {
 	atomic_ullong lines;       /* lines sent (too-long markers included) */
 	atomic_ullong too_long;    /* of which too-long markers */
-	atomic_ullong bytes;       /* bytes read from the file so far */
+	atomic_ullong bytes;       /* bytes read from the file so far, each read's added once
+	                              the lines it completed are sent: whoever sees the
+	                              count finds those lines in out */
 	atomic_ullong rotations;   /* the path was renamed away and recreated */
 	atomic_ullong truncations; /* the file shrank under us (copytruncate) */
 };
@@ -94,7 +99,10 @@ struct tailer {
  * stop_at_eof mode, or out is closed under it; then closes out (the last
  * of a group does: see running) and returns NULL. Between lines it waits
  * only in a timed receive on done (a select on done and the watch's wake
- * channel when it has one), so closing done stops it at once. A chan_send on a
+ * channel when it has one), and the follower checks done after each read
+ * too, so closing done stops it at once, or once the lines of the read in
+ * hand are sent: a backlog not read yet stays unread, and each open
+ * file's unfinished last line is flushed. A chan_send on a
  * full out does not watch done: inside the pipeline the stages downstream
  * drain out until it closes, so that send always completes (lesson 10
  * builds a send that also listens to done).

@@ -11,9 +11,10 @@
  * stat(path) what became of the file (follow_check) and decides: wait and
  * read again, start over after a truncation, or, after a rotation, open
  * the new file at once and keep the old one draining alongside until it
- * has been quiet for a poll interval. It waits only in a select on `done`
- * and the watch's wake channel, so closing `done` stops it at once, and
- * in chan_send (through tailer_emit). The simulator is in simulate.c,
+ * has been quiet for rotate_wait_ms. It waits only in a select on `done`
+ * and the watch's wake channel, and in chan_send (through tailer_emit);
+ * it checks `done` after each read too, so closing `done` stops it at
+ * once, or once the lines of the read in hand are sent. The simulator is in simulate.c,
  * the line splitter in splitter.c, the inotify watch in src/lib/follow_watch.c.
  */
 #include "clock.h"

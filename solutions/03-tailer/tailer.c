@@ -11,9 +11,10 @@
  * stat(path) what became of the file (follow_check) and decides: wait and
  * read again, start over after a truncation, or, after a rotation, open
  * the new file at once and keep the old one draining alongside until it
- * has been quiet for a poll interval. It waits only in a select on `done`
- * and the watch's wake channel, so closing `done` stops it at once, and
- * in chan_send (through tailer_emit). The simulator is in simulate.c,
+ * has been quiet for rotate_wait_ms. It waits only in a select on `done`
+ * and the watch's wake channel, and in chan_send (through tailer_emit);
+ * it checks `done` after each read too, so closing `done` stops it at
+ * once, or once the lines of the read in hand are sent. The simulator is in simulate.c,
  * the line splitter in splitter.c, the inotify watch in src/lib/follow_watch.c.
  */
 #include "clock.h"
@@ -241,9 +242,21 @@ static int follower_consume(struct follower *f, struct follow_file *file, size_t
 }
 
 /*
- * Lets the oldest file go: reads it to its end, flushes its unfinished
- * last line (it will never be completed) and closes it. 1: stop.
+ * Closes the oldest file: flushes its unfinished last line (it will never
+ * be completed) and shifts the others down. 1: stop.
  */
+static int follower_close_oldest(struct follower *f)
+{
+	struct follow_file *file = &f->files[0];
+	int rc = splitter_flush(&file->split, tailer_emit, f->t);
+	close(file->fd);
+	struct line_splitter split = file->split; /* its buffer serves the next file */
+	memmove(&f->files[0], &f->files[1], (f->n - 1) * sizeof(f->files[0]));
+	f->files[--f->n].split = split;
+	return rc != 0;
+}
+
+/* Lets the oldest file go: reads it to its end, then closes it. 1: stop. */
 static int follower_let_go(struct follower *f)
 {
 	struct follow_file *file = &f->files[0];
@@ -251,12 +264,16 @@ static int follower_let_go(struct follower *f)
 	while ((n = read(file->fd, f->buf, sizeof(f->buf))) > 0 || (n < 0 && errno == EINTR))
 		if (n > 0 && follower_consume(f, file, (size_t)n))
 			return 1;
-	int rc = splitter_flush(&file->split, tailer_emit, f->t);
-	close(file->fd);
-	struct line_splitter split = file->split; /* its buffer serves the next file */
-	memmove(&f->files[0], &f->files[1], (f->n - 1) * sizeof(f->files[0]));
-	f->files[--f->n].split = split;
-	return rc != 0;
+	return follower_close_oldest(f);
+}
+
+/* 1 if done was closed: checked after each read, so that a follower with
+ * a backlog stops once the lines of that read are sent, not at the end
+ * of the backlog. */
+static int follower_asked_to_stop(struct follower *f)
+{
+	void *msg = NULL;
+	return f->t->done != NULL && chan_try_recv(f->t->done, &msg) != CHAN_WOULDBLOCK;
 }
 
 /*
@@ -340,15 +357,18 @@ static void tailer_follow(struct tailer *t)
 		struct follow_file *from = NULL;
 		ssize_t n = follower_read(f, &from);
 		if (n > 0)
-			stop = follower_consume(f, from, (size_t)n) || (!t->cfg.stop_at_eof && follower_look(f));
+			stop = follower_consume(f, from, (size_t)n) || follower_asked_to_stop(f) ||
+			       (!t->cfg.stop_at_eof && follower_look(f));
 		else if (t->cfg.stop_at_eof)
 			stop = 1;
 		else
 			stop = follower_at_eof(f); /* every file at its end, or an error: look at the path */
 	}
-	/* Whatever stopped us, each file's last unfinished line is still a line. */
+	/* Whatever stopped us, each file's unfinished last line is still a
+	 * line; what was not read stays unread: a stop does not wait for a
+	 * backlog. */
 	while (f->n > 0)
-		follower_let_go(f);
+		follower_close_oldest(f);
 	for (size_t i = 0; i < FOLLOW_MAX_FILES; i++)
 		splitter_free(&f->files[i].split);
 	if (f->wake != NULL)

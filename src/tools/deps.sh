@@ -6,7 +6,7 @@
 #                             what to run and exit 1.
 #   deps.sh install           install everything the course uses.
 #   deps.sh missing [tool...] print the Debian packages that are missing.
-# Tools: cc pkg-config libcjson cmocka timeout valgrind promtool prometheus curl
+# Tools: cc pkg-config libcjson cmocka timeout valgrind promtool prometheus curl gdb
 #        prometheus-alertmanager gnuplot python3 (the demo's alerts and charts)
 set -u
 
@@ -23,6 +23,7 @@ package_of() {
 	prometheus-alertmanager) echo prometheus-alertmanager ;;
 	gnuplot) echo gnuplot-nox ;;
 	python3) echo python3 ;;
+	gdb) echo gdb ;;
 	esac
 }
 
@@ -46,7 +47,7 @@ present() {
 }
 
 BUILD_TOOLS="cc pkg-config libcjson cmocka timeout"
-ALL_TOOLS="$BUILD_TOOLS valgrind promtool curl prometheus-alertmanager gnuplot python3"
+ALL_TOOLS="$BUILD_TOOLS valgrind promtool curl gdb prometheus-alertmanager gnuplot python3"
 
 missing_tools() {
 	for t in "$@"; do present "$t" || printf '%s ' "$t"; done

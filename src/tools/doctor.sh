@@ -21,6 +21,7 @@ check "valgrind" 'command -v valgrind' "leak and memory checks in make check" va
 check "promtool" 'command -v promtool' "validates the /metrics output and the rules" prometheus
 check "prometheus" 'command -v prometheus' "the demo and the end-to-end test (lesson 09)" prometheus
 check "curl" 'command -v curl' "the demo's and the end-to-end test's queries" curl
+check "gdb" 'command -v gdb' "says where each thread of a HUNG test waits" gdb
 echo "Optional (make check skips what needs them; make deps installs the demo's three):"
 opt() { # like check, but a missing tool is not a problem
 	if sh -c "$2" >/dev/null 2>&1; then

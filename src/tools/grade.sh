@@ -10,9 +10,28 @@
 # FORMAT=tap (keep the TAP files and say where), FORMAT=junit (JUnit XML
 # beside them, one file per test program), MAKE,
 # GRADE_RUNNER (a command to run the tests under, e.g. valgrind),
-# GRADE_QUIET=1 (scoreboard and closing line only), GRADE_ONLY=test_name
-# (that test alone, in the test programs that have it: make mutants).
+# GRADE_QUIET=1 (scoreboard and closing line only),
+# SEED=n (run the tests perturbed with seed n: a replay, see below),
+# PERTURB=N (N perturbed rounds of each concurrency lesson that passed),
+# GRADE_FOLLOWUPS=0 (no perturbed rounds or ThreadSanitizer run unless asked),
+# GRADE_ONLY=test_name (that test alone, in the test programs that have it:
+# make mutants).
+#
+# Concurrency lessons get more than one run, because a race shows only
+# when the threads meet in the wrong order. Once such a lesson passes its
+# plain run, it is run again perturbed (tests/harness/interpose.c: random
+# yields and short sleeps around every lock, unlock and signal, decided by a
+# seed) and under ThreadSanitizer, which sees unlocked accesses that no
+# schedule makes visible. A test that fails in either counts as failed.
+# By default (a plain `make test`) that is a few perturbed rounds, at most
+# about PERTURB_SECONDS per lesson, and one ThreadSanitizer run; PERTURB=N
+# asks for N rounds with no time limit. A failed round prints its seed and
+# the command that replays it. The seed replays the same perturbation
+# decisions in each thread, not the operating system's own scheduling, so a
+# replay fails again often but not always.
 set -u
+# The lessons whose tests run threads against each other.
+CONCURRENT_LESSONS="01 02 06 08 10"
 IMPL=${IMPL:-exercises}
 SANITIZE=${SANITIZE:-}
 MAKE=${MAKE:-make}
@@ -31,11 +50,23 @@ thread) per_test=30 ;;
 esac
 HARNESS_TIMEOUT=${GRADE_TIMEOUT:-$per_test}
 export HARNESS_TIMEOUT
+# The report of a hung test (tests/harness/hung.py) shows the learner's files.
+export HARNESS_IMPL="$IMPL"
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
 export ASAN_OPTIONS="detect_leaks=1"
 export UBSAN_OPTIONS="print_stacktrace=1 halt_on_error=1"
 
 runner=${GRADE_RUNNER:-}
+SEED=${SEED:-}
+PERTURB=${PERTURB:-}
+PERTURB_SECONDS=${PERTURB_SECONDS:-15}
+[ -n "$SEED" ] && export HARNESS_SEED="$SEED"
+# Follow-ups (perturbed rounds, ThreadSanitizer) by default only for the
+# learner's plain grade: make check asks for each build itself.
+if [ -z "${GRADE_FOLLOWUPS:-}" ]; then
+	GRADE_FOLLOWUPS=1
+	[ -n "$SANITIZE$runner$SEED" ] && GRADE_FOLLOWUPS=0
+fi
 # Kernels with many random mmap bits break ThreadSanitizer's memory layout
 # ("unexpected memory mapping"); running without address randomisation fixes it.
 if [ "$variant" = thread ] && [ "$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo 0)" -gt 28 ]; then
@@ -67,6 +98,40 @@ suite_tests() { # suite -> how many tests its sources declare
 	grep -c 'HTEST(' "$dir"/*.c 2>/dev/null | awk -F: '{s += $NF} END {print s + 0}'
 }
 
+run_suite() { # suite variant tap [runner]: run a suite's program; sets n, pass, fail
+	bin="build/$2/$tag/tests/$1"
+	n=$("$bin" --list | wc -l)
+	only=""
+	if [ -n "${GRADE_ONLY:-}" ]; then
+		# One test: only the programs that have it run (1: this one does not).
+		"$bin" --list | grep -qx "$GRADE_ONLY" || { n=0 pass=0 fail=0 && : >"$3" && return 1; }
+		only="--only $GRADE_ONLY" n=1
+	fi
+	outer=$((n * (HARNESS_TIMEOUT + 5) + 30))
+	timeout -k 5 "$outer" ${4:-} "./$bin" $only >"$3" 2>"${3%.tap}.stderr"
+	pass=$(grep -c '^ok ' "$3")
+	fail=$(grep -c '^not ok ' "$3")
+	if [ $((pass + fail)) -lt "$n" ]; then
+		# The runner itself died or was stopped: count what did not run.
+		fail=$((n - pass))
+		echo "not ok - the test runner stopped early (see ${3%.tap}.stderr)" >>"$3"
+	fi
+}
+
+verdicts() { # tap...: "2 FAIL, 1 HUNG"
+	cat "$@" | grep '^not ok ' | sed -n 's/.* # \([A-Z]*\)$/\1/p' | sort | uniq -c |
+		awk '{printf "%s%s %s", sep, $1, $2; sep = ", "}'
+}
+
+first_failure() { # tap: the first failing test's details (all of them with VERBOSE=1)
+	awk -v all="$VERBOSE" '
+		/^not ok / { if (shown && all != "1") exit; shown = 1; show = 1
+			sub(/^not ok [0-9]+ - /, ""); print "  " $0; next }
+		/^ok / { show = 0; next }
+		show && /^  # / { sub(/^  # /, "    "); print }
+	' "$1"
+}
+
 junit() { # suite, its TAP on stdin: with FORMAT=junit, $results/<suite>.xml
 	[ "${FORMAT:-}" = junit ] && awk -v suite="$1" -f src/tools/junit.awk >"$results/$1.xml"
 }
@@ -74,24 +139,7 @@ junit() { # suite, its TAP on stdin: with FORMAT=junit, $results/<suite>.xml
 grade_suite() { # suite: run it, add a row to the board and its failures to the details
 	s=$1
 	tap="$results/$s.tap"
-	bin="build/$variant/$tag/tests/$s"
-	n=$("$bin" --list | wc -l)
-	only=""
-	if [ -n "${GRADE_ONLY:-}" ]; then
-		# One test: only the programs that have it run, and only it.
-		"$bin" --list | grep -qx "$GRADE_ONLY" || return
-		only="--only $GRADE_ONLY" n=1
-	fi
-	outer=$((n * (HARNESS_TIMEOUT + 5) + 30))
-	timeout -k 5 "$outer" $runner "./$bin" $only >"$tap" 2>"$results/$s.stderr"
-	pass=$(grep -c '^ok ' "$tap")
-	fail=$(grep -c '^not ok ' "$tap")
-	ran=$((pass + fail))
-	if [ "$ran" -lt "$n" ]; then
-		# The runner itself died or was stopped: count what did not run.
-		fail=$((n - pass))
-		echo "not ok - the test runner stopped early (see $results/$s.stderr)" >>"$tap"
-	fi
+	run_suite "$s" "$variant" "$tap" "$runner" || return
 	total_pass=$((total_pass + pass))
 	total_fail=$((total_fail + fail))
 	junit "$s" <"$tap"
@@ -108,9 +156,7 @@ grade_suite() { # suite: run it, add a row to the board and its failures to the 
 		notimpl=$n # no details, as for a lesson not started
 		pass=0
 	else
-		kinds=$(grep '^not ok ' "$tap" | sed -n 's/.* # \([A-Z]*\)$/\1/p' | sort | uniq -c |
-			awk '{printf "%s%s %s", sep, $1, $2; sep = ", "}')
-		row="$pass/$n passed  ($kinds)"
+		row="$pass/$n passed  ($(verdicts "$tap"))"
 	fi
 	board="$board$(printf '  %-14s %s' "$(suite_title "$s")" "$row")
 "
@@ -120,12 +166,7 @@ grade_suite() { # suite: run it, add a row to the board and its failures to the 
 	if [ "$pass" -eq 0 ] && [ "$notimpl" -eq "$n" ] && [ -z "$VERBOSE" ]; then
 		return
 	fi
-	block=$(awk -v all="$VERBOSE" '
-		/^not ok / { if (shown && all != "1") exit; shown = 1; show = 1
-			sub(/^not ok [0-9]+ - /, ""); print "  " $0; next }
-		/^ok / { show = 0; next }
-		show && /^  # / { sub(/^  # /, "    "); print }
-	' "$tap")
+	block=$(first_failure "$tap")
 	rerun=""
 	[ "$s" != "${s%-fastchan-*}" ] &&
 		rerun="
@@ -137,6 +178,126 @@ $block$rerun
     hint: make hint LESSON=${s%%-*}
 "
 }
+
+# ---- follow-ups of a concurrency lesson that passed ----------------------
+
+board_row() { # label text
+	board="$board$(printf '  %-14s %s' "$1" "$2")
+"
+}
+
+# A test that failed in a follow-up (a line "suite:test" in $followup_failed)
+# moves from passed to failed, once however many follow-ups it failed.
+count_followup_failures() {
+	k=$(sort -u "$followup_failed" | grep -c .)
+	total_pass=$((total_pass - k))
+	total_fail=$((total_fail + k))
+}
+
+failed_tests() { # suite tap: "suite:test" for each failed test
+	sed -n 's/^not ok [0-9]* - \([^ ]*\) # .*/\1/p' "$2" | sed "s/^/$1:/"
+}
+
+perturbed_round() { # lesson seed suites...: one round; exits 1 if a test failed
+	l=$1 seed=$2
+	shift 2
+	status=0
+	for s in "$@"; do
+		HARNESS_SEED=$seed run_suite "$s" "$variant" \
+			"$results/perturbed/$s.$seed.tap" "$runner"
+		[ "$fail" -eq 0 ] || status=1
+	done
+	return $status
+}
+
+new_seed() { od -An -N4 -tu4 /dev/urandom | tr -d ' '; }
+
+# Rounds run as many at a time as there are processors; PERTURB=N runs N,
+# the default runs 3 or stops after PERTURB_SECONDS, whichever comes first.
+perturb_lesson() { # lesson suites
+	l=$1 suites=$2
+	rounds=${PERTURB:-3} ran=0 bad="" t0=$(date +%s)
+	jobs=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
+	mkdir -p "$results/perturbed"
+	while [ "$ran" -lt "$rounds" ] && [ -z "$bad" ]; do
+		seeds=""
+		while [ "$ran" -lt "$rounds" ] && [ $(($(echo $seeds | wc -w))) -lt "$jobs" ]; do
+			seeds="$seeds ${SEED:-$(new_seed)}"
+			ran=$((ran + 1))
+		done
+		for seed in $seeds; do perturbed_round "$l" "$seed" $suites & done
+		wait
+		for seed in $seeds; do
+			[ -z "$bad" ] || break
+			for s in $suites; do
+				tap="$results/perturbed/$s.$seed.tap"
+				grep -q '^not ok ' "$tap" || continue
+				bad=$seed
+				failed_tests "$s" "$tap" >>"$followup_failed"
+				[ -n "$first_bad_tap" ] || first_bad_tap=$tap
+			done
+		done
+		[ -z "$PERTURB" ] && [ $(($(date +%s) - t0)) -ge "$PERTURB_SECONDS" ] && break
+	done
+	secs=$(($(date +%s) - t0))
+	if [ -z "$bad" ]; then
+		board_row "  perturbed" "passed    $ran round(s), ${secs}s"
+		rm -f "$results"/perturbed/*.tap
+		return
+	fi
+	board_row "  perturbed" "FAILED with seed $bad ($(sort -u "$followup_failed" | grep -c .) test(s))"
+	details="$details
+$(lesson_title "$l"), perturbed with seed $bad: first failing test
+$(first_failure "$first_bad_tap")
+    replay: ${HARNESS_SCALE:+HARNESS_SCALE=$HARNESS_SCALE }make test LESSON=${l%%-*} SEED=$bad   (the same yields and sleeps; the
+    scheduler may still order threads differently, so run it a few times)
+    hint: make hint LESSON=${l%%-*}
+"
+}
+
+tsan_lesson() { # lesson suites: the lesson again under ThreadSanitizer
+	l=$1 suites=$2
+	log="$results/$l.thread.build.log"
+	if ! $MAKE -s --no-print-directory testbin LESSON="$l" IMPL="$IMPL" SANITIZE=thread >"$log" 2>&1; then
+		board_row "  TSan" "does not build (see $log)"
+		return
+	fi
+	tresults="build/results/thread/$tag"
+	mkdir -p "$tresults"
+	tpass=0 tn=0 first_bad_tap=""
+	for s in $suites; do
+		HARNESS_TIMEOUT=${GRADE_TIMEOUT:-30} run_suite "$s" thread "$tresults/$s.tap" "$tsan_runner"
+		tpass=$((tpass + pass)) tn=$((tn + n))
+		if [ "$fail" -gt 0 ]; then
+			failed_tests "$s" "$tresults/$s.tap" >>"$followup_failed"
+			[ -n "$first_bad_tap" ] || first_bad_tap="$tresults/$s.tap"
+		fi
+	done
+	if [ -z "$first_bad_tap" ]; then
+		board_row "  TSan" "passed    $tpass/$tn"
+		return
+	fi
+	board_row "  TSan" "$tpass/$tn passed  ($(verdicts $(for s in $suites; do echo "$tresults/$s.tap"; done)))"
+	details="$details
+$(lesson_title "$l") under ThreadSanitizer: first failing test
+$(first_failure "$first_bad_tap")
+    rerun: make test LESSON=${l%%-*} SANITIZE=thread
+    hint: make hint LESSON=${l%%-*}
+"
+}
+
+followups() { # lesson suites
+	case " $CONCURRENT_LESSONS " in *" ${1%%-*} "*) ;; *) return ;; esac
+	: >"$followup_failed"
+	first_bad_tap=""
+	[ -n "$PERTURB" ] || [ "$GRADE_FOLLOWUPS" = 1 ] && perturb_lesson "$1" "$2"
+	[ "$GRADE_FOLLOWUPS" = 1 ] && tsan_lesson "$1" "$2"
+	count_followup_failures
+}
+
+followup_failed="$results/followup-failed"
+tsan_runner=""
+[ "$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo 0)" -gt 28 ] && tsan_runner="setarch $(uname -m) -R"
 
 for l in $LESSONS; do
 	log="$results/$l.build.log"
@@ -154,13 +315,16 @@ $(grep -v '^make' "$log" | head -n "${VERBOSE:+400}${VERBOSE:-40}")
 		done
 		continue
 	fi
-	for s in $($MAKE -s --no-print-directory suites LESSON="$l"); do
+	suites=$($MAKE -s --no-print-directory suites LESSON="$l")
+	failed_before=$total_fail
+	for s in $suites; do
 		grade_suite "$s"
 	done
+	[ "$total_fail" -eq "$failed_before" ] && followups "$l" "$suites"
 done
 
 if [ -z "${GRADE_QUIET:-}" ]; then
-	echo "Grading $IMPL ($variant build)"
+	echo "Grading $IMPL ($variant build${SEED:+, perturbed with seed $SEED})"
 	echo
 	printf '%s' "$board"
 	if [ -n "$first_untouched" ]; then

@@ -21,7 +21,7 @@
 #   list        the catalogue (make broken)
 #   show BUG    plant BUG and grade it in full for the learner to read (make broken BUG=...)
 # Environment: LESSON or LESSONS (directory names), MAKE, SANITIZE (show), MUTANT_JOBS (check: how many
-# at once, 4), PERTURB (rounds for perturb mutants, 5), SEED.
+# at once, 4), PERTURB (rounds for perturb mutants, 8), SEED.
 set -u
 MAKE=${MAKE:-make}
 LESSON=${LESSON:-}
@@ -49,7 +49,7 @@ variant_of() { # caught-by -> the SANITIZE value it is graded with
 # plain, and a miss is reported, not failed.
 perturb_ready() { grep -qs 'PERTURB' src/tools/grade.sh tests/harness/*.c; }
 perturb_of() { # patch -> the PERTURB rounds to grade it with (none unless perturb)
-	[ "$(caught_by "$1")" = perturb ] && echo "${PERTURB:-5}"
+	[ "$(caught_by "$1")" = perturb ] && echo "${PERTURB:-8}"
 }
 
 # Plants a mutant: a copy of its lesson's reference, patched. A file that
@@ -70,9 +70,12 @@ plant() { # patch -> prints the IMPL directory holding the mutated lesson
 }
 
 grade() { # patch dir san [test] -> grade.sh's output in $dir.log (that test's alone, if given)
-	rm -f "build/results/${3:-plain}/$(printf '%s' "$2" | tr / _)"/*.tap
-	GRADE_ONLY=${4:-} PERTURB=$(perturb_of "$1") IMPL="$2" SANITIZE="$3" LESSONS="$(lesson_of "$1")" \
-		MAKE="$MAKE" sh src/tools/grade.sh >"$2.log" 2>&1
+	rm -rf "build/results/${3:-plain}/$(printf '%s' "$2" | tr / _)"
+	# The declared build alone: no follow-up runs, but the perturbed rounds
+	# of a perturb mutant; and no thread report for a hung test (only
+	# verdicts matter here).
+	GRADE_FOLLOWUPS=0 HARNESS_HUNG_REPORT=0 GRADE_ONLY=${4:-} PERTURB=$(perturb_of "$1") IMPL="$2" \
+		SANITIZE="$3" LESSONS="$(lesson_of "$1")" MAKE="$MAKE" sh src/tools/grade.sh >"$2.log" 2>&1
 }
 
 # How a mutant is graded: the named test alone first, which is enough to
@@ -85,7 +88,7 @@ grade_mutant() { # patch dir san
 	if [ "$(caught_by "$1")" != perturb ] && [ -z "$(prints_of "$1")" ]; then
 		first=$(tests_of "$1" | awk '{print $1}')
 		grade "$1" "$2" "$3" "$first" ||
-			! grep -q "^not ok [0-9]* - $first # " "build/results/${3:-plain}/$(printf '%s' "$2" | tr / _)"/*.tap ||
+			! grep -qs "^not ok [0-9]* - $first # " "build/results/${3:-plain}/$(printf '%s' "$2" | tr / _)"/*.tap ||
 			return 1
 	fi
 	grade "$1" "$2" "$3"
@@ -131,7 +134,7 @@ judge() { # patch
 	rc=$?
 	secs=$(($(date +%s) - t0))
 	tap="build/results/${san:-plain}/$(printf '%s' "$dir" | tr / _)"
-	failing=$(cat "$tap"/*.tap 2>/dev/null | sed -n 's/^not ok [0-9]* - \([a-z0-9_]*\) # \([A-Z]*\)$/\1 \2/p')
+	failing=$(cat "$tap"/*.tap "$tap"/perturbed/*.tap 2>/dev/null | sed -n 's/^not ok [0-9]* - \([a-z0-9_]*\) # \([A-Z]*\)$/\1 \2/p')
 	first=$(tests_of "$p" | awk '{print $1}')
 	kind=$(printf '%s\n' "$failing" | awk -v t="$first" '$1 == t {print $2; exit}')
 	why=""
@@ -145,6 +148,8 @@ judge() { # patch
 	else
 		verdict="caught"
 	fi
+	# A race found by perturbation says with which seed (to replay it).
+	[ "$verdict" = caught ] && [ "$want" = perturb ] && why=$(grep -o 'FAILED with seed.*' "$dir.log" | head -n 1)
 	if [ "$verdict" = caught ]; then
 		# Each "prints" line is a line of the grade's output (lessons quote them).
 		prints_of "$p" | while IFS= read -r line; do

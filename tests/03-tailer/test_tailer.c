@@ -260,10 +260,12 @@ static void test_splitter_accepts_a_line_of_exactly_max_line(void **state)
 	feed(&s, &c, "12345678\n");
 	feed(&s, &c, "abcdefgh\r\n");
 	feed(&s, &c, "123456789\n");
+	feed(&s, &c, "abcdefghi\r\n");
 	assert_text(&c, 0, "12345678");
 	assert_text(&c, 1, "abcdefgh"); /* max_line counts the line without its "\r\n" */
 	assert_marker(&c, 2, 9);
-	assert_count(&c, 3, "two lines of max_line bytes, then one of max_line + 1");
+	assert_marker(&c, 3, 10); /* too long: the marker counts every byte before '\n', the '\r' too */
+	assert_count(&c, 4, "two lines of max_line bytes, then two of max_line + 1");
 	collected_free(&c);
 	splitter_free(&s);
 }
@@ -285,6 +287,22 @@ static void test_splitter_flush_emits_a_partial_line(void **state)
 	assert_count(&c, 1, "a blank partial line is skipped by flush too");
 	feed(&s, &c, "fresh\n");
 	assert_text(&c, 1, "fresh");
+	collected_free(&c);
+	splitter_free(&s);
+}
+
+static void test_splitter_flush_strips_the_carriage_return_of_a_partial_line(void **state)
+{
+	(void)state;
+	struct line_splitter s;
+	struct collected c = {0};
+	splitter_init(&s, 4);
+	feed(&s, &c, "tail\r");
+	assert_int_equal(splitter_flush(&s, collect, &c), 0);
+	assert_text(&c, 0, "tail"); /* and not a marker: max_line counts the line without its '\r' */
+	assert_count(&c, 1,
+		     "a partial line flushed at the end loses a trailing '\r' like any other: strip it where "
+		     "the line ends, in the helper both splitter_feed and splitter_flush call");
 	collected_free(&c);
 	splitter_free(&s);
 }
@@ -698,6 +716,37 @@ static void test_follower_follows_truncation_in_place(void **state)
 	remove_tmpdir();
 }
 
+/* Writes text to p, and the configuration of a follower that reads p
+ * from its start, polling every 10 ms. */
+static struct tailer_config from_start_of(const struct path *p, const char *text)
+{
+	write_file(p->s, text);
+	struct tailer_config cfg = follow_config(p->s, 10);
+	cfg.from_start = 1;
+	return cfg;
+}
+
+static void test_follower_flushes_a_partial_line_when_the_file_is_truncated(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("app.log");
+	struct fixture *f = fixture_start(from_start_of(&p, "a\npart"), 8);
+	expect_line(f, "a", "from_start reads the existing lines");
+	wait_bytes(f, 6, "the whole file, the partial line too");
+	/* Emptied and written again: at every moment shorter than 6 bytes. */
+	write_file(p.s, "new\n");
+	expect_line(f, "part",
+		    "the file was truncated: its partial line will never be completed. Flush it "
+		    "(splitter_flush) before reading again from offset 0, or it is glued to the new first line");
+	expect_line(f, "new", "then the file again from its start");
+	fixture_stop(f);
+	if (stat_of(&f->t.stats.truncations) != 1)
+		fail_msg("stats.truncations is %llu, expected 1", stat_of(&f->t.stats.truncations));
+	fixture_free(f);
+	remove_tmpdir();
+}
+
 enum { K = 20 };
 
 static void write_numbered(int fd, int from, int to, unsigned long long *bytes)
@@ -879,6 +928,151 @@ static void test_follower_drains_several_rotated_files_oldest_first(void **state
 	finish_expecting_rotations(f, 2, "two renames, two rotations");
 }
 
+/* A follower of p from its start, behind: p holds "a 1" and "a 2", out
+ * holds one line, so the follower has sent "a 1" and waits to send "a 2",
+ * and reads nothing meanwhile. It never lets a renamed file go by itself. */
+static struct fixture *start_behind(const struct path *p)
+{
+	struct tailer_config cfg = from_start_of(p, "a 1\na 2\n");
+	cfg.rotate_wait_ms = FOREVER_MS;
+	struct fixture *f = fixture_start(cfg, 1);
+	wait_blocked_sending(f, "out holds one line: the tailer sends \"a 1\", then waits to send \"a 2\"");
+	return f;
+}
+
+/* Renames p to old, then moves a new file holding `text` to p: the new
+ * file never appears empty, so the follower cannot open it before its
+ * first line is there. */
+static void rotate_to_full_file(const struct path *p, const struct path *old, const char *text)
+{
+	struct path next = tmp_path("next.tmp");
+	write_file(next.s, text);
+	if (rename(p->s, old->s) != 0 || rename(next.s, p->s) != 0)
+		fail_msg("rename: %s", strerror(errno));
+}
+
+static void test_follower_looks_at_the_path_after_every_read(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("app.log"), a = tmp_path("app.log.a"), b = tmp_path("app.log.b");
+	struct fixture *f = start_behind(&p);
+	/* While the follower is behind: a rotation, and a late line in the
+	 * renamed file, so that its next read still gives bytes. */
+	rotate_to_full_file(&p, &a, "b 1\n");
+	append_file(a.s, "a 3\n");
+	expect_line(f, "a 1", "the first file's lines, in order");
+	wait_bytes(f, 8, "the first read, its lines sent");
+	wait_blocked_sending(f, "out holds \"a 2\": the tailer waits to send the renamed file's late \"a 3\"");
+	/* The follower never was at the end of a file: the second file lives
+	 * and goes while it reads. */
+	rotate_to_full_file(&p, &b, "c 1\n");
+	expect_line(f, "a 2", "the first file's lines, in order");
+	expect_line(f, "a 3", "the renamed file is read to its end first");
+	expect_line(f, "b 1",
+		    "the path named a second file between two reads that gave bytes, and was renamed away "
+		    "before the follower reached the end of a file: look at the path after every read "
+		    "that gave bytes, not only at the end, or a follower that is behind loses whole files");
+	expect_line(f, "c 1", "then the third file");
+	finish_expecting_rotations(f, 2, "two renames, two rotations");
+}
+
+static void test_follower_counts_bytes_after_their_lines_are_sent(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("app.log");
+	struct fixture *f = start_behind(&p);
+	if (stat_of(&f->t.stats.bytes) >= 8)
+		fail_msg("stats.bytes is %llu while \"a 2\" is not sent yet: add a read's bytes after its "
+			 "lines are sent (after splitter_feed), so that whoever sees the count has the lines",
+			 stat_of(&f->t.stats.bytes));
+	expect_line(f, "a 1", "the file's lines, in order");
+	expect_line(f, "a 2", "the file's lines, in order");
+	wait_bytes(f, 8, "both lines sent, every byte counted");
+	finish_expecting_rotations(f, 0, "nothing was renamed");
+}
+
+static void test_follower_lets_the_oldest_file_go_when_a_ninth_comes(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("app.log");
+	struct tailer_config cfg = from_start_of(&p, "f0 1\nf0 unfinished");
+	cfg.rotate_wait_ms = FOREVER_MS;
+	struct fixture *f = fixture_start(cfg, 8);
+	expect_line(f, "f0 1", "from_start reads the existing lines");
+	wait_bytes(f, 18, "the whole file, the unfinished line too");
+	for (int i = 1; i <= 8; i++) {
+		char name[32], text[32], want[32];
+		snprintf(name, sizeof(name), "app.log.%d", i);
+		snprintf(text, sizeof(text), "f%d 1\n", i);
+		snprintf(want, sizeof(want), "f%d 1", i);
+		struct path old = tmp_path(name);
+		rotate_to_full_file(&p, &old, text);
+		if (i == 8)
+			expect_line(f, "f0 unfinished",
+				    "eight files are open (FOLLOW_MAX_FILES) and the path names a ninth: let the "
+				    "oldest go first (read it to its end, flush it, close it), then open the new one");
+		expect_line(f, want, "each new file is read at once");
+	}
+	append_file(p.s, "f8 2\n");
+	expect_line(f, "f8 2", "the newest file goes on");
+	finish_expecting_rotations(f, 8, "eight renames, eight rotations");
+}
+
+struct since {
+	struct timespec start;
+	double seconds;
+};
+
+static int time_passed(void *arg)
+{
+	struct since *s = arg;
+	return clock_seconds_since(&s->start) >= s->seconds;
+}
+
+static void test_follower_lets_the_old_file_go_after_rotate_wait_ms_not_poll_ms(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("app.log"), old = tmp_path("app.log.1");
+	/* Polls every ten minutes; lets a renamed file go after 1 ms of quiet. */
+	struct tailer_config cfg = from_start_of(&p, "old 1\nold half");
+	cfg.poll_ms = FOREVER_MS;
+	cfg.rotate_wait_ms = 1;
+	struct fixture *f = fixture_start(cfg, 8);
+	expect_line(f, "old 1", "from_start reads the existing lines");
+	wait_bytes(f, 14, "the whole file, the unfinished line too");
+	rotate_to_full_file(&p, &old, "new 1\n");
+	expect_line(f, "new 1", "the watch wakes the follower for the new file, which it reads at once");
+	/* The old file has given nothing since the rotation, before "new 1":
+	 * once 5 ms have passed, it is quiet for more than rotate_wait_ms. */
+	struct since quiet = {clock_now(), 0.005};
+	harness_wait_until(time_passed, &quiet);
+	append_file(p.s, "new 2\n");
+	const char *why = "the old file was quiet for more than rotate_wait_ms (1 ms) when the follower "
+			  "woke for \"new 2\": let it go then and flush its unfinished line. Wait "
+			  "rotate_wait_ms, not poll_ms (ten minutes here)";
+	harness_on_hang(why);
+	int seen_new = 0, seen_old = 0;
+	for (int i = 0; i < 2; i++) {
+		void *msg = NULL;
+		enum chan_status rc = i == 0 ? chan_recv_timed(f->t.out, &msg, harness_wait_ms())
+					     : (wait_parked(f, "the follower waits again"),
+						chan_try_recv(f->t.out, &msg));
+		if (rc != CHAN_OK)
+			fail_msg("%s (got %s)", why, seen_new ? "\"new 2\" only" : "nothing");
+		struct line *l = msg;
+		seen_new += strcmp(l->text, "new 2") == 0;
+		seen_old += strcmp(l->text, "old half") == 0;
+		line_free(l);
+	}
+	if (seen_new != 1 || seen_old != 1)
+		fail_msg("expected \"new 2\" and \"old half\", in either order: %s", why);
+	finish_expecting_rotations(f, 1, "one rename, one rotation");
+}
+
 static void test_follower_wakes_on_the_watch_before_its_poll(void **state)
 {
 	(void)state;
@@ -1002,6 +1196,21 @@ static void test_closing_done_stops_the_follower_waiting_for_its_file(void **sta
 	fixture_stop(f);
 	fixture_free(f);
 	remove_tmpdir();
+}
+
+static void test_closing_done_stops_a_follower_with_a_backlog(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("app.log");
+	struct fixture *f = start_behind(&p);
+	append_file(p.s, "a 3\nnot a line yet"); /* the backlog: written, not read yet */
+	chan_close(f->t.done);
+	expect_line(f, "a 1", "the lines of the read in hand are sent");
+	expect_line(f, "a 2", "the lines of the read in hand are sent");
+	expect_closed(f, "done was closed while the follower was sending: check done after each read, "
+			 "and stop without reading the rest of the file (a stop must not wait for a backlog)");
+	finish_expecting_rotations(f, 0, "nothing was renamed");
 }
 
 /* ---- several tailers on one out (fan-in) ------------------------------------ */
@@ -1337,6 +1546,8 @@ int main(int argc, char **argv)
 	    HTEST(test_splitter_sends_one_marker_for_a_too_long_line_then_goes_on, L03 "#the-line-splitter"),
 	    HTEST(test_splitter_accepts_a_line_of_exactly_max_line, L03 "#the-line-splitter"),
 	    HTEST(test_splitter_flush_emits_a_partial_line, L03 "#the-line-splitter"),
+	    HTEST(test_splitter_flush_strips_the_carriage_return_of_a_partial_line,
+		  L03 "#partial-long-blank-and-crlf-lines"),
 	    HTEST(test_splitter_flush_ends_a_too_long_partial_line_with_its_marker, L03 "#the-line-splitter"),
 	    HTEST(test_splitter_feed_fails_when_emit_refuses, L03 "#the-line-splitter"),
 	    HTEST(test_follow_check_says_same_for_an_unchanged_or_grown_file, L03 "#follow_check"),
@@ -1347,10 +1558,16 @@ int main(int argc, char **argv)
 	    HTEST(test_follower_from_start_reads_existing_lines, L03 "#the-follow-loop"),
 	    HTEST(test_follower_holds_a_partial_line_until_its_newline, L03 "#the-follow-loop"),
 	    HTEST(test_follower_follows_truncation_in_place, L03 "#truncation-in-place-copytruncate"),
+	    HTEST(test_follower_flushes_a_partial_line_when_the_file_is_truncated,
+		  L03 "#truncation-in-place-copytruncate"),
 	    HTEST(test_follower_follows_rename_rotation_without_losing_lines, L03 "#rotation-by-rename"),
 	    HTEST(test_follower_keeps_reading_the_renamed_file_after_opening_the_new_one, L03 "#rotation-by-rename"),
 	    HTEST(test_follower_reads_the_old_file_to_its_end_before_the_new_one, L03 "#rotation-by-rename"),
 	    HTEST(test_follower_drains_several_rotated_files_oldest_first, L03 "#rotation-at-speed"),
+	    HTEST(test_follower_looks_at_the_path_after_every_read, L03 "#rotation-at-speed"),
+	    HTEST(test_follower_lets_the_oldest_file_go_when_a_ninth_comes, L03 "#rotation-at-speed"),
+	    HTEST(test_follower_lets_the_old_file_go_after_rotate_wait_ms_not_poll_ms, L03 "#rotation-by-rename"),
+	    HTEST(test_follower_counts_bytes_after_their_lines_are_sent, L03 "#the-follow-loop"),
 	    HTEST(test_follower_wakes_on_the_watch_before_its_poll, L03 "#waking-on-inotify-and-why-poll-as-well"),
 	    HTEST(test_tailers_sharing_out_leave_it_open_until_the_last_one_ends, L03 "#several-files-fan-in"),
 	    HTEST(test_follower_flushes_the_unfinished_last_line_of_a_rotated_file,
@@ -1360,6 +1577,7 @@ int main(int argc, char **argv)
 	    HTEST(test_follower_sends_one_marker_for_a_too_long_line, L03 "#the-follow-loop"),
 	    HTEST(test_closing_done_stops_the_follower_waiting_at_eof, L03 "#stopping-promptly"),
 	    HTEST(test_closing_done_stops_the_follower_waiting_for_its_file, L03 "#stopping-promptly"),
+	    HTEST(test_closing_done_stops_a_follower_with_a_backlog, L03 "#stopping-promptly"),
 	    HTEST(test_simulator_same_seed_gives_the_same_lines, L03 "#simulate_line"),
 	    HTEST(test_simulator_different_seed_gives_different_lines, L03 "#simulate_line"),
 	    HTEST(test_simulator_lines_are_json_objects_with_a_known_level, L03 "#simulate_line"),

@@ -5,6 +5,7 @@
  */
 #include "harness.h"
 #include "clock.h"
+#include "interpose.h"
 #include "notimpl.h"
 
 #include <errno.h>
@@ -16,8 +17,12 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #define HARNESS_OUTPUT_MAX   (64 * 1024)
+#define HARNESS_REPORT_MAX   4096
 #define HARNESS_DETAIL_LINES 30
 #define HUNG_EXIT	     124
 
@@ -106,6 +111,10 @@ long harness_scale(long n)
 	if (pct <= 0)
 		pct = 100;
 	long scaled = n / 100 * pct + n % 100 * pct / 100;
+	/* A perturbed run (interpose.h) looks for an unlucky order, not for
+	 * volume, and its sleeps make every operation slower. */
+	if (harness_seed() != 0 && scaled > HARNESS_PERTURBED_MAX)
+		scaled = HARNESS_PERTURBED_MAX;
 	return scaled > 0 ? scaled : 1;
 }
 
@@ -126,8 +135,13 @@ static _Noreturn void child_run(const struct harness_test *t, int out_fd)
 	close(out_fd);
 	setvbuf(stdout, NULL, _IONBF, 0);
 	current_test = t;
+	/* The parent keeps the deadline: past it, it looks at where each thread
+	 * waits (hang_report), then sends SIGALRM. */
 	signal(SIGALRM, on_alarm);
-	alarm((unsigned)deadline_seconds());
+#if defined(__linux__) && defined(PR_SET_PTRACER)
+	/* Where ptrace is restricted to ancestors (Yama), let the parent's gdb in. */
+	prctl(PR_SET_PTRACER, (unsigned long)getppid(), 0, 0, 0);
+#endif
 	const struct CMUnitTest one[] = {{t->name, run_current, NULL, NULL, NULL}};
 	cmocka_set_message_output(CM_OUTPUT_STDOUT);
 	int failed = _cmocka_run_group_tests(t->name, one, 1, NULL, NULL);
@@ -152,11 +166,14 @@ struct outcome {
 	char reason[256];
 	char out[HARNESS_OUTPUT_MAX];
 	size_t len;
+	char report[HARNESS_REPORT_MAX]; /* where a hung test's threads wait */
+	size_t report_len;
 };
 
-/* Reads the child's output until it closes the pipe or time runs out.
- * Returns 0 on EOF, -1 if the deadline passed. */
-static int collect(int fd, struct outcome *o, const struct timespec *deadline)
+/* Reads fd into buf (at most size - 1 bytes kept, always NUL-terminated)
+ * until it is closed or time runs out. Returns 0 on EOF, -1 if the
+ * deadline passed. */
+static int collect(int fd, char *buf, size_t size, size_t *len, const struct timespec *deadline)
 {
 	char scratch[4096];
 	for (;;) {
@@ -174,12 +191,91 @@ static int collect(int fd, struct outcome *o, const struct timespec *deadline)
 			continue;
 		if (n <= 0)
 			return 0;
-		size_t room = sizeof(o->out) - 1 - o->len;
+		size_t room = size - 1 - *len;
 		size_t take = (size_t)n < room ? (size_t)n : room;
-		memcpy(o->out + o->len, scratch, take);
-		o->len += take;
-		o->out[o->len] = '\0';
+		memcpy(buf + *len, scratch, take);
+		*len += take;
+		buf[*len] = '\0';
 	}
+}
+
+static int collect_output(int fd, struct outcome *o, const struct timespec *deadline)
+{
+	return collect(fd, o->out, sizeof(o->out), &o->len, deadline);
+}
+
+/* ---- the report of a hung test --------------------------------------------- */
+
+static const char *hung_script(void)
+{
+	const char *s = getenv("HARNESS_HUNG_SCRIPT");
+	return s != NULL && *s != '\0' ? s : "tests/harness/hung.py";
+}
+
+/* Runs gdb on the hung child (tests/harness/hung.py says what it prints)
+ * and keeps its output in o->report, from the report's first line on:
+ * what gdb says while attaching is noise here. */
+static void run_gdb(pid_t pid, struct outcome *o)
+{
+	int fds[2];
+	if (pipe(fds) != 0)
+		return;
+	fflush(NULL);
+	pid_t g = fork();
+	if (g < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return;
+	}
+	if (g == 0) {
+		char pidstr[32];
+		snprintf(pidstr, sizeof(pidstr), "%d", (int)pid);
+		dup2(fds[1], STDOUT_FILENO);
+		dup2(fds[1], STDERR_FILENO);
+		close(fds[0]);
+		close(fds[1]);
+		execlp("gdb", "gdb", "-p", pidstr, "-batch", "-nx", "-q", "-x", hung_script(), (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	static char raw[64 * 1024];
+	size_t len = 0;
+	struct timespec deadline = deadline_after_ms(30000);
+	if (collect(fds[0], raw, sizeof(raw), &len, &deadline) != 0)
+		kill(g, SIGKILL);
+	close(fds[0]);
+	int status = 0;
+	while (waitpid(g, &status, 0) < 0 && errno == EINTR)
+		;
+	const char *start = strstr(raw, "where each thread waits");
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+		snprintf(o->report, sizeof(o->report),
+			 "(no report of where each thread waits: gdb is not installed; 'make deps' "
+			 "installs it)\n");
+	else if (start == NULL)
+		snprintf(o->report, sizeof(o->report),
+			 "(no report of where each thread waits: gdb could not look: %.*s)\n",
+			 (int)strcspn(raw, "\n"), raw);
+	else /* up to gdb's own "[Inferior 1 (process N) detached]" */
+		snprintf(o->report, sizeof(o->report), "%.*s", (int)strcspn(start, "["), start);
+	o->report_len = strlen(o->report);
+}
+
+/* Before a test past its deadline is stopped: where does each thread wait?
+ * HARNESS_HUNG_REPORT=0 skips it (a run that only needs the verdict). */
+static void hang_report(pid_t pid, struct outcome *o)
+{
+	const char *want = getenv("HARNESS_HUNG_REPORT");
+	if (want != NULL && strcmp(want, "0") == 0)
+		return;
+	if (access(hung_script(), R_OK) != 0) {
+		snprintf(o->report, sizeof(o->report),
+			 "(no report of where each thread waits: %s not found; run from the course's "
+			 "directory)\n",
+			 hung_script());
+		return;
+	}
+	run_gdb(pid, o);
 }
 
 /* The start of the line of the output that holds the byte at p. */
@@ -342,12 +438,19 @@ static void run_one(const struct harness_test *t, struct outcome *o)
 		child_run(t, fds[1]);
 	}
 	close(fds[1]);
-	/* The child's own alarm fires first; this is for a child that cannot
-	 * even run its alarm handler. */
-	struct timespec deadline = deadline_after_ms(deadline_seconds() * 1000 + 3000);
-	int timed_out = collect(fds[0], o, &deadline) != 0;
-	if (timed_out)
-		kill(pid, SIGKILL);
+	struct timespec deadline = deadline_after_ms(deadline_seconds() * 1000);
+	int timed_out = collect_output(fds[0], o, &deadline) != 0;
+	if (timed_out) {
+		/* Past the deadline: look at the threads while they still wait,
+		 * then ask the child to print its hint and leave (on_alarm); kill
+		 * it if it cannot even do that. */
+		hang_report(pid, o);
+		kill(pid, SIGALRM);
+		deadline = deadline_after_ms(3000);
+		timed_out = collect_output(fds[0], o, &deadline) != 0;
+		if (timed_out)
+			kill(pid, SIGKILL);
+	}
 	close(fds[0]);
 	int status = 0;
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
@@ -397,6 +500,11 @@ static void print_details(const struct harness_test *t, const struct outcome *o,
 {
 	printf("  # %s: %s\n", verdict_name[o->verdict], o->reason);
 	print_see(t, o);
+	for (const char *line = o->report; *line != '\0';) {
+		size_t n = strcspn(line, "\n");
+		printf("  #   %.*s\n", (int)n, line);
+		line += n + (line[n] == '\n');
+	}
 	int shown = 0;
 	char *copy = strdup(o->out);
 	for (char *save = NULL, *line = strtok_r(copy, "\n", &save); line != NULL;

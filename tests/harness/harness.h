@@ -53,7 +53,9 @@ void harness_at_end(void (*fn)(void));
 
 /* How many operations a stress test should do: n, scaled by the
  * HARNESS_SCALE environment variable (a percentage, default 100) so that
- * slow runs under valgrind can do fewer. Never less than 1. */
+ * slow runs under valgrind can do fewer, and at most HARNESS_PERTURBED_MAX
+ * in a perturbed run (HARNESS_SEED). Never less than 1. */
+#define HARNESS_PERTURBED_MAX 50000
 long harness_scale(long n);
 
 /* Milliseconds a test may wait for something that should happen "at

@@ -1,0 +1,214 @@
+# hung.py - where each thread of a hung test waits, for the harness.
+#
+# The harness runs it in gdb, attached to a test's process that is past its
+# deadline (harness.c, hang_report):
+#   gdb -p PID -batch -nx -q -x tests/harness/hung.py
+# It prints, for each thread that is inside the learner's code (the
+# directory in HARNESS_IMPL) or a lesson's tests, the innermost such line
+# and what the thread is blocked on there; then every mutex that is held by
+# a thread which has left the function that locked it: a lock leaked on a
+# return path. Mutex owners come from the harness's wrapped
+# pthread_mutex_lock (interpose.c, harness_locks). Short on purpose: it is
+# read in a few seconds, under a failed test.
+import os
+import re
+import struct
+
+import gdb
+
+IMPL = os.environ.get("HARNESS_IMPL", "exercises").rstrip("/") + "/"
+BLOCKING = {
+    "__wrap_pthread_mutex_lock": "waits for the mutex",
+    "__wrap_pthread_cond_wait": "waits on the condition variable",
+    "__wrap_pthread_cond_timedwait": "waits (with a deadline) on the condition variable",
+    "pthread_join": "waits for a thread to end (pthread_join)",
+    "nanosleep": "sleeps",
+    "clock_nanosleep": "sleeps",
+    "poll": "waits in poll",
+    "accept": "waits in accept",
+    "read": "waits in read",
+}
+TABLE_SIZE = 8192
+
+
+def ours(filename):
+    """A file the learner wrote, or a lesson's test file."""
+    if filename is None:
+        return False
+    name = os.path.normpath(filename)
+    rel = os.path.relpath(name) if os.path.isabs(name) else name
+    impl = os.path.normpath(IMPL)
+    impl_rel = os.path.relpath(impl) if os.path.isabs(impl) else impl
+    if rel.startswith(impl_rel + "/"):
+        return True
+    return rel.startswith("tests/") and not rel.startswith("tests/harness/")
+
+
+def short(filename):
+    return os.path.basename(filename)
+
+
+def source_line(filename, line):
+    try:
+        with open(filename) as f:
+            lines = f.readlines()
+        return lines[line - 1].strip()
+    except (OSError, IndexError):
+        return ""
+
+
+def frames(thread):
+    thread.switch()
+    f = gdb.newest_frame()
+    while f is not None:
+        yield f
+        f = f.older()
+
+
+def frame_file(f):
+    sal = f.find_sal()
+    if sal.symtab is None:
+        return None, 0
+    return sal.symtab.filename, sal.line
+
+
+def local(f, name):
+    try:
+        return int(f.read_var(name))
+    except (gdb.error, ValueError, RuntimeError):
+        return None
+
+
+def describe(thread):
+    """Our innermost frame (file, line, function), what it is blocked on and
+    its address, and our next frame out (the caller, or None)."""
+    blocked, addr, where, test = None, None, None, None
+    for f in frames(thread):
+        name = f.name() or ""
+        if blocked is None:
+            for fn, what in BLOCKING.items():
+                if name == fn or name.startswith(fn + "@") or name == "__" + fn:
+                    blocked = what
+                    addr = local(f, "blocked_on_mutex") or local(f, "blocked_on_cond")
+        filename, line = frame_file(f)
+        if not ours(filename):
+            continue
+        if where is None:
+            where = (filename, line, name)
+        elif test is None:
+            test = (filename, line, name)
+        if filename.startswith("tests/"):
+            break
+    return where, blocked, addr, test
+
+
+def held_locks():
+    """[(mutex address, owner thread id, where it was taken)] from harness_locks."""
+    try:
+        table = gdb.parse_and_eval("harness_locks")
+    except gdb.error:
+        return []
+    size = table.type.target().sizeof
+    raw = gdb.selected_inferior().read_memory(int(table.address), size * TABLE_SIZE).tobytes()
+    held = []
+    for i in range(TABLE_SIZE):
+        mutex, owner, where = struct.unpack_from("QqQ", raw, i * size)
+        if mutex and owner:
+            held.append((mutex, owner, where))
+    return held
+
+
+def function_at(pc):
+    try:
+        block = gdb.block_for_pc(pc)
+    except RuntimeError:
+        return None
+    while block is not None and block.function is None:
+        block = block.superblock
+    return block.function if block is not None else None
+
+
+def leaking_returns(filename, lock_line, function_end):
+    """Lines after the lock, in its function, that return with no unlock just before."""
+    try:
+        with open(filename) as f:
+            lines = f.readlines()
+    except OSError:
+        return []
+    found, previous, comment = [], "", False
+    for n in range(lock_line, min(function_end, len(lines))):
+        text = lines[n].strip()
+        if comment or text.startswith("/*"):
+            comment = "*/" not in text
+            continue
+        if re.match(r"return\b", text) and "unlock" not in previous:
+            found.append((n + 1, text))
+        if text and text not in ("{", "}"):
+            previous = text
+    return found
+
+
+def function_end(filename, start):
+    try:
+        with open(filename) as f:
+            lines = f.readlines()
+    except OSError:
+        return start
+    for n in range(start, len(lines)):
+        if lines[n].startswith("}"):
+            return n + 1
+    return len(lines)
+
+
+def report():
+    threads = sorted(gdb.selected_inferior().threads(), key=lambda t: t.num)
+    by_tid = {t.ptid[1]: t for t in threads}
+    held = held_locks()
+    owner_of = {m: (o, w) for m, o, w in held}
+    out = ["where each thread waits (gdb; your files and the tests only):"]
+    others = 0
+    for t in threads:
+        where, blocked, addr, test = describe(t)
+        if where is None:
+            others += 1
+            continue
+        filename, line, func = where
+        text = source_line(filename, line)
+        what = blocked or "runs (not blocked in a wait)"
+        if blocked == BLOCKING["__wrap_pthread_mutex_lock"] and addr in owner_of:
+            owner = owner_of[addr][0]
+            whose = "itself" if owner == t.ptid[1] else (
+                "thread %d" % by_tid[owner].num if owner in by_tid else "a thread that has ended")
+            what += ", held by " + whose
+        out.append("  thread %d: %s:%d in %s: %s" % (t.num, short(filename), line, func, what))
+        if text:
+            out.append("      %s" % text)
+        if test is not None:
+            text = source_line(test[0], test[1])
+            out.append("      called from %s:%d in %s: %s" % (short(test[0]), test[1], test[2], text))
+    if others:
+        out.append("  (%d more thread(s) outside your code)" % others)
+    for mutex, owner, ret in held:
+        # ret is where pthread_mutex_lock returns to; the call is just before.
+        func = function_at(ret - 1)
+        sal = gdb.find_pc_line(ret - 1)
+        if func is None or sal.symtab is None or not ours(sal.symtab.filename):
+            continue
+        thread = by_tid.get(owner)
+        inside = thread is not None and any((f.name() or "") == func.name for f in frames(thread))
+        if inside:
+            continue
+        filename = sal.symtab.filename
+        who = "thread %d" % thread.num if thread is not None else "a thread that has ended"
+        out.append("LOCK LEFT HELD: %s took it at %s:%d in %s and has since returned from %s "
+                   "without unlocking it:" % (who, short(filename), sal.line, func.name, func.name))
+        out.append("      %s" % source_line(filename, sal.line))
+        for n, text in leaking_returns(filename, sal.line, function_end(filename, sal.line))[:3]:
+            out.append("  a return with no unlock before it, %s:%d:  %s" % (short(filename), n, text))
+    print("\n".join(out))
+
+
+try:
+    report()
+except Exception as e:  # a report that fails must not hide the verdict
+    print("where each thread waits: the report failed (%s)" % e)

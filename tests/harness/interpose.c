@@ -1,0 +1,343 @@
+/*
+ * interpose.c - the pthread calls of a test program, wrapped (see
+ * interpose.h). The test programs are linked with -Wl,--wrap=NAME for each
+ * NAME below (TEST_WRAP in the Makefile): every call the course's code and
+ * the tests make to NAME goes to __wrap_NAME here, which calls the real
+ * one as __real_NAME. Calls made inside the C library and cmocka are not
+ * touched, and ThreadSanitizer still sees every real call, because
+ * __real_NAME is the ordinary symbol that its runtime intercepts.
+ *
+ * Three things happen here:
+ *  - perturbation: with HARNESS_SEED set, random yields and short sleeps
+ *    around the calls open the windows that a check-then-act race needs
+ *    (rr's chaos mode does the same with the scheduler);
+ *  - every mutex's owner and the place it was taken are recorded, so that
+ *    the report of a hung test can name a lock that was never released;
+ *  - every condition variable's clock is recorded, and a timed wait on one
+ *    that runs on the realtime clock fails the test.
+ */
+#define _GNU_SOURCE
+#include "interpose.h"
+
+#include <inttypes.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+int __real_pthread_mutex_lock(pthread_mutex_t *mu);
+int __real_pthread_mutex_trylock(pthread_mutex_t *mu);
+int __real_pthread_mutex_unlock(pthread_mutex_t *mu);
+int __real_pthread_cond_init(pthread_cond_t *cv, const pthread_condattr_t *attr);
+int __real_pthread_cond_wait(pthread_cond_t *cv, pthread_mutex_t *mu);
+int __real_pthread_cond_timedwait(pthread_cond_t *cv, pthread_mutex_t *mu, const struct timespec *at);
+int __real_pthread_cond_signal(pthread_cond_t *cv);
+int __real_pthread_cond_broadcast(pthread_cond_t *cv);
+int __real_pthread_create(pthread_t *tid, const pthread_attr_t *attr, void *(*fn)(void *), void *arg);
+
+/* ---- perturbation ---------------------------------------------------------- */
+
+static uint64_t seed;		   /* HARNESS_SEED; written once before any thread starts */
+static int perturbing;		   /* 1 when HARNESS_SEED is set */
+static _Thread_local uint64_t rng; /* this thread's generator; 0 until seeded */
+/* How much more often than the base rate this thread sleeps: 1, 4 or 16,
+ * drawn when its generator is seeded. As with rr's chaos mode giving
+ * threads random priorities, a thread that is often slow lets the others
+ * run far ahead of it, which is what opens a window between its check and
+ * its act (and fills the buffers while it looks away). */
+static _Thread_local unsigned slowness;
+
+/* splitmix64: turns a seed (or a draw) into a well-mixed generator state. */
+static uint64_t mix(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return (x ^ (x >> 31)) | 1;
+}
+
+static uint64_t draw(void);
+
+static void seed_thread(uint64_t state)
+{
+	rng = state;
+	slowness = 1u << (2 * (draw() % 3));
+}
+
+/* xorshift64*: each thread draws from its own state, so one thread's draws
+ * do not depend on how the others were scheduled. */
+static uint64_t draw(void)
+{
+	if (rng == 0)
+		seed_thread(mix(seed ^ (uint64_t)syscall(SYS_gettid)));
+	rng ^= rng >> 12;
+	rng ^= rng << 25;
+	rng ^= rng >> 27;
+	return rng * 0x2545f4914f6cdd1dULL;
+}
+
+__attribute__((constructor)) static void read_seed(void)
+{
+	const char *s = getenv("HARNESS_SEED");
+	if (s == NULL || *s == '\0')
+		return;
+	seed = strtoull(s, NULL, 10);
+	perturbing = 1;
+	seed_thread(mix(seed));
+}
+
+uint64_t harness_seed(void)
+{
+	return perturbing ? seed : 0;
+}
+
+/* A thread sleeps at most a twentieth of its time (after its first
+ * millisecond of sleeps): the stress tests' deadlines still hold, and the
+ * sleeps are spread over the whole test instead of spent at its start. */
+static _Thread_local long long slept_ns;
+static _Thread_local long long born_ns;
+
+static long long now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+static int may_sleep(void)
+{
+	long long now = now_ns();
+	if (born_ns == 0)
+		born_ns = now;
+	return slept_ns <= (now - born_ns) / 20 + 1000000;
+}
+
+/*
+ * At one call site: with probability sleep_pm per mille (times this
+ * thread's slowness), sleep 2 to 300 microseconds; else with probability
+ * yield_pm per mille, yield the processor. A sleep lets another thread run
+ * a whole step in between; a yield only lets a thread that is ready run
+ * first.
+ */
+static void perturb(unsigned sleep_pm, unsigned yield_pm)
+{
+	if (!perturbing)
+		return;
+	uint64_t r = draw();
+	unsigned pm = (unsigned)(r % 1000);
+	sleep_pm *= slowness;
+	if (pm < sleep_pm && may_sleep()) {
+		/* Counted as slept: the time nanosleep really took, which the
+		 * kernel's timer slack makes at least some 50 microseconds. */
+		long long before = now_ns();
+		struct timespec t = {0, (long)(2000 + (r >> 32) % 298000)};
+		nanosleep(&t, NULL);
+		slept_ns += now_ns() - before;
+	} else if (pm < sleep_pm + yield_pm) {
+		sched_yield();
+	}
+}
+
+/* ---- tables keyed by address ------------------------------------------------ */
+
+/* An open-addressing table of mutexes or condition variables, never shrunk:
+ * a slot is claimed once by compare-and-swap and then belongs to that
+ * address (memory reused for a new mutex finds its old slot). When it is
+ * full, new addresses are simply not recorded. */
+#define TABLE_SIZE 8192
+
+static size_t slot_of(const void *p)
+{
+	uintptr_t x = (uintptr_t)p;
+	return (size_t)((x >> 3) * 0x9e3779b97f4a7c15ULL >> 51) % TABLE_SIZE;
+}
+
+/* The index of p's slot in keys[], claiming a free one if create is set;
+ * -1 if p has none. */
+static long find_slot(const void *_Atomic *keys, const void *p, int create)
+{
+	size_t start = slot_of(p);
+	for (size_t k = 0; k < TABLE_SIZE; k++) {
+		size_t i = (start + k) % TABLE_SIZE;
+		const void *key = atomic_load_explicit(&keys[i], memory_order_acquire);
+		if (key == p)
+			return (long)i;
+		if (key != NULL)
+			continue;
+		if (!create)
+			return -1;
+		const void *expected = NULL;
+		if (atomic_compare_exchange_strong(&keys[i], &expected, p) || expected == p)
+			return (long)i;
+	}
+	return -1;
+}
+
+/* ---- who holds each mutex ---------------------------------------------------- */
+
+/* Read by the hung-test report (tests/harness/hung.py) from outside the
+ * process. owner and where are written only by the thread holding that
+ * mutex, so the mutex itself protects them. */
+struct harness_lock harness_locks[TABLE_SIZE];
+static const void *_Atomic lock_keys[TABLE_SIZE];
+
+static _Thread_local long my_tid;
+
+static long tid(void)
+{
+	if (my_tid == 0)
+		my_tid = (long)syscall(SYS_gettid);
+	return my_tid;
+}
+
+/* Records who holds mu from now on when rc says it was taken; returns rc. */
+static int record_owner(pthread_mutex_t *mu, int rc, void *where)
+{
+	long i = rc == 0 ? find_slot(lock_keys, mu, 1) : -1;
+	if (i < 0)
+		return rc;
+	harness_locks[i].mutex = mu;
+	harness_locks[i].owner = tid();
+	harness_locks[i].where = where;
+	return rc;
+}
+
+static void forget_owner(pthread_mutex_t *mu)
+{
+	long i = find_slot(lock_keys, mu, 0);
+	if (i >= 0)
+		harness_locks[i].owner = 0;
+}
+
+int __wrap_pthread_mutex_lock(pthread_mutex_t *mu)
+{
+	/* On the stack, where the hung-test report finds what this thread is
+	 * blocked on even in an optimised build. */
+	pthread_mutex_t *volatile blocked_on_mutex = mu;
+	perturb(1, 5);
+	return record_owner(mu, __real_pthread_mutex_lock(blocked_on_mutex), __builtin_return_address(0));
+}
+
+int __wrap_pthread_mutex_trylock(pthread_mutex_t *mu)
+{
+	perturb(1, 5);
+	return record_owner(mu, __real_pthread_mutex_trylock(mu), __builtin_return_address(0));
+}
+
+int __wrap_pthread_mutex_unlock(pthread_mutex_t *mu)
+{
+	forget_owner(mu);
+	int rc = __real_pthread_mutex_unlock(mu);
+	/* Right after an unlock is where another thread can slip in between
+	 * two critical sections that should have been one. */
+	perturb(5, 10);
+	return rc;
+}
+
+/* ---- condition variables ---------------------------------------------------- */
+
+/* 1 for a condition variable initialised on CLOCK_MONOTONIC. Written at
+ * pthread_cond_init, before the variable is shared. */
+static const void *_Atomic cond_keys[TABLE_SIZE];
+static atomic_int cond_monotonic[TABLE_SIZE];
+
+int __wrap_pthread_cond_init(pthread_cond_t *cv, const pthread_condattr_t *attr)
+{
+	clockid_t clock = CLOCK_REALTIME;
+	if (attr != NULL)
+		pthread_condattr_getclock(attr, &clock);
+	long i = find_slot(cond_keys, cv, 1);
+	if (i >= 0)
+		atomic_store(&cond_monotonic[i], clock == CLOCK_MONOTONIC);
+	return __real_pthread_cond_init(cv, attr);
+}
+
+int __wrap_pthread_cond_wait(pthread_cond_t *cv, pthread_mutex_t *mu)
+{
+	pthread_cond_t *volatile blocked_on_cond = cv;
+	forget_owner(mu);
+	int rc = __real_pthread_cond_wait(blocked_on_cond, mu);
+	/* Whatever rc is, the wait has taken mu again. */
+	record_owner(mu, 0, __builtin_return_address(0));
+	return rc;
+}
+
+/* Deadlines in this course are on CLOCK_MONOTONIC (src/clock.h). A timed
+ * wait on a condition variable left on the realtime clock waits for the
+ * wrong moment (and a clock step moves it): fail the test, whichever
+ * thread waits. */
+static void require_monotonic(pthread_cond_t *cv)
+{
+	static const char msg[] =
+	    "ERROR: pthread_cond_timedwait on a condition variable on the realtime clock: deadlines "
+	    "are on CLOCK_MONOTONIC; create it with an attribute set by pthread_condattr_setclock("
+	    "&attr, CLOCK_MONOTONIC) (NULL or PTHREAD_COND_INITIALIZER mean realtime)\n";
+	long i = find_slot(cond_keys, cv, 0);
+	if (i >= 0 && atomic_load(&cond_monotonic[i]))
+		return;
+	if (write(STDOUT_FILENO, msg, sizeof(msg) - 1) < 0)
+		_exit(1);
+	_exit(1);
+}
+
+int __wrap_pthread_cond_timedwait(pthread_cond_t *cv, pthread_mutex_t *mu, const struct timespec *at)
+{
+	pthread_cond_t *volatile blocked_on_cond = cv;
+	require_monotonic(cv);
+	forget_owner(mu);
+	int rc = __real_pthread_cond_timedwait(blocked_on_cond, mu, at);
+	/* Whatever rc is, the wait has taken mu again. */
+	record_owner(mu, 0, __builtin_return_address(0));
+	return rc;
+}
+
+int __wrap_pthread_cond_signal(pthread_cond_t *cv)
+{
+	perturb(0, 5);
+	return __real_pthread_cond_signal(cv);
+}
+
+int __wrap_pthread_cond_broadcast(pthread_cond_t *cv)
+{
+	perturb(0, 5);
+	return __real_pthread_cond_broadcast(cv);
+}
+
+/* ---- threads -------------------------------------------------------------- */
+
+struct start {
+	void *(*fn)(void *);
+	void *arg;
+	uint64_t rng; /* the new thread's generator, drawn by its creator */
+};
+
+static void *trampoline(void *p)
+{
+	struct start s = *(struct start *)p;
+	free(p);
+	seed_thread(s.rng);
+	perturb(20, 100);
+	return s.fn(s.arg);
+}
+
+/* A new thread's generator is drawn from its creator's, so that a seed
+ * gives every thread the same sequence of decisions in every run. */
+int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
+{
+	if (!perturbing)
+		return __real_pthread_create(t, attr, fn, arg);
+	struct start *s = malloc(sizeof(*s));
+	if (s == NULL)
+		return __real_pthread_create(t, attr, fn, arg);
+	*s = (struct start){fn, arg, mix(draw())};
+	int rc = __real_pthread_create(t, attr, trampoline, s);
+	if (rc != 0)
+		free(s);
+	else
+		perturb(20, 100);
+	return rc;
+}

@@ -109,7 +109,6 @@ static inline int behind(size_t stamp, size_t want)
 
 /* ---- one attempt: the ring ------------------------------------------------ */
 
-/* snippet: lfchan-try-send */
 static enum attempt send_attempt(struct lfchan *ch, void *msg)
 {
 	/* TODO: replace this stub with your code (the lesson section is named below). */
@@ -121,7 +120,6 @@ static enum attempt send_attempt(struct lfchan *ch, void *msg)
 	NOT_IMPLEMENTED("send_attempt (lfchan.c)", L11 "#build-it-1-the-ring");
 	return CLOSED;
 }
-/* end snippet */
 
 static enum attempt recv_attempt(struct lfchan *ch, void **msg)
 {
@@ -134,7 +132,6 @@ static enum attempt recv_attempt(struct lfchan *ch, void **msg)
 
 /* ---- waiting: spin, then sleep without missing a wake-up ----------------- */
 
-/* snippet: lfchan-notify */
 /* After an operation that may let w's threads go on (a message in, room
  * made, or close): wake one of them (all: every one), if any waits. */
 static void notify(struct lfchan_waiters *w, int all)
@@ -144,7 +141,6 @@ static void notify(struct lfchan_waiters *w, int all)
 	(void)all;
 	NOT_IMPLEMENTED("notify (lfchan.c)", L11 "#build-it-2-sleeping-without-missing-a-wake-up");
 }
-/* end snippet */
 
 /* One attempt at the operation: a send (msg_in) or a receive (msg_out). */
 static enum attempt attempt(struct lfchan *ch, void *msg_in, void **msg_out)
@@ -154,7 +150,6 @@ static enum attempt attempt(struct lfchan *ch, void *msg_in, void **msg_out)
 	return send_attempt(ch, msg_in);
 }
 
-/* snippet: lfchan-park */
 /*
  * The last attempt before sleeping, and the sleep: announce, look again,
  * then sleep on the epoch read BEFORE looking. Returns what the last
@@ -173,7 +168,6 @@ static enum attempt park(struct lfchan *ch, struct lfchan_waiters *w, void *msg_
 	NOT_IMPLEMENTED("park (lfchan.c)", L11 "#build-it-2-sleeping-without-missing-a-wake-up");
 	return CLOSED;
 }
-/* end snippet */
 
 /* ---- given: the operations, on top of attempt, back_off, park, notify ---- */
 
@@ -252,7 +246,6 @@ enum chan_status lfchan_recv_timed(struct lfchan *ch, void **msg, long timeout_m
 	return lfchan_recv_until(ch, msg, &deadline);
 }
 
-/* snippet: lfchan-close */
 enum chan_status lfchan_close(struct lfchan *ch)
 {
 	if (ch == NULL)
@@ -261,7 +254,6 @@ enum chan_status lfchan_close(struct lfchan *ch)
 	NOT_IMPLEMENTED("lfchan_close", L11 "#build-it-3-close");
 	return CHAN_NOTIMPL;
 }
-/* end snippet */
 
 /* ---- given: new, free, len, cap --------------------------------------------- */
 

@@ -7,6 +7,7 @@
 #include "lfchan.h"
 #include "clock.h"
 #include "notimpl.h"
+#include "spin.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -56,16 +57,6 @@ static inline long futex(_Atomic uint32_t *word, int op, uint32_t val, const str
 {
 	return syscall(SYS_futex, (uint32_t *)word, op | FUTEX_PRIVATE_FLAG, val, deadline, NULL,
 		       FUTEX_BITSET_MATCH_ANY);
-}
-
-/* "I am spinning": lets the other hardware thread of the core run. */
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
 }
 
 /* The waiting budget (lfchan.h): round r of a wait pauses 2^r times (at

@@ -211,6 +211,7 @@ static void notify(struct lfchan_waiters *w, int all)
 	/* STUB
 	(void)w;
 	(void)all;
+	(void)futex;
 	NOT_IMPLEMENTED("notify (lfchan.c)", L11 "#build-it-2-sleeping-without-missing-a-wake-up");
 	*/
 }

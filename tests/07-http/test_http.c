@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -81,6 +82,20 @@ static void test_parse_accepts_bare_lf(void **state)
 			 "(RFC 9112 section 2.2)",
 			 n, strlen(text) - 3);
 	assert_str_equal(req.path, "/metrics");
+}
+
+static void test_parse_skips_empty_lines_before_the_request_line(void **state)
+{
+	(void)state;
+	const char *text = "\r\n\nGET /metrics HTTP/1.0\r\n\r\n";
+	struct http_request req;
+	long n = parse(text, &req);
+	if (n != (long)strlen(text))
+		fail_msg("returned %ld for a request after two empty lines, want %zu (the empty lines count in "
+			 "the head): empty lines before the request line are skipped (RFC 9112 section 2.2)",
+			 n, strlen(text));
+	assert_str_equal(req.path, "/metrics");
+	expect_parse_status("\r\n", 0, "an empty line alone is not a request yet: the request line follows");
 }
 
 static void test_parse_header_names_ignore_case(void **state)
@@ -560,6 +575,32 @@ static void test_server_closes_after_connection_close(void **state)
 	stop(s);
 }
 
+static void test_server_closes_the_connection_after_an_error(void **state)
+{
+	(void)state;
+	struct http_server_config cfg = test_config();
+	struct http_server *s = start_or_fail(&cfg, render_fixed);
+	struct client c;
+	client_open_or_fail(&c, http_server_port(s));
+	client_send(&c, "GET /nope HTTP/1.1\r\nHost: t\r\n\r\n");
+	struct reply r;
+	client_response_or_fail(&c, &r, 0, "a keep-alive GET /nope");
+	int status = r.status, says_close = reply_has(&r, "Connection: close");
+	reply_free(&r);
+	if (status != 404 || !says_close)
+		fail_msg("GET /nope got %d%s, want 404 with Connection: close", status,
+			 says_close ? "" : " without Connection: close");
+	/* A closed connection does not answer this one: its bytes are dropped. */
+	client_send(&c, GET_METRICS);
+	int eof = client_wait_eof(&c, harness_wait_ms());
+	if (eof != 1)
+		fail_msg("%s after a 404: every status of 400 and above closes the connection, whatever the "
+			 "request said (close_after)",
+			 eof < 0 ? "the next request on the connection was answered" : "the connection stayed open");
+	client_close(&c);
+	stop(s);
+}
+
 static void test_server_skips_a_request_body(void **state)
 {
 	(void)state;
@@ -591,6 +632,75 @@ static void test_server_refuses_a_body_too_big_to_skip(void **state)
 		fail_msg("a body over HTTP_MAX_HEAD bytes got %d, want 400 (and close)", status);
 	if (client_wait_eof(&c, harness_wait_ms()) != 1)
 		fail_msg("the connection stayed open after a 400");
+	client_close(&c);
+	stop(s);
+}
+
+/* Sends all it can of n bytes; 0 if the connection failed first (the
+ * server gave up on the rest), which the caller looks at. */
+static int send_ignoring_errors(struct client *c, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t k = send(c->fd, p, n, MSG_NOSIGNAL);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return 0;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 1;
+}
+
+/* How the server ended the connection, once c has read all it was sent:
+ * 1 with a FIN (recv returns 0), 0 with a reset, -1 if more bytes came
+ * or nothing did within ms. */
+static int ended_with_fin(struct client *c, long ms)
+{
+	if (c->len > 0)
+		return -1;
+	struct pollfd p = {.fd = c->fd, .events = POLLIN};
+	char byte;
+	if (poll(&p, 1, (int)ms) != 1)
+		return -1;
+	ssize_t n = recv(c->fd, &byte, 1, 0);
+	return n == 0 ? 1 : n < 0 && errno == ECONNRESET ? 0 : -1;
+}
+
+/*
+ * The client sends a head whose body is too big to skip, and goes on
+ * sending the body: the server answers 400 with bytes still unread.
+ * Closing the socket then sends a reset instead of a FIN: the client's
+ * next send or read fails with "connection reset by peer" (curl reports
+ * that, not the 400), and a reset can destroy a response still on its way.
+ */
+static void test_server_error_reaches_a_client_still_sending(void **state)
+{
+	(void)state;
+	struct http_server_config cfg = test_config();
+	struct http_server *s = start_or_fail(&cfg, render_fixed);
+	struct client c;
+	client_open_or_fail(&c, http_server_port(s));
+	static char body[4 * HTTP_MAX_HEAD];
+	memset(body, 'b', sizeof(body));
+	client_send(&c, "POST /metrics HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n");
+	send_ignoring_errors(&c, body, sizeof(body));
+	struct reply r;
+	int rc = client_response(&c, &r, 0, harness_wait_ms());
+	int status = r.status;
+	reply_free(&r);
+	if (rc != 1)
+		fail_msg("no 400 for a body too big to skip (%s)", rc == 0 ? "the connection ended" : "timeout");
+	if (status != 400)
+		fail_msg("a body too big to skip got %d, want 400", status);
+	int sent_all = send_ignoring_errors(&c, body, sizeof(body)); /* the client is still sending */
+	int fin = ended_with_fin(&c, harness_wait_ms());
+	if (fin != 1 || !sent_all)
+		fail_msg("after its 400 the connection ended with %s while the client was still sending its body: "
+			 "after the last response, shut down the sending side (shutdown(fd, SHUT_WR): the client "
+			 "reads EOF) and LINGER, reading and dropping what comes; closing with unread bytes resets "
+			 "the connection",
+			 fin == 0 || !sent_all ? "a reset" : "no end in time");
 	client_close(&c);
 	stop(s);
 }
@@ -980,6 +1090,7 @@ int main(int argc, char **argv)
 	    HTEST(test_parse_simple_get, L07 "#parsing-a-request"),
 	    HTEST(test_parse_head_request, L07 "#parsing-a-request"),
 	    HTEST(test_parse_accepts_bare_lf, L07 "#parsing-a-request"),
+	    HTEST(test_parse_skips_empty_lines_before_the_request_line, L07 "#parsing-a-request"),
 	    HTEST(test_parse_header_names_ignore_case, L07 "#parsing-a-request"),
 	    HTEST(test_parse_keep_alive_follows_version_and_connection, L07 "#keep-alive-and-pipelining"),
 	    HTEST(test_parse_strips_query_string, L07 "#parsing-a-request"),
@@ -1007,8 +1118,10 @@ int main(int argc, char **argv)
 	    HTEST(test_server_answers_pipelined_requests_in_order, L07 "#keep-alive-and-pipelining"),
 	    HTEST(test_server_keeps_the_connection_for_three_requests, L07 "#keep-alive-and-pipelining"),
 	    HTEST(test_server_closes_after_connection_close, L07 "#keep-alive-and-pipelining"),
+	    HTEST(test_server_closes_the_connection_after_an_error, L07 "#answering-a-request"),
 	    HTEST(test_server_skips_a_request_body, L07 "#the-connection-state-machine"),
 	    HTEST(test_server_refuses_a_body_too_big_to_skip, L07 "#the-connection-state-machine"),
+	    HTEST(test_server_error_reaches_a_client_still_sending, L07 "#deadlines"),
 	    HTEST(test_server_serves_others_while_a_client_stalls, L07 "#the-connection-state-machine"),
 	    HTEST(test_server_serves_others_while_a_client_does_not_read,
 		  L07 "#the-connection-state-machine"),

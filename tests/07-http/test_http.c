@@ -781,6 +781,37 @@ static void test_server_head_deadline_is_absolute(void **state)
 	stop(s);
 }
 
+/*
+ * A request whose body stops half way: its response goes out (the body is
+ * not read before answering), then the rest of the body is owed under a
+ * fresh head deadline, and a body that stalls gets a 408, not the idle
+ * timeout's silent close, a minute later by default.
+ */
+static void test_server_answers_408_to_a_stalled_body(void **state)
+{
+	(void)state;
+	struct http_server_config cfg = test_config();
+	cfg.head_timeout_ms = 300;
+	cfg.idle_timeout_ms = 30000; /* far past the test's deadline: only a 408 ends it in time */
+	struct http_server *s = start_or_fail(&cfg, render_fixed);
+	struct client c;
+	client_open_or_fail(&c, http_server_port(s));
+	client_send(&c, "GET /metrics HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n01234");
+	expect_metrics(&c, "a request whose body is 5 bytes short is answered");
+	struct reply r;
+	int rc = client_response(&c, &r, 0, harness_wait_ms());
+	int status = r.status;
+	reply_free(&r);
+	if (rc != 1 || status != 408)
+		fail_msg("%s for a body 5 bytes short, stalled: skipping a body is a state of its own, BODY, "
+			 "under head_timeout_ms (300 ms here), with a 408 when it passes",
+			 rc != 1 ? "no 408" : "not a 408");
+	if (client_wait_eof(&c, harness_wait_ms()) != 1)
+		fail_msg("the connection stayed open after the 408");
+	client_close(&c);
+	stop(s);
+}
+
 static void test_server_closes_an_idle_connection(void **state)
 {
 	(void)state;
@@ -830,6 +861,45 @@ static void test_server_evicts_the_connection_waiting_longest(void **state)
 			 "(c->waiting_since)");
 	if (client_wait_eof(&b, harness_wait_ms()) != 1)
 		fail_msg("B, idle since its response before A's second, was not closed to make room");
+	client_close(&a);
+	client_close(&b);
+	client_close(&c);
+	stop(s);
+}
+
+/*
+ * A is accepted first and sends nothing; B is accepted and answered after
+ * it; then A begins a head. At a cap of 2 a newcomer must evict A: its
+ * wait began at accept, and a head begun does not restart it, or a client
+ * could look young by sending its first byte late.
+ */
+static void test_server_evicts_a_connection_that_began_its_head_late(void **state)
+{
+	(void)state;
+	struct http_server_config cfg = test_config();
+	cfg.max_connections = 2;
+	struct http_server *s = start_or_fail(&cfg, render_fixed);
+	struct client a, b, c;
+	client_open_or_fail(&a, http_server_port(s));
+	client_open_or_fail(&b, http_server_port(s));
+	client_send(&b, GET_METRICS);
+	expect_metrics(&b, "B's request");
+	/* The server read A's bytes before it accepts C: they are in A's
+	 * socket before C connects, and the loop reads before it accepts. */
+	client_send(&a, "GET /metrics HTTP/1.1\r\nHo");
+	client_open_or_fail(&c, http_server_port(s));
+	client_send(&c, GET_METRICS);
+	expect_metrics(&c, "a newcomer at the cap is served: the longest waiting connection makes room");
+	client_send(&b, GET_METRICS);
+	struct reply r;
+	int rc = client_response(&b, &r, 0, harness_wait_ms());
+	reply_free(&r);
+	if (rc != 1)
+		fail_msg("B, answered after A was accepted, was evicted instead of A, which began its head later: "
+			 "a head begun must not restart the wait (set waiting_since only when a response is "
+			 "all sent)");
+	if (client_wait_eof(&a, harness_wait_ms()) != 1)
+		fail_msg("A, waiting since it was accepted, was not closed to make room");
 	client_close(&a);
 	client_close(&b);
 	client_close(&c);
@@ -1127,8 +1197,10 @@ int main(int argc, char **argv)
 		  L07 "#the-connection-state-machine"),
 	    HTEST(test_server_answers_408_to_a_slow_head, L07 "#deadlines"),
 	    HTEST(test_server_head_deadline_is_absolute, L07 "#deadlines"),
+	    HTEST(test_server_answers_408_to_a_stalled_body, L07 "#deadlines"),
 	    HTEST(test_server_closes_an_idle_connection, L07 "#deadlines"),
 	    HTEST(test_server_evicts_the_connection_waiting_longest, L07 "#the-connection-cap"),
+	    HTEST(test_server_evicts_a_connection_that_began_its_head_late, L07 "#the-connection-cap"),
 	    HTEST(test_server_answers_503_when_every_connection_is_being_answered, L07 "#the-connection-cap"),
 	    HTEST(test_server_survives_a_client_leaving_mid_response, L07 "#partial-reads-and-writes"),
 	    HTEST(test_server_sends_a_large_response_whole, L07 "#partial-reads-and-writes"),

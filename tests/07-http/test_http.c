@@ -88,13 +88,9 @@ static void test_parse_skips_empty_lines_before_the_request_line(void **state)
 {
 	(void)state;
 	const char *text = "\r\n\nGET /metrics HTTP/1.0\r\n\r\n";
-	struct http_request req;
-	long n = parse(text, &req);
-	if (n != (long)strlen(text))
-		fail_msg("returned %ld for a request after two empty lines, want %zu (the empty lines count in "
-			 "the head): empty lines before the request line are skipped (RFC 9112 section 2.2)",
-			 n, strlen(text));
-	assert_str_equal(req.path, "/metrics");
+	expect_parse_status(text, (long)strlen(text),
+			    "empty lines before the request line are skipped, and count in the head's length "
+			    "(RFC 9112 section 2.2)");
 	expect_parse_status("\r\n", 0, "an empty line alone is not a request yet: the request line follows");
 }
 
@@ -575,14 +571,22 @@ static void test_server_closes_after_connection_close(void **state)
 	stop(s);
 }
 
+/* A server with test_config and render_fixed, and c connected to it,
+ * having sent request. */
+static struct http_server *start_and_send(struct client *c, const char *request)
+{
+	struct http_server_config cfg = test_config();
+	struct http_server *s = start_or_fail(&cfg, render_fixed);
+	client_open_or_fail(c, http_server_port(s));
+	client_send(c, request);
+	return s;
+}
+
 static void test_server_closes_the_connection_after_an_error(void **state)
 {
 	(void)state;
-	struct http_server_config cfg = test_config();
-	struct http_server *s = start_or_fail(&cfg, render_fixed);
 	struct client c;
-	client_open_or_fail(&c, http_server_port(s));
-	client_send(&c, "GET /nope HTTP/1.1\r\nHost: t\r\n\r\n");
+	struct http_server *s = start_and_send(&c, "GET /nope HTTP/1.1\r\nHost: t\r\n\r\n");
 	struct reply r;
 	client_response_or_fail(&c, &r, 0, "a keep-alive GET /nope");
 	int status = r.status, says_close = reply_has(&r, "Connection: close");
@@ -616,14 +620,13 @@ static void test_server_skips_a_request_body(void **state)
 	stop(s);
 }
 
+#define POST_TOO_BIG "POST /metrics HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n"
+
 static void test_server_refuses_a_body_too_big_to_skip(void **state)
 {
 	(void)state;
-	struct http_server_config cfg = test_config();
-	struct http_server *s = start_or_fail(&cfg, render_fixed);
 	struct client c;
-	client_open_or_fail(&c, http_server_port(s));
-	client_send(&c, "POST /metrics HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n");
+	struct http_server *s = start_and_send(&c, POST_TOO_BIG);
 	struct reply r;
 	client_response_or_fail(&c, &r, 0, "a body larger than HTTP_MAX_HEAD");
 	int status = r.status;
@@ -677,13 +680,10 @@ static int ended_with_fin(struct client *c, long ms)
 static void test_server_error_reaches_a_client_still_sending(void **state)
 {
 	(void)state;
-	struct http_server_config cfg = test_config();
-	struct http_server *s = start_or_fail(&cfg, render_fixed);
-	struct client c;
-	client_open_or_fail(&c, http_server_port(s));
 	static char body[4 * HTTP_MAX_HEAD];
 	memset(body, 'b', sizeof(body));
-	client_send(&c, "POST /metrics HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n");
+	struct client c;
+	struct http_server *s = start_and_send(&c, POST_TOO_BIG);
 	send_ignoring_errors(&c, body, sizeof(body));
 	struct reply r;
 	int rc = client_response(&c, &r, 0, harness_wait_ms());
@@ -835,6 +835,39 @@ static void test_server_closes_an_idle_connection(void **state)
 	stop(s);
 }
 
+static struct http_server *start_with_cap_of_2(void)
+{
+	struct http_server_config cfg = test_config();
+	cfg.max_connections = 2;
+	return start_or_fail(&cfg, render_fixed);
+}
+
+/*
+ * At a cap of 2, held by kept and evicted: a newcomer must be served, by
+ * closing evicted; kept must still answer. wrong and not_closed say what
+ * each failure means. Closes the clients and stops s.
+ */
+static void expect_eviction(struct http_server *s, struct client *kept, struct client *evicted, const char *wrong,
+			    const char *not_closed)
+{
+	struct client c;
+	client_open_or_fail(&c, http_server_port(s));
+	client_send(&c, GET_METRICS);
+	expect_metrics(&c, "a newcomer at the cap is served: the longest waiting connection makes room");
+	client_send(kept, GET_METRICS);
+	struct reply r;
+	int rc = client_response(kept, &r, 0, harness_wait_ms());
+	reply_free(&r);
+	if (rc != 1)
+		fail_msg("%s", wrong);
+	if (client_wait_eof(evicted, harness_wait_ms()) != 1)
+		fail_msg("%s", not_closed);
+	client_close(kept);
+	client_close(evicted);
+	client_close(&c);
+	stop(s);
+}
+
 /*
  * A (answered twice) and B (answered once, between A's two) fill a cap of
  * 2. A newcomer must evict B: it has waited longest for its next request,
@@ -843,10 +876,8 @@ static void test_server_closes_an_idle_connection(void **state)
 static void test_server_evicts_the_connection_waiting_longest(void **state)
 {
 	(void)state;
-	struct http_server_config cfg = test_config();
-	cfg.max_connections = 2;
-	struct http_server *s = start_or_fail(&cfg, render_fixed);
-	struct client a, b, c;
+	struct http_server *s = start_with_cap_of_2();
+	struct client a, b;
 	client_open_or_fail(&a, http_server_port(s));
 	client_send(&a, GET_METRICS);
 	expect_metrics(&a, "A's first request");
@@ -855,23 +886,10 @@ static void test_server_evicts_the_connection_waiting_longest(void **state)
 	expect_metrics(&b, "B's request");
 	client_send(&a, GET_METRICS);
 	expect_metrics(&a, "A's second request");
-	client_open_or_fail(&c, http_server_port(s));
-	client_send(&c, GET_METRICS);
-	expect_metrics(&c, "a newcomer at the cap is served: the longest waiting connection makes room");
-	client_send(&a, GET_METRICS);
-	struct reply r;
-	int rc = client_response(&a, &r, 0, harness_wait_ms());
-	reply_free(&r);
-	if (rc != 1)
-		fail_msg("A, answered most recently, was evicted instead of B: when a response is all sent "
-			 "and the connection stays open, its wait for the next request starts then "
-			 "(c->waiting_since)");
-	if (client_wait_eof(&b, harness_wait_ms()) != 1)
-		fail_msg("B, idle since its response before A's second, was not closed to make room");
-	client_close(&a);
-	client_close(&b);
-	client_close(&c);
-	stop(s);
+	expect_eviction(s, &a, &b,
+			"A, answered most recently, was evicted instead of B: when a response is all sent and the "
+			"connection stays open, its wait for the next request starts then (c->waiting_since)",
+			"B, idle since its response before A's second, was not closed to make room");
 }
 
 /*
@@ -883,10 +901,8 @@ static void test_server_evicts_the_connection_waiting_longest(void **state)
 static void test_server_evicts_a_connection_that_began_its_head_late(void **state)
 {
 	(void)state;
-	struct http_server_config cfg = test_config();
-	cfg.max_connections = 2;
-	struct http_server *s = start_or_fail(&cfg, render_fixed);
-	struct client a, b, c;
+	struct http_server *s = start_with_cap_of_2();
+	struct client a, b;
 	client_open_or_fail(&a, http_server_port(s));
 	client_open_or_fail(&b, http_server_port(s));
 	client_send(&b, GET_METRICS);
@@ -894,23 +910,10 @@ static void test_server_evicts_a_connection_that_began_its_head_late(void **stat
 	/* The server read A's bytes before it accepts C: they are in A's
 	 * socket before C connects, and the loop reads before it accepts. */
 	client_send(&a, "GET /metrics HTTP/1.1\r\nHo");
-	client_open_or_fail(&c, http_server_port(s));
-	client_send(&c, GET_METRICS);
-	expect_metrics(&c, "a newcomer at the cap is served: the longest waiting connection makes room");
-	client_send(&b, GET_METRICS);
-	struct reply r;
-	int rc = client_response(&b, &r, 0, harness_wait_ms());
-	reply_free(&r);
-	if (rc != 1)
-		fail_msg("B, answered after A was accepted, was evicted instead of A, which began its head later: "
-			 "a head begun must not restart the wait (set waiting_since only when a response is "
-			 "all sent)");
-	if (client_wait_eof(&a, harness_wait_ms()) != 1)
-		fail_msg("A, waiting since it was accepted, was not closed to make room");
-	client_close(&a);
-	client_close(&b);
-	client_close(&c);
-	stop(s);
+	expect_eviction(s, &b, &a,
+			"B, answered after A was accepted, was evicted instead of A, which began its head later: a "
+			"head begun must not restart the wait (set waiting_since only when a response is all sent)",
+			"A, waiting since it was accepted, was not closed to make room");
 }
 
 /* 8 MiB: more than the socket buffers hold, so the server is mid-write. */

@@ -18,7 +18,13 @@ start=$(date +%s)
 log=build/check
 mkdir -p "$log"
 
-step() { printf '\n== %s\n' "$1"; }
+# Each step says how long the one before it took: the budget is the sum.
+step_start=""
+step() {
+	[ -n "$step_start" ] && printf '  (%ss)\n' "$(($(date +%s) - step_start))"
+	step_start=$(date +%s)
+	printf '\n== %s\n' "$1"
+}
 ok() { passed=$((passed + 1)); }
 bad() { failed=$((failed + 1)); echo "  FAILED: $1"; }
 
@@ -392,6 +398,7 @@ if command -v dot >/dev/null 2>&1; then
 	if [ -z "$stale" ]; then ok; echo "  ok"; else bad "out of date:$stale (make diagrams)"; fi
 fi
 
-printf '\nmake check took %ss\n' "$(($(date +%s) - start))"
+step "done"
+printf 'make check took %ss\n' "$(($(date +%s) - start))"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -69,9 +69,21 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 impl_of = $(if $(filter $1,$2),$(IMPL),solutions)
 component_srcs = $(foreach m,$(LESSONS),$(wildcard $(call impl_of,$m,$1)/$m/*.c))
 
+# Lesson 11's tests stop a thread at chosen points inside the channel
+# (src/lfchan.h, LFCHAN_TEST_HOOKS). For its test program only, the
+# lesson's own code is compiled a second time with the hooks, so that no
+# other program carries them.
+TEST_HOOKS := 11-lockfree
+hooked_srcs = $(if $(filter $1,$(TEST_HOOKS)),$(wildcard $(IMPL)/$1/*.c))
+$(BUILD)/objhooks/%.o: %.c | deps-present
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DLFCHAN_TEST_HOOKS -MMD -MP -c $< -o $@
+
 # One test program and one step program per lesson.
 define lesson_rules
-$(OUT)/tests/$1: $(call obj,$(wildcard tests/$1/*.c) $(HARNESS_SRCS) $(LIB_SRCS) $(call component_srcs,$1))
+$(OUT)/tests/$1: $(call obj,$(wildcard tests/$1/*.c) $(HARNESS_SRCS) $(LIB_SRCS) \
+	$(filter-out $(call hooked_srcs,$1),$(call component_srcs,$1))) \
+	$(patsubst %.c,$(BUILD)/objhooks/%.o,$(call hooked_srcs,$1))
 	@mkdir -p $$(@D)
 	$$(CC) $$(ALL_LDFLAGS) $$(TEST_WRAP) -o $$@ $$^ $$(LDLIBS)
 $(OUT)/bin/$1: $(call obj,$(wildcard src/steps/$1.c) $(LIB_SRCS) $(call component_srcs,$1))
@@ -151,7 +163,7 @@ $(LOGPIPE_BIN): $(call obj,$(LOGPIPE_SRCS))
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 ## chanbench: build bin/chanbench (lesson 01's channel) and bin/chanbench-fast (lesson 10's
-##            spinning one) from IMPL's code; either runs both: --impl plain|fast
+##            spinning one) from IMPL's code; either runs all: --impl plain|fast|lockfree
 chanbench: $(OUT)/bench/chanbench $(OUT)/bench/chanbench-fast
 	@mkdir -p bin && cp $^ bin/ && echo "built bin/chanbench and bin/chanbench-fast from $(IMPL)"
 

@@ -51,9 +51,10 @@ struct http_request {
 
 /*
  * Parses the request head at the start of buf[0..len). Lines end in CRLF
- * or a bare LF; header names are case-insensitive; a header line that
- * starts with whitespace (obsolete folding) or has whitespace before its
- * colon is malformed.
+ * or a bare LF; empty lines before the request line are skipped and count
+ * in the head's length (RFC 9112 section 2.2); header names are
+ * case-insensitive; a header line that starts with whitespace (obsolete
+ * folding) or has whitespace before its colon is malformed.
  *   > 0  the head is complete and that many bytes long; *req is filled;
  *   0    the head is not complete yet (read more, up to HTTP_MAX_HEAD);
  *   < 0  minus the status to answer with: -400 (malformed; also an

@@ -11,6 +11,8 @@
  *
  * With batch 1 the threads use lesson 01's chan_send and chan_recv; with
  * more, lesson 10's chan_send_many and chan_recv_many, batch at a time.
+ * With lockfree set, lesson 11's lfchan_send and lfchan_recv (capacity 1
+ * or more, batch 1).
  * A watch thread says so when nothing moves for a few seconds (a lost
  * wake-up stops a program without crashing it).
  */
@@ -31,6 +33,7 @@ struct traffic {
 	unsigned long long producers, consumers, messages;
 	unsigned long long batch; /* messages per operation, 1 to TRAFFIC_MAX_BATCH */
 	int quiet;		  /* 1: no line per consumer when all went well */
+	int lockfree;		  /* 1: lesson 11's channel (lfchan.h), not lesson 01's */
 };
 
 /*

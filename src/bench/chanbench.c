@@ -3,15 +3,17 @@
  * 1..M through one channel to consumer threads, which check every number;
  * the last line says how fast, as msgs_per_s=<number>.
  *
- *   chanbench [--impl plain|fast] [--capacity N] [--producers P]
+ *   chanbench [--impl plain|fast|lockfree] [--capacity N] [--producers P]
  *             [--consumers C] [--messages M] [--batch B]
  *
  * The program is linked twice (Makefile): chanbench on lesson 01's
  * channel and chanbench-fast on lesson 10's spinning channel
  * (src/fastchan.h), because the two are two implementations of one header
  * and a program holds one. --impl names the one to measure: a program
- * asked for the other one runs its twin, found beside it. The threads and
- * checks are src/lib/traffic.c, as in 01-channel.
+ * asked for the other one runs its twin, found beside it. Lesson 11's
+ * lock-free channel (src/lfchan.h) has a header of its own, so either
+ * program measures it (--impl lockfree). The threads and checks are
+ * src/lib/traffic.c, as in 01-channel.
  */
 #include "traffic.h"
 
@@ -71,27 +73,30 @@ static int run_twin(char **argv, const char *impl)
 int main(int argc, char **argv)
 {
 	const char *impl = take_impl(&argc, argv);
-	if (impl != NULL && strcmp(impl, "plain") != 0 && strcmp(impl, "fast") != 0) {
-		fprintf(stderr, "chanbench: --impl wants plain or fast, not '%s'\n", impl);
+	int lockfree = impl != NULL && strcmp(impl, "lockfree") == 0;
+	if (impl != NULL && strcmp(impl, "plain") != 0 && strcmp(impl, "fast") != 0 && !lockfree) {
+		fprintf(stderr, "chanbench: --impl wants plain, fast or lockfree, not '%s'\n", impl);
 		return 2;
 	}
-	if (impl != NULL && strcmp(impl, OWN_IMPL) != 0)
+	if (impl != NULL && !lockfree && strcmp(impl, OWN_IMPL) != 0)
 		return run_twin(argv, impl);
 	struct traffic t = {.prog = "chanbench",
-			    .hint = "make test LESSON=01, and LESSON=10 for --impl fast",
+			    .hint = lockfree ? "make test LESSON=11"
+					     : "make test LESSON=01, and LESSON=10 for --impl fast",
 			    .capacity = 64,
 			    .producers = 1,
 			    .consumers = 1,
 			    .messages = 1000000,
-			    .batch = 1};
+			    .batch = 1,
+			    .lockfree = lockfree};
 	int rc =
 	    traffic_begin(argc, argv, &t,
-			  "  --impl plain|fast  the channel to measure: lesson 01's (plain, the default\n"
-			  "                  of chanbench) or lesson 10's spinning one (fast, the default\n"
-			  "                  of chanbench-fast)\n"
+			  "  --impl plain|fast|lockfree  the channel to measure: lesson 01's (plain, the\n"
+			  "                  default of chanbench), lesson 10's spinning one (fast, the\n"
+			  "                  default of chanbench-fast) or lesson 11's lock-free one\n"
 			  "  Producer threads send the numbers 1..M through one channel; consumer threads\n"
 			  "  check every number; the last line says how many messages a second.\n");
 	if (rc >= 0)
 		return rc;
-	return traffic_main(&t, "impl=" OWN_IMPL);
+	return traffic_main(&t, lockfree ? "impl=lockfree" : "impl=" OWN_IMPL);
 }

@@ -252,6 +252,21 @@ static int self_test(struct site *site)
 	return ok ? 0 : 1;
 }
 
+/*
+ * The host part of a URL that reaches a server listening on listen:
+ * "localhost" for every interface (":8479", "0.0.0.0:8479", "[::]:8479"),
+ * else the host as given, an IPv6 literal in its brackets ("[::1]").
+ */
+static const char *url_host(const char *listen, char *buf, size_t len)
+{
+	const char *colon = strrchr(listen, ':');
+	size_t n = colon != NULL ? (size_t)(colon - listen) : strlen(listen);
+	if (n == 0 || (n == 7 && strncmp(listen, "0.0.0.0", 7) == 0) || (n == 4 && strncmp(listen, "[::]", 4) == 0))
+		return "localhost";
+	snprintf(buf, len, "%.*s", (int)n, listen);
+	return buf;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
@@ -283,8 +298,9 @@ int main(int argc, char **argv)
 		metrics_registry_free(site.reg);
 		return 1;
 	}
-	fprintf(stderr, PROG ": serving http://%s/metrics (port %d)%s\n", o.listen, http_server_port(s),
-		o.seconds > 0 ? "" : "; Ctrl-C stops");
+	char host[256];
+	fprintf(stderr, PROG ": serving http://%s:%d/metrics%s\n", url_host(o.listen, host, sizeof(host)),
+		http_server_port(s), o.seconds > 0 ? "" : "; Ctrl-C stops");
 	wait_for_the_end(o.seconds);
 	http_server_stop(s);
 	fprintf(stderr, PROG ": stopped\n");

@@ -72,22 +72,57 @@ go_rate() {
 	done | median
 }
 
+# One round of a case: one run of each channel in turn, so that a change
+# in the machine's load falls on all of them alike; the medians are taken
+# over RUNS rounds. Prints "plain fast lockfree go" ("-" where a channel
+# has no such case: lesson 11's has no capacity 0).
+c_round() {
+	set -- $1
+	for impl in plain fast lockfree; do
+		if [ "$impl" = lockfree ] && [ "$3" -eq 0 ]; then
+			printf '%s ' -
+			continue
+		fi
+		printf '%s ' "$("$bin/bench/chanbench" --impl "$impl" --producers "$1" --consumers "$2" \
+			--capacity "$3" --messages "$4" | tail -n 1 | field msgs_per_s)"
+	done
+	if [ -n "$gobin" ]; then
+		"$gobin" -producers "$1" -consumers "$2" -capacity "$3" -messages "$4" | tail -n 1 | field msgs_per_s
+	else
+		echo -
+	fi
+}
+# column k of the rounds on stdin, as a median ("-" if there is none)
+column_median() {
+	awk -v k="$1" '$k != "-" { print $k }' >"$out/column.txt"
+	if [ -s "$out/column.txt" ]; then median <"$out/column.txt"; else echo -; fi
+}
+target() { # case -> the lock-free channel's target against Go, from lesson 11's issue
+	case "$1" in "1 1 0 "*) echo - ;; "1 1 4 "*) echo - ;; *) echo "1.00" ;; esac
+}
+
 echo
-echo "channel: messages a second (median of $RUNS runs)"
-printf '  %-20s %12s %12s %12s %10s %10s %10s\n' "case" "plain (01)" "fast (10)" "Go" "fast/plain" \
-	"plain/Go" "fast/Go"
+echo "channel: messages a second (median of $RUNS alternating rounds; load: $(cut -d' ' -f1-3 /proc/loadavg))"
+printf '  %-20s %11s %11s %11s %11s %9s %9s %9s %7s\n' "case" "plain (01)" "fast (10)" "lock-free" "Go" \
+	"plain/Go" "fast/Go" "lf/Go" "target"
 json_chan=""
 for case in "1 1 0 100000" "1 1 1 100000" "1 1 4 1000000" "1 1 64 2000000" "1 1 1024 2000000" "4 4 64 2000000"; do
 	set -- $case
 	label="${1}x${2} capacity $3"
-	c=$(C_IMPL=plain; c_rate "$case")
-	f=$(C_IMPL=fast; c_rate "$case")
-	g=""
-	[ -n "$gobin" ] && g=$(go_rate "$case")
-	printf '  %-20s %12.0f %12.0f %12s %10s %10s %10s\n' "$label" "$c" "$f" "${g:--}" "$(ratio "$f" "$c")" \
-		"$([ -n "$g" ] && ratio "$c" "$g" || echo -)" "$([ -n "$g" ] && ratio "$f" "$g" || echo -)"
+	i=0
+	while [ $i -lt "$RUNS" ]; do
+		c_round "$case"
+		i=$((i + 1))
+	done >"$out/rounds.txt"
+	c=$(column_median 1 <"$out/rounds.txt")
+	f=$(column_median 2 <"$out/rounds.txt")
+	l=$(column_median 3 <"$out/rounds.txt")
+	g=$(column_median 4 <"$out/rounds.txt")
+	vs_go() { [ "$g" != - ] && [ "$1" != - ] && ratio "$1" "$g" || echo -; }
+	printf '  %-20s %11s %11s %11s %11s %9s %9s %9s %7s\n' "$label" "$c" "$f" "$l" "$g" "$(vs_go "$c")" \
+		"$(vs_go "$f")" "$(vs_go "$l")" "$(target "$case")"
 	json_chan="$json_chan${json_chan:+,}
-    {\"producers\": $1, \"consumers\": $2, \"capacity\": $3, \"c_msgs_per_s\": $c, \"fast_msgs_per_s\": $f, \"go_msgs_per_s\": ${g:-null}}"
+    {\"producers\": $1, \"consumers\": $2, \"capacity\": $3, \"c_msgs_per_s\": $c, \"fast_msgs_per_s\": $f, \"lockfree_msgs_per_s\": $(echo "$l" | sed 's/^-$/null/'), \"go_msgs_per_s\": $(echo "$g" | sed 's/^-$/null/')}"
 done
 
 echo

@@ -176,6 +176,11 @@ void reply_free(struct reply *r)
 	r->body = NULL;
 }
 
+size_t reply_content_length(const struct reply *r)
+{
+	return content_length(r->head);
+}
+
 int reply_has(const struct reply *r, const char *line)
 {
 	char want[256];
@@ -183,17 +188,30 @@ int reply_has(const struct reply *r, const char *line)
 	return strstr(r->head, want) != NULL;
 }
 
-size_t client_skip(struct client *c, size_t want, long ms)
+/* client_read and client_skip: dst NULL drops the bytes. */
+static size_t read_or_skip(struct client *c, char *dst, size_t want, long ms)
 {
 	struct timespec deadline = deadline_after_ms(ms);
 	size_t got = 0;
 	for (;;) {
 		size_t n = c->len < want - got ? c->len : want - got;
+		if (dst != NULL)
+			memcpy(dst + got, c->buf, n);
 		take(c, n);
 		got += n;
 		if (got == want || fill(c, &deadline) <= 0)
 			return got;
 	}
+}
+
+size_t client_read(struct client *c, char *dst, size_t want, long ms)
+{
+	return read_or_skip(c, dst, want, ms);
+}
+
+size_t client_skip(struct client *c, size_t want, long ms)
+{
+	return read_or_skip(c, NULL, want, ms);
 }
 
 int client_wait_eof(struct client *c, long ms)

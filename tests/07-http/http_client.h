@@ -43,8 +43,14 @@ int client_response(struct client *c, struct reply *r, int no_body, long ms);
 /* client_response, failing the test with why if there is no response. */
 void client_response_or_fail(struct client *c, struct reply *r, int no_body, const char *why);
 void reply_free(struct reply *r);
+/* The Content-Length of a reply's head, or 0. */
+size_t reply_content_length(const struct reply *r);
 /* 1 if the head contains the line "name: value" exactly. */
 int reply_has(const struct reply *r, const char *line);
+
+/* Reads up to want bytes into dst (those already buffered first) within
+ * ms; returns how many came: fewer after EOF, a reset or the deadline. */
+size_t client_read(struct client *c, char *dst, size_t want, long ms);
 
 /* Reads and drops up to want bytes (those already buffered count) within
  * ms; returns how many came: fewer after EOF, a reset or the deadline. */

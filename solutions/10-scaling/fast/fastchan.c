@@ -5,17 +5,7 @@
 #include "fastchan.h"
 #include "clock.h"
 #include "notimpl.h"
-
-/* "I am spinning": lets the other hardware thread of the core run, and
- * saves power. Compilers have no portable way to say it. */
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
-}
+#include "spin.h"
 
 static inline void pause_times(unsigned n)
 {

@@ -13,24 +13,28 @@
 # GRADE_QUIET=1 (scoreboard and closing line only),
 # SEED=n (run the tests perturbed with seed n: a replay, see below),
 # PERTURB=N (N perturbed rounds of each concurrency lesson that passed),
-# GRADE_FOLLOWUPS=0 (no perturbed rounds or ThreadSanitizer run unless asked),
+# GRADE_FOLLOWUPS=0 (no follow-up runs unless PERTURB asks for rounds),
 # GRADE_ONLY=test_name (that test alone, in the test programs that have it:
 # make mutants).
 #
-# Concurrency lessons get more than one run, because a race shows only
-# when the threads meet in the wrong order. Once such a lesson passes its
-# plain run, it is run again perturbed (tests/harness/interpose.c: random
-# yields and short sleeps around every lock, unlock and signal, decided by a
-# seed) and under ThreadSanitizer, which sees unlocked accesses that no
-# schedule makes visible. A test that fails in either counts as failed.
-# By default (a plain `make test`) that is a few perturbed rounds, at most
-# about PERTURB_SECONDS per lesson, and one ThreadSanitizer run; PERTURB=N
-# asks for N rounds with no time limit. A failed round prints its seed and
-# the command that replays it. The seed replays the same perturbation
-# decisions in each thread, not the operating system's own scheduling, so a
-# replay fails again often but not always.
+# A plain run shows only the mistakes that happened to do harm in this
+# run. So once a lesson passes its plain run, the default grade (a plain
+# `make test`) runs it again, each a row of the scoreboard: perturbed if it
+# is a concurrency lesson (tests/harness/interpose.c: random yields and
+# short sleeps around every lock, unlock and signal, decided by a seed, so
+# that threads meet in orders the plain run did not produce: a few rounds,
+# at most about PERTURB_SECONDS); under ThreadSanitizer, which sees
+# unlocked accesses that no schedule makes visible; and under
+# AddressSanitizer and UBSan, which see a leak or an overflow that did not
+# crash. A test that fails in any of them counts as failed. PERTURB=N asks
+# for N rounds with no time limit. A failed round prints its seed and the
+# command that replays it. The seed replays the same perturbation decisions
+# in each thread, not the operating system's own scheduling, so a replay
+# fails again often but not always.
 set -u
-# The lessons whose tests run threads against each other.
+# The lessons whose tests race threads on locks and condition variables:
+# the ones the perturbation (random yields and sleeps around each pthread
+# call) can shake. Lesson 11 takes no lock, so it has nothing to perturb.
 CONCURRENT_LESSONS="01 02 06 08 10"
 IMPL=${IMPL:-exercises}
 SANITIZE=${SANITIZE:-}
@@ -43,12 +47,15 @@ results="build/results/$variant/$tag"
 mkdir -p "$results"
 
 # Deadlines per test, in seconds: sanitizers and valgrind slow code down.
-case "$variant" in
-plain) per_test=5 ;;
-address) per_test=20 ;;
-thread) per_test=30 ;;
-esac
-HARNESS_TIMEOUT=${GRADE_TIMEOUT:-$per_test}
+# The deadline per test of a build (GRADE_TIMEOUT overrides it).
+deadline_of() { # variant
+	case "$1" in
+	plain) echo "${GRADE_TIMEOUT:-5}" ;;
+	address) echo "${GRADE_TIMEOUT:-20}" ;;
+	thread) echo "${GRADE_TIMEOUT:-30}" ;;
+	esac
+}
+HARNESS_TIMEOUT=$(deadline_of "$variant")
 export HARNESS_TIMEOUT
 # The report of a hung test (tests/harness/hung.py) shows the learner's files.
 export HARNESS_IMPL="$IMPL"
@@ -255,43 +262,54 @@ $(first_failure "$first_bad_tap")
 "
 }
 
-tsan_lesson() { # lesson suites: the lesson again under ThreadSanitizer
-	l=$1 suites=$2
-	log="$results/$l.thread.build.log"
-	if ! $MAKE -s --no-print-directory testbin LESSON="$l" IMPL="$IMPL" SANITIZE=thread >"$log" 2>&1; then
-		board_row "  TSan" "does not build (see $log)"
+sanitized_lesson() { # lesson suites san label: the lesson again in a sanitizer's build
+	l=$1 suites=$2 san=$3 label=$4
+	log="$results/$l.$san.build.log"
+	if ! $MAKE -s --no-print-directory testbin LESSON="$l" IMPL="$IMPL" SANITIZE="$san" >"$log" 2>&1; then
+		board_row "  $label" "does not build (see $log)"
 		return
 	fi
-	tresults="build/results/thread/$tag"
-	mkdir -p "$tresults"
-	tpass=0 tn=0 first_bad_tap=""
+	sresults="build/results/$san/$tag"
+	mkdir -p "$sresults"
+	spass=0 sn=0 bad_tap=""
+	srunner=""
+	[ "$san" = thread ] && srunner=$tsan_runner
 	for s in $suites; do
-		HARNESS_TIMEOUT=${GRADE_TIMEOUT:-30} run_suite "$s" thread "$tresults/$s.tap" "$tsan_runner"
-		tpass=$((tpass + pass)) tn=$((tn + n))
+		HARNESS_TIMEOUT=$(deadline_of "$san") run_suite "$s" "$san" "$sresults/$s.tap" "$srunner"
+		spass=$((spass + pass)) sn=$((sn + n))
 		if [ "$fail" -gt 0 ]; then
-			failed_tests "$s" "$tresults/$s.tap" >>"$followup_failed"
-			[ -n "$first_bad_tap" ] || first_bad_tap="$tresults/$s.tap"
+			failed_tests "$s" "$sresults/$s.tap" >>"$followup_failed"
+			[ -n "$bad_tap" ] || bad_tap="$sresults/$s.tap"
 		fi
 	done
-	if [ -z "$first_bad_tap" ]; then
-		board_row "  TSan" "passed    $tpass/$tn"
+	if [ -z "$bad_tap" ]; then
+		board_row "  $label" "passed    $spass/$sn"
 		return
 	fi
-	board_row "  TSan" "$tpass/$tn passed  ($(verdicts $(for s in $suites; do echo "$tresults/$s.tap"; done)))"
+	board_row "  $label" "$spass/$sn passed  ($(verdicts $(for s in $suites; do echo "$sresults/$s.tap"; done)))"
 	details="$details
-$(lesson_title "$l") under ThreadSanitizer: first failing test
-$(first_failure "$first_bad_tap")
-    rerun: make test LESSON=${l%%-*} SANITIZE=thread
+$(lesson_title "$l") under $label: first failing test
+$(first_failure "$bad_tap")
+    rerun: make test LESSON=${l%%-*} SANITIZE=$san
     hint: make hint LESSON=${l%%-*}
 "
 }
 
+# Every lesson that passed is graded again: perturbed if it is a
+# concurrency lesson (an order the plain run's schedule did not produce),
+# under ThreadSanitizer (a race that did no visible harm) and under
+# AddressSanitizer and UBSan (a leak, an overflow or undefined behaviour
+# that happened not to crash). Every lesson's tests run threads.
 followups() { # lesson suites
-	case " $CONCURRENT_LESSONS " in *" ${1%%-*} "*) ;; *) return ;; esac
 	: >"$followup_failed"
 	first_bad_tap=""
-	[ -n "$PERTURB" ] || [ "$GRADE_FOLLOWUPS" = 1 ] && perturb_lesson "$1" "$2"
-	[ "$GRADE_FOLLOWUPS" = 1 ] && tsan_lesson "$1" "$2"
+	case " $CONCURRENT_LESSONS " in
+	*" ${1%%-*} "*) [ -n "$PERTURB" ] || [ "$GRADE_FOLLOWUPS" = 1 ] && perturb_lesson "$1" "$2" ;;
+	esac
+	if [ "$GRADE_FOLLOWUPS" = 1 ]; then
+		sanitized_lesson "$1" "$2" thread TSan
+		sanitized_lesson "$1" "$2" address "ASan+UBSan"
+	fi
 	count_followup_failures
 }
 

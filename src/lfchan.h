@@ -166,14 +166,13 @@ size_t lfchan_cap(struct lfchan *ch);
 /*
  * For lesson 11's tests only (the Makefile compiles lfchan.c a second time
  * with LFCHAN_TEST_HOOKS for them; every program's channel has no hook).
- * When set, lfchan_test_hook is called at each of these points, so that a
- * test can act in the middle of an operation, deterministically:
- *   LFCHAN_AT_CLAIMED  a sender has won its position (the CAS on tail)
- *                      and not yet written the message;
+ * When set, lfchan_test_hook is called at this point, so that a test can
+ * act in the middle of an operation, deterministically:
  *   LFCHAN_AT_PARKING  a waiter has announced itself and looked at the
  *                      channel one last time, and is about to sleep.
+ * The given last_look calls it; the code the lesson asks for has no hook.
  */
-enum lfchan_hook_point { LFCHAN_AT_CLAIMED, LFCHAN_AT_PARKING };
+enum lfchan_hook_point { LFCHAN_AT_PARKING };
 extern void (*lfchan_test_hook)(struct lfchan *ch, enum lfchan_hook_point at);
 #endif
 

@@ -131,7 +131,7 @@ static void notify(struct lfchan_waiters *w, int all)
 	(void)w;
 	(void)all;
 	(void)futex;
-	NOT_IMPLEMENTED("notify (lfchan.c)", L11 "#build-it-2-sleeping-without-missing-a-wake-up");
+	NOT_IMPLEMENTED("notify (lfchan.c)", L11 "#build-it-3-sleeping-without-missing-a-wake-up");
 }
 
 /* One attempt at the operation: a send (msg_in) or a receive (msg_out). */
@@ -169,7 +169,7 @@ static enum attempt park(struct lfchan *ch, struct lfchan_waiters *w, void *msg_
 	(void)deadline;
 	(void)timed_out;
 	(void)last_look;
-	NOT_IMPLEMENTED("park (lfchan.c)", L11 "#build-it-2-sleeping-without-missing-a-wake-up");
+	NOT_IMPLEMENTED("park (lfchan.c)", L11 "#build-it-3-sleeping-without-missing-a-wake-up");
 	return CLOSED;
 }
 
@@ -255,7 +255,7 @@ enum chan_status lfchan_close(struct lfchan *ch)
 	if (ch == NULL)
 		return CHAN_EINVAL;
 	/* TODO: replace this stub with your code (the lesson section is named below). */
-	NOT_IMPLEMENTED("lfchan_close", L11 "#build-it-3-close");
+	NOT_IMPLEMENTED("lfchan_close", L11 "#build-it-2-close");
 	return CHAN_NOTIMPL;
 }
 

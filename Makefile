@@ -128,23 +128,31 @@ $(OUT)/hardening/%: $(call obj,tests/hardening/%.c $(HARDENING_DEPS))
 	$(CC) $(ALL_LDFLAGS) $(TEST_WRAP) -o $@ $^ $(LDLIBS)
 
 # The benchmark programs (src/bench/*.c), built from IMPL's code for every
-# lesson like logpipe; make bench runs them (src/tools/bench.sh).
-BENCH_SRCS = $(LIB_SRCS) $(foreach m,$(LESSONS),$(wildcard $(IMPL)/$m/*.c))
-$(OUT)/bench/%: $(call obj,src/bench/%.c $(BENCH_SRCS))
-	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
-
-# The channel benchmark, linked twice: chanbench on lesson 01's channel,
+# lesson like logpipe, in $(OUT)/bench; make bench runs them
+# (src/tools/bench.sh). With LESSON=NN also in $(OUT)/bench-NN, from IMPL's
+# code for lesson NN and the reference for the others (make chanbench).
+# The channel benchmark is linked twice: chanbench on lesson 01's channel,
 # chanbench-fast on lesson 10's spinning one; each runs the other for
 # --impl (src/bench/chanbench.c).
 $(BUILD)/obj/src/bench/chanbench-fast.o: src/bench/chanbench.c | deps-present
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -DCHANBENCH_FAST -MMD -MP -c $< -o $@
-$(OUT)/bench/chanbench-fast: $(BUILD)/obj/src/bench/chanbench-fast.o $(call obj,$(LIB_SRCS)) \
-	$(filter-out %/01-channel/channel.o,$(call obj,$(foreach m,$(LESSONS),$(wildcard $(IMPL)/$m/*.c)))) \
-	$(call obj,$(wildcard $(IMPL)/10-scaling/fast/*.c)) $(BUILD)/objplain/$(IMPL)/01-channel/channel.o
-	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+# $1: the directory's suffix; $2: the lessons whose code comes from IMPL.
+own_impl = $(if $(filter $1,$2),$(IMPL),solutions)
+define bench_rules
+$(OUT)/bench$1/%: $(call obj,src/bench/%.c $(LIB_SRCS) \
+	$(foreach m,$(LESSONS),$(wildcard $(call own_impl,$m,$2)/$m/*.c)))
+	@mkdir -p $$(@D)
+	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+$(OUT)/bench$1/chanbench-fast: $(BUILD)/obj/src/bench/chanbench-fast.o $(call obj,$(LIB_SRCS)) \
+	$(filter-out %/01-channel/channel.o,$(call obj,$(foreach m,$(LESSONS),$(wildcard $(call own_impl,$m,$2)/$m/*.c)))) \
+	$(call obj,$(wildcard $(call own_impl,10-scaling,$2)/10-scaling/fast/*.c)) \
+	$(BUILD)/objplain/$(call own_impl,01-channel,$2)/01-channel/channel.o
+	@mkdir -p $$(@D)
+	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(eval $(call bench_rules,,$(LESSONS)))
+$(if $(LESSON),$(eval $(call bench_rules,-$(LESSON),$(SELECTED))))
 
 # Only this variant's dependency files: every build/ variant's would make each
 # make call (grade.sh makes several) read them all.
@@ -164,8 +172,11 @@ $(LOGPIPE_BIN): $(call obj,$(LOGPIPE_SRCS))
 
 ## chanbench: build bin/chanbench (lesson 01's channel) and bin/chanbench-fast (lesson 10's
 ##            spinning one) from IMPL's code; either runs all: --impl plain|fast|lockfree
-chanbench: $(OUT)/bench/chanbench $(OUT)/bench/chanbench-fast
-	@mkdir -p bin && cp $^ bin/ && echo "built bin/chanbench and bin/chanbench-fast from $(IMPL)"
+##            (LESSON=NN: your lesson NN, the reference for the others)
+CHANBENCH_DIR = $(OUT)/bench$(if $(LESSON),-$(LESSON))
+chanbench: $(CHANBENCH_DIR)/chanbench $(CHANBENCH_DIR)/chanbench-fast
+	@mkdir -p bin && cp $^ bin/ && \
+		echo "built bin/chanbench and bin/chanbench-fast from $(if $(LESSON),$(IMPL) for lesson $(LESSON) and the reference for the others,$(IMPL))"
 
 STEP_PROGRAMS := $(filter $(patsubst src/steps/%.c,%,$(wildcard src/steps/*.c)),$(SELECTED))
 

@@ -1,7 +1,8 @@
 /*
  * lfchan.c - lesson 11: the lock-free bounded channel. The contract, and
- * what each field means, is src/lfchan.h; the lesson explains every
- * memory order (lessons/11-lockfree/README.md).
+ * what each field means, is src/lfchan.h; the lesson says which
+ * happens-before edges the memory orders must create
+ * (lessons/11-lockfree/README.md#memory-orders).
  */
 #define _GNU_SOURCE /* syscall() */
 #include "lfchan.h"

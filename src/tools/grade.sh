@@ -220,10 +220,10 @@ perturbed_round() { # lesson seed suites...: one round; exits 1 if a test failed
 new_seed() { od -An -N4 -tu4 /dev/urandom | tr -d ' '; }
 
 # Rounds run as many at a time as there are processors; PERTURB=N runs N,
-# the default runs 3 or stops after PERTURB_SECONDS, whichever comes first.
+# the default runs 8 or stops after PERTURB_SECONDS, whichever comes first.
 perturb_lesson() { # lesson suites
 	l=$1 suites=$2
-	rounds=${PERTURB:-3} ran=0 bad="" t0=$(date +%s)
+	rounds=${PERTURB:-8} ran=0 bad="" t0=$(date +%s)
 	jobs=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
 	mkdir -p "$results/perturbed"
 	while [ "$ran" -lt "$rounds" ] && [ -z "$bad" ]; do

@@ -75,10 +75,11 @@ if [ -z "${GRADE_FOLLOWUPS:-}" ]; then
 	[ -n "$SANITIZE$runner$SEED" ] && GRADE_FOLLOWUPS=0
 fi
 # Kernels with many random mmap bits break ThreadSanitizer's memory layout
-# ("unexpected memory mapping"); running without address randomisation fixes it.
-if [ "$variant" = thread ] && [ "$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo 0)" -gt 28 ]; then
-	runner="setarch $(uname -m) -R $runner"
-fi
+# ("unexpected memory mapping"); running without address randomisation fixes
+# it. One prefix for every ThreadSanitizer run, the follow-ups' included.
+tsan_runner=""
+[ "$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo 0)" -gt 28 ] && tsan_runner="setarch $(uname -m) -R"
+[ "$variant" = thread ] && runner="$tsan_runner${tsan_runner:+ }$runner"
 
 total_pass=0
 total_fail=0
@@ -314,8 +315,6 @@ followups() { # lesson suites
 }
 
 followup_failed="$results/followup-failed"
-tsan_runner=""
-[ "$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo 0)" -gt 28 ] && tsan_runner="setarch $(uname -m) -R"
 
 for l in $LESSONS; do
 	log="$results/$l.build.log"

@@ -51,6 +51,7 @@
 #include "tailer.h"
 
 #include <pthread.h>
+#include <signal.h>
 
 #define PIPELINE_VERSION "1.0.0"
 #define PIPELINE_DEFAULT_CAPACITY 1024
@@ -78,6 +79,10 @@ struct pipeline_config {
 	size_t series_limit;         /* of the registry (0: the default) */
 	int serve;                   /* 1: start the /metrics server */
 	struct http_server_config http;
+	int stop_signals;            /* 1: pipeline_start blocks SIGINT and SIGTERM
+	                                in the calling thread before any thread
+	                                starts (so in all of them), for
+	                                pipeline_await_signal to take */
 };
 /* end snippet */
 
@@ -137,6 +142,20 @@ void pipeline_stop(struct pipeline *p);
 /* Waits until every stage has ended on its own (the source reached the end
  * of its input: --once, or a simulator with a count). */
 void pipeline_wait(struct pipeline *p);
+/* end snippet */
+
+/* snippet: signals */
+/* The signals that stop the pipeline: SIGINT and SIGTERM. */
+void pipeline_signal_set(sigset_t *set);
+
+/*
+ * With cfg.stop_signals: waits in sigwait until one of the stop signals
+ * arrives (pipeline_start blocked them in every thread, so none is ever
+ * delivered to a handler or its default action), then closes done: the
+ * stages begin to drain. Returns the signal. The caller then joins with
+ * pipeline_stop, or first abandons with pipeline_cancel.
+ */
+int pipeline_await_signal(struct pipeline *p);
 /* end snippet */
 
 /* snippet: render */

@@ -18,6 +18,7 @@
  */
 #define _GNU_SOURCE
 #include "interpose.h"
+#include "harness.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -336,6 +337,8 @@ static struct tracked {
 static atomic_flag tracked_lock = ATOMIC_FLAG_INIT;
 static void *(*fail_fn)(void *); /* guarded by tracked_lock */
 static int fail_err;
+static int (*fail_ready)(void *);
+static void *fail_arg;
 static void *(*hold_fn)(void *);
 
 static void track_lock(void)
@@ -355,11 +358,13 @@ static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
 static int gate_open; /* protected by gate_mu */
 
-void harness_fail_thread(void *(*fn)(void *), int err)
+void harness_fail_thread(void *(*fn)(void *), int err, int (*ready)(void *), void *arg)
 {
 	track_lock();
 	fail_fn = fn;
 	fail_err = err;
+	fail_ready = ready;
+	fail_arg = arg;
 	track_unlock();
 }
 
@@ -447,17 +452,22 @@ static void *trampoline(void *p)
  * either is disarmed as it fires. */
 static int armed(void *(*fn)(void *), int *err, int *held)
 {
-	int fails = 0;
+	int fails = 0, (*ready)(void *) = NULL;
+	void *arg = NULL;
 	track_lock();
 	if (fail_fn != NULL && fail_fn == fn) {
 		fail_fn = NULL;
 		fails = 1;
 		*err = fail_err;
+		ready = fail_ready;
+		arg = fail_arg;
 	} else if (hold_fn != NULL && hold_fn == fn) {
 		hold_fn = NULL;
 		*held = 1;
 	}
 	track_unlock();
+	if (ready != NULL)
+		harness_wait_until(ready, arg);
 	return fails;
 }
 

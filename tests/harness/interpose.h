@@ -40,8 +40,10 @@ uint64_t harness_seed(void);
  * runs, as passed to pthread_create.
  */
 /* The next pthread_create of a thread to run fn fails with err, and no
- * thread starts: a start that fails at a chosen stage. */
-void harness_fail_thread(void *(*fn)(void *), int err);
+ * thread starts: a start that fails at a chosen stage. With ready not
+ * NULL, it first waits (as harness_wait_until does) for ready(arg): for
+ * the threads already started to reach the state the failure should meet. */
+void harness_fail_thread(void *(*fn)(void *), int err, int (*ready)(void *), void *arg);
 /* The next thread started to run fn waits, before running fn, until
  * harness_release_held: a stage that holds still while the channels
  * around it fill. */

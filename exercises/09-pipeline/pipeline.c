@@ -378,7 +378,7 @@ EXERCISE_HELPER static int block_stop_signals(const struct pipeline *p)
 {
 	/* TODO: replace this stub with your code (the lesson section is named below). */
 	(void)p;
-	NOT_IMPLEMENTED("block_stop_signals", L09 "#signals-in-a-threaded-program");
+	NOT_IMPLEMENTED("block_stop_signals", L09 "#taking-the-signals");
 	return ENOSYS;
 }
 
@@ -484,7 +484,7 @@ int pipeline_await_signal(struct pipeline *p)
 {
 	/* TODO: replace this stub with your code (the lesson section is named below). */
 	(void)p;
-	NOT_IMPLEMENTED("pipeline_await_signal", L09 "#signals-in-a-threaded-program");
+	NOT_IMPLEMENTED("pipeline_await_signal", L09 "#taking-the-signals");
 	return 0;
 }
 

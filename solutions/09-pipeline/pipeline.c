@@ -406,7 +406,7 @@ EXERCISE_HELPER static int block_stop_signals(const struct pipeline *p)
 	/* END SOLUTION */
 	/* STUB
 	(void)p;
-	NOT_IMPLEMENTED("block_stop_signals", L09 "#signals-in-a-threaded-program");
+	NOT_IMPLEMENTED("block_stop_signals", L09 "#taking-the-signals");
 	return ENOSYS;
 	*/
 }
@@ -604,7 +604,7 @@ int pipeline_await_signal(struct pipeline *p)
 	/* END SOLUTION */
 	/* STUB
 	(void)p;
-	NOT_IMPLEMENTED("pipeline_await_signal", L09 "#signals-in-a-threaded-program");
+	NOT_IMPLEMENTED("pipeline_await_signal", L09 "#taking-the-signals");
 	return 0;
 	*/
 }

@@ -741,9 +741,9 @@ int main(int argc, char **argv)
 		  L09 "#when-a-start-fails-half-way"),
 	    HTEST(test_stop_closes_done_only_and_discards_nothing, L09 "#stopping-in-order"),
 	    HTEST(test_every_stage_is_joined_by_stop_and_by_wait, L09 "#stopping-in-order"),
-	    HTEST(test_stop_signals_are_blocked_in_every_thread, L09 "#signals-in-a-threaded-program"),
+	    HTEST(test_stop_signals_are_blocked_in_every_thread, L09 "#taking-the-signals"),
 	    HTEST(test_a_signal_stops_the_pipeline_and_every_line_is_counted,
-		  L09 "#signals-in-a-threaded-program"),
+		  L09 "#taking-the-signals"),
 	};
 	return harness_main(argc, argv, "09-pipeline", tests, HARNESS_COUNT(tests));
 }

@@ -550,6 +550,10 @@ static void start_failing_at(int fails)
 	harness_fail_thread(stage_fn[fails], EAGAIN, failure_due, &fails);
 	if (pipeline_start(&pl, &cfg, err, sizeof(err)) == 0)
 		fail_msg("pipeline_start returned 0 though the thread of %s could not start", stage_fn_name[fails]);
+	if (harness_fail_pending())
+		fail_msg("pipeline_start returned -1 (%s) before it tried to start %s: with all it needs, it "
+			 "starts every stage (see " L09 "#starting-in-order)",
+			 err[0] ? err : "no reason in err", stage_fn_name[fails]);
 	if (err[0] == '\0')
 		fail_msg("pipeline_start returned -1 with no reason in err (the start of %s failed)",
 			 stage_fn_name[fails]);

@@ -368,6 +368,14 @@ void harness_fail_thread(void *(*fn)(void *), int err, int (*ready)(void *), voi
 	track_unlock();
 }
 
+int harness_fail_pending(void)
+{
+	track_lock();
+	int pending = fail_fn != NULL;
+	track_unlock();
+	return pending;
+}
+
 void harness_hold_thread(void *(*fn)(void *))
 {
 	track_lock();

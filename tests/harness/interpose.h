@@ -44,6 +44,8 @@ uint64_t harness_seed(void);
  * NULL, it first waits (as harness_wait_until does) for ready(arg): for
  * the threads already started to reach the state the failure should meet. */
 void harness_fail_thread(void *(*fn)(void *), int err, int (*ready)(void *), void *arg);
+/* 1 while that failure has not happened yet. */
+int harness_fail_pending(void);
 /* The next thread started to run fn waits, before running fn, until
  * harness_release_held: a stage that holds still while the channels
  * around it fill. */

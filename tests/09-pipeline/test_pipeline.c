@@ -305,17 +305,22 @@ static int some_lines_read(void *arg)
 	return pipeline_lines_read(&pl) >= 100;
 }
 
+/* Waits, with a deadline, until the running simulator has sent 100 lines. */
+static void wait_for_some_lines(void)
+{
+	harness_on_hang("waiting for the first 100 lines");
+	if (!harness_wait_until(some_lines_read, NULL))
+		fail_msg("the simulator at rate 0 sent fewer than 100 lines within %ld ms: are all four stage "
+			 "threads started? (see " L09 "#starting-in-order)",
+			 harness_wait_ms());
+}
+
 static void test_stop_ends_an_endless_simulator_within_the_deadline(void **state)
 {
 	(void)state;
 	struct pipeline_config cfg = endless_simulator();
 	start_or_fail(&cfg);
-	harness_on_hang("waiting for the first 100 lines");
-	if (!harness_wait_until(some_lines_read, NULL))
-		fail_msg(
-		    "the simulator at rate 0 sent fewer than 100 lines within %ld ms: are all four stage "
-		    "threads started? (see " L09 "#starting-in-order)",
-		    harness_wait_ms());
+	wait_for_some_lines();
 	stop_within_deadline(
 	    "pipeline_stop must close done (the tailer stops and closes lines, and the close "
 	    "travels down) and then join the stages from the tailer down (see " L09 "#stopping-in-order)");
@@ -332,10 +337,7 @@ static void test_invariant_holds_after_a_cancel(void **state)
 	(void)state;
 	struct pipeline_config cfg = endless_simulator();
 	start_or_fail(&cfg);
-	harness_on_hang("waiting for the first 100 lines");
-	if (!harness_wait_until(some_lines_read, NULL))
-		fail_msg("the simulator at rate 0 sent fewer than 100 lines within %ld ms",
-			 harness_wait_ms());
+	wait_for_some_lines();
 	pipeline_cancel(&pl);
 	stop_within_deadline("pipeline_stop after pipeline_cancel must return: every stage wakes from its "
 			     "closed channels");
@@ -691,7 +693,7 @@ static void test_stop_signals_are_blocked_in_every_thread(void **state)
 			fail_msg("thread %s does not block SIGINT and SIGTERM: pipeline_start must block them "
 				 "before it starts the first thread. A thread inherits its creator's mask when it "
 				 "starts, never later, and a signal the kernel hands to a thread that does not block "
-				 "it ends the process (see " L09 "#signals-in-a-threaded-program)",
+				 "it ends the process (see " L09 "#taking-the-signals)",
 				 d->d_name);
 	}
 	closedir(dir);
@@ -707,19 +709,17 @@ static void test_a_signal_stops_the_pipeline_and_every_line_is_counted(void **st
 	struct pipeline_config cfg = endless_simulator();
 	cfg.stop_signals = 1;
 	start_or_fail(&cfg);
-	harness_on_hang("waiting for the first 100 lines");
-	if (!harness_wait_until(some_lines_read, NULL))
-		fail_msg("the simulator at rate 0 sent fewer than 100 lines within %ld ms", harness_wait_ms());
+	wait_for_some_lines();
 	/* Every thread blocks SIGTERM, so it waits, pending, for sigwait. */
 	kill(getpid(), SIGTERM);
 	harness_on_hang("pipeline_await_signal did not return though SIGTERM is pending: it waits with "
-			"sigwait for SIGINT or SIGTERM (see " L09 "#signals-in-a-threaded-program)");
+			"sigwait for SIGINT or SIGTERM (see " L09 "#taking-the-signals)");
 	int signo = pipeline_await_signal(&pl);
 	if (signo != SIGTERM)
 		fail_msg("pipeline_await_signal returned %d, expected SIGTERM (%d)", signo, SIGTERM);
 	harness_on_hang("pipeline_wait did not return after pipeline_await_signal: once it has taken the "
 			"signal, it closes done, and the stages end on their own (see " L09
-			"#signals-in-a-threaded-program)");
+			"#taking-the-signals)");
 	pipeline_wait(&pl);
 	assert_invariant("after a SIGTERM");
 	pipeline_free(&pl);

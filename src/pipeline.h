@@ -128,15 +128,19 @@ struct pipeline_config pipeline_config_default(void);
 
 /* snippet: lifecycle */
 /*
- * Creates the registry (with every known series at 0), the channels and
- * the stages, starts one thread per stage and, if cfg->serve, the server.
- * Returns 0, or -1 with a one-line reason in err (everything already
- * started is stopped and freed).
+ * With cfg->stop_signals, first blocks SIGINT and SIGTERM in the calling
+ * thread, so that every thread started from it blocks them too. Creates
+ * the channels, the registry (with every known series at 0) and the
+ * stages, starts one thread per stage, from the metrics stage up, and,
+ * if cfg->serve, the server last. Returns 0, or -1 with a one-line reason
+ * in err: then every stage that started has been ended and joined, and
+ * everything made freed (the signals stay blocked).
  */
 int pipeline_start(struct pipeline *p, const struct pipeline_config *cfg, char *err, size_t errlen);
 
-/* Asks the source to stop (closes done) and waits until every stage has
- * drained and ended; the server keeps serving. Safe to call twice. */
+/* Asks the source to stop (closes done, and nothing else) and waits until
+ * every stage has drained and ended, joining each once, upstream first;
+ * the server keeps serving. Safe to call twice, and after pipeline_wait. */
 void pipeline_stop(struct pipeline *p);
 
 /* Waits until every stage has ended on its own (the source reached the end

@@ -484,9 +484,9 @@ static char *http_get(int port, const char *path)
 	return buf;
 }
 
-static void test_serves_the_counts_over_a_real_socket(void **state)
+/* A batch run of counted_log, served on a free port, drained. */
+static void serve_the_counted_log(void)
 {
-	(void)state;
 	make_log();
 	append_log(counted_log);
 	struct pipeline_config cfg = batch_config();
@@ -497,6 +497,12 @@ static void test_serves_the_counts_over_a_real_socket(void **state)
 		fail_msg("cfg.serve is 1 but p->server is NULL: start the server last in pipeline_start "
 			 "(see " L09 "#starting-in-order)");
 	wait_or_fail();
+}
+
+static void test_serves_the_counts_over_a_real_socket(void **state)
+{
+	(void)state;
+	serve_the_counted_log();
 	harness_on_hang("GET /metrics");
 	char *resp = http_get(http_server_port(pl.server), "/metrics");
 	if (strncmp(resp, "HTTP/1.1 200", 12) != 0)
@@ -545,15 +551,7 @@ static void look_at_server(void *arg)
 static void test_free_stops_the_server_before_the_channels(void **state)
 {
 	(void)state;
-	make_log();
-	append_log(counted_log);
-	struct pipeline_config cfg = batch_config();
-	cfg.serve = 1;
-	cfg.http.listen = "127.0.0.1:0";
-	start_or_fail(&cfg);
-	if (pl.server == NULL)
-		fail_msg("cfg.serve is 1 but p->server is NULL (see " L09 "#starting-in-order)");
-	wait_or_fail();
+	serve_the_counted_log();
 	struct server_at_free seen = {.port = http_server_port(pl.server)};
 	harness_before_cond_destroy(look_at_server, &seen);
 	harness_on_hang("pipeline_free did not return (see " L09 "#freeing-in-order)");

@@ -126,7 +126,8 @@ static const char *copy_naming_rules(const char *file, const char *rules)
 	char *text = read_file_or_fail(src, "a test file of the lesson");
 	char *at = strstr(text, LEARNERS_RULES);
 	if (at == NULL)
-		fail_msg("%s names no rule file " LEARNERS_RULES ": the tests are broken, not your rules", src);
+		fail_msg("%s names no rule file " LEARNERS_RULES ": the tests are broken, not your rules",
+			 src);
 	if (mkdtemp(workdir) == NULL)
 		fail_msg("mkdtemp: %s", strerror(errno));
 	harness_at_end(remove_workdir);
@@ -202,7 +203,8 @@ void promtool_test(const char *file, const char *section, const char *const *rul
 {
 	const char *impl = getenv("HARNESS_IMPL");
 	char path[PATH_MAX], cwd[PATH_MAX], abs[2 * PATH_MAX];
-	snprintf(path, sizeof(path), "%s/10-prometheus/rules.yml", impl != NULL && *impl != '\0' ? impl : "exercises");
+	snprintf(path, sizeof(path), "%s/10-prometheus/rules.yml",
+		 impl != NULL && *impl != '\0' ? impl : "exercises");
 	if (access(path, R_OK) != 0)
 		fail_msg("%s: %s: the lesson's rules file is missing (make exercises writes its stub)", path,
 			 strerror(errno));
@@ -219,7 +221,8 @@ void promtool_test(const char *file, const char *section, const char *const *rul
 			 "(the Debian package prometheus)");
 	char secs[32];
 	snprintf(secs, sizeof(secs), "%.1f", harness_bound_ms(4000) / 1000.0);
-	char *argv[] = {"timeout", "-k", "1", secs, "promtool", "test", "rules", (char *)copy_naming_rules(file, abs),
+	char *argv[] = {"timeout",  "-k",   "1",     secs,
+			"promtool", "test", "rules", (char *)copy_naming_rules(file, abs),
 			NULL};
 	harness_on_hang("promtool test rules did not finish");
 	char *out;
@@ -232,7 +235,5 @@ void promtool_test(const char *file, const char *section, const char *const *rul
 	free(out);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 124)
 		fail_msg("promtool test rules " TESTS_DIR "%s did not finish within %s s", file, secs);
-	fail_msg("%s fails " TESTS_DIR "%s (promtool test rules on that file runs it alone, on "
-		 "exercises/); promtool says:",
-		 path, file);
+	fail_msg("%s fails the promtool tests of " TESTS_DIR "%s:", path, file);
 }

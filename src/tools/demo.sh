@@ -409,9 +409,11 @@ echo "  p90 latency over 20s, all services:   $(lib_query \
 # lesson 10, or why there are none.
 recorded() {
 	echo "  $1 (the recording rule $2):"
-	lib_query "$2" "$3" ${4:+"$4"} | awk -v rules="$LIB_RULES" '
+	why="no such rule in $LIB_RULES (is lesson 10 done?)"
+	grep -q "record: *$2" "$LIB_RULES" && why="the rule has recorded nothing yet (its window holds too few scrapes?)"
+	lib_query "$2" "$3" ${4:+"$4"} | awk -v why="$why" '
 		{ printf "    %-24s %s\n", $1 (NF > 2 ? " " $2 : ""), $NF; n++ }
-		END { if (!n) print "    none: no such rule in " rules " (is lesson 10 done?)" }'
+		END { if (!n) print "    none: " why }'
 }
 recorded "error ratio, by service" service:logpipe_error_ratio:rate1m service
 recorded "p90 latency, by service" service:logpipe_log_latency_seconds:p90_rate1m service

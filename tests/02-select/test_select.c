@@ -87,6 +87,40 @@ static void test_cond_wait_with_past_deadline_times_out_at_once(void **state)
 	pthread_mutex_destroy(&mu);
 }
 
+/*
+ * A deadline 50 ms ahead, on CLOCK_MONOTONIC. A condition variable left on
+ * the default clock (the wall clock, since 1970) reads that deadline as
+ * decades ago and times out at once; one on the monotonic clock waits.
+ * Both of the channel's condition variables are checked: chan_new creates
+ * them with your chan_cond_init.
+ */
+static void test_timed_waits_last_until_the_monotonic_deadline(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(1);
+	harness_on_hang("a wait with a deadline 50 ms ahead did not return: does chan_cond_wait return "
+			"ETIMEDOUT once the deadline has passed?");
+	for (int sending = 0; sending <= 1; sending++) {
+		struct timespec start = clock_now();
+		struct timespec due = deadline_after_ms(50);
+		void *got = NULL;
+		enum chan_status rc = sending ? chan_send_until(ch, MSG(2), &due) : chan_recv_until(ch, &got, &due);
+		double ms = ms_since(&start);
+		const char *what = sending ? "chan_send_until on a full channel" : "chan_recv_until on an empty channel";
+		if (rc != CHAN_TIMEOUT)
+			fail_msg("%s with a deadline 50 ms ahead returned %s, expected CHAN_TIMEOUT", what,
+				 chan_status_str(rc));
+		if (ms < 45.0)
+			fail_msg("%s with a deadline 50 ms ahead returned CHAN_TIMEOUT after %.1f ms: does "
+				 "chan_cond_init (which created %s) call pthread_condattr_setclock(&attr, "
+				 "CLOCK_MONOTONIC)? On the default clock a monotonic deadline is long past",
+				 what, ms, sending ? "not_full" : "not_empty");
+		if (!sending)
+			assert_chan_status(chan_send(ch, MSG(1)), CHAN_OK); /* full, for the send */
+	}
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
 /* ---- the rendezvous -------------------------------------------------------- */
 
 static void test_unbuffered_send_blocks_until_a_receiver_takes_it(void **state)
@@ -856,6 +890,7 @@ int main(int argc, char **argv)
 {
 	static const struct harness_test tests[] = {
 	    HTEST(test_cond_wait_with_past_deadline_times_out_at_once, L02 "#deadlines"),
+	    HTEST(test_timed_waits_last_until_the_monotonic_deadline, L02 "#deadlines"),
 	    HTEST(test_unbuffered_send_blocks_until_a_receiver_takes_it, L02 "#rendezvous"),
 	    HTEST(test_unbuffered_send_closed_before_pickup_is_not_delivered, L02 "#rendezvous"),
 	    HTEST(test_unbuffered_recv_blocks_until_a_sender_arrives, L02 "#rendezvous"),

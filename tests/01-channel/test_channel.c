@@ -525,7 +525,7 @@ static void test_send_until_a_past_deadline_sends_if_there_is_room(void **state)
 int main(int argc, char **argv)
 {
 	static const struct harness_test tests[] = {
-		HTEST(test_new_channel_is_empty_with_its_capacity, L01 "#5-build-it"),
+		HTEST(test_new_channel_is_empty_with_its_capacity, L01 "#new-and-free"),
 		HTEST(test_recv_returns_what_was_sent, L01 "#send-and-receive"),
 		HTEST(test_messages_come_out_in_fifo_order, L01 "#the-ring-buffer"),
 		HTEST(test_len_counts_buffered_messages, L01 "#len-and-cap"),
@@ -536,7 +536,7 @@ int main(int argc, char **argv)
 		HTEST(test_close_twice_returns_closed, L01 "#close"),
 		HTEST(test_close_wakes_every_blocked_receiver, L01 "#close"),
 		HTEST(test_close_wakes_every_blocked_sender, L01 "#close"),
-		HTEST(test_free_refuses_while_a_thread_is_blocked, L01 "#5-build-it"),
+		HTEST(test_free_refuses_while_a_thread_is_blocked, L01 "#new-and-free"),
 		HTEST(test_null_channel_is_an_error_not_a_crash, L01 "#5-build-it"),
 		HTEST(test_4x4_threads_move_a_million_messages_exactly_once, L01 "#7-what-can-go-wrong"),
 		HTEST(test_4x4_threads_through_one_slot_exactly_once, L01 "#7-what-can-go-wrong"),

@@ -1,5 +1,5 @@
 /*
- * Hardening: the /metrics server (lesson 07) under abuse. Not part of any
+ * Hardening: the /metrics server (lesson 08) under abuse. Not part of any
  * lesson's grade: `make check` runs this suite against the reference.
  *
  * Each test starts a real server on an ephemeral loopback port, attacks
@@ -11,7 +11,7 @@
 #include "harness.h"
 #include "http.h"
 #include "process.h"
-#include "../07-http/http_client.h"
+#include "../08-http/http_client.h"
 
 #include "clock.h"
 

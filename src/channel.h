@@ -21,6 +21,12 @@
  *
  * Deadlines are absolute times on CLOCK_MONOTONIC (see clock.h), so a jump
  * of the wall clock can neither stretch nor cut a wait.
+ *
+ * Two lessons write it, each rule once: lesson 01 the bounded buffer
+ * (channel.c), lesson 02 the clock of the waits, the rendezvous of
+ * capacity 0 and the wake-up of a waiting select (select.c, reached from
+ * channel.c through "the seam" at the end of this header), then the try,
+ * timed and select operations.
  */
 #ifndef CHANNEL_H
 #define CHANNEL_H

@@ -1135,17 +1135,17 @@ static void test_promtool_accepts_the_rendering(void **state)
 int main(int argc, char **argv)
 {
 	static const struct harness_test tests[] = {
-	    HTEST(test_format_value_goldens, L06 "#formatting-a-value"),
+	    HTEST(test_format_value_goldens, L06 "#numbers-that-read-back"),
 	    HTEST(test_format_value_reads_back_as_the_same_double, L06 "#numbers-that-read-back"),
 	    HTEST(test_label_value_escapes_backslash_quote_and_newline, L06 "#escaping"),
 	    HTEST(test_label_value_keeps_valid_utf8, L06 "#escaping"),
 	    HTEST(test_label_value_replaces_invalid_utf8, L06 "#escaping"),
 	    HTEST(test_help_escapes_only_backslash_and_newline, L06 "#escaping"),
-	    HTEST(test_bad_metric_names_are_refused, L06 "#names"),
-	    HTEST(test_bad_label_names_are_refused, L06 "#names"),
-	    HTEST(test_histogram_may_not_have_a_label_named_le, L06 "#names"),
-	    HTEST(test_histogram_bounds_must_be_finite_and_increasing, L06 "#names"),
-	    HTEST(test_registering_a_name_twice_is_refused, L06 "#names"),
+	    HTEST(test_bad_metric_names_are_refused, L06 "#what-is-given"),
+	    HTEST(test_bad_label_names_are_refused, L06 "#what-is-given"),
+	    HTEST(test_histogram_may_not_have_a_label_named_le, L06 "#what-is-given"),
+	    HTEST(test_histogram_bounds_must_be_finite_and_increasing, L06 "#what-is-given"),
+	    HTEST(test_registering_a_name_twice_is_refused, L06 "#what-is-given"),
 	    HTEST(test_value_of_a_missing_series_is_minus_one, L06 "#finding-a-series"),
 	    HTEST(test_series_limit_refuses_new_series_and_counts_drops, L06 "#finding-a-series"),
 	    HTEST(test_look_alike_invalid_values_are_one_series, L06 "#finding-a-series"),

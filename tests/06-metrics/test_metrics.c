@@ -574,6 +574,28 @@ static void test_updates_refuse_the_wrong_family_type(void **state)
 	metrics_registry_free(reg);
 }
 
+static void test_updates_refuse_missing_label_values(void **state)
+{
+	(void)state;
+	struct metrics_registry *reg = registry_or_fail(0);
+	const char *labels[] = {"level", "service"};
+	struct metric_family *c = must(metrics_counter(reg, "m_total", "help", 2, labels), "m_total");
+	const char *half[] = {"info", NULL};
+	errno = 0;
+	if (metrics_counter_add(c, NULL, 1) != -1 || errno != EINVAL)
+		fail_msg("metrics_counter_add with values NULL on a family with 2 labels must return -1 with "
+			 "EINVAL: series_get checks every value before it hashes one");
+	errno = 0;
+	if (metrics_counter_add(c, half, 1) != -1 || errno != EINVAL)
+		fail_msg("metrics_counter_add with values {\"info\", NULL} must return -1 with EINVAL");
+	const char *full[] = {"info", "api"};
+	harness_on_hang("an update after a refused one blocked: does the EINVAL path unlock the registry?");
+	must_update(metrics_counter_add(c, full, 1), "an update after two refused ones");
+	if (c->nseries != 1)
+		fail_msg("the family has %zu series, expected 1: a refused update creates nothing", c->nseries);
+	metrics_registry_free(reg);
+}
+
 static void test_value_of_a_missing_series_is_minus_one(void **state)
 {
 	(void)state;
@@ -1146,6 +1168,7 @@ int main(int argc, char **argv)
 	    HTEST(test_histogram_may_not_have_a_label_named_le, L06 "#what-is-given"),
 	    HTEST(test_histogram_bounds_must_be_finite_and_increasing, L06 "#what-is-given"),
 	    HTEST(test_registering_a_name_twice_is_refused, L06 "#what-is-given"),
+	    HTEST(test_updates_refuse_missing_label_values, L06 "#finding-a-series"),
 	    HTEST(test_value_of_a_missing_series_is_minus_one, L06 "#finding-a-series"),
 	    HTEST(test_series_limit_refuses_new_series_and_counts_drops, L06 "#finding-a-series"),
 	    HTEST(test_look_alike_invalid_values_are_one_series, L06 "#finding-a-series"),

@@ -977,7 +977,7 @@ static void test_stage_does_not_observe_entries_without_latency(void **state)
 	stage_free(&r);
 }
 
-/* The step alone, with no channel: what lesson 11 builds on. */
+/* The step alone, with no channel: what lesson 12 builds on. */
 static void test_step_counts_and_frees_one_entry(void **state)
 {
 	(void)state;

@@ -7,23 +7,40 @@
 
 #include <errno.h>
 
-/* A worker is done: the last one out closes the door. Every worker has
- * sent its last item before it counts itself out, so once running is 0
- * nothing more will ever be sent on out. */
+/* A worker is done: the last one out closes the door. */
 static void worker_finished(struct stage_runner *r)
 {
+	/* BEGIN SOLUTION */
+	/* Every worker has sent its last item before it counts itself out, so
+	 * once running is 0 nothing more will ever be sent on out. The count
+	 * and the test are one atomic step: atomic_fetch_sub returns the value
+	 * before the subtraction, and exactly one worker sees 1. */
 	if (atomic_fetch_sub(&r->running, 1) == 1 && r->out != NULL)
 		chan_close(r->out);
+	/* END SOLUTION */
+	/* STUB
+	(void)r;
+	NOT_IMPLEMENTED("worker_finished", "lessons/12-workers/README.md#4-who-closes-out");
+	*/
+}
+
+static int runner_valid(const struct stage_runner *r)
+{
+	return r->in != NULL && r->step != NULL && r->batch >= 1 && r->batch <= STAGE_MAX_BATCH &&
+	       r->workers >= 1 && r->workers <= STAGE_MAX_WORKERS && (r->out == NULL || r->discard != NULL);
 }
 
 int stage_start(struct stage_runner *r)
 {
-	if (r->in == NULL || r->step == NULL || r->batch < 1 || r->batch > STAGE_MAX_BATCH ||
-	    r->workers < 1 || r->workers > STAGE_MAX_WORKERS || (r->out != NULL && r->discard == NULL))
+	if (!runner_valid(r))
 		return EINVAL;
-	atomic_init(&r->running, r->workers);
 	atomic_init(&r->recv_ns, 0);
 	atomic_init(&r->send_ns, 0);
+	/* BEGIN SOLUTION */
+	/* Counted before any worker starts: a worker that counted itself in
+	 * when it started could finish, find the count at 0 and close out
+	 * before the next one had even begun. */
+	atomic_init(&r->running, r->workers);
 	r->started = 0;
 	for (size_t i = 0; i < r->workers; i++) {
 		int rc = pthread_create(&r->threads[i], NULL, stage_worker, r);
@@ -37,13 +54,26 @@ int stage_start(struct stage_runner *r)
 		r->started++;
 	}
 	return 0;
+	/* END SOLUTION */
+	/* STUB
+	r->started = 0;
+	NOT_IMPLEMENTED("stage_start", "lessons/12-workers/README.md#4-who-closes-out");
+	return ENOSYS;
+	*/
 }
 
 void stage_join(struct stage_runner *r)
 {
+	/* BEGIN SOLUTION */
+	/* Only the threads that started: the others' pthread_t was never set. */
 	for (size_t i = 0; i < r->started; i++)
 		pthread_join(r->threads[i], NULL);
 	r->started = 0;
+	/* END SOLUTION */
+	/* STUB
+	r->started = 0;
+	NOT_IMPLEMENTED("stage_join", "lessons/12-workers/README.md#4-who-closes-out");
+	*/
 }
 
 /* BEGIN SOLUTION */

@@ -4,11 +4,13 @@
  * runner's test fixtures are tests/harness/stage_testing.h.
  */
 #include "chan_testing.h"
+#include "interpose.h"
 #include "pipeline.h"
 #include "stage.h"
 #include "stage_testing.h"
 #include "strbuf.h"
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,6 +173,87 @@ static void test_the_first_worker_to_finish_leaves_out_open(void **state)
 	runner_free(&r);
 }
 
+/* 1 once out is closed (read under its lock, without taking anything). */
+static int out_closed(struct stage_runner *r)
+{
+	pthread_mutex_lock(&r->out->mu);
+	int closed = r->out->closed;
+	pthread_mutex_unlock(&r->out->mu);
+	return closed;
+}
+
+static int a_worker_returned(void *arg)
+{
+	(void)arg;
+	return harness_thread_starts_returned() >= 1;
+}
+
+/* Go's WaitGroup rule, Add before go: the second worker's thread is held
+ * before it runs, while the first drains in and finishes. The runner
+ * counted both in before starting either, so out stays open. */
+static void test_every_worker_is_counted_in_before_any_starts(void **state)
+{
+	(void)state;
+	struct stage_runner r;
+	struct work w;
+	runner_init(&r, &w, 2, 4, 1, 2);
+	assert_chan_status(chan_send(r.in, MSG(1)), CHAN_OK);
+	assert_chan_status(chan_send(r.in, MSG(2)), CHAN_OK);
+	assert_chan_status(chan_close(r.in), CHAN_OK);
+	harness_thread_starts_after(1, 0);
+	runner_start(&r);
+	int returned = harness_wait_until(a_worker_returned, NULL);
+	int closed = out_closed(&r);
+	harness_thread_starts_go();
+	if (!returned)
+		fail_msg("the first worker did not return within %ld ms, with in closed after 2 items: a "
+			 "worker returns once stage_recv says CHAN_CLOSED",
+			 harness_wait_ms());
+	if (closed)
+		fail_msg("out was closed by the first worker to finish while the second had not even "
+			 "begun: count every worker in (running = workers) in stage_start before starting "
+			 "any, not in each worker as it starts (Go: wg.Add before go)");
+	long got = drain_out(&r, NULL, 2, "out was never closed: the last worker to finish closes out");
+	join_runner(&r);
+	assert_int_equal(got, 2);
+	runner_free(&r);
+}
+
+/* Two of four workers start; the third pthread_create fails (EAGAIN, as
+ * when the system is out of threads). The two run on, and when they are
+ * done out must be closed: the two that never started were counted out. */
+static void test_stage_start_counts_out_the_workers_that_never_started(void **state)
+{
+	(void)state;
+	struct stage_runner r;
+	struct work w;
+	runner_init(&r, &w, 8, 8, 2, 4);
+	for (long i = 1; i <= 6; i++)
+		assert_chan_status(chan_send(r.in, MSG(i)), CHAN_OK);
+	assert_chan_status(chan_close(r.in), CHAN_OK);
+	harness_thread_starts_after(2, EAGAIN);
+	int rc = stage_start(&r);
+	harness_thread_starts_go();
+	if (rc != EAGAIN || r.started != 2)
+		fail_msg("the third of 4 thread starts failed with EAGAIN: stage_start returned %d and "
+			 "says %zu started, expected %d (EAGAIN) and 2",
+			 rc, r.started, EAGAIN);
+	join_runner(&r);
+	void *msg;
+	long got = 0;
+	enum chan_status last;
+	while ((last = chan_try_recv(r.out, &msg)) == CHAN_OK)
+		got++;
+	if (got != 6)
+		fail_msg("out carried %ld of 6 items: the two workers that started must do all the work",
+			 got);
+	if (last != CHAN_CLOSED)
+		fail_msg("both started workers have finished, yet out is still open: the 2 workers that "
+			 "never started never finish either; stage_start must count them out "
+			 "(worker_finished once for each) so that the last real one closes out");
+	runner_free(&r);
+}
+
 /* Nobody downstream: what out refuses is discarded, and in keeps being
  * drained so that the feeder (capacity 1) never blocks for good. */
 static void test_runner_keeps_draining_in_when_out_is_closed(void **state)
@@ -321,6 +404,8 @@ int main(int argc, char **argv)
 	    HTEST(test_runner_sends_on_only_what_the_step_returns, L12 "#5-build-it-the-worker"),
 	    HTEST(test_workers_move_every_item_exactly_once_and_the_last_closes_out, L12 "#4-who-closes-out"),
 	    HTEST(test_the_first_worker_to_finish_leaves_out_open, L12 "#4-who-closes-out"),
+	    HTEST(test_every_worker_is_counted_in_before_any_starts, L12 "#4-who-closes-out"),
+	    HTEST(test_stage_start_counts_out_the_workers_that_never_started, L12 "#4-who-closes-out"),
 	    HTEST(test_runner_keeps_draining_in_when_out_is_closed, L12 "#5-build-it-the-worker"),
 	    HTEST(test_runner_discards_only_what_a_partial_send_left, L12 "#5-build-it-the-worker"),
 	    HTEST(test_runner_as_the_last_stage_has_no_out, L12 "#5-build-it-the-worker"),

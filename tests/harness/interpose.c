@@ -19,6 +19,7 @@
 #define _GNU_SOURCE
 #include "interpose.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -324,10 +325,96 @@ static void *trampoline(void *p)
 	return s.fn(s.arg);
 }
 
+/* ---- thread starts made to fail or wait ---------------------------------------- */
+
+/* starts_left: how many more starts go ahead as usual, or -1 when no test
+ * asked (harness_thread_starts_after); start_error: what each start after
+ * them returns, 0 to hold the thread instead. */
+static atomic_long starts_left = -1;
+static atomic_int start_error;
+static atomic_long planned_returned;
+/* hold_mu protects holding: 1 while the held threads must wait. */
+static pthread_mutex_t hold_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hold_cv = PTHREAD_COND_INITIALIZER;
+static int holding;
+
+void harness_thread_starts_after(unsigned allowed, int err)
+{
+	__real_pthread_mutex_lock(&hold_mu);
+	holding = 1;
+	__real_pthread_mutex_unlock(&hold_mu);
+	atomic_store(&start_error, err);
+	atomic_store(&starts_left, (long)allowed);
+}
+
+void harness_thread_starts_go(void)
+{
+	atomic_store(&starts_left, -1);
+	__real_pthread_mutex_lock(&hold_mu);
+	holding = 0;
+	__real_pthread_cond_broadcast(&hold_cv);
+	__real_pthread_mutex_unlock(&hold_mu);
+}
+
+long harness_thread_starts_returned(void)
+{
+	return atomic_load(&planned_returned);
+}
+
+/* What this start does: the value of starts_left it found (-1: no plan,
+ * more than 0: go ahead, 0: fail or hold), taking one start away. */
+static long take_start(void)
+{
+	long left = atomic_load(&starts_left);
+	while (left > 0 && !atomic_compare_exchange_weak(&starts_left, &left, left - 1))
+		;
+	return left;
+}
+
+struct planned {
+	void *(*fn)(void *);
+	void *arg;
+	int held;
+};
+
+static void *planned_start(void *p)
+{
+	struct planned s = *(struct planned *)p;
+	free(p);
+	__real_pthread_mutex_lock(&hold_mu);
+	while (s.held && holding)
+		__real_pthread_cond_wait(&hold_cv, &hold_mu);
+	__real_pthread_mutex_unlock(&hold_mu);
+	void *ret = s.fn(s.arg);
+	atomic_fetch_add(&planned_returned, 1);
+	return ret;
+}
+
+/* A start while a test has a plan: it fails, or its thread counts its
+ * return, and waits first if it is one to hold. */
+static int planned_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg,
+			  long left)
+{
+	int err = atomic_load(&start_error);
+	if (left == 0 && err != 0)
+		return err;
+	struct planned *s = malloc(sizeof(*s));
+	if (s == NULL)
+		return EAGAIN;
+	*s = (struct planned){fn, arg, left == 0};
+	int rc = __real_pthread_create(t, attr, planned_start, s);
+	if (rc != 0)
+		free(s);
+	return rc;
+}
+
 /* A new thread's generator is drawn from its creator's, so that a seed
  * gives every thread the same sequence of decisions in every run. */
 int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
 {
+	long left = take_start();
+	if (left >= 0)
+		return planned_create(t, attr, fn, arg, left);
 	if (!perturbing)
 		return __real_pthread_create(t, attr, fn, arg);
 	struct start *s = malloc(sizeof(*s));

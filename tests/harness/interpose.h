@@ -30,4 +30,19 @@ extern struct harness_lock harness_locks[];
 /* The seed of this run's perturbation (HARNESS_SEED), 0 when there is none. */
 uint64_t harness_seed(void);
 
+/* For tests of code that starts threads (the stage runner's stage_start):
+ * from now on the next `allowed` thread starts go ahead, and each one after
+ * them either fails with err, as pthread_create does when the system is
+ * out of threads (EAGAIN), or, with err 0, starts a thread that waits
+ * before running its function, until harness_thread_starts_go. */
+void harness_thread_starts_after(unsigned allowed, int err);
+
+/* Thread starts go ahead again, and the threads held by
+ * harness_thread_starts_after run their functions. */
+void harness_thread_starts_go(void);
+
+/* How many threads started since the first harness_thread_starts_after
+ * have returned from their function. */
+long harness_thread_starts_returned(void);
+
 #endif

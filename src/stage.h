@@ -106,4 +106,17 @@ enum chan_status stage_recv(struct stage_runner *r, void *items[], size_t *got);
 size_t stage_send(struct stage_runner *r, void *const results[], size_t n);
 /* end snippet */
 
+/* snippet: export */
+struct metric_family;
+
+/* Lesson 13: a runner's waits as a scrape sees them. blocked is a counter
+ * family with the labels stage and op (logpipe_stage_blocked_seconds_total).
+ * Sets blocked{stage,op="recv"} to r->recv_ns and, for a runner with an
+ * out, blocked{stage,op="send"} to r->send_ns, both in seconds, the unit
+ * Prometheus uses for every time; a runner without out (the last stage)
+ * has no op="send" series at all. Called at every scrape while the
+ * workers add to the totals; reads each one once. */
+void stage_export(const struct stage_runner *r, const char *stage, struct metric_family *blocked);
+/* end snippet */
+
 #endif

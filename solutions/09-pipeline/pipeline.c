@@ -201,14 +201,8 @@ static void copy_self_metrics(struct pipeline *p)
 		metrics_gauge_set(p->channel_depth, v, (double)chan_len(chans[c]));
 		metrics_gauge_set(p->channel_capacity, v, (double)chan_cap(chans[c]));
 	}
-	for (int i = T_PARSER; p->blocked != NULL && i < T_COUNT; i++) {
-		const char *recv[] = {stage_name[i], "recv"};
-		const char *send[] = {stage_name[i], "send"};
-		metrics_counter_set(p->blocked, recv, (double)atomic_load(&p->runners[i].recv_ns) / 1e9);
-		if (i != T_SINK)
-			metrics_counter_set(p->blocked, send,
-					    (double)atomic_load(&p->runners[i].send_ns) / 1e9);
-	}
+	for (int i = T_PARSER; p->blocked != NULL && i < T_COUNT; i++)
+		stage_export(&p->runners[i], stage_name[i], p->blocked);
 }
 
 /*
@@ -443,16 +437,6 @@ void pipeline_stop(struct pipeline *p)
 void pipeline_wait(struct pipeline *p)
 {
 	join_stages(p);
-}
-
-void pipeline_cancel(struct pipeline *p)
-{
-	/* cancel first, so that a runner woken by a closed channel already
-	 * sees it; done too, so that the tailer stops reading. A channel
-	 * closed twice only answers CHAN_CLOSED. */
-	struct chan *chans[] = {p->cancel, p->done, p->lines, p->entries, p->passed};
-	for (size_t i = 0; i < sizeof(chans) / sizeof(chans[0]); i++)
-		chan_close(chans[i]);
 }
 
 /* ---- what a scrape sees ----------------------------------------------------- */

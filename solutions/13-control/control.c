@@ -1,12 +1,16 @@
 /*
- * control.c - lesson 13: the stage runner's two channel operations,
- * watched: the time every worker waits on in and on out, and the cancel
- * channel looked at before every batch. The contract is in src/stage.h.
+ * control.c - lesson 13: the stage runner watched and cancellable. Its two
+ * channel operations count the time every worker waits on in and on out,
+ * and look at the cancel channel before every batch; the waits are
+ * exported as a scrape sees them; and pipeline_cancel abandons what is in
+ * flight. The contracts are in src/stage.h and src/pipeline.h.
  */
 #include "stage.h"
 #include "batch.h"
 #include "clock.h"
+#include "metrics.h"
 #include "notimpl.h"
+#include "pipeline.h"
 
 /* BEGIN SOLUTION */
 /* Adds the time since start to *total, in nanoseconds: one atomic
@@ -63,5 +67,45 @@ size_t stage_send(struct stage_runner *r, void *const results[], size_t n)
 	(void)n;
 	NOT_IMPLEMENTED("stage_send", "lessons/13-control/README.md#build-it-the-waits");
 	return 0;
+	*/
+}
+
+void stage_export(const struct stage_runner *r, const char *stage, struct metric_family *blocked)
+{
+	/* BEGIN SOLUTION */
+	/* Counters, not gauges: a wait only ever adds up, and what a reader
+	 * wants is its rate, the share of each second spent waiting. */
+	const char *recv[] = {stage, "recv"};
+	metrics_counter_set(blocked, recv, (double)atomic_load(&r->recv_ns) / 1e9);
+	/* The last stage sends nothing: a series that is always 0 would say
+	 * "never waits to send", which is not the same as "never sends". */
+	if (r->out == NULL)
+		return;
+	const char *send[] = {stage, "send"};
+	metrics_counter_set(blocked, send, (double)atomic_load(&r->send_ns) / 1e9);
+	/* END SOLUTION */
+	/* STUB
+	(void)r;
+	(void)stage;
+	(void)blocked;
+	NOT_IMPLEMENTED("stage_export", "lessons/13-control/README.md#build-it-the-waits");
+	*/
+}
+
+void pipeline_cancel(struct pipeline *p)
+{
+	/* BEGIN SOLUTION */
+	/* cancel first, so that a runner woken by a closed channel already
+	 * sees it and does not take another batch; done too, so that the
+	 * tailer stops reading; then every channel between the stages, so
+	 * that a stage blocked in a send or a receive wakes at once. A channel
+	 * closed twice only answers CHAN_CLOSED: cancelling twice is safe. */
+	struct chan *chans[] = {p->cancel, p->done, p->lines, p->entries, p->passed};
+	for (size_t i = 0; i < sizeof(chans) / sizeof(chans[0]); i++)
+		chan_close(chans[i]);
+	/* END SOLUTION */
+	/* STUB
+	(void)p;
+	NOT_IMPLEMENTED("pipeline_cancel", "lessons/13-control/README.md#build-it-the-check");
 	*/
 }

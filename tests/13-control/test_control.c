@@ -6,6 +6,7 @@
  */
 #include "chan_testing.h"
 #include "clock.h"
+#include "metrics.h"
 #include "pipeline.h"
 #include "stage.h"
 #include "stage_testing.h"
@@ -78,6 +79,55 @@ static void test_runner_counts_the_time_workers_wait_to_send(void **state)
 		    "the time every chan_send_many takes to send_ns",
 		    send_ms, waited_ms);
 	runner_free(&r);
+}
+
+/* Fails unless the exposition has (want 1) or lacks (want 0) a line
+ * starting with line; prints the exposition when it fails. */
+static void expect_line(const char *text, const char *line, int want, const char *why)
+{
+	if ((strstr(text, line) != NULL) == want)
+		return;
+	fprintf(stderr, "# the exposition:\n%s", text);
+	fail_msg("%s \"%s...\" in the exposition: %s", want ? "no line" : "a line", line, why);
+}
+
+/* Two runners' totals, set by hand and exported twice: in seconds, the
+ * last stage without a send series, and the second scrape sees what was
+ * added since the first. */
+static void test_a_runner_exports_its_waits_in_seconds(void **state)
+{
+	(void)state;
+	static const char *const labels[] = {"stage", "op"};
+	struct metrics_registry *reg = metrics_registry_new(0);
+	assert_non_null(reg);
+	struct metric_family *blocked =
+	    metrics_counter(reg, "logpipe_stage_blocked_seconds_total", "Waits.", 2, labels);
+	assert_non_null(blocked);
+	struct chan *out = chan_new_or_fail(1);
+	struct stage_runner filter = {.out = out}, last = {.out = NULL};
+	atomic_store(&filter.recv_ns, 1500000000ULL);
+	atomic_store(&filter.send_ns, 250000000ULL);
+	atomic_store(&last.recv_ns, 2000000000ULL);
+	stage_export(&filter, "filter", blocked);
+	stage_export(&last, "metrics", blocked);
+	atomic_fetch_add(&last.recv_ns, 1000000000ULL);
+	stage_export(&last, "metrics", blocked);
+	size_t len = 0;
+	char *text = metrics_render(reg, &len);
+	assert_non_null(text);
+	const char *seconds = "r->recv_ns and r->send_ns count nanoseconds; Prometheus counts time in "
+			      "seconds (divide by 1e9)";
+	expect_line(text, "logpipe_stage_blocked_seconds_total{stage=\"filter\",op=\"recv\"} 1.5\n", 1,
+		    seconds);
+	expect_line(text, "logpipe_stage_blocked_seconds_total{stage=\"filter\",op=\"send\"} 0.25\n", 1,
+		    seconds);
+	expect_line(text, "logpipe_stage_blocked_seconds_total{stage=\"metrics\",op=\"recv\"} 3\n", 1,
+		    "the second export must read the total again (2 s, then 1 s more)");
+	expect_line(text, "logpipe_stage_blocked_seconds_total{stage=\"metrics\",op=\"send\"}", 0,
+		    "a runner without out never sends: export no op=\"send\" series for it");
+	free(text);
+	chan_free(out);
+	metrics_registry_free(reg);
 }
 
 static void test_pipeline_exports_its_channels_and_its_waits(void **state)
@@ -234,6 +284,7 @@ int main(int argc, char **argv)
 	static const struct harness_test tests[] = {
 	    HTEST(test_runner_counts_the_time_workers_wait_to_receive, L13 "#build-it-the-waits"),
 	    HTEST(test_runner_counts_the_time_workers_wait_to_send, L13 "#build-it-the-waits"),
+	    HTEST(test_a_runner_exports_its_waits_in_seconds, L13 "#build-it-the-waits"),
 	    HTEST(test_pipeline_exports_its_channels_and_its_waits, L13 "#2-part-1-the-pipeline-watches-itself"),
 	    HTEST(test_a_slow_stage_makes_the_stage_before_it_wait, L13 "#build-it-the-waits"),
 	    HTEST(test_a_cancelled_worker_stops_before_its_next_batch, L13 "#build-it-the-check"),

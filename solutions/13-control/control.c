@@ -70,25 +70,76 @@ size_t stage_send(struct stage_runner *r, void *const results[], size_t n)
 	*/
 }
 
-void stage_export(const struct stage_runner *r, const char *stage, struct metric_family *blocked)
+void stage_export(const struct stage_runner *r, struct metric_family *blocked)
 {
 	/* BEGIN SOLUTION */
-	/* Counters, not gauges: a wait only ever adds up, and what a reader
-	 * wants is its rate, the share of each second spent waiting. */
-	const char *recv[] = {stage, "recv"};
+	const char *recv[] = {r->name, "recv"};
 	metrics_counter_set(blocked, recv, (double)atomic_load(&r->recv_ns) / 1e9);
 	/* The last stage sends nothing: a series that is always 0 would say
 	 * "never waits to send", which is not the same as "never sends". */
 	if (r->out == NULL)
 		return;
-	const char *send[] = {stage, "send"};
+	const char *send[] = {r->name, "send"};
 	metrics_counter_set(blocked, send, (double)atomic_load(&r->send_ns) / 1e9);
 	/* END SOLUTION */
 	/* STUB
 	(void)r;
-	(void)stage;
 	(void)blocked;
-	NOT_IMPLEMENTED("stage_export", "lessons/13-control/README.md#build-it-the-waits");
+	NOT_IMPLEMENTED("stage_export", "lessons/13-control/README.md#build-it-the-export");
+	*/
+}
+
+int pipeline_watch_register(struct pipeline *p)
+{
+	/* BEGIN SOLUTION */
+	static const char *const channel[] = {"channel"};
+	static const char *const stage_op[] = {"stage", "op"};
+	/* A depth is a gauge: a snapshot, up and down. A wait only ever adds
+	 * up: a counter, whose rate is the share of each second spent waiting. */
+	p->channel_depth =
+	    metrics_gauge(p->reg, "logpipe_channel_depth",
+			  "Items buffered in each channel between two stages, at the scrape.", 1, channel);
+	p->channel_capacity =
+	    metrics_gauge(p->reg, "logpipe_channel_capacity",
+			  "How many items each channel between two stages can hold.", 1, channel);
+	if (p->channel_depth == NULL || p->channel_capacity == NULL)
+		return -1;
+	/* The stages' own loops count no waits: no family that would stay at 0. */
+	p->blocked = NULL;
+	if (!pipeline_config_batched(&p->cfg))
+		return 0;
+	p->blocked = metrics_counter(p->reg, "logpipe_stage_blocked_seconds_total",
+				     "Time a stage's workers spent receiving (op=recv) or sending "
+				     "(op=send) on its channels, waiting included.",
+				     2, stage_op);
+	return p->blocked != NULL ? 0 : -1;
+	/* END SOLUTION */
+	/* STUB
+	(void)p;
+	NOT_IMPLEMENTED("pipeline_watch_register", "lessons/13-control/README.md#build-it-the-export");
+	return -1;
+	*/
+}
+
+void pipeline_watch_copy(struct pipeline *p)
+{
+	/* BEGIN SOLUTION */
+	static const char *const channel_name[] = {"lines", "entries", "passed"};
+	struct chan *const chans[] = {p->lines, p->entries, p->passed};
+	/* chan_len is a snapshot, never a promise about the next operation
+	 * (lesson 01): to report is what it is for. */
+	for (size_t c = 0; c < sizeof(chans) / sizeof(chans[0]); c++) {
+		const char *v[] = {channel_name[c]};
+		metrics_gauge_set(p->channel_depth, v, (double)chan_len(chans[c]));
+		metrics_gauge_set(p->channel_capacity, v, (double)chan_cap(chans[c]));
+	}
+	/* runners[0] is the tailer's place, which never runs in a runner. */
+	for (size_t i = 1; p->blocked != NULL && i < sizeof(p->runners) / sizeof(p->runners[0]); i++)
+		stage_export(&p->runners[i], p->blocked);
+	/* END SOLUTION */
+	/* STUB
+	(void)p;
+	NOT_IMPLEMENTED("pipeline_watch_copy", "lessons/13-control/README.md#build-it-the-export");
 	*/
 }
 

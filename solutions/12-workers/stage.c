@@ -24,10 +24,24 @@ static void worker_finished(struct stage_runner *r)
 	*/
 }
 
+/* 1 if the runner can run as the caller set it up. */
 static int runner_valid(const struct stage_runner *r)
 {
-	return r->in != NULL && r->step != NULL && r->batch >= 1 && r->batch <= STAGE_MAX_BATCH &&
-	       r->workers >= 1 && r->workers <= STAGE_MAX_WORKERS && (r->out == NULL || r->discard != NULL);
+	/* BEGIN SOLUTION */
+	/* A worker's arrays hold STAGE_MAX_BATCH items, and threads[] holds
+	 * STAGE_MAX_WORKERS: beyond either, the runner would write past them.
+	 * Without discard, what out refuses could only leak. */
+	if (r->in == NULL || r->step == NULL || (r->out != NULL && r->discard == NULL))
+		return 0;
+	if (r->batch < 1 || r->batch > STAGE_MAX_BATCH)
+		return 0;
+	return r->workers >= 1 && r->workers <= STAGE_MAX_WORKERS;
+	/* END SOLUTION */
+	/* STUB
+	(void)r;
+	NOT_IMPLEMENTED("runner_valid", "lessons/12-workers/README.md#5-build-it-the-runner");
+	return 1;
+	*/
 }
 
 int stage_start(struct stage_runner *r)
@@ -113,7 +127,7 @@ void *stage_worker(void *arg)
 	}
 	/* END SOLUTION */
 	/* STUB
-	NOT_IMPLEMENTED("stage_worker", "lessons/12-workers/README.md#5-build-it-the-worker");
+	NOT_IMPLEMENTED("stage_worker", "lessons/12-workers/README.md#5-build-it-the-runner");
 	*/
 	worker_finished(r);
 	return NULL;

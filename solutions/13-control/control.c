@@ -12,6 +12,8 @@
 #include "notimpl.h"
 #include "pipeline.h"
 
+#include <errno.h>
+
 /* BEGIN SOLUTION */
 /* Adds the time since start to *total, in nanoseconds: one atomic
  * addition, since several workers add to the same total at once. */
@@ -117,6 +119,7 @@ int pipeline_watch_register(struct pipeline *p)
 	/* STUB
 	(void)p;
 	NOT_IMPLEMENTED("pipeline_watch_register", "lessons/13-control/README.md#build-it-the-export");
+	errno = ENOSYS;
 	return -1;
 	*/
 }

@@ -12,7 +12,7 @@ static void worker_finished(struct stage_runner *r)
 {
 	/* TODO: replace this stub with your code (the lesson section is named below). */
 	(void)r;
-	NOT_IMPLEMENTED("worker_finished", "lessons/12-workers/README.md#4-who-closes-out");
+	NOT_IMPLEMENTED("worker_finished", "lessons/12-workers/README.md#who-closes-out");
 }
 
 /* 1 if the runner can run as the caller set it up. */
@@ -32,7 +32,7 @@ int stage_start(struct stage_runner *r)
 	atomic_init(&r->send_ns, 0);
 	/* TODO: replace this stub with your code (the lesson section is named below). */
 	r->started = 0;
-	NOT_IMPLEMENTED("stage_start", "lessons/12-workers/README.md#4-who-closes-out");
+	NOT_IMPLEMENTED("stage_start", "lessons/12-workers/README.md#who-closes-out");
 	return ENOSYS;
 }
 
@@ -40,7 +40,7 @@ void stage_join(struct stage_runner *r)
 {
 	/* TODO: replace this stub with your code (the lesson section is named below). */
 	r->started = 0;
-	NOT_IMPLEMENTED("stage_join", "lessons/12-workers/README.md#4-who-closes-out");
+	NOT_IMPLEMENTED("stage_join", "lessons/12-workers/README.md#who-closes-out");
 }
 
 void *stage_worker(void *arg)

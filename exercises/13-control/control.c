@@ -20,7 +20,7 @@ enum chan_status stage_recv(struct stage_runner *r, void *items[], size_t *got)
 	(void)r;
 	(void)items;
 	*got = 0;
-	NOT_IMPLEMENTED("stage_recv", "lessons/13-control/README.md#build-it-the-waits");
+	NOT_IMPLEMENTED("stage_recv", "lessons/13-control/README.md#the-waits");
 	return CHAN_CLOSED;
 }
 
@@ -30,7 +30,7 @@ size_t stage_send(struct stage_runner *r, void *const results[], size_t n)
 	(void)r;
 	(void)results;
 	(void)n;
-	NOT_IMPLEMENTED("stage_send", "lessons/13-control/README.md#build-it-the-waits");
+	NOT_IMPLEMENTED("stage_send", "lessons/13-control/README.md#the-waits");
 	return 0;
 }
 
@@ -39,14 +39,14 @@ void stage_export(const struct stage_runner *r, struct metric_family *blocked)
 	/* TODO: replace this stub with your code (the lesson section is named below). */
 	(void)r;
 	(void)blocked;
-	NOT_IMPLEMENTED("stage_export", "lessons/13-control/README.md#build-it-the-export");
+	NOT_IMPLEMENTED("stage_export", "lessons/13-control/README.md#the-export");
 }
 
 int pipeline_watch_register(struct pipeline *p)
 {
 	/* TODO: replace this stub with your code (the lesson section is named below). */
 	(void)p;
-	NOT_IMPLEMENTED("pipeline_watch_register", "lessons/13-control/README.md#build-it-the-export");
+	NOT_IMPLEMENTED("pipeline_watch_register", "lessons/13-control/README.md#the-export");
 	errno = ENOSYS;
 	return -1;
 }
@@ -55,12 +55,12 @@ void pipeline_watch_copy(struct pipeline *p)
 {
 	/* TODO: replace this stub with your code (the lesson section is named below). */
 	(void)p;
-	NOT_IMPLEMENTED("pipeline_watch_copy", "lessons/13-control/README.md#build-it-the-export");
+	NOT_IMPLEMENTED("pipeline_watch_copy", "lessons/13-control/README.md#the-export");
 }
 
 void pipeline_cancel(struct pipeline *p)
 {
 	/* TODO: replace this stub with your code (the lesson section is named below). */
 	(void)p;
-	NOT_IMPLEMENTED("pipeline_cancel", "lessons/13-control/README.md#build-it-the-check");
+	NOT_IMPLEMENTED("pipeline_cancel", "lessons/13-control/README.md#the-cancel");
 }

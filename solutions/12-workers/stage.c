@@ -20,7 +20,7 @@ static void worker_finished(struct stage_runner *r)
 	/* END SOLUTION */
 	/* STUB
 	(void)r;
-	NOT_IMPLEMENTED("worker_finished", "lessons/12-workers/README.md#4-who-closes-out");
+	NOT_IMPLEMENTED("worker_finished", "lessons/12-workers/README.md#who-closes-out");
 	*/
 }
 
@@ -71,7 +71,7 @@ int stage_start(struct stage_runner *r)
 	/* END SOLUTION */
 	/* STUB
 	r->started = 0;
-	NOT_IMPLEMENTED("stage_start", "lessons/12-workers/README.md#4-who-closes-out");
+	NOT_IMPLEMENTED("stage_start", "lessons/12-workers/README.md#who-closes-out");
 	return ENOSYS;
 	*/
 }
@@ -86,7 +86,7 @@ void stage_join(struct stage_runner *r)
 	/* END SOLUTION */
 	/* STUB
 	r->started = 0;
-	NOT_IMPLEMENTED("stage_join", "lessons/12-workers/README.md#4-who-closes-out");
+	NOT_IMPLEMENTED("stage_join", "lessons/12-workers/README.md#who-closes-out");
 	*/
 }
 

@@ -48,7 +48,7 @@ enum chan_status stage_recv(struct stage_runner *r, void *items[], size_t *got)
 	(void)r;
 	(void)items;
 	*got = 0;
-	NOT_IMPLEMENTED("stage_recv", "lessons/13-control/README.md#build-it-the-waits");
+	NOT_IMPLEMENTED("stage_recv", "lessons/13-control/README.md#the-waits");
 	return CHAN_CLOSED;
 	*/
 }
@@ -67,7 +67,7 @@ size_t stage_send(struct stage_runner *r, void *const results[], size_t n)
 	(void)r;
 	(void)results;
 	(void)n;
-	NOT_IMPLEMENTED("stage_send", "lessons/13-control/README.md#build-it-the-waits");
+	NOT_IMPLEMENTED("stage_send", "lessons/13-control/README.md#the-waits");
 	return 0;
 	*/
 }
@@ -87,7 +87,7 @@ void stage_export(const struct stage_runner *r, struct metric_family *blocked)
 	/* STUB
 	(void)r;
 	(void)blocked;
-	NOT_IMPLEMENTED("stage_export", "lessons/13-control/README.md#build-it-the-export");
+	NOT_IMPLEMENTED("stage_export", "lessons/13-control/README.md#the-export");
 	*/
 }
 
@@ -118,7 +118,7 @@ int pipeline_watch_register(struct pipeline *p)
 	/* END SOLUTION */
 	/* STUB
 	(void)p;
-	NOT_IMPLEMENTED("pipeline_watch_register", "lessons/13-control/README.md#build-it-the-export");
+	NOT_IMPLEMENTED("pipeline_watch_register", "lessons/13-control/README.md#the-export");
 	errno = ENOSYS;
 	return -1;
 	*/
@@ -142,7 +142,7 @@ void pipeline_watch_copy(struct pipeline *p)
 	/* END SOLUTION */
 	/* STUB
 	(void)p;
-	NOT_IMPLEMENTED("pipeline_watch_copy", "lessons/13-control/README.md#build-it-the-export");
+	NOT_IMPLEMENTED("pipeline_watch_copy", "lessons/13-control/README.md#the-export");
 	*/
 }
 
@@ -160,6 +160,6 @@ void pipeline_cancel(struct pipeline *p)
 	/* END SOLUTION */
 	/* STUB
 	(void)p;
-	NOT_IMPLEMENTED("pipeline_cancel", "lessons/13-control/README.md#build-it-the-check");
+	NOT_IMPLEMENTED("pipeline_cancel", "lessons/13-control/README.md#the-cancel");
 	*/
 }

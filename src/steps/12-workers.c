@@ -81,9 +81,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 			bad = 1;
 		}
 	}
-	if (bad || optind < argc) {
-		fprintf(stderr, PROG ": %s '%s'\n", bad ? "bad option or value near" : "unexpected argument",
-			bad ? argv[optind - 1] : argv[optind]);
+	if (arg_rest(PROG, bad, argc, argv) != 0) {
 		usage(stderr);
 		return 2;
 	}

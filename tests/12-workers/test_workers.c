@@ -266,7 +266,8 @@ static void test_stage_start_refuses_what_it_cannot_run(void **state)
 	    {0, 1, 0, "batch 0"},
 	    {STAGE_MAX_BATCH + 1, 1, 0, "batch STAGE_MAX_BATCH + 1 (a worker's arrays hold STAGE_MAX_BATCH)"},
 	    {1, 0, 0, "0 workers"},
-	    {1, STAGE_MAX_WORKERS + 1, 0, "STAGE_MAX_WORKERS + 1 workers (threads[] holds STAGE_MAX_WORKERS)"},
+	    {1, STAGE_MAX_WORKERS + 1, 0,
+	     "STAGE_MAX_WORKERS + 1 workers (threads[] holds STAGE_MAX_WORKERS)"},
 	    {1, 1, 1, "an out but no discard (what out refuses would leak)"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -434,15 +435,15 @@ int main(int argc, char **argv)
 	static const struct harness_test tests[] = {
 	    HTEST(test_runner_steps_every_item_in_order_with_one_worker, L12 "#5-build-it-the-runner"),
 	    HTEST(test_runner_sends_on_only_what_the_step_returns, L12 "#5-build-it-the-runner"),
-	    HTEST(test_workers_move_every_item_exactly_once_and_the_last_closes_out, L12 "#4-who-closes-out"),
-	    HTEST(test_the_first_worker_to_finish_leaves_out_open, L12 "#4-who-closes-out"),
+	    HTEST(test_workers_move_every_item_exactly_once_and_the_last_closes_out, L12 "#who-closes-out"),
+	    HTEST(test_the_first_worker_to_finish_leaves_out_open, L12 "#who-closes-out"),
 	    HTEST(test_stage_start_refuses_what_it_cannot_run, L12 "#5-build-it-the-runner"),
-	    HTEST(test_every_worker_is_counted_in_before_any_starts, L12 "#4-who-closes-out"),
-	    HTEST(test_stage_start_counts_out_the_workers_that_never_started, L12 "#4-who-closes-out"),
+	    HTEST(test_every_worker_is_counted_in_before_any_starts, L12 "#who-closes-out"),
+	    HTEST(test_stage_start_counts_out_the_workers_that_never_started, L12 "#who-closes-out"),
 	    HTEST(test_runner_keeps_draining_in_when_out_is_closed, L12 "#5-build-it-the-runner"),
 	    HTEST(test_runner_discards_only_what_a_partial_send_left, L12 "#5-build-it-the-runner"),
 	    HTEST(test_runner_as_the_last_stage_has_no_out, L12 "#5-build-it-the-runner"),
-	    HTEST(test_pipeline_counts_the_same_in_batches_and_with_workers, L12 "#8-what-can-go-wrong"),
+	    HTEST(test_pipeline_counts_the_same_in_batches_and_with_workers, L12 "#5-build-it-the-runner"),
 	};
 	return harness_main(argc, argv, "12-workers", tests, HARNESS_COUNT(tests));
 }

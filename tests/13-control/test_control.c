@@ -281,13 +281,13 @@ static void test_cancel_stops_a_pipeline_stuck_behind_a_slow_stage(void **state)
 int main(int argc, char **argv)
 {
 	static const struct harness_test tests[] = {
-	    HTEST(test_runner_counts_the_time_workers_wait_to_receive, L13 "#build-it-the-waits"),
-	    HTEST(test_runner_counts_the_time_workers_wait_to_send, L13 "#build-it-the-waits"),
-	    HTEST(test_a_runner_exports_its_waits_in_seconds, L13 "#build-it-the-export"),
-	    HTEST(test_pipeline_exports_its_channels_and_its_waits, L13 "#2-part-1-the-pipeline-watches-itself"),
-	    HTEST(test_a_slow_stage_makes_the_stage_before_it_wait, L13 "#build-it-the-waits"),
-	    HTEST(test_a_cancelled_worker_stops_before_its_next_batch, L13 "#build-it-the-check"),
-	    HTEST(test_cancel_stops_a_pipeline_stuck_behind_a_slow_stage, L13 "#3-part-2-cancellation"),
+	    HTEST(test_runner_counts_the_time_workers_wait_to_receive, L13 "#the-waits"),
+	    HTEST(test_runner_counts_the_time_workers_wait_to_send, L13 "#the-waits"),
+	    HTEST(test_a_runner_exports_its_waits_in_seconds, L13 "#the-export"),
+	    HTEST(test_pipeline_exports_its_channels_and_its_waits, L13 "#the-export"),
+	    HTEST(test_a_slow_stage_makes_the_stage_before_it_wait, L13 "#the-waits"),
+	    HTEST(test_a_cancelled_worker_stops_before_its_next_batch, L13 "#the-check"),
+	    HTEST(test_cancel_stops_a_pipeline_stuck_behind_a_slow_stage, L13 "#the-cancel"),
 	};
 	return harness_main(argc, argv, "13-control", tests, HARNESS_COUNT(tests));
 }

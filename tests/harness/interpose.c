@@ -392,8 +392,7 @@ static void *planned_start(void *p)
 
 /* A start while a test has a plan: it fails, or its thread counts its
  * return, and waits first if it is one to hold. */
-static int planned_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg,
-			  long left)
+static int planned_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg, long left)
 {
 	int err = atomic_load(&start_error);
 	if (left == 0 && err != 0)

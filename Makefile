@@ -59,9 +59,11 @@ LIB_SRCS := $(wildcard src/lib/*.c)
 HARNESS_SRCS := $(wildcard tests/harness/*.c)
 # Programs linked with the harness have these pthread calls wrapped
 # (tests/harness/interpose.c): perturbation with HARNESS_SEED, lock owners
-# for the hung-test report, the clock of every timed wait.
+# for the hung-test report, the clock of every timed wait, the threads
+# never joined and the condition variables never destroyed, and a thread
+# start made to fail or to hold (interpose.h).
 TEST_WRAP := $(foreach f,mutex_lock mutex_trylock mutex_unlock cond_init cond_wait cond_timedwait \
-	cond_signal cond_broadcast create,-Wl,--wrap=pthread_$f)
+	cond_signal cond_broadcast cond_destroy create join,-Wl,--wrap=pthread_$f)
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 # When lesson $2 is graded, lesson $1's code comes from IMPL if $1 is $2,

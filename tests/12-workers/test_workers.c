@@ -3,6 +3,7 @@
  * Written against src/stage.h, src/channel.h and src/pipeline.h; the
  * runner's test fixtures are tests/harness/stage_testing.h.
  */
+#define _GNU_SOURCE /* pthread_tryjoin_np */
 #include "chan_testing.h"
 #include "interpose.h"
 #include "pipeline.h"
@@ -182,15 +183,25 @@ static int out_closed(struct stage_runner *r)
 	return closed;
 }
 
-static int a_worker_returned(void *arg)
+/* Two workers' threads, one of them held before it runs: which has
+ * returned, joined without blocking (the test joins both itself). */
+struct pair {
+	pthread_t *threads;
+	int returned; /* index of the one that has returned, or -1 */
+};
+
+static int one_returned(void *arg)
 {
-	(void)arg;
-	return harness_thread_starts_returned() >= 1;
+	struct pair *w = arg;
+	for (int i = 0; i < 2 && w->returned < 0; i++)
+		if (pthread_tryjoin_np(w->threads[i], NULL) == 0)
+			w->returned = i;
+	return w->returned >= 0;
 }
 
-/* Go's WaitGroup rule, Add before go: the second worker's thread is held
- * before it runs, while the first drains in and finishes. The runner
- * counted both in before starting either, so out stays open. */
+/* Go's WaitGroup rule, Add before go: one worker's thread is held before
+ * it runs, while the other drains in and returns. The runner counted both
+ * in before starting either, so out stays open. */
 static void test_every_worker_is_counted_in_before_any_starts(void **state)
 {
 	(void)state;
@@ -200,57 +211,51 @@ static void test_every_worker_is_counted_in_before_any_starts(void **state)
 	assert_chan_status(chan_send(r.in, MSG(1)), CHAN_OK);
 	assert_chan_status(chan_send(r.in, MSG(2)), CHAN_OK);
 	assert_chan_status(chan_close(r.in), CHAN_OK);
-	harness_thread_starts_after(1, 0);
+	harness_hold_thread(stage_worker);
 	runner_start(&r);
-	int returned = harness_wait_until(a_worker_returned, NULL);
+	if (r.started != 2)
+		fail_msg("stage_start says %zu workers started, expected 2", r.started);
+	struct pair pair = {r.threads, -1};
+	int returned = harness_wait_until(one_returned, &pair);
 	int closed = out_closed(&r);
-	harness_thread_starts_go();
+	harness_release_held();
 	if (!returned)
-		fail_msg("the first worker did not return within %ld ms, with in closed after 2 items: a "
-			 "worker returns once stage_recv says CHAN_CLOSED",
+		fail_msg("no worker returned within %ld ms, with in closed after 2 items: a worker returns "
+			 "once stage_recv says CHAN_CLOSED",
 			 harness_wait_ms());
 	if (closed)
 		fail_msg("out was closed by the first worker to finish while the second had not even "
 			 "begun: count every worker in (running = workers) in stage_start before starting "
 			 "any, not in each worker as it starts (Go: wg.Add before go)");
 	long got = drain_out(&r, NULL, 2, "out was never closed: the last worker to finish closes out");
-	join_runner(&r);
+	harness_on_hang("the held worker never returned after it was let go");
+	pthread_join(r.threads[1 - pair.returned], NULL);
 	assert_int_equal(got, 2);
 	runner_free(&r);
 }
 
-/* Two of four workers start; the third pthread_create fails (EAGAIN, as
- * when the system is out of threads). The two run on, and when they are
- * done out must be closed: the two that never started were counted out. */
+/* The first pthread_create of a worker fails (EAGAIN, as when the system
+ * is out of threads): no worker will ever run, so none will ever finish,
+ * and out must be closed by stage_start counting all of them out, or the
+ * stages after this one wait for ever. */
 static void test_stage_start_counts_out_the_workers_that_never_started(void **state)
 {
 	(void)state;
 	struct stage_runner r;
 	struct work w;
 	runner_init(&r, &w, 8, 8, 2, 4);
-	for (long i = 1; i <= 6; i++)
-		assert_chan_status(chan_send(r.in, MSG(i)), CHAN_OK);
-	assert_chan_status(chan_close(r.in), CHAN_OK);
-	harness_thread_starts_after(2, EAGAIN);
+	harness_fail_thread(stage_worker, EAGAIN, NULL, NULL);
 	int rc = stage_start(&r);
-	harness_thread_starts_go();
-	if (rc != EAGAIN || r.started != 2)
-		fail_msg("the third of 4 thread starts failed with EAGAIN: stage_start returned %d and "
-			 "says %zu started, expected %d (EAGAIN) and 2",
+	if (rc != EAGAIN || r.started != 0)
+		fail_msg("the first thread start failed with EAGAIN: stage_start returned %d and says %zu "
+			 "started, expected %d (EAGAIN) and 0",
 			 rc, r.started, EAGAIN);
-	join_runner(&r);
+	stage_join(&r);
 	void *msg;
-	long got = 0;
-	enum chan_status last;
-	while ((last = chan_try_recv(r.out, &msg)) == CHAN_OK)
-		got++;
-	if (got != 6)
-		fail_msg("out carried %ld of 6 items: the two workers that started must do all the work",
-			 got);
-	if (last != CHAN_CLOSED)
-		fail_msg("both started workers have finished, yet out is still open: the 2 workers that "
-			 "never started never finish either; stage_start must count them out "
-			 "(worker_finished once for each) so that the last real one closes out");
+	if (chan_try_recv(r.out, &msg) != CHAN_CLOSED)
+		fail_msg("no worker of 4 could start, yet out is still open: the workers that never "
+			 "started never finish either; stage_start must count them out (worker_finished "
+			 "once for each) so that the last count-out closes out");
 	runner_free(&r);
 }
 
@@ -276,9 +281,9 @@ static void test_stage_start_refuses_what_it_cannot_run(void **state)
 		runner_init(&r, &w, 1, 1, bad[i].batch, bad[i].workers);
 		if (bad[i].no_discard)
 			r.discard = NULL;
-		harness_thread_starts_after(0, EAGAIN); /* no thread may start */
+		/* A start is a failure here: refused runners start no thread. */
+		harness_fail_thread(stage_worker, EAGAIN, NULL, NULL);
 		int rc = stage_start(&r);
-		harness_thread_starts_go();
 		if (rc != EINVAL || r.started != 0)
 			fail_msg("stage_start with %s returned %d and started %zu workers, expected EINVAL "
 				 "(%d) and none",

@@ -9,6 +9,10 @@
  * thread start, decided by per-thread generators seeded from n: the same
  * seed makes the same decisions, although the operating system's
  * scheduler may still order the threads differently.
+ *
+ * pthread_join and pthread_cond_destroy are wrapped too, so that a test
+ * can ask which threads were never joined and how many condition
+ * variables are alive (below).
  */
 #ifndef INTERPOSE_H
 #define INTERPOSE_H
@@ -30,19 +34,29 @@ extern struct harness_lock harness_locks[];
 /* The seed of this run's perturbation (HARNESS_SEED), 0 when there is none. */
 uint64_t harness_seed(void);
 
-/* For tests of code that starts threads (the stage runner's stage_start):
- * from now on the next `allowed` thread starts go ahead, and each one after
- * them either fails with err, as pthread_create does when the system is
- * out of threads (EAGAIN), or, with err 0, starts a thread that waits
- * before running its function, until harness_thread_starts_go. */
-void harness_thread_starts_after(unsigned allowed, int err);
-
-/* Thread starts go ahead again, and the threads held by
- * harness_thread_starts_after run their functions. */
-void harness_thread_starts_go(void);
-
-/* How many threads started since the first harness_thread_starts_after
- * have returned from their function. */
-long harness_thread_starts_returned(void);
+/*
+ * For the tests of code that starts and joins threads, whatever order it
+ * does it in (lesson 09's pipeline). A thread is named by the function it
+ * runs, as passed to pthread_create.
+ */
+/* The next pthread_create of a thread to run fn fails with err, and no
+ * thread starts: a start that fails at a chosen stage. With ready not
+ * NULL, it first waits (as harness_wait_until does) for ready(arg): for
+ * the threads already started to reach the state the failure should meet. */
+void harness_fail_thread(void *(*fn)(void *), int err, int (*ready)(void *), void *arg);
+/* 1 while that failure has not happened yet. */
+int harness_fail_pending(void);
+/* The next thread started to run fn waits, before running fn, until
+ * harness_release_held: a stage that holds still while the channels
+ * around it fill. */
+void harness_hold_thread(void *(*fn)(void *));
+void harness_release_held(void);
+/* Threads started to run fn and not joined (yet). */
+int harness_threads_unjoined(void *(*fn)(void *));
+/* 1 if the thread who is inside pthread_join now. */
+int harness_in_join(pthread_t who);
+/* Condition variables initialised and not destroyed: a channel holds two,
+ * so a channel never freed shows here. */
+long harness_conds_alive(void);
 
 #endif

@@ -4,19 +4,21 @@
  * stage runner, whose step works a few microseconds on each item, moves
  * them to a second channel, which main drains, checking that every number
  * came out exactly once. The same items go through with 1 worker, then 2,
- * 4... up to W: each run prints items a second, the speed-up over one
- * worker, and how many items each worker stepped (fan-out: the channel
- * hands each item to whichever worker asks first).
+ * 4... up to W, in alternating rounds (other work on the machine moves
+ * each figure): for each count, the median items a second, the speed-up
+ * over one worker, and how many items each worker stepped (fan-out: the
+ * channel hands each item to whichever worker asks first).
  *
  *   12-workers [--items N] [--work US] [--batch B] [--workers W] [--capacity C]
  *
  * smoke: --items 20000 --work 2 --workers 2
- * smoke: --items 2000 --work 0 --batch 1 --workers 4 --capacity 1
+ * smoke: --items 1000 --work 0 --batch 1 --workers 4 --capacity 1
  */
 #include "args.h"
 #include "batch.h"
 #include "clock.h"
 #include "stage.h"
+#include "stats.h"
 
 #include <getopt.h>
 #include <pthread.h>
@@ -29,6 +31,7 @@
 #define PROG	 "12-workers"
 #define HINT	 "make test LESSON=12"
 #define STALL_MS 5000 /* nothing out of the runner for this long: it is stuck */
+#define ROUNDS	 3
 
 struct options {
 	unsigned long long items, work_us, batch, workers, capacity;
@@ -54,7 +57,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 					      {"capacity", required_argument, NULL, 'c'},
 					      {"help", no_argument, NULL, 'h'},
 					      {NULL, 0, NULL, 0}};
-	*o = (struct options){200000, 5, 16, 4, 1024};
+	*o = (struct options){100000, 5, 16, 4, 1024};
 	opterr = 0;
 	int c, bad = 0;
 	while (!bad && (c = getopt_long(argc, argv, "n:u:b:w:c:h", longs, NULL)) != -1) {
@@ -96,7 +99,16 @@ struct tally {
 	unsigned long long work_us;
 	atomic_int slots;
 	atomic_ullong stepped[STAGE_MAX_WORKERS];
+	double cores; /* the run's processor time over its wall time */
 };
+
+/* The processor time this process has used, all threads together. */
+static double cpu_seconds(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
 
 /* This thread's slot in the tally, plus 1 (0: none yet). Each run's
  * workers are new threads, so each starts without one. */
@@ -182,10 +194,12 @@ static double run(const struct options *o, size_t workers, struct tally *t)
 		exit(1);
 	}
 	struct timespec t0 = clock_now();
+	double cpu0 = cpu_seconds();
 	int rc = stage_start(&r);
 	unsigned long long wrong = 0;
 	long long got = rc == 0 ? drain(r.out, seen, o->items, &wrong) : 0;
 	double secs = clock_seconds_since(&t0);
+	t->cores = secs > 0 ? (cpu_seconds() - cpu0) / secs : 0;
 	if (got < 0) {
 		printf("result: FAILED, nothing came out of the runner for %d s with %zu worker(s): is out "
 		       "closed when the last worker finishes? (%s)\n",
@@ -214,6 +228,27 @@ static size_t next_workers(size_t w, size_t max)
 	return w < max && w * 2 > max ? max : w * 2;
 }
 
+/* The worker counts to run, 1, 2, 4... up to max; returns how many. */
+static int worker_counts(size_t max, size_t counts[])
+{
+	int n = 0;
+	for (size_t w = 1; w <= max; w = next_workers(w, max))
+		counts[n++] = w;
+	return n;
+}
+
+/* One line of the table: the median rate of w workers, against one
+ * worker's; the processor time the last round used per second (how many
+ * cores the machine gave it, feeder and drain included) and what each
+ * worker stepped in it. */
+static void print_row(size_t w, double rate, double one, const struct tally *t)
+{
+	printf("  %7zu   %10.0f   %10.2fx   %10.2f  ", w, rate, one > 0 ? rate / one : 0, t->cores);
+	for (int s = 0; s < atomic_load(&t->slots); s++)
+		printf(" %llu", atomic_load(&t->stepped[s]));
+	printf("\n");
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
@@ -221,26 +256,31 @@ int main(int argc, char **argv)
 	if (rc != 0)
 		return rc == 1 ? 0 : 2;
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	printf(PROG ": %llu items, %llu us of work each, batches of %llu, channels of %llu, %ld cores\n",
-	       o.items, o.work_us, o.batch, o.capacity, sysconf(_SC_NPROCESSORS_ONLN));
-	printf("  workers      items/s   vs 1 worker   items stepped by each worker\n");
-	double one = 0, rate = 0;
-	size_t last = 1;
-	static struct tally t;
-	for (size_t w = 1; w <= o.workers; w = next_workers(w, o.workers)) {
-		double secs = run(&o, w, &t);
-		if (secs < 0)
-			return 1;
-		rate = secs > 0 ? (double)o.items / secs : 0;
-		one = w == 1 ? rate : one;
-		printf("  %7zu   %10.0f   %10.2fx  ", w, rate, one > 0 ? rate / one : 0);
-		for (int s = 0; s < atomic_load(&t.slots); s++)
-			printf(" %llu", atomic_load(&t.stepped[s]));
-		printf("\n");
-		last = w;
+	printf(PROG ": %llu items, %llu us of work each, batches of %llu, channels of %llu, %ld cores; "
+		    "median of %d rounds\n",
+	       o.items, o.work_us, o.batch, o.capacity, sysconf(_SC_NPROCESSORS_ONLN), ROUNDS);
+	printf("  workers      items/s   vs 1 worker   cores used   items stepped by each worker (last "
+	       "round)\n");
+	size_t counts[STAGE_MAX_WORKERS];
+	int n = worker_counts(o.workers, counts);
+	static double rates[STAGE_MAX_WORKERS][ROUNDS];
+	static struct tally t[STAGE_MAX_WORKERS];
+	/* Rounds alternate the worker counts, so that what else the machine
+	 * does weighs on all of them alike. */
+	for (int r = 0; r < ROUNDS; r++)
+		for (int i = 0; i < n; i++) {
+			double secs = run(&o, counts[i], &t[i]);
+			if (secs < 0)
+				return 1;
+			rates[i][r] = secs > 0 ? (double)o.items / secs : 0;
+		}
+	double one = stats_median(rates[0], ROUNDS), rate = one;
+	for (int i = 0; i < n; i++) {
+		rate = stats_median(rates[i], ROUNDS);
+		print_row(counts[i], rate, one, &t[i]);
 	}
 	printf("result: ok, every item out exactly once in every run; %zu workers: %.2fx the items a "
 	       "second of one, items_per_s=%.0f\n",
-	       last, one > 0 ? rate / one : 0, rate);
+	       counts[n - 1], one > 0 ? rate / one : 0, rate);
 	return 0;
 }

@@ -69,11 +69,11 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 impl_of = $(if $(filter $1,$2),$(IMPL),solutions)
 component_srcs = $(foreach m,$(LESSONS),$(wildcard $(call impl_of,$m,$1)/$m/*.c))
 
-# Lesson 11's tests stop a thread at chosen points inside the channel
+# Lesson 14's tests stop a thread at chosen points inside the channel
 # (src/lfchan.h, LFCHAN_TEST_HOOKS). For its test program only, the
 # lesson's own code is compiled a second time with the hooks, so that no
 # other program carries them.
-TEST_HOOKS := 11-lockfree
+TEST_HOOKS := 14-lockfree
 hooked_srcs = $(if $(filter $1,$(TEST_HOOKS)),$(wildcard $(IMPL)/$1/*.c))
 $(BUILD)/objhooks/%.o: %.c | deps-present
 	@mkdir -p $(@D)
@@ -92,26 +92,8 @@ $(OUT)/bin/$1: $(call obj,$(wildcard src/steps/$1.c) $(LIB_SRCS) $(call componen
 endef
 $(foreach l,$(LESSONS),$(eval $(call lesson_rules,$l)))
 
-# Lesson 10's spinning channel (src/fastchan.h): lesson 01's channel.c
-# compiled a second time under other names, behind a front from IMPL's
-# lesson 10 (the reference for lesson 01). Lessons 01 and 02's tests run
-# against it as two more suites of lesson 10; bin/chanbench-fast is
-# built on it.
-FASTCHAN_SUITES := 10-fastchan-01:01-channel 10-fastchan-02:02-select
-SUITES_10-scaling := 10-scaling $(foreach s,$(FASTCHAN_SUITES),$(firstword $(subst :, ,$s)))
-FASTCHAN_OBJS = $(call obj,$(filter-out %/01-channel/channel.c,$(call component_srcs,10-scaling)) \
-	$(wildcard $(IMPL)/10-scaling/fast/*.c)) $(BUILD)/objplain/solutions/01-channel/channel.o
-$(BUILD)/objplain/%.o: %.c | deps-present
-	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -DFASTCHAN_PLAIN_BUILD -include src/fastchan.h -MMD -MP -c $< -o $@
-define fastchan_suite
-$(OUT)/tests/$1: $(call obj,$(wildcard tests/$2/*.c) $(HARNESS_SRCS) $(LIB_SRCS)) $(FASTCHAN_OBJS)
-	@mkdir -p $$(@D)
-	$$(CC) $$(ALL_LDFLAGS) $$(TEST_WRAP) -o $$@ $$^ $$(LDLIBS)
-endef
-$(foreach s,$(FASTCHAN_SUITES),$(eval $(call fastchan_suite,$(firstword $(subst :, ,$s)),$(lastword $(subst :, ,$s)))))
 # The test programs of the selected lessons.
-SUITES := $(foreach l,$(SELECTED),$(or $(SUITES_$l),$l))
+SUITES := $(SELECTED)
 
 $(BUILD)/obj/%.o: %.c | deps-present
 	@mkdir -p $(@D)
@@ -131,23 +113,11 @@ $(OUT)/hardening/%: $(call obj,tests/hardening/%.c $(HARDENING_DEPS))
 # lesson like logpipe, in $(OUT)/bench; make bench runs them
 # (src/tools/bench.sh). With LESSON=NN also in $(OUT)/bench-NN, from IMPL's
 # code for lesson NN and the reference for the others (make chanbench).
-# The channel benchmark is linked twice: chanbench on lesson 01's channel,
-# chanbench-fast on lesson 10's spinning one; each runs the other for
-# --impl (src/bench/chanbench.c).
-$(BUILD)/obj/src/bench/chanbench-fast.o: src/bench/chanbench.c | deps-present
-	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -DCHANBENCH_FAST -MMD -MP -c $< -o $@
 # $1: the directory's suffix; $2: the lessons whose code comes from IMPL.
 own_impl = $(if $(filter $1,$2),$(IMPL),solutions)
 define bench_rules
 $(OUT)/bench$1/%: $(call obj,src/bench/%.c $(LIB_SRCS) \
 	$(foreach m,$(LESSONS),$(wildcard $(call own_impl,$m,$2)/$m/*.c)))
-	@mkdir -p $$(@D)
-	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(LDLIBS)
-$(OUT)/bench$1/chanbench-fast: $(BUILD)/obj/src/bench/chanbench-fast.o $(call obj,$(LIB_SRCS)) \
-	$(filter-out %/01-channel/channel.o,$(call obj,$(foreach m,$(LESSONS),$(wildcard $(call own_impl,$m,$2)/$m/*.c)))) \
-	$(call obj,$(wildcard $(call own_impl,10-scaling,$2)/10-scaling/fast/*.c)) \
-	$(BUILD)/objplain/$(call own_impl,01-channel,$2)/01-channel/channel.o
 	@mkdir -p $$(@D)
 	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
@@ -170,13 +140,12 @@ $(LOGPIPE_BIN): $(call obj,$(LOGPIPE_SRCS))
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
-## chanbench: build bin/chanbench (lesson 01's channel) and bin/chanbench-fast (lesson 10's
-##            spinning one) from IMPL's code; either runs all: --impl plain|fast|lockfree
-##            (LESSON=NN: your lesson NN, the reference for the others)
+## chanbench: build bin/chanbench from IMPL's code: --impl plain (lesson 01's channel)
+##            or lockfree (lesson 14's) (LESSON=NN: your lesson NN, the reference for the others)
 CHANBENCH_DIR = $(OUT)/bench$(if $(LESSON),-$(LESSON))
-chanbench: $(CHANBENCH_DIR)/chanbench $(CHANBENCH_DIR)/chanbench-fast
+chanbench: $(CHANBENCH_DIR)/chanbench
 	@mkdir -p bin && cp $^ bin/ && \
-		echo "built bin/chanbench and bin/chanbench-fast from $(if $(LESSON),$(IMPL) for lesson $(LESSON) and the reference for the others,$(IMPL))"
+		echo "built bin/chanbench from $(if $(LESSON),$(IMPL) for lesson $(LESSON) and the reference for the others,$(IMPL))"
 
 STEP_PROGRAMS := $(filter $(patsubst src/steps/%.c,%,$(wildcard src/steps/*.c)),$(SELECTED))
 

@@ -1,5 +1,5 @@
 /*
- * batch.h - lesson 10: moving several messages per channel operation.
+ * batch.h - lesson 11: moving several messages per channel operation.
  *
  * Every chan_send and chan_recv takes the channel's mutex once, and each
  * one that finds the other side asleep wakes it: a futex system call, and

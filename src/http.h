@@ -1,5 +1,5 @@
 /*
- * http.h - lesson 07: a hand-written HTTP/1.1 server for /metrics.
+ * http.h - lesson 08: a hand-written HTTP/1.1 server for /metrics.
  *
  * No HTTP library: sockets, a request parser, a response writer and a
  * poll() loop. One thread serves every connection; no connection can block

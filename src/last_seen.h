@@ -1,5 +1,5 @@
 /*
- * last_seen.h - lesson 09: one metric added end to end, from the stage
+ * last_seen.h - lesson 10: one metric added end to end, from the stage
  * that sees the event to the alert that pages someone.
  *
  *   logpipe_last_entry_timestamp_seconds{service}   gauge
@@ -13,7 +13,7 @@
  * once per entry and stays true. The alert in docs/prometheus/rules.yml,
  * LogpipeServiceSilent, fires when a service that used to log stops.
  *
- * Who calls what: the pipeline (lesson 08) registers the family once and
+ * Who calls what: the pipeline (lesson 09) registers the family once and
  * stores it in its metrics stage's last_seen field (metrics.h); the
  * metrics stage (lesson 06) calls last_seen_update for every entry it
  * counted. Both take the registry's lock inside the metrics_* calls; the

@@ -1,5 +1,5 @@
 /*
- * lfchan.h - lesson 11: a lock-free bounded channel (C11 atomics).
+ * lfchan.h - lesson 14: a lock-free bounded channel (C11 atomics).
  *
  * It moves `void *` messages from sending threads to receiving threads,
  * first in, first out, like lesson 01's channel, but no thread ever holds a
@@ -21,7 +21,7 @@
  *     twice answers CHAN_CLOSED;
  *   - len and cap, as snapshots.
  * Left out, because each would bring back what this channel exists to
- * avoid (lessons/11-lockfree/README.md, "The contract", says more):
+ * avoid (lessons/14-lockfree/README.md, "The contract", says more):
  *   - capacity 0: a rendezvous makes the sender wait until a receiver has
  *     taken the message, a round trip between the cores for every message
  *     whatever the channel is made of; lesson 01's channel does it well;
@@ -164,7 +164,7 @@ size_t lfchan_cap(struct lfchan *ch);
 
 #ifdef LFCHAN_TEST_HOOKS
 /*
- * For lesson 11's tests only (the Makefile compiles lfchan.c a second time
+ * For lesson 14's tests only (the Makefile compiles lfchan.c a second time
  * with LFCHAN_TEST_HOOKS for them; every program's channel has no hook).
  * When set, lfchan_test_hook is called at this point, so that a test can
  * act in the middle of an operation, deterministically:

@@ -78,11 +78,11 @@ static void usage(FILE *to)
 		"  --listen ADDR      127.0.0.1:PORT, [::1]:PORT or :PORT for every interface\n"
 		"                     (default 127.0.0.1:%d)\n"
 		"  --capacity N       capacity of each channel between stages (default %d)\n"
-		"  --batch N          move up to N items per channel operation (lesson 10;\n"
+		"  --batch N          move up to N items per channel operation (lesson 11;\n"
 		"                     1 to %d; default: one at a time, in the stages' own loops)\n"
-		"  --workers N        parser threads (lesson 10; 1 to %d, default 1)\n"
+		"  --workers N        parser threads (lesson 12; 1 to %d, default 1)\n"
 		"  --slow-stage S:US  make stage S (parser, filter or metrics) sleep US\n"
-		"                     microseconds per item, to watch backpressure (lesson 10)\n"
+		"                     microseconds per item, to watch backpressure (lesson 13)\n"
 		"  --format NAME      the log's JSON: default, pino, bunyan, zap, logrus, slog or\n"
 		"                     ecs (docs/formats.md)\n"
 		"  --container C      lines wrapped by docker (json-file) or cri (Kubernetes)\n"
@@ -374,7 +374,7 @@ static void check_invariant(struct pipeline *p, int cancelled)
 			read);
 }
 
-/* With lesson 10's options, says how the stages run: what the pipeline
+/* With lessons 11 to 13's options, says how the stages run: what the pipeline
  * made of them, as its parser runner holds it. */
 static void say_stages(const struct pipeline *p)
 {
@@ -464,7 +464,7 @@ static void *stop_pipeline(void *arg)
  * The first SIGINT or SIGTERM stops the pipeline the careful way: the
  * source stops, and every line in flight is drained and counted
  * (pipeline_stop). If that takes too long, say because a stage is stuck,
- * a second signal abandons what is in flight (pipeline_cancel, lesson 10).
+ * a second signal abandons what is in flight (pipeline_cancel, lesson 13).
  * Returns the first signal, and sets *cancelled.
  */
 static int stop_on_signals(struct pipeline *p, const sigset_t *set, int *cancelled)

@@ -181,7 +181,7 @@ void metrics_escape_help(struct strbuf *out, const char *help);
  *   logpipe_log_entries_total{level,service}   every entry;
  *   logpipe_log_latency_seconds{service}        latency_ms / 1000, for
  *                                               entries that have one;
- *   and, when last_seen is not NULL (lesson 09), the time it counted the
+ *   and, when last_seen is not NULL (lesson 10), the time it counted the
  *   service's entry, with last_seen_update (src/last_seen.h).
  * An entry whose series the limit refuses is counted by the registry as
  * dropped, and not observed in the histogram either, so every entry is
@@ -191,7 +191,7 @@ struct metrics_stage {
 	struct chan *in; /* of struct log_entry * */
 	struct metric_family *entries;
 	struct metric_family *latency;
-	struct metric_family *last_seen; /* lesson 09; NULL until the pipeline sets it */
+	struct metric_family *last_seen; /* lesson 10; NULL until the pipeline sets it */
 	atomic_ullong received;
 };
 

@@ -205,7 +205,7 @@ struct parser_stage {
  * line. Returns the new entry (the caller sends it on, and counts it in
  * stats.entries once the send succeeded), or NULL after an error (or for a
  * piece of a longer line the stage keeps: see parser_unwrap).
- * parser_run is a loop around it; lesson 10 runs it in batches.
+ * parser_run is a loop around it; lesson 11 runs it in batches.
  */
 struct log_entry *parser_step(struct parser_stage *st, struct line *line);
 

@@ -1,5 +1,5 @@
 /*
- * pipeline.h - lesson 08: the stages wired together. One thread per stage,
+ * pipeline.h - lesson 09: the stages wired together. One thread per stage,
  * a bounded channel between each pair, a metrics registry they all count
  * into, and the /metrics server reading it:
  *
@@ -7,7 +7,7 @@
  *     ^                                                         |
  *   done (closed to stop)                registry <-------------+
  *                                           ^
- *                                  /metrics server (lesson 07)
+ *                                  /metrics server (lesson 08)
  *
  * Shutdown has one mechanism: closing. pipeline_stop closes `done`; the
  * tailer sees it, closes `lines`; the parser drains `lines` and closes
@@ -32,10 +32,10 @@
  *   logpipe_lines_joined_total, logpipe_file_rotations_total,
  *   logpipe_file_truncations_total (with file_label, these two and
  *   lines_read_total by {file}), logpipe_build_info{version},
- *   logpipe_last_entry_timestamp_seconds{service} (lesson 09),
+ *   logpipe_last_entry_timestamp_seconds{service} (lesson 10),
  *   logpipe_channel_depth{channel}, logpipe_channel_capacity{channel} and,
  *   with stage runners, logpipe_stage_blocked_seconds_total{stage,op}
- *   (lesson 10),
+ *   (lesson 13),
  *   and the process_* metrics of process.h.
  */
 #ifndef PIPELINE_H
@@ -67,11 +67,11 @@ struct pipeline_config {
 	enum log_container container; /* Docker or CRI lines around the log's own */
 	struct filter_config filter;
 	size_t capacity;             /* of each channel (0: PIPELINE_DEFAULT_CAPACITY) */
-	size_t batch;                /* lesson 10: items per channel operation, up to
+	size_t batch;                /* lesson 11: items per channel operation, up to
 	                                STAGE_MAX_BATCH (0: the stages' own loops) */
-	size_t workers;              /* lesson 10: parser threads, up to STAGE_MAX_WORKERS
+	size_t workers;              /* lesson 12: parser threads, up to STAGE_MAX_WORKERS
 	                                (0 or 1: one; more runs the stages batched) */
-	const char *slow_stage;      /* lesson 10: "parser", "filter" or "metrics" sleeps
+	const char *slow_stage;      /* lesson 13: "parser", "filter" or "metrics" sleeps
 	                                slow_us microseconds per item (runs the stages
 	                                batched); NULL: none */
 	unsigned long slow_us;
@@ -87,13 +87,13 @@ struct pipeline {
 	struct pipeline_config cfg;
 	struct metrics_registry *reg;
 	struct chan *done, *lines, *entries, *passed;
-	struct chan *cancel; /* lesson 10: closed by pipeline_cancel */
+	struct chan *cancel; /* lesson 13: closed by pipeline_cancel */
 	struct tailer_group tailers; /* the source: one tailer per file, or the simulator */
 	struct parser_stage parser;
 	struct filter_stage filter;
 	struct metrics_stage sink;
 	pthread_t threads[4]; /* tailer, parser, filter, metrics stage */
-	/* lesson 10: when pipeline_config_batched, the parser, filter and
+	/* lesson 12: when pipeline_config_batched, the parser, filter and
 	 * metrics stage run as stage runners (stage.h) around their steps
 	 * instead; indexed as threads (runners[0], the tailer's, is unused) */
 	struct stage_runner runners[4];
@@ -111,7 +111,7 @@ struct pipeline {
 	 * would have taken it (indexed as threads) */
 	atomic_ullong left_over[4];
 	struct metric_family *rotations, *truncations;
-	/* lesson 10: the pipeline watching itself */
+	/* lesson 13: the pipeline watching itself */
 	struct metric_family *channel_depth, *channel_capacity, *blocked;
 	struct process_metrics process;
 };
@@ -153,14 +153,14 @@ unsigned long long pipeline_lines_accounted(struct pipeline *p);
 unsigned long long pipeline_lines_discarded(struct pipeline *p);
 /* end snippet */
 
-/* Lesson 10: 1 if cfg runs the stages after the tailer in stage runners
+/* Lesson 12: 1 if cfg runs the stages after the tailer in stage runners
  * (a batch, more than one worker, or a slow stage), 0 if in their own
  * loops. */
 int pipeline_config_batched(const struct pipeline_config *cfg);
 
 /* snippet: cancel */
 /*
- * Lesson 10: stops now instead of draining. Closes cancel and every
+ * Lesson 13: stops now instead of draining. Closes cancel and every
  * channel between the stages, so that a stage blocked in a send or a
  * receive wakes up at once (a send on a closed channel answers
  * CHAN_CLOSED here, where Go would panic), and stage runners stop before

@@ -1,6 +1,5 @@
 /*
- * spin.h - the pause of a spinning wait, shared by lesson 10's spinning
- * channel and lesson 11's lock-free one.
+ * spin.h - the pause of a spinning wait (lesson 14's lock-free channel).
  */
 #ifndef SPIN_H
 #define SPIN_H

@@ -1,6 +1,7 @@
 /*
- * stage.h - lesson 10: one loop for every stage after the tailer, moving
- * batches, on one thread or several.
+ * stage.h - lessons 12 and 13: one loop for every stage after the tailer,
+ * moving batches, on one thread or several (lesson 12), watching the time
+ * it waits and stopping when cancelled (lesson 13).
  *
  * Lessons 04 to 06 wrote each stage as a step (parser_step, filter_step,
  * metrics_stage_step: the work on one item) and a loop around it (receive,
@@ -8,7 +9,7 @@
  *
  *   - in batches: each worker receives up to `batch` items with one
  *     chan_recv_many, steps each, and sends what the steps returned with
- *     one chan_send_many (lesson 10's batch operations);
+ *     one chan_send_many (lesson 11's batch operations);
  *   - on `workers` threads at once (fan-out): they all receive from the
  *     same `in`, which hands each item to exactly one of them, and all send
  *     to the same `out` (fan-in). Items from different workers interleave
@@ -54,13 +55,13 @@ struct stage_runner {
 	atomic_ullong *sent;	     /* counts the items out took; may be NULL */
 	atomic_ullong *discarded;    /* counts the items out refused; may be NULL */
 	struct chan *cancel;	     /* may be NULL; once it is closed, every worker stops
-					before its next batch (part 4) */
+					before its next batch (lesson 13) */
 	size_t batch;		     /* items per channel operation, 1 to STAGE_MAX_BATCH */
 	size_t workers;		     /* threads, 1 to STAGE_MAX_WORKERS */
 	/* The runner's own: */
 	atomic_size_t running; /* workers that have not finished: the last one closes out */
-	atomic_ullong recv_ns; /* time all workers spent in chan_recv_many, in nanoseconds */
-	atomic_ullong send_ns; /* time all workers spent in chan_send_many, in nanoseconds */
+	atomic_ullong recv_ns; /* time all workers spent in chan_recv_many, in nanoseconds (lesson 13) */
+	atomic_ullong send_ns; /* time all workers spent in chan_send_many, in nanoseconds (lesson 13) */
 	size_t started;	       /* threads started, for stage_join */
 	pthread_t threads[STAGE_MAX_WORKERS];
 };
@@ -74,15 +75,35 @@ int stage_start(struct stage_runner *r);
 /* Waits for every started worker to finish. */
 void stage_join(struct stage_runner *r);
 
-/* One worker: receives batches from `in` until it is closed and drained,
- * or until `cancel` is closed (then it stops before its next batch and
- * leaves the rest of `in` where it is); steps each item; sends each
- * batch's results to `out` with one chan_send_many; the last worker to
- * finish closes `out`. It adds the time each chan_recv_many and each
- * chan_send_many took to recv_ns and send_ns: time a stage spends waiting
- * on its channels (lesson 10, part 3). A thread function: arg is the
- * struct stage_runner *. Returns NULL. */
+/* One worker: receives batches with stage_recv until it says CHAN_CLOSED
+ * (in is closed and drained, or the runner is cancelled); steps each
+ * item; sends each batch's results with stage_send, one call a batch;
+ * counts what out took in *sent and hands what it refused to discard,
+ * counted in *discarded; the last worker to finish closes `out`. A
+ * thread function: arg is the struct stage_runner *. Returns NULL.
+ * (Lesson 12.) */
 void *stage_worker(void *arg);
+/* end snippet */
+
+/* snippet: watched */
+/* Lesson 13: the worker's two channel operations, watched.
+ *
+ * stage_recv receives up to r->batch items from r->in with one
+ * chan_recv_many into items and says how many in *got. Once r->cancel
+ * (if any) is closed it returns CHAN_CLOSED at once, receiving nothing,
+ * so that a cancelled worker stops before its next batch even while in
+ * still holds items. It adds the time the call took to r->recv_ns, in
+ * nanoseconds, whatever the call returned: the last wait counts too.
+ *
+ * stage_send sends results[0..n-1] on r->out with one chan_send_many and
+ * returns how many out took (all n, or fewer if out was closed during the
+ * call: those are the caller's to discard). It adds the time the call
+ * took to r->send_ns.
+ *
+ * Several workers call these at once on the same runner: the additions
+ * are atomic. */
+enum chan_status stage_recv(struct stage_runner *r, void *items[], size_t *got);
+size_t stage_send(struct stage_runner *r, void *const results[], size_t n);
 /* end snippet */
 
 #endif

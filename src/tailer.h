@@ -104,7 +104,7 @@ struct tailer {
  * hand are sent: a backlog not read yet stays unread, and each open
  * file's unfinished last line is flushed. A chan_send on a
  * full out does not watch done: inside the pipeline the stages downstream
- * drain out until it closes, so that send always completes (lesson 10
+ * drain out until it closes, so that send always completes (lesson 12
  * builds a send that also listens to done).
  */
 void *tailer_run(void *arg);

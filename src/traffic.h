@@ -1,6 +1,6 @@
 /*
  * traffic.h - numbered messages through one channel, checked and timed:
- * the engine of the channel programs (lesson 01's, and lesson 10's
+ * the engine of the channel programs (lesson 01's, and lesson 11's
  * comparison of batch sizes).
  *
  * Producer threads send the numbers 1..messages through one channel to
@@ -10,8 +10,8 @@
  * cast to void *), starting at 1 so that no message is NULL.
  *
  * With batch 1 the threads use lesson 01's chan_send and chan_recv; with
- * more, lesson 10's chan_send_many and chan_recv_many, batch at a time.
- * With lockfree set, lesson 11's lfchan_send and lfchan_recv (capacity 1
+ * more, lesson 11's chan_send_many and chan_recv_many, batch at a time.
+ * With lockfree set, lesson 14's lfchan_send and lfchan_recv (capacity 1
  * or more, batch 1).
  * A watch thread says so when nothing moves for a few seconds (a lost
  * wake-up stops a program without crashing it).
@@ -33,7 +33,7 @@ struct traffic {
 	unsigned long long producers, consumers, messages;
 	unsigned long long batch; /* messages per operation, 1 to TRAFFIC_MAX_BATCH */
 	int quiet;		  /* 1: no line per consumer when all went well */
-	int lockfree;		  /* 1: lesson 11's channel (lfchan.h), not lesson 01's */
+	int lockfree;		  /* 1: lesson 14's channel (lfchan.h), not lesson 01's */
 };
 
 /*

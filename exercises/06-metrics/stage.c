@@ -20,7 +20,7 @@ int metrics_stage_init(struct metrics_stage *stage, struct metrics_registry *reg
 		return -1;
 	}
 	stage->in = in;
-	stage->last_seen = NULL; /* the pipeline sets it, in lesson 09 */
+	stage->last_seen = NULL; /* the pipeline sets it, in lesson 10 */
 	atomic_init(&stage->received, 0);
 	stage->entries = metrics_counter(reg, "logpipe_log_entries_total",
 					 "Log entries that reached the metrics stage, by level and service.",

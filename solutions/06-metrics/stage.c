@@ -20,7 +20,7 @@ int metrics_stage_init(struct metrics_stage *stage, struct metrics_registry *reg
 		return -1;
 	}
 	stage->in = in;
-	stage->last_seen = NULL; /* the pipeline sets it, in lesson 09 */
+	stage->last_seen = NULL; /* the pipeline sets it, in lesson 10 */
 	atomic_init(&stage->received, 0);
 	stage->entries = metrics_counter(reg, "logpipe_log_entries_total",
 					 "Log entries that reached the metrics stage, by level and service.",
@@ -44,7 +44,7 @@ void metrics_stage_step(struct metrics_stage *stage, struct log_entry *e)
 	if (metrics_counter_add(stage->entries, labels, 1) == 0) {
 		if (e->has_latency)
 			metrics_histogram_observe(stage->latency, service, e->latency_ms / 1000.0);
-		if (stage->last_seen != NULL) /* lesson 09 */
+		if (stage->last_seen != NULL) /* lesson 10 */
 			last_seen_update(stage->last_seen, e, clock_unix_seconds());
 	}
 	log_entry_free(e); /* the last stage frees what it receives */

@@ -7,10 +7,10 @@
  *                                          count in one loop, one thread
  *   pipebench --mode pipeline --file F     logpipe --once: four threads,
  *            [--capacity N] [--batch N]    three channels, the same calls
- *            [--workers N]                 (--batch, --workers: lesson 10)
+ *            [--workers N]                 (--batch, --workers: lesson 11)
  *
  * The reference runs the very steps the stages run (the splitter of lesson
- * 03, parser_step, filter_step, metrics_stage_step with the lesson 09
+ * 03, parser_step, filter_step, metrics_stage_step with the lesson 10
  * gauge), one line after the other, so the ratio measures what the
  * threads and channels cost or gain, nothing else. One line of output, "key=value" pairs:
  *   mode=... lines=... seconds=... lines_per_s=... max_rss_kb=...

@@ -2,7 +2,7 @@
  * tailer_group.c - lesson 03: several files into one channel. Given, not an
  * exercise; the contract is in src/tailer.h (tailer_group).
  *
- * Fan-in, the way lesson 10's stage runner does it: many senders on one
+ * Fan-in, the way lesson 12's stage runner does it: many senders on one
  * channel, and the last one to finish closes it. The group's own thread
  * counts as a sender until it stops looking for new files, so a channel
  * closed by the last tailer can never be needed again.

@@ -36,7 +36,7 @@ struct tally {
 
 /*
  * The two channels the programs measure, behind one set of calls: lesson
- * 01's (channel.h, with lesson 10's batches) and lesson 11's lock-free one
+ * 01's (channel.h, with lesson 11's batches) and lesson 14's lock-free one
  * (lfchan.h, which has no batches). `name` prefixes the calls in messages.
  */
 struct chan_ops {
@@ -109,7 +109,7 @@ static int expect(const struct traffic *t, const char *call, enum chan_status go
 {
 	if (got == want)
 		return 0;
-	/* A stub may answer something else than CHAN_NOTIMPL (lesson 11's
+	/* A stub may answer something else than CHAN_NOTIMPL (lesson 14's
 	 * inner functions answer "closed", so that nothing waits on them). */
 	if (got == CHAN_NOTIMPL || not_implemented_reached())
 		fprintf(stderr, "%s: %s returned %s from a stub: is that lesson done? (%s)\n", t->prog,
@@ -197,7 +197,7 @@ static void producer_finished(struct shared *sh)
 		sh->close_rc = sh->ops->close(sh->ch);
 }
 
-/* One message: lesson 01's chan_send. Several: lesson 10's chan_send_many.
+/* One message: lesson 01's chan_send. Several: lesson 11's chan_send_many.
  * *sent says how many of them the channel took. */
 static enum chan_status send_batch(const struct chan_ops *ops, void *ch, void *const batch[], size_t n,
 				   size_t *sent)
@@ -692,8 +692,8 @@ int traffic_begin(int argc, char **argv, struct traffic *t, const char *about)
 	if (rc != 0)
 		return rc == 1 ? 0 : 2;
 	if (t->lockfree && (t->capacity == 0 || t->batch > 1))
-		return bad_usage(t, "lesson 11's lock-free channel has ",
-				 "no capacity 0 and no batches (lessons/11-lockfree/README.md#4-the-contract)");
+		return bad_usage(t, "lesson 14's lock-free channel has ",
+				 "no capacity 0 and no batches (lessons/14-lockfree/README.md#4-the-contract)");
 	describe(t);
 	return probe(t) == 0 ? -1 : 1;
 }

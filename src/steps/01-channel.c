@@ -7,7 +7,7 @@
  *              [--batch B]
  *
  * The threads, the checks and the stall watch are src/lib/traffic.c. With
- * --batch B (lesson 10) they move B numbers per chan_send_many and up to B
+ * --batch B (lesson 11) they move B numbers per chan_send_many and up to B
  * per chan_recv_many; B = 1 is lesson 01's chan_send and chan_recv.
  *
  * smoke: --capacity 1 --producers 4 --consumers 4 --messages 20000

@@ -4,15 +4,15 @@
 #
 #  1. The channel (bin/chanbench, src/bench/chanbench.c): messages a
 #     second for 1 producer and 1 consumer at capacities 0, 1, 4, 64, 1024,
-#     and for 4 x 4 at 64; lesson 01's channel beside lesson 10's spinning
-#     one (--impl fast), and Go's channel on the same cases when `go` is
+#     and for 4 x 4 at 64; lesson 01's channel beside lesson 14's lock-free
+#     one (--impl lockfree), and Go's channel on the same cases when `go` is
 #     installed (src/bench/chanbench.go; Debian: apt-get install golang-go).
-#     Then the same channel with batches (lesson 10: chan_send_many and
+#     Then the same channel with batches (lesson 11: chan_send_many and
 #     chan_recv_many, the program's --batch), against batches of 1.
 #  2. The pipeline: lines a second through logpipe --once on a generated
 #     log of BENCH_LINES lines (default 1 000 000), against one thread doing
 #     the same work in one loop (src/bench/pipebench.c), and peak memory;
-#     then with lesson 10's batches and parser workers, the same with a
+#     then with lesson 11's batches and parser workers, the same with a
 #     bigger glibc per-thread cache (GLIBC_TUNABLES), and with jemalloc
 #     preloaded when it is installed (Debian: libjemalloc2).
 #  3. /metrics requests a second and latency under wrk while logpipe
@@ -30,7 +30,7 @@ out=build/bench
 mkdir -p "$out"
 bin=build/plain/solutions
 
-$MAKE -s --no-print-directory "$bin/bench/chanbench" "$bin/bench/chanbench-fast" "$bin/bin/03-tailer" "$bin/bench/pipebench" "$bin/bin/logpipe" IMPL=solutions ||
+$MAKE -s --no-print-directory "$bin/bench/chanbench" "$bin/bin/03-tailer" "$bin/bench/pipebench" "$bin/bin/logpipe" IMPL=solutions ||
 	exit 1
 
 # median of the numbers on stdin
@@ -51,14 +51,13 @@ else
 	echo "(go is not installed: the Go column is skipped; Debian: apt-get install golang-go)"
 fi
 
-# channel CASE: "producers consumers capacity messages [batch]"; C_IMPL:
-# plain (lesson 01's channel) or fast (lesson 10's spinning one)
-C_IMPL=plain
+# channel CASE: "producers consumers capacity messages [batch]", on lesson
+# 01's channel
 c_rate() {
 	set -- $1
 	i=0
 	while [ $i -lt "$RUNS" ]; do
-		"$bin/bench/chanbench" --impl "$C_IMPL" --producers "$1" --consumers "$2" --capacity "$3" \
+		"$bin/bench/chanbench" --impl plain --producers "$1" --consumers "$2" --capacity "$3" \
 			--messages "$4" --batch "${5:-1}" | tail -n 1 | field msgs_per_s
 		i=$((i + 1))
 	done | median
@@ -74,11 +73,11 @@ go_rate() {
 
 # One round of a case: one run of each channel in turn, so that a change
 # in the machine's load falls on all of them alike; the medians are taken
-# over RUNS rounds. Prints "plain fast lockfree go" ("-" where a channel
-# has no such case: lesson 11's has no capacity 0).
+# over RUNS rounds. Prints "plain lockfree go" ("-" where a channel
+# has no such case: lesson 14's has no capacity 0).
 c_round() {
 	set -- $1
-	for impl in plain fast lockfree; do
+	for impl in plain lockfree; do
 		if [ "$impl" = lockfree ] && [ "$3" -eq 0 ]; then
 			printf '%s ' -
 			continue
@@ -97,14 +96,14 @@ column_median() {
 	awk -v k="$1" '$k != "-" { print $k }' >"$out/column.txt"
 	if [ -s "$out/column.txt" ]; then median <"$out/column.txt"; else echo -; fi
 }
-target() { # case -> the lock-free channel's target against Go, from lesson 11's issue
+target() { # case -> the lock-free channel's target against Go, from lesson 14's issue
 	case "$1" in "1 1 0 "*) echo - ;; "1 1 4 "*) echo - ;; *) echo "1.00" ;; esac
 }
 
 echo
 echo "channel: messages a second (median of $RUNS alternating rounds; load: $(cut -d' ' -f1-3 /proc/loadavg))"
-printf '  %-20s %11s %11s %11s %11s %9s %9s %9s %7s\n' "case" "plain (01)" "fast (10)" "lock-free" "Go" \
-	"plain/Go" "fast/Go" "lf/Go" "target"
+printf '  %-20s %11s %11s %11s %9s %9s %7s\n' "case" "plain (01)" "lock-free" "Go" \
+	"plain/Go" "lf/Go" "target"
 json_chan=""
 for case in "1 1 0 100000" "1 1 1 100000" "1 1 4 1000000" "1 1 64 2000000" "1 1 1024 2000000" "4 4 64 2000000"; do
 	set -- $case
@@ -115,14 +114,13 @@ for case in "1 1 0 100000" "1 1 1 100000" "1 1 4 1000000" "1 1 64 2000000" "1 1 
 		i=$((i + 1))
 	done >"$out/rounds.txt"
 	c=$(column_median 1 <"$out/rounds.txt")
-	f=$(column_median 2 <"$out/rounds.txt")
-	l=$(column_median 3 <"$out/rounds.txt")
-	g=$(column_median 4 <"$out/rounds.txt")
+	l=$(column_median 2 <"$out/rounds.txt")
+	g=$(column_median 3 <"$out/rounds.txt")
 	vs_go() { [ "$g" != - ] && [ "$1" != - ] && ratio "$1" "$g" || echo -; }
-	printf '  %-20s %11s %11s %11s %11s %9s %9s %9s %7s\n' "$label" "$c" "$f" "$l" "$g" "$(vs_go "$c")" \
-		"$(vs_go "$f")" "$(vs_go "$l")" "$(target "$case")"
+	printf '  %-20s %11s %11s %11s %9s %9s %7s\n' "$label" "$c" "$l" "$g" "$(vs_go "$c")" \
+		"$(vs_go "$l")" "$(target "$case")"
 	json_chan="$json_chan${json_chan:+,}
-    {\"producers\": $1, \"consumers\": $2, \"capacity\": $3, \"c_msgs_per_s\": $c, \"fast_msgs_per_s\": $f, \"lockfree_msgs_per_s\": $(echo "$l" | sed 's/^-$/null/'), \"go_msgs_per_s\": $(echo "$g" | sed 's/^-$/null/')}"
+    {\"producers\": $1, \"consumers\": $2, \"capacity\": $3, \"c_msgs_per_s\": $c, \"lockfree_msgs_per_s\": $(echo "$l" | sed 's/^-$/null/'), \"go_msgs_per_s\": $(echo "$g" | sed 's/^-$/null/')}"
 done
 
 echo
@@ -193,7 +191,7 @@ p_row "logpipe --once --batch 64, tcache_count=1024" pipeline --batch 64
 p_row "logpipe --once --batch 64 --workers 2, tcache_count=1024" pipeline --batch 64 --workers 2
 P_TUNABLES=
 # The same with jemalloc, whose per-thread caches take back memory freed on
-# another thread: what the allocator costs the pipeline (lesson 10).
+# another thread: what the allocator costs the pipeline (lesson 11).
 P_PRELOAD=$({ ldconfig -p || /sbin/ldconfig -p; } 2>/dev/null | sed -n 's/.*libjemalloc\.so\.2 .*=> \(.*\)/\1/p' | head -n 1)
 if [ -n "$P_PRELOAD" ]; then
 	p_row "one loop, jemalloc" reference

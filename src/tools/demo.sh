@@ -408,7 +408,7 @@ echo "  error ratio (the recording rule), by service:"
 lib_query 'service:logpipe_error_ratio:rate1m' service | awk '{ printf "    service=%-8s %s\n", $1, $2 }'
 echo "  seconds since each service's last entry (the latest of every instance):"
 lib_query 'time() - max without (instance) (logpipe_last_entry_timestamp_seconds)' service |
-	awk '{ printf "    service=%-8s %.2f\n", $1, $2; n++ } END { if (!n) print "    none: the gauge of lesson 09 is not exported (is that lesson done?)" }'
+	awk '{ printf "    service=%-8s %.2f\n", $1, $2; n++ } END { if (!n) print "    none: the gauge of lesson 10 is not exported (is that lesson done?)" }'
 
 if [ -n "$AM_ADDR" ]; then
 	echo

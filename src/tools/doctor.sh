@@ -19,7 +19,7 @@ check "timeout" 'command -v timeout' "keeps the grader from hanging" coreutils
 echo "For make check and make demo (make deps installs them):"
 check "valgrind" 'command -v valgrind' "leak and memory checks in make check" valgrind
 check "promtool" 'command -v promtool' "validates the /metrics output and the rules" prometheus
-check "prometheus" 'command -v prometheus' "the demo and the end-to-end test (lesson 09)" prometheus
+check "prometheus" 'command -v prometheus' "the demo and the end-to-end test (lesson 10)" prometheus
 check "curl" 'command -v curl' "the demo's and the end-to-end test's queries" curl
 check "gdb" 'command -v gdb' "says where each thread of a HUNG test waits" gdb
 echo "Optional (make check skips what needs them; make deps installs the demo's three):"

@@ -156,7 +156,7 @@ for key in $(awk '$1 ~ /^kept\.service\./ { print $1 }' "$EXPECTED"); do
 	check "sum(logpipe_log_entries_total{service=\"$s\"})" "$(expected "$key")" "$(echo "$services" | pick "$s")"
 done
 
-# Lesson 09's gauge: one series per service that had an entry counted,
+# Lesson 10's gauge: one series per service that had an entry counted,
 # each a Unix time between logpipe's start and now.
 stamps=$(by service logpipe_last_entry_timestamp_seconds)
 check "number of logpipe_last_entry_timestamp_seconds series" \

@@ -5,7 +5,7 @@
 # series may, and logpipe must find every line accounted for. Then
 # --format default on tests/data/sample.log must count exactly what no
 # --format counts (the preset is parse_log_line's rules, written as a
-# format; the wall-clock gauge of lesson 09 aside). Prints one line per
+# format; the wall-clock gauge of lesson 10 aside). Prints one line per
 # check and "N passed, M failed" last.
 set -u
 lp=$1

@@ -53,7 +53,7 @@ fi
 # input and extra libFuzzer flags.
 sources() {
 	case "$1" in
-	http_request) echo "solutions/07-http/request.c" ;;
+	http_request) echo "solutions/08-http/request.c" ;;
 	# parser.c also holds the stage (parser_run), which needs a channel.
 	log_line) echo "solutions/04-parser/parser.c solutions/01-channel/channel.c solutions/02-select/select.c
 		src/lib/line.c src/lib/clock.c src/lib/notimpl.c src/lib/chan_status.c" ;;

@@ -9,7 +9,7 @@ The first line names the port it got, "(port N)", the way logpipe does,
 so src/tools/promlib.sh starts both the same way. It binds 127.0.0.1 only
 and runs until SIGTERM or SIGINT.
 
-Why Python and not the course's own HTTP server (lesson 07): that server
+Why Python and not the course's own HTTP server (lesson 08): that server
 is a GET-only /metrics server by contract (a POST is answered 405, a body
 is read and dropped), and the learner writes it; a receiver built on it
 would need a second contract for request bodies and would stop working

@@ -683,7 +683,7 @@ static void test_stage_counts_each_error_by_reason(void **state)
 	stage_free(&s);
 }
 
-/* The step alone, with no channel: what lesson 10 builds on. */
+/* The step alone, with no channel: what lesson 12 builds on. */
 static void test_step_parses_counts_and_frees_one_line(void **state)
 {
 	(void)state;

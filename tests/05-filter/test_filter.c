@@ -363,7 +363,7 @@ static int passes_warn(int i)
 	return i % LOG_LEVELS >= LOG_WARN;
 }
 
-/* The step alone, with no channel: what lesson 10 builds on. */
+/* The step alone, with no channel: what lesson 12 builds on. */
 static void test_step_returns_a_kept_entry_and_frees_a_dropped_one(void **state)
 {
 	(void)state;

@@ -955,7 +955,7 @@ static void test_stage_does_not_observe_entries_without_latency(void **state)
 	stage_free(&r);
 }
 
-/* The step alone, with no channel: what lesson 10 builds on. */
+/* The step alone, with no channel: what lesson 11 builds on. */
 static void test_step_counts_and_frees_one_entry(void **state)
 {
 	(void)state;
@@ -1014,7 +1014,7 @@ static void test_stage_counts_each_entry_once_under_the_series_limit(void **stat
 }
 
 /*
- * The stage's hook for lesson 09: when last_seen is set, each entry the
+ * The stage's hook for lesson 10: when last_seen is set, each entry the
  * stage counted sets its service's series to the time (last_seen_update,
  * the reference's here); an entry the series limit refused updates
  * nothing, so the registry counts one refusal for it, not two.

@@ -1,5 +1,5 @@
 /*
- * Hardening: the /metrics server (lesson 07) under abuse. Not part of any
+ * Hardening: the /metrics server (lesson 08) under abuse. Not part of any
  * lesson's grade: `make check` runs this suite against the reference.
  *
  * Each test starts a real server on an ephemeral loopback port, attacks

@@ -547,7 +547,7 @@ int harness_main(int argc, char **argv, const char *lesson, const struct harness
 			return 2;
 		}
 	}
-	/* A client that hangs up must not kill the runner (lesson 07's tests). */
+	/* A client that hangs up must not kill the runner (lesson 08's tests). */
 	signal(SIGPIPE, SIG_IGN);
 	static struct outcome o;
 	size_t planned = 0, failed = 0;

@@ -1,0 +1,56 @@
+/*
+ * stage.c - lesson 12: the stage runner, batches and workers for every
+ * stage after the tailer. The contract is in src/stage.h.
+ */
+#include "stage.h"
+#include "notimpl.h"
+
+#include <errno.h>
+
+/* A worker is done: the last one out closes the door. Every worker has
+ * sent its last item before it counts itself out, so once running is 0
+ * nothing more will ever be sent on out. */
+static void worker_finished(struct stage_runner *r)
+{
+	if (atomic_fetch_sub(&r->running, 1) == 1 && r->out != NULL)
+		chan_close(r->out);
+}
+
+int stage_start(struct stage_runner *r)
+{
+	if (r->in == NULL || r->step == NULL || r->batch < 1 || r->batch > STAGE_MAX_BATCH ||
+	    r->workers < 1 || r->workers > STAGE_MAX_WORKERS || (r->out != NULL && r->discard == NULL))
+		return EINVAL;
+	atomic_init(&r->running, r->workers);
+	atomic_init(&r->recv_ns, 0);
+	atomic_init(&r->send_ns, 0);
+	r->started = 0;
+	for (size_t i = 0; i < r->workers; i++) {
+		int rc = pthread_create(&r->threads[i], NULL, stage_worker, r);
+		if (rc != 0) {
+			/* The workers that never start never finish: count them
+			 * out now, so that the last real one still closes out. */
+			for (size_t j = i; j < r->workers; j++)
+				worker_finished(r);
+			return rc;
+		}
+		r->started++;
+	}
+	return 0;
+}
+
+void stage_join(struct stage_runner *r)
+{
+	for (size_t i = 0; i < r->started; i++)
+		pthread_join(r->threads[i], NULL);
+	r->started = 0;
+}
+
+void *stage_worker(void *arg)
+{
+	struct stage_runner *r = arg;
+	/* TODO: replace this stub with your code (the lesson section is named below). */
+	NOT_IMPLEMENTED("stage_worker", "lessons/12-workers/README.md#5-build-it-the-worker");
+	worker_finished(r);
+	return NULL;
+}

@@ -1,0 +1,516 @@
+/*
+ * Lesson 09: the assembled pipeline. Written against src/pipeline.h only.
+ *
+ * Every test runs a real pipeline: four stage threads and their channels,
+ * on a log file in a fresh directory under /tmp or on the simulator. A
+ * test never sleeps to let the pipeline work: batch runs (stop_at_eof)
+ * end on their own and are joined with pipeline_wait; follow-mode runs
+ * wait, with a deadline, until the counters say the lines went through;
+ * pipeline_stop runs in a thread of its own so that a stop that never
+ * returns fails the test with a message instead of hanging it.
+ */
+#include "harness.h"
+#include "pipeline.h"
+#include "text_testing.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define L09 "lessons/09-pipeline/README.md"
+
+/* ---- a temporary directory, removed even when a test fails ------------- */
+
+static char tmpdir[64];
+static char logpath[128];
+
+static void remove_tmpdir(void)
+{
+	if (tmpdir[0] == '\0')
+		return;
+	unlink(logpath);
+	rmdir(tmpdir);
+	tmpdir[0] = '\0';
+}
+
+/* Appends text to the test's log file (creating it). */
+static void append_log(const char *text)
+{
+	int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	if (fd < 0)
+		fail_msg("open %s: %s", logpath, strerror(errno));
+	write_all_or_fail(fd, text);
+	close(fd);
+}
+
+/* A fresh directory with an empty log.log in it. Each test runs in its own
+ * process (see harness.h); harness_at_end cleans up after a failed test
+ * too. */
+static void make_log(void)
+{
+	strcpy(tmpdir, "/tmp/logpipe-08-XXXXXX");
+	if (mkdtemp(tmpdir) == NULL)
+		fail_msg("mkdtemp: %s", strerror(errno));
+	harness_at_end(remove_tmpdir);
+	snprintf(logpath, sizeof(logpath), "%s/log.log", tmpdir);
+	append_log("");
+}
+
+/* ---- starting, stopping, rendering ----------------------------------------- */
+
+/* A batch run on the test's log: from its start to its end, no server. */
+static struct pipeline_config batch_config(void)
+{
+	struct pipeline_config cfg = pipeline_config_default();
+	cfg.source.path = logpath;
+	cfg.source.from_start = 1;
+	cfg.source.stop_at_eof = 1;
+	cfg.serve = 0;
+	return cfg;
+}
+
+/* The simulator at full speed (rate 0), never ending on its own. */
+static struct pipeline_config endless_simulator(void)
+{
+	struct pipeline_config cfg = pipeline_config_default();
+	cfg.source.rate = 0;
+	cfg.source.count = 0;
+	cfg.capacity = 16;
+	cfg.serve = 0;
+	return cfg;
+}
+
+/* A struct pipeline is large: one per test process, zeroed. */
+static struct pipeline pl;
+
+static void start_or_fail(const struct pipeline_config *cfg)
+{
+	char err[256] = "";
+	harness_on_hang("pipeline_start did not return: does it wait for something? It only creates "
+			"things and starts threads (see " L09 "#starting-in-order)");
+	if (pipeline_start(&pl, cfg, err, sizeof(err)) != 0)
+		fail_msg("pipeline_start returned -1: %s", err[0] ? err : "(no reason in err)");
+}
+
+static void *stop_thread(void *arg)
+{
+	pipeline_stop(arg);
+	return NULL;
+}
+
+/* pipeline_stop, failing the test if it does not return in time. */
+static void stop_within_deadline(const char *why_it_hangs)
+{
+	struct harness_thread t;
+	harness_on_hang(why_it_hangs);
+	harness_thread_start(&t, stop_thread, &pl);
+	if (!harness_thread_join_within(&t, harness_wait_ms())) {
+		harness_see(L09 "#stopping-in-order");
+		fail_msg("pipeline_stop did not return within %ld ms: %s", harness_wait_ms(), why_it_hangs);
+	}
+}
+
+static void wait_or_fail(void)
+{
+	harness_on_hang("pipeline_wait did not return on a batch run: the tailer stops at the end of the "
+			"file and closes lines; does every stage close its output when its input is "
+			"closed and drained? (see " L09 "#stopping-in-order)");
+	pipeline_wait(&pl);
+}
+
+/* pipeline_render's text (the caller frees it). */
+static char *render_or_fail(void)
+{
+	size_t len = 0;
+	char *text = pipeline_render(&pl, &len);
+	if (text == NULL)
+		fail_msg("pipeline_render returned NULL (see " L09 "#collecting-at-scrape-time)");
+	if (len != strlen(text))
+		fail_msg("pipeline_render set *len to %zu, but the text is %zu bytes long", len,
+			 strlen(text));
+	return text;
+}
+
+static void assert_line(const char *text, const char *line, const char *hint)
+{
+	if (!text_has_line(text, line))
+		fail_msg("the exposition has no line %s: %s\n--- exposition ---\n%.3000s", quoted(line), hint,
+			 text);
+}
+
+static void assert_invariant(const char *when)
+{
+	unsigned long long read = pipeline_lines_read(&pl), accounted = pipeline_lines_accounted(&pl);
+	if (read != accounted)
+		fail_msg("%s: %llu lines read but %llu accounted for (parse errors + filtered + entries + "
+			 "dropped + discarded + joined): a stage lost or counted lines twice, or a stage was "
+			 "joined before it drained (see " L09 "#the-accounting-invariant)",
+			 when, read, accounted);
+}
+
+/* ---- the log the counting tests read ----------------------------------------- */
+
+/* Ten lines, one blank, so 9 read: 3 parse errors (no JSON, no level, an
+ * unknown level), 2 filtered (debug and trace, below the default min level
+ * info) and 4 entries: 9 = 3 + 2 + 4. */
+static const char counted_log[] =
+    "{\"level\":\"info\",\"service\":\"api\",\"msg\":\"a\",\"latency_ms\":5}\n"
+    "{\"level\":\"info\",\"service\":\"api\",\"msg\":\"b\"}\n"
+    "{\"level\":\"error\",\"service\":\"billing\",\"msg\":\"c\",\"latency_ms\":250}\n"
+    "{\"level\":\"debug\",\"service\":\"api\",\"msg\":\"filtered at min level info\"}\n"
+    "{\"level\":\"trace\",\"service\":\"auth\",\"msg\":\"filtered too\"}\n"
+    "not json at all\n"
+    "{\"service\":\"api\",\"msg\":\"no level\"}\n"
+    "{\"level\":\"loud\",\"service\":\"api\"}\n"
+    "\n" /* blank: skipped, counted nowhere */
+    "{\"level\":\"WARN\",\"msg\":\"no service\"}\n";
+
+/* ---- tests --------------------------------------------------------------------- */
+
+static void test_known_series_are_exported_at_zero_before_any_line(void **state)
+{
+	(void)state;
+	make_log();
+	struct pipeline_config cfg = batch_config();
+	cfg.source.stop_at_eof = 0; /* follow an empty file: no line will come */
+	start_or_fail(&cfg);
+	char *text = render_or_fail();
+	const char *hint = "every series known in advance is created at 0 before the first scrape, or rate() "
+			   "and alerts see nothing until it first moves";
+	assert_line(text, "logpipe_lines_read_total 0", hint);
+	for (int r = 1; r < PARSE_REASONS; r++) {
+		char line[128];
+		snprintf(line, sizeof(line), "logpipe_parse_errors_total{reason=\"%s\"} 0",
+			 parse_error_name((enum parse_error)r));
+		assert_line(text, line, hint);
+	}
+	assert_line(text, "logpipe_filtered_total 0", hint);
+	assert_line(text, "logpipe_series_dropped_total 0", hint);
+	assert_line(text, "logpipe_file_rotations_total 0", hint);
+	assert_line(text, "logpipe_file_truncations_total 0", hint);
+	free(text);
+	stop_within_deadline("the tailer waits at the end of an empty file: closing done must stop it "
+			     "(see " L09 "#stopping-in-order)");
+	pipeline_free(&pl);
+}
+
+static void test_build_info_and_process_metrics_are_exported(void **state)
+{
+	(void)state;
+	make_log();
+	struct pipeline_config cfg = batch_config();
+	start_or_fail(&cfg);
+	wait_or_fail();
+	char *text = render_or_fail();
+	assert_line(text, "logpipe_build_info{version=\"" PIPELINE_VERSION "\"} 1",
+		    "the build info is a gauge at 1 with the version as its label");
+	assert_line(text, "# TYPE process_cpu_seconds_total counter",
+		    "process_cpu_seconds_total is a counter");
+	double fds = text_sample(text, "process_open_fds");
+	if (!(fds > 0))
+		fail_msg("process_open_fds is %g: pipeline_render must call process_metrics_collect before "
+			 "rendering (see " L09 "#collecting-at-scrape-time)",
+			 fds);
+	if (!(text_sample(text, "process_max_fds") >= fds))
+		fail_msg("process_max_fds is %g, below process_open_fds %g", text_sample(text, "process_max_fds"),
+			 fds);
+	if (!(text_sample(text, "process_start_time_seconds") > 1e9))
+		fail_msg("process_start_time_seconds is %g: not a Unix time",
+			 text_sample(text, "process_start_time_seconds"));
+	if (!(text_sample(text, "process_resident_memory_bytes") > 0))
+		fail_msg("process_resident_memory_bytes is not above 0");
+	free(text);
+	pipeline_free(&pl);
+}
+
+static void test_invariant_holds_exactly_after_wait(void **state)
+{
+	(void)state;
+	make_log();
+	append_log(counted_log);
+	struct pipeline_config cfg = batch_config();
+	cfg.capacity = 1; /* every hand-off waits: the worst case for a lost line */
+	start_or_fail(&cfg);
+	wait_or_fail();
+	if (pipeline_lines_read(&pl) != 9)
+		fail_msg("pipeline_lines_read is %llu after the batch run, expected 9 (ten lines, one blank)",
+			 pipeline_lines_read(&pl));
+	assert_invariant("after pipeline_wait");
+	pipeline_free(&pl);
+}
+
+static void test_rendered_exposition_has_the_right_counts(void **state)
+{
+	(void)state;
+	make_log();
+	append_log(counted_log);
+	struct pipeline_config cfg = batch_config();
+	start_or_fail(&cfg);
+	wait_or_fail();
+	char *text = render_or_fail();
+	const char *hint = "pipeline_render copies the stages' counters into the registry before rendering "
+			   "(see " L09 "#collecting-at-scrape-time)";
+	assert_line(text, "logpipe_lines_read_total 9", hint);
+	assert_line(text, "logpipe_parse_errors_total{reason=\"invalid_json\"} 1", hint);
+	assert_line(text, "logpipe_parse_errors_total{reason=\"missing_level\"} 1", hint);
+	assert_line(text, "logpipe_parse_errors_total{reason=\"bad_level\"} 1", hint);
+	assert_line(text, "logpipe_parse_errors_total{reason=\"too_long\"} 0", hint);
+	assert_line(text, "logpipe_filtered_total 2", "debug and trace are below the default min level info");
+	assert_line(text, "logpipe_log_entries_total{level=\"info\",service=\"api\"} 2",
+		    "the metrics stage counts entries by level and service");
+	assert_line(text, "logpipe_log_entries_total{level=\"error\",service=\"billing\"} 1", "");
+	assert_line(text, "logpipe_log_entries_total{level=\"warn\",service=\"unknown\"} 1", "");
+	assert_line(text, "logpipe_log_latency_seconds_count{service=\"billing\"} 1", "");
+	assert_line(text, "logpipe_log_latency_seconds_sum{service=\"billing\"} 0.25", "");
+	assert_line(text, "logpipe_series_dropped_total 0", hint);
+	free(text);
+	pipeline_free(&pl);
+}
+
+static void test_invariant_counts_series_refused_by_the_limit(void **state)
+{
+	(void)state;
+	make_log();
+	char line[128];
+	for (int i = 0; i < 20; i++) {
+		snprintf(line, sizeof(line), "{\"level\":\"info\",\"service\":\"svc%02d\"}\n", i);
+		append_log(line);
+	}
+	struct pipeline_config cfg = batch_config();
+	cfg.series_limit = 5;
+	start_or_fail(&cfg);
+	wait_or_fail();
+	char *text = render_or_fail();
+	assert_line(text, "logpipe_series_dropped_total 15",
+		    "20 services, room for 5 series: the other 15 updates are refused and must be exported, "
+		    "or the invariant cannot be checked from a scrape");
+	free(text);
+	assert_invariant("with a series limit");
+	pipeline_free(&pl);
+}
+
+static int some_lines_read(void *arg)
+{
+	(void)arg;
+	return pipeline_lines_read(&pl) >= 100;
+}
+
+static void test_stop_ends_an_endless_simulator_within_the_deadline(void **state)
+{
+	(void)state;
+	struct pipeline_config cfg = endless_simulator();
+	start_or_fail(&cfg);
+	harness_on_hang("waiting for the first 100 lines");
+	if (!harness_wait_until(some_lines_read, NULL))
+		fail_msg(
+		    "the simulator at rate 0 sent fewer than 100 lines within %ld ms: are all four stage "
+		    "threads started? (see " L09 "#starting-in-order)",
+		    harness_wait_ms());
+	stop_within_deadline(
+	    "pipeline_stop must close done (the tailer stops and closes lines, and the close "
+	    "travels down) and then join the stages from the tailer down (see " L09 "#stopping-in-order)");
+	assert_invariant("after pipeline_stop");
+	pipeline_free(&pl);
+}
+
+/* An abandon (lesson 11's pipeline_cancel, which logpipe runs on a second
+ * SIGTERM) in mid-flow, with the stages in their own loops: what the
+ * parser and the filter free because the channel after them was closed is
+ * counted as discarded, so every line read is still accounted for. */
+static void test_invariant_holds_after_a_cancel(void **state)
+{
+	(void)state;
+	struct pipeline_config cfg = endless_simulator();
+	start_or_fail(&cfg);
+	harness_on_hang("waiting for the first 100 lines");
+	if (!harness_wait_until(some_lines_read, NULL))
+		fail_msg("the simulator at rate 0 sent fewer than 100 lines within %ld ms",
+			 harness_wait_ms());
+	pipeline_cancel(&pl);
+	stop_within_deadline("pipeline_stop after pipeline_cancel must return: every stage wakes from its "
+			     "closed channels");
+	assert_invariant("after pipeline_cancel and pipeline_stop");
+	pipeline_free(&pl);
+}
+
+static void test_stop_twice_is_safe(void **state)
+{
+	(void)state;
+	struct pipeline_config cfg = endless_simulator();
+	start_or_fail(&cfg);
+	stop_within_deadline("the first pipeline_stop (see " L09 "#stopping-in-order)");
+	stop_within_deadline("a second pipeline_stop must return at once: the stages were joined already "
+			     "(see " L09 "#stopping-in-order)");
+	assert_invariant("after two stops");
+	pipeline_free(&pl);
+}
+
+static void test_stop_after_wait_is_safe(void **state)
+{
+	(void)state;
+	make_log();
+	append_log(counted_log);
+	struct pipeline_config cfg = batch_config();
+	start_or_fail(&cfg);
+	wait_or_fail();
+	stop_within_deadline("pipeline_stop after pipeline_wait must return at once: nothing is left to join "
+			     "(see " L09 "#stopping-in-order)");
+	assert_invariant("after wait and stop");
+	pipeline_free(&pl);
+}
+
+struct target {
+	unsigned long long lines;
+};
+
+static int accounted_reaches(void *arg)
+{
+	const struct target *t = arg;
+	return pipeline_lines_accounted(&pl) >= t->lines;
+}
+
+static void test_follow_mode_counts_appended_lines_then_stops(void **state)
+{
+	(void)state;
+	make_log();
+	struct pipeline_config cfg = batch_config();
+	cfg.source.stop_at_eof = 0; /* follow: wait at the end for more */
+	cfg.source.poll_ms = 10;
+	start_or_fail(&cfg);
+	const char *lines = "{\"level\":\"info\",\"service\":\"api\"}\n"
+			    "{\"level\":\"error\",\"service\":\"api\"}\n"
+			    "garbage\n";
+	struct target t = {3};
+	for (int round = 1; round <= 3; round++, t.lines += 3) {
+		append_log(lines);
+		harness_on_hang("waiting for appended lines to go through the pipeline");
+		if (!harness_wait_until(accounted_reaches, &t))
+			fail_msg(
+			    "after appending %llu lines, only %llu went through the pipeline within %ld ms",
+			    t.lines, pipeline_lines_accounted(&pl), harness_wait_ms());
+	}
+	stop_within_deadline("the follower waits at the end of the file in a timed receive on done: "
+			     "pipeline_stop must close done (see " L09 "#stopping-in-order)");
+	if (pipeline_lines_read(&pl) != 9)
+		fail_msg("%llu lines read, expected the 9 appended", pipeline_lines_read(&pl));
+	assert_invariant("after following a growing file and stopping");
+	pipeline_free(&pl);
+}
+
+static void test_start_fails_cleanly_when_the_port_is_taken(void **state)
+{
+	(void)state;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t alen = sizeof(a);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(fd, 1) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &alen) != 0)
+		fail_msg("cannot hold a port for the test: %s", strerror(errno));
+	char listen_on[64];
+	snprintf(listen_on, sizeof(listen_on), "127.0.0.1:%d", ntohs(a.sin_port));
+	struct pipeline_config cfg = endless_simulator();
+	cfg.serve = 1;
+	cfg.http.listen = listen_on;
+	int before = process_count_open_fds();
+	char err[256] = "";
+	harness_on_hang("pipeline_start with a port in use must stop the stages it started: close done, "
+			"join them (see " L09 "#starting-in-order)");
+	if (pipeline_start(&pl, &cfg, err, sizeof(err)) == 0)
+		fail_msg("pipeline_start returned 0 though %s is taken", listen_on);
+	if (strstr(err, "in use") == NULL)
+		fail_msg("err is %s, expected the server's reason (\"... address already in use\")", quoted(err));
+	if (process_count_open_fds() != before)
+		fail_msg(
+		    "%d descriptors open before pipeline_start, %d after it failed: the unwind must free "
+		    "what was made (see " L09 "#starting-in-order)",
+		    before, process_count_open_fds());
+	close(fd);
+}
+
+/* GET path from 127.0.0.1:port; the whole response (the caller frees). */
+static char *http_get(int port, const char *path)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port)};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0)
+		fail_msg("cannot connect to the server on port %d: %s", port, strerror(errno));
+	char req[256];
+	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n", path);
+	write_all_or_fail(fd, req);
+	size_t cap = 1 << 16, len = 0;
+	char *buf = malloc(cap);
+	for (;;) {
+		struct pollfd pfd = {fd, POLLIN, 0};
+		if (poll(&pfd, 1, (int)harness_wait_ms()) != 1)
+			fail_msg("the server sent no complete response within %ld ms", harness_wait_ms());
+		if (len + 4096 > cap)
+			buf = realloc(buf, cap *= 2);
+		ssize_t n = read(fd, buf + len, cap - len - 1);
+		if (n < 0)
+			fail_msg("read: %s", strerror(errno));
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	close(fd);
+	return buf;
+}
+
+static void test_serves_the_counts_over_a_real_socket(void **state)
+{
+	(void)state;
+	make_log();
+	append_log(counted_log);
+	struct pipeline_config cfg = batch_config();
+	cfg.serve = 1;
+	cfg.http.listen = "127.0.0.1:0";
+	start_or_fail(&cfg);
+	if (pl.server == NULL)
+		fail_msg("cfg.serve is 1 but p->server is NULL: start the server last in pipeline_start "
+			 "(see " L09 "#starting-in-order)");
+	wait_or_fail();
+	harness_on_hang("GET /metrics");
+	char *resp = http_get(http_server_port(pl.server), "/metrics");
+	if (strncmp(resp, "HTTP/1.1 200", 12) != 0)
+		fail_msg("GET /metrics answered \"%.60s\", expected HTTP/1.1 200", resp);
+	const char *body = strstr(resp, "\r\n\r\n");
+	if (body == NULL)
+		fail_msg("the response has no end of head");
+	assert_line(body + 4, "logpipe_lines_read_total 9",
+		    "the server renders through pipeline_render, which copies the stages' counters");
+	assert_line(body + 4, "logpipe_filtered_total 2", "");
+	assert_line(body + 4, "logpipe_build_info{version=\"" PIPELINE_VERSION "\"} 1", "");
+	if (!(text_sample(body + 4, "process_open_fds") > 0))
+		fail_msg("process_open_fds is not above 0 in the scrape");
+	free(resp);
+	pipeline_free(&pl);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct harness_test tests[] = {
+	    HTEST(test_known_series_are_exported_at_zero_before_any_line, L09 "#collecting-at-scrape-time"),
+	    HTEST(test_build_info_and_process_metrics_are_exported, L09 "#collecting-at-scrape-time"),
+	    HTEST(test_invariant_holds_exactly_after_wait, L09 "#the-accounting-invariant"),
+	    HTEST(test_rendered_exposition_has_the_right_counts, L09 "#collecting-at-scrape-time"),
+	    HTEST(test_invariant_counts_series_refused_by_the_limit, L09 "#the-accounting-invariant"),
+	    HTEST(test_stop_ends_an_endless_simulator_within_the_deadline, L09 "#stopping-in-order"),
+	    HTEST(test_invariant_holds_after_a_cancel, L09 "#the-accounting-invariant"),
+	    HTEST(test_stop_twice_is_safe, L09 "#stopping-in-order"),
+	    HTEST(test_stop_after_wait_is_safe, L09 "#stopping-in-order"),
+	    HTEST(test_follow_mode_counts_appended_lines_then_stops, L09 "#stopping-in-order"),
+	    HTEST(test_start_fails_cleanly_when_the_port_is_taken, L09 "#starting-in-order"),
+	    HTEST(test_serves_the_counts_over_a_real_socket, L09 "#starting-in-order"),
+	};
+	return harness_main(argc, argv, "09-pipeline", tests, HARNESS_COUNT(tests));
+}

@@ -1,0 +1,542 @@
+/*
+ * Lesson 11: chan_send_many and chan_recv_many. Written against
+ * src/batch.h and src/channel.h only.
+ */
+#include "batch.h"
+#include "chan_testing.h"
+#include "clock.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define L11 "lessons/11-batches/README.md"
+
+/* Fills msgs[0..n-1] with MSG(first), MSG(first + 1), ... */
+static void numbered(void **msgs, size_t n, uintptr_t first)
+{
+	for (size_t i = 0; i < n; i++)
+		msgs[i] = MSG(first + i);
+}
+
+/* Fails unless msgs[0..n-1] are MSG(first), MSG(first + 1), ... */
+static void expect_numbered(void *const *msgs, size_t n, uintptr_t first, const char *what)
+{
+	for (size_t i = 0; i < n; i++)
+		if (MSG_VALUE(msgs[i]) != first + i)
+			fail_msg("%s: message %zu is %lu, expected %lu (messages come out oldest first)",
+				 what, i, (unsigned long)MSG_VALUE(msgs[i]), (unsigned long)(first + i));
+}
+
+static void expect_count(size_t got, size_t want, const char *what)
+{
+	if (got != want)
+		fail_msg("%s: the count is %zu, expected %zu", what, got, want);
+}
+
+/* A thread that sends one batch and reports what happened. */
+struct batch_send {
+	struct chan *ch;
+	void *msgs[64];
+	size_t n, sent;
+	enum chan_status status;
+};
+
+static void *op_send_many(void *arg)
+{
+	struct batch_send *b = arg;
+	b->status = chan_send_many(b->ch, b->msgs, b->n, &b->sent);
+	return NULL;
+}
+
+/* A thread that receives one batch. */
+struct batch_recv {
+	struct chan *ch;
+	void *msgs[64];
+	size_t max, got;
+	enum chan_status status;
+};
+
+static void *op_recv_many(void *arg)
+{
+	struct batch_recv *b = arg;
+	b->status = chan_recv_many(b->ch, b->msgs, b->max, &b->got);
+	return NULL;
+}
+
+/* Starts a thread sending MSG(1)..MSG(n) as one batch into ch (of a
+ * smaller capacity) and waits until it is blocked on the full channel. */
+static void start_blocked_send_many(struct batch_send *b, struct harness_thread *t, struct chan *ch, size_t n)
+{
+	*b = (struct batch_send){.ch = ch, .n = n};
+	numbered(b->msgs, n, 1);
+	harness_thread_start(t, op_send_many, b);
+	expect_parked(t, &ch, 1, PARKED_SENDING, &b->status,
+		      "chan_send_many of more messages than the channel holds",
+		      "it must wait for room once the channel is full");
+}
+
+/* Starts a thread in chan_recv_many(max) on the empty ch and waits until
+ * it is blocked there. */
+static void start_blocked_recv_many(struct batch_recv *b, struct harness_thread *t, struct chan *ch,
+				    size_t max)
+{
+	*b = (struct batch_recv){.ch = ch, .max = max};
+	harness_thread_start(t, op_recv_many, b);
+	expect_parked(t, &ch, 1, PARKED_RECEIVING, &b->status, "chan_recv_many on an empty channel",
+		      "it must wait for a message (counted in recv_waiting)");
+}
+
+static void join_or_fail(struct harness_thread *t, const char *why)
+{
+	if (!harness_thread_join_within(t, harness_wait_ms()))
+		fail_msg("%s", why);
+}
+
+/* ---- one thread ------------------------------------------------------------ */
+
+static void test_a_batch_comes_out_in_order(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(8);
+	void *in[5], *out[8];
+	size_t sent = 99, got = 99;
+	numbered(in, 5, 1);
+	assert_chan_status(chan_send_many(ch, in, 5, &sent), CHAN_OK);
+	expect_count(sent, 5, "chan_send_many of 5 into 8 free slots");
+	assert_int_equal(chan_len(ch), 5);
+	harness_on_hang("chan_recv_many blocked with 5 messages buffered");
+	assert_chan_status(chan_recv_many(ch, out, 8, &got), CHAN_OK);
+	expect_count(got, 5, "chan_recv_many(max 8) with 5 buffered takes all 5");
+	expect_numbered(out, 5, 1, "chan_recv_many");
+	assert_int_equal(chan_len(ch), 0);
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+static void test_recv_many_takes_at_most_max(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(8);
+	void *in[6], *out[8] = {0};
+	size_t got = 0;
+	numbered(in, 6, 10);
+	assert_chan_status(chan_send_many(ch, in, 6, NULL), CHAN_OK);
+	harness_on_hang("chan_recv_many blocked with 6 messages buffered");
+	assert_chan_status(chan_recv_many(ch, out, 4, &got), CHAN_OK);
+	expect_count(got, 4, "chan_recv_many(max 4) with 6 buffered");
+	expect_numbered(out, 4, 10, "the first batch");
+	if (out[4] != NULL)
+		fail_msg("chan_recv_many(max 4) wrote past msgs[3]: it must never write more than max");
+	assert_chan_status(chan_recv_many(ch, out, 4, &got), CHAN_OK);
+	expect_count(got, 2, "the second chan_recv_many takes the 2 left");
+	expect_numbered(out, 2, 14, "the second batch");
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+/* The ring wraps around inside a batch, on both sides. */
+static void test_batches_wrap_around_the_ring(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(5);
+	void *in[4], *out[5];
+	size_t got = 0;
+	uintptr_t next = 1;
+	harness_on_hang("chan_recv_many blocked with messages buffered");
+	for (int round = 0; round < 7; round++) {
+		numbered(in, 4, next);
+		assert_chan_status(chan_send_many(ch, in, 4, NULL), CHAN_OK);
+		assert_chan_status(chan_recv_many(ch, out, 3, &got), CHAN_OK);
+		expect_count(got, 3, "chan_recv_many(max 3) with 4 buffered");
+		expect_numbered(out, 3, next, "a batch that wraps around the ring");
+		assert_chan_status(chan_recv_many(ch, out, 5, &got), CHAN_OK);
+		expect_count(got, 1, "chan_recv_many with 1 buffered");
+		expect_numbered(out, 1, next + 3, "the last message of the round");
+		next += 4;
+	}
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+/* A batch is not a transaction: it waits for one message, not for max. */
+static void test_recv_many_does_not_wait_for_a_full_batch(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(8);
+	void *out[8];
+	size_t got = 0;
+	assert_chan_status(chan_send(ch, MSG(7)), CHAN_OK);
+	harness_on_hang("chan_recv_many(max 8) blocked with one message buffered: it must return as soon as "
+			"it has at least one message, never wait for max");
+	assert_chan_status(chan_recv_many(ch, out, 8, &got), CHAN_OK);
+	expect_count(got, 1, "chan_recv_many with one message buffered");
+	assert_ptr_equal(out[0], MSG(7));
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+/* Batch and single operations share one channel and its counters. */
+static void test_batches_mix_with_single_operations(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(6);
+	void *in[3], *out[6], *one = NULL;
+	size_t got = 0;
+	numbered(in, 3, 2);
+	harness_on_hang("a receive blocked with messages buffered");
+	assert_chan_status(chan_send(ch, MSG(1)), CHAN_OK);
+	assert_chan_status(chan_send_many(ch, in, 3, NULL), CHAN_OK);
+	assert_chan_status(chan_send(ch, MSG(5)), CHAN_OK);
+	assert_int_equal(chan_len(ch), 5);
+	assert_chan_status(chan_recv(ch, &one), CHAN_OK);
+	assert_ptr_equal(one, MSG(1));
+	assert_chan_status(chan_recv_many(ch, out, 6, &got), CHAN_OK);
+	expect_count(got, 4, "chan_recv_many after a chan_recv");
+	expect_numbered(out, 4, 2, "single and batch sends, in the order they were made");
+	pthread_mutex_lock(&ch->mu);
+	unsigned long long sent = ch->sent, taken = ch->taken;
+	pthread_mutex_unlock(&ch->mu);
+	if (sent != 5 || taken != 5)
+		fail_msg(
+		    "after 5 messages in and out, sent=%llu and taken=%llu, expected 5 and 5: the batch "
+		    "operations must count each message in sent and taken, as chan_send and chan_recv do",
+		    sent, taken);
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+static void test_bad_arguments_are_einval(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(2);
+	void *out[2];
+	size_t n = 99;
+	assert_chan_status(chan_send_many(NULL, out, 1, &n), CHAN_EINVAL);
+	assert_chan_status(chan_send_many(ch, NULL, 1, &n), CHAN_EINVAL);
+	assert_chan_status(chan_recv_many(NULL, out, 2, &n), CHAN_EINVAL);
+	assert_chan_status(chan_recv_many(ch, NULL, 2, &n), CHAN_EINVAL);
+	assert_chan_status(chan_recv_many(ch, out, 2, NULL), CHAN_EINVAL);
+	assert_chan_status(chan_recv_many(ch, out, 0, &n), CHAN_EINVAL);
+	expect_count(n, 0, "the count after CHAN_EINVAL");
+	/* The control: an empty batch is a valid batch. */
+	assert_chan_status(chan_send_many(ch, NULL, 0, &n), CHAN_OK);
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+/* ---- blocking and close ------------------------------------------------------ */
+
+/* A batch larger than the channel goes in as room appears. */
+static void test_send_many_larger_than_the_channel_waits_for_room(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(4);
+	struct batch_send b;
+	struct harness_thread t;
+	start_blocked_send_many(&b, &t, ch, 10);
+	void *out[3];
+	size_t got = 0, total = 0;
+	harness_on_hang("chan_recv_many blocked while a sender still had messages for it: after putting in "
+			"what fits, chan_send_many must wake the receivers and wait for room again");
+	while (total < 10) {
+		assert_chan_status(chan_recv_many(ch, out, 3, &got), CHAN_OK);
+		expect_numbered(out, got, 1 + total, "a batch larger than the channel");
+		total += got;
+	}
+	join_or_fail(&t, "chan_send_many did not return after all its messages were received");
+	assert_chan_status(b.status, CHAN_OK);
+	expect_count(b.sent, 10, "*sent after a batch larger than the channel");
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+static void test_recv_many_blocks_until_a_message_arrives(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(4);
+	struct batch_recv b;
+	struct harness_thread t;
+	start_blocked_recv_many(&b, &t, ch, 4);
+	assert_chan_status(chan_send(ch, MSG(3)), CHAN_OK);
+	join_or_fail(&t, "chan_recv_many stayed asleep after a chan_send: it waits on not_empty, which "
+			 "chan_send signals");
+	assert_chan_status(b.status, CHAN_OK);
+	expect_count(b.got, 1, "chan_recv_many woken by one message");
+	assert_ptr_equal(b.msgs[0], MSG(3));
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+static void test_send_many_on_a_closed_channel_sends_nothing(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(4);
+	void *in[3];
+	size_t sent = 99;
+	numbered(in, 3, 1);
+	assert_chan_status(chan_close(ch), CHAN_OK);
+	assert_chan_status(chan_send_many(ch, in, 3, &sent), CHAN_CLOSED);
+	expect_count(sent, 0, "*sent after chan_send_many on a closed channel");
+	assert_int_equal(chan_len(ch), 0);
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+/* Close in the middle of a batch: the part that went in is delivered, the
+ * rest is the sender's, and *sent says where the line is. */
+static void test_close_during_send_many_says_how_many_went_in(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(4);
+	struct batch_send b;
+	struct harness_thread t;
+	start_blocked_send_many(&b, &t, ch, 10);
+	assert_chan_status(chan_close(ch), CHAN_OK);
+	join_or_fail(&t, "chan_send_many stayed asleep after chan_close: it must re-check closed after "
+			 "every wake-up (close broadcasts not_full)");
+	assert_chan_status(b.status, CHAN_CLOSED);
+	expect_count(b.sent, 4, "*sent after close interrupted a batch of 10 at 4");
+	void *out[8];
+	size_t got = 0;
+	assert_chan_status(chan_recv_many(ch, out, 8, &got), CHAN_OK);
+	expect_count(got, 4, "the receiver drains what went in before the close");
+	expect_numbered(out, 4, 1, "the part of the batch that went in");
+	assert_chan_status(chan_recv_many(ch, out, 8, &got), CHAN_CLOSED);
+	expect_count(got, 0, "*got once the channel is closed and drained");
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+static void test_close_wakes_a_blocked_recv_many(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(2);
+	struct batch_recv b;
+	struct harness_thread t;
+	start_blocked_recv_many(&b, &t, ch, 2);
+	assert_chan_status(chan_close(ch), CHAN_OK);
+	join_or_fail(&t, "chan_recv_many stayed asleep after chan_close: its wait must end on closed too");
+	assert_chan_status(b.status, CHAN_CLOSED);
+	expect_count(b.got, 0, "*got after close");
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+/* ---- wake-ups ---------------------------------------------------------------- */
+
+/* Three receivers asleep, one batch of three: one pthread_cond_signal
+ * would wake one of them and leave two asleep next to two messages. */
+static void test_send_many_wakes_a_receiver_per_message(void **state)
+{
+	(void)state;
+	enum { R = 3 };
+	struct chan *ch = chan_new_or_fail(4);
+	struct op ops[R];
+	struct harness_thread t[R];
+	for (int i = 0; i < R; i++) {
+		ops[i] = (struct op){.ch = ch};
+		harness_thread_start(&t[i], op_recv, &ops[i]);
+	}
+	wait_for_receivers(ch, R, "three chan_recv on an empty channel must block");
+	void *in[R];
+	numbered(in, R, 1);
+	assert_chan_status(chan_send_many(ch, in, R, NULL), CHAN_OK);
+	uintptr_t sum = 0;
+	for (int i = 0; i < R; i++) {
+		join_or_fail(&t[i], "a receiver stayed asleep although the batch had a message for it: after "
+				    "putting in k messages, wake up to k receivers (one signal wakes one)");
+		assert_chan_status(ops[i].status, CHAN_OK);
+		sum += MSG_VALUE(ops[i].msg);
+	}
+	assert_int_equal(sum, 1 + 2 + 3);
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+static void test_recv_many_wakes_a_sender_per_free_slot(void **state)
+{
+	(void)state;
+	enum { S = 3 };
+	struct chan *ch = chan_new_or_fail(S);
+	for (int i = 0; i < S; i++)
+		assert_chan_status(chan_send(ch, MSG(i + 1)), CHAN_OK);
+	struct op ops[S];
+	struct harness_thread t[S];
+	for (int i = 0; i < S; i++) {
+		ops[i] = (struct op){.ch = ch, .msg = MSG(10 + i)};
+		harness_thread_start(&t[i], op_send, &ops[i]);
+	}
+	wait_for_senders(ch, S, "three chan_send on a full channel must block");
+	void *out[S];
+	size_t got = 0;
+	assert_chan_status(chan_recv_many(ch, out, S, &got), CHAN_OK);
+	expect_count(got, S, "chan_recv_many(max 3) of a full channel of 3");
+	for (int i = 0; i < S; i++) {
+		join_or_fail(&t[i], "a sender stayed asleep although the batch freed a slot for it: after "
+				    "taking k messages, wake up to k senders (one signal wakes one)");
+		assert_chan_status(ops[i].status, CHAN_OK);
+	}
+	assert_int_equal(chan_len(ch), S);
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+static void test_send_many_wakes_a_select(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(4);
+	struct select_op s = {.chans = {ch}, .n = 1};
+	struct harness_thread t;
+	start_parked_select(&s, &t);
+	void *in[2];
+	numbered(in, 2, 1);
+	assert_chan_status(chan_send_many(ch, in, 2, NULL), CHAN_OK);
+	join_or_fail(&t, "a chan_select stayed asleep after chan_send_many: a select waits on its own "
+			 "condition variable, so a batch must call chan_wake_watchers as chan_send does");
+	assert_chan_status(s.status, CHAN_OK);
+	assert_ptr_equal(s.msg, MSG(1));
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+/* ---- unbuffered ------------------------------------------------------------ */
+
+static void test_unbuffered_send_many_is_a_rendezvous_per_message(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(0);
+	struct batch_send b = {.ch = ch, .n = 3};
+	numbered(b.msgs, 3, 1);
+	struct harness_thread t;
+	harness_thread_start(&t, op_send_many, &b);
+	void *out[4];
+	size_t got = 0;
+	harness_on_hang("chan_recv_many on an unbuffered channel blocked while chan_send_many had messages "
+			"for it");
+	for (uintptr_t i = 1; i <= 3; i++) {
+		assert_chan_status(chan_recv_many(ch, out, 4, &got), CHAN_OK);
+		expect_count(got, 1, "chan_recv_many on an unbuffered channel");
+		assert_ptr_equal(out[0], MSG(i));
+	}
+	join_or_fail(&t, "chan_send_many on an unbuffered channel did not return after its 3 messages "
+			 "were received");
+	assert_chan_status(b.status, CHAN_OK);
+	expect_count(b.sent, 3, "*sent of an unbuffered batch");
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+/* ---- many threads -------------------------------------------------------------- */
+
+enum { PRODUCERS = 2, CONSUMERS = 2 };
+
+struct traffic {
+	struct chan *ch;
+	long per_producer;
+	atomic_int *seen; /* seen[m]: times message m was received */
+	atomic_long received;
+	atomic_int out_of_order;
+};
+
+struct producer {
+	struct traffic *tr;
+	int id;
+	enum chan_status status;
+};
+
+/* Message m = id * per_producer + i + 1, sent in batches of 1 to 17. */
+static void *produce(void *arg)
+{
+	struct producer *p = arg;
+	long per = p->tr->per_producer;
+	void *batch[17];
+	long i = 0;
+	p->status = CHAN_OK;
+	while (i < per && p->status == CHAN_OK) {
+		size_t n = (size_t)(i % 17) + 1;
+		if ((long)n > per - i)
+			n = (size_t)(per - i);
+		numbered(batch, n, (uintptr_t)(p->id * per + i + 1));
+		p->status = chan_send_many(p->tr->ch, batch, n, NULL);
+		i += (long)n;
+	}
+	return NULL;
+}
+
+/* Receives in batches of up to 5 until closed; each producer's messages
+ * must arrive in increasing order as far as one consumer sees them. */
+static void *consume(void *arg)
+{
+	struct traffic *tr = arg;
+	void *batch[5];
+	size_t got = 0;
+	uintptr_t last[PRODUCERS] = {0};
+	while (chan_recv_many(tr->ch, batch, 5, &got) == CHAN_OK) {
+		for (size_t i = 0; i < got; i++) {
+			uintptr_t m = MSG_VALUE(batch[i]);
+			long from = (long)((m - 1) / (uintptr_t)tr->per_producer);
+			if (m == 0 || from >= PRODUCERS) {
+				atomic_fetch_add(&tr->out_of_order, 1);
+				continue;
+			}
+			if (m <= last[from])
+				atomic_fetch_add(&tr->out_of_order, 1);
+			last[from] = m;
+			atomic_fetch_add(&tr->seen[m], 1);
+		}
+		atomic_fetch_add(&tr->received, (long)got);
+	}
+	return NULL;
+}
+
+static void test_2x2_threads_move_every_batch_exactly_once(void **state)
+{
+	(void)state;
+	struct traffic tr = {.ch = chan_new_or_fail(16), .per_producer = harness_scale(50000)};
+	long total = tr.per_producer * PRODUCERS;
+	tr.seen = calloc((size_t)total + 1, sizeof(*tr.seen));
+	assert_non_null(tr.seen);
+	struct producer p[PRODUCERS];
+	struct harness_thread pt[PRODUCERS], ct[CONSUMERS];
+	for (int i = 0; i < CONSUMERS; i++)
+		harness_thread_start(&ct[i], consume, &tr);
+	for (int i = 0; i < PRODUCERS; i++) {
+		p[i] = (struct producer){.tr = &tr, .id = i};
+		harness_thread_start(&pt[i], produce, &p[i]);
+	}
+	harness_on_hang("two producers and two consumers of batches stopped moving: look for a wait whose "
+			"wake-up never comes (a batch must wake as many threads as it has messages or slots "
+			"for)");
+	for (int i = 0; i < PRODUCERS; i++) {
+		assert_true(harness_thread_join_within(&pt[i], 60000));
+		assert_chan_status(p[i].status, CHAN_OK);
+	}
+	assert_chan_status(chan_close(tr.ch), CHAN_OK);
+	for (int i = 0; i < CONSUMERS; i++)
+		assert_true(harness_thread_join_within(&ct[i], 60000));
+	long lost = 0, twice = 0;
+	for (long m = 1; m <= total; m++) {
+		int n = atomic_load(&tr.seen[m]);
+		lost += n == 0;
+		twice += n > 1;
+	}
+	if (lost != 0 || twice != 0 || atomic_load(&tr.received) != total)
+		fail_msg("of %ld messages, %ld were lost and %ld received more than once (%ld receipts)",
+			 total, lost, twice, atomic_load(&tr.received));
+	if (atomic_load(&tr.out_of_order) != 0)
+		fail_msg("%d messages came out of order: each sender's messages must keep their order",
+			 atomic_load(&tr.out_of_order));
+	free(tr.seen);
+	assert_chan_status(chan_free(tr.ch), CHAN_OK);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct harness_test tests[] = {
+	    HTEST(test_a_batch_comes_out_in_order, L11 "#send-many"),
+	    HTEST(test_recv_many_takes_at_most_max, L11 "#receive-many"),
+	    HTEST(test_batches_wrap_around_the_ring, L11 "#receive-many"),
+	    HTEST(test_recv_many_does_not_wait_for_a_full_batch, L11 "#receive-many"),
+	    HTEST(test_batches_mix_with_single_operations, L11 "#send-many"),
+	    HTEST(test_bad_arguments_are_einval, L11 "#4-the-contract"),
+	    HTEST(test_send_many_larger_than_the_channel_waits_for_room, L11 "#send-many"),
+	    HTEST(test_recv_many_blocks_until_a_message_arrives, L11 "#receive-many"),
+	    HTEST(test_send_many_on_a_closed_channel_sends_nothing, L11 "#send-many"),
+	    HTEST(test_close_during_send_many_says_how_many_went_in, L11 "#send-many"),
+	    HTEST(test_close_wakes_a_blocked_recv_many, L11 "#receive-many"),
+	    HTEST(test_send_many_wakes_a_receiver_per_message, L11 "#how-many-to-wake"),
+	    HTEST(test_recv_many_wakes_a_sender_per_free_slot, L11 "#how-many-to-wake"),
+	    HTEST(test_send_many_wakes_a_select, L11 "#how-many-to-wake"),
+	    HTEST(test_unbuffered_send_many_is_a_rendezvous_per_message, L11 "#send-many"),
+	    HTEST(test_2x2_threads_move_every_batch_exactly_once, L11 "#7-what-can-go-wrong"),
+	};
+	return harness_main(argc, argv, "11-batches", tests, HARNESS_COUNT(tests));
+}

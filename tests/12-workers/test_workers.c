@@ -1,0 +1,330 @@
+/*
+ * Lesson 12: the stage runner, its workers, and the pipeline run on it.
+ * Written against src/stage.h, src/channel.h and src/pipeline.h; the
+ * runner's test fixtures are tests/harness/stage_testing.h.
+ */
+#include "chan_testing.h"
+#include "pipeline.h"
+#include "stage.h"
+#include "stage_testing.h"
+#include "strbuf.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define L12 "lessons/12-workers/README.md"
+
+static void test_runner_steps_every_item_in_order_with_one_worker(void **state)
+{
+	(void)state;
+	struct stage_runner r;
+	struct work w;
+	runner_init(&r, &w, 8, 8, 4, 1);
+	struct feeder f = {.in = r.in, .n = 200};
+	struct harness_thread ft;
+	runner_start(&r);
+	harness_thread_start(&ft, feed, &f);
+	void *msg;
+	long next = 1001;
+	harness_on_hang("the consumer of out waited forever: does the worker send what the step returns, and "
+			"close out when in is closed and drained?");
+	while (chan_recv(r.out, &msg) == CHAN_OK) {
+		if ((long)MSG_VALUE(msg) != next)
+			fail_msg(
+			    "out carried %lu where %ld was next: with one worker, items keep their order",
+			    (unsigned long)MSG_VALUE(msg), next);
+		next++;
+	}
+	join_feeder(&ft, &f, &r, harness_wait_ms());
+	join_runner(&r);
+	if (next != 1201)
+		fail_msg("out carried %ld items, expected 200", next - 1001);
+	if (atomic_load(&w.sent) != 200)
+		fail_msg("*sent counts %llu, expected 200: add what chan_send_many says it sent",
+			 atomic_load(&w.sent));
+	if (atomic_load(&w.discarded) != 0)
+		fail_msg(
+		    "%lu items were discarded though out took every one: only the results chan_send_many "
+		    "did not take (results[sent..n-1]) are discarded; the others belong to the next stage",
+		    atomic_load(&w.discarded));
+	runner_free(&r);
+}
+
+static void test_runner_sends_on_only_what_the_step_returns(void **state)
+{
+	(void)state;
+	struct stage_runner r;
+	struct work w;
+	runner_init(&r, &w, 4, 64, 16, 1);
+	w.drop_even = 1;
+	struct feeder f = {.in = r.in, .n = 50};
+	struct harness_thread ft;
+	runner_start(&r);
+	harness_thread_start(&ft, feed, &f);
+	long got =
+	    drain_out(&r, NULL, 50, "the consumer of out waited forever: out must be closed at the end");
+	join_feeder(&ft, &f, &r, harness_wait_ms());
+	join_runner(&r);
+	if (got != 25 || atomic_load(&w.stepped) != 50)
+		fail_msg("the step saw %lu items and out carried %ld, expected 50 and 25: every item goes "
+			 "through the step, and only a non-NULL result is sent on",
+			 atomic_load(&w.stepped), got);
+	runner_free(&r);
+}
+
+/* Four workers on one channel: every item stepped and sent exactly once,
+ * and out closed only when the last of them is done. A worker that closes
+ * out as soon as it sees in closed makes the others' sends fail: their
+ * items are discarded, and the count comes out short. */
+static void test_workers_move_every_item_exactly_once_and_the_last_closes_out(void **state)
+{
+	(void)state;
+	enum { WORKERS = 4 };
+	long n = harness_scale(20000);
+	struct stage_runner r;
+	struct work w;
+	runner_init(&r, &w, 16, 16, 8, WORKERS);
+	atomic_int *seen = calloc((size_t)n + 1, sizeof(*seen));
+	assert_non_null(seen);
+	struct feeder f = {.in = r.in, .n = n};
+	struct harness_thread ft;
+	runner_start(&r);
+	harness_thread_start(&ft, feed, &f);
+	long got = drain_out(&r, seen, n,
+			     "out was never closed, or the workers stopped: the last worker to finish closes "
+			     "out (count the workers down in running)");
+	join_feeder(&ft, &f, &r, 60000);
+	join_runner(&r);
+	long lost = 0, twice = 0;
+	for (long v = 1; v <= n; v++) {
+		lost += atomic_load(&seen[v]) == 0;
+		twice += atomic_load(&seen[v]) > 1;
+	}
+	free(seen);
+	unsigned long long sent = atomic_load(&w.sent);
+	unsigned long discarded = atomic_load(&w.discarded);
+	if (discarded > 0 && sent + discarded > (unsigned long long)n)
+		fail_msg(
+		    "%lu items were discarded and %llu counted as sent, for %ld items: items that "
+		    "chan_send_many took were discarded too (only results[sent..n-1] are yours to discard)",
+		    discarded, sent, n);
+	if (discarded > 0)
+		fail_msg(
+		    "%lu items were discarded because out was closed while workers still sent: only the "
+		    "last worker to finish may close out (worker_finished does it; is it called once per "
+		    "worker, after its loop?)",
+		    discarded);
+	if (got != n || lost != 0 || twice != 0)
+		fail_msg("out carried %ld items for %ld sent in; %ld never came out and %ld came out twice",
+			 got, n, lost, twice);
+	runner_free(&r);
+}
+
+/* Item 1's step waits until this channel is closed: its worker is still
+ * busy when every other worker has finished. */
+static struct chan *step_gate;
+
+static void *step_add_1000_after_the_gate(void *ctx, void *item)
+{
+	void *msg;
+	if (MSG_VALUE(item) == 1)
+		chan_recv(step_gate, &msg);
+	return step_add_1000(ctx, item);
+}
+
+static int one_worker_left(void *arg)
+{
+	return atomic_load(&((struct stage_runner *)arg)->running) <= 1;
+}
+
+/* Two workers, two items: one worker finishes while the other still
+ * steps item 1. Only the second to finish may close out. */
+static void test_the_first_worker_to_finish_leaves_out_open(void **state)
+{
+	(void)state;
+	struct stage_runner r;
+	struct work w;
+	runner_init(&r, &w, 2, 4, 1, 2);
+	r.step = step_add_1000_after_the_gate;
+	step_gate = chan_new_or_fail(0);
+	assert_chan_status(chan_send(r.in, MSG(1)), CHAN_OK);
+	assert_chan_status(chan_send(r.in, MSG(2)), CHAN_OK);
+	assert_chan_status(chan_close(r.in), CHAN_OK);
+	runner_start(&r);
+	if (!harness_wait_until(one_worker_left, &r))
+		fail_msg("the worker without item 1 did not finish within %ld ms: with in closed and "
+			 "drained, a worker's chan_recv_many says CHAN_CLOSED and the worker returns",
+			 harness_wait_ms());
+	assert_chan_status(chan_close(step_gate), CHAN_OK);
+	long got = drain_out(&r, NULL, 2,
+			     "out was never closed: the last worker to finish closes out (count the workers "
+			     "down in running)");
+	join_runner(&r);
+	if (got != 2 || atomic_load(&w.discarded) != 0)
+		fail_msg("out carried %ld of 2 items and %lu were discarded: the first worker to finish "
+			 "closed out while the other still stepped item 1; only the last one may "
+			 "(worker_finished, once per worker, after its loop)",
+			 got, atomic_load(&w.discarded));
+	chan_free(step_gate);
+	runner_free(&r);
+}
+
+/* Nobody downstream: what out refuses is discarded, and in keeps being
+ * drained so that the feeder (capacity 1) never blocks for good. */
+static void test_runner_keeps_draining_in_when_out_is_closed(void **state)
+{
+	(void)state;
+	struct stage_runner r;
+	struct work w;
+	runner_init(&r, &w, 1, 4, 8, 2);
+	assert_chan_status(chan_close(r.out), CHAN_OK);
+	struct feeder f = {.in = r.in, .n = 300};
+	struct harness_thread ft;
+	runner_start(&r);
+	harness_thread_start(&ft, feed, &f);
+	harness_on_hang("the feeder stayed blocked on in: when out refuses a batch, discard what it did not "
+			"take and keep receiving");
+	join_feeder(&ft, &f, &r, 60000);
+	join_runner(&r);
+	if (f.sent != 300)
+		fail_msg("the feeder sent %ld of 300 items", f.sent);
+	if (atomic_load(&w.discarded) != 300 || atomic_load(&w.sent) != 0)
+		fail_msg(
+		    "with out closed, %lu items were discarded and %llu counted as sent, expected 300 and 0",
+		    atomic_load(&w.discarded), atomic_load(&w.sent));
+	if (atomic_load(&w.counted_discarded) != 300)
+		fail_msg("300 items were discarded but the runner counted %llu in r->discarded: add the "
+			 "items out refused (n - sent) to *discarded, as sent counts the ones it took",
+			 atomic_load(&w.counted_discarded));
+	runner_free(&r);
+}
+
+static void test_runner_discards_only_what_a_partial_send_left(void **state)
+{
+	(void)state;
+	struct stage_runner r;
+	struct work w;
+	runner_init(&r, &w, 4, 1, 4, 1);
+	for (long i = 1; i <= 4; i++)
+		assert_chan_status(chan_send(r.in, MSG(i)), CHAN_OK);
+	assert_chan_status(chan_close(r.in), CHAN_OK);
+	runner_start(&r);
+	/* Nobody reads out (capacity 1): the batch of 4 results sticks after 1. */
+	expect_worker_parked(&r, r.out, 1,
+			     "a worker with 4 results for an out of capacity 1 must wait to send");
+	assert_chan_status(chan_close(r.out), CHAN_OK);
+	harness_on_hang("the worker went on waiting after out was closed: chan_send_many returns "
+			"CHAN_CLOSED, and the worker goes back to in, which is closed and drained");
+	join_runner(&r);
+	if (atomic_load(&w.sent) != 1 || atomic_load(&w.discarded) != 3)
+		fail_msg("out took 1 result of the batch of 4 before it was closed: expected 1 counted as "
+			 "sent and 3 discarded, got %llu and %lu (results[0..sent-1] belong to the next "
+			 "stage; only results[sent..n-1] are the worker's to discard)",
+			 atomic_load(&w.sent), atomic_load(&w.discarded));
+	void *msg;
+	while (chan_try_recv(r.out, &msg) == CHAN_OK)
+		;
+	runner_free(&r);
+}
+
+static void test_runner_as_the_last_stage_has_no_out(void **state)
+{
+	(void)state;
+	struct stage_runner r;
+	struct work w;
+	runner_init(&r, &w, 4, (size_t)-1, 16, 2);
+	r.step = step_take;
+	struct feeder f = {.in = r.in, .n = 500};
+	struct harness_thread ft;
+	runner_start(&r);
+	harness_thread_start(&ft, feed, &f);
+	join_feeder(&ft, &f, &r, 60000);
+	join_runner(&r);
+	if (atomic_load(&w.stepped) != 500)
+		fail_msg("the last stage's step saw %lu of 500 items", atomic_load(&w.stepped));
+	runner_free(&r);
+}
+
+static int is_count_line(const char *line)
+{
+	static const char *const counts[] = {"logpipe_lines_read_total",
+					     "logpipe_parse_errors_total",
+					     "logpipe_filtered_total",
+					     "logpipe_log_entries_total",
+					     "logpipe_series_dropped_total",
+					     "logpipe_log_latency_seconds_count",
+					     "logpipe_log_latency_seconds_bucket"};
+	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
+		if (strncmp(line, counts[i], strlen(counts[i])) == 0)
+			return 1;
+	return 0;
+}
+
+static int compare_lines(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A run over the sample log, from its start to its end, no server. */
+static char *count_sample(size_t capacity, size_t batch, size_t workers)
+{
+	static struct pipeline p; /* large: one at a time */
+	struct pipeline_config cfg = sample_config(capacity);
+	cfg.batch = batch;
+	cfg.workers = workers;
+	run_to_end(&p, &cfg, "batches and workers");
+	if (pipeline_lines_read(&p) != pipeline_lines_accounted(&p))
+		fail_msg("batch %zu, %zu workers: %llu lines read but %llu accounted for", batch, workers,
+			 pipeline_lines_read(&p), pipeline_lines_accounted(&p));
+	size_t len = 0;
+	char *text = pipeline_render(&p, &len);
+	pipeline_free(&p);
+	assert_non_null(text);
+	/* Sorted: series appear in the order they were first counted, which
+	 * with several workers is the order of a race. */
+	char *lines[512];
+	size_t n = 0;
+	for (char *line = strtok(text, "\n"); line != NULL && n < 512; line = strtok(NULL, "\n"))
+		if (is_count_line(line))
+			lines[n++] = line;
+	qsort(lines, n, sizeof(lines[0]), compare_lines);
+	struct strbuf counts = STRBUF_INIT;
+	for (size_t i = 0; i < n; i++)
+		strbuf_printf(&counts, "%s\n", lines[i]);
+	free(text);
+	char *joined = strbuf_take(&counts, NULL);
+	assert_non_null(joined);
+	return joined;
+}
+
+static void test_pipeline_counts_the_same_in_batches_and_with_workers(void **state)
+{
+	(void)state;
+	char *plain = count_sample(4, 0, 1);
+	char *scaled = count_sample(4, 7, 3);
+	if (strcmp(plain, scaled) != 0) {
+		fprintf(stderr, "# one at a time:\n%s# batches of 7, 3 parser workers:\n%s", plain, scaled);
+		fail_msg(
+		    "the sample log gives other counts with --batch 7 --workers 3 than one at a time (both "
+		    "printed above): the stage runner must step every item exactly once");
+	}
+	free(plain);
+	free(scaled);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct harness_test tests[] = {
+	    HTEST(test_runner_steps_every_item_in_order_with_one_worker, L12 "#5-build-it-the-worker"),
+	    HTEST(test_runner_sends_on_only_what_the_step_returns, L12 "#5-build-it-the-worker"),
+	    HTEST(test_workers_move_every_item_exactly_once_and_the_last_closes_out, L12 "#4-who-closes-out"),
+	    HTEST(test_the_first_worker_to_finish_leaves_out_open, L12 "#4-who-closes-out"),
+	    HTEST(test_runner_keeps_draining_in_when_out_is_closed, L12 "#5-build-it-the-worker"),
+	    HTEST(test_runner_discards_only_what_a_partial_send_left, L12 "#5-build-it-the-worker"),
+	    HTEST(test_runner_as_the_last_stage_has_no_out, L12 "#5-build-it-the-worker"),
+	    HTEST(test_pipeline_counts_the_same_in_batches_and_with_workers, L12 "#8-what-can-go-wrong"),
+	};
+	return harness_main(argc, argv, "12-workers", tests, HARNESS_COUNT(tests));
+}

@@ -1,0 +1,243 @@
+/*
+ * Lesson 13: the stage runner watching itself (the time its workers wait
+ * on their channels) and cancellation. Written against src/stage.h,
+ * src/channel.h and src/pipeline.h; the runner's test fixtures are
+ * tests/harness/stage_testing.h.
+ */
+#include "chan_testing.h"
+#include "clock.h"
+#include "pipeline.h"
+#include "stage.h"
+#include "stage_testing.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define L13 "lessons/13-control/README.md"
+
+/* ---- the runner watching itself ------------------------------------------------ */
+
+/* Time passes while a worker is parked: not a guess at an ordering (the
+ * worker is seen parked first), only the interval being measured. */
+static double pass_time_ms(long ms)
+{
+	struct timespec start = clock_now(), pause = {0, ms * 1000000L};
+	while (nanosleep(&pause, &pause) != 0)
+		;
+	return clock_seconds_since(&start) * 1000.0;
+}
+
+static void test_runner_counts_the_time_workers_wait_to_receive(void **state)
+{
+	(void)state;
+	struct stage_runner r;
+	struct work w;
+	runner_init(&r, &w, 4, 4, 8, 1);
+	runner_start(&r);
+	expect_worker_parked(&r, r.in, 0, "a worker on an empty in must wait in chan_recv_many");
+	double waited_ms = pass_time_ms(30);
+	/* The wait ends with CHAN_CLOSED, not with a batch: the last wait of a
+	 * stage counts too. */
+	assert_chan_status(chan_close(r.in), CHAN_OK);
+	drain_out(&r, NULL, 1, "out was never closed after in was closed and drained");
+	join_runner(&r);
+	double recv_ms = (double)atomic_load(&r.recv_ns) / 1e6;
+	if (recv_ms < waited_ms)
+		fail_msg(
+		    "recv_ns says %.3f ms, but the worker sat in chan_recv_many for at least %.3f ms before "
+		    "it "
+		    "returned CHAN_CLOSED: add the time every chan_recv_many takes to recv_ns, the last one "
+		    "too (clock_now before, clock_seconds_since after, times 1e9)",
+		    recv_ms, waited_ms);
+	runner_free(&r);
+}
+
+static void test_runner_counts_the_time_workers_wait_to_send(void **state)
+{
+	(void)state;
+	struct stage_runner r;
+	struct work w;
+	runner_init(&r, &w, 4, 1, 8, 1);
+	assert_chan_status(chan_send(r.out, MSG(1001)), CHAN_OK); /* out is full */
+	runner_start(&r);
+	assert_chan_status(chan_send(r.in, MSG(2)), CHAN_OK);
+	expect_worker_parked(&r, r.out, 1,
+			     "a worker with a result for a full out must wait in chan_send_many");
+	double waited_ms = pass_time_ms(30);
+	assert_chan_status(chan_close(r.in), CHAN_OK);
+	long got = drain_out(&r, NULL, 2, "out was never closed after in was closed and drained");
+	join_runner(&r);
+	assert_int_equal(got, 2);
+	double send_ms = (double)atomic_load(&r.send_ns) / 1e6;
+	if (send_ms < waited_ms)
+		fail_msg(
+		    "send_ns says %.3f ms, but the worker sat in chan_send_many for at least %.3f ms: add "
+		    "the time every chan_send_many takes to send_ns",
+		    send_ms, waited_ms);
+	runner_free(&r);
+}
+
+static void test_pipeline_exports_its_channels_and_its_waits(void **state)
+{
+	(void)state;
+	static struct pipeline p;
+	struct pipeline_config cfg = sample_config(4);
+	cfg.batch = 2;
+	run_to_end(&p, &cfg, "batches of 2");
+	size_t len = 0;
+	char *text = pipeline_render(&p, &len);
+	pipeline_free(&p);
+	assert_non_null(text);
+	static const char *const want[] = {
+	    "logpipe_channel_capacity{channel=\"lines\"} 4",
+	    "logpipe_channel_depth{channel=\"passed\"} 0",
+	    "logpipe_stage_blocked_seconds_total{stage=\"parser\",op=\"recv\"} ",
+	    "logpipe_stage_blocked_seconds_total{stage=\"filter\",op=\"send\"} ",
+	    "logpipe_stage_blocked_seconds_total{stage=\"metrics\",op=\"recv\"} ",
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		if (strstr(text, want[i]) == NULL) {
+			fprintf(stderr, "# the exposition:\n%s", text);
+			free(text);
+			fail_msg("no line \"%s...\" in the exposition of a pipeline with stage runners",
+				 want[i]);
+		}
+	free(text);
+}
+
+/* --slow-stage: a stage that takes 2 ms an item backs up the one before
+ * it, and the waits say so; the counts stay the same. */
+static void test_a_slow_stage_makes_the_stage_before_it_wait(void **state)
+{
+	(void)state;
+	static struct pipeline p;
+	struct pipeline_config cfg = sample_config(2);
+	cfg.slow_stage = "metrics";
+	cfg.slow_us = 2000;
+	run_to_end(&p, &cfg, "a slow metrics stage");
+	unsigned long long read = pipeline_lines_read(&p), accounted = pipeline_lines_accounted(&p);
+	/* 26 entries pass the filter; the metrics stage needs 2 ms for each,
+	 * and with 2 slots between them the filter's last send cannot end
+	 * before about 23 of them are done: 46 ms, of which the filter spends
+	 * all but its few receives and steps waiting to send. */
+	double filter_send = (double)atomic_load(&p.runners[2].send_ns) / 1e9;
+	pipeline_free(&p);
+	if (read != accounted)
+		fail_msg("with a slow metrics stage, %llu lines read but %llu accounted for", read,
+			 accounted);
+	if (filter_send < 0.02)
+		fail_msg(
+		    "the filter waited %.4f s to send into a channel of 2 read by a stage taking 2 ms an "
+		    "item (26 items): expected at least 0.02 s in chan_send_many",
+		    filter_send);
+}
+
+/* ---- cancellation -------------------------------------------------------------- */
+
+static void test_a_cancelled_worker_stops_before_its_next_batch(void **state)
+{
+	(void)state;
+	struct stage_runner r;
+	struct work w;
+	runner_init(&r, &w, 64, 1, 4, 1);
+	r.cancel = chan_new_or_fail(0);
+	for (long i = 1; i <= 40; i++)
+		assert_chan_status(chan_send(r.in, MSG(i)), CHAN_OK);
+	runner_start(&r);
+	/* Nobody reads out (capacity 1): the worker's first batch of 4 sticks. */
+	expect_worker_parked(&r, r.out, 1,
+			     "a worker with 4 results for an out of capacity 1 must wait to send");
+	/* What pipeline_cancel does: cancel, then the channels. */
+	assert_chan_status(chan_close(r.cancel), CHAN_OK);
+	assert_chan_status(chan_close(r.in), CHAN_OK);
+	assert_chan_status(chan_close(r.out), CHAN_OK);
+	harness_on_hang("a cancelled worker went on: check the cancel channel before each batch");
+	join_runner(&r);
+	unsigned long stepped = atomic_load(&w.stepped), discarded = atomic_load(&w.discarded);
+	if (stepped != 4)
+		fail_msg(
+		    "the worker stepped %lu items, expected 4: once cancel is closed a worker stops before "
+		    "its next batch (36 items were still in in; a closed in would have handed them all "
+		    "over)",
+		    stepped);
+	if (discarded != 3)
+		fail_msg("%lu results were discarded, expected 3 (out took 1 of the batch of 4 before it was "
+			 "closed)",
+			 discarded);
+	void *msg;
+	while (chan_try_recv(r.out, &msg) == CHAN_OK)
+		;
+	chan_free(r.cancel);
+	runner_free(&r);
+}
+
+struct waiter {
+	struct pipeline *p;
+};
+
+static void *wait_pipeline(void *arg)
+{
+	pipeline_wait(((struct waiter *)arg)->p);
+	return NULL;
+}
+
+static int parser_blocked_sending(void *arg)
+{
+	struct pipeline *p = arg;
+	pthread_mutex_lock(&p->entries->mu);
+	int waiting = p->entries->send_waiting;
+	pthread_mutex_unlock(&p->entries->mu);
+	return waiting > 0;
+}
+
+/* The Go blog's question: a pipeline whose consumer no longer keeps up
+ * (here a filter taking half a second an entry, behind channels of 2).
+ * Draining it would take about 17 s; cancelling it takes one step. */
+static void test_cancel_stops_a_pipeline_stuck_behind_a_slow_stage(void **state)
+{
+	(void)state;
+	static struct pipeline p;
+	struct pipeline_config cfg = sample_config(2);
+	cfg.slow_stage = "filter";
+	cfg.slow_us = 500000;
+	start_or_fail(&p, &cfg, "a filter taking 0.5 s an entry");
+	if (!harness_wait_until(parser_blocked_sending, &p))
+		fail_msg("the parser never blocked sending to the slow filter (channels of 2)");
+	pipeline_cancel(&p);
+	struct waiter w = {&p};
+	struct harness_thread t;
+	harness_thread_start(&t, wait_pipeline, &w);
+	harness_on_hang("pipeline_wait did not return after pipeline_cancel: every stage must wake from "
+			"its closed channels and stop (runners: before their next batch)");
+	if (!harness_thread_join_within(&t, harness_wait_ms()))
+		fail_msg("pipeline_wait did not return within %ld ms of pipeline_cancel: a drain would take "
+			 "about 17 s; a cancel should take one step of the slow stage (0.5 s)",
+			 harness_wait_ms());
+	unsigned long long read = pipeline_lines_read(&p), accounted = pipeline_lines_accounted(&p);
+	unsigned long long discarded = pipeline_lines_discarded(&p);
+	pipeline_free(&p); /* LeakSanitizer checks that what was abandoned was freed */
+	if (read != accounted)
+		fail_msg("after pipeline_cancel, %llu lines read but %llu accounted for: what a runner "
+			 "discards because out was closed must be counted in r->discarded (the pipeline "
+			 "counts what the channels still hold)",
+			 read, accounted);
+	if (discarded == 0)
+		fail_msg("pipeline_cancel abandoned a pipeline whose parser was blocked sending, yet "
+			 "nothing was counted as discarded");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct harness_test tests[] = {
+	    HTEST(test_runner_counts_the_time_workers_wait_to_receive, L13 "#build-it-the-waits"),
+	    HTEST(test_runner_counts_the_time_workers_wait_to_send, L13 "#build-it-the-waits"),
+	    HTEST(test_pipeline_exports_its_channels_and_its_waits, L13 "#2-part-1-the-pipeline-watches-itself"),
+	    HTEST(test_a_slow_stage_makes_the_stage_before_it_wait, L13 "#build-it-the-waits"),
+	    HTEST(test_a_cancelled_worker_stops_before_its_next_batch, L13 "#build-it-the-check"),
+	    HTEST(test_cancel_stops_a_pipeline_stuck_behind_a_slow_stage, L13 "#3-part-2-cancellation"),
+	};
+	return harness_main(argc, argv, "13-control", tests, HARNESS_COUNT(tests));
+}

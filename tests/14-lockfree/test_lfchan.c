@@ -1,0 +1,656 @@
+/*
+ * Lesson 14: the lock-free channel. Written against src/lfchan.h. Two race
+ * windows are entered every time, not by luck: a send claimed and not yet
+ * written (the test plays that sender itself, through the fields the
+ * header defines), and the moment between a waiter's last look and its
+ * sleep (the header's test hook, LFCHAN_TEST_HOOKS: the Makefile compiles
+ * the lesson's code with it for this program only, and the given
+ * last_look calls it).
+ */
+#define _GNU_SOURCE /* RUSAGE_THREAD */
+#define LFCHAN_TEST_HOOKS
+#include "chan_testing.h" /* MSG, MSG_VALUE, assert_chan_status */
+#include "lfchan.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+
+#define L14 "lessons/14-lockfree/README.md"
+
+static struct lfchan *new_or_fail(size_t cap)
+{
+	struct lfchan *ch = lfchan_new(cap);
+	if (ch == NULL)
+		fail_msg("lfchan_new(%zu) returned NULL", cap);
+	return ch;
+}
+
+/* Frees ch, or says why it cannot: a thread that left park without
+ * taking itself out of waiting makes the channel look busy for ever. */
+static void free_or_fail(struct lfchan *ch)
+{
+	enum chan_status rc = lfchan_free(ch);
+	if (rc == CHAN_EBUSY)
+		fail_msg("lfchan_free returned CHAN_EBUSY with no thread in the channel: receivers.waiting is "
+			 "%u and senders.waiting %u. park must take itself out of waiting (the fetch_sub) on "
+			 "every way out: after the sleep, and when its last look found something",
+			 atomic_load(&ch->receivers.waiting), atomic_load(&ch->senders.waiting));
+	assert_chan_status(rc, CHAN_OK);
+}
+
+/* ---- the ring ------------------------------------------------------------ */
+
+static void test_capacity_zero_is_refused_and_one_slot_works(void **state)
+{
+	(void)state;
+	errno = 0;
+	assert_null(lfchan_new(0));
+	assert_int_equal(errno, EINVAL);
+	struct lfchan *ch = new_or_fail(1);
+	void *got = NULL;
+	assert_chan_status(lfchan_send(ch, MSG(7)), CHAN_OK);
+	assert_chan_status(lfchan_recv(ch, &got), CHAN_OK);
+	assert_ptr_equal(got, MSG(7));
+	free_or_fail(ch);
+}
+
+static void test_messages_come_out_in_order_over_many_laps(void **state)
+{
+	(void)state;
+	/* Three slots (not a power of two), a hundred laps: every position
+	 * of every lap is written once and read once. */
+	struct lfchan *ch = new_or_fail(3);
+	uintptr_t next_out = 1;
+	for (uintptr_t i = 1; i <= 300; i += 2) {
+		assert_chan_status(lfchan_send(ch, MSG(i)), CHAN_OK);
+		assert_chan_status(lfchan_send(ch, MSG(i + 1)), CHAN_OK);
+		for (int k = 0; k < 2; k++, next_out++) {
+			void *got = NULL;
+			assert_chan_status(lfchan_recv(ch, &got), CHAN_OK);
+			if (MSG_VALUE(got) != next_out)
+				fail_msg("received %lu, expected %lu: does next_pos go to index 0 of the next "
+					 "lap after the last index, and does a receive stamp head + one_lap?",
+					 (unsigned long)MSG_VALUE(got), (unsigned long)next_out);
+		}
+	}
+	free_or_fail(ch);
+}
+
+static void test_try_send_on_a_full_channel_would_block(void **state)
+{
+	(void)state;
+	struct lfchan *ch = new_or_fail(2);
+	assert_chan_status(lfchan_try_send(ch, MSG(1)), CHAN_OK);
+	assert_chan_status(lfchan_try_send(ch, MSG(2)), CHAN_OK);
+	assert_int_equal(lfchan_len(ch), 2);
+	if (lfchan_try_send(ch, MSG(3)) != CHAN_WOULDBLOCK)
+		fail_msg("a third message went into two slots: a slot whose stamp is behind the sender's "
+			 "position (last lap's message still there) is full");
+	void *got = NULL;
+	assert_chan_status(lfchan_try_recv(ch, &got), CHAN_OK);
+	assert_ptr_equal(got, MSG(1));
+	assert_chan_status(lfchan_try_send(ch, MSG(3)), CHAN_OK);
+	free_or_fail(ch);
+}
+
+static void test_try_recv_on_an_empty_channel_would_block(void **state)
+{
+	(void)state;
+	struct lfchan *ch = new_or_fail(4);
+	void *got = MSG(99);
+	assert_chan_status(lfchan_try_recv(ch, &got), CHAN_WOULDBLOCK);
+	assert_null(got);
+	assert_chan_status(lfchan_send(ch, MSG(1)), CHAN_OK);
+	assert_chan_status(lfchan_try_recv(ch, &got), CHAN_OK);
+	assert_chan_status(lfchan_try_recv(ch, &got), CHAN_WOULDBLOCK);
+	assert_int_equal(lfchan_len(ch), 0);
+	free_or_fail(ch);
+}
+
+static void test_timed_recv_on_an_empty_channel_times_out(void **state)
+{
+	(void)state;
+	struct lfchan *ch = new_or_fail(1);
+	void *got = MSG(99);
+	harness_on_hang("lfchan_recv_timed slept past its deadline: is it passed to the futex wait?");
+	assert_chan_status(lfchan_recv_timed(ch, &got, 50), CHAN_TIMEOUT);
+	assert_null(got);
+	assert_chan_status(lfchan_send(ch, MSG(1)), CHAN_OK);
+	assert_chan_status(lfchan_send_timed(ch, MSG(2), 50), CHAN_TIMEOUT);
+	free_or_fail(ch);
+}
+
+/* ---- close ------------------------------------------------------------------ */
+
+static void test_close_lets_receivers_drain_then_says_closed(void **state)
+{
+	(void)state;
+	struct lfchan *ch = new_or_fail(4);
+	void *got = NULL;
+	assert_chan_status(lfchan_send(ch, MSG(1)), CHAN_OK);
+	assert_chan_status(lfchan_send(ch, MSG(2)), CHAN_OK);
+	assert_chan_status(lfchan_close(ch), CHAN_OK);
+	if (lfchan_send(ch, MSG(3)) != CHAN_CLOSED)
+		fail_msg("a send after close went in: close must set mark_bit in tail, and a sender must "
+			 "check it before its CAS");
+	assert_chan_status(lfchan_close(ch), CHAN_CLOSED);
+	assert_chan_status(lfchan_recv(ch, &got), CHAN_OK);
+	assert_ptr_equal(got, MSG(1));
+	assert_chan_status(lfchan_recv(ch, &got), CHAN_OK);
+	assert_ptr_equal(got, MSG(2));
+	harness_on_hang("lfchan_recv on a closed, drained channel waits: when the slot is empty, compare "
+			"tail with head | mark_bit");
+	assert_chan_status(lfchan_recv(ch, &got), CHAN_CLOSED);
+	assert_null(got);
+	free_or_fail(ch);
+}
+
+/* Threads that do one blocking operation and keep what it answered. */
+struct lfop {
+	struct lfchan *ch;
+	void *msg;
+	enum chan_status status;
+};
+
+static void *lfop_recv(void *arg)
+{
+	struct lfop *op = arg;
+	op->status = lfchan_recv(op->ch, &op->msg);
+	return NULL;
+}
+
+static void *lfop_send(void *arg)
+{
+	struct lfop *op = arg;
+	op->status = lfchan_send(op->ch, op->msg);
+	return NULL;
+}
+
+struct sleepers {
+	_Atomic uint32_t *waiting;
+	uint32_t n;
+};
+
+static int enough_asleep(void *arg)
+{
+	struct sleepers *s = arg;
+	return atomic_load(s->waiting) >= s->n;
+}
+
+/* Waits until n threads have announced themselves in w (they are asleep or
+ * about to be), or fails. */
+static void wait_for_sleepers(struct lfchan_waiters *w, uint32_t n, const char *side)
+{
+	struct sleepers s = {&w->waiting, n};
+	if (!harness_wait_until(enough_asleep, &s))
+		fail_msg("expected %u %s asleep in the channel (%s.waiting), saw %u: does a waiter that has "
+			 "spent its budget add itself to waiting before it sleeps?",
+			 n, side, side, atomic_load(&w->waiting));
+}
+
+#define CROWD 4
+
+static void start_crowd(struct harness_thread *t, struct lfop *ops, struct lfchan *ch, void *(*fn)(void *))
+{
+	for (int i = 0; i < CROWD; i++) {
+		ops[i] = (struct lfop){.ch = ch, .msg = MSG(100 + i), .status = CHAN_NOTIMPL};
+		harness_thread_start(&t[i], fn, &ops[i]);
+	}
+}
+
+static void expect_all_closed(struct harness_thread *t, struct lfop *ops, const char *who)
+{
+	for (int i = 0; i < CROWD; i++) {
+		if (!harness_thread_join_within(&t[i], harness_wait_ms()))
+			fail_msg("%s %d still sleeps after lfchan_close: close must wake every sleeper "
+				 "(FUTEX_WAKE with INT_MAX, on both sides), after setting mark_bit",
+				 who, i + 1);
+		assert_chan_status(ops[i].status, CHAN_CLOSED);
+	}
+}
+
+static void test_close_wakes_every_sleeping_receiver(void **state)
+{
+	(void)state;
+	struct lfchan *ch = new_or_fail(2);
+	struct harness_thread t[CROWD];
+	struct lfop ops[CROWD];
+	start_crowd(t, ops, ch, lfop_recv);
+	wait_for_sleepers(&ch->receivers, CROWD, "receivers");
+	assert_chan_status(lfchan_close(ch), CHAN_OK);
+	expect_all_closed(t, ops, "receiver");
+	free_or_fail(ch);
+}
+
+static void test_close_wakes_every_sleeping_sender(void **state)
+{
+	(void)state;
+	struct lfchan *ch = new_or_fail(1);
+	assert_chan_status(lfchan_send(ch, MSG(1)), CHAN_OK);
+	struct harness_thread t[CROWD];
+	struct lfop ops[CROWD];
+	start_crowd(t, ops, ch, lfop_send);
+	wait_for_sleepers(&ch->senders, CROWD, "senders");
+	assert_chan_status(lfchan_close(ch), CHAN_OK);
+	expect_all_closed(t, ops, "sender");
+	free_or_fail(ch);
+}
+
+/* ---- sleeping and waking ------------------------------------------------- */
+
+static void test_a_sleeping_receiver_wakes_for_a_message(void **state)
+{
+	(void)state;
+	struct lfchan *ch = new_or_fail(1);
+	struct harness_thread t;
+	struct lfop op = {.ch = ch, .status = CHAN_NOTIMPL};
+	harness_thread_start(&t, lfop_recv, &op);
+	wait_for_sleepers(&ch->receivers, 1, "receivers");
+	assert_chan_status(lfchan_send(ch, MSG(5)), CHAN_OK);
+	if (!harness_thread_join_within(&t, harness_wait_ms()))
+		fail_msg("the receiver sleeps on with a message in the channel: a send must wake a "
+			 "sleeper (notify: fence, then if waiting, bump epoch and FUTEX_WAKE)");
+	assert_chan_status(op.status, CHAN_OK);
+	assert_ptr_equal(op.msg, MSG(5));
+	free_or_fail(ch);
+}
+
+static void test_a_sleeping_sender_wakes_for_room(void **state)
+{
+	(void)state;
+	struct lfchan *ch = new_or_fail(1);
+	assert_chan_status(lfchan_send(ch, MSG(1)), CHAN_OK);
+	struct harness_thread t;
+	struct lfop op = {.ch = ch, .msg = MSG(2), .status = CHAN_NOTIMPL};
+	harness_thread_start(&t, lfop_send, &op);
+	wait_for_sleepers(&ch->senders, 1, "senders");
+	void *got = NULL;
+	assert_chan_status(lfchan_recv(ch, &got), CHAN_OK);
+	if (!harness_thread_join_within(&t, harness_wait_ms()))
+		fail_msg("the sender sleeps on with room in the channel: a receive must wake a sleeping "
+			 "sender (notify the senders' waiters)");
+	assert_chan_status(op.status, CHAN_OK);
+	assert_chan_status(lfchan_recv(ch, &got), CHAN_OK);
+	assert_ptr_equal(got, MSG(2));
+	free_or_fail(ch);
+}
+
+/*
+ * The lost wake-up, forced: the hook runs in the waiter after its last
+ * look and before its sleep, and does the other side's operation right
+ * there, from the waiter's own thread. That operation's wake-up comes in
+ * the window every time. A waiter that sleeps on the epoch it read before
+ * the last look returns at once (the epoch has moved); one that reads the
+ * epoch only now, or announced itself only after looking, sleeps forever.
+ * The hook notes what it saw, for the failure message.
+ */
+static enum chan_status in_window_status = CHAN_NOTIMPL;
+static int in_window_calls;
+static uint32_t waiting_at_look, epoch_before, epoch_after;
+
+static void send_in_window(struct lfchan *ch, enum lfchan_hook_point at)
+{
+	if (at != LFCHAN_AT_PARKING || in_window_calls++ > 0)
+		return;
+	waiting_at_look = atomic_load(&ch->receivers.waiting);
+	epoch_before = atomic_load(&ch->receivers.epoch);
+	in_window_status = lfchan_try_send(ch, MSG(42));
+	epoch_after = atomic_load(&ch->receivers.epoch);
+}
+
+static void recv_in_window(struct lfchan *ch, enum lfchan_hook_point at)
+{
+	void *got = NULL;
+	if (at != LFCHAN_AT_PARKING || in_window_calls++ > 0)
+		return;
+	waiting_at_look = atomic_load(&ch->senders.waiting);
+	epoch_before = atomic_load(&ch->senders.epoch);
+	in_window_status = lfchan_try_recv(ch, &got);
+	epoch_after = atomic_load(&ch->senders.epoch);
+}
+
+/* A correct waiter returns within microseconds of the hook: a bound well
+ * inside the deadline, so that a lost wake-up fails quickly. */
+#define WAKE_BOUND_MS 1500
+
+/* Waits for the waiter t, which is side (receiver or sender), and fails
+ * with the causes a lost wake-up can have, in the order of the protocol. */
+static void expect_woken(struct harness_thread *t, const char *side, const char *other_op)
+{
+	if (harness_thread_join_within(t, harness_bound_ms(WAKE_BOUND_MS)))
+		return;
+	if (in_window_calls == 0)
+		fail_msg("the %s never went to sleep (or never called the hook before it): does it park "
+			 "after its budget?",
+			 side);
+	fail_msg("the %s slept through a wake-up that came between its last look and its sleep (a lost "
+		 "wake-up). In the order of the protocol: (1) before its last look, park must count itself "
+		 "in waiting (at the hook, after the look, waiting was %u) and read epoch (either first, "
+		 "both before the look); (2) it must sleep on that epoch, not on one read after the look; "
+		 "(3) the %s in the window must, seeing waiting, bump epoch before its FUTEX_WAKE (epoch went "
+		 "from %u to %u)",
+		 side, waiting_at_look, other_op, epoch_before, epoch_after);
+}
+
+static void test_a_wake_up_between_last_look_and_sleep_is_not_lost_receiving(void **state)
+{
+	(void)state;
+	struct lfchan *ch = new_or_fail(1);
+	lfchan_test_hook = send_in_window;
+	struct harness_thread t;
+	struct lfop op = {.ch = ch, .status = CHAN_NOTIMPL};
+	harness_thread_start(&t, lfop_recv, &op);
+	expect_woken(&t, "receiver", "send");
+	assert_chan_status(in_window_status, CHAN_OK);
+	assert_chan_status(op.status, CHAN_OK);
+	assert_ptr_equal(op.msg, MSG(42));
+	free_or_fail(ch);
+}
+
+static void test_a_wake_up_between_last_look_and_sleep_is_not_lost_sending(void **state)
+{
+	(void)state;
+	struct lfchan *ch = new_or_fail(1);
+	assert_chan_status(lfchan_send(ch, MSG(1)), CHAN_OK);
+	lfchan_test_hook = recv_in_window;
+	struct harness_thread t;
+	struct lfop op = {.ch = ch, .msg = MSG(2), .status = CHAN_NOTIMPL};
+	harness_thread_start(&t, lfop_send, &op);
+	expect_woken(&t, "sender", "receive");
+	assert_chan_status(in_window_status, CHAN_OK);
+	assert_chan_status(op.status, CHAN_OK);
+	free_or_fail(ch);
+}
+
+/*
+ * A send claimed and not yet written, forced: the test plays a sender that
+ * has won position 0 of a one-slot channel (its CAS on tail, to the next
+ * lap's position) and has not written yet, as if the scheduler had stopped
+ * it right there. Then the learner's code meets that state every time.
+ */
+static struct lfchan_slot *claim_position_zero(struct lfchan *ch)
+{
+	size_t zero = 0;
+	if (ch->cap != 1 || !atomic_compare_exchange_strong(&ch->tail, &zero, ch->one_lap))
+		fail_msg("the test's own claim of position 0 failed: it needs a new channel of capacity 1");
+	return &ch->slots[0];
+}
+
+/* What that sender does once it runs again: the message, then the stamp
+ * "full for the receiver at position 0". */
+static void finish_claimed_send(struct lfchan_slot *slot, void *msg)
+{
+	slot->msg = msg;
+	atomic_store_explicit(&slot->stamp, 1, memory_order_release);
+}
+
+/* The ABA: the slot's stamp is still 0, "free" for lap 0 but not for the
+ * second sender's position, lap 1. With the lap in the comparison it
+ * waits; with the index alone it writes into the claimed slot. */
+static void test_a_claimed_slot_is_not_free_to_the_next_lap(void **state)
+{
+	(void)state;
+	struct lfchan *ch = new_or_fail(1);
+	struct lfchan_slot *slot = claim_position_zero(ch);
+	enum chan_status rc = lfchan_try_send(ch, MSG(2));
+	if (rc != CHAN_WOULDBLOCK)
+		fail_msg("a send into a one-slot channel whose only slot another sender had claimed (and not "
+			 "yet written) returned %s, not CHAN_WOULDBLOCK: the slot's stamp must be compared with "
+			 "the whole position (lap and index), not the index alone (ABA)",
+			 chan_status_str(rc));
+	finish_claimed_send(slot, MSG(1));
+	void *got = NULL;
+	assert_chan_status(lfchan_try_recv(ch, &got), CHAN_OK);
+	assert_ptr_equal(got, MSG(1));
+	assert_chan_status(lfchan_try_recv(ch, &got), CHAN_WOULDBLOCK);
+	free_or_fail(ch);
+}
+
+/* Close while that send is on its way: the send won its position before
+ * the close, so its message is in the channel's future and a receiver
+ * must wait for it, not answer CLOSED. */
+static void test_a_send_claimed_before_close_is_still_received(void **state)
+{
+	(void)state;
+	struct lfchan *ch = new_or_fail(1);
+	struct lfchan_slot *slot = claim_position_zero(ch);
+	assert_chan_status(lfchan_close(ch), CHAN_OK);
+	void *got = MSG(99);
+	enum chan_status rc = lfchan_try_recv(ch, &got);
+	if (rc != CHAN_WOULDBLOCK)
+		fail_msg("closed while a sender had claimed position 0 and not yet written, lfchan_try_recv "
+			 "returned %s, not CHAN_WOULDBLOCK: the mark in tail says no more sends will start, "
+			 "not that none is on its way. The channel is drained only when tail == (head | "
+			 "mark_bit): the close came when tail stood at the receiver's own position",
+			 chan_status_str(rc));
+	assert_chan_status(lfchan_try_send(ch, MSG(2)), CHAN_CLOSED);
+	finish_claimed_send(slot, MSG(1));
+	assert_chan_status(lfchan_try_recv(ch, &got), CHAN_OK);
+	assert_ptr_equal(got, MSG(1));
+	assert_chan_status(lfchan_try_recv(ch, &got), CHAN_CLOSED);
+	free_or_fail(ch);
+}
+
+/* ---- idle: no CPU -------------------------------------------------------- */
+
+static double thread_cpu_seconds(void)
+{
+	struct rusage u;
+	getrusage(RUSAGE_THREAD, &u);
+	return (double)u.ru_utime.tv_sec + (double)u.ru_utime.tv_usec / 1e6 + (double)u.ru_stime.tv_sec +
+	       (double)u.ru_stime.tv_usec / 1e6;
+}
+
+#define IDLE_MS 600
+
+static void test_a_receiver_waiting_on_an_empty_channel_uses_no_cpu(void **state)
+{
+	(void)state;
+	struct lfchan *ch = new_or_fail(1);
+	void *got = NULL;
+	/* A first, short wait runs the code once: what it costs to load
+	 * (and, under valgrind, to translate) is not what waiting costs. */
+	assert_chan_status(lfchan_recv_timed(ch, &got, 10), CHAN_TIMEOUT);
+	/* The channel's own deadline is the clock here: no sleep in the test. */
+	double before = thread_cpu_seconds();
+	assert_chan_status(lfchan_recv_timed(ch, &got, IDLE_MS), CHAN_TIMEOUT);
+	double used = thread_cpu_seconds() - before;
+	if (used > IDLE_MS / 1000.0 / 100.0)
+		fail_msg("a receiver waiting %d ms on an empty channel used %.1f ms of CPU (over 1%% of a "
+			 "core): it spins instead of sleeping on the futex once its budget is spent",
+			 IDLE_MS, used * 1000.0);
+	free_or_fail(ch);
+}
+
+/* ---- many threads -------------------------------------------------------- */
+
+struct block_sender {
+	struct lfchan *ch;
+	long n;
+	enum chan_status rc;
+};
+
+/* Tries only, so that the test needs nothing but the ring (Build it 1):
+ * a full channel is tried again after a yield, never waited on. */
+static void *send_blocks(void *arg)
+{
+	struct block_sender *b = arg;
+	b->rc = CHAN_OK;
+	for (long i = 0; i < b->n && b->rc == CHAN_OK; i++) {
+		long *block = malloc(sizeof(*block));
+		if (block == NULL)
+			break;
+		*block = i;
+		while ((b->rc = lfchan_try_send(b->ch, block)) == CHAN_WOULDBLOCK)
+			sched_yield();
+		if (b->rc != CHAN_OK)
+			free(block);
+	}
+	return NULL;
+}
+
+/* The next message from a sender of n that may stop early (then NULL). */
+static void *next_block(struct lfchan *ch, struct harness_thread *sender)
+{
+	void *got = NULL;
+	for (;;) {
+		int sender_done = harness_thread_done(sender);
+		enum chan_status rc = lfchan_try_recv(ch, &got);
+		if (rc == CHAN_OK)
+			return got;
+		if (rc != CHAN_WOULDBLOCK)
+			fail_msg("lfchan_try_recv returned %s while blocks were sent", chan_status_str(rc));
+		if (sender_done)
+			return NULL;
+		sched_yield();
+	}
+}
+
+static void test_a_message_and_what_it_points_to_reach_the_receiver_whole(void **state)
+{
+	(void)state;
+	/* Each message is a block the sender fills and the receiver reads
+	 * and frees: the stamp's release and acquire must order the block's
+	 * filling (and the slot's msg) before their reading; ThreadSanitizer
+	 * reports the race when they do not. */
+	struct lfchan *ch = new_or_fail(4);
+	struct block_sender b = {.ch = ch, .n = harness_scale(20000)};
+	struct harness_thread t;
+	harness_thread_start(&t, send_blocks, &b);
+	harness_on_hang("the receiver stopped while blocks were sent: a slot that never becomes ready (a "
+			"stamp stored with the wrong value)?");
+	long next = 0;
+	void *got;
+	while (next < b.n && (got = next_block(ch, &t)) != NULL) {
+		long value = *(long *)got;
+		free(got);
+		if (value != next)
+			fail_msg("block %ld arrived as %ld: lost, repeated or torn on the way", next, value);
+		next++;
+	}
+	if (!harness_thread_join_within(&t, harness_wait_ms()))
+		fail_msg("the sender did not finish");
+	assert_chan_status(b.rc, CHAN_OK);
+	assert_int_equal(next, b.n);
+	free_or_fail(ch);
+}
+
+/*
+ * Exactly once, across many laps: 8 producers and 8 consumers through 3
+ * slots. Producer k sends k+1, k+1+8, ...; each consumer checks that each
+ * producer's numbers come in increasing order and adds up what it got; the
+ * sums and sums of squares of all consumers must be those of 1..n.
+ */
+#define SIDE 8
+
+struct stress {
+	struct lfchan *ch;
+	long n;
+	_Atomic int producers_left;
+};
+
+struct stress_thread {
+	struct stress *s;
+	long k; /* producer number */
+	unsigned long long count, sum, squares, out_of_order;
+	enum chan_status rc;
+};
+
+static void *stress_produce(void *arg)
+{
+	struct stress_thread *p = arg;
+	p->rc = CHAN_OK;
+	for (long v = p->k + 1; v <= p->s->n && p->rc == CHAN_OK; v += SIDE)
+		p->rc = lfchan_send(p->s->ch, MSG(v));
+	if (atomic_fetch_sub(&p->s->producers_left, 1) == 1)
+		lfchan_close(p->s->ch);
+	return NULL;
+}
+
+static void *stress_consume(void *arg)
+{
+	struct stress_thread *c = arg;
+	unsigned long long last[SIDE] = {0};
+	void *got = NULL;
+	while ((c->rc = lfchan_recv(c->s->ch, &got)) == CHAN_OK) {
+		unsigned long long v = MSG_VALUE(got);
+		if (v == 0 || v > (unsigned long long)c->s->n) {
+			c->out_of_order++;
+			continue;
+		}
+		unsigned long long *l = &last[(v - 1) % SIDE];
+		c->out_of_order += v <= *l;
+		*l = v;
+		c->count++;
+		c->sum += v;
+		c->squares += v * v;
+	}
+	return NULL;
+}
+
+static void test_8x8_threads_exactly_once_across_many_laps(void **state)
+{
+	(void)state;
+	struct stress s = {.ch = new_or_fail(3), .n = harness_scale(60000)};
+	atomic_init(&s.producers_left, SIDE);
+	struct stress_thread prod[SIDE], cons[SIDE];
+	struct harness_thread tp[SIDE], tc[SIDE];
+	harness_on_hang("8 producers and 8 consumers stopped: a lost wake-up, or a slot that never becomes "
+			"ready (a stamp written with the wrong lap)?");
+	for (int i = 0; i < SIDE; i++) {
+		cons[i] = (struct stress_thread){.s = &s};
+		prod[i] = (struct stress_thread){.s = &s, .k = i};
+		harness_thread_start(&tc[i], stress_consume, &cons[i]);
+		harness_thread_start(&tp[i], stress_produce, &prod[i]);
+	}
+	unsigned long long count = 0, sum = 0, squares = 0, want_squares = 0, disorder = 0;
+	for (int i = 0; i < SIDE; i++) {
+		if (!harness_thread_join_within(&tp[i], 60000) || !harness_thread_join_within(&tc[i], 60000))
+			fail_msg("a thread did not finish");
+		assert_chan_status(prod[i].rc, CHAN_OK);
+		assert_chan_status(cons[i].rc, CHAN_CLOSED);
+		count += cons[i].count;
+		sum += cons[i].sum;
+		squares += cons[i].squares;
+		disorder += cons[i].out_of_order;
+	}
+	for (unsigned long long v = 1; v <= (unsigned long long)s.n; v++)
+		want_squares += v * v;
+	unsigned long long n = (unsigned long long)s.n;
+	if (count != n || sum != n * (n + 1) / 2 || squares != want_squares)
+		fail_msg("received %llu messages summing to %llu (expected %llu summing to %llu%s): "
+			 "messages were lost or duplicated; two threads won one position, or a slot was "
+			 "reused before its reader was done",
+			 count, sum, n, n * (n + 1) / 2, squares != want_squares ? ", squares differ too" : "");
+	if (disorder != 0)
+		fail_msg("%llu messages came after a later one from the same producer (or were not "
+			 "numbers 1..%llu at all)",
+			 disorder, n);
+	free_or_fail(s.ch);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct harness_test tests[] = {
+	    HTEST(test_capacity_zero_is_refused_and_one_slot_works, L14 "#4-the-contract"),
+	    HTEST(test_messages_come_out_in_order_over_many_laps, L14 "#build-it-1-the-ring"),
+	    HTEST(test_try_send_on_a_full_channel_would_block, L14 "#build-it-1-the-ring"),
+	    HTEST(test_try_recv_on_an_empty_channel_would_block, L14 "#build-it-1-the-ring"),
+	    HTEST(test_a_claimed_slot_is_not_free_to_the_next_lap, L14 "#stamps-and-laps"),
+	    HTEST(test_a_message_and_what_it_points_to_reach_the_receiver_whole, L14 "#memory-orders"),
+	    HTEST(test_close_lets_receivers_drain_then_says_closed, L14 "#build-it-2-close"),
+	    HTEST(test_a_send_claimed_before_close_is_still_received, L14 "#build-it-2-close"),
+	    HTEST(test_timed_recv_on_an_empty_channel_times_out, L14 "#build-it-3-sleeping-without-missing-a-wake-up"),
+	    HTEST(test_a_sleeping_receiver_wakes_for_a_message, L14 "#build-it-3-sleeping-without-missing-a-wake-up"),
+	    HTEST(test_a_sleeping_sender_wakes_for_room, L14 "#build-it-3-sleeping-without-missing-a-wake-up"),
+	    HTEST(test_a_wake_up_between_last_look_and_sleep_is_not_lost_receiving, L14 "#the-protocol"),
+	    HTEST(test_a_wake_up_between_last_look_and_sleep_is_not_lost_sending, L14 "#the-protocol"),
+	    HTEST(test_a_receiver_waiting_on_an_empty_channel_uses_no_cpu, L14 "#build-it-3-sleeping-without-missing-a-wake-up"),
+	    HTEST(test_close_wakes_every_sleeping_receiver, L14 "#build-it-3-sleeping-without-missing-a-wake-up"),
+	    HTEST(test_close_wakes_every_sleeping_sender, L14 "#build-it-3-sleeping-without-missing-a-wake-up"),
+	    HTEST(test_8x8_threads_exactly_once_across_many_laps, L14 "#7-what-can-go-wrong"),
+	};
+	return harness_main(argc, argv, "14-lockfree", tests, HARNESS_COUNT(tests));
+}

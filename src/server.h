@@ -53,9 +53,9 @@ enum server_verdict {
 /*
  * The callbacks, all called on the server's thread, each for one
  * connection. open sets c->data, c->events and c->deadline (the server
- * has set events to POLLIN, no deadline, and waiting_since to now); it
- * returns 0, or -1 to have the connection closed at once (close is not
- * called). ready is called with poll's revents; expired once the deadline
+ * has set events to POLLIN, the deadline a day away, and waiting_since to
+ * now); it returns 0, or -1 to have the connection closed at once (close
+ * is not called). ready is called with poll's revents; expired once the deadline
  * has passed. close frees c->data; the server then closes c->fd.
  */
 struct server_handler {

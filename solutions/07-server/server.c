@@ -301,15 +301,15 @@ static void evict_longest_waiting(struct server *s)
 }
 
 /* Nobody to evict: the newcomer gets the refusal in one non-blocking send
- * (a new socket's send buffer is empty) and lingers in a refusal slot, or
- * is closed now when none is free. */
+ * (a new socket's send buffer is empty), then lingers in a refusal slot,
+ * or is closed now when none is free: the refusal is said either way. */
 static void refuse(struct server *s, int fd)
 {
 	drain(fd);
 	size_t len = s->h.refusal != NULL ? s->h.refusal_len : 0;
 	struct slot *sl = s->refusing < REFUSE_SLOTS ? free_slot(s) : NULL;
-	if (len == 0 || sl == NULL || send(fd, s->h.refusal, len, MSG_NOSIGNAL) != (ssize_t)len) {
-		close(fd);
+	if (len == 0 || send(fd, s->h.refusal, len, MSG_NOSIGNAL) != (ssize_t)len || sl == NULL) {
+		close(fd); /* its input read, the close sends a FIN, unless more comes */
 		return;
 	}
 	s->refusing++;

@@ -167,7 +167,7 @@ static int check(int fd, const char *line)
 	printf("sent %.*s -> %s%s\n", (int)strlen(line) - 1, line, n > 0 ? "the same line" : "nothing",
 	       bye && eof ? ", then the end of the connection" : "");
 	if (!ok)
-		fprintf(stderr, PROG ": no echo of %.*s: lesson 07 is not done yet? (see " L07 "#build-it)\n",
+		fprintf(stderr, PROG ": no echo of %.*s: lesson 07 is not done yet? (see " L07 "#5-build-it)\n",
 			(int)strlen(line) - 1, line);
 	return ok;
 }

@@ -35,7 +35,6 @@
 
 enum slot_state { SLOT_FREE, SLOT_OPEN, SLOT_LINGER };
 
-/* snippet: slot */
 struct slot {
 	struct server_conn conn;
 	enum slot_state state;
@@ -61,7 +60,6 @@ struct server {
 	size_t *pfd_slot;    /* pfds[i] watches slots[pfd_slot[i]] for i >= 2 */
 	pthread_t thread;
 };
-/* end snippet */
 
 /* ---- given: small helpers for the loop --------------------------------------- */
 
@@ -147,7 +145,6 @@ static void wake_loop(struct server *s)
 	NOT_IMPLEMENTED("wake_loop", "lessons/07-server/README.md#stopping");
 }
 
-/* snippet: loop */
 /* The server's thread: until stopped and every connection is closed. */
 static void *server_loop(void *arg)
 {
@@ -156,7 +153,6 @@ static void *server_loop(void *arg)
 	NOT_IMPLEMENTED("server_loop", "lessons/07-server/README.md#the-loop");
 	return NULL;
 }
-/* end snippet */
 
 /* ---- given: addresses, errors, setting up and freeing ------------------------- */
 

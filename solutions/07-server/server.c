@@ -35,7 +35,6 @@
 
 enum slot_state { SLOT_FREE, SLOT_OPEN, SLOT_LINGER };
 
-/* snippet: slot */
 struct slot {
 	struct server_conn conn;
 	enum slot_state state;
@@ -61,7 +60,6 @@ struct server {
 	size_t *pfd_slot;    /* pfds[i] watches slots[pfd_slot[i]] for i >= 2 */
 	pthread_t thread;
 };
-/* end snippet */
 
 /* ---- given: small helpers for the loop --------------------------------------- */
 
@@ -429,7 +427,6 @@ static void stop_step(struct server *s)
 
 /* END SOLUTION */
 
-/* snippet: loop */
 /* The server's thread: until stopped and every connection is closed. */
 static void *server_loop(void *arg)
 {
@@ -462,7 +459,6 @@ static void *server_loop(void *arg)
 	return NULL;
 	*/
 }
-/* end snippet */
 
 /* ---- given: addresses, errors, setting up and freeing ------------------------- */
 

@@ -14,7 +14,7 @@
 #include "server.h"
 
 #define ECHO_MAX_LINE 1024
-#define ECHO_BIG (8u << 20)
+#define ECHO_BIG      (8u << 20)
 
 /* The handler; its arg is idle_ms, which must outlive the server. A
  * newcomer refused at the cap is told "busy". */

@@ -22,8 +22,8 @@
 #include <stddef.h>
 #include <time.h>
 
-#define SERVER_ACCEPT_PAUSE_MS 100 /* after EMFILE and friends: let descriptors free up */
-#define SERVER_LINGER_MS 1000	   /* how long a finished connection may still send to us */
+#define SERVER_ACCEPT_PAUSE_MS 100  /* after EMFILE and friends: let descriptors free up */
+#define SERVER_LINGER_MS       1000 /* how long a finished connection may still send to us */
 
 /* snippet: conn */
 /*

@@ -27,10 +27,10 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#define REFUSE_SLOTS 8		    /* refused connections lingering at once */
-#define ACCEPT_BATCH 32		    /* accepts per loop turn, so connections are served too */
-#define DRAIN_MAX 65536		    /* bytes dropped per turn from one lingering client */
-#define FIRST_DEADLINE_MS 86400000L /* until open sets one: a day */
+#define REFUSE_SLOTS		8	  /* refused connections lingering at once */
+#define ACCEPT_BATCH		32	  /* accepts per loop turn, so connections are served too */
+#define DRAIN_MAX		65536	  /* bytes dropped per turn from one lingering client */
+#define FIRST_DEADLINE_MS	86400000L /* until open sets one: a day */
 #define DEFAULT_MAX_CONNECTIONS 64
 
 enum slot_state { SLOT_FREE, SLOT_OPEN, SLOT_LINGER };
@@ -51,9 +51,9 @@ struct server {
 	int port;
 	struct slot *slots; /* max_connections + REFUSE_SLOTS of them */
 	size_t nslots;
-	int active;	/* open and finished connections: at most max_connections */
-	int refusing;	/* refused connections lingering: at most REFUSE_SLOTS */
-	int stopping;	/* the wake byte came: finish the writers, then leave */
+	int active;   /* open and finished connections: at most max_connections */
+	int refusing; /* refused connections lingering: at most REFUSE_SLOTS */
+	int stopping; /* the wake byte came: finish the writers, then leave */
 	int accept_paused;
 	struct timespec accept_resume;
 	struct pollfd *pfds; /* the wake pipe, the listener, then the slots */

@@ -27,10 +27,10 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#define REFUSE_SLOTS 8		    /* refused connections lingering at once */
-#define ACCEPT_BATCH 32		    /* accepts per loop turn, so connections are served too */
-#define DRAIN_MAX 65536		    /* bytes dropped per turn from one lingering client */
-#define FIRST_DEADLINE_MS 86400000L /* until open sets one: a day */
+#define REFUSE_SLOTS		8	  /* refused connections lingering at once */
+#define ACCEPT_BATCH		32	  /* accepts per loop turn, so connections are served too */
+#define DRAIN_MAX		65536	  /* bytes dropped per turn from one lingering client */
+#define FIRST_DEADLINE_MS	86400000L /* until open sets one: a day */
 #define DEFAULT_MAX_CONNECTIONS 64
 
 enum slot_state { SLOT_FREE, SLOT_OPEN, SLOT_LINGER };
@@ -51,9 +51,9 @@ struct server {
 	int port;
 	struct slot *slots; /* max_connections + REFUSE_SLOTS of them */
 	size_t nslots;
-	int active;	/* open and finished connections: at most max_connections */
-	int refusing;	/* refused connections lingering: at most REFUSE_SLOTS */
-	int stopping;	/* the wake byte came: finish the writers, then leave */
+	int active;   /* open and finished connections: at most max_connections */
+	int refusing; /* refused connections lingering: at most REFUSE_SLOTS */
+	int stopping; /* the wake byte came: finish the writers, then leave */
 	int accept_paused;
 	struct timespec accept_resume;
 	struct pollfd *pfds; /* the wake pipe, the listener, then the slots */
@@ -126,7 +126,8 @@ static int listen_on(const struct addrinfo *ai, int dual_stack)
 	 * connections sit in TIME_WAIT. */
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
 	    (dual_stack && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) != 0) ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0 || set_nonblocking(fd) != 0) {
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0 ||
+	    set_nonblocking(fd) != 0) {
 		int e = errno;
 		close(fd);
 		errno = e;
@@ -138,8 +139,8 @@ static int listen_on(const struct addrinfo *ai, int dual_stack)
 /* The first address of one getaddrinfo answer that takes a listener. */
 static int listen_on_first(const char *host, const char *port, int family, int *e)
 {
-	struct addrinfo hints = {.ai_family = family, .ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo hints = {
+	    .ai_family = family, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
 	struct addrinfo *res = NULL;
 	int rc = getaddrinfo(host, port, &hints, &res);
 	if (rc != 0) {
@@ -332,7 +333,9 @@ static void conn_open(struct server *s, int fd)
 	}
 	s->active++;
 	*sl = (struct slot){.state = SLOT_OPEN};
-	sl->conn = (struct server_conn){.fd = fd, .events = POLLIN, .waiting_since = clock_now(),
+	sl->conn = (struct server_conn){.fd = fd,
+					.events = POLLIN,
+					.waiting_since = clock_now(),
 					.deadline = deadline_after_ms(FIRST_DEADLINE_MS)};
 	if (s->h.open(s->h.arg, &sl->conn) != 0) {
 		sl->state = SLOT_LINGER; /* the handler has nothing to free */

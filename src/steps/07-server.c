@@ -25,8 +25,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define PROG "07-server"
-#define L07 "lessons/07-server/README.md"
+#define PROG	       "07-server"
+#define L07	       "lessons/07-server/README.md"
 #define CLIENT_WAIT_MS 3000
 
 struct options {
@@ -39,14 +39,15 @@ struct options {
 
 static void usage(FILE *to)
 {
-	fprintf(to, "usage: " PROG " [--listen ADDR] [--max N] [--idle N] [--seconds N] [--self-test]\n"
-		    "  Echoes each line a client sends; \"big\" gets 8 MiB back, \"bye\" ends the connection.\n"
-		    "  -l, --listen ADDR   127.0.0.1:PORT, [::1]:PORT or :PORT (default 127.0.0.1:8479)\n"
-		    "  -m, --max N         at most N connections (default 64)\n"
-		    "  -i, --idle N        close a connection idle for N seconds (default 60)\n"
-		    "  -s, --seconds N     stop after N seconds (default 0: at SIGINT or SIGTERM)\n"
-		    "  -t, --self-test     serve on a free port, talk to itself, and exit\n"
-		    "  -h, --help          this text\n");
+	fprintf(to,
+		"usage: " PROG " [--listen ADDR] [--max N] [--idle N] [--seconds N] [--self-test]\n"
+		"  Echoes each line a client sends; \"big\" gets 8 MiB back, \"bye\" ends the connection.\n"
+		"  -l, --listen ADDR   127.0.0.1:PORT, [::1]:PORT or :PORT (default 127.0.0.1:8479)\n"
+		"  -m, --max N         at most N connections (default 64)\n"
+		"  -i, --idle N        close a connection idle for N seconds (default 60)\n"
+		"  -s, --seconds N     stop after N seconds (default 0: at SIGINT or SIGTERM)\n"
+		"  -t, --self-test     serve on a free port, talk to itself, and exit\n"
+		"  -h, --help          this text\n");
 }
 
 /* A whole number from min to max for option name, into *out; -1 after
@@ -93,11 +94,13 @@ static int take_option(int c, char **argv, struct options *o)
 /* 0: go on; 1: --help was printed; 2: bad arguments (already reported). */
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	static const struct option longs[] = {
-	    {"listen", required_argument, NULL, 'l'}, {"max", required_argument, NULL, 'm'},
-	    {"idle", required_argument, NULL, 'i'},   {"seconds", required_argument, NULL, 's'},
-	    {"self-test", no_argument, NULL, 't'},    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0}};
+	static const struct option longs[] = {{"listen", required_argument, NULL, 'l'},
+					      {"max", required_argument, NULL, 'm'},
+					      {"idle", required_argument, NULL, 'i'},
+					      {"seconds", required_argument, NULL, 's'},
+					      {"self-test", no_argument, NULL, 't'},
+					      {"help", no_argument, NULL, 'h'},
+					      {NULL, 0, NULL, 0}};
 	*o = (struct options){.listen = "127.0.0.1:8479", .max_connections = 64, .idle_seconds = 60};
 	opterr = 0; /* we print our own one-line reasons */
 	int c, rc = 0;
@@ -167,22 +170,32 @@ static int check(int fd, const char *line)
 	printf("sent %.*s -> %s%s\n", (int)strlen(line) - 1, line, n > 0 ? "the same line" : "nothing",
 	       bye && eof ? ", then the end of the connection" : "");
 	if (!ok)
-		fprintf(stderr, PROG ": no echo of %.*s: lesson 07 is not done yet? (see " L07 "#5-build-it)\n",
+		fprintf(stderr,
+			PROG ": no echo of %.*s: lesson 07 is not done yet? (see " L07 "#5-build-it)\n",
 			(int)strlen(line) - 1, line);
 	return ok;
 }
 
-static int self_test(void)
+/* The echo server on listen, or NULL after saying why. The idle time
+ * must outlive the server: it is kept here. */
+static struct server *start_echo(const char *listen, long max_connections, long idle_ms)
 {
-	static long idle_ms = 5000;
-	struct server_config cfg = {.listen = "127.0.0.1:0", .max_connections = 8};
-	struct server_handler h = echo_handler(&idle_ms);
+	static long idle;
+	idle = idle_ms;
+	struct server_config cfg = {.listen = listen, .max_connections = (int)max_connections};
+	struct server_handler h = echo_handler(&idle);
 	char err[256] = "";
 	struct server *s = server_start(&cfg, &h, err, sizeof(err));
-	if (s == NULL) {
+	if (s == NULL)
 		fprintf(stderr, PROG ": %s\n", err);
+	return s;
+}
+
+static int self_test(void)
+{
+	struct server *s = start_echo("127.0.0.1:0", 8, 5000);
+	if (s == NULL)
 		return 1;
-	}
 	printf("serving on 127.0.0.1:%d\n", server_port(s));
 	int fd = connect_loopback(server_port(s));
 	int ok = fd >= 0 && check(fd, "hello\n") && check(fd, "bye\n");
@@ -205,16 +218,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": cannot catch signals: %s\n", strerror(errno));
 		return 1;
 	}
-	static long idle_ms;
-	idle_ms = o.idle_seconds * 1000;
-	struct server_config cfg = {.listen = o.listen, .max_connections = (int)o.max_connections};
-	struct server_handler h = echo_handler(&idle_ms);
-	char err[256] = "";
-	struct server *s = server_start(&cfg, &h, err, sizeof(err));
-	if (s == NULL) {
-		fprintf(stderr, PROG ": %s\n", err);
+	struct server *s = start_echo(o.listen, o.max_connections, o.idle_seconds * 1000);
+	if (s == NULL)
 		return 1;
-	}
 	fprintf(stderr, PROG ": echoing on port %d, at most %ld connections%s\n", server_port(s),
 		o.max_connections, o.seconds > 0 ? "" : "; Ctrl-C stops");
 	signals_wait(o.seconds);

@@ -29,9 +29,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define L07 "lessons/07-server/README.md"
-#define BIG ECHO_BIG
-#define REFUSAL "busy\n"
+#define L07		"lessons/07-server/README.md"
+#define BIG		ECHO_BIG
+#define REFUSAL		"busy\n"
 #define REFUSED_AT_ONCE 12 /* more than the server's slots for lingering refusals */
 
 /* ---- the echo handler, watched ---------------------------------------------- */
@@ -94,7 +94,8 @@ static struct server *start_on(const char *listen, int max_connections)
 	if (s == NULL)
 		fail_msg("server_start on %s failed: %s", listen, err);
 	if (server_port(s) <= 0)
-		fail_msg("server_port is %d after starting on port 0: read it back with getsockname", server_port(s));
+		fail_msg("server_port is %d after starting on port 0: read it back with getsockname",
+			 server_port(s));
 	return s;
 }
 
@@ -105,8 +106,9 @@ static struct server *start(void)
 
 static void stop(struct server *s)
 {
-	harness_on_hang("server_stop did not return: does the wake pipe's byte reach the poll loop, and does the "
-			"loop leave once every connection is closed?");
+	harness_on_hang(
+	    "server_stop did not return: does the wake pipe's byte reach the poll loop, and does the "
+	    "loop leave once every connection is closed?");
 	server_stop(s);
 }
 
@@ -158,8 +160,9 @@ static void test_server_echoes_a_line(void **state)
 	(void)state;
 	struct server *s = start();
 	struct client c = connect_to(s);
-	expect_echo(&c, "hello", "the loop may be stuck in accept: the listening socket must be non-blocking, and "
-				 "accept is called until EAGAIN says nobody else is waiting");
+	expect_echo(&c, "hello",
+		    "the loop may be stuck in accept: the listening socket must be non-blocking, and "
+		    "accept is called until EAGAIN says nobody else is waiting");
 	expect_echo(&c, "again", "a connection stays open until the handler says otherwise");
 	client_close(&c);
 	stop(s);
@@ -187,9 +190,10 @@ static void test_server_restarts_on_its_port_at_once(void **state)
 	struct server_handler h = watched_echo();
 	struct server *again = server_start(&cfg, &h, err, sizeof(err));
 	if (again == NULL)
-		fail_msg("a server restarted on port %d failed (%s) while the old connection sits in TIME_WAIT: "
-			 "set SO_REUSEADDR on the listening socket before bind",
-			 port, err);
+		fail_msg(
+		    "a server restarted on port %d failed (%s) while the old connection sits in TIME_WAIT: "
+		    "set SO_REUSEADDR on the listening socket before bind",
+		    port, err);
 	c = connect_to(again);
 	expect_echo(&c, "hello", "the restarted server answers");
 	client_close(&c);
@@ -263,8 +267,9 @@ static void test_server_serves_others_while_a_client_stalls(void **state)
 	struct client slow = connect_to(s);
 	client_send(&slow, "half a li");
 	struct client fast = connect_to(s);
-	expect_echo(&fast, "quick", "a client that sent half a line must not hold up another: is an accepted "
-				    "socket blocking? set O_NONBLOCK on every socket accept returns");
+	expect_echo(&fast, "quick",
+		    "a client that sent half a line must not hold up another: is an accepted "
+		    "socket blocking? set O_NONBLOCK on every socket accept returns");
 	client_send(&slow, "ne\n");
 	char got[32] = "";
 	if (client_read(&slow, got, 12, harness_wait_ms()) != 12 || strcmp(got, "half a line\n") != 0)
@@ -283,8 +288,9 @@ static void test_server_serves_others_while_a_client_does_not_read(void **state)
 		fail_msg("cannot connect: %s", strerror(errno));
 	client_send(&idle, "big\n"); /* 8 MiB that it never reads: the socket fills */
 	struct client other = connect_to(s);
-	expect_echo(&other, "hi", "a client that reads nothing of a large reply must not hold up another (a "
-				  "blocking send waits for good: set O_NONBLOCK on accepted sockets)");
+	expect_echo(&other, "hi",
+		    "a client that reads nothing of a large reply must not hold up another (a "
+		    "blocking send waits for good: set O_NONBLOCK on accepted sockets)");
 	client_close(&idle);
 	client_close(&other);
 	stop(s);
@@ -340,8 +346,9 @@ static void test_server_keeps_serving_after_a_signal(void **state)
 			fail_msg("the server's thread never slept: does the loop wait in poll?");
 		pthread_kill(server_thread(), SIGUSR1);
 	}
-	expect_echo(&c, "after", "after a signal interrupted poll the server stopped serving: poll failing with "
-				 "EINTR means \"go round again\", not the end of the loop");
+	expect_echo(&c, "after",
+		    "after a signal interrupted poll the server stopped serving: poll failing with "
+		    "EINTR means \"go round again\", not the end of the loop");
 	client_close(&c);
 	stop(s);
 }
@@ -412,7 +419,8 @@ static void test_server_pauses_accepting_when_out_of_descriptors(void **state)
 	low.rlim_cur = (rlim_t)most;
 	if (setrlimit(RLIMIT_NOFILE, &low) != 0) {
 		/* valgrind keeps descriptors of its own at the top, and refuses */
-		printf("note: cannot lower the descriptor limit here (%s); EMFILE not tested\n", strerror(errno));
+		printf("note: cannot lower the descriptor limit here (%s); EMFILE not tested\n",
+		       strerror(errno));
 		if (stat_fd >= 0)
 			close(stat_fd);
 		client_close(&first);
@@ -451,8 +459,9 @@ static void test_server_pauses_accepting_when_out_of_descriptors(void **state)
 	char got[16] = "";
 	size_t k = client_read(&late, got, 5, harness_wait_ms());
 	if (k != 5 || memcmp(got, "late\n", 5) != 0)
-		fail_msg("the client that arrived while descriptors ran out was not served once they were back "
-			 "(EMFILE pauses accepting; it must not end the loop)");
+		fail_msg(
+		    "the client that arrived while descriptors ran out was not served once they were back "
+		    "(EMFILE pauses accepting; it must not end the loop)");
 	client_close(&late);
 	client_close(&first);
 	stop(s);
@@ -467,7 +476,8 @@ static void test_server_calls_expired_at_the_deadline(void **state)
 	expect_echo(&c, "hi", "the server answers");
 	harness_on_hang("a client waited for the server to close an idle connection");
 	if (client_wait_eof(&c, harness_wait_ms()) != 1)
-		fail_msg("a connection whose deadline (%ld ms) passed was not closed within %ld ms: poll's timeout "
+		fail_msg("a connection whose deadline (%ld ms) passed was not closed within %ld ms: poll's "
+			 "timeout "
 			 "must be the time to the nearest deadline, and expired called once it has passed",
 			 echo_idle_ms, harness_wait_ms());
 	client_close(&c);
@@ -488,9 +498,10 @@ static void test_server_evicts_the_connection_waiting_longest(void **state)
 	expect_echo(&c, "c", "at the cap, a newcomer takes the place of the connection waiting longest");
 	harness_on_hang("a client waited for its connection to be evicted");
 	if (client_wait_eof(&b, harness_wait_ms()) != 1)
-		fail_msg("at a cap of 2, the connection waiting longest (b: its last echo was before a's) was not "
-			 "closed to make room: evict the oldest waiting_since among the connections polled for "
-			 "POLLIN");
+		fail_msg(
+		    "at a cap of 2, the connection waiting longest (b: its last echo was before a's) was not "
+		    "closed to make room: evict the oldest waiting_since among the connections polled for "
+		    "POLLIN");
 	expect_echo(&a, "a still", "the connection that waited less keeps its place");
 	client_close(&a);
 	client_close(&b);
@@ -523,11 +534,14 @@ static void test_server_refuses_when_every_connection_is_writing(void **state)
 		char got[16] = "";
 		client_read(&late[i], got, 5, harness_wait_ms());
 		if (strcmp(got, "late\n") == 0)
-			fail_msg("past the cap, a newcomer was served while the only connection was mid-reply: a "
-				 "connection polled for POLLOUT is being answered, and is never evicted");
+			fail_msg(
+			    "past the cap, a newcomer was served while the only connection was mid-reply: a "
+			    "connection polled for POLLOUT is being answered, and is never evicted");
 		if (strcmp(got, REFUSAL) != 0)
-			fail_msg("newcomer %d of %d, past the cap with every connection writing, got \"%s\", not the "
-				 "handler's refusal (send it before closing, also when no slot is left to linger in)",
+			fail_msg("newcomer %d of %d, past the cap with every connection writing, got \"%s\", "
+				 "not the "
+				 "handler's refusal (send it before closing, also when no slot is left to "
+				 "linger in)",
 				 i + 1, REFUSED_AT_ONCE, got);
 		if (client_wait_eof(&late[i], harness_wait_ms()) != 1)
 			fail_msg("refused newcomer %d's connection stayed open", i + 1);
@@ -579,8 +593,9 @@ static void test_server_lingers_until_the_client_closes(void **state)
 	if (!harness_wait_until(drained, &fd))
 		fail_msg("a lingering connection's bytes were not read within %ld ms", harness_wait_ms());
 	if (closed(&fd))
-		fail_msg("the finished connection was closed as soon as its client's bytes were read: EAGAIN from "
-			 "recv means \"nothing more yet\"; only 0 (end of file) or an error ends the linger");
+		fail_msg(
+		    "the finished connection was closed as soon as its client's bytes were read: EAGAIN from "
+		    "recv means \"nothing more yet\"; only 0 (end of file) or an error ends the linger");
 	client_close(&c);
 	if (!harness_wait_until(closed, &fd))
 		fail_msg("the client closed, and the lingering connection was still open after %ld ms",
@@ -599,9 +614,10 @@ static void test_server_stop_wakes_the_loop(void **state)
 	stop(s);
 	double took = clock_seconds_since(&t0);
 	if (took > harness_bound_ms(1000) / 1000.0)
-		fail_msg("server_stop took %.2f s with an idle connection open: the loop must wake at the wake "
-			 "pipe's byte, not at a deadline",
-			 took);
+		fail_msg(
+		    "server_stop took %.2f s with an idle connection open: the loop must wake at the wake "
+		    "pipe's byte, not at a deadline",
+		    took);
 	if (client_wait_eof(&c, harness_wait_ms()) != 1)
 		fail_msg("a connection waiting for its client is still open after server_stop");
 	client_close(&c);

@@ -59,9 +59,11 @@ LIB_SRCS := $(wildcard src/lib/*.c)
 HARNESS_SRCS := $(wildcard tests/harness/*.c)
 # Programs linked with the harness have these pthread calls wrapped
 # (tests/harness/interpose.c): perturbation with HARNESS_SEED, lock owners
-# for the hung-test report, the clock of every timed wait.
+# for the hung-test report, the clock of every timed wait, the threads
+# never joined and the condition variables never destroyed, and a thread
+# start made to fail or to hold (interpose.h).
 TEST_WRAP := $(foreach f,mutex_lock mutex_trylock mutex_unlock cond_init cond_wait cond_timedwait \
-	cond_signal cond_broadcast create,-Wl,--wrap=pthread_$f)
+	cond_signal cond_broadcast cond_destroy create join,-Wl,--wrap=pthread_$f)
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 # When lesson $2 is graded, lesson $1's code comes from IMPL if $1 is $2,
@@ -197,15 +199,18 @@ run:
 # given on the command line (make demo IMPL=exercises: yours).
 DEMO_IMPL := $(if $(filter command line,$(origin IMPL)),$(IMPL),solutions)
 DEMO_BIN := $(BUILD)/$(subst /,_,$(DEMO_IMPL))/bin/logpipe$(if $(LESSON),-$(LESSON))
+# The rules Prometheus loads come from the same place as lesson 10's code.
+DEMO_RULES = $(if $(filter 10-prometheus,$(LOGPIPE_OWN)),$(DEMO_IMPL),solutions)/10-prometheus/rules.yml
 
 ## demo: logpipe on simulated logs, scraped by a real Prometheus (Ctrl-C stops;
 ##       DEMO_SECONDS=20 runs headless and draws charts into build/demo/;
 ##       INSTANCES=3: three logpipes; SCENARIO=incident: alerts fire, headless;
 ##       DEMO_ARGS='...': more logpipe options; IMPL=exercises: every lesson yours;
-##       IMPL=exercises LESSON=NN: your lesson NN, the reference for the others)
+##       IMPL=exercises LESSON=NN: your lesson NN, the reference for the others; the
+##       rules Prometheus loads are lesson 10's, yours when lesson 10 is)
 demo: deps-present
 	@$(MAKE) -s --no-print-directory $(DEMO_BIN) IMPL=$(DEMO_IMPL)
-	@LOGPIPE=$(DEMO_BIN) DEMO_SECONDS='$(DEMO_SECONDS)' DEMO_ARGS='$(DEMO_ARGS)' \
+	@LOGPIPE=$(DEMO_BIN) RULES='$(DEMO_RULES)' DEMO_SECONDS='$(DEMO_SECONDS)' DEMO_ARGS='$(DEMO_ARGS)' \
 		INSTANCES='$(INSTANCES)' SCENARIO='$(SCENARIO)' sh src/tools/demo.sh
 
 ## e2e: the end-to-end test: logpipe on tests/data/sample.log, scraped by Prometheus,

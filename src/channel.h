@@ -21,6 +21,12 @@
  *
  * Deadlines are absolute times on CLOCK_MONOTONIC (see clock.h), so a jump
  * of the wall clock can neither stretch nor cut a wait.
+ *
+ * Two lessons write it, each rule once: lesson 01 the bounded buffer
+ * (channel.c), lesson 02 the clock of the waits, the rendezvous of
+ * capacity 0 and the wake-up of a waiting select (select.c, reached from
+ * channel.c through "the seam" at the end of this header), then the try,
+ * timed and select operations.
  */
 #ifndef CHANNEL_H
 #define CHANNEL_H
@@ -112,16 +118,17 @@ size_t chan_cap(struct chan *ch);
 
 /*
  * The two operations every other send and receive is built on. deadline is
- * NULL to wait as long as it takes, or an absolute CLOCK_MONOTONIC time;
- * a deadline in the past means "do not wait at all". They return CHAN_OK,
- * CHAN_CLOSED or CHAN_TIMEOUT. chan_send/chan_recv call them with NULL,
- * and lesson 02's try and timed variants with a deadline.
+ * NULL to wait as long as it takes, a time already past to not wait at all
+ * (a try), or (lesson 02) an absolute CLOCK_MONOTONIC time to wait until.
+ * They return CHAN_OK, CHAN_CLOSED or CHAN_TIMEOUT (the wait allowed was
+ * over first). chan_send/chan_recv call them with NULL, and lesson 02's try
+ * and timed variants with a deadline.
  */
 enum chan_status chan_send_until(struct chan *ch, void *msg, const struct timespec *deadline);
 enum chan_status chan_recv_until(struct chan *ch, void **msg, const struct timespec *deadline);
 /* end snippet */
 
-/* ---- lesson 02: rendezvous, try, timed, select -------------------------- */
+/* ---- lesson 02: deadlines, rendezvous, try, timed, select ---------------- */
 
 /* snippet: try-timed */
 /* Non-blocking: CHAN_WOULDBLOCK instead of waiting. On an unbuffered
@@ -158,10 +165,18 @@ enum chan_status chan_select(struct chan *const chans[], size_t n, size_t *which
 
 /* snippet: seam */
 /*
- * The seam between lessons 01 and 02. channel.c (lesson 01) calls these;
- * select.c (lesson 02) implements them. Each is called with ch->mu held
- * (chan_cond_wait: with *mu held) and returns with it still held.
+ * The seam between lessons 01 and 02. Lesson 01's channel.c is the
+ * bounded buffer; its given functions (chan_send_until, chan_recv_until,
+ * chan_close) call these, which lesson 02's select.c implements, at the
+ * points where a deadline, an unbuffered hand-over or a waiting select
+ * adds something. Each is called with ch->mu held (chan_cond_wait: with
+ * *mu held) and returns with it still held.
  */
+
+/* pthread_cond_init, with the clock that chan_cond_wait's deadlines are
+ * read on (CLOCK_MONOTONIC). chan_new creates the channel's two condition
+ * variables with it, and select its waiter's. */
+void chan_cond_init(pthread_cond_t *cv);
 
 /* Wait on cv until signalled or until deadline (NULL = no deadline).
  * Returns 0, or ETIMEDOUT once the deadline has passed (any other error
@@ -169,12 +184,16 @@ enum chan_status chan_select(struct chan *const chans[], size_t n, size_t *which
  * pthread_cond_wait it may return early for no reason: callers re-check. */
 int chan_cond_wait(pthread_cond_t *cv, pthread_mutex_t *mu, const struct timespec *deadline);
 
-/* Unbuffered channels: the sender of message number `ticket` waits here
- * after putting it in the slot, until a receiver took it (CHAN_OK), or the
- * channel closed or the deadline passed first (the message is taken back
- * out of the slot and CHAN_CLOSED or CHAN_TIMEOUT is returned). */
-enum chan_status chan_await_pickup(struct chan *ch, unsigned long long ticket,
-				   const struct timespec *deadline);
+/* A send has just put its message in the buffer (it is message number
+ * ch->sent). Wakes every select waiting on ch and, on an unbuffered
+ * channel, waits until a receiver took the message (CHAN_OK), or takes it
+ * back out of the slot when the channel closes or the deadline passes
+ * first (CHAN_CLOSED, CHAN_TIMEOUT). A buffered send: CHAN_OK at once. */
+enum chan_status chan_after_send(struct chan *ch, const struct timespec *deadline);
+
+/* A receive has just taken a message out of the buffer. On an unbuffered
+ * channel the sender waiting for that pickup must hear of it. */
+void chan_after_recv(struct chan *ch);
 
 /* Tell every select waiting on ch that a receive may have become possible
  * (a message arrived, or the channel closed). */

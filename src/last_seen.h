@@ -10,8 +10,8 @@
  * itself, at query time, as time() - logpipe_last_entry_timestamp_seconds.
  * A gauge holding an age would be stale the moment it was scraped, and
  * would need updating even when nothing happens; a timestamp is written
- * once per entry and stays true. The alert in docs/prometheus/rules.yml,
- * LogpipeServiceSilent, fires when a service that used to log stops.
+ * once per entry and stays true. The alert LogpipeServiceSilent (lesson
+ * 10's rules.yml) fires when a service that used to log stops.
  *
  * Who calls what: the pipeline (lesson 09) registers the family once and
  * stores it in its metrics stage's last_seen field (metrics.h); the

@@ -10,8 +10,8 @@
  *
  * The threads: one per stage (pipeline.h), the server's, and, at the stop,
  * one that drains the pipeline. SIGINT and SIGTERM are blocked in every
- * thread (the mask is set before any thread starts, and threads inherit
- * it), so the kernel never runs a handler in the middle of a chan_send
+ * thread (pipeline_start sets the mask before it starts any thread, and
+ * threads inherit it), so the kernel never runs a handler in the middle of a chan_send
  * holding a mutex; the main thread takes them with sigwait, as an ordinary
  * thread that may call anything. The first stops the pipeline and drains
  * it; a second one, during the drain, abandons what is in flight.
@@ -463,15 +463,14 @@ static void *stop_pipeline(void *arg)
 /*
  * The first SIGINT or SIGTERM stops the pipeline the careful way: the
  * source stops, and every line in flight is drained and counted
- * (pipeline_stop). If that takes too long, say because a stage is stuck,
- * a second signal abandons what is in flight (pipeline_cancel, lesson 13).
- * Returns the first signal, and sets *cancelled.
+ * (pipeline_await_signal begins it, pipeline_stop waits for it). If that
+ * takes too long, say because a stage is stuck, a second signal abandons
+ * what is in flight (pipeline_cancel, lesson 13). Returns the first
+ * signal, and sets *cancelled.
  */
-static int stop_on_signals(struct pipeline *p, const sigset_t *set, int *cancelled)
+static int stop_on_signals(struct pipeline *p, int *cancelled)
 {
-	int signo;
-	while (sigwait(set, &signo) != 0)
-		;
+	int signo = pipeline_await_signal(p);
 	fprintf(stderr, PROG ": %s: draining what is in flight (again to abandon it)\n", strsignal(signo));
 	struct stopper s = {.p = p};
 	atomic_init(&s.finished, 0);
@@ -481,9 +480,11 @@ static int stop_on_signals(struct pipeline *p, const sigset_t *set, int *cancell
 		pipeline_stop(p);
 		return signo;
 	}
+	sigset_t set;
+	pipeline_signal_set(&set);
 	const struct timespec tick = {0, 100 * 1000000L};
 	while (!atomic_load(&s.finished)) {
-		int again = sigtimedwait(set, NULL, &tick);
+		int again = sigtimedwait(&set, NULL, &tick);
 		if (again > 0 && !*cancelled) {
 			fprintf(stderr, PROG ": %s again: abandoning what is in flight\n", strsignal(again));
 			pipeline_cancel(p);
@@ -495,7 +496,7 @@ static int stop_on_signals(struct pipeline *p, const sigset_t *set, int *cancell
 }
 
 /* Follow or simulate, serving /metrics, until SIGINT or SIGTERM. */
-static int run_serving(struct options *o, const sigset_t *set)
+static int run_serving(struct options *o)
 {
 	static struct pipeline p;
 	char err[256] = "";
@@ -519,7 +520,7 @@ static int run_serving(struct options *o, const sigset_t *set)
 		http_server_port(p.server));
 	say_stages(&p);
 	int cancelled = 0;
-	int signo = stop_on_signals(&p, set, &cancelled); /* returns once every stage has ended */
+	int signo = stop_on_signals(&p, &cancelled); /* returns once every stage has ended */
 	fprintf(stderr, PROG ": %s: stopped; %llu lines read\n", strsignal(signo), pipeline_lines_read(&p));
 	/* Last: until now, a scrape could still read the final counts. */
 	http_server_stop(p.server);
@@ -537,16 +538,8 @@ int main(int argc, char **argv)
 		return rc == 1 ? 0 : 2;
 	if (o.once)
 		return run_once(&o); /* batch: Ctrl-C simply ends it, there is nothing to save */
-	/* Before any thread exists: every thread started from here inherits
-	 * the mask, so the signals can only be taken by sigwait. */
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	rc = pthread_sigmask(SIG_BLOCK, &set, NULL);
-	if (rc != 0) {
-		fprintf(stderr, PROG ": pthread_sigmask: %s\n", strerror(rc));
-		return 1;
-	}
-	return run_serving(&o, &set);
+	/* pipeline_start blocks the signals before it starts any thread, so
+	 * that every thread inherits the mask and only sigwait takes them. */
+	o.cfg.stop_signals = 1;
+	return run_serving(&o);
 }

@@ -51,6 +51,7 @@
 #include "tailer.h"
 
 #include <pthread.h>
+#include <signal.h>
 
 #define PIPELINE_VERSION "1.0.0"
 #define PIPELINE_DEFAULT_CAPACITY 1024
@@ -78,6 +79,10 @@ struct pipeline_config {
 	size_t series_limit;         /* of the registry (0: the default) */
 	int serve;                   /* 1: start the /metrics server */
 	struct http_server_config http;
+	int stop_signals;            /* 1: pipeline_start blocks SIGINT and SIGTERM
+	                                in the calling thread before any thread
+	                                starts (so in all of them), for
+	                                pipeline_await_signal to take */
 };
 /* end snippet */
 
@@ -123,20 +128,38 @@ struct pipeline_config pipeline_config_default(void);
 
 /* snippet: lifecycle */
 /*
- * Creates the registry (with every known series at 0), the channels and
- * the stages, starts one thread per stage and, if cfg->serve, the server.
- * Returns 0, or -1 with a one-line reason in err (everything already
- * started is stopped and freed).
+ * With cfg->stop_signals, first blocks SIGINT and SIGTERM in the calling
+ * thread, so that every thread started from it blocks them too. Creates
+ * the channels, the registry (with every known series at 0) and the
+ * stages, starts one thread per stage, from the metrics stage up, and,
+ * if cfg->serve, the server last. Returns 0, or -1 with a one-line reason
+ * in err: then every stage that started has been ended and joined, and
+ * everything made freed (the signals stay blocked).
  */
 int pipeline_start(struct pipeline *p, const struct pipeline_config *cfg, char *err, size_t errlen);
 
-/* Asks the source to stop (closes done) and waits until every stage has
- * drained and ended; the server keeps serving. Safe to call twice. */
+/* Asks the source to stop (closes done, and nothing else) and waits until
+ * every stage has drained and ended, joining each once, upstream first;
+ * the server keeps serving. Safe to call twice, and after pipeline_wait. */
 void pipeline_stop(struct pipeline *p);
 
 /* Waits until every stage has ended on its own (the source reached the end
  * of its input: --once, or a simulator with a count). */
 void pipeline_wait(struct pipeline *p);
+/* end snippet */
+
+/* snippet: signals */
+/* The signals that stop the pipeline: SIGINT and SIGTERM. */
+void pipeline_signal_set(sigset_t *set);
+
+/*
+ * With cfg.stop_signals: waits in sigwait until one of the stop signals
+ * arrives (pipeline_start blocked them in every thread, so none is ever
+ * delivered to a handler or its default action), then closes done: the
+ * stages begin to drain. Returns the signal. The caller then joins with
+ * pipeline_stop, or first abandons with pipeline_cancel.
+ */
+int pipeline_await_signal(struct pipeline *p);
 /* end snippet */
 
 /* snippet: render */

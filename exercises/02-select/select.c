@@ -1,7 +1,8 @@
 /*
  * select.c - lesson 02: waiting with deadlines, the unbuffered rendezvous,
  * try and timed operations, and select over several channels.
- * The contract is in src/channel.h.
+ * The contract is in src/channel.h: lesson 01's channel.c calls the first
+ * five functions here ("the seam") with the channel's mutex held.
  */
 #include "channel.h"
 #include "clock.h"
@@ -9,6 +10,13 @@
 
 #include <errno.h>
 #include <stdint.h>
+
+void chan_cond_init(pthread_cond_t *cv)
+{
+	/* TODO: replace this stub with your code (the lesson section is named below). */
+	NOT_IMPLEMENTED("chan_cond_init", "lessons/02-select/README.md#deadlines");
+	pthread_cond_init(cv, NULL);
+}
 
 int chan_cond_wait(pthread_cond_t *cv, pthread_mutex_t *mu, const struct timespec *deadline)
 {
@@ -20,15 +28,20 @@ int chan_cond_wait(pthread_cond_t *cv, pthread_mutex_t *mu, const struct timespe
 	return ETIMEDOUT;
 }
 
-enum chan_status chan_await_pickup(struct chan *ch, unsigned long long ticket,
-				   const struct timespec *deadline)
+enum chan_status chan_after_send(struct chan *ch, const struct timespec *deadline)
 {
 	/* TODO: replace this stub with your code (the lesson section is named below). */
 	(void)ch;
-	(void)ticket;
 	(void)deadline;
-	NOT_IMPLEMENTED("chan_await_pickup", "lessons/02-select/README.md#rendezvous");
+	NOT_IMPLEMENTED("chan_after_send", "lessons/02-select/README.md#rendezvous");
 	return CHAN_NOTIMPL;
+}
+
+void chan_after_recv(struct chan *ch)
+{
+	/* TODO: replace this stub with your code (the lesson section is named below). */
+	(void)ch;
+	NOT_IMPLEMENTED("chan_after_recv", "lessons/02-select/README.md#rendezvous");
 }
 
 enum chan_status chan_try_send(struct chan *ch, void *msg)

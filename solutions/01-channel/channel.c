@@ -1,9 +1,14 @@
 /*
  * channel.c - lesson 01: a bounded buffer with blocking send and receive,
  * and close. The contract is in src/channel.h; read it first.
+ *
+ * You write the parts that run with the channel's mutex held: the ring
+ * buffer, the wait for room or for a message, close. The public functions
+ * around them are given: they take the mutex, call your part, and then
+ * call lesson 02's part of the channel (src/channel.h, "the seam"), which
+ * adds what an unbuffered channel, a deadline or a waiting select needs.
  */
 #include "channel.h"
-#include "clock.h"
 #include "notimpl.h"
 
 #include <errno.h>
@@ -27,49 +32,50 @@ struct chan *chan_new(size_t cap)
 		free(ch);
 		return NULL;
 	}
-	/* Lesson 02 waits with deadlines on the monotonic clock; the condition
-	 * variables must be told to use it when they are created. */
-	pthread_condattr_t attr;
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_mutex_init(&ch->mu, NULL);
-	pthread_cond_init(&ch->not_empty, &attr);
-	pthread_cond_init(&ch->not_full, &attr);
-	pthread_condattr_destroy(&attr);
+	chan_cond_init(&ch->not_empty);
+	chan_cond_init(&ch->not_full);
 	return ch;
 	/* END SOLUTION */
 	/* STUB
 	(void)cap;
-	NOT_IMPLEMENTED("chan_new", "lessons/01-channel/README.md#5-build-it");
+	NOT_IMPLEMENTED("chan_new", "lessons/01-channel/README.md#new-and-free");
 	errno = ENOSYS;
 	return NULL;
 	*/
 }
 
-enum chan_status chan_free(struct chan *ch)
+/* Frees what chan_new made; nobody is inside the channel any more. */
+static void chan_destroy(struct chan *ch)
 {
 	/* BEGIN SOLUTION */
-	if (ch == NULL)
-		return CHAN_OK;
-	/* Holding mu while we look: a thread blocked in the channel is counted
-	 * in recv_waiting or send_waiting, or listed in watchers. */
-	pthread_mutex_lock(&ch->mu);
-	int busy = ch->recv_waiting > 0 || ch->send_waiting > 0 || ch->watchers != NULL;
-	pthread_mutex_unlock(&ch->mu);
-	if (busy)
-		return CHAN_EBUSY;
 	pthread_cond_destroy(&ch->not_empty);
 	pthread_cond_destroy(&ch->not_full);
 	pthread_mutex_destroy(&ch->mu);
 	free(ch->buf);
 	free(ch);
-	return CHAN_OK;
 	/* END SOLUTION */
 	/* STUB
 	(void)ch;
-	NOT_IMPLEMENTED("chan_free", "lessons/01-channel/README.md#5-build-it");
-	return CHAN_NOTIMPL;
+	NOT_IMPLEMENTED("chan_destroy", "lessons/01-channel/README.md#new-and-free");
 	*/
+}
+
+enum chan_status chan_free(struct chan *ch)
+{
+	if (ch == NULL)
+		return CHAN_OK;
+	/* Holding mu while we look: a thread blocked in the channel is counted
+	 * in recv_waiting or send_waiting (your waits count themselves), or is
+	 * a select listed in watchers (lesson 02). Destroying a condition
+	 * variable a thread sleeps on is undefined behaviour. */
+	pthread_mutex_lock(&ch->mu);
+	int busy = ch->recv_waiting > 0 || ch->send_waiting > 0 || ch->watchers != NULL;
+	pthread_mutex_unlock(&ch->mu);
+	if (busy)
+		return CHAN_EBUSY;
+	chan_destroy(ch);
+	return CHAN_OK;
 }
 
 /* BEGIN SOLUTION */
@@ -92,12 +98,11 @@ static void *ring_pop(struct chan *ch)
 }
 /* END SOLUTION */
 
-enum chan_status chan_send_until(struct chan *ch, void *msg, const struct timespec *deadline)
+/* With ch->mu held: waits for room (no longer than deadline allows), then
+ * puts msg in the buffer. CHAN_OK, CHAN_CLOSED or CHAN_TIMEOUT. */
+static enum chan_status send_locked(struct chan *ch, void *msg, const struct timespec *deadline)
 {
 	/* BEGIN SOLUTION */
-	if (ch == NULL)
-		return CHAN_EINVAL;
-	pthread_mutex_lock(&ch->mu);
 	/* Wait for room. The predicate is re-checked after every wake-up: a
 	 * wake-up can be spurious, or another sender can fill the slot first. */
 	ch->send_waiting++;
@@ -105,81 +110,94 @@ enum chan_status chan_send_until(struct chan *ch, void *msg, const struct timesp
 	while (ch->len == ch->slots && !ch->closed && !timed_out)
 		timed_out = chan_cond_wait(&ch->not_full, &ch->mu, deadline) == ETIMEDOUT;
 	ch->send_waiting--;
-	if (ch->closed) {
-		pthread_mutex_unlock(&ch->mu);
+	if (ch->closed)
 		return CHAN_CLOSED;
-	}
-	if (ch->len == ch->slots) {
-		pthread_mutex_unlock(&ch->mu);
+	if (ch->len == ch->slots)
 		return CHAN_TIMEOUT;
-	}
-	/* An unbuffered try_send only hands over to a receiver already waiting:
-	 * without one, nobody would take the message before the deadline. */
-	if (ch->cap == 0 && ch->recv_waiting == 0 && deadline != NULL && deadline_passed(deadline)) {
-		pthread_mutex_unlock(&ch->mu);
-		return CHAN_TIMEOUT;
-	}
-	int receiver_waiting = ch->recv_waiting > 0;
 	ring_push(ch, msg);
-	unsigned long long ticket = ch->sent;
 	pthread_cond_signal(&ch->not_empty);
-	chan_wake_watchers(ch);
-	enum chan_status rc = CHAN_OK;
-	if (ch->cap == 0)
-		rc = chan_await_pickup(ch, ticket, receiver_waiting ? NULL : deadline);
-	pthread_mutex_unlock(&ch->mu);
-	return rc;
+	return CHAN_OK;
 	/* END SOLUTION */
 	/* STUB
 	(void)ch;
 	(void)msg;
 	(void)deadline;
-	NOT_IMPLEMENTED("chan_send_until", "lessons/01-channel/README.md#send-and-receive");
+	NOT_IMPLEMENTED("send_locked", "lessons/01-channel/README.md#send-and-receive");
 	return CHAN_NOTIMPL;
 	*/
 }
 
-enum chan_status chan_recv_until(struct chan *ch, void **msg, const struct timespec *deadline)
+/* With ch->mu held: waits for a message (no longer than deadline allows),
+ * then takes it. CHAN_OK, or CHAN_CLOSED or CHAN_TIMEOUT with *msg NULL. */
+static enum chan_status recv_locked(struct chan *ch, void **msg, const struct timespec *deadline)
 {
 	/* BEGIN SOLUTION */
-	if (ch == NULL || msg == NULL)
-		return CHAN_EINVAL;
-	pthread_mutex_lock(&ch->mu);
-	/* Wait for a message. A message that arrives is taken even if the
-	 * deadline passed meanwhile: an unbuffered sender may have handed it
-	 * to us because we were waiting. */
 	ch->recv_waiting++;
 	int timed_out = 0;
 	while (ch->len == 0 && !ch->closed && !timed_out)
 		timed_out = chan_cond_wait(&ch->not_empty, &ch->mu, deadline) == ETIMEDOUT;
 	ch->recv_waiting--;
+	/* The buffer first: a message there is ours even if the channel is
+	 * closed (we drain it) or our time is up (it came as the wait ended). */
 	if (ch->len == 0) {
-		/* Decide while still holding the lock: once it is released, a send
-		 * and a close could both happen before we read `closed`. */
-		enum chan_status rc = ch->closed ? CHAN_CLOSED : CHAN_TIMEOUT;
-		pthread_mutex_unlock(&ch->mu);
 		*msg = NULL;
-		return rc;
+		return ch->closed ? CHAN_CLOSED : CHAN_TIMEOUT;
 	}
 	*msg = ring_pop(ch);
-	/* Senders wait on not_full for two reasons when the channel is
-	 * unbuffered (room in the slot, and "my message was taken"), so one
-	 * signal could wake the wrong one: wake them all. */
-	if (ch->cap == 0)
-		pthread_cond_broadcast(&ch->not_full);
-	else
-		pthread_cond_signal(&ch->not_full);
-	pthread_mutex_unlock(&ch->mu);
+	pthread_cond_signal(&ch->not_full);
 	return CHAN_OK;
 	/* END SOLUTION */
 	/* STUB
 	(void)ch;
 	(void)deadline;
-	if (msg != NULL)
-		*msg = NULL;
-	NOT_IMPLEMENTED("chan_recv_until", "lessons/01-channel/README.md#send-and-receive");
+	*msg = NULL;
+	NOT_IMPLEMENTED("recv_locked", "lessons/01-channel/README.md#send-and-receive");
 	return CHAN_NOTIMPL;
 	*/
+}
+
+/* With ch->mu held: marks the channel closed and wakes everyone blocked in
+ * it. CHAN_CLOSED if it already was. */
+static enum chan_status close_locked(struct chan *ch)
+{
+	/* BEGIN SOLUTION */
+	if (ch->closed)
+		return CHAN_CLOSED;
+	ch->closed = 1;
+	/* Every waiter must see the close, not just one: broadcast both. */
+	pthread_cond_broadcast(&ch->not_empty);
+	pthread_cond_broadcast(&ch->not_full);
+	return CHAN_OK;
+	/* END SOLUTION */
+	/* STUB
+	(void)ch;
+	NOT_IMPLEMENTED("close_locked", "lessons/01-channel/README.md#close");
+	return CHAN_NOTIMPL;
+	*/
+}
+
+enum chan_status chan_send_until(struct chan *ch, void *msg, const struct timespec *deadline)
+{
+	if (ch == NULL)
+		return CHAN_EINVAL;
+	pthread_mutex_lock(&ch->mu);
+	enum chan_status rc = send_locked(ch, msg, deadline);
+	if (rc == CHAN_OK)
+		rc = chan_after_send(ch, deadline);
+	pthread_mutex_unlock(&ch->mu);
+	return rc;
+}
+
+enum chan_status chan_recv_until(struct chan *ch, void **msg, const struct timespec *deadline)
+{
+	if (ch == NULL || msg == NULL)
+		return CHAN_EINVAL;
+	pthread_mutex_lock(&ch->mu);
+	enum chan_status rc = recv_locked(ch, msg, deadline);
+	if (rc == CHAN_OK)
+		chan_after_recv(ch);
+	pthread_mutex_unlock(&ch->mu);
+	return rc;
 }
 
 enum chan_status chan_send(struct chan *ch, void *msg)
@@ -194,27 +212,14 @@ enum chan_status chan_recv(struct chan *ch, void **msg)
 
 enum chan_status chan_close(struct chan *ch)
 {
-	/* BEGIN SOLUTION */
 	if (ch == NULL)
 		return CHAN_EINVAL;
 	pthread_mutex_lock(&ch->mu);
-	if (ch->closed) {
-		pthread_mutex_unlock(&ch->mu);
-		return CHAN_CLOSED;
-	}
-	ch->closed = 1;
-	/* Every waiter must see the close, not just one: broadcast both. */
-	pthread_cond_broadcast(&ch->not_empty);
-	pthread_cond_broadcast(&ch->not_full);
-	chan_wake_watchers(ch);
+	enum chan_status rc = close_locked(ch);
+	if (rc == CHAN_OK)
+		chan_wake_watchers(ch);
 	pthread_mutex_unlock(&ch->mu);
-	return CHAN_OK;
-	/* END SOLUTION */
-	/* STUB
-	(void)ch;
-	NOT_IMPLEMENTED("chan_close", "lessons/01-channel/README.md#close");
-	return CHAN_NOTIMPL;
-	*/
+	return rc;
 }
 
 size_t chan_len(struct chan *ch)

@@ -1,7 +1,8 @@
 /*
  * select.c - lesson 02: waiting with deadlines, the unbuffered rendezvous,
  * try and timed operations, and select over several channels.
- * The contract is in src/channel.h.
+ * The contract is in src/channel.h: lesson 01's channel.c calls the first
+ * five functions here ("the seam") with the channel's mutex held.
  */
 #include "channel.h"
 #include "clock.h"
@@ -9,6 +10,24 @@
 
 #include <errno.h>
 #include <stdint.h>
+
+void chan_cond_init(pthread_cond_t *cv)
+{
+	/* BEGIN SOLUTION */
+	/* A condition variable times its waits on the clock it was created
+	 * with, the wall clock unless told otherwise; deadlines come from
+	 * clock.h, on the monotonic clock. The two must agree. */
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(cv, &attr);
+	pthread_condattr_destroy(&attr);
+	/* END SOLUTION */
+	/* STUB
+	NOT_IMPLEMENTED("chan_cond_init", "lessons/02-select/README.md#deadlines");
+	pthread_cond_init(cv, NULL);
+	*/
+}
 
 int chan_cond_wait(pthread_cond_t *cv, pthread_mutex_t *mu, const struct timespec *deadline)
 {
@@ -30,12 +49,15 @@ int chan_cond_wait(pthread_cond_t *cv, pthread_mutex_t *mu, const struct timespe
 	*/
 }
 
-enum chan_status chan_await_pickup(struct chan *ch, unsigned long long ticket,
-				   const struct timespec *deadline)
+/* BEGIN SOLUTION */
+/* The sender of message number `ticket`, which is in the slot of an
+ * unbuffered channel, waits until a receiver took it. Called with ch->mu
+ * held. */
+static enum chan_status await_pickup(struct chan *ch, unsigned long long ticket,
+				     const struct timespec *deadline)
 {
-	/* BEGIN SOLUTION */
-	/* Our message is number `ticket`; it has been taken once taken >= ticket.
-	 * Receivers broadcast not_full after every take on an unbuffered channel. */
+	/* Our message has been taken once taken >= ticket. Receivers broadcast
+	 * not_full after every take on an unbuffered channel. */
 	ch->send_waiting++;
 	int timed_out = 0;
 	while (ch->taken < ticket && !ch->closed && !timed_out)
@@ -50,13 +72,41 @@ enum chan_status chan_await_pickup(struct chan *ch, unsigned long long ticket,
 	ch->sent--;
 	pthread_cond_broadcast(&ch->not_full);
 	return ch->closed ? CHAN_CLOSED : CHAN_TIMEOUT;
+}
+/* END SOLUTION */
+
+enum chan_status chan_after_send(struct chan *ch, const struct timespec *deadline)
+{
+	/* BEGIN SOLUTION */
+	chan_wake_watchers(ch);
+	if (ch->cap > 0)
+		return CHAN_OK;
+	/* A receiver blocked in a receive right now will take the message (it
+	 * looks at the buffer before at its own deadline), so even a try_send
+	 * waits for it then. Without one, the deadline decides: a try_send
+	 * (a deadline already past) takes its message back at once. */
+	return await_pickup(ch, ch->sent, ch->recv_waiting > 0 ? NULL : deadline);
 	/* END SOLUTION */
 	/* STUB
 	(void)ch;
-	(void)ticket;
 	(void)deadline;
-	NOT_IMPLEMENTED("chan_await_pickup", "lessons/02-select/README.md#rendezvous");
+	NOT_IMPLEMENTED("chan_after_send", "lessons/02-select/README.md#rendezvous");
 	return CHAN_NOTIMPL;
+	*/
+}
+
+void chan_after_recv(struct chan *ch)
+{
+	/* BEGIN SOLUTION */
+	/* Senders wait on not_full for two reasons when the channel is
+	 * unbuffered (room in the slot, and "my message was taken"), so lesson
+	 * 01's one signal could wake the wrong one: wake them all. */
+	if (ch->cap == 0)
+		pthread_cond_broadcast(&ch->not_full);
+	/* END SOLUTION */
+	/* STUB
+	(void)ch;
+	NOT_IMPLEMENTED("chan_after_recv", "lessons/02-select/README.md#rendezvous");
 	*/
 }
 
@@ -229,12 +279,8 @@ static enum chan_status wait_for_change(struct chan *const chans[], const size_t
 {
 	struct select_waiter waiter = {.fired = 0};
 	struct chan_watcher links[CHAN_SELECT_MAX];
-	pthread_condattr_t attr;
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_mutex_init(&waiter.mu, NULL);
-	pthread_cond_init(&waiter.cv, &attr);
-	pthread_condattr_destroy(&attr);
+	chan_cond_init(&waiter.cv);
 
 	for (size_t i = 0; i < n; i++) {
 		links[i].waiter = &waiter;

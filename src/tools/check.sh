@@ -309,9 +309,10 @@ else
 	cat "$log/bench.txt"
 fi
 
-step "the Prometheus configuration and rules pass promtool, and the rules their unit tests"
+step "the Prometheus configuration and lesson 10's rules pass promtool check config"
 # Both renderings: the realistic rules, and the demo's on its compressed
-# clock (lib_render_config in promlib.sh does what the demo does).
+# clock (lib_render_config in promlib.sh does what the demo does). The
+# rules' unit tests are lesson 10's grade (tests/10-prometheus/*.test.yml).
 for clock in real fast; do
 	cfgdir=$(mktemp -d)
 	(
@@ -322,7 +323,7 @@ for clock in real fast; do
 	rc=$?
 	# The fast clock must really be faster: each substitution took.
 	if [ $clock = fast ] && { ! grep -q '\[20s\]' "$cfgdir/rules.yml" || ! grep -q 'for: 10s' "$cfgdir/rules.yml"; }; then
-		echo "LIB_FAST_RULES no longer matches docs/prometheus/rules.yml" >>"$log/promtool-config.txt"
+		echo "LIB_FAST_RULES no longer matches solutions/10-prometheus/rules.yml" >>"$log/promtool-config.txt"
 		rc=1
 	fi
 	rm -rf "$cfgdir"
@@ -334,13 +335,6 @@ for clock in real fast; do
 		cat "$log/promtool-config.txt"
 	fi
 done
-if promtool test rules docs/prometheus/rules.test.yml >"$log/promtool-test.txt" 2>&1; then
-	ok
-	echo "  ok  promtool test rules docs/prometheus/rules.test.yml"
-else
-	bad "promtool test rules"
-	cat "$log/promtool-test.txt"
-fi
 
 step "end to end: logpipe on tests/data/sample.log, scraped by a real Prometheus"
 LOGPIPE=$lp sh src/tools/e2e.sh >"$log/e2e.txt" 2>&1
@@ -371,9 +365,9 @@ else
 	echo "  (clang is not installed: skipped)"
 fi
 
-step "fuzzing smoke (libFuzzer, 30 s per target)"
+step "fuzzing smoke (libFuzzer, 20 s per target)"
 if command -v clang >/dev/null 2>&1; then
-	if FUZZ_SECONDS=30 sh src/tools/fuzz.sh >"$log/fuzz.txt" 2>&1; then
+	if FUZZ_SECONDS=20 sh src/tools/fuzz.sh >"$log/fuzz.txt" 2>&1; then
 		ok
 		sed 's/^/  /' "$log/fuzz.txt"
 	else

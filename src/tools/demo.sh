@@ -3,7 +3,8 @@
 # 09, docs/demo.md). It builds logpipe, runs INSTANCES of it on the
 # simulator (200 lines a second each), and starts our own Prometheus
 # (never the system's service) with docs/prometheus/prometheus.yml.in
-# rendered into a temporary directory; Prometheus finds the logpipes in a
+# rendered into a temporary directory, and the rules of lesson 10 (RULES,
+# the reference's by default); Prometheus finds the logpipes in a
 # target file (targets.json) that the demo writes and updates. With
 # Alertmanager installed it starts that too, and src/tools/receiver.py,
 # which prints each notification. It waits until every target is
@@ -265,7 +266,7 @@ Paste these into the Graph page's expression box (the Graph tab draws them):
   time() - logpipe_last_entry_timestamp_seconds
   sum without (instance) (logpipe_parse_errors_total)
 
-The demo's rules run on a compressed clock (20 s windows, for: 10s; see docs/demo.md).
+The rules ($LIB_RULES) run on a compressed clock (20 s windows, for: 10s; see docs/demo.md).
 Rates need two scrapes inside their window: give it a few seconds.
 Files: $WORK (configuration, targets.json, logs, TSDB; removed on exit)
 EOF
@@ -404,8 +405,19 @@ lib_query 'sum by (level) (logpipe_log_entries_total)' level |
 	awk '{ printf "    level=%-8s %s\n", $1, $2 }'
 echo "  p90 latency over 20s, all services:   $(lib_query \
 	'histogram_quantile(0.9, sum by (le) (rate(logpipe_log_latency_seconds_bucket[20s])))') s"
-echo "  error ratio (the recording rule), by service:"
-lib_query 'service:logpipe_error_ratio:rate1m' service | awk '{ printf "    service=%-8s %s\n", $1, $2 }'
+# recorded TITLE SERIES LABEL...: the values of a recording rule of
+# lesson 10, or why there are none.
+recorded() {
+	echo "  $1 (the recording rule $2):"
+	why="no such rule in $LIB_RULES (is lesson 10 done?)"
+	grep -q "record: *$2" "$LIB_RULES" && why="the rule has recorded nothing yet (its window holds too few scrapes?)"
+	lib_query "$2" "$3" ${4:+"$4"} | awk -v why="$why" '
+		{ printf "    %-24s %s\n", $1 (NF > 2 ? " " $2 : ""), $NF; n++ }
+		END { if (!n) print "    none: " why }'
+}
+recorded "error ratio, by service" service:logpipe_error_ratio:rate1m service
+recorded "p90 latency, by service" service:logpipe_log_latency_seconds:p90_rate1m service
+recorded "channel fill, by instance and channel" instance_channel:logpipe_channel_fill:avg1m instance channel
 echo "  seconds since each service's last entry (the latest of every instance):"
 lib_query 'time() - max without (instance) (logpipe_last_entry_timestamp_seconds)' service |
 	awk '{ printf "    service=%-8s %.2f\n", $1, $2; n++ } END { if (!n) print "    none: the gauge of lesson 10 is not exported (is that lesson done?)" }'

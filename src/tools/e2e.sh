@@ -83,7 +83,7 @@ pick() { awk -v k="$1" '$1 == k { print $2 }'; } # the value of one label value
 
 # --- start everything ---
 
-for f in "$SAMPLE" "$EXPECTED" docs/prometheus/prometheus.yml.in docs/prometheus/rules.yml; do
+for f in "$SAMPLE" "$EXPECTED" docs/prometheus/prometheus.yml.in "$LIB_RULES"; do
 	[ -f "$f" ] || { echo "e2e: $f is missing"; exit 1; }
 done
 lib_init logpipe-e2e

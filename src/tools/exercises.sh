@@ -1,6 +1,7 @@
 #!/bin/sh
 # exercises.sh - the exercise stubs are generated from the solutions
-# (src/tools/mkexercise.awk), so no code is kept twice.
+# (src/tools/mkexercise.awk), so no code is kept twice: the C files, and
+# the YAML of lesson 10's rules.
 #   exercises.sh write       regenerate exercises/ (an exercise you edited is
 #                            kept unless FORCE=1, committed or not)
 #   exercises.sh gen DIR     write every stub under DIR (for make check)
@@ -9,7 +10,7 @@
 set -u
 awk_gen() { awk -f src/tools/mkexercise.awk "$1"; }
 
-solutions() { find solutions -name '*.c' | sort; }
+solutions() { find solutions -name '*.c' -o -name '*.yml' | sort; }
 
 # 1 if exercises/$1 is a stub nobody edited: what the generator wrote when
 # the file was last committed (that commit's generator on that commit's
@@ -68,7 +69,7 @@ verify)
 		fi
 		grep -q 'TODO' "$dir/$rel" || { echo "exercises/$rel has no TODO for the learner"; bad=1; }
 	done
-	for e in $(find exercises -name '*.c' | sort); do
+	for e in $(find exercises -name '*.c' -o -name '*.yml' | sort); do
 		[ -f "solutions/${e#exercises/}" ] || { echo "$e has no solution beside it"; bad=1; }
 	done
 	rm -f "$dir/.committed"

@@ -13,7 +13,8 @@
 # Honoured: MAKE (default make); LOGPIPE=path (else the reference is built);
 # LP_NAME (default logpipe): the name of the next logpipe's log in WORK;
 # LIB_TARGETS: the scrape targets Prometheus starts with (default: the
-# last logpipe started).
+# last logpipe started); RULES: the rules file Prometheus loads (default:
+# lesson 10's reference, solutions/10-prometheus/rules.yml).
 
 MAKE=${MAKE:-make}
 WORK=""
@@ -181,20 +182,22 @@ lib_start_logpipe() {
 # The demo's rules run on a compressed clock, so that an alert can go
 # pending, fire and resolve within a minute: each rate's 1m window becomes
 # 20 s (ten scrapes), each `for: 1m` 10 s, the 300 s of silence 60 s.
-# docs/prometheus/rules.yml keeps the realistic durations; check.sh runs
-# promtool on both renderings.
+# The rules file keeps the realistic durations; check.sh runs promtool on
+# both renderings.
 LIB_FAST_RULES='s/\[1m\]/[20s]/g; s/for: 1m$/for: 10s/; s/ > 300$/ > 60/'
+LIB_RULES=${RULES:-solutions/10-prometheus/rules.yml}
 
 # lib_render_config DIR ALERTMANAGERS [fast]: DIR/prometheus.yml from
 # docs/prometheus/prometheus.yml.in (ALERTMANAGERS: "" or
-# "\"127.0.0.1:PORT\"") and DIR/rules.yml, on the demo's clock with
-# "fast". The targets come from DIR/targets.json (lib_write_targets).
+# "\"127.0.0.1:PORT\"") and DIR/rules.yml from LIB_RULES, on the demo's
+# clock with "fast". The targets come from DIR/targets.json
+# (lib_write_targets).
 lib_render_config() {
 	sed "s/@ALERTMANAGERS@/$2/" docs/prometheus/prometheus.yml.in >"$1/prometheus.yml" || return 1
 	if [ "${3:-}" = fast ]; then
-		sed "$LIB_FAST_RULES" docs/prometheus/rules.yml >"$1/rules.yml"
+		sed "$LIB_FAST_RULES" "$LIB_RULES" >"$1/rules.yml"
 	else
-		cp docs/prometheus/rules.yml "$1/rules.yml"
+		cp "$LIB_RULES" "$1/rules.yml"
 	fi
 }
 

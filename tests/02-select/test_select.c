@@ -87,6 +87,40 @@ static void test_cond_wait_with_past_deadline_times_out_at_once(void **state)
 	pthread_mutex_destroy(&mu);
 }
 
+/*
+ * A deadline 50 ms ahead, on CLOCK_MONOTONIC. A condition variable left on
+ * the default clock (the wall clock, since 1970) reads that deadline as
+ * decades ago and times out at once; one on the monotonic clock waits.
+ * Both of the channel's condition variables are checked: chan_new creates
+ * them with your chan_cond_init.
+ */
+static void test_timed_waits_last_until_the_monotonic_deadline(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(1);
+	harness_on_hang("a wait with a deadline 50 ms ahead did not return: does chan_cond_wait return "
+			"ETIMEDOUT once the deadline has passed?");
+	for (int sending = 0; sending <= 1; sending++) {
+		struct timespec start = clock_now();
+		struct timespec due = deadline_after_ms(50);
+		void *got = NULL;
+		enum chan_status rc = sending ? chan_send_until(ch, MSG(2), &due) : chan_recv_until(ch, &got, &due);
+		double ms = ms_since(&start);
+		const char *what = sending ? "chan_send_until on a full channel" : "chan_recv_until on an empty channel";
+		if (rc != CHAN_TIMEOUT)
+			fail_msg("%s with a deadline 50 ms ahead returned %s, expected CHAN_TIMEOUT", what,
+				 chan_status_str(rc));
+		if (ms < 45.0)
+			fail_msg("%s with a deadline 50 ms ahead returned CHAN_TIMEOUT after %.1f ms: does "
+				 "chan_cond_init (which created %s) call pthread_condattr_setclock(&attr, "
+				 "CLOCK_MONOTONIC)? On the default clock a monotonic deadline is long past",
+				 what, ms, sending ? "not_full" : "not_empty");
+		if (!sending)
+			assert_chan_status(chan_send(ch, MSG(1)), CHAN_OK); /* full, for the send */
+	}
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
 /* ---- the rendezvous -------------------------------------------------------- */
 
 static void test_unbuffered_send_blocks_until_a_receiver_takes_it(void **state)
@@ -98,7 +132,7 @@ static void test_unbuffered_send_blocks_until_a_receiver_takes_it(void **state)
 	harness_thread_start(&t, op_send, &op);
 	expect_parked(&t, &ch, 1, PARKED_SENDING, &op.status,
 		      "chan_send on an unbuffered channel with no receiver",
-		      "it may return only once a receiver has taken the message: wait in chan_await_pickup "
+		      "it may return only once a receiver has taken the message: wait for the pickup in chan_after_send "
 		      "until taken >= ticket");
 	assert_false(harness_thread_done(&t));
 
@@ -109,7 +143,7 @@ static void test_unbuffered_send_blocks_until_a_receiver_takes_it(void **state)
 	assert_int_equal(MSG_VALUE(got), 7);
 	if (!harness_thread_join_within(&t, harness_wait_ms()))
 		fail_msg(
-		    "the sender stayed blocked after a receiver took its message: does chan_await_pickup "
+		    "the sender stayed blocked after a receiver took its message: does the pickup wait in chan_after_send "
 		    "re-check taken >= ticket each time it wakes on not_full?");
 	assert_chan_status(op.status, CHAN_OK);
 	assert_chan_status(chan_free(ch), CHAN_OK);
@@ -124,13 +158,13 @@ static void test_unbuffered_send_closed_before_pickup_is_not_delivered(void **st
 	harness_thread_start(&t, op_send, &op);
 	expect_parked(&t, &ch, 1, PARKED_SENDING, &op.status,
 		      "chan_send on an unbuffered channel with no receiver",
-		      "it may return only once a receiver has taken the message: wait in chan_await_pickup");
+		      "it may return only once a receiver has taken the message: wait for the pickup in chan_after_send");
 
 	harness_on_hang("chan_close did not return while a sender waited for pickup");
 	assert_chan_status(chan_close(ch), CHAN_OK);
 	if (!harness_thread_join_within(&t, harness_wait_ms()))
 		fail_msg(
-		    "a sender waiting for pickup stayed blocked after chan_close: chan_await_pickup must "
+		    "a sender waiting for pickup stayed blocked after chan_close: the pickup wait in chan_after_send must "
 		    "stop waiting when the channel closes");
 	if (op.status != CHAN_CLOSED)
 		fail_msg("a sender waiting for pickup got %s when the channel closed, expected CHAN_CLOSED: "
@@ -142,7 +176,7 @@ static void test_unbuffered_send_closed_before_pickup_is_not_delivered(void **st
 	if (rc != CHAN_CLOSED)
 		fail_msg(
 		    "after a send returned CHAN_CLOSED, chan_recv returned %s (message %lu): a failed send "
-		    "must not deliver; chan_await_pickup must take the message back out of the slot",
+		    "must not deliver; the pickup wait in chan_after_send must take the message back out of the slot",
 		    chan_status_str(rc), (unsigned long)MSG_VALUE(got));
 	assert_null(got);
 	assert_chan_status(chan_free(ch), CHAN_OK);
@@ -162,7 +196,7 @@ static void test_unbuffered_recv_blocks_until_a_sender_arrives(void **state)
 
 	harness_on_hang("chan_send on an unbuffered channel with a receiver parked did not return: the "
 			"receiver was woken (not_empty) but the sender never learnt its message was taken. "
-			"Does chan_await_pickup wait for taken >= ticket?");
+			"Does the pickup wait in chan_after_send wait for taken >= ticket?");
 	assert_chan_status(chan_send(ch, MSG(5)), CHAN_OK);
 	if (!harness_thread_join_within(&t, harness_wait_ms()))
 		fail_msg("the parked receiver did not return after a send");
@@ -234,9 +268,9 @@ static void test_unbuffered_2x2_threads_exactly_once(void **state)
 	tr.seen = calloc((size_t)total + 1, sizeof(*tr.seen));
 	assert_non_null(tr.seen);
 	harness_on_hang("two senders and two receivers on an unbuffered channel stopped making progress: "
-			"a sender whose message was taken was never told. chan_await_pickup must re-check "
-			"taken >= ticket in a while loop, and after withdrawing a message wake every "
-			"sender on not_full (broadcast), not one");
+			"a sender whose message was taken was never told. After an unbuffered take, "
+			"chan_after_recv must wake every sender on not_full (broadcast), not one; the "
+			"pickup wait must re-check taken >= ticket in a while loop");
 	pthread_t p[PRODUCERS], c[CONSUMERS];
 	for (int i = 0; i < CONSUMERS; i++)
 		pthread_create(&c[i], NULL, traffic_consumer, &tr);
@@ -314,7 +348,7 @@ static void test_try_send_unbuffered_without_receiver_would_block(void **state)
 	(void)state;
 	struct chan *ch = chan_new_or_fail(0);
 	harness_on_hang("chan_try_send on an unbuffered channel with no receiver blocked: a try uses a "
-			"deadline that has already passed, and chan_await_pickup must honour it");
+			"deadline that has already passed, and the pickup wait in chan_after_send must honour it");
 	enum chan_status rc = chan_try_send(ch, MSG(1));
 	if (rc != CHAN_WOULDBLOCK)
 		fail_msg("chan_try_send on an unbuffered channel with no receiver waiting returned %s, "
@@ -343,7 +377,8 @@ static void test_try_send_unbuffered_hands_over_to_a_parked_receiver(void **stat
 		      "variable (pthread_cond_wait), not return ETIMEDOUT");
 
 	harness_on_hang("chan_try_send to a parked receiver did not return: once a receiver is waiting "
-			"the hand-over completes, so chan_await_pickup must see taken >= ticket");
+			"the hand-over completes: chan_after_send waits for the pickup with no deadline (NULL) "
+			"when recv_waiting is non-zero");
 	enum chan_status rc = chan_try_send(ch, MSG(8));
 	if (rc != CHAN_OK)
 		fail_msg(
@@ -458,8 +493,8 @@ static void test_send_timed_unbuffered_times_out_and_takes_its_message_back(void
 {
 	(void)state;
 	struct chan *ch = chan_new_or_fail(0);
-	harness_on_hang("a 50 ms chan_send_timed on an unbuffered channel did not return: chan_await_pickup "
-			"must stop waiting at the deadline");
+	harness_on_hang("a 50 ms chan_send_timed on an unbuffered channel did not return: the pickup "
+			"wait in chan_after_send must stop waiting at the deadline");
 	struct timespec start = clock_now();
 	enum chan_status rc = chan_send_timed(ch, MSG(1), 50);
 	double ms = ms_since(&start);
@@ -477,7 +512,7 @@ static void test_send_timed_unbuffered_times_out_and_takes_its_message_back(void
 	if (rc != CHAN_WOULDBLOCK)
 		fail_msg("after a send_timed returned CHAN_TIMEOUT, chan_try_recv returned %s (message %lu): "
 			 "the sender was told the send failed and still owns the message, so it must not be "
-			 "delivered. chan_await_pickup must withdraw it from the slot",
+			 "delivered. The pickup wait in chan_after_send must withdraw it from the slot",
 			 chan_status_str(rc), (unsigned long)MSG_VALUE(got));
 	assert_int_equal(chan_len(ch), 0);
 	assert_chan_status(chan_free(ch), CHAN_OK);
@@ -829,7 +864,7 @@ static void test_select_takes_from_a_blocked_unbuffered_sender(void **state)
 	harness_thread_start(&t, op_send, &op);
 	expect_parked(&t, &ch, 1, PARKED_SENDING, &op.status,
 		      "chan_send on an unbuffered channel with no receiver",
-		      "it may return only once a receiver has taken the message: wait in chan_await_pickup");
+		      "it may return only once a receiver has taken the message: wait for the pickup in chan_after_send");
 
 	struct chan *chans[2] = {quiet, ch};
 	size_t which = 99;
@@ -845,7 +880,7 @@ static void test_select_takes_from_a_blocked_unbuffered_sender(void **state)
 	assert_int_equal(MSG_VALUE(got), 9);
 	if (!harness_thread_join_within(&t, harness_wait_ms()))
 		fail_msg("a select took an unbuffered sender's message but the sender stayed blocked: "
-			 "chan_await_pickup must wake and see taken >= ticket");
+			 "the pickup wait in chan_after_send must wake and see taken >= ticket");
 	assert_chan_status(op.status, CHAN_OK);
 	assert_slot_empty(ch, "a select took the message");
 	assert_chan_status(chan_free(ch), CHAN_OK);
@@ -856,6 +891,7 @@ int main(int argc, char **argv)
 {
 	static const struct harness_test tests[] = {
 	    HTEST(test_cond_wait_with_past_deadline_times_out_at_once, L02 "#deadlines"),
+	    HTEST(test_timed_waits_last_until_the_monotonic_deadline, L02 "#deadlines"),
 	    HTEST(test_unbuffered_send_blocks_until_a_receiver_takes_it, L02 "#rendezvous"),
 	    HTEST(test_unbuffered_send_closed_before_pickup_is_not_delivered, L02 "#rendezvous"),
 	    HTEST(test_unbuffered_recv_blocks_until_a_sender_arrives, L02 "#rendezvous"),

@@ -10,14 +10,17 @@
  * returns fails the test with a message instead of hanging it.
  */
 #include "harness.h"
+#include "interpose.h"
 #include "pipeline.h"
 #include "text_testing.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -302,17 +305,22 @@ static int some_lines_read(void *arg)
 	return pipeline_lines_read(&pl) >= 100;
 }
 
+/* Waits, with a deadline, until the running simulator has sent 100 lines. */
+static void wait_for_some_lines(void)
+{
+	harness_on_hang("waiting for the first 100 lines");
+	if (!harness_wait_until(some_lines_read, NULL))
+		fail_msg("the simulator at rate 0 sent fewer than 100 lines within %ld ms: are all four stage "
+			 "threads started? (see " L09 "#starting-in-order)",
+			 harness_wait_ms());
+}
+
 static void test_stop_ends_an_endless_simulator_within_the_deadline(void **state)
 {
 	(void)state;
 	struct pipeline_config cfg = endless_simulator();
 	start_or_fail(&cfg);
-	harness_on_hang("waiting for the first 100 lines");
-	if (!harness_wait_until(some_lines_read, NULL))
-		fail_msg(
-		    "the simulator at rate 0 sent fewer than 100 lines within %ld ms: are all four stage "
-		    "threads started? (see " L09 "#starting-in-order)",
-		    harness_wait_ms());
+	wait_for_some_lines();
 	stop_within_deadline(
 	    "pipeline_stop must close done (the tailer stops and closes lines, and the close "
 	    "travels down) and then join the stages from the tailer down (see " L09 "#stopping-in-order)");
@@ -329,10 +337,7 @@ static void test_invariant_holds_after_a_cancel(void **state)
 	(void)state;
 	struct pipeline_config cfg = endless_simulator();
 	start_or_fail(&cfg);
-	harness_on_hang("waiting for the first 100 lines");
-	if (!harness_wait_until(some_lines_read, NULL))
-		fail_msg("the simulator at rate 0 sent fewer than 100 lines within %ld ms",
-			 harness_wait_ms());
+	wait_for_some_lines();
 	pipeline_cancel(&pl);
 	stop_within_deadline("pipeline_stop after pipeline_cancel must return: every stage wakes from its "
 			     "closed channels");
@@ -496,6 +501,230 @@ static void test_serves_the_counts_over_a_real_socket(void **state)
 	pipeline_free(&pl);
 }
 
+/* ---- the assembly: a start that fails, the end of the stages, signals ------ */
+
+/* The stages' thread functions, upstream first, and their names. */
+static void *(*const stage_fn[])(void *) = {tailer_group_run, parser_run, filter_run, metrics_stage_run};
+static const char *const stage_fn_name[] = {"tailer_group_run (the tailer)", "parser_run (the parser)",
+					    "filter_run (the filter)", "metrics_stage_run (the metrics stage)"};
+#define NSTAGES 4
+
+/* Fails the test if a stage's thread was started and never joined. */
+static void assert_every_stage_joined(const char *after)
+{
+	for (int i = 0; i < NSTAGES; i++)
+		if (harness_threads_unjoined(stage_fn[i]) != 0)
+			fail_msg("after %s, the thread of %s was started but never joined: every stage that runs "
+				 "is joined once, upstream first, and one left running would use the channels "
+				 "pipeline_free frees (see " L09 "#stopping-in-order)",
+				 after, stage_fn_name[i]);
+}
+
+/* Whether the start of stage *arg may fail now: at once when the stage
+ * above it does not run (started from the sink up, none does), else once
+ * the input of the failing stage is full, so that the stages above it
+ * are all blocked in chan_send, as they soon would be anyway. */
+static int failure_due(void *arg)
+{
+	int k = *(int *)arg;
+	struct chan *input[NSTAGES] = {NULL, pl.lines, pl.entries, pl.passed};
+	return k == 0 || harness_threads_unjoined(stage_fn[k - 1]) == 0 ||
+	       chan_len(input[k]) == chan_cap(input[k]);
+}
+
+/* pipeline_start with the start of stage `fails` made to fail: it must
+ * return -1 with a reason, having ended and joined the stages it started
+ * and freed the channels it made. */
+static void start_failing_at(int fails)
+{
+	struct pipeline_config cfg = endless_simulator();
+	cfg.capacity = 2; /* a tailer with no reader fills lines at once */
+	long conds = harness_conds_alive();
+	char err[256] = "", hang[512];
+	snprintf(hang, sizeof(hang),
+		 "pipeline_start did not return after the start of %s failed: the unwind waits for a stage "
+		 "that cannot end. Started from the sink up, the stages that run are the ones below the failed "
+		 "one, and each ends once its input is closed: the walk upstream first closes the output of each "
+		 "stage that never started, in its place, before it joins the stage below (see " L09
+		 "#when-a-start-fails-half-way)",
+		 stage_fn_name[fails]);
+	harness_on_hang(hang);
+	harness_fail_thread(stage_fn[fails], EAGAIN, failure_due, &fails);
+	if (pipeline_start(&pl, &cfg, err, sizeof(err)) == 0)
+		fail_msg("pipeline_start returned 0 though the thread of %s could not start", stage_fn_name[fails]);
+	if (harness_fail_pending())
+		fail_msg("pipeline_start returned -1 (%s) before it tried to start %s: with all it needs, it "
+			 "starts every stage (see " L09 "#starting-in-order)",
+			 err[0] ? err : "no reason in err", stage_fn_name[fails]);
+	if (err[0] == '\0')
+		fail_msg("pipeline_start returned -1 with no reason in err (the start of %s failed)",
+			 stage_fn_name[fails]);
+	assert_every_stage_joined("a start that failed");
+	if (harness_conds_alive() != conds)
+		fail_msg("%ld condition variables more after a start that failed at %s than before it (a channel "
+			 "holds two): the unwind must free every channel it made (see " L09
+			 "#when-a-start-fails-half-way)",
+			 harness_conds_alive() - conds, stage_fn_name[fails]);
+}
+
+static void test_start_failing_at_the_tailer_ends_the_stages_below(void **state)
+{
+	(void)state;
+	start_failing_at(0);
+}
+
+static void test_start_failing_at_any_stage_ends_and_frees_what_it_made(void **state)
+{
+	(void)state;
+	for (int i = NSTAGES - 1; i >= 0; i--)
+		start_failing_at(i);
+}
+
+static int all_channels_full(void *arg)
+{
+	(void)arg;
+	struct chan *chans[] = {pl.lines, pl.entries, pl.passed};
+	for (size_t i = 0; i < 3; i++)
+		if (chan_len(chans[i]) < chan_cap(chans[i]))
+			return 0;
+	return 1;
+}
+
+static int stopper_in_join(void *arg)
+{
+	return harness_in_join(((struct harness_thread *)arg)->tid);
+}
+
+/*
+ * The metrics stage is held before it runs, so every channel fills and
+ * every stage above it blocks in chan_send: the state a stop meets under
+ * load, frozen. The stop runs until it waits in a join; then the metrics
+ * stage is let go. A stop that closed only done loses nothing: every line
+ * in the channels is drained and counted. One that also closed lines,
+ * entries or passed refused the sends of stages still running.
+ */
+static void test_stop_closes_done_only_and_discards_nothing(void **state)
+{
+	(void)state;
+	struct pipeline_config cfg = endless_simulator();
+	cfg.capacity = 2;
+	harness_hold_thread(metrics_stage_run);
+	start_or_fail(&cfg);
+	harness_on_hang("waiting for every channel to fill while the metrics stage is held");
+	if (!harness_wait_until(all_channels_full, NULL))
+		fail_msg("with the metrics stage held, lines, entries and passed did not all fill within %ld ms: "
+			 "are all four stages started? (see " L09 "#starting-in-order)",
+			 harness_wait_ms());
+	struct harness_thread stopper;
+	harness_on_hang("pipeline_stop did not return once the metrics stage was let go: does it close done "
+			"and join the stages upstream first? (see " L09 "#stopping-in-order)");
+	harness_thread_start(&stopper, stop_thread, &pl);
+	if (!harness_wait_until(stopper_in_join, &stopper)) {
+		harness_release_held();
+		fail_msg("pipeline_stop never waited in pthread_join while the metrics stage was held: it cannot "
+			 "have joined every stage (see " L09 "#stopping-in-order)");
+	}
+	harness_release_held();
+	if (!harness_thread_join_within(&stopper, harness_wait_ms()))
+		fail_msg("pipeline_stop did not return within %ld ms once the metrics stage was let go",
+			 harness_wait_ms());
+	if (pipeline_lines_discarded(&pl) != 0)
+		fail_msg("%llu lines discarded by a stop: a channel closed before its producer stopped refuses "
+			 "that producer's sends. pipeline_stop closes done only; each stage closes its own output "
+			 "when it ends (see " L09 "#stopping-in-order)",
+			 pipeline_lines_discarded(&pl));
+	assert_invariant("after a stop under load");
+	pipeline_free(&pl);
+}
+
+static void test_every_stage_is_joined_by_stop_and_by_wait(void **state)
+{
+	(void)state;
+	struct pipeline_config cfg = endless_simulator();
+	start_or_fail(&cfg);
+	stop_within_deadline("pipeline_stop on a running simulator (see " L09 "#stopping-in-order)");
+	assert_every_stage_joined("pipeline_stop");
+	pipeline_free(&pl);
+	make_log();
+	append_log(counted_log);
+	cfg = batch_config();
+	start_or_fail(&cfg);
+	wait_or_fail();
+	assert_every_stage_joined("pipeline_wait");
+	pipeline_free(&pl);
+}
+
+/* 1 if the mask line of /proc/self/task/TID/status ("SigBlk:\t<hex>")
+ * blocks sig. */
+static int task_blocks(const char *tid, int sig)
+{
+	char path[96], line[256];
+	snprintf(path, sizeof(path), "/proc/self/task/%s/status", tid);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return 1; /* the thread is gone: nothing to deliver to */
+	unsigned long long mask = 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "SigBlk: %llx", &mask) == 1)
+			break;
+	fclose(f);
+	return (mask >> (sig - 1)) & 1;
+}
+
+static void test_stop_signals_are_blocked_in_every_thread(void **state)
+{
+	(void)state;
+	make_log();
+	struct pipeline_config cfg = batch_config();
+	cfg.source.stop_at_eof = 0; /* follow: the tailer's threads stay */
+	cfg.serve = 1;
+	cfg.http.listen = "127.0.0.1:0";
+	cfg.stop_signals = 1;
+	start_or_fail(&cfg);
+	DIR *dir = opendir("/proc/self/task");
+	if (dir == NULL)
+		fail_msg("cannot list /proc/self/task: %s", strerror(errno));
+	int threads = 0;
+	for (struct dirent *d; (d = readdir(dir)) != NULL;) {
+		if (d->d_name[0] == '.')
+			continue;
+		threads++;
+		if (!task_blocks(d->d_name, SIGINT) || !task_blocks(d->d_name, SIGTERM))
+			fail_msg("thread %s does not block SIGINT and SIGTERM: pipeline_start must block them "
+				 "before it starts the first thread. A thread inherits its creator's mask when it "
+				 "starts, never later, and a signal the kernel hands to a thread that does not block "
+				 "it ends the process (see " L09 "#taking-the-signals)",
+				 d->d_name);
+	}
+	closedir(dir);
+	if (threads < 5)
+		fail_msg("only %d threads in the process: are all four stages and the server started?", threads);
+	stop_within_deadline("pipeline_stop on a followed file (see " L09 "#stopping-in-order)");
+	pipeline_free(&pl);
+}
+
+static void test_a_signal_stops_the_pipeline_and_every_line_is_counted(void **state)
+{
+	(void)state;
+	struct pipeline_config cfg = endless_simulator();
+	cfg.stop_signals = 1;
+	start_or_fail(&cfg);
+	wait_for_some_lines();
+	/* Every thread blocks SIGTERM, so it waits, pending, for sigwait. */
+	kill(getpid(), SIGTERM);
+	harness_on_hang("pipeline_await_signal did not return though SIGTERM is pending: it waits with "
+			"sigwait for SIGINT or SIGTERM (see " L09 "#taking-the-signals)");
+	int signo = pipeline_await_signal(&pl);
+	if (signo != SIGTERM)
+		fail_msg("pipeline_await_signal returned %d, expected SIGTERM (%d)", signo, SIGTERM);
+	harness_on_hang("pipeline_wait did not return after pipeline_await_signal: once it has taken the "
+			"signal, it closes done, and the stages end on their own (see " L09
+			"#taking-the-signals)");
+	pipeline_wait(&pl);
+	assert_invariant("after a SIGTERM");
+	pipeline_free(&pl);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct harness_test tests[] = {
@@ -511,6 +740,14 @@ int main(int argc, char **argv)
 	    HTEST(test_follow_mode_counts_appended_lines_then_stops, L09 "#stopping-in-order"),
 	    HTEST(test_start_fails_cleanly_when_the_port_is_taken, L09 "#starting-in-order"),
 	    HTEST(test_serves_the_counts_over_a_real_socket, L09 "#starting-in-order"),
+	    HTEST(test_start_failing_at_the_tailer_ends_the_stages_below, L09 "#when-a-start-fails-half-way"),
+	    HTEST(test_start_failing_at_any_stage_ends_and_frees_what_it_made,
+		  L09 "#when-a-start-fails-half-way"),
+	    HTEST(test_stop_closes_done_only_and_discards_nothing, L09 "#stopping-in-order"),
+	    HTEST(test_every_stage_is_joined_by_stop_and_by_wait, L09 "#stopping-in-order"),
+	    HTEST(test_stop_signals_are_blocked_in_every_thread, L09 "#taking-the-signals"),
+	    HTEST(test_a_signal_stops_the_pipeline_and_every_line_is_counted,
+		  L09 "#taking-the-signals"),
 	};
 	return harness_main(argc, argv, "09-pipeline", tests, HARNESS_COUNT(tests));
 }

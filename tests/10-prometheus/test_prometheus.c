@@ -1,17 +1,22 @@
 /*
- * Lesson 10: a metric added end to end, logpipe_last_entry_timestamp_seconds.
- * Written against src/last_seen.h (and metrics.h, pipeline.h) only.
+ * Lesson 10: Prometheus. Two parts.
  *
- * The first tests call the two functions directly, with a `now` the test
- * chooses. The last two run them where they live: inside the metrics
- * stage (lesson 06) and inside a whole pipeline (lesson 09), where `now`
- * is the real clock; there the value must lie between a reading of the
- * clock taken before the run and one taken after it.
+ * The gauge logpipe_last_entry_timestamp_seconds, written against
+ * src/last_seen.h (and metrics.h, pipeline.h) only. The first tests call
+ * the two functions directly, with a `now` the test chooses. The next two
+ * run them where they live: inside the metrics stage (lesson 06) and
+ * inside a whole pipeline (lesson 09), where `now` is the real clock;
+ * there the value must lie between a reading of the clock taken before
+ * the run and one taken after it.
+ *
+ * The rules file: each of the last tests runs one promtool test file,
+ * tests/10-prometheus/NAME.test.yml, on it (promtool.h).
  */
 #include "chan_testing.h"
 #include "clock.h"
 #include "last_seen.h"
 #include "pipeline.h"
+#include "promtool.h"
 #include "text_testing.h"
 
 #include <errno.h>
@@ -268,7 +273,7 @@ static void test_the_metrics_stage_sets_it_for_every_entry(void **state)
 	metrics_registry_free(reg);
 }
 
-static char logpath[] = "/tmp/logpipe-09-XXXXXX";
+static char logpath[] = "/tmp/logpipe-10-XXXXXX";
 
 static void unlink_log(void)
 {
@@ -327,6 +332,38 @@ static void test_the_pipeline_exports_it_for_counted_entries_only(void **state)
 	pipeline_free(&pl);
 }
 
+/* ---- the rules, with promtool ------------------------------------------------ */
+
+#define ERROR_RATIO "service:logpipe_error_ratio:rate1m"
+#define P90 "service:logpipe_log_latency_seconds:p90_rate1m"
+#define CHANNEL_FILL "instance_channel:logpipe_channel_fill:avg1m"
+
+/* A test that runs tests/10-prometheus/FILE, which needs the rules named. */
+#define RULES_TEST(test, file, section, ...)                                                          \
+	static void test(void **state)                                                                 \
+	{                                                                                              \
+		(void)state;                                                                           \
+		promtool_test(file, L10 section, (const char *const[]){__VA_ARGS__, NULL});            \
+	}
+
+RULES_TEST(test_error_ratio_counts_errors_and_fatal_per_service, "error_ratio.test.yml", "#the-error-ratio",
+	   ERROR_RATIO)
+RULES_TEST(test_error_ratio_is_absent_for_a_quiet_service, "error_ratio_quiet.test.yml", "#the-error-ratio",
+	   ERROR_RATIO)
+RULES_TEST(test_p90_latency_is_read_from_the_buckets, "latency.test.yml", "#the-p90-latency", P90)
+RULES_TEST(test_rates_survive_a_restart_of_one_logpipe, "restart.test.yml", "#rate-first-then-sum", ERROR_RATIO,
+	   P90)
+RULES_TEST(test_channel_fill_averages_the_depth_gauge, "channel_fill.test.yml", "#the-channel-fill", CHANNEL_FILL)
+RULES_TEST(test_high_error_ratio_fires_after_a_minute_for_that_service, "high_error_ratio.test.yml",
+	   "#the-alerts", "LogpipeHighErrorRatio")
+RULES_TEST(test_high_error_ratio_ignores_a_burst_shorter_than_a_minute, "high_error_ratio_blip.test.yml",
+	   "#the-alerts", "LogpipeHighErrorRatio")
+RULES_TEST(test_service_silent_fires_after_five_quiet_minutes, "service_silent.test.yml", "#the-alerts",
+	   "LogpipeServiceSilent")
+RULES_TEST(test_logpipe_down_fires_for_the_one_that_is_down, "logpipe_down.test.yml", "#the-alerts",
+	   "LogpipeDown")
+RULES_TEST(test_logpipe_down_waits_out_failed_scrapes, "logpipe_down_blip.test.yml", "#the-alerts", "LogpipeDown")
+
 int main(int argc, char **argv)
 {
 	const struct harness_test tests[] = {
@@ -341,6 +378,16 @@ int main(int argc, char **argv)
 	    HTEST(test_update_reports_the_series_limit, L10 "#update-it-for-every-entry"),
 	    HTEST(test_the_metrics_stage_sets_it_for_every_entry, L10 "#wire-it-into-the-stage"),
 	    HTEST(test_the_pipeline_exports_it_for_counted_entries_only, L10 "#wire-it-into-the-stage"),
+	    HTEST(test_error_ratio_counts_errors_and_fatal_per_service, L10 "#the-error-ratio"),
+	    HTEST(test_error_ratio_is_absent_for_a_quiet_service, L10 "#the-error-ratio"),
+	    HTEST(test_p90_latency_is_read_from_the_buckets, L10 "#the-p90-latency"),
+	    HTEST(test_rates_survive_a_restart_of_one_logpipe, L10 "#rate-first-then-sum"),
+	    HTEST(test_channel_fill_averages_the_depth_gauge, L10 "#the-channel-fill"),
+	    HTEST(test_high_error_ratio_fires_after_a_minute_for_that_service, L10 "#the-alerts"),
+	    HTEST(test_high_error_ratio_ignores_a_burst_shorter_than_a_minute, L10 "#the-alerts"),
+	    HTEST(test_service_silent_fires_after_five_quiet_minutes, L10 "#the-alerts"),
+	    HTEST(test_logpipe_down_fires_for_the_one_that_is_down, L10 "#the-alerts"),
+	    HTEST(test_logpipe_down_waits_out_failed_scrapes, L10 "#the-alerts"),
 	};
 	return harness_main(argc, argv, "10-prometheus", tests, HARNESS_COUNT(tests));
 }

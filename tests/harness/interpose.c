@@ -18,7 +18,9 @@
  */
 #define _GNU_SOURCE
 #include "interpose.h"
+#include "harness.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -243,6 +245,8 @@ int __wrap_pthread_mutex_unlock(pthread_mutex_t *mu)
 /* 1 for a condition variable initialised on CLOCK_MONOTONIC. Written at
  * pthread_cond_init, before the variable is shared. */
 static const void *_Atomic cond_keys[TABLE_SIZE];
+/* Initialised and not destroyed (harness_conds_alive). */
+static atomic_long conds_alive;
 static atomic_int cond_monotonic[TABLE_SIZE];
 
 int __wrap_pthread_cond_init(pthread_cond_t *cv, const pthread_condattr_t *attr)
@@ -253,7 +257,10 @@ int __wrap_pthread_cond_init(pthread_cond_t *cv, const pthread_condattr_t *attr)
 	long i = find_slot(cond_keys, cv, 1);
 	if (i >= 0)
 		atomic_store(&cond_monotonic[i], clock == CLOCK_MONOTONIC);
-	return __real_pthread_cond_init(cv, attr);
+	int rc = __real_pthread_cond_init(cv, attr);
+	if (rc == 0)
+		atomic_fetch_add(&conds_alive, 1);
+	return rc;
 }
 
 int __wrap_pthread_cond_wait(pthread_cond_t *cv, pthread_mutex_t *mu)
@@ -309,35 +316,225 @@ int __wrap_pthread_cond_broadcast(pthread_cond_t *cv)
 
 /* ---- threads -------------------------------------------------------------- */
 
+int __real_pthread_join(pthread_t t, void **result);
+int __real_pthread_cond_destroy(pthread_cond_t *cv);
+
+/*
+ * What the tests of code that starts and joins threads ask (interpose.h):
+ * every thread created here, by the function it runs, until it is joined;
+ * the threads inside pthread_join; one start armed to fail and one thread
+ * armed to hold. A spin lock guards them: the sections are a few loads
+ * and stores, and a pthread mutex here would go through the wrappers.
+ */
+#define THREAD_SLOTS 1024
+static struct tracked {
+	pthread_t tid;
+	void *(*fn)(void *);
+	int live;	  /* created and not joined yet */
+	pthread_t joiner; /* the thread inside pthread_join on it, when joining */
+	int joining;
+} tracked[THREAD_SLOTS];
+static atomic_flag tracked_lock = ATOMIC_FLAG_INIT;
+static void *(*fail_fn)(void *); /* guarded by tracked_lock */
+static int fail_err;
+static int (*fail_ready)(void *);
+static void *fail_arg;
+static void *(*hold_fn)(void *);
+
+static void track_lock(void)
+{
+	while (atomic_flag_test_and_set_explicit(&tracked_lock, memory_order_acquire))
+		sched_yield();
+}
+
+static void track_unlock(void)
+{
+	atomic_flag_clear_explicit(&tracked_lock, memory_order_release);
+}
+
+/* A held thread waits for the gate to open. The real calls: these must not
+ * be perturbed or recorded as the program's own locks. */
+static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
+static int gate_open; /* protected by gate_mu */
+
+void harness_fail_thread(void *(*fn)(void *), int err, int (*ready)(void *), void *arg)
+{
+	track_lock();
+	fail_fn = fn;
+	fail_err = err;
+	fail_ready = ready;
+	fail_arg = arg;
+	track_unlock();
+}
+
+int harness_fail_pending(void)
+{
+	track_lock();
+	int pending = fail_fn != NULL;
+	track_unlock();
+	return pending;
+}
+
+void harness_hold_thread(void *(*fn)(void *))
+{
+	track_lock();
+	hold_fn = fn;
+	track_unlock();
+}
+
+void harness_release_held(void)
+{
+	__real_pthread_mutex_lock(&gate_mu);
+	gate_open = 1;
+	__real_pthread_cond_broadcast(&gate_cv);
+	__real_pthread_mutex_unlock(&gate_mu);
+}
+
+int harness_threads_unjoined(void *(*fn)(void *))
+{
+	int n = 0;
+	track_lock();
+	for (int i = 0; i < THREAD_SLOTS; i++)
+		n += tracked[i].live && tracked[i].fn == fn;
+	track_unlock();
+	return n;
+}
+
+int harness_in_join(pthread_t who)
+{
+	int in = 0;
+	track_lock();
+	for (int i = 0; i < THREAD_SLOTS && !in; i++)
+		in = tracked[i].live && tracked[i].joining && pthread_equal(tracked[i].joiner, who);
+	track_unlock();
+	return in;
+}
+
+static void track_created(pthread_t tid, void *(*fn)(void *))
+{
+	track_lock();
+	for (int i = 0; i < THREAD_SLOTS; i++)
+		if (!tracked[i].live) {
+			tracked[i] = (struct tracked){.tid = tid, .fn = fn, .live = 1};
+			break;
+		}
+	track_unlock();
+}
+
+/* The slot of the live thread tid, or -1. Called with tracked_lock held. */
+static int tracked_slot(pthread_t tid)
+{
+	for (int i = 0; i < THREAD_SLOTS; i++)
+		if (tracked[i].live && pthread_equal(tracked[i].tid, tid))
+			return i;
+	return -1;
+}
+
 struct start {
 	void *(*fn)(void *);
 	void *arg;
 	uint64_t rng; /* the new thread's generator, drawn by its creator */
+	int held;     /* wait at the gate before running fn */
 };
 
 static void *trampoline(void *p)
 {
 	struct start s = *(struct start *)p;
 	free(p);
-	seed_thread(s.rng);
-	perturb(20, 100);
+	if (s.held) {
+		__real_pthread_mutex_lock(&gate_mu);
+		/* The gate opens once, for good. */
+		while (!gate_open)
+			__real_pthread_cond_wait(&gate_cv, &gate_mu);
+		__real_pthread_mutex_unlock(&gate_mu);
+	}
+	if (s.rng != 0) {
+		seed_thread(s.rng);
+		perturb(20, 100);
+	}
 	return s.fn(s.arg);
+}
+
+/* Whether this start is the one armed to fail (then *err) or to hold;
+ * either is disarmed as it fires. */
+static int armed(void *(*fn)(void *), int *err, int *held)
+{
+	int fails = 0, (*ready)(void *) = NULL;
+	void *arg = NULL;
+	track_lock();
+	if (fail_fn != NULL && fail_fn == fn) {
+		fail_fn = NULL;
+		fails = 1;
+		*err = fail_err;
+		ready = fail_ready;
+		arg = fail_arg;
+	} else if (hold_fn != NULL && hold_fn == fn) {
+		hold_fn = NULL;
+		*held = 1;
+	}
+	track_unlock();
+	if (ready != NULL)
+		harness_wait_until(ready, arg);
+	return fails;
 }
 
 /* A new thread's generator is drawn from its creator's, so that a seed
  * gives every thread the same sequence of decisions in every run. */
 int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
 {
-	if (!perturbing)
-		return __real_pthread_create(t, attr, fn, arg);
-	struct start *s = malloc(sizeof(*s));
-	if (s == NULL)
-		return __real_pthread_create(t, attr, fn, arg);
-	*s = (struct start){fn, arg, mix(draw())};
-	int rc = __real_pthread_create(t, attr, trampoline, s);
-	if (rc != 0)
-		free(s);
-	else
-		perturb(20, 100);
+	int err = 0, held = 0;
+	if (armed(fn, &err, &held))
+		return err;
+	int rc;
+	if (!perturbing && !held) {
+		rc = __real_pthread_create(t, attr, fn, arg);
+	} else {
+		struct start *s = malloc(sizeof(*s));
+		if (s == NULL)
+			return EAGAIN;
+		*s = (struct start){fn, arg, perturbing ? mix(draw()) : 0, held};
+		rc = __real_pthread_create(t, attr, trampoline, s);
+		if (rc != 0)
+			free(s);
+		else
+			perturb(20, 100);
+	}
+	if (rc == 0)
+		track_created(*t, fn);
+	return rc;
+}
+
+int __wrap_pthread_join(pthread_t t, void **result)
+{
+	track_lock();
+	int i = tracked_slot(t);
+	if (i >= 0) {
+		tracked[i].joiner = pthread_self();
+		tracked[i].joining = 1;
+	}
+	track_unlock();
+	int rc = __real_pthread_join(t, result);
+	track_lock();
+	if (i >= 0 && rc == 0)
+		tracked[i].live = 0;
+	else if (i >= 0)
+		tracked[i].joining = 0;
+	track_unlock();
+	return rc;
+}
+
+/* ---- condition variables alive ------------------------------------------------ */
+
+long harness_conds_alive(void)
+{
+	return atomic_load(&conds_alive);
+}
+
+int __wrap_pthread_cond_destroy(pthread_cond_t *cv)
+{
+	int rc = __real_pthread_cond_destroy(cv);
+	if (rc == 0)
+		atomic_fetch_sub(&conds_alive, 1);
 	return rc;
 }

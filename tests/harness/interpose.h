@@ -9,6 +9,10 @@
  * thread start, decided by per-thread generators seeded from n: the same
  * seed makes the same decisions, although the operating system's
  * scheduler may still order the threads differently.
+ *
+ * pthread_join and pthread_cond_destroy are wrapped too, so that a test
+ * can ask which threads were never joined and how many condition
+ * variables are alive (below).
  */
 #ifndef INTERPOSE_H
 #define INTERPOSE_H
@@ -29,5 +33,30 @@ extern struct harness_lock harness_locks[];
 
 /* The seed of this run's perturbation (HARNESS_SEED), 0 when there is none. */
 uint64_t harness_seed(void);
+
+/*
+ * For the tests of code that starts and joins threads, whatever order it
+ * does it in (lesson 09's pipeline). A thread is named by the function it
+ * runs, as passed to pthread_create.
+ */
+/* The next pthread_create of a thread to run fn fails with err, and no
+ * thread starts: a start that fails at a chosen stage. With ready not
+ * NULL, it first waits (as harness_wait_until does) for ready(arg): for
+ * the threads already started to reach the state the failure should meet. */
+void harness_fail_thread(void *(*fn)(void *), int err, int (*ready)(void *), void *arg);
+/* 1 while that failure has not happened yet. */
+int harness_fail_pending(void);
+/* The next thread started to run fn waits, before running fn, until
+ * harness_release_held: a stage that holds still while the channels
+ * around it fill. */
+void harness_hold_thread(void *(*fn)(void *));
+void harness_release_held(void);
+/* Threads started to run fn and not joined (yet). */
+int harness_threads_unjoined(void *(*fn)(void *));
+/* 1 if the thread who is inside pthread_join now. */
+int harness_in_join(pthread_t who);
+/* Condition variables initialised and not destroyed: a channel holds two,
+ * so a channel never freed shows here. */
+long harness_conds_alive(void);
 
 #endif

@@ -322,9 +322,10 @@ static void drain(struct chan *ch, int of_lines, atomic_ullong *count)
 	}
 }
 
-/* Once every stage has ended. After an abandon (pipeline_cancel), what the
- * channels still hold was read but will never be counted anywhere else:
- * it is counted as left over, by the stage that would have taken it. */
+/* Once every stage has ended, at the end of every walk. After an abandon
+ * (pipeline_cancel), what the channels still hold was read but will never
+ * be counted anywhere else: it is counted as left over, by the stage that
+ * would have taken it. A second walk finds nothing here to count. */
 EXERCISE_HELPER static void settle(struct pipeline *p)
 {
 	drain(p->lines, 1, &p->left_over[T_PARSER]);

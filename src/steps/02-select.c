@@ -163,141 +163,6 @@ static int parse_args(int argc, char **argv, struct options *o)
 	return 0;
 }
 
-/* ---- the probe: are lesson 02's functions there? ----------------------- */
-
-/* Which section of the lesson explains a call. */
-static const char *section_of(const char *call)
-{
-	if (strncmp(call, "chan_select", 11) == 0)
-		return L02 "#select";
-	return L02 "#try-and-timed";
-}
-
-/* Says what went wrong if got is not want. Returns 0 if it is. */
-static int expect(const char *call, const char *situation, enum chan_status got, enum chan_status want)
-{
-	if (got == want)
-		return 0;
-	if (got == CHAN_NOTIMPL)
-		fprintf(stderr,
-			PROG ": %s returned CHAN_NOTIMPL: it is still a stub. See %s (" TEST_HINT ")\n", call,
-			section_of(call));
-	else
-		fprintf(stderr,
-			PROG ": %s %s returned %s where the contract says %s. See %s (" TEST_HINT ")\n", call,
-			situation, chan_status_str(got), chan_status_str(want), section_of(call));
-	return 1;
-}
-
-/* A timed wait that returns at once means chan_cond_wait does not wait. */
-static int expect_wait(struct chan *ch)
-{
-	void *msg;
-	struct timespec start = clock_now();
-	enum chan_status rc = chan_recv_timed(ch, &msg, 20);
-	double ms = clock_seconds_since(&start) * 1000;
-	if (expect("chan_recv_timed", "on an empty channel", rc, CHAN_TIMEOUT) != 0)
-		return 1;
-	if (ms >= 15)
-		return 0;
-	fprintf(stderr,
-		PROG ": chan_recv_timed(20 ms) gave up after %.1f ms: is chan_cond_wait written? "
-		     "See " L02 "#deadlines (" TEST_HINT ")\n",
-		ms);
-	return 1;
-}
-
-/* Sends one message 20 ms from now, for expect_wakeup. */
-static void *send_later(void *arg)
-{
-	struct timespec pause = {0, 20 * 1000000L};
-	nanosleep(&pause, NULL);
-	chan_send(arg, (void *)(uintptr_t)1);
-	return NULL;
-}
-
-/*
- * A select asleep on an empty channel must wake up when a message comes,
- * not when its deadline passes: a send has to tell the selects waiting on
- * the channel. Without that, this program would still work, but a message
- * would wait for the next status tick. Returns 0 if the wake-up was quick.
- */
-static int expect_wakeup(struct chan *ch)
-{
-	pthread_t tid;
-	if (pthread_create(&tid, NULL, send_later, ch) != 0)
-		return 0; /* we cannot tell; the run itself will show */
-	struct chan *set[1] = {ch};
-	struct timespec start = clock_now(), deadline = deadline_after_ms(1000);
-	size_t which;
-	void *msg;
-	enum chan_status rc = chan_select(set, 1, &which, &msg, &deadline);
-	double ms = clock_seconds_since(&start) * 1000;
-	pthread_join(tid, NULL);
-	if (rc == CHAN_OK && ms < 500)
-		return 0;
-	fprintf(stderr,
-		PROG ": a message came 20 ms into a chan_select with a 1000 ms deadline, and the "
-		     "select returned %s after %.0f ms: does a send wake the selects waiting on its "
-		     "channel (chan_wake_watchers)? See " L02 "#select (" TEST_HINT ")\n",
-		chan_status_str(rc), ms);
-	return 1;
-}
-
-/* The calls this program makes, on one thread: none of them may block. */
-static int expect_calls(struct chan *ch)
-{
-	struct chan *set[1] = {ch};
-	struct timespec now = deadline_now();
-	void *one = (void *)(uintptr_t)1, *msg = NULL;
-	size_t which = 99;
-	int bad =
-	    expect("chan_try_recv", "on an empty channel", chan_try_recv(ch, &msg), CHAN_WOULDBLOCK) ||
-	    expect_wait(ch) ||
-	    expect("chan_select", "on an empty channel with a past deadline",
-		   chan_select(set, 1, &which, &msg, &now), CHAN_WOULDBLOCK) ||
-	    expect("chan_try_send", "on an empty channel", chan_try_send(ch, one), CHAN_OK) ||
-	    expect("chan_send_timed", "on a full channel", chan_send_timed(ch, one, 1), CHAN_TIMEOUT) ||
-	    expect("chan_select", "on a full channel", chan_select(set, 1, &which, &msg, NULL), CHAN_OK);
-	if (!bad && (which != 0 || msg != one)) {
-		fprintf(stderr,
-			PROG ": chan_select answered channel %zu with %p, not channel 0 with %p. See " L02
-			     "#select (" TEST_HINT ")\n",
-			which, msg, one);
-		bad = 1;
-	}
-	return bad;
-}
-
-/*
- * Before starting the sources, try each call this program makes. A stub
- * then ends the program with its name and its lesson section, instead of
- * an empty or endless run. Returns 0 if every call answered as the
- * contract says.
- */
-static int probe(void)
-{
-	struct chan *ch = chan_new(1);
-	if (ch == NULL) {
-		fprintf(stderr,
-			PROG ": chan_new returned NULL (%s): lesson 02 builds on lesson 01's channel "
-			     "(make test LESSON=01)\n",
-			strerror(errno));
-		return 1;
-	}
-	int bad = expect_calls(ch) || expect_wakeup(ch);
-	if (!bad) {
-		struct chan *set[1] = {ch};
-		size_t which;
-		void *msg;
-		chan_close(ch);
-		bad = expect("chan_select", "on a closed, empty channel",
-			     chan_select(set, 1, &which, &msg, NULL), CHAN_CLOSED);
-	}
-	chan_free(ch);
-	return bad;
-}
-
 /* ---- the sources -------------------------------------------------------- */
 
 static struct timespec add_ms(struct timespec t, long ms)
@@ -661,9 +526,13 @@ static int measure_fairness(unsigned long long picks[NSOURCES])
 		size_t which;
 		void *msg;
 		enum chan_status rc = chan_select(chans, NSOURCES, &which, &msg, NULL);
-		bad = expect("chan_select", "over three ready channels", rc, CHAN_OK);
-		if (!bad)
+		if (rc != CHAN_OK) {
+			fprintf(stderr, PROG ": chan_select over three ready channels returned %s (" TEST_HINT ")\n",
+				chan_status_str(rc));
+			bad = 1;
+		} else {
 			picks[which]++;
+		}
 	}
 	/* The numbers left inside need no freeing. */
 	for (int i = 0; i < NSOURCES; i++)
@@ -672,23 +541,20 @@ static int measure_fairness(unsigned long long picks[NSOURCES])
 	return bad;
 }
 
-/* Returns 1 if some channel got far from its third of the picks. */
+/* Prints how often a select over three ever-ready channels picked each:
+ * the distribution shows; whether it is fair is a test of lesson 02's
+ * (test_select_is_fair_between_ready_channels). Returns 1 if the
+ * measurement could not run. */
 static int report_fairness(void)
 {
 	unsigned long long picks[NSOURCES];
 	if (measure_fairness(picks) != 0)
 		return 1;
-	/* Out of 3000 fair picks, a share below 25% or above 42% is about
-	 * ten standard deviations away: it does not happen by chance. */
-	int fair = 1;
-	for (int i = 0; i < NSOURCES; i++)
-		fair = fair && picks[i] * 4 >= FAIR_PICKS && picks[i] * 12 <= FAIR_PICKS * 5;
 	printf("fairness: with all three channels always ready, %d selects picked %s %llu, %s %llu, %s %llu "
-	       "times (a fair select gives each about %d): %s\n",
+	       "times (a fair select gives each about %d)\n",
 	       FAIR_PICKS, source_kinds[0].name, picks[0], source_kinds[1].name, picks[1],
-	       source_kinds[2].name, picks[2], FAIR_PICKS / NSOURCES,
-	       fair ? "fair" : "UNFAIR, see " L02 "#fairness");
-	return !fair;
+	       source_kinds[2].name, picks[2], FAIR_PICKS / NSOURCES);
+	return 0;
 }
 
 /* ---- main --------------------------------------------------------------- */
@@ -718,8 +584,6 @@ int main(int argc, char **argv)
 	if (rc != 0)
 		return rc == 1 ? 0 : 2;
 	print_config(&r.o);
-	if (probe() != 0)
-		return 1;
 	int failed = 0;
 	if (run_setup(&r) == 0 && start_sources(&r) == 0)
 		consume(&r);

@@ -8,6 +8,7 @@
 #include "echo.h"
 #include "harness.h"
 #include "http_client.h"
+#include "interpose.h"
 #include "process.h"
 #include "server.h"
 
@@ -44,6 +45,7 @@ static struct {
 	int have_thread;
 	int tid;     /* the same thread's task id (/proc/self/task/tid) */
 	int last_fd; /* the server's side of the latest connection */
+	struct timespec last_open; /* when it opened */
 	int opened, closed;
 } seen;
 
@@ -59,6 +61,7 @@ static int watched_open(void *arg, struct server_conn *c)
 	seen.have_thread = 1;
 	seen.tid = (int)syscall(SYS_gettid);
 	seen.last_fd = c->fd;
+	seen.last_open = clock_now();
 	seen.opened++;
 	pthread_mutex_unlock(&seen_mu);
 	return echo.open(arg, c);
@@ -140,6 +143,23 @@ static int server_side_fd(void)
 	int fd = seen.last_fd;
 	pthread_mutex_unlock(&seen_mu);
 	return fd;
+}
+
+/* What FIONREAD says of fd: bytes not yet read, or -1 once fd is closed. */
+static int unread(int fd)
+{
+	int n = 0;
+	return ioctl(fd, FIONREAD, &n) == 0 ? n : -1;
+}
+
+static int drained(void *arg)
+{
+	return unread(*(int *)arg) <= 0;
+}
+
+static int closed(void *arg)
+{
+	return fcntl(*(int *)arg, F_GETFD) < 0;
 }
 
 static pthread_t server_thread(void)
@@ -254,6 +274,30 @@ static void test_server_listens_on_ipv6_and_on_every_interface(void **state)
 	if (client_open(&c, "::1", server_port(s), 0) != 0)
 		fail_msg("cannot connect to [::1]:%d: %s", server_port(s), strerror(errno));
 	expect_echo(&c, "v6", "a server on [::1] answers over IPv6");
+	client_close(&c);
+	stop(s);
+}
+
+/*
+ * ":PORT" is one IPv6 socket that takes IPv4 too, because the server turns
+ * IPV6_V6ONLY off. Most machines have it off already (bindv6only is 0),
+ * which hides a server that never says so: here every IPv6 socket starts
+ * IPv6-only, as on a machine where bindv6only is 1.
+ */
+static void test_server_turns_ipv6_only_off_whatever_the_system_default(void **state)
+{
+	(void)state;
+	if (!have_ipv6_loopback())
+		printf("note: this machine has no IPv6 loopback; \":PORT\" may be IPv4 alone here\n");
+	harness_ipv6_only_by_default();
+	struct server *s = start_on(":0", 8);
+	struct client c;
+	if (client_open(&c, "127.0.0.1", server_port(s), 0) != 0)
+		fail_msg("on a machine whose IPv6 sockets are IPv6-only by default (net.ipv6.bindv6only = 1), "
+			 "a server on \":0\" refused an IPv4 client (%s): the default is not the contract. Set "
+			 "IPV6_V6ONLY to 0 on the wildcard's IPv6 socket yourself, before bind",
+			 strerror(errno));
+	expect_echo(&c, "v4", "\":PORT\" serves IPv4 clients on its IPv6 socket");
 	client_close(&c);
 	stop(s);
 }
@@ -554,24 +598,71 @@ static void test_server_refuses_when_every_connection_is_writing(void **state)
 	stop(s);
 }
 
+/* Milliseconds from a to b. */
+static long ms_between(const struct timespec *a, const struct timespec *b)
+{
+	return (long)(b->tv_sec - a->tv_sec) * 1000 + (b->tv_nsec - a->tv_nsec) / 1000000;
+}
+
+/*
+ * At a cap of 1, the only connection is finished and lingers: its client
+ * has read the echo of "bye" and stays silent. A newcomer meanwhile is
+ * refused: the lingering connection counts, and is never evicted (a close
+ * could reset its reply before the client has read it). Its place is
+ * free again once the linger ends. The linger lasts SERVER_LINGER_MS at
+ * most, so a newcomer served after that proves nothing, and the round is
+ * tried again.
+ */
+static void test_server_refuses_while_the_cap_is_full_of_lingering_connections(void **state)
+{
+	(void)state;
+	echo_idle_ms = 60000; /* no deadline but the linger's */
+	struct server *s = start_on("127.0.0.1:0", 1);
+	for (int round = 1;; round++) {
+		struct client done = connect_to(s);
+		struct timespec t0 = clock_now(); /* the linger begins after this */
+		expect_echo(&done, "bye", "the server echoes bye");
+		int fd = server_side_fd();
+		if (client_wait_eof(&done, harness_wait_ms()) != 1)
+			fail_msg("after SERVER_FINISH the client read no end of file");
+		struct client late = connect_to(s);
+		client_send(&late, "late\n");
+		char got[16] = "";
+		client_read(&late, got, 5, harness_wait_ms());
+		if (strcmp(got, REFUSAL) == 0) {
+			client_close(&done); /* the linger ends, and with it the connection */
+			if (!harness_wait_until(closed, &fd))
+				fail_msg("the client of a lingering connection closed, and the server did not");
+			client_close(&late);
+			late = connect_to(s);
+			expect_echo(&late, "next",
+				    "once a lingering connection has closed, its place under the cap is free");
+			client_close(&late);
+			break;
+		}
+		if (strcmp(got, "late\n") != 0)
+			fail_msg("a newcomer at the cap got \"%s\": neither its echo nor the refusal", got);
+		pthread_mutex_lock(&seen_mu);
+		long opened_ms = ms_between(&t0, &seen.last_open);
+		pthread_mutex_unlock(&seen_mu);
+		if (opened_ms < SERVER_LINGER_MS)
+			fail_msg("at a cap of 1, with the only connection finished and lingering, a newcomer was "
+				 "served %ld ms after \"bye\", before the linger could end: a lingering "
+				 "connection counts toward the cap until it closes, and is never evicted (its "
+				 "reply may still be on its way); the newcomer is refused",
+				 opened_ms);
+		client_close(&late);
+		client_close(&done);
+		if (round == 3) {
+			printf("note: three times the newcomer came after the linger could have ended (this "
+			       "machine is slow now); the rule was not tested\n");
+			break;
+		}
+	}
+	stop(s);
+}
+
 /* ---- finishing and stopping -------------------------------------------------- */
-
-/* What FIONREAD says of fd: bytes not yet read, or -1 once fd is closed. */
-static int unread(int fd)
-{
-	int n = 0;
-	return ioctl(fd, FIONREAD, &n) == 0 ? n : -1;
-}
-
-static int drained(void *arg)
-{
-	return unread(*(int *)arg) <= 0;
-}
-
-static int closed(void *arg)
-{
-	return fcntl(*(int *)arg, F_GETFD) < 0;
-}
 
 /*
  * After "bye" the handler finishes: the server shuts its side down and
@@ -603,6 +694,33 @@ static void test_server_lingers_until_the_client_closes(void **state)
 	stop(s);
 }
 
+/*
+ * A finished connection whose client neither sends nor closes: the
+ * linger's deadline alone ends it, SERVER_LINGER_MS after the finish. No
+ * other deadline is near, so only a poll timeout that includes it wakes
+ * the loop in time.
+ */
+static void test_server_ends_a_silent_clients_linger_on_time(void **state)
+{
+	(void)state;
+	echo_idle_ms = 60000; /* nothing else wakes the loop */
+	struct server *s = start();
+	struct client c = connect_to(s);
+	expect_echo(&c, "bye", "the server echoes bye");
+	int fd = server_side_fd();
+	if (client_wait_eof(&c, harness_wait_ms()) != 1)
+		fail_msg("after SERVER_FINISH the client read no end of file: shut down the sending side "
+			 "(shutdown(fd, SHUT_WR))");
+	long bound = SERVER_LINGER_MS + harness_bound_ms(1000);
+	if (!harness_wait_until_ms(closed, &fd, bound))
+		fail_msg("a finished connection whose client stays silent was still open %ld ms after its end "
+			 "of file; a linger lasts SERVER_LINGER_MS (%d ms): put the lingering connections' "
+			 "deadlines in poll's timeout too, or nothing wakes the loop to end them",
+			 bound, SERVER_LINGER_MS);
+	client_close(&c);
+	stop(s);
+}
+
 static void test_server_stop_wakes_the_loop(void **state)
 {
 	(void)state;
@@ -621,6 +739,51 @@ static void test_server_stop_wakes_the_loop(void **state)
 	if (client_wait_eof(&c, harness_wait_ms()) != 1)
 		fail_msg("a connection waiting for its client is still open after server_stop");
 	client_close(&c);
+}
+
+static void *stop_server(void *s)
+{
+	server_stop(s);
+	return NULL;
+}
+
+/*
+ * server_stop while a reply of ECHO_BIG bytes is half sent to a client
+ * that reads slowly: the connection waiting for its client closes at once,
+ * and the reply arrives whole before its connection closes.
+ */
+static void test_server_stop_lets_a_reply_being_written_arrive_whole(void **state)
+{
+	(void)state;
+	echo_idle_ms = 60000; /* no deadline ends the reply */
+	struct server *s = start();
+	struct client busy;
+	if (client_open(&busy, "127.0.0.1", server_port(s), 4096) != 0)
+		fail_msg("cannot connect: %s", strerror(errno));
+	client_send(&busy, "big\n");
+	char head[1];
+	if (client_read(&busy, head, 1, harness_wait_ms()) != 1)
+		fail_msg("the large reply did not start");
+	struct client idle = connect_to(s);
+	expect_echo(&idle, "hi", "a second client is served while the first one's reply waits");
+	struct harness_thread stopper;
+	harness_thread_start(&stopper, stop_server, s);
+	harness_on_hang("a client waited for its reply while the server stopped");
+	if (client_wait_eof(&idle, harness_wait_ms()) != 1)
+		fail_msg("server_stop did not close a connection waiting for its client");
+	/* The stop has begun: the rest of the reply comes now, or never. */
+	size_t rest = client_skip(&busy, BIG - 1, harness_wait_ms());
+	if (rest != BIG - 1)
+		fail_msg("server_stop cut a reply in the middle: its client got %zu of %u bytes. A connection "
+			 "polled for POLLOUT is being answered: the stop keeps it until its handler no longer "
+			 "asks to write (or its deadline passes), and closes only the others",
+			 rest + 1, BIG);
+	if (client_wait_eof(&busy, harness_wait_ms()) != 1)
+		fail_msg("after its whole reply, the connection stayed open while the server stopped");
+	if (!harness_thread_join_within(&stopper, harness_wait_ms()))
+		fail_msg("server_stop did not return once the last reply was sent and every connection closed");
+	client_close(&busy);
+	client_close(&idle);
 }
 
 static void test_server_stop_leaks_no_descriptor(void **state)
@@ -660,6 +823,7 @@ int main(int argc, char **argv)
 	    HTEST(test_server_restarts_on_its_port_at_once, L07 "#listening"),
 	    HTEST(test_server_port_in_use_is_an_error, L07 "#listening"),
 	    HTEST(test_server_listens_on_ipv6_and_on_every_interface, L07 "#listening"),
+	    HTEST(test_server_turns_ipv6_only_off_whatever_the_system_default, L07 "#listening"),
 	    HTEST(test_server_serves_others_while_a_client_stalls, L07 "#the-loop"),
 	    HTEST(test_server_serves_others_while_a_client_does_not_read, L07 "#the-loop"),
 	    HTEST(test_server_keeps_serving_after_a_signal, L07 "#the-loop"),
@@ -667,8 +831,11 @@ int main(int argc, char **argv)
 	    HTEST(test_server_calls_expired_at_the_deadline, L07 "#the-loop"),
 	    HTEST(test_server_evicts_the_connection_waiting_longest, L07 "#the-connection-cap"),
 	    HTEST(test_server_refuses_when_every_connection_is_writing, L07 "#the-connection-cap"),
+	    HTEST(test_server_refuses_while_the_cap_is_full_of_lingering_connections, L07 "#the-connection-cap"),
 	    HTEST(test_server_lingers_until_the_client_closes, L07 "#finishing-a-connection"),
+	    HTEST(test_server_ends_a_silent_clients_linger_on_time, L07 "#finishing-a-connection"),
 	    HTEST(test_server_stop_wakes_the_loop, L07 "#stopping"),
+	    HTEST(test_server_stop_lets_a_reply_being_written_arrive_whole, L07 "#stopping"),
 	    HTEST(test_server_stop_leaks_no_descriptor, L07 "#stopping"),
 	};
 	return harness_main(argc, argv, "07-server", tests, HARNESS_COUNT(tests));

@@ -604,7 +604,12 @@ int harness_main(int argc, char **argv, const char *lesson, const struct harness
 
 int harness_wait_until(int (*pred)(void *), void *arg)
 {
-	struct timespec deadline = deadline_after_ms(harness_wait_ms());
+	return harness_wait_until_ms(pred, arg, harness_wait_ms());
+}
+
+int harness_wait_until_ms(int (*pred)(void *), void *arg, long ms)
+{
+	struct timespec deadline = deadline_after_ms(ms);
 	const struct timespec pause = {0, 200000}; /* 0.2 ms between looks */
 	while (!pred(arg)) {
 		/* After a stub, nothing waited for is coming (notimpl.h). */

@@ -76,6 +76,8 @@ long harness_bound_ms(long ms);
  * a property within a deadline, it does not guess with a sleep.
  */
 int harness_wait_until(int (*pred)(void *), void *arg);
+/* The same within ms: for a bound the contract sets (a linger's end). */
+int harness_wait_until_ms(int (*pred)(void *), void *arg, long ms);
 
 /* A thread whose end the test can wait for with a deadline. */
 struct harness_thread {

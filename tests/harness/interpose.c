@@ -15,6 +15,8 @@
  *    the report of a hung test can name a lock that was never released;
  *  - every condition variable's clock is recorded, and a timed wait on one
  *    that runs on the realtime clock fails the test.
+ * And socket is wrapped, so that a test can make every IPv6 socket start
+ * IPv6-only, as on a machine whose net.ipv6.bindv6only is 1.
  */
 #define _GNU_SOURCE
 #include "interpose.h"
@@ -22,11 +24,13 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -590,4 +594,33 @@ int __wrap_pthread_cond_destroy(pthread_cond_t *cv)
 	if (rc == 0)
 		atomic_fetch_sub(&conds_alive, 1);
 	return rc;
+}
+
+/* ---- sockets ------------------------------------------------------------------ */
+
+int __real_socket(int domain, int type, int protocol);
+
+/* Set by one test and read by the server's thread, which it starts later. */
+static atomic_int v6only_default;
+
+void harness_ipv6_only_by_default(void)
+{
+	atomic_store(&v6only_default, 1);
+}
+
+/* An IPv6 socket starts with IPV6_V6ONLY as net.ipv6.bindv6only says; a
+ * test can have it start on, whatever this machine's setting, so that
+ * code relying on the default (off on most machines) shows. */
+int __wrap_socket(int domain, int type, int protocol)
+{
+	int fd = __real_socket(domain, type, protocol);
+	int on = 1;
+	if (fd >= 0 && domain == AF_INET6 && atomic_load(&v6only_default) &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) != 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
 }

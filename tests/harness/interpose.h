@@ -12,7 +12,7 @@
  *
  * pthread_join and pthread_cond_destroy are wrapped too, so that a test
  * can ask which threads were never joined and how many condition
- * variables are alive (below).
+ * variables are alive (below); and socket, for the default of IPV6_V6ONLY.
  */
 #ifndef INTERPOSE_H
 #define INTERPOSE_H
@@ -66,5 +66,10 @@ long harness_conds_alive(void);
  * is freed. fn must not fail the test (it may run on any thread); it
  * records what it saw for the test to check. */
 void harness_before_cond_destroy(void (*fn)(void *), void *arg);
+
+/* From now on, every IPv6 socket this program opens starts with
+ * IPV6_V6ONLY on, as on a machine whose net.ipv6.bindv6only is 1 (most
+ * have 0): a server that wants IPv4 on its IPv6 socket must say so. */
+void harness_ipv6_only_by_default(void);
 
 #endif

@@ -9,12 +9,15 @@
  * passes, and when it closes. Every socket is non-blocking, and the only
  * place the thread waits is poll(), so no connection can hold up another.
  *
- * At the cap (max_connections), a new connection evicts the one that has
- * waited longest for its client (events POLLIN, oldest waiting_since); if
- * every connection waits to write, the newcomer is sent handler->refusal,
- * and closed like a finished connection. Errors from accept never end the
- * loop; out of descriptors (EMFILE, ENFILE), accepting pauses for
- * SERVER_ACCEPT_PAUSE_MS instead of spinning.
+ * At the cap (max_connections, which counts open and lingering
+ * connections), a new connection evicts the open one that has waited
+ * longest for its client (events POLLIN, oldest waiting_since). One that
+ * waits to write, or lingers after SERVER_FINISH, is never evicted: its
+ * reply is still on its way. With nobody to evict, the newcomer is sent
+ * handler->refusal, and closed like a finished connection; a lingering
+ * connection holds its place for SERVER_LINGER_MS at most. Errors from
+ * accept never end the loop; out of descriptors (EMFILE, ENFILE),
+ * accepting pauses for SERVER_ACCEPT_PAUSE_MS instead of spinning.
  */
 #ifndef SERVER_H
 #define SERVER_H
@@ -93,10 +96,11 @@ int server_port(const struct server *s);
 
 /*
  * Wakes the loop and stops it: the listening socket closes at once, and
- * so does every connection that waits for its client (events POLLIN);
- * one that waits to write is kept until the handler no longer asks to
- * write, or its deadline closes it. Then joins the thread and frees
- * everything. Called once, from any thread but the server's.
+ * so does every connection that waits for its client (events POLLIN) or
+ * lingers; one that waits to write is kept until the handler no longer
+ * asks to write, or its deadline closes it, so a reply half sent arrives
+ * whole. Then joins the thread and frees everything. Called once, from
+ * any thread but the server's.
  */
 void server_stop(struct server *s);
 /* end snippet */

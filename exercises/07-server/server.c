@@ -51,7 +51,7 @@ struct server {
 	int port;
 	struct slot *slots; /* max_connections + REFUSE_SLOTS of them */
 	size_t nslots;
-	int active;   /* open and finished connections: at most max_connections */
+	int active;   /* open and lingering (finished) ones: at most max_connections */
 	int refusing; /* refused connections lingering: at most REFUSE_SLOTS */
 	int stopping; /* the wake byte came: finish the writers, then leave */
 	int accept_paused;

@@ -51,7 +51,7 @@ struct server {
 	int port;
 	struct slot *slots; /* max_connections + REFUSE_SLOTS of them */
 	size_t nslots;
-	int active;   /* open and finished connections: at most max_connections */
+	int active;   /* open and lingering (finished) ones: at most max_connections */
 	int refusing; /* refused connections lingering: at most REFUSE_SLOTS */
 	int stopping; /* the wake byte came: finish the writers, then leave */
 	int accept_paused;
@@ -284,8 +284,8 @@ static void apply(struct server *s, struct slot *sl, enum server_verdict v)
 }
 
 /* At the cap: closes the open connection that has waited longest for its
- * client. One that waits to write is being answered; closing it would cut
- * its answer. */
+ * client. One that waits to write is being answered, and one that lingers
+ * may still have its answer in flight: closing either could cut it. */
 static void evict_longest_waiting(struct server *s)
 {
 	struct slot *victim = NULL;

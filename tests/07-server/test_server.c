@@ -43,15 +43,17 @@ static pthread_mutex_t seen_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct {
 	pthread_t thread; /* the server's, once a connection has opened */
 	int have_thread;
-	int tid;     /* the same thread's task id (/proc/self/task/tid) */
-	int last_fd; /* the server's side of the latest connection */
+	int tid;		   /* the same thread's task id (/proc/self/task/tid) */
+	int last_fd;		   /* the server's side of the latest connection */
 	struct timespec last_open; /* when it opened */
 	int opened, closed;
 } seen;
 
 /* Set before server_start, read on the server's thread (pthread_create
- * orders the two). */
-static long echo_idle_ms = 5000;
+ * orders the two). A minute: longer than any test (a sanitizer's deadline
+ * is 30 s), so that no idle deadline closes a connection, or cuts a
+ * reply, or wakes the loop, unless the test sets a short one. */
+static long echo_idle_ms = 60000;
 static struct server_handler echo;
 
 static int watched_open(void *arg, struct server_conn *c)
@@ -122,6 +124,21 @@ static struct client connect_to(const struct server *s)
 	return c;
 }
 
+/* A client with a small receive buffer that asks for the ECHO_BIG bytes
+ * of "big"; with started, once the first byte has come (the rest is being
+ * written, and waits for the client to read). */
+static struct client ask_for_big(const struct server *s, int started)
+{
+	struct client c;
+	if (client_open(&c, "127.0.0.1", server_port(s), 4096) != 0)
+		fail_msg("cannot connect: %s", strerror(errno));
+	client_send(&c, "big\n");
+	char head[1];
+	if (started && client_read(&c, head, 1, harness_wait_ms()) != 1)
+		fail_msg("the large reply did not start");
+	return c;
+}
+
 /* Sends line (with its newline) and fails unless it comes back. */
 static void expect_echo(struct client *c, const char *line, const char *why)
 {
@@ -160,6 +177,18 @@ static int drained(void *arg)
 static int closed(void *arg)
 {
 	return fcntl(*(int *)arg, F_GETFD) < 0;
+}
+
+/* Has c say "bye", which the server echoes and then finishes: the client
+ * reads end of file. Returns the server's side, lingering now. */
+static int finish(struct client *c)
+{
+	expect_echo(c, "bye", "the server echoes bye");
+	int fd = server_side_fd();
+	if (client_wait_eof(c, harness_wait_ms()) != 1)
+		fail_msg("after SERVER_FINISH the client read no end of file: shut down the sending side "
+			 "(shutdown(fd, SHUT_WR))");
+	return fd;
 }
 
 static pthread_t server_thread(void)
@@ -293,10 +322,11 @@ static void test_server_turns_ipv6_only_off_whatever_the_system_default(void **s
 	struct server *s = start_on(":0", 8);
 	struct client c;
 	if (client_open(&c, "127.0.0.1", server_port(s), 0) != 0)
-		fail_msg("on a machine whose IPv6 sockets are IPv6-only by default (net.ipv6.bindv6only = 1), "
-			 "a server on \":0\" refused an IPv4 client (%s): the default is not the contract. Set "
-			 "IPV6_V6ONLY to 0 on the wildcard's IPv6 socket yourself, before bind",
-			 strerror(errno));
+		fail_msg(
+		    "on a machine whose IPv6 sockets are IPv6-only by default (net.ipv6.bindv6only = 1), "
+		    "a server on \":0\" refused an IPv4 client (%s): the default is not the contract. Set "
+		    "IPV6_V6ONLY to 0 on the wildcard's IPv6 socket yourself, before bind",
+		    strerror(errno));
 	expect_echo(&c, "v4", "\":PORT\" serves IPv4 clients on its IPv6 socket");
 	client_close(&c);
 	stop(s);
@@ -327,10 +357,7 @@ static void test_server_serves_others_while_a_client_does_not_read(void **state)
 {
 	(void)state;
 	struct server *s = start();
-	struct client idle;
-	if (client_open(&idle, "127.0.0.1", server_port(s), 4096) != 0)
-		fail_msg("cannot connect: %s", strerror(errno));
-	client_send(&idle, "big\n"); /* 8 MiB that it never reads: the socket fills */
+	struct client idle = ask_for_big(s, 0); /* 8 MiB that it never reads: the socket fills */
 	struct client other = connect_to(s);
 	expect_echo(&other, "hi",
 		    "a client that reads nothing of a large reply must not hold up another (a "
@@ -562,13 +589,7 @@ static void test_server_refuses_when_every_connection_is_writing(void **state)
 {
 	(void)state;
 	struct server *s = start_on("127.0.0.1:0", 1);
-	struct client busy;
-	if (client_open(&busy, "127.0.0.1", server_port(s), 4096) != 0)
-		fail_msg("cannot connect: %s", strerror(errno));
-	client_send(&busy, "big\n");
-	char head[4];
-	if (client_read(&busy, head, 1, harness_wait_ms()) != 1)
-		fail_msg("the large reply did not start");
+	struct client busy = ask_for_big(s, 1);
 	/* More newcomers at once than the server keeps lingering refusals
 	 * for: each is told, and closed. */
 	static struct client late[REFUSED_AT_ONCE];
@@ -616,15 +637,11 @@ static long ms_between(const struct timespec *a, const struct timespec *b)
 static void test_server_refuses_while_the_cap_is_full_of_lingering_connections(void **state)
 {
 	(void)state;
-	echo_idle_ms = 60000; /* no deadline but the linger's */
 	struct server *s = start_on("127.0.0.1:0", 1);
 	for (int round = 1;; round++) {
 		struct client done = connect_to(s);
 		struct timespec t0 = clock_now(); /* the linger begins after this */
-		expect_echo(&done, "bye", "the server echoes bye");
-		int fd = server_side_fd();
-		if (client_wait_eof(&done, harness_wait_ms()) != 1)
-			fail_msg("after SERVER_FINISH the client read no end of file");
+		int fd = finish(&done);
 		struct client late = connect_to(s);
 		client_send(&late, "late\n");
 		char got[16] = "";
@@ -632,11 +649,13 @@ static void test_server_refuses_while_the_cap_is_full_of_lingering_connections(v
 		if (strcmp(got, REFUSAL) == 0) {
 			client_close(&done); /* the linger ends, and with it the connection */
 			if (!harness_wait_until(closed, &fd))
-				fail_msg("the client of a lingering connection closed, and the server did not");
+				fail_msg(
+				    "the client of a lingering connection closed, and the server did not");
 			client_close(&late);
 			late = connect_to(s);
-			expect_echo(&late, "next",
-				    "once a lingering connection has closed, its place under the cap is free");
+			expect_echo(
+			    &late, "next",
+			    "once a lingering connection has closed, its place under the cap is free");
 			client_close(&late);
 			break;
 		}
@@ -646,11 +665,12 @@ static void test_server_refuses_while_the_cap_is_full_of_lingering_connections(v
 		long opened_ms = ms_between(&t0, &seen.last_open);
 		pthread_mutex_unlock(&seen_mu);
 		if (opened_ms < SERVER_LINGER_MS)
-			fail_msg("at a cap of 1, with the only connection finished and lingering, a newcomer was "
-				 "served %ld ms after \"bye\", before the linger could end: a lingering "
-				 "connection counts toward the cap until it closes, and is never evicted (its "
-				 "reply may still be on its way); the newcomer is refused",
-				 opened_ms);
+			fail_msg(
+			    "at a cap of 1, with the only connection finished and lingering, a newcomer was "
+			    "served %ld ms after \"bye\", before the linger could end: a lingering "
+			    "connection counts toward the cap until it closes, and is never evicted (its "
+			    "reply may still be on its way); the newcomer is refused",
+			    opened_ms);
 		client_close(&late);
 		client_close(&done);
 		if (round == 3) {
@@ -675,11 +695,7 @@ static void test_server_lingers_until_the_client_closes(void **state)
 	(void)state;
 	struct server *s = start();
 	struct client c = connect_to(s);
-	expect_echo(&c, "bye", "the server echoes bye");
-	int fd = server_side_fd();
-	if (client_wait_eof(&c, harness_wait_ms()) != 1)
-		fail_msg("after SERVER_FINISH the client read no end of file: shut down the sending side "
-			 "(shutdown(fd, SHUT_WR))");
+	int fd = finish(&c);
 	client_send(&c, "more, which the server reads and drops\n");
 	if (!harness_wait_until(drained, &fd))
 		fail_msg("a lingering connection's bytes were not read within %ld ms", harness_wait_ms());
@@ -703,20 +719,16 @@ static void test_server_lingers_until_the_client_closes(void **state)
 static void test_server_ends_a_silent_clients_linger_on_time(void **state)
 {
 	(void)state;
-	echo_idle_ms = 60000; /* nothing else wakes the loop */
 	struct server *s = start();
 	struct client c = connect_to(s);
-	expect_echo(&c, "bye", "the server echoes bye");
-	int fd = server_side_fd();
-	if (client_wait_eof(&c, harness_wait_ms()) != 1)
-		fail_msg("after SERVER_FINISH the client read no end of file: shut down the sending side "
-			 "(shutdown(fd, SHUT_WR))");
+	int fd = finish(&c);
 	long bound = SERVER_LINGER_MS + harness_bound_ms(1000);
 	if (!harness_wait_until_ms(closed, &fd, bound))
-		fail_msg("a finished connection whose client stays silent was still open %ld ms after its end "
-			 "of file; a linger lasts SERVER_LINGER_MS (%d ms): put the lingering connections' "
-			 "deadlines in poll's timeout too, or nothing wakes the loop to end them",
-			 bound, SERVER_LINGER_MS);
+		fail_msg(
+		    "a finished connection whose client stays silent was still open %ld ms after its end "
+		    "of file; a linger lasts SERVER_LINGER_MS (%d ms): put the lingering connections' "
+		    "deadlines in poll's timeout too, or nothing wakes the loop to end them",
+		    bound, SERVER_LINGER_MS);
 	client_close(&c);
 	stop(s);
 }
@@ -724,7 +736,6 @@ static void test_server_ends_a_silent_clients_linger_on_time(void **state)
 static void test_server_stop_wakes_the_loop(void **state)
 {
 	(void)state;
-	echo_idle_ms = 60000; /* no deadline wakes the loop during the test */
 	struct server *s = start();
 	struct client c = connect_to(s);
 	expect_echo(&c, "hi", "the server answers before the stop");
@@ -755,15 +766,8 @@ static void *stop_server(void *s)
 static void test_server_stop_lets_a_reply_being_written_arrive_whole(void **state)
 {
 	(void)state;
-	echo_idle_ms = 60000; /* no deadline ends the reply */
 	struct server *s = start();
-	struct client busy;
-	if (client_open(&busy, "127.0.0.1", server_port(s), 4096) != 0)
-		fail_msg("cannot connect: %s", strerror(errno));
-	client_send(&busy, "big\n");
-	char head[1];
-	if (client_read(&busy, head, 1, harness_wait_ms()) != 1)
-		fail_msg("the large reply did not start");
+	struct client busy = ask_for_big(s, 1);
 	struct client idle = connect_to(s);
 	expect_echo(&idle, "hi", "a second client is served while the first one's reply waits");
 	struct harness_thread stopper;
@@ -774,14 +778,16 @@ static void test_server_stop_lets_a_reply_being_written_arrive_whole(void **stat
 	/* The stop has begun: the rest of the reply comes now, or never. */
 	size_t rest = client_skip(&busy, BIG - 1, harness_wait_ms());
 	if (rest != BIG - 1)
-		fail_msg("server_stop cut a reply in the middle: its client got %zu of %u bytes. A connection "
-			 "polled for POLLOUT is being answered: the stop keeps it until its handler no longer "
-			 "asks to write (or its deadline passes), and closes only the others",
-			 rest + 1, BIG);
+		fail_msg(
+		    "server_stop cut a reply in the middle: its client got %zu of %u bytes. A connection "
+		    "polled for POLLOUT is being answered: the stop keeps it until its handler no longer "
+		    "asks to write (or its deadline passes), and closes only the others",
+		    rest + 1, BIG);
 	if (client_wait_eof(&busy, harness_wait_ms()) != 1)
 		fail_msg("after its whole reply, the connection stayed open while the server stopped");
 	if (!harness_thread_join_within(&stopper, harness_wait_ms()))
-		fail_msg("server_stop did not return once the last reply was sent and every connection closed");
+		fail_msg(
+		    "server_stop did not return once the last reply was sent and every connection closed");
 	client_close(&busy);
 	client_close(&idle);
 }
@@ -831,7 +837,8 @@ int main(int argc, char **argv)
 	    HTEST(test_server_calls_expired_at_the_deadline, L07 "#the-loop"),
 	    HTEST(test_server_evicts_the_connection_waiting_longest, L07 "#the-connection-cap"),
 	    HTEST(test_server_refuses_when_every_connection_is_writing, L07 "#the-connection-cap"),
-	    HTEST(test_server_refuses_while_the_cap_is_full_of_lingering_connections, L07 "#the-connection-cap"),
+	    HTEST(test_server_refuses_while_the_cap_is_full_of_lingering_connections,
+		  L07 "#the-connection-cap"),
 	    HTEST(test_server_lingers_until_the_client_closes, L07 "#finishing-a-connection"),
 	    HTEST(test_server_ends_a_silent_clients_linger_on_time, L07 "#finishing-a-connection"),
 	    HTEST(test_server_stop_wakes_the_loop, L07 "#stopping"),

@@ -399,7 +399,7 @@ int harness_threads_unjoined(void *(*fn)(void *))
 	int n = 0;
 	track_lock();
 	for (int i = 0; i < THREAD_SLOTS; i++)
-		n += tracked[i].live && tracked[i].fn == fn;
+		n += tracked[i].live && (fn == NULL || tracked[i].fn == fn);
 	track_unlock();
 	return n;
 }

@@ -51,7 +51,9 @@ int harness_fail_pending(void);
  * around it fill. */
 void harness_hold_thread(void *(*fn)(void *));
 void harness_release_held(void);
-/* Threads started to run fn and not joined (yet). */
+/* Threads started to run fn and not joined (yet); fn NULL: any function
+ * (a thread that code under test starts for itself, by a function the
+ * test cannot name). */
 int harness_threads_unjoined(void *(*fn)(void *));
 /* Calls of pthread_join on a thread that was joined already (or on the
  * caller itself): refused with ESRCH, and counted here. */

@@ -212,6 +212,20 @@ static const char *hung_script(void)
 	return s != NULL && *s != '\0' ? s : "tests/harness/hung.py";
 }
 
+/* Keeps the report that starts at start, up to gdb's own "[Inferior ..."
+ * line (a source line it quotes may hold a "[" of its own). A heading
+ * with no thread under it (all of them outside the learner's files and
+ * the tests, or gone by the time gdb looked) is left out altogether. */
+static void keep_report(struct outcome *o, const char *start)
+{
+	const char *end = strstr(start, "[Inferior");
+	int n = end != NULL ? (int)(end - start) : (int)strlen(start);
+	snprintf(o->report, sizeof(o->report), "%.*s", n, start);
+	const char *below = o->report + strcspn(o->report, "\n");
+	if (below[strspn(below, " \t\n")] == '\0')
+		o->report[0] = '\0';
+}
+
 /* Runs gdb on the hung child (tests/harness/hung.py says what it prints)
  * and keeps its output in o->report, from the report's first line on:
  * what gdb says while attaching is noise here. */
@@ -257,7 +271,7 @@ static void run_gdb(pid_t pid, struct outcome *o)
 			 "(no report of where each thread waits: gdb could not look: %.*s)\n",
 			 (int)strcspn(raw, "\n"), raw);
 	else /* up to gdb's own "[Inferior 1 (process N) detached]" */
-		snprintf(o->report, sizeof(o->report), "%.*s", (int)strcspn(start, "["), start);
+		keep_report(o, start);
 	o->report_len = strlen(o->report);
 }
 

@@ -105,7 +105,7 @@ $(BUILD)/obj/%.o: %.c | deps-present
 # code (every lesson) under abuse. Not a lesson and not graded; make check
 # runs it on the reference.
 HARDENING := $(patsubst tests/hardening/%.c,%,$(wildcard tests/hardening/test_*.c))
-HARDENING_DEPS = tests/08-http/http_client.c $(HARNESS_SRCS) $(LIB_SRCS) \
+HARDENING_DEPS = $(HARNESS_SRCS) $(LIB_SRCS) \
 	$(foreach m,$(LESSONS),$(wildcard $(IMPL)/$m/*.c))
 $(OUT)/hardening/%: $(call obj,tests/hardening/%.c $(HARDENING_DEPS))
 	@mkdir -p $(@D)

@@ -17,4 +17,10 @@ int arg_whole(const char *text, unsigned long long min, unsigned long long max, 
  * one: no sign, no spaces, nothing after it, not NaN. */
 int arg_decimal(const char *text, double min, double max, double *out);
 
+/* After a getopt_long loop that set bad when an option or its value was
+ * wrong: 0 if bad is 0 and no argument is left over (optind == argc);
+ * otherwise says on stderr which argument was wrong, after "prog: ", and
+ * returns -1. */
+int arg_rest(const char *prog, int bad, int argc, char **argv);
+
 #endif

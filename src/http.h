@@ -1,8 +1,9 @@
 /*
  * http.h - lesson 08: a hand-written HTTP/1.1 server for /metrics.
  *
- * No HTTP library: sockets, a request parser, a response writer and a
- * poll() loop. One thread serves every connection; no connection can block
+ * No HTTP library: a request parser, a response writer and a state
+ * machine per connection, run by lesson 07's server (server.h): one
+ * thread, one poll() loop, every connection; no connection can block
  * another, because every socket is non-blocking and every connection has
  * deadlines. What it answers:
  *   GET or HEAD /metrics  200, Content-Type: text/plain; version=0.0.4;
@@ -84,7 +85,7 @@ int http_respond(const struct http_request *req, http_render_fn render, void *ar
 void http_respond_error(int status, struct strbuf *out);
 /* end snippet */
 
-/* ---- the server --------------------------------------------------------- */
+/* ---- the server (on server.h's; listen and max_connections are its own) ---- */
 
 /* snippet: config */
 struct http_server_config {

@@ -117,8 +117,9 @@ struct metric_family *metrics_histogram(struct metrics_registry *reg, const char
 /*
  * Updates the series of the given label values (nlabels of them; NULL when
  * the family has no labels), creating it at zero first if needed.
- * Returns 0; -1 with errno EINVAL for a negative or NaN counter delta or a
- * wrong family type; -1 with errno ENOSPC when the family already has
+ * Returns 0; -1 with errno EINVAL for a negative or NaN counter delta, a
+ * wrong family type or a missing (NULL) label value, and nothing changes;
+ * -1 with errno ENOSPC when the family already has
  * series_limit series (the update is counted as dropped).
  * metrics_counter_add(f, values, 0) creates a series without changing it:
  * do that for every series known in advance, so it is exported at 0.

@@ -224,8 +224,10 @@ struct line *parser_unwrap(struct parser_stage *st, struct line *line);
 
 /* Frees the pieces still held (their line never ended) and counts them in
  * stats.discarded. parser_run does not call it: whoever started the stage
- * calls it once, after the stage's last parser_step (after joining the
- * thread that ran parser_run), as it frees the channels. */
+ * calls it after the stage's last parser_step (after joining the thread
+ * that ran parser_run). Afterwards it holds nothing, so a call again frees
+ * and counts nothing: the pipeline calls it at the end of every stop, and
+ * a second stop is allowed. */
 void parser_finish(struct parser_stage *st);
 /* end snippet */
 

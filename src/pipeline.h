@@ -181,6 +181,23 @@ unsigned long long pipeline_lines_discarded(struct pipeline *p);
  * loops. */
 int pipeline_config_batched(const struct pipeline_config *cfg);
 
+/* snippet: watch */
+/*
+ * Lesson 13: the pipeline watching itself. pipeline_watch_register
+ * registers, in p->reg, how full each channel between the stages is and
+ * can be (gauges logpipe_channel_depth and logpipe_channel_capacity, label
+ * channel: lines, entries, passed) and, when the stages run in runners,
+ * how long each has waited (the counter
+ * logpipe_stage_blocked_seconds_total, labels stage and op) into
+ * p->channel_depth, p->channel_capacity and p->blocked (NULL without
+ * runners). Returns 0, or -1 if the registry refused one. Called once by
+ * pipeline_start. pipeline_watch_copy sets them from the channels
+ * (chan_len, chan_cap) and the runners (stage_export), at each scrape.
+ */
+int pipeline_watch_register(struct pipeline *p);
+void pipeline_watch_copy(struct pipeline *p);
+/* end snippet */
+
 /* snippet: cancel */
 /*
  * Lesson 13: stops now instead of draining. Closes cancel and every

@@ -58,6 +58,7 @@ struct stage_runner {
 					before its next batch (lesson 13) */
 	size_t batch;		     /* items per channel operation, 1 to STAGE_MAX_BATCH */
 	size_t workers;		     /* threads, 1 to STAGE_MAX_WORKERS */
+	const char *name;	     /* the stage's name in its metrics (lesson 13); may be NULL */
 	/* The runner's own: */
 	atomic_size_t running; /* workers that have not finished: the last one closes out */
 	atomic_ullong recv_ns; /* time all workers spent in chan_recv_many, in nanoseconds (lesson 13) */
@@ -104,6 +105,19 @@ void *stage_worker(void *arg);
  * are atomic. */
 enum chan_status stage_recv(struct stage_runner *r, void *items[], size_t *got);
 size_t stage_send(struct stage_runner *r, void *const results[], size_t n);
+/* end snippet */
+
+/* snippet: export */
+struct metric_family;
+
+/* Lesson 13: a runner's waits as a scrape sees them. blocked is a counter
+ * family with the labels stage and op (logpipe_stage_blocked_seconds_total).
+ * Sets blocked{stage=r->name,op="recv"} to r->recv_ns and, for a runner
+ * with an out, blocked{stage=r->name,op="send"} to r->send_ns, both in
+ * seconds, the unit Prometheus uses for every time; a runner without out
+ * (the last stage) has no op="send" series at all. Called at every scrape
+ * while the workers add to the totals. */
+void stage_export(const struct stage_runner *r, struct metric_family *blocked);
 /* end snippet */
 
 #endif

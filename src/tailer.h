@@ -173,6 +173,8 @@ void tailer_group_free(struct tailer_group *g);
 /* end snippet */
 
 /* ---- the pieces the tailer is built from (each tested on its own) ------ */
+/* (The follower's own pieces, and its state, are in follower.h: lesson
+ * 03's internal contract, which the rest of the pipeline never includes.) */
 
 /* snippet: splitter */
 /*

@@ -6,6 +6,11 @@
  * list, hash chain, value and reg->series_dropped. What a family was
  * registered with (name, help, type, label names, bounds, reg) never
  * changes afterwards, so it is read without the lock.
+ *
+ * Given: creating and freeing registries and families, the checks of
+ * names, hashing, and repairing label values. Yours: creating and finding
+ * a series under the lock (series_create, series_get), and the updates
+ * (series_lock and the four functions of the contract).
  */
 #include "metrics.h"
 #include "notimpl.h"
@@ -77,23 +82,83 @@ unsigned long long metrics_series_dropped(struct metrics_registry *reg)
 	return n;
 }
 
-/* ---- names ----------------------------------------------------------------- */
+/* ---- names (given) --------------------------------------------------------- */
+
+/* ASCII ranges on purpose: isalpha() follows the locale, and a name that
+ * passes in one locale must pass in all of them. */
+static int is_name_start(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+static int is_name_char(char c)
+{
+	return is_name_start(c) || (c >= '0' && c <= '9');
+}
+
+/* [a-zA-Z_:][a-zA-Z0-9_:]* */
+static int metric_name_ok(const char *name)
+{
+	if (name == NULL || !(is_name_start(name[0]) || name[0] == ':'))
+		return 0;
+	for (const char *p = name + 1; *p != '\0'; p++)
+		if (!is_name_char(*p) && *p != ':')
+			return 0;
+	return 1;
+}
+
+/* [a-zA-Z_][a-zA-Z0-9_]*, and not __reserved. */
+static int label_name_ok(const char *name)
+{
+	if (name == NULL || !is_name_start(name[0]) || strncmp(name, "__", 2) == 0)
+		return 0;
+	for (const char *p = name + 1; *p != '\0'; p++)
+		if (!is_name_char(*p))
+			return 0;
+	return 1;
+}
+
+static int label_names_ok(enum metric_type type, size_t nlabels, const char *const label_names[])
+{
+	if (nlabels > METRICS_MAX_LABELS || (nlabels > 0 && label_names == NULL))
+		return 0;
+	for (size_t i = 0; i < nlabels; i++) {
+		if (!label_name_ok(label_names[i]))
+			return 0;
+		/* A histogram's samples carry le themselves. */
+		if (type == METRIC_HISTOGRAM && strcmp(label_names[i], "le") == 0)
+			return 0;
+		/* {a="1",a="2"} is not a label set. */
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(label_names[i], label_names[j]) == 0)
+				return 0;
+	}
+	return 1;
+}
+
+/* Finite and increasing: +Inf is the implicit last bucket. */
+static int bounds_ok(const double *bounds, size_t nbounds)
+{
+	if (nbounds > METRICS_MAX_BUCKETS || (nbounds > 0 && bounds == NULL))
+		return 0;
+	for (size_t i = 0; i < nbounds; i++) {
+		if (!isfinite(bounds[i]) || (i > 0 && !(bounds[i] > bounds[i - 1])))
+			return 0;
+	}
+	return 1;
+}
 
 /* 0 if a family may be registered with these; -1 with errno EINVAL if not. */
 static int family_check(enum metric_type type, const char *name, const char *help, size_t nlabels,
 			const char *const label_names[], const double *bounds, size_t nbounds)
 {
-	/* TODO: replace this stub with your code (the lesson section is named below). */
-	(void)type;
-	(void)name;
-	(void)help;
-	(void)nlabels;
-	(void)label_names;
-	(void)bounds;
-	(void)nbounds;
-	NOT_IMPLEMENTED("family_check", "lessons/06-metrics/README.md#names");
-	errno = ENOSYS;
-	return -1;
+	int ok = metric_name_ok(name) && help != NULL && label_names_ok(type, nlabels, label_names) &&
+		 (type != METRIC_HISTOGRAM || bounds_ok(bounds, nbounds));
+	if (!ok) {
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
 }
 
 /* ---- families ---------------------------------------------------------------- */
@@ -186,13 +251,124 @@ struct metric_family *metrics_histogram(struct metrics_registry *reg, const char
 	return family_register(reg, METRIC_HISTOGRAM, name, help, nlabels, label_names, bounds, nbounds);
 }
 
-/* ---- series ------------------------------------------------------------------ */
+/* ---- series: finding them (given) -------------------------------------------- */
+
+/* FNV-1a over the values, each followed by a 0 byte so that ("ab", "c")
+ * and ("a", "bc") hash apart. */
+EXERCISE_HELPER static size_t values_hash(size_t nlabels, const char *const values[])
+{
+	uint64_t h = 14695981039346656037u;
+	for (size_t i = 0; i < nlabels; i++) {
+		for (const unsigned char *p = (const unsigned char *)values[i];; p++) {
+			h = (h ^ *p) * 1099511628211u;
+			if (*p == '\0')
+				break;
+		}
+	}
+	return (size_t)(h % METRICS_HASH_BUCKETS);
+}
+
+/* The series of f in hash chain h whose values are all equal to values[],
+ * or NULL. Called with reg->mu held. */
+EXERCISE_HELPER static struct metric_series *series_find(struct metric_family *f, const char *const values[],
+							 size_t h)
+{
+	for (struct metric_series *s = f->hash[h]; s != NULL; s = s->next_in_hash) {
+		size_t i = 0;
+		while (i < f->nlabels && strcmp(s->label_values[i], values[i]) == 0)
+			i++;
+		if (i == f->nlabels)
+			return s;
+	}
+	return NULL;
+}
+
+/*
+ * A copy of value with every invalid UTF-8 sequence replaced by U+FFFD:
+ * what a series stores and a scrape shows. The label escaper already
+ * knows UTF-8, so the copy is its output with its three escapes undone
+ * (this is why a stub escaper fails the series tests too).
+ */
+static char *valid_utf8_copy(const char *value)
+{
+	struct strbuf sb = STRBUF_INIT;
+	metrics_escape_label_value(&sb, value);
+	/* For "" the escaper appends nothing, and strbuf_take would hand back a
+	 * buffer without its NUL; appending nothing explicitly writes one. */
+	strbuf_append(&sb, "", 0);
+	char *text = strbuf_take(&sb, NULL);
+	if (text == NULL)
+		return NULL;
+	char *w = text;
+	for (const char *r = text; *r != '\0'; r++) {
+		if (*r == '\\') {
+			r++;
+			*w++ = *r == 'n' ? '\n' : *r;
+		} else {
+			*w++ = *r;
+		}
+	}
+	*w = '\0';
+	return text;
+}
+
+/* Frees copies[0..n-1]. */
+static void values_free(char *copies[], size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(copies[i]);
+}
+
+/* Fills copies[] with repaired copies of values (the caller frees them
+ * with values_free). Returns 1 if one differs from its value, 0 if none
+ * does, -1 (errno ENOMEM, nothing kept) if a copy could not be made. */
+EXERCISE_HELPER static int values_repair(const struct metric_family *f, const char *const values[],
+					 char *copies[])
+{
+	int changed = 0;
+	for (size_t i = 0; i < f->nlabels; i++) {
+		copies[i] = valid_utf8_copy(values[i]);
+		if (copies[i] == NULL) {
+			values_free(copies, i);
+			errno = ENOMEM;
+			return -1;
+		}
+		changed = changed || strcmp(copies[i], values[i]) != 0;
+	}
+	return changed;
+}
+
+/* ---- series: creating them (yours) --------------------------------------------- */
+
+/*
+ * A new series at zero in f, holding copies (f->nlabels strings, already
+ * repaired), linked first in hash chain h and last in creation order
+ * (f->first .. f->last, through next_created), and counted in f->nseries.
+ * Called with reg->mu held. It takes the copies whatever happens: on
+ * failure it frees them and returns NULL with errno ENOSPC (f already has
+ * reg->series_limit series: add one to reg->series_dropped) or ENOMEM.
+ * Tested through the updates: test_series_limit_refuses_new_series_and_counts_drops,
+ * test_series_keep_their_own_copy_of_label_values, test_render_golden (creation order).
+ */
+EXERCISE_HELPER static struct metric_series *series_create(struct metric_family *f, char *copies[], size_t h)
+{
+	/* TODO: replace this stub with your code (the lesson section is named below). */
+	(void)f;
+	(void)h;
+	(void)copies;
+	NOT_IMPLEMENTED("series_create", "lessons/06-metrics/README.md#finding-a-series");
+	errno = ENOSYS;
+	return NULL;
+}
 
 /*
  * The series of values in f, created at zero if create is 1 and it is not
- * there. Called with reg->mu held. NULL with errno: EINVAL for missing
- * values, ENOENT (not there, create 0), ENOSPC (the series limit: counted
- * in series_dropped), ENOMEM.
+ * there. Called with reg->mu held. Looks values up as given first (no
+ * allocation on a hit); on a miss, looks again with repaired copies
+ * (values_repair), since a series stores its values repaired; creates
+ * with series_create only then. Every copy not kept is freed. NULL with
+ * errno: EINVAL for missing values, ENOENT (not there, create 0), ENOSPC
+ * (the series limit: counted in series_dropped), ENOMEM.
  */
 static struct metric_series *series_get(struct metric_family *f, const char *const values[], int create)
 {
@@ -217,6 +393,25 @@ double metrics_value(struct metric_family *f, const char *const values[])
 }
 
 /* ---- updates ----------------------------------------------------------------- */
+
+/*
+ * Locks the registry and finds or creates the series of values in f.
+ * Returns it with reg->mu held; or NULL, unlocked, with errno set (EINVAL
+ * if f is NULL or not of the type the update is for; series_get's errno
+ * otherwise). The one place an update takes the lock, so the one place
+ * its error path must let go of it.
+ */
+EXERCISE_HELPER static struct metric_series *series_lock(struct metric_family *f, enum metric_type type,
+							 const char *const values[])
+{
+	/* TODO: replace this stub with your code (the lesson section is named below). */
+	(void)f;
+	(void)type;
+	(void)values;
+	NOT_IMPLEMENTED("series_lock", "lessons/06-metrics/README.md#updates");
+	errno = ENOSYS;
+	return NULL;
+}
 
 int metrics_counter_add(struct metric_family *f, const char *const values[], double delta)
 {

@@ -151,57 +151,13 @@ static void wire_runners(struct pipeline *p)
 	p->runners[T_FILTER] = runner_of(p, p->entries, p->passed, filter_item, &p->filter,
 					 &p->filter.stats.passed, &p->filter.stats.discarded, 1);
 	p->runners[T_SINK] = runner_of(p, p->passed, NULL, count_item, &p->sink, NULL, NULL, 1);
+	for (int i = T_PARSER; i < T_COUNT; i++)
+		p->runners[i].name = stage_name[i];
 	int slow = slow_stage_index(p->cfg.slow_stage);
 	if (slow > 0) {
 		p->slow = (struct slow_step){p->runners[slow].step, p->runners[slow].ctx, p->cfg.slow_us};
 		p->runners[slow].step = slow_item;
 		p->runners[slow].ctx = &p->slow;
-	}
-}
-
-/* ---- lesson 13: the pipeline watching itself -------------------------------- */
-
-static const char *const channel_name[] = {"lines", "entries", "passed"};
-
-/* How full each channel is, and how full it can be; with stage runners,
- * how long each stage has waited on its input and its output. */
-static int make_self_metrics(struct pipeline *p)
-{
-	static const char *const channel[] = {"channel"};
-	static const char *const stage_op[] = {"stage", "op"};
-	p->channel_depth =
-	    metrics_gauge(p->reg, "logpipe_channel_depth",
-			  "Items buffered in each channel between two stages, at the scrape.", 1, channel);
-	p->channel_capacity =
-	    metrics_gauge(p->reg, "logpipe_channel_capacity",
-			  "How many items each channel between two stages can hold.", 1, channel);
-	if (p->channel_depth == NULL || p->channel_capacity == NULL)
-		return -1;
-	if (!runs_batched(p))
-		return 0;
-	p->blocked =
-	    metrics_counter(p->reg, "logpipe_stage_blocked_seconds_total",
-			    "Time a stage's workers spent receiving (op=recv) or sending (op=send) on "
-			    "its channels, waiting included.",
-			    2, stage_op);
-	return p->blocked != NULL ? 0 : -1;
-}
-
-static void copy_self_metrics(struct pipeline *p)
-{
-	struct chan *const chans[] = {p->lines, p->entries, p->passed};
-	for (size_t c = 0; c < sizeof(chans) / sizeof(chans[0]); c++) {
-		const char *v[] = {channel_name[c]};
-		metrics_gauge_set(p->channel_depth, v, (double)chan_len(chans[c]));
-		metrics_gauge_set(p->channel_capacity, v, (double)chan_cap(chans[c]));
-	}
-	for (int i = T_PARSER; p->blocked != NULL && i < T_COUNT; i++) {
-		const char *recv[] = {stage_name[i], "recv"};
-		const char *send[] = {stage_name[i], "send"};
-		metrics_counter_set(p->blocked, recv, (double)atomic_load(&p->runners[i].recv_ns) / 1e9);
-		if (i != T_SINK)
-			metrics_counter_set(p->blocked, send,
-					    (double)atomic_load(&p->runners[i].send_ns) / 1e9);
 	}
 }
 
@@ -250,7 +206,7 @@ EXERCISE_HELPER static int make_registry(struct pipeline *p)
 			       "Times the followed file was renamed away and recreated.");
 	p->truncations = file_counter(p, "logpipe_file_truncations_total",
 				 "Times the followed file shrank under the reader (copytruncate).");
-	if (make_self_metrics(p) != 0)
+	if (pipeline_watch_register(p) != 0)
 		return -1;
 	struct metric_family *info = metrics_gauge(p->reg, "logpipe_build_info",
 						   "The version of logpipe that runs; always 1.", 1, version);
@@ -322,9 +278,10 @@ static void drain(struct chan *ch, int of_lines, atomic_ullong *count)
 	}
 }
 
-/* Once every stage has ended. After an abandon (pipeline_cancel), what the
- * channels still hold was read but will never be counted anywhere else:
- * it is counted as left over, by the stage that would have taken it. */
+/* Once every stage has ended, at the end of every walk. After an abandon
+ * (pipeline_cancel), what the channels still hold was read but will never
+ * be counted anywhere else: it is counted as left over, by the stage that
+ * would have taken it. A second walk finds nothing here to count. */
 EXERCISE_HELPER static void settle(struct pipeline *p)
 {
 	drain(p->lines, 1, &p->left_over[T_PARSER]);
@@ -497,16 +454,6 @@ int pipeline_await_signal(struct pipeline *p)
 	return 0;
 }
 
-void pipeline_cancel(struct pipeline *p)
-{
-	/* cancel first, so that a runner woken by a closed channel already
-	 * sees it; done too, so that the tailer stops reading. A channel
-	 * closed twice only answers CHAN_CLOSED. */
-	struct chan *chans[] = {p->cancel, p->done, p->lines, p->entries, p->passed};
-	for (size_t i = 0; i < sizeof(chans) / sizeof(chans[0]); i++)
-		chan_close(chans[i]);
-}
-
 /* ---- what a scrape sees ----------------------------------------------------- */
 
 /* The tailers' counters: their sums, or with file_label one series per
@@ -560,7 +507,7 @@ EXERCISE_HELPER static void copy_stage_counters(struct pipeline *p)
 		metrics_counter_set(p->discarded, v, (double)stage_discarded(p, i));
 	}
 	metrics_counter_set(p->joined, NULL, (double)atomic_load(&p->parser.stats.joined));
-	copy_self_metrics(p);
+	pipeline_watch_copy(p);
 }
 
 char *pipeline_render(void *arg, size_t *len)

@@ -3,6 +3,9 @@
  * format: a number, a label value, a help text. Each appends to a strbuf
  * and knows nothing of registries, so each can be tested on its own. The
  * contract is in src/metrics.h.
+ *
+ * Given: metrics_format_value and the UTF-8 decoder, utf8_sequence.
+ * Yours: the two escapers, which apply the format's rules.
  */
 #include "metrics.h"
 #include "notimpl.h"
@@ -17,9 +20,10 @@
 /* 2^53: below it every integer is a double, and %.0f prints it exactly. */
 #define EXACT_INTEGER_LIMIT 9007199254740992.0
 
+/* Given: a detail of C's printf, not of the format. Read it, and see
+ * lessons/06-metrics/README.md#numbers-that-read-back for why. */
 void metrics_format_value(struct strbuf *out, double v)
 {
-	/* BEGIN SOLUTION */
 	/* printf says "inf" and "nan"; the format says "+Inf", "-Inf", "NaN". */
 	if (isnan(v)) {
 		strbuf_puts(out, "NaN");
@@ -45,18 +49,13 @@ void metrics_format_value(struct strbuf *out, double v)
 			break;
 	}
 	strbuf_puts(out, text);
-	/* END SOLUTION */
-	/* STUB
-	(void)out;
-	(void)v;
-	NOT_IMPLEMENTED("metrics_format_value", "lessons/06-metrics/README.md#formatting-a-value");
-	*/
 }
 
 /* ---- label values ------------------------------------------------------------ */
 
-/* BEGIN SOLUTION */
 /*
+ * Given: the UTF-8 decoder metrics_escape_label_value calls.
+ *
  * The length of the valid UTF-8 sequence at s (1 to 4), or 0 if there is
  * none; then *bad is the number of bytes to replace by one U+FFFD: the
  * longest start of a sequence that could still have been valid (at least
@@ -65,7 +64,7 @@ void metrics_format_value(struct strbuf *out, double v)
  * forms (C0, C1, E0 80..9F, F0 80..8F), surrogates (ED A0..BF) and code
  * points above U+10FFFF (F4 90.., F5..FF).
  */
-static size_t utf8_sequence(const unsigned char *s, size_t *bad)
+EXERCISE_HELPER static size_t utf8_sequence(const unsigned char *s, size_t *bad)
 {
 	unsigned char c = s[0];
 	size_t len;
@@ -101,7 +100,6 @@ static size_t utf8_sequence(const unsigned char *s, size_t *bad)
 	*bad = i;
 	return 0;
 }
-/* END SOLUTION */
 
 void metrics_escape_label_value(struct strbuf *out, const char *value)
 {

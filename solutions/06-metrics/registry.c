@@ -6,6 +6,11 @@
  * list, hash chain, value and reg->series_dropped. What a family was
  * registered with (name, help, type, label names, bounds, reg) never
  * changes afterwards, so it is read without the lock.
+ *
+ * Given: creating and freeing registries and families, the checks of
+ * names, hashing, and repairing label values. Yours: creating and finding
+ * a series under the lock (series_create, series_get), and the updates
+ * (series_lock and the four functions of the contract).
  */
 #include "metrics.h"
 #include "notimpl.h"
@@ -77,9 +82,8 @@ unsigned long long metrics_series_dropped(struct metrics_registry *reg)
 	return n;
 }
 
-/* ---- names ----------------------------------------------------------------- */
+/* ---- names (given) --------------------------------------------------------- */
 
-/* BEGIN SOLUTION */
 /* ASCII ranges on purpose: isalpha() follows the locale, and a name that
  * passes in one locale must pass in all of them. */
 static int is_name_start(char c)
@@ -143,13 +147,11 @@ static int bounds_ok(const double *bounds, size_t nbounds)
 	}
 	return 1;
 }
-/* END SOLUTION */
 
 /* 0 if a family may be registered with these; -1 with errno EINVAL if not. */
 static int family_check(enum metric_type type, const char *name, const char *help, size_t nlabels,
 			const char *const label_names[], const double *bounds, size_t nbounds)
 {
-	/* BEGIN SOLUTION */
 	int ok = metric_name_ok(name) && help != NULL && label_names_ok(type, nlabels, label_names) &&
 		 (type != METRIC_HISTOGRAM || bounds_ok(bounds, nbounds));
 	if (!ok) {
@@ -157,19 +159,6 @@ static int family_check(enum metric_type type, const char *name, const char *hel
 		return -1;
 	}
 	return 0;
-	/* END SOLUTION */
-	/* STUB
-	(void)type;
-	(void)name;
-	(void)help;
-	(void)nlabels;
-	(void)label_names;
-	(void)bounds;
-	(void)nbounds;
-	NOT_IMPLEMENTED("family_check", "lessons/06-metrics/README.md#names");
-	errno = ENOSYS;
-	return -1;
-	*/
 }
 
 /* ---- families ---------------------------------------------------------------- */
@@ -262,12 +251,11 @@ struct metric_family *metrics_histogram(struct metrics_registry *reg, const char
 	return family_register(reg, METRIC_HISTOGRAM, name, help, nlabels, label_names, bounds, nbounds);
 }
 
-/* ---- series ------------------------------------------------------------------ */
+/* ---- series: finding them (given) -------------------------------------------- */
 
-/* BEGIN SOLUTION */
 /* FNV-1a over the values, each followed by a 0 byte so that ("ab", "c")
  * and ("a", "bc") hash apart. */
-static size_t values_hash(size_t nlabels, const char *const values[])
+EXERCISE_HELPER static size_t values_hash(size_t nlabels, const char *const values[])
 {
 	uint64_t h = 14695981039346656037u;
 	for (size_t i = 0; i < nlabels; i++) {
@@ -280,7 +268,10 @@ static size_t values_hash(size_t nlabels, const char *const values[])
 	return (size_t)(h % METRICS_HASH_BUCKETS);
 }
 
-static struct metric_series *series_find(struct metric_family *f, const char *const values[], size_t h)
+/* The series of f in hash chain h whose values are all equal to values[],
+ * or NULL. Called with reg->mu held. */
+EXERCISE_HELPER static struct metric_series *series_find(struct metric_family *f, const char *const values[],
+							 size_t h)
 {
 	for (struct metric_series *s = f->hash[h]; s != NULL; s = s->next_in_hash) {
 		size_t i = 0;
@@ -295,8 +286,8 @@ static struct metric_series *series_find(struct metric_family *f, const char *co
 /*
  * A copy of value with every invalid UTF-8 sequence replaced by U+FFFD:
  * what a series stores and a scrape shows. The label escaper already
- * knows UTF-8, so the copy is its output with its three escapes undone.
- * Called only when a lookup misses, not on every update.
+ * knows UTF-8, so the copy is its output with its three escapes undone
+ * (this is why a stub escaper fails the series tests too).
  */
 static char *valid_utf8_copy(const char *value)
 {
@@ -321,16 +312,18 @@ static char *valid_utf8_copy(const char *value)
 	return text;
 }
 
+/* Frees copies[0..n-1]. */
 static void values_free(char *copies[], size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		free(copies[i]);
 }
 
-/* Fills copies[] with repaired copies of values. Returns 1 if one differs
- * from its value, 0 if none does, -1 (errno ENOMEM, nothing kept) if a
- * copy could not be made. */
-static int values_repair(const struct metric_family *f, const char *const values[], char *copies[])
+/* Fills copies[] with repaired copies of values (the caller frees them
+ * with values_free). Returns 1 if one differs from its value, 0 if none
+ * does, -1 (errno ENOMEM, nothing kept) if a copy could not be made. */
+EXERCISE_HELPER static int values_repair(const struct metric_family *f, const char *const values[],
+					 char *copies[])
 {
 	int changed = 0;
 	for (size_t i = 0; i < f->nlabels; i++) {
@@ -345,11 +338,21 @@ static int values_repair(const struct metric_family *f, const char *const values
 	return changed;
 }
 
-/* A new series at zero, last in creation order, holding copies. It takes
- * the copies whatever happens: they are freed if it fails (errno ENOSPC,
- * counted as dropped, or ENOMEM). */
-static struct metric_series *series_create(struct metric_family *f, char *copies[], size_t h)
+/* ---- series: creating them (yours) --------------------------------------------- */
+
+/*
+ * A new series at zero in f, holding copies (f->nlabels strings, already
+ * repaired), linked first in hash chain h and last in creation order
+ * (f->first .. f->last, through next_created), and counted in f->nseries.
+ * Called with reg->mu held. It takes the copies whatever happens: on
+ * failure it frees them and returns NULL with errno ENOSPC (f already has
+ * reg->series_limit series: add one to reg->series_dropped) or ENOMEM.
+ * Tested through the updates: test_series_limit_refuses_new_series_and_counts_drops,
+ * test_series_keep_their_own_copy_of_label_values, test_render_golden (creation order).
+ */
+EXERCISE_HELPER static struct metric_series *series_create(struct metric_family *f, char *copies[], size_t h)
 {
+	/* BEGIN SOLUTION */
 	struct metric_series *s = NULL;
 	int err = ENOMEM;
 	if (f->nseries >= f->reg->series_limit) {
@@ -373,14 +376,25 @@ static struct metric_series *series_create(struct metric_family *f, char *copies
 	f->last = s;
 	f->nseries++;
 	return s;
+	/* END SOLUTION */
+	/* STUB
+	(void)f;
+	(void)h;
+	(void)copies;
+	NOT_IMPLEMENTED("series_create", "lessons/06-metrics/README.md#finding-a-series");
+	errno = ENOSYS;
+	return NULL;
+	*/
 }
-/* END SOLUTION */
 
 /*
  * The series of values in f, created at zero if create is 1 and it is not
- * there. Called with reg->mu held. NULL with errno: EINVAL for missing
- * values, ENOENT (not there, create 0), ENOSPC (the series limit: counted
- * in series_dropped), ENOMEM.
+ * there. Called with reg->mu held. Looks values up as given first (no
+ * allocation on a hit); on a miss, looks again with repaired copies
+ * (values_repair), since a series stores its values repaired; creates
+ * with series_create only then. Every copy not kept is freed. NULL with
+ * errno: EINVAL for missing values, ENOENT (not there, create 0), ENOSPC
+ * (the series limit: counted in series_dropped), ENOMEM.
  */
 static struct metric_series *series_get(struct metric_family *f, const char *const values[], int create)
 {
@@ -438,15 +452,17 @@ double metrics_value(struct metric_family *f, const char *const values[])
 
 /* ---- updates ----------------------------------------------------------------- */
 
-/* BEGIN SOLUTION */
 /*
  * Locks the registry and finds or creates the series of values in f.
  * Returns it with reg->mu held; or NULL, unlocked, with errno set (EINVAL
- * if f is not of the type the update is for).
+ * if f is NULL or not of the type the update is for; series_get's errno
+ * otherwise). The one place an update takes the lock, so the one place
+ * its error path must let go of it.
  */
-static struct metric_series *series_lock(struct metric_family *f, enum metric_type type,
-					 const char *const values[])
+EXERCISE_HELPER static struct metric_series *series_lock(struct metric_family *f, enum metric_type type,
+							 const char *const values[])
 {
+	/* BEGIN SOLUTION */
 	if (f == NULL || f->type != type) {
 		errno = EINVAL;
 		return NULL;
@@ -459,8 +475,16 @@ static struct metric_series *series_lock(struct metric_family *f, enum metric_ty
 		errno = err;
 	}
 	return s;
+	/* END SOLUTION */
+	/* STUB
+	(void)f;
+	(void)type;
+	(void)values;
+	NOT_IMPLEMENTED("series_lock", "lessons/06-metrics/README.md#updates");
+	errno = ENOSYS;
+	return NULL;
+	*/
 }
-/* END SOLUTION */
 
 int metrics_counter_add(struct metric_family *f, const char *const values[], double delta)
 {

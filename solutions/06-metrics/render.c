@@ -6,6 +6,9 @@
  * is one instant: no update lands between a histogram's buckets and its
  * count, and no family is half new. Updates wait meanwhile; the work done
  * under the lock is formatting into memory, never I/O.
+ *
+ * Given: type_name and put_count. Yours: the three helpers below, whose
+ * contracts are written above each, and metrics_render.
  */
 #include "metrics.h"
 #include "notimpl.h"
@@ -14,8 +17,10 @@
 #include <errno.h>
 #include <math.h>
 
-/* BEGIN SOLUTION */
-static const char *type_name(enum metric_type type)
+/* ---- given ------------------------------------------------------------------ */
+
+/* The word the TYPE line uses for a type. */
+EXERCISE_HELPER static const char *type_name(enum metric_type type)
 {
 	switch (type) {
 	case METRIC_COUNTER:
@@ -28,16 +33,29 @@ static const char *type_name(enum metric_type type)
 	return "untyped";
 }
 
-/*
- * name{label="value",...} with the series' labels, then le="bound" if le
- * is not NULL; no braces at all when there is no label. The bound goes
- * through metrics_format_value too, so it always reads "0.005", "1",
- * "+Inf": the same text in every scrape, since le is a label and labels
- * are compared as text.
- */
-static void put_name_and_labels(struct strbuf *sb, const struct metric_family *f, const char *suffix,
-				const struct metric_series *s, const double *le)
+/* " n\n": the end of a sample line whose value is a count. */
+EXERCISE_HELPER static void put_count(struct strbuf *sb, unsigned long long n)
 {
+	strbuf_printf(sb, " %llu\n", n);
+}
+
+/* ---- yours ------------------------------------------------------------------- */
+
+/*
+ * Appends name + suffix, then {label="value",...} with the series' labels
+ * (values through metrics_escape_label_value), then le="bound" last if le
+ * is not NULL (the bound through metrics_format_value, so it reads
+ * "0.005", "1", "+Inf" in every scrape: le is a label, compared as text).
+ * Commas go between labels, none after the last; with no label at all
+ * there are no braces. Tested by test_render_golden,
+ * test_render_escapes_help_and_label_values and
+ * test_histogram_observation_equal_to_a_bound_counts_in_its_bucket.
+ */
+EXERCISE_HELPER static void put_name_and_labels(struct strbuf *sb, const struct metric_family *f,
+						const char *suffix, const struct metric_series *s,
+						const double *le)
+{
+	/* BEGIN SOLUTION */
 	strbuf_puts(sb, f->name);
 	strbuf_puts(sb, suffix);
 	if (f->nlabels == 0 && le == NULL)
@@ -54,18 +72,28 @@ static void put_name_and_labels(struct strbuf *sb, const struct metric_family *f
 		strbuf_putc(sb, '"');
 	}
 	strbuf_putc(sb, '}');
+	/* END SOLUTION */
+	/* STUB
+	(void)sb;
+	(void)f;
+	(void)suffix;
+	(void)s;
+	(void)le;
+	NOT_IMPLEMENTED("put_name_and_labels", "lessons/06-metrics/README.md#rendering");
+	*/
 }
 
-static void put_count(struct strbuf *sb, unsigned long long n)
+/*
+ * The lines of one histogram series: name_bucket for each bound in
+ * order, each with every observation at or below its bound (the series
+ * keeps one count per bucket, so this is a running total); then
+ * le="+Inf" with the count; then name_sum and name_count. Tested by
+ * test_render_golden and test_histogram_observation_equal_to_a_bound_counts_in_its_bucket.
+ */
+EXERCISE_HELPER static void render_histogram_series(struct strbuf *sb, const struct metric_family *f,
+						    const struct metric_series *s)
 {
-	strbuf_printf(sb, " %llu\n", n);
-}
-
-/* The series keeps one count per bucket; the format wants, for each
- * bound, every observation at or below it: a running total. */
-static void render_histogram_series(struct strbuf *sb, const struct metric_family *f,
-				    const struct metric_series *s)
-{
+	/* BEGIN SOLUTION */
 	unsigned long long cumulative = 0;
 	for (size_t i = 0; i < f->nbuckets; i++) {
 		cumulative += s->buckets[i];
@@ -81,10 +109,24 @@ static void render_histogram_series(struct strbuf *sb, const struct metric_famil
 	strbuf_putc(sb, '\n');
 	put_name_and_labels(sb, f, "_count", s, NULL);
 	put_count(sb, s->count);
+	/* END SOLUTION */
+	/* STUB
+	(void)sb;
+	(void)f;
+	(void)s;
+	NOT_IMPLEMENTED("render_histogram_series", "lessons/06-metrics/README.md#rendering");
+	*/
 }
 
-static void render_family(struct strbuf *sb, const struct metric_family *f)
+/*
+ * One family: its HELP line (help through metrics_escape_help) and its
+ * TYPE line, once, then every series in creation order (next_created).
+ * Called with reg->mu held. Tested by test_render_golden and
+ * test_render_escapes_help_and_label_values.
+ */
+EXERCISE_HELPER static void render_family(struct strbuf *sb, const struct metric_family *f)
 {
+	/* BEGIN SOLUTION */
 	strbuf_printf(sb, "# HELP %s ", f->name);
 	metrics_escape_help(sb, f->help);
 	strbuf_printf(sb, "\n# TYPE %s %s\n", f->name, type_name(f->type));
@@ -98,8 +140,13 @@ static void render_family(struct strbuf *sb, const struct metric_family *f)
 		metrics_format_value(sb, s->value);
 		strbuf_putc(sb, '\n');
 	}
+	/* END SOLUTION */
+	/* STUB
+	(void)sb;
+	(void)f;
+	NOT_IMPLEMENTED("render_family", "lessons/06-metrics/README.md#rendering");
+	*/
 }
-/* END SOLUTION */
 
 char *metrics_render(struct metrics_registry *reg, size_t *len)
 {

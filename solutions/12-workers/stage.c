@@ -7,23 +7,54 @@
 
 #include <errno.h>
 
-/* A worker is done: the last one out closes the door. Every worker has
- * sent its last item before it counts itself out, so once running is 0
- * nothing more will ever be sent on out. */
+/* A worker is done: the last one out closes the door. */
 static void worker_finished(struct stage_runner *r)
 {
+	/* BEGIN SOLUTION */
+	/* Every worker has sent its last item before it counts itself out, so
+	 * once running is 0 nothing more will ever be sent on out. The count
+	 * and the test are one atomic step: atomic_fetch_sub returns the value
+	 * before the subtraction, and exactly one worker sees 1. */
 	if (atomic_fetch_sub(&r->running, 1) == 1 && r->out != NULL)
 		chan_close(r->out);
+	/* END SOLUTION */
+	/* STUB
+	(void)r;
+	NOT_IMPLEMENTED("worker_finished", "lessons/12-workers/README.md#who-closes-out");
+	*/
+}
+
+/* 1 if the runner can run as the caller set it up. */
+static int runner_valid(const struct stage_runner *r)
+{
+	/* BEGIN SOLUTION */
+	/* A worker's arrays hold STAGE_MAX_BATCH items, and threads[] holds
+	 * STAGE_MAX_WORKERS: beyond either, the runner would write past them.
+	 * Without discard, what out refuses could only leak. */
+	if (r->in == NULL || r->step == NULL || (r->out != NULL && r->discard == NULL))
+		return 0;
+	if (r->batch < 1 || r->batch > STAGE_MAX_BATCH)
+		return 0;
+	return r->workers >= 1 && r->workers <= STAGE_MAX_WORKERS;
+	/* END SOLUTION */
+	/* STUB
+	(void)r;
+	NOT_IMPLEMENTED("runner_valid", "lessons/12-workers/README.md#5-build-it-the-runner");
+	return 1;
+	*/
 }
 
 int stage_start(struct stage_runner *r)
 {
-	if (r->in == NULL || r->step == NULL || r->batch < 1 || r->batch > STAGE_MAX_BATCH ||
-	    r->workers < 1 || r->workers > STAGE_MAX_WORKERS || (r->out != NULL && r->discard == NULL))
+	if (!runner_valid(r))
 		return EINVAL;
-	atomic_init(&r->running, r->workers);
 	atomic_init(&r->recv_ns, 0);
 	atomic_init(&r->send_ns, 0);
+	/* BEGIN SOLUTION */
+	/* Counted before any worker starts: a worker that counted itself in
+	 * when it started could finish, find the count at 0 and close out
+	 * before the next one had even begun. */
+	atomic_init(&r->running, r->workers);
 	r->started = 0;
 	for (size_t i = 0; i < r->workers; i++) {
 		int rc = pthread_create(&r->threads[i], NULL, stage_worker, r);
@@ -37,13 +68,26 @@ int stage_start(struct stage_runner *r)
 		r->started++;
 	}
 	return 0;
+	/* END SOLUTION */
+	/* STUB
+	r->started = 0;
+	NOT_IMPLEMENTED("stage_start", "lessons/12-workers/README.md#who-closes-out");
+	return ENOSYS;
+	*/
 }
 
 void stage_join(struct stage_runner *r)
 {
+	/* BEGIN SOLUTION */
+	/* Only the threads that started: the others' pthread_t was never set. */
 	for (size_t i = 0; i < r->started; i++)
 		pthread_join(r->threads[i], NULL);
 	r->started = 0;
+	/* END SOLUTION */
+	/* STUB
+	r->started = 0;
+	NOT_IMPLEMENTED("stage_join", "lessons/12-workers/README.md#who-closes-out");
+	*/
 }
 
 /* BEGIN SOLUTION */
@@ -83,7 +127,7 @@ void *stage_worker(void *arg)
 	}
 	/* END SOLUTION */
 	/* STUB
-	NOT_IMPLEMENTED("stage_worker", "lessons/12-workers/README.md#5-build-it-the-worker");
+	NOT_IMPLEMENTED("stage_worker", "lessons/12-workers/README.md#5-build-it-the-runner");
 	*/
 	worker_finished(r);
 	return NULL;

@@ -2,7 +2,9 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 int arg_whole(const char *text, unsigned long long min, unsigned long long max, unsigned long long *out)
 {
@@ -29,4 +31,15 @@ int arg_decimal(const char *text, double min, double max, double *out)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+int arg_rest(const char *prog, int bad, int argc, char **argv)
+{
+	if (!bad && optind >= argc)
+		return 0;
+	if (bad)
+		fprintf(stderr, "%s: bad option or value near '%s'\n", prog, argv[optind - 1]);
+	else
+		fprintf(stderr, "%s: unexpected argument '%s'\n", prog, argv[optind]);
+	return -1;
 }

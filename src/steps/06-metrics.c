@@ -178,9 +178,8 @@ static int pieces_work(void)
 	strbuf_free(&sb);
 	if (!ok)
 		fprintf(stderr, PROG
-			": lesson 06 is not done yet: metrics_format_value(1.5), "
-			"metrics_escape_label_value or metrics_escape_help gives the wrong text (see " L06
-			"#formatting-a-value and " L06 "#escaping)\n");
+			": lesson 06 is not done yet: metrics_escape_label_value or "
+			"metrics_escape_help gives the wrong text (see " L06 "#escaping)\n");
 	return ok;
 }
 

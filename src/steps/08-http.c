@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "http.h"
 #include "metrics.h"
+#include "signals.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -24,7 +25,6 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,49 +129,6 @@ static int site_init(struct site *site)
 	if (info == NULL || site->scrapes == NULL || metrics_gauge_set(info, v, 1) != 0)
 		return -1;
 	return 0;
-}
-
-/* ---- stopping on a signal ---------------------------------------------------- */
-
-/* The handler only writes a byte: main waits on the other end. */
-static int signal_pipe[2] = {-1, -1};
-
-static void on_signal(int sig)
-{
-	int saved = errno;
-	(void)sig;
-	ssize_t n = write(signal_pipe[1], "s", 1);
-	(void)n;
-	errno = saved;
-}
-
-static int catch_signals(void)
-{
-	if (pipe(signal_pipe) != 0)
-		return -1;
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	return sigaction(SIGINT, &sa, NULL) == 0 && sigaction(SIGTERM, &sa, NULL) == 0 ? 0 : -1;
-}
-
-/* Waits for a signal, or for seconds (0: no limit). */
-static void wait_for_the_end(long seconds)
-{
-	struct pollfd p = {.fd = signal_pipe[0], .events = POLLIN};
-	struct timespec end = deadline_after_ms(seconds * 1000);
-	for (;;) {
-		int timeout = -1;
-		if (seconds > 0) {
-			if (deadline_passed(&end))
-				return;
-			long ms = deadline_ms_left(&end);
-			timeout = ms > 60000 ? 60000 : (int)ms + 1;
-		}
-		if (poll(&p, 1, timeout) > 0)
-			return; /* a signal (EINTR just loops) */
-	}
 }
 
 /* ---- the self-test's client ------------------------------------------------------ */
@@ -284,7 +241,7 @@ int main(int argc, char **argv)
 		metrics_registry_free(site.reg);
 		return rc;
 	}
-	if (catch_signals() != 0) {
+	if (signals_catch() != 0) {
 		fprintf(stderr, PROG ": cannot catch signals: %s\n", strerror(errno));
 		metrics_registry_free(site.reg);
 		return 1;
@@ -301,7 +258,7 @@ int main(int argc, char **argv)
 	char host[256];
 	fprintf(stderr, PROG ": serving http://%s:%d/metrics%s\n", url_host(o.listen, host, sizeof(host)),
 		http_server_port(s), o.seconds > 0 ? "" : "; Ctrl-C stops");
-	wait_for_the_end(o.seconds);
+	signals_wait(o.seconds);
 	http_server_stop(s);
 	fprintf(stderr, PROG ": stopped\n");
 	metrics_registry_free(site.reg);

@@ -15,6 +15,7 @@
  * smoke: --capacity 0 --messages 2000 --batch 4
  * smoke: --capacity 8 --producers 3 --consumers 3 --messages 100000 --batch 5
  */
+#include "stats.h"
 #include "traffic.h"
 
 #include <stdio.h>
@@ -31,17 +32,6 @@ static double rate(struct traffic t, unsigned long long batch)
 	if (traffic_run(&t, &seconds) != 0)
 		return -1;
 	return seconds > 0 ? (double)t.messages / seconds : 0;
-}
-
-static double median(double *v, int n)
-{
-	for (int i = 1; i < n; i++) /* insertion sort: n is ROUNDS */
-		for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
-			double x = v[j];
-			v[j] = v[j - 1];
-			v[j - 1] = x;
-		}
-	return v[n / 2];
 }
 
 int main(int argc, char **argv)
@@ -73,7 +63,7 @@ int main(int argc, char **argv)
 		printf("  %5d   %22.0f   %25.0f   %5.2f\n", r + 1, one[r], many[r],
 		       one[r] > 0 ? many[r] / one[r] : 0);
 	}
-	double m1 = median(one, ROUNDS), mb = median(many, ROUNDS);
+	double m1 = stats_median(one, ROUNDS), mb = stats_median(many, ROUNDS);
 	printf("result: ok, every message checked; median of %d rounds: batches of %llu move %.2fx the "
 	       "messages a second of one at a time, msgs_per_s=%.0f\n",
 	       ROUNDS, t.batch, m1 > 0 ? mb / m1 : 0, mb);

@@ -1,5 +1,8 @@
 /*
- * Lesson 03: the tailer. Written against src/tailer.h only.
+ * Lesson 03: the tailer. Written against src/tailer.h, and src/follower.h
+ * (the lesson's internal contract) for the follower's pieces, which are
+ * tested one at a time on a follower the test sets up itself; then the
+ * whole follower runs through tailer_run.
  *
  * The follower's tests use real files in a fresh directory under /tmp and
  * never guess with a sleep. To know the tailer has consumed some bytes,
@@ -11,10 +14,10 @@
  */
 #include "chan_testing.h"
 #include "clock.h"
+#include "follower.h"
 #include "tailer.h"
 #include "text_testing.h"
 
-#include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -561,10 +564,10 @@ static void expect_line(struct fixture *f, const char *want, const char *why)
 }
 
 /* Fails if a line is waiting in out. */
-static void expect_nothing(struct fixture *f, const char *why)
+static void expect_nothing_on(struct chan *out, const char *why)
 {
 	void *msg = NULL;
-	enum chan_status rc = chan_try_recv(f->t.out, &msg);
+	enum chan_status rc = chan_try_recv(out, &msg);
 	if (rc == CHAN_OK) {
 		struct line *l = msg;
 		char got[96];
@@ -572,6 +575,12 @@ static void expect_nothing(struct fixture *f, const char *why)
 		line_free(l);
 		fail_msg("the tailer sent %s, which it should not have: %s", quoted(got), why);
 	}
+}
+
+/* Fails if a line is waiting in the tailer's out. */
+static void expect_nothing(struct fixture *f, const char *why)
+{
+	expect_nothing_on(f->t.out, why);
 }
 
 /* Fails unless the tailer closes out (after the lines already received). */
@@ -635,7 +644,7 @@ static void wait_parked(struct fixture *f, const char *why)
 		fail_msg("the tailer stopped by itself, where it should wait: %s", why);
 	if (!ok)
 		fail_msg("the tailer never waited on done within %ld ms: whenever it waits (for the next "
-			 "poll, for the next simulated line), it must wait in a timed receive on done (%s)",
+			 "poll), it must wait in a timed receive on done (%s)",
 			 harness_wait_ms(), why);
 }
 
@@ -1215,9 +1224,520 @@ static void test_closing_done_stops_a_follower_with_a_backlog(void **state)
 	finish_expecting_rotations(f, 0, "nothing was renamed");
 }
 
-/* ---- several tailers on one out (fan-in) ------------------------------------ */
+/* ---- the follower's pieces, one at a time (src/follower.h) ----------------- */
 
-static struct tailer_config sim_config(double rate, unsigned long long count);
+/*
+ * A follower set up as tailer_follow sets it up (follower_init), with its
+ * tailer, for calling one helper at a time. The test puts files into its
+ * slots itself (piece_add), so that each helper's test runs that helper
+ * and as little else as the contract allows. On the heap, like a fixture:
+ * a helper that never returns must not find its memory gone.
+ */
+struct piece {
+	struct tailer t;
+	struct follower f;
+	struct chan *done; /* t.done, kept for the end when a test set t.done to NULL */
+	struct harness_thread thread;
+	int (*fn)(struct follower *);
+	int rc;
+	char path[128];
+};
+
+static struct piece *piece_new(const char *path, size_t out_cap, long poll_ms, long rotate_wait_ms)
+{
+	struct piece *pc = calloc(1, sizeof(*pc));
+	if (pc == NULL)
+		fail_msg("out of memory");
+	snprintf(pc->path, sizeof(pc->path), "%s", path);
+	pc->t.cfg = follow_config(pc->path, poll_ms);
+	pc->t.cfg.rotate_wait_ms = rotate_wait_ms;
+	pc->t.out = chan_new_or_fail(out_cap);
+	pc->t.done = pc->done = chan_new_or_fail(1);
+	follower_init(&pc->f, &pc->t);
+	return pc;
+}
+
+/* Closes the files still in the slots (the test's own way, not the
+ * helpers'), frees the splitters, the lines left in out, the channels. */
+static void piece_free(struct piece *pc)
+{
+	for (size_t i = 0; i < pc->f.n; i++)
+		close(pc->f.files[i].fd);
+	pc->f.n = 0;
+	follower_free(&pc->f);
+	drain(pc->t.out);
+	assert_chan_status(chan_free(pc->t.out), CHAN_OK);
+	assert_chan_status(chan_free(pc->done), CHAN_OK);
+	free(pc);
+	remove_tmpdir();
+}
+
+/* Puts the file at path into the next slot as follower_open would: at its
+ * end or its start, its identity from fstat, last bytes now. */
+static struct follow_file *piece_add(struct piece *pc, const char *path, int at_end)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) != 0)
+		fail_msg("open %s: %s", path, strerror(errno));
+	struct follow_file *file = &pc->f.files[pc->f.n++];
+	file->fd = fd;
+	file->dev = st.st_dev;
+	file->ino = st.st_ino;
+	file->offset = at_end ? lseek(fd, 0, SEEK_END) : 0;
+	file->last_bytes = clock_now();
+	return file;
+}
+
+/* A follower of app.log as after a rotation: app.log.1 ("a 1\n") in
+ * files[0], app.log ("b 1\n") in files[1], both at their start or both at
+ * their end. */
+static struct piece *piece_rotated(int at_end)
+{
+	make_tmpdir();
+	struct path old = tmp_path("app.log.1"), p = tmp_path("app.log");
+	write_file(old.s, "a 1\n");
+	write_file(p.s, "b 1\n");
+	struct piece *pc = piece_new(p.s, 8, 10, 0);
+	piece_add(pc, old.s, at_end);
+	piece_add(pc, p.s, at_end);
+	return pc;
+}
+
+/* A time `seconds` before now, for a file that has been quiet that long. */
+static struct timespec seconds_ago(long seconds)
+{
+	struct timespec ts = clock_now();
+	ts.tv_sec -= ts.tv_sec > seconds ? seconds : ts.tv_sec;
+	return ts;
+}
+
+/* The helper started by piece_start waits on done (or has returned). */
+static int waits_on_done_of(void *arg)
+{
+	struct piece *pc = arg;
+	return waits_on(pc->done) || harness_thread_done(&pc->thread);
+}
+
+static void *piece_call(void *arg)
+{
+	struct piece *pc = arg;
+	pc->rc = pc->fn(&pc->f);
+	return NULL;
+}
+
+/* Starts fn(&pc->f) in a thread of its own, for a helper that may wait. */
+static void piece_start(struct piece *pc, int (*fn)(struct follower *))
+{
+	pc->fn = fn;
+	harness_thread_start(&pc->thread, piece_call, pc);
+}
+
+/* Waits for the helper started by piece_start to return; fails with why
+ * if it does not. Returns what it returned. */
+static int piece_join(struct piece *pc, const char *why)
+{
+	harness_on_hang(why);
+	if (!harness_thread_join_within(&pc->thread, harness_wait_ms()))
+		fail_msg("the helper did not return within %ld ms: %s", harness_wait_ms(), why);
+	return pc->rc;
+}
+
+/* fn(&pc->f) in a thread, and its result: a helper that must not wait
+ * fails the test instead of hanging it. */
+static int piece_run(struct piece *pc, int (*fn)(struct follower *), const char *why)
+{
+	piece_start(pc, fn);
+	return piece_join(pc, why);
+}
+
+/* Reads what fd gives now, up to size - 1 bytes, as a string. */
+static void read_now(int fd, char *buf, size_t size)
+{
+	ssize_t n = read(fd, buf, size - 1);
+	buf[n > 0 ? n : 0] = '\0';
+}
+
+/* Fails unless the descriptor reads exactly `want` now. */
+static void expect_to_read(int fd, const char *want, const char *why)
+{
+	char got[128];
+	read_now(fd, got, sizeof(got));
+	if (strcmp(got, want) != 0)
+		fail_msg("the descriptor reads %s, expected %s: %s", quoted(got), quoted(want), why);
+}
+
+/* A partial line waiting in a file's splitter, as if its bytes had been read. */
+static void keep_partial(struct follow_file *file, const char *text)
+{
+	struct collected c = {0};
+	if (splitter_feed(&file->split, text, strlen(text), collect, &c) != 0 || c.n != 0)
+		fail_msg("the splitter (lesson 03, the line splitter) did not keep %s as a partial line", quoted(text));
+}
+
+static void test_follower_open_at_the_end_or_the_start_records_the_file(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("app.log");
+	write_file(p.s, "old 1\nold 2\n");
+	struct stat st;
+	stat_or_fail(p.s, &st);
+	struct piece *pc = piece_new(p.s, 8, 10, 0);
+	harness_on_hang("follower_open hung: it opens, seeks, calls fstat, and nothing more");
+	if (follower_open(&pc->f, 1) != 0 || pc->f.n != 1)
+		fail_msg("follower_open(f, 1) on a file that exists returned -1 or left n at %zu: open it into "
+			 "files[n] and count it (n + 1)",
+			 pc->f.n);
+	struct follow_file *end = &pc->f.files[0];
+	if (end->dev != st.st_dev || end->ino != st.st_ino)
+		fail_msg("files[0] is not the file's device and inode: take them from fstat of the descriptor");
+	if (end->offset != 12)
+		fail_msg("opened at its end, files[0].offset is %lld, expected 12 (the file's size): follow_check "
+			 "compares the size with it, so a wrong offset hides a truncation (lseek(fd, 0, SEEK_END) "
+			 "returns the offset)",
+			 (long long)end->offset);
+	append_file(p.s, "new 1\n");
+	expect_to_read(end->fd, "new 1\n", "opened at its end, the descriptor reads only what comes after");
+	if (follower_open(&pc->f, 0) != 0 || pc->f.n != 2 || pc->f.files[1].offset != 0)
+		fail_msg("follower_open(f, 0) must open the file again as files[1], at offset 0 (n is %zu)", pc->f.n);
+	expect_to_read(pc->f.files[1].fd, "old 1\nold 2\nnew 1\n", "opened at its start, it reads everything");
+	unlink(p.s);
+	if (follower_open(&pc->f, 0) != -1 || pc->f.n != 2)
+		fail_msg("the path is gone: follower_open must return -1 and change nothing (n is %zu, expected 2)",
+			 pc->f.n);
+	piece_free(pc);
+}
+
+static void test_follower_read_takes_the_oldest_file_that_has_bytes(void **state)
+{
+	(void)state;
+	struct piece *pc = piece_rotated(0);
+	struct path old = tmp_path("app.log.1"), p = tmp_path("app.log");
+	const char *want[] = {"a 1\n", "b 1\n", "a 2\n", "b 2\n"};
+	for (int i = 0; i < 4; i++) {
+		if (i == 2) {
+			append_file(p.s, "b 2\n");
+			append_file(old.s, "a 2\n");
+		}
+		struct follow_file *from = NULL;
+		harness_on_hang("follower_read hung: a read of a regular file at its end returns 0 at once");
+		ssize_t n = follower_read(&pc->f, &from);
+		pc->f.buf[n > 0 ? n : 0] = '\0';
+		if (n != 4 || from != &pc->f.files[i % 2] || strcmp(pc->f.buf, want[i]) != 0)
+			fail_msg("read %d gave %zd bytes %s from files[%d], expected %s from files[%d]: read the oldest "
+				 "file that has bytes (files[0] first), each file in turn only when the older ones are "
+				 "at their end",
+				 i + 1, n, quoted(pc->f.buf), from == NULL ? -1 : (int)(from - pc->f.files), want[i], i % 2);
+	}
+	struct follow_file *from = NULL;
+	if (follower_read(&pc->f, &from) != 0)
+		fail_msg("every file is at its end: follower_read must return 0");
+	piece_free(pc);
+}
+
+static int sending_on(void *arg)
+{
+	struct chan *out = arg;
+	pthread_mutex_lock(&out->mu);
+	int waiting = out->send_waiting > 0;
+	pthread_mutex_unlock(&out->mu);
+	return waiting;
+}
+
+static int consume_bytes(struct follower *f)
+{
+	return follower_consume(f, &f->files[0], 11);
+}
+
+static void test_follower_consume_sends_the_lines_then_counts_the_bytes(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("app.log");
+	write_file(p.s, "");
+	struct piece *pc = piece_new(p.s, 1, 10, 0);
+	struct follow_file *file = piece_add(pc, p.s, 0);
+	file->last_bytes = seconds_ago(5);
+	memcpy(pc->f.buf, "a 1\na 2\nhal", 11);
+	piece_start(pc, consume_bytes);
+	/* out holds one line: consume sends "a 1", then waits to send "a 2". */
+	harness_wait_until(sending_on, pc->t.out);
+	if (stat_of(&pc->t.stats.bytes) != 0)
+		fail_msg("stats.bytes is %llu while \"a 2\" is not sent yet: add the bytes after the splitter "
+			 "has sent their lines, so whoever sees the count finds the lines in out",
+			 stat_of(&pc->t.stats.bytes));
+	expect_line_on(pc->t.out, "a 1", "the lines of the bytes, in order (splitter_feed with tailer_emit)");
+	expect_line_on(pc->t.out, "a 2", "the lines of the bytes, in order (splitter_feed with tailer_emit)");
+	if (piece_join(pc, "follower_consume did not return once its lines were sent") != 0)
+		fail_msg("follower_consume returned 1, though out took every line");
+	if (stat_of(&pc->t.stats.bytes) != 11 || file->offset != 11)
+		fail_msg("after 11 bytes, stats.bytes is %llu and the file's offset %lld; expected 11 and 11: the "
+			 "offset is what follow_check compares the size with",
+			 stat_of(&pc->t.stats.bytes), (long long)file->offset);
+	if (clock_seconds_since(&file->last_bytes) > 4)
+		fail_msg("the file gave bytes now, but its last_bytes is older: an old file would be let go "
+			 "while it is still being written to");
+	piece_free(pc);
+}
+
+/* Fails if two slots share a splitter's buffer. */
+static void expect_own_splitters(struct follower *f)
+{
+	for (size_t i = 0; i < FOLLOW_MAX_FILES; i++)
+		for (size_t j = i + 1; j < FOLLOW_MAX_FILES; j++)
+			if (f->files[i].split.buf != NULL && f->files[i].split.buf == f->files[j].split.buf)
+				fail_msg("slots %zu and %zu share one splitter buffer: moving the files down copies "
+					 "files[n - 1]'s splitter into files[n - 2]; give the closed file's splitter to "
+					 "the slot freed at the end (files[n] after n - 1)",
+					 i, j);
+}
+
+static void test_follower_close_oldest_flushes_closes_and_moves_the_others_down(void **state)
+{
+	(void)state;
+	struct piece *pc = piece_rotated(1);
+	struct follow_file *a = &pc->f.files[0], *b = &pc->f.files[1];
+	keep_partial(a, "a half");
+	keep_partial(b, "b half");
+	int a_fd = a->fd;
+	ino_t b_ino = b->ino;
+	harness_on_hang("follower_close_oldest hung: it flushes one splitter, closes, moves the slots");
+	if (follower_close_oldest(&pc->f) != 0)
+		fail_msg("follower_close_oldest returned 1, though out took the line");
+	expect_line_on(pc->t.out, "a half",
+		       "the oldest file will never be completed: flush its splitter (splitter_flush) before closing");
+	expect_nothing_on(pc->t.out, "only the oldest file is flushed");
+	if (pc->f.n != 1 || pc->f.files[0].ino != b_ino)
+		fail_msg("n is %zu; expected 1, with the newer file moved down to files[0]", pc->f.n);
+	if (fcntl(a_fd, F_GETFD) != -1 || errno != EBADF)
+		fail_msg("the oldest file's descriptor is still open: close it");
+	expect_own_splitters(&pc->f);
+	if (follower_close_oldest(&pc->f) != 0 || pc->f.n != 0)
+		fail_msg("closing the last file must leave n at 0");
+	expect_line_on(pc->t.out, "b half", "the moved file kept its own splitter, partial line and all");
+	piece_free(pc);
+}
+
+static void test_follower_let_go_reads_the_old_file_to_its_end_then_closes_it(void **state)
+{
+	(void)state;
+	struct piece *pc = piece_rotated(0);
+	struct path old = tmp_path("app.log.1");
+	append_file(old.s, "a 2\na half"); /* the writer had not reopened yet */
+	harness_on_hang("follower_let_go hung: it reads one file to its end and closes it");
+	if (follower_let_go(&pc->f) != 0)
+		fail_msg("follower_let_go returned 1, though out took every line");
+	const char *why = "letting a file go reads it to its end first: the lines its writer appended since the "
+			  "last read would be lost (read until read returns 0, then close it as "
+			  "follower_close_oldest does)";
+	expect_line_on(pc->t.out, "a 1", why);
+	expect_line_on(pc->t.out, "a 2", why);
+	expect_line_on(pc->t.out, "a half", "then its unfinished last line is flushed");
+	expect_nothing_on(pc->t.out, "only the oldest file is let go: the newest is not read");
+	if (pc->f.n != 1 || stat_of(&pc->t.stats.bytes) != 14)
+		fail_msg("n is %zu and stats.bytes %llu; expected 1 file left and the old file's 14 bytes counted "
+			 "(its bytes go through follower_consume)",
+			 pc->f.n, stat_of(&pc->t.stats.bytes));
+	piece_free(pc);
+}
+
+static void test_follower_asked_to_stop_looks_at_done_without_waiting(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("app.log");
+	struct piece *pc = piece_new(p.s, 8, 10, 0);
+	const char *why = "follower_asked_to_stop must not wait: done is open, so the answer is 0 at once "
+			  "(chan_try_recv: CHAN_WOULDBLOCK means go on)";
+	if (piece_run(pc, follower_asked_to_stop, why) != 0)
+		fail_msg("follower_asked_to_stop returned 1 while done is open: %s", why);
+	chan_close(pc->done);
+	if (piece_run(pc, follower_asked_to_stop, "done is closed: the answer is 1, at once") != 1)
+		fail_msg("follower_asked_to_stop returned 0 after done was closed: CHAN_CLOSED means stop");
+	pc->t.done = NULL;
+	if (piece_run(pc, follower_asked_to_stop, "without done, the answer is 0, at once") != 0)
+		fail_msg("follower_asked_to_stop returned 1 without a done channel: nobody can ask, so go on");
+	piece_free(pc);
+}
+
+static void test_follower_pause_ends_on_a_wake_a_timeout_or_done(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("app.log");
+	struct piece *pc = piece_new(p.s, 8, FOREVER_MS, 0);
+	struct chan *wake = chan_new_or_fail(1);
+	pc->f.wake = wake;
+	static int token;
+	assert_chan_status(chan_send(wake, &token), CHAN_OK);
+	if (piece_run(pc, follower_pause,
+		      "a wake is waiting, and the poll interval is ten minutes: select on done and wake "
+		      "(chan_select), not a receive on done alone, nor a sleep") != 0)
+		fail_msg("follower_pause returned 1 on a wake: a wake means \"read again\" (0); only done means stop");
+	pc->f.poll_ms = 1;
+	if (piece_run(pc, follower_pause, "poll_ms is 1: the pause must end after 1 ms (the select's deadline)") != 0)
+		fail_msg("follower_pause returned 1 after its poll interval: a timeout means \"read again\" (0)");
+	pc->f.poll_ms = FOREVER_MS;
+	piece_start(pc, follower_pause);
+	if (!harness_wait_until(waits_on_done_of, pc))
+		fail_msg("follower_pause never waited on done within %ld ms: wait in a select on done and wake, "
+			 "not in a sleep, or closing done cannot end the pause",
+			 harness_wait_ms());
+	chan_close(pc->done);
+	if (piece_join(pc, "done was closed during the pause: it must end at once") != 1)
+		fail_msg("follower_pause returned 0 after done was closed: CHAN_CLOSED means stop (1)");
+	pc->f.wake = NULL;
+	assert_chan_status(chan_free(wake), CHAN_OK);
+	piece_free(pc);
+}
+
+static void test_follower_start_reads_a_file_that_appears_later_from_its_start(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("late.log");
+	struct piece *pc = piece_new(p.s, 8, 10, 0);
+	piece_start(pc, follower_start);
+	if (!harness_wait_until(waits_on_done_of, pc))
+		fail_msg("follower_start never paused on done while the file was missing: wait with "
+			 "follower_pause between tries");
+	write_file(p.s, "first\n");
+	if (piece_join(pc, "the file appeared: the next try opens it") != 0 || pc->f.n != 1)
+		fail_msg("follower_start must return 0 with the file open once it appears (n is %zu)", pc->f.n);
+	if (pc->f.files[0].offset != 0)
+		fail_msg("a file that appeared after the start was opened at offset %lld: all of it is new, so "
+			 "read it from its start (only a file there at the start is read from its end)",
+			 (long long)pc->f.files[0].offset);
+	close(pc->f.files[0].fd);
+	pc->f.n = 0;
+	unlink(p.s);
+	pc->t.cfg.stop_at_eof = 1;
+	if (piece_run(pc, follower_start, "stop_at_eof never waits: with no file, stop at once") != 1 ||
+	    pc->f.n != 0)
+		fail_msg("with stop_at_eof and no file, follower_start must return 1 without opening anything");
+	pc->t.cfg.stop_at_eof = 0;
+	chan_close(pc->done);
+	if (piece_run(pc, follower_start, "done is closed: stop instead of waiting for the file") != 1)
+		fail_msg("done is closed and there is no file: follower_start must return 1");
+	piece_free(pc);
+}
+
+static void test_follower_look_opens_the_new_file_when_the_inode_changes(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("app.log"), old = tmp_path("app.log.1");
+	write_file(p.s, "old 1\n");
+	struct piece *pc = piece_new(p.s, 8, 10, 1000);
+	struct follow_file *first = piece_add(pc, p.s, 1);
+	ino_t old_ino = first->ino;
+	first->last_bytes = seconds_ago(5);
+	harness_on_hang("follower_look hung: one follow_check, then at most an open");
+	append_file(p.s, "old 2\n");
+	if (follower_look(&pc->f) != 0 || pc->f.n != 1 || pc->f.moved)
+		fail_msg("the file only grew (FOLLOW_SAME): follower_look must change nothing and clear moved");
+	rotate_to_new_file(&p, &old, "new 1\n");
+	if (follower_look(&pc->f) != 0 || pc->f.n != 2)
+		fail_msg("the path names another inode (FOLLOW_ROTATED): open it as files[1], and keep the old "
+			 "file open as files[0] (n is %zu, expected 2)",
+			 pc->f.n);
+	struct stat st;
+	stat_or_fail(p.s, &st);
+	if (pc->f.files[0].ino != old_ino || pc->f.files[1].ino != st.st_ino || pc->f.files[1].offset != 0)
+		fail_msg("expected the old file in files[0] and the new one in files[1] at offset 0: a new file is "
+			 "read from its start");
+	expect_to_read(pc->f.files[1].fd, "new 1\n", "the new file, from its start");
+	if (!pc->f.moved || stat_of(&pc->t.stats.rotations) != 1)
+		fail_msg("after a rotation moved must be 1 (read at once, do not wait) and stats.rotations 1 "
+			 "(moved %d, rotations %llu)",
+			 pc->f.moved, stat_of(&pc->t.stats.rotations));
+	if (clock_seconds_since(&pc->f.files[0].last_bytes) > 4)
+		fail_msg("the old file had been quiet for 5 s before the rotation, and its last_bytes still says "
+			 "so: its rotate_wait_ms starts at the rotation (set it to now), or it is let go at the "
+			 "next end of file and the lines its writer appends before reopening are lost");
+	unlink(p.s);
+	if (follower_look(&pc->f) != 0 || pc->f.n != 2)
+		fail_msg("the path is missing (FOLLOW_MISSING): keep every file, the path may come back");
+	piece_free(pc);
+}
+
+static void test_follower_look_starts_over_when_the_size_goes_down(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("app.log");
+	write_file(p.s, "a\npart");
+	struct piece *pc = piece_new(p.s, 8, 10, 0);
+	keep_partial(piece_add(pc, p.s, 1), "part");
+	write_file(p.s, "new\n"); /* emptied and written again: 4 bytes, below our offset 6 */
+	harness_on_hang("follower_look hung: one follow_check, then at most a flush and an lseek");
+	if (follower_look(&pc->f) != 0)
+		fail_msg("follower_look returned 1, though out took the line");
+	expect_line_on(pc->t.out, "part",
+		       "the file shrank below our offset (FOLLOW_TRUNCATED): flush its partial line first, it "
+		       "will never be completed");
+	if (pc->f.n != 1 || pc->f.files[0].offset != 0 || !pc->f.moved ||
+	    stat_of(&pc->t.stats.truncations) != 1)
+		fail_msg("after a truncation: n %zu (expected 1), offset %lld (0), moved %d (1), "
+			 "stats.truncations %llu (1). The offset must be 0 again, or the next look sees the "
+			 "size below it once more and reads the file from the top again",
+			 pc->f.n, (long long)pc->f.files[0].offset, pc->f.moved, stat_of(&pc->t.stats.truncations));
+	expect_to_read(pc->f.files[0].fd, "new\n", "read it again from its start: lseek(fd, 0, SEEK_SET)");
+	if (follower_look(&pc->f) != 0 || stat_of(&pc->t.stats.truncations) != 1 || pc->f.moved)
+		fail_msg("nothing changed since: no second truncation, moved cleared");
+	piece_free(pc);
+}
+
+static void test_follower_at_eof_lets_go_the_old_files_quiet_for_rotate_wait_ms(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	const char *names[] = {"app.log.3", "app.log.2", "app.log.1", "app.log"};
+	struct piece *pc = piece_new(tmp_path("app.log").s, 8, FOREVER_MS, 1000);
+	ino_t kept = 0;
+	for (int i = 0; i < 4; i++) {
+		struct path q = tmp_path(names[i]);
+		write_file(q.s, "x\n");
+		struct follow_file *file = piece_add(pc, q.s, 1);
+		/* Quiet for 5 s, but for app.log.1, which gave bytes just now. */
+		if (i != 2)
+			file->last_bytes = seconds_ago(5);
+		else
+			kept = file->ino;
+	}
+	chan_close(pc->done); /* so that the pause at the end returns 1 at once */
+	if (piece_run(pc, follower_at_eof, "done is closed: the pause after the look returns at once") != 1)
+		fail_msg("follower_at_eof returned 0, though done is closed: after letting go and looking, it "
+			 "pauses (follower_pause), which says 1");
+	if (pc->f.n != 2 || pc->f.files[0].ino != kept)
+		fail_msg("%zu file(s) left, expected 2: the two oldest were quiet for 5 s, more than "
+			 "rotate_wait_ms (1 s, not poll_ms), so both go (a loop, oldest first); app.log.1 gave "
+			 "bytes just now and stays; the newest, the path's, never goes",
+			 pc->f.n);
+	piece_free(pc);
+}
+
+static void test_follower_at_eof_reads_at_once_after_a_look_that_moved(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("app.log"), old = tmp_path("app.log.1");
+	write_file(p.s, "old 1\n");
+	struct piece *pc = piece_new(p.s, 8, FOREVER_MS, FOREVER_MS);
+	piece_add(pc, p.s, 1);
+	rotate_to_new_file(&p, &old, "new 1\n");
+	if (piece_run(pc, follower_at_eof,
+		      "the look opened a new file (moved): return 0 to read it at once, without the pause "
+		      "(ten minutes here)") != 0 ||
+	    pc->f.n != 2)
+		fail_msg("follower_at_eof must look at the path (a rotation: n becomes 2, it is %zu) and return "
+			 "0 without pausing",
+			 pc->f.n);
+	piece_free(pc);
+}
+
+/* ---- several tailers on one out (fan-in) ------------------------------------ */
 
 /* Two tailers sharing one out; on the heap, like a fixture. */
 struct pair {
@@ -1247,7 +1767,10 @@ static void test_tailers_sharing_out_leave_it_open_until_the_last_one_ends(void 
 	/* A simulator that stops after one line, and a follower that waits
 	 * for its file until done is closed. */
 	atomic_init(&pr->running, 2);
-	pr->sim = (struct tailer){.cfg = sim_config(0, 1), .out = out, .done = done, .running = &pr->running};
+	struct tailer_config one_line = tailer_config_default();
+	one_line.rate = 0;
+	one_line.count = 1;
+	pr->sim = (struct tailer){.cfg = one_line, .out = out, .done = done, .running = &pr->running};
 	pr->follow = (struct tailer){
 	    .cfg = follow_config(pr->path, 10), .out = out, .done = done, .running = &pr->running};
 	harness_thread_start(&pr->sim_thread, tailer_run, &pr->sim);
@@ -1278,265 +1801,6 @@ static void test_tailers_sharing_out_leave_it_open_until_the_last_one_ends(void 
 	remove_tmpdir();
 }
 
-/* ---- the simulator ------------------------------------------------------ */
-
-static const char *const level_names[] = {"trace", "debug", "info", "warn", "error", "fatal"};
-
-/* The level of a simulated line, or -1 (with why set) if it is not valid. */
-static int check_json_line(const char *text, const char **why, char *ts, size_t ts_size)
-{
-	cJSON *obj = cJSON_Parse(text);
-	int level = -1;
-	*why = NULL;
-	if (obj == NULL || !cJSON_IsObject(obj)) {
-		*why = "not a JSON object";
-		goto out;
-	}
-	const char *fields[] = {"ts", "level", "service", "msg"};
-	for (size_t i = 0; i < 4; i++) {
-		cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, fields[i]);
-		if (!cJSON_IsString(v) || v->valuestring[0] == '\0') {
-			*why = "\"ts\", \"level\", \"service\" and \"msg\" must be non-empty strings";
-			goto out;
-		}
-	}
-	cJSON *lat = cJSON_GetObjectItemCaseSensitive(obj, "latency_ms");
-	if (lat != NULL && (!cJSON_IsNumber(lat) || lat->valuedouble < 0)) {
-		*why = "\"latency_ms\", when present, must be a number >= 0";
-		goto out;
-	}
-	const char *lv = cJSON_GetObjectItemCaseSensitive(obj, "level")->valuestring;
-	for (int i = 0; i < LOG_LEVELS; i++)
-		if (strcmp(lv, level_names[i]) == 0)
-			level = i;
-	if (level < 0)
-		*why = "\"level\" is not one of trace, debug, info, warn, error, fatal";
-	snprintf(ts, ts_size, "%s", cJSON_GetObjectItemCaseSensitive(obj, "ts")->valuestring);
-	if (strlen(ts) != 24 || ts[10] != 'T' || ts[23] != 'Z') {
-		*why = "\"ts\" must look like 2026-11-25T10:00:00.013Z";
-		level = -1;
-	}
-out:
-	cJSON_Delete(obj);
-	return level;
-}
-
-static char *simulate_or_fail(const struct tailer_config *cfg, unsigned long long *state,
-			      unsigned long long n)
-{
-	char *text = simulate_line(cfg, state, n);
-	if (text == NULL)
-		fail_msg("simulate_line returned NULL for line %llu", n);
-	return text;
-}
-
-static void test_simulator_same_seed_gives_the_same_lines(void **state)
-{
-	(void)state;
-	struct tailer_config cfg = tailer_config_default();
-	cfg.seed = 42;
-	unsigned long long s1 = cfg.seed, s2 = cfg.seed;
-	for (unsigned long long n = 0; n < 100; n++) {
-		char *a = simulate_or_fail(&cfg, &s1, n);
-		char *b = simulate_or_fail(&cfg, &s2, n);
-		int same = strcmp(a, b) == 0;
-		free(a);
-		free(b);
-		if (!same)
-			fail_msg(
-			    "line %llu differs between two runs with seed 42: everything, the timestamp "
-			    "included, must come from the PRNG state and n (not from the clock or rand())",
-			    n);
-	}
-	/* Two runs a day apart must agree as well, which two runs a moment
-	 * apart cannot show: line n carries the time of line n (sim_timestamp
-	 * at cfg.rate lines a second), never the time now. */
-	unsigned long long s3 = cfg.seed;
-	char *line = simulate_or_fail(&cfg, &s3, 250);
-	int stamped = strstr(line, "\"ts\":\"2026-11-25T10:00:02.500Z\"") != NULL;
-	char got[96];
-	snprintf(got, sizeof(got), "%s", line);
-	free(line);
-	if (!stamped)
-		fail_msg("line 250 at 100 lines a second should say \"ts\":\"2026-11-25T10:00:02.500Z\", "
-			 "2.5 s after the simulated log's start; it begins %s: stamp each line with "
-			 "sim_timestamp(ts, n, cfg->rate), not with the clock",
-			 got);
-}
-
-static void test_simulator_different_seed_gives_different_lines(void **state)
-{
-	(void)state;
-	struct tailer_config cfg = tailer_config_default();
-	unsigned long long s1 = 42, s2 = 43;
-	int differ = 0;
-	for (unsigned long long n = 0; n < 100; n++) {
-		char *a = simulate_or_fail(&cfg, &s1, n);
-		char *b = simulate_or_fail(&cfg, &s2, n);
-		differ += strcmp(a, b) != 0;
-		free(a);
-		free(b);
-	}
-	if (differ < 50)
-		fail_msg("only %d of 100 lines differ between seeds 42 and 43: draw the choices from *state",
-			 differ);
-}
-
-static void test_simulator_lines_are_json_objects_with_a_known_level(void **state)
-{
-	(void)state;
-	struct tailer_config cfg = tailer_config_default();
-	unsigned long long s = 7;
-	char prev_ts[32] = "", ts[32];
-	int with_latency = 0;
-	for (unsigned long long n = 0; n < 1000; n++) {
-		char *text = simulate_or_fail(&cfg, &s, n);
-		const char *why;
-		int level = check_json_line(text, &why, ts, sizeof(ts));
-		with_latency += strstr(text, "\"latency_ms\":") != NULL;
-		if (level < 0) {
-			char copy[200];
-			snprintf(copy, sizeof(copy), "%s", text);
-			free(text);
-			fail_msg("line %llu is %s: %s", n, copy, why);
-		}
-		free(text);
-		if (strcmp(ts, prev_ts) < 0)
-			fail_msg("line %llu has ts %s, before the previous line's %s: time advances with n",
-				 n, ts, prev_ts);
-		memcpy(prev_ts, ts, sizeof(ts));
-	}
-	if (with_latency < 500)
-		fail_msg("only %d of 1000 lines have \"latency_ms\": most lines should", with_latency);
-}
-
-/* counts[level] over `lines` simulated lines. */
-static void count_levels(const struct tailer_config *cfg, int lines, int counts[LOG_LEVELS])
-{
-	unsigned long long s = cfg->seed;
-	memset(counts, 0, sizeof(int) * LOG_LEVELS);
-	for (int n = 0; n < lines; n++) {
-		char *text = simulate_or_fail(cfg, &s, (unsigned long long)n);
-		const char *why;
-		char ts[32];
-		int level = check_json_line(text, &why, ts, sizeof(ts));
-		free(text);
-		if (level < 0)
-			fail_msg("line %d: %s", n, why);
-		counts[level]++;
-	}
-}
-
-static void test_simulator_default_mix_is_mostly_info_and_never_trace(void **state)
-{
-	(void)state;
-	struct tailer_config cfg = tailer_config_default();
-	int c[LOG_LEVELS];
-	count_levels(&cfg, 10000, c);
-	if (c[LOG_TRACE] != 0 || c[LOG_INFO] < 5500 || c[LOG_INFO] > 7500 || c[LOG_WARN] < 1000 ||
-	    c[LOG_DEBUG] == 0 || c[LOG_ERROR] == 0 || c[LOG_FATAL] == 0)
-		fail_msg(
-		    "levels of 10000 lines with all weights 0: trace %d, debug %d, info %d, warn %d, "
-		    "error %d, fatal %d; expected the default mix, about 5%% debug, 65%% info, 20%% warn, "
-		    "9%% error, 1%% fatal, no trace",
-		    c[0], c[1], c[2], c[3], c[4], c[5]);
-}
-
-static void test_simulator_follows_level_weights(void **state)
-{
-	(void)state;
-	struct tailer_config cfg = tailer_config_default();
-	cfg.level_weights[LOG_WARN] = 1;
-	cfg.level_weights[LOG_ERROR] = 3;
-	int c[LOG_LEVELS];
-	count_levels(&cfg, 2000, c);
-	if (c[LOG_WARN] + c[LOG_ERROR] != 2000 || c[LOG_WARN] < 300 || c[LOG_ERROR] < 1300)
-		fail_msg("weights warn 1, error 3, others 0, gave: trace %d, debug %d, info %d, warn %d, "
-			 "error %d, fatal %d (expected about 500 warn, 1500 error, nothing else)",
-			 c[0], c[1], c[2], c[3], c[4], c[5]);
-}
-
-static struct tailer_config sim_config(double rate, unsigned long long count)
-{
-	struct tailer_config cfg = tailer_config_default();
-	cfg.rate = rate;
-	cfg.count = count;
-	return cfg;
-}
-
-/* Receives one line and fails unless it is a valid simulated line. */
-static void expect_sim_line(struct fixture *f, int i)
-{
-	harness_on_hang("the test waited for a simulated line");
-	void *msg = NULL;
-	enum chan_status rc = chan_recv_timed(f->t.out, &msg, harness_wait_ms());
-	if (rc != CHAN_OK)
-		fail_msg("line %d: receive returned %s: the simulator stopped or stalled", i,
-			 chan_status_str(rc));
-	struct line *l = msg;
-	const char *why;
-	char ts[32];
-	int level = check_json_line(l->text, &why, ts, sizeof(ts));
-	line_free(l);
-	if (level < 0)
-		fail_msg("line %d: %s", i, why);
-}
-
-static void test_simulator_stops_after_count_and_closes_out(void **state)
-{
-	(void)state;
-	struct fixture *f = fixture_start(sim_config(0, 50), 4);
-	for (int i = 0; i < 50; i++)
-		expect_sim_line(f, i);
-	expect_closed(f, "count is 50: after 50 lines the simulator stops and closes out");
-	if (stat_of(&f->t.stats.lines) != 50)
-		fail_msg("stats.lines is %llu, expected 50", stat_of(&f->t.stats.lines));
-	fixture_stop(f);
-	fixture_free(f);
-}
-
-static void test_simulator_rate_spaces_the_lines(void **state)
-{
-	(void)state;
-	struct timespec start = clock_now();
-	struct fixture *f = fixture_start(sim_config(200, 21), 4);
-	for (int i = 0; i < 21; i++)
-		expect_sim_line(f, i);
-	double took = clock_seconds_since(&start);
-	/* Line n is due n / rate after the start: line 20 at 100 ms. */
-	if (took < 0.0999)
-		fail_msg("21 lines at 200 lines/s came in %.3f s, expected at least 0.100 s", took);
-	expect_closed(f, "count is 21");
-	fixture_stop(f);
-	fixture_free(f);
-}
-
-static void test_closing_done_stops_the_simulator_between_lines(void **state)
-{
-	(void)state;
-	struct fixture *f = fixture_start(sim_config(0.01, 0), 4); /* one line every 100 s */
-	expect_sim_line(f, 0);
-	wait_parked(f, "the simulator waits 100 s for its next line");
-	fixture_stop(f);
-	fixture_free(f);
-}
-
-static void test_closing_out_stops_the_simulator(void **state)
-{
-	(void)state;
-	struct fixture *f = fixture_start(sim_config(0, 0), 2);
-	for (int i = 0; i < 3; i++)
-		expect_sim_line(f, i);
-	/* The receiver hangs up. chan_send now says CHAN_CLOSED: stop. */
-	chan_close(f->t.out);
-	harness_on_hang(
-	    "the simulator kept going after out was closed: stop when chan_send returns CHAN_CLOSED");
-	fixture_join(f,
-		     "the simulator must stop once out is closed: stop when chan_send (tailer_emit) fails");
-	fixture_stop(f);
-	fixture_free(f);
-}
-
 int main(int argc, char **argv)
 {
 	static const struct harness_test tests[] = {
@@ -1556,6 +1820,21 @@ int main(int argc, char **argv)
 	    HTEST(test_follow_check_says_missing_when_the_path_is_gone, L03 "#follow_check"),
 	    HTEST(test_follow_check_says_rotated_when_the_path_is_another_file, L03 "#follow_check"),
 	    HTEST(test_follow_check_says_truncated_when_the_file_shrank, L03 "#follow_check"),
+	    HTEST(test_follower_open_at_the_end_or_the_start_records_the_file, L03 "#the-follower-piece-by-piece"),
+	    HTEST(test_follower_read_takes_the_oldest_file_that_has_bytes, L03 "#the-follower-piece-by-piece"),
+	    HTEST(test_follower_consume_sends_the_lines_then_counts_the_bytes, L03 "#the-follower-piece-by-piece"),
+	    HTEST(test_follower_close_oldest_flushes_closes_and_moves_the_others_down,
+		  L03 "#the-follower-piece-by-piece"),
+	    HTEST(test_follower_let_go_reads_the_old_file_to_its_end_then_closes_it, L03 "#the-follower-piece-by-piece"),
+	    HTEST(test_follower_asked_to_stop_looks_at_done_without_waiting, L03 "#the-follower-piece-by-piece"),
+	    HTEST(test_follower_pause_ends_on_a_wake_a_timeout_or_done, L03 "#the-follower-piece-by-piece"),
+	    HTEST(test_follower_start_reads_a_file_that_appears_later_from_its_start,
+		  L03 "#the-follower-piece-by-piece"),
+	    HTEST(test_follower_look_opens_the_new_file_when_the_inode_changes, L03 "#the-follower-piece-by-piece"),
+	    HTEST(test_follower_look_starts_over_when_the_size_goes_down, L03 "#the-follower-piece-by-piece"),
+	    HTEST(test_follower_at_eof_lets_go_the_old_files_quiet_for_rotate_wait_ms,
+		  L03 "#the-follower-piece-by-piece"),
+	    HTEST(test_follower_at_eof_reads_at_once_after_a_look_that_moved, L03 "#the-follower-piece-by-piece"),
 	    HTEST(test_follower_starts_at_the_end_and_ignores_existing_lines, L03 "#the-follow-loop"),
 	    HTEST(test_follower_from_start_reads_existing_lines, L03 "#the-follow-loop"),
 	    HTEST(test_follower_holds_a_partial_line_until_its_newline, L03 "#the-follow-loop"),
@@ -1580,15 +1859,6 @@ int main(int argc, char **argv)
 	    HTEST(test_closing_done_stops_the_follower_waiting_at_eof, L03 "#stopping-promptly"),
 	    HTEST(test_closing_done_stops_the_follower_waiting_for_its_file, L03 "#stopping-promptly"),
 	    HTEST(test_closing_done_stops_a_follower_with_a_backlog, L03 "#stopping-promptly"),
-	    HTEST(test_simulator_same_seed_gives_the_same_lines, L03 "#simulate_line"),
-	    HTEST(test_simulator_different_seed_gives_different_lines, L03 "#simulate_line"),
-	    HTEST(test_simulator_lines_are_json_objects_with_a_known_level, L03 "#simulate_line"),
-	    HTEST(test_simulator_default_mix_is_mostly_info_and_never_trace, L03 "#simulate_line"),
-	    HTEST(test_simulator_follows_level_weights, L03 "#simulate_line"),
-	    HTEST(test_simulator_stops_after_count_and_closes_out, L03 "#simulate_line"),
-	    HTEST(test_simulator_rate_spaces_the_lines, L03 "#simulate_line"),
-	    HTEST(test_closing_done_stops_the_simulator_between_lines, L03 "#stopping-promptly"),
-	    HTEST(test_closing_out_stops_the_simulator, L03 "#stopping-promptly"),
 	};
 	return harness_main(argc, argv, "03-tailer", tests, HARNESS_COUNT(tests));
 }

@@ -1259,6 +1259,8 @@ static void test_pieces_whose_line_never_ends_are_discarded(void **state)
 		    "a line that is no CRI line is parsed as it is");
 	parser_finish(&st);
 	expect_stat(&st.stats, discarded, 1, "parser_finish counts the one piece whose line never ended");
+	parser_finish(&st);
+	expect_stat(&st.stats, discarded, 1, "a second parser_finish holds nothing to count");
 	/* and LeakSanitizer checks that the piece held was freed */
 }
 

@@ -7,6 +7,7 @@
 #include "filter.h"
 #include "text_testing.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,6 +171,29 @@ static void test_services_at_most_max_names(void **state)
 		fail_msg("a list of %d names was accepted: services[] has room for FILTER_MAX_SERVICES "
 			 "(%d); return -1 before writing past it",
 			 FILTER_MAX_SERVICES + 1, FILTER_MAX_SERVICES);
+}
+
+/* A rejected list changes nothing: the names are collected apart and
+ * copied into cfg only once the whole list is good. */
+static void test_services_rejected_list_leaves_cfg_as_it_was(void **state)
+{
+	(void)state;
+	char good[] = "api,billing";
+	struct filter_config cfg = {.min_level = LOG_INFO};
+	parse_services(&cfg, good);
+	char bad[] = "auth,search,,cron";
+	errno = 0;
+	int rc = filter_config_services(&cfg, bad);
+	if (rc != -1 || errno != EINVAL)
+		fail_msg("filter_config_services(\"auth,search,,cron\") returned %d with errno %d, expected -1 "
+			 "with EINVAL (%d): the list has an empty name",
+			 rc, errno, EINVAL);
+	if (cfg.nservices != 2 || cfg.services[0] != good || strcmp(cfg.services[0], "api") != 0 ||
+	    cfg.services[1] == NULL || strcmp(cfg.services[1], "billing") != 0)
+		fail_msg("after \"auth,search,,cron\" was rejected, cfg holds %zu service(s), the first %s; "
+			 "expected api and billing, as before the call: collect the names apart and "
+			 "copy them into cfg only once the whole list is good",
+			 cfg.nservices, quoted(cfg.services[0]));
 }
 
 /* ---- the rule: levels ---------------------------------------------------------------- */
@@ -661,6 +685,7 @@ int main(int argc, char **argv)
 	    HTEST(test_services_blanks_around_names_are_trimmed, L05 "#a-list-of-services"),
 	    HTEST(test_services_empty_name_is_rejected, L05 "#a-list-of-services"),
 	    HTEST(test_services_at_most_max_names, L05 "#a-list-of-services"),
+	    HTEST(test_services_rejected_list_leaves_cfg_as_it_was, L05 "#a-list-of-services"),
 	    HTEST(test_min_info_keeps_info_and_above_drops_trace_and_debug, L05 "#accept-or-drop"),
 	    HTEST(test_min_fatal_keeps_only_fatal, L05 "#accept-or-drop"),
 	    HTEST(test_min_trace_keeps_every_level, L05 "#accept-or-drop"),

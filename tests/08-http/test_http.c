@@ -449,7 +449,7 @@ static struct http_server_config test_config(void)
 	cfg.max_connections = 8;
 	cfg.head_timeout_ms = 5000;
 	cfg.idle_timeout_ms = 5000;
-	cfg.write_timeout_ms = 2000;
+	cfg.write_timeout_ms = harness_bound_ms(2000); /* 8 MiB in 4 KiB reads is slow under a sanitizer */
 	return cfg;
 }
 
@@ -468,7 +468,8 @@ static struct http_server *start_or_fail(const struct http_server_config *cfg, h
 
 static void stop(struct http_server *s)
 {
-	harness_on_hang("http_server_stop did not return: does the wake pipe end the poll loop?");
+	harness_on_hang("http_server_stop did not return: lesson 07's server waits for each connection polled for "
+			"POLLOUT; does conn_on_deadline close a WRITING one whose write deadline passed?");
 	http_server_stop(s);
 }
 
@@ -1077,86 +1078,6 @@ static void test_server_sends_a_large_response_whole(void **state)
 	stop(s);
 }
 
-/* 1 if this machine can bind a socket to ::1. */
-static int have_ipv6_loopback(void)
-{
-	int fd = socket(AF_INET6, SOCK_STREAM, 0);
-	if (fd < 0)
-		return 0;
-	struct sockaddr_in6 a;
-	memset(&a, 0, sizeof(a));
-	a.sin6_family = AF_INET6;
-	a.sin6_addr = in6addr_loopback;
-	int ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-	close(fd);
-	return ok;
-}
-
-static void test_server_listens_on_ipv6_loopback(void **state)
-{
-	(void)state;
-	if (!have_ipv6_loopback()) {
-		printf("note: this machine has no IPv6 loopback; [::1] not tested\n");
-		return;
-	}
-	struct http_server_config cfg = test_config();
-	cfg.listen = "[::1]:0";
-	struct http_server *s = start_or_fail(&cfg, render_fixed);
-	struct client c;
-	if (client_open(&c, "::1", http_server_port(s), 0) != 0)
-		fail_msg("cannot connect to [::1]:%d: %s", http_server_port(s), strerror(errno));
-	client_send(&c, GET_METRICS);
-	expect_metrics(&c, "GET /metrics over IPv6");
-	client_close(&c);
-	stop(s);
-}
-
-static void test_server_on_every_interface_takes_ipv4(void **state)
-{
-	(void)state;
-	struct http_server_config cfg = test_config();
-	cfg.listen = ":0";
-	struct http_server *s = start_or_fail(&cfg, render_fixed);
-	struct client c;
-	client_open_or_fail(&c, http_server_port(s));
-	client_send(&c, GET_METRICS);
-	expect_metrics(&c, "\":PORT\" listens on every interface, IPv4 included (IPV6_V6ONLY off)");
-	client_close(&c);
-	stop(s);
-}
-
-static void test_server_port_in_use_is_an_error(void **state)
-{
-	(void)state;
-	struct http_server_config cfg = test_config();
-	struct http_server *s = start_or_fail(&cfg, render_fixed);
-	struct client c;
-	client_open_or_fail(&c, http_server_port(s));
-	client_send(&c, GET_METRICS);
-	expect_metrics(&c, "the first server answers");
-	client_close(&c);
-
-	char listen[64], err[256] = "";
-	snprintf(listen, sizeof(listen), "127.0.0.1:%d", http_server_port(s));
-	struct http_server_config again = test_config();
-	again.listen = listen;
-	struct http_server *s2 = http_server_start(&again, render_fixed, NULL, err, sizeof(err));
-	if (s2 != NULL) {
-		http_server_stop(s2);
-		fail_msg("a second server on the same port started: bind must fail with EADDRINUSE");
-	}
-	if (strstr(err, "in use") == NULL)
-		fail_msg("the error for a port in use is %s; want it to say the address is in use", quoted(err));
-
-	struct http_server_config bad = test_config();
-	bad.listen = "no-port-here";
-	err[0] = '\0';
-	assert_null(http_server_start(&bad, render_fixed, NULL, err, sizeof(err)));
-	if (strstr(err, "no-port-here") == NULL)
-		fail_msg("the error for a bad listen address is %s; want it to name the address", quoted(err));
-	stop(s);
-}
-
 static void test_server_stop_with_idle_connections_leaks_nothing(void **state)
 {
 	(void)state;
@@ -1237,9 +1158,6 @@ int main(int argc, char **argv)
 	    HTEST(test_server_evicts_a_connection_that_began_its_head_late, L08 "#the-connection-cap"),
 	    HTEST(test_server_answers_503_when_every_connection_is_being_answered, L08 "#the-connection-cap"),
 	    HTEST(test_server_survives_a_client_leaving_mid_response, L08 "#partial-reads-and-writes"),
-	    HTEST(test_server_listens_on_ipv6_loopback, L08 "#the-connection-state-machine"),
-	    HTEST(test_server_on_every_interface_takes_ipv4, L08 "#the-connection-state-machine"),
-	    HTEST(test_server_port_in_use_is_an_error, L08 "#the-connection-state-machine"),
 	    HTEST(test_server_stop_with_idle_connections_leaks_nothing, L08 "#the-connection-state-machine"),
 	};
 	return harness_main(argc, argv, "08-http", tests, HARNESS_COUNT(tests));

@@ -345,6 +345,17 @@ static void test_invariant_holds_after_a_cancel(void **state)
 	pipeline_free(&pl);
 }
 
+/* Fails the test if a thread was joined twice (the harness refuses such a
+ * join, which could otherwise crash, hang or seem to work). */
+static void assert_no_second_join(const char *after)
+{
+	if (harness_joins_of_gone_threads() != 0)
+		fail_msg("%s called pthread_join %d time(s) on a stage thread that was joined already: after "
+			 "the walk nothing runs, so p->started must be 0 and a second walk joins nothing (see " L09
+			 "#stopping-in-order)",
+			 after, harness_joins_of_gone_threads());
+}
+
 static void test_stop_twice_is_safe(void **state)
 {
 	(void)state;
@@ -353,6 +364,7 @@ static void test_stop_twice_is_safe(void **state)
 	stop_within_deadline("the first pipeline_stop (see " L09 "#stopping-in-order)");
 	stop_within_deadline("a second pipeline_stop must return at once: the stages were joined already "
 			     "(see " L09 "#stopping-in-order)");
+	assert_no_second_join("a second pipeline_stop");
 	assert_invariant("after two stops");
 	pipeline_free(&pl);
 }
@@ -367,6 +379,7 @@ static void test_stop_after_wait_is_safe(void **state)
 	wait_or_fail();
 	stop_within_deadline("pipeline_stop after pipeline_wait must return at once: nothing is left to join "
 			     "(see " L09 "#stopping-in-order)");
+	assert_no_second_join("pipeline_stop after pipeline_wait");
 	assert_invariant("after wait and stop");
 	pipeline_free(&pl);
 }
@@ -471,9 +484,9 @@ static char *http_get(int port, const char *path)
 	return buf;
 }
 
-static void test_serves_the_counts_over_a_real_socket(void **state)
+/* A batch run of counted_log, served on a free port, drained. */
+static void serve_the_counted_log(void)
 {
-	(void)state;
 	make_log();
 	append_log(counted_log);
 	struct pipeline_config cfg = batch_config();
@@ -484,6 +497,12 @@ static void test_serves_the_counts_over_a_real_socket(void **state)
 		fail_msg("cfg.serve is 1 but p->server is NULL: start the server last in pipeline_start "
 			 "(see " L09 "#starting-in-order)");
 	wait_or_fail();
+}
+
+static void test_serves_the_counts_over_a_real_socket(void **state)
+{
+	(void)state;
+	serve_the_counted_log();
 	harness_on_hang("GET /metrics");
 	char *resp = http_get(http_server_port(pl.server), "/metrics");
 	if (strncmp(resp, "HTTP/1.1 200", 12) != 0)
@@ -499,6 +518,51 @@ static void test_serves_the_counts_over_a_real_socket(void **state)
 		fail_msg("process_open_fds is not above 0 in the scrape");
 	free(resp);
 	pipeline_free(&pl);
+}
+
+/* What the server answered to a connection made just before pipeline_free
+ * destroyed its first condition variable (freeing the first channel). */
+struct server_at_free {
+	int port;
+	int looked;   /* a condition variable was destroyed */
+	int accepted; /* and the server still took connections then */
+};
+
+/* Runs in the thread of pipeline_free: records, does not fail. */
+static void look_at_server(void *arg)
+{
+	struct server_at_free *s = arg;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)s->port)};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	s->looked = 1;
+	s->accepted = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+	if (fd >= 0)
+		close(fd);
+}
+
+/*
+ * The server renders from the registry and the channels, on its own
+ * thread, whenever a scrape comes. pipeline_free must stop it before it
+ * frees any of them: a scrape that arrives a moment later reads freed
+ * memory. The test connects to the server at the moment the first
+ * channel is freed; the listening socket must be closed by then.
+ */
+static void test_free_stops_the_server_before_the_channels(void **state)
+{
+	(void)state;
+	serve_the_counted_log();
+	struct server_at_free seen = {.port = http_server_port(pl.server)};
+	harness_before_cond_destroy(look_at_server, &seen);
+	harness_on_hang("pipeline_free did not return (see " L09 "#freeing-in-order)");
+	pipeline_free(&pl);
+	if (!seen.looked)
+		fail_msg("pipeline_free freed no channel: it frees every channel the pipeline made (see " L09
+			 "#freeing-in-order)");
+	if (seen.accepted)
+		fail_msg("the server still accepted a connection while pipeline_free freed the first channel: a "
+			 "scrape then renders from channels and a registry being freed. Stop the server first "
+			 "(see " L09 "#freeing-in-order)");
 }
 
 /* ---- the assembly: a start that fails, the end of the stages, signals ------ */
@@ -725,6 +789,61 @@ static void test_a_signal_stops_the_pipeline_and_every_line_is_counted(void **st
 	pipeline_free(&pl);
 }
 
+static int lines_full(void *arg)
+{
+	(void)arg;
+	return chan_len(pl.lines) == chan_cap(pl.lines);
+}
+
+/*
+ * A signal closes done and nothing else. The parser is held, so lines
+ * fills and the tailer blocks sending the third of the file's twelve
+ * lines; the signal comes then. The tailer looks at done only after it has
+ * sent every line of a read (lesson 03), and the file is one read: all
+ * twelve must be read and counted. A pipeline_await_signal that closed
+ * lines as well refuses the tailer's send, and the line it held is gone
+ * without a trace: the tailer counts only the lines it sent, so the
+ * invariant still holds.
+ */
+static void test_a_signal_stop_loses_no_line_the_tailer_took(void **state)
+{
+	(void)state;
+	make_log();
+	for (int i = 0; i < 12; i++)
+		append_log("{\"level\":\"info\",\"service\":\"api\"}\n");
+	struct pipeline_config cfg = batch_config();
+	cfg.source.stop_at_eof = 0; /* follow: only done ends the tailer */
+	cfg.capacity = 2;
+	cfg.stop_signals = 1;
+	harness_hold_thread(parser_run);
+	start_or_fail(&cfg);
+	harness_on_hang("waiting for lines to fill while the parser is held");
+	if (!harness_wait_until(lines_full, NULL)) {
+		harness_release_held();
+		fail_msg("with the parser held, lines did not fill within %ld ms: is the tailer started? (see " L09
+			 "#starting-in-order)",
+			 harness_wait_ms());
+	}
+	kill(getpid(), SIGTERM);
+	harness_on_hang("pipeline_await_signal did not return though SIGTERM is pending (see " L09
+			"#taking-the-signals)");
+	int signo = pipeline_await_signal(&pl);
+	harness_release_held();
+	if (signo != SIGTERM)
+		fail_msg("pipeline_await_signal returned %d, expected SIGTERM (%d)", signo, SIGTERM);
+	harness_on_hang("pipeline_wait did not return after pipeline_await_signal: it closes done, and the "
+			"stages end on their own (see " L09 "#taking-the-signals)");
+	pipeline_wait(&pl);
+	if (pipeline_lines_read(&pl) != 12)
+		fail_msg("%llu of the file's 12 lines read after a signal stop: the tailer, blocked sending the "
+			 "third, had its send refused. pipeline_await_signal closes done and nothing else: a channel "
+			 "closed under its sender loses the line in flight, and the tailer does not count a line it "
+			 "could not send (see " L09 "#taking-the-signals)",
+			 pipeline_lines_read(&pl));
+	assert_invariant("after a signal stop");
+	pipeline_free(&pl);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct harness_test tests[] = {
@@ -740,6 +859,7 @@ int main(int argc, char **argv)
 	    HTEST(test_follow_mode_counts_appended_lines_then_stops, L09 "#stopping-in-order"),
 	    HTEST(test_start_fails_cleanly_when_the_port_is_taken, L09 "#starting-in-order"),
 	    HTEST(test_serves_the_counts_over_a_real_socket, L09 "#starting-in-order"),
+	    HTEST(test_free_stops_the_server_before_the_channels, L09 "#freeing-in-order"),
 	    HTEST(test_start_failing_at_the_tailer_ends_the_stages_below, L09 "#when-a-start-fails-half-way"),
 	    HTEST(test_start_failing_at_any_stage_ends_and_frees_what_it_made,
 		  L09 "#when-a-start-fails-half-way"),
@@ -748,6 +868,7 @@ int main(int argc, char **argv)
 	    HTEST(test_stop_signals_are_blocked_in_every_thread, L09 "#taking-the-signals"),
 	    HTEST(test_a_signal_stops_the_pipeline_and_every_line_is_counted,
 		  L09 "#taking-the-signals"),
+	    HTEST(test_a_signal_stop_loses_no_line_the_tailer_took, L09 "#taking-the-signals"),
 	};
 	return harness_main(argc, argv, "09-pipeline", tests, HARNESS_COUNT(tests));
 }

@@ -3,12 +3,15 @@
  * Written against src/stage.h, src/channel.h and src/pipeline.h; the
  * runner's test fixtures are tests/harness/stage_testing.h.
  */
+#define _GNU_SOURCE /* pthread_tryjoin_np */
 #include "chan_testing.h"
+#include "interpose.h"
 #include "pipeline.h"
 #include "stage.h"
 #include "stage_testing.h"
 #include "strbuf.h"
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,6 +174,124 @@ static void test_the_first_worker_to_finish_leaves_out_open(void **state)
 	runner_free(&r);
 }
 
+/* 1 once out is closed (read under its lock, without taking anything). */
+static int out_closed(struct stage_runner *r)
+{
+	pthread_mutex_lock(&r->out->mu);
+	int closed = r->out->closed;
+	pthread_mutex_unlock(&r->out->mu);
+	return closed;
+}
+
+/* Two workers' threads, one of them held before it runs: which has
+ * returned, joined without blocking (the test joins both itself). */
+struct pair {
+	pthread_t *threads;
+	int returned; /* index of the one that has returned, or -1 */
+};
+
+static int one_returned(void *arg)
+{
+	struct pair *w = arg;
+	for (int i = 0; i < 2 && w->returned < 0; i++)
+		if (pthread_tryjoin_np(w->threads[i], NULL) == 0)
+			w->returned = i;
+	return w->returned >= 0;
+}
+
+/* Go's WaitGroup rule, Add before go: one worker's thread is held before
+ * it runs, while the other drains in and returns. The runner counted both
+ * in before starting either, so out stays open. */
+static void test_every_worker_is_counted_in_before_any_starts(void **state)
+{
+	(void)state;
+	struct stage_runner r;
+	struct work w;
+	runner_init(&r, &w, 2, 4, 1, 2);
+	assert_chan_status(chan_send(r.in, MSG(1)), CHAN_OK);
+	assert_chan_status(chan_send(r.in, MSG(2)), CHAN_OK);
+	assert_chan_status(chan_close(r.in), CHAN_OK);
+	harness_hold_thread(stage_worker);
+	runner_start(&r);
+	if (r.started != 2)
+		fail_msg("stage_start says %zu workers started, expected 2", r.started);
+	struct pair pair = {r.threads, -1};
+	int returned = harness_wait_until(one_returned, &pair);
+	int closed = out_closed(&r);
+	harness_release_held();
+	if (!returned)
+		fail_msg("no worker returned within %ld ms, with in closed after 2 items: a worker returns "
+			 "once stage_recv says CHAN_CLOSED",
+			 harness_wait_ms());
+	if (closed)
+		fail_msg("out was closed by the first worker to finish while the second had not even "
+			 "begun: count every worker in (running = workers) in stage_start before starting "
+			 "any, not in each worker as it starts (Go: wg.Add before go)");
+	long got = drain_out(&r, NULL, 2, "out was never closed: the last worker to finish closes out");
+	harness_on_hang("the held worker never returned after it was let go");
+	pthread_join(r.threads[1 - pair.returned], NULL);
+	assert_int_equal(got, 2);
+	runner_free(&r);
+}
+
+/* The first pthread_create of a worker fails (EAGAIN, as when the system
+ * is out of threads): no worker will ever run, so none will ever finish,
+ * and out must be closed by stage_start counting all of them out, or the
+ * stages after this one wait for ever. */
+static void test_stage_start_counts_out_the_workers_that_never_started(void **state)
+{
+	(void)state;
+	struct stage_runner r;
+	struct work w;
+	runner_init(&r, &w, 8, 8, 2, 4);
+	harness_fail_thread(stage_worker, EAGAIN, NULL, NULL);
+	int rc = stage_start(&r);
+	if (rc != EAGAIN || r.started != 0)
+		fail_msg("the first thread start failed with EAGAIN: stage_start returned %d and says %zu "
+			 "started, expected %d (EAGAIN) and 0",
+			 rc, r.started, EAGAIN);
+	stage_join(&r);
+	void *msg;
+	if (chan_try_recv(r.out, &msg) != CHAN_CLOSED)
+		fail_msg("no worker of 4 could start, yet out is still open: the workers that never "
+			 "started never finish either; stage_start must count them out (worker_finished "
+			 "once for each) so that the last count-out closes out");
+	runner_free(&r);
+}
+
+/* Each runner stage_start cannot run, refused before any thread starts. */
+static void test_stage_start_refuses_what_it_cannot_run(void **state)
+{
+	(void)state;
+	static const struct {
+		size_t batch, workers;
+		int no_discard;
+		const char *what;
+	} bad[] = {
+	    {0, 1, 0, "batch 0"},
+	    {STAGE_MAX_BATCH + 1, 1, 0, "batch STAGE_MAX_BATCH + 1 (a worker's arrays hold STAGE_MAX_BATCH)"},
+	    {1, 0, 0, "0 workers"},
+	    {1, STAGE_MAX_WORKERS + 1, 0,
+	     "STAGE_MAX_WORKERS + 1 workers (threads[] holds STAGE_MAX_WORKERS)"},
+	    {1, 1, 1, "an out but no discard (what out refuses would leak)"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct stage_runner r;
+		struct work w;
+		runner_init(&r, &w, 1, 1, bad[i].batch, bad[i].workers);
+		if (bad[i].no_discard)
+			r.discard = NULL;
+		/* A start is a failure here: refused runners start no thread. */
+		harness_fail_thread(stage_worker, EAGAIN, NULL, NULL);
+		int rc = stage_start(&r);
+		if (rc != EINVAL || r.started != 0)
+			fail_msg("stage_start with %s returned %d and started %zu workers, expected EINVAL "
+				 "(%d) and none",
+				 bad[i].what, rc, r.started, EINVAL);
+		runner_free(&r);
+	}
+}
+
 /* Nobody downstream: what out refuses is discarded, and in keeps being
  * drained so that the feeder (capacity 1) never blocks for good. */
 static void test_runner_keeps_draining_in_when_out_is_closed(void **state)
@@ -317,14 +438,17 @@ static void test_pipeline_counts_the_same_in_batches_and_with_workers(void **sta
 int main(int argc, char **argv)
 {
 	static const struct harness_test tests[] = {
-	    HTEST(test_runner_steps_every_item_in_order_with_one_worker, L12 "#5-build-it-the-worker"),
-	    HTEST(test_runner_sends_on_only_what_the_step_returns, L12 "#5-build-it-the-worker"),
-	    HTEST(test_workers_move_every_item_exactly_once_and_the_last_closes_out, L12 "#4-who-closes-out"),
-	    HTEST(test_the_first_worker_to_finish_leaves_out_open, L12 "#4-who-closes-out"),
-	    HTEST(test_runner_keeps_draining_in_when_out_is_closed, L12 "#5-build-it-the-worker"),
-	    HTEST(test_runner_discards_only_what_a_partial_send_left, L12 "#5-build-it-the-worker"),
-	    HTEST(test_runner_as_the_last_stage_has_no_out, L12 "#5-build-it-the-worker"),
-	    HTEST(test_pipeline_counts_the_same_in_batches_and_with_workers, L12 "#8-what-can-go-wrong"),
+	    HTEST(test_runner_steps_every_item_in_order_with_one_worker, L12 "#5-build-it-the-runner"),
+	    HTEST(test_runner_sends_on_only_what_the_step_returns, L12 "#5-build-it-the-runner"),
+	    HTEST(test_workers_move_every_item_exactly_once_and_the_last_closes_out, L12 "#who-closes-out"),
+	    HTEST(test_the_first_worker_to_finish_leaves_out_open, L12 "#who-closes-out"),
+	    HTEST(test_stage_start_refuses_what_it_cannot_run, L12 "#5-build-it-the-runner"),
+	    HTEST(test_every_worker_is_counted_in_before_any_starts, L12 "#who-closes-out"),
+	    HTEST(test_stage_start_counts_out_the_workers_that_never_started, L12 "#who-closes-out"),
+	    HTEST(test_runner_keeps_draining_in_when_out_is_closed, L12 "#5-build-it-the-runner"),
+	    HTEST(test_runner_discards_only_what_a_partial_send_left, L12 "#5-build-it-the-runner"),
+	    HTEST(test_runner_as_the_last_stage_has_no_out, L12 "#5-build-it-the-runner"),
+	    HTEST(test_pipeline_counts_the_same_in_batches_and_with_workers, L12 "#5-build-it-the-runner"),
 	};
 	return harness_main(argc, argv, "12-workers", tests, HARNESS_COUNT(tests));
 }

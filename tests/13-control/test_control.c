@@ -6,6 +6,7 @@
  */
 #include "chan_testing.h"
 #include "clock.h"
+#include "metrics.h"
 #include "pipeline.h"
 #include "stage.h"
 #include "stage_testing.h"
@@ -80,6 +81,55 @@ static void test_runner_counts_the_time_workers_wait_to_send(void **state)
 	runner_free(&r);
 }
 
+/* Fails unless the exposition has (want 1) or lacks (want 0) a line
+ * starting with line; prints the exposition when it fails. */
+static void expect_line(const char *text, const char *line, int want, const char *why)
+{
+	if ((strstr(text, line) != NULL) == want)
+		return;
+	fprintf(stderr, "# the exposition:\n%s", text);
+	fail_msg("%s \"%s...\" in the exposition: %s", want ? "no line" : "a line", line, why);
+}
+
+/* Two runners' totals, set by hand and exported twice: in seconds, the
+ * last stage without a send series, and the second scrape sees what was
+ * added since the first. */
+static void test_a_runner_exports_its_waits_in_seconds(void **state)
+{
+	(void)state;
+	static const char *const labels[] = {"stage", "op"};
+	struct metrics_registry *reg = metrics_registry_new(0);
+	assert_non_null(reg);
+	struct metric_family *blocked =
+	    metrics_counter(reg, "logpipe_stage_blocked_seconds_total", "Waits.", 2, labels);
+	assert_non_null(blocked);
+	struct chan *out = chan_new_or_fail(1);
+	struct stage_runner filter = {.out = out, .name = "filter"}, last = {.out = NULL, .name = "metrics"};
+	atomic_store(&filter.recv_ns, 1500000000ULL);
+	atomic_store(&filter.send_ns, 250000000ULL);
+	atomic_store(&last.recv_ns, 2000000000ULL);
+	stage_export(&filter, blocked);
+	stage_export(&last, blocked);
+	atomic_fetch_add(&last.recv_ns, 1000000000ULL);
+	stage_export(&last, blocked);
+	size_t len = 0;
+	char *text = metrics_render(reg, &len);
+	assert_non_null(text);
+	const char *seconds = "r->recv_ns and r->send_ns count nanoseconds; Prometheus counts time in "
+			      "seconds (divide by 1e9)";
+	expect_line(text, "logpipe_stage_blocked_seconds_total{stage=\"filter\",op=\"recv\"} 1.5\n", 1,
+		    seconds);
+	expect_line(text, "logpipe_stage_blocked_seconds_total{stage=\"filter\",op=\"send\"} 0.25\n", 1,
+		    seconds);
+	expect_line(text, "logpipe_stage_blocked_seconds_total{stage=\"metrics\",op=\"recv\"} 3\n", 1,
+		    "the second export must read the total again (2 s, then 1 s more)");
+	expect_line(text, "logpipe_stage_blocked_seconds_total{stage=\"metrics\",op=\"send\"}", 0,
+		    "a runner without out never sends: export no op=\"send\" series for it");
+	free(text);
+	chan_free(out);
+	metrics_registry_free(reg);
+}
+
 static void test_pipeline_exports_its_channels_and_its_waits(void **state)
 {
 	(void)state;
@@ -92,19 +142,18 @@ static void test_pipeline_exports_its_channels_and_its_waits(void **state)
 	pipeline_free(&p);
 	assert_non_null(text);
 	static const char *const want[] = {
-	    "logpipe_channel_capacity{channel=\"lines\"} 4",
-	    "logpipe_channel_depth{channel=\"passed\"} 0",
+	    "# TYPE logpipe_channel_depth gauge\n",
+	    "# TYPE logpipe_stage_blocked_seconds_total counter\n",
+	    "logpipe_channel_capacity{channel=\"lines\"} 4\n",
+	    "logpipe_channel_depth{channel=\"passed\"} 0\n",
 	    "logpipe_stage_blocked_seconds_total{stage=\"parser\",op=\"recv\"} ",
 	    "logpipe_stage_blocked_seconds_total{stage=\"filter\",op=\"send\"} ",
 	    "logpipe_stage_blocked_seconds_total{stage=\"metrics\",op=\"recv\"} ",
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
-		if (strstr(text, want[i]) == NULL) {
-			fprintf(stderr, "# the exposition:\n%s", text);
-			free(text);
-			fail_msg("no line \"%s...\" in the exposition of a pipeline with stage runners",
-				 want[i]);
-		}
+		expect_line(text, want[i], 1,
+			    "a pipeline with stage runners exports each channel's depth and capacity "
+			    "(gauges) and each stage's waits (a counter)");
 	free(text);
 }
 
@@ -232,12 +281,13 @@ static void test_cancel_stops_a_pipeline_stuck_behind_a_slow_stage(void **state)
 int main(int argc, char **argv)
 {
 	static const struct harness_test tests[] = {
-	    HTEST(test_runner_counts_the_time_workers_wait_to_receive, L13 "#build-it-the-waits"),
-	    HTEST(test_runner_counts_the_time_workers_wait_to_send, L13 "#build-it-the-waits"),
-	    HTEST(test_pipeline_exports_its_channels_and_its_waits, L13 "#2-part-1-the-pipeline-watches-itself"),
-	    HTEST(test_a_slow_stage_makes_the_stage_before_it_wait, L13 "#build-it-the-waits"),
-	    HTEST(test_a_cancelled_worker_stops_before_its_next_batch, L13 "#build-it-the-check"),
-	    HTEST(test_cancel_stops_a_pipeline_stuck_behind_a_slow_stage, L13 "#3-part-2-cancellation"),
+	    HTEST(test_runner_counts_the_time_workers_wait_to_receive, L13 "#the-waits"),
+	    HTEST(test_runner_counts_the_time_workers_wait_to_send, L13 "#the-waits"),
+	    HTEST(test_a_runner_exports_its_waits_in_seconds, L13 "#the-export"),
+	    HTEST(test_pipeline_exports_its_channels_and_its_waits, L13 "#the-export"),
+	    HTEST(test_a_slow_stage_makes_the_stage_before_it_wait, L13 "#the-waits"),
+	    HTEST(test_a_cancelled_worker_stops_before_its_next_batch, L13 "#the-check"),
+	    HTEST(test_cancel_stops_a_pipeline_stuck_behind_a_slow_stage, L13 "#the-cancel"),
 	};
 	return harness_main(argc, argv, "13-control", tests, HARNESS_COUNT(tests));
 }

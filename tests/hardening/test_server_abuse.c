@@ -11,7 +11,7 @@
 #include "harness.h"
 #include "http.h"
 #include "process.h"
-#include "../08-http/http_client.h"
+#include "http_client.h"
 
 #include "clock.h"
 

@@ -163,16 +163,37 @@ static const char *const verdict_name[] = {"PASS", "FAIL", "HUNG", "CRASH", "NOT
 
 struct outcome {
 	enum verdict verdict;
-	char reason[256];
+	/* As long as the line it comes from: a hang's advice is read whole. */
+	char reason[HARNESS_OUTPUT_MAX];
 	char out[HARNESS_OUTPUT_MAX];
 	size_t len;
 	char report[HARNESS_REPORT_MAX]; /* where a hung test's threads wait */
 	size_t report_len;
 };
 
-/* Reads fd into buf (at most size - 1 bytes kept, always NUL-terminated)
- * until it is closed or time runs out. Returns 0 on EOF, -1 if the
- * deadline passed. */
+/* Appends n bytes to buf (always NUL-terminated). When they do not fit,
+ * bytes from the middle make room: the first half of the output holds the
+ * first failure, and its last lines say why a hung test was stopped. */
+static void keep(char *buf, size_t size, size_t *len, const char *bytes, size_t n)
+{
+	size_t half = (size - 1) / 2;
+	if (n > size - 1 - half) { /* more than the tail holds: its end only */
+		bytes += n - (size - 1 - half);
+		n = size - 1 - half;
+	}
+	if (*len + n > size - 1) {
+		size_t drop = *len + n - (size - 1);
+		memmove(buf + half, buf + half + drop, *len - half - drop);
+		*len -= drop;
+	}
+	memcpy(buf + *len, bytes, n);
+	*len += n;
+	buf[*len] = '\0';
+}
+
+/* Reads fd into buf (at most size - 1 bytes kept, its start and its end:
+ * see keep) until it is closed or time runs out. Returns 0 on EOF, -1 if
+ * the deadline passed. */
 static int collect(int fd, char *buf, size_t size, size_t *len, const struct timespec *deadline)
 {
 	char scratch[4096];
@@ -191,11 +212,7 @@ static int collect(int fd, char *buf, size_t size, size_t *len, const struct tim
 			continue;
 		if (n <= 0)
 			return 0;
-		size_t room = size - 1 - *len;
-		size_t take = (size_t)n < room ? (size_t)n : room;
-		memcpy(buf + *len, scratch, take);
-		*len += take;
-		buf[*len] = '\0';
+		keep(buf, size, len, scratch, (size_t)n);
 	}
 }
 
@@ -212,18 +229,25 @@ static const char *hung_script(void)
 	return s != NULL && *s != '\0' ? s : "tests/harness/hung.py";
 }
 
-/* Keeps the report that starts at start, up to gdb's own "[Inferior ..."
- * line (a source line it quotes may hold a "[" of its own). A heading
- * with no thread under it (all of them outside the learner's files and
- * the tests, or gone by the time gdb looked) is left out altogether. */
-static void keep_report(struct outcome *o, const char *start)
+/* How much of gdb's output from start is the report: up to the line where
+ * gdb says it detached, if it does. */
+static size_t report_length(const char *start)
 {
-	const char *end = strstr(start, "[Inferior");
-	int n = end != NULL ? (int)(end - start) : (int)strlen(start);
-	snprintf(o->report, sizeof(o->report), "%.*s", n, start);
-	const char *below = o->report + strcspn(o->report, "\n");
-	if (below[strspn(below, " \t\n")] == '\0')
-		o->report[0] = '\0';
+	const char *end = strstr(start, "\n[Inferior ");
+	return end != NULL ? (size_t)(end - start) + 1 : strlen(start);
+}
+
+/* Whether the n bytes of report at start hold anything below their
+ * heading. A heading alone (every thread outside the learner's files and
+ * the tests, or gone by the time gdb looked) says nothing, and is left
+ * out of the verdict. */
+static int has_lines_below(const char *start, size_t n)
+{
+	size_t i = strcspn(start, "\n");
+	for (; i < n; i++)
+		if (start[i] != '\n' && start[i] != ' ' && start[i] != '\t')
+			return 1;
+	return 0;
 }
 
 /* Runs gdb on the hung child (tests/harness/hung.py says what it prints)
@@ -270,8 +294,10 @@ static void run_gdb(pid_t pid, struct outcome *o)
 		snprintf(o->report, sizeof(o->report),
 			 "(no report of where each thread waits: gdb could not look: %.*s)\n",
 			 (int)strcspn(raw, "\n"), raw);
-	else /* up to gdb's own "[Inferior 1 (process N) detached]" */
-		keep_report(o, start);
+	else if (has_lines_below(start, report_length(start)))
+		/* up to gdb's own "[Inferior 1 (process N) detached]"; a line of
+		 * source in the report may hold a '[' of its own */
+		snprintf(o->report, sizeof(o->report), "%.*s", (int)report_length(start), start);
 	o->report_len = strlen(o->report);
 }
 

@@ -17,17 +17,70 @@ import struct
 import gdb
 
 IMPL = os.environ.get("HARNESS_IMPL", "exercises").rstrip("/") + "/"
+# What a thread is doing when its stack holds one of these calls. The
+# harness's wrappers first (interpose.c: the mutex's address is in their
+# frame); the C library's calls are matched by name without the
+# underscores, "__GI_", "__libc_" or "@GLIBC..." the library adds. The
+# outermost match is the one reported: a pthread_join waits in a futex,
+# and "waits for a thread to end" says more than "waits on a futex".
 BLOCKING = {
     "__wrap_pthread_mutex_lock": "waits for the mutex",
     "__wrap_pthread_cond_wait": "waits on the condition variable",
     "__wrap_pthread_cond_timedwait": "waits (with a deadline) on the condition variable",
+    "__wrap_pthread_join": "waits for a thread to end (pthread_join)",
     "pthread_join": "waits for a thread to end (pthread_join)",
+    "pthread_clockjoin_ex": "waits for a thread to end (pthread_join)",
+    "pthread_mutex_lock": "waits for a mutex",
+    "pthread_cond_wait": "waits on a condition variable",
+    "pthread_cond_timedwait": "waits (with a deadline) on a condition variable",
+    "pthread_cond_clockwait": "waits (with a deadline) on a condition variable",
+    "pthread_rwlock_rdlock": "waits for a read-write lock",
+    "pthread_rwlock_wrlock": "waits for a read-write lock",
+    "pthread_barrier_wait": "waits at a barrier",
+    "sem_wait": "waits on a semaphore",
+    "sem_timedwait": "waits (with a deadline) on a semaphore",
+    "sigwait": "waits for a signal (sigwait)",
+    "sigwaitinfo": "waits for a signal (sigwaitinfo)",
+    "sigtimedwait": "waits for a signal (sigtimedwait)",
+    "sigsuspend": "waits for a signal (sigsuspend)",
+    "pause": "waits for a signal (pause)",
     "nanosleep": "sleeps",
     "clock_nanosleep": "sleeps",
     "poll": "waits in poll",
+    "ppoll": "waits in poll",
+    "select": "waits in select",
+    "pselect": "waits in select",
+    "epoll_wait": "waits in epoll_wait",
     "accept": "waits in accept",
+    "accept4": "waits in accept",
+    "connect": "waits in connect",
     "read": "waits in read",
+    "recv": "waits in recv",
+    "recvfrom": "waits in recv",
+    "write": "waits in write (the reader is not reading)",
+    "send": "waits in send (the reader is not reading)",
+    "waitpid": "waits for a child process",
+    "futex_wait": "waits on a futex (a lock or a condition variable)",
+    "futex_abstimed_wait_common": "waits on a futex (a lock or a condition variable)",
+    "futex_abstimed_wait_common64": "waits on a futex (a lock or a condition variable)",
+    "lll_lock_wait": "waits for a lock inside the C library",
 }
+
+
+def call_name(name):
+    """A frame's function as BLOCKING names it."""
+    if name.startswith("__wrap_"):
+        return name
+    name = name.split("@")[0]
+    for prefix in ("__GI_", "__libc_"):
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+    name = name.lstrip("_")
+    if name.startswith("libc_"):
+        name = name[len("libc_"):]
+    return name
+
+
 TABLE_SIZE = 8192
 
 
@@ -84,12 +137,11 @@ def describe(thread):
     its address, and our next frame out (the caller, or None)."""
     blocked, addr, where, test = None, None, None, None
     for f in frames(thread):
+        what = BLOCKING.get(call_name(f.name() or ""))
+        if what is not None and where is None:  # outermost below our code
+            blocked = what
+            addr = local(f, "blocked_on_mutex") or local(f, "blocked_on_cond")
         name = f.name() or ""
-        if blocked is None:
-            for fn, what in BLOCKING.items():
-                if name == fn or name.startswith(fn + "@") or name == "__" + fn:
-                    blocked = what
-                    addr = local(f, "blocked_on_mutex") or local(f, "blocked_on_cond")
         filename, line = frame_file(f)
         if not ours(filename):
             continue
@@ -174,7 +226,7 @@ def report():
             continue
         filename, line, func = where
         text = source_line(filename, line)
-        what = blocked or "runs (not blocked in a wait)"
+        what = blocked or "runs (in none of the blocking calls the report knows)"
         if blocked == BLOCKING["__wrap_pthread_mutex_lock"] and addr in owner_of:
             owner = owner_of[addr][0]
             whose = "itself" if owner == t.ptid[1] else (

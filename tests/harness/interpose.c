@@ -332,9 +332,12 @@ static struct tracked {
 	pthread_t tid;
 	void *(*fn)(void *);
 	int live;	  /* created and not joined yet */
+	int joined;	  /* was joined: a second join of tid is a mistake */
 	pthread_t joiner; /* the thread inside pthread_join on it, when joining */
 	int joining;
 } tracked[THREAD_SLOTS];
+/* Calls of pthread_join on a thread already joined, or on the caller itself. */
+static atomic_long joins_of_gone;
 static atomic_flag tracked_lock = ATOMIC_FLAG_INIT;
 static void *(*fail_fn)(void *); /* guarded by tracked_lock */
 static int fail_err;
@@ -412,15 +415,41 @@ int harness_in_join(pthread_t who)
 	return in;
 }
 
+int harness_joins_of_gone_threads(void)
+{
+	return (int)atomic_load(&joins_of_gone);
+}
+
+/* A slot for a new thread: one never used, so that the joined threads are
+ * remembered as long as there is room; else any whose thread is joined. */
+static int free_slot(void)
+{
+	for (int i = 0; i < THREAD_SLOTS; i++)
+		if (tracked[i].fn == NULL)
+			return i;
+	for (int i = 0; i < THREAD_SLOTS; i++)
+		if (!tracked[i].live)
+			return i;
+	return -1;
+}
+
 static void track_created(pthread_t tid, void *(*fn)(void *))
 {
 	track_lock();
-	for (int i = 0; i < THREAD_SLOTS; i++)
-		if (!tracked[i].live) {
-			tracked[i] = (struct tracked){.tid = tid, .fn = fn, .live = 1};
-			break;
-		}
+	int i = free_slot();
+	if (i >= 0)
+		tracked[i] = (struct tracked){.tid = tid, .fn = fn, .live = 1};
 	track_unlock();
+}
+
+/* 1 if tid names no live thread of ours but one that was joined already.
+ * Called with tracked_lock held. */
+static int joined_already(pthread_t tid)
+{
+	for (int i = 0; i < THREAD_SLOTS; i++)
+		if (tracked[i].joined && pthread_equal(tracked[i].tid, tid))
+			return 1;
+	return 0;
 }
 
 /* The slot of the live thread tid, or -1. Called with tracked_lock held. */
@@ -506,10 +535,21 @@ int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(
 	return rc;
 }
 
+/*
+ * A thread joined twice is gone: its pthread_t may name freed memory or a
+ * new thread that reuses it (even the caller), and the real call may crash,
+ * wait forever or return at once. Such a join is counted and refused with
+ * ESRCH instead, so that a test can say which mistake it was.
+ */
 int __wrap_pthread_join(pthread_t t, void **result)
 {
 	track_lock();
 	int i = tracked_slot(t);
+	if (pthread_equal(t, pthread_self()) || (i < 0 && joined_already(t))) {
+		track_unlock();
+		atomic_fetch_add(&joins_of_gone, 1);
+		return ESRCH;
+	}
 	if (i >= 0) {
 		tracked[i].joiner = pthread_self();
 		tracked[i].joining = 1;
@@ -517,9 +557,10 @@ int __wrap_pthread_join(pthread_t t, void **result)
 	track_unlock();
 	int rc = __real_pthread_join(t, result);
 	track_lock();
-	if (i >= 0 && rc == 0)
+	if (i >= 0 && rc == 0) {
 		tracked[i].live = 0;
-	else if (i >= 0)
+		tracked[i].joined = 1;
+	} else if (i >= 0)
 		tracked[i].joining = 0;
 	track_unlock();
 	return rc;
@@ -532,8 +573,20 @@ long harness_conds_alive(void)
 	return atomic_load(&conds_alive);
 }
 
+static _Atomic(void (*)(void *)) before_destroy_fn;
+static void *before_destroy_arg;
+
+void harness_before_cond_destroy(void (*fn)(void *), void *arg)
+{
+	before_destroy_arg = arg;
+	atomic_store(&before_destroy_fn, fn);
+}
+
 int __wrap_pthread_cond_destroy(pthread_cond_t *cv)
 {
+	void (*fn)(void *) = atomic_exchange(&before_destroy_fn, NULL);
+	if (fn != NULL)
+		fn(before_destroy_arg);
 	int rc = __real_pthread_cond_destroy(cv);
 	if (rc == 0)
 		atomic_fetch_sub(&conds_alive, 1);

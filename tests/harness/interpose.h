@@ -53,10 +53,18 @@ void harness_hold_thread(void *(*fn)(void *));
 void harness_release_held(void);
 /* Threads started to run fn and not joined (yet). */
 int harness_threads_unjoined(void *(*fn)(void *));
+/* Calls of pthread_join on a thread that was joined already (or on the
+ * caller itself): refused with ESRCH, and counted here. */
+int harness_joins_of_gone_threads(void);
 /* 1 if the thread who is inside pthread_join now. */
 int harness_in_join(pthread_t who);
 /* Condition variables initialised and not destroyed: a channel holds two,
  * so a channel never freed shows here. */
 long harness_conds_alive(void);
+/* Runs fn(arg) once, in the thread that calls it, just before the next
+ * pthread_cond_destroy: a look at what still runs when the first channel
+ * is freed. fn must not fail the test (it may run on any thread); it
+ * records what it saw for the test to check. */
+void harness_before_cond_destroy(void (*fn)(void *), void *arg);
 
 #endif

@@ -1,7 +1,8 @@
 /*
- * http_client.h - a small HTTP client for lesson 08's tests: real sockets,
- * and every wait bounded by a deadline, so a server that never answers
- * fails a test instead of hanging it.
+ * http_client.h - a small client for the tests of the servers (the socket
+ * server's, the HTTP server's, the hardening suite's): real sockets, and
+ * every wait bounded by a deadline, so a server that never answers fails a
+ * test instead of hanging it. The responses it parses are HTTP's.
  */
 #ifndef HTTP_CLIENT_H
 #define HTTP_CLIENT_H

@@ -1,6 +1,7 @@
 /*
- * simulate.c - lesson 03: the simulator, a source of realistic JSON log
- * lines at a chosen rate and level mix. The contract is in src/tailer.h.
+ * simulate.c - lesson 03's simulator (given): a source of realistic JSON
+ * log lines at a chosen rate and level mix, which tailer_run runs when
+ * cfg.path is NULL. The contract is in src/tailer.h.
  *
  * Tests and demos need a log that is busy, varied and the same every time.
  * The simulator draws every choice from a seeded pseudo-random generator,
@@ -8,7 +9,7 @@
  * same seed gives the same lines, byte for byte, on any machine.
  */
 #include "clock.h"
-#include "notimpl.h"
+#include "follower.h"
 #include "strbuf.h"
 #include "tailer.h"
 
@@ -17,12 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-/* Given, in tailer.c: sends a line on t->out and counts it; -1 when out
- * was closed (the line is freed then). */
-int tailer_emit(void *ctx, struct line *line);
-
-void tailer_simulate(struct tailer *t);
 
 /* The state a seed of 0 stands for: xorshift must never hold 0, or it
  * returns 0 forever. */
@@ -33,7 +28,7 @@ void tailer_simulate(struct tailer *t);
 
 /* xorshift64* (Vigna, 2014): three shifts and a multiply; fast, and good
  * enough for test data. Never call it with *state == 0. */
-EXERCISE_HELPER static unsigned long long sim_next(unsigned long long *state)
+static unsigned long long sim_next(unsigned long long *state)
 {
 	unsigned long long x = *state;
 	x ^= x >> 12;
@@ -45,7 +40,7 @@ EXERCISE_HELPER static unsigned long long sim_next(unsigned long long *state)
 
 /* "2026-11-25T10:00:00.013Z" for line n: at `rate` lines per second
  * (1000 if rate is 0), line n is n / rate seconds after SIM_EPOCH. */
-EXERCISE_HELPER static void sim_timestamp(char out[32], unsigned long long n, double rate)
+static void sim_timestamp(char out[32], unsigned long long n, double rate)
 {
 	unsigned long long ms = rate > 0 ? (unsigned long long)((double)n * 1000.0 / rate) : n;
 	time_t secs = (time_t)(SIM_EPOCH + (long long)(ms / 1000));
@@ -57,19 +52,19 @@ EXERCISE_HELPER static void sim_timestamp(char out[32], unsigned long long n, do
 
 /* A latency in milliseconds from a random number: mostly a few ms, with a
  * long tail up to two seconds, like a real service. */
-EXERCISE_HELPER static double sim_latency(unsigned long long r)
+static double sim_latency(unsigned long long r)
 {
 	double u = (double)(r >> 11) / 9007199254740992.0; /* 53 bits: [0, 1) */
 	return 0.2 + 2000.0 * u * u * u * u;
 }
 
-EXERCISE_HELPER static const char *const sim_level_names[LOG_LEVELS] = {"trace", "debug", "info", "warn", "error", "fatal"};
+static const char *const sim_level_names[LOG_LEVELS] = {"trace", "debug", "info", "warn", "error", "fatal"};
 
 /* Used when every level_weights entry is 0 (in percent). */
-EXERCISE_HELPER static const unsigned sim_default_weights[LOG_LEVELS] = {0, 5, 65, 20, 9, 1};
+static const unsigned sim_default_weights[LOG_LEVELS] = {0, 5, 65, 20, 9, 1};
 
 #define SIM_SERVICES 5
-EXERCISE_HELPER static const char *const sim_services[SIM_SERVICES] = {"api", "auth", "billing", "checkout", "search"};
+static const char *const sim_services[SIM_SERVICES] = {"api", "auth", "billing", "checkout", "search"};
 
 /* A message is prefix, then (if with_id) a number, then suffix. None of
  * them holds a '"' or a '\\', so they go into JSON strings as they are. */
@@ -80,7 +75,7 @@ struct sim_message {
 };
 
 #define SIM_MESSAGES 3
-EXERCISE_HELPER static const struct sim_message sim_messages[LOG_LEVELS][SIM_MESSAGES] = {
+static const struct sim_message sim_messages[LOG_LEVELS][SIM_MESSAGES] = {
     [LOG_TRACE] = {{"enter handler carts.get id=", 1, ""},
 		   {"leave handler carts.get id=", 1, ""},
 		   {"span ", 1, " started"}},
@@ -101,7 +96,6 @@ EXERCISE_HELPER static const struct sim_message sim_messages[LOG_LEVELS][SIM_MES
 		   {"cannot bind port 8080: address in use", 0, ""}},
 };
 
-/* BEGIN SOLUTION */
 /* A level drawn with probability weights[level] / sum(weights). */
 static enum log_level sim_pick_level(const unsigned weights[LOG_LEVELS], unsigned long long r)
 {
@@ -121,11 +115,9 @@ static enum log_level sim_pick_level(const unsigned weights[LOG_LEVELS], unsigne
 	}
 	return LOG_INFO; /* not reached: x < total */
 }
-/* END SOLUTION */
 
 char *simulate_line(const struct tailer_config *cfg, unsigned long long *state, unsigned long long n)
 {
-	/* BEGIN SOLUTION */
 	if (*state == 0)
 		*state = SIM_STATE_ZERO;
 	/* The same number of draws for every line, in the same order: the
@@ -149,14 +141,6 @@ char *simulate_line(const struct tailer_config *cfg, unsigned long long *state, 
 		strbuf_printf(&sb, ",\"latency_ms\":%.3f", sim_latency(r));
 	strbuf_putc(&sb, '}');
 	return strbuf_take(&sb, NULL);
-	/* END SOLUTION */
-	/* STUB
-	(void)cfg;
-	(void)state;
-	(void)n;
-	NOT_IMPLEMENTED("simulate_line", "lessons/03-tailer/README.md#simulate_line");
-	return NULL;
-	*/
 }
 
 /*
@@ -199,7 +183,7 @@ void tailer_simulate(struct tailer *t)
 			break;
 		char *text = simulate_line(&t->cfg, &state, n);
 		if (text == NULL)
-			break; /* out of memory, or simulate_line is not written yet */
+			break; /* out of memory */
 		struct line *line = line_new(text, strlen(text));
 		free(text);
 		if (line == NULL || tailer_emit(t, line) != 0)

@@ -1,0 +1,289 @@
+/*
+ * server.c - lesson 07: one thread, one poll() loop, many connections.
+ * The contract is in src/server.h.
+ *
+ * Every socket is non-blocking, so no accept(), recv() or send() ever
+ * waits: the only place the thread waits is poll(), for whichever comes
+ * first of a socket becoming ready, a connection's deadline, the end of an
+ * accept pause, or a byte on the wake pipe (server_stop). A slot is free,
+ * open (its handler decides what happens on it), or lingering (finished
+ * or refused: our side is shut down, and what the client still sends is
+ * read and dropped until it closes or SERVER_LINGER_MS pass).
+ */
+#include "clock.h"
+#include "notimpl.h"
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#define REFUSE_SLOTS		8	  /* refused connections lingering at once */
+#define ACCEPT_BATCH		32	  /* accepts per loop turn, so connections are served too */
+#define DRAIN_MAX		65536	  /* bytes dropped per turn from one lingering client */
+#define FIRST_DEADLINE_MS	86400000L /* until open sets one: a day */
+#define DEFAULT_MAX_CONNECTIONS 64
+
+enum slot_state { SLOT_FREE, SLOT_OPEN, SLOT_LINGER };
+
+struct slot {
+	struct server_conn conn;
+	enum slot_state state;
+	int refused; /* counted in refusing, not in active */
+};
+
+/* Everything but wake_wr belongs to the server thread once it runs;
+ * server_stop touches the rest only after joining it. */
+struct server {
+	struct server_handler h;
+	int max_connections;
+	int listen_fd;
+	int wake_rd, wake_wr; /* the self-pipe: a byte here stops the loop */
+	int port;
+	struct slot *slots; /* max_connections + REFUSE_SLOTS of them */
+	size_t nslots;
+	int active;   /* open and finished connections: at most max_connections */
+	int refusing; /* refused connections lingering: at most REFUSE_SLOTS */
+	int stopping; /* the wake byte came: finish the writers, then leave */
+	int accept_paused;
+	struct timespec accept_resume;
+	struct pollfd *pfds; /* the wake pipe, the listener, then the slots */
+	size_t *pfd_slot;    /* pfds[i] watches slots[pfd_slot[i]] for i >= 2 */
+	pthread_t thread;
+};
+
+/* ---- given: small helpers for the loop --------------------------------------- */
+
+/* (Marked EXERCISE_HELPER: in the stub nothing calls them yet.) */
+
+/* A free slot, or NULL. */
+EXERCISE_HELPER static struct slot *free_slot(struct server *s)
+{
+	for (size_t i = 0; i < s->nslots; i++)
+		if (s->slots[i].state == SLOT_FREE)
+			return &s->slots[i];
+	return NULL;
+}
+
+/* 1 if a comes before b. */
+EXERCISE_HELPER static int earlier(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* The poll timeout that wakes us for the deadline d (or sooner): timeout
+ * is the one so far (-1: none yet); at most a minute. */
+EXERCISE_HELPER static int until(const struct timespec *d, int timeout)
+{
+	long ms = deadline_passed(d) ? 0 : deadline_ms_left(d) + 1;
+	if (ms > 60000)
+		ms = 60000;
+	return timeout < 0 || ms < timeout ? (int)ms : timeout;
+}
+
+/* ---- the exercise ------------------------------------------------------------ */
+
+/* Makes fd non-blocking and close-on-exec. 0, or -1 with errno. (Marked:
+ * until the functions below call it, nothing does.) */
+EXERCISE_HELPER static int set_nonblocking(int fd)
+{
+	/* TODO: replace this stub with your code (the lesson section is named below). */
+	(void)fd;
+	NOT_IMPLEMENTED("set_nonblocking", "lessons/07-server/README.md#listening");
+	errno = ENOSYS;
+	return -1;
+}
+
+static void say(char *err, size_t errlen, const char *listen, const char *why);
+static int split_listen(const char *listen, char *host, size_t hostlen, char *port, size_t portlen);
+
+/*
+ * Binds and listens on "host:port", "[v6]:port" or ":port" (every
+ * interface: IPv6 with IPV6_V6ONLY off, which takes IPv4 too, and IPv4
+ * alone where the machine has no IPv6). A non-blocking listening socket,
+ * or -1 with a one-line reason in err.
+ */
+static int open_listener(const char *listen, char *err, size_t errlen)
+{
+	char host[256], port[8];
+	if (split_listen(listen, host, sizeof(host), port, sizeof(port)) != 0) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "bad listen address '%s'", listen);
+		return -1;
+	}
+	/* TODO: replace this stub with your code (the lesson section is named below). */
+	NOT_IMPLEMENTED("open_listener", "lessons/07-server/README.md#listening");
+	say(err, errlen, listen, "not implemented");
+	return -1;
+}
+
+/* The self-pipe: s->wake_rd and s->wake_wr, both non-blocking. 0, or -1
+ * with errno. */
+static int make_wake_pipe(struct server *s)
+{
+	/* TODO: replace this stub with your code (the lesson section is named below). */
+	(void)s;
+	NOT_IMPLEMENTED("make_wake_pipe", "lessons/07-server/README.md#stopping");
+	errno = ENOSYS;
+	return -1;
+}
+
+/* Called by server_stop, on another thread: makes the loop leave. */
+static void wake_loop(struct server *s)
+{
+	/* TODO: replace this stub with your code (the lesson section is named below). */
+	(void)s;
+	NOT_IMPLEMENTED("wake_loop", "lessons/07-server/README.md#stopping");
+}
+
+/* The server's thread: until stopped and every connection is closed. */
+static void *server_loop(void *arg)
+{
+	/* TODO: replace this stub with your code (the lesson section is named below). */
+	(void)arg;
+	NOT_IMPLEMENTED("server_loop", "lessons/07-server/README.md#the-loop");
+	return NULL;
+}
+
+/* ---- given: addresses, errors, setting up and freeing ------------------------- */
+
+/*
+ * "host:port", "[v6]:port" or ":port" into host (empty: every interface)
+ * and port. -1 if it is none of these.
+ */
+static int split_listen(const char *listen, char *host, size_t hostlen, char *port, size_t portlen)
+{
+	const char *colon;
+	size_t hlen;
+	if (listen[0] == '[') {
+		const char *close = strchr(listen, ']');
+		if (close == NULL || close[1] != ':' || close == listen + 1)
+			return -1;
+		hlen = (size_t)(close - listen - 1);
+		listen++;
+		colon = close + 1;
+	} else {
+		colon = strrchr(listen, ':');
+		if (colon == NULL || memchr(listen, ':', (size_t)(colon - listen)) != NULL)
+			return -1; /* an IPv6 address needs its brackets */
+		hlen = (size_t)(colon - listen);
+	}
+	size_t plen = strlen(colon + 1);
+	if (hlen >= hostlen || plen == 0 || plen >= portlen || plen > 5)
+		return -1;
+	for (size_t i = 0; i < plen; i++)
+		if (colon[1 + i] < '0' || colon[1 + i] > '9')
+			return -1;
+	if (atoi(colon + 1) > 65535)
+		return -1;
+	memcpy(host, listen, hlen);
+	host[hlen] = '\0';
+	memcpy(port, colon + 1, plen + 1);
+	return 0;
+}
+
+/* "listen: why", with why's first letter in lower case ("address
+ * already in use"). */
+static void say(char *err, size_t errlen, const char *listen, const char *why)
+{
+	if (err == NULL || errlen == 0)
+		return;
+	snprintf(err, errlen, "%s: %s", listen, why);
+	char *reason = err + strlen(listen) + 2;
+	if (reason < err + errlen && *reason >= 'A' && *reason <= 'Z')
+		*reason = (char)(*reason - 'A' + 'a');
+}
+
+static int bound_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		return -1;
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/* After the loop has left (every connection closed), or before it ran. */
+static void server_free(struct server *s)
+{
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
+	if (s->wake_rd >= 0)
+		close(s->wake_rd);
+	if (s->wake_wr >= 0)
+		close(s->wake_wr);
+	free(s->slots);
+	free(s->pfds);
+	free(s->pfd_slot);
+	free(s);
+}
+
+static struct server *server_alloc(const struct server_config *cfg, const struct server_handler *handler)
+{
+	struct server *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	s->h = *handler;
+	s->max_connections = cfg->max_connections > 0 ? cfg->max_connections : DEFAULT_MAX_CONNECTIONS;
+	s->listen_fd = s->wake_rd = s->wake_wr = -1;
+	s->nslots = (size_t)s->max_connections + REFUSE_SLOTS;
+	s->slots = calloc(s->nslots, sizeof(*s->slots));
+	s->pfds = calloc(s->nslots + 2, sizeof(*s->pfds));
+	s->pfd_slot = calloc(s->nslots + 2, sizeof(*s->pfd_slot));
+	if (s->slots == NULL || s->pfds == NULL || s->pfd_slot == NULL) {
+		server_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+struct server *server_start(const struct server_config *cfg, const struct server_handler *handler, char *err,
+			    size_t errlen)
+{
+	const char *listen = cfg->listen != NULL ? cfg->listen : "(none)";
+	struct server *s = server_alloc(cfg, handler);
+	if (s == NULL) {
+		say(err, errlen, listen, strerror(ENOMEM));
+		return NULL;
+	}
+	s->listen_fd = open_listener(listen, err, errlen);
+	if (s->listen_fd < 0) {
+		server_free(s);
+		return NULL;
+	}
+	s->port = bound_port(s->listen_fd);
+	int rc = make_wake_pipe(s) == 0 ? 0 : errno;
+	if (rc == 0)
+		rc = pthread_create(&s->thread, NULL, server_loop, s);
+	if (rc != 0) {
+		say(err, errlen, listen, strerror(rc));
+		server_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+int server_port(const struct server *s)
+{
+	return s->port;
+}
+
+void server_stop(struct server *s)
+{
+	if (s == NULL)
+		return;
+	wake_loop(s);
+	pthread_join(s->thread, NULL);
+	server_free(s);
+}

@@ -1,0 +1,598 @@
+/*
+ * server.c - lesson 07: one thread, one poll() loop, many connections.
+ * The contract is in src/server.h.
+ *
+ * Every socket is non-blocking, so no accept(), recv() or send() ever
+ * waits: the only place the thread waits is poll(), for whichever comes
+ * first of a socket becoming ready, a connection's deadline, the end of an
+ * accept pause, or a byte on the wake pipe (server_stop). A slot is free,
+ * open (its handler decides what happens on it), or lingering (finished
+ * or refused: our side is shut down, and what the client still sends is
+ * read and dropped until it closes or SERVER_LINGER_MS pass).
+ */
+#include "clock.h"
+#include "notimpl.h"
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#define REFUSE_SLOTS		8	  /* refused connections lingering at once */
+#define ACCEPT_BATCH		32	  /* accepts per loop turn, so connections are served too */
+#define DRAIN_MAX		65536	  /* bytes dropped per turn from one lingering client */
+#define FIRST_DEADLINE_MS	86400000L /* until open sets one: a day */
+#define DEFAULT_MAX_CONNECTIONS 64
+
+enum slot_state { SLOT_FREE, SLOT_OPEN, SLOT_LINGER };
+
+struct slot {
+	struct server_conn conn;
+	enum slot_state state;
+	int refused; /* counted in refusing, not in active */
+};
+
+/* Everything but wake_wr belongs to the server thread once it runs;
+ * server_stop touches the rest only after joining it. */
+struct server {
+	struct server_handler h;
+	int max_connections;
+	int listen_fd;
+	int wake_rd, wake_wr; /* the self-pipe: a byte here stops the loop */
+	int port;
+	struct slot *slots; /* max_connections + REFUSE_SLOTS of them */
+	size_t nslots;
+	int active;   /* open and finished connections: at most max_connections */
+	int refusing; /* refused connections lingering: at most REFUSE_SLOTS */
+	int stopping; /* the wake byte came: finish the writers, then leave */
+	int accept_paused;
+	struct timespec accept_resume;
+	struct pollfd *pfds; /* the wake pipe, the listener, then the slots */
+	size_t *pfd_slot;    /* pfds[i] watches slots[pfd_slot[i]] for i >= 2 */
+	pthread_t thread;
+};
+
+/* ---- given: small helpers for the loop --------------------------------------- */
+
+/* (Marked EXERCISE_HELPER: in the stub nothing calls them yet.) */
+
+/* A free slot, or NULL. */
+EXERCISE_HELPER static struct slot *free_slot(struct server *s)
+{
+	for (size_t i = 0; i < s->nslots; i++)
+		if (s->slots[i].state == SLOT_FREE)
+			return &s->slots[i];
+	return NULL;
+}
+
+/* 1 if a comes before b. */
+EXERCISE_HELPER static int earlier(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* The poll timeout that wakes us for the deadline d (or sooner): timeout
+ * is the one so far (-1: none yet); at most a minute. */
+EXERCISE_HELPER static int until(const struct timespec *d, int timeout)
+{
+	long ms = deadline_passed(d) ? 0 : deadline_ms_left(d) + 1;
+	if (ms > 60000)
+		ms = 60000;
+	return timeout < 0 || ms < timeout ? (int)ms : timeout;
+}
+
+/* ---- the exercise ------------------------------------------------------------ */
+
+/* Makes fd non-blocking and close-on-exec. 0, or -1 with errno. (Marked:
+ * until the functions below call it, nothing does.) */
+EXERCISE_HELPER static int set_nonblocking(int fd)
+{
+	/* BEGIN SOLUTION */
+	int flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+		return -1;
+	return fcntl(fd, F_SETFD, FD_CLOEXEC);
+	/* END SOLUTION */
+	/* STUB
+	(void)fd;
+	NOT_IMPLEMENTED("set_nonblocking", "lessons/07-server/README.md#listening");
+	errno = ENOSYS;
+	return -1;
+	*/
+}
+
+static void say(char *err, size_t errlen, const char *listen, const char *why);
+static int split_listen(const char *listen, char *host, size_t hostlen, char *port, size_t portlen);
+
+/* BEGIN SOLUTION */
+
+/* A listening socket for one address, or -1 with errno. */
+static int listen_on(const struct addrinfo *ai, int dual_stack)
+{
+	int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+	if (fd < 0)
+		return -1;
+	int on = 1, off = 0;
+	/* SO_REUSEADDR: a restarted server can bind again while the old
+	 * connections sit in TIME_WAIT. */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+	    (dual_stack && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) != 0) ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0 ||
+	    set_nonblocking(fd) != 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* The first address of one getaddrinfo answer that takes a listener. */
+static int listen_on_first(const char *host, const char *port, int family, int *e)
+{
+	struct addrinfo hints = {
+	    .ai_family = family, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo *res = NULL;
+	int rc = getaddrinfo(host, port, &hints, &res);
+	if (rc != 0) {
+		*e = rc == EAI_SYSTEM ? errno : EADDRNOTAVAIL;
+		return -1;
+	}
+	int fd = -1;
+	for (struct addrinfo *ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
+		fd = listen_on(ai, host == NULL && ai->ai_family == AF_INET6);
+		if (fd < 0)
+			*e = errno;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+/* END SOLUTION */
+
+/*
+ * Binds and listens on "host:port", "[v6]:port" or ":port" (every
+ * interface: IPv6 with IPV6_V6ONLY off, which takes IPv4 too, and IPv4
+ * alone where the machine has no IPv6). A non-blocking listening socket,
+ * or -1 with a one-line reason in err.
+ */
+static int open_listener(const char *listen, char *err, size_t errlen)
+{
+	char host[256], port[8];
+	if (split_listen(listen, host, sizeof(host), port, sizeof(port)) != 0) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "bad listen address '%s'", listen);
+		return -1;
+	}
+	/* BEGIN SOLUTION */
+	int e = 0, fd;
+	if (host[0] != '\0') {
+		fd = listen_on_first(host, port, AF_UNSPEC, &e);
+	} else {
+		fd = listen_on_first(NULL, port, AF_INET6, &e);
+		if (fd < 0 && e != EADDRINUSE && e != EACCES) /* IPv4 alone would fail the same way */
+			fd = listen_on_first(NULL, port, AF_INET, &e);
+	}
+	if (fd < 0)
+		say(err, errlen, listen, strerror(e));
+	return fd;
+	/* END SOLUTION */
+	/* STUB
+	NOT_IMPLEMENTED("open_listener", "lessons/07-server/README.md#listening");
+	say(err, errlen, listen, "not implemented");
+	return -1;
+	*/
+}
+
+/* The self-pipe: s->wake_rd and s->wake_wr, both non-blocking. 0, or -1
+ * with errno. */
+static int make_wake_pipe(struct server *s)
+{
+	/* BEGIN SOLUTION */
+	int fds[2];
+	if (pipe(fds) != 0)
+		return -1;
+	s->wake_rd = fds[0];
+	s->wake_wr = fds[1];
+	return set_nonblocking(fds[0]) == 0 && set_nonblocking(fds[1]) == 0 ? 0 : -1;
+	/* END SOLUTION */
+	/* STUB
+	(void)s;
+	NOT_IMPLEMENTED("make_wake_pipe", "lessons/07-server/README.md#stopping");
+	errno = ENOSYS;
+	return -1;
+	*/
+}
+
+/* Called by server_stop, on another thread: makes the loop leave. */
+static void wake_loop(struct server *s)
+{
+	/* BEGIN SOLUTION */
+	ssize_t n;
+	do
+		n = write(s->wake_wr, "x", 1);
+	while (n < 0 && errno == EINTR);
+	/* END SOLUTION */
+	/* STUB
+	(void)s;
+	NOT_IMPLEMENTED("wake_loop", "lessons/07-server/README.md#stopping");
+	*/
+}
+
+/* BEGIN SOLUTION */
+
+/* Reads and drops what the client has sent (at most DRAIN_MAX bytes): 1
+ * once it has closed or the connection failed, 0 when nothing more is
+ * there yet. A close with unread bytes sends a reset, and a reset can
+ * destroy a response before the client has read it. */
+static int drain(int fd)
+{
+	char scratch[4096];
+	for (size_t total = 0; total < DRAIN_MAX;) {
+		ssize_t n = recv(fd, scratch, sizeof(scratch), 0);
+		if (n > 0)
+			total += (size_t)n;
+		else if (n < 0 && errno == EINTR)
+			continue;
+		else
+			return !(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+	}
+	return 0;
+}
+
+static void slot_close(struct server *s, struct slot *sl)
+{
+	if (sl->state == SLOT_OPEN)
+		s->h.close(s->h.arg, &sl->conn);
+	close(sl->conn.fd);
+	if (sl->refused)
+		s->refusing--;
+	else
+		s->active--;
+	*sl = (struct slot){.state = SLOT_FREE, .conn.fd = -1};
+}
+
+/* Finished or refused: our side shut down, the client's bytes dropped
+ * until it closes or the linger deadline. */
+static void slot_linger(struct server *s, struct slot *sl)
+{
+	if (sl->state == SLOT_OPEN)
+		s->h.close(s->h.arg, &sl->conn);
+	sl->state = SLOT_LINGER;
+	sl->conn.data = NULL;
+	sl->conn.events = POLLIN;
+	sl->conn.deadline = deadline_after_ms(SERVER_LINGER_MS);
+	if (shutdown(sl->conn.fd, SHUT_WR) != 0)
+		slot_close(s, sl);
+}
+
+static void apply(struct server *s, struct slot *sl, enum server_verdict v)
+{
+	if (v == SERVER_CLOSE)
+		slot_close(s, sl);
+	else if (v == SERVER_FINISH)
+		slot_linger(s, sl);
+}
+
+/* At the cap: closes the open connection that has waited longest for its
+ * client. One that waits to write is being answered; closing it would cut
+ * its answer. */
+static void evict_longest_waiting(struct server *s)
+{
+	struct slot *victim = NULL;
+	for (size_t i = 0; i < s->nslots; i++) {
+		struct slot *sl = &s->slots[i];
+		if (sl->state == SLOT_OPEN && !(sl->conn.events & POLLOUT) &&
+		    (victim == NULL || earlier(&sl->conn.waiting_since, &victim->conn.waiting_since)))
+			victim = sl;
+	}
+	if (victim != NULL)
+		slot_close(s, victim);
+}
+
+/* Nobody to evict: the newcomer gets the refusal in one non-blocking send
+ * (a new socket's send buffer is empty), then lingers in a refusal slot,
+ * or is closed now when none is free: the refusal is said either way. */
+static void refuse(struct server *s, int fd)
+{
+	drain(fd);
+	size_t len = s->h.refusal != NULL ? s->h.refusal_len : 0;
+	struct slot *sl = s->refusing < REFUSE_SLOTS ? free_slot(s) : NULL;
+	if (len == 0 || send(fd, s->h.refusal, len, MSG_NOSIGNAL) != (ssize_t)len || sl == NULL) {
+		close(fd); /* its input read, the close sends a FIN, unless more comes */
+		return;
+	}
+	s->refusing++;
+	*sl = (struct slot){.state = SLOT_LINGER, .refused = 1, .conn.fd = fd};
+	slot_linger(s, sl);
+}
+
+/* A new connection: open, after evicting the longest waiting at the cap;
+ * or, when every connection is being answered, refused. */
+static void conn_open(struct server *s, int fd)
+{
+	if (set_nonblocking(fd) != 0) {
+		close(fd);
+		return;
+	}
+	if (s->active >= s->max_connections)
+		evict_longest_waiting(s);
+	struct slot *sl = s->active < s->max_connections ? free_slot(s) : NULL;
+	if (sl == NULL) {
+		refuse(s, fd);
+		return;
+	}
+	s->active++;
+	*sl = (struct slot){.state = SLOT_OPEN};
+	sl->conn = (struct server_conn){.fd = fd,
+					.events = POLLIN,
+					.waiting_since = clock_now(),
+					.deadline = deadline_after_ms(FIRST_DEADLINE_MS)};
+	if (s->h.open(s->h.arg, &sl->conn) != 0) {
+		sl->state = SLOT_LINGER; /* the handler has nothing to free */
+		slot_close(s, sl);
+	}
+}
+
+/* Accepts what is waiting. No error here ends the loop: ECONNABORTED (the
+ * client left first) is nobody's problem; EMFILE and ENFILE (out of
+ * descriptors) leave the listener readable, and the loop would spin, so
+ * accepting pauses instead. */
+static void accept_some(struct server *s)
+{
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		int fd = accept(s->listen_fd, NULL, NULL);
+		if (fd >= 0) {
+			conn_open(s, fd);
+			continue;
+		}
+		if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			s->accept_paused = 1;
+			s->accept_resume = deadline_after_ms(SERVER_ACCEPT_PAUSE_MS);
+		}
+		return;
+	}
+}
+
+/* Fills s->pfds: the wake pipe, the listener, each connection. */
+static nfds_t build_poll_set(struct server *s, int *timeout)
+{
+	nfds_t n = 0;
+	*timeout = -1;
+	/* Once stopping, the wake byte would make every poll return at once. */
+	s->pfds[n++] = (struct pollfd){.fd = s->stopping ? -1 : s->wake_rd, .events = POLLIN};
+	if (s->accept_paused && !deadline_passed(&s->accept_resume))
+		*timeout = until(&s->accept_resume, *timeout);
+	else
+		s->accept_paused = 0;
+	s->pfds[n++] = (struct pollfd){.fd = s->accept_paused ? -1 : s->listen_fd, .events = POLLIN};
+	for (size_t i = 0; i < s->nslots; i++) {
+		struct slot *sl = &s->slots[i];
+		if (sl->state == SLOT_FREE)
+			continue;
+		s->pfd_slot[n] = i;
+		s->pfds[n++] = (struct pollfd){.fd = sl->conn.fd, .events = sl->conn.events};
+		*timeout = until(&sl->conn.deadline, *timeout);
+	}
+	return n;
+}
+
+static void slot_ready(struct server *s, struct slot *sl, short revents)
+{
+	if (sl->state == SLOT_OPEN)
+		apply(s, sl, s->h.ready(s->h.arg, &sl->conn, revents));
+	else if (drain(sl->conn.fd))
+		slot_close(s, sl); /* the client has closed too */
+}
+
+static void expire_deadlines(struct server *s)
+{
+	for (size_t i = 0; i < s->nslots; i++) {
+		struct slot *sl = &s->slots[i];
+		if (sl->state == SLOT_FREE || !deadline_passed(&sl->conn.deadline))
+			continue;
+		if (sl->state == SLOT_OPEN)
+			apply(s, sl, s->h.expired(s->h.arg, &sl->conn));
+		else
+			slot_close(s, sl);
+	}
+}
+
+/* Stopping: no new connection (the listener closes, so a client is
+ * refused at once instead of waiting in the backlog), and no connection
+ * that waits for its client; one that waits to write goes on. Called at
+ * every turn while stopping. */
+static void stop_step(struct server *s)
+{
+	if (s->listen_fd >= 0) {
+		close(s->listen_fd);
+		s->listen_fd = -1;
+	}
+	for (size_t i = 0; i < s->nslots; i++) {
+		struct slot *sl = &s->slots[i];
+		if (sl->state == SLOT_LINGER || (sl->state == SLOT_OPEN && !(sl->conn.events & POLLOUT))) {
+			drain(sl->conn.fd);
+			slot_close(s, sl);
+		}
+	}
+}
+
+/* END SOLUTION */
+
+/* The server's thread: until stopped and every connection is closed. */
+static void *server_loop(void *arg)
+{
+	/* BEGIN SOLUTION */
+	struct server *s = arg;
+	while (!s->stopping || s->active + s->refusing > 0) {
+		int timeout;
+		nfds_t n = build_poll_set(s, &timeout);
+		if (poll(s->pfds, n, timeout) < 0) {
+			if (errno != EINTR)
+				poll(NULL, 0, 10); /* ENOMEM: try again soon, never spin */
+			continue;
+		}
+		for (nfds_t i = 2; i < n; i++)
+			if (s->pfds[i].revents != 0)
+				slot_ready(s, &s->slots[s->pfd_slot[i]], s->pfds[i].revents);
+		expire_deadlines(s);
+		if (s->pfds[0].revents != 0)
+			s->stopping = 1; /* server_stop */
+		if (s->stopping)
+			stop_step(s);
+		else if (s->pfds[1].revents != 0)
+			accept_some(s);
+	}
+	return NULL;
+	/* END SOLUTION */
+	/* STUB
+	(void)arg;
+	NOT_IMPLEMENTED("server_loop", "lessons/07-server/README.md#the-loop");
+	return NULL;
+	*/
+}
+
+/* ---- given: addresses, errors, setting up and freeing ------------------------- */
+
+/*
+ * "host:port", "[v6]:port" or ":port" into host (empty: every interface)
+ * and port. -1 if it is none of these.
+ */
+static int split_listen(const char *listen, char *host, size_t hostlen, char *port, size_t portlen)
+{
+	const char *colon;
+	size_t hlen;
+	if (listen[0] == '[') {
+		const char *close = strchr(listen, ']');
+		if (close == NULL || close[1] != ':' || close == listen + 1)
+			return -1;
+		hlen = (size_t)(close - listen - 1);
+		listen++;
+		colon = close + 1;
+	} else {
+		colon = strrchr(listen, ':');
+		if (colon == NULL || memchr(listen, ':', (size_t)(colon - listen)) != NULL)
+			return -1; /* an IPv6 address needs its brackets */
+		hlen = (size_t)(colon - listen);
+	}
+	size_t plen = strlen(colon + 1);
+	if (hlen >= hostlen || plen == 0 || plen >= portlen || plen > 5)
+		return -1;
+	for (size_t i = 0; i < plen; i++)
+		if (colon[1 + i] < '0' || colon[1 + i] > '9')
+			return -1;
+	if (atoi(colon + 1) > 65535)
+		return -1;
+	memcpy(host, listen, hlen);
+	host[hlen] = '\0';
+	memcpy(port, colon + 1, plen + 1);
+	return 0;
+}
+
+/* "listen: why", with why's first letter in lower case ("address
+ * already in use"). */
+static void say(char *err, size_t errlen, const char *listen, const char *why)
+{
+	if (err == NULL || errlen == 0)
+		return;
+	snprintf(err, errlen, "%s: %s", listen, why);
+	char *reason = err + strlen(listen) + 2;
+	if (reason < err + errlen && *reason >= 'A' && *reason <= 'Z')
+		*reason = (char)(*reason - 'A' + 'a');
+}
+
+static int bound_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		return -1;
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/* After the loop has left (every connection closed), or before it ran. */
+static void server_free(struct server *s)
+{
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
+	if (s->wake_rd >= 0)
+		close(s->wake_rd);
+	if (s->wake_wr >= 0)
+		close(s->wake_wr);
+	free(s->slots);
+	free(s->pfds);
+	free(s->pfd_slot);
+	free(s);
+}
+
+static struct server *server_alloc(const struct server_config *cfg, const struct server_handler *handler)
+{
+	struct server *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	s->h = *handler;
+	s->max_connections = cfg->max_connections > 0 ? cfg->max_connections : DEFAULT_MAX_CONNECTIONS;
+	s->listen_fd = s->wake_rd = s->wake_wr = -1;
+	s->nslots = (size_t)s->max_connections + REFUSE_SLOTS;
+	s->slots = calloc(s->nslots, sizeof(*s->slots));
+	s->pfds = calloc(s->nslots + 2, sizeof(*s->pfds));
+	s->pfd_slot = calloc(s->nslots + 2, sizeof(*s->pfd_slot));
+	if (s->slots == NULL || s->pfds == NULL || s->pfd_slot == NULL) {
+		server_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+struct server *server_start(const struct server_config *cfg, const struct server_handler *handler, char *err,
+			    size_t errlen)
+{
+	const char *listen = cfg->listen != NULL ? cfg->listen : "(none)";
+	struct server *s = server_alloc(cfg, handler);
+	if (s == NULL) {
+		say(err, errlen, listen, strerror(ENOMEM));
+		return NULL;
+	}
+	s->listen_fd = open_listener(listen, err, errlen);
+	if (s->listen_fd < 0) {
+		server_free(s);
+		return NULL;
+	}
+	s->port = bound_port(s->listen_fd);
+	int rc = make_wake_pipe(s) == 0 ? 0 : errno;
+	if (rc == 0)
+		rc = pthread_create(&s->thread, NULL, server_loop, s);
+	if (rc != 0) {
+		say(err, errlen, listen, strerror(rc));
+		server_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+int server_port(const struct server *s)
+{
+	return s->port;
+}
+
+void server_stop(struct server *s)
+{
+	if (s == NULL)
+		return;
+	wake_loop(s);
+	pthread_join(s->thread, NULL);
+	server_free(s);
+}

@@ -1,0 +1,16 @@
+/*
+ * signals.h - how a step program waits for Ctrl-C. The handler only
+ * writes a byte into a pipe (write is async-signal-safe; almost nothing
+ * else is), and the waiting side polls the pipe's other end.
+ */
+#ifndef SIGNALS_H
+#define SIGNALS_H
+
+/* From now on SIGINT and SIGTERM are caught. 0, or -1 with errno. */
+int signals_catch(void);
+
+/* Waits for SIGINT or SIGTERM (once signals_catch is done), or for
+ * seconds (0: no limit). */
+void signals_wait(long seconds);
+
+#endif

@@ -1,0 +1,675 @@
+/*
+ * Lesson 07: the socket server, on real sockets, serving the line echo of
+ * src/echo.h: each line a client sends comes back; "big" is answered with
+ * ECHO_BIG bytes (a reply the client may not read), "bye" is echoed and
+ * then the connection is finished.
+ */
+#define _GNU_SOURCE /* syscall(SYS_gettid): the server thread's id in /proc */
+#include "echo.h"
+#include "harness.h"
+#include "http_client.h"
+#include "process.h"
+#include "server.h"
+
+#include "clock.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define L07		"lessons/07-server/README.md"
+#define BIG		ECHO_BIG
+#define REFUSAL		"busy\n"
+#define REFUSED_AT_ONCE 12 /* more than the server's slots for lingering refusals */
+
+/* ---- the echo handler, watched ---------------------------------------------- */
+
+/* What the tests see of the server's side, written on the server's
+ * thread: seen_mu protects seen. */
+static pthread_mutex_t seen_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	pthread_t thread; /* the server's, once a connection has opened */
+	int have_thread;
+	int tid;     /* the same thread's task id (/proc/self/task/tid) */
+	int last_fd; /* the server's side of the latest connection */
+	int opened, closed;
+} seen;
+
+/* Set before server_start, read on the server's thread (pthread_create
+ * orders the two). */
+static long echo_idle_ms = 5000;
+static struct server_handler echo;
+
+static int watched_open(void *arg, struct server_conn *c)
+{
+	pthread_mutex_lock(&seen_mu);
+	seen.thread = pthread_self();
+	seen.have_thread = 1;
+	seen.tid = (int)syscall(SYS_gettid);
+	seen.last_fd = c->fd;
+	seen.opened++;
+	pthread_mutex_unlock(&seen_mu);
+	return echo.open(arg, c);
+}
+
+static void watched_close(void *arg, struct server_conn *c)
+{
+	echo.close(arg, c);
+	pthread_mutex_lock(&seen_mu);
+	seen.closed++;
+	pthread_mutex_unlock(&seen_mu);
+}
+
+/* The echo of src/echo.h, with its opens and closes counted. */
+static struct server_handler watched_echo(void)
+{
+	echo = echo_handler(&echo_idle_ms);
+	struct server_handler h = echo;
+	h.open = watched_open;
+	h.close = watched_close;
+	return h;
+}
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+static struct server *start_on(const char *listen, int max_connections)
+{
+	struct server_config cfg = {.listen = listen, .max_connections = max_connections};
+	char err[256] = "";
+	struct server_handler h = watched_echo();
+	harness_on_hang("server_start did not return: it must bind, listen, start the thread and return");
+	struct server *s = server_start(&cfg, &h, err, sizeof(err));
+	if (s == NULL)
+		fail_msg("server_start on %s failed: %s", listen, err);
+	if (server_port(s) <= 0)
+		fail_msg("server_port is %d after starting on port 0: read it back with getsockname",
+			 server_port(s));
+	return s;
+}
+
+static struct server *start(void)
+{
+	return start_on("127.0.0.1:0", 8);
+}
+
+static void stop(struct server *s)
+{
+	harness_on_hang(
+	    "server_stop did not return: does the wake pipe's byte reach the poll loop, and does the "
+	    "loop leave once every connection is closed?");
+	server_stop(s);
+}
+
+static struct client connect_to(const struct server *s)
+{
+	struct client c;
+	client_open_or_fail(&c, server_port(s));
+	return c;
+}
+
+/* Sends line (with its newline) and fails unless it comes back. */
+static void expect_echo(struct client *c, const char *line, const char *why)
+{
+	char want[64], got[64] = "";
+	snprintf(want, sizeof(want), "%s\n", line);
+	harness_on_hang("a client waited for its echo (the client has its own deadline)");
+	client_send(c, want);
+	size_t n = client_read(c, got, strlen(want), harness_wait_ms());
+	got[n] = '\0';
+	if (strcmp(got, want) != 0)
+		fail_msg("sent \"%s\" and got %zu bytes back within %ld ms, not the echo: %s", line, n,
+			 harness_wait_ms(), why);
+}
+
+/* The server's side of the latest connection. */
+static int server_side_fd(void)
+{
+	pthread_mutex_lock(&seen_mu);
+	int fd = seen.last_fd;
+	pthread_mutex_unlock(&seen_mu);
+	return fd;
+}
+
+static pthread_t server_thread(void)
+{
+	pthread_mutex_lock(&seen_mu);
+	int have = seen.have_thread;
+	pthread_t t = seen.thread;
+	pthread_mutex_unlock(&seen_mu);
+	if (!have)
+		fail_msg("no connection has been opened yet, so the server's thread is unknown");
+	return t;
+}
+
+/* ---- listening --------------------------------------------------------------- */
+
+static void test_server_echoes_a_line(void **state)
+{
+	(void)state;
+	struct server *s = start();
+	struct client c = connect_to(s);
+	expect_echo(&c, "hello",
+		    "the loop may be stuck in accept: the listening socket must be non-blocking, and "
+		    "accept is called until EAGAIN says nobody else is waiting");
+	expect_echo(&c, "again", "a connection stays open until the handler says otherwise");
+	client_close(&c);
+	stop(s);
+}
+
+/*
+ * The first server finishes a connection: its side closes first, so the
+ * port it used stays in TIME_WAIT for a minute. A server restarted on
+ * that port must bind at once.
+ */
+static void test_server_restarts_on_its_port_at_once(void **state)
+{
+	(void)state;
+	struct server *s = start();
+	int port = server_port(s);
+	struct client c = connect_to(s);
+	expect_echo(&c, "bye", "the first server answers");
+	if (client_wait_eof(&c, harness_wait_ms()) != 1)
+		fail_msg("a finished connection was not shut down (SERVER_FINISH: shutdown(fd, SHUT_WR))");
+	client_close(&c);
+	stop(s);
+	char listen[64], err[256] = "";
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+	struct server_config cfg = {.listen = listen, .max_connections = 8};
+	struct server_handler h = watched_echo();
+	struct server *again = server_start(&cfg, &h, err, sizeof(err));
+	if (again == NULL)
+		fail_msg(
+		    "a server restarted on port %d failed (%s) while the old connection sits in TIME_WAIT: "
+		    "set SO_REUSEADDR on the listening socket before bind",
+		    port, err);
+	c = connect_to(again);
+	expect_echo(&c, "hello", "the restarted server answers");
+	client_close(&c);
+	stop(again);
+}
+
+static void test_server_port_in_use_is_an_error(void **state)
+{
+	(void)state;
+	struct server *s = start();
+	char listen[64], err[256] = "";
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", server_port(s));
+	struct server_config cfg = {.listen = listen, .max_connections = 8};
+	struct server_handler h = watched_echo();
+	struct server *s2 = server_start(&cfg, &h, err, sizeof(err));
+	if (s2 != NULL) {
+		server_stop(s2);
+		fail_msg("a second server on the same port started: bind must fail with EADDRINUSE");
+	}
+	if (strstr(err, "in use") == NULL)
+		fail_msg("the error for a port in use is \"%s\"; want it to say the address is in use", err);
+	cfg.listen = "no-port-here";
+	err[0] = '\0';
+	assert_null(server_start(&cfg, &h, err, sizeof(err)));
+	if (strstr(err, "no-port-here") == NULL)
+		fail_msg("the error for a bad listen address is \"%s\"; want it to name the address", err);
+	stop(s);
+}
+
+/* 1 if this machine can bind a socket to ::1. */
+static int have_ipv6_loopback(void)
+{
+	int fd = socket(AF_INET6, SOCK_STREAM, 0);
+	if (fd < 0)
+		return 0;
+	struct sockaddr_in6 a;
+	memset(&a, 0, sizeof(a));
+	a.sin6_family = AF_INET6;
+	a.sin6_addr = in6addr_loopback;
+	int ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+	close(fd);
+	return ok;
+}
+
+static void test_server_listens_on_ipv6_and_on_every_interface(void **state)
+{
+	(void)state;
+	struct server *s = start_on(":0", 8);
+	struct client c = connect_to(s);
+	expect_echo(&c, "v4", "\":PORT\" listens on every interface, IPv4 included (IPV6_V6ONLY off)");
+	client_close(&c);
+	stop(s);
+	if (!have_ipv6_loopback()) {
+		printf("note: this machine has no IPv6 loopback; [::1] not tested\n");
+		return;
+	}
+	s = start_on("[::1]:0", 8);
+	if (client_open(&c, "::1", server_port(s), 0) != 0)
+		fail_msg("cannot connect to [::1]:%d: %s", server_port(s), strerror(errno));
+	expect_echo(&c, "v6", "a server on [::1] answers over IPv6");
+	client_close(&c);
+	stop(s);
+}
+
+/* ---- the loop ----------------------------------------------------------------- */
+
+static void test_server_serves_others_while_a_client_stalls(void **state)
+{
+	(void)state;
+	struct server *s = start();
+	struct client slow = connect_to(s);
+	client_send(&slow, "half a li");
+	struct client fast = connect_to(s);
+	expect_echo(&fast, "quick",
+		    "a client that sent half a line must not hold up another: is an accepted "
+		    "socket blocking? set O_NONBLOCK on every socket accept returns");
+	client_send(&slow, "ne\n");
+	char got[32] = "";
+	if (client_read(&slow, got, 12, harness_wait_ms()) != 12 || strcmp(got, "half a line\n") != 0)
+		fail_msg("the line sent in two pieces did not come back whole: \"%s\"", got);
+	client_close(&slow);
+	client_close(&fast);
+	stop(s);
+}
+
+static void test_server_serves_others_while_a_client_does_not_read(void **state)
+{
+	(void)state;
+	struct server *s = start();
+	struct client idle;
+	if (client_open(&idle, "127.0.0.1", server_port(s), 4096) != 0)
+		fail_msg("cannot connect: %s", strerror(errno));
+	client_send(&idle, "big\n"); /* 8 MiB that it never reads: the socket fills */
+	struct client other = connect_to(s);
+	expect_echo(&other, "hi",
+		    "a client that reads nothing of a large reply must not hold up another (a "
+		    "blocking send waits for good: set O_NONBLOCK on accepted sockets)");
+	client_close(&idle);
+	client_close(&other);
+	stop(s);
+}
+
+/* Whether thread tid of this process sleeps (state S in its stat). */
+static int sleeping(void *arg)
+{
+	char path[64], buf[256];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", *(int *)arg);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *paren = strrchr(buf, ')');
+	return paren != NULL && paren[1] == ' ' && paren[2] == 'S';
+}
+
+static int server_tid(void)
+{
+	server_thread(); /* fails unless a connection has opened */
+	pthread_mutex_lock(&seen_mu);
+	int tid = seen.tid;
+	pthread_mutex_unlock(&seen_mu);
+	return tid;
+}
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
+
+/*
+ * A signal that arrives while the server's thread waits in poll makes
+ * poll fail with EINTR. That is no error: the loop goes round again.
+ */
+static void test_server_keeps_serving_after_a_signal(void **state)
+{
+	(void)state;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1; /* no SA_RESTART: poll is never restarted anyway */
+	sigaction(SIGUSR1, &sa, NULL);
+	struct server *s = start();
+	struct client c = connect_to(s);
+	expect_echo(&c, "before", "the server answers before any signal");
+	int tid = server_tid();
+	for (int i = 0; i < 3; i++) {
+		/* Asleep, the thread is in poll: the signal interrupts it there. */
+		if (!harness_wait_until(sleeping, &tid))
+			fail_msg("the server's thread never slept: does the loop wait in poll?");
+		pthread_kill(server_thread(), SIGUSR1);
+	}
+	expect_echo(&c, "after",
+		    "after a signal interrupted poll the server stopped serving: poll failing with "
+		    "EINTR means \"go round again\", not the end of the loop");
+	client_close(&c);
+	stop(s);
+}
+
+/* The highest descriptor this process has open. */
+static int highest_fd(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	assert_non_null(d);
+	int high = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL)
+		if (atoi(de->d_name) > high)
+			high = atoi(de->d_name);
+	closedir(d);
+	return high;
+}
+
+/*
+ * Seconds a thread has been runnable: on a CPU, or waiting in the run
+ * queue for one, read from its /proc/self/task/TID/schedstat, opened as
+ * fd before the descriptors run out. A thread that spins is runnable all
+ * the time, however busy the machine; one that sleeps in poll is not.
+ * (CPU time alone would not do: on a loaded machine a spinning thread
+ * gets only its share of a CPU.) Its CPU time where there is no
+ * schedstat (fd < 0).
+ */
+static double runnable_seconds(int fd, pthread_t thread)
+{
+	char buf[128];
+	unsigned long long on_cpu, waiting;
+	ssize_t n = fd >= 0 ? pread(fd, buf, sizeof(buf) - 1, 0) : -1;
+	if (n > 0) {
+		buf[n] = '\0';
+		if (sscanf(buf, "%llu %llu", &on_cpu, &waiting) == 2)
+			return (double)(on_cpu + waiting) / 1e9;
+	}
+	clockid_t clk;
+	struct timespec ts;
+	if (pthread_getcpuclockid(thread, &clk) != 0 || clock_gettime(clk, &ts) != 0)
+		fail_msg("cannot read the server thread's CPU clock");
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+#define SPARE_FDS 16
+
+/*
+ * The process runs out of descriptors with a client waiting in the
+ * backlog: accept fails with EMFILE, and the listener stays readable. A
+ * loop that goes straight back to poll spins at full speed for as long as
+ * that lasts; this one must pause accepting, use next to no CPU, and take
+ * the client once descriptors are free again.
+ */
+static void test_server_pauses_accepting_when_out_of_descriptors(void **state)
+{
+	(void)state;
+	struct server *s = start();
+	struct client first = connect_to(s);
+	expect_echo(&first, "first", "the server answers before the descriptors run out");
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/schedstat", server_tid());
+	int stat_fd = open(path, O_RDONLY);
+	pthread_t thread = server_thread();
+	struct rlimit old, low;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	int most = highest_fd() + 1 + SPARE_FDS; /* any gap below the highest is taken too */
+	low.rlim_cur = (rlim_t)most;
+	if (setrlimit(RLIMIT_NOFILE, &low) != 0) {
+		/* valgrind keeps descriptors of its own at the top, and refuses */
+		printf("note: cannot lower the descriptor limit here (%s); EMFILE not tested\n",
+		       strerror(errno));
+		if (stat_fd >= 0)
+			close(stat_fd);
+		client_close(&first);
+		stop(s);
+		return;
+	}
+	int *spare = calloc((size_t)most, sizeof(*spare)), n = 0;
+	assert_non_null(spare);
+	while (n < most && (spare[n] = open("/dev/null", O_RDONLY)) >= 0)
+		n++;
+	if (n == 0 || n == most || errno != EMFILE)
+		fail_msg("could not use up the descriptors (%d taken: %s)", n, strerror(errno));
+	close(spare[--n]); /* one left, for the client: the server gets none */
+	struct client late = connect_to(s);
+	client_send(&late, "late\n");
+	double run0 = runnable_seconds(stat_fd, thread);
+	struct timespec t0 = clock_now();
+	poll(NULL, 0, (int)harness_bound_ms(500)); /* the window measured, not a wait for an event */
+	double run = runnable_seconds(stat_fd, thread) - run0, wall = clock_seconds_since(&t0);
+	struct pollfd answered = {.fd = late.fd, .events = POLLIN};
+	int served_early = poll(&answered, 1, 0) == 1;
+	while (n > 0)
+		close(spare[--n]);
+	free(spare);
+	setrlimit(RLIMIT_NOFILE, &old);
+	if (stat_fd >= 0)
+		close(stat_fd);
+	if (served_early)
+		fail_msg("the late client was served with no descriptor left for it: this test did not make "
+			 "accept fail with EMFILE, and measures nothing");
+	if (run > wall / 2)
+		fail_msg("out of descriptors, the server's thread was running (not asleep in poll) %.0f%% of "
+			 "%.2f s: the EMFILE busy loop. accept fails, the listener stays readable, and poll "
+			 "returns at once; stop polling the listener for SERVER_ACCEPT_PAUSE_MS instead",
+			 100 * run / wall, wall);
+	char got[16] = "";
+	size_t k = client_read(&late, got, 5, harness_wait_ms());
+	if (k != 5 || memcmp(got, "late\n", 5) != 0)
+		fail_msg(
+		    "the client that arrived while descriptors ran out was not served once they were back "
+		    "(EMFILE pauses accepting; it must not end the loop)");
+	client_close(&late);
+	client_close(&first);
+	stop(s);
+}
+
+static void test_server_calls_expired_at_the_deadline(void **state)
+{
+	(void)state;
+	echo_idle_ms = 200;
+	struct server *s = start();
+	struct client c = connect_to(s);
+	expect_echo(&c, "hi", "the server answers");
+	harness_on_hang("a client waited for the server to close an idle connection");
+	if (client_wait_eof(&c, harness_wait_ms()) != 1)
+		fail_msg("a connection whose deadline (%ld ms) passed was not closed within %ld ms: poll's "
+			 "timeout "
+			 "must be the time to the nearest deadline, and expired called once it has passed",
+			 echo_idle_ms, harness_wait_ms());
+	client_close(&c);
+	stop(s);
+}
+
+/* ---- the cap ----------------------------------------------------------------- */
+
+static void test_server_evicts_the_connection_waiting_longest(void **state)
+{
+	(void)state;
+	struct server *s = start_on("127.0.0.1:0", 2);
+	struct client a = connect_to(s), b = connect_to(s);
+	expect_echo(&a, "a", "the first connection is served");
+	expect_echo(&b, "b", "the second connection is served");
+	expect_echo(&a, "a again", "a's wait restarts after its echo: b has now waited longest");
+	struct client c = connect_to(s);
+	expect_echo(&c, "c", "at the cap, a newcomer takes the place of the connection waiting longest");
+	harness_on_hang("a client waited for its connection to be evicted");
+	if (client_wait_eof(&b, harness_wait_ms()) != 1)
+		fail_msg(
+		    "at a cap of 2, the connection waiting longest (b: its last echo was before a's) was not "
+		    "closed to make room: evict the oldest waiting_since among the connections polled for "
+		    "POLLIN");
+	expect_echo(&a, "a still", "the connection that waited less keeps its place");
+	client_close(&a);
+	client_close(&b);
+	client_close(&c);
+	stop(s);
+}
+
+/*
+ * The only slot of a cap of 1 is sending a large reply that its client
+ * does not read yet: each newcomer is told REFUSAL and closed, and the
+ * reply goes on whole.
+ */
+static void test_server_refuses_when_every_connection_is_writing(void **state)
+{
+	(void)state;
+	struct server *s = start_on("127.0.0.1:0", 1);
+	struct client busy;
+	if (client_open(&busy, "127.0.0.1", server_port(s), 4096) != 0)
+		fail_msg("cannot connect: %s", strerror(errno));
+	client_send(&busy, "big\n");
+	char head[4];
+	if (client_read(&busy, head, 1, harness_wait_ms()) != 1)
+		fail_msg("the large reply did not start");
+	/* More newcomers at once than the server keeps lingering refusals
+	 * for: each is told, and closed. */
+	static struct client late[REFUSED_AT_ONCE];
+	for (int i = 0; i < REFUSED_AT_ONCE; i++) {
+		late[i] = connect_to(s);
+		client_send(&late[i], "late\n");
+		char got[16] = "";
+		client_read(&late[i], got, 5, harness_wait_ms());
+		if (strcmp(got, "late\n") == 0)
+			fail_msg(
+			    "past the cap, a newcomer was served while the only connection was mid-reply: a "
+			    "connection polled for POLLOUT is being answered, and is never evicted");
+		if (strcmp(got, REFUSAL) != 0)
+			fail_msg("newcomer %d of %d, past the cap with every connection writing, got \"%s\", "
+				 "not the "
+				 "handler's refusal (send it before closing, also when no slot is left to "
+				 "linger in)",
+				 i + 1, REFUSED_AT_ONCE, got);
+		if (client_wait_eof(&late[i], harness_wait_ms()) != 1)
+			fail_msg("refused newcomer %d's connection stayed open", i + 1);
+	}
+	if (client_skip(&busy, BIG - 1, harness_wait_ms()) != BIG - 1)
+		fail_msg("a reply being written was cut when a newcomer arrived at the cap");
+	client_close(&busy);
+	for (int i = 0; i < REFUSED_AT_ONCE; i++)
+		client_close(&late[i]);
+	stop(s);
+}
+
+/* ---- finishing and stopping -------------------------------------------------- */
+
+/* What FIONREAD says of fd: bytes not yet read, or -1 once fd is closed. */
+static int unread(int fd)
+{
+	int n = 0;
+	return ioctl(fd, FIONREAD, &n) == 0 ? n : -1;
+}
+
+static int drained(void *arg)
+{
+	return unread(*(int *)arg) <= 0;
+}
+
+static int closed(void *arg)
+{
+	return fcntl(*(int *)arg, F_GETFD) < 0;
+}
+
+/*
+ * After "bye" the handler finishes: the server shuts its side down and
+ * lingers, dropping what the client still sends, until the client closes
+ * too. Closing at once, with the client's bytes unread, would reset the
+ * connection, and a reset can destroy the reply before it is read.
+ */
+static void test_server_lingers_until_the_client_closes(void **state)
+{
+	(void)state;
+	struct server *s = start();
+	struct client c = connect_to(s);
+	expect_echo(&c, "bye", "the server echoes bye");
+	int fd = server_side_fd();
+	if (client_wait_eof(&c, harness_wait_ms()) != 1)
+		fail_msg("after SERVER_FINISH the client read no end of file: shut down the sending side "
+			 "(shutdown(fd, SHUT_WR))");
+	client_send(&c, "more, which the server reads and drops\n");
+	if (!harness_wait_until(drained, &fd))
+		fail_msg("a lingering connection's bytes were not read within %ld ms", harness_wait_ms());
+	if (closed(&fd))
+		fail_msg(
+		    "the finished connection was closed as soon as its client's bytes were read: EAGAIN from "
+		    "recv means \"nothing more yet\"; only 0 (end of file) or an error ends the linger");
+	client_close(&c);
+	if (!harness_wait_until(closed, &fd))
+		fail_msg("the client closed, and the lingering connection was still open after %ld ms",
+			 harness_wait_ms());
+	stop(s);
+}
+
+static void test_server_stop_wakes_the_loop(void **state)
+{
+	(void)state;
+	echo_idle_ms = 60000; /* no deadline wakes the loop during the test */
+	struct server *s = start();
+	struct client c = connect_to(s);
+	expect_echo(&c, "hi", "the server answers before the stop");
+	struct timespec t0 = clock_now();
+	stop(s);
+	double took = clock_seconds_since(&t0);
+	if (took > harness_bound_ms(1000) / 1000.0)
+		fail_msg(
+		    "server_stop took %.2f s with an idle connection open: the loop must wake at the wake "
+		    "pipe's byte, not at a deadline",
+		    took);
+	if (client_wait_eof(&c, harness_wait_ms()) != 1)
+		fail_msg("a connection waiting for its client is still open after server_stop");
+	client_close(&c);
+}
+
+static void test_server_stop_leaks_no_descriptor(void **state)
+{
+	(void)state;
+	int before = process_count_open_fds();
+	struct server *s = start_on("127.0.0.1:0", 2);
+	struct client c[4];
+	for (int i = 0; i < 2; i++) {
+		c[i] = connect_to(s);
+		expect_echo(&c[i], "hi", "each client is served before the stop");
+	}
+	c[2] = connect_to(s); /* evicts c[0] */
+	expect_echo(&c[2], "hi", "the newcomer at the cap is served");
+	c[3] = connect_to(s);
+	expect_echo(&c[3], "bye", "a finished connection lingers until the stop");
+	stop(s);
+	for (int i = 0; i < 4; i++)
+		client_close(&c[i]);
+	int after = process_count_open_fds();
+	if (after != before)
+		fail_msg("%d descriptors open before server_start and %d after server_stop: something is not "
+			 "closed (the listener, the wake pipe, an evicted or a lingering connection?)",
+			 before, after);
+	pthread_mutex_lock(&seen_mu);
+	int opened = seen.opened, closed_ = seen.closed;
+	pthread_mutex_unlock(&seen_mu);
+	if (opened != closed_)
+		fail_msg("the handler opened %d connections and closed %d: every open has its close", opened,
+			 closed_);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct harness_test tests[] = {
+	    HTEST(test_server_echoes_a_line, L07 "#the-loop"),
+	    HTEST(test_server_restarts_on_its_port_at_once, L07 "#listening"),
+	    HTEST(test_server_port_in_use_is_an_error, L07 "#listening"),
+	    HTEST(test_server_listens_on_ipv6_and_on_every_interface, L07 "#listening"),
+	    HTEST(test_server_serves_others_while_a_client_stalls, L07 "#the-loop"),
+	    HTEST(test_server_serves_others_while_a_client_does_not_read, L07 "#the-loop"),
+	    HTEST(test_server_keeps_serving_after_a_signal, L07 "#the-loop"),
+	    HTEST(test_server_pauses_accepting_when_out_of_descriptors, L07 "#accepting"),
+	    HTEST(test_server_calls_expired_at_the_deadline, L07 "#the-loop"),
+	    HTEST(test_server_evicts_the_connection_waiting_longest, L07 "#the-connection-cap"),
+	    HTEST(test_server_refuses_when_every_connection_is_writing, L07 "#the-connection-cap"),
+	    HTEST(test_server_lingers_until_the_client_closes, L07 "#finishing-a-connection"),
+	    HTEST(test_server_stop_wakes_the_loop, L07 "#stopping"),
+	    HTEST(test_server_stop_leaks_no_descriptor, L07 "#stopping"),
+	};
+	return harness_main(argc, argv, "07-server", tests, HARNESS_COUNT(tests));
+}

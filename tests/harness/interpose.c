@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -248,6 +249,10 @@ static const void *_Atomic cond_keys[TABLE_SIZE];
 /* Initialised and not destroyed (harness_conds_alive). */
 static atomic_long conds_alive;
 static atomic_int cond_monotonic[TABLE_SIZE];
+/* Waits this thread has begun on any condition variable (harness_cond_waits). */
+static _Thread_local long cond_waits;
+/* Threads inside a condition-variable wait now (harness_threads_in_cond_wait). */
+static atomic_long in_cond_wait;
 
 int __wrap_pthread_cond_init(pthread_cond_t *cv, const pthread_condattr_t *attr)
 {
@@ -266,8 +271,11 @@ int __wrap_pthread_cond_init(pthread_cond_t *cv, const pthread_condattr_t *attr)
 int __wrap_pthread_cond_wait(pthread_cond_t *cv, pthread_mutex_t *mu)
 {
 	pthread_cond_t *volatile blocked_on_cond = cv;
+	cond_waits++;
 	forget_owner(mu);
+	atomic_fetch_add(&in_cond_wait, 1);
 	int rc = __real_pthread_cond_wait(blocked_on_cond, mu);
+	atomic_fetch_sub(&in_cond_wait, 1);
 	/* Whatever rc is, the wait has taken mu again. */
 	record_owner(mu, 0, __builtin_return_address(0));
 	return rc;
@@ -276,17 +284,31 @@ int __wrap_pthread_cond_wait(pthread_cond_t *cv, pthread_mutex_t *mu)
 /* Deadlines in this course are on CLOCK_MONOTONIC (src/clock.h). A timed
  * wait on a condition variable left on the realtime clock waits for the
  * wrong moment (and a clock step moves it): fail the test, whichever
- * thread waits. */
-static void require_monotonic(pthread_cond_t *cv)
+ * thread waits, and say what the wait would have done, since the test
+ * never sees it. */
+static void require_monotonic(pthread_cond_t *cv, const struct timespec *at)
 {
-	static const char msg[] =
-	    "ERROR: pthread_cond_timedwait on a condition variable on the realtime clock: deadlines "
-	    "are on CLOCK_MONOTONIC; create it with an attribute set by pthread_condattr_setclock("
-	    "&attr, CLOCK_MONOTONIC) (NULL or PTHREAD_COND_INITIALIZER mean realtime)\n";
 	long i = find_slot(cond_keys, cv, 0);
 	if (i >= 0 && atomic_load(&cond_monotonic[i]))
 		return;
-	if (write(STDOUT_FILENO, msg, sizeof(msg) - 1) < 0)
+	struct timespec wall;
+	clock_gettime(CLOCK_REALTIME, &wall);
+	double ahead = (double)(at->tv_sec - wall.tv_sec) + (double)(at->tv_nsec - wall.tv_nsec) / 1e9;
+	char when[128];
+	if (ahead <= 0)
+		snprintf(when, sizeof(when), "would have returned at once: read as a wall-clock date, its "
+			 "deadline passed %.0f years ago", -ahead / (365.25 * 86400));
+	else
+		snprintf(when, sizeof(when), "would have lasted %.3f s: read as a wall-clock date, its "
+			 "deadline is that far ahead", ahead);
+	char msg[512];
+	int len = snprintf(msg, sizeof(msg),
+			   "ERROR: pthread_cond_timedwait on a condition variable on the realtime clock: this "
+			   "wait %s. Deadlines are on CLOCK_MONOTONIC; create it with an attribute set by "
+			   "pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) (NULL or PTHREAD_COND_INITIALIZER "
+			   "mean realtime)\n",
+			   when);
+	if (write(STDOUT_FILENO, msg, (size_t)len < sizeof(msg) ? (size_t)len : sizeof(msg) - 1) < 0)
 		_exit(1);
 	_exit(1);
 }
@@ -294,9 +316,12 @@ static void require_monotonic(pthread_cond_t *cv)
 int __wrap_pthread_cond_timedwait(pthread_cond_t *cv, pthread_mutex_t *mu, const struct timespec *at)
 {
 	pthread_cond_t *volatile blocked_on_cond = cv;
-	require_monotonic(cv);
+	require_monotonic(cv, at);
+	cond_waits++;
 	forget_owner(mu);
+	atomic_fetch_add(&in_cond_wait, 1);
 	int rc = __real_pthread_cond_timedwait(blocked_on_cond, mu, at);
+	atomic_fetch_sub(&in_cond_wait, 1);
 	/* Whatever rc is, the wait has taken mu again. */
 	record_owner(mu, 0, __builtin_return_address(0));
 	return rc;
@@ -563,6 +588,26 @@ int __wrap_pthread_join(pthread_t t, void **result)
 		tracked[i].joining = 0;
 	track_unlock();
 	return rc;
+}
+
+/* ---- what the calling thread has done ---------------------------------------- */
+
+long harness_cond_waits(void)
+{
+	return cond_waits;
+}
+
+long harness_threads_in_cond_wait(void)
+{
+	return atomic_load(&in_cond_wait);
+}
+
+double harness_thread_cpu_seconds(void)
+{
+	struct rusage u;
+	getrusage(RUSAGE_THREAD, &u);
+	return (double)u.ru_utime.tv_sec + (double)u.ru_utime.tv_usec / 1e6 + (double)u.ru_stime.tv_sec +
+	       (double)u.ru_stime.tv_usec / 1e6;
 }
 
 /* ---- condition variables alive ------------------------------------------------ */

@@ -67,4 +67,19 @@ long harness_conds_alive(void);
  * records what it saw for the test to check. */
 void harness_before_cond_destroy(void (*fn)(void *), void *arg);
 
+/*
+ * What the calling thread has done, for the tests of how an operation
+ * waits: compare a reading before the operation with one after it.
+ */
+/* Waits on a condition variable (pthread_cond_wait or _timedwait) this
+ * thread has begun. Each one lets go of the mutex for a while: an
+ * operation that must be one critical section makes none. */
+long harness_cond_waits(void);
+/* Threads of the program inside a condition-variable wait right now:
+ * asleep, unless the wait is about to return. */
+long harness_threads_in_cond_wait(void);
+/* The CPU time this thread has used, user and system, in seconds: a
+ * thread that sleeps uses next to none, one that spins all it gets. */
+double harness_thread_cpu_seconds(void);
+
 #endif

@@ -189,6 +189,8 @@ struct harness_lock harness_locks[TABLE_SIZE];
 static const void *_Atomic lock_keys[TABLE_SIZE];
 
 static _Thread_local long my_tid;
+/* Locks this thread has asked for (harness_mutex_locks). */
+static _Thread_local long mutex_locks;
 
 static long tid(void)
 {
@@ -221,12 +223,14 @@ int __wrap_pthread_mutex_lock(pthread_mutex_t *mu)
 	/* On the stack, where the hung-test report finds what this thread is
 	 * blocked on even in an optimised build. */
 	pthread_mutex_t *volatile blocked_on_mutex = mu;
+	mutex_locks++;
 	perturb(1, 5);
 	return record_owner(mu, __real_pthread_mutex_lock(blocked_on_mutex), __builtin_return_address(0));
 }
 
 int __wrap_pthread_mutex_trylock(pthread_mutex_t *mu)
 {
+	mutex_locks++;
 	perturb(1, 5);
 	return record_owner(mu, __real_pthread_mutex_trylock(mu), __builtin_return_address(0));
 }
@@ -595,6 +599,11 @@ int __wrap_pthread_join(pthread_t t, void **result)
 long harness_cond_waits(void)
 {
 	return cond_waits;
+}
+
+long harness_mutex_locks(void)
+{
+	return mutex_locks;
 }
 
 long harness_threads_in_cond_wait(void)

@@ -75,6 +75,10 @@ void harness_before_cond_destroy(void (*fn)(void *), void *arg);
  * thread has begun. Each one lets go of the mutex for a while: an
  * operation that must be one critical section makes none. */
 long harness_cond_waits(void);
+/* Calls of pthread_mutex_lock and _trylock this thread has made: a wait
+ * that sleeps makes a few, one that spins round a loop more and more,
+ * however little of the processor a loaded machine gives it. */
+long harness_mutex_locks(void);
 /* Threads of the program inside a condition-variable wait right now:
  * asleep, unless the wait is about to return. */
 long harness_threads_in_cond_wait(void);

@@ -1020,7 +1020,7 @@ static void test_select_that_loses_the_race_sleeps_until_its_deadline(void **sta
 
 	/* On a machine too slow to put both to sleep in time, try again
 	 * with a window twice as long. */
-	long window_ms = 250;
+	long window_ms = harness_bound_ms(100);
 	while (!start_two_sleeping_selects(&race, window_ms)) {
 		window_ms *= 2;
 		if (window_ms > harness_bound_ms(1000))

@@ -308,9 +308,9 @@ static void require_monotonic(pthread_cond_t *cv, const struct timespec *at)
 	char msg[512];
 	int len = snprintf(msg, sizeof(msg),
 			   "ERROR: pthread_cond_timedwait on a condition variable on the realtime clock: this "
-			   "wait %s. Deadlines are on CLOCK_MONOTONIC; create it with an attribute set by "
-			   "pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) (NULL or PTHREAD_COND_INITIALIZER "
-			   "mean realtime)\n",
+			   "wait %s. Deadlines are on CLOCK_MONOTONIC; create it with chan_cond_init, whose "
+			   "attribute is set by pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) (NULL or "
+			   "PTHREAD_COND_INITIALIZER mean realtime)\n",
 			   when);
 	if (write(STDOUT_FILENO, msg, (size_t)len < sizeof(msg) ? (size_t)len : sizeof(msg) - 1) < 0)
 		_exit(1);

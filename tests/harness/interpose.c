@@ -363,6 +363,7 @@ static struct tracked {
 	int joined;	  /* was joined: a second join of tid is a mistake */
 	pthread_t joiner; /* the thread inside pthread_join on it, when joining */
 	int joining;
+	int returned; /* its function has returned (the thread may not be joined yet) */
 } tracked[THREAD_SLOTS];
 /* Calls of pthread_join on a thread already joined, or on the caller itself. */
 static atomic_long joins_of_gone;
@@ -461,12 +462,29 @@ static int free_slot(void)
 	return -1;
 }
 
-static void track_created(pthread_t tid, void *(*fn)(void *))
+/* A slot for a thread about to be created to run fn, or -1 if all are
+ * taken. Taken before the thread exists, so that the thread can say it
+ * has returned even before its creator knows its id. */
+static int track_reserved(void *(*fn)(void *))
 {
 	track_lock();
 	int i = free_slot();
 	if (i >= 0)
-		tracked[i] = (struct tracked){.tid = tid, .fn = fn, .live = 1};
+		tracked[i] = (struct tracked){.fn = fn, .live = 1};
+	track_unlock();
+	return i;
+}
+
+/* The thread of slot i was created as tid (rc 0), or never was. */
+static void track_created(int i, pthread_t tid, int rc)
+{
+	if (i < 0)
+		return;
+	track_lock();
+	if (rc == 0)
+		tracked[i].tid = tid;
+	else
+		tracked[i] = (struct tracked){0};
 	track_unlock();
 }
 
@@ -489,11 +507,21 @@ static int tracked_slot(pthread_t tid)
 	return -1;
 }
 
+int harness_thread_returned(pthread_t t)
+{
+	track_lock();
+	int i = tracked_slot(t);
+	int returned = i < 0 || tracked[i].returned;
+	track_unlock();
+	return returned;
+}
+
 struct start {
 	void *(*fn)(void *);
 	void *arg;
 	uint64_t rng; /* the new thread's generator, drawn by its creator */
 	int held;     /* wait at the gate before running fn */
+	int slot;     /* its slot in tracked[], or -1 */
 };
 
 static void *trampoline(void *p)
@@ -511,7 +539,13 @@ static void *trampoline(void *p)
 		seed_thread(s.rng);
 		perturb(20, 100);
 	}
-	return s.fn(s.arg);
+	void *result = s.fn(s.arg);
+	if (s.slot >= 0) {
+		track_lock();
+		tracked[s.slot].returned = 1;
+		track_unlock();
+	}
+	return result;
 }
 
 /* Whether this start is the one armed to fail (then *err) or to hold;
@@ -544,22 +578,19 @@ int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(
 	int err = 0, held = 0;
 	if (armed(fn, &err, &held))
 		return err;
-	int rc;
-	if (!perturbing && !held) {
-		rc = __real_pthread_create(t, attr, fn, arg);
-	} else {
-		struct start *s = malloc(sizeof(*s));
-		if (s == NULL)
-			return EAGAIN;
-		*s = (struct start){fn, arg, perturbing ? mix(draw()) : 0, held};
-		rc = __real_pthread_create(t, attr, trampoline, s);
-		if (rc != 0)
-			free(s);
-		else
-			perturb(20, 100);
-	}
-	if (rc == 0)
-		track_created(*t, fn);
+	/* Every thread starts in the trampoline, which records when its
+	 * function returns (harness_thread_returned). */
+	struct start *s = malloc(sizeof(*s));
+	if (s == NULL)
+		return EAGAIN;
+	*s = (struct start){fn, arg, perturbing ? mix(draw()) : 0, held, track_reserved(fn)};
+	int slot = s->slot;
+	int rc = __real_pthread_create(t, attr, trampoline, s);
+	if (rc != 0)
+		free(s);
+	else if (perturbing)
+		perturb(20, 100);
+	track_created(slot, *t, rc);
 	return rc;
 }
 

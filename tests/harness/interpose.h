@@ -53,6 +53,10 @@ void harness_hold_thread(void *(*fn)(void *));
 void harness_release_held(void);
 /* Threads started to run fn and not joined (yet). */
 int harness_threads_unjoined(void *(*fn)(void *));
+/* 1 once the function of thread t has returned (or t was joined): a
+ * thread that is over, told apart from one that has not begun its work,
+ * without joining it. */
+int harness_thread_returned(pthread_t t);
 /* Calls of pthread_join on a thread that was joined already (or on the
  * caller itself): refused with ESRCH, and counted here. */
 int harness_joins_of_gone_threads(void);

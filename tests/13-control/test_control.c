@@ -256,6 +256,10 @@ static void test_cancel_stops_a_pipeline_stuck_behind_a_slow_stage(void **state)
 	if (!harness_wait_until(parser_blocked_sending, &p))
 		fail_msg("the parser never blocked sending to the slow filter (channels of 2)");
 	pipeline_cancel(&p);
+	/* A runner looks at cancel before each batch: without it closed, the
+	 * slow stage steps everything still in its closed input first. */
+	void *msg;
+	enum chan_status cancel_rc = chan_try_recv(p.cancel, &msg);
 	struct waiter w = {&p};
 	struct harness_thread t;
 	harness_thread_start(&t, wait_pipeline, &w);
@@ -268,6 +272,11 @@ static void test_cancel_stops_a_pipeline_stuck_behind_a_slow_stage(void **state)
 	unsigned long long read = pipeline_lines_read(&p), accounted = pipeline_lines_accounted(&p);
 	unsigned long long discarded = pipeline_lines_discarded(&p);
 	pipeline_free(&p); /* LeakSanitizer checks that what was abandoned was freed */
+	if (cancel_rc != CHAN_CLOSED)
+		fail_msg("right after pipeline_cancel, a try on the pipeline's cancel channel answered %s, "
+			 "not CHAN_CLOSED: pipeline_cancel must close cancel (first), or each runner steps "
+			 "what its closed input still holds before it stops",
+			 chan_status_str(cancel_rc));
 	if (read != accounted)
 		fail_msg("after pipeline_cancel, %llu lines read but %llu accounted for: what a runner "
 			 "discards because out was closed must be counted in r->discarded (the pipeline "

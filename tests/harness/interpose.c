@@ -281,8 +281,9 @@ static void require_monotonic(pthread_cond_t *cv)
 {
 	static const char msg[] =
 	    "ERROR: pthread_cond_timedwait on a condition variable on the realtime clock: deadlines "
-	    "are on CLOCK_MONOTONIC; create it with an attribute set by pthread_condattr_setclock("
-	    "&attr, CLOCK_MONOTONIC) (NULL or PTHREAD_COND_INITIALIZER mean realtime)\n";
+	    "are on CLOCK_MONOTONIC; create it with chan_cond_init, whose attribute is set by "
+	    "pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) (NULL or PTHREAD_COND_INITIALIZER "
+	    "mean realtime)\n";
 	long i = find_slot(cond_keys, cv, 0);
 	if (i >= 0 && atomic_load(&cond_monotonic[i]))
 		return;

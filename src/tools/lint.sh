@@ -84,22 +84,6 @@ for r in $(printf '%s\n' "$refs" | sort -u); do
 		status=1
 	fi
 done
-# A lesson with a PREDICTIONS.md keeps its answers there: each Predict
-# paragraph of its README (one starting "**Predict.**") links to its
-# section, and every link between the two files leads to a heading.
-for pred in lessons/[0-9][0-9]-*/PREDICTIONS.md; do
-	[ -f "$pred" ] || continue
-	d=$(dirname "$pred")
-	awk '/^\*\*Predict\.\*\*/ { p = 1; text = "" } p { text = text $0 } p && /^$/ { p = 0
-		if (text !~ /PREDICTIONS\.md#/) print FILENAME ": a Predict links to no section of PREDICTIONS.md: " substr(text, 1, 60) }' \
-		"$d/README.md" | grep . && status=1
-	for f in "$d/README.md" "$pred"; do
-		grep -oE '\]\((README|PREDICTIONS)\.md#[a-z0-9_-]+\)' "$f" | sed 's/^](//; s/)$//' | sort -u |
-			while IFS='#' read -r target a; do
-				anchors "$d/$target" | grep -qx "$a" || echo "$f links to $target#$a, which has no such heading"
-			done | grep . && status=1
-	done
-done
 # Every function the text names exists where the learner can find it.
 # The project's prefixes are those of the functions in the contracts
 # (src/*.h) and in the solutions (chan_, sim_, ring_...); an identifier with

@@ -283,6 +283,10 @@ static void test_new_that_cannot_allocate_leaks_nothing(void **state)
 	(void)state;
 	enum { WARM = 8, ROUNDS = 8 };
 	size_t cap = SIZE_MAX / sizeof(void *);
+	if (harness_under_valgrind()) {
+		printf("note: valgrind's allocator aborts on a block this large; not tested here\n");
+		return;
+	}
 	size_t before = 0;
 	long conds = harness_conds_alive();
 	for (int round = 0; round < WARM + ROUNDS; round++) {

@@ -283,6 +283,8 @@ followups() { # lesson suites
 	first_bad_tap=""
 	case " $CONCURRENT_LESSONS " in
 	*" ${1%%-*} "*) [ -n "$PERTURB" ] || [ "$GRADE_FOLLOWUPS" = 1 ] && perturb_lesson "$1" "$2" ;;
+	*) [ -n "$PERTURB" ] && board_row "  perturbed" "not run: only the concurrency lessons are \
+perturbed ($CONCURRENT_LESSONS), whose own code locks and waits" ;;
 	esac
 	if [ "$GRADE_FOLLOWUPS" = 1 ]; then
 		sanitized_lesson "$1" "$2" thread TSan

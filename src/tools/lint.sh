@@ -34,13 +34,14 @@ for dir in solutions/*/; do
 	status=1
 done
 
-# The Predict checkpoints (docs/instructors.md). In a lesson that has a
-# lessons/NN-name/PREDICTIONS.md, the lesson asks at least two, each a
+# The Predict checkpoints (docs/instructors.md). Every lesson has a
+# lessons/NN-name/PREDICTIONS.md; the lesson asks at least two, each a
 # paragraph starting "**Predict.**" and ending with a link to its own
 # section of PREDICTIONS.md, which has one "## " section per Predict, in
 # the lesson's order. The answers are there, not folded away in the lesson.
-for p in lessons/*/PREDICTIONS.md; do
-	[ -f "$p" ] || continue
+for r in lessons/[0-9][0-9]-*/README.md; do
+	p=$(dirname "$r")/PREDICTIONS.md
+	[ -f "$p" ] || { echo "$p is missing: the answers to the lesson's Predict checkpoints go there"; status=1; continue; }
 	r=$(dirname "$p")/README.md
 	# Each Predict paragraph's link, in order; "-" for a paragraph with none.
 	links=$(awk '/^```/ { code = !code; next } code { next }

@@ -10,7 +10,7 @@
  * one read are the same case.
  *
  * Given: the character classes, the Connection list and the target's
- * forms. Yours: the five pieces of http_parse.h and http_parse_request.
+ * forms. Yours: the six pieces of http_parse.h and http_parse_request.
  */
 #include "http_parse.h"
 #include "notimpl.h"

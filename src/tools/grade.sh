@@ -59,8 +59,8 @@ HARNESS_TIMEOUT=$(deadline_of "$variant")
 export HARNESS_TIMEOUT
 # The report of a hung test (tests/harness/hung.py) shows the learner's files.
 export HARNESS_IMPL="$IMPL"
-export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
-export ASAN_OPTIONS="detect_leaks=1"
+export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 allocator_may_return_null=1"
+export ASAN_OPTIONS="detect_leaks=1 allocator_may_return_null=1"
 export UBSAN_OPTIONS="print_stacktrace=1 halt_on_error=1"
 
 runner=${GRADE_RUNNER:-}

@@ -102,30 +102,26 @@ $(BUILD)/obj/%.o: %.c | deps-present
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
-# The hardening suite: one program per tests/hardening/test_*.c, IMPL's
-# code (every lesson) under abuse. Not a lesson and not graded; make check
-# runs it on the reference.
-HARDENING := $(patsubst tests/hardening/%.c,%,$(wildcard tests/hardening/test_*.c))
-HARDENING_DEPS = $(HARNESS_SRCS) $(LIB_SRCS) \
-	$(foreach m,$(LESSONS),$(wildcard $(IMPL)/$m/*.c))
-$(OUT)/hardening/%: $(call obj,tests/hardening/%.c $(HARDENING_DEPS))
-	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) $(TEST_WRAP) -o $@ $^ $(LDLIBS)
-
-# The benchmark programs (src/bench/*.c), built from IMPL's code for every
-# lesson like logpipe, in $(OUT)/bench; make bench runs them
-# (src/tools/bench.sh). With LESSON=NN also in $(OUT)/bench-NN, from IMPL's
-# code for lesson NN and the reference for the others (make chanbench).
-# $1: the directory's suffix; $2: the lessons whose code comes from IMPL.
-own_impl = $(if $(filter $1,$2),$(IMPL),solutions)
-define bench_rules
-$(OUT)/bench$1/%: $(call obj,src/bench/%.c $(LIB_SRCS) \
-	$(foreach m,$(LESSONS),$(wildcard $(call own_impl,$m,$2)/$m/*.c)))
+# The hardening suite (one program per tests/hardening/test_*.c) and the
+# benchmark programs (src/bench/*.c) are built from IMPL's code for every
+# lesson, like logpipe: $(OUT)/hardening and $(OUT)/bench. Not lessons and
+# not graded; make check runs the hardening suite on the reference, make
+# bench the benchmarks (src/tools/bench.sh). With LESSON=NN they are also
+# built in $(OUT)/hardening-NN and $(OUT)/bench-NN, from IMPL's code for
+# lesson NN and the reference for the others, as the tests are (make
+# chanbench; the hardening measures a lesson quotes).
+# $1: the kind (hardening, bench); $2: its sources; $3: the directory's
+# suffix; $4: the lessons whose code comes from IMPL; $5: extra link flags.
+define suite_rules
+$(OUT)/$1$3/%: $(call obj,$2 $(LIB_SRCS) \
+	$(foreach m,$(LESSONS),$(wildcard $(call impl_of,$m,$4)/$m/*.c)))
 	@mkdir -p $$(@D)
-	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+	$$(CC) $$(ALL_LDFLAGS) $5 -o $$@ $$^ $$(LDLIBS)
 endef
-$(eval $(call bench_rules,,$(LESSONS)))
-$(if $(LESSON),$(eval $(call bench_rules,-$(LESSON),$(SELECTED))))
+$(eval $(call suite_rules,hardening,tests/hardening/%.c $(HARNESS_SRCS),,$(LESSONS),$$(TEST_WRAP)))
+$(eval $(call suite_rules,bench,src/bench/%.c,,$(LESSONS)))
+$(if $(LESSON),$(eval $(call suite_rules,hardening,tests/hardening/%.c $(HARNESS_SRCS),-$(LESSON),$(SELECTED),$$(TEST_WRAP))))
+$(if $(LESSON),$(eval $(call suite_rules,bench,src/bench/%.c,-$(LESSON),$(SELECTED))))
 
 # Only this variant's dependency files: every build/ variant's would make each
 # make call (grade.sh makes several) read them all.

@@ -93,10 +93,13 @@ int follower_consume(struct follower *f, struct follow_file *file, size_t n);
 int follower_close_oldest(struct follower *f);
 
 /* Lets files[0] go: reads it to its end (sending its lines), then closes
- * it as follower_close_oldest does. */
+ * it as follower_close_oldest does. If a send fails (out was closed), it
+ * returns 1 at once and the file stays open in files[0], n unchanged:
+ * whoever stops the follower closes every file (tailer_follow does). */
 int follower_let_go(struct follower *f);
 
-/* 1 if done has been closed, 0 if not (or t->done is NULL). Never waits. */
+/* 1 if done has been closed, or a message was waiting on it (taken: a
+ * message means stop too); 0 if neither, or t->done is NULL. Never waits. */
 int follower_asked_to_stop(struct follower *f);
 
 /* Waits poll_ms, less if the watch wakes us or done is closed. 0 after a
@@ -115,10 +118,12 @@ int follower_start(struct follower *f);
  * moved. */
 int follower_restart(struct follower *f);
 
-/* The path names another file: with FOLLOW_MAX_FILES open, lets the
- * oldest go first; opens the path from its start as the newest; the old
- * newest waits rotate_wait_ms from now. Counts a rotation, sets moved.
- * If the open fails, changes nothing (look again later). */
+/* The path names another file: opens it from its start as the newest;
+ * the old newest waits rotate_wait_ms from now. Counts a rotation, sets
+ * moved. With FOLLOW_MAX_FILES open there is no slot for it, so the
+ * oldest is let go first (follower_let_go). If the open fails, nothing
+ * more changes: no rotation counted, moved not set, the files as they
+ * were (but for the oldest, when it was let go); look again later. */
 int follower_rotate(struct follower *f);
 
 /* Clears moved, asks follow_check about the newest file, and restarts or

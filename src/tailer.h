@@ -29,7 +29,9 @@
  * max_line bytes and its "\r\n" is fine); a line over max_line is not
  * split and not emitted as text, but as one line_new_too_long marker
  * whose length counts every byte before the '\n', a '\r' included; the
- * rest of it is skipped through its newline.
+ * rest of it is skipped through its newline. Length is decided first: a
+ * line over max_line made only of blanks is a marker too (its bytes were
+ * dropped unseen, as any too-long line's are).
  */
 #ifndef TAILER_H
 #define TAILER_H
@@ -84,7 +86,8 @@ struct tailer_stats {
 struct tailer {
 	struct tailer_config cfg;
 	struct chan *out;  /* of struct line *; closed by the tailer when it stops */
-	struct chan *done; /* closed by someone else to ask the tailer to stop; may be NULL */
+	struct chan *done; /* closed by someone else to ask the tailer to stop (a message
+	                      on it asks as well); may be NULL */
 	struct tailer_stats stats;
 	/* Several tailers may send on one out (one per file: fan-in). Then
 	 * they share this counter, set to their number before any starts,
@@ -98,11 +101,13 @@ struct tailer {
  * done is closed, the simulator's count is reached, the file ends in
  * stop_at_eof mode, or out is closed under it; then closes out (the last
  * of a group does: see running) and returns NULL. Between lines it waits
- * only in a timed receive on done (a select on done and the watch's wake
- * channel when it has one), and the follower checks done after each read
- * too, so closing done stops it at once, or once the lines of the read in
- * hand are sent: a backlog not read yet stays unread, and each open
- * file's unfinished last line is flushed. A chan_send on a
+ * on done with a deadline, and nowhere else: the simulator until its next
+ * line is due, the follower for poll_ms in a select on done and the
+ * watch's wake channel (follower_pause). The follower also checks done
+ * after each read, so closing done stops it at once, or once the lines
+ * of the read in hand are sent: a backlog not read yet stays unread, and
+ * each open file's unfinished last line is flushed. Without done, they
+ * sleep instead. A chan_send on a
  * full out does not watch done: inside the pipeline the stages downstream
  * drain out until it closes, so that send always completes (lesson 12
  * builds a send that also listens to done).

@@ -293,9 +293,8 @@ static char *valid_utf8_copy(const char *value)
 {
 	struct strbuf sb = STRBUF_INIT;
 	metrics_escape_label_value(&sb, value);
-	/* For "" the escaper appends nothing, and strbuf_take would hand back a
-	 * buffer without its NUL; appending nothing explicitly writes one. */
-	strbuf_append(&sb, "", 0);
+	/* For "" the escaper appends nothing, and strbuf_take gives "" (not
+	 * NULL) for a buffer nothing was appended to: the empty copy. */
 	char *text = strbuf_take(&sb, NULL);
 	if (text == NULL)
 		return NULL;

@@ -156,9 +156,8 @@ char *metrics_render(struct metrics_registry *reg, size_t *len)
 	for (const struct metric_family *f = reg->first; f != NULL; f = f->next)
 		render_family(&sb, f);
 	pthread_mutex_unlock(&reg->mu);
-	/* An empty registry renders as "". strbuf_take alone would hand back
-	 * a buffer without its NUL; appending nothing explicitly writes one. */
-	strbuf_append(&sb, "", 0);
+	/* An empty registry renders as "": strbuf_take gives "" (not NULL)
+	 * for a buffer nothing was appended to. */
 	char *text = strbuf_take(&sb, len);
 	if (text == NULL)
 		errno = ENOMEM;

@@ -1,22 +1,25 @@
 /*
  * request.c - lesson 08: reading one HTTP/1.1 request head out of the
- * bytes received so far. The contract is in src/http.h.
+ * bytes received so far. The contract is in src/http.h; the pieces it is
+ * built from are in src/http_parse.h.
  *
  * The parser never waits and never keeps state between calls: it looks at
  * everything received so far, and either finds a whole head at the start
  * of it or says "not yet". A server calls it again after every read, so a
  * request that arrives one byte at a time and two requests that arrive in
  * one read are the same case.
+ *
+ * Given: the character classes, the Connection list and the target's
+ * forms. Yours: the six pieces of http_parse.h and http_parse_request.
  */
-#include "http.h"
+#include "http_parse.h"
 #include "notimpl.h"
 
 #include <string.h>
 
-/* BEGIN SOLUTION */
+/* ---- given ------------------------------------------------------------------ */
 
-/* The characters RFC 9110 allows in a token (a method, a header name). */
-static int is_tchar(char c)
+int http_is_tchar(char c)
 {
 	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
 		return 1;
@@ -28,8 +31,7 @@ static int lower(char c)
 	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
 }
 
-/* s[0..n) equals the NUL-terminated word, ignoring ASCII case. */
-static int equals_nocase(const char *s, size_t n, const char *word)
+int http_equals_nocase(const char *s, size_t n, const char *word)
 {
 	size_t i = 0;
 	for (; i < n && word[i] != '\0'; i++)
@@ -38,74 +40,27 @@ static int equals_nocase(const char *s, size_t n, const char *word)
 	return i == n && word[i] == '\0';
 }
 
-/*
- * The length of the line starting at p (without its end) and, in *next,
- * where the line after it starts. A line ends in LF, or in CRLF; a CR
- * anywhere else is malformed (-1). 0 with *next NULL: no line end yet.
- */
-static long line_at(const char *p, const char *end, const char **next)
+void http_parse_connection(const char *v, size_t n, int *close, int *keep)
 {
-	*next = NULL;
-	for (const char *q = p; q < end; q++) {
-		if (*q == '\n') {
-			*next = q + 1;
-			return (long)(q - p);
-		}
-		if (*q == '\r') {
-			if (q + 1 == end)
-				return 0; /* the LF may come in the next read */
-			if (q[1] != '\n')
-				return -1;
-			*next = q + 2;
-			return (long)(q - p);
-		}
-	}
-	return 0;
-}
-
-/*
- * Where the head ends: the length of everything up to and including the
- * empty line, 0 if it has not arrived, -1 if a stray CR makes it malformed.
- * *start skips the empty lines a client may send before a request (left
- * over after a previous body, RFC 9112 section 2.2).
- */
-static long find_head_end(const char *buf, size_t len, size_t *start)
-{
-	const char *p = buf, *end = buf + len, *next;
-	int first = 1;
-	for (;;) {
-		long n = line_at(p, end, &next);
-		if (n < 0)
-			return -1;
-		if (next == NULL)
-			return 0;
-		if (n == 0 && first) {
-			p = next; /* an empty line before the request line */
-			*start = (size_t)(p - buf);
-			continue;
-		}
-		if (n == 0)
-			return (long)(next - buf);
-		first = 0;
-		p = next;
+	size_t i = 0;
+	while (i < n) {
+		while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+			i++;
+		size_t start = i;
+		while (i < n && v[i] != ',' && v[i] != ' ' && v[i] != '\t')
+			i++;
+		if (http_equals_nocase(v + start, i - start, "close"))
+			*close = 1;
+		else if (http_equals_nocase(v + start, i - start, "keep-alive"))
+			*keep = 1;
 	}
 }
 
-/* "HTTP/1.1" -> 1; -400 if it is not a version at all, -505 if it is one
- * we do not speak. */
-static int parse_version(const char *v, size_t n)
-{
-	if (n != 8 || memcmp(v, "HTTP/", 5) != 0 || v[6] != '.' || v[5] < '0' || v[5] > '9' ||
-	    v[7] < '0' || v[7] > '9')
-		return -400;
-	if (v[5] != '1' || (v[7] != '0' && v[7] != '1'))
-		return -505;
-	return v[7] - '0';
-}
-
-/* Copies the path of a target into req->path: origin-form "/a?q" gives
- * "/a"; absolute-form "http://host/a?q" gives "/a" too. */
-static int parse_target(const char *t, size_t n, struct http_request *req)
+/* Copies the path of a target t[0..n) into req->path: origin-form "/a?q"
+ * gives "/a"; absolute-form "http://host/a?q" gives "/a" too; "*" is
+ * itself. -400 for a control byte or space, another form, or a path too
+ * long for the field. */
+EXERCISE_HELPER static int parse_target(const char *t, size_t n, struct http_request *req)
 {
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)t[i] <= ' ' || t[i] == 0x7f)
@@ -131,9 +86,89 @@ static int parse_target(const char *t, size_t n, struct http_request *req)
 	return 0;
 }
 
-/* METHOD SP target SP HTTP/x.y, with exactly one space between them. */
-static int parse_request_line(const char *p, size_t n, struct http_request *req)
+/* ---- yours ------------------------------------------------------------------- */
+
+long http_line(const char *p, const char *end, const char **next)
 {
+	/* BEGIN SOLUTION */
+	*next = NULL;
+	for (const char *q = p; q < end; q++) {
+		if (*q == '\n') {
+			*next = q + 1;
+			return (long)(q - p);
+		}
+		if (*q == '\r') {
+			if (q + 1 == end)
+				return 0; /* the LF may come in the next read */
+			if (q[1] != '\n')
+				return -1;
+			*next = q + 2;
+			return (long)(q - p);
+		}
+	}
+	return 0;
+	/* END SOLUTION */
+	/* STUB
+	(void)p;
+	(void)end;
+	*next = NULL;
+	NOT_IMPLEMENTED("http_line", "lessons/08-http/README.md#parsing-a-request");
+	return -1;
+	*/
+}
+
+long http_head_end(const char *buf, size_t len, size_t *start)
+{
+	/* BEGIN SOLUTION */
+	const char *p = buf, *end = buf + len, *next;
+	int first = 1;
+	for (;;) {
+		long n = http_line(p, end, &next);
+		if (n < 0)
+			return -1;
+		if (next == NULL)
+			return 0;
+		if (n == 0 && first) {
+			p = next; /* an empty line before the request line */
+			*start = (size_t)(p - buf);
+			continue;
+		}
+		if (n == 0)
+			return (long)(next - buf);
+		first = 0;
+		p = next;
+	}
+	/* END SOLUTION */
+	/* STUB
+	(void)buf;
+	(void)len;
+	(void)start;
+	NOT_IMPLEMENTED("http_head_end", "lessons/08-http/README.md#parsing-a-request");
+	return -1;
+	*/
+}
+
+int http_parse_version(const char *v, size_t n)
+{
+	/* BEGIN SOLUTION */
+	if (n != 8 || memcmp(v, "HTTP/", 5) != 0 || v[6] != '.' || v[5] < '0' || v[5] > '9' ||
+	    v[7] < '0' || v[7] > '9')
+		return -400;
+	if (v[5] != '1' || (v[7] != '0' && v[7] != '1'))
+		return -505;
+	return v[7] - '0';
+	/* END SOLUTION */
+	/* STUB
+	(void)v;
+	(void)n;
+	NOT_IMPLEMENTED("http_parse_version", "lessons/08-http/README.md#parsing-a-request");
+	return -500;
+	*/
+}
+
+int http_parse_request_line(const char *p, size_t n, struct http_request *req)
+{
+	/* BEGIN SOLUTION */
 	const char *sp1 = memchr(p, ' ', n);
 	if (sp1 == NULL)
 		return -400;
@@ -141,7 +176,7 @@ static int parse_request_line(const char *p, size_t n, struct http_request *req)
 	if (mlen == 0 || mlen >= sizeof(req->method))
 		return -400;
 	for (size_t i = 0; i < mlen; i++)
-		if (!is_tchar(p[i]))
+		if (!http_is_tchar(p[i]))
 			return -400;
 	memcpy(req->method, p, mlen);
 	req->method[mlen] = '\0';
@@ -149,33 +184,24 @@ static int parse_request_line(const char *p, size_t n, struct http_request *req)
 	const char *sp2 = memchr(rest, ' ', (size_t)(end - rest));
 	if (sp2 == NULL)
 		return -400;
-	int minor = parse_version(sp2 + 1, (size_t)(end - sp2 - 1));
+	int minor = http_parse_version(sp2 + 1, (size_t)(end - sp2 - 1));
 	if (minor < 0)
 		return minor;
 	req->minor = minor;
 	return parse_target(rest, (size_t)(sp2 - rest), req);
+	/* END SOLUTION */
+	/* STUB
+	(void)p;
+	(void)n;
+	(void)req;
+	NOT_IMPLEMENTED("http_parse_request_line", "lessons/08-http/README.md#parsing-a-request");
+	return -500;
+	*/
 }
 
-/* Connection: a comma-separated list of options, any case. */
-static void parse_connection(const char *v, size_t n, int *close, int *keep)
+int http_parse_content_length(const char *v, size_t n, int seen, size_t *out)
 {
-	size_t i = 0;
-	while (i < n) {
-		while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
-			i++;
-		size_t start = i;
-		while (i < n && v[i] != ',' && v[i] != ' ' && v[i] != '\t')
-			i++;
-		if (equals_nocase(v + start, i - start, "close"))
-			*close = 1;
-		else if (equals_nocase(v + start, i - start, "keep-alive"))
-			*keep = 1;
-	}
-}
-
-/* Content-Length: digits only; a repeated header must say the same. */
-static int parse_content_length(const char *v, size_t n, int seen, size_t *out)
-{
+	/* BEGIN SOLUTION */
 	size_t value = 0;
 	if (n == 0)
 		return -400;
@@ -188,22 +214,26 @@ static int parse_content_length(const char *v, size_t n, int seen, size_t *out)
 		return -400;
 	*out = value;
 	return 0;
+	/* END SOLUTION */
+	/* STUB
+	(void)v;
+	(void)n;
+	(void)seen;
+	(void)out;
+	NOT_IMPLEMENTED("http_parse_content_length", "lessons/08-http/README.md#parsing-a-request");
+	return -500;
+	*/
 }
 
-struct header_flags {
-	int close, keep, content_length_seen;
-};
-
-/* name ":" OWS value OWS; whitespace before the colon or at the start of
- * the line (obsolete folding) is malformed. */
-static int parse_header(const char *p, size_t n, struct http_request *req, struct header_flags *f)
+int http_parse_header(const char *p, size_t n, struct http_request *req, struct http_header_flags *f)
 {
+	/* BEGIN SOLUTION */
 	const char *colon = memchr(p, ':', n);
 	if (colon == NULL || colon == p)
 		return -400;
 	size_t nlen = (size_t)(colon - p);
 	for (size_t i = 0; i < nlen; i++)
-		if (!is_tchar(p[i]))
+		if (!http_is_tchar(p[i]))
 			return -400;
 	const char *v = colon + 1, *end = p + n;
 	while (v < end && (*v == ' ' || *v == '\t'))
@@ -214,29 +244,36 @@ static int parse_header(const char *p, size_t n, struct http_request *req, struc
 		if (((unsigned char)*c < ' ' && *c != '\t') || *c == 0x7f)
 			return -400;
 	size_t vlen = (size_t)(end - v);
-	if (equals_nocase(p, nlen, "host")) {
+	if (http_equals_nocase(p, nlen, "host")) {
 		if (req->has_host)
 			return -400; /* two Host headers: which one? (RFC 9112 3.2) */
 		req->has_host = 1;
-	} else if (equals_nocase(p, nlen, "connection")) {
-		parse_connection(v, vlen, &f->close, &f->keep);
-	} else if (equals_nocase(p, nlen, "content-length")) {
-		if (parse_content_length(v, vlen, f->content_length_seen, &req->content_length) != 0)
+	} else if (http_equals_nocase(p, nlen, "connection")) {
+		http_parse_connection(v, vlen, &f->close, &f->keep);
+	} else if (http_equals_nocase(p, nlen, "content-length")) {
+		if (http_parse_content_length(v, vlen, f->content_length_seen, &req->content_length) != 0)
 			return -400;
 		f->content_length_seen = 1;
-	} else if (equals_nocase(p, nlen, "transfer-encoding")) {
+	} else if (http_equals_nocase(p, nlen, "transfer-encoding")) {
 		return -400; /* a chunked body has no length we could skip */
 	}
 	return 0;
+	/* END SOLUTION */
+	/* STUB
+	(void)p;
+	(void)n;
+	(void)req;
+	(void)f;
+	NOT_IMPLEMENTED("http_parse_header", "lessons/08-http/README.md#parsing-a-request");
+	return -500;
+	*/
 }
-
-/* END SOLUTION */
 
 long http_parse_request(const char *buf, size_t len, struct http_request *req)
 {
 	/* BEGIN SOLUTION */
 	size_t start = 0;
-	long head = find_head_end(buf, len, &start);
+	long head = http_head_end(buf, len, &start);
 	if (head < 0)
 		return -400;
 	if (head == 0)
@@ -246,15 +283,15 @@ long http_parse_request(const char *buf, size_t len, struct http_request *req)
 
 	memset(req, 0, sizeof(*req));
 	const char *end = buf + head, *next;
-	long n = line_at(buf + start, end, &next);
-	int rc = parse_request_line(buf + start, (size_t)n, req);
+	long n = http_line(buf + start, end, &next);
+	int rc = http_parse_request_line(buf + start, (size_t)n, req);
 	if (rc < 0)
 		return rc;
-	struct header_flags f = {0, 0, 0};
-	for (const char *p = next; (n = line_at(p, end, &next)) > 0; p = next) {
+	struct http_header_flags f = {0, 0, 0};
+	for (const char *p = next; (n = http_line(p, end, &next)) > 0; p = next) {
 		if (*p == ' ' || *p == '\t')
 			return -400; /* obsolete line folding */
-		if ((rc = parse_header(p, (size_t)n, req, &f)) < 0)
+		if ((rc = http_parse_header(p, (size_t)n, req, &f)) < 0)
 			return rc;
 	}
 	if (req->minor == 1 && !req->has_host)

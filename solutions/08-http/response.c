@@ -5,6 +5,11 @@
  * A response is built whole in memory before a byte of it is sent: the
  * server can then write it in as many pieces as the socket takes, and
  * Content-Length is always known, because the body is already there.
+ *
+ * Given: the reason phrases, the status line and headers (put_head), the
+ * error body (put_error) and the list of known methods. Yours: which
+ * answer a request gets (http_respond and its respond_metrics) and
+ * http_respond_error.
  */
 #include "http.h"
 #include "notimpl.h"
@@ -13,14 +18,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* BEGIN SOLUTION */
+/* ---- given ------------------------------------------------------------------ */
 
 #define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
-static const char index_page[] = "<!DOCTYPE html>\n<html><head><title>logpipe</title></head>\n"
-				 "<body><h1>logpipe</h1><p><a href=\"/metrics\">Metrics</a></p></body></html>\n";
+EXERCISE_HELPER static const char index_page[] =
+    "<!DOCTYPE html>\n<html><head><title>logpipe</title></head>\n"
+    "<body><h1>logpipe</h1><p><a href=\"/metrics\">Metrics</a></p></body></html>\n";
 
-static const char *reason_phrase(int status)
+EXERCISE_HELPER static const char *reason_phrase(int status)
 {
 	switch (status) {
 	case 200:
@@ -51,8 +57,8 @@ static const char *reason_phrase(int status)
  * The status line and the headers. Content-Length is the length of the
  * body a GET would get, even when (HEAD) no body follows: RFC 9110 9.3.2.
  */
-static void put_head(struct strbuf *out, int status, const char *type, size_t length, int close,
-		     const char *extra)
+EXERCISE_HELPER static void put_head(struct strbuf *out, int status, const char *type, size_t length,
+				     int close, const char *extra)
 {
 	strbuf_printf(out, "HTTP/1.1 %d %s\r\n", status, reason_phrase(status));
 	strbuf_printf(out, "Content-Type: %s\r\nContent-Length: %zu\r\n", type, length);
@@ -64,7 +70,7 @@ static void put_head(struct strbuf *out, int status, const char *type, size_t le
 }
 
 /* An error (or a 404) with a one-line text body; is_head drops the body. */
-static int put_error(struct strbuf *out, int status, int is_head, const char *extra)
+EXERCISE_HELPER static int put_error(struct strbuf *out, int status, int is_head, const char *extra)
 {
 	char body[64];
 	int n = snprintf(body, sizeof(body), "%d %s\n", status, reason_phrase(status));
@@ -76,7 +82,7 @@ static int put_error(struct strbuf *out, int status, int is_head, const char *ex
 }
 
 /* The methods RFC 9110 defines: we know them, and answer 405, not 501. */
-static int is_known_method(const char *m)
+EXERCISE_HELPER static int is_known_method(const char *m)
 {
 	static const char *const known[] = {"POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"};
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
@@ -85,9 +91,19 @@ static int is_known_method(const char *m)
 	return 0;
 }
 
-static int respond_metrics(const struct http_request *req, int is_head, http_render_fn render, void *arg,
-			   struct strbuf *out)
+/* ---- yours ------------------------------------------------------------------- */
+
+/*
+ * The answer to a GET or HEAD of /metrics: render's body, made anew, as a
+ * 200 with METRICS_TYPE, its Content-Length (the same for HEAD, which
+ * sends no body) and "Connection: close" unless req is keep-alive; a
+ * render that fails (NULL) is a 500. The body is freed here. Returns the
+ * status.
+ */
+EXERCISE_HELPER static int respond_metrics(const struct http_request *req, int is_head, http_render_fn render,
+					   void *arg, struct strbuf *out)
 {
+	/* BEGIN SOLUTION */
 	size_t len = 0;
 	char *body = render(arg, &len);
 	if (body == NULL)
@@ -97,9 +113,17 @@ static int respond_metrics(const struct http_request *req, int is_head, http_ren
 		strbuf_append(out, body, len);
 	free(body);
 	return 200;
+	/* END SOLUTION */
+	/* STUB
+	(void)req;
+	(void)is_head;
+	(void)render;
+	(void)arg;
+	(void)out;
+	NOT_IMPLEMENTED("respond_metrics", "lessons/08-http/README.md#answering-a-request");
+	return 500;
+	*/
 }
-
-/* END SOLUTION */
 
 int http_respond(const struct http_request *req, http_render_fn render, void *arg, struct strbuf *out)
 {

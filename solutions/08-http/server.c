@@ -16,9 +16,11 @@
  *   DONE     the last response is sent: the server finishes the connection
  *            (SERVER_FINISH: shuts our side down, lingers, closes)
  *
- * The handlers conn_on_ready and conn_on_deadline (the lesson's exercise)
- * move a connection between states; the glue at the bottom (given) tells
- * the server what each state waits for.
+ * The handlers conn_on_ready and conn_on_deadline move a connection
+ * between states, through the helpers above them; the glue at the bottom
+ * tells the server what each state waits for. Given: conn_read and
+ * conn_flush (lesson 07's non-blocking recv and send) and the glue.
+ * Yours: the state machine, from conn_wait_in to conn_on_deadline.
  */
 #include "clock.h"
 #include "http.h"
@@ -59,46 +61,121 @@ struct http_server {
 	struct server *server;
 };
 
-/* ---- the connection state machine (the exercise) ------------------------ */
+/* ---- given: lesson 07's non-blocking reads and writes ---------------------- */
 
-/* BEGIN SOLUTION */
+/* One recv. 1: bytes arrived; 0: none yet (EAGAIN); -1: EOF or error. */
+EXERCISE_HELPER static int conn_read(struct conn *c)
+{
+	size_t room = HTTP_MAX_HEAD - c->in_len;
+	if (room == 0)
+		return -1; /* cannot happen: a full buffer is a 431 */
+	for (;;) {
+		ssize_t n = recv(c->fd, c->in + c->in_len, room, 0);
+		if (n > 0) {
+			c->in_len += (size_t)n;
+			return 1;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		return -1;
+	}
+}
+
+/* Sends what the socket takes. 1: all sent; 0: the socket is full (wait
+ * for POLLOUT); -1: the client is gone (EPIPE, ECONNRESET). MSG_NOSIGNAL:
+ * a send to a closed connection fails with EPIPE instead of killing the
+ * whole process with SIGPIPE. */
+EXERCISE_HELPER static int conn_flush(struct conn *c)
+{
+	while (c->out_sent < c->out.len) {
+		ssize_t n = send(c->fd, c->out.data + c->out_sent, c->out.len - c->out_sent, MSG_NOSIGNAL);
+		if (n > 0)
+			c->out_sent += (size_t)n;
+		else if (n < 0 && errno == EINTR)
+			continue;
+		else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		else
+			return -1;
+	}
+	return 1;
+}
+
+/* ---- yours: the connection state machine ------------------------------------ */
 
 /* Moves to state st, starting its deadline, unless already there: a
  * head's deadline runs from its first byte, not from the latest read. */
-static void conn_wait_in(struct conn *c, enum conn_state st, long ms)
+EXERCISE_HELPER static void conn_wait_in(struct conn *c, enum conn_state st, long ms)
 {
+	/* BEGIN SOLUTION */
 	if (c->state != st) {
 		c->state = st;
 		c->deadline = deadline_after_ms(ms);
 	}
+	/* END SOLUTION */
+	/* STUB
+	(void)c;
+	(void)st;
+	(void)ms;
+	NOT_IMPLEMENTED("conn_wait_in", "lessons/08-http/README.md#the-connection-state-machine");
+	*/
 }
 
 /* Drops the first n received bytes: what is left is the next request. */
-static void conn_consume(struct conn *c, size_t n)
+EXERCISE_HELPER static void conn_consume(struct conn *c, size_t n)
 {
+	/* BEGIN SOLUTION */
 	memmove(c->in, c->in + n, c->in_len - n);
 	c->in_len -= n;
+	/* END SOLUTION */
+	/* STUB
+	(void)c;
+	(void)n;
+	NOT_IMPLEMENTED("conn_consume", "lessons/08-http/README.md#the-connection-state-machine");
+	*/
 }
 
 /* out holds a response: send it before looking at the next request, so
  * pipelined responses leave in order. */
-static int conn_start_writing(const struct http_server *s, struct conn *c)
+EXERCISE_HELPER static int conn_start_writing(const struct http_server *s, struct conn *c)
 {
+	/* BEGIN SOLUTION */
 	if (c->out.failed)
 		return -1;
 	c->state = CONN_WRITING;
 	c->out_sent = 0;
 	c->deadline = deadline_after_ms(s->cfg.write_timeout_ms);
 	return 1;
+	/* END SOLUTION */
+	/* STUB
+	(void)s;
+	(void)c;
+	NOT_IMPLEMENTED("conn_start_writing", "lessons/08-http/README.md#the-connection-state-machine");
+	return -1;
+	*/
 }
 
-static int conn_fail(const struct http_server *s, struct conn *c, int status)
+/* Answers with an error status and closes after it: whatever else was
+ * received, or a body still owed, is dropped. Returns what
+ * conn_start_writing does. */
+EXERCISE_HELPER static int conn_fail(const struct http_server *s, struct conn *c, int status)
 {
+	/* BEGIN SOLUTION */
 	http_respond_error(status, &c->out);
 	c->close_after = 1;
 	c->in_len = 0;
 	c->discard = 0;
 	return conn_start_writing(s, c);
+	/* END SOLUTION */
+	/* STUB
+	(void)s;
+	(void)c;
+	(void)status;
+	NOT_IMPLEMENTED("conn_fail", "lessons/08-http/README.md#the-connection-state-machine");
+	return -1;
+	*/
 }
 
 /*
@@ -106,8 +183,9 @@ static int conn_fail(const struct http_server *s, struct conn *c, int status)
  * response. 1: a response is ready to send; 0: more bytes are needed (the
  * state says which); -1: give up on the connection.
  */
-static int conn_take_request(struct http_server *s, struct conn *c)
+EXERCISE_HELPER static int conn_take_request(struct http_server *s, struct conn *c)
 {
+	/* BEGIN SOLUTION */
 	if (c->discard > 0) {
 		size_t n = c->discard < c->in_len ? c->discard : c->in_len;
 		conn_consume(c, n);
@@ -136,26 +214,13 @@ static int conn_take_request(struct http_server *s, struct conn *c)
 	int status = http_respond(&req, s->render, s->arg, &c->out);
 	c->close_after = !req.keep_alive || status >= 400;
 	return conn_start_writing(s, c);
-}
-
-/* Sends what the socket takes. 1: all sent; 0: the socket is full (wait
- * for POLLOUT); -1: the client is gone (EPIPE, ECONNRESET). MSG_NOSIGNAL:
- * a send to a closed connection fails with EPIPE instead of killing the
- * whole process with SIGPIPE. */
-static int conn_flush(struct conn *c)
-{
-	while (c->out_sent < c->out.len) {
-		ssize_t n = send(c->fd, c->out.data + c->out_sent, c->out.len - c->out_sent, MSG_NOSIGNAL);
-		if (n > 0)
-			c->out_sent += (size_t)n;
-		else if (n < 0 && errno == EINTR)
-			continue;
-		else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
-		else
-			return -1;
-	}
-	return 1;
+	/* END SOLUTION */
+	/* STUB
+	(void)s;
+	(void)c;
+	NOT_IMPLEMENTED("conn_take_request", "lessons/08-http/README.md#the-connection-state-machine");
+	return -1;
+	*/
 }
 
 /* The response is out. After an error, or when the request asked for it,
@@ -163,8 +228,9 @@ static int conn_flush(struct conn *c)
  * reads EOF) and keeps reading a little while, since closing with unread
  * bytes would reset the connection and could destroy the response before
  * the client reads it. Otherwise it waits for the next request. */
-static void conn_response_sent(const struct http_server *s, struct conn *c)
+EXERCISE_HELPER static void conn_response_sent(const struct http_server *s, struct conn *c)
 {
+	/* BEGIN SOLUTION */
 	strbuf_free(&c->out);
 	c->out_sent = 0;
 	if (c->close_after) {
@@ -173,13 +239,21 @@ static void conn_response_sent(const struct http_server *s, struct conn *c)
 	}
 	c->state = CONN_IDLE;
 	c->deadline = deadline_after_ms(s->cfg.idle_timeout_ms);
-	c->waiting_since = clock_now(); /* at the cap, the longest waiting is evicted */
+	/* At the cap, the connection waiting longest is evicted. */
+	c->waiting_since = clock_now();
+	/* END SOLUTION */
+	/* STUB
+	(void)s;
+	(void)c;
+	NOT_IMPLEMENTED("conn_response_sent", "lessons/08-http/README.md#the-connection-state-machine");
+	*/
 }
 
 /* Does all that can be done without waiting: sends, then answers every
  * whole request already received (pipelining), one at a time. */
-static int conn_advance(struct http_server *s, struct conn *c)
+EXERCISE_HELPER static int conn_advance(struct http_server *s, struct conn *c)
 {
+	/* BEGIN SOLUTION */
 	for (;;) {
 		if (c->state == CONN_WRITING) {
 			int r = conn_flush(c);
@@ -193,29 +267,14 @@ static int conn_advance(struct http_server *s, struct conn *c)
 		if (r <= 0)
 			return r;
 	}
+	/* END SOLUTION */
+	/* STUB
+	(void)s;
+	(void)c;
+	NOT_IMPLEMENTED("conn_advance", "lessons/08-http/README.md#the-connection-state-machine");
+	return -1;
+	*/
 }
-
-/* One recv. 1: bytes arrived; 0: none yet (EAGAIN); -1: EOF or error. */
-static int conn_read(struct conn *c)
-{
-	size_t room = HTTP_MAX_HEAD - c->in_len;
-	if (room == 0)
-		return -1; /* cannot happen: a full buffer is a 431 */
-	for (;;) {
-		ssize_t n = recv(c->fd, c->in + c->in_len, room, 0);
-		if (n > 0) {
-			c->in_len += (size_t)n;
-			return 1;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
-		return -1;
-	}
-}
-
-/* END SOLUTION */
 
 /*
  * poll() says c's socket is ready (revents). Reads or writes, then moves

@@ -304,10 +304,13 @@ static int run(FILE *f, const struct options *opt, struct metrics_registry *reg,
 	unsigned long long errors = 0;
 	for (int r = 1; r < PARSE_REASONS; r++)
 		errors += n.errors[r];
-	fprintf(
-	    stderr,
-	    PROG ": %llu lines: %llu entries counted by the stage, %llu parse errors, %llu updates dropped\n",
-	    n.lines, (unsigned long long)atomic_load(&stage.received), errors, metrics_series_dropped(reg));
+	/* "received", not "counted": each entry received is counted once, in
+	 * a series or among the updates the series limit refused. */
+	fprintf(stderr,
+		PROG ": %llu lines: %llu parse errors, %llu entries received by the stage, %llu updates "
+		     "refused by the series limit\n",
+		n.lines, errors, (unsigned long long)atomic_load(&stage.received),
+		metrics_series_dropped(reg));
 	return 0;
 }
 

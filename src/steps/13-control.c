@@ -234,9 +234,13 @@ static int report(struct pipeline *p, double ms, const struct options *o)
 		       HINT);
 		return 1;
 	}
-	printf("result: ok, stopped %.1f ms after the cancel, %llu of %llu lines discarded in flight, "
-	       "stop_ms=%.1f\n",
-	       ms, discarded, read, ms);
+	/* Only the accounting and the stop (within STOP_MS) are checked here;
+	 * how long the stop took is shown for the reader to compare with the
+	 * batch time above, since a loaded machine makes any bound a guess. */
+	printf("result: ok, every line accounted for (%llu of %llu discarded in flight); the stop took "
+	       "%.1f ms, shown, not judged (compare it with the batch above; make test LESSON=13 "
+	       "checks the cancel), stop_ms=%.1f\n",
+	       discarded, read, ms, ms);
 	return 0;
 }
 

@@ -65,7 +65,7 @@ if sh src/tools/snippets.sh verify; then ok; echo "  ok"; else bad "stale snippe
 # on a correct channel because of an unusual order.
 for san in "" address thread; do
 	perturb="" also=""
-	[ -z "$san" ] && perturb=20 also=", then 20 perturbed rounds of the concurrency lessons"
+	[ -z "$san" ] && perturb=12 also=", then 12 perturbed rounds of the concurrency lessons"
 	step "reference solutions, ${san:-plain} build$also"
 	GRADE_QUIET=1 IMPL=solutions SANITIZE="$san" PERTURB="$perturb" sh src/tools/grade.sh \
 		>"$log/solutions-${san:-plain}.txt" 2>&1

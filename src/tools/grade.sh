@@ -59,8 +59,8 @@ HARNESS_TIMEOUT=$(deadline_of "$variant")
 export HARNESS_TIMEOUT
 # The report of a hung test (tests/harness/hung.py) shows the learner's files.
 export HARNESS_IMPL="$IMPL"
-export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
-export ASAN_OPTIONS="detect_leaks=1"
+export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 allocator_may_return_null=1"
+export ASAN_OPTIONS="detect_leaks=1 allocator_may_return_null=1"
 export UBSAN_OPTIONS="print_stacktrace=1 halt_on_error=1"
 
 runner=${GRADE_RUNNER:-}
@@ -283,6 +283,8 @@ followups() { # lesson suites
 	first_bad_tap=""
 	case " $CONCURRENT_LESSONS " in
 	*" ${1%%-*} "*) [ -n "$PERTURB" ] || [ "$GRADE_FOLLOWUPS" = 1 ] && perturb_lesson "$1" "$2" ;;
+	*) [ -n "$PERTURB" ] && board_row "  perturbed" "not run: only the concurrency lessons are \
+perturbed ($CONCURRENT_LESSONS), whose own code locks and waits" ;;
 	esac
 	if [ "$GRADE_FOLLOWUPS" = 1 ]; then
 		sanitized_lesson "$1" "$2" thread TSan

@@ -5,13 +5,14 @@
 # lesson section, that every "lessons/...README.md#anchor" written in
 # hints, stubs, solutions and tests names a heading that exists, that
 # every function the text names exists, that every mutant a text names
-# exists, and that the mutant catalogue backs every test a lesson names as
-# catching a mistake.
+# exists, that the mutant catalogue backs every test a lesson names as
+# catching a mistake, and that each Predict links to its answer.
 set -u
 status=0
 
-anchors() { # README.md -> its GitHub-style heading anchors, one per line
-	awk '/^```/ { code = !code } !code && /^#+ / {
+anchors() { # file.md [level] -> its GitHub-style heading anchors, one per line
+	# (level: "##" for those of the "## " headings only; all by default)
+	awk -v level="${2:-#+}" '/^```/ { code = !code } !code && $0 ~ "^" level " " {
 		h = $0; sub(/^#+ /, "", h); h = tolower(h)
 		gsub(/[^a-z0-9 _-]/, "", h); gsub(/ /, "-", h); print h }' "$1"
 }
@@ -31,6 +32,34 @@ for dir in solutions/*/; do
 	[ -z "$bare" ] && continue
 	echo "$hints: hint(s) $bare name no lesson section (lessons/NN-name/README.md#section)"
 	status=1
+done
+
+# The Predict checkpoints (docs/instructors.md). Every lesson has a
+# lessons/NN-name/PREDICTIONS.md; the lesson asks at least two, each a
+# paragraph starting "**Predict.**" and ending with a link to its own
+# section of PREDICTIONS.md, which has one "## " section per Predict, in
+# the lesson's order. The answers are there, not folded away in the lesson.
+for r in lessons/[0-9][0-9]-*/README.md; do
+	p=$(dirname "$r")/PREDICTIONS.md
+	[ -f "$p" ] || { echo "$p is missing: the answers to the lesson's Predict checkpoints go there"; status=1; continue; }
+	r=$(dirname "$p")/README.md
+	# Each Predict paragraph's link, in order; "-" for a paragraph with none.
+	links=$(awk '/^```/ { code = !code; next } code { next }
+		/^\*\*Predict\.\*\*/ { on = 1; link = "-" }
+		on && match($0, /\(PREDICTIONS\.md#[a-z0-9_-]+\)/) { link = substr($0, RSTART + 16, RLENGTH - 17) }
+		on && /^$/ { print link; on = 0 }
+		END { if (on) print link }' "$r")
+	sections=$(anchors "$p" "##")
+	n=$(printf '%s\n' "$links" | grep -c .)
+	m=$(printf '%s\n' "$sections" | grep -c .)
+	[ "$n" -ge 2 ] || { echo "$r has $n **Predict.** paragraph(s); ask at least two"; status=1; }
+	[ "$m" -eq "$n" ] || { echo "$p has $m section(s) (## ) for the $n **Predict.** paragraph(s) of $r: one each"; status=1; }
+	bad=$(printf '%s\n' "$links" | awk -v sections="$sections" -v r="$r" -v p="$p" '
+		BEGIN { m = split(sections, s, "\n") }
+		$0 == "-" { print r ": Predict " NR " links to no section of PREDICTIONS.md ((PREDICTIONS.md#anchor) at its end)"; next }
+		NR > m || $0 != s[NR] { print r ": Predict " NR " links to " p "#" $0 ", but section " NR " there is " (NR > m ? "missing" : "#" s[NR]) }')
+	[ -z "$bad" ] || { echo "$bad"; status=1; }
+	grep -q '<details>' "$r" && { echo "$r folds text away in <details>: a Predict's answer goes in $p"; status=1; }
 done
 
 # Every pointer of the form lessons/NN-name/README.md#anchor, or
@@ -71,7 +100,7 @@ prefixes=$({
 } | sed 's/_.*//' | sort -u | paste -sd '|' -)
 known=$(mktemp)
 find src exercises tests -name '*.[ch]' -exec grep -ohE '\b[a-z_][a-z0-9_]*\b' {} + | sort -u >"$known"
-unknown=$(for f in lessons/*/README.md exercises/*/HINTS.md; do
+unknown=$(for f in lessons/*/README.md lessons/*/PREDICTIONS.md exercises/*/HINTS.md; do
 	awk '/^```/ { code = !code; next }
 		!code { while (match($0, /`[^`]+`/)) { span = substr($0, RSTART, RLENGTH); $0 = substr($0, RSTART + RLENGTH)
 			if (span !~ /\//) print span } }

@@ -43,7 +43,7 @@ extract() { # file [name]
 }
 
 status=0
-for lesson in lessons/*/README.md lessons/*.md docs/*.md README.md; do
+for lesson in lessons/*/README.md lessons/*/PREDICTIONS.md lessons/*.md docs/*.md README.md; do
 	[ -f "$lesson" ] || continue
 	grep -q '<!-- snippet: ' "$lesson" || continue
 	tmp=$(mktemp)

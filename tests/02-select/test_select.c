@@ -11,6 +11,7 @@
  */
 #include "chan_testing.h"
 #include "clock.h"
+#include "interpose.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -98,26 +99,9 @@ static void test_timed_waits_last_until_the_monotonic_deadline(void **state)
 {
 	(void)state;
 	struct chan *ch = chan_new_or_fail(1);
-	harness_on_hang("a wait with a deadline 50 ms ahead did not return: does chan_cond_wait return "
-			"ETIMEDOUT once the deadline has passed?");
-	for (int sending = 0; sending <= 1; sending++) {
-		struct timespec start = clock_now();
-		struct timespec due = deadline_after_ms(50);
-		void *got = NULL;
-		enum chan_status rc = sending ? chan_send_until(ch, MSG(2), &due) : chan_recv_until(ch, &got, &due);
-		double ms = ms_since(&start);
-		const char *what = sending ? "chan_send_until on a full channel" : "chan_recv_until on an empty channel";
-		if (rc != CHAN_TIMEOUT)
-			fail_msg("%s with a deadline 50 ms ahead returned %s, expected CHAN_TIMEOUT", what,
-				 chan_status_str(rc));
-		if (ms < 45.0)
-			fail_msg("%s with a deadline 50 ms ahead returned CHAN_TIMEOUT after %.1f ms: does "
-				 "chan_cond_init (which created %s) call pthread_condattr_setclock(&attr, "
-				 "CLOCK_MONOTONIC)? On the default clock a monotonic deadline is long past",
-				 what, ms, sending ? "not_full" : "not_empty");
-		if (!sending)
-			assert_chan_status(chan_send(ch, MSG(1)), CHAN_OK); /* full, for the send */
-	}
+	expect_timed_waits_last_until_the_deadline(
+	    ch, "does chan_cond_init call pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)? On the "
+		"default clock a monotonic deadline is long past");
 	assert_chan_status(chan_free(ch), CHAN_OK);
 }
 
@@ -417,6 +401,62 @@ static void test_try_ops_on_closed_channel_report_closed(void **state)
 	assert_chan_status(chan_close(unbuffered), CHAN_OK);
 	assert_chan_status(chan_try_send(unbuffered, MSG(3)), CHAN_CLOSED);
 	assert_chan_status(chan_try_recv(unbuffered, &got), CHAN_CLOSED);
+	assert_chan_status(chan_free(unbuffered), CHAN_OK);
+}
+
+/* Fails the test if the calling thread waited on a condition variable
+ * since `before` (a harness_cond_waits() reading) while doing `what`. */
+static void expect_no_wait(long before, const char *what)
+{
+	long waits = harness_cond_waits() - before;
+	if (waits != 0)
+		fail_msg("%s waited on a condition variable (%ld time(s)): a wait lets go of the channel's "
+			 "mutex, so the try was not one critical section (an unbuffered try_send's message sat "
+			 "in the slot, visible to other threads, while the lock was free). With a deadline "
+			 "already passed, chan_cond_wait must return ETIMEDOUT without calling "
+			 "pthread_cond_timedwait, which releases the mutex even then",
+			 what, waits);
+}
+
+/*
+ * A try is one critical section: check and act under the lock, never
+ * letting go of it in between. The harness counts the condition-variable
+ * waits this thread begins, and each of these tries must begin none: not
+ * even a timed wait that returns at once, since glibc's releases the
+ * mutex and takes it again.
+ */
+static void test_try_ops_never_release_the_lock(void **state)
+{
+	(void)state;
+	struct chan *unbuffered = chan_new_or_fail(0);
+	struct chan *one = chan_new_or_fail(1);
+	void *got = NULL;
+	harness_on_hang("a try operation blocked: it must use a deadline that has already passed "
+			"(deadline_now()), never NULL");
+
+	long before = harness_cond_waits();
+	assert_chan_status(chan_try_send(unbuffered, MSG(1)), CHAN_WOULDBLOCK);
+	expect_no_wait(before, "chan_try_send on an unbuffered channel with no receiver");
+	assert_slot_empty(unbuffered, "a try_send that returned CHAN_WOULDBLOCK");
+
+	before = harness_cond_waits();
+	assert_chan_status(chan_try_recv(one, &got), CHAN_WOULDBLOCK);
+	expect_no_wait(before, "chan_try_recv on an empty channel");
+
+	assert_chan_status(chan_send(one, MSG(2)), CHAN_OK);
+	before = harness_cond_waits();
+	assert_chan_status(chan_try_send(one, MSG(3)), CHAN_WOULDBLOCK);
+	expect_no_wait(before, "chan_try_send on a full channel");
+
+	struct chan *chans[2] = {unbuffered, chan_new_or_fail(1)};
+	size_t which = 99;
+	struct timespec now = deadline_now();
+	before = harness_cond_waits();
+	assert_chan_status(chan_select(chans, 2, &which, &got, &now), CHAN_WOULDBLOCK);
+	expect_no_wait(before, "chan_select with a past deadline over two empty channels");
+
+	assert_chan_status(chan_free(chans[1]), CHAN_OK);
+	assert_chan_status(chan_free(one), CHAN_OK);
 	assert_chan_status(chan_free(unbuffered), CHAN_OK);
 }
 
@@ -854,6 +894,166 @@ static void test_select_wakes_when_a_channel_closes(void **state)
 		assert_chan_status(chan_free(s.chans[i]), CHAN_OK);
 }
 
+/* One of two selects racing for one message on one channel. */
+struct racer {
+	struct chan *ch;
+	struct timespec deadline;
+	enum chan_status status;
+	void *msg;
+	double cpu_s;             /* the CPU this thread used inside chan_select */
+	long locks;               /* the mutexes it locked there */
+	struct harness_thread t;
+};
+
+static void *race_select(void *arg)
+{
+	struct racer *r = arg;
+	struct chan *chans[1] = {r->ch};
+	size_t which = 99;
+	long locks_before = harness_mutex_locks();
+	double before = harness_thread_cpu_seconds();
+	r->status = chan_select(chans, 1, &which, &r->msg, &r->deadline);
+	r->cpu_s = harness_thread_cpu_seconds() - before;
+	r->locks = harness_mutex_locks() - locks_before;
+	return NULL;
+}
+
+struct race {
+	struct chan *ch;
+	struct racer r[2];
+};
+
+/* Both selects asleep, listed on the channel; or one has returned. */
+static int both_asleep_or_one_returned(void *arg)
+{
+	struct race *race = arg;
+	if (harness_thread_done(&race->r[0].t) || harness_thread_done(&race->r[1].t))
+		return 1;
+	pthread_mutex_lock(&race->ch->mu);
+	int watched = race->ch->watchers != NULL;
+	pthread_mutex_unlock(&race->ch->mu);
+	return watched && harness_threads_in_cond_wait() >= 2;
+}
+
+/*
+ * Starts two selects on race->ch with a deadline window_ms ahead and waits
+ * until both sleep. Returns 1 then, with window_ms / 2 or more still to
+ * go; 0 if the machine was too slow for that (both selects have returned,
+ * timed out). Fails the test if a select returned anything else.
+ */
+static int start_two_sleeping_selects(struct race *race, long window_ms)
+{
+	struct timespec deadline = deadline_after_ms(window_ms);
+	for (int i = 0; i < 2; i++) {
+		race->r[i] = (struct racer){.ch = race->ch, .deadline = deadline, .msg = MSG(99)};
+		harness_thread_start(&race->r[i].t, race_select, &race->r[i]);
+	}
+	int asleep = harness_wait_until(both_asleep_or_one_returned, race);
+	long left = deadline_ms_left(&deadline);
+	if (asleep && left >= window_ms / 2 && !harness_thread_done(&race->r[0].t) &&
+	    !harness_thread_done(&race->r[1].t))
+		return 1;
+	for (int i = 0; i < 2; i++) {
+		struct racer *r = &race->r[i];
+		if (!harness_thread_join_within(&r->t, left + harness_wait_ms()))
+			fail_msg("a select on an empty channel with a deadline %ld ms ahead had not returned "
+				 "%ld ms after it: the select must wake at its deadline and return CHAN_TIMEOUT",
+				 window_ms, harness_wait_ms());
+		/* CHAN_WOULDBLOCK: the thread began its select after the deadline. */
+		int timed_out = r->status == CHAN_TIMEOUT || r->status == CHAN_WOULDBLOCK;
+		if (!timed_out || !deadline_passed(&deadline))
+			fail_msg("a select on an empty channel with a deadline %ld ms ahead returned %s %s its "
+				 "deadline: with nothing ready it must sleep until the deadline, then return "
+				 "CHAN_TIMEOUT",
+				 window_ms, chan_status_str(r->status),
+				 deadline_passed(&deadline) ? "by" : "before");
+	}
+	return 0;
+}
+
+/*
+ * Two selects wait on one channel with a deadline; one message arrives and
+ * wakes both. One gets it; the other was woken for nothing, and must go
+ * back to sleep until its deadline, then return CHAN_TIMEOUT. A select
+ * whose wake flag (fired) stays set after such a wake-up never sleeps
+ * again: it spins, burning a core until its deadline, and past it if its
+ * only way out is a timed wait. The harness measures what the loser did
+ * inside chan_select: a sleeping select uses next to no CPU and locks a
+ * few mutexes; a spinning one uses all the CPU it gets and, on a machine
+ * so loaded that this is little, still goes round its loop, and locks a
+ * channel's mutex each time, thousands of times.
+ */
+static void test_select_that_loses_the_race_sleeps_until_its_deadline(void **state)
+{
+	(void)state;
+	struct race race = {.ch = chan_new_or_fail(1)};
+	size_t which = 99;
+	void *got = NULL;
+	/* First, run the select once through every path the race takes: what
+	 * loading the code costs (and, under valgrind, translating it) is not
+	 * what waiting costs. */
+	struct timespec soon = deadline_after_ms(10);
+	harness_on_hang("chan_select with a 10 ms deadline did not return");
+	enum chan_status rc = chan_select(&race.ch, 1, &which, &got, &soon);
+	/* CHAN_WOULDBLOCK: a slow machine (valgrind) began the select late. */
+	if (rc != CHAN_TIMEOUT && rc != CHAN_WOULDBLOCK)
+		fail_msg("chan_select on an empty channel with a 10 ms deadline returned %s, expected "
+			 "CHAN_TIMEOUT",
+			 chan_status_str(rc));
+
+	/* On a machine too slow to put both to sleep in time, try again
+	 * with a window twice as long. */
+	long window_ms = harness_bound_ms(100);
+	while (!start_two_sleeping_selects(&race, window_ms)) {
+		window_ms *= 2;
+		if (window_ms > harness_bound_ms(1000))
+			fail_msg("two selects on one empty channel never both slept (listed on the channel, "
+				 "in a condition-variable wait) with half of their %ld ms left: a select with "
+				 "nothing ready must register, then sleep on its waiter's condition variable",
+				 window_ms / 2);
+	}
+	harness_on_hang("chan_send did not return while two selects waited on its channel");
+	struct timespec sent = clock_now();
+	assert_chan_status(chan_send(race.ch, MSG(1)), CHAN_OK);
+
+	harness_on_hang("a select that lost the race for the only message never returned: woken for "
+			"nothing, it spins with fired still set and never waits long enough to time out. "
+			"Reset fired (or use a fresh waiter) before sleeping again");
+	long bound = deadline_ms_left(&race.r[0].deadline) + harness_wait_ms();
+	for (int i = 0; i < 2; i++)
+		if (!harness_thread_join_within(&race.r[i].t, bound))
+			fail_msg("two selects waited on one channel and one message came: one of them had "
+				 "not returned %ld ms after its deadline. Both were woken (fired); the one "
+				 "that found nothing must sleep again until its deadline, so reset fired (or "
+				 "use a fresh waiter) before sleeping again, or it spins forever",
+				 harness_wait_ms());
+	struct racer *winner = &race.r[race.r[1].status == CHAN_OK];
+	struct racer *loser = &race.r[race.r[1].status != CHAN_OK];
+	if (winner->status != CHAN_OK || MSG_VALUE(winner->msg) != 1)
+		fail_msg("two selects waited on one channel and one message came, but neither returned it "
+			 "(they returned %s and %s): a send must wake every select waiting on its channel",
+			 chan_status_str(race.r[0].status), chan_status_str(race.r[1].status));
+	if (loser->status != CHAN_TIMEOUT || !deadline_passed(&loser->deadline))
+		fail_msg("of two selects waiting on one channel for one message, the one that lost the "
+			 "race returned %s, expected CHAN_TIMEOUT at its deadline: woken for nothing, it "
+			 "must try again and sleep until the deadline",
+			 chan_status_str(loser->status));
+	double waited_ms = clock_seconds_since(&sent) * 1000.0;
+	print_message("the loser used %.1f ms of CPU and locked %ld mutexes while waiting %.0f ms\n",
+		      loser->cpu_s * 1000.0, loser->locks, waited_ms);
+	/* A correct select locks about ten: each channel's to register,
+	 * poll and unregister, its waiter's, for each of its two sleeps. */
+	if (loser->cpu_s * 1000.0 > waited_ms / 10 || loser->locks > 200)
+		fail_msg("of two selects waiting on one channel for one message, the one that lost the race "
+			 "used %.0f ms of CPU and locked %ld mutexes in the %.0f ms until its deadline (a "
+			 "sleeping select uses next to no CPU and locks about ten): it spins. Both were "
+			 "woken (fired); the one that found nothing went back to its wait with fired still "
+			 "set, so the wait returned at once, again and again. Reset fired (or use a fresh "
+			 "waiter) before sleeping again",
+			 loser->cpu_s * 1000.0, loser->locks, waited_ms);
+	assert_chan_status(chan_free(race.ch), CHAN_OK);
+}
+
 static void test_select_takes_from_a_blocked_unbuffered_sender(void **state)
 {
 	(void)state;
@@ -901,6 +1101,7 @@ int main(int argc, char **argv)
 	    HTEST(test_try_send_unbuffered_without_receiver_would_block, L02 "#try-and-timed"),
 	    HTEST(test_try_send_unbuffered_hands_over_to_a_parked_receiver, L02 "#try-and-timed"),
 	    HTEST(test_try_ops_on_closed_channel_report_closed, L02 "#try-and-timed"),
+	    HTEST(test_try_ops_never_release_the_lock, L02 "#7-what-can-go-wrong"),
 	    HTEST(test_recv_timed_on_empty_times_out_not_before_the_timeout, L02 "#try-and-timed"),
 	    HTEST(test_send_timed_on_full_times_out, L02 "#try-and-timed"),
 	    HTEST(test_recv_timed_returns_a_message_that_arrives_in_time, L02 "#try-and-timed"),
@@ -915,6 +1116,7 @@ int main(int argc, char **argv)
 	    HTEST(test_select_fan_in_from_three_producers_exactly_once, L02 "#7-what-can-go-wrong"),
 	    HTEST(test_select_wakes_when_a_channel_closes, L02 "#select"),
 	    HTEST(test_select_takes_from_a_blocked_unbuffered_sender, L02 "#select"),
+	    HTEST(test_select_that_loses_the_race_sleeps_until_its_deadline, L02 "#7-what-can-go-wrong"),
 	};
 	return harness_main(argc, argv, "02-select", tests, HARNESS_COUNT(tests));
 }

@@ -15,6 +15,8 @@
 #include "chan_testing.h"
 #include "clock.h"
 #include "follower.h"
+#include "interpose.h"
+#include "process.h"
 #include "tailer.h"
 #include "text_testing.h"
 
@@ -25,7 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define L03 "lessons/03-tailer/README.md"
@@ -250,6 +254,25 @@ static void test_splitter_sends_one_marker_for_a_too_long_line_then_goes_on(void
 	assert_count(&c, 3,
 		     "a line over max_line gives exactly one marker, whatever the number of feeds "
 		     "it came in, and the line after it is a normal line");
+	collected_free(&c);
+	splitter_free(&s);
+}
+
+static void test_splitter_sends_a_marker_for_a_too_long_blank_line(void **state)
+{
+	(void)state;
+	struct line_splitter s;
+	struct collected c = {0};
+	splitter_init(&s, 8);
+	/* 9 blanks, one over and kept whole; 20, dropped as they come; 8. */
+	feed(&s, &c, "         \n");
+	feed(&s, &c, " \t \t \t \t \t \t \t \t \t \t\n");
+	feed(&s, &c, "        \n");
+	assert_marker(&c, 0, 9);
+	assert_marker(&c, 1, 20);
+	assert_count(&c, 2,
+		     "a line over max_line is a marker even when it is only blanks: decide on its length "
+		     "first (end_line), then on whether it is blank; a blank line within the limit is skipped");
 	collected_free(&c);
 	splitter_free(&s);
 }
@@ -1224,6 +1247,43 @@ static void test_closing_done_stops_a_follower_with_a_backlog(void **state)
 	finish_expecting_rotations(f, 0, "nothing was renamed");
 }
 
+/* What a running tailer holds, counted for the whole process: descriptors
+ * (/proc/self/fd), threads started and not joined, condition variables
+ * alive (two per channel). */
+struct held {
+	int fds;
+	int threads;
+	long conds;
+};
+
+static struct held held_now(void)
+{
+	return (struct held){process_count_open_fds(), harness_threads_unjoined(NULL), harness_conds_alive()};
+}
+
+static void test_follower_stops_its_watch_when_it_stops(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("app.log");
+	write_file(p.s, "");
+	struct held before = held_now();
+	struct fixture *f = fixture_start(follow_config(p.s, FOREVER_MS), 8);
+	wait_parked(f, "the file exists and has been read to its end");
+	struct held during = held_now();
+	fixture_stop(f);
+	fixture_free(f);
+	struct held after = held_now();
+	if (after.fds != before.fds || after.threads != before.threads || after.conds != before.conds)
+		fail_msg("the tailer has stopped and its channels are freed, yet %d descriptor(s), %d thread(s) "
+			 "never joined and %ld condition variable(s) (two a channel) are left over (while it ran, "
+			 "with its watch: %d, %d and %ld): whatever stopped the follower, stop the watch "
+			 "(follow_watch_stop: its thread, inotify descriptor, pipe and wake channel)",
+			 after.fds - before.fds, after.threads - before.threads, after.conds - before.conds,
+			 during.fds - before.fds, during.threads - before.threads, during.conds - before.conds);
+	remove_tmpdir();
+}
+
 /* ---- the follower's pieces, one at a time (src/follower.h) ----------------- */
 
 /*
@@ -1542,6 +1602,34 @@ static void test_follower_let_go_reads_the_old_file_to_its_end_then_closes_it(vo
 	piece_free(pc);
 }
 
+static void test_follower_let_go_leaves_the_file_open_when_a_send_fails(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path old = tmp_path("app.log.1"), p = tmp_path("app.log");
+	write_file(old.s, "a 1\na 2\n");
+	write_file(p.s, "b 1\n");
+	struct piece *pc = piece_new(p.s, 1, 10, 0);
+	int a_fd = piece_add(pc, old.s, 0)->fd;
+	piece_add(pc, p.s, 0);
+	piece_start(pc, follower_let_go);
+	/* out holds one line: let go sends "a 1", then waits to send "a 2". */
+	if (!harness_wait_until(sending_on, pc->t.out))
+		fail_msg("follower_let_go never sent the old file's second line within %ld ms: it reads the file "
+			 "to its end, sending its lines (follower_consume)",
+			 harness_wait_ms());
+	chan_close(pc->t.out);
+	if (piece_join(pc, "out was closed under follower_let_go: its send fails, and it returns at once") != 1)
+		fail_msg("follower_let_go returned 0, though out was closed under it: a failed send means stop (1)");
+	if (pc->f.n != 2 || pc->f.files[0].fd != a_fd || fcntl(a_fd, F_GETFD) == -1)
+		fail_msg("after a failed send, n is %zu and the old file %s; expected n 2 and the old file still "
+			 "open in files[0]: return 1 at once, and leave the closing to whoever stops the follower "
+			 "(a descriptor closed but left in its slot is closed twice, the second time perhaps "
+			 "another file's)",
+			 pc->f.n, pc->f.files[0].fd != a_fd ? "moved" : "closed");
+	piece_free(pc);
+}
+
 static void test_follower_asked_to_stop_looks_at_done_without_waiting(void **state)
 {
 	(void)state;
@@ -1552,6 +1640,11 @@ static void test_follower_asked_to_stop_looks_at_done_without_waiting(void **sta
 			  "(chan_try_recv: CHAN_WOULDBLOCK means go on)";
 	if (piece_run(pc, follower_asked_to_stop, why) != 0)
 		fail_msg("follower_asked_to_stop returned 1 while done is open: %s", why);
+	static int token;
+	assert_chan_status(chan_send(pc->done, &token), CHAN_OK);
+	if (piece_run(pc, follower_asked_to_stop, "a message waits on done: the answer is 1, at once") != 1)
+		fail_msg("follower_asked_to_stop returned 0 with a message waiting on done: anything received "
+			 "on done means stop (CHAN_OK as well as CHAN_CLOSED; only CHAN_WOULDBLOCK means go on)");
 	chan_close(pc->done);
 	if (piece_run(pc, follower_asked_to_stop, "done is closed: the answer is 1, at once") != 1)
 		fail_msg("follower_asked_to_stop returned 0 after done was closed: CHAN_CLOSED means stop");
@@ -1659,6 +1752,69 @@ static void test_follower_look_opens_the_new_file_when_the_inode_changes(void **
 	unlink(p.s);
 	if (follower_look(&pc->f) != 0 || pc->f.n != 2)
 		fail_msg("the path is missing (FOLLOW_MISSING): keep every file, the path may come back");
+	piece_free(pc);
+}
+
+/* A UNIX socket bound at path: stat(2) finds a file there, another inode,
+ * but open(2) fails (ENXIO), as an open in a permissions race does. */
+static int socket_at(const char *path)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	size_t len = strlen(path);
+	if (len >= sizeof(sa.sun_path))
+		fail_msg("%s is too long for a socket's address", path);
+	memcpy(sa.sun_path, path, len + 1);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+		fail_msg("binding a socket at %s: %s", path, strerror(errno));
+	return fd;
+}
+
+/* Adds app.log.<i> ("f<i>\n"), read from its start, for i in [from, to). */
+static void piece_add_rotated(struct piece *pc, int from, int to)
+{
+	for (int i = from; i < to; i++) {
+		char name[32], text[32];
+		snprintf(name, sizeof(name), "app.log.%d", i);
+		snprintf(text, sizeof(text), "f%d\n", i);
+		struct path q = tmp_path(name);
+		write_file(q.s, text);
+		piece_add(pc, q.s, 0);
+	}
+}
+
+static void test_follower_rotate_changes_nothing_more_when_the_open_fails(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("app.log");
+	struct piece *pc = piece_new(p.s, 8, 10, 0);
+	piece_add_rotated(pc, 0, 2);
+	int sock = socket_at(p.s);
+	harness_on_hang("follower_rotate hung: at most a let go and an open, which fails at once here");
+	const char *why = "the path names a file that cannot be opened (a socket: open fails, as in a permissions "
+			  "race during rotation): keep what you have and look again later; count the rotation "
+			  "and set moved only once the new file is open, or every look counts one more and the "
+			  "follower never pauses";
+	if (follower_rotate(&pc->f) != 0)
+		fail_msg("follower_rotate returned 1: a file that cannot be opened now is no reason to stop (%s)", why);
+	if (pc->f.n != 2 || pc->f.moved || stat_of(&pc->t.stats.rotations) != 0)
+		fail_msg("follower_rotate left n %zu (expected 2), moved %d and rotations %llu (expected 0): %s",
+			 pc->f.n, pc->f.moved, stat_of(&pc->t.stats.rotations), why);
+	expect_nothing_on(pc->t.out, "with a free slot, nothing is let go");
+	piece_add_rotated(pc, 2, FOLLOW_MAX_FILES);
+	ino_t second = pc->f.files[1].ino;
+	if (follower_rotate(&pc->f) != 0)
+		fail_msg("follower_rotate returned 1, though out took the oldest file's line: %s", why);
+	if (pc->f.n != FOLLOW_MAX_FILES - 1 || pc->f.files[0].ino != second)
+		fail_msg("with FOLLOW_MAX_FILES open, follower_rotate lets the oldest go first, and it stays let go "
+			 "when the open then fails: expected %d files, the second oldest now files[0] (n is %zu)",
+			 FOLLOW_MAX_FILES - 1, pc->f.n);
+	expect_line_on(pc->t.out, "f0", "the oldest file was let go: read to its end, its lines sent");
+	if (pc->f.moved || stat_of(&pc->t.stats.rotations) != 0)
+		fail_msg("moved %d and rotations %llu after an open that failed, expected 0: %s", pc->f.moved,
+			 stat_of(&pc->t.stats.rotations), why);
+	close(sock);
 	piece_free(pc);
 }
 
@@ -1811,6 +1967,7 @@ int main(int argc, char **argv)
 		  L03 "#partial-long-blank-and-crlf-lines"),
 	    HTEST(test_splitter_sends_one_marker_for_a_too_long_line_then_goes_on, L03 "#the-line-splitter"),
 	    HTEST(test_splitter_accepts_a_line_of_exactly_max_line, L03 "#the-line-splitter"),
+	    HTEST(test_splitter_sends_a_marker_for_a_too_long_blank_line, L03 "#partial-long-blank-and-crlf-lines"),
 	    HTEST(test_splitter_flush_emits_a_partial_line, L03 "#the-line-splitter"),
 	    HTEST(test_splitter_flush_strips_the_carriage_return_of_a_partial_line,
 		  L03 "#partial-long-blank-and-crlf-lines"),
@@ -1826,12 +1983,14 @@ int main(int argc, char **argv)
 	    HTEST(test_follower_close_oldest_flushes_closes_and_moves_the_others_down,
 		  L03 "#the-follower-piece-by-piece"),
 	    HTEST(test_follower_let_go_reads_the_old_file_to_its_end_then_closes_it, L03 "#the-follower-piece-by-piece"),
+	    HTEST(test_follower_let_go_leaves_the_file_open_when_a_send_fails, L03 "#the-follower-piece-by-piece"),
 	    HTEST(test_follower_asked_to_stop_looks_at_done_without_waiting, L03 "#the-follower-piece-by-piece"),
 	    HTEST(test_follower_pause_ends_on_a_wake_a_timeout_or_done, L03 "#the-follower-piece-by-piece"),
 	    HTEST(test_follower_start_reads_a_file_that_appears_later_from_its_start,
 		  L03 "#the-follower-piece-by-piece"),
 	    HTEST(test_follower_look_opens_the_new_file_when_the_inode_changes, L03 "#the-follower-piece-by-piece"),
 	    HTEST(test_follower_look_starts_over_when_the_size_goes_down, L03 "#the-follower-piece-by-piece"),
+	    HTEST(test_follower_rotate_changes_nothing_more_when_the_open_fails, L03 "#rotation-by-rename"),
 	    HTEST(test_follower_at_eof_lets_go_the_old_files_quiet_for_rotate_wait_ms,
 		  L03 "#the-follower-piece-by-piece"),
 	    HTEST(test_follower_at_eof_reads_at_once_after_a_look_that_moved, L03 "#the-follower-piece-by-piece"),
@@ -1859,6 +2018,7 @@ int main(int argc, char **argv)
 	    HTEST(test_closing_done_stops_the_follower_waiting_at_eof, L03 "#stopping-promptly"),
 	    HTEST(test_closing_done_stops_the_follower_waiting_for_its_file, L03 "#stopping-promptly"),
 	    HTEST(test_closing_done_stops_a_follower_with_a_backlog, L03 "#stopping-promptly"),
+	    HTEST(test_follower_stops_its_watch_when_it_stops, L03 "#the-follow-loop"),
 	};
 	return harness_main(argc, argv, "03-tailer", tests, HARNESS_COUNT(tests));
 }

@@ -167,10 +167,16 @@ static void test_services_at_most_max_names(void **state)
 			 FILTER_MAX_SERVICES);
 	if (cfg.nservices != FILTER_MAX_SERVICES || strcmp(cfg.services[FILTER_MAX_SERVICES - 1], "s15") != 0)
 		fail_msg("a list of %d names gave %zu services", FILTER_MAX_SERVICES, cfg.nservices);
-	if (filter_config_services(&cfg, over) != -1)
+	errno = 0;
+	int rc = filter_config_services(&cfg, over);
+	if (rc != -1)
 		fail_msg("a list of %d names was accepted: services[] has room for FILTER_MAX_SERVICES "
 			 "(%d); return -1 before writing past it",
 			 FILTER_MAX_SERVICES + 1, FILTER_MAX_SERVICES);
+	if (errno != EINVAL)
+		fail_msg("a list of %d names returned -1 with errno %d, expected EINVAL (%d): a caller "
+			 "tells the mistake by errno, so set it on every refusal, the seventeenth name's too",
+			 FILTER_MAX_SERVICES + 1, errno, EINVAL);
 }
 
 /* A rejected list changes nothing: the names are collected apart and
@@ -592,14 +598,17 @@ static void test_stage_keeps_draining_in_when_out_is_closed(void **state)
 	assert_int_equal(p.sent, p.n);
 	unsigned long long passed = atomic_load(&s.st.stats.passed);
 	unsigned long long dropped = atomic_load(&s.st.stats.dropped);
-	if (passed != 0)
-		fail_msg("passed is %llu with out closed from the start: passed counts entries that "
-			 "chan_send delivered (CHAN_OK), and none was",
-			 passed);
-	if ((int)dropped != p.n - count_passing_warn(p.n))
-		fail_msg("dropped is %llu, expected %d: it counts the entries the rule dropped, and only "
-			 "those (an entry that could not be sent was not dropped by the filter)",
-			 dropped, p.n - count_passing_warn(p.n));
+	unsigned long long discarded = atomic_load(&s.st.stats.discarded);
+	int kept = count_passing_warn(p.n);
+	if (passed != 0 || (int)dropped != p.n - kept || (int)discarded != kept)
+		fail_msg("passed %llu, dropped %llu, discarded %llu; expected 0, %d and %d: of %d entries "
+			 "with min_level warn and out closed from the start, none was delivered (passed "
+			 "counts what chan_send delivered), the rule refuses the %d below warn (dropped), "
+			 "and the %d it keeps cannot be sent (discarded). A wrong split has one of two "
+			 "causes: the level rule keeps or drops the wrong entries (see "
+			 "test_level_threshold_is_at_or_above_for_every_minimum), or an entry that could "
+			 "not be sent is counted as dropped, or not at all",
+			 passed, dropped, discarded, p.n - kept, kept, p.n, p.n - kept, kept);
 	stage_free(&s); /* and LeakSanitizer checks that every entry was freed */
 }
 

@@ -521,6 +521,27 @@ static void test_render_golden(void **state)
 	metrics_registry_free(reg);
 }
 
+/* Bounds that %g would print alike, or in exponent form: le is a label
+ * compared as text, so each bound must read back as itself. */
+static void test_bucket_bounds_are_written_as_values_that_read_back(void **state)
+{
+	(void)state;
+	struct metrics_registry *reg = registry_or_fail(0);
+	const double bounds[] = {0.1234567, 0.1234568, 1e6};
+	struct metric_family *h =
+	    must(metrics_histogram(reg, "fine_seconds", "help", 0, NULL, bounds, 3), "fine_seconds");
+	must_update(metrics_histogram_observe(h, NULL, 0.1234568), "metrics_histogram_observe(0.1234568)");
+	char *text = render_or_fail(reg);
+	const char *hint = "a bound goes through metrics_format_value like every number: %g keeps "
+			   "six digits, so 0.1234567 and 0.1234568 would both be le=\"0.123457\", and "
+			   "1e6 le=\"1e+06\"";
+	assert_has_line(text, "fine_seconds_bucket{le=\"0.1234567\"} 0", hint);
+	assert_has_line(text, "fine_seconds_bucket{le=\"0.1234568\"} 1", hint);
+	assert_has_line(text, "fine_seconds_bucket{le=\"1000000\"} 1", hint);
+	free(text);
+	metrics_registry_free(reg);
+}
+
 static void test_render_of_an_empty_registry_is_empty_text(void **state)
 {
 	(void)state;
@@ -591,6 +612,48 @@ static void test_counter_add_refuses_negative_and_nan(void **state)
 	double v = metrics_value(c, NULL);
 	if (v != 2)
 		fail_msg("after adding 2 and two refused deltas the counter is %g, expected 2", v);
+	metrics_registry_free(reg);
+}
+
+/* A refused update changes nothing: not even a new series at 0, which a
+ * scrape would export. So every argument is checked before the lock is
+ * taken and the series found (or created). */
+static void test_refused_updates_create_no_series(void **state)
+{
+	(void)state;
+	struct metrics_registry *reg = registry_or_fail(0);
+	const char *labels[] = {"stage"};
+	struct metric_family *c = must(metrics_counter(reg, "r_total", "help", 1, labels), "r_total");
+	static const struct {
+		const char *stage;
+		const char *what;
+		int (*update)(struct metric_family *, const char *const[], double);
+		double arg;
+	} refused[] = {
+	    {"minus", "metrics_counter_add(-1)", metrics_counter_add, -1},
+	    {"nan", "metrics_counter_add(NaN)", metrics_counter_add, NAN},
+	    {"set_nan", "metrics_counter_set(NaN)", metrics_counter_set, NAN},
+	    {"gauge", "metrics_gauge_set on a counter", metrics_gauge_set, 1},
+	    {"histogram", "metrics_histogram_observe on a counter", metrics_histogram_observe, 1},
+	};
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		const char *v[] = {refused[i].stage};
+		errno = 0;
+		int rc = refused[i].update(c, v, refused[i].arg);
+		if (rc != -1 || errno != EINVAL)
+			fail_msg("%s on {stage=\"%s\"} returned %d with errno %d, expected -1 with EINVAL",
+				 refused[i].what, refused[i].stage, rc, errno);
+		if (c->nseries != 0)
+			fail_msg("%s was refused, yet the family now has a series {stage=\"%s\"}: a "
+				 "refused update changes nothing, so check the argument before "
+				 "series_lock finds or creates the series (a new series would be exported "
+				 "at 0)",
+				 refused[i].what, refused[i].stage);
+	}
+	char *text = render_or_fail(reg);
+	if (strstr(text, "r_total{") != NULL)
+		fail_msg("refused updates left a series in the rendering:\n%s", text);
+	free(text);
 	metrics_registry_free(reg);
 }
 
@@ -1242,6 +1305,7 @@ int main(int argc, char **argv)
 	    HTEST(test_look_alike_invalid_values_are_one_series, L06 "#finding-a-series"),
 	    HTEST(test_series_keep_their_own_copy_of_label_values, L06 "#finding-a-series"),
 	    HTEST(test_counter_add_refuses_negative_and_nan, L06 "#updates"),
+	    HTEST(test_refused_updates_create_no_series, L06 "#updates"),
 	    HTEST(test_counter_set_never_goes_down, L06 "#updates"),
 	    HTEST(test_gauge_set_goes_both_ways, L06 "#updates"),
 	    HTEST(test_updates_refuse_the_wrong_family_type, L06 "#updates"),
@@ -1249,6 +1313,7 @@ int main(int argc, char **argv)
 	    HTEST(test_render_golden, L06 "#rendering"),
 	    HTEST(test_render_escapes_help_and_label_values, L06 "#rendering"),
 	    HTEST(test_render_of_an_empty_registry_is_empty_text, L06 "#rendering"),
+	    HTEST(test_bucket_bounds_are_written_as_values_that_read_back, L06 "#rendering"),
 	    HTEST(test_rendered_values_match_goldens, L06 "#numbers-that-read-back"),
 	    HTEST(test_rendered_values_read_back_as_the_same_double, L06 "#numbers-that-read-back"),
 	    HTEST(test_bad_metric_names_are_refused, L06 "#what-is-given"),

@@ -1,9 +1,11 @@
 /*
- * Lesson 08: the request parser, the response writer, and the server on a
- * real socket. Written against src/http.h only.
+ * Lesson 08: the request parser and its pieces, the response writer, and
+ * the server on a real socket. Written against src/http.h and lesson 08's
+ * internal contract, src/http_parse.h.
  */
 #include "harness.h"
 #include "http.h"
+#include "http_parse.h"
 #include "process.h"
 #include "http_client.h"
 
@@ -246,6 +248,292 @@ static void test_parse_reads_content_length(void **state)
 	assert_int_equal(req.content_length, 12);
 	expect_parse_status("POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", -400,
 			    "a Content-Length that is not a number is malformed");
+}
+
+/* ---- the parser's pieces (src/http_parse.h), each on its own ---------------- */
+
+/* http_line over the NUL-terminated text: its result, and in *next_off
+ * where the next line starts (-1 when next is NULL). */
+static long line_of(const char *text, long *next_off)
+{
+	const char *next = text; /* not NULL: http_line must set it */
+	long n = http_line(text, text + strlen(text), &next);
+	*next_off = next != NULL ? (long)(next - text) : -1;
+	return n;
+}
+
+static void expect_line_of(const char *text, long want, long want_next, const char *why)
+{
+	long next;
+	long got = line_of(text, &next);
+	if (got != want || next != want_next)
+		fail_msg(
+		    "http_line(%s) returned %ld with next at %ld, want %ld with next at %ld (-1: NULL): %s",
+		    quoted(text), got, next, want, want_next, why);
+}
+
+static void test_line_ends_at_lf_or_crlf(void **state)
+{
+	(void)state;
+	expect_line_of("ab\r\ncd", 2, 4, "CRLF ends a line; its length leaves the CRLF out, next skips both");
+	expect_line_of("ab\ncd", 2, 3, "a bare LF ends a line too (RFC 9112 section 2.2)");
+	expect_line_of("\r\nx", 0, 2, "an empty line has length 0 and a next: it is the end of a head");
+}
+
+static void test_line_waits_for_an_end_not_yet_read(void **state)
+{
+	(void)state;
+	expect_line_of("ab\r\n", 2, 4, "CRLF ends a line");
+	expect_line_of("ab", 0, -1, "no line end yet is \"not yet\" (0, next NULL), not an error: read more");
+	expect_line_of(
+	    "ab\r", 0, -1,
+	    "a CR that is the last byte read is not a line end yet: its LF may come in the next read");
+	expect_line_of("", 0, -1, "nothing read is \"not yet\"");
+}
+
+static void test_line_stray_cr_is_malformed(void **state)
+{
+	(void)state;
+	expect_line_of("ab\r\n", 2, 4, "CRLF ends a line");
+	expect_line_of("a\rb\n", -1, -1, "a CR followed by anything but LF is malformed (-1, next NULL)");
+}
+
+static void expect_head_end(const char *text, long want, size_t want_start, const char *why)
+{
+	size_t start = 0;
+	long got = http_head_end(text, strlen(text), &start);
+	if (got != want || (got > 0 && start != want_start))
+		fail_msg("http_head_end(%s) returned %ld with start %zu, want %ld with start %zu: %s",
+			 quoted(text), got, start, want, want_start, why);
+}
+
+static void test_head_end_is_after_the_empty_line(void **state)
+{
+	(void)state;
+	const char *head = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+	expect_head_end(head, (long)strlen(head), 0, "the head ends after its empty line, which it includes");
+	char two[128];
+	snprintf(two, sizeof(two), "%sGET /b HTTP/1.1\r\nHost: x\r\n\r\n", head);
+	expect_head_end(two, (long)strlen(head), 0,
+			"only the first head counts: what follows it is the next request (pipelining)");
+	expect_head_end("GET / HTTP/1.0\n\nrest", 16, 0, "bare LFs end the lines of a head too");
+}
+
+static void test_head_end_skips_empty_lines_before_the_request_line(void **state)
+{
+	(void)state;
+	const char *text = "\r\n\nGET / HTTP/1.0\r\n\r\n";
+	expect_head_end(text, (long)strlen(text), 3,
+			"empty lines before the request line are skipped (start is where the request line "
+			"begins) and counted in the length; they do not end an empty head");
+}
+
+static void test_head_end_waits_for_the_empty_line(void **state)
+{
+	(void)state;
+	const char *head = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+	expect_head_end(head, (long)strlen(head), 0, "the head ends after its empty line");
+	expect_head_end("GET / HTTP/1.1\r\nHost: x\r\n", 0, 0,
+			"no empty line yet: the head is not complete (0)");
+	expect_head_end("GET / HTTP/1.1\r\nHost: x\r\n\r", 0, 0,
+			"the last LF has not arrived: not complete (0)");
+	expect_head_end("\r\n", 0, 0, "an empty line before any request is skipped, not a head");
+	expect_head_end("GET / HTTP/1.1\r\nX: a\rb\r\n\r\n", -1, 0,
+			"a stray CR makes the head malformed (-1)");
+}
+
+static void test_parse_version_speaks_1_0_and_1_1(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *v;
+		int want;
+		const char *why;
+	} cases[] = {
+	    {"HTTP/1.1", 1, "HTTP/1.1 is minor version 1"},
+	    {"HTTP/1.0", 0, "HTTP/1.0 is minor version 0"},
+	    {"HTTP/2.0", -505, "a well-formed version we do not speak is 505, not 400"},
+	    {"HTTP/1.2", -505, "HTTP/1.2 is well-formed but not spoken: 505; check the minor digit too"},
+	    {"HTTP/0.9", -505, "HTTP/0.9 is not spoken"},
+	    {"HTTP/1.1x", -400, "a byte after the version is malformed: compare the length too"},
+	    {"HTTP/1.", -400, "a missing digit is malformed (and must not be read past n)"},
+	    {"http/1.1", -400, "the name HTTP is case-sensitive (RFC 9112 section 2.3)"},
+	    {"HTTP/a.1", -400, "the major version is a digit"},
+	    {"HTTP/1.b", -400, "the minor version is a digit"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int got = http_parse_version(cases[i].v, strlen(cases[i].v));
+		if (got != cases[i].want)
+			fail_msg("http_parse_version(%s) returned %d, want %d: %s", quoted(cases[i].v), got,
+				 cases[i].want, cases[i].why);
+	}
+}
+
+static int request_line(const char *line, struct http_request *req)
+{
+	memset(req, 0, sizeof(*req));
+	return http_parse_request_line(line, strlen(line), req);
+}
+
+static void expect_request_line(const char *line, const char *method, const char *path, int minor)
+{
+	struct http_request req;
+	int rc = request_line(line, &req);
+	if (rc != 0)
+		fail_msg("http_parse_request_line(%s) returned %d, want 0", quoted(line), rc);
+	if (strcmp(req.method, method) != 0 || strcmp(req.path, path) != 0 || req.minor != minor)
+		fail_msg(
+		    "http_parse_request_line(%s) gave method %s, path %s, minor %d; want %s, %s, %d: the "
+		    "method is the bytes before the first space, the target those up to the second",
+		    quoted(line), quoted(req.method), quoted(req.path), req.minor, method, path, minor);
+}
+
+static void expect_request_line_status(const char *line, int want, const char *why)
+{
+	struct http_request req;
+	int rc = request_line(line, &req);
+	if (rc != want)
+		fail_msg("http_parse_request_line(%s) returned %d, want %d: %s", quoted(line), rc, want, why);
+}
+
+static void test_request_line_fills_method_path_and_minor(void **state)
+{
+	(void)state;
+	expect_request_line("GET /metrics?x=1 HTTP/1.1", "GET", "/metrics", 1);
+	expect_request_line("HEAD / HTTP/1.0", "HEAD", "/", 0);
+	expect_request_line("OPTIONS * HTTP/1.1", "OPTIONS", "*", 1);
+	expect_request_line("GET http://h:8479/metrics?q HTTP/1.1", "GET", "/metrics", 1);
+	expect_request_line("ABCDEFGHIJKLMNO / HTTP/1.1", "ABCDEFGHIJKLMNO", "/", 1);
+}
+
+static void test_request_line_rejects_a_bad_method(void **state)
+{
+	(void)state;
+	expect_request_line("GET / HTTP/1.1", "GET", "/", 1);
+	expect_request_line_status("ABCDEFGHIJKLMNOP / HTTP/1.1", -400,
+				   "a 16-byte method leaves no room for its NUL in method[16]: it must be "
+				   "shorter than the field");
+	expect_request_line_status("G(T / HTTP/1.1", -400, "a method is a token: '(' is not a tchar");
+	expect_request_line_status(" / HTTP/1.1", -400, "an empty method is malformed");
+}
+
+static void test_request_line_rejects_bad_spacing_and_versions(void **state)
+{
+	(void)state;
+	expect_request_line("GET / HTTP/1.1", "GET", "/", 1);
+	expect_request_line_status("GET  / HTTP/1.1", -400, "exactly one space between the parts");
+	expect_request_line_status("GET / HTTP/1.1 ", -400, "nothing after the version");
+	expect_request_line_status("GET /", -400, "the version is missing");
+	expect_request_line_status("GET", -400, "the target is missing");
+	expect_request_line_status("GET metrics HTTP/1.1", -400, "a target is \"/...\", \"*\" or absolute");
+	expect_request_line_status("GET / HTTP/3.0", -505, "the version's own status (505) is passed on");
+}
+
+static void expect_content_length(const char *v, int seen, size_t before, int want_rc, size_t want,
+				  const char *why)
+{
+	size_t out = before;
+	int rc = http_parse_content_length(v, strlen(v), seen, &out);
+	if (rc != want_rc || out != want)
+		fail_msg(
+		    "http_parse_content_length(%s, seen %d, *out %zu) returned %d with *out %zu; want %d "
+		    "with %zu: %s",
+		    quoted(v), seen, before, rc, out, want_rc, want, why);
+}
+
+static void test_content_length_is_digits_only(void **state)
+{
+	(void)state;
+	expect_content_length("12", 0, 99, 0, 12, "a number of digits");
+	expect_content_length("0", 0, 99, 0, 0, "zero is a length");
+	expect_content_length("", 0, 99, -400, 99, "an empty value is malformed; *out is left alone");
+	static const char *const bad[] = {"-1", "+1", "1 2", "0x10", "12a"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_content_length(
+		    bad[i], 0, 99, -400, 99,
+		    "only digits: a sign, a space or a letter is malformed, *out left alone");
+}
+
+static void test_content_length_overflow_is_400(void **state)
+{
+	(void)state;
+	char max[32], over[40];
+	snprintf(max, sizeof(max), "%zu", (size_t)-1);
+	snprintf(over, sizeof(over), "%s0", max);
+	expect_content_length("4294967295", 0, 99, 0, 4294967295u, "a large length is still a length");
+	expect_content_length(
+	    over, 0, 99, -400, 99,
+	    "a length past SIZE_MAX must be refused before value * 10 + d wraps around "
+	    "(a wrapped length would be a small one, and the body would be read as requests)");
+}
+
+static void test_repeated_content_length_must_agree(void **state)
+{
+	(void)state;
+	expect_content_length("5", 1, 5, 0, 5, "a second Content-Length that says the same is fine");
+	expect_content_length("6", 1, 5, -400, 5,
+			      "two Content-Lengths that differ are malformed (RFC 9112 section 6.3): which "
+			      "one would say where the next request starts?");
+}
+
+static int header(const char *line, struct http_request *req, struct http_header_flags *f)
+{
+	return http_parse_header(line, strlen(line), req, f);
+}
+
+static void expect_header_status(const char *line, struct http_request *req, struct http_header_flags *f,
+				 int want, const char *why)
+{
+	int rc = header(line, req, f);
+	if (rc != want)
+		fail_msg("http_parse_header(%s) returned %d, want %d: %s", quoted(line), rc, want, why);
+}
+
+static void test_header_reads_host_connection_and_content_length(void **state)
+{
+	(void)state;
+	struct http_request req;
+	struct http_header_flags f = {0, 0, 0};
+	memset(&req, 0, sizeof(req));
+	expect_header_status("hOsT: x", &req, &f, 0, "a Host header is well-formed");
+	if (!req.has_host)
+		fail_msg("\"hOsT: x\" did not set has_host: header names are compared ignoring case");
+	expect_header_status("Connection: Close", &req, &f, 0, "a Connection header is well-formed");
+	if (!f.close)
+		fail_msg(
+		    "\"Connection: Close\" did not set f->close: Connection goes to http_parse_connection");
+	expect_header_status("CONTENT-length: \t12 \t", &req, &f, 0,
+			     "a Content-Length header is well-formed");
+	if (req.content_length != 12 || !f.content_length_seen)
+		fail_msg("\"CONTENT-length: \\t12 \\t\" gave content_length %zu, seen %d; want 12, 1: trim "
+			 "spaces and "
+			 "tabs around the value, then http_parse_content_length, then remember it was seen",
+			 req.content_length, f.content_length_seen);
+	expect_header_status("X-Other: a\tb", &req, &f, 0,
+			     "another header is checked and ignored; a tab is allowed");
+}
+
+static void test_header_rejects_what_would_confuse_the_server(void **state)
+{
+	(void)state;
+	struct http_request req;
+	struct http_header_flags f = {0, 0, 0};
+	memset(&req, 0, sizeof(req));
+	expect_header_status("Host: x", &req, &f, 0, "one Host is fine");
+	expect_header_status("Host: y", &req, &f, -400, "a second Host is malformed: which host was meant?");
+	expect_header_status(
+	    "Transfer-Encoding: chunked", &req, &f, -400,
+	    "Transfer-Encoding is refused: a chunked body has no length the server could skip, "
+	    "and its bytes would be read as the next request");
+	expect_header_status("Content-Length: 6", &req, &f, 0, "a Content-Length is fine");
+	expect_header_status(
+	    "Content-Length: 7", &req, &f, -400,
+	    "a second Content-Length that differs is malformed: pass f->content_length_seen");
+	expect_header_status("X-A : 1", &req, &f, -400, "whitespace before the colon is malformed");
+	expect_header_status(": 1", &req, &f, -400, "an empty name is malformed");
+	expect_header_status("NoColon", &req, &f, -400, "a header line without a colon is malformed");
+	expect_header_status("X(A: 1", &req, &f, -400, "a name is a token: '(' is not a tchar");
+	expect_header_status("X-A: a\001b", &req, &f, -400, "a control byte in a value is malformed");
 }
 
 /* ---- responding --------------------------------------------------------------- */
@@ -1111,6 +1399,21 @@ static void test_server_stop_with_idle_connections_leaks_nothing(void **state)
 int main(int argc, char **argv)
 {
 	static const struct harness_test tests[] = {
+	    HTEST(test_line_ends_at_lf_or_crlf, L08 "#parsing-a-request"),
+	    HTEST(test_line_waits_for_an_end_not_yet_read, L08 "#parsing-a-request"),
+	    HTEST(test_line_stray_cr_is_malformed, L08 "#parsing-a-request"),
+	    HTEST(test_head_end_is_after_the_empty_line, L08 "#parsing-a-request"),
+	    HTEST(test_head_end_skips_empty_lines_before_the_request_line, L08 "#parsing-a-request"),
+	    HTEST(test_head_end_waits_for_the_empty_line, L08 "#parsing-a-request"),
+	    HTEST(test_parse_version_speaks_1_0_and_1_1, L08 "#each-status-and-why-it-exists"),
+	    HTEST(test_request_line_fills_method_path_and_minor, L08 "#parsing-a-request"),
+	    HTEST(test_request_line_rejects_a_bad_method, L08 "#parsing-a-request"),
+	    HTEST(test_request_line_rejects_bad_spacing_and_versions, L08 "#parsing-a-request"),
+	    HTEST(test_content_length_is_digits_only, L08 "#parsing-a-request"),
+	    HTEST(test_content_length_overflow_is_400, L08 "#parsing-a-request"),
+	    HTEST(test_repeated_content_length_must_agree, L08 "#parsing-a-request"),
+	    HTEST(test_header_reads_host_connection_and_content_length, L08 "#parsing-a-request"),
+	    HTEST(test_header_rejects_what_would_confuse_the_server, L08 "#parsing-a-request"),
 	    HTEST(test_parse_simple_get, L08 "#parsing-a-request"),
 	    HTEST(test_parse_head_request, L08 "#parsing-a-request"),
 	    HTEST(test_parse_accepts_bare_lf, L08 "#parsing-a-request"),

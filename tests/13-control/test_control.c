@@ -10,6 +10,7 @@
 #include "pipeline.h"
 #include "stage.h"
 #include "stage_testing.h"
+#include "text_testing.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -81,14 +82,15 @@ static void test_runner_counts_the_time_workers_wait_to_send(void **state)
 	runner_free(&r);
 }
 
-/* Fails unless the exposition has (want 1) or lacks (want 0) a line
- * starting with line; prints the exposition when it fails. */
+/* Fails unless the exposition has (want 1) or lacks (want 0) the text
+ * line (a whole line when it ends in a newline, else the start of one);
+ * prints the exposition when it fails. */
 static void expect_line(const char *text, const char *line, int want, const char *why)
 {
 	if ((strstr(text, line) != NULL) == want)
 		return;
-	fprintf(stderr, "# the exposition:\n%s", text);
-	fail_msg("%s \"%s...\" in the exposition: %s", want ? "no line" : "a line", line, why);
+	fprintf(stderr, "# the exposition:\n%s# (end of the exposition)\n", text);
+	fail_msg("%s %s in the exposition: %s", want ? "no" : "a line with", quoted(line), why);
 }
 
 /* Two runners' totals, set by hand and exported twice: in seconds, the

@@ -7,15 +7,14 @@
  * the lesson's code with it for this program only, and the given
  * last_look calls it).
  */
-#define _GNU_SOURCE /* RUSAGE_THREAD */
 #define LFCHAN_TEST_HOOKS
 #include "chan_testing.h" /* MSG, MSG_VALUE, assert_chan_status */
+#include "interpose.h"     /* harness_thread_cpu_seconds */
 #include "lfchan.h"
 
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
-#include <sys/resource.h>
 
 #define L14 "lessons/14-lockfree/README.md"
 
@@ -435,14 +434,6 @@ static void test_a_send_claimed_before_close_is_still_received(void **state)
 
 /* ---- idle: no CPU -------------------------------------------------------- */
 
-static double thread_cpu_seconds(void)
-{
-	struct rusage u;
-	getrusage(RUSAGE_THREAD, &u);
-	return (double)u.ru_utime.tv_sec + (double)u.ru_utime.tv_usec / 1e6 + (double)u.ru_stime.tv_sec +
-	       (double)u.ru_stime.tv_usec / 1e6;
-}
-
 #define IDLE_MS 600
 #define SHORT_IDLE_MS 60
 
@@ -460,12 +451,12 @@ static void test_a_receiver_waiting_on_an_empty_channel_uses_no_cpu(void **state
 	 * compares a short wait with a long one: what the long one costs
 	 * beyond the short one (not counting what a slow build, valgrind,
 	 * adds to both) must stay under 1% of the time added. */
-	double before = thread_cpu_seconds();
+	double before = harness_thread_cpu_seconds();
 	assert_chan_status(lfchan_recv_timed(ch, &got, SHORT_IDLE_MS), CHAN_TIMEOUT);
-	double short_wait = thread_cpu_seconds() - before;
-	before = thread_cpu_seconds();
+	double short_wait = harness_thread_cpu_seconds() - before;
+	before = harness_thread_cpu_seconds();
 	assert_chan_status(lfchan_recv_timed(ch, &got, IDLE_MS), CHAN_TIMEOUT);
-	double used = thread_cpu_seconds() - before - short_wait;
+	double used = harness_thread_cpu_seconds() - before - short_wait;
 	if (used > (IDLE_MS - SHORT_IDLE_MS) / 1000.0 / 100.0)
 		fail_msg("a receiver waiting %d ms on an empty channel used %.1f ms of CPU more than one "
 			 "waiting %d ms (over 1%% of a core): it spins instead of sleeping on the futex once "

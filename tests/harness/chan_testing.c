@@ -9,6 +9,45 @@ struct chan *chan_new_or_fail(size_t cap)
 	return ch;
 }
 
+void chan_free_or_fail(struct chan *ch)
+{
+	pthread_mutex_lock(&ch->mu);
+	int receivers = ch->recv_waiting, senders = ch->send_waiting;
+	pthread_mutex_unlock(&ch->mu);
+	enum chan_status rc = chan_free(ch);
+	if (rc == CHAN_EBUSY)
+		fail_msg("chan_free returned CHAN_EBUSY, expected CHAN_OK: no thread is inside the channel "
+			 "any more, yet recv_waiting is %d and send_waiting is %d. A wait that ends (woken, "
+			 "closed or timed out) must take itself off its count before it returns, whichever "
+			 "way it returns",
+			 receivers, senders);
+	if (rc != CHAN_OK)
+		fail_msg("chan_free returned %s, expected CHAN_OK", chan_status_str(rc));
+}
+
+void expect_timed_waits_last_until_the_deadline(struct chan *ch, const char *cause)
+{
+	harness_on_hang("a wait with a deadline 50 ms ahead did not return: does chan_cond_wait return "
+			"ETIMEDOUT once the deadline has passed, and does the wait loop stop then?");
+	for (int sending = 0; sending <= 1; sending++) {
+		struct timespec start = clock_now();
+		struct timespec due = deadline_after_ms(50);
+		void *got = NULL;
+		enum chan_status rc = sending ? chan_send_until(ch, MSG(2), &due) : chan_recv_until(ch, &got, &due);
+		double ms = ms_since(&start);
+		const char *what = sending ? "chan_send_until on a full channel" : "chan_recv_until on an empty channel";
+		if (rc != CHAN_TIMEOUT)
+			fail_msg("%s with a deadline 50 ms ahead returned %s, expected CHAN_TIMEOUT", what,
+				 chan_status_str(rc));
+		if (ms < 45.0)
+			fail_msg("%s with a deadline 50 ms ahead returned CHAN_TIMEOUT after %.1f ms, waiting on "
+				 "%s: %s",
+				 what, ms, sending ? "not_full" : "not_empty", cause);
+		if (!sending)
+			assert_chan_status(chan_send(ch, MSG(1)), CHAN_OK); /* full, for the send */
+	}
+}
+
 void assert_slot_empty(struct chan *ch, const char *why)
 {
 	pthread_mutex_lock(&ch->mu);

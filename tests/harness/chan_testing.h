@@ -28,6 +28,23 @@
 /* chan_new that fails the test, with a message, when it returns NULL. */
 struct chan *chan_new_or_fail(size_t cap);
 
+/* chan_free that fails the test, with a message, unless it returns
+ * CHAN_OK. Called when no thread is inside the channel any more: a
+ * CHAN_EBUSY then means a wait count left behind, and the message says so. */
+void chan_free_or_fail(struct chan *ch);
+
+/*
+ * A timed receive on ch (empty, capacity 1) and then a timed send on it
+ * (full, after one send), each with a deadline 50 ms ahead on
+ * CLOCK_MONOTONIC, must time out, and not before the deadline. A condition
+ * variable left on the default clock (the wall clock, since 1970) reads
+ * that deadline as decades ago and times out at once (the test programs'
+ * pthread_cond_timedwait stops the test before that). `cause` ends the
+ * message of a wait that returned early: where the clock is chosen.
+ * Leaves ch full; the caller frees it.
+ */
+void expect_timed_waits_last_until_the_deadline(struct chan *ch, const char *cause);
+
 /* The slot of an unbuffered channel is empty and the counters agree
  * (chan_len is always 0 on an unbuffered channel, so it cannot tell);
  * fails the test, naming `why` (the operation just done), otherwise. */

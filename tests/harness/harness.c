@@ -118,6 +118,13 @@ long harness_scale(long n)
 	return scaled > 0 ? scaled : 1;
 }
 
+int harness_under_valgrind(void)
+{
+	/* valgrind preloads its vgpreload_*.so into every program it runs. */
+	const char *preload = getenv("LD_PRELOAD");
+	return preload != NULL && strstr(preload, "vgpreload") != NULL;
+}
+
 long harness_bound_ms(long ms)
 {
 	return ms * deadline_seconds() / DEFAULT_DEADLINE_S;
@@ -237,6 +244,19 @@ static size_t report_length(const char *start)
 	return end != NULL ? (size_t)(end - start) + 1 : strlen(start);
 }
 
+/* Whether the n bytes of report at start hold anything below their
+ * heading. A heading alone (every thread outside the learner's files and
+ * the tests, or gone by the time gdb looked) says nothing, and is left
+ * out of the verdict. */
+static int has_lines_below(const char *start, size_t n)
+{
+	size_t i = strcspn(start, "\n");
+	for (; i < n; i++)
+		if (start[i] != '\n' && start[i] != ' ' && start[i] != '\t')
+			return 1;
+	return 0;
+}
+
 /* Runs gdb on the hung child (tests/harness/hung.py says what it prints)
  * and keeps its output in o->report, from the report's first line on:
  * what gdb says while attaching is noise here. */
@@ -281,8 +301,9 @@ static void run_gdb(pid_t pid, struct outcome *o)
 		snprintf(o->report, sizeof(o->report),
 			 "(no report of where each thread waits: gdb could not look: %.*s)\n",
 			 (int)strcspn(raw, "\n"), raw);
-	else /* up to gdb's own "[Inferior 1 (process N) detached]"; a line of
-		source in the report may hold a '[' of its own */
+	else if (has_lines_below(start, report_length(start)))
+		/* up to gdb's own "[Inferior 1 (process N) detached]"; a line of
+		 * source in the report may hold a '[' of its own */
 		snprintf(o->report, sizeof(o->report), "%.*s", (int)report_length(start), start);
 	o->report_len = strlen(o->report);
 }

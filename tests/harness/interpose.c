@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -192,6 +193,8 @@ struct harness_lock harness_locks[TABLE_SIZE];
 static const void *_Atomic lock_keys[TABLE_SIZE];
 
 static _Thread_local long my_tid;
+/* Locks this thread has asked for (harness_mutex_locks). */
+static _Thread_local long mutex_locks;
 
 static long tid(void)
 {
@@ -224,12 +227,14 @@ int __wrap_pthread_mutex_lock(pthread_mutex_t *mu)
 	/* On the stack, where the hung-test report finds what this thread is
 	 * blocked on even in an optimised build. */
 	pthread_mutex_t *volatile blocked_on_mutex = mu;
+	mutex_locks++;
 	perturb(1, 5);
 	return record_owner(mu, __real_pthread_mutex_lock(blocked_on_mutex), __builtin_return_address(0));
 }
 
 int __wrap_pthread_mutex_trylock(pthread_mutex_t *mu)
 {
+	mutex_locks++;
 	perturb(1, 5);
 	return record_owner(mu, __real_pthread_mutex_trylock(mu), __builtin_return_address(0));
 }
@@ -252,6 +257,10 @@ static const void *_Atomic cond_keys[TABLE_SIZE];
 /* Initialised and not destroyed (harness_conds_alive). */
 static atomic_long conds_alive;
 static atomic_int cond_monotonic[TABLE_SIZE];
+/* Waits this thread has begun on any condition variable (harness_cond_waits). */
+static _Thread_local long cond_waits;
+/* Threads inside a condition-variable wait now (harness_threads_in_cond_wait). */
+static atomic_long in_cond_wait;
 
 int __wrap_pthread_cond_init(pthread_cond_t *cv, const pthread_condattr_t *attr)
 {
@@ -270,8 +279,11 @@ int __wrap_pthread_cond_init(pthread_cond_t *cv, const pthread_condattr_t *attr)
 int __wrap_pthread_cond_wait(pthread_cond_t *cv, pthread_mutex_t *mu)
 {
 	pthread_cond_t *volatile blocked_on_cond = cv;
+	cond_waits++;
 	forget_owner(mu);
+	atomic_fetch_add(&in_cond_wait, 1);
 	int rc = __real_pthread_cond_wait(blocked_on_cond, mu);
+	atomic_fetch_sub(&in_cond_wait, 1);
 	/* Whatever rc is, the wait has taken mu again. */
 	record_owner(mu, 0, __builtin_return_address(0));
 	return rc;
@@ -280,17 +292,31 @@ int __wrap_pthread_cond_wait(pthread_cond_t *cv, pthread_mutex_t *mu)
 /* Deadlines in this course are on CLOCK_MONOTONIC (src/clock.h). A timed
  * wait on a condition variable left on the realtime clock waits for the
  * wrong moment (and a clock step moves it): fail the test, whichever
- * thread waits. */
-static void require_monotonic(pthread_cond_t *cv)
+ * thread waits, and say what the wait would have done, since the test
+ * never sees it. */
+static void require_monotonic(pthread_cond_t *cv, const struct timespec *at)
 {
-	static const char msg[] =
-	    "ERROR: pthread_cond_timedwait on a condition variable on the realtime clock: deadlines "
-	    "are on CLOCK_MONOTONIC; create it with an attribute set by pthread_condattr_setclock("
-	    "&attr, CLOCK_MONOTONIC) (NULL or PTHREAD_COND_INITIALIZER mean realtime)\n";
 	long i = find_slot(cond_keys, cv, 0);
 	if (i >= 0 && atomic_load(&cond_monotonic[i]))
 		return;
-	if (write(STDOUT_FILENO, msg, sizeof(msg) - 1) < 0)
+	struct timespec wall;
+	clock_gettime(CLOCK_REALTIME, &wall);
+	double ahead = (double)(at->tv_sec - wall.tv_sec) + (double)(at->tv_nsec - wall.tv_nsec) / 1e9;
+	char when[128];
+	if (ahead <= 0)
+		snprintf(when, sizeof(when), "would have returned at once: read as a wall-clock date, its "
+			 "deadline passed %.0f years ago", -ahead / (365.25 * 86400));
+	else
+		snprintf(when, sizeof(when), "would have lasted %.3f s: read as a wall-clock date, its "
+			 "deadline is that far ahead", ahead);
+	char msg[512];
+	int len = snprintf(msg, sizeof(msg),
+			   "ERROR: pthread_cond_timedwait on a condition variable on the realtime clock: this "
+			   "wait %s. Deadlines are on CLOCK_MONOTONIC; create it with chan_cond_init, whose "
+			   "attribute is set by pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) (NULL or "
+			   "PTHREAD_COND_INITIALIZER mean realtime)\n",
+			   when);
+	if (write(STDOUT_FILENO, msg, (size_t)len < sizeof(msg) ? (size_t)len : sizeof(msg) - 1) < 0)
 		_exit(1);
 	_exit(1);
 }
@@ -298,9 +324,12 @@ static void require_monotonic(pthread_cond_t *cv)
 int __wrap_pthread_cond_timedwait(pthread_cond_t *cv, pthread_mutex_t *mu, const struct timespec *at)
 {
 	pthread_cond_t *volatile blocked_on_cond = cv;
-	require_monotonic(cv);
+	require_monotonic(cv, at);
+	cond_waits++;
 	forget_owner(mu);
+	atomic_fetch_add(&in_cond_wait, 1);
 	int rc = __real_pthread_cond_timedwait(blocked_on_cond, mu, at);
+	atomic_fetch_sub(&in_cond_wait, 1);
 	/* Whatever rc is, the wait has taken mu again. */
 	record_owner(mu, 0, __builtin_return_address(0));
 	return rc;
@@ -338,6 +367,7 @@ static struct tracked {
 	int joined;	  /* was joined: a second join of tid is a mistake */
 	pthread_t joiner; /* the thread inside pthread_join on it, when joining */
 	int joining;
+	int returned; /* its function has returned (the thread may not be joined yet) */
 } tracked[THREAD_SLOTS];
 /* Calls of pthread_join on a thread already joined, or on the caller itself. */
 static atomic_long joins_of_gone;
@@ -403,7 +433,7 @@ int harness_threads_unjoined(void *(*fn)(void *))
 	int n = 0;
 	track_lock();
 	for (int i = 0; i < THREAD_SLOTS; i++)
-		n += tracked[i].live && tracked[i].fn == fn;
+		n += tracked[i].live && (fn == NULL || tracked[i].fn == fn);
 	track_unlock();
 	return n;
 }
@@ -436,12 +466,29 @@ static int free_slot(void)
 	return -1;
 }
 
-static void track_created(pthread_t tid, void *(*fn)(void *))
+/* A slot for a thread about to be created to run fn, or -1 if all are
+ * taken. Taken before the thread exists, so that the thread can say it
+ * has returned even before its creator knows its id. */
+static int track_reserved(void *(*fn)(void *))
 {
 	track_lock();
 	int i = free_slot();
 	if (i >= 0)
-		tracked[i] = (struct tracked){.tid = tid, .fn = fn, .live = 1};
+		tracked[i] = (struct tracked){.fn = fn, .live = 1};
+	track_unlock();
+	return i;
+}
+
+/* The thread of slot i was created as tid (rc 0), or never was. */
+static void track_created(int i, pthread_t tid, int rc)
+{
+	if (i < 0)
+		return;
+	track_lock();
+	if (rc == 0)
+		tracked[i].tid = tid;
+	else
+		tracked[i] = (struct tracked){0};
 	track_unlock();
 }
 
@@ -464,11 +511,21 @@ static int tracked_slot(pthread_t tid)
 	return -1;
 }
 
+int harness_thread_returned(pthread_t t)
+{
+	track_lock();
+	int i = tracked_slot(t);
+	int returned = i < 0 || tracked[i].returned;
+	track_unlock();
+	return returned;
+}
+
 struct start {
 	void *(*fn)(void *);
 	void *arg;
 	uint64_t rng; /* the new thread's generator, drawn by its creator */
 	int held;     /* wait at the gate before running fn */
+	int slot;     /* its slot in tracked[], or -1 */
 };
 
 static void *trampoline(void *p)
@@ -486,7 +543,13 @@ static void *trampoline(void *p)
 		seed_thread(s.rng);
 		perturb(20, 100);
 	}
-	return s.fn(s.arg);
+	void *result = s.fn(s.arg);
+	if (s.slot >= 0) {
+		track_lock();
+		tracked[s.slot].returned = 1;
+		track_unlock();
+	}
+	return result;
 }
 
 /* Whether this start is the one armed to fail (then *err) or to hold;
@@ -519,22 +582,19 @@ int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(
 	int err = 0, held = 0;
 	if (armed(fn, &err, &held))
 		return err;
-	int rc;
-	if (!perturbing && !held) {
-		rc = __real_pthread_create(t, attr, fn, arg);
-	} else {
-		struct start *s = malloc(sizeof(*s));
-		if (s == NULL)
-			return EAGAIN;
-		*s = (struct start){fn, arg, perturbing ? mix(draw()) : 0, held};
-		rc = __real_pthread_create(t, attr, trampoline, s);
-		if (rc != 0)
-			free(s);
-		else
-			perturb(20, 100);
-	}
-	if (rc == 0)
-		track_created(*t, fn);
+	/* Every thread starts in the trampoline, which records when its
+	 * function returns (harness_thread_returned). */
+	struct start *s = malloc(sizeof(*s));
+	if (s == NULL)
+		return EAGAIN;
+	*s = (struct start){fn, arg, perturbing ? mix(draw()) : 0, held, track_reserved(fn)};
+	int slot = s->slot;
+	int rc = __real_pthread_create(t, attr, trampoline, s);
+	if (rc != 0)
+		free(s);
+	else if (perturbing)
+		perturb(20, 100);
+	track_created(slot, *t, rc);
 	return rc;
 }
 
@@ -567,6 +627,31 @@ int __wrap_pthread_join(pthread_t t, void **result)
 		tracked[i].joining = 0;
 	track_unlock();
 	return rc;
+}
+
+/* ---- what the calling thread has done ---------------------------------------- */
+
+long harness_cond_waits(void)
+{
+	return cond_waits;
+}
+
+long harness_mutex_locks(void)
+{
+	return mutex_locks;
+}
+
+long harness_threads_in_cond_wait(void)
+{
+	return atomic_load(&in_cond_wait);
+}
+
+double harness_thread_cpu_seconds(void)
+{
+	struct rusage u;
+	getrusage(RUSAGE_THREAD, &u);
+	return (double)u.ru_utime.tv_sec + (double)u.ru_utime.tv_usec / 1e6 + (double)u.ru_stime.tv_sec +
+	       (double)u.ru_stime.tv_usec / 1e6;
 }
 
 /* ---- condition variables alive ------------------------------------------------ */

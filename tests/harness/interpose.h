@@ -51,8 +51,14 @@ int harness_fail_pending(void);
  * around it fill. */
 void harness_hold_thread(void *(*fn)(void *));
 void harness_release_held(void);
-/* Threads started to run fn and not joined (yet). */
+/* Threads started to run fn and not joined (yet); fn NULL: any function
+ * (a thread that code under test starts for itself, by a function the
+ * test cannot name). */
 int harness_threads_unjoined(void *(*fn)(void *));
+/* 1 once the function of thread t has returned (or t was joined): a
+ * thread that is over, told apart from one that has not begun its work,
+ * without joining it. */
+int harness_thread_returned(pthread_t t);
 /* Calls of pthread_join on a thread that was joined already (or on the
  * caller itself): refused with ESRCH, and counted here. */
 int harness_joins_of_gone_threads(void);
@@ -66,6 +72,25 @@ long harness_conds_alive(void);
  * is freed. fn must not fail the test (it may run on any thread); it
  * records what it saw for the test to check. */
 void harness_before_cond_destroy(void (*fn)(void *), void *arg);
+
+/*
+ * What the calling thread has done, for the tests of how an operation
+ * waits: compare a reading before the operation with one after it.
+ */
+/* Waits on a condition variable (pthread_cond_wait or _timedwait) this
+ * thread has begun. Each one lets go of the mutex for a while: an
+ * operation that must be one critical section makes none. */
+long harness_cond_waits(void);
+/* Calls of pthread_mutex_lock and _trylock this thread has made: a wait
+ * that sleeps makes a few, one that spins round a loop more and more,
+ * however little of the processor a loaded machine gives it. */
+long harness_mutex_locks(void);
+/* Threads of the program inside a condition-variable wait right now:
+ * asleep, unless the wait is about to return. */
+long harness_threads_in_cond_wait(void);
+/* The CPU time this thread has used, user and system, in seconds: a
+ * thread that sleeps uses next to none, one that spins all it gets. */
+double harness_thread_cpu_seconds(void);
 
 /* From now on, every IPv6 socket this program opens starts with
  * IPV6_V6ONLY on, as on a machine whose net.ipv6.bindv6only is 1 (most

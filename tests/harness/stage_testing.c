@@ -8,6 +8,7 @@
 
 #include "chan_testing.h"
 #include "clock.h"
+#include "interpose.h"
 
 #include <stdatomic.h>
 #include <string.h>
@@ -113,9 +114,15 @@ struct worker_parking {
 	int senders; /* 1: wait for send_waiting, 0: recv_waiting */
 };
 
+/* Read from the threads themselves, not from r->running: running is 0
+ * also before workers that count themselves in as they start have
+ * begun, and "every worker returned" must be true when a message says it. */
 int workers_gone(struct stage_runner *r)
 {
-	return atomic_load(&r->running) == 0;
+	for (size_t i = 0; i < r->started; i++)
+		if (!harness_thread_returned(r->threads[i]))
+			return 0;
+	return 1;
 }
 
 static int worker_parked_or_gone(void *arg)

@@ -55,7 +55,7 @@ void *feed(void *arg);
  * (NULL: only count); returns how many. */
 long drain_out(struct stage_runner *r, atomic_int *seen, long n, const char *why);
 
-/* 1 once every worker of r has finished. */
+/* 1 once every worker r started has returned from stage_worker. */
 int workers_gone(struct stage_runner *r);
 
 /* Fails with `why` unless a worker of r blocks in ch; at once if every

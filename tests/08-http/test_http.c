@@ -217,6 +217,14 @@ static void test_parse_head_over_limit_is_431(void **state)
 		fail_msg("%d bytes without the end of a head gave %ld, want -431: stop reading at "
 			 "HTTP_MAX_HEAD",
 			 HTTP_MAX_HEAD + 64, got);
+	/* Exactly HTTP_MAX_HEAD bytes and still no end: the head cannot fit
+	 * any more, and the server's buffer is full, so "read more" would
+	 * only ever end in a closed connection. */
+	got = http_parse_request(big, HTTP_MAX_HEAD, &req);
+	if (got != -431)
+		fail_msg("exactly HTTP_MAX_HEAD (%d) bytes without the end of a head gave %ld, want -431: "
+			 "the head can no longer fit (len >= HTTP_MAX_HEAD, not >)",
+			 HTTP_MAX_HEAD, got);
 	/* A complete head one byte too long is refused as well. */
 	memcpy(big + HTTP_MAX_HEAD + 1 - 4, "\r\n\r\n", 4);
 	got = http_parse_request(big, HTTP_MAX_HEAD + 1, &req);
@@ -629,6 +637,14 @@ static void test_respond_head_has_same_headers_and_no_body(void **state)
 static void test_respond_unknown_path_is_404(void **state)
 {
 	(void)state;
+	/* A path that only begins like /metrics is another path. */
+	struct http_request near = request("GET", "/metricsXYZ", 1);
+	struct strbuf other = STRBUF_INIT;
+	int status = http_respond(&near, render_fixed, NULL, &other);
+	strbuf_free(&other);
+	if (status != 404)
+		fail_msg("GET /metricsXYZ got %d, want 404: compare the whole path (strcmp), not its start",
+			 status);
 	struct http_request req = request("GET", "/nope", 1);
 	struct strbuf out = STRBUF_INIT;
 	assert_int_equal(http_respond(&req, render_fixed, NULL, &out), 404);

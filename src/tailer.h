@@ -109,8 +109,9 @@ struct tailer {
  * each open file's unfinished last line is flushed. Without done, they
  * sleep instead. A chan_send on a
  * full out does not watch done: inside the pipeline the stages downstream
- * drain out until it closes, so that send always completes (lesson 12
- * builds a send that also listens to done).
+ * drain out until it closes, so that send always completes (lesson 13's
+ * pipeline_cancel closes out itself, and the blocked send then answers
+ * CHAN_CLOSED).
  */
 void *tailer_run(void *arg);
 /* end snippet */

@@ -328,7 +328,7 @@ static void test_stop_ends_an_endless_simulator_within_the_deadline(void **state
 	pipeline_free(&pl);
 }
 
-/* An abandon (lesson 11's pipeline_cancel, which logpipe runs on a second
+/* An abandon (lesson 13's pipeline_cancel, which logpipe runs on a second
  * SIGTERM) in mid-flow, with the stages in their own loops: what the
  * parser and the filter free because the channel after them was closed is
  * counted as discarded, so every line read is still accounted for. */

@@ -17,6 +17,16 @@ int arg_whole(const char *text, unsigned long long min, unsigned long long max, 
  * one: no sign, no spaces, nothing after it, not NaN. */
 int arg_decimal(const char *text, double min, double max, double *out);
 
+/* Says on stderr, after "prog: ", what getopt_long's answer c found wrong
+ * at argv[optind - 1]: a missing value (':', with ':' first in the
+ * optstring) or an unknown option (anything else). */
+void arg_getopt_error(const char *prog, int c, char **argv);
+
+/* After the options: 0 if no argument is left (optind == argc); otherwise
+ * says on stderr which one, after "prog: " and followed by " (hint)" when
+ * hint is not NULL, and returns -1. */
+int arg_none_left(const char *prog, int argc, char **argv, const char *hint);
+
 /* After a getopt_long loop that set bad when an option or its value was
  * wrong: 0 if bad is 0 and no argument is left over (optind == argc);
  * otherwise says on stderr which argument was wrong, after "prog: ", and

@@ -83,10 +83,8 @@ static int take_option(int c, char **argv, struct options *o)
 		usage(stdout);
 		return 1;
 	case ':':
-		fprintf(stderr, PROG ": %s needs a value\n", argv[optind - 1]);
-		return -1;
 	default:
-		fprintf(stderr, PROG ": unknown option %s\n", argv[optind - 1]);
+		arg_getopt_error(PROG, c, argv);
 		return -1;
 	}
 }
@@ -106,10 +104,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 	int c, rc = 0;
 	while (rc == 0 && (c = getopt_long(argc, argv, ":l:m:i:s:th", longs, NULL)) != -1)
 		rc = take_option(c, argv, o);
-	if (rc == 0 && optind < argc) {
-		fprintf(stderr, PROG ": unexpected argument '%s'\n", argv[optind]);
-		rc = -1;
-	}
+	if (rc == 0)
+		rc = arg_none_left(PROG, argc, argv, NULL);
 	if (rc < 0)
 		usage(stderr);
 	return rc < 0 ? 2 : rc;

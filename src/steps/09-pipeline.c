@@ -118,17 +118,13 @@ static int parse_args(int argc, char **argv, struct options *o)
 			usage(stdout);
 			return 1;
 		case ':':
-			fprintf(stderr, PROG ": %s needs a value\n", argv[optind - 1]);
-			goto bad;
 		default:
-			fprintf(stderr, PROG ": unknown option %s\n", argv[optind - 1]);
+			arg_getopt_error(PROG, c, argv);
 			goto bad;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, PROG ": unexpected argument '%s'\n", argv[optind]);
+	if (arg_none_left(PROG, argc, argv, NULL) != 0)
 		goto bad;
-	}
 	return 0;
 bad:
 	usage(stderr);

@@ -19,17 +19,26 @@ log=build/check
 mkdir -p "$log"
 
 # Each step says how long the one before it took: the budget is the sum.
+# A step that failed anything is named again at the end, so that the last
+# lines of a long log say where to look.
 step_start=""
+step_name=""
+step_failed=0
+failed_steps=""
 step() {
 	[ -n "$step_start" ] && printf '  (%ss)\n' "$(($(date +%s) - step_start))"
-	step_start=$(date +%s)
+	[ "$failed" -gt "$step_failed" ] && failed_steps="$failed_steps
+  $step_name ($((failed - step_failed)))"
+	step_start=$(date +%s) step_name=$1 step_failed=$failed
 	printf '\n== %s\n' "$1"
 }
 ok() { passed=$((passed + 1)); }
 bad() { failed=$((failed + 1)); echo "  FAILED: $1"; }
 
-# Adds the "N passed, M failed" of a grader run to ours.
-count() { # file
+# Adds the "N passed, M failed" of a grader run to ours, and names each
+# failed test (a quiet grade prints only the counts).
+count() { # file [results directory]
+	[ -n "${2:-}" ] && cat "$2"/*.tap "$2"/perturbed/*.tap 2>/dev/null | grep '^not ok' | sed 's/^/  FAILED: /'
 	line=$(tail -n 1 "$1")
 	p=$(echo "$line" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
 	f=$(echo "$line" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
@@ -70,7 +79,7 @@ for san in "" address thread; do
 	GRADE_QUIET=1 IMPL=solutions SANITIZE="$san" PERTURB="$perturb" sh src/tools/grade.sh \
 		>"$log/solutions-${san:-plain}.txt" 2>&1
 	cat "$log/solutions-${san:-plain}.txt"
-	count "$log/solutions-${san:-plain}.txt"
+	count "$log/solutions-${san:-plain}.txt" "build/results/${san:-plain}/solutions"
 done
 
 step "reference solutions under valgrind (memcheck, fewer messages)"
@@ -78,7 +87,7 @@ GRADE_QUIET=1 IMPL=solutions HARNESS_SCALE=2 GRADE_TIMEOUT=120 \
 	GRADE_RUNNER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
 	sh src/tools/grade.sh >"$log/solutions-valgrind.txt" 2>&1
 cat "$log/solutions-valgrind.txt"
-count "$log/solutions-valgrind.txt"
+count "$log/solutions-valgrind.txt" build/results/plain/solutions
 
 step "untouched exercises fail at once, each test saying NOT IMPLEMENTED"
 t0=$(date +%s)
@@ -390,5 +399,6 @@ fi
 
 step "done"
 printf 'make check took %ss\n' "$(($(date +%s) - start))"
+[ -n "$failed_steps" ] && printf 'failed in:%s\n' "$failed_steps"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

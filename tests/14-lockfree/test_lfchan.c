@@ -1,20 +1,23 @@
 /*
- * Lesson 14: the lock-free channel. Written against src/lfchan.h. Two race
+ * Lesson 14: the lock-free channel. Written against src/lfchan.h. Three race
  * windows are entered every time, not by luck: a send claimed and not yet
  * written (the test plays that sender itself, through the fields the
- * header defines), and the moment between a waiter's last look and its
- * sleep (the header's test hook, LFCHAN_TEST_HOOKS: the Makefile compiles
- * the lesson's code with it for this program only, and the given
- * last_look calls it).
+ * header defines); the moment between a waiter's last look and its sleep
+ * (the header's test hook, LFCHAN_TEST_HOOKS: the Makefile compiles the
+ * lesson's code with it for this program only, and the given last_look
+ * calls it); and a close between its read of tail and its write (the
+ * channel on a page whose writers the test holds, tests/harness/held.h).
  */
 #define LFCHAN_TEST_HOOKS
 #include "chan_testing.h" /* MSG, MSG_VALUE, assert_chan_status */
+#include "held.h"
 #include "interpose.h"     /* harness_thread_cpu_seconds */
 #include "lfchan.h"
 
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define L14 "lessons/14-lockfree/README.md"
 
@@ -432,6 +435,114 @@ static void test_a_send_claimed_before_close_is_still_received(void **state)
 	free_or_fail(ch);
 }
 
+/* ---- close: one read-modify-write ----------------------------------------- */
+
+static void *lfop_close(void *arg)
+{
+	struct lfop *op = arg;
+	op->status = lfchan_close(op->ch);
+	return NULL;
+}
+
+/* A copy of made (the channel lfchan_new returned, which shares its slots
+ * and is the one to free) on a page whose writers the test can hold
+ * between their read and their write (tests/harness/held.h). */
+static struct lfchan *on_held_page(const struct lfchan *made)
+{
+	struct lfchan *ch = held_map(sizeof(*ch));
+	memcpy(ch, made, sizeof(*ch));
+	return ch;
+}
+
+/* Starts a thread closing op->ch and, where writes can be held, waits
+ * until it is caught writing to the channel (n writers caught in all). */
+static void start_closer(struct harness_thread *t, struct lfop *op, struct lfchan *ch, int n)
+{
+	*op = (struct lfop){.ch = ch, .status = CHAN_NOTIMPL};
+	harness_thread_start(t, lfop_close, op);
+	if (HELD_WORKS && !held_wait_for_writers(n)) {
+		held_release();
+		fail_msg("lfchan_close wrote nothing to the channel within %ld ms: it must set mark_bit in "
+			 "tail",
+			 harness_wait_ms());
+	}
+}
+
+static void join_closer(struct harness_thread *t)
+{
+	if (!harness_thread_join_within(t, harness_wait_ms()))
+		fail_msg("lfchan_close did not return within %ld ms", harness_wait_ms());
+}
+
+/*
+ * The close is caught between its read of tail and its write; a send wins
+ * position 0 meanwhile, and then the close goes on. A close made of a load
+ * and a store writes back the tail it read, with the mark: tail moves back
+ * under the send, and a receiver that takes its message finds tail behind
+ * it for ever. One read-modify-write sees the send's change and keeps it.
+ */
+static void test_a_send_during_close_is_received_and_then_closed(void **state)
+{
+	(void)state;
+	struct lfchan *made = new_or_fail(4);
+	struct lfchan *ch = on_held_page(made);
+	struct harness_thread t;
+	struct lfop op;
+	if (HELD_WORKS)
+		held_hold(ch, sizeof(*ch));
+	start_closer(&t, &op, ch, 1);
+	held_unprotect();
+	/* Held: the close has not written tail yet, so the send goes in.
+	 * Without holding (sanitizers), either may come first. */
+	enum chan_status sent = lfchan_try_send(ch, MSG(1));
+	held_release();
+	join_closer(&t);
+	assert_chan_status(op.status, CHAN_OK);
+	if (HELD_WORKS)
+		assert_chan_status(sent, CHAN_OK);
+	void *got = NULL;
+	if (sent == CHAN_OK) {
+		assert_chan_status(lfchan_try_recv(ch, &got), CHAN_OK);
+		assert_ptr_equal(got, MSG(1));
+	}
+	enum chan_status rc = lfchan_try_recv(ch, &got);
+	held_unmap();
+	free_or_fail(made);
+	if (rc != CHAN_CLOSED)
+		fail_msg("a send won position 0 while lfchan_close had read tail and not yet written it; "
+			 "with that message received, lfchan_try_recv answered %s, not CHAN_CLOSED: close "
+			 "wrote back the tail it had read, plus the mark, moving tail back under the send, so "
+			 "tail never equals head | mark_bit. Set the mark with one read-modify-write "
+			 "(atomic_fetch_or), which cannot write over a change it did not see",
+			 chan_status_str(rc));
+}
+
+/* Two closes caught between their read of tail and their write, then let
+ * go together: one of them comes first, and the other must say so. */
+static void test_of_two_closes_at_once_one_answers_closed(void **state)
+{
+	(void)state;
+	struct lfchan *made = new_or_fail(4);
+	struct lfchan *ch = on_held_page(made);
+	struct harness_thread t[2];
+	struct lfop op[2];
+	if (HELD_WORKS)
+		held_hold(ch, sizeof(*ch));
+	start_closer(&t[0], &op[0], ch, 1);
+	start_closer(&t[1], &op[1], ch, 2);
+	held_release();
+	join_closer(&t[0]);
+	join_closer(&t[1]);
+	held_unmap();
+	free_or_fail(made);
+	if ((op[0].status == CHAN_OK) + (op[1].status == CHAN_OK) != 1 ||
+	    (op[0].status == CHAN_CLOSED) + (op[1].status == CHAN_CLOSED) != 1)
+		fail_msg("two closes at once answered %s and %s, not CHAN_OK once and CHAN_CLOSED once: "
+			 "both read tail unmarked before either wrote it. Set the mark with one "
+			 "read-modify-write (atomic_fetch_or) and answer from the value it returns",
+			 chan_status_str(op[0].status), chan_status_str(op[1].status));
+}
+
 /* ---- idle: no CPU -------------------------------------------------------- */
 
 #define IDLE_MS 600
@@ -643,6 +754,8 @@ int main(int argc, char **argv)
 	    HTEST(test_a_message_and_what_it_points_to_reach_the_receiver_whole, L14 "#memory-orders"),
 	    HTEST(test_close_lets_receivers_drain_then_says_closed, L14 "#build-it-2-close"),
 	    HTEST(test_a_send_claimed_before_close_is_still_received, L14 "#build-it-2-close"),
+	    HTEST(test_a_send_during_close_is_received_and_then_closed, L14 "#build-it-2-close"),
+	    HTEST(test_of_two_closes_at_once_one_answers_closed, L14 "#build-it-2-close"),
 	    HTEST(test_timed_recv_on_an_empty_channel_times_out, L14 "#build-it-3-sleeping-without-missing-a-wake-up"),
 	    HTEST(test_a_sleeping_receiver_wakes_for_a_message, L14 "#build-it-3-sleeping-without-missing-a-wake-up"),
 	    HTEST(test_a_sleeping_sender_wakes_for_room, L14 "#build-it-3-sleeping-without-missing-a-wake-up"),

@@ -390,7 +390,7 @@ static void test_a_wake_up_between_last_look_and_sleep_is_not_lost_sending(void 
  * there, for the protocol alone.
  */
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define MEETINGS 100
+#define MEETINGS 20
 #else
 #define MEETINGS 2000
 #endif

@@ -7,14 +7,16 @@
  * touched, and ThreadSanitizer still sees every real call, because
  * __real_NAME is the ordinary symbol that its runtime intercepts.
  *
- * Three things happen here:
+ * Four things happen here:
  *  - perturbation: with HARNESS_SEED set, random yields and short sleeps
  *    around the calls open the windows that a check-then-act race needs
  *    (rr's chaos mode does the same with the scheduler);
  *  - every mutex's owner and the place it was taken are recorded, so that
  *    the report of a hung test can name a lock that was never released;
  *  - every condition variable's clock is recorded, and a timed wait on one
- *    that runs on the realtime clock fails the test.
+ *    that runs on the realtime clock fails the test;
+ *  - a test may run a function of its own right after a chosen mutex is
+ *    unlocked (harness_after_unlock), in the window between two holds.
  * And socket is wrapped, so that a test can make every IPv6 socket start
  * IPv6-only, as on a machine whose net.ipv6.bindv6only is 1; and the
  * allocation functions, so that a test can make them fail.
@@ -240,10 +242,34 @@ int __wrap_pthread_mutex_trylock(pthread_mutex_t *mu)
 	return record_owner(mu, __real_pthread_mutex_trylock(mu), __builtin_return_address(0));
 }
 
+/* harness_after_unlock's hook: this thread's, so no other thread runs it. */
+static _Thread_local const pthread_mutex_t *after_unlock_mu;
+static _Thread_local void (*after_unlock_fn)(void *);
+static _Thread_local void *after_unlock_arg;
+static _Thread_local int in_after_unlock; /* 1 while the hook runs */
+
+void harness_after_unlock(const pthread_mutex_t *mu, void (*fn)(void *), void *arg)
+{
+	after_unlock_mu = mu;
+	after_unlock_arg = arg;
+	after_unlock_fn = fn;
+}
+
+static void run_after_unlock(const pthread_mutex_t *mu)
+{
+	if (after_unlock_fn == NULL || mu != after_unlock_mu || in_after_unlock)
+		return;
+	in_after_unlock = 1;
+	after_unlock_fn(after_unlock_arg);
+	in_after_unlock = 0;
+}
+
 int __wrap_pthread_mutex_unlock(pthread_mutex_t *mu)
 {
 	forget_owner(mu);
 	int rc = __real_pthread_mutex_unlock(mu);
+	if (rc == 0)
+		run_after_unlock(mu);
 	/* Right after an unlock is where another thread can slip in between
 	 * two critical sections that should have been one. */
 	perturb(5, 10);

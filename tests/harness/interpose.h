@@ -92,6 +92,16 @@ long harness_threads_in_cond_wait(void);
  * thread that sleeps uses next to none, one that spins all it gets. */
 double harness_thread_cpu_seconds(void);
 
+/*
+ * From now on, each time the calling thread unlocks mu, fn(arg) runs in
+ * that thread right after the unlock (not for the unlocks fn makes
+ * itself); fn NULL ends it. It is what another thread could do between two
+ * critical sections, done at the one moment that tells them apart from one
+ * hold of the lock: a window opened on purpose, not waited for. fn must not
+ * fail the test; it records what it did for the test to check.
+ */
+void harness_after_unlock(const pthread_mutex_t *mu, void (*fn)(void *), void *arg);
+
 /* From now on, every IPv6 socket this program opens starts with
  * IPV6_V6ONLY on, as on a machine whose net.ipv6.bindv6only is 1 (most
  * have 0): a server that wants IPv4 on its IPv6 socket must say so. */

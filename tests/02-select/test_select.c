@@ -48,6 +48,17 @@ static void *op_send_timed_held(void *arg)
 	return NULL;
 }
 
+/* Starts fn (a send of op->msg on op->ch, unbuffered and without a
+ * receiver) in t, and waits until it is parked waiting for its pickup. */
+static void start_parked_sender(struct harness_thread *t, void *(*fn)(void *), struct op *op)
+{
+	harness_thread_start(t, fn, op);
+	expect_parked(t, &op->ch, 1, PARKED_SENDING, &op->status,
+		      "chan_send on an unbuffered channel with no receiver",
+		      "it may return only once a receiver has taken the message: wait for the pickup in chan_after_send "
+		      "until taken >= ticket");
+}
+
 /* ---- deadlines ------------------------------------------------------------- */
 
 /*
@@ -131,11 +142,7 @@ static void test_unbuffered_send_blocks_until_a_receiver_takes_it(void **state)
 	struct chan *ch = chan_new_or_fail(0);
 	struct op op = {.ch = ch, .msg = MSG(7)};
 	struct harness_thread t;
-	harness_thread_start(&t, op_send, &op);
-	expect_parked(&t, &ch, 1, PARKED_SENDING, &op.status,
-		      "chan_send on an unbuffered channel with no receiver",
-		      "it may return only once a receiver has taken the message: wait for the pickup in chan_after_send "
-		      "until taken >= ticket");
+	start_parked_sender(&t, op_send, &op);
 	assert_false(harness_thread_done(&t));
 
 	void *got = NULL;
@@ -157,10 +164,7 @@ static void test_unbuffered_send_closed_before_pickup_is_not_delivered(void **st
 	struct chan *ch = chan_new_or_fail(0);
 	struct op op = {.ch = ch, .msg = MSG(7)};
 	struct harness_thread t;
-	harness_thread_start(&t, op_send, &op);
-	expect_parked(&t, &ch, 1, PARKED_SENDING, &op.status,
-		      "chan_send on an unbuffered channel with no receiver",
-		      "it may return only once a receiver has taken the message: wait for the pickup in chan_after_send");
+	start_parked_sender(&t, op_send, &op);
 
 	harness_on_hang("chan_close did not return while a sender waited for pickup");
 	assert_chan_status(chan_close(ch), CHAN_OK);
@@ -195,10 +199,7 @@ static void test_unbuffered_send_taken_then_closed_is_delivered(void **state)
 	struct chan *ch = chan_new_or_fail(0);
 	struct op op = {.ch = ch, .msg = MSG(7)};
 	struct harness_thread t;
-	harness_thread_start(&t, op_send_held, &op);
-	expect_parked(&t, &ch, 1, PARKED_SENDING, &op.status,
-		      "chan_send on an unbuffered channel with no receiver",
-		      "it may return only once a receiver has taken the message: wait for the pickup in chan_after_send");
+	start_parked_sender(&t, op_send_held, &op);
 
 	void *got = NULL;
 	harness_on_hang("chan_recv or chan_close did not return while a sender waited for its pickup");
@@ -1178,10 +1179,7 @@ static void test_select_takes_from_a_blocked_unbuffered_sender(void **state)
 	struct chan *ch = chan_new_or_fail(0);
 	struct op op = {.ch = ch, .msg = MSG(9)};
 	struct harness_thread t;
-	harness_thread_start(&t, op_send, &op);
-	expect_parked(&t, &ch, 1, PARKED_SENDING, &op.status,
-		      "chan_send on an unbuffered channel with no receiver",
-		      "it may return only once a receiver has taken the message: wait for the pickup in chan_after_send");
+	start_parked_sender(&t, op_send, &op);
 
 	struct chan *chans[2] = {quiet, ch};
 	size_t which = 99;

@@ -278,6 +278,8 @@ int __wrap_pthread_mutex_unlock(pthread_mutex_t *mu)
 
 /* ---- condition variables ---------------------------------------------------- */
 
+static void hold_wake_if_armed(pthread_mutex_t *mu);
+
 /* 1 for a condition variable initialised on CLOCK_MONOTONIC. Written at
  * pthread_cond_init, before the variable is shared. */
 static const void *_Atomic cond_keys[TABLE_SIZE];
@@ -311,6 +313,7 @@ int __wrap_pthread_cond_wait(pthread_cond_t *cv, pthread_mutex_t *mu)
 	atomic_fetch_add(&in_cond_wait, 1);
 	int rc = __real_pthread_cond_wait(blocked_on_cond, mu);
 	atomic_fetch_sub(&in_cond_wait, 1);
+	hold_wake_if_armed(mu);
 	/* Whatever rc is, the wait has taken mu again. */
 	record_owner(mu, 0, __builtin_return_address(0));
 	return rc;
@@ -357,6 +360,7 @@ int __wrap_pthread_cond_timedwait(pthread_cond_t *cv, pthread_mutex_t *mu, const
 	atomic_fetch_add(&in_cond_wait, 1);
 	int rc = __real_pthread_cond_timedwait(blocked_on_cond, mu, at);
 	atomic_fetch_sub(&in_cond_wait, 1);
+	hold_wake_if_armed(mu);
 	/* Whatever rc is, the wait has taken mu again. */
 	record_owner(mu, 0, __builtin_return_address(0));
 	return rc;
@@ -404,6 +408,8 @@ static int fail_err;
 static int (*fail_ready)(void *);
 static void *fail_arg;
 static void *(*hold_fn)(void *);
+static pthread_t hold_wake_tid; /* guarded by tracked_lock, with: */
+static int hold_wake_armed;
 
 static void track_lock(void)
 {
@@ -453,6 +459,47 @@ void harness_release_held(void)
 	gate_open = 1;
 	__real_pthread_cond_broadcast(&gate_cv);
 	__real_pthread_mutex_unlock(&gate_mu);
+}
+
+void harness_hold_wake(pthread_t t)
+{
+	track_lock();
+	hold_wake_tid = t;
+	hold_wake_armed = 1;
+	track_unlock();
+}
+
+/* 1 once the armed wake-up is held at the gate (protected by gate_mu). */
+static int wake_held;
+
+int harness_wake_held(void)
+{
+	__real_pthread_mutex_lock(&gate_mu);
+	int held = wake_held;
+	__real_pthread_mutex_unlock(&gate_mu);
+	return held;
+}
+
+/* Called by the wrapped waits as they return, mu taken again. A thread
+ * whose wake-up is armed to hold lets go of mu, waits at the gate and then
+ * takes mu back: for the program, a wake-up that lost the race for the
+ * mutex to every other thread until the test said so. */
+static void hold_wake_if_armed(pthread_mutex_t *mu)
+{
+	track_lock();
+	int hold = hold_wake_armed && pthread_equal(hold_wake_tid, pthread_self());
+	if (hold)
+		hold_wake_armed = 0;
+	track_unlock();
+	if (!hold)
+		return;
+	__real_pthread_mutex_unlock(mu);
+	__real_pthread_mutex_lock(&gate_mu);
+	wake_held = 1;
+	while (!gate_open)
+		__real_pthread_cond_wait(&gate_cv, &gate_mu);
+	__real_pthread_mutex_unlock(&gate_mu);
+	__real_pthread_mutex_lock(mu);
 }
 
 int harness_threads_unjoined(void *(*fn)(void *))

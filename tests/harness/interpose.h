@@ -51,6 +51,16 @@ int harness_fail_pending(void);
  * around it fill. */
 void harness_hold_thread(void *(*fn)(void *));
 void harness_release_held(void);
+/* The next condition-variable wait of thread t to return (woken, timed
+ * out or for no reason) holds before it returns: it lets go of the mutex
+ * again, waits until harness_release_held (the same gate, opened once),
+ * and takes the mutex back. To the program that is a wake-up whose thread
+ * lost the race for the mutex to every other thread, which can always
+ * happen: a test runs operations between a thread's wake-up and its next
+ * look at what it waited for. */
+void harness_hold_wake(pthread_t t);
+/* 1 once that wake-up is held (or was, and has been released). */
+int harness_wake_held(void);
 /* Threads started to run fn and not joined (yet); fn NULL: any function
  * (a thread that code under test starts for itself, by a function the
  * test cannot name). */

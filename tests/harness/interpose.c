@@ -7,16 +7,19 @@
  * touched, and ThreadSanitizer still sees every real call, because
  * __real_NAME is the ordinary symbol that its runtime intercepts.
  *
- * Three things happen here:
+ * Four things happen here:
  *  - perturbation: with HARNESS_SEED set, random yields and short sleeps
  *    around the calls open the windows that a check-then-act race needs
  *    (rr's chaos mode does the same with the scheduler);
  *  - every mutex's owner and the place it was taken are recorded, so that
  *    the report of a hung test can name a lock that was never released;
  *  - every condition variable's clock is recorded, and a timed wait on one
- *    that runs on the realtime clock fails the test.
+ *    that runs on the realtime clock fails the test;
+ *  - a test may run a function of its own right after a chosen mutex is
+ *    unlocked (harness_after_unlock), in the window between two holds.
  * And socket is wrapped, so that a test can make every IPv6 socket start
- * IPv6-only, as on a machine whose net.ipv6.bindv6only is 1.
+ * IPv6-only, as on a machine whose net.ipv6.bindv6only is 1; and the
+ * allocation functions, so that a test can make them fail.
  */
 #define _GNU_SOURCE
 #include "interpose.h"
@@ -239,10 +242,34 @@ int __wrap_pthread_mutex_trylock(pthread_mutex_t *mu)
 	return record_owner(mu, __real_pthread_mutex_trylock(mu), __builtin_return_address(0));
 }
 
+/* harness_after_unlock's hook: this thread's, so no other thread runs it. */
+static _Thread_local const pthread_mutex_t *after_unlock_mu;
+static _Thread_local void (*after_unlock_fn)(void *);
+static _Thread_local void *after_unlock_arg;
+static _Thread_local int in_after_unlock; /* 1 while the hook runs */
+
+void harness_after_unlock(const pthread_mutex_t *mu, void (*fn)(void *), void *arg)
+{
+	after_unlock_mu = mu;
+	after_unlock_arg = arg;
+	after_unlock_fn = fn;
+}
+
+static void run_after_unlock(const pthread_mutex_t *mu)
+{
+	if (after_unlock_fn == NULL || mu != after_unlock_mu || in_after_unlock)
+		return;
+	in_after_unlock = 1;
+	after_unlock_fn(after_unlock_arg);
+	in_after_unlock = 0;
+}
+
 int __wrap_pthread_mutex_unlock(pthread_mutex_t *mu)
 {
 	forget_owner(mu);
 	int rc = __real_pthread_mutex_unlock(mu);
+	if (rc == 0)
+		run_after_unlock(mu);
 	/* Right after an unlock is where another thread can slip in between
 	 * two critical sections that should have been one. */
 	perturb(5, 10);
@@ -250,6 +277,8 @@ int __wrap_pthread_mutex_unlock(pthread_mutex_t *mu)
 }
 
 /* ---- condition variables ---------------------------------------------------- */
+
+static void hold_wake_if_armed(pthread_mutex_t *mu);
 
 /* 1 for a condition variable initialised on CLOCK_MONOTONIC. Written at
  * pthread_cond_init, before the variable is shared. */
@@ -284,6 +313,7 @@ int __wrap_pthread_cond_wait(pthread_cond_t *cv, pthread_mutex_t *mu)
 	atomic_fetch_add(&in_cond_wait, 1);
 	int rc = __real_pthread_cond_wait(blocked_on_cond, mu);
 	atomic_fetch_sub(&in_cond_wait, 1);
+	hold_wake_if_armed(mu);
 	/* Whatever rc is, the wait has taken mu again. */
 	record_owner(mu, 0, __builtin_return_address(0));
 	return rc;
@@ -330,6 +360,7 @@ int __wrap_pthread_cond_timedwait(pthread_cond_t *cv, pthread_mutex_t *mu, const
 	atomic_fetch_add(&in_cond_wait, 1);
 	int rc = __real_pthread_cond_timedwait(blocked_on_cond, mu, at);
 	atomic_fetch_sub(&in_cond_wait, 1);
+	hold_wake_if_armed(mu);
 	/* Whatever rc is, the wait has taken mu again. */
 	record_owner(mu, 0, __builtin_return_address(0));
 	return rc;
@@ -377,6 +408,8 @@ static int fail_err;
 static int (*fail_ready)(void *);
 static void *fail_arg;
 static void *(*hold_fn)(void *);
+static pthread_t hold_wake_tid; /* guarded by tracked_lock, with: */
+static int hold_wake_armed;
 
 static void track_lock(void)
 {
@@ -426,6 +459,47 @@ void harness_release_held(void)
 	gate_open = 1;
 	__real_pthread_cond_broadcast(&gate_cv);
 	__real_pthread_mutex_unlock(&gate_mu);
+}
+
+void harness_hold_wake(pthread_t t)
+{
+	track_lock();
+	hold_wake_tid = t;
+	hold_wake_armed = 1;
+	track_unlock();
+}
+
+/* 1 once the armed wake-up is held at the gate (protected by gate_mu). */
+static int wake_held;
+
+int harness_wake_held(void)
+{
+	__real_pthread_mutex_lock(&gate_mu);
+	int held = wake_held;
+	__real_pthread_mutex_unlock(&gate_mu);
+	return held;
+}
+
+/* Called by the wrapped waits as they return, mu taken again. A thread
+ * whose wake-up is armed to hold lets go of mu, waits at the gate and then
+ * takes mu back: for the program, a wake-up that lost the race for the
+ * mutex to every other thread until the test said so. */
+static void hold_wake_if_armed(pthread_mutex_t *mu)
+{
+	track_lock();
+	int hold = hold_wake_armed && pthread_equal(hold_wake_tid, pthread_self());
+	if (hold)
+		hold_wake_armed = 0;
+	track_unlock();
+	if (!hold)
+		return;
+	__real_pthread_mutex_unlock(mu);
+	__real_pthread_mutex_lock(&gate_mu);
+	wake_held = 1;
+	while (!gate_open)
+		__real_pthread_cond_wait(&gate_cv, &gate_mu);
+	__real_pthread_mutex_unlock(&gate_mu);
+	__real_pthread_mutex_lock(mu);
 }
 
 int harness_threads_unjoined(void *(*fn)(void *))
@@ -708,4 +782,70 @@ int __wrap_socket(int domain, int type, int protocol)
 		return -1;
 	}
 	return fd;
+}
+
+/* ---- allocations -------------------------------------------------------------- */
+
+void *__real_malloc(size_t size);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *block, size_t size);
+char *__real_strdup(const char *s);
+char *__real_strndup(const char *s, size_t n);
+
+/* This thread's allocations left before they fail, or -1: none fails.
+ * Per thread, so that a test fails the allocations of the code it calls,
+ * never those of another thread the program runs. */
+static _Thread_local long allocations_left = -1;
+static _Thread_local long allocations_refused;
+
+void harness_fail_allocations_after(long granted)
+{
+	allocations_left = granted;
+	allocations_refused = 0;
+}
+
+long harness_allocations_restored(void)
+{
+	allocations_left = -1;
+	return allocations_refused;
+}
+
+/* 1 if this allocation must fail; errno is then ENOMEM. */
+static int allocation_refused(void)
+{
+	if (allocations_left < 0)
+		return 0;
+	if (allocations_left > 0) {
+		allocations_left--;
+		return 0;
+	}
+	allocations_refused++;
+	errno = ENOMEM;
+	return 1;
+}
+
+void *__wrap_malloc(size_t size)
+{
+	return allocation_refused() ? NULL : __real_malloc(size);
+}
+
+void *__wrap_calloc(size_t n, size_t size)
+{
+	return allocation_refused() ? NULL : __real_calloc(n, size);
+}
+
+/* A refused realloc leaves the block as it was, as a real failure does. */
+void *__wrap_realloc(void *block, size_t size)
+{
+	return allocation_refused() ? NULL : __real_realloc(block, size);
+}
+
+char *__wrap_strdup(const char *s)
+{
+	return allocation_refused() ? NULL : __real_strdup(s);
+}
+
+char *__wrap_strndup(const char *s, size_t n)
+{
+	return allocation_refused() ? NULL : __real_strndup(s, n);
 }

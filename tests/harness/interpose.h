@@ -51,6 +51,16 @@ int harness_fail_pending(void);
  * around it fill. */
 void harness_hold_thread(void *(*fn)(void *));
 void harness_release_held(void);
+/* The next condition-variable wait of thread t to return (woken, timed
+ * out or for no reason) holds before it returns: it lets go of the mutex
+ * again, waits until harness_release_held (the same gate, opened once),
+ * and takes the mutex back. To the program that is a wake-up whose thread
+ * lost the race for the mutex to every other thread, which can always
+ * happen: a test runs operations between a thread's wake-up and its next
+ * look at what it waited for. */
+void harness_hold_wake(pthread_t t);
+/* 1 once that wake-up is held (or was, and has been released). */
+int harness_wake_held(void);
 /* Threads started to run fn and not joined (yet); fn NULL: any function
  * (a thread that code under test starts for itself, by a function the
  * test cannot name). */
@@ -92,9 +102,34 @@ long harness_threads_in_cond_wait(void);
  * thread that sleeps uses next to none, one that spins all it gets. */
 double harness_thread_cpu_seconds(void);
 
+/*
+ * From now on, each time the calling thread unlocks mu, fn(arg) runs in
+ * that thread right after the unlock (not for the unlocks fn makes
+ * itself); fn NULL ends it. It is what another thread could do between two
+ * critical sections, done at the one moment that tells them apart from one
+ * hold of the lock: a window opened on purpose, not waited for. fn must not
+ * fail the test; it records what it did for the test to check.
+ */
+void harness_after_unlock(const pthread_mutex_t *mu, void (*fn)(void *), void *arg);
+
 /* From now on, every IPv6 socket this program opens starts with
  * IPV6_V6ONLY on, as on a machine whose net.ipv6.bindv6only is 1 (most
  * have 0): a server that wants IPv4 on its IPv6 socket must say so. */
 void harness_ipv6_only_by_default(void);
+
+/*
+ * Out of memory, on demand. malloc, calloc, realloc, strdup and strndup
+ * are wrapped too: after harness_fail_allocations_after(granted), the
+ * calling thread's next `granted` allocations succeed and every one after
+ * them returns NULL with errno ENOMEM, as a real failure does, until
+ * harness_allocations_restored. Only the course's code and the tests are
+ * wrapped: cJSON and the C library allocate as usual. No impossible size
+ * reaches the out-of-memory path of code that allocates a few small
+ * blocks (an entry and its strings); this does, one allocation at a time.
+ */
+void harness_fail_allocations_after(long granted);
+/* Allocations succeed again; returns how many were refused since the call
+ * above (0: the code made no more than `granted`). */
+long harness_allocations_restored(void);
 
 #endif

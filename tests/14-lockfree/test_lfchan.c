@@ -439,8 +439,7 @@ static int round_done_within(struct meeting *m, long r, long ms)
 static void test_a_send_meeting_a_receiver_going_to_sleep_wakes_it(void **state)
 {
 	(void)state;
-	long rounds = harness_seed() != 0 ? MEETINGS / 20 : harness_scale(MEETINGS);
-	struct meeting m = {.ch = new_or_fail(1), .rounds = rounds};
+	struct meeting m = {.ch = new_or_fail(1), .rounds = harness_scale_capped(MEETINGS, MEETINGS / 20)};
 	lfchan_test_sleep_at_once = 1;
 	struct harness_thread t;
 	harness_thread_start(&t, meet_as_receiver, &m);

@@ -58,7 +58,9 @@ int held_writers(void);
  * not within the deadline. */
 int held_wait_for_writers(int n);
 
-/* Releases the writers, unmaps the memory and restores SIGSEGV. */
+/* Releases the writers, unmaps the memory and restores SIGSEGV. Call it
+ * once the writers have finished (joined): one still in the handler would
+ * fault again on memory that is gone. */
 void held_unmap(void);
 
 #endif

@@ -383,7 +383,7 @@ static void test_a_wake_up_between_last_look_and_sleep_is_not_lost_sending(void 
  * about one round in a hundred loses its wake-up here (a virtual machine
  * on two cores, heavily loaded), but only while the two threads truly run
  * at once, which a loaded machine does not promise: 2000 rounds found one
- * in 19 runs of 20. So the test can fail a missing fence, and never fails
+ * in 39 runs of 40. So the test can fail a missing fence, and never fails
  * a correct channel, but it is no proof (the lesson says what is).
  * ThreadSanitizer does not model the fence, and under a sanitizer, a
  * perturbed run or valgrind the threads are slowed apart: a few rounds

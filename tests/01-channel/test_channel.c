@@ -383,18 +383,12 @@ static void test_timed_waits_last_until_their_deadline(void **state)
 /* Four producers send the numbers 1..total through one channel of
  * capacity cap to four consumers, with lesson 01's chan_send and chan_recv
  * (the engine of src/traffic.h, which lesson 01's program runs too). */
-static void run_traffic(size_t cap, long total)
+static void run_traffic(size_t cap, unsigned long long total)
 {
 	harness_on_hang("the producers and consumers stopped making progress: a lost wake-up? "
 			"Check that every send signals not_empty and every receive signals not_full, "
 			"and that each wait is in a while loop");
-	struct traffic t = {.prog = "test_channel",
-			    .hint = "make test LESSON=01",
-			    .capacity = cap,
-			    .producers = 4,
-			    .consumers = 4,
-			    .messages = (unsigned long long)total,
-			    .batch = 1};
+	struct traffic t = {.capacity = cap, .producers = 4, .consumers = 4, .messages = total, .batch = 1};
 	expect_traffic_exactly_once(&t, "A thread woken from its wait must re-check its condition in a "
 					"while loop, not carry on: a receive that runs when the buffer is "
 					"empty (an `if` instead of a `while` around the wait) does this");
@@ -403,7 +397,7 @@ static void run_traffic(size_t cap, long total)
 static void test_4x4_threads_move_a_million_messages_exactly_once(void **state)
 {
 	(void)state;
-	run_traffic(64, harness_scale(1000000));
+	run_traffic(64, (unsigned long long)harness_scale(1000000));
 }
 
 static void test_4x4_threads_through_one_slot_exactly_once(void **state)
@@ -411,7 +405,7 @@ static void test_4x4_threads_through_one_slot_exactly_once(void **state)
 	(void)state;
 	/* Capacity 1 makes every operation contend: the case where a thread
 	 * woken from its wait finds that another one got there first. */
-	run_traffic(1, harness_scale(20000));
+	run_traffic(1, (unsigned long long)harness_scale(20000));
 }
 
 /*

@@ -199,13 +199,8 @@ static void test_unbuffered_2x2_threads_exactly_once(void **state)
 			"chan_after_recv must wake every sender on not_full (broadcast), not one; the "
 			"pickup wait must re-check taken >= ticket in a while loop");
 	long total = harness_scale(20000);
-	struct traffic t = {.prog = "test_select",
-			    .hint = "make test LESSON=02",
-			    .capacity = 0,
-			    .producers = 2,
-			    .consumers = 2,
-			    .messages = (unsigned long long)(total < 2 ? 2 : total),
-			    .batch = 1};
+	unsigned long long n = total < 2 ? 2 : (unsigned long long)total;
+	struct traffic t = {.capacity = 0, .producers = 2, .consumers = 2, .messages = n, .batch = 1};
 	expect_traffic_exactly_once(&t, "A send must wait for pickup, a receive with no deadline must not "
 					"time out, and a send must not return CHAN_OK before its own "
 					"message (ticket) was taken");

@@ -432,14 +432,8 @@ static void test_2x2_threads_move_every_batch_exactly_once(void **state)
 	harness_on_hang("two producers and two consumers of batches stopped moving: look for a wait whose "
 			"wake-up never comes (a batch must wake as many threads as it has messages or slots "
 			"for)");
-	struct traffic t = {.prog = "test_batches",
-			    .hint = "make test LESSON=11",
-			    .capacity = 16,
-			    .producers = 2,
-			    .consumers = 2,
-			    .messages = (unsigned long long)harness_scale(100000),
-			    .batch = 17,
-			    .mixed = 1};
+	unsigned long long n = (unsigned long long)harness_scale(100000);
+	struct traffic t = {.capacity = 16, .producers = 2, .consumers = 2, .messages = n, .batch = 17, .mixed = 1};
 	expect_traffic_exactly_once(&t, "Each batch must move whole or in part under one lock, each "
 					"sender's messages keeping their order, and *sent must say how many "
 					"went");

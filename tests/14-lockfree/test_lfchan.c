@@ -548,14 +548,8 @@ static void test_8x8_threads_exactly_once_across_many_laps(void **state)
 	(void)state;
 	harness_on_hang("8 producers and 8 consumers stopped: a lost wake-up, or a slot that never becomes "
 			"ready (a stamp written with the wrong lap)?");
-	struct traffic t = {.prog = "test_lfchan",
-			    .hint = "make test LESSON=14",
-			    .capacity = 3,
-			    .producers = 8,
-			    .consumers = 8,
-			    .messages = (unsigned long long)harness_scale(60000),
-			    .batch = 1,
-			    .lockfree = 1};
+	unsigned long long n = (unsigned long long)harness_scale(60000);
+	struct traffic t = {.capacity = 3, .producers = 8, .consumers = 8, .messages = n, .batch = 1, .lockfree = 1};
 	expect_traffic_exactly_once(&t, "Two threads won one position, or a slot was reused before its "
 					"reader was done?");
 }

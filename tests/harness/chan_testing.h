@@ -53,8 +53,8 @@ void assert_slot_empty(struct chan *ch, const char *why);
 
 /*
  * Runs t (src/traffic.h: producers send the numbers 1..t->messages through
- * one channel to consumers; t->prog and t->hint name the test in the
- * engine's own messages) and fails the test unless every send and close
+ * one channel to consumers; t->prog and t->hint are not read) and fails
+ * the test unless every send and close
  * returned CHAN_OK, every consumer's loop ended with CHAN_CLOSED, every
  * number arrived exactly once, each producer's in order, and the channel
  * was free to free at the end. `mistake`, the likely cause, ends the

@@ -136,8 +136,8 @@ static enum chan_status pace_and_send(struct source *s, const struct timespec *a
 {
 	void *msg;
 	enum chan_status rc = chan_recv_until(s->done, &msg, at);
-	if (rc != CHAN_TIMEOUT) /* nothing is ever sent on done */
-		return rc == CHAN_OK ? CHAN_EINVAL : rc;
+	if (rc != CHAN_TIMEOUT) /* nobody sends on done: a message there means stop too */
+		return rc == CHAN_OK ? CHAN_CLOSED : rc;
 	struct timespec began = clock_now();
 	while ((rc = chan_send_timed(s->out, (void *)(uintptr_t)seq, SEND_SLICE_MS)) == CHAN_TIMEOUT &&
 	       (rc = chan_try_recv(s->done, &msg)) == CHAN_WOULDBLOCK)

@@ -540,96 +540,18 @@ static void test_a_message_and_what_it_points_to_reach_the_receiver_whole(void *
 
 /*
  * Exactly once, across many laps: 8 producers and 8 consumers through 3
- * slots. Producer k sends k+1, k+1+8, ...; each consumer checks that each
- * producer's numbers come in increasing order and adds up what it got; the
- * sums and sums of squares of all consumers must be those of 1..n.
+ * slots, with lfchan_send and lfchan_recv (the engine of src/traffic.h,
+ * which lesson 14's program runs too).
  */
-#define SIDE 8
-
-struct stress {
-	struct lfchan *ch;
-	long n;
-	_Atomic int producers_left;
-};
-
-struct stress_thread {
-	struct stress *s;
-	long k; /* producer number */
-	unsigned long long count, sum, squares, out_of_order;
-	enum chan_status rc;
-};
-
-static void *stress_produce(void *arg)
-{
-	struct stress_thread *p = arg;
-	p->rc = CHAN_OK;
-	for (long v = p->k + 1; v <= p->s->n && p->rc == CHAN_OK; v += SIDE)
-		p->rc = lfchan_send(p->s->ch, MSG(v));
-	if (atomic_fetch_sub(&p->s->producers_left, 1) == 1)
-		lfchan_close(p->s->ch);
-	return NULL;
-}
-
-static void *stress_consume(void *arg)
-{
-	struct stress_thread *c = arg;
-	unsigned long long last[SIDE] = {0};
-	void *got = NULL;
-	while ((c->rc = lfchan_recv(c->s->ch, &got)) == CHAN_OK) {
-		unsigned long long v = MSG_VALUE(got);
-		if (v == 0 || v > (unsigned long long)c->s->n) {
-			c->out_of_order++;
-			continue;
-		}
-		unsigned long long *l = &last[(v - 1) % SIDE];
-		c->out_of_order += v <= *l;
-		*l = v;
-		c->count++;
-		c->sum += v;
-		c->squares += v * v;
-	}
-	return NULL;
-}
-
 static void test_8x8_threads_exactly_once_across_many_laps(void **state)
 {
 	(void)state;
-	struct stress s = {.ch = new_or_fail(3), .n = harness_scale(60000)};
-	atomic_init(&s.producers_left, SIDE);
-	struct stress_thread prod[SIDE], cons[SIDE];
-	struct harness_thread tp[SIDE], tc[SIDE];
 	harness_on_hang("8 producers and 8 consumers stopped: a lost wake-up, or a slot that never becomes "
 			"ready (a stamp written with the wrong lap)?");
-	for (int i = 0; i < SIDE; i++) {
-		cons[i] = (struct stress_thread){.s = &s};
-		prod[i] = (struct stress_thread){.s = &s, .k = i};
-		harness_thread_start(&tc[i], stress_consume, &cons[i]);
-		harness_thread_start(&tp[i], stress_produce, &prod[i]);
-	}
-	unsigned long long count = 0, sum = 0, squares = 0, want_squares = 0, disorder = 0;
-	for (int i = 0; i < SIDE; i++) {
-		if (!harness_thread_join_within(&tp[i], 60000) || !harness_thread_join_within(&tc[i], 60000))
-			fail_msg("a thread did not finish");
-		assert_chan_status(prod[i].rc, CHAN_OK);
-		assert_chan_status(cons[i].rc, CHAN_CLOSED);
-		count += cons[i].count;
-		sum += cons[i].sum;
-		squares += cons[i].squares;
-		disorder += cons[i].out_of_order;
-	}
-	for (unsigned long long v = 1; v <= (unsigned long long)s.n; v++)
-		want_squares += v * v;
-	unsigned long long n = (unsigned long long)s.n;
-	if (count != n || sum != n * (n + 1) / 2 || squares != want_squares)
-		fail_msg("received %llu messages summing to %llu (expected %llu summing to %llu%s): "
-			 "messages were lost or duplicated; two threads won one position, or a slot was "
-			 "reused before its reader was done",
-			 count, sum, n, n * (n + 1) / 2, squares != want_squares ? ", squares differ too" : "");
-	if (disorder != 0)
-		fail_msg("%llu messages came after a later one from the same producer (or were not "
-			 "numbers 1..%llu at all)",
-			 disorder, n);
-	free_or_fail(s.ch);
+	unsigned long long n = (unsigned long long)harness_scale(60000);
+	struct traffic t = {.capacity = 3, .producers = 8, .consumers = 8, .messages = n, .batch = 1, .lockfree = 1};
+	expect_traffic_exactly_once(&t, "Two threads won one position, or a slot was reused before its "
+					"reader was done?");
 }
 
 int main(int argc, char **argv)

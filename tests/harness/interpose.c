@@ -7,14 +7,16 @@
  * touched, and ThreadSanitizer still sees every real call, because
  * __real_NAME is the ordinary symbol that its runtime intercepts.
  *
- * Three things happen here:
+ * Four things happen here:
  *  - perturbation: with HARNESS_SEED set, random yields and short sleeps
  *    around the calls open the windows that a check-then-act race needs
  *    (rr's chaos mode does the same with the scheduler);
  *  - every mutex's owner and the place it was taken are recorded, so that
  *    the report of a hung test can name a lock that was never released;
  *  - every condition variable's clock is recorded, and a timed wait on one
- *    that runs on the realtime clock fails the test.
+ *    that runs on the realtime clock fails the test;
+ *  - a test may run a function of its own right after a chosen mutex is
+ *    unlocked (harness_after_unlock), in the window between two holds.
  * And socket is wrapped, so that a test can make every IPv6 socket start
  * IPv6-only, as on a machine whose net.ipv6.bindv6only is 1, and count the
  * sockets opened; pthread_mutex_destroy, for a look around as a chosen
@@ -242,10 +244,34 @@ int __wrap_pthread_mutex_trylock(pthread_mutex_t *mu)
 	return record_owner(mu, __real_pthread_mutex_trylock(mu), __builtin_return_address(0));
 }
 
+/* harness_after_unlock's hook: this thread's, so no other thread runs it. */
+static _Thread_local const pthread_mutex_t *after_unlock_mu;
+static _Thread_local void (*after_unlock_fn)(void *);
+static _Thread_local void *after_unlock_arg;
+static _Thread_local int in_after_unlock; /* 1 while the hook runs */
+
+void harness_after_unlock(const pthread_mutex_t *mu, void (*fn)(void *), void *arg)
+{
+	after_unlock_mu = mu;
+	after_unlock_arg = arg;
+	after_unlock_fn = fn;
+}
+
+static void run_after_unlock(const pthread_mutex_t *mu)
+{
+	if (after_unlock_fn == NULL || mu != after_unlock_mu || in_after_unlock)
+		return;
+	in_after_unlock = 1;
+	after_unlock_fn(after_unlock_arg);
+	in_after_unlock = 0;
+}
+
 int __wrap_pthread_mutex_unlock(pthread_mutex_t *mu)
 {
 	forget_owner(mu);
 	int rc = __real_pthread_mutex_unlock(mu);
+	if (rc == 0)
+		run_after_unlock(mu);
 	/* Right after an unlock is where another thread can slip in between
 	 * two critical sections that should have been one. */
 	perturb(5, 10);
@@ -253,6 +279,8 @@ int __wrap_pthread_mutex_unlock(pthread_mutex_t *mu)
 }
 
 /* ---- condition variables ---------------------------------------------------- */
+
+static void hold_wake_if_armed(pthread_mutex_t *mu);
 
 /* 1 for a condition variable initialised on CLOCK_MONOTONIC. Written at
  * pthread_cond_init, before the variable is shared. */
@@ -287,6 +315,7 @@ int __wrap_pthread_cond_wait(pthread_cond_t *cv, pthread_mutex_t *mu)
 	atomic_fetch_add(&in_cond_wait, 1);
 	int rc = __real_pthread_cond_wait(blocked_on_cond, mu);
 	atomic_fetch_sub(&in_cond_wait, 1);
+	hold_wake_if_armed(mu);
 	/* Whatever rc is, the wait has taken mu again. */
 	record_owner(mu, 0, __builtin_return_address(0));
 	return rc;
@@ -333,6 +362,7 @@ int __wrap_pthread_cond_timedwait(pthread_cond_t *cv, pthread_mutex_t *mu, const
 	atomic_fetch_add(&in_cond_wait, 1);
 	int rc = __real_pthread_cond_timedwait(blocked_on_cond, mu, at);
 	atomic_fetch_sub(&in_cond_wait, 1);
+	hold_wake_if_armed(mu);
 	/* Whatever rc is, the wait has taken mu again. */
 	record_owner(mu, 0, __builtin_return_address(0));
 	return rc;
@@ -382,6 +412,8 @@ static int fail_err;
 static int (*fail_ready)(void *);
 static void *fail_arg;
 static void *(*hold_fn)(void *);
+static pthread_t hold_wake_tid; /* guarded by tracked_lock, with: */
+static int hold_wake_armed;
 
 static void track_lock(void)
 {
@@ -442,6 +474,47 @@ void harness_release_held(void)
 	gate_open = 1;
 	__real_pthread_cond_broadcast(&gate_cv);
 	__real_pthread_mutex_unlock(&gate_mu);
+}
+
+void harness_hold_wake(pthread_t t)
+{
+	track_lock();
+	hold_wake_tid = t;
+	hold_wake_armed = 1;
+	track_unlock();
+}
+
+/* 1 once the armed wake-up is held at the gate (protected by gate_mu). */
+static int wake_held;
+
+int harness_wake_held(void)
+{
+	__real_pthread_mutex_lock(&gate_mu);
+	int held = wake_held;
+	__real_pthread_mutex_unlock(&gate_mu);
+	return held;
+}
+
+/* Called by the wrapped waits as they return, mu taken again. A thread
+ * whose wake-up is armed to hold lets go of mu, waits at the gate and then
+ * takes mu back: for the program, a wake-up that lost the race for the
+ * mutex to every other thread until the test said so. */
+static void hold_wake_if_armed(pthread_mutex_t *mu)
+{
+	track_lock();
+	int hold = hold_wake_armed && pthread_equal(hold_wake_tid, pthread_self());
+	if (hold)
+		hold_wake_armed = 0;
+	track_unlock();
+	if (!hold)
+		return;
+	__real_pthread_mutex_unlock(mu);
+	__real_pthread_mutex_lock(&gate_mu);
+	wake_held = 1;
+	while (!gate_open)
+		__real_pthread_cond_wait(&gate_cv, &gate_mu);
+	__real_pthread_mutex_unlock(&gate_mu);
+	__real_pthread_mutex_lock(mu);
 }
 
 int harness_threads_unjoined(void *(*fn)(void *))

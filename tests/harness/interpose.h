@@ -57,6 +57,16 @@ int harness_fail_pending(void);
  * around it fill. */
 void harness_hold_thread(void *(*fn)(void *));
 void harness_release_held(void);
+/* The next condition-variable wait of thread t to return (woken, timed
+ * out or for no reason) holds before it returns: it lets go of the mutex
+ * again, waits until harness_release_held (the same gate, opened once),
+ * and takes the mutex back. To the program that is a wake-up whose thread
+ * lost the race for the mutex to every other thread, which can always
+ * happen: a test runs operations between a thread's wake-up and its next
+ * look at what it waited for. */
+void harness_hold_wake(pthread_t t);
+/* 1 once that wake-up is held (or was, and has been released). */
+int harness_wake_held(void);
 /* Threads started to run fn and not joined (yet); fn NULL: any function
  * (a thread that code under test starts for itself, by a function the
  * test cannot name). */
@@ -101,6 +111,16 @@ long harness_threads_in_cond_wait(void);
 /* The CPU time this thread has used, user and system, in seconds: a
  * thread that sleeps uses next to none, one that spins all it gets. */
 double harness_thread_cpu_seconds(void);
+
+/*
+ * From now on, each time the calling thread unlocks mu, fn(arg) runs in
+ * that thread right after the unlock (not for the unlocks fn makes
+ * itself); fn NULL ends it. It is what another thread could do between two
+ * critical sections, done at the one moment that tells them apart from one
+ * hold of the lock: a window opened on purpose, not waited for. fn must not
+ * fail the test; it records what it did for the test to check.
+ */
+void harness_after_unlock(const pthread_mutex_t *mu, void (*fn)(void *), void *arg);
 
 /* From now on, every IPv6 socket this program opens starts with
  * IPV6_V6ONLY on, as on a machine whose net.ipv6.bindv6only is 1 (most

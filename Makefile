@@ -64,10 +64,11 @@ HARNESS_SRCS := $(wildcard tests/harness/*.c)
 # as a chosen mutex is destroyed, and a thread start made to fail or to
 # hold (interpose.h); socket, so that a test can make IPv6 sockets start
 # as a machine with bindv6only=1 makes them, and count the sockets opened;
-# and the allocation functions, so that a test can make them fail.
+# the allocation functions, so that a test can make them fail; and
+# clock_gettime, so that a test can move one thread's clock ahead.
 TEST_WRAP := $(foreach f,mutex_lock mutex_trylock mutex_unlock cond_init cond_wait cond_timedwait \
 	cond_signal cond_broadcast cond_destroy mutex_destroy create join,-Wl,--wrap=pthread_$f) -Wl,--wrap=socket \
-	$(foreach f,malloc calloc realloc strdup strndup,-Wl,--wrap=$f)
+	$(foreach f,malloc calloc realloc strdup strndup,-Wl,--wrap=$f) -Wl,--wrap=clock_gettime
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 # When lesson $2 is graded, lesson $1's code comes from IMPL if $1 is $2,

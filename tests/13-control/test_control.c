@@ -7,6 +7,7 @@
 #include "chan_testing.h"
 #include "clock.h"
 #include "held.h"
+#include "interpose.h"
 #include "metrics.h"
 #include "pipeline.h"
 #include "stage.h"
@@ -131,6 +132,31 @@ static void test_two_workers_adding_at_once_lose_no_wait(void **state)
 			 waited_ms, recv_ms);
 }
 
+/* A single wait of 5 s: more nanoseconds than 32 bits hold (4.29 s). The
+ * worker's clock is moved 5 s ahead while it waits (harness_clock_ahead),
+ * so the wait lasts 5 s to the worker and a few milliseconds to the test. */
+static void test_a_wait_of_5_seconds_is_counted_whole(void **state)
+{
+	(void)state;
+	struct stage_runner r;
+	struct work w;
+	runner_init(&r, &w, 4, 4, 8, 1);
+	runner_start(&r);
+	expect_worker_parked(&r, r.in, 0, "a worker on an empty in must wait in chan_recv_many");
+	harness_clock_ahead(r.threads[0], 5.0);
+	assert_chan_status(chan_close(r.in), CHAN_OK);
+	drain_out(&r, NULL, 1, "out was never closed after in was closed and drained");
+	join_runner(&r);
+	harness_clock_ahead(r.threads[0], 0);
+	double recv_s = (double)atomic_load(&r.recv_ns) / 1e9;
+	runner_free(&r);
+	if (recv_s < 5.0)
+		fail_msg("the worker waited in chan_recv_many for 5 s by its clock, but recv_ns says %.3f s: "
+			 "a count of nanoseconds past 4.29 s does not fit in 32 bits (an unsigned int); "
+			 "convert the seconds to the total's own type, unsigned long long",
+			 recv_s);
+}
+
 /* Fails unless the exposition has (want 1) or lacks (want 0) the text
  * line (a whole line when it ends in a newline, else the start of one);
  * prints the exposition when it fails. */
@@ -250,26 +276,35 @@ static void test_a_cancelled_worker_stops_before_its_next_batch(void **state)
 	/* Nobody reads out (capacity 1): the worker's first batch of 4 sticks. */
 	expect_worker_parked(&r, r.out, 1,
 			     "a worker with 4 results for an out of capacity 1 must wait to send");
-	/* What pipeline_cancel does: cancel, then the channels. */
+	/* What pipeline_cancel does (test_pipeline_cancel_closes_cancel_first
+	 * checks the order). */
 	assert_chan_status(chan_close(r.cancel), CHAN_OK);
 	assert_chan_status(chan_close(r.in), CHAN_OK);
 	assert_chan_status(chan_close(r.out), CHAN_OK);
 	harness_on_hang("a cancelled worker went on: check the cancel channel before each batch");
 	join_runner(&r);
 	unsigned long stepped = atomic_load(&w.stepped), discarded = atomic_load(&w.discarded);
+	void *msg;
+	long left = 0;
+	while (chan_try_recv(r.in, &msg) == CHAN_OK)
+		left++;
+	while (chan_try_recv(r.out, &msg) == CHAN_OK)
+		;
 	if (stepped != 4)
-		fail_msg(
-		    "the worker stepped %lu items, expected 4: once cancel is closed a worker stops before "
-		    "its next batch (36 items were still in in; a closed in would have handed them all "
-		    "over)",
-		    stepped);
+		fail_msg("the worker stepped %lu items, expected 4, and left %ld in in, expected 36: once "
+			 "cancel is closed a worker stops before its next batch (a closed in still hands "
+			 "over everything it holds)",
+			 stepped, left);
+	if (left != 36)
+		fail_msg("the worker left %ld items in in, expected 36: %ld were taken from in after cancel "
+			 "was closed and never stepped. Once cancel is closed, stage_recv must receive "
+			 "nothing: look at cancel before chan_recv_many, since a batch received and then "
+			 "dropped is lost",
+			 left, 36 - left);
 	if (discarded != 3)
 		fail_msg("%lu results were discarded, expected 3 (out took 1 of the batch of 4 before it was "
 			 "closed)",
 			 discarded);
-	void *msg;
-	while (chan_try_recv(r.out, &msg) == CHAN_OK)
-		;
 	chan_free(r.cancel);
 	runner_free(&r);
 }
@@ -325,8 +360,8 @@ static void test_cancel_stops_a_pipeline_stuck_behind_a_slow_stage(void **state)
 	pipeline_free(&p); /* LeakSanitizer checks that what was abandoned was freed */
 	if (cancel_rc != CHAN_CLOSED)
 		fail_msg("right after pipeline_cancel, a try on the pipeline's cancel channel answered %s, "
-			 "not CHAN_CLOSED: pipeline_cancel must close cancel (first), or each runner steps "
-			 "what its closed input still holds before it stops",
+			 "not CHAN_CLOSED: pipeline_cancel must close cancel, or each runner steps what its "
+			 "closed input still holds before it stops",
 			 chan_status_str(cancel_rc));
 	if (read != accounted)
 		fail_msg("after pipeline_cancel, %llu lines read but %llu accounted for: what a runner "
@@ -338,17 +373,72 @@ static void test_cancel_stops_a_pipeline_stuck_behind_a_slow_stage(void **state)
 			 "nothing was counted as discarded");
 }
 
+/* What pipeline_cancel had closed at the moment it closed cancel. */
+struct cancel_order {
+	struct pipeline *p;
+	int cancel_closed;	    /* 1 once cancel was seen closed */
+	const char *closed_before; /* a channel already closed then, or NULL */
+};
+
+/* Runs in pipeline_cancel's thread right after each unlock of cancel's
+ * mutex: the first time cancel is closed, every channel whose close wakes
+ * a stage must still be open. */
+static void look_as_cancel_closes(void *arg)
+{
+	struct cancel_order *o = arg;
+	if (o->cancel_closed || !chan_is_closed(o->p->cancel))
+		return;
+	o->cancel_closed = 1;
+	struct chan *const chans[] = {o->p->done, o->p->lines, o->p->entries, o->p->passed};
+	static const char *const names[] = {"done", "lines", "entries", "passed"};
+	for (size_t i = 0; i < sizeof(chans) / sizeof(chans[0]) && o->closed_before == NULL; i++)
+		if (chan_is_closed(chans[i]))
+			o->closed_before = names[i];
+}
+
+/* A stage woken by one of pipeline_cancel's closes may run at once, before
+ * the next close: it finds cancel closed only if cancel came first. The
+ * test looks at that moment from pipeline_cancel's own thread, on a
+ * pipeline that follows the sample log (so that nothing but the cancel
+ * closes a channel). */
+static void test_pipeline_cancel_closes_cancel_first(void **state)
+{
+	(void)state;
+	static struct pipeline p;
+	struct pipeline_config cfg = sample_config(4);
+	cfg.source.stop_at_eof = 0;
+	cfg.batch = 2;
+	start_or_fail(&p, &cfg, "following the sample log in batches of 2");
+	struct cancel_order o = {&p, 0, NULL};
+	harness_after_unlock(&p.cancel->mu, look_as_cancel_closes, &o);
+	pipeline_cancel(&p);
+	harness_after_unlock(NULL, NULL, NULL);
+	harness_on_hang("pipeline_wait did not return after pipeline_cancel: every stage must wake from "
+			"its closed channels and stop");
+	pipeline_wait(&p);
+	pipeline_free(&p);
+	if (!o.cancel_closed)
+		fail_msg("pipeline_cancel never closed the pipeline's cancel channel");
+	if (o.closed_before != NULL)
+		fail_msg("pipeline_cancel closed %s before cancel: a runner woken by that close goes back to "
+			 "stage_recv, finds cancel still open, and takes one more batch from what its closed "
+			 "in still holds (behind a slow stage, a batch of slow steps). Close cancel first",
+			 o.closed_before);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct harness_test tests[] = {
 	    HTEST(test_runner_counts_the_time_workers_wait_to_receive, L13 "#the-waits"),
 	    HTEST(test_runner_counts_the_time_workers_wait_to_send, L13 "#the-waits"),
 	    HTEST(test_two_workers_adding_at_once_lose_no_wait, L13 "#the-waits"),
+	    HTEST(test_a_wait_of_5_seconds_is_counted_whole, L13 "#the-waits"),
 	    HTEST(test_a_runner_exports_its_waits_in_seconds, L13 "#the-export"),
 	    HTEST(test_pipeline_exports_its_channels_and_its_waits, L13 "#the-export"),
 	    HTEST(test_a_slow_stage_makes_the_stage_before_it_wait, L13 "#the-waits"),
 	    HTEST(test_a_cancelled_worker_stops_before_its_next_batch, L13 "#the-check"),
 	    HTEST(test_cancel_stops_a_pipeline_stuck_behind_a_slow_stage, L13 "#the-cancel"),
+	    HTEST(test_pipeline_cancel_closes_cancel_first, L13 "#the-cancel"),
 	};
 	return harness_main(argc, argv, "13-control", tests, HARNESS_COUNT(tests));
 }

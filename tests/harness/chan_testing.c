@@ -110,6 +110,14 @@ void assert_slot_empty(struct chan *ch, const char *why)
 			 why, len, sent, taken);
 }
 
+int chan_is_closed(struct chan *ch)
+{
+	pthread_mutex_lock(&ch->mu);
+	int closed = ch->closed;
+	pthread_mutex_unlock(&ch->mu);
+	return closed;
+}
+
 double ms_since(const struct timespec *start)
 {
 	return clock_seconds_since(start) * 1000.0;

@@ -62,6 +62,9 @@ void assert_slot_empty(struct chan *ch, const char *why);
  */
 void expect_traffic_exactly_once(const struct traffic *t, const char *mistake);
 
+/* 1 if ch is closed (read under its lock): no message taken, none waited for. */
+int chan_is_closed(struct chan *ch);
+
 /* Milliseconds since start (a clock_now() reading). */
 double ms_since(const struct timespec *start);
 

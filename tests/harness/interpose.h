@@ -14,7 +14,8 @@
  * too, so that a test can ask which threads were never joined and how many
  * condition variables are alive, or look around as something is freed
  * (below); and socket, for the default of IPV6_V6ONLY and to count the
- * sockets opened.
+ * sockets opened; and clock_gettime, so that a test can move one thread's
+ * clock ahead (harness_clock_ahead).
  */
 #ifndef INTERPOSE_H
 #define INTERPOSE_H
@@ -121,6 +122,14 @@ double harness_thread_cpu_seconds(void);
  * fail the test; it records what it did for the test to check.
  */
 void harness_after_unlock(const pthread_mutex_t *mu, void (*fn)(void *), void *arg);
+
+/* From now on, CLOCK_MONOTONIC as thread t reads it (clock_gettime, so
+ * clock_now and clock_seconds_since too) is `seconds` ahead of the real
+ * one; seconds 0 puts it back. Time passing for one thread, at no cost: a
+ * wait that t measures across this call lasts `seconds` longer to it. The
+ * kernel's own timed waits keep the real clock, so t must not start a
+ * timed wait while its clock is ahead (it would last `seconds` longer). */
+void harness_clock_ahead(pthread_t t, double seconds);
 
 /* From now on, every IPv6 socket this program opens starts with
  * IPV6_V6ONLY on, as on a machine whose net.ipv6.bindv6only is 1 (most

@@ -200,15 +200,6 @@ struct pipeline_config sample_config(size_t capacity)
 	return cfg;
 }
 
-/* 1 once the tailer has closed lines: the log is read to its end. */
-static int lines_closed(struct pipeline *p)
-{
-	pthread_mutex_lock(&p->lines->mu);
-	int closed = p->lines->closed;
-	pthread_mutex_unlock(&p->lines->mu);
-	return closed;
-}
-
 /* 1 once the log is read to its end, or once every stage runner (when the
  * stages run in runners) has ended although lines is still open: then
  * nobody will ever drain it, and waiting for the pipeline would wait
@@ -216,7 +207,7 @@ static int lines_closed(struct pipeline *p)
 static int read_or_runners_gone(void *arg)
 {
 	struct pipeline *p = arg;
-	if (lines_closed(p))
+	if (chan_is_closed(p->lines))
 		return 1;
 	if (!pipeline_config_batched(&p->cfg))
 		return 0;
@@ -242,7 +233,7 @@ void run_to_end(struct pipeline *p, const struct pipeline_config *cfg, const cha
 			"close its out once its last worker is done?");
 	while (!harness_wait_until(read_or_runners_gone, p))
 		; /* a slow stage may take longer than one wait: the test's deadline bounds it */
-	if (!lines_closed(p)) {
+	if (!chan_is_closed(p->lines)) {
 		pipeline_cancel(p);
 		fail_msg("every stage runner ended before the log was read (%s): stage_worker must receive "
 			 "until chan_recv_many says CHAN_CLOSED",

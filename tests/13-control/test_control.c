@@ -420,9 +420,10 @@ static void test_pipeline_cancel_closes_cancel_first(void **state)
 	if (!o.cancel_closed)
 		fail_msg("pipeline_cancel never closed the pipeline's cancel channel");
 	if (o.closed_before != NULL)
-		fail_msg("pipeline_cancel closed %s before cancel: a runner woken by that close goes back to "
-			 "stage_recv, finds cancel still open, and takes one more batch from what its closed "
-			 "in still holds (behind a slow stage, a batch of slow steps). Close cancel first",
+		fail_msg("pipeline_cancel closed %s before cancel: a stage woken by that close may run before "
+			 "cancel is closed (done wakes the tailer, which then closes lines), and a runner that "
+			 "does finds cancel open and takes one more batch from what its closed in still holds "
+			 "(behind a slow stage, a batch of slow steps). Close cancel first",
 			 o.closed_before);
 }
 

@@ -373,22 +373,25 @@ static void test_cancel_stops_a_pipeline_stuck_behind_a_slow_stage(void **state)
 			 "nothing was counted as discarded");
 }
 
-/* What pipeline_cancel had closed at the moment it closed cancel. */
+/* What the thread calling pipeline_cancel saw after each of its unlocks. */
 struct cancel_order {
 	struct pipeline *p;
 	int cancel_closed;	    /* 1 once cancel was seen closed */
-	const char *closed_before; /* a channel already closed then, or NULL */
+	const char *closed_before; /* a channel seen closed while cancel was open, or NULL */
 };
 
-/* Runs in pipeline_cancel's thread right after each unlock of cancel's
- * mutex: the first time cancel is closed, every channel whose close wakes
- * a stage must still be open. */
-static void look_as_cancel_closes(void *arg)
+/* Runs after every unlock made by the thread calling pipeline_cancel, so
+ * after each of its closes, before its next one. Only that thread closes
+ * cancel, so cancel cannot change under this look: a channel closed while
+ * cancel is still open was closed before it, by pipeline_cancel or by a
+ * stage that one of its closes woke. */
+static void look_for_a_close_before_cancel(void *arg)
 {
 	struct cancel_order *o = arg;
-	if (o->cancel_closed || !chan_is_closed(o->p->cancel))
+	if (o->cancel_closed || chan_is_closed(o->p->cancel)) {
+		o->cancel_closed = 1;
 		return;
-	o->cancel_closed = 1;
+	}
 	struct chan *const chans[] = {o->p->done, o->p->lines, o->p->entries, o->p->passed};
 	static const char *const names[] = {"done", "lines", "entries", "passed"};
 	for (size_t i = 0; i < sizeof(chans) / sizeof(chans[0]) && o->closed_before == NULL; i++)
@@ -398,7 +401,7 @@ static void look_as_cancel_closes(void *arg)
 
 /* A stage woken by one of pipeline_cancel's closes may run at once, before
  * the next close: it finds cancel closed only if cancel came first. The
- * test looks at that moment from pipeline_cancel's own thread, on a
+ * test looks after each close, from pipeline_cancel's own thread, on a
  * pipeline that follows the sample log (so that nothing but the cancel
  * closes a channel). */
 static void test_pipeline_cancel_closes_cancel_first(void **state)
@@ -410,7 +413,7 @@ static void test_pipeline_cancel_closes_cancel_first(void **state)
 	cfg.batch = 2;
 	start_or_fail(&p, &cfg, "following the sample log in batches of 2");
 	struct cancel_order o = {&p, 0, NULL};
-	harness_after_unlock(&p.cancel->mu, look_as_cancel_closes, &o);
+	harness_after_unlock(NULL, look_for_a_close_before_cancel, &o);
 	pipeline_cancel(&p);
 	harness_after_unlock(NULL, NULL, NULL);
 	harness_on_hang("pipeline_wait did not return after pipeline_cancel: every stage must wake from "

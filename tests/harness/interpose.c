@@ -260,7 +260,7 @@ void harness_after_unlock(const pthread_mutex_t *mu, void (*fn)(void *), void *a
 
 static void run_after_unlock(const pthread_mutex_t *mu)
 {
-	if (after_unlock_fn == NULL || mu != after_unlock_mu || in_after_unlock)
+	if (after_unlock_fn == NULL || (after_unlock_mu != NULL && mu != after_unlock_mu) || in_after_unlock)
 		return;
 	in_after_unlock = 1;
 	after_unlock_fn(after_unlock_arg);

@@ -114,9 +114,9 @@ long harness_threads_in_cond_wait(void);
 double harness_thread_cpu_seconds(void);
 
 /*
- * From now on, each time the calling thread unlocks mu, fn(arg) runs in
- * that thread right after the unlock (not for the unlocks fn makes
- * itself); fn NULL ends it. It is what another thread could do between two
+ * From now on, each time the calling thread unlocks mu (mu NULL: any
+ * mutex), fn(arg) runs in that thread right after the unlock (not for the
+ * unlocks fn makes itself); fn NULL ends it. It is what another thread could do between two
  * critical sections, done at the one moment that tells them apart from one
  * hold of the lock: a window opened on purpose, not waited for. fn must not
  * fail the test; it records what it did for the test to check.

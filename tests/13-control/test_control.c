@@ -36,29 +36,37 @@ static double pass_time_ms(long ms)
 	return clock_seconds_since(&start) * 1000.0;
 }
 
-static void test_runner_counts_the_time_workers_wait_to_receive(void **state)
+/* One worker parked on an empty in, for ms of the test's time (measured
+ * into *waited_ms) and ahead_s more seconds of its own clock
+ * (harness_clock_ahead), then woken by the close of in: its wait ends
+ * with CHAN_CLOSED, not with a batch. Returns what recv_ns says, in ms. */
+static double recv_ms_after_one_wait(long ms, double ahead_s, double *waited_ms)
 {
-	(void)state;
 	struct stage_runner r;
 	struct work w;
 	runner_init(&r, &w, 4, 4, 8, 1);
 	runner_start(&r);
 	expect_worker_parked(&r, r.in, 0, "a worker on an empty in must wait in chan_recv_many");
-	double waited_ms = pass_time_ms(30);
-	/* The wait ends with CHAN_CLOSED, not with a batch: the last wait of a
-	 * stage counts too. */
+	*waited_ms = pass_time_ms(ms);
+	harness_clock_ahead(r.threads[0], ahead_s);
 	assert_chan_status(chan_close(r.in), CHAN_OK);
 	drain_out(&r, NULL, 1, "out was never closed after in was closed and drained");
 	join_runner(&r);
+	harness_clock_ahead(r.threads[0], 0);
 	double recv_ms = (double)atomic_load(&r.recv_ns) / 1e6;
-	if (recv_ms < waited_ms)
-		fail_msg(
-		    "recv_ns says %.3f ms, but the worker sat in chan_recv_many for at least %.3f ms before "
-		    "it "
-		    "returned CHAN_CLOSED: add the time every chan_recv_many takes to recv_ns, the last one "
-		    "too (clock_now before, clock_seconds_since after, times 1e9)",
-		    recv_ms, waited_ms);
 	runner_free(&r);
+	return recv_ms;
+}
+
+static void test_runner_counts_the_time_workers_wait_to_receive(void **state)
+{
+	(void)state;
+	double waited_ms, recv_ms = recv_ms_after_one_wait(30, 0, &waited_ms);
+	if (recv_ms < waited_ms)
+		fail_msg("recv_ns says %.3f ms, but the worker sat in chan_recv_many for at least %.3f ms "
+			 "before it returned CHAN_CLOSED: add the time every chan_recv_many takes to recv_ns, "
+			 "the last one too",
+			 recv_ms, waited_ms);
 }
 
 static void test_runner_counts_the_time_workers_wait_to_send(void **state)
@@ -138,18 +146,7 @@ static void test_two_workers_adding_at_once_lose_no_wait(void **state)
 static void test_a_wait_of_5_seconds_is_counted_whole(void **state)
 {
 	(void)state;
-	struct stage_runner r;
-	struct work w;
-	runner_init(&r, &w, 4, 4, 8, 1);
-	runner_start(&r);
-	expect_worker_parked(&r, r.in, 0, "a worker on an empty in must wait in chan_recv_many");
-	harness_clock_ahead(r.threads[0], 5.0);
-	assert_chan_status(chan_close(r.in), CHAN_OK);
-	drain_out(&r, NULL, 1, "out was never closed after in was closed and drained");
-	join_runner(&r);
-	harness_clock_ahead(r.threads[0], 0);
-	double recv_s = (double)atomic_load(&r.recv_ns) / 1e9;
-	runner_free(&r);
+	double waited_ms, recv_s = recv_ms_after_one_wait(0, 5.0, &waited_ms) / 1e3;
 	if (recv_s < 5.0)
 		fail_msg("the worker waited in chan_recv_many for 5 s by its clock, but recv_ns says %.3f s: "
 			 "a count of nanoseconds past 4.29 s does not fit in 32 bits (an unsigned int); "

@@ -14,7 +14,6 @@
 #include "interpose.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 
 #define L02 "lessons/02-select/README.md"
@@ -244,101 +243,21 @@ static void test_unbuffered_recv_blocks_until_a_sender_arrives(void **state)
 }
 
 /* Unbuffered traffic: every send is a hand-over, so senders and receivers
- * contend on the one slot and on not_full's two kinds of waiters. */
-struct traffic {
-	struct chan *ch;
-	long per_producer;
-	int producers;
-	atomic_uchar *seen;
-	atomic_long received;
-	atomic_int garbage; /* out of range, or out of order for one producer */
-	atomic_int bad_status;
-	atomic_int next_id;
-};
-
-static void *traffic_producer(void *arg)
-{
-	struct traffic *tr = arg;
-	long base = atomic_fetch_add(&tr->next_id, 1) * tr->per_producer;
-	for (long i = 1; i <= tr->per_producer; i++) {
-		if (chan_send(tr->ch, MSG(base + i)) != CHAN_OK) {
-			atomic_fetch_add(&tr->bad_status, 1);
-			break;
-		}
-	}
-	return NULL;
-}
-
-static void *traffic_consumer(void *arg)
-{
-	struct traffic *tr = arg;
-	long last[2] = {0, 0};
-	long total = tr->per_producer * tr->producers;
-	void *msg;
-	enum chan_status rc;
-	while ((rc = chan_recv(tr->ch, &msg)) == CHAN_OK) {
-		long v = (long)MSG_VALUE(msg);
-		if (v < 1 || v > total) {
-			atomic_fetch_add(&tr->garbage, 1);
-			continue;
-		}
-		atomic_fetch_add(&tr->seen[v], 1);
-		long p = (v - 1) / tr->per_producer;
-		if (v <= last[p])
-			atomic_fetch_add(&tr->garbage, 1);
-		last[p] = v;
-		atomic_fetch_add(&tr->received, 1);
-	}
-	if (rc != CHAN_CLOSED)
-		atomic_fetch_add(&tr->bad_status, 1);
-	return NULL;
-}
-
+ * contend on the one slot and on not_full's two kinds of waiters (the
+ * engine of src/traffic.h, with lesson 01's chan_send and chan_recv). */
 static void test_unbuffered_2x2_threads_exactly_once(void **state)
 {
 	(void)state;
-	enum { PRODUCERS = 2, CONSUMERS = 2 };
-	struct traffic tr = {.per_producer = harness_scale(20000) / PRODUCERS, .producers = PRODUCERS};
-	if (tr.per_producer < 1)
-		tr.per_producer = 1;
-	long total = tr.per_producer * PRODUCERS;
-	tr.ch = chan_new_or_fail(0);
-	tr.seen = calloc((size_t)total + 1, sizeof(*tr.seen));
-	assert_non_null(tr.seen);
 	harness_on_hang("two senders and two receivers on an unbuffered channel stopped making progress: "
 			"a sender whose message was taken was never told. After an unbuffered take, "
 			"chan_after_recv must wake every sender on not_full (broadcast), not one; the "
 			"pickup wait must re-check taken >= ticket in a while loop");
-	pthread_t p[PRODUCERS], c[CONSUMERS];
-	for (int i = 0; i < CONSUMERS; i++)
-		pthread_create(&c[i], NULL, traffic_consumer, &tr);
-	for (int i = 0; i < PRODUCERS; i++)
-		pthread_create(&p[i], NULL, traffic_producer, &tr);
-	for (int i = 0; i < PRODUCERS; i++)
-		pthread_join(p[i], NULL);
-	enum chan_status close_rc = chan_close(tr.ch);
-	for (int i = 0; i < CONSUMERS; i++)
-		pthread_join(c[i], NULL);
-	assert_chan_status(close_rc, CHAN_OK);
-
-	if (tr.bad_status)
-		fail_msg("%d blocking send/recv calls on an unbuffered channel returned something other than "
-			 "CHAN_OK (or CHAN_CLOSED after the close): a send must wait for pickup, a receive "
-			 "with no deadline must not time out",
-			 (int)tr.bad_status);
-	long missing = 0, doubled = 0;
-	for (long v = 1; v <= total; v++) {
-		missing += tr.seen[v] == 0;
-		doubled += tr.seen[v] > 1;
-	}
-	if (missing || doubled || tr.garbage || tr.received != total)
-		fail_msg(
-		    "%ld messages sent through an unbuffered channel, %ld received: %ld never arrived, %ld "
-		    "arrived twice or more, %d were garbage or out of order. A send that returns CHAN_OK "
-		    "before its own message (ticket) was taken does this",
-		    total, (long)tr.received, missing, doubled, (int)tr.garbage);
-	free(tr.seen);
-	assert_chan_status(chan_free(tr.ch), CHAN_OK);
+	long total = harness_scale(20000);
+	unsigned long long n = total < 2 ? 2 : (unsigned long long)total;
+	struct traffic t = {.capacity = 0, .producers = 2, .consumers = 2, .messages = n, .batch = 1};
+	expect_traffic_exactly_once(&t, "A send must wait for pickup, a receive with no deadline must not "
+					"time out, and a send must not return CHAN_OK before its own "
+					"message (ticket) was taken");
 }
 
 /* ---- try and timed --------------------------------------------------------- */

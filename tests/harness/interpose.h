@@ -12,7 +12,8 @@
  *
  * pthread_join and pthread_cond_destroy are wrapped too, so that a test
  * can ask which threads were never joined and how many condition
- * variables are alive (below); and socket, for the default of IPV6_V6ONLY.
+ * variables are alive (below); pthread_mutex_init, to make one fail; and
+ * socket, for the default of IPV6_V6ONLY.
  */
 #ifndef INTERPOSE_H
 #define INTERPOSE_H
@@ -91,6 +92,12 @@ long harness_threads_in_cond_wait(void);
 /* The CPU time this thread has used, user and system, in seconds: a
  * thread that sleeps uses next to none, one that spins all it gets. */
 double harness_thread_cpu_seconds(void);
+
+/* The next pthread_mutex_init returns err (EAGAIN, ENOMEM: what POSIX
+ * allows it) and initialises nothing: for the tests of what code does when
+ * it cannot make its mutex. Linux's never fails with default attributes,
+ * so only a test can show that path run. */
+void harness_fail_next_mutex_init(int err);
 
 /* From now on, every IPv6 socket this program opens starts with
  * IPV6_V6ONLY on, as on a machine whose net.ipv6.bindv6only is 1 (most

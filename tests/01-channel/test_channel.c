@@ -15,6 +15,11 @@
 
 #define L01 "lessons/01-channel/README.md"
 
+/* What a receive that never returns on a closed, drained channel means. */
+#define DRAINED_RECV_HANGS                                                                             \
+	"a receive on a closed channel, after its last message, did not return: does the receive's "   \
+	"wait loop check closed?"
+
 static void test_new_channel_is_empty_with_its_capacity(void **state)
 {
 	(void)state;
@@ -209,6 +214,7 @@ static void test_close_lets_receivers_drain_then_reports_closed(void **state)
 	assert_chan_status(chan_recv(ch, &got), CHAN_OK);
 	assert_int_equal(MSG_VALUE(got), 2);
 	got = MSG(99);
+	harness_on_hang(DRAINED_RECV_HANGS);
 	assert_chan_status(chan_recv(ch, &got), CHAN_CLOSED);
 	assert_null(got);
 	/* And it stays that way. */
@@ -286,8 +292,7 @@ static void test_close_wakes_every_blocked_sender(void **state)
 	for (int i = 0; i < N; i++)
 		assert_chan_status(ops[i].status, CHAN_CLOSED);
 	/* The message sent before the close is still there, and only it. */
-	harness_on_hang("a receive on a closed channel, after its last message, did not return: does the "
-			"receive's wait loop check closed?");
+	harness_on_hang(DRAINED_RECV_HANGS);
 	void *got = NULL;
 	assert_chan_status(chan_recv(ch, &got), CHAN_OK);
 	assert_int_equal(MSG_VALUE(got), 1);

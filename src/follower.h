@@ -27,10 +27,9 @@
 
 /* snippet: state */
 /*
- * One file the follower reads: its descriptor, which file it is, how far
- * it was read, when it last gave bytes, and the splitter holding its
- * unfinished last line (each file has its own: an old file's half line
- * must never be glued to a newer file's first bytes).
+ * One file the follower reads, and the splitter holding its unfinished
+ * last line: each file has its own, so an old file's half line is never
+ * glued to a newer file's first bytes.
  */
 struct follow_file {
 	int fd;
@@ -42,15 +41,13 @@ struct follow_file {
 };
 
 /*
- * What the follower knows: the files it reads, oldest first. The last,
- * files[n - 1], is the one the path named when we last looked; the
- * others were rotated away and are still read alongside until each has
- * given nothing for rotate_wait_ms (a writer may append to a renamed file
- * until it reopens its log). n is 0 until the path has been opened once;
- * after that the follower always has a file open, even while the path is
- * missing (the file may still grow, and the path may come back).
- * Each of the FOLLOW_MAX_FILES slots owns its splitter, whether a file is
- * open in it or not: no two slots ever share a splitter's buffer.
+ * The files it reads, oldest first: files[n - 1] is the one the path
+ * named at the last look; the others were rotated away and are read
+ * alongside until each has given nothing for rotate_wait_ms (a writer may
+ * append to a renamed file until it reopens its log). n is 0 until the
+ * path is first opened; after that a file is always open, even while the
+ * path is missing. Each of the FOLLOW_MAX_FILES slots owns its splitter,
+ * a file open in it or not: no two slots ever share a splitter's buffer.
  */
 struct follower {
 	struct tailer *t;
@@ -72,67 +69,67 @@ void follower_free(struct follower *f);
 /* end snippet */
 
 /* snippet: helpers */
-/* Opens the path as the newest file, files[n], at its end if at_end, else
- * at its start; records which file it is (fstat of the descriptor) and
- * its offset, and that it gave bytes now. 0, or -1 if it cannot be opened
- * now: then nothing changed. */
+/* Opens the path as the newest file, files[n]. Its slot then holds which
+ * file the descriptor is (the path may name another by now), where the
+ * next read starts (the size if at_end, else 0), and last_bytes = now.
+ * 0, or -1 if the path cannot be opened now: then f is as it was. */
 int follower_open(struct follower *f, int at_end);
 
-/* The next bytes, into f->buf, from the oldest file that has any: a
- * newer file is read only when every older one is at its end. Returns how
- * many and sets *from to that file, or 0 when every file is at its end. */
+/* The next bytes, into f->buf, never from a newer file while an older one
+ * has any; *from is their file. 0 only when every file is at its end. */
 ssize_t follower_read(struct follower *f, struct follow_file **from);
 
-/* n bytes from file are in f->buf: moves its offset and last_bytes, sends
- * the lines they complete (its splitter, tailer_emit), then adds n to
- * stats.bytes, so whoever sees the count finds those lines in out. */
+/* n bytes of file are in f->buf. Afterwards its offset and last_bytes
+ * account for them, the lines they complete are sent (its splitter,
+ * tailer_emit), and stats.bytes includes n: whoever sees the count finds
+ * those lines in out. */
 int follower_consume(struct follower *f, struct follow_file *file, size_t n);
 
-/* Closes files[0] after flushing its unfinished last line; the others move
- * down one. Its splitter goes to the slot freed at the end. Reads nothing. */
+/* Closes files[0], its unfinished last line sent; the others move down
+ * one. Reads nothing. Every slot still owns a splitter of its own. */
 int follower_close_oldest(struct follower *f);
 
-/* Lets files[0] go: reads it to its end (sending its lines), then closes
- * it as follower_close_oldest does. If a send fails (out was closed), it
- * returns 1 at once and the file stays open in files[0], n unchanged:
- * whoever stops the follower closes every file (tailer_follow does). */
+/* Lets files[0] go: what it holds past its offset is sent, then it is
+ * closed as by follower_close_oldest. If a send fails (out was closed):
+ * 1, with the file still open in files[0] and n unchanged, for whoever
+ * stops the follower to close (tailer_follow). */
 int follower_let_go(struct follower *f);
 
 /* 1 if done has been closed, or a message was waiting on it (taken: a
  * message means stop too); 0 if neither, or t->done is NULL. Never waits. */
 int follower_asked_to_stop(struct follower *f);
 
-/* Waits poll_ms, less if the watch wakes us or done is closed. 0 after a
- * timeout or a wake (read again), 1 when done was closed. Without done
- * and wake, sleeps poll_ms. */
+/* Waits at most poll_ms, less if the watch wakes us or done is closed. 0
+ * after a timeout or a wake (read again), 1 when done was closed. Without
+ * done and wake, waits poll_ms all the same. */
 int follower_pause(struct follower *f);
 
-/* The first open: the path at its end (its start with cfg.from_start). If
- * it is not there, waits (follower_pause) and tries again, and then reads
- * it from its start: all of it is new. 1 if the tailer must stop before a
- * file was opened (done, or cfg.stop_at_eof). */
+/* The first open: the path at its end (its start with cfg.from_start). A
+ * file not there yet is waited for (follower_pause) and read from its
+ * start: all of it is new. 1 if the tailer must stop before a file was
+ * opened (done, or cfg.stop_at_eof). */
 int follower_start(struct follower *f);
 
-/* The newest file shrank below its offset (copytruncate): flushes its
- * partial line, reads it again from offset 0, counts a truncation, sets
- * moved. */
+/* The newest file shrank below its offset (copytruncate). Afterwards its
+ * partial line is sent, its next read starts at 0, a truncation is
+ * counted and moved is set. */
 int follower_restart(struct follower *f);
 
-/* The path names another file: opens it from its start as the newest;
- * the old newest waits rotate_wait_ms from now. Counts a rotation, sets
- * moved. With FOLLOW_MAX_FILES open there is no slot for it, so the
- * oldest is let go first (follower_let_go). If the open fails, nothing
- * more changes: no rotation counted, moved not set, the files as they
- * were (but for the oldest, when it was let go); look again later. */
+/* The path names another file. Afterwards it is open from its start as
+ * the newest, the one that was newest waits rotate_wait_ms from now, a
+ * rotation is counted and moved is set; with FOLLOW_MAX_FILES open, the
+ * oldest was let go first. If the open fails, nothing more changes (no
+ * rotation counted, moved not set): look again later. */
 int follower_rotate(struct follower *f);
 
-/* Clears moved, asks follow_check about the newest file, and restarts or
- * rotates as it says; FOLLOW_SAME and FOLLOW_MISSING change nothing. */
+/* Acts on follow_check's answer for the newest file: restarts it, rotates,
+ * or (FOLLOW_SAME, FOLLOW_MISSING) nothing. moved then says whether this
+ * look opened a file or started one over. */
 int follower_look(struct follower *f);
 
-/* Every file is at its end: lets go of the old files (never the newest)
- * that gave nothing for rotate_wait_ms, oldest first; looks at the path;
- * pauses unless the look moved. */
+/* Every file is at its end. Afterwards the old files (never the newest)
+ * quiet for rotate_wait_ms are let go, oldest first; the path has been
+ * looked at; and the follower has paused, unless the look moved. */
 int follower_at_eof(struct follower *f);
 
 /* The follower: runs until it must stop, then flushes and closes every

@@ -85,7 +85,9 @@ struct log_format {
 	const char *latency;   /* a number of milliseconds, else none */
 	enum level_scale scale;
 };
+/* end snippet */
 
+/* snippet: formats-given */
 /* Field paths longer than this are refused by log_format_check. */
 #define LOG_FIELD_MAX 128
 
@@ -100,7 +102,9 @@ int level_scale_parse(const char *name, enum level_scale *scale);
  * empty path step, none over LOG_FIELD_MAX); else -1 and a one-line reason
  * in err. */
 int log_format_check(const struct log_format *fmt, char *err, size_t errlen);
+/* end snippet */
 
+/* snippet: formats-yours */
 /*
  * The member of obj at path[0..len) (not NUL-terminated: a piece of a
  * candidate list): the member named exactly that; else, for each dot in
@@ -125,7 +129,9 @@ const struct cJSON *json_path_find(const struct cJSON *obj, const char *path, si
  * LEVEL_SCALE_NONE).
  */
 int log_level_from_number(double number, enum level_scale scale, enum log_level *level);
+/* end snippet */
 
+/* snippet: formats-as */
 /*
  * parse_log_line with the fields where fmt says. Level names are those of
  * log_level_parse plus what other loggers write: "panic" and "dpanic" (zap,
@@ -211,7 +217,9 @@ struct log_entry *parser_step(struct parser_stage *st, struct line *line);
 
 /* A thread function: arg is a struct parser_stage *. Returns NULL. */
 void *parser_run(void *arg);
+/* end snippet */
 
+/* snippet: stage-containers */
 /*
  * Part 2: what the stage parses in place of line, which it owns: line
  * itself; the line a Docker or CRI wrapper holds (a new line; line is

@@ -100,18 +100,14 @@ struct tailer {
  * A thread function: arg is a struct tailer *. Sends lines on out until
  * done is closed, the simulator's count is reached, the file ends in
  * stop_at_eof mode, or out is closed under it; then closes out (the last
- * of a group does: see running) and returns NULL. Between lines it waits
- * on done with a deadline, and nowhere else: the simulator until its next
- * line is due, the follower for poll_ms in a select on done and the
- * watch's wake channel (follower_pause). The follower also checks done
- * after each read, so closing done stops it at once, or once the lines
- * of the read in hand are sent: a backlog not read yet stays unread, and
- * each open file's unfinished last line is flushed. Without done, they
- * sleep instead. A chan_send on a
- * full out does not watch done: inside the pipeline the stages downstream
- * drain out until it closes, so that send always completes (lesson 13's
- * pipeline_cancel closes out itself, and the blocked send then answers
- * CHAN_CLOSED).
+ * of a group does: see running) and returns NULL. It waits on done with a
+ * deadline and nowhere else but chan_send: the simulator until its next
+ * line is due, the follower in follower_pause (a select on done and the
+ * watch's wake); without done, it sleeps. The follower also checks done
+ * after each read: once asked, it reads nothing more, and each open
+ * file's unfinished last line is flushed. A chan_send on a full out does
+ * not watch done: the stages downstream drain out until it closes (lesson
+ * 13's pipeline_cancel closes it, and the blocked send answers CHAN_CLOSED).
  */
 void *tailer_run(void *arg);
 /* end snippet */

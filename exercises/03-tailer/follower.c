@@ -43,6 +43,9 @@ void follower_free(struct follower *f)
 		splitter_free(&f->files[i].split);
 }
 
+/* The offset recorded is what follow_check compares the size with, and the
+ * identity is the descriptor's. Test:
+ * test_follower_open_at_the_end_or_the_start_records_the_file. */
 int follower_open(struct follower *f, int at_end)
 {
 	/* TODO: replace this stub with your code (the lesson section is named below). */
@@ -52,6 +55,7 @@ int follower_open(struct follower *f, int at_end)
 	return -1;
 }
 
+/* Oldest first. Test: test_follower_read_takes_the_oldest_file_that_has_bytes. */
 ssize_t follower_read(struct follower *f, struct follow_file **from)
 {
 	/* TODO: replace this stub with your code (the lesson section is named below). */
@@ -61,6 +65,8 @@ ssize_t follower_read(struct follower *f, struct follow_file **from)
 	return 0;
 }
 
+/* Whoever sees stats.bytes must find the lines in out. Test:
+ * test_follower_consume_sends_the_lines_then_counts_the_bytes. */
 int follower_consume(struct follower *f, struct follow_file *file, size_t n)
 {
 	/* TODO: replace this stub with your code (the lesson section is named below). */
@@ -71,6 +77,8 @@ int follower_consume(struct follower *f, struct follow_file *file, size_t n)
 	return 1;
 }
 
+/* Every slot owns one splitter before and after. Test:
+ * test_follower_close_oldest_flushes_closes_and_moves_the_others_down. */
 int follower_close_oldest(struct follower *f)
 {
 	/* TODO: replace this stub with your code (the lesson section is named below). */
@@ -79,6 +87,9 @@ int follower_close_oldest(struct follower *f)
 	return 1;
 }
 
+/* Nothing its writer appended is lost; after a failed send the file stays
+ * in its slot. Tests: test_follower_let_go_reads_the_old_file_to_its_end_then_closes_it,
+ * test_follower_let_go_leaves_the_file_open_when_a_send_fails. */
 int follower_let_go(struct follower *f)
 {
 	/* TODO: replace this stub with your code (the lesson section is named below). */
@@ -87,6 +98,7 @@ int follower_let_go(struct follower *f)
 	return 1;
 }
 
+/* Never waits. Test: test_follower_asked_to_stop_looks_at_done_without_waiting. */
 int follower_asked_to_stop(struct follower *f)
 {
 	/* TODO: replace this stub with your code (the lesson section is named below). */
@@ -95,6 +107,8 @@ int follower_asked_to_stop(struct follower *f)
 	return 1;
 }
 
+/* The follower's only wait but chan_send. Test:
+ * test_follower_pause_ends_on_a_wake_a_timeout_or_done. */
 int follower_pause(struct follower *f)
 {
 	/* TODO: replace this stub with your code (the lesson section is named below). */
@@ -103,6 +117,7 @@ int follower_pause(struct follower *f)
 	return 1;
 }
 
+/* Test: test_follower_start_reads_a_file_that_appears_later_from_its_start. */
 int follower_start(struct follower *f)
 {
 	/* TODO: replace this stub with your code (the lesson section is named below). */
@@ -111,6 +126,7 @@ int follower_start(struct follower *f)
 	return 1;
 }
 
+/* Test (through follower_look): test_follower_look_starts_over_when_the_size_goes_down. */
 int follower_restart(struct follower *f)
 {
 	/* TODO: replace this stub with your code (the lesson section is named below). */
@@ -119,6 +135,8 @@ int follower_restart(struct follower *f)
 	return 1;
 }
 
+/* Tests: test_follower_look_opens_the_new_file_when_the_inode_changes (through
+ * follower_look), test_follower_rotate_changes_nothing_more_when_the_open_fails. */
 int follower_rotate(struct follower *f)
 {
 	/* TODO: replace this stub with your code (the lesson section is named below). */
@@ -127,6 +145,7 @@ int follower_rotate(struct follower *f)
 	return 1;
 }
 
+/* Tests: those of follower_restart and follower_rotate. */
 int follower_look(struct follower *f)
 {
 	/* TODO: replace this stub with your code (the lesson section is named below). */
@@ -135,6 +154,8 @@ int follower_look(struct follower *f)
 	return 1;
 }
 
+/* Tests: test_follower_at_eof_lets_go_the_old_files_quiet_for_rotate_wait_ms,
+ * test_follower_at_eof_reads_at_once_after_a_look_that_moved. */
 int follower_at_eof(struct follower *f)
 {
 	/* TODO: replace this stub with your code (the lesson section is named below). */
@@ -143,6 +164,8 @@ int follower_at_eof(struct follower *f)
 	return 1;
 }
 
+/* The follow loop: the test_follower_* and test_closing_done_stops_* tests
+ * that run the whole follower through tailer_run. */
 void tailer_follow(struct tailer *t)
 {
 	/* TODO: replace this stub with your code (the lesson section is named below). */

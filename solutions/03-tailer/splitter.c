@@ -127,6 +127,9 @@ EXERCISE_HELPER static int end_line(struct line_splitter *s, line_emit_fn emit, 
 	*/
 }
 
+/* Contract in src/tailer.h. Whatever the input, buf never holds more than
+ * keep_limit bytes and a too-long line gives one marker. Tests: the
+ * test_splitter_* ones. */
 int splitter_feed(struct line_splitter *s, const char *data, size_t n, line_emit_fn emit, void *ctx)
 {
 	/* BEGIN SOLUTION */
@@ -163,6 +166,8 @@ int splitter_feed(struct line_splitter *s, const char *data, size_t n, line_emit
 	*/
 }
 
+/* A line ends the same way here as at a newline. Tests:
+ * test_splitter_flush_emits_a_partial_line and the other test_splitter_flush_*. */
 int splitter_flush(struct line_splitter *s, line_emit_fn emit, void *ctx)
 {
 	/* BEGIN SOLUTION */

@@ -227,7 +227,8 @@ perturb_lesson() { # lesson suites
 	secs=$(($(date +%s) - t0))
 	if [ -z "$bad" ]; then
 		board_row "  perturbed" "passed    $ran round(s), ${secs}s"
-		rm -f "$results"/perturbed/*.tap
+		# Only this lesson's rounds: another lesson's failing one stays.
+		for s in $suites; do rm -f "$results/perturbed/$s".*.tap; done
 		return
 	fi
 	board_row "  perturbed" "FAILED with seed $bad ($(sort -u "$followup_failed" | grep -c .) test(s))"

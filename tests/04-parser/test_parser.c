@@ -4,6 +4,7 @@
  */
 #include "chan_testing.h"
 #include "clock.h"
+#include "interpose.h"
 #include "line.h"
 #include "parser.h"
 #include "text_testing.h"
@@ -708,6 +709,83 @@ static void test_step_parses_counts_and_frees_one_line(void **state)
 	/* and LeakSanitizer checks that each line was freed */
 }
 
+/*
+ * One good line parsed, then through parser_step, while memory runs out:
+ * every allocation after the first `granted` fails (tests/harness/
+ * interpose.h). 1 once granted was enough for the whole line (the entry
+ * was made, and is freed here); 0 after checking what the parse answered
+ * and how the step counted it.
+ */
+static int step_with_allocations(const struct log_format *fmt, const char *text, long granted)
+{
+	struct parser_stage st = {.format = fmt};
+	struct line *line = line_new(text, strlen(text));
+	assert_non_null(line);
+	const char *as = fmt != NULL ? fmt->name : "default";
+	struct log_entry *e = NULL;
+	harness_fail_allocations_after(granted);
+	enum parse_error err = parse_log_line_as(fmt, text, strlen(text), &e);
+	long refused = harness_allocations_restored();
+	log_entry_free(e);
+	if (refused > 0 && (err != PARSE_ENOMEM || e != NULL))
+		fail_msg("allocation %ld of the good line %s (format %s) failed, and the parse returned %s "
+			 "with *entry %s; expected PARSE_ENOMEM and NULL",
+			 granted + 1, text, as, reason(err), e != NULL ? "set" : "NULL");
+	harness_fail_allocations_after(granted);
+	e = parser_step(&st, line);
+	refused = harness_allocations_restored();
+	if (refused == 0 && e == NULL)
+		fail_msg("parser_step returned NULL for the good line %s (format %s)", text, as);
+	if (refused == 0 && granted == 0)
+		fail_msg("parser_step made an entry of %s while every malloc, calloc, realloc, strdup and "
+			 "strndup failed: allocate the entry and its strings with those, so that this test "
+			 "can see what your stage does when memory runs out",
+			 text);
+	if (refused == 0) {
+		log_entry_free(e);
+		return 1;
+	}
+	if (e != NULL)
+		fail_msg("parser_step returned an entry for %s (format %s) although allocation %ld of the "
+			 "line failed: out of memory, the line is an error and the step returns NULL",
+			 text, as, granted + 1);
+	unsigned long long bad_json = atomic_load(&st.stats.errors[PARSE_INVALID_JSON]),
+			   entries = atomic_load(&st.stats.entries);
+	if (bad_json != 1 || entries != 0 || total_errors(&st.stats) != 1)
+		fail_msg(
+		    "allocation %ld of the good line %s (format %s) failed, and the stats say "
+		    "invalid_json %llu, entries %llu, errors in all %llu; expected 1, 0, 1: PARSE_ENOMEM "
+		    "is counted under invalid_json (errors[PARSE_ENOMEM] is one past the end of the "
+		    "array, and the field after it is entries)",
+		    granted + 1, text, as, bad_json, entries, total_errors(&st.stats));
+	expect_stat(&st.stats, lines, 1, "one line went in");
+	return 0;
+}
+
+/* Each allocation a good line needs fails once, in turn, with and without
+ * a format: the parse answers PARSE_ENOMEM, and the step counts the line
+ * under invalid_json. LeakSanitizer checks that nothing half-built leaks. */
+static void test_out_of_memory_is_enomem_counted_as_invalid_json(void **state)
+{
+	(void)state;
+	enum { MOST = 32 }; /* an entry and three strings need 4 */
+	static const char *const lines[] = {
+	    "{\"ts\":\"2026-11-25T10:00:00Z\",\"level\":\"warn\",\"service\":\"api\",\"msg\":\"slow\"}",
+	    "{\"time\":\"2026-11-25T10:00:00Z\",\"level\":40,\"name\":\"api\",\"msg\":\"slow\"}",
+	};
+	const struct log_format *fmts[] = {NULL, log_format_preset("pino")};
+	for (int f = 0; f < 2; f++) {
+		long granted = 0;
+		while (granted <= MOST && !step_with_allocations(fmts[f], lines[f], granted))
+			granted++;
+		if (granted > MOST)
+			fail_msg(
+			    "parser_step still had an allocation refused with %d granted for the line %s: "
+			    "does it allocate in a loop?",
+			    MOST, lines[f]);
+	}
+}
+
 static void test_stage_counts_too_long_marker_without_parsing_it(void **state)
 {
 	(void)state;
@@ -1292,6 +1370,7 @@ int main(int argc, char **argv)
 	    HTEST(test_failed_parse_sets_entry_null_so_it_can_be_freed, L04 "#who-owns-what"),
 	    HTEST(test_every_tree_is_deleted_whatever_the_line, L04 "#who-owns-what"),
 	    HTEST(test_step_parses_counts_and_frees_one_line, L04 "#the-stage-loop"),
+	    HTEST(test_out_of_memory_is_enomem_counted_as_invalid_json, L04 "#the-stage-loop"),
 	    HTEST(test_stage_sends_one_entry_per_good_line_in_order, L04 "#the-stage-loop"),
 	    HTEST(test_stage_counts_each_error_by_reason, L04 "#the-stage-loop"),
 	    HTEST(test_stage_counts_too_long_marker_without_parsing_it, L04 "#the-stage-loop"),

@@ -104,7 +104,7 @@ static long deadline_seconds(void)
 	return t > 0 ? t : DEFAULT_DEADLINE_S;
 }
 
-long harness_scale(long n)
+long harness_scale_capped(long n, long perturbed_max)
 {
 	const char *s = getenv("HARNESS_SCALE");
 	long pct = s != NULL ? strtol(s, NULL, 10) : 100;
@@ -113,9 +113,14 @@ long harness_scale(long n)
 	long scaled = n / 100 * pct + n % 100 * pct / 100;
 	/* A perturbed run (interpose.h) looks for an unlucky order, not for
 	 * volume, and its sleeps make every operation slower. */
-	if (harness_seed() != 0 && scaled > HARNESS_PERTURBED_MAX)
-		scaled = HARNESS_PERTURBED_MAX;
+	if (harness_seed() != 0 && scaled > perturbed_max)
+		scaled = perturbed_max;
 	return scaled > 0 ? scaled : 1;
+}
+
+long harness_scale(long n)
+{
+	return harness_scale_capped(n, HARNESS_PERTURBED_MAX);
 }
 
 int harness_under_valgrind(void)

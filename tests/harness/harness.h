@@ -58,6 +58,12 @@ void harness_at_end(void (*fn)(void));
 #define HARNESS_PERTURBED_MAX 50000
 long harness_scale(long n);
 
+/* harness_scale, with a lower bound for a perturbed run: for a test whose
+ * every operation takes one shared lock, where a perturbation's sleep
+ * inside the lock stalls every other thread, so that the same volume takes
+ * many times longer perturbed than plain. */
+long harness_scale_capped(long n, long perturbed_max);
+
 /* Milliseconds a test may wait for something that should happen "at
  * once" (a thread to park, a wake-up to arrive): a fraction of the test's
  * deadline, so that a missed wait fails with its own message first. */

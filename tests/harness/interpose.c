@@ -16,7 +16,8 @@
  *  - every condition variable's clock is recorded, and a timed wait on one
  *    that runs on the realtime clock fails the test.
  * And socket is wrapped, so that a test can make every IPv6 socket start
- * IPv6-only, as on a machine whose net.ipv6.bindv6only is 1; and
+ * IPv6-only, as on a machine whose net.ipv6.bindv6only is 1; the
+ * allocation functions, so that a test can make them fail; and
  * pthread_mutex_init, so that a test can make one fail.
  */
 #define _GNU_SOURCE
@@ -726,4 +727,70 @@ int __wrap_socket(int domain, int type, int protocol)
 		return -1;
 	}
 	return fd;
+}
+
+/* ---- allocations -------------------------------------------------------------- */
+
+void *__real_malloc(size_t size);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *block, size_t size);
+char *__real_strdup(const char *s);
+char *__real_strndup(const char *s, size_t n);
+
+/* This thread's allocations left before they fail, or -1: none fails.
+ * Per thread, so that a test fails the allocations of the code it calls,
+ * never those of another thread the program runs. */
+static _Thread_local long allocations_left = -1;
+static _Thread_local long allocations_refused;
+
+void harness_fail_allocations_after(long granted)
+{
+	allocations_left = granted;
+	allocations_refused = 0;
+}
+
+long harness_allocations_restored(void)
+{
+	allocations_left = -1;
+	return allocations_refused;
+}
+
+/* 1 if this allocation must fail; errno is then ENOMEM. */
+static int allocation_refused(void)
+{
+	if (allocations_left < 0)
+		return 0;
+	if (allocations_left > 0) {
+		allocations_left--;
+		return 0;
+	}
+	allocations_refused++;
+	errno = ENOMEM;
+	return 1;
+}
+
+void *__wrap_malloc(size_t size)
+{
+	return allocation_refused() ? NULL : __real_malloc(size);
+}
+
+void *__wrap_calloc(size_t n, size_t size)
+{
+	return allocation_refused() ? NULL : __real_calloc(n, size);
+}
+
+/* A refused realloc leaves the block as it was, as a real failure does. */
+void *__wrap_realloc(void *block, size_t size)
+{
+	return allocation_refused() ? NULL : __real_realloc(block, size);
+}
+
+char *__wrap_strdup(const char *s)
+{
+	return allocation_refused() ? NULL : __real_strdup(s);
+}
+
+char *__wrap_strndup(const char *s, size_t n)
+{
+	return allocation_refused() ? NULL : __real_strndup(s, n);
 }

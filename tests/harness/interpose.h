@@ -104,4 +104,19 @@ void harness_fail_next_mutex_init(int err);
  * have 0): a server that wants IPv4 on its IPv6 socket must say so. */
 void harness_ipv6_only_by_default(void);
 
+/*
+ * Out of memory, on demand. malloc, calloc, realloc, strdup and strndup
+ * are wrapped too: after harness_fail_allocations_after(granted), the
+ * calling thread's next `granted` allocations succeed and every one after
+ * them returns NULL with errno ENOMEM, as a real failure does, until
+ * harness_allocations_restored. Only the course's code and the tests are
+ * wrapped: cJSON and the C library allocate as usual. No impossible size
+ * reaches the out-of-memory path of code that allocates a few small
+ * blocks (an entry and its strings); this does, one allocation at a time.
+ */
+void harness_fail_allocations_after(long granted);
+/* Allocations succeed again; returns how many were refused since the call
+ * above (0: the code made no more than `granted`). */
+long harness_allocations_restored(void);
+
 #endif

@@ -20,6 +20,22 @@
 	"a receive on a closed channel, after its last message, did not return: does the receive's "   \
 	"wait loop check closed?"
 
+/* Starts n threads, the i-th doing ops[i] with fn (op_send or op_recv) on
+ * ch, with message first + i (what a receive overwrites), and waits until
+ * all n are blocked in the channel (it is full, or empty). */
+static void park_ops(struct chan *ch, void *(*fn)(void *), struct op *ops, struct harness_thread *t, int n,
+		     uintptr_t first)
+{
+	for (int i = 0; i < n; i++) {
+		ops[i] = (struct op){.ch = ch, .msg = MSG(first + i)};
+		harness_thread_start(&t[i], fn, &ops[i]);
+	}
+	if (fn == op_send)
+		wait_for_senders(ch, n, "a send on a full channel must wait (counted in send_waiting)");
+	else
+		wait_for_receivers(ch, n, "a receive on an empty channel must wait (counted in recv_waiting)");
+}
+
 static void test_new_channel_is_empty_with_its_capacity(void **state)
 {
 	(void)state;
@@ -140,11 +156,7 @@ static void test_every_send_wakes_a_receiver(void **state)
 	struct chan *ch = chan_new_or_fail(4);
 	struct op ops[N];
 	struct harness_thread t[N];
-	for (int i = 0; i < N; i++) {
-		ops[i] = (struct op){.ch = ch};
-		harness_thread_start(&t[i], op_recv, &ops[i]);
-	}
-	wait_for_receivers(ch, N, "three receivers should be blocked on the empty channel");
+	park_ops(ch, op_recv, ops, t, N, 99);
 	hold_woken_waiters();
 	for (uintptr_t i = 1; i <= N; i++)
 		assert_chan_status(chan_send(ch, MSG(i)), CHAN_OK);
@@ -174,11 +186,7 @@ static void test_every_receive_wakes_a_sender(void **state)
 		assert_chan_status(chan_send(ch, MSG(i)), CHAN_OK);
 	struct op ops[N];
 	struct harness_thread t[N];
-	for (int i = 0; i < N; i++) {
-		ops[i] = (struct op){.ch = ch, .msg = MSG(CAP + 1 + i)};
-		harness_thread_start(&t[i], op_send, &ops[i]);
-	}
-	wait_for_senders(ch, N, "three senders should be blocked on the full channel");
+	park_ops(ch, op_send, ops, t, N, CAP + 1);
 	hold_woken_waiters();
 	for (uintptr_t i = 1; i <= N; i++) {
 		void *got = NULL;
@@ -248,11 +256,7 @@ static void test_close_wakes_every_blocked_receiver(void **state)
 	struct chan *ch = chan_new_or_fail(1);
 	struct op ops[N];
 	struct harness_thread t[N];
-	for (int i = 0; i < N; i++) {
-		ops[i] = (struct op){.ch = ch, .msg = MSG(99)};
-		harness_thread_start(&t[i], op_recv, &ops[i]);
-	}
-	wait_for_receivers(ch, N, "three receivers should be blocked on the empty channel");
+	park_ops(ch, op_recv, ops, t, N, 99);
 	harness_on_hang("chan_recv did not return after chan_close: does close wake every waiter "
 			"(broadcast, not signal)?");
 	assert_chan_status(chan_close(ch), CHAN_OK);
@@ -276,11 +280,7 @@ static void test_close_wakes_every_blocked_sender(void **state)
 	assert_chan_status(chan_send(ch, MSG(1)), CHAN_OK);
 	struct op ops[N];
 	struct harness_thread t[N];
-	for (int i = 0; i < N; i++) {
-		ops[i] = (struct op){.ch = ch, .msg = MSG(10 + i)};
-		harness_thread_start(&t[i], op_send, &ops[i]);
-	}
-	wait_for_senders(ch, N, "three senders should be blocked on the full channel");
+	park_ops(ch, op_send, ops, t, N, 10);
 	harness_on_hang("chan_send did not return after chan_close: a sender blocked on a full "
 			"channel must wake up and get CHAN_CLOSED");
 	assert_chan_status(chan_close(ch), CHAN_OK);

@@ -16,6 +16,11 @@ struct timespec clock_now(void);
 /* The monotonic time ms milliseconds from now (ms <= 0: now). */
 struct timespec deadline_after_ms(long ms);
 
+/* The time ms milliseconds after t (ms <= 0: t itself). A pace or a
+ * ticker adds to its last deadline, not to now, so that it does not drift
+ * by the time each round takes. */
+struct timespec clock_add_ms(struct timespec t, long ms);
+
 /* A deadline that has already passed: "do not wait". */
 struct timespec deadline_now(void);
 
@@ -27,6 +32,9 @@ int deadline_passed(const struct timespec *deadline);
 
 /* Seconds elapsed since start, as a double. */
 double clock_seconds_since(const struct timespec *start);
+
+/* Seconds from `from` to `to` (negative if `to` is earlier). */
+double clock_seconds_between(const struct timespec *from, const struct timespec *to);
 
 /* The wall clock (CLOCK_REALTIME) as Unix seconds with a fraction: for
  * values meant for people and for Prometheus (a timestamp in a metric),

@@ -15,9 +15,15 @@
  * or more, batch 1).
  * A watch thread says so when nothing moves for a few seconds (a lost
  * wake-up stops a program without crashing it).
+ *
+ * The tests that move many messages through a channel at once (lessons 01,
+ * 02, 11 and 14) run this engine too, through traffic_measure, and word
+ * their own verdicts (tests/harness/chan_testing.h).
  */
 #ifndef TRAFFIC_H
 #define TRAFFIC_H
+
+#include "channel.h"
 
 #include <stddef.h>
 
@@ -34,6 +40,22 @@ struct traffic {
 	unsigned long long batch; /* messages per operation, 1 to TRAFFIC_MAX_BATCH */
 	int quiet;		  /* 1: no line per consumer when all went well */
 	int lockfree;		  /* 1: lesson 14's channel (lfchan.h), not lesson 01's */
+	int mixed;		  /* 1: producers send batches of 1, 2, ... batch in turn */
+};
+
+/* What one run moved. The received numbers are the sent ones, each once,
+ * when their count, sum and sum of squares all match: a lost message and
+ * a duplicated one cannot cancel out in both sums at once. */
+struct traffic_result {
+	unsigned long long sent;	 /* messages a send accepted */
+	unsigned long long received;	 /* messages the consumers got */
+	int exactly_once;		 /* 1: received exactly the numbers 1..messages */
+	unsigned long long out_of_order; /* a number after a larger one from its producer */
+	unsigned long long bogus;	 /* a message that is not a number 1..messages */
+	enum chan_status send_rc;	 /* CHAN_OK, or what stopped a producer early */
+	enum chan_status recv_rc;	 /* CHAN_CLOSED, or what else ended a consumer's loop */
+	enum chan_status close_rc;	 /* the last producer's close */
+	enum chan_status free_rc;	 /* freeing the channel once every thread has left it */
 };
 
 /*
@@ -54,6 +76,13 @@ int traffic_begin(int argc, char **argv, struct traffic *t, const char *about);
  * checks (0: all passed), or -1 if the run could not be set up. *seconds
  * is the time from the first thread's start to the last one's end. */
 int traffic_run(const struct traffic *t, double *seconds);
+
+/* Runs the threads as traffic_run does, printing nothing and without the
+ * stall watch: for tests, which have deadlines of their own and word their
+ * own verdicts from *res. Returns 0, or -1 if the channel could not be
+ * made (errno says why), memory ran out or a thread could not start (said
+ * on stderr). */
+int traffic_measure(const struct traffic *t, struct traffic_result *res);
 
 /* traffic_run, then the last line: "result: ok, [what, ]M messages in S s,
  * msgs_per_s=N" (FAILED instead of ok if a check failed). Returns the exit

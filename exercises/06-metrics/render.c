@@ -66,9 +66,9 @@ EXERCISE_HELPER static void put_name_and_labels(struct strbuf *sb, const struct 
 
 /*
  * The lines of one histogram series: name_bucket for each bound in
- * order, each with every observation at or below its bound (the series
- * keeps one count per bucket, so this is a running total); then
- * le="+Inf" with the count; then name_sum and name_count. Tested by
+ * order, each with every observation at or below its bound (what
+ * buckets[i] holds is said in struct metric_series); then le="+Inf" with
+ * the count; then name_sum and name_count. Tested by
  * test_render_golden and test_histogram_observation_equal_to_a_bound_counts_in_its_bucket.
  */
 EXERCISE_HELPER static void render_histogram_series(struct strbuf *sb, const struct metric_family *f,

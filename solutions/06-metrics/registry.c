@@ -340,12 +340,13 @@ EXERCISE_HELPER static int values_repair(const struct metric_family *f, const ch
 /* ---- series: creating them (yours) --------------------------------------------- */
 
 /*
- * A new series at zero in f, holding copies (f->nlabels strings, already
- * repaired), linked first in hash chain h and last in creation order
- * (f->first .. f->last, through next_created), and counted in f->nseries.
- * Called with reg->mu held. It takes the copies whatever happens: on
- * failure it frees them and returns NULL with errno ENOSPC (f already has
- * reg->series_limit series: add one to reg->series_dropped) or ENOMEM.
+ * A new series at zero in f, whose label values are copies (f->nlabels
+ * strings, already repaired, hashing to h). Called with reg->mu held; on
+ * return the family keeps the invariants of the lesson's "Finding a
+ * series" (1 to 3), the new series the newest in creation order. The
+ * copies are the series' own; on failure they are freed all the same, and
+ * it returns NULL with errno ENOSPC (the series limit; the refusal is
+ * counted in reg->series_dropped) or ENOMEM.
  * Tested through the updates: test_series_limit_refuses_new_series_and_counts_drops,
  * test_series_keep_their_own_copy_of_label_values, test_render_golden (creation order).
  */
@@ -388,12 +389,11 @@ EXERCISE_HELPER static struct metric_series *series_create(struct metric_family 
 
 /*
  * The series of values in f, created at zero if create is 1 and it is not
- * there. Called with reg->mu held. Looks values up as given first (no
- * allocation on a hit); on a miss, looks again with repaired copies
- * (values_repair), since a series stores its values repaired; creates
- * with series_create only then. Every copy not kept is freed. NULL with
- * errno: EINVAL for missing values, ENOENT (not there, create 0), ENOSPC
- * (the series limit: counted in series_dropped), ENOMEM.
+ * there. Called with reg->mu held. The values may be raw or already
+ * repaired: both name the same series (invariant 3 of "Finding a series"),
+ * and a lookup that finds its series allocates nothing (invariant 4).
+ * NULL with errno: EINVAL for missing values, ENOENT (not there, create
+ * 0), ENOSPC (the series limit: counted in series_dropped), ENOMEM.
  */
 static struct metric_series *series_get(struct metric_family *f, const char *const values[], int create)
 {

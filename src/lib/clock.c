@@ -9,7 +9,11 @@ struct timespec clock_now(void)
 
 struct timespec deadline_after_ms(long ms)
 {
-	struct timespec t = clock_now();
+	return clock_add_ms(clock_now(), ms);
+}
+
+struct timespec clock_add_ms(struct timespec t, long ms)
+{
 	if (ms <= 0)
 		return t;
 	t.tv_sec += ms / 1000;
@@ -45,7 +49,12 @@ int deadline_passed(const struct timespec *deadline)
 double clock_seconds_since(const struct timespec *start)
 {
 	struct timespec now = clock_now();
-	return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+	return clock_seconds_between(start, &now);
+}
+
+double clock_seconds_between(const struct timespec *from, const struct timespec *to)
+{
+	return (double)(to->tv_sec - from->tv_sec) + (double)(to->tv_nsec - from->tv_nsec) / 1e9;
 }
 
 double clock_unix_seconds(void)

@@ -84,6 +84,7 @@ struct producer {
 	unsigned long long step;
 	unsigned long long last;
 	size_t batch;
+	int mixed;	     /* batches of 1, 2, ... batch in turn */
 	struct tally sent;   /* the messages chan_send accepted */
 	enum chan_status rc; /* CHAN_OK, or the status that stopped it early */
 };
@@ -225,9 +226,9 @@ static void *producer_main(void *arg)
 	void *batch[TRAFFIC_MAX_BATCH];
 	unsigned long long v = p->first;
 	p->rc = CHAN_OK;
-	while (v <= p->last && p->rc == CHAN_OK) {
-		size_t n = 0, sent = 0;
-		for (; n < p->batch && v <= p->last; v += p->step)
+	for (size_t round = 0; v <= p->last && p->rc == CHAN_OK; round++) {
+		size_t n = 0, sent = 0, size = p->mixed ? round % p->batch + 1 : p->batch;
+		for (; n < size && v <= p->last; v += p->step)
 			batch[n++] = (void *)(uintptr_t)v;
 		/* CHAN_OK is the only answer that hands every message over; on
 		 * any other, only the first `sent` went. */
@@ -390,7 +391,8 @@ static int run_alloc(struct run *r)
 						    .first = k + 1,
 						    .step = np,
 						    .last = r->o.messages,
-						    .batch = (size_t)r->o.batch};
+						    .batch = (size_t)r->o.batch,
+						    .mixed = r->o.mixed};
 	return 0;
 }
 
@@ -483,26 +485,52 @@ static int report_threads(const struct run *r)
 	return bad;
 }
 
-/* Compares what was received with what was sent. Returns 0 if they match. */
-static int report_exactly_once(const struct run *r)
+static void tally_merge(struct tally *into, const struct tally *t)
+{
+	into->count += t->count;
+	into->sum += t->sum;
+	into->squares += t->squares;
+}
+
+/* What the threads did, added up, into *res. */
+static void summarize(const struct run *r, struct traffic_result *res)
 {
 	struct tally sent = {0, 0, 0}, got = {0, 0, 0};
-	unsigned long long bogus = 0;
+	*res =
+	    (struct traffic_result){.send_rc = CHAN_OK, .recv_rc = CHAN_CLOSED, .close_rc = r->sh.close_rc};
 	for (unsigned long long k = 0; k < r->o.producers; k++) {
-		sent.count += r->producers[k].sent.count;
-		sent.sum += r->producers[k].sent.sum;
-		sent.squares += r->producers[k].sent.squares;
+		tally_merge(&sent, &r->producers[k].sent);
+		if (r->producers[k].rc != CHAN_OK)
+			res->send_rc = r->producers[k].rc;
 	}
 	for (unsigned long long i = 0; i < r->o.consumers; i++) {
-		got.count += r->consumers[i].got.count;
-		got.sum += r->consumers[i].got.sum;
-		got.squares += r->consumers[i].got.squares;
-		bogus += r->consumers[i].bogus;
+		tally_merge(&got, &r->consumers[i].got);
+		res->bogus += r->consumers[i].bogus;
+		res->out_of_order += r->consumers[i].out_of_order;
+		if (r->consumers[i].rc != CHAN_CLOSED)
+			res->recv_rc = r->consumers[i].rc;
 	}
 	unsigned long long m = r->o.messages;
 	unsigned long long want_sum = m % 2 == 0 ? m / 2 * (m + 1) : (m + 1) / 2 * m;
-	if (got.count == m && got.sum == want_sum && got.squares == sent.squares && sent.count == m &&
-	    bogus == 0) {
+	res->sent = sent.count;
+	res->received = got.count;
+	res->exactly_once = got.count == m && got.sum == want_sum && got.squares == sent.squares &&
+			    sent.count == m && res->bogus == 0;
+}
+
+/* Compares what was received with what was sent. Returns 0 if they match. */
+static int report_exactly_once(const struct run *r)
+{
+	struct traffic_result res;
+	struct tally sent = {0, 0, 0}, got = {0, 0, 0};
+	summarize(r, &res);
+	for (unsigned long long k = 0; k < r->o.producers; k++)
+		tally_merge(&sent, &r->producers[k].sent);
+	for (unsigned long long i = 0; i < r->o.consumers; i++)
+		tally_merge(&got, &r->consumers[i].got);
+	unsigned long long m = r->o.messages;
+	unsigned long long want_sum = m % 2 == 0 ? m / 2 * (m + 1) : (m + 1) / 2 * m;
+	if (res.exactly_once) {
 		if (!r->o.quiet)
 			printf(
 			    "exactly once: ok - %llu messages received, their sum %llu is 1+2+...+%llu, and "
@@ -514,8 +542,8 @@ static int report_exactly_once(const struct run *r)
 	       got.count, m, got.sum, want_sum);
 	printf("%s%s\n", got.squares == sent.squares ? "" : ", sums of squares differ",
 	       sent.count == m ? "" : ", not every message was sent");
-	if (bogus > 0)
-		printf("  %llu messages were not numbers 1..%llu at all (NULL or garbage)\n", bogus, m);
+	if (res.bogus > 0)
+		printf("  %llu messages were not numbers 1..%llu at all (NULL or garbage)\n", res.bogus, m);
 	printf("  messages were lost, duplicated or damaged on the way: %s tells more\n", r->o.hint);
 	return 1;
 }
@@ -540,26 +568,50 @@ static int report_order(const struct run *r)
 
 /* ---- the run ------------------------------------------------------------ */
 
-int traffic_run(const struct traffic *o, double *seconds)
+/* The channel, the threads' records and the mutex: 0, or -1 after saying
+ * why not on stderr when loud (then nothing is left to free). */
+static int run_open(struct run *r, const struct traffic *o, int loud)
 {
-	struct run r = {.o = *o};
-	r.sh.running = o->producers;
-	r.sh.close_rc = CHAN_OK;
-	r.sh.ops = ops_of(o);
-	r.sh.ch = r.sh.ops->make(o->capacity);
-	if (r.sh.ch == NULL) {
-		fprintf(stderr, "%s: %s_new(%zu) returned NULL (%s) (%s)\n", o->prog, r.sh.ops->name,
-			o->capacity, strerror(errno), o->hint);
+	*r = (struct run){.o = *o};
+	r->sh.running = o->producers;
+	r->sh.close_rc = CHAN_OK;
+	r->sh.ops = ops_of(o);
+	r->sh.ch = r->sh.ops->make(o->capacity);
+	if (r->sh.ch == NULL) {
+		if (loud)
+			fprintf(stderr, "%s: %s_new(%zu) returned NULL (%s) (%s)\n", o->prog, r->sh.ops->name,
+				o->capacity, strerror(errno), o->hint);
 		return -1;
 	}
-	pthread_mutex_init(&r.sh.mu, NULL);
-	if (run_alloc(&r) != 0) {
+	pthread_mutex_init(&r->sh.mu, NULL);
+	if (run_alloc(r) == 0)
+		return 0;
+	if (loud)
 		fprintf(stderr, "%s: out of memory for %llu producers and %llu consumers\n", o->prog,
 			o->producers, o->consumers);
-		r.sh.ops->destroy(r.sh.ch);
-		run_free(&r);
+	r->sh.ops->destroy(r->sh.ch);
+	run_free(r);
+	return -1;
+}
+
+int traffic_measure(const struct traffic *t, struct traffic_result *res)
+{
+	struct run r;
+	if (run_open(&r, t, 0) != 0)
 		return -1;
-	}
+	int started = start_threads(&r) == 0;
+	join_threads(&r);
+	summarize(&r, res);
+	res->free_rc = r.sh.ops->destroy(r.sh.ch);
+	run_free(&r);
+	return started ? 0 : -1;
+}
+
+int traffic_run(const struct traffic *o, double *seconds)
+{
+	struct run r;
+	if (run_open(&r, o, 1) != 0)
+		return -1;
 	struct watch w = {.t = o, .consumers = r.consumers, .n = o->consumers};
 	pthread_t watch_tid;
 	int watching = watch_start(&w, &watch_tid) == 0;
@@ -692,8 +744,9 @@ int traffic_begin(int argc, char **argv, struct traffic *t, const char *about)
 	if (rc != 0)
 		return rc == 1 ? 0 : 2;
 	if (t->lockfree && (t->capacity == 0 || t->batch > 1))
-		return bad_usage(t, "lesson 14's lock-free channel has ",
-				 "no capacity 0 and no batches (lessons/14-lockfree/README.md#4-the-contract)");
+		return bad_usage(
+		    t, "lesson 14's lock-free channel has ",
+		    "no capacity 0 and no batches (lessons/14-lockfree/README.md#4-the-contract)");
 	describe(t);
 	return probe(t) == 0 ? -1 : 1;
 }

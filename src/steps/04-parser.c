@@ -23,6 +23,7 @@
 #include "line.h"
 #include "log_entry.h"
 #include "parser.h"
+#include "print.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -102,35 +103,10 @@ bad:
 
 /* ---- printing ------------------------------------------------------------------- */
 
-/* Prints s on one output line: control characters escaped (a message may
- * hold real newlines now that its \n escapes are decoded), UTF-8 as is.
- * Returns the bytes printed. */
-static size_t print_escaped(const char *s)
+static void print_numbered_entry(unsigned long lineno, const struct log_entry *e)
 {
-	size_t n = 0;
-	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-		if (*p == '\n')
-			n += (size_t)printf("\\n");
-		else if (*p == '\t')
-			n += (size_t)printf("\\t");
-		else if (*p < 0x20 || *p == 0x7f)
-			n += (size_t)printf("\\x%02x", *p);
-		else
-			n += putchar(*p) != EOF;
-	}
-	return n;
-}
-
-static void print_entry(unsigned long lineno, const struct log_entry *e)
-{
-	printf("%5lu  %-5s  ", lineno, log_level_name(e->level));
-	for (size_t n = print_escaped(e->service); n < 8; n++)
-		putchar(' ');
-	printf("  ");
-	print_escaped(e->message);
-	if (e->has_latency)
-		printf("  (%g ms)", e->latency_ms);
-	putchar('\n');
+	printf("%5lu  ", lineno);
+	print_entry(e);
 }
 
 static void print_rejected(unsigned long lineno, enum parse_error err, const struct line *line)
@@ -211,7 +187,7 @@ static enum feed_result report(unsigned long lineno, const struct line *line, in
 		if ((unsigned)e->level < LOG_LEVELS)
 			t->levels[e->level]++;
 		if (!quiet)
-			print_entry(lineno, e);
+			print_numbered_entry(lineno, e);
 		log_entry_free(e);
 	} else {
 		if ((unsigned)err < PARSE_REASONS)

@@ -25,6 +25,7 @@
 #include "filter.h"
 #include "log_entry.h"
 #include "parser.h"
+#include "print.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -177,22 +178,6 @@ static void *stage_thread(void *arg)
 	return NULL;
 }
 
-/* Prints s on one output line, control characters escaped (a message may
- * hold a real newline). Returns the bytes printed. */
-static size_t print_escaped(const char *s)
-{
-	size_t n = 0;
-	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-		if (*p == '\n')
-			n += (size_t)printf("\\n");
-		else if (*p < 0x20 || *p == 0x7f)
-			n += (size_t)printf("\\x%02x", *p);
-		else
-			n += putchar(*p) != EOF;
-	}
-	return n;
-}
-
 /* The next stage: takes entries until out is closed, prints, counts and
  * frees them. main reads its count after pthread_join, which orders the
  * read after the writes. */
@@ -209,16 +194,8 @@ static void *sink_thread(void *arg)
 	while (chan_recv(s->in, &msg) == CHAN_OK) {
 		struct log_entry *e = msg;
 		s->received++;
-		if (!s->quiet) {
-			printf("%-5s  ", log_level_name(e->level));
-			for (size_t n = print_escaped(e->service); n < 8; n++)
-				putchar(' ');
-			printf("  ");
-			print_escaped(e->message);
-			if (e->has_latency)
-				printf("  (%g ms)", e->latency_ms);
-			putchar('\n');
-		}
+		if (!s->quiet)
+			print_entry(e);
 		log_entry_free(e); /* the last stage frees what it receives */
 	}
 	return NULL;

@@ -261,7 +261,7 @@ cat <<EOF
 Paste these into the Graph page's expression box (the Graph tab draws them):
 
   sum by (service) (rate(logpipe_log_entries_total{level="error"}[1m]))
-  histogram_quantile(0.9, sum by (le, service) (rate(logpipe_log_latency_seconds_bucket[1m])))
+  service:logpipe_log_latency_seconds:p90_rate1m
   service:logpipe_error_ratio:rate1m
   time() - logpipe_last_entry_timestamp_seconds
   sum without (instance) (logpipe_parse_errors_total)

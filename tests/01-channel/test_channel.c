@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <malloc.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -508,113 +507,25 @@ static void test_timed_waits_last_until_their_deadline(void **state)
 
 /* ---- many threads ---------------------------------------------------------- */
 
-struct traffic {
-	struct chan *ch;
-	long per_producer;
-	int producers;
-	atomic_uchar *seen; /* seen[v] counts how often message v arrived */
-	atomic_long received;
-	atomic_int out_of_order;
-	atomic_int bad_status; /* a blocking operation returned what it never should */
-	int next_id;        /* producer ids, handed out under id_mu */
-	pthread_mutex_t id_mu;
-};
-
-static int take_id(struct traffic *tr)
+/* Four producers send the numbers 1..total through one channel of
+ * capacity cap to four consumers, with lesson 01's chan_send and chan_recv
+ * (the engine of src/traffic.h, which lesson 01's program runs too). */
+static void run_traffic(size_t cap, unsigned long long total)
 {
-	pthread_mutex_lock(&tr->id_mu);
-	int id = tr->next_id++;
-	pthread_mutex_unlock(&tr->id_mu);
-	return id;
-}
-
-/* Producer p sends p*per + 1 .. p*per + per, in increasing order. */
-static void *producer(void *arg)
-{
-	struct traffic *tr = arg;
-	long base = take_id(tr) * tr->per_producer;
-	for (long i = 1; i <= tr->per_producer; i++) {
-		if (chan_send(tr->ch, MSG(base + i)) != CHAN_OK) {
-			atomic_fetch_add(&tr->bad_status, 1);
-			break;
-		}
-	}
-	return NULL;
-}
-
-/* Records every message; a FIFO channel delivers each producer's messages
- * to any one consumer in increasing order. */
-static void *consumer(void *arg)
-{
-	struct traffic *tr = arg;
-	long last[8] = {0};
-	void *msg;
-	enum chan_status rc;
-	while ((rc = chan_recv(tr->ch, &msg)) == CHAN_OK) {
-		long v = (long)MSG_VALUE(msg);
-		long total = tr->per_producer * tr->producers;
-		if (v < 1 || v > total) {
-			atomic_fetch_add(&tr->out_of_order, 1);
-			continue;
-		}
-		atomic_fetch_add(&tr->seen[v], 1);
-		long p = (v - 1) / tr->per_producer;
-		if (v <= last[p])
-			atomic_fetch_add(&tr->out_of_order, 1);
-		last[p] = v;
-		atomic_fetch_add(&tr->received, 1);
-	}
-	if (rc != CHAN_CLOSED)
-		atomic_fetch_add(&tr->bad_status, 1);
-	return NULL;
-}
-
-static void run_traffic(size_t cap, int producers, int consumers, long total)
-{
-	struct traffic tr = {.per_producer = total / producers, .producers = producers};
-	total = tr.per_producer * producers;
-	tr.ch = chan_new_or_fail(cap);
-	tr.seen = calloc((size_t)total + 1, sizeof(*tr.seen));
-	pthread_mutex_init(&tr.id_mu, NULL);
 	harness_on_hang("the producers and consumers stopped making progress: a lost wake-up? "
 			"Check that every send signals not_empty and every receive signals not_full, "
 			"that each wait is in a while loop, and that the receive's loop checks closed "
 			"(the consumers stop only at the close)");
-	pthread_t p[8], c[8];
-	for (int i = 0; i < consumers; i++)
-		pthread_create(&c[i], NULL, consumer, &tr);
-	for (int i = 0; i < producers; i++)
-		pthread_create(&p[i], NULL, producer, &tr);
-	for (int i = 0; i < producers; i++)
-		pthread_join(p[i], NULL);
-	assert_chan_status(chan_close(tr.ch), CHAN_OK);
-	for (int i = 0; i < consumers; i++)
-		pthread_join(c[i], NULL);
-
-	if (tr.bad_status)
-		fail_msg("%d blocking send/recv calls returned something other than CHAN_OK (or CHAN_CLOSED "
-			 "at the end): a thread woken from its wait must re-check the condition in a while "
-			 "loop, not carry on",
-			 (int)tr.bad_status);
-	long missing = 0, doubled = 0;
-	for (long v = 1; v <= total; v++) {
-		missing += tr.seen[v] == 0;
-		doubled += tr.seen[v] > 1;
-	}
-	if (missing || doubled || tr.out_of_order || tr.received != total)
-		fail_msg("%ld messages sent, %ld received: %ld never arrived, %ld arrived twice or more, "
-			 "%d were out of order or garbage. A receive that runs when the buffer is empty "
-			 "(an `if` instead of a `while` around the wait) does this.",
-			 total, (long)tr.received, missing, doubled, (int)tr.out_of_order);
-	free(tr.seen);
-	pthread_mutex_destroy(&tr.id_mu);
-	chan_free_or_fail(tr.ch);
+	struct traffic t = {.capacity = cap, .producers = 4, .consumers = 4, .messages = total, .batch = 1};
+	expect_traffic_exactly_once(&t, "A thread woken from its wait must re-check its condition in a "
+					"while loop, not carry on: a receive that runs when the buffer is "
+					"empty (an `if` instead of a `while` around the wait) does this");
 }
 
 static void test_4x4_threads_move_a_million_messages_exactly_once(void **state)
 {
 	(void)state;
-	run_traffic(64, 4, 4, harness_scale(1000000));
+	run_traffic(64, (unsigned long long)harness_scale(1000000));
 }
 
 static void test_4x4_threads_through_one_slot_exactly_once(void **state)
@@ -622,7 +533,7 @@ static void test_4x4_threads_through_one_slot_exactly_once(void **state)
 	(void)state;
 	/* Capacity 1 makes every operation contend: the case where a thread
 	 * woken from its wait finds that another one got there first. */
-	run_traffic(1, 4, 4, harness_scale(20000));
+	run_traffic(1, (unsigned long long)harness_scale(20000));
 }
 
 /*

@@ -14,7 +14,6 @@
 #include "interpose.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 
 #define L02 "lessons/02-select/README.md"
@@ -29,6 +28,35 @@ static void *op_recv_timed(void *arg)
 	return NULL;
 }
 
+/* Threads whose next wake-up, once they wait in the channel, holds until
+ * harness_release_held: the test acts between that wake-up and the
+ * thread's next look at the channel. */
+static void *op_send_held(void *arg)
+{
+	struct op *op = arg;
+	harness_hold_wake(pthread_self());
+	op->status = chan_send(op->ch, op->msg);
+	return NULL;
+}
+
+static void *op_send_timed_held(void *arg)
+{
+	struct op *op = arg;
+	harness_hold_wake(pthread_self());
+	op->status = chan_send_timed(op->ch, op->msg, op->timeout_ms);
+	return NULL;
+}
+
+/* Starts fn (a send of op->msg on op->ch, unbuffered and without a
+ * receiver) in t, and waits until it is parked waiting for its pickup. */
+static void start_parked_sender(struct harness_thread *t, void *(*fn)(void *), struct op *op)
+{
+	harness_thread_start(t, fn, op);
+	expect_parked(t, &op->ch, 1, PARKED_SENDING, &op->status,
+		      "chan_send on an unbuffered channel with no receiver",
+		      "it may return only once a receiver has taken the message: wait for the pickup in chan_after_send "
+		      "until taken >= ticket");
+}
 
 /* ---- deadlines ------------------------------------------------------------- */
 
@@ -113,11 +141,7 @@ static void test_unbuffered_send_blocks_until_a_receiver_takes_it(void **state)
 	struct chan *ch = chan_new_or_fail(0);
 	struct op op = {.ch = ch, .msg = MSG(7)};
 	struct harness_thread t;
-	harness_thread_start(&t, op_send, &op);
-	expect_parked(&t, &ch, 1, PARKED_SENDING, &op.status,
-		      "chan_send on an unbuffered channel with no receiver",
-		      "it may return only once a receiver has taken the message: wait for the pickup in chan_after_send "
-		      "until taken >= ticket");
+	start_parked_sender(&t, op_send, &op);
 	assert_false(harness_thread_done(&t));
 
 	void *got = NULL;
@@ -139,10 +163,7 @@ static void test_unbuffered_send_closed_before_pickup_is_not_delivered(void **st
 	struct chan *ch = chan_new_or_fail(0);
 	struct op op = {.ch = ch, .msg = MSG(7)};
 	struct harness_thread t;
-	harness_thread_start(&t, op_send, &op);
-	expect_parked(&t, &ch, 1, PARKED_SENDING, &op.status,
-		      "chan_send on an unbuffered channel with no receiver",
-		      "it may return only once a receiver has taken the message: wait for the pickup in chan_after_send");
+	start_parked_sender(&t, op_send, &op);
 
 	harness_on_hang("chan_close did not return while a sender waited for pickup");
 	assert_chan_status(chan_close(ch), CHAN_OK);
@@ -163,6 +184,38 @@ static void test_unbuffered_send_closed_before_pickup_is_not_delivered(void **st
 		    "must not deliver; the pickup wait in chan_after_send must take the message back out of the slot",
 		    chan_status_str(rc), (unsigned long)MSG_VALUE(got));
 	assert_null(got);
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+/*
+ * A receiver takes the message, and the channel closes before the sender,
+ * woken by the take, looks again (its wake-up is held until then). The
+ * send succeeded: taken >= ticket decides, whatever happened since.
+ */
+static void test_unbuffered_send_taken_then_closed_is_delivered(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(0);
+	struct op op = {.ch = ch, .msg = MSG(7)};
+	struct harness_thread t;
+	start_parked_sender(&t, op_send_held, &op);
+
+	void *got = NULL;
+	harness_on_hang("chan_recv or chan_close did not return while a sender waited for its pickup");
+	assert_chan_status(chan_recv(ch, &got), CHAN_OK);
+	assert_int_equal(MSG_VALUE(got), 7);
+	assert_chan_status(chan_close(ch), CHAN_OK);
+	harness_release_held();
+	if (!harness_thread_join_within(&t, harness_wait_ms()))
+		fail_msg("a sender whose message was taken stayed blocked after the channel closed: the pickup "
+			 "wait in chan_after_send must stop once taken >= ticket");
+	if (op.status != CHAN_OK)
+		fail_msg("a receiver took the message, then the channel closed before the sender looked again, "
+			 "and chan_send returned %s, expected CHAN_OK: the message was delivered. After the "
+			 "pickup wait, ask whether it was taken (taken >= ticket) before asking whether the "
+			 "channel closed: only a message nobody took is taken back",
+			 chan_status_str(op.status));
+	assert_slot_empty(ch, "a send whose message was taken");
 	assert_chan_status(chan_free(ch), CHAN_OK);
 }
 
@@ -190,101 +243,21 @@ static void test_unbuffered_recv_blocks_until_a_sender_arrives(void **state)
 }
 
 /* Unbuffered traffic: every send is a hand-over, so senders and receivers
- * contend on the one slot and on not_full's two kinds of waiters. */
-struct traffic {
-	struct chan *ch;
-	long per_producer;
-	int producers;
-	atomic_uchar *seen;
-	atomic_long received;
-	atomic_int garbage; /* out of range, or out of order for one producer */
-	atomic_int bad_status;
-	atomic_int next_id;
-};
-
-static void *traffic_producer(void *arg)
-{
-	struct traffic *tr = arg;
-	long base = atomic_fetch_add(&tr->next_id, 1) * tr->per_producer;
-	for (long i = 1; i <= tr->per_producer; i++) {
-		if (chan_send(tr->ch, MSG(base + i)) != CHAN_OK) {
-			atomic_fetch_add(&tr->bad_status, 1);
-			break;
-		}
-	}
-	return NULL;
-}
-
-static void *traffic_consumer(void *arg)
-{
-	struct traffic *tr = arg;
-	long last[2] = {0, 0};
-	long total = tr->per_producer * tr->producers;
-	void *msg;
-	enum chan_status rc;
-	while ((rc = chan_recv(tr->ch, &msg)) == CHAN_OK) {
-		long v = (long)MSG_VALUE(msg);
-		if (v < 1 || v > total) {
-			atomic_fetch_add(&tr->garbage, 1);
-			continue;
-		}
-		atomic_fetch_add(&tr->seen[v], 1);
-		long p = (v - 1) / tr->per_producer;
-		if (v <= last[p])
-			atomic_fetch_add(&tr->garbage, 1);
-		last[p] = v;
-		atomic_fetch_add(&tr->received, 1);
-	}
-	if (rc != CHAN_CLOSED)
-		atomic_fetch_add(&tr->bad_status, 1);
-	return NULL;
-}
-
+ * contend on the one slot and on not_full's two kinds of waiters (the
+ * engine of src/traffic.h, with lesson 01's chan_send and chan_recv). */
 static void test_unbuffered_2x2_threads_exactly_once(void **state)
 {
 	(void)state;
-	enum { PRODUCERS = 2, CONSUMERS = 2 };
-	struct traffic tr = {.per_producer = harness_scale(20000) / PRODUCERS, .producers = PRODUCERS};
-	if (tr.per_producer < 1)
-		tr.per_producer = 1;
-	long total = tr.per_producer * PRODUCERS;
-	tr.ch = chan_new_or_fail(0);
-	tr.seen = calloc((size_t)total + 1, sizeof(*tr.seen));
-	assert_non_null(tr.seen);
 	harness_on_hang("two senders and two receivers on an unbuffered channel stopped making progress: "
 			"a sender whose message was taken was never told. After an unbuffered take, "
 			"chan_after_recv must wake every sender on not_full (broadcast), not one; the "
 			"pickup wait must re-check taken >= ticket in a while loop");
-	pthread_t p[PRODUCERS], c[CONSUMERS];
-	for (int i = 0; i < CONSUMERS; i++)
-		pthread_create(&c[i], NULL, traffic_consumer, &tr);
-	for (int i = 0; i < PRODUCERS; i++)
-		pthread_create(&p[i], NULL, traffic_producer, &tr);
-	for (int i = 0; i < PRODUCERS; i++)
-		pthread_join(p[i], NULL);
-	enum chan_status close_rc = chan_close(tr.ch);
-	for (int i = 0; i < CONSUMERS; i++)
-		pthread_join(c[i], NULL);
-	assert_chan_status(close_rc, CHAN_OK);
-
-	if (tr.bad_status)
-		fail_msg("%d blocking send/recv calls on an unbuffered channel returned something other than "
-			 "CHAN_OK (or CHAN_CLOSED after the close): a send must wait for pickup, a receive "
-			 "with no deadline must not time out",
-			 (int)tr.bad_status);
-	long missing = 0, doubled = 0;
-	for (long v = 1; v <= total; v++) {
-		missing += tr.seen[v] == 0;
-		doubled += tr.seen[v] > 1;
-	}
-	if (missing || doubled || tr.garbage || tr.received != total)
-		fail_msg(
-		    "%ld messages sent through an unbuffered channel, %ld received: %ld never arrived, %ld "
-		    "arrived twice or more, %d were garbage or out of order. A send that returns CHAN_OK "
-		    "before its own message (ticket) was taken does this",
-		    total, (long)tr.received, missing, doubled, (int)tr.garbage);
-	free(tr.seen);
-	assert_chan_status(chan_free(tr.ch), CHAN_OK);
+	long total = harness_scale(20000);
+	unsigned long long n = total < 2 ? 2 : (unsigned long long)total;
+	struct traffic t = {.capacity = 0, .producers = 2, .consumers = 2, .messages = n, .batch = 1};
+	expect_traffic_exactly_once(&t, "A send must wait for pickup, a receive with no deadline must not "
+					"time out, and a send must not return CHAN_OK before its own "
+					"message (ticket) was taken");
 }
 
 /* ---- try and timed --------------------------------------------------------- */
@@ -558,6 +531,66 @@ static void test_send_timed_unbuffered_times_out_and_takes_its_message_back(void
 	assert_chan_status(chan_free(ch), CHAN_OK);
 }
 
+static int held_or_done(void *arg)
+{
+	return harness_wake_held() || harness_thread_done(arg);
+}
+
+/*
+ * A timed send holds the slot, a second sender waits for room behind it.
+ * The timed send times out (its wake-up held until the second sender is
+ * parked) and takes its message back: the slot is free, so the second
+ * sender must be woken to fill it, and a receive then gets its message.
+ */
+static void test_send_timed_taking_back_wakes_a_waiting_sender(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(0);
+	struct op timed = {.ch = ch, .msg = MSG(1)};
+	struct op behind = {.ch = ch, .msg = MSG(2)};
+	struct harness_thread t1, t2;
+	harness_on_hang("a chan_send_timed on an unbuffered channel did not return");
+	/* The timed send must time out in a wait, its message in the slot. On
+	 * a machine so slow that its deadline passes before it waits, it
+	 * takes the message back at once: try again with a longer one. */
+	for (timed.timeout_ms = 20;; timed.timeout_ms *= 4) {
+		harness_thread_start(&t1, op_send_timed_held, &timed);
+		if (!harness_wait_until(held_or_done, &t1))
+			fail_msg("a %ld ms chan_send_timed on an unbuffered channel neither returned nor woke "
+				 "from its wait: the pickup wait must stop at the deadline",
+				 timed.timeout_ms);
+		if (harness_wake_held())
+			break;
+		assert_true(harness_thread_join_within(&t1, harness_wait_ms()));
+		assert_chan_status(timed.status, CHAN_TIMEOUT);
+		if (timed.timeout_ms > harness_wait_ms())
+			fail_msg("a %ld ms chan_send_timed on an unbuffered channel returned CHAN_TIMEOUT "
+				 "without waiting on a condition variable",
+				 timed.timeout_ms);
+	}
+	harness_thread_start(&t2, op_send, &behind);
+	wait_for_senders(ch, 2, "a second chan_send waits for room while the first message fills the slot");
+	harness_release_held();
+	if (!harness_thread_join_within(&t1, harness_wait_ms()))
+		fail_msg("a chan_send_timed on an unbuffered channel did not return after its deadline: the "
+			 "pickup wait must stop at the deadline");
+	assert_chan_status(timed.status, CHAN_TIMEOUT);
+
+	void *got = NULL;
+	enum chan_status rc = chan_recv_timed(ch, &got, harness_wait_ms());
+	if (rc != CHAN_OK)
+		fail_msg("a timed send took its message back while a second sender waited for the slot; a "
+			 "receive then returned %s after %ld ms, expected the second sender's message: the "
+			 "take-back freed the slot but nobody told the senders waiting for room (broadcast "
+			 "not_full when you take a message back)",
+			 chan_status_str(rc), harness_wait_ms());
+	assert_int_equal(MSG_VALUE(got), 2);
+	if (!harness_thread_join_within(&t2, harness_wait_ms()))
+		fail_msg("the second sender stayed blocked after its message was taken");
+	assert_chan_status(behind.status, CHAN_OK);
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
 /* ---- select ---------------------------------------------------------------- */
 
 static void test_select_returns_the_ready_channel(void **state)
@@ -760,12 +793,16 @@ static void test_select_is_fair_between_ready_channels(void **state)
 		chosen[which]++;
 	}
 	print_message("channel 0 chosen %ld times, channel 1 %ld times\n", chosen[0], chosen[1]);
-	if (chosen[0] < 350 || chosen[1] < 350)
-		fail_msg(
-		    "with both channels always ready, %d selects chose channel 0 %ld times and channel 1 "
-		    "%ld times (a fair select gives each about 500): try the channels in an order "
-		    "shuffled at every call, not always the first ready one",
-		    SELECTS, chosen[0], chosen[1]);
+	int rare = chosen[0] < chosen[1] ? 0 : 1;
+	if (chosen[rare] == 0)
+		fail_msg("with both channels always ready, all %d selects chose channel %d: whatever the "
+			 "order your select polls in, channel %d always comes first. Shuffle at every call, "
+			 "with every order possible (Fisher-Yates draws j from 0 to i, both included)",
+			 SELECTS, 1 - rare, 1 - rare);
+	if (chosen[rare] < 350)
+		fail_msg("with both channels always ready, %d selects chose channel %d only %ld times (a fair "
+			 "select gives each about 500): the poll order is shuffled, but not uniformly",
+			 SELECTS, rare, chosen[rare]);
 	for (int c = 0; c < 2; c++)
 		assert_chan_status(chan_free(chans[c]), CHAN_OK);
 }
@@ -1061,10 +1098,7 @@ static void test_select_takes_from_a_blocked_unbuffered_sender(void **state)
 	struct chan *ch = chan_new_or_fail(0);
 	struct op op = {.ch = ch, .msg = MSG(9)};
 	struct harness_thread t;
-	harness_thread_start(&t, op_send, &op);
-	expect_parked(&t, &ch, 1, PARKED_SENDING, &op.status,
-		      "chan_send on an unbuffered channel with no receiver",
-		      "it may return only once a receiver has taken the message: wait for the pickup in chan_after_send");
+	start_parked_sender(&t, op_send, &op);
 
 	struct chan *chans[2] = {quiet, ch};
 	size_t which = 99;
@@ -1087,6 +1121,37 @@ static void test_select_takes_from_a_blocked_unbuffered_sender(void **state)
 	assert_chan_status(chan_free(quiet), CHAN_OK);
 }
 
+/*
+ * The other order: the select sleeps first, then a sender comes. Its
+ * message waits in the slot for a receiver, and the select is the only
+ * one: the send must wake it before it waits for the pickup.
+ */
+static void test_select_parked_first_wakes_for_an_unbuffered_sender(void **state)
+{
+	(void)state;
+	struct select_op s = {.n = 2};
+	s.chans[0] = chan_new_or_fail(1);
+	s.chans[1] = chan_new_or_fail(0);
+	struct harness_thread ts, tx;
+	start_parked_select(&s, &ts);
+
+	struct op op = {.ch = s.chans[1], .msg = MSG(9)};
+	harness_thread_start(&tx, op_send, &op);
+	harness_on_hang("a select parked on an unbuffered channel never took a sender's message");
+	if (!harness_thread_join_within(&ts, harness_wait_ms()))
+		fail_msg("a select parked on an unbuffered channel did not wake when a sender put its message "
+			 "in the slot, and the sender waits for a receiver: the select. chan_after_send must "
+			 "wake the watchers before it waits for the pickup, not after");
+	assert_chan_status(s.status, CHAN_OK);
+	assert_int_equal(s.which, 1);
+	assert_int_equal(MSG_VALUE(s.msg), 9);
+	if (!harness_thread_join_within(&tx, harness_wait_ms()))
+		fail_msg("a select took an unbuffered sender's message but the sender stayed blocked");
+	assert_chan_status(op.status, CHAN_OK);
+	for (int i = 0; i < 2; i++)
+		assert_chan_status(chan_free(s.chans[i]), CHAN_OK);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct harness_test tests[] = {
@@ -1094,6 +1159,7 @@ int main(int argc, char **argv)
 	    HTEST(test_timed_waits_last_until_the_monotonic_deadline, L02 "#deadlines"),
 	    HTEST(test_unbuffered_send_blocks_until_a_receiver_takes_it, L02 "#rendezvous"),
 	    HTEST(test_unbuffered_send_closed_before_pickup_is_not_delivered, L02 "#rendezvous"),
+	    HTEST(test_unbuffered_send_taken_then_closed_is_delivered, L02 "#rendezvous"),
 	    HTEST(test_unbuffered_recv_blocks_until_a_sender_arrives, L02 "#rendezvous"),
 	    HTEST(test_unbuffered_2x2_threads_exactly_once, L02 "#7-what-can-go-wrong"),
 	    HTEST(test_try_recv_never_waits, L02 "#try-and-timed"),
@@ -1107,6 +1173,7 @@ int main(int argc, char **argv)
 	    HTEST(test_recv_timed_returns_a_message_that_arrives_in_time, L02 "#try-and-timed"),
 	    HTEST(test_send_timed_unbuffered_times_out_and_takes_its_message_back,
 		  L02 "#7-what-can-go-wrong"),
+	    HTEST(test_send_timed_taking_back_wakes_a_waiting_sender, L02 "#rendezvous"),
 	    HTEST(test_select_returns_the_ready_channel, L02 "#select"),
 	    HTEST(test_select_blocks_until_a_channel_gets_a_message, L02 "#select"),
 	    HTEST(test_select_reports_a_closed_channel_and_its_index, L02 "#select"),
@@ -1116,6 +1183,7 @@ int main(int argc, char **argv)
 	    HTEST(test_select_fan_in_from_three_producers_exactly_once, L02 "#7-what-can-go-wrong"),
 	    HTEST(test_select_wakes_when_a_channel_closes, L02 "#select"),
 	    HTEST(test_select_takes_from_a_blocked_unbuffered_sender, L02 "#select"),
+	    HTEST(test_select_parked_first_wakes_for_an_unbuffered_sender, L02 "#select"),
 	    HTEST(test_select_that_loses_the_race_sleeps_until_its_deadline, L02 "#7-what-can-go-wrong"),
 	};
 	return harness_main(argc, argv, "02-select", tests, HARNESS_COUNT(tests));

@@ -4,6 +4,7 @@
  */
 #include "chan_testing.h"
 #include "clock.h"
+#include "interpose.h"
 #include "last_seen.h"
 #include "metrics.h"
 #include "strbuf.h"
@@ -595,6 +596,83 @@ static void test_histogram_observation_equal_to_a_bound_counts_in_its_bucket(voi
 	metrics_registry_free(reg);
 }
 
+/* NaN is at or below no bound, so it is counted in +Inf alone. */
+static void test_histogram_nan_observation_counts_only_in_inf(void **state)
+{
+	(void)state;
+	struct metrics_registry *reg = registry_or_fail(0);
+	const double bounds[] = {1};
+	struct metric_family *h =
+	    must(metrics_histogram(reg, "nan_seconds", "help", 0, NULL, bounds, 1), "nan_seconds");
+	must_update(metrics_histogram_observe(h, NULL, NAN), "metrics_histogram_observe(NaN)");
+	char *text = render_or_fail(reg);
+	assert_has_line(text, "nan_seconds_bucket{le=\"1\"} 0",
+			"NaN is not <= any bound (every comparison with NaN is false), so it is in no "
+			"bucket but +Inf: a search that stops at the first bound NaN is not above puts "
+			"it in the lowest");
+	assert_has_line(text, "nan_seconds_bucket{le=\"+Inf\"} 1", "+Inf counts every observation");
+	assert_has_line(text, "nan_seconds_sum NaN", "the sum of a NaN is NaN");
+	assert_has_line(text, "nan_seconds_count 1", "the count counts every observation");
+	free(text);
+	metrics_registry_free(reg);
+}
+
+/*
+ * What another thread does between two holds of reg->mu: one more a, then
+ * one more b, so that b never passes a at any instant.
+ */
+struct pair_writer {
+	struct metric_family *a, *b;
+	int writes, failures;
+};
+
+static void write_a_then_b(void *arg)
+{
+	struct pair_writer *w = arg;
+	w->failures += metrics_counter_add(w->a, NULL, 1) != 0;
+	w->failures += metrics_counter_add(w->b, NULL, 1) != 0;
+	w->writes++;
+}
+
+/*
+ * A scrape is one instant. Right after each unlock of reg->mu by the
+ * rendering thread, the harness runs a writer's a += 1, b += 1: after a
+ * render that holds the lock once, that is after the text is written and
+ * changes nothing in it; after one that lets go between families, b is
+ * rendered one update ahead of a. No timing is involved: the window is
+ * opened at the unlock itself, in every run.
+ */
+static void test_render_holds_the_lock_once_for_the_whole_text(void **state)
+{
+	(void)state;
+	struct metrics_registry *reg = registry_or_fail(0);
+	struct pair_writer w = {
+	    .a = must(metrics_counter(reg, "pair_a_total", "help", 0, NULL), "pair_a_total"),
+	    .b = must(metrics_counter(reg, "pair_b_total", "help", 0, NULL), "pair_b_total"),
+	};
+	must_update(metrics_counter_add(w.a, NULL, 0), "metrics_counter_add(pair_a_total, 0)");
+	must_update(metrics_counter_add(w.b, NULL, 0), "metrics_counter_add(pair_b_total, 0)");
+	harness_after_unlock(&reg->mu, write_a_then_b, &w);
+	char *text = render_or_fail(reg);
+	harness_after_unlock(&reg->mu, NULL, NULL);
+	if (w.failures > 0)
+		fail_msg("%d updates between two holds of reg->mu failed", w.failures);
+	if (w.writes == 0)
+		fail_msg("metrics_render never released reg->mu: it must take it, once, for the whole "
+			 "text");
+	double a = text_sample(text, "pair_a_total"), b = text_sample(text, "pair_b_total");
+	if (a < 0 || b < 0)
+		fail_msg("the rendering has no sample pair_a_total or pair_b_total. It was:\n%s", text);
+	if (b > a)
+		fail_msg("one scrape showed pair_b_total %g, above pair_a_total %g, though every update "
+			 "adds to a before b: an update ran between the two families, so the render let "
+			 "go of reg->mu in the middle of the text (hold it once, from the first family "
+			 "to the last)",
+			 b, a);
+	free(text);
+	metrics_registry_free(reg);
+}
+
 /* ---- updates ---------------------------------------------------------------------- */
 
 static void test_counter_add_refuses_negative_and_nan(void **state)
@@ -1050,7 +1128,9 @@ static void stage_finish(struct stage_run *r)
 	harness_on_hang("metrics_stage_run did not return after its input was closed");
 	if (!harness_thread_join_within(&r->thread, harness_wait_ms()))
 		fail_msg("metrics_stage_run did not return after its input was closed: it must receive until "
-			 "chan_recv says CHAN_CLOSED, then return");
+			 "chan_recv says CHAN_CLOSED, then return; or its step waits for reg->mu, kept by an "
+			 "update that was refused (an error path of series_lock that returns with the lock "
+			 "held)");
 }
 
 static void stage_free(struct stage_run *r)
@@ -1329,10 +1409,12 @@ int main(int argc, char **argv)
 	    HTEST(test_gauge_set_goes_both_ways, L06 "#updates"),
 	    HTEST(test_updates_refuse_the_wrong_family_type, L06 "#updates"),
 	    HTEST(test_histogram_observation_equal_to_a_bound_counts_in_its_bucket, L06 "#updates"),
+	    HTEST(test_histogram_nan_observation_counts_only_in_inf, L06 "#updates"),
 	    HTEST(test_render_golden, L06 "#rendering"),
 	    HTEST(test_render_escapes_help_and_label_values, L06 "#rendering"),
 	    HTEST(test_render_of_an_empty_registry_is_empty_text, L06 "#rendering"),
 	    HTEST(test_bucket_bounds_are_written_as_values_that_read_back, L06 "#rendering"),
+	    HTEST(test_render_holds_the_lock_once_for_the_whole_text, L06 "#rendering"),
 	    HTEST(test_rendered_values_match_goldens, L06 "#numbers-that-read-back"),
 	    HTEST(test_rendered_values_read_back_as_the_same_double, L06 "#numbers-that-read-back"),
 	    HTEST(test_bad_metric_names_are_refused, L06 "#what-is-given"),

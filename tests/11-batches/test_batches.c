@@ -6,7 +6,6 @@
 #include "chan_testing.h"
 #include "clock.h"
 
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -424,106 +423,20 @@ static void test_unbuffered_send_many_is_a_rendezvous_per_message(void **state)
 
 /* ---- many threads -------------------------------------------------------------- */
 
-enum { PRODUCERS = 2, CONSUMERS = 2 };
-
-struct traffic {
-	struct chan *ch;
-	long per_producer;
-	atomic_int *seen; /* seen[m]: times message m was received */
-	atomic_long received;
-	atomic_int out_of_order;
-};
-
-struct producer {
-	struct traffic *tr;
-	int id;
-	enum chan_status status;
-};
-
-/* Message m = id * per_producer + i + 1, sent in batches of 1 to 17. */
-static void *produce(void *arg)
-{
-	struct producer *p = arg;
-	long per = p->tr->per_producer;
-	void *batch[17];
-	long i = 0;
-	p->status = CHAN_OK;
-	while (i < per && p->status == CHAN_OK) {
-		size_t n = (size_t)(i % 17) + 1;
-		if ((long)n > per - i)
-			n = (size_t)(per - i);
-		numbered(batch, n, (uintptr_t)(p->id * per + i + 1));
-		p->status = chan_send_many(p->tr->ch, batch, n, NULL);
-		i += (long)n;
-	}
-	return NULL;
-}
-
-/* Receives in batches of up to 5 until closed; each producer's messages
- * must arrive in increasing order as far as one consumer sees them. */
-static void *consume(void *arg)
-{
-	struct traffic *tr = arg;
-	void *batch[5];
-	size_t got = 0;
-	uintptr_t last[PRODUCERS] = {0};
-	while (chan_recv_many(tr->ch, batch, 5, &got) == CHAN_OK) {
-		for (size_t i = 0; i < got; i++) {
-			uintptr_t m = MSG_VALUE(batch[i]);
-			long from = (long)((m - 1) / (uintptr_t)tr->per_producer);
-			if (m == 0 || from >= PRODUCERS) {
-				atomic_fetch_add(&tr->out_of_order, 1);
-				continue;
-			}
-			if (m <= last[from])
-				atomic_fetch_add(&tr->out_of_order, 1);
-			last[from] = m;
-			atomic_fetch_add(&tr->seen[m], 1);
-		}
-		atomic_fetch_add(&tr->received, (long)got);
-	}
-	return NULL;
-}
-
+/* Two producers send batches of 1 to 17 (some larger than the channel)
+ * through a channel of 16 to two consumers receiving up to 17 at a time
+ * (the engine of src/traffic.h, which lesson 11's program runs too). */
 static void test_2x2_threads_move_every_batch_exactly_once(void **state)
 {
 	(void)state;
-	struct traffic tr = {.ch = chan_new_or_fail(16), .per_producer = harness_scale(50000)};
-	long total = tr.per_producer * PRODUCERS;
-	tr.seen = calloc((size_t)total + 1, sizeof(*tr.seen));
-	assert_non_null(tr.seen);
-	struct producer p[PRODUCERS];
-	struct harness_thread pt[PRODUCERS], ct[CONSUMERS];
-	for (int i = 0; i < CONSUMERS; i++)
-		harness_thread_start(&ct[i], consume, &tr);
-	for (int i = 0; i < PRODUCERS; i++) {
-		p[i] = (struct producer){.tr = &tr, .id = i};
-		harness_thread_start(&pt[i], produce, &p[i]);
-	}
 	harness_on_hang("two producers and two consumers of batches stopped moving: look for a wait whose "
 			"wake-up never comes (a batch must wake as many threads as it has messages or slots "
 			"for)");
-	for (int i = 0; i < PRODUCERS; i++) {
-		assert_true(harness_thread_join_within(&pt[i], 60000));
-		assert_chan_status(p[i].status, CHAN_OK);
-	}
-	assert_chan_status(chan_close(tr.ch), CHAN_OK);
-	for (int i = 0; i < CONSUMERS; i++)
-		assert_true(harness_thread_join_within(&ct[i], 60000));
-	long lost = 0, twice = 0;
-	for (long m = 1; m <= total; m++) {
-		int n = atomic_load(&tr.seen[m]);
-		lost += n == 0;
-		twice += n > 1;
-	}
-	if (lost != 0 || twice != 0 || atomic_load(&tr.received) != total)
-		fail_msg("of %ld messages, %ld were lost and %ld received more than once (%ld receipts)",
-			 total, lost, twice, atomic_load(&tr.received));
-	if (atomic_load(&tr.out_of_order) != 0)
-		fail_msg("%d messages came out of order: each sender's messages must keep their order",
-			 atomic_load(&tr.out_of_order));
-	free(tr.seen);
-	assert_chan_status(chan_free(tr.ch), CHAN_OK);
+	unsigned long long n = (unsigned long long)harness_scale(100000);
+	struct traffic t = {.capacity = 16, .producers = 2, .consumers = 2, .messages = n, .batch = 17, .mixed = 1};
+	expect_traffic_exactly_once(&t, "Each batch must move whole or in part under one lock, each "
+					"sender's messages keeping their order, and *sent must say how many "
+					"went");
 }
 
 int main(int argc, char **argv)

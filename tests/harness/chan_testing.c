@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdio.h>
 
 struct chan *chan_new_or_fail(size_t cap)
 {
@@ -26,6 +27,53 @@ void chan_free_or_fail(struct chan *ch)
 			 receivers, senders);
 	if (rc != CHAN_OK)
 		fail_msg("chan_free returned %s, expected CHAN_OK", chan_status_str(rc));
+}
+
+/* "2 producers and 2 consumers on an unbuffered channel", for messages. */
+static const char *describe_traffic(const struct traffic *t, char *buf, size_t size)
+{
+	if (t->capacity == 0)
+		snprintf(buf, size, "%llu producers and %llu consumers on an unbuffered channel",
+			 t->producers, t->consumers);
+	else
+		snprintf(buf, size, "%llu producers and %llu consumers on a channel of capacity %zu",
+			 t->producers, t->consumers, t->capacity);
+	return buf;
+}
+
+void expect_traffic_exactly_once(const struct traffic *t, const char *mistake)
+{
+	struct traffic_result r;
+	struct traffic run = *t;
+	char who[96];
+	describe_traffic(t, who, sizeof(who));
+	run.prog = "the test"; /* for the engine's own messages */
+	if (traffic_measure(&run, &r) != 0)
+		fail_msg("%s: the channel could not be made, or a thread not started", who);
+	if (r.send_rc != CHAN_OK)
+		fail_msg("%s: a send returned %s, expected CHAN_OK. %s", who, chan_status_str(r.send_rc), mistake);
+	if (r.recv_rc != CHAN_CLOSED)
+		fail_msg("%s: a consumer's receive returned %s, where only CHAN_CLOSED (closed and drained) "
+			 "may end its loop. %s",
+			 who, chan_status_str(r.recv_rc), mistake);
+	if (r.close_rc != CHAN_OK)
+		fail_msg("%s: the last producer's chan_close returned %s, expected CHAN_OK", who,
+			 chan_status_str(r.close_rc));
+	if (!r.exactly_once)
+		fail_msg("%s: %llu messages sent, %llu received, %llu of them not a number sent at all; the "
+			 "numbers received are not those sent, each once (their count, sum or sum of squares "
+			 "differs): messages were lost or duplicated. %s",
+			 who, r.sent, r.received, r.bogus, mistake);
+	if (r.out_of_order != 0)
+		fail_msg("%s: %llu times a consumer got a producer's number after a larger one of the same "
+			 "producer's: the channel is not first in, first out. %s",
+			 who, r.out_of_order, mistake);
+	if (r.free_rc != CHAN_OK)
+		fail_msg(
+		    "%s: freeing the channel once every thread had left it returned %s, expected CHAN_OK: "
+		    "a wait that ends (woken, closed or timed out) must take itself off its count of "
+		    "waiting threads before it returns, whichever way it returns",
+		    who, chan_status_str(r.free_rc));
 }
 
 void expect_timed_waits_last_until_the_deadline(struct chan *ch, const char *cause)

@@ -9,6 +9,7 @@
 
 #include "channel.h"
 #include "harness.h"
+#include "traffic.h"
 
 #include <stdint.h>
 
@@ -49,6 +50,17 @@ void expect_timed_waits_last_until_the_deadline(struct chan *ch, const char *cau
  * (chan_len is always 0 on an unbuffered channel, so it cannot tell);
  * fails the test, naming `why` (the operation just done), otherwise. */
 void assert_slot_empty(struct chan *ch, const char *why);
+
+/*
+ * Runs t (src/traffic.h: producers send the numbers 1..t->messages through
+ * one channel to consumers; t->prog and t->hint are not read) and fails
+ * the test unless every send and close
+ * returned CHAN_OK, every consumer's loop ended with CHAN_CLOSED, every
+ * number arrived exactly once, each producer's in order, and the channel
+ * was free to free at the end. `mistake`, the likely cause, ends the
+ * message of a failed run.
+ */
+void expect_traffic_exactly_once(const struct traffic *t, const char *mistake);
 
 /* Milliseconds since start (a clock_now() reading). */
 double ms_since(const struct timespec *start);

@@ -7,18 +7,21 @@
  * touched, and ThreadSanitizer still sees every real call, because
  * __real_NAME is the ordinary symbol that its runtime intercepts.
  *
- * Three things happen here:
+ * Four things happen here:
  *  - perturbation: with HARNESS_SEED set, random yields and short sleeps
  *    around the calls open the windows that a check-then-act race needs
  *    (rr's chaos mode does the same with the scheduler);
  *  - every mutex's owner and the place it was taken are recorded, so that
  *    the report of a hung test can name a lock that was never released;
  *  - every condition variable's clock is recorded, and a timed wait on one
- *    that runs on the realtime clock fails the test.
+ *    that runs on the realtime clock fails the test;
+ *  - a test may run a function of its own right after a chosen mutex is
+ *    unlocked (harness_after_unlock), in the window between two holds.
  * And socket is wrapped, so that a test can make every IPv6 socket start
- * IPv6-only, as on a machine whose net.ipv6.bindv6only is 1; the
- * allocation functions, so that a test can make them fail; and
- * pthread_mutex_init, so that a test can make one fail.
+ * IPv6-only, as on a machine whose net.ipv6.bindv6only is 1, and count the
+ * sockets opened; pthread_mutex_destroy, for a look around as a chosen
+ * mutex goes; pthread_mutex_init, so that a test can make one fail; and
+ * the allocation functions, so that a test can make them fail.
  */
 #define _GNU_SOURCE
 #include "interpose.h"
@@ -258,10 +261,34 @@ int __wrap_pthread_mutex_init(pthread_mutex_t *mu, const pthread_mutexattr_t *at
 	return err != 0 ? err : __real_pthread_mutex_init(mu, attr);
 }
 
+/* harness_after_unlock's hook: this thread's, so no other thread runs it. */
+static _Thread_local const pthread_mutex_t *after_unlock_mu;
+static _Thread_local void (*after_unlock_fn)(void *);
+static _Thread_local void *after_unlock_arg;
+static _Thread_local int in_after_unlock; /* 1 while the hook runs */
+
+void harness_after_unlock(const pthread_mutex_t *mu, void (*fn)(void *), void *arg)
+{
+	after_unlock_mu = mu;
+	after_unlock_arg = arg;
+	after_unlock_fn = fn;
+}
+
+static void run_after_unlock(const pthread_mutex_t *mu)
+{
+	if (after_unlock_fn == NULL || mu != after_unlock_mu || in_after_unlock)
+		return;
+	in_after_unlock = 1;
+	after_unlock_fn(after_unlock_arg);
+	in_after_unlock = 0;
+}
+
 int __wrap_pthread_mutex_unlock(pthread_mutex_t *mu)
 {
 	forget_owner(mu);
 	int rc = __real_pthread_mutex_unlock(mu);
+	if (rc == 0)
+		run_after_unlock(mu);
 	/* Right after an unlock is where another thread can slip in between
 	 * two critical sections that should have been one. */
 	perturb(5, 10);
@@ -269,6 +296,8 @@ int __wrap_pthread_mutex_unlock(pthread_mutex_t *mu)
 }
 
 /* ---- condition variables ---------------------------------------------------- */
+
+static void hold_wake_if_armed(pthread_mutex_t *mu);
 
 /* 1 for a condition variable initialised on CLOCK_MONOTONIC. Written at
  * pthread_cond_init, before the variable is shared. */
@@ -303,6 +332,7 @@ int __wrap_pthread_cond_wait(pthread_cond_t *cv, pthread_mutex_t *mu)
 	atomic_fetch_add(&in_cond_wait, 1);
 	int rc = __real_pthread_cond_wait(blocked_on_cond, mu);
 	atomic_fetch_sub(&in_cond_wait, 1);
+	hold_wake_if_armed(mu);
 	/* Whatever rc is, the wait has taken mu again. */
 	record_owner(mu, 0, __builtin_return_address(0));
 	return rc;
@@ -349,6 +379,7 @@ int __wrap_pthread_cond_timedwait(pthread_cond_t *cv, pthread_mutex_t *mu, const
 	atomic_fetch_add(&in_cond_wait, 1);
 	int rc = __real_pthread_cond_timedwait(blocked_on_cond, mu, at);
 	atomic_fetch_sub(&in_cond_wait, 1);
+	hold_wake_if_armed(mu);
 	/* Whatever rc is, the wait has taken mu again. */
 	record_owner(mu, 0, __builtin_return_address(0));
 	return rc;
@@ -392,10 +423,14 @@ static struct tracked {
 static atomic_long joins_of_gone;
 static atomic_flag tracked_lock = ATOMIC_FLAG_INIT;
 static void *(*fail_fn)(void *); /* guarded by tracked_lock */
+static void *fail_fn_arg;	 /* NULL: a start with any argument */
+static int fail_skip;		 /* matching starts let through before the one that fails */
 static int fail_err;
 static int (*fail_ready)(void *);
 static void *fail_arg;
 static void *(*hold_fn)(void *);
+static pthread_t hold_wake_tid; /* guarded by tracked_lock, with: */
+static int hold_wake_armed;
 
 static void track_lock(void)
 {
@@ -418,9 +453,20 @@ void harness_fail_thread(void *(*fn)(void *), int err, int (*ready)(void *), voi
 {
 	track_lock();
 	fail_fn = fn;
+	fail_fn_arg = NULL;
+	fail_skip = 0;
 	fail_err = err;
 	fail_ready = ready;
 	fail_arg = arg;
+	track_unlock();
+}
+
+void harness_fail_thread_of(void *(*fn)(void *), void *fn_arg, int skip, int err)
+{
+	harness_fail_thread(fn, err, NULL, NULL);
+	track_lock();
+	fail_fn_arg = fn_arg;
+	fail_skip = skip;
 	track_unlock();
 }
 
@@ -445,6 +491,47 @@ void harness_release_held(void)
 	gate_open = 1;
 	__real_pthread_cond_broadcast(&gate_cv);
 	__real_pthread_mutex_unlock(&gate_mu);
+}
+
+void harness_hold_wake(pthread_t t)
+{
+	track_lock();
+	hold_wake_tid = t;
+	hold_wake_armed = 1;
+	track_unlock();
+}
+
+/* 1 once the armed wake-up is held at the gate (protected by gate_mu). */
+static int wake_held;
+
+int harness_wake_held(void)
+{
+	__real_pthread_mutex_lock(&gate_mu);
+	int held = wake_held;
+	__real_pthread_mutex_unlock(&gate_mu);
+	return held;
+}
+
+/* Called by the wrapped waits as they return, mu taken again. A thread
+ * whose wake-up is armed to hold lets go of mu, waits at the gate and then
+ * takes mu back: for the program, a wake-up that lost the race for the
+ * mutex to every other thread until the test said so. */
+static void hold_wake_if_armed(pthread_mutex_t *mu)
+{
+	track_lock();
+	int hold = hold_wake_armed && pthread_equal(hold_wake_tid, pthread_self());
+	if (hold)
+		hold_wake_armed = 0;
+	track_unlock();
+	if (!hold)
+		return;
+	__real_pthread_mutex_unlock(mu);
+	__real_pthread_mutex_lock(&gate_mu);
+	wake_held = 1;
+	while (!gate_open)
+		__real_pthread_cond_wait(&gate_cv, &gate_mu);
+	__real_pthread_mutex_unlock(&gate_mu);
+	__real_pthread_mutex_lock(mu);
 }
 
 int harness_threads_unjoined(void *(*fn)(void *))
@@ -571,14 +658,17 @@ static void *trampoline(void *p)
 	return result;
 }
 
-/* Whether this start is the one armed to fail (then *err) or to hold;
- * either is disarmed as it fires. */
-static int armed(void *(*fn)(void *), int *err, int *held)
+/* Whether this start, of fn(fn_arg), is the one armed to fail (then
+ * *err) or to hold; either is disarmed as it fires. */
+static int armed(void *(*fn)(void *), void *fn_arg, int *err, int *held)
 {
 	int fails = 0, (*ready)(void *) = NULL;
 	void *arg = NULL;
 	track_lock();
-	if (fail_fn != NULL && fail_fn == fn) {
+	int matches = fail_fn != NULL && fail_fn == fn && (fail_fn_arg == NULL || fail_fn_arg == fn_arg);
+	if (matches && fail_skip > 0) {
+		fail_skip--;
+	} else if (matches) {
 		fail_fn = NULL;
 		fails = 1;
 		*err = fail_err;
@@ -599,7 +689,7 @@ static int armed(void *(*fn)(void *), int *err, int *held)
 int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
 {
 	int err = 0, held = 0;
-	if (armed(fn, &err, &held))
+	if (armed(fn, arg, &err, &held))
 		return err;
 	/* Every thread starts in the trampoline, which records when its
 	 * function returns (harness_thread_returned). */
@@ -700,9 +790,54 @@ int __wrap_pthread_cond_destroy(pthread_cond_t *cv)
 	return rc;
 }
 
+int __real_pthread_mutex_destroy(pthread_mutex_t *mu);
+
+/* The looks armed by harness_before_mutex_destroy, each until its mutex
+ * is destroyed. Guarded by tracked_lock, like the armed thread starts. */
+#define MUTEX_LOOKS 4
+static struct mutex_look {
+	const pthread_mutex_t *mu;
+	void (*fn)(void *);
+	void *arg;
+} mutex_looks[MUTEX_LOOKS];
+
+void harness_before_mutex_destroy(const pthread_mutex_t *mu, void (*fn)(void *), void *arg)
+{
+	track_lock();
+	for (int i = 0; i < MUTEX_LOOKS; i++)
+		if (mutex_looks[i].mu == NULL) {
+			mutex_looks[i] = (struct mutex_look){mu, fn, arg};
+			break;
+		}
+	track_unlock();
+}
+
+int __wrap_pthread_mutex_destroy(pthread_mutex_t *mu)
+{
+	struct mutex_look look = {0};
+	track_lock();
+	for (int i = 0; i < MUTEX_LOOKS && look.fn == NULL; i++)
+		if (mutex_looks[i].mu == mu) {
+			look = mutex_looks[i];
+			mutex_looks[i] = (struct mutex_look){0};
+		}
+	track_unlock();
+	if (look.fn != NULL)
+		look.fn(look.arg);
+	return __real_pthread_mutex_destroy(mu);
+}
+
 /* ---- sockets ------------------------------------------------------------------ */
 
 int __real_socket(int domain, int type, int protocol);
+
+/* Sockets this program has opened (harness_sockets_opened). */
+static atomic_long sockets_opened;
+
+long harness_sockets_opened(void)
+{
+	return atomic_load(&sockets_opened);
+}
 
 /* Set by one test and read by the server's thread, which it starts later. */
 static atomic_int v6only_default;
@@ -719,6 +854,8 @@ int __wrap_socket(int domain, int type, int protocol)
 {
 	int fd = __real_socket(domain, type, protocol);
 	int on = 1;
+	if (fd >= 0)
+		atomic_fetch_add(&sockets_opened, 1);
 	if (fd >= 0 && domain == AF_INET6 && atomic_load(&v6only_default) &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) != 0) {
 		int e = errno;

@@ -174,7 +174,10 @@ struct partial_line {
 /* snippet: stage */
 /* Counters a stage keeps while it runs; read them at any time. Every line
  * received ends in exactly one of errors, entries, discarded or joined
- * (or is still held as a piece of a longer line). */
+ * (or is still held as a piece of a longer line). Each counter is atomic,
+ * but together they are no snapshot: a line is counted in lines first,
+ * so a reader that loads lines last never sees it behind the sum of the
+ * others. */
 struct parser_stats {
 	atomic_ullong lines;                  /* lines received */
 	atomic_ullong errors[PARSE_REASONS];  /* by reason; errors[PARSE_OK] stays 0 */
@@ -207,10 +210,11 @@ struct parser_stage {
 
 /*
  * One line through the stage, without the channels: counts it in
- * stats.lines, parses it, counts an error under its reason, and frees the
- * line. Returns the new entry (the caller sends it on, and counts it in
- * stats.entries once the send succeeded), or NULL after an error (or for a
- * piece of a longer line the stage keeps: see parser_unwrap).
+ * stats.lines before anything else, parses it, counts an error under its
+ * reason, and frees the line. Returns the new entry (the caller sends it
+ * on, and counts it in stats.entries once the send succeeded), or NULL
+ * after an error (or for a piece of a longer line the stage keeps: see
+ * parser_unwrap).
  * parser_run is a loop around it; lesson 11 runs it in batches.
  */
 struct log_entry *parser_step(struct parser_stage *st, struct line *line);

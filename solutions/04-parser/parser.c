@@ -711,6 +711,8 @@ struct log_entry *parser_step(struct parser_stage *st, struct line *line)
 {
 	/* BEGIN SOLUTION */
 	struct log_entry *entry;
+	/* First: counted after its outcome, the line would be missing from
+	 * lines while its error or entry is counted, for a reader between. */
 	atomic_fetch_add(&st->stats.lines, 1);
 	/* Part 2: a piece of a longer line is kept, and counted when its line ends. */
 	if ((line = parser_unwrap(st, line)) == NULL)

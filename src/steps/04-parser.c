@@ -258,8 +258,9 @@ static void print_summary(const struct parser_stats *st, const struct sink *sink
 		printf(" %s %llu%s", parse_error_name((enum parse_error)r), n,
 		       r + 1 < PARSE_REASONS ? "," : "\n");
 	}
-	printf("%llu lines: %llu entries, %llu errors\n", (unsigned long long)atomic_load(&st->lines),
-	       (unsigned long long)atomic_load(&st->entries), errors);
+	unsigned long long lines = atomic_load(&st->lines), entries = atomic_load(&st->entries);
+	printf("%llu line%s: %llu %s, %llu error%s\n", lines, lines == 1 ? "" : "s", entries,
+	       entries == 1 ? "entry" : "entries", errors, errors == 1 ? "" : "s");
 }
 
 /* 1 if the stage and the sink counted what parse_log_line counted. */

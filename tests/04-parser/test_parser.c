@@ -361,6 +361,34 @@ static void test_nested_objects_and_other_fields_are_ignored(void **state)
 	log_entry_free(e);
 }
 
+/* The entry parse_log_line makes of text must have service and message as given. */
+static void expect_service_and_message(const char *text, const char *service, const char *message,
+				       const char *why)
+{
+	struct log_entry *e = parse_ok(text);
+	int same = strcmp(e->service, service) == 0 && strcmp(e->message, message) == 0;
+	char got[256];
+	snprintf(got, sizeof(got), "service %s, message %s", quoted(e->service), quoted(e->message));
+	log_entry_free(e);
+	if (!same)
+		fail_msg("%s gave %s; expected service %s, message %s: %s", text, got, quoted(service),
+			 quoted(message), why);
+}
+
+static void test_field_names_are_case_sensitive(void **state)
+{
+	(void)state;
+	expect_error("{\"Level\":\"info\",\"msg\":\"a\"}", PARSE_MISSING_LEVEL,
+		     "field names are case-sensitive: \"Level\" is not \"level\" (cJSON_GetObjectItem "
+		     "ignores case; cJSON_GetObjectItemCaseSensitive does not)");
+	expect_service_and_message("{\"level\":\"info\",\"Service\":\"pay\",\"MSG\":\"b\"}", "unknown", "",
+				   "\"Service\" is not \"service\" and \"MSG\" is not \"msg\": look every "
+				   "field up with cJSON_GetObjectItemCaseSensitive");
+	expect_service_and_message(
+	    "{\"level\":\"info\",\"Service\":\"pay\",\"service\":\"api\",\"Msg\":\"b\",\"message\":\"c\"}",
+	    "api", "c", "only the field spelt exactly as the rule spells it counts");
+}
+
 static void test_escapes_and_unicode_become_utf8(void **state)
 {
 	(void)state;
@@ -707,6 +735,72 @@ static void test_step_parses_counts_and_frees_one_line(void **state)
 	expect_stat(&st.stats, errors[PARSE_INVALID_JSON], 1, "\"{\" is not JSON");
 	expect_stat(&st.stats, errors[PARSE_TOO_LONG], 1, "the step counts a too-long marker as too_long");
 	/* and LeakSanitizer checks that each line was freed */
+}
+
+/*
+ * A look at the counters from inside a step, the way any reader must read
+ * them (the others first, lines last). cJSON allocates while the step
+ * parses a line, so its allocation hook is a fixed point between the step
+ * taking the line and counting where the line ended: where a thread
+ * polling the counters would need luck to land. Only the test's thread
+ * parses while it watches.
+ */
+static struct parser_stats *watched;
+static long watched_looks;
+static int seen_behind;
+static unsigned long long seen_lines, seen_ended; /* at the first look that saw lines behind */
+
+static unsigned long long lines_ended(struct parser_stats *stats)
+{
+	return total_errors(stats) + atomic_load(&stats->entries) + atomic_load(&stats->discarded) +
+	       atomic_load(&stats->joined);
+}
+
+static void *watching_malloc(size_t size)
+{
+	if (watched != NULL) {
+		unsigned long long ended = lines_ended(watched), lines = atomic_load(&watched->lines);
+		/* The line being parsed is received and has not ended anywhere yet. */
+		if (lines <= ended && !seen_behind) {
+			seen_behind = 1;
+			seen_lines = lines;
+			seen_ended = ended;
+		}
+		watched_looks++;
+	}
+	return malloc(size);
+}
+
+static void test_step_counts_the_line_before_it_parses_it(void **state)
+{
+	(void)state;
+	static const char *const lines[] = {
+	    "{\"level\":\"info\",\"service\":\"api\",\"msg\":\"ok\"}", "{\"level\":\"verbose\"}",
+	    "{\"msg\":\"no level\"}", "{\"level\":", "[1,2]", "{\"level\":\"error\",\"msg\":\"again\"}",
+	};
+	struct parser_stage st = {.in = NULL, .out = NULL};
+	cJSON_Hooks hooks = {.malloc_fn = watching_malloc, .free_fn = free};
+	cJSON_InitHooks(&hooks);
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		watched = &st.stats;
+		watched_looks = 0;
+		struct log_entry *e = parser_step(&st, line_new(lines[i], strlen(lines[i])));
+		watched = NULL;
+		log_entry_free(e);
+		if (seen_behind)
+			fail_msg("while parser_step parsed %s (line %zu), a reader saw stats.lines %llu and "
+				 "%llu lines ended (errors + entries + discarded + joined): the line in the "
+				 "step's hands was not counted yet. Count it in stats.lines first, as the "
+				 "step takes it: counted after its outcome, a reader between the two updates "
+				 "sees more lines ended than received",
+				 quoted(lines[i]), i + 1, seen_lines, seen_ended);
+		if (watched_looks == 0)
+			fail_msg("parser_step parsed %s without cJSON allocating anything: the step parses "
+				 "each line with parse_log_line, which hands it to cJSON",
+				 quoted(lines[i]));
+	}
+	cJSON_InitHooks(NULL);
+	expect_count("stats.lines after the steps", atomic_load(&st.stats.lines), 6, "every line is counted");
 }
 
 /*
@@ -1193,6 +1287,19 @@ static void test_candidates_are_tried_in_order_each_with_its_type(void **state)
 	log_entry_free(e);
 }
 
+static void test_format_field_names_are_case_sensitive(void **state)
+{
+	(void)state;
+	expect_as_error("pino", "{\"Level\":30,\"msg\":\"a\"}", PARSE_MISSING_LEVEL,
+			"a format's keys are case-sensitive too: \"Level\" is not \"level\"");
+	expect_as("pino", "{\"level\":30,\"Name\":\"pay\",\"Service\":\"pay\",\"MSG\":\"b\"}", LOG_INFO,
+		  "unknown", "");
+	expect_as("ecs", "{\"log.level\":\"warn\",\"Service.Name\":\"pay\",\"service\":{\"Name\":\"pay\"}}",
+		  LOG_WARN, "unknown", "");
+	expect_path("{\"Level\":1}", "level", 5, -1, "keys are case-sensitive");
+	expect_path("{\"log\":{\"Level\":1}}", "log.level", 9, -1, "keys inside are case-sensitive too");
+}
+
 static void test_every_tree_is_deleted_whatever_the_format(void **state)
 {
 	(void)state;
@@ -1366,10 +1473,12 @@ int main(int argc, char **argv)
 	    HTEST(test_timestamp_comes_from_ts_or_time_else_null, L04 "#copying-a-string-field"),
 	    HTEST(test_latency_is_kept_only_when_a_number, L04 "#parsing-one-line"),
 	    HTEST(test_nested_objects_and_other_fields_are_ignored, L04 "#parsing-one-line"),
+	    HTEST(test_field_names_are_case_sensitive, L04 "#copying-a-string-field"),
 	    HTEST(test_escapes_and_unicode_become_utf8, L04 "#parsing-one-line"),
 	    HTEST(test_failed_parse_sets_entry_null_so_it_can_be_freed, L04 "#who-owns-what"),
 	    HTEST(test_every_tree_is_deleted_whatever_the_line, L04 "#who-owns-what"),
 	    HTEST(test_step_parses_counts_and_frees_one_line, L04 "#the-stage-loop"),
+	    HTEST(test_step_counts_the_line_before_it_parses_it, L04 "#the-stage-loop"),
 	    HTEST(test_out_of_memory_is_enomem_counted_as_invalid_json, L04 "#the-stage-loop"),
 	    HTEST(test_stage_sends_one_entry_per_good_line_in_order, L04 "#the-stage-loop"),
 	    HTEST(test_stage_counts_each_error_by_reason, L04 "#the-stage-loop"),
@@ -1384,6 +1493,7 @@ int main(int argc, char **argv)
 	    HTEST(test_each_preset_reads_its_logger, L04P2),
 	    HTEST(test_a_number_is_a_level_only_on_a_scale, L04P2),
 	    HTEST(test_candidates_are_tried_in_order_each_with_its_type, L04P2),
+	    HTEST(test_format_field_names_are_case_sensitive, L04P2),
 	    HTEST(test_every_tree_is_deleted_whatever_the_format, L04P2),
 	    HTEST(test_stage_parses_with_its_format, L04P2),
 	    HTEST(test_docker_lines_are_unwrapped, L04 "#container-logs"),

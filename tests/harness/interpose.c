@@ -20,8 +20,8 @@
  * And socket is wrapped, so that a test can make every IPv6 socket start
  * IPv6-only, as on a machine whose net.ipv6.bindv6only is 1, and count the
  * sockets opened; pthread_mutex_destroy, for a look around as a chosen
- * mutex goes; and the allocation functions, so that a test can make them
- * fail.
+ * mutex goes; pthread_mutex_init, so that a test can make one fail; and
+ * the allocation functions, so that a test can make them fail.
  */
 #define _GNU_SOURCE
 #include "interpose.h"
@@ -243,6 +243,23 @@ int __wrap_pthread_mutex_trylock(pthread_mutex_t *mu)
 	mutex_locks++;
 	perturb(1, 5);
 	return record_owner(mu, __real_pthread_mutex_trylock(mu), __builtin_return_address(0));
+}
+
+int __real_pthread_mutex_init(pthread_mutex_t *mu, const pthread_mutexattr_t *attr);
+
+/* The error the next pthread_mutex_init returns instead of initialising
+ * (harness_fail_next_mutex_init), 0 when none is armed. */
+static atomic_int mutex_init_error;
+
+void harness_fail_next_mutex_init(int err)
+{
+	atomic_store(&mutex_init_error, err);
+}
+
+int __wrap_pthread_mutex_init(pthread_mutex_t *mu, const pthread_mutexattr_t *attr)
+{
+	int err = atomic_exchange(&mutex_init_error, 0);
+	return err != 0 ? err : __real_pthread_mutex_init(mu, attr);
 }
 
 /* harness_after_unlock's hook: this thread's, so no other thread runs it. */

@@ -13,9 +13,9 @@
  * pthread_join, pthread_cond_destroy and pthread_mutex_destroy are wrapped
  * too, so that a test can ask which threads were never joined and how many
  * condition variables are alive, or look around as something is freed
- * (below); and socket, for the default of IPV6_V6ONLY and to count the
- * sockets opened; and clock_gettime, so that a test can move one thread's
- * clock ahead (harness_clock_ahead).
+ * (below); pthread_mutex_init, to make one fail; socket, for the default
+ * of IPV6_V6ONLY and to count the sockets opened; and clock_gettime, so
+ * that a test can move one thread's clock ahead (harness_clock_ahead).
  */
 #ifndef INTERPOSE_H
 #define INTERPOSE_H
@@ -112,6 +112,12 @@ long harness_threads_in_cond_wait(void);
 /* The CPU time this thread has used, user and system, in seconds: a
  * thread that sleeps uses next to none, one that spins all it gets. */
 double harness_thread_cpu_seconds(void);
+
+/* The next pthread_mutex_init returns err (EAGAIN, ENOMEM: what POSIX
+ * allows it) and initialises nothing: for the tests of what code does when
+ * it cannot make its mutex. Linux's never fails with default attributes,
+ * so only a test can show that path run. */
+void harness_fail_next_mutex_init(int err);
 
 /*
  * From now on, each time the calling thread unlocks mu (mu NULL: any

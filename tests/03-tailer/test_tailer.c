@@ -1261,26 +1261,60 @@ static struct held held_now(void)
 	return (struct held){process_count_open_fds(), harness_threads_unjoined(NULL), harness_conds_alive()};
 }
 
+/* Runs a tailer on path (polling every ten minutes) until it parks, stops
+ * it, and fails unless the process holds what it held before. */
+static void expect_nothing_held_after_a_stop(const char *path, const char *why)
+{
+	struct held before = held_now();
+	struct fixture *f = fixture_start(follow_config(path, FOREVER_MS), 8);
+	wait_parked(f, why);
+	struct held during = held_now();
+	fixture_stop(f);
+	fixture_free(f);
+	struct held after = held_now();
+	if (after.fds != before.fds || after.threads != before.threads || after.conds != before.conds)
+		fail_msg("the tailer has stopped (%s) and its channels are freed, yet %d descriptor(s), %d "
+			 "thread(s) never joined and %ld condition variable(s) (two a channel) are left over "
+			 "(while it ran, with its watch: %d, %d and %ld): whatever stopped the follower, and "
+			 "wherever, the watch it started is stopped (its thread, inotify descriptor, pipe and "
+			 "wake channel)",
+			 why, after.fds - before.fds, after.threads - before.threads, after.conds - before.conds,
+			 during.fds - before.fds, during.threads - before.threads, during.conds - before.conds);
+}
+
 static void test_follower_stops_its_watch_when_it_stops(void **state)
 {
 	(void)state;
 	make_tmpdir();
 	struct path p = tmp_path("app.log");
 	write_file(p.s, "");
-	struct held before = held_now();
+	expect_nothing_held_after_a_stop(p.s, "the file exists and has been read to its end");
+	remove_tmpdir();
+}
+
+static void test_follower_stops_its_watch_when_stopped_before_its_file_appears(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	expect_nothing_held_after_a_stop(tmp_path("never.log").s,
+					 "done was closed while the follower waited for a file that never came");
+	remove_tmpdir();
+}
+
+static void test_follower_sees_a_late_file_by_its_watch_not_its_poll(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("late.log");
 	struct fixture *f = fixture_start(follow_config(p.s, FOREVER_MS), 8);
-	wait_parked(f, "the file exists and has been read to its end");
-	struct held during = held_now();
+	wait_parked(f, "the file does not exist yet: wait for it");
+	write_file(p.s, "first\n");
+	expect_line(f, "first",
+		    "the poll interval is ten minutes, so only the watch can tell the follower that its file "
+		    "appeared: the watch must run while the follower waits for its first file, not only "
+		    "once that file is open");
 	fixture_stop(f);
 	fixture_free(f);
-	struct held after = held_now();
-	if (after.fds != before.fds || after.threads != before.threads || after.conds != before.conds)
-		fail_msg("the tailer has stopped and its channels are freed, yet %d descriptor(s), %d thread(s) "
-			 "never joined and %ld condition variable(s) (two a channel) are left over (while it ran, "
-			 "with its watch: %d, %d and %ld): whatever stopped the follower, stop the watch "
-			 "(follow_watch_stop: its thread, inotify descriptor, pipe and wake channel)",
-			 after.fds - before.fds, after.threads - before.threads, after.conds - before.conds,
-			 during.fds - before.fds, during.threads - before.threads, during.conds - before.conds);
 	remove_tmpdir();
 }
 
@@ -1755,6 +1789,33 @@ static void test_follower_look_opens_the_new_file_when_the_inode_changes(void **
 	piece_free(pc);
 }
 
+static void test_follower_rotate_starts_the_wait_of_the_file_that_was_newest(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path oldest = tmp_path("app.log.2"), p = tmp_path("app.log"), old = tmp_path("app.log.1");
+	write_file(oldest.s, "a 1\n");
+	write_file(p.s, "b 1\n");
+	struct piece *pc = piece_new(p.s, 8, FOREVER_MS, 1000);
+	piece_add(pc, oldest.s, 1)->last_bytes = seconds_ago(5);
+	struct follow_file *newest = piece_add(pc, p.s, 1);
+	newest->last_bytes = seconds_ago(5);
+	ino_t rotated = newest->ino;
+	rotate_to_new_file(&p, &old, "c 1\n");
+	harness_on_hang("follower_look hung: one follow_check, then at most an open");
+	if (follower_look(&pc->f) != 0 || pc->f.n != 3)
+		fail_msg("the path names another inode: open it as files[2] (n is %zu, expected 3)", pc->f.n);
+	chan_close(pc->done); /* so that the pause at the end returns 1 at once */
+	piece_run(pc, follower_at_eof, "done is closed: the pause after the look returns at once");
+	if (pc->f.n != 2 || pc->f.files[0].ino != rotated)
+		fail_msg("%zu file(s) left, expected 2: the oldest had been quiet for 5 s (rotate_wait_ms is "
+			 "1 s) and goes; the file just renamed away starts its rotate wait at the rotation and "
+			 "stays. A rotation refreshes the file that was the newest, whichever slot it is in, "
+			 "not the oldest",
+			 pc->f.n);
+	piece_free(pc);
+}
+
 /* A UNIX socket bound at path: stat(2) finds a file there, another inode,
  * but open(2) fails (ENXIO), as an open in a permissions race does. */
 static int socket_at(const char *path)
@@ -1991,6 +2052,7 @@ int main(int argc, char **argv)
 	    HTEST(test_follower_look_opens_the_new_file_when_the_inode_changes, L03 "#the-follower-piece-by-piece"),
 	    HTEST(test_follower_look_starts_over_when_the_size_goes_down, L03 "#the-follower-piece-by-piece"),
 	    HTEST(test_follower_rotate_changes_nothing_more_when_the_open_fails, L03 "#rotation-by-rename"),
+	    HTEST(test_follower_rotate_starts_the_wait_of_the_file_that_was_newest, L03 "#rotation-at-speed"),
 	    HTEST(test_follower_at_eof_lets_go_the_old_files_quiet_for_rotate_wait_ms,
 		  L03 "#the-follower-piece-by-piece"),
 	    HTEST(test_follower_at_eof_reads_at_once_after_a_look_that_moved, L03 "#the-follower-piece-by-piece"),
@@ -2019,6 +2081,9 @@ int main(int argc, char **argv)
 	    HTEST(test_closing_done_stops_the_follower_waiting_for_its_file, L03 "#stopping-promptly"),
 	    HTEST(test_closing_done_stops_a_follower_with_a_backlog, L03 "#stopping-promptly"),
 	    HTEST(test_follower_stops_its_watch_when_it_stops, L03 "#the-follow-loop"),
+	    HTEST(test_follower_stops_its_watch_when_stopped_before_its_file_appears, L03 "#the-follow-loop"),
+	    HTEST(test_follower_sees_a_late_file_by_its_watch_not_its_poll,
+		  L03 "#waking-on-inotify-and-why-poll-as-well"),
 	};
 	return harness_main(argc, argv, "03-tailer", tests, HARNESS_COUNT(tests));
 }

@@ -90,10 +90,11 @@ int follower_consume(struct follower *f, struct follow_file *file, size_t n);
  * one. Reads nothing. Every slot still owns a splitter of its own. */
 int follower_close_oldest(struct follower *f);
 
-/* Lets files[0] go: what it holds past its offset is sent, then it is
- * closed as by follower_close_oldest. If a send fails (out was closed):
- * 1, with the file still open in files[0] and n unchanged, for whoever
- * stops the follower to close (tailer_follow). */
+/* Lets files[0] go without losing a byte its writer appended: afterwards
+ * every line it held is in out and it is closed as by
+ * follower_close_oldest. If a send fails (out was closed): 1, with the
+ * file still open in files[0] and n unchanged, for whoever stops the
+ * follower to close (tailer_follow). */
 int follower_let_go(struct follower *f);
 
 /* 1 if done has been closed, or a message was waiting on it (taken: a

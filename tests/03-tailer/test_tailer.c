@@ -1797,10 +1797,13 @@ static void test_follower_rotate_starts_the_wait_of_the_file_that_was_newest(voi
 	struct path oldest = tmp_path("app.log.2"), p = tmp_path("app.log"), old = tmp_path("app.log.1");
 	write_file(oldest.s, "a 1\n");
 	write_file(p.s, "b 1\n");
-	struct piece *pc = piece_new(p.s, 8, FOREVER_MS, 1000);
-	piece_add(pc, oldest.s, 1)->last_bytes = seconds_ago(5);
+	/* The rotate wait is what this test's own steps may take, at most: a
+	 * slow build must not see the file just rotated away as quiet. */
+	long wait_ms = harness_bound_ms(1000), quiet_s = 5 * wait_ms / 1000;
+	struct piece *pc = piece_new(p.s, 8, FOREVER_MS, wait_ms);
+	piece_add(pc, oldest.s, 1)->last_bytes = seconds_ago(quiet_s);
 	struct follow_file *newest = piece_add(pc, p.s, 1);
-	newest->last_bytes = seconds_ago(5);
+	newest->last_bytes = seconds_ago(quiet_s);
 	ino_t rotated = newest->ino;
 	rotate_to_new_file(&p, &old, "c 1\n");
 	harness_on_hang("follower_look hung: one follow_check, then at most an open");
@@ -1809,11 +1812,11 @@ static void test_follower_rotate_starts_the_wait_of_the_file_that_was_newest(voi
 	chan_close(pc->done); /* so that the pause at the end returns 1 at once */
 	piece_run(pc, follower_at_eof, "done is closed: the pause after the look returns at once");
 	if (pc->f.n != 2 || pc->f.files[0].ino != rotated)
-		fail_msg("%zu file(s) left, expected 2: the oldest had been quiet for 5 s (rotate_wait_ms is "
-			 "1 s) and goes; the file just renamed away starts its rotate wait at the rotation and "
+		fail_msg("%zu file(s) left, expected 2: the oldest had been quiet for %ld s (rotate_wait_ms is "
+			 "%ld) and goes; the file just renamed away starts its rotate wait at the rotation and "
 			 "stays. A rotation refreshes the file that was the newest, whichever slot it is in, "
 			 "not the oldest",
-			 pc->f.n);
+			 pc->f.n, quiet_s, wait_ms);
 	piece_free(pc);
 }
 

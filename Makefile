@@ -60,12 +60,17 @@ HARNESS_SRCS := $(wildcard tests/harness/*.c)
 # Programs linked with the harness have these pthread calls wrapped
 # (tests/harness/interpose.c): perturbation with HARNESS_SEED, lock owners
 # for the hung-test report, the clock of every timed wait, the threads
-# never joined and the condition variables never destroyed, and a thread
-# start made to fail or to hold (interpose.h); socket, so that a test
-# can make IPv6 sockets start as a machine with bindv6only=1 makes them;
-# and the allocation functions, so that a test can make them fail.
+# never joined and the condition variables never destroyed, a look around
+# as a chosen mutex is destroyed, a thread start made to fail or to hold
+# (interpose.h), and a mutex whose initialisation fails; socket, so that a
+# test can make IPv6 sockets start as a machine with bindv6only=1 makes
+# them, and count the sockets opened; the allocation functions, so that a
+# test can make them fail; and the channel's wait, chan_cond_wait, so that
+# a test can cut a wait short or hold a woken thread
+# (tests/harness/chan_testing.h).
 TEST_WRAP := $(foreach f,mutex_lock mutex_trylock mutex_unlock cond_init cond_wait cond_timedwait \
-	cond_signal cond_broadcast cond_destroy create join,-Wl,--wrap=pthread_$f) -Wl,--wrap=socket \
+	cond_signal cond_broadcast cond_destroy mutex_init mutex_destroy create join,-Wl,--wrap=pthread_$f) \
+	-Wl,--wrap=socket -Wl,--wrap=chan_cond_wait \
 	$(foreach f,malloc calloc realloc strdup strndup,-Wl,--wrap=$f)
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 

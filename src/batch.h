@@ -23,9 +23,10 @@
 
 /* snippet: batch */
 /*
- * Sends msgs[0..n-1], in order. Blocks while the channel is full, putting
- * in as many messages as there is room for each time room appears, until
- * all n are in. *sent (if not NULL) is set to how many went in:
+ * Sends msgs[0..n-1], in order, and blocks until all n are in the channel
+ * or it is closed; n may be larger than the capacity. Nothing goes in
+ * once the channel is closed. *sent (if not NULL) is set to how many went
+ * in:
  *   CHAN_OK      all n (*sent == n); n == 0 is an empty batch, and
  *                returns CHAN_OK at once, open channel or closed;
  *   CHAN_CLOSED  the channel was closed first: msgs[*sent..n-1] were not

@@ -174,6 +174,11 @@ size_t lfchan_cap(struct lfchan *ch);
  */
 enum lfchan_hook_point { LFCHAN_AT_PARKING };
 extern void (*lfchan_test_hook)(struct lfchan *ch, enum lfchan_hook_point at);
+/* When 1, a wait spends no budget: its first NOT_NOW goes to park at
+ * once, so that a test can make a waiter's announcement and last look
+ * meet another thread's operation, round after round. The given back_off
+ * reads it; set it before starting the threads. */
+extern int lfchan_test_sleep_at_once;
 #endif
 
 #endif

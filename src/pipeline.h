@@ -9,11 +9,10 @@
  *                                           ^
  *                                  /metrics server (lesson 08)
  *
- * Shutdown has one mechanism: closing. pipeline_stop closes `done`; the
- * tailer sees it, closes `lines`; the parser drains `lines` and closes
- * `entries`; and so on down to the metrics stage, which ends when
- * `passed` is closed. Every stage is then joined, in order, and only then
- * is the server stopped, so a last scrape sees the final counts. When the
+ * Shutdown has one mechanism: closing. Once `done` is closed, the tailer
+ * closes `lines`; the parser drains `lines` and closes `entries`; and so on
+ * down to the metrics stage, which ends when `passed` is closed. The server
+ * outlives the stages, so a last scrape sees the final counts. When the
  * pipeline has drained, the accounting invariant holds exactly:
  *
  *   lines_read = sum(parse_errors) + filtered + sum(log_entries) + series_dropped
@@ -131,16 +130,19 @@ struct pipeline_config pipeline_config_default(void);
  * With cfg->stop_signals, first blocks SIGINT and SIGTERM in the calling
  * thread, so that every thread started from it blocks them too. Creates
  * the channels, the registry (with every known series at 0) and the
- * stages, starts one thread per stage, from the metrics stage up, and,
- * if cfg->serve, the server last. Returns 0, or -1 with a one-line reason
- * in err: then every stage that started has been ended and joined, and
- * everything made freed (the signals stay blocked).
+ * stages, and starts each stage's thread (or, with stage runners, its
+ * workers) and, if cfg->serve, the server. Throughout: when a stage
+ * starts, its reader already runs, and the server starts only once every
+ * stage runs. Returns 0, or -1 with a one-line reason in err: then every
+ * stage that started has been ended and joined, and everything made freed
+ * (the signals stay blocked).
  */
 int pipeline_start(struct pipeline *p, const struct pipeline_config *cfg, char *err, size_t errlen);
 
-/* Asks the source to stop (closes done, and nothing else) and waits until
- * every stage has drained and ended, joining each once, upstream first;
- * the server keeps serving. Safe to call twice, and after pipeline_wait. */
+/* Asks the source to stop and waits until every stage has drained its
+ * input and ended; each stage is joined exactly once. A stop discards
+ * nothing, and the server keeps serving. Safe to call twice, and after
+ * pipeline_wait. */
 void pipeline_stop(struct pipeline *p);
 
 /* Waits until every stage has ended on its own (the source reached the end
@@ -213,8 +215,11 @@ void pipeline_watch_copy(struct pipeline *p);
 void pipeline_cancel(struct pipeline *p);
 /* end snippet */
 
-/* Stops the server, frees everything. Call after pipeline_stop or
- * pipeline_wait. */
+/* Stops the server and frees everything pipeline_start made, leaving p
+ * pointing at nothing freed: a half-made pipeline, as a failed start
+ * leaves it, is freed safely. It ends no stage: call it once none runs
+ * (after pipeline_stop or pipeline_wait; a pipeline_start that returned
+ * -1 has freed everything already). */
 void pipeline_free(struct pipeline *p);
 
 #endif

@@ -170,7 +170,10 @@ void tailer_group_stats(struct tailer_group *g, struct tailer_stats *sum);
  * started. The tailer stays where it is until tailer_group_free. */
 struct tailer *tailer_group_at(struct tailer_group *g, size_t i);
 
-/* Frees what the group allocated. After its thread returned. */
+/* Frees what the group allocated: after its thread returned, or on a
+ * group whose thread never started. Only on a group tailer_group_init
+ * readied: a group never initialised (zeroed) holds no mutex to destroy,
+ * and must not be passed here. */
 void tailer_group_free(struct tailer_group *g);
 /* end snippet */
 

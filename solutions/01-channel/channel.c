@@ -32,7 +32,16 @@ struct chan *chan_new(size_t cap)
 		free(ch);
 		return NULL;
 	}
-	pthread_mutex_init(&ch->mu, NULL);
+	/* pthread_mutex_init returns its error instead of setting errno. */
+	int err = pthread_mutex_init(&ch->mu, NULL);
+	if (err != 0) {
+		free(ch->buf);
+		free(ch);
+		errno = err;
+		return NULL;
+	}
+	/* The condition variables come last: chan_cond_init reports no
+	 * failure (Linux's pthread_cond_init has none to report). */
 	chan_cond_init(&ch->not_empty);
 	chan_cond_init(&ch->not_full);
 	return ch;

@@ -22,9 +22,12 @@
 
 #ifdef LFCHAN_TEST_HOOKS
 void (*lfchan_test_hook)(struct lfchan *ch, enum lfchan_hook_point at);
+int lfchan_test_sleep_at_once;
 #define HOOK(ch, at) (lfchan_test_hook != NULL ? lfchan_test_hook(ch, at) : (void)0)
+#define SLEEP_AT_ONCE lfchan_test_sleep_at_once
 #else
 #define HOOK(ch, at) ((void)0)
+#define SLEEP_AT_ONCE 0
 #endif
 
 /*
@@ -65,6 +68,8 @@ static inline long futex(_Atomic uint32_t *word, int op, uint32_t val, const str
  * sleep instead. */
 static int back_off(unsigned round)
 {
+	if (SLEEP_AT_ONCE)
+		return 0;
 	if (round < LFCHAN_SPIN_ROUNDS) {
 		unsigned pauses = round < 16 && 1u << round < LFCHAN_PAUSES_MAX ? 1u << round : LFCHAN_PAUSES_MAX;
 		for (unsigned i = 0; i < pauses; i++)

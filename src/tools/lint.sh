@@ -6,7 +6,8 @@
 # hints, stubs, solutions and tests names a heading that exists, that
 # every function the text names exists, that every mutant a text names
 # exists, that the mutant catalogue backs every test a lesson names as
-# catching a mistake, and that each Predict links to its answer.
+# catching a mistake, that each Predict links to its answer, and that each
+# answer opens with its question and a line telling the reader to stop.
 set -u
 status=0
 
@@ -60,6 +61,16 @@ for r in lessons/[0-9][0-9]-*/README.md; do
 		NR > m || $0 != s[NR] { print r ": Predict " NR " links to " p "#" $0 ", but section " NR " there is " (NR > m ? "missing" : "#" s[NR]) }')
 	[ -z "$bad" ] || { echo "$bad"; status=1; }
 	grep -q '<details>' "$r" && { echo "$r folds text away in <details>: a Predict's answer goes in $p"; status=1; }
+	# Each answer opens with its question, restated as a quote that ends in
+	# "**Stop here**": a reader who prints one section and runs on into the
+	# next sees a question and a stop sign before any answer.
+	unguarded=$(awk '/^```/ { code = !code } code { next }
+		/^## / { k++; want = "> **Predict " k " asked:**"; state = 1; next }
+		state == 1 && /^$/ { next }
+		state == 1 { if (index($0, want) != 1) { print k; state = 0; next } state = 2; next }
+		state == 2 && /^> \*\*Stop here\*\*/ { state = 0; next }
+		state == 2 && !/^>/ { print k; state = 0 }' "$p")
+	[ -z "$unguarded" ] || { echo "$p: section(s) $(echo $unguarded) do not open with \"> **Predict N asked:**\" (the question) and a \"> **Stop here**\" line before the answer"; status=1; }
 done
 
 # Every pointer of the form lessons/NN-name/README.md#anchor, or

@@ -14,6 +14,27 @@
 
 #define L01 "lessons/01-channel/README.md"
 
+/* What a receive that never returns on a closed, drained channel means. */
+#define DRAINED_RECV_HANGS                                                                             \
+	"a receive on a closed channel, after its last message, did not return: does the receive's "   \
+	"wait loop check closed?"
+
+/* Starts n threads, the i-th doing ops[i] with fn (op_send or op_recv) on
+ * ch, with message first + i (what a receive overwrites), and waits until
+ * all n are blocked in the channel (it is full, or empty). */
+static void park_ops(struct chan *ch, void *(*fn)(void *), struct op *ops, struct harness_thread *t, int n,
+		     uintptr_t first)
+{
+	for (int i = 0; i < n; i++) {
+		ops[i] = (struct op){.ch = ch, .msg = MSG(first + i)};
+		harness_thread_start(&t[i], fn, &ops[i]);
+	}
+	if (fn == op_send)
+		wait_for_senders(ch, n, "a send on a full channel must wait (counted in send_waiting)");
+	else
+		wait_for_receivers(ch, n, "a receive on an empty channel must wait (counted in recv_waiting)");
+}
+
 static void test_new_channel_is_empty_with_its_capacity(void **state)
 {
 	(void)state;
@@ -49,7 +70,7 @@ static void test_messages_come_out_in_fifo_order(void **state)
 			assert_chan_status(chan_recv(ch, &got), CHAN_OK);
 			if (MSG_VALUE(got) != next_out)
 				fail_msg("received message %lu, expected %lu: is the buffer a FIFO ring "
-					 "(head advances on recv, tail = (head + len) %% cap)?",
+					 "(head advances on recv, the next free slot is (head + len) %% slots)?",
 					 (unsigned long)MSG_VALUE(got), (unsigned long)next_out);
 			next_out++;
 		}
@@ -117,6 +138,76 @@ static void test_recv_blocks_while_empty(void **state)
 	chan_free_or_fail(ch);
 }
 
+/*
+ * N receivers, each receiving once, sleep on an empty channel with room
+ * for N messages; then N sends. Each message needs a receiver awake to
+ * take it, so each send must wake one, whatever len was before it: the
+ * thread it wakes may not have run yet when the next send comes (here it
+ * never has: the woken are held until the N sends are done), so a send
+ * that finds a message already buffered cannot conclude that nobody
+ * sleeps. A send that signals only when the buffer was empty wakes one
+ * receiver of N, and the others sleep next to their messages.
+ */
+static void test_every_send_wakes_a_receiver(void **state)
+{
+	(void)state;
+	enum { N = 3 };
+	struct chan *ch = chan_new_or_fail(4);
+	struct op ops[N];
+	struct harness_thread t[N];
+	park_ops(ch, op_recv, ops, t, N, 99);
+	hold_woken_waiters();
+	for (uintptr_t i = 1; i <= N; i++)
+		assert_chan_status(chan_send(ch, MSG(i)), CHAN_OK);
+	release_woken_waiters();
+	int blocked = threads_still_running(t, N);
+	if (blocked > 0)
+		fail_msg("%d of %d receivers still blocked after %d sends to a channel with room for them all, "
+			 "%zu message(s) still buffered: does every send signal not_empty, not only one that "
+			 "finds the buffer empty? A receiver woken by the first send may not have run yet",
+			 blocked, N, N, chan_len(ch));
+	uintptr_t sum = 0;
+	for (int i = 0; i < N; i++) {
+		assert_chan_status(ops[i].status, CHAN_OK);
+		sum += MSG_VALUE(ops[i].msg);
+	}
+	assert_int_equal(sum, N * (N + 1) / 2);
+	chan_free_or_fail(ch);
+}
+
+/* The mirror: N senders sleep on a full channel, then N receives. */
+static void test_every_receive_wakes_a_sender(void **state)
+{
+	(void)state;
+	enum { N = 3, CAP = 4 };
+	struct chan *ch = chan_new_or_fail(CAP);
+	for (uintptr_t i = 1; i <= CAP; i++)
+		assert_chan_status(chan_send(ch, MSG(i)), CHAN_OK);
+	struct op ops[N];
+	struct harness_thread t[N];
+	park_ops(ch, op_send, ops, t, N, CAP + 1);
+	hold_woken_waiters();
+	for (uintptr_t i = 1; i <= N; i++) {
+		void *got = NULL;
+		assert_chan_status(chan_recv(ch, &got), CHAN_OK);
+		assert_int_equal(MSG_VALUE(got), i);
+	}
+	release_woken_waiters();
+	int blocked = threads_still_running(t, N);
+	if (blocked > 0)
+		fail_msg("%d of %d senders still blocked after %d receives made room for them all, %zu of %d "
+			 "slots full: does every receive signal not_full, not only one that finds the buffer "
+			 "full? A sender woken by the first receive may not have run yet",
+			 blocked, N, N, chan_len(ch), CAP);
+	for (int i = 0; i < N; i++)
+		assert_chan_status(ops[i].status, CHAN_OK);
+	for (int i = 0; i < CAP; i++) {
+		void *got = NULL;
+		assert_chan_status(chan_recv(ch, &got), CHAN_OK);
+	}
+	chan_free_or_fail(ch);
+}
+
 static void test_close_lets_receivers_drain_then_reports_closed(void **state)
 {
 	(void)state;
@@ -130,6 +221,7 @@ static void test_close_lets_receivers_drain_then_reports_closed(void **state)
 	assert_chan_status(chan_recv(ch, &got), CHAN_OK);
 	assert_int_equal(MSG_VALUE(got), 2);
 	got = MSG(99);
+	harness_on_hang(DRAINED_RECV_HANGS);
 	assert_chan_status(chan_recv(ch, &got), CHAN_CLOSED);
 	assert_null(got);
 	/* And it stays that way. */
@@ -163,19 +255,16 @@ static void test_close_wakes_every_blocked_receiver(void **state)
 	struct chan *ch = chan_new_or_fail(1);
 	struct op ops[N];
 	struct harness_thread t[N];
-	for (int i = 0; i < N; i++) {
-		ops[i] = (struct op){.ch = ch, .msg = MSG(99)};
-		harness_thread_start(&t[i], op_recv, &ops[i]);
-	}
-	wait_for_receivers(ch, N, "three receivers should be blocked on the empty channel");
+	park_ops(ch, op_recv, ops, t, N, 99);
 	harness_on_hang("chan_recv did not return after chan_close: does close wake every waiter "
 			"(broadcast, not signal)?");
 	assert_chan_status(chan_close(ch), CHAN_OK);
+	int blocked = threads_still_running(t, N);
+	if (blocked > 0)
+		fail_msg("%d of %d receivers still blocked after chan_close: does close broadcast not_empty, "
+			 "and does the wait loop check closed?",
+			 blocked, N);
 	for (int i = 0; i < N; i++) {
-		if (!harness_thread_join_within(&t[i], harness_wait_ms()))
-			fail_msg("receiver %d of %d still blocked after chan_close: does close broadcast "
-				 "not_empty, and does the wait loop check closed?",
-				 i + 1, N);
 		assert_chan_status(ops[i].status, CHAN_CLOSED);
 		assert_null(ops[i].msg);
 	}
@@ -190,22 +279,19 @@ static void test_close_wakes_every_blocked_sender(void **state)
 	assert_chan_status(chan_send(ch, MSG(1)), CHAN_OK);
 	struct op ops[N];
 	struct harness_thread t[N];
-	for (int i = 0; i < N; i++) {
-		ops[i] = (struct op){.ch = ch, .msg = MSG(10 + i)};
-		harness_thread_start(&t[i], op_send, &ops[i]);
-	}
-	wait_for_senders(ch, N, "three senders should be blocked on the full channel");
+	park_ops(ch, op_send, ops, t, N, 10);
 	harness_on_hang("chan_send did not return after chan_close: a sender blocked on a full "
 			"channel must wake up and get CHAN_CLOSED");
 	assert_chan_status(chan_close(ch), CHAN_OK);
-	for (int i = 0; i < N; i++) {
-		if (!harness_thread_join_within(&t[i], harness_wait_ms()))
-			fail_msg("sender %d of %d still blocked after chan_close: does close broadcast "
-				 "not_full, and does the send loop check closed?",
-				 i + 1, N);
+	int blocked = threads_still_running(t, N);
+	if (blocked > 0)
+		fail_msg("%d of %d senders still blocked after chan_close: does close broadcast not_full, "
+			 "and does the send loop check closed?",
+			 blocked, N);
+	for (int i = 0; i < N; i++)
 		assert_chan_status(ops[i].status, CHAN_CLOSED);
-	}
 	/* The message sent before the close is still there, and only it. */
+	harness_on_hang(DRAINED_RECV_HANGS);
 	void *got = NULL;
 	assert_chan_status(chan_recv(ch, &got), CHAN_OK);
 	assert_int_equal(MSG_VALUE(got), 1);
@@ -223,7 +309,9 @@ static void test_free_refuses_while_a_thread_is_blocked(void **state)
 	wait_for_receivers(ch, 1, "a receiver should be blocked on the empty channel");
 	assert_chan_status(chan_free(ch), CHAN_EBUSY);
 	assert_chan_status(chan_close(ch), CHAN_OK);
-	assert_true(harness_thread_join_within(&t, harness_wait_ms()));
+	if (!harness_thread_join_within(&t, harness_wait_ms()))
+		fail_msg("a receiver blocked on an empty channel did not return after chan_close: does close "
+			 "broadcast not_empty, and does the receive's wait loop check closed?");
 	chan_free_or_fail(ch);
 }
 
@@ -273,6 +361,47 @@ static size_t bytes_in_use(void)
 }
 
 /*
+ * Calls chan_new(cap), which must fail with errno `err` because of what
+ * arm() set up just before (`what` says what that is), rounds times, and
+ * checks that nothing it made is left: neither bytes nor condition
+ * variables.
+ */
+static void expect_failed_new_leaks_nothing(size_t cap, void (*arm)(void), int err, const char *what)
+{
+	enum { WARM = 8, ROUNDS = 8 };
+	size_t before = 0;
+	long conds = harness_conds_alive();
+	for (int round = 0; round < WARM + ROUNDS; round++) {
+		if (round == WARM)
+			before = bytes_in_use();
+		arm();
+		errno = 0;
+		struct chan *ch = chan_new(cap);
+		if (ch != NULL)
+			fail_msg("chan_new(%zu) returned a channel, though %s", cap, what);
+		if (errno != err)
+			fail_msg("chan_new(%zu) returned NULL with errno %d (%s) when %s, expected %s (%s): "
+				 "the error of the call that failed",
+				 cap, errno, strerror(errno), what, err == ENOMEM ? "ENOMEM" : "EAGAIN",
+				 strerror(err));
+	}
+	size_t after = bytes_in_use();
+	if (after > before)
+		fail_msg("chan_new(%zu) returned NULL %d times when %s, and %zu bytes it allocated are still in "
+			 "use: free what you allocated before returning NULL",
+			 cap, ROUNDS, what, after - before);
+	if (harness_conds_alive() != conds)
+		fail_msg("chan_new(%zu) returned NULL when %s, but left %ld condition variable(s) "
+			 "initialised: allocate and initialise what can fail first, the condition variables "
+			 "last (or destroy what you initialised before returning)",
+			 cap, what, harness_conds_alive() - conds);
+}
+
+static void arm_nothing(void)
+{
+}
+
+/*
  * The largest capacity that passes the overflow check asks for 2^64 - 8
  * bytes of buffer, which no allocator gives: the allocation fails, after
  * chan_new has (most likely) already made the channel itself.
@@ -280,36 +409,30 @@ static size_t bytes_in_use(void)
 static void test_new_that_cannot_allocate_leaks_nothing(void **state)
 {
 	(void)state;
-	enum { WARM = 8, ROUNDS = 8 };
-	size_t cap = SIZE_MAX / sizeof(void *);
 	if (harness_under_valgrind()) {
 		printf("note: valgrind's allocator aborts on a block this large; not tested here\n");
 		return;
 	}
-	size_t before = 0;
-	long conds = harness_conds_alive();
-	for (int round = 0; round < WARM + ROUNDS; round++) {
-		if (round == WARM)
-			before = bytes_in_use();
-		errno = 0;
-		struct chan *ch = chan_new(cap);
-		if (ch != NULL)
-			fail_msg("chan_new(%zu) returned a channel, though its buffer cannot be allocated", cap);
-		if (errno != ENOMEM)
-			fail_msg("chan_new(%zu), whose buffer cannot be allocated, returned NULL with errno %d "
-				 "(%s), expected ENOMEM (as the failed allocation left it)",
-				 cap, errno, strerror(errno));
-	}
-	size_t after = bytes_in_use();
-	if (after > before)
-		fail_msg("chan_new(%zu) failed to allocate its buffer and returned NULL, %d times, and %zu "
-			 "bytes it allocated are still in use: free the channel itself before returning NULL",
-			 cap, ROUNDS, after - before);
-	if (harness_conds_alive() != conds)
-		fail_msg("chan_new(%zu) failed and returned NULL, but left %ld condition variable(s) "
-			 "initialised: allocate everything first, then initialise (or destroy what you "
-			 "initialised before returning)",
-			 cap, harness_conds_alive() - conds);
+	expect_failed_new_leaks_nothing(SIZE_MAX / sizeof(void *), arm_nothing, ENOMEM,
+					"its buffer cannot be allocated");
+}
+
+static void fail_next_mutex_init(void)
+{
+	harness_fail_next_mutex_init(EAGAIN);
+}
+
+/*
+ * POSIX lets pthread_mutex_init fail (EAGAIN, ENOMEM); Linux's does not with
+ * default attributes, so the test programs make it fail (interpose.h).
+ * A channel without its mutex must not be handed out.
+ */
+static void test_new_that_cannot_init_its_mutex_leaks_nothing(void **state)
+{
+	(void)state;
+	expect_failed_new_leaks_nothing(4, fail_next_mutex_init, EAGAIN,
+					"pthread_mutex_init returned EAGAIN (check its result: it is the "
+					"error number, and errno is not set)");
 }
 
 /* Sends 1, 2, ... n on the channel, then closes it. */
@@ -354,8 +477,12 @@ static void test_unbuffered_channel_moves_messages_through_its_one_slot(void **s
 			fail_msg("message %lu through an unbuffered channel: chan_recv returned %s with message "
 				 "%lu: the ring's indices are modulo slots (1 here), not cap (0)",
 				 (unsigned long)want, chan_status_str(rc), (unsigned long)MSG_VALUE(got));
-		if (chan_len(ch) != 0)
-			fail_msg("chan_len of an unbuffered channel is %zu, expected 0", chan_len(ch));
+		if (chan_len(ch) != 0) {
+			harness_see(L01 "#len-and-cap");
+			fail_msg("chan_len of an unbuffered channel is %zu, expected 0: a message in its one "
+				 "slot is being handed over, not buffered",
+				 chan_len(ch));
+		}
 	}
 	assert_true(harness_thread_join_within(&t, harness_wait_ms()));
 	assert_chan_status(nb.status, CHAN_OK);
@@ -387,7 +514,8 @@ static void run_traffic(size_t cap, unsigned long long total)
 {
 	harness_on_hang("the producers and consumers stopped making progress: a lost wake-up? "
 			"Check that every send signals not_empty and every receive signals not_full, "
-			"and that each wait is in a while loop");
+			"that each wait is in a while loop, and that the receive's loop checks closed "
+			"(the consumers stop only at the close)");
 	struct traffic t = {.capacity = cap, .producers = 4, .consumers = 4, .messages = total, .batch = 1};
 	expect_traffic_exactly_once(&t, "A thread woken from its wait must re-check its condition in a "
 					"while loop, not carry on: a receive that runs when the buffer is "
@@ -451,10 +579,12 @@ static void test_woken_receiver_rechecks_before_taking(void **state)
 				 "before it ran, and it returned %s (message %lu) instead of waiting on: wait in "
 				 "a while loop, not an if",
 				 round, chan_status_str(op.status), (unsigned long)MSG_VALUE(op.msg));
-		harness_on_hang("a receiver woken for nothing, then the channel closed: does close "
-				"broadcast not_empty?");
 		assert_chan_status(chan_close(ch), CHAN_OK);
-		assert_true(harness_thread_join_within(&t, harness_wait_ms()));
+		if (!harness_thread_join_within(&t, harness_wait_ms()))
+			fail_msg("round %d: a receiver woken for nothing, then the channel closed, did not "
+				 "return: does close broadcast not_empty, and does the receive's wait loop "
+				 "check closed?",
+				 round);
 		if (op.status != CHAN_CLOSED)
 			fail_msg("round %d: after a wake-up for nothing and then a close, the receiver returned "
 				 "%s, expected CHAN_CLOSED",
@@ -579,6 +709,102 @@ static void test_send_until_a_past_deadline_sends_if_there_is_room(void **state)
 	chan_free_or_fail(ch);
 }
 
+/*
+ * A wait with a deadline ahead can end with ETIMEDOUT just as the state
+ * changed: the message (or the room, or the close) arrived while the
+ * waiter was being woken by its clock. The wrapped chan_cond_wait makes
+ * that happen at will (cut_short_next_wait): it lets go of the mutex,
+ * lets `then` change the channel, and answers ETIMEDOUT. What the
+ * operation returns must follow from the state it then finds, as after
+ * any wait: ETIMEDOUT says why the wait ended, not what to return.
+ */
+static void send_five(void *arg)
+{
+	assert_chan_status(chan_send(arg, MSG(5)), CHAN_OK);
+}
+
+static void receive_one(void *arg)
+{
+	void *got = NULL;
+	assert_chan_status(chan_recv(arg, &got), CHAN_OK);
+	assert_int_equal(MSG_VALUE(got), 1);
+}
+
+static void close_it(void *arg)
+{
+	assert_chan_status(chan_close(arg), CHAN_OK);
+}
+
+/* The next wait of ch ends with ETIMEDOUT after then(ch) has run. */
+static void cut_short_by(void (*then)(void *), struct chan *ch)
+{
+	cut_short_next_wait(then, ch);
+	harness_on_hang("a wait cut short by its deadline did not return: does the wait loop stop once "
+			"chan_cond_wait returns ETIMEDOUT?");
+}
+
+/* Fails the test if the wait armed by cut_short_by never came. */
+static void expect_waited(const char *op)
+{
+	if (cut_short_pending())
+		fail_msg("%s returned without waiting (chan_cond_wait was never called): it can only go on "
+			 "once the state lets it", op);
+}
+
+static void test_recv_cut_short_takes_what_arrived_as_the_wait_ended(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(2);
+	struct timespec ahead = deadline_after_ms(harness_wait_ms());
+	void *got = MSG(99);
+	cut_short_by(send_five, ch);
+	enum chan_status rc = chan_recv_until(ch, &got, &ahead);
+	expect_waited("chan_recv_until on an empty channel");
+	if (rc != CHAN_OK || MSG_VALUE(got) != 5)
+		fail_msg("chan_recv_until whose wait ended with ETIMEDOUT as message 5 arrived returned %s "
+			 "with message %lu, expected CHAN_OK with 5: after the wait, decide from the buffer, "
+			 "not from why the wait ended (a message there is yours)",
+			 chan_status_str(rc), (unsigned long)MSG_VALUE(got));
+	got = MSG(99);
+	cut_short_by(close_it, ch);
+	rc = chan_recv_until(ch, &got, &ahead);
+	expect_waited("chan_recv_until on an empty channel");
+	if (rc != CHAN_CLOSED || got != NULL)
+		fail_msg("chan_recv_until whose wait ended with ETIMEDOUT as the channel closed returned %s "
+			 "with message %lu, expected CHAN_CLOSED with NULL: after the wait, an empty channel "
+			 "that is closed says CHAN_CLOSED, deadline or not",
+			 chan_status_str(rc), (unsigned long)MSG_VALUE(got));
+	chan_free_or_fail(ch);
+}
+
+static void test_send_cut_short_uses_room_that_appeared_as_the_wait_ended(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(1);
+	struct timespec ahead = deadline_after_ms(harness_wait_ms());
+	assert_chan_status(chan_send(ch, MSG(1)), CHAN_OK);
+	cut_short_by(receive_one, ch);
+	enum chan_status rc = chan_send_until(ch, MSG(2), &ahead);
+	expect_waited("chan_send_until on a full channel");
+	if (rc != CHAN_OK)
+		fail_msg("chan_send_until whose wait ended with ETIMEDOUT as a receive made room returned %s, "
+			 "expected CHAN_OK: after the wait, decide from the buffer, not from why the wait "
+			 "ended (room there is yours)",
+			 chan_status_str(rc));
+	cut_short_by(close_it, ch);
+	rc = chan_send_until(ch, MSG(3), &ahead);
+	expect_waited("chan_send_until on a full channel");
+	if (rc != CHAN_CLOSED)
+		fail_msg("chan_send_until whose wait ended with ETIMEDOUT as the channel closed returned %s, "
+			 "expected CHAN_CLOSED: after the wait, a closed channel says CHAN_CLOSED, deadline "
+			 "or not",
+			 chan_status_str(rc));
+	void *got = NULL;
+	assert_chan_status(chan_recv(ch, &got), CHAN_OK);
+	assert_int_equal(MSG_VALUE(got), 2);
+	chan_free_or_fail(ch);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct harness_test tests[] = {
@@ -588,6 +814,8 @@ int main(int argc, char **argv)
 		HTEST(test_len_counts_buffered_messages, L01 "#len-and-cap"),
 		HTEST(test_send_blocks_while_full, L01 "#send-and-receive"),
 		HTEST(test_recv_blocks_while_empty, L01 "#send-and-receive"),
+		HTEST(test_every_send_wakes_a_receiver, L01 "#send-and-receive"),
+		HTEST(test_every_receive_wakes_a_sender, L01 "#send-and-receive"),
 		HTEST(test_close_lets_receivers_drain_then_reports_closed, L01 "#close"),
 		HTEST(test_send_on_closed_channel_returns_closed, L01 "#close"),
 		HTEST(test_close_twice_returns_closed, L01 "#close"),
@@ -596,6 +824,7 @@ int main(int argc, char **argv)
 		HTEST(test_free_refuses_while_a_thread_is_blocked, L01 "#new-and-free"),
 		HTEST(test_new_refuses_a_capacity_too_large_to_allocate, L01 "#new-and-free"),
 		HTEST(test_new_that_cannot_allocate_leaks_nothing, L01 "#new-and-free"),
+		HTEST(test_new_that_cannot_init_its_mutex_leaks_nothing, L01 "#new-and-free"),
 		HTEST(test_unbuffered_channel_moves_messages_through_its_one_slot, L01 "#the-ring-buffer"),
 		HTEST(test_timed_waits_last_until_their_deadline, L01 "#new-and-free"),
 		HTEST(test_null_channel_is_an_error_not_a_crash, L01 "#5-build-it"),
@@ -605,6 +834,8 @@ int main(int argc, char **argv)
 		HTEST(test_len_is_safe_to_call_during_traffic, L01 "#len-and-cap"),
 		HTEST(test_recv_until_a_past_deadline_takes_a_message_or_says_why_not, L01 "#send-and-receive"),
 		HTEST(test_send_until_a_past_deadline_sends_if_there_is_room, L01 "#send-and-receive"),
+		HTEST(test_recv_cut_short_takes_what_arrived_as_the_wait_ended, L01 "#send-and-receive"),
+		HTEST(test_send_cut_short_uses_room_that_appeared_as_the_wait_ended, L01 "#send-and-receive"),
 	};
 	return harness_main(argc, argv, "01-channel", tests, HARNESS_COUNT(tests));
 }

@@ -1706,6 +1706,14 @@ static void test_follower_pause_ends_on_a_wake_a_timeout_or_done(void **state)
 	pc->f.poll_ms = 1;
 	if (piece_run(pc, follower_pause, "poll_ms is 1: the pause must end after 1 ms (the select's deadline)") != 0)
 		fail_msg("follower_pause returned 1 after its poll interval: a timeout means \"read again\" (0)");
+	/* A deadline that has passed before the select looks at it, as when a
+	 * busy machine runs something else for poll_ms in between: the select
+	 * answers as a try does. */
+	pc->f.poll_ms = 0;
+	if (piece_run(pc, follower_pause, "poll_ms is 0: the pause must end at once") != 0)
+		fail_msg("follower_pause returned 1 when its deadline had passed before chan_select looked: "
+			 "chan_select then answers CHAN_WOULDBLOCK (a try, see src/channel.h), which is a timeout "
+			 "too (\"read again\", 0); only done means stop");
 	pc->f.poll_ms = FOREVER_MS;
 	piece_start(pc, follower_pause);
 	if (!harness_wait_until(waits_on_done_of, pc))

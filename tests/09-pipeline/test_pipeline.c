@@ -422,6 +422,29 @@ static void test_follow_mode_counts_appended_lines_then_stops(void **state)
 	pipeline_free(&pl);
 }
 
+/* The stages' thread functions, upstream first, and their names. */
+static void *(*const stage_fn[])(void *) = {tailer_group_run, parser_run, filter_run, metrics_stage_run};
+static const char *const stage_fn_name[] = {"tailer_group_run (the tailer)", "parser_run (the parser)",
+					    "filter_run (the filter)", "metrics_stage_run (the metrics stage)"};
+#define NSTAGES 4
+
+/* Fails the test if a stage's thread was started and never joined. */
+static void assert_every_stage_joined(const char *after)
+{
+	for (int i = 0; i < NSTAGES; i++)
+		if (harness_threads_unjoined(stage_fn[i]) != 0)
+			fail_msg("after %s, the thread of %s was started but never joined: every stage that runs "
+				 "is joined once, upstream first, and one left running would use the channels "
+				 "pipeline_free frees (see " L09 "#stopping-in-order)",
+				 after, stage_fn_name[i]);
+	if (harness_threads_unjoined(stage_worker) != 0)
+		fail_msg("after %s, %d worker(s) of a stage runner (stage_worker) were started but never joined: "
+			 "a stage runs as soon as one of its workers does, even when its start then failed "
+			 "(launch_stage says so in *running), and is ended and joined like any stage that runs "
+			 "(see " L09 "#starting-in-order)",
+			 after, harness_threads_unjoined(stage_worker));
+}
+
 static void test_start_fails_cleanly_when_the_port_is_taken(void **state)
 {
 	(void)state;
@@ -438,6 +461,7 @@ static void test_start_fails_cleanly_when_the_port_is_taken(void **state)
 	cfg.serve = 1;
 	cfg.http.listen = listen_on;
 	int before = process_count_open_fds();
+	long conds = harness_conds_alive();
 	char err[256] = "";
 	harness_on_hang("pipeline_start with a port in use must stop the stages it started: close done, "
 			"join them (see " L09 "#starting-in-order)");
@@ -445,11 +469,18 @@ static void test_start_fails_cleanly_when_the_port_is_taken(void **state)
 		fail_msg("pipeline_start returned 0 though %s is taken", listen_on);
 	if (strstr(err, "in use") == NULL)
 		fail_msg("err is %s, expected the server's reason (\"... address already in use\")", quoted(err));
+	assert_every_stage_joined("a start whose server could not listen");
 	if (process_count_open_fds() != before)
 		fail_msg(
 		    "%d descriptors open before pipeline_start, %d after it failed: the unwind must free "
-		    "what was made (see " L09 "#starting-in-order)",
+		    "what was made (see " L09 "#when-a-start-fails-half-way)",
 		    before, process_count_open_fds());
+	if (harness_conds_alive() != conds)
+		fail_msg("%ld condition variables more after a start whose server could not listen than before it "
+			 "(a channel holds two): when the server's start fails, the stages run already, and the "
+			 "start is undone like any other failed start, channels included (see " L09
+			 "#when-a-start-fails-half-way)",
+			 harness_conds_alive() - conds);
 	close(fd);
 }
 
@@ -521,10 +552,11 @@ static void test_serves_the_counts_over_a_real_socket(void **state)
 }
 
 /* What the server answered to a connection made just before pipeline_free
- * destroyed its first condition variable (freeing the first channel). */
+ * freed one of the things it renders from. */
 struct server_at_free {
+	const char *what; /* the thing being freed, for the failure message */
 	int port;
-	int looked;   /* a condition variable was destroyed */
+	int looked;   /* it was freed */
 	int accepted; /* and the server still took connections then */
 };
 
@@ -542,47 +574,40 @@ static void look_at_server(void *arg)
 }
 
 /*
- * The server renders from the registry and the channels, on its own
- * thread, whenever a scrape comes. pipeline_free must stop it before it
- * frees any of them: a scrape that arrives a moment later reads freed
- * memory. The test connects to the server at the moment the first
- * channel is freed; the listening socket must be closed by then.
+ * The server renders from the registry, the channels and the tailer
+ * group, on its own thread, whenever a scrape comes. pipeline_free must
+ * stop it before it frees any of them: a scrape that arrives a moment
+ * later reads freed memory. The test connects to the server at the moment
+ * the first channel is freed (its first condition variable destroyed),
+ * and at the moments the registry and the tailer group are freed (their
+ * mutexes destroyed); the listening socket must be closed each time.
  */
-static void test_free_stops_the_server_before_the_channels(void **state)
+static void test_free_stops_the_server_first(void **state)
 {
 	(void)state;
 	serve_the_counted_log();
-	struct server_at_free seen = {.port = http_server_port(pl.server)};
-	harness_before_cond_destroy(look_at_server, &seen);
+	int port = http_server_port(pl.server);
+	struct server_at_free seen[] = {{"the first channel", port, 0, 0},
+					{"the registry", port, 0, 0},
+					{"the tailer group", port, 0, 0}};
+	harness_before_cond_destroy(look_at_server, &seen[0]);
+	harness_before_mutex_destroy(&pl.reg->mu, look_at_server, &seen[1]);
+	harness_before_mutex_destroy(&pl.tailers.mu, look_at_server, &seen[2]);
 	harness_on_hang("pipeline_free did not return (see " L09 "#freeing-in-order)");
 	pipeline_free(&pl);
-	if (!seen.looked)
-		fail_msg("pipeline_free freed no channel: it frees every channel the pipeline made (see " L09
-			 "#freeing-in-order)");
-	if (seen.accepted)
-		fail_msg("the server still accepted a connection while pipeline_free freed the first channel: a "
-			 "scrape then renders from channels and a registry being freed. Stop the server first "
-			 "(see " L09 "#freeing-in-order)");
+	for (size_t i = 0; i < sizeof(seen) / sizeof(seen[0]); i++) {
+		if (!seen[i].looked)
+			fail_msg("pipeline_free never freed %s: it frees everything pipeline_start made (see " L09
+				 "#freeing-in-order)",
+				 seen[i].what);
+		if (seen[i].accepted)
+			fail_msg("the server still accepted a connection while pipeline_free freed %s: a scrape "
+				 "then renders from memory being freed (see " L09 "#freeing-in-order)",
+				 seen[i].what);
+	}
 }
 
 /* ---- the assembly: a start that fails, the end of the stages, signals ------ */
-
-/* The stages' thread functions, upstream first, and their names. */
-static void *(*const stage_fn[])(void *) = {tailer_group_run, parser_run, filter_run, metrics_stage_run};
-static const char *const stage_fn_name[] = {"tailer_group_run (the tailer)", "parser_run (the parser)",
-					    "filter_run (the filter)", "metrics_stage_run (the metrics stage)"};
-#define NSTAGES 4
-
-/* Fails the test if a stage's thread was started and never joined. */
-static void assert_every_stage_joined(const char *after)
-{
-	for (int i = 0; i < NSTAGES; i++)
-		if (harness_threads_unjoined(stage_fn[i]) != 0)
-			fail_msg("after %s, the thread of %s was started but never joined: every stage that runs "
-				 "is joined once, upstream first, and one left running would use the channels "
-				 "pipeline_free frees (see " L09 "#stopping-in-order)",
-				 after, stage_fn_name[i]);
-}
 
 /* Whether the start of stage *arg may fail now: at once when the stage
  * above it does not run (started from the sink up, none does), else once
@@ -596,14 +621,52 @@ static int failure_due(void *arg)
 	       chan_len(input[k]) == chan_cap(input[k]);
 }
 
+/* An endless simulator with tiny channels, served: a start made to fail
+ * meets a tailer that fills lines at once, and must never serve. */
+static struct pipeline_config failing_start_config(void)
+{
+	struct pipeline_config cfg = endless_simulator();
+	cfg.capacity = 2;
+	cfg.serve = 1;
+	cfg.http.listen = "127.0.0.1:0";
+	return cfg;
+}
+
+/* What pipeline_start, whose start of `what` was made to fail, must have
+ * done: returned -1 with a reason, ended and joined every stage it
+ * started, freed every channel it made (conds: the condition variables
+ * alive before it), and opened no socket (sockets: those opened before
+ * it), since the server starts only once every stage runs. */
+static void assert_start_failed_cleanly(int rc, const char *err, const char *what, long conds, long sockets)
+{
+	if (rc == 0)
+		fail_msg("pipeline_start returned 0 though the thread of %s could not start", what);
+	if (harness_fail_pending())
+		fail_msg("pipeline_start returned -1 (%s) before it tried to start %s: with all it needs, it "
+			 "starts every stage (see " L09 "#starting-in-order)",
+			 err[0] ? err : "no reason in err", what);
+	if (err[0] == '\0')
+		fail_msg("pipeline_start returned -1 with no reason in err (the start of %s failed)", what);
+	assert_every_stage_joined("a start that failed");
+	if (harness_conds_alive() != conds)
+		fail_msg("%ld condition variables more after a start that failed at %s than before it (a channel "
+			 "holds two): the unwind must free every channel it made (see " L09
+			 "#when-a-start-fails-half-way)",
+			 harness_conds_alive() - conds, what);
+	if (harness_sockets_opened() != sockets)
+		fail_msg("with cfg.serve, pipeline_start opened a socket though the start of %s failed: the server "
+			 "starts after the stages (its first scrape sees them counting), so a start that fails at a "
+			 "stage never listens (see " L09 "#starting-in-order)",
+			 what);
+}
+
 /* pipeline_start with the start of stage `fails` made to fail: it must
  * return -1 with a reason, having ended and joined the stages it started
  * and freed the channels it made. */
 static void start_failing_at(int fails)
 {
-	struct pipeline_config cfg = endless_simulator();
-	cfg.capacity = 2; /* a tailer with no reader fills lines at once */
-	long conds = harness_conds_alive();
+	struct pipeline_config cfg = failing_start_config();
+	long conds = harness_conds_alive(), sockets = harness_sockets_opened();
 	char err[256] = "", hang[512];
 	snprintf(hang, sizeof(hang),
 		 "pipeline_start did not return after the start of %s failed: the unwind waits for a stage "
@@ -614,21 +677,8 @@ static void start_failing_at(int fails)
 		 stage_fn_name[fails]);
 	harness_on_hang(hang);
 	harness_fail_thread(stage_fn[fails], EAGAIN, failure_due, &fails);
-	if (pipeline_start(&pl, &cfg, err, sizeof(err)) == 0)
-		fail_msg("pipeline_start returned 0 though the thread of %s could not start", stage_fn_name[fails]);
-	if (harness_fail_pending())
-		fail_msg("pipeline_start returned -1 (%s) before it tried to start %s: with all it needs, it "
-			 "starts every stage (see " L09 "#starting-in-order)",
-			 err[0] ? err : "no reason in err", stage_fn_name[fails]);
-	if (err[0] == '\0')
-		fail_msg("pipeline_start returned -1 with no reason in err (the start of %s failed)",
-			 stage_fn_name[fails]);
-	assert_every_stage_joined("a start that failed");
-	if (harness_conds_alive() != conds)
-		fail_msg("%ld condition variables more after a start that failed at %s than before it (a channel "
-			 "holds two): the unwind must free every channel it made (see " L09
-			 "#when-a-start-fails-half-way)",
-			 harness_conds_alive() - conds, stage_fn_name[fails]);
+	int rc = pipeline_start(&pl, &cfg, err, sizeof(err));
+	assert_start_failed_cleanly(rc, err, stage_fn_name[fails], conds, sockets);
 }
 
 static void test_start_failing_at_the_tailer_ends_the_stages_below(void **state)
@@ -642,6 +692,29 @@ static void test_start_failing_at_any_stage_ends_and_frees_what_it_made(void **s
 	(void)state;
 	for (int i = NSTAGES - 1; i >= 0; i--)
 		start_failing_at(i);
+}
+
+/*
+ * With three parser workers, the stages after the tailer run as stage
+ * runners (lesson 12), and a runner's start can fail half-way: the
+ * parser's first worker starts, its second cannot. The parser then runs,
+ * although its start failed, and the unwind must end and join it like
+ * any stage that runs, before the channels its worker uses are freed.
+ */
+static void test_start_failing_inside_a_stage_runner_joins_its_workers(void **state)
+{
+	(void)state;
+	struct pipeline_config cfg = failing_start_config();
+	cfg.workers = 3;
+	long conds = harness_conds_alive(), sockets = harness_sockets_opened();
+	char err[256] = "";
+	const char *what = "the parser's second worker (stage_worker)";
+	harness_on_hang("pipeline_start did not return after the parser's second worker could not start: the "
+			"unwind waits for a stage that cannot end (see " L09 "#when-a-start-fails-half-way)");
+	/* runners[] is indexed as threads: [1] is the parser's. */
+	harness_fail_thread_of(stage_worker, &pl.runners[1], 1, EAGAIN);
+	int rc = pipeline_start(&pl, &cfg, err, sizeof(err));
+	assert_start_failed_cleanly(rc, err, what, conds, sockets);
 }
 
 static int all_channels_full(void *arg)
@@ -859,9 +932,11 @@ int main(int argc, char **argv)
 	    HTEST(test_follow_mode_counts_appended_lines_then_stops, L09 "#stopping-in-order"),
 	    HTEST(test_start_fails_cleanly_when_the_port_is_taken, L09 "#starting-in-order"),
 	    HTEST(test_serves_the_counts_over_a_real_socket, L09 "#starting-in-order"),
-	    HTEST(test_free_stops_the_server_before_the_channels, L09 "#freeing-in-order"),
+	    HTEST(test_free_stops_the_server_first, L09 "#freeing-in-order"),
 	    HTEST(test_start_failing_at_the_tailer_ends_the_stages_below, L09 "#when-a-start-fails-half-way"),
 	    HTEST(test_start_failing_at_any_stage_ends_and_frees_what_it_made,
+		  L09 "#when-a-start-fails-half-way"),
+	    HTEST(test_start_failing_inside_a_stage_runner_joins_its_workers,
 		  L09 "#when-a-start-fails-half-way"),
 	    HTEST(test_stop_closes_done_only_and_discards_nothing, L09 "#stopping-in-order"),
 	    HTEST(test_every_stage_is_joined_by_stop_and_by_wait, L09 "#stopping-in-order"),

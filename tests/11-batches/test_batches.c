@@ -5,6 +5,7 @@
 #include "batch.h"
 #include "chan_testing.h"
 #include "clock.h"
+#include "interpose.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,10 +89,31 @@ static void start_blocked_recv_many(struct batch_recv *b, struct harness_thread 
 		      "it must wait for a message (counted in recv_waiting)");
 }
 
-static void join_or_fail(struct harness_thread *t, const char *why)
+/* Waits for t with the harness's deadline, and fails with why if it does
+ * not end. A macro, not a function, so that a failure names the line of
+ * the test that waited, not a line of a helper every test shares. */
+#define join_or_fail(t, why)                                                                           \
+	do {                                                                                           \
+		if (!harness_thread_join_within((t), harness_wait_ms()))                               \
+			fail_msg("%s", (why));                                                         \
+	} while (0)
+
+/* Fails unless the slots at the given indices of ch's ring are NULL (a
+ * slot cleared once its message is taken). Called with no other thread
+ * in ch. */
+static void expect_cleared(struct chan *ch, const size_t *slot, size_t n, const char *what)
 {
-	if (!harness_thread_join_within(t, harness_wait_ms()))
-		fail_msg("%s", why);
+	pthread_mutex_lock(&ch->mu);
+	for (size_t i = 0; i < n; i++) {
+		void *left = ch->buf[slot[i]];
+		if (left != NULL) {
+			pthread_mutex_unlock(&ch->mu);
+			fail_msg("%s: buf[%zu] still holds message %lu after it was taken: clear each slot as "
+				 "its message leaves, or the channel keeps a pointer its receiver may free",
+				 what, slot[i], (unsigned long)MSG_VALUE(left));
+		}
+	}
+	pthread_mutex_unlock(&ch->mu);
 }
 
 /* ---- one thread ------------------------------------------------------------ */
@@ -154,6 +176,29 @@ static void test_batches_wrap_around_the_ring(void **state)
 		expect_numbered(out, 1, next + 3, "the last message of the round");
 		next += 4;
 	}
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+/* Every slot a batch takes is cleared, also where the batch runs past the
+ * end of buf: the channel must not keep a pointer that is the receiver's. */
+static void test_recv_many_clears_the_slots_it_takes(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(5);
+	void *in[4], *out[3];
+	size_t got = 0;
+	harness_on_hang("chan_recv_many blocked with messages buffered");
+	numbered(in, 4, 1);
+	assert_chan_status(chan_send_many(ch, in, 4, NULL), CHAN_OK); /* slots 0..3 */
+	assert_chan_status(chan_recv_many(ch, out, 3, &got), CHAN_OK);
+	expect_count(got, 3, "chan_recv_many(max 3) with 4 buffered");
+	expect_cleared(ch, (const size_t[]){0, 1, 2}, 3, "a batch of 3 taken from slots 0, 1 and 2");
+	numbered(in, 4, 5);
+	assert_chan_status(chan_send_many(ch, in, 4, NULL), CHAN_OK); /* slots 4, 0, 1, 2 */
+	assert_chan_status(chan_recv_many(ch, out, 3, &got), CHAN_OK);
+	expect_count(got, 3, "chan_recv_many(max 3) with 5 buffered");
+	expect_numbered(out, 3, 4, "a batch taken across the end of the ring");
+	expect_cleared(ch, (const size_t[]){3, 4, 0}, 3, "a batch of 3 taken from slots 3, 4 and 0 (across the end)");
 	assert_chan_status(chan_free(ch), CHAN_OK);
 }
 
@@ -296,6 +341,36 @@ static void test_close_during_send_many_says_how_many_went_in(void **state)
 	expect_numbered(out, 4, 1, "the part of the batch that went in");
 	assert_chan_status(chan_recv_many(ch, out, 8, &got), CHAN_CLOSED);
 	expect_count(got, 0, "*got once the channel is closed and drained");
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+/* Room appears, and then the channel closes, before the waiting sender runs
+ * again (its wake-up held until both are done, as a sender that loses the
+ * race for the mutex sees them). Whatever woke it, it must see the close
+ * before it puts in anything more. */
+static void test_send_many_woken_by_room_sees_a_close_first(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(4);
+	struct batch_send b;
+	struct harness_thread t;
+	start_blocked_send_many(&b, &t, ch, 10);
+	harness_hold_wake(t.tid);
+	void *out[2];
+	size_t got = 0;
+	harness_on_hang("chan_recv_many blocked on a full channel");
+	assert_chan_status(chan_recv_many(ch, out, 2, &got), CHAN_OK);
+	expect_count(got, 2, "chan_recv_many(max 2) of a full channel of 4");
+	assert_chan_status(chan_close(ch), CHAN_OK);
+	harness_release_held();
+	join_or_fail(&t, "chan_send_many stayed asleep after room appeared and the channel closed");
+	if (b.sent != 4 || chan_len(ch) != 2)
+		fail_msg("a batch of 10 waiting at 4 was woken by a receive that made room, then the channel "
+			 "closed before it ran: *sent is %zu and %zu messages are buffered, expected 4 and 2. "
+			 "The sender put messages into a closed channel: re-check closed after every wake-up, "
+			 "not only while the channel is full",
+			 b.sent, chan_len(ch));
+	assert_chan_status(b.status, CHAN_CLOSED);
 	assert_chan_status(chan_free(ch), CHAN_OK);
 }
 
@@ -445,6 +520,7 @@ int main(int argc, char **argv)
 	    HTEST(test_a_batch_comes_out_in_order, L11 "#send-many"),
 	    HTEST(test_recv_many_takes_at_most_max, L11 "#receive-many"),
 	    HTEST(test_batches_wrap_around_the_ring, L11 "#receive-many"),
+	    HTEST(test_recv_many_clears_the_slots_it_takes, L11 "#receive-many"),
 	    HTEST(test_recv_many_does_not_wait_for_a_full_batch, L11 "#receive-many"),
 	    HTEST(test_batches_mix_with_single_operations, L11 "#send-many"),
 	    HTEST(test_bad_arguments_are_einval, L11 "#4-the-contract"),
@@ -452,6 +528,7 @@ int main(int argc, char **argv)
 	    HTEST(test_recv_many_blocks_until_a_message_arrives, L11 "#receive-many"),
 	    HTEST(test_send_many_on_a_closed_channel_sends_nothing, L11 "#send-many"),
 	    HTEST(test_close_during_send_many_says_how_many_went_in, L11 "#send-many"),
+	    HTEST(test_send_many_woken_by_room_sees_a_close_first, L11 "#send-many"),
 	    HTEST(test_close_wakes_a_blocked_recv_many, L11 "#receive-many"),
 	    HTEST(test_send_many_wakes_a_receiver_per_message, L11 "#how-many-to-wake"),
 	    HTEST(test_recv_many_wakes_a_sender_per_free_slot, L11 "#how-many-to-wake"),

@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE /* pthread_tryjoin_np */
 #include "chan_testing.h"
+#include "held.h"
 #include "interpose.h"
 #include "pipeline.h"
 #include "stage.h"
@@ -12,14 +13,10 @@
 #include "strbuf.h"
 
 #include <errno.h>
-#include <sched.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #define L12 "lessons/12-workers/README.md"
 
@@ -367,95 +364,41 @@ static void test_runner_keeps_draining_in_when_out_is_closed(void **state)
 
 /*
  * An update made as an atomic_load and then an atomic_store loses what
- * another worker added between the two, but only if the scheduler puts one
- * there, which in an ordinary run it almost never does: a few instructions
- * out of thousands. So the test puts it there. The runner's two counters
- * live on a page of their own that the test makes read-only for a moment:
- * a worker that writes to it faults, and its handler waits until the page
- * is writable again, which the test makes it only once a second worker
- * waits too. Both have then read the counter and neither has written it:
- * a load and a store lose one of the two additions, every time, while an
- * atomic_fetch_add (one instruction, which faults before it reads) loses
- * nothing.
+ * another worker added between the two. The runner's two counters live on
+ * a page of their own whose writers the test holds (tests/harness/held.h)
+ * until a second worker waits too: both have then read the counter and
+ * neither has written it, every round.
  */
-static struct {
-	atomic_ullong *counters; /* [0] the runner's *sent, [1] its *discarded */
-	size_t size;		 /* of the page */
-	atomic_int open;	 /* 1 while the page is writable */
-	atomic_int waiting;	 /* workers in the handler */
-} held;
-
-static void on_write_to_counters(int sig, siginfo_t *info, void *context)
-{
-	(void)context;
-	char *at = info->si_addr, *page = (char *)held.counters;
-	if (at < page || at >= page + held.size) {
-		signal(sig, SIG_DFL); /* a crash of its own: fault again, and die of it */
-		return;
-	}
-	/* The predicate: the test has made the page writable. The handler
-	 * returns into the write, which then succeeds. */
-	atomic_fetch_add(&held.waiting, 1);
-	while (!atomic_load(&held.open))
-		sched_yield();
-	atomic_fetch_sub(&held.waiting, 1);
-}
-
-static void set_writable(int writable)
-{
-	if (!writable)
-		atomic_store(&held.open, 0);
-	if (mprotect(held.counters, held.size, writable ? PROT_READ | PROT_WRITE : PROT_READ) != 0)
-		fail_msg("mprotect: %s", strerror(errno));
-	if (writable)
-		atomic_store(&held.open, 1);
-}
-
 static int two_writers_wait(void *arg)
 {
-	return workers_gone(arg) || atomic_load(&held.waiting) >= 2;
+	return workers_gone(arg) || held_writers() >= 2;
 }
 
-/* Rounds of: page read-only, two workers caught writing, page writable;
+/* Rounds of: writers held, two workers caught writing, writers let go;
  * until 20 rounds have caught two, or the workers are gone (a round with
  * a single worker left ends at the wait's deadline). */
 static void *hold_writers(void *arg)
 {
 	struct stage_runner *r = arg;
+	atomic_ullong *counters = r->sent;
 	for (int paired = 0; paired < 20 && !workers_gone(r);) {
-		set_writable(0);
+		held_hold(counters, 2 * sizeof(*counters));
 		harness_wait_until(two_writers_wait, r);
-		paired += atomic_load(&held.waiting) >= 2;
-		set_writable(1);
+		paired += held_writers() >= 2;
+		held_release();
 	}
 	return NULL;
 }
 
-/* The counters' page and the handler of its faults, for the runner r. */
+/* The counters' page, for the runner r. */
 static void hold_counters_of(struct stage_runner *r)
 {
-	held.size = (size_t)sysconf(_SC_PAGESIZE);
-	held.counters = mmap(NULL, held.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (held.counters == MAP_FAILED)
-		fail_msg("mmap: %s", strerror(errno));
-	atomic_init(&held.counters[0], 0);
-	atomic_init(&held.counters[1], 0);
-	atomic_init(&held.open, 1);
-	struct sigaction sa = {.sa_sigaction = on_write_to_counters, .sa_flags = SA_SIGINFO};
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGSEGV, &sa, NULL) != 0)
-		fail_msg("sigaction: %s", strerror(errno));
-	r->sent = &held.counters[0];
-	r->discarded = &held.counters[1];
+	atomic_ullong *counters = held_map(2 * sizeof(*counters));
+	atomic_init(&counters[0], 0);
+	atomic_init(&counters[1], 0);
+	r->sent = &counters[0];
+	r->discarded = &counters[1];
 }
-
-/* Under a sanitizer the atomic operations run in its runtime, which may
- * hold a lock of its own across one: no write could be caught waiting. */
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define HOLD_WRITERS 0
-#else
-#define HOLD_WRITERS 1
-#endif
 
 /* Four workers adding to the same two counters, two of them caught
  * between reading a counter and writing it, again and again. */
@@ -471,16 +414,16 @@ static void test_workers_count_every_item_exactly(void **state)
 	struct harness_thread ft, holder;
 	runner_start(&r);
 	harness_thread_start(&ft, feed, &f);
-	if (HOLD_WRITERS)
+	if (HELD_WORKS)
 		harness_thread_start(&holder, hold_writers, &r);
 	long got = drain_out(&r, NULL, n, "out was never closed, or the workers stopped");
 	join_feeder(&ft, &f, &r, 60000);
 	join_runner(&r);
-	if (HOLD_WRITERS && !harness_thread_join_within(&holder, harness_wait_ms()))
+	if (HELD_WORKS && !harness_thread_join_within(&holder, harness_wait_ms()))
 		fail_msg("the test's own thread holding the counters did not return");
-	atomic_store(&w.sent, atomic_load(&held.counters[0]));
-	atomic_store(&w.counted_discarded, atomic_load(&held.counters[1]));
-	munmap(held.counters, held.size);
+	atomic_store(&w.sent, atomic_load(r.sent));
+	atomic_store(&w.counted_discarded, atomic_load(r.discarded));
+	held_unmap();
 	expect_counted(&w, (unsigned long long)got, 0, n);
 	runner_free(&r);
 }

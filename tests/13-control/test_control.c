@@ -6,6 +6,7 @@
  */
 #include "chan_testing.h"
 #include "clock.h"
+#include "held.h"
 #include "metrics.h"
 #include "pipeline.h"
 #include "stage.h"
@@ -13,10 +14,12 @@
 #include "text_testing.h"
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define L13 "lessons/13-control/README.md"
 
@@ -80,6 +83,52 @@ static void test_runner_counts_the_time_workers_wait_to_send(void **state)
 		    "the time every chan_send_many takes to send_ns",
 		    send_ms, waited_ms);
 	runner_free(&r);
+}
+
+/* A runner on two pages of its own, the second starting at recv_ns: the
+ * totals, and what follows them (which the workers do not write once
+ * they run), can be held (tests/harness/held.h) without holding the
+ * count of running workers before them. */
+static struct stage_runner *runner_with_held_totals(void)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	char *pages = held_map(2 * page);
+	return (struct stage_runner *)(pages + page - offsetof(struct stage_runner, recv_ns));
+}
+
+/* Two workers end their waits at once and add them to recv_ns at once.
+ * Their writes are held until both are caught: both have read the total,
+ * and an addition made as a load, an add and a store then writes back
+ * what it read plus its own wait, losing the other's, every time. */
+static void test_two_workers_adding_at_once_lose_no_wait(void **state)
+{
+	(void)state;
+	struct stage_runner *r = runner_with_held_totals();
+	struct work w;
+	runner_init(r, &w, 4, 4, 8, 2);
+	runner_start(r);
+	expect_workers_parked(r, r->in, 0, 2, "two workers on an empty in must both wait in chan_recv_many");
+	double waited_ms = pass_time_ms(30);
+	if (HELD_WORKS)
+		held_hold(&r->recv_ns, sizeof(*r) - offsetof(struct stage_runner, recv_ns));
+	assert_chan_status(chan_close(r->in), CHAN_OK);
+	int caught = !HELD_WORKS || held_wait_for_writers(2);
+	held_release();
+	if (!caught)
+		fail_msg("in was closed under two waiting workers, but within %ld ms they did not both add "
+			 "their waits to recv_ns: every chan_recv_many's time counts, the last one too",
+			 harness_wait_ms());
+	drain_out(r, NULL, 1, "out was never closed after in was closed and drained");
+	join_runner(r);
+	double recv_ms = (double)atomic_load(&r->recv_ns) / 1e6;
+	runner_free(r);
+	held_unmap();
+	if (recv_ms < 2 * waited_ms)
+		fail_msg("two workers each sat in chan_recv_many for at least %.3f ms, but recv_ns says %.3f "
+			 "ms in all: one addition was lost. Both read the total before either wrote it back; "
+			 "add with one atomic operation (atomic_fetch_add, or +=), not a load, an add and a "
+			 "store",
+			 waited_ms, recv_ms);
 }
 
 /* Fails unless the exposition has (want 1) or lacks (want 0) the text
@@ -294,6 +343,7 @@ int main(int argc, char **argv)
 	static const struct harness_test tests[] = {
 	    HTEST(test_runner_counts_the_time_workers_wait_to_receive, L13 "#the-waits"),
 	    HTEST(test_runner_counts_the_time_workers_wait_to_send, L13 "#the-waits"),
+	    HTEST(test_two_workers_adding_at_once_lose_no_wait, L13 "#the-waits"),
 	    HTEST(test_a_runner_exports_its_waits_in_seconds, L13 "#the-export"),
 	    HTEST(test_pipeline_exports_its_channels_and_its_waits, L13 "#the-export"),
 	    HTEST(test_a_slow_stage_makes_the_stage_before_it_wait, L13 "#the-waits"),

@@ -1,6 +1,8 @@
 #include "chan_testing.h"
 #include "clock.h"
 
+#include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 
 struct chan *chan_new_or_fail(size_t cap)
@@ -145,6 +147,106 @@ void wait_for_senders(struct chan *ch, int n, const char *why)
 	if (!harness_wait_until(enough_waiting, &w))
 		fail_msg("expected %d sender(s) blocked in the channel (send_waiting), saw %d: %s", n, w.seen,
 			 why);
+}
+
+struct threads {
+	struct harness_thread *t;
+	int n;
+};
+
+static int all_returned(void *arg)
+{
+	struct threads *th = arg;
+	for (int i = 0; i < th->n; i++)
+		if (!harness_thread_done(&th->t[i]))
+			return 0;
+	return 1;
+}
+
+int threads_still_running(struct harness_thread *t, int n)
+{
+	struct threads th = {t, n};
+	harness_wait_until(all_returned, &th);
+	int running = 0;
+	for (int i = 0; i < n; i++) {
+		if (harness_thread_done(&t[i]))
+			harness_thread_join_within(&t[i], harness_wait_ms());
+		else
+			running++;
+	}
+	return running;
+}
+
+/* ---- the channel's wait, wrapped ------------------------------------------ */
+
+int __real_chan_cond_wait(pthread_cond_t *cv, pthread_mutex_t *mu, const struct timespec *deadline);
+
+typedef void (*then_fn)(void *);
+/* What the next wait runs instead of sleeping; cut_arg is written before
+ * cut_then is set, and read after it is taken. */
+static _Atomic then_fn cut_then;
+static void *cut_arg;
+
+/* Woken waiters hold still while holding is 1 and the gate is shut. */
+static atomic_int holding;
+/* gate_mu protects gate_open; gate_cv is broadcast when it opens. */
+static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
+static int gate_open;
+
+void cut_short_next_wait(void (*then)(void *), void *arg)
+{
+	cut_arg = arg;
+	atomic_store(&cut_then, then);
+}
+
+int cut_short_pending(void)
+{
+	return atomic_load(&cut_then) != NULL;
+}
+
+void hold_woken_waiters(void)
+{
+	pthread_mutex_lock(&gate_mu);
+	gate_open = 0;
+	pthread_mutex_unlock(&gate_mu);
+	atomic_store(&holding, 1);
+}
+
+void release_woken_waiters(void)
+{
+	atomic_store(&holding, 0);
+	pthread_mutex_lock(&gate_mu);
+	gate_open = 1;
+	pthread_cond_broadcast(&gate_cv);
+	pthread_mutex_unlock(&gate_mu);
+}
+
+/* A woken waiter, holding mu: waits for the gate with mu released, so that
+ * the channel goes on without it, then takes mu back as its wait would. */
+static void hold_still(pthread_mutex_t *mu)
+{
+	pthread_mutex_unlock(mu);
+	pthread_mutex_lock(&gate_mu);
+	while (!gate_open)
+		pthread_cond_wait(&gate_cv, &gate_mu);
+	pthread_mutex_unlock(&gate_mu);
+	pthread_mutex_lock(mu);
+}
+
+int __wrap_chan_cond_wait(pthread_cond_t *cv, pthread_mutex_t *mu, const struct timespec *deadline)
+{
+	then_fn then = atomic_exchange(&cut_then, NULL);
+	if (then != NULL) {
+		pthread_mutex_unlock(mu);
+		then(cut_arg);
+		pthread_mutex_lock(mu);
+		return ETIMEDOUT;
+	}
+	int rc = __real_chan_cond_wait(cv, mu, deadline);
+	if (rc == 0 && atomic_load(&holding))
+		hold_still(mu);
+	return rc;
 }
 
 void *op_send(void *arg)

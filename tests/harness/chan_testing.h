@@ -70,6 +70,31 @@ double ms_since(const struct timespec *start);
 void wait_for_receivers(struct chan *ch, int n, const char *why);
 void wait_for_senders(struct chan *ch, int n, const char *why);
 
+/*
+ * The channel's wait, chan_cond_wait, as the course's code calls it, is
+ * wrapped in the test programs (-Wl,--wrap=chan_cond_wait, TEST_WRAP in
+ * the Makefile): these two change what the next waits do, to make happen
+ * at will what a loaded machine makes happen now and then.
+ */
+/* The next chan_cond_wait, in any thread, does not sleep: it lets go of
+ * the mutex, runs then(arg) (which may use the channel: a send, a receive,
+ * a close), takes the mutex back and returns ETIMEDOUT. A timed wait whose
+ * deadline came just as the state changed does exactly that. */
+void cut_short_next_wait(void (*then)(void *), void *arg);
+/* 1 while the wait armed by cut_short_next_wait has not happened. */
+int cut_short_pending(void);
+/* From now on, a thread woken from chan_cond_wait (it returns 0) lets go
+ * of the mutex again and holds still until release_woken_waiters, as a
+ * woken thread the scheduler leaves waiting would: the thread that woke it
+ * carries on first, and finds the state as it left it. */
+void hold_woken_waiters(void);
+void release_woken_waiters(void);
+
+/* Waits (harness_wait_ms at most) for the n threads t[0..n-1] to return,
+ * joins those that did, and returns how many have not: a count a failure
+ * message can give, where "the first one still blocked" would not say. */
+int threads_still_running(struct harness_thread *t, int n);
+
 /* Threads that do one operation and report its status. */
 struct op {
 	struct chan *ch;

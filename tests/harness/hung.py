@@ -17,6 +17,22 @@ import struct
 import gdb
 
 IMPL = os.environ.get("HARNESS_IMPL", "exercises").rstrip("/") + "/"
+
+
+def graded_code():
+    """Whose code is graded, in the report's words, in full and short: the
+    learner's only for IMPL=exercises; make broken and make mutants grade
+    a planted copy of the reference (build/mutants/BUG)."""
+    impl = IMPL.rstrip("/")
+    if impl == "exercises":
+        return "your code", "your code"
+    if impl == "solutions":
+        return "the reference", "the reference"
+    if impl.startswith("build/mutants/"):
+        bug = impl[len("build/mutants/"):]
+        return "the reference with %s planted (%s)" % (bug, impl), "the planted reference"
+    return "the code in %s" % impl, "the code in %s" % impl
+
 # What a thread is doing when its stack holds one of these calls. The
 # harness's wrappers first (interpose.c: the mutex's address is in their
 # frame); the C library's calls are matched by name without the
@@ -217,7 +233,8 @@ def report():
     by_tid = {t.ptid[1]: t for t in threads}
     held = held_locks()
     owner_of = {m: (o, w) for m, o, w in held}
-    out = ["where each thread waits (gdb; your files and the tests only):"]
+    code, short_code = graded_code()
+    out = ["where each thread waits (gdb; %s and the tests only):" % code]
     others = 0
     for t in threads:
         where, blocked, addr, test = describe(t)
@@ -239,7 +256,7 @@ def report():
             text = source_line(test[0], test[1])
             out.append("      called from %s:%d in %s: %s" % (short(test[0]), test[1], test[2], text))
     if others:
-        out.append("  (%d more thread(s) outside your code)" % others)
+        out.append("  (%d more thread(s) outside %s)" % (others, short_code))
     for mutex, owner, ret in held:
         # ret is where pthread_mutex_lock returns to; the call is just before.
         func = function_at(ret - 1)

@@ -18,8 +18,10 @@
  *  - a test may run a function of its own right after a chosen mutex is
  *    unlocked (harness_after_unlock), in the window between two holds.
  * And socket is wrapped, so that a test can make every IPv6 socket start
- * IPv6-only, as on a machine whose net.ipv6.bindv6only is 1; and the
- * allocation functions, so that a test can make them fail.
+ * IPv6-only, as on a machine whose net.ipv6.bindv6only is 1, and count the
+ * sockets opened; pthread_mutex_destroy, for a look around as a chosen
+ * mutex goes; pthread_mutex_init, so that a test can make one fail; and
+ * the allocation functions, so that a test can make them fail.
  */
 #define _GNU_SOURCE
 #include "interpose.h"
@@ -242,6 +244,23 @@ int __wrap_pthread_mutex_trylock(pthread_mutex_t *mu)
 	return record_owner(mu, __real_pthread_mutex_trylock(mu), __builtin_return_address(0));
 }
 
+int __real_pthread_mutex_init(pthread_mutex_t *mu, const pthread_mutexattr_t *attr);
+
+/* The error the next pthread_mutex_init returns instead of initialising
+ * (harness_fail_next_mutex_init), 0 when none is armed. */
+static atomic_int mutex_init_error;
+
+void harness_fail_next_mutex_init(int err)
+{
+	atomic_store(&mutex_init_error, err);
+}
+
+int __wrap_pthread_mutex_init(pthread_mutex_t *mu, const pthread_mutexattr_t *attr)
+{
+	int err = atomic_exchange(&mutex_init_error, 0);
+	return err != 0 ? err : __real_pthread_mutex_init(mu, attr);
+}
+
 /* harness_after_unlock's hook: this thread's, so no other thread runs it. */
 static _Thread_local const pthread_mutex_t *after_unlock_mu;
 static _Thread_local void (*after_unlock_fn)(void *);
@@ -404,6 +423,8 @@ static struct tracked {
 static atomic_long joins_of_gone;
 static atomic_flag tracked_lock = ATOMIC_FLAG_INIT;
 static void *(*fail_fn)(void *); /* guarded by tracked_lock */
+static void *fail_fn_arg;	 /* NULL: a start with any argument */
+static int fail_skip;		 /* matching starts let through before the one that fails */
 static int fail_err;
 static int (*fail_ready)(void *);
 static void *fail_arg;
@@ -432,9 +453,20 @@ void harness_fail_thread(void *(*fn)(void *), int err, int (*ready)(void *), voi
 {
 	track_lock();
 	fail_fn = fn;
+	fail_fn_arg = NULL;
+	fail_skip = 0;
 	fail_err = err;
 	fail_ready = ready;
 	fail_arg = arg;
+	track_unlock();
+}
+
+void harness_fail_thread_of(void *(*fn)(void *), void *fn_arg, int skip, int err)
+{
+	harness_fail_thread(fn, err, NULL, NULL);
+	track_lock();
+	fail_fn_arg = fn_arg;
+	fail_skip = skip;
 	track_unlock();
 }
 
@@ -626,14 +658,17 @@ static void *trampoline(void *p)
 	return result;
 }
 
-/* Whether this start is the one armed to fail (then *err) or to hold;
- * either is disarmed as it fires. */
-static int armed(void *(*fn)(void *), int *err, int *held)
+/* Whether this start, of fn(fn_arg), is the one armed to fail (then
+ * *err) or to hold; either is disarmed as it fires. */
+static int armed(void *(*fn)(void *), void *fn_arg, int *err, int *held)
 {
 	int fails = 0, (*ready)(void *) = NULL;
 	void *arg = NULL;
 	track_lock();
-	if (fail_fn != NULL && fail_fn == fn) {
+	int matches = fail_fn != NULL && fail_fn == fn && (fail_fn_arg == NULL || fail_fn_arg == fn_arg);
+	if (matches && fail_skip > 0) {
+		fail_skip--;
+	} else if (matches) {
 		fail_fn = NULL;
 		fails = 1;
 		*err = fail_err;
@@ -654,7 +689,7 @@ static int armed(void *(*fn)(void *), int *err, int *held)
 int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
 {
 	int err = 0, held = 0;
-	if (armed(fn, &err, &held))
+	if (armed(fn, arg, &err, &held))
 		return err;
 	/* Every thread starts in the trampoline, which records when its
 	 * function returns (harness_thread_returned). */
@@ -755,9 +790,54 @@ int __wrap_pthread_cond_destroy(pthread_cond_t *cv)
 	return rc;
 }
 
+int __real_pthread_mutex_destroy(pthread_mutex_t *mu);
+
+/* The looks armed by harness_before_mutex_destroy, each until its mutex
+ * is destroyed. Guarded by tracked_lock, like the armed thread starts. */
+#define MUTEX_LOOKS 4
+static struct mutex_look {
+	const pthread_mutex_t *mu;
+	void (*fn)(void *);
+	void *arg;
+} mutex_looks[MUTEX_LOOKS];
+
+void harness_before_mutex_destroy(const pthread_mutex_t *mu, void (*fn)(void *), void *arg)
+{
+	track_lock();
+	for (int i = 0; i < MUTEX_LOOKS; i++)
+		if (mutex_looks[i].mu == NULL) {
+			mutex_looks[i] = (struct mutex_look){mu, fn, arg};
+			break;
+		}
+	track_unlock();
+}
+
+int __wrap_pthread_mutex_destroy(pthread_mutex_t *mu)
+{
+	struct mutex_look look = {0};
+	track_lock();
+	for (int i = 0; i < MUTEX_LOOKS && look.fn == NULL; i++)
+		if (mutex_looks[i].mu == mu) {
+			look = mutex_looks[i];
+			mutex_looks[i] = (struct mutex_look){0};
+		}
+	track_unlock();
+	if (look.fn != NULL)
+		look.fn(look.arg);
+	return __real_pthread_mutex_destroy(mu);
+}
+
 /* ---- sockets ------------------------------------------------------------------ */
 
 int __real_socket(int domain, int type, int protocol);
+
+/* Sockets this program has opened (harness_sockets_opened). */
+static atomic_long sockets_opened;
+
+long harness_sockets_opened(void)
+{
+	return atomic_load(&sockets_opened);
+}
 
 /* Set by one test and read by the server's thread, which it starts later. */
 static atomic_int v6only_default;
@@ -774,6 +854,8 @@ int __wrap_socket(int domain, int type, int protocol)
 {
 	int fd = __real_socket(domain, type, protocol);
 	int on = 1;
+	if (fd >= 0)
+		atomic_fetch_add(&sockets_opened, 1);
 	if (fd >= 0 && domain == AF_INET6 && atomic_load(&v6only_default) &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) != 0) {
 		int e = errno;

@@ -10,9 +10,11 @@
  * seed makes the same decisions, although the operating system's
  * scheduler may still order the threads differently.
  *
- * pthread_join and pthread_cond_destroy are wrapped too, so that a test
- * can ask which threads were never joined and how many condition
- * variables are alive (below); and socket, for the default of IPV6_V6ONLY.
+ * pthread_join, pthread_cond_destroy and pthread_mutex_destroy are wrapped
+ * too, so that a test can ask which threads were never joined and how many
+ * condition variables are alive, or look around as something is freed
+ * (below); pthread_mutex_init, to make one fail; and socket, for the
+ * default of IPV6_V6ONLY and to count the sockets opened.
  */
 #ifndef INTERPOSE_H
 #define INTERPOSE_H
@@ -44,6 +46,10 @@ uint64_t harness_seed(void);
  * NULL, it first waits (as harness_wait_until does) for ready(arg): for
  * the threads already started to reach the state the failure should meet. */
 void harness_fail_thread(void *(*fn)(void *), int err, int (*ready)(void *), void *arg);
+/* The same for a chosen start among several of one function: the start
+ * of fn with the argument fn_arg (NULL: any) fails with err once `skip`
+ * such starts have succeeded; the second worker of one stage runner, say. */
+void harness_fail_thread_of(void *(*fn)(void *), void *fn_arg, int skip, int err);
 /* 1 while that failure has not happened yet. */
 int harness_fail_pending(void);
 /* The next thread started to run fn waits, before running fn, until
@@ -82,6 +88,10 @@ long harness_conds_alive(void);
  * is freed. fn must not fail the test (it may run on any thread); it
  * records what it saw for the test to check. */
 void harness_before_cond_destroy(void (*fn)(void *), void *arg);
+/* The same, just before pthread_mutex_destroy(mu), for up to four mutexes
+ * at once: a look at what still runs when the object that owns mu (a
+ * registry, a tailer group) is freed. */
+void harness_before_mutex_destroy(const pthread_mutex_t *mu, void (*fn)(void *), void *arg);
 
 /*
  * What the calling thread has done, for the tests of how an operation
@@ -102,6 +112,12 @@ long harness_threads_in_cond_wait(void);
  * thread that sleeps uses next to none, one that spins all it gets. */
 double harness_thread_cpu_seconds(void);
 
+/* The next pthread_mutex_init returns err (EAGAIN, ENOMEM: what POSIX
+ * allows it) and initialises nothing: for the tests of what code does when
+ * it cannot make its mutex. Linux's never fails with default attributes,
+ * so only a test can show that path run. */
+void harness_fail_next_mutex_init(int err);
+
 /*
  * From now on, each time the calling thread unlocks mu, fn(arg) runs in
  * that thread right after the unlock (not for the unlocks fn makes
@@ -116,6 +132,9 @@ void harness_after_unlock(const pthread_mutex_t *mu, void (*fn)(void *), void *a
  * IPV6_V6ONLY on, as on a machine whose net.ipv6.bindv6only is 1 (most
  * have 0): a server that wants IPv4 on its IPv6 socket must say so. */
 void harness_ipv6_only_by_default(void);
+/* Sockets the program has opened so far (socket() calls that returned a
+ * descriptor): a server started shows here, even one stopped since. */
+long harness_sockets_opened(void);
 
 /*
  * Out of memory, on demand. malloc, calloc, realloc, strdup and strndup

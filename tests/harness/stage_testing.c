@@ -112,6 +112,7 @@ struct worker_parking {
 	struct stage_runner *r;
 	struct chan *ch;
 	int senders; /* 1: wait for send_waiting, 0: recv_waiting */
+	int n;	     /* how many workers */
 };
 
 /* Read from the threads themselves, not from r->running: running is 0
@@ -133,14 +134,17 @@ static int worker_parked_or_gone(void *arg)
 	pthread_mutex_lock(&k->ch->mu);
 	int waiting = k->senders ? k->ch->send_waiting : k->ch->recv_waiting;
 	pthread_mutex_unlock(&k->ch->mu);
-	return waiting > 0;
+	return waiting >= k->n;
 }
 
-/* Fails with `why` unless a worker of r blocks in ch; at once if every
- * worker returns instead. */
 void expect_worker_parked(struct stage_runner *r, struct chan *ch, int senders, const char *why)
 {
-	struct worker_parking k = {r, ch, senders};
+	expect_workers_parked(r, ch, senders, 1, why);
+}
+
+void expect_workers_parked(struct stage_runner *r, struct chan *ch, int senders, int n, const char *why)
+{
+	struct worker_parking k = {r, ch, senders, n};
 	int parked = harness_wait_until(worker_parked_or_gone, &k);
 	if (workers_gone(r))
 		fail_msg("%s, but every worker returned instead", why);

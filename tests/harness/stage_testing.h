@@ -61,6 +61,8 @@ int workers_gone(struct stage_runner *r);
 /* Fails with `why` unless a worker of r blocks in ch; at once if every
  * worker returns instead. */
 void expect_worker_parked(struct stage_runner *r, struct chan *ch, int senders, const char *why);
+/* The same for n workers of r at once. */
+void expect_workers_parked(struct stage_runner *r, struct chan *ch, int senders, int n, const char *why);
 
 /* Waits for the feeder to have sent everything; fails at once if every
  * worker has returned while it is still sending (nobody will ever take

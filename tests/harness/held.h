@@ -1,0 +1,66 @@
+/*
+ * held.h - writers held between a read and a write (lessons 12, 13, 14).
+ *
+ * An update made as a load and then a store loses what another thread
+ * wrote between the two, but only if the scheduler puts one there, which
+ * in an ordinary run it almost never does: a few instructions out of
+ * thousands. These functions put it there. The memory under test lives on
+ * pages of its own (held_map) that the test makes read-only for a moment
+ * (held_hold): a thread that writes to them faults, and the fault handler
+ * makes it wait until the test lets it go (held_release); it then returns
+ * into the write, which runs again and succeeds.
+ *
+ * A thread caught so has done every read that comes before its write. A
+ * load and a store write back what was read before the wait, whatever
+ * happened during it. One read-modify-write instruction (atomic_fetch_add)
+ * faults before it reads; a compare-and-swap (the loop that an
+ * atomic_fetch_or whose result is used compiles to) compares again when
+ * it runs again, and fails if the value changed. So the correct code loses
+ * nothing, every time, and the three-step code loses an update, every time.
+ *
+ * One mapping at a time, per test process. Under a sanitizer the atomic
+ * operations may run in its runtime, which can hold a lock of its own
+ * across one (no second writer could be caught), and it handles SIGSEGV
+ * itself: HELD_WORKS is 0 there, and a test runs without holding.
+ */
+#ifndef HELD_H
+#define HELD_H
+
+#include <stddef.h>
+
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define HELD_WORKS 0
+#else
+#define HELD_WORKS 1
+#endif
+
+/* size bytes (rounded up to whole pages) of zeroed, writable memory, page
+ * aligned, and the SIGSEGV handler that holds its writers. Fails the test
+ * if it cannot. */
+void *held_map(size_t size);
+
+/* From now on, a write to [from, from + len) waits: the writers already
+ * caught and the new ones (from: a page boundary inside the mapping). */
+void held_hold(void *from, size_t len);
+
+/* The held pages are writable again, but the writers caught so far go on
+ * waiting: another thread can now write where they were about to. */
+void held_unprotect(void);
+
+/* The held pages are writable, and every writer caught goes on, into its
+ * write. */
+void held_release(void);
+
+/* How many writers wait in the handler. */
+int held_writers(void);
+
+/* Waits (harness_wait_until) until n writers are caught; 0 if they were
+ * not within the deadline. */
+int held_wait_for_writers(int n);
+
+/* Releases the writers, unmaps the memory and restores SIGSEGV. Call it
+ * once the writers have finished (joined): one still in the handler would
+ * fault again on memory that is gone. */
+void held_unmap(void);
+
+#endif

@@ -68,31 +68,33 @@ void follower_init(struct follower *f, struct tailer *t);
 void follower_free(struct follower *f);
 /* end snippet */
 
-/* snippet: helpers */
-/* Opens the path as the newest file, files[n]. Its slot then holds which
- * file the descriptor is (the path may name another by now), where the
- * next read starts (the size if at_end, else 0), and last_bytes = now.
- * 0, or -1 if the path cannot be opened now: then f is as it was. */
+/* Opens the path as the newest file, files[n]. Its slot then says which
+ * file the descriptor is (the path may name another by now) and gave bytes
+ * now; the descriptor's own position is where the next read starts (the
+ * size if at_end, else 0): the follower reads with read(), not pread, and
+ * offset records that same position for follow_check. 0, or -1 if the
+ * path cannot be opened now: then f is as it was. */
 int follower_open(struct follower *f, int at_end);
 
 /* The next bytes, into f->buf, never from a newer file while an older one
  * has any; *from is their file. 0 only when every file is at its end. */
 ssize_t follower_read(struct follower *f, struct follow_file **from);
 
-/* n bytes of file are in f->buf. Afterwards its offset and last_bytes
- * account for them, the lines they complete are sent (its splitter,
- * tailer_emit), and stats.bytes includes n: whoever sees the count finds
- * those lines in out. */
+/* n bytes of file are in f->buf, just read from it. The invariant it
+ * keeps: whoever sees stats.bytes finds in out every line those bytes
+ * completed. Afterwards the slot describes the file with the n bytes read
+ * (an old file that gives bytes is not quiet). */
 int follower_consume(struct follower *f, struct follow_file *file, size_t n);
 
 /* Closes files[0], its unfinished last line sent; the others move down
  * one. Reads nothing. Every slot still owns a splitter of its own. */
 int follower_close_oldest(struct follower *f);
 
-/* Lets files[0] go: what it holds past its offset is sent, then it is
- * closed as by follower_close_oldest. If a send fails (out was closed):
- * 1, with the file still open in files[0] and n unchanged, for whoever
- * stops the follower to close (tailer_follow). */
+/* Lets files[0] go without losing a byte its writer appended: afterwards
+ * every line it held is in out and it is closed as by
+ * follower_close_oldest. If a send fails (out was closed): 1, with the
+ * file still open in files[0] and n unchanged, for whoever stops the
+ * follower to close (tailer_follow). */
 int follower_let_go(struct follower *f);
 
 /* 1 if done has been closed, or a message was waiting on it (taken: a
@@ -110,16 +112,18 @@ int follower_pause(struct follower *f);
  * opened (done, or cfg.stop_at_eof). */
 int follower_start(struct follower *f);
 
-/* The newest file shrank below its offset (copytruncate). Afterwards its
- * partial line is sent, its next read starts at 0, a truncation is
- * counted and moved is set. */
+/* The newest file shrank below its offset (copytruncate). No byte read
+ * before the truncation is lost or glued to one read after it; the
+ * descriptor's own position, and offset, are back at the start; the
+ * truncation is counted, and moved set. */
 int follower_restart(struct follower *f);
 
-/* The path names another file. Afterwards it is open from its start as
- * the newest, the one that was newest waits rotate_wait_ms from now, a
- * rotation is counted and moved is set; with FOLLOW_MAX_FILES open, the
- * oldest was let go first. If the open fails, nothing more changes (no
- * rotation counted, moved not set): look again later. */
+/* The path names another file. Once that file is open, as the newest,
+ * read from its start: every file rotated away is kept until it has been
+ * quiet for rotate_wait_ms counted from its own rotation at the earliest;
+ * never more than FOLLOW_MAX_FILES are open; the rotation is counted and
+ * moved set. If the open fails, no rotation happened (nothing counted,
+ * moved clear): the next look tries again. */
 int follower_rotate(struct follower *f);
 
 /* Acts on follow_check's answer for the newest file: restarts it, rotates,
@@ -127,16 +131,17 @@ int follower_rotate(struct follower *f);
  * look opened a file or started one over. */
 int follower_look(struct follower *f);
 
-/* Every file is at its end. Afterwards the old files (never the newest)
- * quiet for rotate_wait_ms are let go, oldest first; the path has been
- * looked at; and the follower has paused, unless the look moved. */
+/* Every file is at its end. Afterwards files[0] is the newest or has not
+ * been quiet for rotate_wait_ms (old files go from the front only, so
+ * their order stays the order of their lines); the path has been looked
+ * at; and it has paused, unless that look gave it a file to read from
+ * its start. */
 int follower_at_eof(struct follower *f);
 
 /* The follower: runs until it must stop, then flushes and closes every
  * file; it reads nothing more once asked to stop. tailer_run closes out
  * after it. */
 void tailer_follow(struct tailer *t);
-/* end snippet */
 
 /* Given, in src/lib/simulate.c: the simulator, run until it must stop
  * (tailer_run calls it when cfg.path is NULL). */

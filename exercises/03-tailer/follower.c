@@ -43,8 +43,8 @@ void follower_free(struct follower *f)
 		splitter_free(&f->files[i].split);
 }
 
-/* The offset recorded is what follow_check compares the size with, and the
- * identity is the descriptor's. Test:
+/* The next read is read(fd) from the descriptor's own position; offset
+ * mirrors it for follow_check. Test:
  * test_follower_open_at_the_end_or_the_start_records_the_file. */
 int follower_open(struct follower *f, int at_end)
 {

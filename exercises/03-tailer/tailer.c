@@ -57,7 +57,8 @@ int tailer_emit(void *ctx, struct line *line)
 	return 0;
 }
 
-/* The table of the lesson's section 3. Tests: the four test_follow_check_*. */
+/* The four cases of enum follow_change, from one stat. Tests: the four
+ * test_follow_check_*. */
 enum follow_change follow_check(const char *path, dev_t dev, ino_t ino, off_t offset)
 {
 	/* TODO: replace this stub with your code (the lesson section is named below). */

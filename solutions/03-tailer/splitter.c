@@ -89,11 +89,11 @@ EXERCISE_HELPER static int keep(struct line_splitter *s, const char *data, size_
 
 /*
  * Yours: the line in progress has ended (its newline arrived, or the file
- * did). Emits it without one trailing '\r', or its too-long marker (whose
- * length counts every byte before the '\n', a '\r' included), or nothing
- * if it is blank; then starts afresh (reset), whatever it emitted.
- * Returns what emit returned (0 for a blank line), or -1 when memory
- * runs out. splitter_feed calls it at each '\n', splitter_flush at the end.
+ * did). Emits what the lesson's section "Partial, long, blank and CRLF
+ * lines" says that line is, if anything; afterwards the splitter holds no
+ * line, whatever happened. Returns what emit returned (0 if nothing was
+ * emitted), or -1 when memory runs out. The one place a line ends:
+ * splitter_feed calls it at each '\n', splitter_flush at the end.
  */
 EXERCISE_HELPER static int end_line(struct line_splitter *s, line_emit_fn emit, void *ctx)
 {

@@ -527,11 +527,11 @@ static void fixture_join(struct fixture *f, const char *why)
 /* Closes done, waits for the tailer to end, checks it closed out, frees. */
 static void fixture_stop(struct fixture *f)
 {
-	harness_on_hang("the tailer did not stop after done was closed: wait with chan_recv_timed(done, "
-			"poll_ms), not a sleep, and stop when it returns CHAN_CLOSED");
+	harness_on_hang("the tailer did not stop after done was closed: every wait of the follower must "
+			"end the moment done is closed (a sleep cannot)");
 	chan_close(f->t.done);
-	fixture_join(f, "after done is closed, the tailer must stop at once: does it wait with "
-			"chan_recv_timed(done, poll_ms) and stop when that says CHAN_CLOSED?");
+	fixture_join(f, "after done is closed, the tailer must stop at once: does each of its waits end "
+			"when done is closed, and does it stop then?");
 	if (!drain(f->t.out))
 		fail_msg("the tailer thread returned without closing out: close it at the end, always");
 	assert_chan_status(chan_free(f->t.out), CHAN_OK);
@@ -733,8 +733,8 @@ static void test_follower_follows_truncation_in_place(void **state)
 	/* What copytruncate does: same file, emptied, written again. */
 	write_file(p.s, "new 1\nnew 2\n");
 	expect_line(f, "new 1",
-		    "the file shrank below our offset: it was truncated, so read it again "
-		    "from offset 0 (lseek)");
+		    "the file shrank below our offset: it was truncated, and what it holds now starts at its "
+		    "first byte, where the follower's next read must start too");
 	expect_line(f, "new 2", "the rest of the truncated file");
 	wait_bytes(f, 36, "24 bytes before the truncation, 12 after");
 	expect_nothing(f, "nothing else was written");
@@ -769,8 +769,8 @@ static void test_follower_flushes_a_partial_line_when_the_file_is_truncated(void
 	/* Emptied and written again: at every moment shorter than 6 bytes. */
 	write_file(p.s, "new\n");
 	expect_line(f, "part",
-		    "the file was truncated: its partial line will never be completed. Flush it "
-		    "(splitter_flush) before reading again from offset 0, or it is glued to the new first line");
+		    "the file was truncated: its partial line will never be completed, so it goes out as a "
+		    "line before the file is read again, or it is glued to the new first line");
 	expect_line(f, "new", "then the file again from its start");
 	fixture_stop(f);
 	if (stat_of(&f->t.stats.truncations) != 1)
@@ -844,8 +844,8 @@ static void test_follower_flushes_the_unfinished_last_line_of_a_rotated_file(voi
 	expect_line(f, "next", "after the rotation, read the new file from its start, at once");
 	expect_line(f, "unfinished",
 		    "the renamed file will never get the rest of its last line: when you let it go "
-		    "(quiet for rotate_wait_ms), flush it (splitter_flush); each file has a splitter "
-		    "of its own");
+		    "(quiet for rotate_wait_ms), its partial line goes out as a line; each file has a "
+		    "splitter of its own");
 	fixture_stop(f);
 	fixture_free(f);
 	remove_tmpdir();
@@ -1158,7 +1158,7 @@ static void test_follower_stop_at_eof_reads_everything_and_closes_out(void **sta
 	struct fixture *f = fixture_start(cfg, 8);
 	expect_line(f, "one", "stop_at_eof reads the file");
 	expect_line(f, "two", "stop_at_eof reads the file");
-	expect_line(f, "three", "at the end, a last line without its newline is flushed (splitter_flush)");
+	expect_line(f, "three", "at the end, a last line without its newline is still a line");
 	expect_closed(f, "stop_at_eof: at the end of the file, stop and close out");
 	if (stat_of(&f->t.stats.lines) != 3)
 		fail_msg("stats.lines is %llu, expected 3", stat_of(&f->t.stats.lines));
@@ -1261,26 +1261,60 @@ static struct held held_now(void)
 	return (struct held){process_count_open_fds(), harness_threads_unjoined(NULL), harness_conds_alive()};
 }
 
+/* Runs a tailer on path (polling every ten minutes) until it parks, stops
+ * it, and fails unless the process holds what it held before. */
+static void expect_nothing_held_after_a_stop(const char *path, const char *why)
+{
+	struct held before = held_now();
+	struct fixture *f = fixture_start(follow_config(path, FOREVER_MS), 8);
+	wait_parked(f, why);
+	struct held during = held_now();
+	fixture_stop(f);
+	fixture_free(f);
+	struct held after = held_now();
+	if (after.fds != before.fds || after.threads != before.threads || after.conds != before.conds)
+		fail_msg("the tailer has stopped (%s) and its channels are freed, yet %d descriptor(s), %d "
+			 "thread(s) never joined and %ld condition variable(s) (two a channel) are left over "
+			 "(while it ran, with its watch: %d, %d and %ld): whatever stopped the follower, and "
+			 "wherever, the watch it started is stopped (its thread, inotify descriptor, pipe and "
+			 "wake channel)",
+			 why, after.fds - before.fds, after.threads - before.threads, after.conds - before.conds,
+			 during.fds - before.fds, during.threads - before.threads, during.conds - before.conds);
+}
+
 static void test_follower_stops_its_watch_when_it_stops(void **state)
 {
 	(void)state;
 	make_tmpdir();
 	struct path p = tmp_path("app.log");
 	write_file(p.s, "");
-	struct held before = held_now();
+	expect_nothing_held_after_a_stop(p.s, "the file exists and has been read to its end");
+	remove_tmpdir();
+}
+
+static void test_follower_stops_its_watch_when_stopped_before_its_file_appears(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	expect_nothing_held_after_a_stop(tmp_path("never.log").s,
+					 "done was closed while the follower waited for a file that never came");
+	remove_tmpdir();
+}
+
+static void test_follower_sees_a_late_file_by_its_watch_not_its_poll(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("late.log");
 	struct fixture *f = fixture_start(follow_config(p.s, FOREVER_MS), 8);
-	wait_parked(f, "the file exists and has been read to its end");
-	struct held during = held_now();
+	wait_parked(f, "the file does not exist yet: wait for it");
+	write_file(p.s, "first\n");
+	expect_line(f, "first",
+		    "the poll interval is ten minutes, so only the watch can tell the follower that its file "
+		    "appeared: the watch must run while the follower waits for its first file, not only "
+		    "once that file is open");
 	fixture_stop(f);
 	fixture_free(f);
-	struct held after = held_now();
-	if (after.fds != before.fds || after.threads != before.threads || after.conds != before.conds)
-		fail_msg("the tailer has stopped and its channels are freed, yet %d descriptor(s), %d thread(s) "
-			 "never joined and %ld condition variable(s) (two a channel) are left over (while it ran, "
-			 "with its watch: %d, %d and %ld): whatever stopped the follower, stop the watch "
-			 "(follow_watch_stop: its thread, inotify descriptor, pipe and wake channel)",
-			 after.fds - before.fds, after.threads - before.threads, after.conds - before.conds,
-			 during.fds - before.fds, during.threads - before.threads, during.conds - before.conds);
 	remove_tmpdir();
 }
 
@@ -1451,11 +1485,11 @@ static void test_follower_open_at_the_end_or_the_start_records_the_file(void **s
 			 pc->f.n);
 	struct follow_file *end = &pc->f.files[0];
 	if (end->dev != st.st_dev || end->ino != st.st_ino)
-		fail_msg("files[0] is not the file's device and inode: take them from fstat of the descriptor");
+		fail_msg("files[0] is not the device and inode of the file opened: the identity is the "
+			 "descriptor's, the path may name another file by now");
 	if (end->offset != 12)
 		fail_msg("opened at its end, files[0].offset is %lld, expected 12 (the file's size): follow_check "
-			 "compares the size with it, so a wrong offset hides a truncation (lseek(fd, 0, SEEK_END) "
-			 "returns the offset)",
+			 "compares the size with it, so a wrong offset hides a truncation",
 			 (long long)end->offset);
 	append_file(p.s, "new 1\n");
 	expect_to_read(end->fd, "new 1\n", "opened at its end, the descriptor reads only what comes after");
@@ -1566,7 +1600,8 @@ static void test_follower_close_oldest_flushes_closes_and_moves_the_others_down(
 	if (follower_close_oldest(&pc->f) != 0)
 		fail_msg("follower_close_oldest returned 1, though out took the line");
 	expect_line_on(pc->t.out, "a half",
-		       "the oldest file will never be completed: flush its splitter (splitter_flush) before closing");
+		       "the oldest file will never be completed: its partial line goes out as a line when it "
+		       "closes");
 	expect_nothing_on(pc->t.out, "only the oldest file is flushed");
 	if (pc->f.n != 1 || pc->f.files[0].ino != b_ino)
 		fail_msg("n is %zu; expected 1, with the newer file moved down to files[0]", pc->f.n);
@@ -1636,8 +1671,8 @@ static void test_follower_asked_to_stop_looks_at_done_without_waiting(void **sta
 	make_tmpdir();
 	struct path p = tmp_path("app.log");
 	struct piece *pc = piece_new(p.s, 8, 10, 0);
-	const char *why = "follower_asked_to_stop must not wait: done is open, so the answer is 0 at once "
-			  "(chan_try_recv: CHAN_WOULDBLOCK means go on)";
+	const char *why = "follower_asked_to_stop must not wait: done is open and empty, so the answer is 0 "
+			  "at once";
 	if (piece_run(pc, follower_asked_to_stop, why) != 0)
 		fail_msg("follower_asked_to_stop returned 1 while done is open: %s", why);
 	static int token;
@@ -1665,8 +1700,8 @@ static void test_follower_pause_ends_on_a_wake_a_timeout_or_done(void **state)
 	static int token;
 	assert_chan_status(chan_send(wake, &token), CHAN_OK);
 	if (piece_run(pc, follower_pause,
-		      "a wake is waiting, and the poll interval is ten minutes: select on done and wake "
-		      "(chan_select), not a receive on done alone, nor a sleep") != 0)
+		      "a wake is waiting, and the poll interval is ten minutes: the pause must end on a wake "
+		      "as on done, and a receive on done alone, or a sleep, cannot") != 0)
 		fail_msg("follower_pause returned 1 on a wake: a wake means \"read again\" (0); only done means stop");
 	pc->f.poll_ms = 1;
 	if (piece_run(pc, follower_pause, "poll_ms is 1: the pause must end after 1 ms (the select's deadline)") != 0)
@@ -1682,8 +1717,8 @@ static void test_follower_pause_ends_on_a_wake_a_timeout_or_done(void **state)
 	pc->f.poll_ms = FOREVER_MS;
 	piece_start(pc, follower_pause);
 	if (!harness_wait_until(waits_on_done_of, pc))
-		fail_msg("follower_pause never waited on done within %ld ms: wait in a select on done and wake, "
-			 "not in a sleep, or closing done cannot end the pause",
+		fail_msg("follower_pause never waited on done within %ld ms: a pause that does not wait on "
+			 "done (a sleep) cannot be ended by closing it",
 			 harness_wait_ms());
 	chan_close(pc->done);
 	if (piece_join(pc, "done was closed during the pause: it must end at once") != 1)
@@ -1701,8 +1736,8 @@ static void test_follower_start_reads_a_file_that_appears_later_from_its_start(v
 	struct piece *pc = piece_new(p.s, 8, 10, 0);
 	piece_start(pc, follower_start);
 	if (!harness_wait_until(waits_on_done_of, pc))
-		fail_msg("follower_start never paused on done while the file was missing: wait with "
-			 "follower_pause between tries");
+		fail_msg("follower_start never paused on done while the file was missing: between tries it "
+			 "must wait where closing done can end the wait");
 	write_file(p.s, "first\n");
 	if (piece_join(pc, "the file appeared: the next try opens it") != 0 || pc->f.n != 1)
 		fail_msg("follower_start must return 0 with the file open once it appears (n is %zu)", pc->f.n);
@@ -1760,6 +1795,36 @@ static void test_follower_look_opens_the_new_file_when_the_inode_changes(void **
 	unlink(p.s);
 	if (follower_look(&pc->f) != 0 || pc->f.n != 2)
 		fail_msg("the path is missing (FOLLOW_MISSING): keep every file, the path may come back");
+	piece_free(pc);
+}
+
+static void test_follower_rotate_starts_the_wait_of_the_file_that_was_newest(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path oldest = tmp_path("app.log.2"), p = tmp_path("app.log"), old = tmp_path("app.log.1");
+	write_file(oldest.s, "a 1\n");
+	write_file(p.s, "b 1\n");
+	/* The rotate wait is what this test's own steps may take, at most: a
+	 * slow build must not see the file just rotated away as quiet. */
+	long wait_ms = harness_bound_ms(1000), quiet_s = 5 * wait_ms / 1000;
+	struct piece *pc = piece_new(p.s, 8, FOREVER_MS, wait_ms);
+	piece_add(pc, oldest.s, 1)->last_bytes = seconds_ago(quiet_s);
+	struct follow_file *newest = piece_add(pc, p.s, 1);
+	newest->last_bytes = seconds_ago(quiet_s);
+	ino_t rotated = newest->ino;
+	rotate_to_new_file(&p, &old, "c 1\n");
+	harness_on_hang("follower_look hung: one follow_check, then at most an open");
+	if (follower_look(&pc->f) != 0 || pc->f.n != 3)
+		fail_msg("the path names another inode: open it as files[2] (n is %zu, expected 3)", pc->f.n);
+	chan_close(pc->done); /* so that the pause at the end returns 1 at once */
+	piece_run(pc, follower_at_eof, "done is closed: the pause after the look returns at once");
+	if (pc->f.n != 2 || pc->f.files[0].ino != rotated)
+		fail_msg("%zu file(s) left, expected 2: the oldest had been quiet for %ld s (rotate_wait_ms is "
+			 "%ld) and goes; the file just renamed away starts its rotate wait at the rotation and "
+			 "stays. A rotation refreshes the file that was the newest, whichever slot it is in, "
+			 "not the oldest",
+			 pc->f.n, quiet_s, wait_ms);
 	piece_free(pc);
 }
 
@@ -1847,7 +1912,8 @@ static void test_follower_look_starts_over_when_the_size_goes_down(void **state)
 			 "stats.truncations %llu (1). The offset must be 0 again, or the next look sees the "
 			 "size below it once more and reads the file from the top again",
 			 pc->f.n, (long long)pc->f.files[0].offset, pc->f.moved, stat_of(&pc->t.stats.truncations));
-	expect_to_read(pc->f.files[0].fd, "new\n", "read it again from its start: lseek(fd, 0, SEEK_SET)");
+	expect_to_read(pc->f.files[0].fd, "new\n", "after a truncation the descriptor itself reads from the start (the follower reads with "
+		       "read(), at the descriptor's own position)");
 	if (follower_look(&pc->f) != 0 || stat_of(&pc->t.stats.truncations) != 1 || pc->f.moved)
 		fail_msg("nothing changed since: no second truncation, moved cleared");
 	piece_free(pc);
@@ -1999,6 +2065,7 @@ int main(int argc, char **argv)
 	    HTEST(test_follower_look_opens_the_new_file_when_the_inode_changes, L03 "#the-follower-piece-by-piece"),
 	    HTEST(test_follower_look_starts_over_when_the_size_goes_down, L03 "#the-follower-piece-by-piece"),
 	    HTEST(test_follower_rotate_changes_nothing_more_when_the_open_fails, L03 "#rotation-by-rename"),
+	    HTEST(test_follower_rotate_starts_the_wait_of_the_file_that_was_newest, L03 "#rotation-at-speed"),
 	    HTEST(test_follower_at_eof_lets_go_the_old_files_quiet_for_rotate_wait_ms,
 		  L03 "#the-follower-piece-by-piece"),
 	    HTEST(test_follower_at_eof_reads_at_once_after_a_look_that_moved, L03 "#the-follower-piece-by-piece"),
@@ -2027,6 +2094,9 @@ int main(int argc, char **argv)
 	    HTEST(test_closing_done_stops_the_follower_waiting_for_its_file, L03 "#stopping-promptly"),
 	    HTEST(test_closing_done_stops_a_follower_with_a_backlog, L03 "#stopping-promptly"),
 	    HTEST(test_follower_stops_its_watch_when_it_stops, L03 "#the-follow-loop"),
+	    HTEST(test_follower_stops_its_watch_when_stopped_before_its_file_appears, L03 "#the-follow-loop"),
+	    HTEST(test_follower_sees_a_late_file_by_its_watch_not_its_poll,
+		  L03 "#waking-on-inotify-and-why-poll-as-well"),
 	};
 	return harness_main(argc, argv, "03-tailer", tests, HARNESS_COUNT(tests));
 }

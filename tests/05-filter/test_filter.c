@@ -175,8 +175,39 @@ static void test_services_at_most_max_names(void **state)
 			 FILTER_MAX_SERVICES + 1, FILTER_MAX_SERVICES);
 	if (errno != EINVAL)
 		fail_msg("a list of %d names returned -1 with errno %d, expected EINVAL (%d): a caller "
-			 "tells the mistake by errno, so set it on every refusal, the seventeenth name's too",
-			 FILTER_MAX_SERVICES + 1, errno, EINVAL);
+			 "tells the mistake by errno, so set it on every refusal, the seventeenth name's too. "
+			 "If your code does set it, something wrote past an array of %d names and "
+			 "overwrote errno: a list of more than %d names must be refused before the "
+			 "seventeenth is stored anywhere",
+			 FILTER_MAX_SERVICES + 1, errno, EINVAL, FILTER_MAX_SERVICES, FILTER_MAX_SERVICES);
+}
+
+/* NULL is refused like any other bad argument, before anything is read
+ * through it. */
+static void test_services_null_cfg_or_list_is_refused(void **state)
+{
+	(void)state;
+	char good[] = "api,billing";
+	struct filter_config cfg = {.min_level = LOG_WARN};
+	parse_services(&cfg, good);
+	char list[] = "auth";
+	errno = 0;
+	int rc = filter_config_services(NULL, list);
+	if (rc != -1 || errno != EINVAL)
+		fail_msg("filter_config_services(NULL, \"auth\") returned %d with errno %d, expected -1 "
+			 "with EINVAL (%d): check cfg and list for NULL first, and set errno on that "
+			 "refusal too",
+			 rc, errno, EINVAL);
+	errno = 0;
+	rc = filter_config_services(&cfg, NULL);
+	if (rc != -1 || errno != EINVAL)
+		fail_msg("filter_config_services(&cfg, NULL) returned %d with errno %d, expected -1 with "
+			 "EINVAL (%d)",
+			 rc, errno, EINVAL);
+	if (cfg.nservices != 2 || cfg.services[0] != good || cfg.min_level != LOG_WARN)
+		fail_msg("after a NULL list was refused, cfg holds %zu service(s), the first %s; expected "
+			 "it as before the call: api and billing, min_level warn",
+			 cfg.nservices, quoted(cfg.services[0]));
 }
 
 /* A rejected list changes nothing: the names are collected apart and
@@ -595,7 +626,12 @@ static void test_stage_keeps_draining_in_when_out_is_closed(void **state)
 		      "stage must free the entry and keep receiving from in, or the stage before it "
 		      "blocks forever");
 	stage_join(&s);
-	assert_int_equal(p.sent, p.n);
+	if (p.sent != p.n)
+		fail_msg("the producer could send only %d of its %d entries: chan_send(in) answered "
+			 "CHAN_CLOSED, so in was closed under it. Only the sender closes a channel: the "
+			 "stage closes out, never in, and when out is closed it keeps receiving from in "
+			 "until the producer closes it",
+			 p.sent, p.n);
 	unsigned long long passed = atomic_load(&s.st.stats.passed);
 	unsigned long long dropped = atomic_load(&s.st.stats.dropped);
 	unsigned long long discarded = atomic_load(&s.st.stats.discarded);
@@ -695,6 +731,7 @@ int main(int argc, char **argv)
 	    HTEST(test_services_empty_name_is_rejected, L05 "#a-list-of-services"),
 	    HTEST(test_services_at_most_max_names, L05 "#a-list-of-services"),
 	    HTEST(test_services_rejected_list_leaves_cfg_as_it_was, L05 "#a-list-of-services"),
+	    HTEST(test_services_null_cfg_or_list_is_refused, L05 "#a-list-of-services"),
 	    HTEST(test_min_info_keeps_info_and_above_drops_trace_and_debug, L05 "#accept-or-drop"),
 	    HTEST(test_min_fatal_keeps_only_fatal, L05 "#accept-or-drop"),
 	    HTEST(test_min_trace_keeps_every_level, L05 "#accept-or-drop"),

@@ -343,15 +343,15 @@ static void test_stage_start_refuses_what_it_cannot_run(void **state)
 	}
 }
 
-/* A runner at one of the contract's bounds: in holds STAGE_MAX_BATCH
- * items, closed, before the start, so that a worker can receive a whole
- * batch of the largest size at once; each must come out. */
-static void expect_runs_at(size_t batch, size_t workers, const char *what)
+/* A runner at one of the contract's bounds, with `items` items in in,
+ * closed, before the start: STAGE_MAX_BATCH of them let a worker receive
+ * a whole batch of the largest size at once. Each must come out. */
+static void expect_runs_at(size_t batch, size_t workers, long items, const char *what)
 {
 	struct stage_runner r;
 	struct work w;
 	runner_init(&r, &w, STAGE_MAX_BATCH, STAGE_MAX_BATCH, batch, workers);
-	for (long i = 1; i <= STAGE_MAX_BATCH; i++)
+	for (long i = 1; i <= items; i++)
 		assert_chan_status(chan_send(r.in, MSG(i)), CHAN_OK);
 	assert_chan_status(chan_close(r.in), CHAN_OK);
 	int rc = stage_start(&r);
@@ -360,10 +360,10 @@ static void expect_runs_at(size_t batch, size_t workers, const char *what)
 			 "contract allows 1 to the maximum, both included (is a bound tested with >= where "
 			 "> belongs?)",
 			 what, rc, r.started, workers);
-	long got = drain_out(&r, NULL, STAGE_MAX_BATCH, "out was never closed");
+	long got = drain_out(&r, NULL, items, "out was never closed");
 	join_runner(&r);
-	if (got != STAGE_MAX_BATCH)
-		fail_msg("with %s, out carried %ld of %d items", what, got, STAGE_MAX_BATCH);
+	if (got != items)
+		fail_msg("with %s, out carried %ld of %ld items", what, got, items);
 	runner_free(&r);
 }
 
@@ -371,8 +371,8 @@ static void expect_runs_at(size_t batch, size_t workers, const char *what)
 static void test_stage_start_accepts_the_largest_it_can_run(void **state)
 {
 	(void)state;
-	expect_runs_at(STAGE_MAX_BATCH, 1, "batch STAGE_MAX_BATCH");
-	expect_runs_at(1, STAGE_MAX_WORKERS, "STAGE_MAX_WORKERS workers");
+	expect_runs_at(STAGE_MAX_BATCH, 1, STAGE_MAX_BATCH, "batch STAGE_MAX_BATCH");
+	expect_runs_at(1, STAGE_MAX_WORKERS, STAGE_MAX_WORKERS, "STAGE_MAX_WORKERS workers");
 }
 
 /* Nobody downstream: what out refuses is discarded, and in keeps being

@@ -670,7 +670,7 @@ static int fds_at_most(void *arg)
 static void test_server_refuses_when_every_connection_is_writing(void **state)
 {
 	(void)state;
-	echo_idle_ms = 300; /* the writer's deadline, which holds the loop */
+	echo_idle_ms = 100; /* the writer's deadline, which holds the loop */
 	hold.wanted = 1;
 	struct server *s = start_on("127.0.0.1:0", 1);
 	struct client busy = ask_for_big(s, 1);

@@ -58,8 +58,9 @@ enum server_verdict {
  * connection. open sets c->data, c->events and c->deadline (the server
  * has set events to POLLIN, the deadline a day away, and waiting_since to
  * now); it returns 0, or -1 to have the connection closed at once (close
- * is not called). ready is called with poll's revents; expired once the deadline
- * has passed. close frees c->data; the server then closes c->fd.
+ * is not called). ready is called with poll's revents; expired once the
+ * deadline has passed. close frees c->data: at the close, or at once after
+ * SERVER_FINISH (the linger is the server's); the server closes c->fd.
  */
 struct server_handler {
 	int (*open)(void *arg, struct server_conn *c);

@@ -15,6 +15,7 @@
 #include "clock.h"
 
 #include <dirent.h>
+#include <linux/sockios.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -77,13 +78,62 @@ static void watched_close(void *arg, struct server_conn *c)
 	pthread_mutex_unlock(&seen_mu);
 }
 
-/* The echo of src/echo.h, with its opens and closes counted. */
+/*
+ * The loop held inside the handler's expired, so that clients connect and
+ * send while nothing accepts them: with hold.wanted set, the first
+ * connection that reaches its deadline while it writes makes the loop
+ * wait there (hold.held) until the test lets go; it then gets the new
+ * echo_idle_ms. seen_mu protects hold; hold_cv says it changed.
+ */
+static pthread_cond_t hold_cv = PTHREAD_COND_INITIALIZER;
+static struct {
+	int wanted, held;
+} hold;
+
+static enum server_verdict held_expired(void *arg, struct server_conn *c)
+{
+	pthread_mutex_lock(&seen_mu);
+	int holding = hold.wanted;
+	hold.held = holding && (c->events & POLLOUT);
+	/* Held until the test no longer wants it. */
+	while (hold.held && hold.wanted)
+		pthread_cond_wait(&hold_cv, &seen_mu);
+	pthread_mutex_unlock(&seen_mu);
+	if (!holding)
+		return echo.expired(arg, c);
+	c->deadline = deadline_after_ms(*(const long *)arg);
+	return SERVER_KEEP;
+}
+
+static int loop_held(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&seen_mu);
+	int held = hold.held;
+	pthread_mutex_unlock(&seen_mu);
+	return held;
+}
+
+/* Lets the held loop go on, with idle_ms as the handler's idle time from
+ * now (the mutex orders the write before the server's next read). */
+static void release_loop(long idle_ms)
+{
+	pthread_mutex_lock(&seen_mu);
+	echo_idle_ms = idle_ms;
+	hold.wanted = 0;
+	pthread_cond_broadcast(&hold_cv);
+	pthread_mutex_unlock(&seen_mu);
+}
+
+/* The echo of src/echo.h, with its opens and closes counted, and its loop held
+ * when a test wants it. */
 static struct server_handler watched_echo(void)
 {
 	echo = echo_handler(&echo_idle_ms);
 	struct server_handler h = echo;
 	h.open = watched_open;
 	h.close = watched_close;
+	h.expired = held_expired;
 	return h;
 }
 
@@ -555,6 +605,15 @@ static void test_server_calls_expired_at_the_deadline(void **state)
 	stop(s);
 }
 
+/* Connections the handler has opened and not yet closed. */
+static int handler_open_now(void)
+{
+	pthread_mutex_lock(&seen_mu);
+	int n = seen.opened - seen.closed;
+	pthread_mutex_unlock(&seen_mu);
+	return n;
+}
+
 /* ---- the cap ----------------------------------------------------------------- */
 
 static void test_server_evicts_the_connection_waiting_longest(void **state)
@@ -568,7 +627,13 @@ static void test_server_evicts_the_connection_waiting_longest(void **state)
 	struct client c = connect_to(s);
 	expect_echo(&c, "c", "at the cap, a newcomer takes the place of the connection waiting longest");
 	harness_on_hang("a client waited for its connection to be evicted");
-	if (client_wait_eof(&b, harness_wait_ms()) != 1)
+	int evicted = client_wait_eof(&b, harness_wait_ms()) == 1;
+	if (!evicted && handler_open_now() > 2)
+		fail_msg("at a cap of 2, the server let a third connection in beside the two open ones (the "
+			 "handler has %d open): the cap counts every open and lingering connection, and a "
+			 "newcomer that would make one more evicts first",
+			 handler_open_now());
+	if (!evicted)
 		fail_msg(
 		    "at a cap of 2, the connection waiting longest (b: its last echo was before a's) was not "
 		    "closed to make room: evict the oldest waiting_since among the connections polled for "
@@ -580,22 +645,47 @@ static void test_server_evicts_the_connection_waiting_longest(void **state)
 	stop(s);
 }
 
+/* 1 once the server's side has acknowledged every byte c sent: they are
+ * in its socket, accepted or not. */
+static int all_acked(void *arg)
+{
+	int queued = -1;
+	return ioctl(((struct client *)arg)->fd, SIOCOUTQ, &queued) == 0 && queued == 0;
+}
+
+static int fds_at_most(void *arg)
+{
+	return process_count_open_fds() <= *(int *)arg;
+}
+
 /*
  * The only slot of a cap of 1 is sending a large reply that its client
- * does not read yet: each newcomer is told REFUSAL and closed, and the
- * reply goes on whole.
+ * does not read yet. More newcomers than the server keeps lingering
+ * refusals for connect and send while the loop is held, so their bytes
+ * are there before they are accepted: each is told REFUSAL and closed
+ * with a FIN (its bytes read first: a close with unread bytes is a
+ * reset), and the reply goes on whole. Once the refusals have ended, the
+ * cap is 1 again: a newcomer evicts the first connection, now idle.
  */
 static void test_server_refuses_when_every_connection_is_writing(void **state)
 {
 	(void)state;
+	echo_idle_ms = 100; /* the writer's deadline, which holds the loop */
+	hold.wanted = 1;
 	struct server *s = start_on("127.0.0.1:0", 1);
 	struct client busy = ask_for_big(s, 1);
-	/* More newcomers at once than the server keeps lingering refusals
-	 * for: each is told, and closed. */
+	int before = process_count_open_fds();
+	if (!harness_wait_until(loop_held, NULL))
+		fail_msg("the only connection, writing, reached its deadline and expired was not called");
 	static struct client late[REFUSED_AT_ONCE];
 	for (int i = 0; i < REFUSED_AT_ONCE; i++) {
 		late[i] = connect_to(s);
 		client_send(&late[i], "late\n");
+		if (!harness_wait_until(all_acked, &late[i]))
+			fail_msg("newcomer %d's bytes never reached the server's side", i + 1);
+	}
+	release_loop(60000);
+	for (int i = 0; i < REFUSED_AT_ONCE; i++) {
 		char got[16] = "";
 		client_read(&late[i], got, 5, harness_wait_ms());
 		if (strcmp(got, "late\n") == 0)
@@ -604,18 +694,34 @@ static void test_server_refuses_when_every_connection_is_writing(void **state)
 			    "connection polled for POLLOUT is being answered, and is never evicted");
 		if (strcmp(got, REFUSAL) != 0)
 			fail_msg("newcomer %d of %d, past the cap with every connection writing, got \"%s\", "
-				 "not the "
-				 "handler's refusal (send it before closing, also when no slot is left to "
-				 "linger in)",
+				 "not the handler's refusal (send it before closing, also when no slot is left "
+				 "to linger in)",
 				 i + 1, REFUSED_AT_ONCE, got);
-		if (client_wait_eof(&late[i], harness_wait_ms()) != 1)
+		int fin = client_ended_with_fin(&late[i], harness_wait_ms());
+		if (fin == 0)
+			fail_msg("refused newcomer %d of %d, which had sent a line before it was accepted, "
+				 "was reset, not closed: read and drop what it sent before the close (a close "
+				 "with unread bytes sends a reset, which can destroy the refusal)",
+				 i + 1, REFUSED_AT_ONCE);
+		if (fin != 1)
 			fail_msg("refused newcomer %d's connection stayed open", i + 1);
+		client_close(&late[i]);
 	}
+	harness_on_hang("the test waited for the server to close the refused connections");
+	if (!harness_wait_until(fds_at_most, &before))
+		fail_msg("the refused clients closed, and the server kept their connections open");
 	if (client_skip(&busy, BIG - 1, harness_wait_ms()) != BIG - 1)
 		fail_msg("a reply being written was cut when a newcomer arrived at the cap");
+	expect_echo(&busy, "idle now", "the first connection is served after its reply");
+	struct client next = connect_to(s);
+	expect_echo(&next, "next", "at the cap, a newcomer evicts the connection waiting for its client");
+	if (client_wait_eof(&busy, harness_wait_ms()) != 1)
+		fail_msg("at a cap of 1, after %d refusals had ended, a newcomer was let in beside the idle "
+			 "connection instead of evicting it: a refused connection that closes is taken off "
+			 "the refusals' count, not the open connections'",
+			 REFUSED_AT_ONCE);
 	client_close(&busy);
-	for (int i = 0; i < REFUSED_AT_ONCE; i++)
-		client_close(&late[i]);
+	client_close(&next);
 	stop(s);
 }
 

@@ -960,21 +960,6 @@ static int send_ignoring_errors(struct client *c, const char *p, size_t n)
 	return 1;
 }
 
-/* How the server ended the connection, once c has read all it was sent:
- * 1 with a FIN (recv returns 0), 0 with a reset, -1 if more bytes came
- * or nothing did within ms. */
-static int ended_with_fin(struct client *c, long ms)
-{
-	if (c->len > 0)
-		return -1;
-	struct pollfd p = {.fd = c->fd, .events = POLLIN};
-	char byte;
-	if (poll(&p, 1, (int)ms) != 1)
-		return -1;
-	ssize_t n = recv(c->fd, &byte, 1, 0);
-	return n == 0 ? 1 : n < 0 && errno == ECONNRESET ? 0 : -1;
-}
-
 /*
  * The client sends a head whose body is too big to skip, and goes on
  * sending the body: the server answers 400 with bytes still unread.
@@ -999,7 +984,7 @@ static void test_server_error_reaches_a_client_still_sending(void **state)
 	if (status != 400)
 		fail_msg("a body too big to skip got %d, want 400", status);
 	int sent_all = send_ignoring_errors(&c, body, sizeof(body)); /* the client is still sending */
-	int fin = ended_with_fin(&c, harness_wait_ms());
+	int fin = client_ended_with_fin(&c, harness_wait_ms());
 	if (fin != 1 || !sent_all)
 		fail_msg("after its 400 the connection ended with %s while the client was still sending its body: "
 			 "after the last response, shut down the sending side (shutdown(fd, SHUT_WR): the client "

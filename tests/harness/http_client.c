@@ -222,3 +222,15 @@ int client_wait_eof(struct client *c, long ms)
 	int n = fill(c, &deadline);
 	return n == 0 ? 1 : n == -1 ? 0 : -1;
 }
+
+int client_ended_with_fin(struct client *c, long ms)
+{
+	if (c->len > 0)
+		return -1;
+	struct pollfd p = {.fd = c->fd, .events = POLLIN};
+	char byte;
+	if (poll(&p, 1, (int)ms) != 1)
+		return -1;
+	ssize_t n = recv(c->fd, &byte, 1, 0);
+	return n == 0 ? 1 : n < 0 && errno == ECONNRESET ? 0 : -1;
+}

@@ -61,4 +61,9 @@ size_t client_skip(struct client *c, size_t want, long ms);
  * nothing more sent; 0 on timeout; -1 if bytes arrived instead. */
 int client_wait_eof(struct client *c, long ms);
 
+/* How the server ended the connection, once c has read all it was sent:
+ * 1 with a FIN (recv returns 0), 0 with a reset, -1 if more bytes came
+ * or nothing did within ms. */
+int client_ended_with_fin(struct client *c, long ms);
+
 #endif

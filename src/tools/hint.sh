@@ -1,15 +1,16 @@
 #!/bin/sh
 # hint.sh LESSON [N] - shows a lesson's hints one at a time. Hints live
-# beside the exercise, in exercises/NN-name/HINTS.md, as "## Hint k" sections;
+# beside the lesson, in lessons/NN-name/HINTS.md (not in exercises/, where
+# a look at one's own files would show them all), as "## Hint k" sections;
 # each names the lesson section it comes from. Without N it shows the next
 # hint you have not seen yet (remembered in build/hints/).
 set -u
 lesson=${1:-}
 n=${2:-}
 [ -n "$lesson" ] || { echo "usage: make hint LESSON=NN [N=k]"; exit 2; }
-dir=$(ls -d exercises/"$lesson"*/ 2>/dev/null | head -n 1)
+dir=$(ls -d lessons/"$lesson"*/ 2>/dev/null | head -n 1)
 file="${dir}HINTS.md"
-[ -n "$dir" ] && [ -f "$file" ] || { echo "no hints for lesson $lesson (looked for exercises/$lesson*/HINTS.md)"; exit 2; }
+[ -n "$dir" ] && [ -f "$file" ] || { echo "no hints for lesson $lesson (looked for lessons/$lesson*/HINTS.md)"; exit 2; }
 count=$(grep -c '^## Hint ' "$file")
 state="build/hints/$(basename "$dir")"
 if [ -z "$n" ]; then

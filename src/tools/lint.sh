@@ -1,7 +1,7 @@
 #!/bin/sh
 # lint.sh - every pointer into a lesson must lead somewhere. Checks that
 # each lesson with code has its text, that each exercise has at least two
-# hints (exercises/NN-name/HINTS.md, "## Hint k" sections) each naming a
+# hints (lessons/NN-name/HINTS.md, "## Hint k" sections) each naming a
 # lesson section, that every "lessons/...README.md#anchor" written in
 # hints, stubs, solutions and tests names a heading that exists, that
 # every function the text names exists, that every mutant a text names
@@ -21,7 +21,7 @@ anchors() { # file.md [level] -> its GitHub-style heading anchors, one per line
 for dir in solutions/*/; do
 	l=$(basename "$dir")
 	[ -f "lessons/$l/README.md" ] || { echo "lessons/$l/README.md is missing"; status=1; }
-	hints="exercises/$l/HINTS.md"
+	hints="lessons/$l/HINTS.md"
 	if [ ! -f "$hints" ]; then
 		echo "$hints is missing"
 		status=1
@@ -111,7 +111,7 @@ prefixes=$({
 } | sed 's/_.*//' | sort -u | paste -sd '|' -)
 known=$(mktemp)
 find src exercises tests -name '*.[ch]' -exec grep -ohE '\b[a-z_][a-z0-9_]*\b' {} + | sort -u >"$known"
-unknown=$(for f in lessons/*/README.md lessons/*/PREDICTIONS.md exercises/*/HINTS.md; do
+unknown=$(for f in lessons/*/README.md lessons/*/PREDICTIONS.md lessons/*/HINTS.md; do
 	awk '/^```/ { code = !code; next }
 		!code { while (match($0, /`[^`]+`/)) { span = substr($0, RSTART, RLENGTH); $0 = substr($0, RSTART + RLENGTH)
 			if (span !~ /\//) print span } }

@@ -20,6 +20,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h> /* sysconf */
 
 #define L14 "lessons/14-lockfree/README.md"
 
@@ -532,6 +533,128 @@ static void test_a_send_claimed_before_close_is_still_received(void **state)
 	free_or_fail(ch);
 }
 
+/* ---- a position taken by another thread meanwhile ------------------------ */
+
+/* A copy of made (as on_held_page below) whose slots are a copy too, on a
+ * page of their own that the test can make unreadable: a thread that has
+ * read head or tail is caught before its read of the slot's stamp. */
+static struct lfchan *slots_on_held_page(const struct lfchan *made)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	char *base = held_map(page + made->cap * sizeof(*made->slots));
+	struct lfchan *ch = (struct lfchan *)base;
+	memcpy(ch, made, sizeof(*ch));
+	ch->slots = (struct lfchan_slot *)(base + page);
+	memcpy(ch->slots, made->slots, made->cap * sizeof(*made->slots));
+	return ch;
+}
+
+static void *lfop_try_send(void *arg)
+{
+	struct lfop *op = arg;
+	op->status = lfchan_try_send(op->ch, op->msg);
+	return NULL;
+}
+
+static void *lfop_try_recv(void *arg)
+{
+	struct lfop *op = arg;
+	op->status = lfchan_try_recv(op->ch, &op->msg);
+	return NULL;
+}
+
+/*
+ * Starts fn (a try on ch) and, where accesses can be held, waits until it
+ * is caught at the slots (it has read tail or head by then); then does
+ * `other`, the same operation of another thread that takes that position
+ * first, and lets the first go on. It finds the slot's stamp AHEAD of the
+ * position it read: a lap further for a receiver, one more for a sender.
+ */
+static void overtaken(struct lfchan *ch, struct lfop *op, void *(*fn)(void *), void (*other)(struct lfchan *))
+{
+	struct harness_thread t;
+	if (HELD_WORKS)
+		held_hold_readers(ch->slots, ch->cap * sizeof(*ch->slots));
+	harness_thread_start(&t, fn, op);
+	if (HELD_WORKS && !held_wait_for_writers(1)) {
+		held_release();
+		fail_msg("the try did not read a slot's stamp within %ld ms", harness_wait_ms());
+	}
+	held_unprotect();
+	other(ch);
+	held_release();
+	if (!harness_thread_join_within(&t, harness_wait_ms()))
+		fail_msg("a try overtaken by another thread did not return within %ld ms", harness_wait_ms());
+}
+
+static void send_one(struct lfchan *ch)
+{
+	assert_chan_status(lfchan_try_send(ch, MSG(1)), CHAN_OK);
+}
+
+static void *other_got;
+
+static void recv_one(struct lfchan *ch)
+{
+	assert_chan_status(lfchan_try_recv(ch, &other_got), CHAN_OK);
+}
+
+/* Messages 1 and 2, in either order: without holding (under a sanitizer)
+ * either thread may come first. */
+static void expect_one_and_two(void *a, void *b)
+{
+	if (!((a == MSG(1) && b == MSG(2)) || (a == MSG(2) && b == MSG(1))))
+		fail_msg("received %p and %p, not messages 1 and 2", a, b);
+}
+
+static void expect_ok_after_overtaken(enum chan_status rc, const char *what, const char *still, const char *counter)
+{
+	if (rc != CHAN_OK)
+		fail_msg("%s; this one then returned %s, not CHAN_OK, %s. It found the slot's stamp AHEAD of "
+			 "the position it read (another thread took that position): that means read %s again; "
+			 "only a stamp behind means not now",
+			 what, chan_status_str(rc), still, counter);
+}
+
+/* Two senders into an empty channel of 4: both read tail 0, the other
+ * wins. The slot's stamp is then 1, ahead of 0: the tail this sender read
+ * is old, and positions 1 to 3 are free. */
+static void test_a_sender_overtaken_reads_tail_again(void **state)
+{
+	(void)state;
+	struct lfchan *made = new_or_fail(4);
+	struct lfchan *ch = slots_on_held_page(made);
+	struct lfop op = {.ch = ch, .msg = MSG(2), .status = CHAN_NOTIMPL};
+	overtaken(ch, &op, lfop_try_send, send_one);
+	void *first = NULL, *second = NULL;
+	enum chan_status r1 = lfchan_try_recv(ch, &first), r2 = lfchan_try_recv(ch, &second);
+	held_unmap();
+	free_or_fail(made);
+	expect_ok_after_overtaken(op.status, "two senders read tail 0 of an empty channel of 4 and the other won",
+				  "with 3 slots free", "tail");
+	assert_chan_status(r1, CHAN_OK);
+	assert_chan_status(r2, CHAN_OK);
+	expect_one_and_two(first, second);
+}
+
+/* The mirror: two receivers, two messages buffered; both read head 0, the
+ * other takes message 1, and slot 0's stamp is a lap ahead. */
+static void test_a_receiver_overtaken_reads_head_again(void **state)
+{
+	(void)state;
+	struct lfchan *made = new_or_fail(4);
+	struct lfchan *ch = slots_on_held_page(made);
+	assert_chan_status(lfchan_try_send(ch, MSG(1)), CHAN_OK);
+	assert_chan_status(lfchan_try_send(ch, MSG(2)), CHAN_OK);
+	struct lfop op = {.ch = ch, .status = CHAN_NOTIMPL};
+	overtaken(ch, &op, lfop_try_recv, recv_one);
+	held_unmap();
+	free_or_fail(made);
+	expect_ok_after_overtaken(op.status, "two receivers read head 0 with 2 messages buffered and the other "
+				  "took the first", "with a message still there", "head");
+	expect_one_and_two(op.msg, other_got);
+}
+
 /* ---- close: one read-modify-write ----------------------------------------- */
 
 static void *lfop_close(void *arg)
@@ -770,6 +893,8 @@ int main(int argc, char **argv)
 	    HTEST(test_try_send_on_a_full_channel_would_block, L14 "#build-it-1-the-ring"),
 	    HTEST(test_try_recv_on_an_empty_channel_would_block, L14 "#build-it-1-the-ring"),
 	    HTEST(test_a_claimed_slot_is_not_free_to_the_next_lap, L14 "#stamps-and-laps"),
+	    HTEST(test_a_sender_overtaken_reads_tail_again, L14 "#stamps-and-laps"),
+	    HTEST(test_a_receiver_overtaken_reads_head_again, L14 "#stamps-and-laps"),
 	    HTEST(test_a_message_and_what_it_points_to_reach_the_receiver_whole, L14 "#memory-orders"),
 	    HTEST(test_close_lets_receivers_drain_then_says_closed, L14 "#build-it-2-close"),
 	    HTEST(test_a_send_claimed_before_close_is_still_received, L14 "#build-it-2-close"),

@@ -449,11 +449,13 @@ static void test_a_send_meeting_a_receiver_going_to_sleep_wakes_it(void **state)
 		assert_chan_status(lfchan_send(m.ch, MSG(r)), CHAN_OK);
 		if (!round_done_within(&m, r, harness_bound_ms(WAKE_BOUND_MS)))
 			fail_msg("in round %ld of %ld the receiver went to sleep as the message came, and "
-				 "sleeps on with it in the channel: a lost wake-up. notify needs its seq_cst "
-				 "fence between the stamp store and the load of waiting (and park its own, "
-				 "between the increment of waiting and the last look): without it the load "
-				 "may pass the store, the sender sees nobody waiting, and the receiver's look "
-				 "does not yet see the message",
+				 "sleeps on with it in the channel: a lost wake-up. Two causes: (1) a missing "
+				 "seq_cst fence, in notify between the stamp store and the load of waiting (or "
+				 "in park between the increment of waiting and the last look): the load passes "
+				 "the store, the sender sees nobody waiting and the receiver's look does not "
+				 "yet see the message; (2) notify calling FUTEX_WAKE before it bumps epoch: a "
+				 "receiver that goes to sleep between the two sleeps on the old epoch, and the "
+				 "bump wakes nobody",
 				 r, m.rounds);
 	}
 	if (!harness_thread_join_within(&t, harness_wait_ms()))

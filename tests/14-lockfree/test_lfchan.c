@@ -1,13 +1,16 @@
 /*
- * Lesson 14: the lock-free channel. Written against src/lfchan.h. Three race
+ * Lesson 14: the lock-free channel. Written against src/lfchan.h. The race
  * windows are entered every time, not by luck: a send claimed and not yet
  * written (the test plays that sender itself, through the fields the
  * header defines); the moment between a waiter's last look and its sleep
  * (the header's test hook, LFCHAN_TEST_HOOKS: the Makefile compiles the
  * lesson's code with it for this program only, and the given last_look
- * calls it); and a close between its read of tail and its write (the
- * channel on a page whose writers the test holds, tests/harness/held.h).
+ * calls it); and, with the channel on pages whose writers (or readers)
+ * the test holds (tests/harness/held.h), a close between its read of tail
+ * and its write, a try between its read of a counter and its read of the
+ * stamp, and a notify held at its bump of epoch while a receiver sleeps.
  */
+#define _DEFAULT_SOURCE /* syscall */
 #define LFCHAN_TEST_HOOKS
 #include "chan_testing.h" /* MSG, MSG_VALUE, assert_chan_status */
 #include "clock.h"
@@ -20,7 +23,10 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h> /* sysconf */
+#include <stddef.h> /* offsetof */
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <unistd.h> /* sysconf, syscall */
 
 #define L14 "lessons/14-lockfree/README.md"
 
@@ -367,6 +373,96 @@ static void test_a_wake_up_between_last_look_and_sleep_is_not_lost_sending(void 
 	assert_chan_status(in_window_status, CHAN_OK);
 	assert_chan_status(op.status, CHAN_OK);
 	free_or_fail(ch);
+}
+
+/*
+ * The order inside notify, forced. The copy of the channel sits across two
+ * pages, receivers.epoch at the start of the second; the test makes that
+ * page read-only. A receiver at its hook (its last look found nothing)
+ * starts a sender and lets it run until it is caught at its first write
+ * there, the bump of epoch. Then the receiver goes to sleep on the old
+ * epoch, and once it is asleep the test lets the sender go on. Bumping
+ * before waking, the sender is caught before its FUTEX_WAKE, which then
+ * wakes the sleeper; waking first, it woke nobody (the receiver was not
+ * asleep yet), and the bump after it wakes no one: the receiver sleeps on.
+ */
+static struct lfchan *epoch_on_held_page(const struct lfchan *made)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	char *base = held_map(2 * page);
+	struct lfchan *ch = (struct lfchan *)(base + page - offsetof(struct lfchan, receivers));
+	memcpy(ch, made, sizeof(*ch));
+	return ch;
+}
+
+static struct harness_thread bump_sender;
+static struct lfop bump_op;
+static atomic_long sleeper_tid; /* the receiver's, once the sender is caught */
+
+static void hold_sender_at_bump(struct lfchan *ch, enum lfchan_hook_point at)
+{
+	if (at != LFCHAN_AT_PARKING || atomic_load(&sleeper_tid) != 0)
+		return;
+	if (HELD_WORKS)
+		held_hold(&ch->receivers, sizeof(ch->receivers));
+	bump_op = (struct lfop){.ch = ch, .msg = MSG(42), .status = CHAN_NOTIMPL};
+	harness_thread_start(&bump_sender, lfop_send, &bump_op);
+	if (HELD_WORKS && !held_wait_for_writers(1))
+		held_release(); /* the test fails below, on the sender's status */
+	atomic_store(&sleeper_tid, (long)syscall(SYS_gettid));
+}
+
+/* 1 once the receiver's thread is asleep in the kernel (state S). */
+static int receiver_asleep(void *arg)
+{
+	(void)arg;
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/stat", atomic_load(&sleeper_tid));
+	FILE *f = fopen(path, "r");
+	size_t n = f != NULL ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+	if (f != NULL)
+		fclose(f);
+	buf[n] = '\0';
+	char *end = strrchr(buf, ')');
+	return end != NULL && end[1] == ' ' && end[2] == 'S';
+}
+
+static int sender_caught(void *arg)
+{
+	(void)arg;
+	return atomic_load(&sleeper_tid) != 0;
+}
+
+static void test_notify_bumps_epoch_before_it_wakes(void **state)
+{
+	(void)state;
+	struct lfchan *made = new_or_fail(1);
+	struct lfchan *ch = epoch_on_held_page(made);
+	lfchan_test_sleep_at_once = 1;
+	lfchan_test_hook = hold_sender_at_bump;
+	struct harness_thread t;
+	struct lfop op = {.ch = ch, .status = CHAN_NOTIMPL};
+	harness_thread_start(&t, lfop_recv, &op);
+	if (!harness_wait_until(sender_caught, NULL))
+		fail_msg("the receiver never went to sleep (or never called the hook before it)");
+	if (HELD_WORKS && !harness_wait_until(receiver_asleep, NULL)) {
+		held_release();
+		fail_msg("the receiver did not fall asleep after its last look found the channel empty");
+	}
+	held_release();
+	int woken = harness_thread_join_within(&t, harness_bound_ms(WAKE_BOUND_MS));
+	if (!woken)
+		fail_msg("a receiver went to sleep while a sender was inside notify, and slept on with the "
+			 "message in the channel: notify called FUTEX_WAKE before it bumped epoch, so the "
+			 "wake-up came while the receiver was not yet asleep and the bump, after it, woke "
+			 "nobody. Bump epoch first, then FUTEX_WAKE");
+	if (!harness_thread_join_within(&bump_sender, harness_wait_ms()))
+		fail_msg("the sender did not return");
+	held_unmap();
+	free_or_fail(made);
+	assert_chan_status(bump_op.status, CHAN_OK);
+	assert_chan_status(op.status, CHAN_OK);
+	assert_ptr_equal(op.msg, MSG(42));
 }
 
 /*
@@ -907,6 +1003,7 @@ int main(int argc, char **argv)
 	    HTEST(test_a_sleeping_sender_wakes_for_room, L14 "#build-it-3-sleeping-without-missing-a-wake-up"),
 	    HTEST(test_a_wake_up_between_last_look_and_sleep_is_not_lost_receiving, L14 "#the-protocol"),
 	    HTEST(test_a_wake_up_between_last_look_and_sleep_is_not_lost_sending, L14 "#the-protocol"),
+	    HTEST(test_notify_bumps_epoch_before_it_wakes, L14 "#the-protocol"),
 	    HTEST(test_a_send_meeting_a_receiver_going_to_sleep_wakes_it, L14 "#the-protocol"),
 	    HTEST(test_a_receiver_waiting_on_an_empty_channel_uses_no_cpu, L14 "#build-it-3-sleeping-without-missing-a-wake-up"),
 	    HTEST(test_close_wakes_every_sleeping_receiver, L14 "#build-it-3-sleeping-without-missing-a-wake-up"),

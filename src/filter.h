@@ -27,12 +27,13 @@ struct filter_config {
 struct filter_config filter_config_default(void);
 
 /*
- * Parses a comma-separated list of services ("api,billing") into cfg;
- * spaces and tabs around a name are dropped. The names point into list,
- * which is cut up in place (even on failure) and must outlive cfg. Only
- * services[0..nservices-1] mean anything. Returns 0, or -1 with errno
- * EINVAL, and cfg untouched, if there are more than FILTER_MAX_SERVICES
- * names, an empty one, or cfg or list is NULL.
+ * Parses a comma-separated list of services ("api,billing") into cfg,
+ * replacing its list; spaces and tabs around a name are not part of it.
+ * The names point into list, which is cut up in place (even on failure)
+ * and must outlive cfg. Only services[0..nservices-1] mean anything.
+ * Returns 0, or -1 with errno EINVAL, and cfg untouched, if a name is
+ * empty or blanks only ("a,,b", "a,", ""), there are more than
+ * FILTER_MAX_SERVICES names, or cfg or list is NULL.
  */
 int filter_config_services(struct filter_config *cfg, char *list);
 
@@ -61,10 +62,10 @@ struct filter_stage {
 };
 
 /*
- * One entry through the stage, without the channels: returns it if the
- * rule keeps it (the caller sends it on, and counts it in stats.passed
- * once the send succeeded); otherwise frees it, counts it in
- * stats.dropped and returns NULL. filter_run is a loop around it.
+ * One entry through the stage's rule, without the channels. Returns the
+ * entry, untouched and still the caller's, if the rule keeps it; NULL if
+ * the rule refused it, and then the entry is freed and counted in
+ * stats.dropped. Sending, and counting what was sent, is filter_run's.
  */
 struct log_entry *filter_step(struct filter_stage *st, struct log_entry *entry);
 

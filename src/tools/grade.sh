@@ -124,12 +124,16 @@ verdicts() { # tap...: "2 FAIL, 1 HUNG"
 		awk '{printf "%s%s %s", sep, $1, $2; sep = ", "}'
 }
 
+# Without VERBOSE, the other failing tests are named after the first one's
+# details, so that a learner knows what else failed (and how, FAIL or HUNG).
 first_failure() { # tap: the first failing test's details (all of them with VERBOSE=1)
 	awk -v all="$VERBOSE" '
-		/^not ok / { if (shown && all != "1") exit; shown = 1; show = 1
-			sub(/^not ok [0-9]+ - /, ""); print "  " $0; next }
+		/^not ok / { sub(/^not ok [0-9]+ - /, "")
+			if (shown && all != "1") { others = others sep $0; sep = ", "; show = 0; next }
+			shown = 1; show = 1; print "  " $0; next }
 		/^ok / { show = 0; next }
 		show && /^  # / { sub(/^  # /, "    "); print }
+		END { if (others != "") print "  also failing: " others "  (VERBOSE=1 shows each)" }
 	' "$1"
 }
 

@@ -64,7 +64,8 @@ static void parse_services(struct filter_config *cfg, char *list)
 	char copy[256];
 	snprintf(copy, sizeof(copy), "%s", list);
 	if (filter_config_services(cfg, list) != 0)
-		fail_msg("filter_config_services(%s) returned -1, expected 0: it is a good list", quoted(copy));
+		fail_msg("filter_config_services(%s) returned -1, expected 0: it is a good list",
+			 quoted(copy));
 }
 
 /* Fails unless cfg holds exactly the names want[0..n). */
@@ -174,9 +175,51 @@ static void test_services_at_most_max_names(void **state)
 			 "(%d); return -1 before writing past it",
 			 FILTER_MAX_SERVICES + 1, FILTER_MAX_SERVICES);
 	if (errno != EINVAL)
-		fail_msg("a list of %d names returned -1 with errno %d, expected EINVAL (%d): a caller "
-			 "tells the mistake by errno, so set it on every refusal, the seventeenth name's too",
-			 FILTER_MAX_SERVICES + 1, errno, EINVAL);
+		fail_msg(
+		    "a list of %d names returned -1 with errno %d, expected EINVAL (%d): a caller "
+		    "tells the mistake by errno, so set it on every refusal, the seventeenth name's too. "
+		    "If your code does set it, something wrote past an array of %d names and "
+		    "overwrote errno: a list of more than %d names must be refused before the "
+		    "seventeenth is stored anywhere",
+		    FILTER_MAX_SERVICES + 1, errno, EINVAL, FILTER_MAX_SERVICES, FILTER_MAX_SERVICES);
+}
+
+/* filter_config_services(cfg, list) must refuse: -1 with errno EINVAL.
+ * call names the call in a failure, why says what is wrong with it. */
+static void expect_refused(struct filter_config *cfg, char *list, const char *call, const char *why)
+{
+	errno = 0;
+	int rc = filter_config_services(cfg, list);
+	if (rc != -1 || errno != EINVAL)
+		fail_msg("%s returned %d with errno %d, expected -1 with EINVAL (%d): %s", call, rc, errno,
+			 EINVAL, why);
+}
+
+/* Fails unless cfg still holds the names of good, "api,billing", after
+ * call was refused. */
+static void expect_cfg_as_before(const struct filter_config *cfg, const char *good, const char *call)
+{
+	if (cfg->nservices != 2 || cfg->services[0] != good || strcmp(cfg->services[0], "api") != 0 ||
+	    cfg->services[1] == NULL || strcmp(cfg->services[1], "billing") != 0)
+		fail_msg("after %s was refused, cfg holds %zu service(s), the first %s; expected api and "
+			 "billing, as before the call: collect the names apart and copy them into cfg "
+			 "only once the whole list is good",
+			 call, cfg->nservices, quoted(cfg->services[0]));
+}
+
+/* NULL is refused like any other bad argument, before anything is read
+ * through it. */
+static void test_services_null_cfg_or_list_is_refused(void **state)
+{
+	(void)state;
+	char good[] = "api,billing";
+	struct filter_config cfg = {.min_level = LOG_INFO};
+	parse_services(&cfg, good);
+	char list[] = "auth";
+	const char *why = "check cfg and list for NULL first, and set errno on that refusal too";
+	expect_refused(NULL, list, "filter_config_services(NULL, \"auth\")", why);
+	expect_refused(&cfg, NULL, "filter_config_services(&cfg, NULL)", why);
+	expect_cfg_as_before(&cfg, good, "a NULL list");
 }
 
 /* A rejected list changes nothing: the names are collected apart and
@@ -188,18 +231,9 @@ static void test_services_rejected_list_leaves_cfg_as_it_was(void **state)
 	struct filter_config cfg = {.min_level = LOG_INFO};
 	parse_services(&cfg, good);
 	char bad[] = "auth,search,,cron";
-	errno = 0;
-	int rc = filter_config_services(&cfg, bad);
-	if (rc != -1 || errno != EINVAL)
-		fail_msg("filter_config_services(\"auth,search,,cron\") returned %d with errno %d, expected -1 "
-			 "with EINVAL (%d): the list has an empty name",
-			 rc, errno, EINVAL);
-	if (cfg.nservices != 2 || cfg.services[0] != good || strcmp(cfg.services[0], "api") != 0 ||
-	    cfg.services[1] == NULL || strcmp(cfg.services[1], "billing") != 0)
-		fail_msg("after \"auth,search,,cron\" was rejected, cfg holds %zu service(s), the first %s; "
-			 "expected api and billing, as before the call: collect the names apart and "
-			 "copy them into cfg only once the whole list is good",
-			 cfg.nservices, quoted(cfg.services[0]));
+	expect_refused(&cfg, bad, "filter_config_services(\"auth,search,,cron\")",
+		       "the list has an empty name");
+	expect_cfg_as_before(&cfg, good, "\"auth,search,,cron\"");
 }
 
 /* ---- the rule: levels ---------------------------------------------------------------- */
@@ -405,13 +439,15 @@ static void test_step_returns_a_kept_entry_and_frees_a_dropped_one(void **state)
 			 "itself (%p): a kept entry goes back to the caller, untouched",
 			 (void *)got, (void *)kept);
 	if (filter_step(&st, entry_new(LOG_DEBUG, "api", "cache hit")) != NULL)
-		fail_msg("filter_step on a debug entry with min_level warn returned an entry: a dropped one is "
-			 "freed and the step returns NULL");
+		fail_msg(
+		    "filter_step on a debug entry with min_level warn returned an entry: a dropped one is "
+		    "freed and the step returns NULL");
 	unsigned long long passed = atomic_load(&st.stats.passed), dropped = atomic_load(&st.stats.dropped);
 	if (passed != 0 || dropped != 1)
-		fail_msg("after one kept and one dropped entry, passed=%llu and dropped=%llu, expected 0 and 1: "
-			 "passed counts what the loop sent, and the step sends nothing",
-			 passed, dropped);
+		fail_msg(
+		    "after one kept and one dropped entry, passed=%llu and dropped=%llu, expected 0 and 1: "
+		    "passed counts what the loop sent, and the step sends nothing",
+		    passed, dropped);
 	log_entry_free(kept); /* and LeakSanitizer checks that the dropped one was freed */
 }
 
@@ -472,10 +508,9 @@ static void test_stage_sends_passed_entries_in_order(void **state)
 		char want[16];
 		snprintf(want, sizeof(want), "%d", next);
 		if (strcmp(e->message, want) != 0)
-			fail_msg(
-			    "entry %s (%s) came out where %s was expected: the entries that pass "
-			    "leave in the order they came in, one at a time",
-			    quoted(e->message), log_level_name(e->level), quoted(want));
+			fail_msg("entry %s (%s) came out where %s was expected: the entries that pass "
+				 "leave in the order they came in, one at a time",
+				 quoted(e->message), log_level_name(e->level), quoted(want));
 		log_entry_free(e);
 		next++;
 	}
@@ -595,7 +630,12 @@ static void test_stage_keeps_draining_in_when_out_is_closed(void **state)
 		      "stage must free the entry and keep receiving from in, or the stage before it "
 		      "blocks forever");
 	stage_join(&s);
-	assert_int_equal(p.sent, p.n);
+	if (p.sent != p.n)
+		fail_msg("the producer could send only %d of its %d entries: chan_send(in) answered "
+			 "CHAN_CLOSED, so in was closed under it. Only the sender closes a channel: the "
+			 "stage closes out, never in, and when out is closed it keeps receiving from in "
+			 "until the producer closes it",
+			 p.sent, p.n);
 	unsigned long long passed = atomic_load(&s.st.stats.passed);
 	unsigned long long dropped = atomic_load(&s.st.stats.dropped);
 	unsigned long long discarded = atomic_load(&s.st.stats.discarded);
@@ -695,6 +735,7 @@ int main(int argc, char **argv)
 	    HTEST(test_services_empty_name_is_rejected, L05 "#a-list-of-services"),
 	    HTEST(test_services_at_most_max_names, L05 "#a-list-of-services"),
 	    HTEST(test_services_rejected_list_leaves_cfg_as_it_was, L05 "#a-list-of-services"),
+	    HTEST(test_services_null_cfg_or_list_is_refused, L05 "#a-list-of-services"),
 	    HTEST(test_min_info_keeps_info_and_above_drops_trace_and_debug, L05 "#accept-or-drop"),
 	    HTEST(test_min_fatal_keeps_only_fatal, L05 "#accept-or-drop"),
 	    HTEST(test_min_trace_keeps_every_level, L05 "#accept-or-drop"),

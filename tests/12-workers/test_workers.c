@@ -81,20 +81,29 @@ static void test_runner_sends_on_only_what_the_step_returns(void **state)
 /* Fails unless the runner's counters say exactly what happened: out took
  * `sent` items and refused `refused`. With several workers, an update
  * made as a load and a store loses the additions other workers make in
- * between; how often depends on the scheduler, which a test cannot
- * steer, so a large run catches it most of the time, not every time. */
+ * between. More items discarded than out refused as the test ran it
+ * means out was closed early, which short counts show too. */
 static void expect_counted(struct work *w, unsigned long long sent, unsigned long long refused,
 			   long items)
 {
 	unsigned long long counted_sent = atomic_load(&w->sent);
 	unsigned long long counted_discarded = atomic_load(&w->counted_discarded);
-	if (counted_sent != sent || counted_discarded != refused)
-		fail_msg("out took %llu and refused %llu of %ld items, but the runner counted %llu in "
-			 "*sent and %llu in *discarded: several workers add to the same counters at once, "
-			 "so each addition must be one atomic step (atomic_fetch_add), not an "
-			 "atomic_load followed by an atomic_store, which loses what another worker "
-			 "added in between",
-			 sent, refused, items, counted_sent, counted_discarded);
+	unsigned long discards = atomic_load(&w->discarded);
+	if (counted_sent == sent && counted_discarded == refused)
+		return;
+	if (discards > refused)
+		fail_msg("out took %llu of %ld items, and %lu were discarded where %llu were expected "
+			 "(the runner counted %llu in *sent and %llu in *discarded): out was closed before "
+			 "the last worker was done, so sends were refused (only the last worker to finish "
+			 "may close it); if the counts also differ from what happened, additions were lost "
+			 "too (each must be one atomic_fetch_add, not an atomic_load then an atomic_store)",
+			 sent, items, discards, refused, counted_sent, counted_discarded);
+	fail_msg("out took %llu and refused %llu of %ld items, but the runner counted %llu in "
+		 "*sent and %llu in *discarded: several workers add to the same counters at once, "
+		 "so each addition must be one atomic step (atomic_fetch_add), not an "
+		 "atomic_load followed by an atomic_store, which loses what another worker "
+		 "added in between",
+		 sent, refused, items, counted_sent, counted_discarded);
 }
 
 /* Four workers on one channel: every item stepped and sent exactly once,
@@ -288,6 +297,10 @@ static void test_stage_start_counts_out_the_workers_that_never_started(void **st
 			 "started, expected %d (EAGAIN) and 0",
 			 rc, r.started, EAGAIN);
 	stage_join(&r);
+	if (harness_joins_of_gone_threads() != 0)
+		fail_msg("no worker of 4 could start, yet stage_join joined %d threads that do not exist: "
+			 "join r->started threads, not r->workers (the others' pthread_t was never set)",
+			 harness_joins_of_gone_threads());
 	void *msg;
 	if (chan_try_recv(r.out, &msg) != CHAN_CLOSED)
 		fail_msg("no worker of 4 could start, yet out is still open: the workers that never "
@@ -328,6 +341,38 @@ static void test_stage_start_refuses_what_it_cannot_run(void **state)
 				 bad[i].what, rc, r.started, EINVAL);
 		runner_free(&r);
 	}
+}
+
+/* A runner at one of the contract's bounds, with `items` items in in,
+ * closed, before the start: STAGE_MAX_BATCH of them let a worker receive
+ * a whole batch of the largest size at once. Each must come out. */
+static void expect_runs_at(size_t batch, size_t workers, long items, const char *what)
+{
+	struct stage_runner r;
+	struct work w;
+	runner_init(&r, &w, STAGE_MAX_BATCH, STAGE_MAX_BATCH, batch, workers);
+	for (long i = 1; i <= items; i++)
+		assert_chan_status(chan_send(r.in, MSG(i)), CHAN_OK);
+	assert_chan_status(chan_close(r.in), CHAN_OK);
+	int rc = stage_start(&r);
+	if (rc != 0 || r.started != workers)
+		fail_msg("stage_start with %s returned %d and started %zu workers, expected 0 and %zu: the "
+			 "contract allows 1 to the maximum, both included (is a bound tested with >= where "
+			 "> belongs?)",
+			 what, rc, r.started, workers);
+	long got = drain_out(&r, NULL, items, "out was never closed");
+	join_runner(&r);
+	if (got != items)
+		fail_msg("with %s, out carried %ld of %ld items", what, got, items);
+	runner_free(&r);
+}
+
+/* The largest batch and the most workers the contract allows: run, not refused. */
+static void test_stage_start_accepts_the_largest_it_can_run(void **state)
+{
+	(void)state;
+	expect_runs_at(STAGE_MAX_BATCH, 1, STAGE_MAX_BATCH, "batch STAGE_MAX_BATCH");
+	expect_runs_at(1, STAGE_MAX_WORKERS, STAGE_MAX_WORKERS, "STAGE_MAX_WORKERS workers");
 }
 
 /* Nobody downstream: what out refuses is discarded, and in keeps being
@@ -456,12 +501,15 @@ static void test_runner_discards_only_what_a_partial_send_left(void **state)
 	runner_free(&r);
 }
 
-static void test_runner_as_the_last_stage_has_no_out(void **state)
+/* Steps that return NULL for every item, with out NULL (the last stage)
+ * or a channel: every item stepped, and nothing to send, so no stage_send.
+ * stage_send adds the time of each call to send_ns, however short the
+ * call: a run without one leaves it at 0. */
+static void expect_nothing_sent(size_t out_cap, const char *what)
 {
-	(void)state;
 	struct stage_runner r;
 	struct work w;
-	runner_init(&r, &w, 4, (size_t)-1, 16, 2);
+	runner_init(&r, &w, 4, out_cap, 16, 2);
 	r.step = step_take;
 	struct feeder f = {.in = r.in, .n = 500};
 	struct harness_thread ft;
@@ -470,8 +518,19 @@ static void test_runner_as_the_last_stage_has_no_out(void **state)
 	join_feeder(&ft, &f, &r, 60000);
 	join_runner(&r);
 	if (atomic_load(&w.stepped) != 500)
-		fail_msg("the last stage's step saw %lu of 500 items", atomic_load(&w.stepped));
+		fail_msg("%s: the step saw %lu of 500 items", what, atomic_load(&w.stepped));
+	if (atomic_load(&r.send_ns) != 0)
+		fail_msg("%s: every step returned NULL, yet the workers called stage_send (%llu ns in it): "
+			 "a batch goes out only if it has results",
+			 what, atomic_load(&r.send_ns));
 	runner_free(&r);
+}
+
+static void test_runner_as_the_last_stage_has_no_out(void **state)
+{
+	(void)state;
+	expect_nothing_sent((size_t)-1, "the last stage (out NULL)");
+	expect_nothing_sent(4, "a stage whose step consumes every item");
 }
 
 static int is_count_line(const char *line)
@@ -549,6 +608,7 @@ int main(int argc, char **argv)
 	    HTEST(test_workers_move_every_item_exactly_once_and_the_last_closes_out, L12 "#who-closes-out"),
 	    HTEST(test_the_first_worker_to_finish_leaves_out_open, L12 "#who-closes-out"),
 	    HTEST(test_stage_start_refuses_what_it_cannot_run, L12 "#5-build-it-the-runner"),
+	    HTEST(test_stage_start_accepts_the_largest_it_can_run, L12 "#5-build-it-the-runner"),
 	    HTEST(test_every_worker_is_counted_in_before_any_starts, L12 "#who-closes-out"),
 	    HTEST(test_stage_start_counts_out_the_workers_that_never_started, L12 "#who-closes-out"),
 	    HTEST(test_runner_keeps_draining_in_when_out_is_closed, L12 "#5-build-it-the-runner"),

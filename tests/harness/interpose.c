@@ -643,6 +643,15 @@ static int joined_already(pthread_t tid)
 	return 0;
 }
 
+/* 1 if tid is all zero bits, as a pthread_t that no pthread_create ever
+ * set holds in a zeroed structure: it names no thread, and what the real
+ * join does with it is undefined. */
+static int never_set(pthread_t tid)
+{
+	static const pthread_t zero;
+	return memcmp(&tid, &zero, sizeof(tid)) == 0;
+}
+
 /* The slot of the live thread tid, or -1. Called with tracked_lock held. */
 static int tracked_slot(pthread_t tid)
 {
@@ -745,14 +754,15 @@ int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(
 /*
  * A thread joined twice is gone: its pthread_t may name freed memory or a
  * new thread that reuses it (even the caller), and the real call may crash,
- * wait forever or return at once. Such a join is counted and refused with
- * ESRCH instead, so that a test can say which mistake it was.
+ * wait forever or return at once; one never started has no pthread_t at
+ * all. Such a join is counted and refused with ESRCH instead, so that a
+ * test can say which mistake it was.
  */
 int __wrap_pthread_join(pthread_t t, void **result)
 {
 	track_lock();
 	int i = tracked_slot(t);
-	if (pthread_equal(t, pthread_self()) || (i < 0 && joined_already(t))) {
+	if (pthread_equal(t, pthread_self()) || (i < 0 && (joined_already(t) || never_set(t)))) {
 		track_unlock();
 		atomic_fetch_add(&joins_of_gone, 1);
 		return ESRCH;

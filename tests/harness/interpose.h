@@ -76,8 +76,9 @@ int harness_threads_unjoined(void *(*fn)(void *));
  * thread that is over, told apart from one that has not begun its work,
  * without joining it. */
 int harness_thread_returned(pthread_t t);
-/* Calls of pthread_join on a thread that was joined already (or on the
- * caller itself): refused with ESRCH, and counted here. */
+/* Calls of pthread_join on a thread that was joined already, on the
+ * caller itself, or on a pthread_t that no start ever set (all zero
+ * bits): refused with ESRCH, and counted here. */
 int harness_joins_of_gone_threads(void);
 /* 1 if the thread who is inside pthread_join now. */
 int harness_in_join(pthread_t who);

@@ -102,6 +102,7 @@ target() { # case -> the lock-free channel's target against Go, from lesson 14's
 
 echo
 echo "channel: messages a second (median of $RUNS alternating rounds; load: $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "  (target: the lf/Go ratio lesson 14's channel aims for on an idle machine; docs/benchmarks.md)"
 printf '  %-20s %11s %11s %11s %9s %9s %7s\n' "case" "plain (01)" "lock-free" "Go" \
 	"plain/Go" "lf/Go" "target"
 json_chan=""

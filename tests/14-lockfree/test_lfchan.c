@@ -1,13 +1,16 @@
 /*
- * Lesson 14: the lock-free channel. Written against src/lfchan.h. Three race
+ * Lesson 14: the lock-free channel. Written against src/lfchan.h. The race
  * windows are entered every time, not by luck: a send claimed and not yet
  * written (the test plays that sender itself, through the fields the
  * header defines); the moment between a waiter's last look and its sleep
  * (the header's test hook, LFCHAN_TEST_HOOKS: the Makefile compiles the
  * lesson's code with it for this program only, and the given last_look
- * calls it); and a close between its read of tail and its write (the
- * channel on a page whose writers the test holds, tests/harness/held.h).
+ * calls it); and, with the channel on pages whose writers (or readers)
+ * the test holds (tests/harness/held.h), a close between its read of tail
+ * and its write, a try between its read of a counter and its read of the
+ * stamp, and a notify held at its bump of epoch while a receiver sleeps.
  */
+#define _DEFAULT_SOURCE /* syscall */
 #define LFCHAN_TEST_HOOKS
 #include "chan_testing.h" /* MSG, MSG_VALUE, assert_chan_status */
 #include "clock.h"
@@ -20,6 +23,10 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h> /* offsetof */
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <unistd.h> /* sysconf, syscall */
 
 #define L14 "lessons/14-lockfree/README.md"
 
@@ -369,6 +376,96 @@ static void test_a_wake_up_between_last_look_and_sleep_is_not_lost_sending(void 
 }
 
 /*
+ * The order inside notify, forced. The copy of the channel sits across two
+ * pages, receivers.epoch at the start of the second; the test makes that
+ * page read-only. A receiver at its hook (its last look found nothing)
+ * starts a sender and lets it run until it is caught at its first write
+ * there, the bump of epoch. Then the receiver goes to sleep on the old
+ * epoch, and once it is asleep the test lets the sender go on. Bumping
+ * before waking, the sender is caught before its FUTEX_WAKE, which then
+ * wakes the sleeper; waking first, it woke nobody (the receiver was not
+ * asleep yet), and the bump after it wakes no one: the receiver sleeps on.
+ */
+static struct lfchan *epoch_on_held_page(const struct lfchan *made)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	char *base = held_map(2 * page);
+	struct lfchan *ch = (struct lfchan *)(base + page - offsetof(struct lfchan, receivers));
+	memcpy(ch, made, sizeof(*ch));
+	return ch;
+}
+
+static struct harness_thread bump_sender;
+static struct lfop bump_op;
+static atomic_long sleeper_tid; /* the receiver's, once the sender is caught */
+
+static void hold_sender_at_bump(struct lfchan *ch, enum lfchan_hook_point at)
+{
+	if (at != LFCHAN_AT_PARKING || atomic_load(&sleeper_tid) != 0)
+		return;
+	if (HELD_WORKS)
+		held_hold(&ch->receivers, sizeof(ch->receivers));
+	bump_op = (struct lfop){.ch = ch, .msg = MSG(42), .status = CHAN_NOTIMPL};
+	harness_thread_start(&bump_sender, lfop_send, &bump_op);
+	if (HELD_WORKS && !held_wait_for_writers(1))
+		held_release(); /* the test fails below, on the sender's status */
+	atomic_store(&sleeper_tid, (long)syscall(SYS_gettid));
+}
+
+/* 1 once the receiver's thread is asleep in the kernel (state S). */
+static int receiver_asleep(void *arg)
+{
+	(void)arg;
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/stat", atomic_load(&sleeper_tid));
+	FILE *f = fopen(path, "r");
+	size_t n = f != NULL ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+	if (f != NULL)
+		fclose(f);
+	buf[n] = '\0';
+	char *end = strrchr(buf, ')');
+	return end != NULL && end[1] == ' ' && end[2] == 'S';
+}
+
+static int sender_caught(void *arg)
+{
+	(void)arg;
+	return atomic_load(&sleeper_tid) != 0;
+}
+
+static void test_notify_bumps_epoch_before_it_wakes(void **state)
+{
+	(void)state;
+	struct lfchan *made = new_or_fail(1);
+	struct lfchan *ch = epoch_on_held_page(made);
+	lfchan_test_sleep_at_once = 1;
+	lfchan_test_hook = hold_sender_at_bump;
+	struct harness_thread t;
+	struct lfop op = {.ch = ch, .status = CHAN_NOTIMPL};
+	harness_thread_start(&t, lfop_recv, &op);
+	if (!harness_wait_until(sender_caught, NULL))
+		fail_msg("the receiver never went to sleep (or never called the hook before it)");
+	if (HELD_WORKS && !harness_wait_until(receiver_asleep, NULL)) {
+		held_release();
+		fail_msg("the receiver did not fall asleep after its last look found the channel empty");
+	}
+	held_release();
+	int woken = harness_thread_join_within(&t, harness_bound_ms(WAKE_BOUND_MS));
+	if (!woken)
+		fail_msg("a receiver went to sleep while a sender was inside notify, and slept on with the "
+			 "message in the channel: notify called FUTEX_WAKE before it bumped epoch, so the "
+			 "wake-up came while the receiver was not yet asleep and the bump, after it, woke "
+			 "nobody. Bump epoch first, then FUTEX_WAKE");
+	if (!harness_thread_join_within(&bump_sender, harness_wait_ms()))
+		fail_msg("the sender did not return");
+	held_unmap();
+	free_or_fail(made);
+	assert_chan_status(bump_op.status, CHAN_OK);
+	assert_chan_status(op.status, CHAN_OK);
+	assert_ptr_equal(op.msg, MSG(42));
+}
+
+/*
  * The fence, by many meetings. A sender stores the stamp and then loads
  * receivers.waiting; a receiver on its way to sleep adds itself to waiting
  * and then looks at the stamp. Each is a store and then a load of the
@@ -448,11 +545,13 @@ static void test_a_send_meeting_a_receiver_going_to_sleep_wakes_it(void **state)
 		assert_chan_status(lfchan_send(m.ch, MSG(r)), CHAN_OK);
 		if (!round_done_within(&m, r, harness_bound_ms(WAKE_BOUND_MS)))
 			fail_msg("in round %ld of %ld the receiver went to sleep as the message came, and "
-				 "sleeps on with it in the channel: a lost wake-up. notify needs its seq_cst "
-				 "fence between the stamp store and the load of waiting (and park its own, "
-				 "between the increment of waiting and the last look): without it the load "
-				 "may pass the store, the sender sees nobody waiting, and the receiver's look "
-				 "does not yet see the message",
+				 "sleeps on with it in the channel: a lost wake-up. Two causes: (1) a missing "
+				 "seq_cst fence, in notify between the stamp store and the load of waiting (or "
+				 "in park between the increment of waiting and the last look): the load passes "
+				 "the store, the sender sees nobody waiting and the receiver's look does not "
+				 "yet see the message; (2) notify calling FUTEX_WAKE before it bumps epoch: a "
+				 "receiver that goes to sleep between the two sleeps on the old epoch, and the "
+				 "bump wakes nobody",
 				 r, m.rounds);
 	}
 	if (!harness_thread_join_within(&t, harness_wait_ms()))
@@ -530,6 +629,128 @@ static void test_a_send_claimed_before_close_is_still_received(void **state)
 	assert_ptr_equal(got, MSG(1));
 	assert_chan_status(lfchan_try_recv(ch, &got), CHAN_CLOSED);
 	free_or_fail(ch);
+}
+
+/* ---- a position taken by another thread meanwhile ------------------------ */
+
+/* A copy of made (as on_held_page below) whose slots are a copy too, on a
+ * page of their own that the test can make unreadable: a thread that has
+ * read head or tail is caught before its read of the slot's stamp. */
+static struct lfchan *slots_on_held_page(const struct lfchan *made)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	char *base = held_map(page + made->cap * sizeof(*made->slots));
+	struct lfchan *ch = (struct lfchan *)base;
+	memcpy(ch, made, sizeof(*ch));
+	ch->slots = (struct lfchan_slot *)(base + page);
+	memcpy(ch->slots, made->slots, made->cap * sizeof(*made->slots));
+	return ch;
+}
+
+static void *lfop_try_send(void *arg)
+{
+	struct lfop *op = arg;
+	op->status = lfchan_try_send(op->ch, op->msg);
+	return NULL;
+}
+
+static void *lfop_try_recv(void *arg)
+{
+	struct lfop *op = arg;
+	op->status = lfchan_try_recv(op->ch, &op->msg);
+	return NULL;
+}
+
+/*
+ * Starts fn (a try on ch) and, where accesses can be held, waits until it
+ * is caught at the slots (it has read tail or head by then); then does
+ * `other`, the same operation of another thread that takes that position
+ * first, and lets the first go on. It finds the slot's stamp AHEAD of the
+ * position it read: a lap further for a receiver, one more for a sender.
+ */
+static void overtaken(struct lfchan *ch, struct lfop *op, void *(*fn)(void *), void (*other)(struct lfchan *))
+{
+	struct harness_thread t;
+	if (HELD_WORKS)
+		held_hold_readers(ch->slots, ch->cap * sizeof(*ch->slots));
+	harness_thread_start(&t, fn, op);
+	if (HELD_WORKS && !held_wait_for_writers(1)) {
+		held_release();
+		fail_msg("the try did not read a slot's stamp within %ld ms", harness_wait_ms());
+	}
+	held_unprotect();
+	other(ch);
+	held_release();
+	if (!harness_thread_join_within(&t, harness_wait_ms()))
+		fail_msg("a try overtaken by another thread did not return within %ld ms", harness_wait_ms());
+}
+
+static void send_one(struct lfchan *ch)
+{
+	assert_chan_status(lfchan_try_send(ch, MSG(1)), CHAN_OK);
+}
+
+static void *other_got;
+
+static void recv_one(struct lfchan *ch)
+{
+	assert_chan_status(lfchan_try_recv(ch, &other_got), CHAN_OK);
+}
+
+/* Messages 1 and 2, in either order: without holding (under a sanitizer)
+ * either thread may come first. */
+static void expect_one_and_two(void *a, void *b)
+{
+	if (!((a == MSG(1) && b == MSG(2)) || (a == MSG(2) && b == MSG(1))))
+		fail_msg("received %p and %p, not messages 1 and 2", a, b);
+}
+
+static void expect_ok_after_overtaken(enum chan_status rc, const char *what, const char *still, const char *counter)
+{
+	if (rc != CHAN_OK)
+		fail_msg("%s; this one then returned %s, not CHAN_OK, %s. It found the slot's stamp AHEAD of "
+			 "the position it read (another thread took that position): that means read %s again; "
+			 "only a stamp behind means not now",
+			 what, chan_status_str(rc), still, counter);
+}
+
+/* Two senders into an empty channel of 4: both read tail 0, the other
+ * wins. The slot's stamp is then 1, ahead of 0: the tail this sender read
+ * is old, and positions 1 to 3 are free. */
+static void test_a_sender_overtaken_reads_tail_again(void **state)
+{
+	(void)state;
+	struct lfchan *made = new_or_fail(4);
+	struct lfchan *ch = slots_on_held_page(made);
+	struct lfop op = {.ch = ch, .msg = MSG(2), .status = CHAN_NOTIMPL};
+	overtaken(ch, &op, lfop_try_send, send_one);
+	void *first = NULL, *second = NULL;
+	enum chan_status r1 = lfchan_try_recv(ch, &first), r2 = lfchan_try_recv(ch, &second);
+	held_unmap();
+	free_or_fail(made);
+	expect_ok_after_overtaken(op.status, "two senders read tail 0 of an empty channel of 4 and the other won",
+				  "with 3 slots free", "tail");
+	assert_chan_status(r1, CHAN_OK);
+	assert_chan_status(r2, CHAN_OK);
+	expect_one_and_two(first, second);
+}
+
+/* The mirror: two receivers, two messages buffered; both read head 0, the
+ * other takes message 1, and slot 0's stamp is a lap ahead. */
+static void test_a_receiver_overtaken_reads_head_again(void **state)
+{
+	(void)state;
+	struct lfchan *made = new_or_fail(4);
+	struct lfchan *ch = slots_on_held_page(made);
+	assert_chan_status(lfchan_try_send(ch, MSG(1)), CHAN_OK);
+	assert_chan_status(lfchan_try_send(ch, MSG(2)), CHAN_OK);
+	struct lfop op = {.ch = ch, .status = CHAN_NOTIMPL};
+	overtaken(ch, &op, lfop_try_recv, recv_one);
+	held_unmap();
+	free_or_fail(made);
+	expect_ok_after_overtaken(op.status, "two receivers read head 0 with 2 messages buffered and the other "
+				  "took the first", "with a message still there", "head");
+	expect_one_and_two(op.msg, other_got);
 }
 
 /* ---- close: one read-modify-write ----------------------------------------- */
@@ -770,6 +991,8 @@ int main(int argc, char **argv)
 	    HTEST(test_try_send_on_a_full_channel_would_block, L14 "#build-it-1-the-ring"),
 	    HTEST(test_try_recv_on_an_empty_channel_would_block, L14 "#build-it-1-the-ring"),
 	    HTEST(test_a_claimed_slot_is_not_free_to_the_next_lap, L14 "#stamps-and-laps"),
+	    HTEST(test_a_sender_overtaken_reads_tail_again, L14 "#stamps-and-laps"),
+	    HTEST(test_a_receiver_overtaken_reads_head_again, L14 "#stamps-and-laps"),
 	    HTEST(test_a_message_and_what_it_points_to_reach_the_receiver_whole, L14 "#memory-orders"),
 	    HTEST(test_close_lets_receivers_drain_then_says_closed, L14 "#build-it-2-close"),
 	    HTEST(test_a_send_claimed_before_close_is_still_received, L14 "#build-it-2-close"),
@@ -780,6 +1003,7 @@ int main(int argc, char **argv)
 	    HTEST(test_a_sleeping_sender_wakes_for_room, L14 "#build-it-3-sleeping-without-missing-a-wake-up"),
 	    HTEST(test_a_wake_up_between_last_look_and_sleep_is_not_lost_receiving, L14 "#the-protocol"),
 	    HTEST(test_a_wake_up_between_last_look_and_sleep_is_not_lost_sending, L14 "#the-protocol"),
+	    HTEST(test_notify_bumps_epoch_before_it_wakes, L14 "#the-protocol"),
 	    HTEST(test_a_send_meeting_a_receiver_going_to_sleep_wakes_it, L14 "#the-protocol"),
 	    HTEST(test_a_receiver_waiting_on_an_empty_channel_uses_no_cpu, L14 "#build-it-3-sleeping-without-missing-a-wake-up"),
 	    HTEST(test_close_wakes_every_sleeping_receiver, L14 "#build-it-3-sleeping-without-missing-a-wake-up"),

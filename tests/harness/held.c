@@ -38,9 +38,9 @@ static void on_write(int sig, siginfo_t *info, void *context)
 	atomic_fetch_sub(&held.waiting, 1);
 }
 
-static void protect(int writable)
+static void protect(int prot)
 {
-	if (held.len > 0 && mprotect(held.from, held.len, writable ? PROT_READ | PROT_WRITE : PROT_READ) != 0)
+	if (held.len > 0 && mprotect(held.from, held.len, prot) != 0)
 		fail_msg("mprotect: %s", strerror(errno));
 }
 
@@ -67,22 +67,32 @@ void *held_map(size_t size)
 	return held.base;
 }
 
-void held_hold(void *from, size_t len)
+static void hold(void *from, size_t len, int prot)
 {
 	held.from = from;
 	held.len = whole_pages(len);
 	atomic_store(&held.open, 0);
-	protect(0);
+	protect(prot);
+}
+
+void held_hold(void *from, size_t len)
+{
+	hold(from, len, PROT_READ);
+}
+
+void held_hold_readers(void *from, size_t len)
+{
+	hold(from, len, PROT_NONE);
 }
 
 void held_unprotect(void)
 {
-	protect(1);
+	protect(PROT_READ | PROT_WRITE);
 }
 
 void held_release(void)
 {
-	protect(1);
+	protect(PROT_READ | PROT_WRITE);
 	atomic_store(&held.open, 1);
 }
 

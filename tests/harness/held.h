@@ -43,6 +43,10 @@ void *held_map(size_t size);
  * caught and the new ones (from: a page boundary inside the mapping). */
 void held_hold(void *from, size_t len);
 
+/* The same, and a read waits too: a thread is caught before it has read
+ * anything there (between its reads of other memory and this one). */
+void held_hold_readers(void *from, size_t len);
+
 /* The held pages are writable again, but the writers caught so far go on
  * waiting: another thread can now write where they were about to. */
 void held_unprotect(void);

@@ -721,6 +721,15 @@ static void test_select_skips_null_entries_and_rejects_no_channels(void **state)
 	if (rc != CHAN_EINVAL)
 		fail_msg("chan_select with n == CHAN_SELECT_MAX + 1 returned %s, expected CHAN_EINVAL",
 			 chan_status_str(rc));
+	/* The most it may be given is CHAN_SELECT_MAX, the last one ready. */
+	too_many[0] = NULL;
+	too_many[CHAN_SELECT_MAX - 1] = ch;
+	assert_chan_status(chan_send(ch, MSG(6)), CHAN_OK);
+	rc = chan_select(too_many, CHAN_SELECT_MAX, &which, &got, NULL);
+	if (rc != CHAN_OK || which != CHAN_SELECT_MAX - 1)
+		fail_msg("chan_select with n == CHAN_SELECT_MAX (%d), its last entry holding a message, returned "
+			 "%s with which %zu, expected CHAN_OK with which %d: CHAN_SELECT_MAX entries are allowed",
+			 CHAN_SELECT_MAX, chan_status_str(rc), which, CHAN_SELECT_MAX - 1);
 	assert_chan_status(chan_free(ch), CHAN_OK);
 }
 
@@ -754,6 +763,22 @@ static void test_select_with_a_deadline_would_block_or_times_out(void **state)
 		fail_msg("chan_select with a 50 ms deadline returned CHAN_TIMEOUT after %.1f ms, before its "
 			 "deadline",
 			 ms);
+	/* A past deadline still takes what is ready: look first, then at the clock. */
+	assert_chan_status(chan_send(chans[0], MSG(5)), CHAN_OK);
+	now = deadline_now();
+	rc = chan_select(chans, 2, &which, &got, &now);
+	if (rc != CHAN_OK || which != 0 || MSG_VALUE(got) != 5)
+		fail_msg("chan_select with a past deadline and a message waiting in channel 0 returned %s "
+			 "(which %zu): a try takes what is ready, CHAN_WOULDBLOCK only when nothing is; poll "
+			 "the channels before looking at the deadline",
+			 chan_status_str(rc), which);
+	assert_chan_status(chan_close(chans[0]), CHAN_OK);
+	now = deadline_now();
+	rc = chan_select(chans, 2, &which, &got, &now);
+	if (rc != CHAN_CLOSED || which != 0)
+		fail_msg("chan_select with a past deadline and channel 0 closed returned %s (which %zu), "
+			 "expected CHAN_CLOSED with which 0: a closed channel is ready",
+			 chan_status_str(rc), which);
 	for (int i = 0; i < 2; i++)
 		assert_chan_status(chan_free(chans[i]), CHAN_OK);
 }

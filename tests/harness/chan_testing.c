@@ -1,4 +1,5 @@
 #include "chan_testing.h"
+#include "interpose.h"
 #include "clock.h"
 
 #include <errno.h>
@@ -195,12 +196,8 @@ typedef void (*then_fn)(void *);
 static _Atomic then_fn cut_then;
 static void *cut_arg;
 
-/* Woken waiters hold still while holding is 1 and the gate is shut. */
+/* Woken waiters hold still at the harness gate while holding is 1. */
 static atomic_int holding;
-/* gate_mu protects gate_open; gate_cv is broadcast when it opens. */
-static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
-static int gate_open;
 
 void cut_short_next_wait(void (*then)(void *), void *arg)
 {
@@ -215,31 +212,14 @@ int cut_short_pending(void)
 
 void hold_woken_waiters(void)
 {
-	pthread_mutex_lock(&gate_mu);
-	gate_open = 0;
-	pthread_mutex_unlock(&gate_mu);
+	harness_close_gate();
 	atomic_store(&holding, 1);
 }
 
 void release_woken_waiters(void)
 {
 	atomic_store(&holding, 0);
-	pthread_mutex_lock(&gate_mu);
-	gate_open = 1;
-	pthread_cond_broadcast(&gate_cv);
-	pthread_mutex_unlock(&gate_mu);
-}
-
-/* A woken waiter, holding mu: waits for the gate with mu released, so that
- * the channel goes on without it, then takes mu back as its wait would. */
-static void hold_still(pthread_mutex_t *mu)
-{
-	pthread_mutex_unlock(mu);
-	pthread_mutex_lock(&gate_mu);
-	while (!gate_open)
-		pthread_cond_wait(&gate_cv, &gate_mu);
-	pthread_mutex_unlock(&gate_mu);
-	pthread_mutex_lock(mu);
+	harness_release_held();
 }
 
 int __wrap_chan_cond_wait(pthread_cond_t *cv, pthread_mutex_t *mu, const struct timespec *deadline)
@@ -253,7 +233,7 @@ int __wrap_chan_cond_wait(pthread_cond_t *cv, pthread_mutex_t *mu, const struct 
 	}
 	int rc = __real_chan_cond_wait(cv, mu, deadline);
 	if (rc == 0 && atomic_load(&holding))
-		hold_still(mu);
+		harness_hold_at_gate(mu);
 	return rc;
 }
 

@@ -520,6 +520,29 @@ void harness_hold_thread(void *(*fn)(void *))
 	track_unlock();
 }
 
+/* Waits, gate_mu held, until the gate is open. */
+static void gate_wait_locked(void)
+{
+	while (!gate_open)
+		__real_pthread_cond_wait(&gate_cv, &gate_mu);
+}
+
+void harness_close_gate(void)
+{
+	__real_pthread_mutex_lock(&gate_mu);
+	gate_open = 0;
+	__real_pthread_mutex_unlock(&gate_mu);
+}
+
+void harness_hold_at_gate(pthread_mutex_t *mu)
+{
+	__real_pthread_mutex_unlock(mu);
+	__real_pthread_mutex_lock(&gate_mu);
+	gate_wait_locked();
+	__real_pthread_mutex_unlock(&gate_mu);
+	__real_pthread_mutex_lock(mu);
+}
+
 void harness_release_held(void)
 {
 	__real_pthread_mutex_lock(&gate_mu);
@@ -563,8 +586,7 @@ static void hold_wake_if_armed(pthread_mutex_t *mu)
 	__real_pthread_mutex_unlock(mu);
 	__real_pthread_mutex_lock(&gate_mu);
 	wake_held = 1;
-	while (!gate_open)
-		__real_pthread_cond_wait(&gate_cv, &gate_mu);
+	gate_wait_locked();
 	__real_pthread_mutex_unlock(&gate_mu);
 	__real_pthread_mutex_lock(mu);
 }
@@ -684,9 +706,7 @@ static void *trampoline(void *p)
 	free(p);
 	if (s.held) {
 		__real_pthread_mutex_lock(&gate_mu);
-		/* The gate opens once, for good. */
-		while (!gate_open)
-			__real_pthread_cond_wait(&gate_cv, &gate_mu);
+		gate_wait_locked();
 		__real_pthread_mutex_unlock(&gate_mu);
 	}
 	if (s.rng != 0) {

@@ -58,9 +58,14 @@ int harness_fail_pending(void);
  * around it fill. */
 void harness_hold_thread(void *(*fn)(void *));
 void harness_release_held(void);
+/* The gate shut again (it opens with harness_release_held), for a test
+ * that holds threads more than once; and a hold at it by hand: lets go of
+ * mu, waits until the gate opens, takes mu back. */
+void harness_close_gate(void);
+void harness_hold_at_gate(pthread_mutex_t *mu);
 /* The next condition-variable wait of thread t to return (woken, timed
  * out or for no reason) holds before it returns: it lets go of the mutex
- * again, waits until harness_release_held (the same gate, opened once),
+ * again, waits until harness_release_held (the same gate),
  * and takes the mutex back. To the program that is a wake-up whose thread
  * lost the race for the mutex to every other thread, which can always
  * happen: a test runs operations between a thread's wake-up and its next

@@ -717,6 +717,65 @@ static void test_start_failing_inside_a_stage_runner_joins_its_workers(void **st
 	assert_start_failed_cleanly(rc, err, what, conds, sockets);
 }
 
+/* pipeline_start with every allocation of the calling thread after the
+ * first `granted` refused (tests/harness/interpose.h); what it must leave
+ * when it fails is what assert_start_failed_cleanly checks, with open
+ * descriptors in place of sockets opened (the server may open its socket
+ * before an allocation of its own fails). 1 once a start succeeded with
+ * nothing refused: granted was enough for all of it. */
+static int start_with_allocations(const struct pipeline_config *cfg, long granted)
+{
+	long conds = harness_conds_alive();
+	int fds = process_count_open_fds();
+	char err[256] = "", what[64];
+	harness_fail_allocations_after(granted);
+	int rc = pipeline_start(&pl, cfg, err, sizeof(err));
+	long refused = harness_allocations_restored();
+	if (rc == 0) {
+		stop_within_deadline("pipeline_stop after a start that succeeded (see " L09 "#stopping-in-order)");
+		pipeline_free(&pl);
+		return refused == 0;
+	}
+	if (refused == 0)
+		fail_msg("pipeline_start returned -1 (%s) though no allocation failed", err[0] ? err : "no reason");
+	snprintf(what, sizeof(what), "its allocation %ld", granted + 1);
+	if (err[0] == '\0')
+		fail_msg("pipeline_start returned -1 with no reason in err (%s failed)", what);
+	assert_every_stage_joined("a start whose allocation failed");
+	if (harness_conds_alive() != conds)
+		fail_msg("%ld condition variables more after a start that failed at %s (\"%s\") than before it (a "
+			 "channel holds two): every step after the channels are made (the registry, the stages, "
+			 "the server) fails through the unwind, which frees them (see " L09
+			 "#when-a-start-fails-half-way)",
+			 harness_conds_alive() - conds, what, err);
+	if (process_count_open_fds() != fds)
+		fail_msg("%d descriptors open before a start that failed at %s (\"%s\"), %d after it: the unwind "
+			 "frees what was made (see " L09 "#when-a-start-fails-half-way)",
+			 fds, what, err, process_count_open_fds());
+	return 0;
+}
+
+/*
+ * Memory runs out inside pipeline_start: its first allocation fails, then
+ * its second, and so on until one start makes every allocation it needs.
+ * Each start that fails, at whatever step (a channel, the registry, a
+ * stage, the server), must return -1 with a reason and leave nothing
+ * behind. A step that returns -1 without the unwind once the channels are
+ * made leaks them, and no thread start fails there to show it.
+ */
+static void test_start_failing_at_any_allocation_frees_what_it_made(void **state)
+{
+	(void)state;
+	struct pipeline_config cfg = failing_start_config();
+	harness_on_hang("pipeline_start did not return after one of its allocations failed: the unwind waits "
+			"for a stage that cannot end (see " L09 "#when-a-start-fails-half-way)");
+	long granted = 0;
+	while (!start_with_allocations(&cfg, granted))
+		granted++;
+	if (granted == 0)
+		fail_msg("pipeline_start succeeded while every malloc, calloc, realloc, strdup and strndup failed");
+}
+
 static int all_channels_full(void *arg)
 {
 	(void)arg;
@@ -938,6 +997,7 @@ int main(int argc, char **argv)
 		  L09 "#when-a-start-fails-half-way"),
 	    HTEST(test_start_failing_inside_a_stage_runner_joins_its_workers,
 		  L09 "#when-a-start-fails-half-way"),
+	    HTEST(test_start_failing_at_any_allocation_frees_what_it_made, L09 "#when-a-start-fails-half-way"),
 	    HTEST(test_stop_closes_done_only_and_discards_nothing, L09 "#stopping-in-order"),
 	    HTEST(test_every_stage_is_joined_by_stop_and_by_wait, L09 "#stopping-in-order"),
 	    HTEST(test_stop_signals_are_blocked_in_every_thread, L09 "#taking-the-signals"),

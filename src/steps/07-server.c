@@ -3,6 +3,7 @@
  * echo of src/echo.h. Talk to it with nc, or with bash's /dev/tcp:
  *
  *   07-server                                127.0.0.1:8479 until Ctrl-C
+ *   07-server --listen 127.0.0.1:0           a free port, which the first line names
  *   07-server --listen :8479 --max 2         every interface, at most 2 connections
  *   nc 127.0.0.1 8479                        each line comes back; "big", "bye"
  *   07-server --self-test                    port 0, its own client, exit 0 if all is well
@@ -42,7 +43,8 @@ static void usage(FILE *to)
 	fprintf(to,
 		"usage: " PROG " [--listen ADDR] [--max N] [--idle N] [--seconds N] [--self-test]\n"
 		"  Echoes each line a client sends; \"big\" gets 8 MiB back, \"bye\" ends the connection.\n"
-		"  -l, --listen ADDR   127.0.0.1:PORT, [::1]:PORT or :PORT (default 127.0.0.1:8479)\n"
+		"  -l, --listen ADDR   127.0.0.1:PORT, [::1]:PORT or :PORT (default 127.0.0.1:8479;\n"
+		"                      port 0: a free one, printed at the start)\n"
 		"  -m, --max N         at most N connections (default 64)\n"
 		"  -i, --idle N        close a connection idle for N seconds (default 60)\n"
 		"  -s, --seconds N     stop after N seconds (default 0: at SIGINT or SIGTERM)\n"

@@ -39,18 +39,25 @@ int arg_decimal(const char *text, double min, double max, double *out)
 	return 0;
 }
 
-/* Prints one option's line: "  -l, --name VALUE" padded to a column, then
- * its help, each '\n' of it followed by the same padding. */
-static void print_option(FILE *to, char letter, const char *name, const char *value, const char *help)
+/* One option's head in the usage: "-l, --name VALUE". */
+static int head(char *to, size_t size, char letter, const char *name, const char *value)
 {
-	char head[64];
-	snprintf(head, sizeof(head), "%c%c%c --%s%s%s", letter ? '-' : ' ', letter ? letter : ' ',
-		 letter ? ',' : ' ', name, value ? " " : "", value ? value : "");
-	fprintf(to, "  %-24s", head);
+	return snprintf(to, size, "%c%c%c --%s%s%s", letter ? '-' : ' ', letter ? letter : ' ',
+			letter ? ',' : ' ', name, value ? " " : "", value ? value : "");
+}
+
+/* Prints one option's line: its head padded to width, then its help,
+ * each '\n' of it followed by the same padding. */
+static void print_option(FILE *to, int width, char letter, const char *name, const char *value,
+			 const char *help)
+{
+	char text[64];
+	head(text, sizeof(text), letter, name, value);
+	fprintf(to, "  %-*s", width, text);
 	for (const char *h = help; *h != '\0'; h++) {
 		fputc(*h, to);
 		if (*h == '\n')
-			fprintf(to, "  %-24s", "");
+			fprintf(to, "  %-*s", width, "");
 	}
 	fputc('\n', to);
 }
@@ -65,9 +72,14 @@ static void print_usage(FILE *to, const struct arg_program *p)
 			fputc(*s, to);
 	}
 	fprintf(to, "\n%s", p->about);
+	int width = 20;
+	for (const struct arg_option *o = p->options; o->name != NULL; o++) {
+		int w = head(NULL, 0, o->letter, o->name, o->value) + 2;
+		width = w > width ? w : width;
+	}
 	for (const struct arg_option *o = p->options; o->name != NULL; o++)
-		print_option(to, o->letter, o->name, o->value, o->help);
-	print_option(to, 'h', "help", NULL, "this text");
+		print_option(to, width, o->letter, o->name, o->value, o->help);
+	print_option(to, width, 'h', "help", NULL, "this text");
 }
 
 int args_bad(const struct arg_program *p, const char *why)

@@ -73,6 +73,10 @@ struct arg_option {
 		NULL, 0, ARG_FLAG, NULL, NULL, NULL, 0, 0, NULL, NULL                                        \
 	}
 
+/* A number's macro as text, for a help line: ARG_STR(PIPELINE_DEFAULT_CAPACITY). */
+#define ARG_STR_(x) #x
+#define ARG_STR(x)  ARG_STR_(x)
+
 /* A program's command line: its name, the synopsis after "usage: NAME "
  * (each '\n' starts another "       NAME " line), what it does, and its
  * options, ended by an entry whose name is NULL. --help is added. */

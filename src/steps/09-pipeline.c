@@ -27,7 +27,6 @@
 #include "pipeline.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,88 +39,40 @@
 
 struct options {
 	const char *path;
-	size_t capacity;
+	unsigned long long capacity;
 	enum log_level min_level;
-	unsigned long long simulate; /* 0: the self-check */
+	unsigned long long simulate; /* 0: the file */
 	int print;
 };
 
-static void usage(FILE *to)
+static int take_level(const char *text, void *level)
 {
-	fprintf(to,
-		"usage: " PROG " [--file PATH] [--min-level LEVEL] [--capacity N] [--print]\n"
-		"       " PROG " --simulate N [--capacity N]\n"
-		"  Runs the whole pipeline on a log file in batch mode and shows the counts of\n"
-		"  its scrape and the accounting invariant; or measures the channels' depths on\n"
-		"  N simulated lines.\n"
-		"  -f, --file PATH       the log (default " DEFAULT_FILE ")\n"
-		"  -m, --min-level LEVEL the filter's minimum level (default trace: keep all)\n"
-		"  -c, --capacity N      capacity of each channel (default %d)\n"
-		"  -p, --print           also print the exposition to stdout\n"
-		"  -s, --simulate N      measure: N simulated lines at full speed\n"
-		"  -h, --help            this text\n",
-		PIPELINE_DEFAULT_CAPACITY);
+	return log_level_parse(text, level);
 }
 
-/* 0: go on; 1: --help was printed; 2: bad arguments (already reported). */
+/* -1: go on; otherwise the status to exit with. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	static const struct option longs[] = {{"file", required_argument, NULL, 'f'},
-					      {"min-level", required_argument, NULL, 'm'},
-					      {"capacity", required_argument, NULL, 'c'},
-					      {"print", no_argument, NULL, 'p'},
-					      {"simulate", required_argument, NULL, 's'},
-					      {"help", no_argument, NULL, 'h'},
-					      {NULL, 0, NULL, 0}};
 	*o = (struct options){DEFAULT_FILE, PIPELINE_DEFAULT_CAPACITY, LOG_TRACE, 0, 0};
-	opterr = 0;
-	int c;
-	unsigned long long n;
-	while ((c = getopt_long(argc, argv, ":f:m:c:ps:h", longs, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-			o->path = optarg;
-			break;
-		case 'm':
-			if (log_level_parse(optarg, &o->min_level) != 0) {
-				fprintf(stderr, PROG ": --min-level: unknown level '%s'\n", optarg);
-				goto bad;
-			}
-			break;
-		case 'c':
-			if (arg_whole(optarg, 1, SIZE_MAX, &n) != 0) {
-				fprintf(stderr, PROG ": --capacity wants a positive number, not '%s'\n",
-					optarg);
-				goto bad;
-			}
-			o->capacity = (size_t)n;
-			break;
-		case 'p':
-			o->print = 1;
-			break;
-		case 's':
-			if (arg_whole(optarg, 1, SIZE_MAX, &o->simulate) != 0) {
-				fprintf(stderr,
-					PROG ": --simulate wants a positive number of lines, not '%s'\n",
-					optarg);
-				goto bad;
-			}
-			break;
-		case 'h':
-			usage(stdout);
-			return 1;
-		case ':':
-		default:
-			arg_getopt_error(PROG, c, argv);
-			goto bad;
-		}
-	}
-	if (arg_none_left(PROG, argc, argv, NULL) != 0)
-		goto bad;
-	return 0;
-bad:
-	usage(stderr);
-	return 2;
+	const struct arg_option options[] = {
+	    ARG_TEXT_OPT("file", 'f', &o->path, "PATH", "the log (default " DEFAULT_FILE ")"),
+	    ARG_CUSTOM_OPT("min-level", 'm', &o->min_level, "LEVEL",
+			   "the filter's minimum level (default trace: keep all)", take_level,
+			   "trace, debug, info, warn, error or fatal"),
+	    ARG_WHOLE_OPT("capacity", 'c', &o->capacity, "N",
+			  "capacity of each channel (default " ARG_STR(PIPELINE_DEFAULT_CAPACITY) ")", 1,
+			  SIZE_MAX),
+	    ARG_FLAG_OPT("print", 'p', &o->print, "also print the exposition to stdout"),
+	    ARG_WHOLE_OPT("simulate", 's', &o->simulate, "N", "measure: N simulated lines at full speed", 1,
+			  SIZE_MAX),
+	    ARG_END};
+	const struct arg_program prog = {
+	    PROG, "[--file PATH] [--min-level LEVEL] [--capacity N] [--print]\n--simulate N [--capacity N]",
+	    "  Runs the whole pipeline on a log file in batch mode and shows the counts of\n"
+	    "  its scrape and the accounting invariant; or measures the channels' depths on\n"
+	    "  N simulated lines.\n",
+	    options};
+	return args_parse(&prog, argc, argv);
 }
 
 /* Starts the pipeline, or says why not (naming the lesson when it is a stub). */
@@ -217,7 +168,7 @@ static int run_file(const struct options *o)
 	cfg.source.from_start = 1;
 	cfg.source.stop_at_eof = 1; /* --once: read to the end, then the close travels down */
 	cfg.filter.min_level = o->min_level;
-	cfg.capacity = o->capacity;
+	cfg.capacity = (size_t)o->capacity;
 	cfg.serve = 0;
 	static struct pipeline p; /* static: large, and zeroed */
 	if (start(&p, &cfg) != 0)
@@ -262,7 +213,7 @@ static int measure(const struct options *o)
 	cfg.source.rate = 0; /* as fast as the channel takes them */
 	cfg.source.count = o->simulate;
 	cfg.filter.min_level = o->min_level;
-	cfg.capacity = o->capacity;
+	cfg.capacity = (size_t)o->capacity;
 	cfg.serve = 0;
 	static struct pipeline p;
 	struct timespec t0 = clock_now();
@@ -305,7 +256,7 @@ int main(int argc, char **argv)
 {
 	struct options o;
 	int rc = parse_args(argc, argv, &o);
-	if (rc != 0)
-		return rc == 1 ? 0 : 2;
+	if (rc >= 0)
+		return rc;
 	return o.simulate > 0 ? measure(&o) : run_file(&o);
 }

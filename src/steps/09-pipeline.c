@@ -25,6 +25,7 @@
 #include "args.h"
 #include "clock.h"
 #include "pipeline.h"
+#include "scrape.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -88,43 +89,13 @@ static int start(struct pipeline *p, const struct pipeline_config *cfg)
 	return -1;
 }
 
-/* ---- reading the exposition, as Prometheus would ------------------------------ */
-
-/*
- * The sum of the samples of metric `name` whose labels contain `label`
- * (e.g. level="info"; NULL or "" for all). -1 if there is none. Reads the
- * text a scrape returns: "name{labels} value" or "name value" lines.
- */
-static double sample_sum(const char *text, const char *name, const char *label)
-{
-	size_t nlen = strlen(name);
-	double sum = -1;
-	for (const char *l = text; *l != '\0';) {
-		const char *eol = strchr(l, '\n');
-		size_t len = eol ? (size_t)(eol - l) : strlen(l);
-		if (l[0] != '#' && len > nlen && strncmp(l, name, nlen) == 0 &&
-		    (l[nlen] == '{' || l[nlen] == ' ')) {
-			const char *sp = l + len;
-			while (sp > l && sp[-1] != ' ')
-				sp--;
-			char labels[512] = "";
-			if (l[nlen] == '{' && (size_t)(sp - l - nlen) < sizeof(labels))
-				memcpy(labels, l + nlen, (size_t)(sp - l - nlen - 1));
-			if (label == NULL || label[0] == '\0' || strstr(labels, label) != NULL)
-				sum = (sum < 0 ? 0 : sum) + strtod(sp, NULL);
-		}
-		l += len + (eol ? 1 : 0);
-	}
-	return sum;
-}
-
 /* ---- one pass over a file ------------------------------------------------------ */
 
 /* One line: a series of the scrape and its value, summed over the
  * samples whose labels contain `label` when it is not NULL. */
 static double show(const char *text, const char *name, const char *label)
 {
-	double v = sample_sum(text, name, label);
+	double v = scrape_sum(text, name, label);
 	v = v < 0 ? 0 : v; /* a family with no sample yet counts 0 */
 	char what[128];
 	if (label == NULL)

@@ -20,7 +20,6 @@
 #include "stage.h"
 #include "stats.h"
 
-#include <getopt.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -37,58 +36,29 @@ struct options {
 	unsigned long long items, work_us, batch, workers, capacity;
 };
 
-static void usage(FILE *to)
-{
-	fprintf(to, "usage: " PROG " [--items N] [--work US] [--batch B] [--workers W] [--capacity C]\n"
-		    "  Sends the numbers 1..N through one stage runner whose step works US\n"
-		    "  microseconds on each (default 5), with 1, 2, 4... up to W workers (default 4),\n"
-		    "  batches of B (default 16) and channels of C (default 1024). Checks every\n"
-		    "  number came out exactly once, and prints items a second and the items each\n"
-		    "  worker stepped.\n");
-}
-
-/* 0: go on; 1: --help was printed; 2: bad arguments (already reported). */
+/* -1: go on; otherwise the status to exit with. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	static const struct option longs[] = {{"items", required_argument, NULL, 'n'},
-					      {"work", required_argument, NULL, 'u'},
-					      {"batch", required_argument, NULL, 'b'},
-					      {"workers", required_argument, NULL, 'w'},
-					      {"capacity", required_argument, NULL, 'c'},
-					      {"help", no_argument, NULL, 'h'},
-					      {NULL, 0, NULL, 0}};
 	*o = (struct options){100000, 5, 16, 4, 1024};
-	opterr = 0;
-	int c, bad = 0;
-	while (!bad && (c = getopt_long(argc, argv, "n:u:b:w:c:h", longs, NULL)) != -1) {
-		switch (c) {
-		case 'n':
-			bad = arg_whole(optarg, 1, 100000000, &o->items);
-			break;
-		case 'u':
-			bad = arg_whole(optarg, 0, 1000000, &o->work_us);
-			break;
-		case 'b':
-			bad = arg_whole(optarg, 1, STAGE_MAX_BATCH, &o->batch);
-			break;
-		case 'w':
-			bad = arg_whole(optarg, 1, STAGE_MAX_WORKERS, &o->workers);
-			break;
-		case 'c':
-			bad = arg_whole(optarg, 1, 1048576, &o->capacity);
-			break;
-		case 'h':
-			usage(stdout);
-			return 1;
-		default:
-			bad = 1;
-		}
-	}
-	if (arg_rest(PROG, bad, argc, argv) != 0) {
-		usage(stderr);
-		return 2;
-	}
-	return 0;
+	const struct arg_option options[] = {
+	    ARG_WHOLE_OPT("items", 'n', &o->items, "N", "send the numbers 1..N (default 100000)", 1,
+			  100000000),
+	    ARG_WHOLE_OPT("work", 'u', &o->work_us, "US", "microseconds of work per item (default 5)", 0,
+			  1000000),
+	    ARG_WHOLE_OPT("batch", 'b', &o->batch, "B", "items per channel operation (default 16)", 1,
+			  STAGE_MAX_BATCH),
+	    ARG_WHOLE_OPT("workers", 'w', &o->workers, "W", "1, 2, 4... up to W workers (default 4)", 1,
+			  STAGE_MAX_WORKERS),
+	    ARG_WHOLE_OPT("capacity", 'c', &o->capacity, "C", "capacity of each channel (default 1024)", 1,
+			  1048576),
+	    ARG_END};
+	const struct arg_program prog = {
+	    PROG, "[--items N] [--work US] [--batch B] [--workers W] [--capacity C]",
+	    "  Sends numbered items through one stage runner with 1, 2, 4... workers, checks\n"
+	    "  every number came out exactly once, and prints items a second and the items\n"
+	    "  each worker stepped.\n",
+	    options};
+	return args_parse(&prog, argc, argv);
 }
 
 /* ---- the step: some work, and who did it ------------------------------------- */
@@ -253,8 +223,8 @@ int main(int argc, char **argv)
 {
 	struct options o;
 	int rc = parse_args(argc, argv, &o);
-	if (rc != 0)
-		return rc == 1 ? 0 : 2;
+	if (rc >= 0)
+		return rc;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf(PROG ": %llu items, %llu us of work each, batches of %llu, channels of %llu, %ld cores; "
 		    "median of %d rounds\n",

@@ -98,10 +98,4 @@ int args_parse(const struct arg_program *p, int argc, char **argv);
  * and returns 2: for a check across options, after args_parse. */
 int args_bad(const struct arg_program *p, const char *why);
 
-/* The pieces of a getopt_long loop written by hand (until every program
- * declares a table). */
-void arg_getopt_error(const char *prog, int c, char **argv);
-int arg_none_left(const char *prog, int argc, char **argv, const char *hint);
-int arg_rest(const char *prog, int bad, int argc, char **argv);
-
 #endif

@@ -188,29 +188,3 @@ int args_parse(const struct arg_program *p, int argc, char **argv)
 	}
 	return -1;
 }
-
-void arg_getopt_error(const char *prog, int c, char **argv)
-{
-	if (c == ':')
-		fprintf(stderr, "%s: %s needs a value\n", prog, argv[optind - 1]);
-	else
-		fprintf(stderr, "%s: unknown option %s\n", prog, argv[optind - 1]);
-}
-
-int arg_none_left(const char *prog, int argc, char **argv, const char *hint)
-{
-	if (optind >= argc)
-		return 0;
-	fprintf(stderr, "%s: unexpected argument '%s'%s%s%s\n", prog, argv[optind], hint != NULL ? " (" : "",
-		hint != NULL ? hint : "", hint != NULL ? ")" : "");
-	return -1;
-}
-
-int arg_rest(const char *prog, int bad, int argc, char **argv)
-{
-	if (bad) {
-		fprintf(stderr, "%s: bad option or value near '%s'\n", prog, argv[optind - 1]);
-		return -1;
-	}
-	return arg_none_left(prog, argc, argv, NULL);
-}

@@ -132,7 +132,7 @@ static int parse_args(int argc, char **argv, struct tailer_config *cfg)
 	    ARG_WHOLE_OPT("poll-ms", 0, &poll_ms, "N", "at the end of the file, look again after N ms", 1,
 			  3600000),
 	    ARG_WHOLE_OPT("max-line", 0, &max_line, "N", "longer lines are skipped, counted as too long", 1,
-			  SIZE_MAX),
+			  ARG_NO_MAX),
 	    ARG_FLAG_OPT("simulate", 0, &simulate, "make JSON log lines instead"),
 	    ARG_DECIMAL_OPT("rate", 0, &cfg->rate, "N", "N lines per second (0: as fast as they are printed)",
 			    0, ARG_NO_MAX),

@@ -141,7 +141,7 @@ int main(int argc, char **argv)
 	    ARG_TEXT_OPT("file", 'f', &path, "PATH", "read PATH instead of stdin"),
 	    ARG_FLAG_OPT("quiet", 'q', &r.quiet, "print the summary only"),
 	    ARG_WHOLE_OPT("max-line", 'm', &r.max_line, "BYTES",
-			  "longer lines count as too_long (default 65536)", 1, SIZE_MAX),
+			  "longer lines count as too_long (default 65536)", 1, ARG_NO_MAX),
 	    ARG_END};
 	const struct arg_program prog = {
 	    PROG, "[--file PATH] [--quiet] [--max-line BYTES]",

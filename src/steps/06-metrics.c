@@ -211,9 +211,9 @@ int main(int argc, char **argv)
 	const struct arg_option options[] = {
 	    ARG_TEXT_OPT("file", 'f', &path, "PATH", "read PATH instead of stdin"),
 	    ARG_WHOLE_OPT("series-limit", 's', &series_limit, "N",
-			  "at most N series per family (default 10000)", 1, SIZE_MAX),
+			  "at most N series per family (default 10000)", 1, ARG_NO_MAX),
 	    ARG_WHOLE_OPT("max-line", 'm', &n.max_line, "BYTES",
-			  "longer lines count as too_long (default 65536)", 1, SIZE_MAX),
+			  "longer lines count as too_long (default 65536)", 1, ARG_NO_MAX),
 	    ARG_END};
 	const struct arg_program prog = {
 	    PROG, "[--file PATH] [--series-limit N] [--max-line BYTES]",

@@ -46,7 +46,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		"listen", 'l', &o->listen, "ADDR",
 		"127.0.0.1:PORT, [::1]:PORT or :PORT (default 127.0.0.1:" ARG_STR(HTTP_DEFAULT_PORT) ")"),
 	    ARG_WHOLE_OPT("seconds", 's', &o->seconds, "N",
-			  "stop after N seconds (default 0: at SIGINT or SIGTERM)", 0, LONG_MAX / 1000),
+			  "stop after N seconds (default 0: at SIGINT or SIGTERM)", 0, INT_MAX),
 	    ARG_FLAG_OPT("self-test", 't', &o->self_test,
 			 "serve on a free port, fetch /metrics, / and a 404, and exit"),
 	    ARG_END};

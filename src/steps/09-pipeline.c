@@ -25,7 +25,7 @@
 #include "args.h"
 #include "clock.h"
 #include "pipeline.h"
-#include "scrape.h"
+#include "samples.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -62,10 +62,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 			   "trace, debug, info, warn, error or fatal"),
 	    ARG_WHOLE_OPT("capacity", 'c', &o->capacity, "N",
 			  "capacity of each channel (default " ARG_STR(PIPELINE_DEFAULT_CAPACITY) ")", 1,
-			  SIZE_MAX),
+			  ARG_NO_MAX),
 	    ARG_FLAG_OPT("print", 'p', &o->print, "also print the exposition to stdout"),
 	    ARG_WHOLE_OPT("simulate", 's', &o->simulate, "N", "measure: N simulated lines at full speed", 1,
-			  SIZE_MAX),
+			  ARG_NO_MAX),
 	    ARG_END};
 	const struct arg_program prog = {
 	    PROG, "[--file PATH] [--min-level LEVEL] [--capacity N] [--print]\n--simulate N [--capacity N]",
@@ -95,7 +95,7 @@ static int start(struct pipeline *p, const struct pipeline_config *cfg)
  * samples whose labels contain `label` when it is not NULL. */
 static double show(const char *text, const char *name, const char *label)
 {
-	double v = scrape_sum(text, name, label);
+	double v = samples_sum(text, name, label);
 	v = v < 0 ? 0 : v; /* a family with no sample yet counts 0 */
 	char what[128];
 	if (label == NULL)

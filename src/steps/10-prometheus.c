@@ -26,7 +26,7 @@
 #include "clock.h"
 #include "last_seen.h"
 #include "pipeline.h"
-#include "scrape.h"
+#include "samples.h"
 
 #include <errno.h>
 #include <math.h>
@@ -76,8 +76,8 @@ static void report(const struct scrape *then, const struct scrape *now, int k)
 		char eq[32];
 		snprintf(eq, sizeof(eq), "level=\"%s\"", log_level_name((enum log_level)l));
 		/* sum by (level): a level not seen yet has no series and counts 0 */
-		double a = fmax(scrape_sum(then->text, "logpipe_log_entries_total", eq), 0);
-		double b = fmax(scrape_sum(now->text, "logpipe_log_entries_total", eq), 0);
+		double a = fmax(samples_sum(then->text, "logpipe_log_entries_total", eq), 0);
+		double b = fmax(samples_sum(now->text, "logpipe_log_entries_total", eq), 0);
 		printf("  %-8s %12.0f %12.1f\n", log_level_name((enum log_level)l), b, (b - a) / dt);
 	}
 	printf("  %-8s %12s\n", "service", "last seen");
@@ -144,7 +144,7 @@ int main(int argc, char **argv)
 	}
 	pipeline_stop(&p); /* a second call is safe */
 	double total =
-	    ok ? scrape_sum(a.text, "logpipe_log_entries_total", "level=\"info\",service=\"api\"") : 0;
+	    ok ? samples_sum(a.text, "logpipe_log_entries_total", "level=\"info\",service=\"api\"") : 0;
 	free(a.text);
 	free(b.text);
 	pipeline_free(&p);

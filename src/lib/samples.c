@@ -1,9 +1,9 @@
-#include "scrape.h"
+#include "samples.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-double scrape_sum(const char *text, const char *name, const char *label)
+double samples_sum(const char *text, const char *name, const char *label)
 {
 	size_t nlen = strlen(name);
 	double sum = -1;

@@ -47,51 +47,21 @@ struct chan_ops {
 	enum chan_status (*destroy)(void *ch);
 };
 
-static void *chan_make(size_t cap)
-{
-	return chan_new(cap);
-}
-static enum chan_status chan_send_one(void *ch, void *msg)
-{
-	return chan_send(ch, msg);
-}
-static enum chan_status chan_recv_one(void *ch, void **msg)
-{
-	return chan_recv(ch, msg);
-}
-static enum chan_status chan_close_it(void *ch)
-{
-	return chan_close(ch);
-}
-static enum chan_status chan_destroy(void *ch)
-{
-	return chan_free(ch);
-}
-static const struct chan_ops chan_ops = {"chan",	chan_make,     chan_send_one,
-					 chan_recv_one, chan_close_it, chan_destroy};
+static void *chan_make(size_t cap) { return chan_new(cap); }
+static enum chan_status chan_send_one(void *ch, void *msg) { return chan_send(ch, msg); }
+static enum chan_status chan_recv_one(void *ch, void **msg) { return chan_recv(ch, msg); }
+static enum chan_status chan_close_it(void *ch) { return chan_close(ch); }
+static enum chan_status chan_destroy(void *ch) { return chan_free(ch); }
+static const struct chan_ops chan_ops = {"chan", chan_make, chan_send_one, chan_recv_one, chan_close_it,
+					 chan_destroy};
 
-static void *lfchan_make(size_t cap)
-{
-	return lfchan_new(cap);
-}
-static enum chan_status lfchan_send_one(void *ch, void *msg)
-{
-	return lfchan_send(ch, msg);
-}
-static enum chan_status lfchan_recv_one(void *ch, void **msg)
-{
-	return lfchan_recv(ch, msg);
-}
-static enum chan_status lfchan_close_it(void *ch)
-{
-	return lfchan_close(ch);
-}
-static enum chan_status lfchan_destroy(void *ch)
-{
-	return lfchan_free(ch);
-}
-static const struct chan_ops lfchan_ops = {"lfchan",	    lfchan_make,     lfchan_send_one,
-					   lfchan_recv_one, lfchan_close_it, lfchan_destroy};
+static void *lfchan_make(size_t cap) { return lfchan_new(cap); }
+static enum chan_status lfchan_send_one(void *ch, void *msg) { return lfchan_send(ch, msg); }
+static enum chan_status lfchan_recv_one(void *ch, void **msg) { return lfchan_recv(ch, msg); }
+static enum chan_status lfchan_close_it(void *ch) { return lfchan_close(ch); }
+static enum chan_status lfchan_destroy(void *ch) { return lfchan_free(ch); }
+static const struct chan_ops lfchan_ops = {"lfchan", lfchan_make, lfchan_send_one, lfchan_recv_one,
+					   lfchan_close_it, lfchan_destroy};
 
 static const struct chan_ops *ops_of(const struct traffic *t)
 {
@@ -142,8 +112,8 @@ static int expect(const struct traffic *t, const char *call, enum chan_status go
 	/* A stub may answer something else than CHAN_NOTIMPL (lesson 14's
 	 * inner functions answer "closed", so that nothing waits on them). */
 	if (got == CHAN_NOTIMPL || not_implemented_reached())
-		fprintf(stderr, "%s: %s returned %s from a stub: is that lesson done? (%s)\n", t->prog, call,
-			chan_status_str(got), t->hint);
+		fprintf(stderr, "%s: %s returned %s from a stub: is that lesson done? (%s)\n", t->prog,
+			call, chan_status_str(got), t->hint);
 	else
 		fprintf(stderr, "%s: %s returned %s where the contract says %s (%s tells more)\n", t->prog,
 			call, chan_status_str(got), chan_status_str(want), t->hint);
@@ -157,11 +127,10 @@ static int probe_single(const struct traffic *t, const struct chan_ops *ops, voi
 	char send[64], recv[64];
 	snprintf(send, sizeof(send), "%s_send on an empty channel of capacity 2", ops->name);
 	snprintf(recv, sizeof(recv), "%s_recv after one send", ops->name);
-	int bad =
-	    expect(t, send, ops->send(ch, one), CHAN_OK) || expect(t, recv, ops->recv(ch, &msg), CHAN_OK);
+	int bad = expect(t, send, ops->send(ch, one), CHAN_OK) || expect(t, recv, ops->recv(ch, &msg), CHAN_OK);
 	if (!bad && msg != one) {
-		fprintf(stderr, "%s: %s_recv returned %p, not the %p that was sent (%s)\n", t->prog,
-			ops->name, msg, one, t->hint);
+		fprintf(stderr, "%s: %s_recv returned %p, not the %p that was sent (%s)\n", t->prog, ops->name,
+			msg, one, t->hint);
 		bad = 1;
 	}
 	return bad;

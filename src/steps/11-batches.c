@@ -44,11 +44,12 @@ int main(int argc, char **argv)
 			    .consumers = 1,
 			    .messages = 2000000,
 			    .batch = 64};
-	int rc = traffic_begin(argc, argv, &t,
-			       "  Sends the numbers 1..M through one channel, a message per chan_send and\n"
-			       "  chan_recv, then B per chan_send_many and up to B per chan_recv_many, in\n"
-			       "  alternating rounds. Every number is checked every time; printed are the\n"
-			       "  ratio of the two medians and the median of the rounds' ratios.\n");
+	int rc =
+	    traffic_begin(argc, argv, &t,
+			  "  Sends the numbers 1..M through one channel, a message per chan_send and\n"
+			  "  chan_recv, then B per chan_send_many and up to B per chan_recv_many, in\n"
+			  "  alternating rounds. Every number is checked every time; printed are the\n"
+			  "  ratio of the two medians and the median of the rounds' ratios.\n");
 	if (rc >= 0)
 		return rc;
 	double one[ROUNDS], many[ROUNDS], ratio[ROUNDS];

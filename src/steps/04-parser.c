@@ -91,10 +91,6 @@ static void run_stage(void *stage)
 {
 	parser_run(stage);
 }
-static void free_line(void *msg)
-{
-	line_free(msg);
-}
 
 static void print_summary(const struct run *r)
 {
@@ -152,24 +148,14 @@ int main(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 
-	r.stage.in = chan_new(64);
-	r.stage.out = chan_new(64);
 	struct stage_thread t = {.run = run_stage,
 				 .stage = &r.stage,
-				 .in = r.stage.in,
-				 .out = r.stage.out,
+				 .in = &r.stage.in,
+				 .out = &r.stage.out,
 				 .take = next_stage,
 				 .ctx = &r,
-				 .free_msg = free_line};
-	if (r.stage.in == NULL || r.stage.out == NULL || stage_thread_start(&t, PROG) != 0)
-		return 1;
-	rc = readlines(path, feed, &r);
-	stage_thread_finish(&t);
-	if (rc < 0) {
-		readlines_error(PROG, path);
-		return 1;
-	}
-	if (explain(&r, &t))
+				 .free_msg = stage_thread_free_line};
+	if (stage_thread_feed(&t, PROG, path, feed, &r) < 0 || explain(&r, &t))
 		return 1;
 	if (!r.quiet)
 		putchar('\n');

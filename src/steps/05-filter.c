@@ -119,11 +119,6 @@ static void run_stage(void *stage)
 	filter_run(stage);
 }
 
-static void free_entry(void *msg)
-{
-	log_entry_free(msg);
-}
-
 /* Prints the equation; 0 if every line is accounted for, else 1. */
 static int account(const struct run *r)
 {
@@ -166,22 +161,17 @@ int main(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 
-	r.stage.in = chan_new(64);
-	r.stage.out = chan_new(64);
 	struct stage_thread t = {.run = run_stage,
 				 .stage = &r.stage,
-				 .in = r.stage.in,
-				 .out = r.stage.out,
+				 .in = &r.stage.in,
+				 .out = &r.stage.out,
 				 .take = next_stage,
 				 .ctx = &r,
-				 .free_msg = free_entry};
-	if (r.stage.in == NULL || r.stage.out == NULL || stage_thread_start(&t, PROG) != 0)
-		return 1;
-	rc = readlines(path, feed, &r);
-	stage_thread_finish(&t);
+				 .free_msg = stage_thread_free_entry};
+	rc = stage_thread_feed(&t, PROG, path, feed, &r);
 	if (rc < 0)
-		readlines_error(PROG, path);
-	else if (r.parser_notimpl)
+		return 1;
+	if (r.parser_notimpl)
 		fprintf(stderr, PROG ": parse_log_line is a stub: this program needs lesson 04's reference "
 				     "(solutions/04-parser)\n");
 	else if (rc > 0 || t.left_out_open)

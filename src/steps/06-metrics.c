@@ -147,11 +147,6 @@ static void run_stage(void *stage)
 	metrics_stage_run(stage);
 }
 
-static void free_entry(void *msg)
-{
-	log_entry_free(msg);
-}
-
 /* ---- main -------------------------------------------------------------------------- */
 
 /* Renders the registry to stdout. */
@@ -171,18 +166,15 @@ static int run(const char *path, struct counts *n, struct metrics_registry *reg)
 {
 	static struct metrics_stage stage; /* static: zeroed */
 	struct families fam = {NULL, NULL, NULL};
-	struct stage_thread t = {.run = run_stage, .stage = &stage, .in = n->in, .free_msg = free_entry};
-	if (!pieces_work() || register_families(reg, &stage, n->in, &fam) != 0 ||
-	    stage_thread_start(&t, PROG) != 0) {
+	struct stage_thread t = {
+	    .run = run_stage, .stage = &stage, .in = &stage.in, .free_msg = stage_thread_free_entry};
+	if (!pieces_work() || register_families(reg, &stage, n->in, &fam) != 0) {
 		chan_free(n->in);
 		return 1;
 	}
-	int rc = readlines(path, feed, n);
-	stage_thread_finish(&t);
-	if (rc < 0) {
-		readlines_error(PROG, path);
+	int rc = stage_thread_feed(&t, PROG, path, feed, n);
+	if (rc < 0)
 		return 1;
-	}
 	if (rc > 0 || atomic_load(&stage.received) < n->sent) {
 		fprintf(stderr, PROG ": lesson 06: metrics_stage_run returned before its input was closed "
 				     "(still the stub? see " L06 "#the-stage)\n");

@@ -6,7 +6,17 @@
 #ifndef READLINES_H
 #define READLINES_H
 
+#include "args.h"
+
 #include <stddef.h>
+
+/* The options of a program that reads a log: --file PATH (NULL: stdin),
+ * and --max-line BYTES for one that has a limit (its default is 65536,
+ * the tailer's). */
+#define READLINES_FILE_OPT(path) ARG_TEXT_OPT("file", 'f', path, "PATH", "read PATH instead of stdin")
+#define READLINES_MAX_LINE_OPT(bytes)                                                                        \
+	ARG_WHOLE_OPT("max-line", 'm', bytes, "BYTES", "longer lines count as too_long (default 65536)", 1,  \
+		      ARG_NO_MAX)
 
 /* What readlines calls for each line: text[len] is '\0', lineno counts
  * from 1 (blank lines too). Nonzero stops the reading. */

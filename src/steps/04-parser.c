@@ -78,7 +78,7 @@ static int feed(void *ctx, unsigned long lineno, char *text, size_t len)
 
 /* The next stage: counts each entry by level and frees it, as the last
  * stage does. */
-static void next_stage(void *ctx, void *msg)
+static void count_levels(void *ctx, void *msg)
 {
 	struct run *r = ctx;
 	struct log_entry *e = msg;
@@ -87,7 +87,7 @@ static void next_stage(void *ctx, void *msg)
 	log_entry_free(e);
 }
 
-static void run_stage(void *stage)
+static void run_parser(void *stage)
 {
 	parser_run(stage);
 }
@@ -133,12 +133,9 @@ int main(int argc, char **argv)
 {
 	static struct run r = {.max_line = 65536}; /* static: zeroed, counters included */
 	const char *path = NULL;
-	const struct arg_option options[] = {
-	    ARG_TEXT_OPT("file", 'f', &path, "PATH", "read PATH instead of stdin"),
-	    ARG_FLAG_OPT("quiet", 'q', &r.quiet, "print the summary only"),
-	    ARG_WHOLE_OPT("max-line", 'm', &r.max_line, "BYTES",
-			  "longer lines count as too_long (default 65536)", 1, ARG_NO_MAX),
-	    ARG_END};
+	const struct arg_option options[] = {READLINES_FILE_OPT(&path),
+					     ARG_FLAG_OPT("quiet", 'q', &r.quiet, "print the summary only"),
+					     READLINES_MAX_LINE_OPT(&r.max_line), ARG_END};
 	const struct arg_program prog = {
 	    PROG, "[--file PATH] [--quiet] [--max-line BYTES]",
 	    "  Parses JSON log lines (from PATH, or stdin) with lesson 04's parser and prints\n"
@@ -148,11 +145,11 @@ int main(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 
-	struct stage_thread t = {.run = run_stage,
+	struct stage_thread t = {.run = run_parser,
 				 .stage = &r.stage,
 				 .in = &r.stage.in,
 				 .out = &r.stage.out,
-				 .take = next_stage,
+				 .take = count_levels,
 				 .ctx = &r,
 				 .free_msg = stage_thread_free_line};
 	if (stage_thread_feed(&t, PROG, path, feed, &r) < 0 || explain(&r, &t))

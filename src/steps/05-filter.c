@@ -105,7 +105,7 @@ static int feed(void *ctx, unsigned long lineno, char *text, size_t len)
 }
 
 /* The metrics stage's stand-in: prints each entry, counts and frees it. */
-static void next_stage(void *ctx, void *msg)
+static void print_passed(void *ctx, void *msg)
 {
 	struct run *r = ctx;
 	r->received++;
@@ -114,7 +114,7 @@ static void next_stage(void *ctx, void *msg)
 	log_entry_free(msg);
 }
 
-static void run_stage(void *stage)
+static void run_filter(void *stage)
 {
 	filter_run(stage);
 }
@@ -142,7 +142,7 @@ int main(int argc, char **argv)
 	const char *path = NULL, *min_level = NULL;
 	char *services = NULL; /* cut up in place by the filter */
 	const struct arg_option options[] = {
-	    ARG_TEXT_OPT("file", 'f', &path, "PATH", "read PATH instead of stdin"),
+	    READLINES_FILE_OPT(&path),
 	    ARG_TEXT_OPT(
 		"min-level", 'l', &min_level, "LEVEL",
 		"keep entries at or above LEVEL: trace, debug, info (the\ndefault), warn, error or fatal"),
@@ -161,11 +161,11 @@ int main(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 
-	struct stage_thread t = {.run = run_stage,
+	struct stage_thread t = {.run = run_filter,
 				 .stage = &r.stage,
 				 .in = &r.stage.in,
 				 .out = &r.stage.out,
-				 .take = next_stage,
+				 .take = print_passed,
 				 .ctx = &r,
 				 .free_msg = stage_thread_free_entry};
 	rc = stage_thread_feed(&t, PROG, path, feed, &r);

@@ -142,7 +142,7 @@ static int feed(void *ctx, unsigned long lineno, char *text, size_t len)
 	return 0;
 }
 
-static void run_stage(void *stage)
+static void run_metrics(void *stage)
 {
 	metrics_stage_run(stage);
 }
@@ -167,7 +167,7 @@ static int run(const char *path, struct counts *n, struct metrics_registry *reg)
 	static struct metrics_stage stage; /* static: zeroed */
 	struct families fam = {NULL, NULL, NULL};
 	struct stage_thread t = {
-	    .run = run_stage, .stage = &stage, .in = &stage.in, .free_msg = stage_thread_free_entry};
+	    .run = run_metrics, .stage = &stage, .in = &stage.in, .free_msg = stage_thread_free_entry};
 	if (!pieces_work() || register_families(reg, &stage, n->in, &fam) != 0) {
 		chan_free(n->in);
 		return 1;
@@ -200,13 +200,11 @@ int main(int argc, char **argv)
 	static struct counts n = {.max_line = 65536}; /* static: zeroed */
 	const char *path = NULL;
 	unsigned long long series_limit = METRICS_DEFAULT_SERIES_LIMIT;
-	const struct arg_option options[] = {
-	    ARG_TEXT_OPT("file", 'f', &path, "PATH", "read PATH instead of stdin"),
-	    ARG_WHOLE_OPT("series-limit", 's', &series_limit, "N",
-			  "at most N series per family (default 10000)", 1, ARG_NO_MAX),
-	    ARG_WHOLE_OPT("max-line", 'm', &n.max_line, "BYTES",
-			  "longer lines count as too_long (default 65536)", 1, ARG_NO_MAX),
-	    ARG_END};
+	const struct arg_option options[] = {READLINES_FILE_OPT(&path),
+					     ARG_WHOLE_OPT("series-limit", 's', &series_limit, "N",
+							   "at most N series per family (default 10000)", 1,
+							   ARG_NO_MAX),
+					     READLINES_MAX_LINE_OPT(&n.max_line), ARG_END};
 	const struct arg_program prog = {
 	    PROG, "[--file PATH] [--series-limit N] [--max-line BYTES]",
 	    "  Counts JSON log lines (from PATH, or stdin) into a metrics registry as the\n"

@@ -19,6 +19,7 @@
 #include "args.h"
 #include "channel.h"
 #include "clock.h"
+#include "notimpl.h"
 #include "signals.h"
 #include "tailer.h"
 
@@ -29,8 +30,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define PROG   "03-tailer"
-#define LESSON "lessons/03-tailer/README.md"
+#define PROG "03-tailer"
 
 /* --levels T,D,I,W,E,F: six whole numbers, the weight of each level. */
 static int take_levels(const char *text, void *dest)
@@ -53,56 +53,11 @@ static int take_levels(const char *text, void *dest)
 }
 
 /* Waits for a signal; if one comes, the tailer is told to stop. */
-static atomic_int stop_requested;
 static void *watch_signals(void *done)
 {
-	if (signals_wait(0)) {
-		atomic_store(&stop_requested, 1);
+	if (signals_wait(0))
 		chan_close(done);
-	}
 	return NULL;
-}
-
-/* Before starting, try splitter_feed alone, so that a stub is named at
- * once instead of producing an empty run. */
-static int count_line(void *ctx, struct line *line)
-{
-	(*(int *)ctx)++;
-	line_free(line);
-	return 0;
-}
-
-static int splitter_works(void)
-{
-	struct line_splitter s;
-	int lines = 0;
-	splitter_init(&s, 64);
-	int rc = splitter_feed(&s, "probe\n", 6, count_line, &lines);
-	splitter_free(&s);
-	if (rc == 0 && lines == 1)
-		return 1;
-	fprintf(stderr,
-		"splitter_feed does not split \"probe\\n\" into one line: write it first (see " LESSON ")\n");
-	return 0;
-}
-
-/* The tailer stops by itself only when its work is done. If it stopped
- * sooner, the likeliest reason is a function of the lesson that is still
- * a stub (its NOT IMPLEMENTED message is above). */
-static int stopped_early(const struct tailer_config *cfg, const struct tailer_stats *st)
-{
-	unsigned long long lines = atomic_load(&st->lines);
-	if (cfg->path == NULL && (cfg->count == 0 || lines < cfg->count))
-		fprintf(stderr,
-			"the simulator stopped after %llu lines, before it was asked to: is the lesson "
-			"written? (see " LESSON ")\n",
-			lines);
-	else if (cfg->path != NULL && !cfg->stop_at_eof)
-		fprintf(stderr,
-			"the follower stopped by itself: is tailer_follow written? (see " LESSON ")\n");
-	else
-		return 0;
-	return 1;
 }
 
 /* Receives and prints every line until the tailer closes out. */
@@ -163,8 +118,6 @@ int main(int argc, char **argv)
 	int rc = parse_args(argc, argv, &t.cfg);
 	if (rc >= 0)
 		return rc;
-	if (t.cfg.path != NULL && !splitter_works())
-		return 1;
 	if (t.cfg.path != NULL && access(t.cfg.path, F_OK) != 0) {
 		if (t.cfg.stop_at_eof) {
 			fprintf(stderr, PROG ": %s: %s\n", t.cfg.path, strerror(errno));
@@ -197,8 +150,7 @@ int main(int argc, char **argv)
 		(unsigned long long)atomic_load(&st->too_long), (unsigned long long)atomic_load(&st->bytes),
 		(unsigned long long)atomic_load(&st->rotations),
 		(unsigned long long)atomic_load(&st->truncations));
-	int early = !atomic_load(&stop_requested) && stopped_early(&t.cfg, st);
 	chan_free(t.out);
 	chan_free(t.done);
-	return early;
+	return not_implemented_end(PROG);
 }

@@ -18,6 +18,7 @@
 #include "args.h"
 #include "line.h"
 #include "log_entry.h"
+#include "notimpl.h"
 #include "parser.h"
 #include "print.h"
 #include "readlines.h"
@@ -27,36 +28,35 @@
 #include <stdio.h>
 
 #define PROG "04-parser"
-#define L04  "lessons/04-parser/README.md"
 
 struct run {
 	struct parser_stage stage;
 	int quiet;
-	unsigned long long max_line, sent;
-	int notimpl, stage_gone;
+	unsigned long long max_line;
 	unsigned long long levels[LOG_LEVELS]; /* the next stage's counts */
 };
 
-/* Parses the line directly and prints what became of it. */
-static void report(struct run *r, unsigned long lineno, const struct line *line)
+/* Parses the line directly and prints what became of it. Returns 1 if
+ * parse_log_line is a stub. */
+static int report(const struct run *r, unsigned long lineno, const struct line *line)
 {
 	struct log_entry *e = NULL;
 	enum parse_error err = line->too_long ? PARSE_TOO_LONG : parse_log_line(line->text, line->len, &e);
-	r->notimpl = err == PARSE_NOTIMPL;
-	if (r->quiet || r->notimpl) {
+	if (r->quiet || err == PARSE_NOTIMPL) {
 		log_entry_free(e);
-		return;
+		return err == PARSE_NOTIMPL;
 	}
 	printf("%5lu  ", lineno);
 	if (err == PARSE_OK && e != NULL) {
 		print_entry(e);
 		log_entry_free(e);
-		return;
+		return 0;
 	}
 	printf("rejected: %s", parse_error_name(err == PARSE_ENOMEM ? PARSE_INVALID_JSON : err));
 	if (line->too_long)
 		printf(" (%zu bytes)", line->len);
 	putchar('\n');
+	return 0;
 }
 
 /* Each line read: reported, then sent to the stage, which owns it then. */
@@ -66,14 +66,10 @@ static int feed(void *ctx, unsigned long lineno, char *text, size_t len)
 	struct line *line = len > r->max_line ? line_new_too_long(len) : line_new(text, len);
 	if (line == NULL)
 		return -1;
-	report(r, lineno, line);
-	r->stage_gone = !r->notimpl && chan_send(r->stage.in, line) != CHAN_OK;
-	if (r->notimpl || r->stage_gone) {
-		line_free(line);
-		return 1;
-	}
-	r->sent++;
-	return 0;
+	if (report(r, lineno, line) == 0 && chan_send(r->stage.in, line) == CHAN_OK)
+		return 0;
+	line_free(line); /* a stub, or a stage that stopped taking lines */
+	return 1;
 }
 
 /* The next stage: counts each entry by level and frees it, as the last
@@ -112,23 +108,6 @@ static void print_summary(const struct run *r)
 	       entries == 1 ? "entry" : "entries", errors, errors == 1 ? "" : "s");
 }
 
-/* Why the run went wrong, for the learner; 0 if it did not. */
-static int explain(const struct run *r, const struct stage_thread *t)
-{
-	if (r->notimpl)
-		fprintf(stderr, PROG ": lesson 04 is not done yet: parse_log_line is still a stub "
-				     "(exercises/04-parser/parser.c; see " L04 "#parsing-one-line)\n");
-	else if (r->stage_gone || atomic_load(&r->stage.stats.lines) < r->sent)
-		fprintf(stderr, PROG ": lesson 04: parser_run returned before its input was closed "
-				     "(still the stub? see " L04 "#the-stage-loop)\n");
-	else if (t->left_out_open)
-		fprintf(stderr, PROG ": lesson 04: parser_run returned without closing out; the next stage "
-				     "would wait forever (see " L04 "#the-stage-loop)\n");
-	else
-		return 0;
-	return 1;
-}
-
 int main(int argc, char **argv)
 {
 	static struct run r = {.max_line = 65536}; /* static: zeroed, counters included */
@@ -152,8 +131,14 @@ int main(int argc, char **argv)
 				 .take = count_levels,
 				 .ctx = &r,
 				 .free_msg = stage_thread_free_line};
-	if (stage_thread_feed(&t, PROG, path, feed, &r) < 0 || explain(&r, &t))
+	rc = stage_thread_feed(&t, PROG, path, feed, &r);
+	if (not_implemented_end(PROG) || rc < 0)
 		return 1;
+	if (rc > 0) {
+		fprintf(stderr, PROG
+			": the parser stage stopped taking lines before the end (make test LESSON=04)\n");
+		return 1;
+	}
 	if (!r.quiet)
 		putchar('\n');
 	print_summary(&r);

@@ -158,8 +158,7 @@ static int handle(struct run *r, struct chan *chans[], int *open, enum chan_stat
 		return 0; /* a deadline: the caller looks at the clock */
 	if (rc == CHAN_OK && i < NSOURCES) {
 		r->received[i]++;
-		struct timespec work = {(time_t)(r->work_ms / 1000), (long)(r->work_ms % 1000) * 1000000L};
-		nanosleep(&work, NULL);
+		clock_sleep((double)r->work_ms / 1000);
 		return 0;
 	}
 	if (rc == CHAN_CLOSED && i < NSOURCES) {

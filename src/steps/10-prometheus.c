@@ -28,7 +28,6 @@
 #include "pipeline.h"
 #include "samples.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,13 +83,6 @@ static void report(const struct scrape *then, const struct scrape *now, int k)
 	print_last_seen(now);
 }
 
-static void sleep_seconds(double s)
-{
-	struct timespec t = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-	while (nanosleep(&t, &t) != 0 && errno == EINTR)
-		;
-}
-
 int main(int argc, char **argv)
 {
 	double interval = 1.0;
@@ -130,7 +122,7 @@ int main(int argc, char **argv)
 	unsigned long long k = 1;
 	printf("scrape 0: the baseline (a rate needs two scrapes)\n");
 	for (; ok && k < scrapes; k++) {
-		sleep_seconds(interval);
+		clock_sleep(interval);
 		ok = scrape(&p, &b) == 0;
 		if (ok)
 			report(&a, &b, (int)k);

@@ -107,8 +107,7 @@ static void watch(struct pipeline *p, const struct options *o)
 	struct waits before, now;
 	read_waits(p, &before);
 	while (!deadline_passed(&deadline)) {
-		struct timespec pause = {(time_t)(o->every_ms / 1000), (long)(o->every_ms % 1000) * 1000000L};
-		nanosleep(&pause, NULL);
+		clock_sleep((double)o->every_ms / 1000);
 		read_waits(p, &now);
 		double secs = clock_seconds_since(&last);
 		last = clock_now();

@@ -17,6 +17,7 @@
  */
 #define _GNU_SOURCE /* RUSAGE_THREAD */
 #include "args.h"
+#include "clock.h"
 #include "lfchan.h"
 #include "traffic.h"
 
@@ -65,8 +66,7 @@ static int measure_idle(long ms)
 		fprintf(stderr, "14-lockfree: cannot set up the idle measurement\n");
 		return 1;
 	}
-	struct timespec pause = {ms / 1000, (ms % 1000) * 1000000L};
-	nanosleep(&pause, NULL);
+	clock_sleep((double)ms / 1000);
 	enum chan_status closed = lfchan_close(idle.ch);
 	pthread_join(tid, NULL);
 	lfchan_free(idle.ch);

@@ -63,12 +63,10 @@ static int register_families(struct metrics_registry *reg, struct metrics_stage 
 	static const char *const reason[] = {"reason"};
 	fam->lines = metrics_counter(reg, "logpipe_lines_read_total",
 				     "Log lines read (blank lines are skipped).", 0, NULL);
-	if (fam->lines == NULL)
-		return registry_failed("registering a family (family_check)");
 	fam->errors = metrics_counter(reg, "logpipe_parse_errors_total",
 				      "Log lines the parser rejected, by reason.", 1, reason);
-	if (fam->errors == NULL)
-		return registry_failed("registering a family with labels (family_check)");
+	if (fam->lines == NULL || fam->errors == NULL)
+		return registry_failed("registering a family (family_check)");
 	for (int r = 1; r < PARSE_REASONS; r++) {
 		const char *v[] = {parse_error_name((enum parse_error)r)};
 		if (metrics_counter_add(fam->errors, v, 0) != 0)
@@ -79,9 +77,7 @@ static int register_families(struct metrics_registry *reg, struct metrics_stage 
 	fam->dropped =
 	    metrics_counter(reg, "logpipe_series_dropped_total",
 			    "Updates refused because their family had reached its series limit.", 0, NULL);
-	if (fam->dropped == NULL)
-		return registry_failed("registering a family (family_check)");
-	return 0;
+	return fam->dropped == NULL ? registry_failed("registering a family (family_check)") : 0;
 }
 
 /* Copies the program's own counts into the registry, as the pipeline does

@@ -3,6 +3,7 @@
  * echo of src/echo.h. Talk to it with nc, or with bash's /dev/tcp:
  *
  *   07-server                                127.0.0.1:8479 until Ctrl-C
+ *   07-server --listen 127.0.0.1:0           a free port, which the first line names
  *   07-server --listen :8479 --max 2         every interface, at most 2 connections
  *   nc 127.0.0.1 8479                        each line comes back; "big", "bye"
  *   07-server --self-test                    port 0, its own client, exit 0 if all is well
@@ -38,7 +39,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 	*o = (struct options){.listen = "127.0.0.1:8479", .max_connections = 64, .idle_seconds = 60};
 	const struct arg_option options[] = {
 	    ARG_TEXT_OPT("listen", 'l', &o->listen, "ADDR",
-			 "127.0.0.1:PORT, [::1]:PORT or :PORT (default 127.0.0.1:8479)"),
+			 "127.0.0.1:PORT, [::1]:PORT or :PORT (default 127.0.0.1:8479;\nport 0: a free one, "
+			 "printed at the start)"),
 	    ARG_WHOLE_OPT("max", 'm', &o->max_connections, "N", "at most N connections (default 64)", 1,
 			  INT_MAX),
 	    ARG_WHOLE_OPT("idle", 'i', &o->idle_seconds, "N",

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -864,6 +865,27 @@ static void *stop_server(void *s)
 	return NULL;
 }
 
+/* Begins server_stop on the thread stopper while a reply is half sent,
+ * and returns once it has closed a second client's idle connection: the
+ * stop is under way, and the reply's rest comes now, or never. */
+static struct client stop_while_replying(struct server *s, struct harness_thread *stopper)
+{
+	struct client idle = connect_to(s);
+	expect_echo(&idle, "hi", "a second client is served while the first one's reply waits");
+	harness_thread_start(stopper, stop_server, s);
+	harness_on_hang("a client waited for its reply while the server stopped");
+	if (client_wait_eof(&idle, harness_wait_ms()) != 1)
+		fail_msg("server_stop did not close a connection waiting for its client");
+	return idle;
+}
+
+static void stop_ends(struct harness_thread *stopper)
+{
+	if (!harness_thread_join_within(stopper, harness_wait_ms()))
+		fail_msg(
+		    "server_stop did not return once the last reply was sent and every connection closed");
+}
+
 /*
  * server_stop while a reply of ECHO_BIG bytes is half sent to a client
  * that reads slowly: the connection waiting for its client closes at once,
@@ -874,14 +896,8 @@ static void test_server_stop_lets_a_reply_being_written_arrive_whole(void **stat
 	(void)state;
 	struct server *s = start();
 	struct client busy = ask_for_big(s, 1);
-	struct client idle = connect_to(s);
-	expect_echo(&idle, "hi", "a second client is served while the first one's reply waits");
 	struct harness_thread stopper;
-	harness_thread_start(&stopper, stop_server, s);
-	harness_on_hang("a client waited for its reply while the server stopped");
-	if (client_wait_eof(&idle, harness_wait_ms()) != 1)
-		fail_msg("server_stop did not close a connection waiting for its client");
-	/* The stop has begun: the rest of the reply comes now, or never. */
+	struct client idle = stop_while_replying(s, &stopper);
 	size_t rest = client_skip(&busy, BIG - 1, harness_wait_ms());
 	if (rest != BIG - 1)
 		fail_msg(
@@ -891,9 +907,52 @@ static void test_server_stop_lets_a_reply_being_written_arrive_whole(void **stat
 		    rest + 1, BIG);
 	if (client_wait_eof(&busy, harness_wait_ms()) != 1)
 		fail_msg("after its whole reply, the connection stayed open while the server stopped");
-	if (!harness_thread_join_within(&stopper, harness_wait_ms()))
-		fail_msg(
-		    "server_stop did not return once the last reply was sent and every connection closed");
+	stop_ends(&stopper);
+	client_close(&busy);
+	client_close(&idle);
+}
+
+/* 1 if the connection c was reset (state CLOSE), not ended with a FIN
+ * (CLOSE_WAIT: c has not closed its side). Asked of the socket, because a
+ * recv that met the reset has taken its ECONNRESET already. */
+static int was_reset(const struct client *c)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	return getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 && ti.tcpi_state == TCP_CLOSE;
+}
+
+/*
+ * A client sends a few bytes while its reply is being written, and the
+ * handler, which polls for POLLOUT alone then, leaves them unread. Its
+ * reply ends after server_stop: the connection then waits for its client,
+ * and the stop closes it at once, with the bytes still in its socket. A
+ * close with unread bytes sends a reset, not a FIN, and throws away what
+ * the socket had still to send: the client loses the end of its reply.
+ */
+static void test_server_stop_reads_what_a_waiting_client_sent(void **state)
+{
+	(void)state;
+	struct server *s = start();
+	struct client busy = ask_for_big(s, 1);
+	client_send(&busy, "half a line, sent during the reply");
+	if (!harness_wait_until(all_acked, &busy))
+		fail_msg("the client's bytes never reached the server's side");
+	struct harness_thread stopper;
+	struct client idle = stop_while_replying(s, &stopper);
+	size_t rest = client_skip(&busy, BIG - 1, harness_wait_ms());
+	int fin = rest == BIG - 1 ? client_ended_with_fin(&busy, harness_wait_ms()) : -1;
+	if (fin == 0 || was_reset(&busy))
+		fail_msg("a connection the stop closed was reset, not ended with a FIN (its client got %zu "
+			 "of the %u bytes of its reply): it still held bytes its client had sent. Read and "
+			 "drop them before the close, as for a refusal or the end of a linger",
+			 rest + 1, BIG);
+	if (rest != BIG - 1)
+		fail_msg("server_stop cut a reply in the middle: its client got %zu of %u bytes", rest + 1,
+			 BIG);
+	if (fin != 1)
+		fail_msg("after its whole reply, the connection stayed open while the server stopped");
+	stop_ends(&stopper);
 	client_close(&busy);
 	client_close(&idle);
 }
@@ -949,6 +1008,7 @@ int main(int argc, char **argv)
 	    HTEST(test_server_ends_a_silent_clients_linger_on_time, L07 "#finishing-a-connection"),
 	    HTEST(test_server_stop_wakes_the_loop, L07 "#stopping"),
 	    HTEST(test_server_stop_lets_a_reply_being_written_arrive_whole, L07 "#stopping"),
+	    HTEST(test_server_stop_reads_what_a_waiting_client_sent, L07 "#stopping"),
 	    HTEST(test_server_stop_leaks_no_descriptor, L07 "#stopping"),
 	};
 	return harness_main(argc, argv, "07-server", tests, HARNESS_COUNT(tests));

@@ -78,8 +78,9 @@ struct arg_option {
 #define ARG_STR(x)  ARG_STR_(x)
 
 /* A program's command line: its name, the synopsis after "usage: NAME "
- * (each '\n' starts another "       NAME " line), what it does, and its
- * options, ended by an entry whose name is NULL. --help is added. */
+ * (each '\n' starts another "       NAME " line; NULL: each option of the
+ * table in brackets), what it does, and its options, ended by an entry
+ * whose name is NULL. --help is added. */
 struct arg_program {
 	const char *name;
 	const char *synopsis;

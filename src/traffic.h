@@ -43,10 +43,9 @@ struct traffic {
 	int quiet;		  /* 1: no line per consumer when all went well */
 	int lockfree;		  /* 1: lesson 14's channel (lfchan.h), not lesson 01's */
 	int mixed;		  /* 1: producers send batches of 1, 2, ... batch in turn */
-	/* One more option for the program's own use (lesson 14's --idle-ms),
-	 * and the synopsis that names it; NULL: none. */
+	/* One more option for the program's own use (lesson 14's --idle-ms);
+	 * NULL: none. */
 	const struct arg_option *extra;
-	const char *extra_synopsis;
 };
 
 /* What one run moved. The received numbers are the sent ones, each once,

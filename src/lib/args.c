@@ -62,10 +62,20 @@ static void print_option(FILE *to, int width, char letter, const char *name, con
 	fputc('\n', to);
 }
 
+/* "[--name VALUE] [--flag]...", each option of the table in turn. */
+static void print_synopsis(FILE *to, const struct arg_program *p)
+{
+	for (const struct arg_option *o = p->options; o->name != NULL; o++)
+		fprintf(to, "%s[--%s%s%s]", o == p->options ? "" : " ", o->name, o->value ? " " : "",
+			o->value ? o->value : "");
+}
+
 static void print_usage(FILE *to, const struct arg_program *p)
 {
 	fprintf(to, "usage: %s ", p->name);
-	for (const char *s = p->synopsis; *s != '\0'; s++) {
+	if (p->synopsis == NULL)
+		print_synopsis(to, p);
+	for (const char *s = p->synopsis; s != NULL && *s != '\0'; s++) {
 		if (*s == '\n')
 			fprintf(to, "\n       %s ", p->name);
 		else

@@ -661,11 +661,7 @@ static int parse_args(int argc, char **argv, struct traffic *t, const char *abou
 	    ARG_END};
 	if (t->extra != NULL)
 		options[5] = *t->extra;
-	const struct arg_program prog = {
-	    t->prog,
-	    t->extra != NULL ? t->extra_synopsis
-			     : "[--capacity N] [--producers P] [--consumers C] [--messages M] [--batch B]",
-	    about, options};
+	const struct arg_program prog = {t->prog, NULL, about, options};
 	int rc = args_parse(&prog, argc, argv);
 	t->capacity = (size_t)capacity;
 	if (rc < 0 && t->lockfree && (t->capacity == 0 || t->batch > 1))

@@ -73,7 +73,7 @@ static int parse_args(int argc, char **argv, struct run *r)
 	    ARG_WHOLE_OPT("work-ms", 0, &r->work_ms, "MS", "main's time per message", 0, 1000),
 	    ARG_FLAG_OPT("unbuffered", 0, &r->unbuffered, "channels of capacity 0, not 8"), ARG_END};
 	const struct arg_program prog = {
-	    PROG, "[--messages N] [--seconds S] [--work-ms MS] [--unbuffered]",
+	    PROG, NULL,
 	    "  Three sources send numbered messages, each on its own channel; main selects\n"
 	    "  over them and a done channel.\n",
 	    options};

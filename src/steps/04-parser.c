@@ -116,7 +116,7 @@ int main(int argc, char **argv)
 					     ARG_FLAG_OPT("quiet", 'q', &r.quiet, "print the summary only"),
 					     READLINES_MAX_LINE_OPT(&r.max_line), ARG_END};
 	const struct arg_program prog = {
-	    PROG, "[--file PATH] [--quiet] [--max-line BYTES]",
+	    PROG, NULL,
 	    "  Parses JSON log lines (from PATH, or stdin) with lesson 04's parser and prints\n"
 	    "  each entry or parse error with its line number, then a summary.\n",
 	    options};

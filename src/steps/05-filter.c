@@ -129,7 +129,7 @@ int main(int argc, char **argv)
 		"keep only these services (exact names; blanks around a\nname are ignored; at most 16)"),
 	    ARG_FLAG_OPT("quiet", 'q', &r.quiet, "print the summary only"), ARG_END};
 	const struct arg_program prog = {
-	    PROG, "[--file PATH] [--min-level LEVEL] [--services A,B,...] [--quiet]",
+	    PROG, NULL,
 	    "  Parses JSON log lines (from PATH, or stdin), runs the entries through lesson 05's\n"
 	    "  filter stage, prints those that pass, then a summary of what became of each line.\n",
 	    options};

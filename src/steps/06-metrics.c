@@ -177,7 +177,7 @@ int main(int argc, char **argv)
 							   ARG_NO_MAX),
 					     READLINES_MAX_LINE_OPT(&n.max_line), ARG_END};
 	const struct arg_program prog = {
-	    PROG, "[--file PATH] [--series-limit N] [--max-line BYTES]",
+	    PROG, NULL,
 	    "  Counts JSON log lines (from PATH, or stdin) into a metrics registry as the\n"
 	    "  pipeline does, and prints it in the Prometheus text format.\n",
 	    options};

@@ -50,7 +50,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	    ARG_FLAG_OPT("self-test", 't', &o->self_test, "serve on a free port, talk to itself, and exit"),
 	    ARG_END};
 	const struct arg_program prog = {
-	    PROG, "[--listen ADDR] [--max N] [--idle N] [--seconds N] [--self-test]",
+	    PROG, NULL,
 	    "  Echoes each line a client sends; \"big\" gets 8 MiB back, \"bye\" ends the connection.\n",
 	    options};
 	return args_parse(&prog, argc, argv);

@@ -50,9 +50,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 	    ARG_FLAG_OPT("self-test", 't', &o->self_test,
 			 "serve on a free port, fetch /metrics, / and a 404, and exit"),
 	    ARG_END};
-	const struct arg_program prog = {PROG, "[--listen ADDR] [--seconds N] [--self-test]",
-					 "  Serves a small metrics registry over HTTP at /metrics.\n",
-					 options};
+	const struct arg_program prog = {
+	    PROG, NULL, "  Serves a small metrics registry over HTTP at /metrics.\n", options};
 	return args_parse(&prog, argc, argv);
 }
 

@@ -98,7 +98,7 @@ int main(int argc, char **argv)
 			  "stop the source after scrape N (default 4; 0: never)", 0, 1000),
 	    ARG_END};
 	const struct arg_program prog = {
-	    PROG, "[--interval SECONDS] [--scrapes N] [--rate LINES_PER_S] [--stop-after N]",
+	    PROG, NULL,
 	    "  Runs the pipeline on the simulator and scrapes it by hand: counters, their rate\n"
 	    "  between scrapes, and how long ago each service last logged. See " L10 ".\n",
 	    options};

@@ -54,7 +54,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 			  1048576),
 	    ARG_END};
 	const struct arg_program prog = {
-	    PROG, "[--items N] [--work US] [--batch B] [--workers W] [--capacity C]",
+	    PROG, NULL,
 	    "  Sends numbered items through one stage runner with 1, 2, 4... workers, and\n"
 	    "  prints items a second and the items each worker stepped.\n",
 	    options};

@@ -55,7 +55,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	    ARG_WHOLE_OPT("every", 'e', &o->every_ms, "MS", "a line every MS ms (default 250)", 10, 60000),
 	    ARG_END};
 	const struct arg_program prog = {
-	    PROG, "[--seconds S] [--slow-stage NAME] [--slow US] [--batch B] [--capacity C] [--every MS]",
+	    PROG, NULL,
 	    "  Runs the pipeline on the simulator at full speed, one stage slow; prints each\n"
 	    "  channel's depth and each stage's seconds waited per second, then cancels, and\n"
 	    "  prints how quickly it stopped and what was discarded.\n",

@@ -86,17 +86,15 @@ int main(int argc, char **argv)
 			  "then block a receiver MS ms on an empty channel and say how\nmuch CPU it used "
 			  "(under 1 % of a core expected)",
 			  1, 60000);
-	struct traffic t = {
-	    .prog = "14-lockfree",
-	    .hint = "make test LESSON=14",
-	    .capacity = 64,
-	    .producers = 2,
-	    .consumers = 2,
-	    .messages = 1000000,
-	    .batch = 1,
-	    .lockfree = 1,
-	    .extra = &idle,
-	    .extra_synopsis = "[--capacity N] [--producers P] [--consumers C] [--messages M] [--idle-ms MS]"};
+	struct traffic t = {.prog = "14-lockfree",
+			    .hint = "make test LESSON=14",
+			    .capacity = 64,
+			    .producers = 2,
+			    .consumers = 2,
+			    .messages = 1000000,
+			    .batch = 1,
+			    .lockfree = 1,
+			    .extra = &idle};
 	int rc =
 	    traffic_begin(argc, argv, &t,
 			  "  Producer threads send the numbers 1..M through one lock-free channel; consumer\n"

@@ -61,6 +61,11 @@ struct chan_watcher; /* a select waiting on this channel (lesson 02) */
  *   the buffered messages are buf[head], buf[(head+1) % slots], ...
  *     (len of them), oldest first;
  *   sent - taken == len (every message sent and not yet taken is buffered);
+ *   messages leave in the order they came: the oldest buffered one is
+ *     message number taken + 1 (counting from 1), the newest, at
+ *     buf[(head + len - 1) % slots], number sent. A send that takes its
+ *     message back out (lesson 02) removes the newest and leaves head
+ *     where it is;
  *   once closed is 1 it stays 1.
  */
 struct chan {
@@ -133,7 +138,8 @@ enum chan_status chan_recv_until(struct chan *ch, void **msg, const struct times
 /* snippet: try-timed */
 /* Non-blocking: CHAN_WOULDBLOCK instead of waiting. On an unbuffered
  * channel, try_send succeeds only if a receiver is already blocked in a
- * receive, and then returns once that receiver has the message. */
+ * receive, and then returns once that receiver has the message: its past
+ * deadline does not cut that hand-over short (chan_after_send). */
 enum chan_status chan_try_send(struct chan *ch, void *msg);
 enum chan_status chan_try_recv(struct chan *ch, void **msg);
 
@@ -188,7 +194,12 @@ int chan_cond_wait(pthread_cond_t *cv, pthread_mutex_t *mu, const struct timespe
  * ch->sent). Wakes every select waiting on ch and, on an unbuffered
  * channel, waits until a receiver took the message (CHAN_OK), or takes it
  * back out of the slot when the channel closes or the deadline passes
- * first (CHAN_CLOSED, CHAN_TIMEOUT). A buffered send: CHAN_OK at once. */
+ * first (CHAN_CLOSED, CHAN_TIMEOUT). A buffered send: CHAN_OK at once.
+ * A receiver already blocked in a receive when the message went in
+ * (recv_waiting > 0) will take it, since a receive looks at the buffer
+ * before at its own deadline: the send then waits for that pickup with
+ * no deadline, whatever the caller's (a try's, long past, included), and
+ * only the pickup or a close ends the wait. */
 enum chan_status chan_after_send(struct chan *ch, const struct timespec *deadline);
 
 /* A receive has just taken a message out of the buffer. On an unbuffered

@@ -106,7 +106,7 @@ struct pipeline {
 		void *ctx;
 		unsigned long us;
 	} slow;
-	int started;          /* threads started so far, for a clean unwind */
+	int started;          /* stages that run: started and not joined yet */
 	struct http_server *server;
 	/* families filled from the stages' counters at each render */
 	struct metric_family *lines_read, *parse_errors, *filtered, *series_dropped;
@@ -215,11 +215,15 @@ void pipeline_watch_copy(struct pipeline *p);
 void pipeline_cancel(struct pipeline *p);
 /* end snippet */
 
-/* Stops the server and frees everything pipeline_start made, leaving p
- * pointing at nothing freed: a half-made pipeline, as a failed start
- * leaves it, is freed safely. It ends no stage: call it once none runs
- * (after pipeline_stop or pipeline_wait; a pipeline_start that returned
- * -1 has freed everything already). */
+/* Stops the server and frees everything pipeline_start made: the server,
+ * the channels, the registry and the tailer group, each only if it was
+ * made. Afterwards p->server, p->reg and the channels are NULL and the
+ * group reads as never readied, so a half-made pipeline, as a failed
+ * start leaves it, is freed safely. The stages' own copies of the channel
+ * pointers (p->parser.in...) are left as they are: no stage runs to read
+ * them. It ends no stage: call it once none runs (after pipeline_stop or
+ * pipeline_wait; a pipeline_start that returned -1 has freed everything
+ * already). */
 void pipeline_free(struct pipeline *p);
 
 #endif

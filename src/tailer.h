@@ -155,7 +155,9 @@ struct tailer_group {
 				     reached, or a tailer could not start) */
 };
 
-/* Sets the caller's fields and readies the group's own. Before the thread. */
+/* Sets the caller's fields and readies the group's own. Before the thread.
+ * out is never NULL: a group whose out is NULL (zeroed) is one never
+ * readied. */
 void tailer_group_init(struct tailer_group *g, const struct tailer_config *cfg, const char *const *patterns,
 		       size_t npatterns, struct chan *out, struct chan *done);
 

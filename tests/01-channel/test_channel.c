@@ -362,21 +362,23 @@ static size_t bytes_in_use(void)
 
 /*
  * Calls chan_new(cap), which must fail with errno `err` because of what
- * arm() set up just before (`what` says what that is), rounds times, and
- * checks that nothing it made is left: neither bytes nor condition
- * variables.
+ * arm(arg) set up just before (`what` says what that is), rounds times,
+ * and checks that nothing it made is left: neither bytes, nor a mutex or
+ * condition variable still initialised.
  */
-static void expect_failed_new_leaks_nothing(size_t cap, void (*arm)(void), int err, const char *what)
+static void expect_failed_new_leaks_nothing(size_t cap, void (*arm)(long), long arg, int err, const char *what)
 {
 	enum { WARM = 8, ROUNDS = 8 };
 	size_t before = 0;
 	long conds = harness_conds_alive();
+	long mutexes = harness_mutexes_alive();
 	for (int round = 0; round < WARM + ROUNDS; round++) {
 		if (round == WARM)
 			before = bytes_in_use();
-		arm();
+		arm(arg);
 		errno = 0;
 		struct chan *ch = chan_new(cap);
+		harness_allocations_restored();
 		if (ch != NULL)
 			fail_msg("chan_new(%zu) returned a channel, though %s", cap, what);
 		if (errno != err)
@@ -390,6 +392,10 @@ static void expect_failed_new_leaks_nothing(size_t cap, void (*arm)(void), int e
 		fail_msg("chan_new(%zu) returned NULL %d times when %s, and %zu bytes it allocated are still in "
 			 "use: free what you allocated before returning NULL",
 			 cap, ROUNDS, what, after - before);
+	if (harness_mutexes_alive() != mutexes)
+		fail_msg("chan_new(%zu) returned NULL when %s, but left its mutex initialised: destroy it "
+			 "before you free the memory it lives in (or initialise it after the allocations)",
+			 cap, what);
 	if (harness_conds_alive() != conds)
 		fail_msg("chan_new(%zu) returned NULL when %s, but left %ld condition variable(s) "
 			 "initialised: allocate and initialise what can fail first, the condition variables "
@@ -397,29 +403,44 @@ static void expect_failed_new_leaks_nothing(size_t cap, void (*arm)(void), int e
 			 cap, what, harness_conds_alive() - conds);
 }
 
-static void arm_nothing(void)
-{
-}
-
 /*
- * The largest capacity that passes the overflow check asks for 2^64 - 8
- * bytes of buffer, which no allocator gives: the allocation fails, after
- * chan_new has (most likely) already made the channel itself.
+ * Each allocation chan_new makes fails in turn (tests/harness/
+ * interpose.h): granted = 0, 1, 2... allocations succeed and the next
+ * fails, until chan_new makes no more than it was granted. Each failure
+ * must be NULL with ENOMEM, and leave nothing behind.
  */
 static void test_new_that_cannot_allocate_leaks_nothing(void **state)
 {
 	(void)state;
-	if (harness_under_valgrind()) {
-		printf("note: valgrind's allocator aborts on a block this large; not tested here\n");
-		return;
+	enum { MOST = 16 };
+	for (long granted = 0; granted < MOST; granted++) {
+		harness_fail_allocations_after(granted);
+		struct chan *ch = chan_new(4);
+		long refused = harness_allocations_restored();
+		if (refused == 0 && ch == NULL)
+			fail_msg("chan_new(4) returned NULL (errno %d, %s) though none of its allocations failed",
+				 errno, strerror(errno));
+		if (refused == 0 && granted == 0)
+			fail_msg("chan_new(4) made a channel while every malloc, calloc and realloc failed: "
+				 "allocate the channel and its buffer with those, so that this test can see what "
+				 "chan_new does when memory runs out");
+		if (refused == 0) {
+			assert_chan_status(chan_free(ch), CHAN_OK);
+			return;
+		}
+		if (ch != NULL)
+			fail_msg("chan_new(4) returned a channel though its allocation number %ld failed", granted + 1);
+		char what[96];
+		snprintf(what, sizeof(what), "its allocation number %ld failed (the %ld before it succeeded)",
+			 granted + 1, granted);
+		expect_failed_new_leaks_nothing(4, harness_fail_allocations_after, granted, ENOMEM, what);
 	}
-	expect_failed_new_leaks_nothing(SIZE_MAX / sizeof(void *), arm_nothing, ENOMEM,
-					"its buffer cannot be allocated");
+	fail_msg("chan_new(4) made more than %d allocations: it needs two (the channel and its buffer)", MOST);
 }
 
-static void fail_next_mutex_init(void)
+static void fail_next_mutex_init(long err)
 {
-	harness_fail_next_mutex_init(EAGAIN);
+	harness_fail_next_mutex_init((int)err);
 }
 
 /*
@@ -430,7 +451,7 @@ static void fail_next_mutex_init(void)
 static void test_new_that_cannot_init_its_mutex_leaks_nothing(void **state)
 {
 	(void)state;
-	expect_failed_new_leaks_nothing(4, fail_next_mutex_init, EAGAIN,
+	expect_failed_new_leaks_nothing(4, fail_next_mutex_init, EAGAIN, EAGAIN,
 					"pthread_mutex_init returned EAGAIN (check its result: it is the "
 					"error number, and errno is not set)");
 }

@@ -573,6 +573,23 @@ static void look_at_server(void *arg)
 		close(fd);
 }
 
+/* Fails the test if, after pipeline_free, p still points at something it
+ * freed: a half-made pipeline is freed by the same code, and must find
+ * nothing there to free twice. */
+static void assert_nothing_freed_in_reach(void)
+{
+	const void *const left[] = {pl.server, pl.reg,	   pl.done,   pl.cancel,
+				    pl.lines,  pl.entries, pl.passed, pl.tailers.out};
+	const char *const name[] = {"server", "reg",	 "done",   "cancel",
+				    "lines",  "entries", "passed", "tailers.out"};
+	for (size_t i = 0; i < sizeof(left) / sizeof(left[0]); i++)
+		if (left[i] != NULL)
+			fail_msg("after pipeline_free, p->%s is not NULL: pipeline_free leaves p pointing at nothing "
+				 "freed, its tailer group reading as never readied (out NULL: src/tailer.h) (see " L09
+				 "#freeing-in-order)",
+				 name[i]);
+}
+
 /*
  * The server renders from the registry, the channels and the tailer
  * group, on its own thread, whenever a scrape comes. pipeline_free must
@@ -605,6 +622,7 @@ static void test_free_stops_the_server_first(void **state)
 				 "then renders from memory being freed (see " L09 "#freeing-in-order)",
 				 seen[i].what);
 	}
+	assert_nothing_freed_in_reach();
 }
 
 /* ---- the assembly: a start that fails, the end of the stages, signals ------ */
@@ -715,6 +733,70 @@ static void test_start_failing_inside_a_stage_runner_joins_its_workers(void **st
 	harness_fail_thread_of(stage_worker, &pl.runners[1], 1, EAGAIN);
 	int rc = pipeline_start(&pl, &cfg, err, sizeof(err));
 	assert_start_failed_cleanly(rc, err, what, conds, sockets);
+}
+
+/* pipeline_start with every allocation of the calling thread after the
+ * first `granted` refused (tests/harness/interpose.h); what it must leave
+ * when it fails is what assert_start_failed_cleanly checks, with open
+ * descriptors in place of sockets opened (the server may open its socket
+ * before an allocation of its own fails). 1 once a start succeeded with
+ * nothing refused: granted was enough for all of it. */
+static int start_with_allocations(const struct pipeline_config *cfg, long granted)
+{
+	long conds = harness_conds_alive();
+	int fds = process_count_open_fds();
+	char err[256] = "", what[64];
+	harness_fail_allocations_after(granted);
+	int rc = pipeline_start(&pl, cfg, err, sizeof(err));
+	long refused = harness_allocations_restored();
+	if (rc == 0) {
+		stop_within_deadline("pipeline_stop after a start that succeeded (see " L09
+				     "#stopping-in-order)");
+		pipeline_free(&pl);
+		return refused == 0;
+	}
+	if (refused == 0)
+		fail_msg("pipeline_start returned -1 (%s) though no allocation failed",
+			 err[0] ? err : "no reason");
+	snprintf(what, sizeof(what), "its allocation %ld", granted + 1);
+	if (err[0] == '\0')
+		fail_msg("pipeline_start returned -1 with no reason in err (%s failed)", what);
+	assert_every_stage_joined("a start whose allocation failed");
+	if (harness_conds_alive() != conds)
+		fail_msg(
+		    "%ld condition variables more after a start that failed at %s (\"%s\") than before it (a "
+		    "channel holds two): every step after the channels are made (the registry, the stages, "
+		    "the server) fails through the unwind, which frees them (see " L09
+		    "#when-a-start-fails-half-way)",
+		    harness_conds_alive() - conds, what, err);
+	if (process_count_open_fds() != fds)
+		fail_msg(
+		    "%d descriptors open before a start that failed at %s (\"%s\"), %d after it: the unwind "
+		    "frees what was made (see " L09 "#when-a-start-fails-half-way)",
+		    fds, what, err, process_count_open_fds());
+	return 0;
+}
+
+/*
+ * Memory runs out inside pipeline_start: its first allocation fails, then
+ * its second, and so on until one start makes every allocation it needs.
+ * Each start that fails, at whatever step (a channel, the registry, a
+ * stage, the server), must return -1 with a reason and leave nothing
+ * behind. A step that returns -1 without the unwind once the channels are
+ * made leaks them, and no thread start fails there to show it.
+ */
+static void test_start_failing_at_any_allocation_frees_what_it_made(void **state)
+{
+	(void)state;
+	struct pipeline_config cfg = failing_start_config();
+	harness_on_hang("pipeline_start did not return after one of its allocations failed: the unwind waits "
+			"for a stage that cannot end (see " L09 "#when-a-start-fails-half-way)");
+	long granted = 0;
+	while (!start_with_allocations(&cfg, granted))
+		granted++;
+	if (granted == 0)
+		fail_msg("pipeline_start succeeded while every malloc, calloc, realloc, strdup and strndup "
+			 "failed");
 }
 
 static int all_channels_full(void *arg)
@@ -840,6 +922,18 @@ static void test_stop_signals_are_blocked_in_every_thread(void **state)
 	pipeline_free(&pl);
 }
 
+/* Sends SIGTERM to the process and returns what pipeline_await_signal
+ * answers. Every thread blocks SIGTERM, so it waits, pending, for sigwait. */
+static int await_sigterm(void)
+{
+	kill(getpid(), SIGTERM);
+	harness_on_hang("pipeline_await_signal did not return though SIGTERM is pending: either it does not "
+			"wait in sigwait for SIGINT or SIGTERM, or it took the signal and then waited for "
+			"something else, a join perhaps (the stack below says which). It closes done and "
+			"returns; the caller joins (see " L09 "#taking-the-signals)");
+	return pipeline_await_signal(&pl);
+}
+
 static void test_a_signal_stops_the_pipeline_and_every_line_is_counted(void **state)
 {
 	(void)state;
@@ -847,11 +941,7 @@ static void test_a_signal_stops_the_pipeline_and_every_line_is_counted(void **st
 	cfg.stop_signals = 1;
 	start_or_fail(&cfg);
 	wait_for_some_lines();
-	/* Every thread blocks SIGTERM, so it waits, pending, for sigwait. */
-	kill(getpid(), SIGTERM);
-	harness_on_hang("pipeline_await_signal did not return though SIGTERM is pending: it waits with "
-			"sigwait for SIGINT or SIGTERM (see " L09 "#taking-the-signals)");
-	int signo = pipeline_await_signal(&pl);
+	int signo = await_sigterm();
 	if (signo != SIGTERM)
 		fail_msg("pipeline_await_signal returned %d, expected SIGTERM (%d)", signo, SIGTERM);
 	harness_on_hang("pipeline_wait did not return after pipeline_await_signal: once it has taken the "
@@ -897,10 +987,7 @@ static void test_a_signal_stop_loses_no_line_the_tailer_took(void **state)
 			 "#starting-in-order)",
 			 harness_wait_ms());
 	}
-	kill(getpid(), SIGTERM);
-	harness_on_hang("pipeline_await_signal did not return though SIGTERM is pending (see " L09
-			"#taking-the-signals)");
-	int signo = pipeline_await_signal(&pl);
+	int signo = await_sigterm();
 	harness_release_held();
 	if (signo != SIGTERM)
 		fail_msg("pipeline_await_signal returned %d, expected SIGTERM (%d)", signo, SIGTERM);
@@ -938,6 +1025,7 @@ int main(int argc, char **argv)
 		  L09 "#when-a-start-fails-half-way"),
 	    HTEST(test_start_failing_inside_a_stage_runner_joins_its_workers,
 		  L09 "#when-a-start-fails-half-way"),
+	    HTEST(test_start_failing_at_any_allocation_frees_what_it_made, L09 "#when-a-start-fails-half-way"),
 	    HTEST(test_stop_closes_done_only_and_discards_nothing, L09 "#stopping-in-order"),
 	    HTEST(test_every_stage_is_joined_by_stop_and_by_wait, L09 "#stopping-in-order"),
 	    HTEST(test_stop_signals_are_blocked_in_every_thread, L09 "#taking-the-signals"),

@@ -474,14 +474,16 @@ static void test_notify_bumps_epoch_before_it_wakes(void **state)
  * nanoseconds). Without the seq_cst fence in notify the sender can read
  * waiting as 0 while its stamp is not yet seen, the receiver's last look
  * finds the slot empty, and it sleeps with the message in the channel. No
- * hook can hold a store in a store buffer, so the test makes the meeting
- * happen often: round after round a receiver and a sender start together,
+ * hook can hold a store in a store buffer (a thread stopped between its
+ * store and its load has its store visible by the time it loads), so the
+ * test makes the meeting happen often: round after round a receiver and a sender start together,
  * the receiver going to sleep at its first empty look. Without the fence
  * about one round in a hundred loses its wake-up here (a virtual machine
  * on two cores, heavily loaded), but only while the two threads truly run
  * at once, which a loaded machine does not promise: 2000 rounds found one
- * in 39 runs of 40. So the test can fail a missing fence, and never fails
- * a correct channel, but it is no proof (the lesson says what is).
+ * in 19 runs of 20. So the test can fail a missing fence, and never fails
+ * a correct channel, but it is no proof, and the mistake is no mutant of
+ * the catalogue (the lesson says what is a proof).
  * ThreadSanitizer does not model the fence, and under a sanitizer, a
  * perturbed run or valgrind the threads are slowed apart: a few rounds
  * there, for the protocol alone.
@@ -551,7 +553,8 @@ static void test_a_send_meeting_a_receiver_going_to_sleep_wakes_it(void **state)
 				 "the store, the sender sees nobody waiting and the receiver's look does not "
 				 "yet see the message; (2) notify calling FUTEX_WAKE before it bumps epoch: a "
 				 "receiver that goes to sleep between the two sleeps on the old epoch, and the "
-				 "bump wakes nobody",
+				 "bump wakes nobody. test_notify_bumps_epoch_before_it_wakes, before this one, "
+				 "fails (2) every time: if it passed, look for (1)",
 				 r, m.rounds);
 	}
 	if (!harness_thread_join_within(&t, harness_wait_ms()))

@@ -123,13 +123,6 @@ long harness_scale(long n)
 	return harness_scale_capped(n, HARNESS_PERTURBED_MAX);
 }
 
-int harness_under_valgrind(void)
-{
-	/* valgrind preloads its vgpreload_*.so into every program it runs. */
-	const char *preload = getenv("LD_PRELOAD");
-	return preload != NULL && strstr(preload, "vgpreload") != NULL;
-}
-
 long harness_bound_ms(long ms)
 {
 	return ms * deadline_seconds() / DEFAULT_DEADLINE_S;

@@ -75,11 +75,6 @@ long harness_wait_ms(void);
  * grants more time (HARNESS_TIMEOUT, for sanitizers and valgrind). */
 long harness_bound_ms(long ms);
 
-/* 1 when the test runs under valgrind (make check's memcheck step), whose
- * own allocator cannot be asked for an impossible block: it aborts
- * instead of returning NULL. */
-int harness_under_valgrind(void);
-
 /*
  * Polls pred(arg) until it returns non-zero or harness_wait_ms() passes.
  * Returns 1 if pred became true. For waiting on a state that has no

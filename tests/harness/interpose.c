@@ -250,16 +250,28 @@ int __real_pthread_mutex_init(pthread_mutex_t *mu, const pthread_mutexattr_t *at
 /* The error the next pthread_mutex_init returns instead of initialising
  * (harness_fail_next_mutex_init), 0 when none is armed. */
 static atomic_int mutex_init_error;
+/* Initialised minus destroyed (harness_mutexes_alive). */
+static atomic_long mutexes_alive;
 
 void harness_fail_next_mutex_init(int err)
 {
 	atomic_store(&mutex_init_error, err);
 }
 
+long harness_mutexes_alive(void)
+{
+	return atomic_load(&mutexes_alive);
+}
+
 int __wrap_pthread_mutex_init(pthread_mutex_t *mu, const pthread_mutexattr_t *attr)
 {
 	int err = atomic_exchange(&mutex_init_error, 0);
-	return err != 0 ? err : __real_pthread_mutex_init(mu, attr);
+	if (err != 0)
+		return err;
+	err = __real_pthread_mutex_init(mu, attr);
+	if (err == 0)
+		atomic_fetch_add(&mutexes_alive, 1);
+	return err;
 }
 
 /* harness_after_unlock's hook: this thread's, so no other thread runs it. */
@@ -889,7 +901,10 @@ int __wrap_pthread_mutex_destroy(pthread_mutex_t *mu)
 	track_unlock();
 	if (look.fn != NULL)
 		look.fn(look.arg);
-	return __real_pthread_mutex_destroy(mu);
+	int rc = __real_pthread_mutex_destroy(mu);
+	if (rc == 0)
+		atomic_fetch_sub(&mutexes_alive, 1);
+	return rc;
 }
 
 /* ---- sockets ------------------------------------------------------------------ */

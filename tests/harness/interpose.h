@@ -124,6 +124,11 @@ double harness_thread_cpu_seconds(void);
  * it cannot make its mutex. Linux's never fails with default attributes,
  * so only a test can show that path run. */
 void harness_fail_next_mutex_init(int err);
+/* Mutexes initialised by pthread_mutex_init minus those destroyed since
+ * the program began (one made by PTHREAD_MUTEX_INITIALIZER and destroyed
+ * counts -1): compare two readings, as around a failed chan_new, which
+ * must leave none initialised. */
+long harness_mutexes_alive(void);
 
 /*
  * From now on, each time the calling thread unlocks mu (mu NULL: any

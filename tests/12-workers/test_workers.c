@@ -594,9 +594,9 @@ static void test_one_worker_closes_out_when_two_finish_together(void **state)
 	runner_free(r);
 	held_unmap();
 	if (f.closes == 2 && f.early > 0)
-		fail_msg("both workers closed out, %d of them before counting itself out of running: a "
-			 "worker whose receive says CHAN_CLOSED is done, not last; only the worker whose "
-			 "count-out takes running to 0 may close out",
+		fail_msg("out was closed twice, %d time(s) by a worker that had not yet counted itself out "
+			 "of running: a worker whose receive says CHAN_CLOSED is done, not last; only the "
+			 "worker whose count-out takes running to 0 may close out",
 			 f.early);
 	if (f.closes == 2)
 		fail_msg("both workers closed out: each subtracted itself from running, then read running "

@@ -561,7 +561,7 @@ static void test_one_worker_closes_out_when_two_finish_together(void **state)
 	f.threads[0] = r->threads[0];
 	f.threads[1] = r->threads[1];
 	char *running = (char *)&r->running;
-	if (HELD_STEPS) {
+	if (held_can_step()) {
 		held_hold_readers(running, sizeof(r->running));
 		assert_chan_status(chan_close(r->in), CHAN_OK);
 		if (!held_wait_for_writers(2))

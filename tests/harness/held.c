@@ -170,9 +170,23 @@ static int step_done(void *before)
 	return atomic_load(&held.steps_done) > *(long *)before;
 }
 
+int held_can_step(void)
+{
+	static int works = -1; /* not probed yet */
+	if (works < 0) {
+		long before = atomic_load(&held.steps_done);
+#if HELD_STEPS
+		/* The trap flag set on this thread: on_trap runs after the nop. */
+		__asm__ volatile("pushfq\n\torq $0x100, (%%rsp)\n\tpopfq\n\tnop" ::: "cc", "memory");
+#endif
+		works = atomic_load(&held.steps_done) > before;
+	}
+	return works;
+}
+
 int held_step(void)
 {
-	if (!HELD_STEPS || held_next_access() == NULL)
+	if (!held_can_step() || held_next_access() == NULL)
 		return 0;
 	long before = atomic_load(&held.steps_done);
 	atomic_store(&held.stepping, 1);

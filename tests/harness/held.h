@@ -74,6 +74,9 @@ void held_release(void);
  * subtraction) is caught at each access; one read-modify-write is one
  * access.
  */
+/* 1 if held_step works here: HELD_STEPS, and a processor that honours the
+ * trap flag (valgrind's simulated one ignores it). Call it after held_map. */
+int held_can_step(void);
 /* Where the thread caught longest ago waits to access; NULL if none waits. */
 void *held_next_access(void);
 /* Catches so far: a thread caught again counts again. Read it before a
@@ -83,7 +86,7 @@ long held_catches(void);
 /* The thread caught longest ago makes its one access, with the pages
  * writable for that one instruction, and is caught again at its next
  * access. 1 once the access is made; 0 if it is not within the deadline,
- * if no thread waits, or without HELD_STEPS. */
+ * if no thread waits, or without held_can_step. */
 int held_step(void);
 /* The thread caught longest ago goes on, and the pages stay writable
  * (held_unprotect): the others go on waiting. 0 if no thread waits. */

@@ -463,7 +463,9 @@ static void assert_every_stage_joined(const char *after)
 		if (harness_threads_unjoined(stage_fn[i]) != 0)
 			fail_msg("after %s, the thread of %s was started but never joined: every stage that runs "
 				 "is joined once, upstream first, and one left running would use the channels "
-				 "pipeline_free frees (see " L09 "#stopping-in-order)",
+				 "pipeline_free frees. Which stages run follows from p->started and the order "
+				 "start_stages starts them in: does stage_runs say so, all through the walk? (see " L09
+				 "#stopping-in-order)",
 				 after, stage_fn_name[i]);
 	if (harness_threads_unjoined(stage_worker) != 0)
 		fail_msg("after %s, %d worker(s) of a stage runner (stage_worker) were started but never joined: "

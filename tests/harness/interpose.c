@@ -7,7 +7,7 @@
  * touched, and ThreadSanitizer still sees every real call, because
  * __real_NAME is the ordinary symbol that its runtime intercepts.
  *
- * Four things happen here:
+ * Five things happen here:
  *  - perturbation: with HARNESS_SEED set, random yields and short sleeps
  *    around the calls open the windows that a check-then-act race needs
  *    (rr's chaos mode does the same with the scheduler);
@@ -15,6 +15,8 @@
  *    the report of a hung test can name a lock that was never released;
  *  - every condition variable's clock is recorded, and a timed wait on one
  *    that runs on the realtime clock fails the test;
+ *  - which mutexes and condition variables are initialised is recorded, and
+ *    a destroy of one that is not fails the test (harness_bad_destroys);
  *  - a test may run a function of its own right after a chosen mutex is
  *    unlocked (harness_after_unlock), in the window between two holds.
  * And socket is wrapped, so that a test can make every IPv6 socket start

@@ -152,7 +152,8 @@ void harness_after_unlock(const pthread_mutex_t *mu, void (*fn)(void *), void *a
  * one; seconds 0 puts it back. Time passing for one thread, at no cost: a
  * wait that t measures across this call lasts `seconds` longer to it. The
  * kernel's own timed waits keep the real clock, so t must not start a
- * timed wait while its clock is ahead (it would last `seconds` longer). */
+ * timed wait while its clock is ahead (it would last `seconds` longer).
+ * Up to four threads can be ahead at once, each by its own amount. */
 void harness_clock_ahead(pthread_t t, double seconds);
 
 /* From now on, every IPv6 socket this program opens starts with

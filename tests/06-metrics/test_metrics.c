@@ -822,7 +822,9 @@ static int add_after_refusal(struct metric_family *f, const char *const values[]
 	harness_see(L06 "#updates");
 	harness_on_hang(hint);
 	int rc = metrics_counter_add(f, values, 1);
+	int err = errno;
 	harness_see(L06 "#finding-a-series");
+	errno = err;
 	return rc;
 }
 
@@ -838,7 +840,7 @@ static void test_updates_refuse_missing_label_values(void **state)
 		fail_msg("metrics_counter_add with values NULL on a family with 2 labels must return -1 with "
 			 "EINVAL: series_get checks every value before it hashes one");
 	errno = 0;
-	if (metrics_counter_add(c, half, 1) != -1 || errno != EINVAL)
+	if (add_after_refusal(c, half, "EINVAL") != -1 || errno != EINVAL)
 		fail_msg("metrics_counter_add with values {\"info\", NULL} must return -1 with EINVAL");
 	const char *full[] = {"info", "api"};
 	must_update(add_after_refusal(c, full, "EINVAL"), "an update after two refused ones");
@@ -880,7 +882,7 @@ static void test_series_limit_refuses_new_series_and_counts_drops(void **state)
 	for (size_t i = 0; i < 5; i++) {
 		const char *v[] = {users[i]};
 		errno = 0;
-		int rc = metrics_counter_add(c, v, 1);
+		int rc = i > 3 ? add_after_refusal(c, v, "ENOSPC") : metrics_counter_add(c, v, 1);
 		if (i < 3 && rc != 0)
 			fail_msg("update %zu (user %s) returned %d (%s): the limit is 3 series, this is "
 				 "series %zu",

@@ -166,10 +166,17 @@ grade_suite() { # suite: run it, add a row to the board and its failures to the 
 		return
 	fi
 	block=$(first_failure "$tap")
+	# A crash in a plain build says only which signal: AddressSanitizer's
+	# build names the bad access, the line that made it and where the
+	# memory came from.
+	crashed=""
+	[ -z "$SANITIZE" ] && grep -q '^not ok .* # CRASH$' "$tap" &&
+		crashed="    rerun: make test LESSON=${s%%-*} SANITIZE=address   (a crash: AddressSanitizer shows the bad access and its line)
+"
 	details="$details
 $(suite_title "$s"): first failing test
 $block
-    hint: make hint LESSON=${s%%-*}
+$crashed    hint: make hint LESSON=${s%%-*}
 "
 }
 

@@ -41,4 +41,8 @@ double clock_seconds_between(const struct timespec *from, const struct timespec 
  * never for measuring an interval, which a clock step would distort. */
 double clock_unix_seconds(void);
 
+/* Sleeps for seconds (a fraction is fine), a signal's interruption
+ * included: for a program's pauses, never to wait for another thread. */
+void clock_sleep(double seconds);
+
 #endif

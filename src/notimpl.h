@@ -20,6 +20,11 @@ void not_implemented(const char *func, const char *see, const char *file, int li
  * its place will not come, and the verdict is already NOT IMPLEMENTED. */
 int not_implemented_reached(void);
 
+/* For a step program, at its end: 1 if a stub was reached (said on
+ * stderr after "prog: "; the stub's own line above names the function and
+ * the section to read), else 0. */
+int not_implemented_end(const char *prog);
+
 /*
  * Marks a static helper given to the learner. While a stub stands in for
  * the function that calls it, the helper is unused, and -Werror would stop

@@ -27,6 +27,8 @@
 
 #include <stddef.h>
 
+struct arg_option; /* args.h */
+
 #define TRAFFIC_MAX_CAPACITY 1048576ULL
 #define TRAFFIC_MAX_THREADS  256ULL
 #define TRAFFIC_MAX_MESSAGES 1000000000ULL
@@ -41,6 +43,9 @@ struct traffic {
 	int quiet;		  /* 1: no line per consumer when all went well */
 	int lockfree;		  /* 1: lesson 14's channel (lfchan.h), not lesson 01's */
 	int mixed;		  /* 1: producers send batches of 1, 2, ... batch in turn */
+	/* One more option for the program's own use (lesson 14's --idle-ms);
+	 * NULL: none. */
+	const struct arg_option *extra;
 };
 
 /* What one run moved. The received numbers are the sent ones, each once,

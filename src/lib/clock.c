@@ -1,5 +1,7 @@
 #include "clock.h"
 
+#include <errno.h>
+
 struct timespec clock_now(void)
 {
 	struct timespec t;
@@ -62,4 +64,11 @@ double clock_unix_seconds(void)
 	struct timespec t;
 	clock_gettime(CLOCK_REALTIME, &t);
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+void clock_sleep(double seconds)
+{
+	struct timespec t = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
+	while (nanosleep(&t, &t) != 0 && errno == EINTR)
+		;
 }

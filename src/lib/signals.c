@@ -33,7 +33,25 @@ int signals_catch(void)
 	return sigaction(SIGINT, &sa, NULL) == 0 && sigaction(SIGTERM, &sa, NULL) == 0 ? 0 : -1;
 }
 
-void signals_wait(long seconds)
+/* Reads the byte that ended a wait: 1 if a signal wrote it. A second
+ * Ctrl-C then ends the program the hard way. */
+static int take_byte(void)
+{
+	char byte = 0;
+	if (read(signal_pipe[0], &byte, 1) != 1 || byte != 's')
+		return 0;
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	return 1;
+}
+
+void signals_wake(void)
+{
+	ssize_t n = write(signal_pipe[1], "q", 1);
+	(void)n; /* the pipe is full: the waiter has a byte already */
+}
+
+int signals_wait(long seconds)
 {
 	struct pollfd p = {.fd = signal_pipe[0], .events = POLLIN};
 	struct timespec end = deadline_after_ms(seconds * 1000);
@@ -41,11 +59,11 @@ void signals_wait(long seconds)
 		int timeout = -1;
 		if (seconds > 0) {
 			if (deadline_passed(&end))
-				return;
+				return 0;
 			long ms = deadline_ms_left(&end);
 			timeout = ms > 60000 ? 60000 : (int)ms + 1;
 		}
 		if (poll(&p, 1, timeout) > 0)
-			return; /* a signal (EINTR just loops) */
+			return take_byte(); /* EINTR just loops */
 	}
 }

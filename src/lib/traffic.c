@@ -11,7 +11,6 @@
 #include "notimpl.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -637,102 +636,38 @@ int traffic_run(const struct traffic *o, double *seconds)
 
 /* ---- the command line ---------------------------------------------------- */
 
-static void print_usage(FILE *to, const struct traffic *t)
-{
-	fprintf(to,
-		"usage: %s [--capacity N] [--producers P] [--consumers C] [--messages M]\n"
-		"       [--batch B]\n",
-		t->prog);
-}
-
-/* The options and their defaults (the values t holds before parsing). */
-static void print_options(const struct traffic *t)
-{
-	printf("  --capacity N    slots in the channel, 0 to %llu; 0 = unbuffered (default %zu)\n"
-	       "  --producers P   sending threads, 1 to %llu (default %llu)\n"
-	       "  --consumers C   receiving threads, 1 to %llu (default %llu)\n"
-	       "  --messages M    how many numbers to send, 1 to %llu (default %llu)\n"
-	       "  --batch B       messages per chan_send_many and chan_recv_many, 1 to %llu;\n"
-	       "                  1 = chan_send and chan_recv (default %llu)\n"
-	       "  --help          this text\n"
-	       "  Exit status: 0 if every check passed, 1 if one failed, 2 for bad arguments.\n",
-	       TRAFFIC_MAX_CAPACITY, t->capacity, TRAFFIC_MAX_THREADS, t->producers, TRAFFIC_MAX_THREADS,
-	       t->consumers, TRAFFIC_MAX_MESSAGES, t->messages, TRAFFIC_MAX_BATCH, t->batch);
-}
-
-static int bad_value(const struct traffic *t, const char *option, unsigned long long min,
-		     unsigned long long max, const char *got)
-{
-	fprintf(stderr, "%s: %s wants a whole number from %llu to %llu, not '%s'\n", t->prog, option, min,
-		max, got);
-	print_usage(stderr, t);
-	return 2;
-}
-
-static int bad_usage(const struct traffic *t, const char *why, const char *what)
-{
-	fprintf(stderr, "%s: %s%s\n", t->prog, why, what);
-	print_usage(stderr, t);
-	return 2;
-}
-
-/* One option's value into t. Returns 0, or 2 after saying why not. */
-static int take_option(struct traffic *t, int option, const char *value)
-{
-	unsigned long long v = 0;
-	switch (option) {
-	case 'c':
-		if (arg_whole(value, 0, TRAFFIC_MAX_CAPACITY, &v) != 0)
-			return bad_value(t, "--capacity", 0, TRAFFIC_MAX_CAPACITY, value);
-		t->capacity = (size_t)v;
-		return 0;
-	case 'p':
-		return arg_whole(value, 1, TRAFFIC_MAX_THREADS, &t->producers) == 0
-			   ? 0
-			   : bad_value(t, "--producers", 1, TRAFFIC_MAX_THREADS, value);
-	case 'C':
-		return arg_whole(value, 1, TRAFFIC_MAX_THREADS, &t->consumers) == 0
-			   ? 0
-			   : bad_value(t, "--consumers", 1, TRAFFIC_MAX_THREADS, value);
-	case 'm':
-		return arg_whole(value, 1, TRAFFIC_MAX_MESSAGES, &t->messages) == 0
-			   ? 0
-			   : bad_value(t, "--messages", 1, TRAFFIC_MAX_MESSAGES, value);
-	default: /* 'b' */
-		return arg_whole(value, 1, TRAFFIC_MAX_BATCH, &t->batch) == 0
-			   ? 0
-			   : bad_value(t, "--batch", 1, TRAFFIC_MAX_BATCH, value);
-	}
-}
-
+/* The options, their help naming the defaults (the values t holds before
+ * parsing), and t->extra if there is one. -1: go on; otherwise the
+ * status to exit with. */
 static int parse_args(int argc, char **argv, struct traffic *t, const char *about)
 {
-	static const struct option longs[] = {{"capacity", required_argument, NULL, 'c'},
-					      {"producers", required_argument, NULL, 'p'},
-					      {"consumers", required_argument, NULL, 'C'},
-					      {"messages", required_argument, NULL, 'm'},
-					      {"batch", required_argument, NULL, 'b'},
-					      {"help", no_argument, NULL, 'h'},
-					      {NULL, 0, NULL, 0}};
-	opterr = 0; /* we print our own one-line reasons */
-	int c;
-	while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
-		if (c == 'h') {
-			print_usage(stdout, t);
-			fputs(about, stdout);
-			print_options(t);
-			return 1;
-		}
-		if (c == ':')
-			return bad_usage(t, argv[optind - 1], " needs a value");
-		if (c == '?')
-			return bad_usage(t, "unknown option ", argv[optind - 1]);
-		if (take_option(t, c, optarg) != 0)
-			return 2;
-	}
-	if (optind < argc)
-		return bad_usage(t, "unexpected argument ", argv[optind]);
-	return 0;
+	static char help[5][96];
+	snprintf(help[0], sizeof(help[0]), "slots in the channel; 0 = unbuffered (default %zu)", t->capacity);
+	snprintf(help[1], sizeof(help[1]), "sending threads (default %llu)", t->producers);
+	snprintf(help[2], sizeof(help[2]), "receiving threads (default %llu)", t->consumers);
+	snprintf(help[3], sizeof(help[3]), "how many numbers to send (default %llu)", t->messages);
+	snprintf(
+	    help[4], sizeof(help[4]),
+	    "messages per chan_send_many and chan_recv_many;\n1 = chan_send and chan_recv (default %llu)",
+	    t->batch);
+	unsigned long long capacity = t->capacity;
+	struct arg_option options[] = {
+	    ARG_WHOLE_OPT("capacity", 0, &capacity, "N", help[0], 0, TRAFFIC_MAX_CAPACITY),
+	    ARG_WHOLE_OPT("producers", 0, &t->producers, "P", help[1], 1, TRAFFIC_MAX_THREADS),
+	    ARG_WHOLE_OPT("consumers", 0, &t->consumers, "C", help[2], 1, TRAFFIC_MAX_THREADS),
+	    ARG_WHOLE_OPT("messages", 0, &t->messages, "M", help[3], 1, TRAFFIC_MAX_MESSAGES),
+	    ARG_WHOLE_OPT("batch", 0, &t->batch, "B", help[4], 1, TRAFFIC_MAX_BATCH),
+	    ARG_END,
+	    ARG_END};
+	if (t->extra != NULL)
+		options[5] = *t->extra;
+	const struct arg_program prog = {t->prog, NULL, about, options};
+	int rc = args_parse(&prog, argc, argv);
+	t->capacity = (size_t)capacity;
+	if (rc < 0 && t->lockfree && (t->capacity == 0 || t->batch > 1))
+		rc = args_bad(&prog, "lesson 14's lock-free channel has no capacity 0 and no batches "
+				     "(lessons/14-lockfree/README.md#4-the-contract)");
+	return rc;
 }
 
 int traffic_begin(int argc, char **argv, struct traffic *t, const char *about)
@@ -741,12 +676,8 @@ int traffic_begin(int argc, char **argv, struct traffic *t, const char *about)
 	 * interleave in the order things happened. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	int rc = parse_args(argc, argv, t, about);
-	if (rc != 0)
-		return rc == 1 ? 0 : 2;
-	if (t->lockfree && (t->capacity == 0 || t->batch > 1))
-		return bad_usage(
-		    t, "lesson 14's lock-free channel has ",
-		    "no capacity 0 and no batches (lessons/14-lockfree/README.md#4-the-contract)");
+	if (rc >= 0)
+		return rc;
 	describe(t);
 	return probe(t) == 0 ? -1 : 1;
 }

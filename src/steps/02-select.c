@@ -27,7 +27,6 @@
 #include "channel.h"
 #include "clock.h"
 
-#include <getopt.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -65,52 +64,20 @@ struct run {
 	int failed; /* a call answered what its contract does not allow */
 };
 
-static void usage(FILE *to)
-{
-	fprintf(to,
-		"usage: " PROG " [--messages N (1-10000000, default 200)] [--seconds S (close done\n"
-		"       after S s, 0.001-3600)] [--work-ms MS (main's time per message, 0-1000)]\n"
-		"       [--unbuffered (capacity 0, not %d)]\n",
-		CAPACITY);
-}
-
-/* One option into r. Returns 0, or -1 if its value is not a valid one. */
-static int take_option(struct run *r, int c, const char *value)
-{
-	if (c == 'm')
-		return arg_whole(value, 1, 10000000, &r->messages);
-	if (c == 's')
-		return arg_decimal(value, 0.001, 3600, &r->seconds);
-	if (c == 'w')
-		return arg_whole(value, 0, 1000, &r->work_ms);
-	r->unbuffered = 1;
-	return 0;
-}
-
-/* 0: go on; 1: --help was printed; 2: bad arguments (already reported). */
+/* -1: go on; otherwise the status to exit with. */
 static int parse_args(int argc, char **argv, struct run *r)
 {
-	static const struct option longs[] = {
-	    {"messages", required_argument, NULL, 'm'}, {"seconds", required_argument, NULL, 's'},
-	    {"work-ms", required_argument, NULL, 'w'},	{"unbuffered", no_argument, NULL, 'u'},
-	    {"help", no_argument, NULL, 'h'},		{NULL, 0, NULL, 0}};
-	opterr = 0; /* we print our own one-line reasons */
-	int c, at = 0;
-	while ((c = getopt_long(argc, argv, ":h", longs, &at)) != -1) {
-		if (c == 'h') {
-			usage(stdout);
-			return 1;
-		}
-		if (c == ':' || c == '?')
-			arg_getopt_error(PROG, c, argv);
-		else if (take_option(r, c, optarg) != 0)
-			fprintf(stderr, PROG ": --%s cannot be '%s'\n", longs[at].name, optarg);
-		else
-			continue;
-		usage(stderr);
-		return 2;
-	}
-	return arg_none_left(PROG, argc, argv, NULL) == 0 ? 0 : (usage(stderr), 2);
+	const struct arg_option options[] = {
+	    ARG_WHOLE_OPT("messages", 0, &r->messages, "N", "messages per source (default 200)", 1, 10000000),
+	    ARG_DECIMAL_OPT("seconds", 0, &r->seconds, "S", "close done after S seconds", 0.001, 3600),
+	    ARG_WHOLE_OPT("work-ms", 0, &r->work_ms, "MS", "main's time per message", 0, 1000),
+	    ARG_FLAG_OPT("unbuffered", 0, &r->unbuffered, "channels of capacity 0, not 8"), ARG_END};
+	const struct arg_program prog = {
+	    PROG, NULL,
+	    "  Three sources send numbered messages, each on its own channel; main selects\n"
+	    "  over them and a done channel.\n",
+	    options};
+	return args_parse(&prog, argc, argv);
 }
 
 /* A call answered what its contract does not allow: names it (a stub
@@ -191,8 +158,7 @@ static int handle(struct run *r, struct chan *chans[], int *open, enum chan_stat
 		return 0; /* a deadline: the caller looks at the clock */
 	if (rc == CHAN_OK && i < NSOURCES) {
 		r->received[i]++;
-		struct timespec work = {(time_t)(r->work_ms / 1000), (long)(r->work_ms % 1000) * 1000000L};
-		nanosleep(&work, NULL);
+		clock_sleep((double)r->work_ms / 1000);
 		return 0;
 	}
 	if (rc == CHAN_CLOSED && i < NSOURCES) {
@@ -294,8 +260,8 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	struct run r = {.messages = 200};
 	int rc = parse_args(argc, argv, &r);
-	if (rc != 0)
-		return rc == 1 ? 0 : 2;
+	if (rc >= 0)
+		return rc;
 	printf(PROG
 	       ": 3 sources send %llu messages each, every 1, 3 and 10 ms, on channels of capacity %d%s\n"
 	       "main selects over them and done",

@@ -16,15 +16,12 @@
 #include "args.h"
 #include "clock.h"
 #include "http.h"
+#include "loopback.h"
 #include "metrics.h"
 #include "signals.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,68 +29,30 @@
 #include <unistd.h>
 
 #define PROG "08-http"
-#define L08 "lessons/08-http/README.md"
-#define CLIENT_WAIT_MS 3000
+#define L08  "lessons/08-http/README.md"
 
 struct options {
 	const char *listen;
-	long seconds; /* 0: until SIGINT or SIGTERM */
+	unsigned long long seconds; /* 0: until SIGINT or SIGTERM */
 	int self_test;
 };
 
-static void usage(FILE *to)
-{
-	fprintf(to, "usage: " PROG " [--listen ADDR] [--seconds N] [--self-test]\n"
-		    "  Serves a small metrics registry over HTTP at /metrics.\n"
-		    "  -l, --listen ADDR   127.0.0.1:PORT, [::1]:PORT or :PORT (default 127.0.0.1:%d)\n"
-		    "  -s, --seconds N     stop after N seconds (default 0: at SIGINT or SIGTERM)\n"
-		    "  -t, --self-test     serve on a free port, fetch /metrics, / and a 404, and exit\n"
-		    "  -h, --help          this text\n",
-		HTTP_DEFAULT_PORT);
-}
-
-/* 0: go on; 1: --help was printed; 2: bad arguments (already reported). */
+/* -1: go on; otherwise the status to exit with. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	static const struct option longs[] = {{"listen", required_argument, NULL, 'l'},
-					      {"seconds", required_argument, NULL, 's'},
-					      {"self-test", no_argument, NULL, 't'},
-					      {"help", no_argument, NULL, 'h'},
-					      {NULL, 0, NULL, 0}};
 	*o = (struct options){"127.0.0.1:8479", 0, 0};
-	opterr = 0; /* we print our own one-line reasons */
-	int c;
-	while ((c = getopt_long(argc, argv, ":l:s:th", longs, NULL)) != -1) {
-		unsigned long long n;
-		switch (c) {
-		case 'l':
-			o->listen = optarg;
-			break;
-		case 's':
-			if (arg_whole(optarg, 0, LONG_MAX, &n) != 0) {
-				fprintf(stderr, PROG ": --seconds wants a number >= 0, not '%s'\n", optarg);
-				goto bad;
-			}
-			o->seconds = (long)n;
-			break;
-		case 't':
-			o->self_test = 1;
-			break;
-		case 'h':
-			usage(stdout);
-			return 1;
-		case ':':
-		default:
-			arg_getopt_error(PROG, c, argv);
-			goto bad;
-		}
-	}
-	if (arg_none_left(PROG, argc, argv, NULL) != 0)
-		goto bad;
-	return 0;
-bad:
-	usage(stderr);
-	return 2;
+	const struct arg_option options[] = {
+	    ARG_TEXT_OPT(
+		"listen", 'l', &o->listen, "ADDR",
+		"127.0.0.1:PORT, [::1]:PORT or :PORT (default 127.0.0.1:" ARG_STR(HTTP_DEFAULT_PORT) ")"),
+	    ARG_WHOLE_OPT("seconds", 's', &o->seconds, "N",
+			  "stop after N seconds (default 0: at SIGINT or SIGTERM)", 0, INT_MAX),
+	    ARG_FLAG_OPT("self-test", 't', &o->self_test,
+			 "serve on a free port, fetch /metrics, / and a 404, and exit"),
+	    ARG_END};
+	const struct arg_program prog = {
+	    PROG, NULL, "  Serves a small metrics registry over HTTP at /metrics.\n", options};
+	return args_parse(&prog, argc, argv);
 }
 
 /* ---- what is served ------------------------------------------------------- */
@@ -133,33 +92,17 @@ static int site_init(struct site *site)
  * Returns the bytes read, or -1. */
 static long fetch(int port, const char *path, char *buf, size_t cap)
 {
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0)
-		return -1;
-	struct sockaddr_in a;
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_port = htons((unsigned short)port);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int fd = loopback_connect(port);
 	char req[256];
-	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
-	size_t got = 0;
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
+	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+			 path);
+	int eof;
+	long got = fd >= 0 && send(fd, req, (size_t)n, MSG_NOSIGNAL) == n
+		       ? (long)loopback_read(fd, buf, cap, &eof)
+		       : -1;
+	if (fd >= 0)
 		close(fd);
-		return -1;
-	}
-	for (;;) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		if (poll(&p, 1, CLIENT_WAIT_MS) <= 0 || got + 1 >= cap)
-			break; /* no answer in time, or enough to show */
-		ssize_t k = recv(fd, buf + got, cap - 1 - got, 0);
-		if (k <= 0)
-			break;
-		got += (size_t)k;
-	}
-	buf[got] = '\0';
-	close(fd);
-	return (long)got;
+	return got;
 }
 
 /* Fetches path and prints its status line; 1 if the status is want. */
@@ -214,7 +157,8 @@ static const char *url_host(const char *listen, char *buf, size_t len)
 {
 	const char *colon = strrchr(listen, ':');
 	size_t n = colon != NULL ? (size_t)(colon - listen) : strlen(listen);
-	if (n == 0 || (n == 7 && strncmp(listen, "0.0.0.0", 7) == 0) || (n == 4 && strncmp(listen, "[::]", 4) == 0))
+	if (n == 0 || (n == 7 && strncmp(listen, "0.0.0.0", 7) == 0) ||
+	    (n == 4 && strncmp(listen, "[::]", 4) == 0))
 		return "localhost";
 	snprintf(buf, len, "%.*s", (int)n, listen);
 	return buf;
@@ -224,8 +168,8 @@ int main(int argc, char **argv)
 {
 	struct options o;
 	int rc = parse_args(argc, argv, &o);
-	if (rc != 0)
-		return rc == 1 ? 0 : 2;
+	if (rc >= 0)
+		return rc;
 	struct site site = {NULL, NULL};
 	if (site_init(&site) != 0) {
 		fprintf(stderr, PROG ": cannot build the registry: %s\n", strerror(errno));
@@ -254,7 +198,7 @@ int main(int argc, char **argv)
 	char host[256];
 	fprintf(stderr, PROG ": serving http://%s:%d/metrics%s\n", url_host(o.listen, host, sizeof(host)),
 		http_server_port(s), o.seconds > 0 ? "" : "; Ctrl-C stops");
-	signals_wait(o.seconds);
+	signals_wait((long)o.seconds);
 	http_server_stop(s);
 	fprintf(stderr, PROG ": stopped\n");
 	metrics_registry_free(site.reg);

@@ -24,10 +24,11 @@
  */
 #include "args.h"
 #include "clock.h"
+#include "notimpl.h"
 #include "pipeline.h"
+#include "samples.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,93 +36,44 @@
 #include <time.h>
 
 #define PROG	     "09-pipeline"
-#define L09	     "lessons/09-pipeline/README.md"
 #define DEFAULT_FILE "tests/data/sample.log"
 
 struct options {
 	const char *path;
-	size_t capacity;
+	unsigned long long capacity;
 	enum log_level min_level;
-	unsigned long long simulate; /* 0: the self-check */
+	unsigned long long simulate; /* 0: the file */
 	int print;
 };
 
-static void usage(FILE *to)
+static int take_level(const char *text, void *level)
 {
-	fprintf(to,
-		"usage: " PROG " [--file PATH] [--min-level LEVEL] [--capacity N] [--print]\n"
-		"       " PROG " --simulate N [--capacity N]\n"
-		"  Runs the whole pipeline on a log file in batch mode and shows the counts of\n"
-		"  its scrape and the accounting invariant; or measures the channels' depths on\n"
-		"  N simulated lines.\n"
-		"  -f, --file PATH       the log (default " DEFAULT_FILE ")\n"
-		"  -m, --min-level LEVEL the filter's minimum level (default trace: keep all)\n"
-		"  -c, --capacity N      capacity of each channel (default %d)\n"
-		"  -p, --print           also print the exposition to stdout\n"
-		"  -s, --simulate N      measure: N simulated lines at full speed\n"
-		"  -h, --help            this text\n",
-		PIPELINE_DEFAULT_CAPACITY);
+	return log_level_parse(text, level);
 }
 
-/* 0: go on; 1: --help was printed; 2: bad arguments (already reported). */
+/* -1: go on; otherwise the status to exit with. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	static const struct option longs[] = {{"file", required_argument, NULL, 'f'},
-					      {"min-level", required_argument, NULL, 'm'},
-					      {"capacity", required_argument, NULL, 'c'},
-					      {"print", no_argument, NULL, 'p'},
-					      {"simulate", required_argument, NULL, 's'},
-					      {"help", no_argument, NULL, 'h'},
-					      {NULL, 0, NULL, 0}};
 	*o = (struct options){DEFAULT_FILE, PIPELINE_DEFAULT_CAPACITY, LOG_TRACE, 0, 0};
-	opterr = 0;
-	int c;
-	unsigned long long n;
-	while ((c = getopt_long(argc, argv, ":f:m:c:ps:h", longs, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-			o->path = optarg;
-			break;
-		case 'm':
-			if (log_level_parse(optarg, &o->min_level) != 0) {
-				fprintf(stderr, PROG ": --min-level: unknown level '%s'\n", optarg);
-				goto bad;
-			}
-			break;
-		case 'c':
-			if (arg_whole(optarg, 1, SIZE_MAX, &n) != 0) {
-				fprintf(stderr, PROG ": --capacity wants a positive number, not '%s'\n",
-					optarg);
-				goto bad;
-			}
-			o->capacity = (size_t)n;
-			break;
-		case 'p':
-			o->print = 1;
-			break;
-		case 's':
-			if (arg_whole(optarg, 1, SIZE_MAX, &o->simulate) != 0) {
-				fprintf(stderr,
-					PROG ": --simulate wants a positive number of lines, not '%s'\n",
-					optarg);
-				goto bad;
-			}
-			break;
-		case 'h':
-			usage(stdout);
-			return 1;
-		case ':':
-		default:
-			arg_getopt_error(PROG, c, argv);
-			goto bad;
-		}
-	}
-	if (arg_none_left(PROG, argc, argv, NULL) != 0)
-		goto bad;
-	return 0;
-bad:
-	usage(stderr);
-	return 2;
+	const struct arg_option options[] = {
+	    ARG_TEXT_OPT("file", 'f', &o->path, "PATH", "the log (default " DEFAULT_FILE ")"),
+	    ARG_CUSTOM_OPT("min-level", 'm', &o->min_level, "LEVEL",
+			   "the filter's minimum level (default trace: keep all)", take_level,
+			   "trace, debug, info, warn, error or fatal"),
+	    ARG_WHOLE_OPT("capacity", 'c', &o->capacity, "N",
+			  "capacity of each channel (default " ARG_STR(PIPELINE_DEFAULT_CAPACITY) ")", 1,
+			  ARG_NO_MAX),
+	    ARG_FLAG_OPT("print", 'p', &o->print, "also print the exposition to stdout"),
+	    ARG_WHOLE_OPT("simulate", 's', &o->simulate, "N", "measure: N simulated lines at full speed", 1,
+			  ARG_NO_MAX),
+	    ARG_END};
+	const struct arg_program prog = {
+	    PROG, "[--file PATH] [--min-level LEVEL] [--capacity N] [--print]\n--simulate N [--capacity N]",
+	    "  Runs the whole pipeline on a log file in batch mode and shows the counts of\n"
+	    "  its scrape and the accounting invariant; or measures the channels' depths on\n"
+	    "  N simulated lines.\n",
+	    options};
+	return args_parse(&prog, argc, argv);
 }
 
 /* Starts the pipeline, or says why not (naming the lesson when it is a stub). */
@@ -130,41 +82,9 @@ static int start(struct pipeline *p, const struct pipeline_config *cfg)
 	char err[256] = "";
 	if (pipeline_start(p, cfg, err, sizeof(err)) == 0)
 		return 0;
-	if (strstr(err, "not implemented") != NULL)
-		fprintf(stderr, PROG ": lesson 09 is not done yet: %s (see " L09 "#5-build-it)\n", err);
-	else
+	if (!not_implemented_end(PROG))
 		fprintf(stderr, PROG ": %s\n", err[0] ? err : "pipeline_start failed");
 	return -1;
-}
-
-/* ---- reading the exposition, as Prometheus would ------------------------------ */
-
-/*
- * The sum of the samples of metric `name` whose labels contain `label`
- * (e.g. level="info"; NULL or "" for all). -1 if there is none. Reads the
- * text a scrape returns: "name{labels} value" or "name value" lines.
- */
-static double sample_sum(const char *text, const char *name, const char *label)
-{
-	size_t nlen = strlen(name);
-	double sum = -1;
-	for (const char *l = text; *l != '\0';) {
-		const char *eol = strchr(l, '\n');
-		size_t len = eol ? (size_t)(eol - l) : strlen(l);
-		if (l[0] != '#' && len > nlen && strncmp(l, name, nlen) == 0 &&
-		    (l[nlen] == '{' || l[nlen] == ' ')) {
-			const char *sp = l + len;
-			while (sp > l && sp[-1] != ' ')
-				sp--;
-			char labels[512] = "";
-			if (l[nlen] == '{' && (size_t)(sp - l - nlen) < sizeof(labels))
-				memcpy(labels, l + nlen, (size_t)(sp - l - nlen - 1));
-			if (label == NULL || label[0] == '\0' || strstr(labels, label) != NULL)
-				sum = (sum < 0 ? 0 : sum) + strtod(sp, NULL);
-		}
-		l += len + (eol ? 1 : 0);
-	}
-	return sum;
 }
 
 /* ---- one pass over a file ------------------------------------------------------ */
@@ -173,7 +93,7 @@ static double sample_sum(const char *text, const char *name, const char *label)
  * samples whose labels contain `label` when it is not NULL. */
 static double show(const char *text, const char *name, const char *label)
 {
-	double v = sample_sum(text, name, label);
+	double v = samples_sum(text, name, label);
 	v = v < 0 ? 0 : v; /* a family with no sample yet counts 0 */
 	char what[128];
 	if (label == NULL)
@@ -217,7 +137,7 @@ static int run_file(const struct options *o)
 	cfg.source.from_start = 1;
 	cfg.source.stop_at_eof = 1; /* --once: read to the end, then the close travels down */
 	cfg.filter.min_level = o->min_level;
-	cfg.capacity = o->capacity;
+	cfg.capacity = (size_t)o->capacity;
 	cfg.serve = 0;
 	static struct pipeline p; /* static: large, and zeroed */
 	if (start(&p, &cfg) != 0)
@@ -226,8 +146,8 @@ static int run_file(const struct options *o)
 	size_t len = 0;
 	char *text = pipeline_render(&p, &len);
 	if (text == NULL) {
-		fprintf(stderr, PROG ": pipeline_render returned NULL (still the stub? see " L09
-				     "#collecting-at-scrape-time)\n");
+		if (!not_implemented_end(PROG))
+			fprintf(stderr, PROG ": pipeline_render returned NULL\n");
 		pipeline_free(&p);
 		return 1;
 	}
@@ -262,7 +182,7 @@ static int measure(const struct options *o)
 	cfg.source.rate = 0; /* as fast as the channel takes them */
 	cfg.source.count = o->simulate;
 	cfg.filter.min_level = o->min_level;
-	cfg.capacity = o->capacity;
+	cfg.capacity = (size_t)o->capacity;
 	cfg.serve = 0;
 	static struct pipeline p;
 	struct timespec t0 = clock_now();
@@ -305,7 +225,7 @@ int main(int argc, char **argv)
 {
 	struct options o;
 	int rc = parse_args(argc, argv, &o);
-	if (rc != 0)
-		return rc == 1 ? 0 : 2;
+	if (rc >= 0)
+		return rc;
 	return o.simulate > 0 ? measure(&o) : run_file(&o);
 }

@@ -2,8 +2,9 @@
  * 12-workers - the lesson 12 program: fan-out and fan-in with your stage
  * runner. A feeder thread sends the numbers 1..N into one channel; one
  * stage runner, whose step works a few microseconds on each item, moves
- * them to a second channel, which main drains, checking that every number
- * came out exactly once. The same items go through with 1 worker, then 2,
+ * them to a second channel, which main drains, counting what comes out
+ * (that each number comes out exactly once, lesson 12's tests check).
+ * The same items go through with 1 worker, then 2,
  * 4... up to W, in alternating rounds (other work on the machine moves
  * each figure): for each count, the median items a second, the speed-up
  * over one worker, and how many items each worker stepped (fan-out: the
@@ -20,7 +21,6 @@
 #include "stage.h"
 #include "stats.h"
 
-#include <getopt.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -37,58 +37,28 @@ struct options {
 	unsigned long long items, work_us, batch, workers, capacity;
 };
 
-static void usage(FILE *to)
-{
-	fprintf(to, "usage: " PROG " [--items N] [--work US] [--batch B] [--workers W] [--capacity C]\n"
-		    "  Sends the numbers 1..N through one stage runner whose step works US\n"
-		    "  microseconds on each (default 5), with 1, 2, 4... up to W workers (default 4),\n"
-		    "  batches of B (default 16) and channels of C (default 1024). Checks every\n"
-		    "  number came out exactly once, and prints items a second and the items each\n"
-		    "  worker stepped.\n");
-}
-
-/* 0: go on; 1: --help was printed; 2: bad arguments (already reported). */
+/* -1: go on; otherwise the status to exit with. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	static const struct option longs[] = {{"items", required_argument, NULL, 'n'},
-					      {"work", required_argument, NULL, 'u'},
-					      {"batch", required_argument, NULL, 'b'},
-					      {"workers", required_argument, NULL, 'w'},
-					      {"capacity", required_argument, NULL, 'c'},
-					      {"help", no_argument, NULL, 'h'},
-					      {NULL, 0, NULL, 0}};
 	*o = (struct options){100000, 5, 16, 4, 1024};
-	opterr = 0;
-	int c, bad = 0;
-	while (!bad && (c = getopt_long(argc, argv, "n:u:b:w:c:h", longs, NULL)) != -1) {
-		switch (c) {
-		case 'n':
-			bad = arg_whole(optarg, 1, 100000000, &o->items);
-			break;
-		case 'u':
-			bad = arg_whole(optarg, 0, 1000000, &o->work_us);
-			break;
-		case 'b':
-			bad = arg_whole(optarg, 1, STAGE_MAX_BATCH, &o->batch);
-			break;
-		case 'w':
-			bad = arg_whole(optarg, 1, STAGE_MAX_WORKERS, &o->workers);
-			break;
-		case 'c':
-			bad = arg_whole(optarg, 1, 1048576, &o->capacity);
-			break;
-		case 'h':
-			usage(stdout);
-			return 1;
-		default:
-			bad = 1;
-		}
-	}
-	if (arg_rest(PROG, bad, argc, argv) != 0) {
-		usage(stderr);
-		return 2;
-	}
-	return 0;
+	const struct arg_option options[] = {
+	    ARG_WHOLE_OPT("items", 'n', &o->items, "N", "send the numbers 1..N (default 100000)", 1,
+			  100000000),
+	    ARG_WHOLE_OPT("work", 'u', &o->work_us, "US", "microseconds of work per item (default 5)", 0,
+			  1000000),
+	    ARG_WHOLE_OPT("batch", 'b', &o->batch, "B", "items per channel operation (default 16)", 1,
+			  STAGE_MAX_BATCH),
+	    ARG_WHOLE_OPT("workers", 'w', &o->workers, "W", "1, 2, 4... up to W workers (default 4)", 1,
+			  STAGE_MAX_WORKERS),
+	    ARG_WHOLE_OPT("capacity", 'c', &o->capacity, "C", "capacity of each channel (default 1024)", 1,
+			  1048576),
+	    ARG_END};
+	const struct arg_program prog = {
+	    PROG, NULL,
+	    "  Sends numbered items through one stage runner with 1, 2, 4... workers, and\n"
+	    "  prints items a second and the items each worker stepped.\n",
+	    options};
+	return args_parse(&prog, argc, argv);
 }
 
 /* ---- the step: some work, and who did it ------------------------------------- */
@@ -157,20 +127,16 @@ static void *feed(void *arg)
 	return NULL;
 }
 
-/* Drains out, marking each number in seen. Returns how many came out, or
- * -1 after STALL_MS without one (the runner is stuck). Bad numbers and
- * numbers seen twice are counted in *wrong. */
-static long long drain(struct chan *out, unsigned char *seen, unsigned long long n, unsigned long long *wrong)
+/* Drains out. Returns how many items came out, or -1 after STALL_MS
+ * without one (the runner is stuck). That each comes out exactly once is
+ * for lesson 12's tests. */
+static long long drain(struct chan *out)
 {
 	long long got = 0;
 	void *msg;
 	enum chan_status rc;
-	while ((rc = chan_recv_timed(out, &msg, STALL_MS)) == CHAN_OK) {
-		uintptr_t v = (uintptr_t)msg;
-		if (v < 1 || v > n || seen[v]++)
-			(*wrong)++;
+	while ((rc = chan_recv_timed(out, &msg, STALL_MS)) == CHAN_OK)
 		got++;
-	}
 	return rc == CHAN_CLOSED ? got : -1;
 }
 
@@ -186,18 +152,16 @@ static double run(const struct options *o, size_t workers, struct tally *t)
 				 .discard = discard_nothing,
 				 .batch = o->batch,
 				 .workers = workers};
-	unsigned char *seen = calloc(o->items + 1, 1);
 	struct feeder f = {r.in, o->items, o->batch};
 	pthread_t feeder;
-	if (r.in == NULL || r.out == NULL || seen == NULL || pthread_create(&feeder, NULL, feed, &f) != 0) {
+	if (r.in == NULL || r.out == NULL || pthread_create(&feeder, NULL, feed, &f) != 0) {
 		printf("result: FAILED, out of memory or threads\n");
 		exit(1);
 	}
 	struct timespec t0 = clock_now();
 	double cpu0 = cpu_seconds();
 	int rc = stage_start(&r);
-	unsigned long long wrong = 0;
-	long long got = rc == 0 ? drain(r.out, seen, o->items, &wrong) : 0;
+	long long got = rc == 0 ? drain(r.out) : 0;
 	double secs = clock_seconds_since(&t0);
 	t->cores = secs > 0 ? (cpu_seconds() - cpu0) / secs : 0;
 	if (got < 0) {
@@ -211,12 +175,10 @@ static double run(const struct options *o, size_t workers, struct tally *t)
 	stage_join(&r);
 	chan_free(r.in);
 	chan_free(r.out);
-	free(seen);
-	if (rc != 0 || got != (long long)o->items || wrong != 0) {
-		printf(
-		    "result: FAILED, with %zu worker(s): stage_start said %d, %lld of %llu items came out, "
-		    "%llu of them wrong or twice (%s)\n",
-		    workers, rc, got, o->items, wrong, HINT);
+	if (rc != 0 || got != (long long)o->items) {
+		printf("result: FAILED, with %zu worker(s): stage_start said %d, %lld of %llu items came out "
+		       "(%s)\n",
+		       workers, rc, got, o->items, HINT);
 		return -1;
 	}
 	return secs;
@@ -253,8 +215,8 @@ int main(int argc, char **argv)
 {
 	struct options o;
 	int rc = parse_args(argc, argv, &o);
-	if (rc != 0)
-		return rc == 1 ? 0 : 2;
+	if (rc >= 0)
+		return rc;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf(PROG ": %llu items, %llu us of work each, batches of %llu, channels of %llu, %ld cores; "
 		    "median of %d rounds\n",
@@ -279,7 +241,7 @@ int main(int argc, char **argv)
 		rate = stats_median(rates[i], ROUNDS);
 		print_row(counts[i], rate, one, &t[i]);
 	}
-	printf("result: ok, every item out exactly once in every run; %zu workers: %.2fx the items a "
+	printf("result: ok, every item out in every run; %zu workers: %.2fx the items a "
 	       "second of one, items_per_s=%.0f\n",
 	       counts[n - 1], one > 0 ? rate / one : 0, rate);
 	return 0;

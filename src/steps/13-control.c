@@ -22,7 +22,6 @@
 #include "notimpl.h"
 #include "pipeline.h"
 
-#include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,61 +38,29 @@ struct options {
 	const char *slow_stage;
 };
 
-static void usage(FILE *to)
-{
-	fprintf(to, "usage: " PROG " [--seconds S] [--slow-stage NAME] [--slow US] [--batch B]\n"
-		    "                  [--capacity C] [--every MS]\n"
-		    "  Runs the pipeline on the simulator at full speed, its stages in runners with\n"
-		    "  batches of B (default 16) and channels of C (default 256), the stage NAME\n"
-		    "  (parser, filter or metrics; default metrics) taking US microseconds an item\n"
-		    "  (default 200). Every MS ms (default 250) prints each channel's depth and each\n"
-		    "  stage's seconds waited per second; after S seconds (default 2) cancels, and\n"
-		    "  prints how quickly it stopped and what was discarded.\n");
-}
-
-/* 0: go on; 1: --help was printed; 2: bad arguments (already reported). */
+/* -1: go on; otherwise the status to exit with. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	static const struct option longs[] = {
-	    {"seconds", required_argument, NULL, 's'},	{"slow-stage", required_argument, NULL, 'S'},
-	    {"slow", required_argument, NULL, 'u'},	{"batch", required_argument, NULL, 'b'},
-	    {"capacity", required_argument, NULL, 'c'}, {"every", required_argument, NULL, 'e'},
-	    {"help", no_argument, NULL, 'h'},		{NULL, 0, NULL, 0}};
 	*o = (struct options){2, 200, 16, 256, 250, "metrics"};
-	opterr = 0;
-	int c, bad = 0;
-	while (!bad && (c = getopt_long(argc, argv, "s:S:u:b:c:e:h", longs, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			bad = arg_whole(optarg, 1, 3600, &o->seconds);
-			break;
-		case 'S':
-			o->slow_stage = optarg;
-			break;
-		case 'u':
-			bad = arg_whole(optarg, 1, 10000000, &o->slow_us);
-			break;
-		case 'b':
-			bad = arg_whole(optarg, 1, STAGE_MAX_BATCH, &o->batch);
-			break;
-		case 'c':
-			bad = arg_whole(optarg, 1, 1048576, &o->capacity);
-			break;
-		case 'e':
-			bad = arg_whole(optarg, 10, 60000, &o->every_ms);
-			break;
-		case 'h':
-			usage(stdout);
-			return 1;
-		default:
-			bad = 1;
-		}
-	}
-	if (arg_rest(PROG, bad, argc, argv) != 0) {
-		usage(stderr);
-		return 2;
-	}
-	return 0;
+	const struct arg_option options[] = {
+	    ARG_WHOLE_OPT("seconds", 's', &o->seconds, "S", "cancel after S seconds (default 2)", 1, 3600),
+	    ARG_TEXT_OPT("slow-stage", 'S', &o->slow_stage, "NAME",
+			 "parser, filter or metrics (default metrics)"),
+	    ARG_WHOLE_OPT("slow", 'u', &o->slow_us, "US",
+			  "the slow stage's microseconds an item (default 200)", 1, 10000000),
+	    ARG_WHOLE_OPT("batch", 'b', &o->batch, "B", "items per channel operation (default 16)", 1,
+			  STAGE_MAX_BATCH),
+	    ARG_WHOLE_OPT("capacity", 'c', &o->capacity, "C", "capacity of each channel (default 256)", 1,
+			  1048576),
+	    ARG_WHOLE_OPT("every", 'e', &o->every_ms, "MS", "a line every MS ms (default 250)", 10, 60000),
+	    ARG_END};
+	const struct arg_program prog = {
+	    PROG, NULL,
+	    "  Runs the pipeline on the simulator at full speed, one stage slow; prints each\n"
+	    "  channel's depth and each stage's seconds waited per second, then cancels, and\n"
+	    "  prints how quickly it stopped and what was discarded.\n",
+	    options};
+	return args_parse(&prog, argc, argv);
 }
 
 /* ---- watching ---------------------------------------------------------------- */
@@ -140,8 +107,7 @@ static void watch(struct pipeline *p, const struct options *o)
 	struct waits before, now;
 	read_waits(p, &before);
 	while (!deadline_passed(&deadline)) {
-		struct timespec pause = {(time_t)(o->every_ms / 1000), (long)(o->every_ms % 1000) * 1000000L};
-		nanosleep(&pause, NULL);
+		clock_sleep((double)o->every_ms / 1000);
 		read_waits(p, &now);
 		double secs = clock_seconds_since(&last);
 		last = clock_now();
@@ -248,8 +214,8 @@ int main(int argc, char **argv)
 {
 	struct options o;
 	int rc = parse_args(argc, argv, &o);
-	if (rc != 0)
-		return rc == 1 ? 0 : 2;
+	if (rc >= 0)
+		return rc;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf(PROG ": the simulator at full speed; %s takes %llu us an item; batches of %llu, "
 		    "channels of %llu\n",

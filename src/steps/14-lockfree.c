@@ -17,6 +17,7 @@
  */
 #define _GNU_SOURCE /* RUSAGE_THREAD */
 #include "args.h"
+#include "clock.h"
 #include "lfchan.h"
 #include "traffic.h"
 
@@ -65,8 +66,7 @@ static int measure_idle(long ms)
 		fprintf(stderr, "14-lockfree: cannot set up the idle measurement\n");
 		return 1;
 	}
-	struct timespec pause = {ms / 1000, (ms % 1000) * 1000000L};
-	nanosleep(&pause, NULL);
+	clock_sleep((double)ms / 1000);
 	enum chan_status closed = lfchan_close(idle.ch);
 	pthread_join(tid, NULL);
 	lfchan_free(idle.ch);
@@ -78,34 +78,14 @@ static int measure_idle(long ms)
 	return ok ? 0 : 1;
 }
 
-/* Takes "--idle-ms MS" out of argv (argc shrinks), for traffic_begin to
- * read the rest. Returns MS, 0 when absent, or -1 for a bad value. */
-static long take_idle_ms(int *argc, char **argv)
-{
-	long ms = 0;
-	int out = 1;
-	for (int i = 1; i < *argc; i++) {
-		unsigned long long v = 0;
-		if (strcmp(argv[i], "--idle-ms") != 0) {
-			argv[out++] = argv[i];
-			continue;
-		}
-		if (i + 1 >= *argc || arg_whole(argv[++i], 1, 60000, &v) != 0) {
-			fprintf(stderr, "14-lockfree: --idle-ms wants a whole number from 1 to 60000\n");
-			return -1;
-		}
-		ms = (long)v;
-	}
-	argv[out] = NULL;
-	*argc = out;
-	return ms;
-}
-
 int main(int argc, char **argv)
 {
-	long idle_ms = take_idle_ms(&argc, argv);
-	if (idle_ms < 0)
-		return 2;
+	unsigned long long idle_ms = 0;
+	const struct arg_option idle =
+	    ARG_WHOLE_OPT("idle-ms", 0, &idle_ms, "MS",
+			  "then block a receiver MS ms on an empty channel and say how\nmuch CPU it used "
+			  "(under 1 % of a core expected)",
+			  1, 60000);
 	struct traffic t = {.prog = "14-lockfree",
 			    .hint = "make test LESSON=14",
 			    .capacity = 64,
@@ -113,18 +93,17 @@ int main(int argc, char **argv)
 			    .consumers = 2,
 			    .messages = 1000000,
 			    .batch = 1,
-			    .lockfree = 1};
-	int rc = traffic_begin(
-	    argc, argv, &t,
-	    "  Producer threads send the numbers 1..M through one lock-free channel; consumer\n"
-	    "  threads receive them until it is closed; the program checks that every number\n"
-	    "  arrived exactly once and in order, and says how fast it went.\n"
-	    "  --idle-ms MS    then block a receiver MS ms on an empty channel and say how\n"
-	    "                  much CPU it used (under 1 % of a core expected)\n");
+			    .lockfree = 1,
+			    .extra = &idle};
+	int rc =
+	    traffic_begin(argc, argv, &t,
+			  "  Producer threads send the numbers 1..M through one lock-free channel; consumer\n"
+			  "  threads receive them until it is closed; the program checks that every number\n"
+			  "  arrived exactly once and in order, and says how fast it went.\n");
 	if (rc >= 0)
 		return rc;
 	rc = traffic_main(&t, NULL);
-	if (idle_ms > 0 && measure_idle(idle_ms) != 0)
+	if (idle_ms > 0 && measure_idle((long)idle_ms) != 0)
 		rc = 1;
 	return rc;
 }

@@ -957,14 +957,23 @@ char *__real_strndup(const char *s, size_t n);
 
 /* This thread's allocations left before they fail, or -1: none fails.
  * Per thread, so that a test fails the allocations of the code it calls,
- * never those of another thread the program runs. */
+ * never those of another thread the program runs. With refuse_once, the
+ * first refusal sets it back to -1. */
 static _Thread_local long allocations_left = -1;
 static _Thread_local long allocations_refused;
+static _Thread_local int refuse_once;
 
 void harness_fail_allocations_after(long granted)
 {
 	allocations_left = granted;
 	allocations_refused = 0;
+	refuse_once = 0;
+}
+
+void harness_fail_one_allocation_after(long granted)
+{
+	harness_fail_allocations_after(granted);
+	refuse_once = 1;
 }
 
 long harness_allocations_restored(void)
@@ -988,6 +997,8 @@ static int allocation_refused(void)
 		return 0;
 	}
 	allocations_refused++;
+	if (refuse_once)
+		allocations_left = -1;
 	errno = ENOMEM;
 	return 1;
 }

@@ -130,6 +130,13 @@ void harness_fail_next_mutex_init(int err);
  * counts -1): compare two readings, as around a failed chan_new, which
  * must leave none initialised. */
 long harness_mutexes_alive(void);
+/* Calls of pthread_mutex_destroy or pthread_cond_destroy on one that was
+ * not initialised (never passed to its init, or destroyed already) since
+ * the program began; *first (if first is not NULL) names the call of the
+ * first, or is NULL. glibc lets such a destroy pass (a zeroed mutex
+ * destroys without complaint), so only this shows freeing what was never
+ * made. The harness fails a test that passed with any (harness.c). */
+long harness_bad_destroys(const char **first);
 
 /*
  * From now on, each time the calling thread unlocks mu (mu NULL: any

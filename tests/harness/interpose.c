@@ -31,6 +31,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -1069,6 +1070,11 @@ long harness_allocations_restored(void)
 {
 	allocations_left = -1;
 	return allocations_refused;
+}
+
+size_t harness_bytes_in_use(void)
+{
+	return mallinfo2().uordblks;
 }
 
 /* 1 if this allocation must fail; errno is then ENOMEM. */

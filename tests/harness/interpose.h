@@ -21,6 +21,7 @@
 #define INTERPOSE_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* One mutex the program has locked: who holds it now (a thread id as
@@ -185,5 +186,12 @@ void harness_fail_one_allocation_after(long granted);
 /* Allocations succeed again; returns how many were refused since either
  * call above (0: the code made no more than `granted`). */
 long harness_allocations_restored(void);
+/* Bytes the program has allocated and not freed (0 where the allocator
+ * does not say, as under the sanitizers, whose leak check runs instead).
+ * glibc counts a freed block it keeps in its per-thread cache (at most 7
+ * of a size) as in use, so a measure is taken only after rounds that fill
+ * that cache: from then on, a round that frees what it allocated leaves
+ * the count where it was. */
+size_t harness_bytes_in_use(void);
 
 #endif

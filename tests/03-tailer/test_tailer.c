@@ -216,10 +216,12 @@ static void test_splitter_strips_the_carriage_return_of_crlf(void **state)
 	splitter_init(&s, 64);
 	feed(&s, &c, "one\r\ntwo\r");
 	feed(&s, &c, "\na\rb\n");
+	feed(&s, &c, "abc\r\r\n");
 	assert_text(&c, 0, "one");
 	assert_text(&c, 1, "two");
 	assert_text(&c, 2, "a\rb"); /* only the '\r' right before '\n' goes */
-	assert_count(&c, 3, "three newlines, three lines");
+	assert_text(&c, 3, "abc\r"); /* one '\r' goes, not every trailing one */
+	assert_count(&c, 4, "four newlines, four lines");
 	collected_free(&c);
 	splitter_free(&s);
 }
@@ -268,11 +270,11 @@ static void test_splitter_sends_a_marker_for_a_too_long_blank_line(void **state)
 	feed(&s, &c, "         \n");
 	feed(&s, &c, " \t \t \t \t \t \t \t \t \t \t\n");
 	feed(&s, &c, "        \n");
-	assert_marker(&c, 0, 9);
-	assert_marker(&c, 1, 20);
 	assert_count(&c, 2,
 		     "a line over max_line is a marker even when it is only blanks: decide on its length "
 		     "first (end_line), then on whether it is blank; a blank line within the limit is skipped");
+	assert_marker(&c, 0, 9);
+	assert_marker(&c, 1, 20);
 	collected_free(&c);
 	splitter_free(&s);
 }
@@ -329,6 +331,9 @@ static void test_splitter_flush_strips_the_carriage_return_of_a_partial_line(voi
 	assert_count(&c, 1,
 		     "a partial line flushed at the end loses a trailing '\r' like any other: strip it where "
 		     "the line ends, in the helper both splitter_feed and splitter_flush call");
+	feed(&s, &c, "ab\r\r");
+	assert_int_equal(splitter_flush(&s, collect, &c), 0);
+	assert_text(&c, 1, "ab\r"); /* one '\r' goes, not every trailing one */
 	collected_free(&c);
 	splitter_free(&s);
 }

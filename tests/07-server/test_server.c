@@ -72,6 +72,10 @@ static int watched_open(void *arg, struct server_conn *c)
 	return echo.open(arg, c);
 }
 
+/* Set before server_start: after each answer, the echo waits for
+ * nothing (events 0) instead of its client's next line. */
+static int wait_for_nothing;
+
 /*
  * poll says POLLIN when a socket has bytes, an end of file or an error to
  * read, and nothing but the handler reads it: a ready with POLLIN whose
@@ -87,7 +91,10 @@ static enum server_verdict watched_ready(void *arg, struct server_conn *c, short
 		seen.unfounded++;
 		pthread_mutex_unlock(&seen_mu);
 	}
-	return echo.ready(arg, c, revents);
+	enum server_verdict v = echo.ready(arg, c, revents);
+	if (wait_for_nothing && v == SERVER_KEEP && c->events == POLLIN)
+		c->events = 0; /* its deadline alone calls the handler now */
+	return v;
 }
 
 static void watched_close(void *arg, struct server_conn *c)
@@ -685,6 +692,38 @@ static void test_server_evicts_the_connection_waiting_longest(void **state)
 	stop(s);
 }
 
+/*
+ * A handler that sets events to 0 waits for nothing but its deadline. It
+ * is not being answered, so at the cap it counts as waiting for its
+ * client: a newcomer evicts it, as it would one polled for POLLIN.
+ */
+static void test_server_evicts_a_connection_that_waits_for_nothing(void **state)
+{
+	(void)state;
+	wait_for_nothing = 1;
+	struct server *s = start_on("127.0.0.1:0", 1);
+	struct client idle = connect_to(s);
+	expect_echo(&idle, "idle", "the first connection is served");
+	struct client next = connect_to(s);
+	char got[16] = "";
+	client_send(&next, "next\n");
+	client_read(&next, got, 5, harness_wait_ms());
+	if (strcmp(got, "next\n") != 0) {
+		got[strcspn(got, "\n")] = '\0';
+		fail_msg("at a cap of 1, whose only connection's handler had set events to 0 (it waits "
+			 "for nothing but its deadline), a newcomer got \"%s\", not its echo: a connection "
+			 "that does not ask to write is not being answered, and is evicted like one polled "
+			 "for POLLIN",
+			 got);
+	}
+	if (client_wait_eof(&idle, harness_wait_ms()) != 1)
+		fail_msg("the connection that waited for nothing was not closed when a newcomer took its "
+			 "place");
+	client_close(&idle);
+	client_close(&next);
+	stop(s);
+}
+
 /* 1 once the server's side has acknowledged every byte c sent: they are
  * in its socket, accepted or not. */
 static int all_acked(void *arg)
@@ -1144,6 +1183,7 @@ int main(int argc, char **argv)
 	    HTEST(test_server_pauses_accepting_when_out_of_descriptors, L07 "#accepting"),
 	    HTEST(test_server_calls_expired_at_the_deadline, L07 "#the-loop"),
 	    HTEST(test_server_evicts_the_connection_waiting_longest, L07 "#the-connection-cap"),
+	    HTEST(test_server_evicts_a_connection_that_waits_for_nothing, L07 "#the-loop"),
 	    HTEST(test_server_serves_ready_connections_before_accepting, L07 "#the-loop"),
 	    HTEST(test_server_refuses_when_every_connection_is_writing, L07 "#the-connection-cap"),
 	    HTEST(test_server_refuses_while_the_cap_is_full_of_lingering_connections,

@@ -412,12 +412,12 @@ static void hold_sender_at_bump(struct lfchan *ch, enum lfchan_hook_point at)
 	atomic_store(&sleeper_tid, (long)syscall(SYS_gettid));
 }
 
-/* 1 once the receiver's thread is asleep in the kernel (state S). */
+/* 1 once the thread whose id is at arg (an atomic_long, 0 until the
+ * thread stores it) is asleep in the kernel (state S). */
 static int receiver_asleep(void *arg)
 {
-	(void)arg;
 	char path[64], buf[512];
-	snprintf(path, sizeof(path), "/proc/self/task/%ld/stat", atomic_load(&sleeper_tid));
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/stat", atomic_load((atomic_long *)arg));
 	FILE *f = fopen(path, "r");
 	size_t n = f != NULL ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
 	if (f != NULL)
@@ -445,7 +445,7 @@ static void test_notify_bumps_epoch_before_it_wakes(void **state)
 	harness_thread_start(&t, lfop_recv, &op);
 	if (!harness_wait_until(sender_caught, NULL))
 		fail_msg("the receiver never went to sleep (or never called the hook before it)");
-	if (HELD_WORKS && !harness_wait_until(receiver_asleep, NULL)) {
+	if (HELD_WORKS && !harness_wait_until(receiver_asleep, &sleeper_tid)) {
 		held_release();
 		fail_msg("the receiver did not fall asleep after its last look found the channel empty");
 	}
@@ -463,6 +463,66 @@ static void test_notify_bumps_epoch_before_it_wakes(void **state)
 	assert_chan_status(bump_op.status, CHAN_OK);
 	assert_chan_status(op.status, CHAN_OK);
 	assert_ptr_equal(op.msg, MSG(42));
+}
+
+/*
+ * A wake-up that comes as a deadline passes. Receiver 1 sleeps with a
+ * deadline, receiver 2 after it with none. Receiver 1's clock is then moved
+ * past its deadline (harness_clock_ahead: its sleep in the kernel goes on),
+ * and one message comes. The kernel wakes sleepers of equal priority in the
+ * order they fell asleep, so the message's one wake-up goes to receiver 1,
+ * which finds its deadline passed and leaves. Unless it passes the wake-up
+ * on, receiver 2 sleeps on with the message in the channel.
+ */
+struct sleeper {
+	struct lfop op;
+	const struct timespec *deadline;
+	atomic_long tid;
+};
+
+static void *sleeper_recv(void *arg)
+{
+	struct sleeper *s = arg;
+	atomic_store(&s->tid, (long)syscall(SYS_gettid));
+	s->op.status = lfchan_recv_until(s->op.ch, &s->op.msg, s->deadline);
+	return NULL;
+}
+
+/* Starts the n-th receiver and waits until it is asleep in the kernel. */
+static void start_sleeper(struct harness_thread *t, struct sleeper *s, uint32_t n)
+{
+	harness_thread_start(t, sleeper_recv, s);
+	wait_for_sleepers(&s->op.ch->receivers, n, "receivers");
+	if (!harness_wait_until(receiver_asleep, &s->tid))
+		fail_msg("receiver %u did not fall asleep on an empty channel", n);
+}
+
+static void test_a_waiter_woken_as_its_deadline_passes_hands_the_wake_up_on(void **state)
+{
+	(void)state;
+	struct lfchan *ch = new_or_fail(1);
+	lfchan_test_sleep_at_once = 1;
+	struct timespec in_an_hour = deadline_after_ms(3600L * 1000);
+	struct harness_thread t1, t2;
+	struct sleeper r1 = {.op = {.ch = ch, .status = CHAN_NOTIMPL}, .deadline = &in_an_hour};
+	struct sleeper r2 = {.op = {.ch = ch, .status = CHAN_NOTIMPL}, .deadline = NULL};
+	start_sleeper(&t1, &r1, 1);
+	start_sleeper(&t2, &r2, 2);
+	harness_clock_ahead(t1.tid, 7200.0);
+	assert_chan_status(lfchan_send(ch, MSG(7)), CHAN_OK);
+	int received = harness_thread_join_within(&t2, harness_bound_ms(WAKE_BOUND_MS));
+	assert_chan_status(lfchan_close(ch), CHAN_OK); /* lets go of whoever still sleeps */
+	if (!received)
+		fail_msg("receiver 1 was woken by the message as its deadline passed and left (%s); receiver "
+			 "2 slept on with the message in the channel: a waiter that was woken must take a "
+			 "message or pass the wake-up on (notify its own side as it leaves)",
+			 r1.op.status == CHAN_TIMEOUT ? "CHAN_TIMEOUT" : "still running");
+	if (!harness_thread_join_within(&t1, harness_wait_ms()))
+		fail_msg("receiver 1 did not return after lfchan_close");
+	harness_clock_ahead(t1.tid, 0);
+	assert_chan_status(r2.op.status, CHAN_OK);
+	assert_ptr_equal(r2.op.msg, MSG(7));
+	free_or_fail(ch);
 }
 
 /*
@@ -1008,6 +1068,7 @@ int main(int argc, char **argv)
 	    HTEST(test_a_wake_up_between_last_look_and_sleep_is_not_lost_sending, L14 "#the-protocol"),
 	    HTEST(test_notify_bumps_epoch_before_it_wakes, L14 "#the-protocol"),
 	    HTEST(test_a_send_meeting_a_receiver_going_to_sleep_wakes_it, L14 "#the-protocol"),
+	    HTEST(test_a_waiter_woken_as_its_deadline_passes_hands_the_wake_up_on, L14 "#the-protocol"),
 	    HTEST(test_a_receiver_waiting_on_an_empty_channel_uses_no_cpu, L14 "#build-it-3-sleeping-without-missing-a-wake-up"),
 	    HTEST(test_close_wakes_every_sleeping_receiver, L14 "#build-it-3-sleeping-without-missing-a-wake-up"),
 	    HTEST(test_close_wakes_every_sleeping_sender, L14 "#build-it-3-sleeping-without-missing-a-wake-up"),

@@ -45,13 +45,15 @@ typedef void *(*stage_step_fn)(void *ctx, void *item);
 
 /* snippet: runner */
 struct stage_runner {
-	/* Set by the caller before stage_start: */
+	/* Set by the caller before stage_start (in and step required): */
 	struct chan *in;  /* where items come from */
 	struct chan *out; /* where results go; NULL for the last stage,
 			     whose step returns NULL for every item */
 	stage_step_fn step;
-	void *ctx;		     /* the step's first argument, shared by all workers */
-	void (*discard)(void *item); /* frees an item out refused */
+	void *ctx;		     /* the step's first argument, shared by all workers;
+					the runner never reads it, so any value (NULL too) */
+	void (*discard)(void *item); /* frees an item out refused; required with an
+					out, unused (may be NULL) without one */
 	atomic_ullong *sent;	     /* counts the items out took; may be NULL */
 	atomic_ullong *discarded;    /* counts the items out refused; may be NULL */
 	struct chan *cancel;	     /* may be NULL; once it is closed, every worker stops
@@ -67,8 +69,10 @@ struct stage_runner {
 	pthread_t threads[STAGE_MAX_WORKERS];
 };
 
-/* Starts r->workers threads running stage_worker(r). Returns 0, or an
- * errno value if a thread cannot be started; the workers that did start
+/* Starts r->workers threads running stage_worker(r). Returns 0; EINVAL,
+ * starting nothing, if a field above breaks its rule (a required one
+ * NULL, batch or workers out of range); or the errno value of a thread
+ * that cannot be started, in which case the workers that did start
  * run on and are joined by stage_join as usual (and since one fewer will
  * ever finish, the runner counts the missing ones out at once). */
 int stage_start(struct stage_runner *r);

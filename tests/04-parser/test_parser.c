@@ -804,37 +804,73 @@ static void test_step_counts_the_line_before_it_parses_it(void **state)
 }
 
 /*
- * One good line parsed, then through parser_step, while memory runs out:
- * every allocation after the first `granted` fails (tests/harness/
- * interpose.h). 1 once granted was enough for the whole line (the entry
- * was made, and is freed here); 0 after checking what the parse answered
- * and how the step counted it.
+ * Memory that runs out while a good line is parsed. cJSON's allocations go
+ * through the wrapped malloc too (tests/harness/interpose.h), by the hook
+ * below, so that the first few refused are cJSON's and the later ones the
+ * parse's own; the hook counts the refusals that were cJSON's.
  */
-static int step_with_allocations(const struct log_format *fmt, const char *text, long granted)
+static long cjson_refused;
+
+static void *refusable_malloc(size_t size)
+{
+	void *block = malloc(size);
+	cjson_refused += block == NULL;
+	return block;
+}
+
+/* How allocation k + 1 is refused: alone, or with every one after it. */
+struct refusal {
+	void (*arm)(long granted);
+	const char *how;
+};
+
+/*
+ * The parse's answer while allocation granted + 1 is refused as r says.
+ * A refusal of the parse's own allocation is PARSE_ENOMEM; one of cJSON's
+ * makes its parse return NULL, as bad JSON does, so PARSE_INVALID_JSON is
+ * right too. Either way *entry is NULL. Returns how many of the parse's
+ * own allocations were refused.
+ */
+static long parse_with_allocations(const struct log_format *fmt, const char *text, long granted,
+				   const struct refusal *r)
+{
+	const char *as = fmt != NULL ? fmt->name : "default";
+	struct log_entry *e = NULL;
+	cjson_refused = 0;
+	r->arm(granted);
+	enum parse_error err = parse_log_line_as(fmt, text, strlen(text), &e);
+	long refused = harness_allocations_restored(), own = refused - cjson_refused;
+	log_entry_free(e);
+	int cjson_only = refused > 0 && own == 0;
+	if (refused > 0 && (e != NULL || !(err == PARSE_ENOMEM || (cjson_only && err == PARSE_INVALID_JSON))))
+		fail_msg("allocation %ld (%s) failed %s while the good line %s (format %s) was parsed, and "
+			 "the parse returned %s with *entry %s; expected %s and NULL: check every "
+			 "allocation, the first copy as much as the last (a copy that failed leaves NULL "
+			 "behind, and an entry with a NULL field is no entry)",
+			 granted + 1, cjson_only ? "one of cJSON's" : "one of the parse's own", r->how, text, as,
+			 reason(err), e != NULL ? "set" : "NULL",
+			 cjson_only ? "PARSE_INVALID_JSON (cJSON's NULL cannot tell) or PARSE_ENOMEM"
+				    : "PARSE_ENOMEM");
+	return own;
+}
+
+/*
+ * The same line through parser_step: counted under invalid_json, and no
+ * entry. 1 once granted was enough for the whole line (the entry was made,
+ * and is freed here); 0 after checking how the step counted it.
+ */
+static int step_with_allocations(const struct log_format *fmt, const char *text, long granted,
+				 const struct refusal *r)
 {
 	struct parser_stage st = {.format = fmt};
 	struct line *line = line_new(text, strlen(text));
 	assert_non_null(line);
 	const char *as = fmt != NULL ? fmt->name : "default";
-	struct log_entry *e = NULL;
-	harness_fail_allocations_after(granted);
-	enum parse_error err = parse_log_line_as(fmt, text, strlen(text), &e);
+	r->arm(granted);
+	struct log_entry *e = parser_step(&st, line);
 	long refused = harness_allocations_restored();
-	log_entry_free(e);
-	if (refused > 0 && (err != PARSE_ENOMEM || e != NULL))
-		fail_msg("allocation %ld of the good line %s (format %s) failed, and the parse returned %s "
-			 "with *entry %s; expected PARSE_ENOMEM and NULL",
-			 granted + 1, text, as, reason(err), e != NULL ? "set" : "NULL");
-	harness_fail_allocations_after(granted);
-	e = parser_step(&st, line);
-	refused = harness_allocations_restored();
 	if (refused == 0 && e == NULL)
 		fail_msg("parser_step returned NULL for the good line %s (format %s)", text, as);
-	if (refused == 0 && granted == 0)
-		fail_msg("parser_step made an entry of %s while every malloc, calloc, realloc, strdup and "
-			 "strndup failed: allocate the entry and its strings with those, so that this test "
-			 "can see what your stage does when memory runs out",
-			 text);
 	if (refused == 0) {
 		log_entry_free(e);
 		return 1;
@@ -856,28 +892,44 @@ static int step_with_allocations(const struct log_format *fmt, const char *text,
 	return 0;
 }
 
-/* Each allocation a good line needs fails once, in turn, with and without
- * a format: the parse answers PARSE_ENOMEM, and the step counts the line
- * under invalid_json. LeakSanitizer checks that nothing half-built leaks. */
+/* Each allocation a good line needs fails in turn, alone and with every
+ * one after it, cJSON's included, with and without a format: the parse
+ * answers PARSE_ENOMEM (or PARSE_INVALID_JSON, for one of cJSON's), and
+ * the step counts the line under invalid_json. LeakSanitizer checks that
+ * nothing half-built leaks. */
 static void test_out_of_memory_is_enomem_counted_as_invalid_json(void **state)
 {
 	(void)state;
-	enum { MOST = 32 }; /* an entry and three strings need 4 */
+	enum { MOST = 64 }; /* cJSON's tree of the line, then an entry and three strings */
 	static const char *const lines[] = {
 	    "{\"ts\":\"2026-11-25T10:00:00Z\",\"level\":\"warn\",\"service\":\"api\",\"msg\":\"slow\"}",
 	    "{\"time\":\"2026-11-25T10:00:00Z\",\"level\":40,\"name\":\"api\",\"msg\":\"slow\"}",
 	};
 	const struct log_format *fmts[] = {NULL, log_format_preset("pino")};
-	for (int f = 0; f < 2; f++) {
-		long granted = 0;
-		while (granted <= MOST && !step_with_allocations(fmts[f], lines[f], granted))
-			granted++;
-		if (granted > MOST)
-			fail_msg(
-			    "parser_step still had an allocation refused with %d granted for the line %s: "
-			    "does it allocate in a loop?",
-			    MOST, lines[f]);
-	}
+	const struct refusal refusals[] = {{harness_fail_allocations_after, "with every one after it"},
+					   {harness_fail_one_allocation_after, "alone"}};
+	cJSON_Hooks hooks = {.malloc_fn = refusable_malloc, .free_fn = free};
+	cJSON_InitHooks(&hooks);
+	for (int f = 0; f < 2; f++)
+		for (int r = 0; r < 2; r++) {
+			long granted = 0, own = 0;
+			for (; granted <= MOST; granted++) {
+				own += parse_with_allocations(fmts[f], lines[f], granted, &refusals[r]);
+				if (step_with_allocations(fmts[f], lines[f], granted, &refusals[r]))
+					break;
+			}
+			if (granted > MOST)
+				fail_msg("parser_step still had an allocation refused with %d granted for the "
+					 "line %s: does it allocate in a loop?",
+					 MOST, lines[f]);
+			if (own == 0)
+				fail_msg("parser_step made an entry of %s while each of malloc, calloc, realloc, "
+					 "strdup and strndup failed in turn: allocate the entry and its strings "
+					 "with those, so that this test can see what your parse does when "
+					 "memory runs out",
+					 lines[f]);
+		}
+	cJSON_InitHooks(NULL);
 }
 
 static void test_stage_counts_too_long_marker_without_parsing_it(void **state)
@@ -1007,19 +1059,26 @@ static int stage_blocked_on_out(void *arg)
 	return waiting > 0 || harness_thread_done(&s->thread);
 }
 
+/* A stage started on n good lines (in closed behind them) with an out of
+ * capacity 1 and nobody receiving: the first entry fills out, and the
+ * stage is left blocked sending the second. */
+static void start_blocked_on_full_out(struct stage_test *s, int n)
+{
+	stage_init(s, (size_t)n, 1);
+	for (int i = 0; i < n; i++)
+		send_line(s->st.in, "{\"level\":\"info\",\"service\":\"api\"}");
+	assert_chan_status(chan_close(s->st.in), CHAN_OK);
+	stage_start(s);
+	if (!harness_wait_until(stage_blocked_on_out, s) || harness_thread_done(&s->thread))
+		fail_msg("the stage should be blocked sending its second entry on a full out (capacity 1)");
+}
+
 static void test_stage_stops_sending_when_out_is_closed_under_it(void **state)
 {
 	(void)state;
 	enum { N = 6 };
 	struct stage_test s;
-	stage_init(&s, N, 1);
-	for (int i = 0; i < N; i++)
-		send_line(s.st.in, "{\"level\":\"info\",\"service\":\"api\"}");
-	assert_chan_status(chan_close(s.st.in), CHAN_OK);
-	stage_start(&s);
-	/* out holds one entry; the stage parks sending the second. */
-	if (!harness_wait_until(stage_blocked_on_out, &s) || harness_thread_done(&s.thread))
-		fail_msg("the stage should be blocked sending its second entry on a full out (capacity 1)");
+	start_blocked_on_full_out(&s, N);
 	harness_on_hang("parser_run stayed blocked after out was closed under it");
 	assert_chan_status(chan_close(s.st.out), CHAN_OK);
 	stage_join(&s);
@@ -1033,6 +1092,29 @@ static void test_stage_stops_sending_when_out_is_closed_under_it(void **state)
 			 "loses it",
 			 N - 1, (unsigned long long)atomic_load(&s.st.stats.discarded));
 	stage_free(&s); /* frees the one entry that made it into out */
+}
+
+/* entries counts what was sent, so it never runs ahead of a send, and
+ * never goes down: Prometheus reads a counter that went down as a restart. */
+static void test_stage_counts_an_entry_only_once_it_is_sent(void **state)
+{
+	(void)state;
+	struct stage_test s;
+	start_blocked_on_full_out(&s, 2);
+	unsigned long long blocked = atomic_load(&s.st.stats.entries);
+	if (blocked != 1)
+		fail_msg("while the stage was blocked sending its second entry on a full out, stats.entries "
+			 "was %llu, expected 1: count an entry once chan_send returned CHAN_OK, never before "
+			 "(counted before the send, it counts an entry that may never be sent, and must go "
+			 "down again when the send fails)",
+			 blocked);
+	harness_on_hang("parser_run stayed blocked after out was closed under it");
+	assert_chan_status(chan_close(s.st.out), CHAN_OK);
+	stage_join(&s);
+	expect_stat(&s.st.stats, entries, 1, "one entry was sent, and a counter never goes down");
+	expect_stat(&s.st.stats, discarded, 1, "the second entry could not be sent: it is discarded");
+	expect_stat(&s.st.stats, lines, 2, "every line received is counted");
+	stage_free(&s);
 }
 
 static void test_stage_moves_many_lines_through_small_channels(void **state)
@@ -1069,7 +1151,7 @@ static void test_stage_moves_many_lines_through_small_channels(void **state)
 
 /* ---- part 2: other loggers' JSON ----------------------------------------------- */
 
-#define L04P2 L04 "#part-2-other-loggers-json"
+#define L04P2 L04 "#build-it-a-path-and-a-scale"
 
 /* Parses json (a test's own text) or fails. */
 static cJSON *tree(const char *json)
@@ -1486,6 +1568,7 @@ int main(int argc, char **argv)
 	    HTEST(test_stage_closes_out_when_in_is_closed, L04 "#the-stage-loop"),
 	    HTEST(test_stage_keeps_draining_in_when_out_is_closed, L04 "#when-nobody-is-downstream"),
 	    HTEST(test_stage_stops_sending_when_out_is_closed_under_it, L04 "#when-nobody-is-downstream"),
+	    HTEST(test_stage_counts_an_entry_only_once_it_is_sent, L04 "#when-nobody-is-downstream"),
 	    HTEST(test_stage_moves_many_lines_through_small_channels, L04 "#the-stage-loop"),
 	    HTEST(test_path_tries_the_flat_key_then_nested_objects, L04P2),
 	    HTEST(test_path_finds_nothing_where_there_is_nothing, L04P2),

@@ -13,10 +13,12 @@
 #include "strbuf.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define L12 "lessons/12-workers/README.md"
 
@@ -473,6 +475,142 @@ static void test_workers_count_every_item_exactly(void **state)
 	runner_free(&r);
 }
 
+/* ---- two workers finishing together ----------------------------------------------- */
+
+/*
+ * Two workers count themselves out at the same moment. The runner is laid
+ * out so that running starts a page of its own (the fields after it come
+ * along), held for readers and writers (tests/harness/held.h): a worker is
+ * caught at each access to that page, and the test lets the workers make
+ * their accesses one at a time, in turn. Each makes its first access to
+ * running before either makes a second: a count-out that is one atomic
+ * read-modify-write cannot tell, and one made of two accesses (subtract,
+ * then load; or load, then subtract) is caught between them, every run.
+ * Each close of out is seen as it happens: once out is closed, the test
+ * puts an open channel in r->out for a second close to show in.
+ */
+struct finish {
+	struct stage_runner *r;
+	pthread_t threads[2]; /* copied: r->threads is on the held page */
+	struct chan *outs[3]; /* out, then the open ones put in its place */
+	int closes;	      /* of r->out, seen as they happened */
+	int early;	      /* of those, seen before every worker was caught at running */
+	long catches;	      /* held_catches() before the last step */
+	int returned;	      /* workers returned before the last step */
+	int early_phase;      /* 1 until every worker has reached running */
+};
+
+static int finish_returned(const struct finish *f)
+{
+	return harness_thread_returned(f->threads[0]) + harness_thread_returned(f->threads[1]);
+}
+
+/* The worker just let go is caught at its next access, or has returned. */
+static int moved_on(void *arg)
+{
+	struct finish *f = arg;
+	return held_catches() > f->catches || finish_returned(f) > f->returned;
+}
+
+/* A close of r->out since the last look counts, and an open channel
+ * takes its place. Only one worker runs while this looks. */
+static void note_close(struct finish *f)
+{
+	if (f->closes < 2 && out_closed(f->r)) {
+		f->closes++;
+		f->early += f->early_phase;
+		f->r->out = f->outs[f->closes];
+	}
+}
+
+/* Lets the worker caught longest ago make one access (step) or run on
+ * freely, then waits until it is caught again or has returned. */
+static void let_go(struct finish *f, int step)
+{
+	f->catches = held_catches();
+	f->returned = finish_returned(f);
+	if (!(step ? held_step() : held_let_one()))
+		fail_msg("a worker caught at running was let go, but did not make its access within %ld ms",
+			 harness_wait_ms());
+	if (!harness_wait_until(moved_on, f))
+		fail_msg("a worker let go after its access to running neither returned nor touched running "
+			 "again within %ld ms: does worker_finished block (on what?)",
+			 harness_wait_ms());
+	note_close(f);
+}
+
+/* The runner r, placed so that r->running starts the second page of a held mapping. */
+static struct stage_runner *runner_on_held_page(void)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t at = offsetof(struct stage_runner, running);
+	assert_true(at < page && sizeof(struct stage_runner) - at <= page);
+	char *base = held_map(2 * page);
+	return (struct stage_runner *)(base + page - at);
+}
+
+static void test_one_worker_closes_out_when_two_finish_together(void **state)
+{
+	(void)state;
+	struct stage_runner *r = runner_on_held_page();
+	struct work w;
+	runner_init(r, &w, 4, 4, 1, 2);
+	struct finish f = {.r = r, .outs = {r->out, chan_new_or_fail(1), chan_new_or_fail(1)}};
+	runner_start(r);
+	expect_workers_parked(r, r->in, 0, 2, "two workers on an empty in must wait in stage_recv");
+	f.threads[0] = r->threads[0];
+	f.threads[1] = r->threads[1];
+	char *running = (char *)&r->running;
+	if (held_can_step()) {
+		held_hold_readers(running, sizeof(r->running));
+		assert_chan_status(chan_close(r->in), CHAN_OK);
+		if (!held_wait_for_writers(2))
+			fail_msg(
+			    "in was closed, yet the two workers did not both reach the end of their loop "
+			    "within %ld ms",
+			    harness_wait_ms());
+		/* Past what comes before the count-out (stage_recv adds to
+		 * recv_ns, on the same page), then each worker's first access
+		 * to running, in turn; at most a few accesses each. */
+		f.early_phase = 1;
+		for (int i = 0; i < 16 && held_next_access() != NULL && held_next_access() != running; i++)
+			let_go(&f, 1);
+		f.early_phase = 0;
+		for (int i = 0; i < 2 && held_next_access() != NULL; i++)
+			let_go(&f, 1);
+		/* The rest run on, one worker at a time. */
+		while (held_next_access() != NULL)
+			let_go(&f, 0);
+		held_release();
+	} else {
+		assert_chan_status(chan_close(r->in), CHAN_OK);
+	}
+	join_runner(r);
+	note_close(&f);
+	size_t left = atomic_load(&r->running);
+	r->out = f.outs[0];
+	chan_free(f.outs[1]);
+	chan_free(f.outs[2]);
+	runner_free(r);
+	held_unmap();
+	if (f.closes == 2 && f.early > 0)
+		fail_msg("out was closed twice, %d time(s) by a worker that had not yet counted itself out "
+			 "of running: a worker whose receive says CHAN_CLOSED is done, not last; only the "
+			 "worker whose count-out takes running to 0 may close out",
+			 f.early);
+	if (f.closes == 2)
+		fail_msg("both workers closed out: each subtracted itself from running, then read running "
+			 "again and saw 0. Counting out and learning whether you were the last must be one "
+			 "atomic step (a read-modify-write returns the value it replaced), or two workers "
+			 "finishing together both think they are last");
+	if (f.closes == 0)
+		fail_msg("no worker closed out, and running ended at %zu: both workers read running (2) "
+			 "before either counted itself out, so neither saw itself last. Counting out and "
+			 "learning whether you were the last must be one atomic step, or two workers "
+			 "finishing together both think the other is still running",
+			 left);
+}
+
 static void test_runner_discards_only_what_a_partial_send_left(void **state)
 {
 	(void)state;
@@ -490,11 +628,13 @@ static void test_runner_discards_only_what_a_partial_send_left(void **state)
 	harness_on_hang("the worker went on waiting after out was closed: chan_send_many returns "
 			"CHAN_CLOSED, and the worker goes back to in, which is closed and drained");
 	join_runner(&r);
-	if (atomic_load(&w.sent) != 1 || atomic_load(&w.discarded) != 3)
-		fail_msg("out took 1 result of the batch of 4 before it was closed: expected 1 counted as "
-			 "sent and 3 discarded, got %llu and %lu (results[0..sent-1] belong to the next "
-			 "stage; only results[sent..n-1] are the worker's to discard)",
-			 atomic_load(&w.sent), atomic_load(&w.discarded));
+	if (atomic_load(&w.sent) != 1 || atomic_load(&w.discarded) != 3 ||
+	    atomic_load(&w.counted_discarded) != 3)
+		fail_msg("out took 1 result of the batch of 4 before it was closed: expected *sent 1, "
+			 "*discarded 3 and 3 calls of r->discard, got *sent %llu, *discarded %llu and %lu "
+			 "calls of r->discard (results[0..sent-1] belong to the next stage; only "
+			 "results[sent..n-1] are the worker's to discard and count)",
+			 atomic_load(&w.sent), atomic_load(&w.counted_discarded), atomic_load(&w.discarded));
 	void *msg;
 	while (chan_try_recv(r.out, &msg) == CHAN_OK)
 		;
@@ -611,6 +751,7 @@ int main(int argc, char **argv)
 	    HTEST(test_stage_start_accepts_the_largest_it_can_run, L12 "#5-build-it-the-runner"),
 	    HTEST(test_every_worker_is_counted_in_before_any_starts, L12 "#who-closes-out"),
 	    HTEST(test_stage_start_counts_out_the_workers_that_never_started, L12 "#who-closes-out"),
+	    HTEST(test_one_worker_closes_out_when_two_finish_together, L12 "#who-closes-out"),
 	    HTEST(test_runner_keeps_draining_in_when_out_is_closed, L12 "#5-build-it-the-runner"),
 	    HTEST(test_workers_count_every_item_exactly, L12 "#5-build-it-the-runner"),
 	    HTEST(test_runner_discards_only_what_a_partial_send_left, L12 "#5-build-it-the-runner"),

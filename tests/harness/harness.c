@@ -133,6 +133,24 @@ long harness_wait_ms(void)
 	return deadline_seconds() * 1000 * 3 / 5;
 }
 
+/* A test that passed fails after all if the code it ran destroyed a mutex
+ * or condition variable that was not initialised (interpose.h): a test
+ * of a lesson may ask first, with a message of its own. 1 if it failed. */
+static int check_destroys(void)
+{
+	const char *call = NULL;
+	long n = harness_bad_destroys(&call);
+	if (n == 0)
+		return 0;
+	printf("ERROR: %ld destroy(s) of a mutex or condition variable never initialised, or destroyed "
+	       "already (the first by %s): something was freed that was never made, or freed twice. glibc "
+	       "lets it pass; POSIX does not. Free only what was made (the header of a half-made object, "
+	       "as a failed start leaves it, says how to tell which of its parts exist)\n",
+	       n, call);
+	fflush(stdout);
+	return 1;
+}
+
 static _Noreturn void child_run(const struct harness_test *t, int out_fd)
 {
 	dup2(out_fd, STDOUT_FILENO);
@@ -151,6 +169,8 @@ static _Noreturn void child_run(const struct harness_test *t, int out_fd)
 	cmocka_set_message_output(CM_OUTPUT_STDOUT);
 	int failed = _cmocka_run_group_tests(t->name, one, 1, NULL, NULL);
 	fflush(NULL);
+	if (!failed)
+		failed = check_destroys();
 	run_at_end();
 	/* A failed test may have left threads running on its stack, which is
 	 * gone: leave at once (atexit handlers do not run: harness_at_end is

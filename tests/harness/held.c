@@ -1,7 +1,7 @@
 /*
  * held.c - writers held between a read and a write (held.h).
  */
-#define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
+#define _GNU_SOURCE /* MAP_ANONYMOUS, REG_EFL */
 #include "held.h"
 #include "harness.h"
 
@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 static struct {
@@ -18,9 +19,39 @@ static struct {
 	size_t size;	    /* of the mapping, whole pages */
 	char *from;	    /* the held pages, inside it */
 	size_t len;	    /* of the held pages, whole pages */
+	int prot;	    /* of the held pages while they are held */
 	atomic_int open;    /* 1: a caught writer may go on */
 	atomic_int waiting; /* writers in the handler */
+	/* One at a time (held_step, held_let_one): each catch takes the next
+	 * ticket; the caught thread with ticket `admitted - 1` goes on. */
+	atomic_long tickets;
+	atomic_long admitted;
+	atomic_int stepping;		/* 1: the admitted thread runs one instruction, then is held again */
+	atomic_long steps_done;		/* single steps finished (the trap handler's count) */
+	_Atomic(void *) at[HELD_QUEUE]; /* where ticket t waits to access, at[t % HELD_QUEUE] */
 } held;
+
+/* The x86-64 trap flag: the processor stops the thread after its next
+ * instruction, with SIGTRAP. */
+#define TRAP_FLAG 0x100
+
+static void protect(int prot)
+{
+	if (held.len > 0 && mprotect(held.from, held.len, prot) != 0)
+		fail_msg("mprotect: %s", strerror(errno));
+}
+
+/* The thread returns into its access with the trap flag set: it makes
+ * that one access, and on_trap holds the pages again. */
+static void step_once(void *context)
+{
+#if HELD_STEPS
+	ucontext_t *uc = context;
+	uc->uc_mcontext.gregs[REG_EFL] |= TRAP_FLAG;
+#else
+	(void)context;
+#endif
+}
 
 static void on_write(int sig, siginfo_t *info, void *context)
 {
@@ -30,18 +61,34 @@ static void on_write(int sig, siginfo_t *info, void *context)
 		signal(sig, SIG_DFL); /* a crash of its own: fault again, and die of it */
 		return;
 	}
-	/* The predicate: the test has let the writers go, and made the pages
-	 * writable before that. The handler returns into the write. */
+	long ticket = atomic_fetch_add(&held.tickets, 1);
+	atomic_store(&held.at[ticket % HELD_QUEUE], (void *)at);
+	/* The predicate: the test has let the writers go, or this one, and
+	 * made the pages writable before that. The handler returns into the
+	 * write. */
 	atomic_fetch_add(&held.waiting, 1);
-	while (!atomic_load(&held.open))
+	while (!atomic_load(&held.open) && atomic_load(&held.admitted) <= ticket)
 		sched_yield();
 	atomic_fetch_sub(&held.waiting, 1);
+	if (!atomic_load(&held.open) && atomic_load(&held.stepping))
+		step_once(context);
 }
 
-static void protect(int prot)
+/* After the one instruction of a held_step: the pages are held again
+ * before the thread's next access, and the thread runs on normally. */
+static void on_trap(int sig, siginfo_t *info, void *context)
 {
-	if (held.len > 0 && mprotect(held.from, held.len, prot) != 0)
-		fail_msg("mprotect: %s", strerror(errno));
+	(void)sig;
+	(void)info;
+#if HELD_STEPS
+	ucontext_t *uc = context;
+	uc->uc_mcontext.gregs[REG_EFL] &= ~(greg_t)TRAP_FLAG;
+#else
+	(void)context;
+#endif
+	protect(held.prot);
+	atomic_store(&held.stepping, 0);
+	atomic_fetch_add(&held.steps_done, 1);
 }
 
 static size_t whole_pages(size_t size)
@@ -60,9 +107,16 @@ void *held_map(size_t size)
 	held.len = 0;
 	atomic_init(&held.open, 1);
 	atomic_init(&held.waiting, 0);
+	atomic_init(&held.tickets, 0);
+	atomic_init(&held.admitted, 0);
+	atomic_init(&held.stepping, 0);
+	atomic_init(&held.steps_done, 0);
 	struct sigaction sa = {.sa_sigaction = on_write, .sa_flags = SA_SIGINFO};
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGSEGV, &sa, NULL) != 0)
+		fail_msg("sigaction: %s", strerror(errno));
+	sa.sa_sigaction = on_trap;
+	if (sigaction(SIGTRAP, &sa, NULL) != 0)
 		fail_msg("sigaction: %s", strerror(errno));
 	return held.base;
 }
@@ -71,6 +125,8 @@ static void hold(void *from, size_t len, int prot)
 {
 	held.from = from;
 	held.len = whole_pages(len);
+	held.prot = prot;
+	atomic_store(&held.admitted, atomic_load(&held.tickets));
 	atomic_store(&held.open, 0);
 	protect(prot);
 }
@@ -96,6 +152,58 @@ void held_release(void)
 	atomic_store(&held.open, 1);
 }
 
+void *held_next_access(void)
+{
+	long next = atomic_load(&held.admitted);
+	if (held_writers() == 0 || next >= atomic_load(&held.tickets))
+		return NULL;
+	return atomic_load(&held.at[next % HELD_QUEUE]);
+}
+
+long held_catches(void)
+{
+	return atomic_load(&held.tickets);
+}
+
+static int step_done(void *before)
+{
+	return atomic_load(&held.steps_done) > *(long *)before;
+}
+
+int held_can_step(void)
+{
+	static int works = -1; /* not probed yet */
+	if (works < 0) {
+		long before = atomic_load(&held.steps_done);
+#if HELD_STEPS
+		/* The trap flag set on this thread: on_trap runs after the nop. */
+		__asm__ volatile("pushfq\n\torq $0x100, (%%rsp)\n\tpopfq\n\tnop" ::: "cc", "memory");
+#endif
+		works = atomic_load(&held.steps_done) > before;
+	}
+	return works;
+}
+
+int held_step(void)
+{
+	if (!held_can_step() || held_next_access() == NULL)
+		return 0;
+	long before = atomic_load(&held.steps_done);
+	atomic_store(&held.stepping, 1);
+	protect(PROT_READ | PROT_WRITE);
+	atomic_fetch_add(&held.admitted, 1);
+	return harness_wait_until(step_done, &before);
+}
+
+int held_let_one(void)
+{
+	if (held_next_access() == NULL)
+		return 0;
+	protect(PROT_READ | PROT_WRITE);
+	atomic_fetch_add(&held.admitted, 1);
+	return 1;
+}
+
 int held_writers(void)
 {
 	return atomic_load(&held.waiting);
@@ -115,6 +223,7 @@ void held_unmap(void)
 {
 	held_release();
 	signal(SIGSEGV, SIG_DFL);
+	signal(SIGTRAP, SIG_DFL);
 	munmap(held.base, held.size);
 	held.base = held.from = NULL;
 	held.len = 0;

@@ -34,6 +34,18 @@
 #define HELD_WORKS 1
 #endif
 
+/* held_step needs the processor's single step (the trap flag), which a
+ * program can set on itself on x86-64 only. */
+#if HELD_WORKS && defined(__x86_64__)
+#define HELD_STEPS 1
+#else
+#define HELD_STEPS 0
+#endif
+
+/* Catches remembered for held_next_access: more threads than this caught
+ * at once would overwrite each other's addresses. */
+#define HELD_QUEUE 64
+
 /* size bytes (rounded up to whole pages) of zeroed, writable memory, page
  * aligned, and the SIGSEGV handler that holds its writers. Fails the test
  * if it cannot. */
@@ -54,6 +66,31 @@ void held_unprotect(void);
 /* The held pages are writable, and every writer caught goes on, into its
  * write. */
 void held_release(void);
+
+/*
+ * One thread at a time, in the order they were caught: what another
+ * thread can do between two accesses of one thread, done there on
+ * purpose. A thread that accesses the held memory twice (a load, then a
+ * subtraction) is caught at each access; one read-modify-write is one
+ * access.
+ */
+/* 1 if held_step works here: HELD_STEPS, and a processor that honours the
+ * trap flag (valgrind's simulated one ignores it). Call it after held_map. */
+int held_can_step(void);
+/* Where the thread caught longest ago waits to access; NULL if none waits. */
+void *held_next_access(void);
+/* Catches so far: a thread caught again counts again. Read it before a
+ * step, and wait until it grows (caught at its next access) or the
+ * thread is gone. */
+long held_catches(void);
+/* The thread caught longest ago makes its one access, with the pages
+ * writable for that one instruction, and is caught again at its next
+ * access. 1 once the access is made; 0 if it is not within the deadline,
+ * if no thread waits, or without held_can_step. */
+int held_step(void);
+/* The thread caught longest ago goes on, and the pages stay writable
+ * (held_unprotect): the others go on waiting. 0 if no thread waits. */
+int held_let_one(void);
 
 /* How many writers wait in the handler. */
 int held_writers(void);

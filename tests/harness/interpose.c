@@ -7,7 +7,7 @@
  * touched, and ThreadSanitizer still sees every real call, because
  * __real_NAME is the ordinary symbol that its runtime intercepts.
  *
- * Four things happen here:
+ * Five things happen here:
  *  - perturbation: with HARNESS_SEED set, random yields and short sleeps
  *    around the calls open the windows that a check-then-act race needs
  *    (rr's chaos mode does the same with the scheduler);
@@ -15,6 +15,8 @@
  *    the report of a hung test can name a lock that was never released;
  *  - every condition variable's clock is recorded, and a timed wait on one
  *    that runs on the realtime clock fails the test;
+ *  - which mutexes and condition variables are initialised is recorded, and
+ *    a destroy of one that is not fails the test (harness_bad_destroys);
  *  - a test may run a function of its own right after a chosen mutex is
  *    unlocked (harness_after_unlock), in the window between two holds.
  * And socket is wrapped, so that a test can make every IPv6 socket start
@@ -190,6 +192,56 @@ static long find_slot(const void *_Atomic *keys, const void *p, int create)
 	return -1;
 }
 
+/*
+ * Which mutexes and condition variables are initialised: a table's keys
+ * with an array live[] beside them, 1 from a successful init to the next
+ * destroy. A destroy of one that is not (never initialised: zeroed memory,
+ * a struct never set up; or destroyed already) is a mistake glibc lets
+ * pass without a word, and POSIX calls undefined: it is counted
+ * (harness_bad_destroys). Once a table is full, an address it does not
+ * know proves nothing, so none is counted from then on.
+ */
+static atomic_long bad_destroys;
+static const char *_Atomic first_bad_destroy;
+static atomic_int table_full;
+
+static void mark_initialised(const void *_Atomic *keys, atomic_int *live, const void *p)
+{
+	long i = find_slot(keys, p, 1);
+	if (i < 0)
+		atomic_store(&table_full, 1);
+	else
+		atomic_store(&live[i], 1);
+}
+
+/* Before the real destroy of p (what: the call's name): counts it if p is
+ * not initialised, and marks it destroyed. Returns p's slot, or -1. */
+static long mark_destroyed(const void *_Atomic *keys, atomic_int *live, const void *p, const char *what)
+{
+	long i = find_slot(keys, p, 0);
+	int was_live = i >= 0 ? atomic_exchange(&live[i], 0) : atomic_load(&table_full);
+	if (!was_live) {
+		const char *none = NULL;
+		atomic_fetch_add(&bad_destroys, 1);
+		atomic_compare_exchange_strong(&first_bad_destroy, &none, what);
+	}
+	return was_live ? i : -1;
+}
+
+/* After the real destroy: one that failed (EBUSY) left p initialised. */
+static void undo_if_failed(atomic_int *live, long i, int rc)
+{
+	if (rc != 0 && i >= 0)
+		atomic_store(&live[i], 1);
+}
+
+long harness_bad_destroys(const char **first)
+{
+	if (first != NULL)
+		*first = atomic_load(&first_bad_destroy);
+	return atomic_load(&bad_destroys);
+}
+
 /* ---- who holds each mutex ---------------------------------------------------- */
 
 /* Read by the hung-test report (tests/harness/hung.py) from outside the
@@ -263,14 +315,21 @@ long harness_mutexes_alive(void)
 	return atomic_load(&mutexes_alive);
 }
 
+/* 1 while the mutex whose address holds that slot of lock_keys is
+ * initialised: set by pthread_mutex_init, cleared by pthread_mutex_destroy
+ * (harness_bad_destroys). */
+static atomic_int mutex_live[TABLE_SIZE];
+
 int __wrap_pthread_mutex_init(pthread_mutex_t *mu, const pthread_mutexattr_t *attr)
 {
 	int err = atomic_exchange(&mutex_init_error, 0);
 	if (err != 0)
 		return err;
 	err = __real_pthread_mutex_init(mu, attr);
-	if (err == 0)
+	if (err == 0) {
 		atomic_fetch_add(&mutexes_alive, 1);
+		mark_initialised(lock_keys, mutex_live, mu);
+	}
 	return err;
 }
 
@@ -352,6 +411,8 @@ static const void *_Atomic cond_keys[TABLE_SIZE];
 /* Initialised and not destroyed (harness_conds_alive). */
 static atomic_long conds_alive;
 static atomic_int cond_monotonic[TABLE_SIZE];
+/* 1 while initialised (harness_bad_destroys). */
+static atomic_int cond_live[TABLE_SIZE];
 /* Waits this thread has begun on any condition variable (harness_cond_waits). */
 static _Thread_local long cond_waits;
 /* Threads inside a condition-variable wait now (harness_threads_in_cond_wait). */
@@ -366,8 +427,10 @@ int __wrap_pthread_cond_init(pthread_cond_t *cv, const pthread_condattr_t *attr)
 	if (i >= 0)
 		atomic_store(&cond_monotonic[i], clock == CLOCK_MONOTONIC);
 	int rc = __real_pthread_cond_init(cv, attr);
-	if (rc == 0)
+	if (rc == 0) {
 		atomic_fetch_add(&conds_alive, 1);
+		mark_initialised(cond_keys, cond_live, cv);
+	}
 	return rc;
 }
 
@@ -861,7 +924,9 @@ int __wrap_pthread_cond_destroy(pthread_cond_t *cv)
 	void (*fn)(void *) = atomic_exchange(&before_destroy_fn, NULL);
 	if (fn != NULL)
 		fn(before_destroy_arg);
+	long i = mark_destroyed(cond_keys, cond_live, cv, "pthread_cond_destroy");
 	int rc = __real_pthread_cond_destroy(cv);
+	undo_if_failed(cond_live, i, rc);
 	if (rc == 0)
 		atomic_fetch_sub(&conds_alive, 1);
 	return rc;
@@ -901,7 +966,9 @@ int __wrap_pthread_mutex_destroy(pthread_mutex_t *mu)
 	track_unlock();
 	if (look.fn != NULL)
 		look.fn(look.arg);
+	long i = mark_destroyed(lock_keys, mutex_live, mu, "pthread_mutex_destroy");
 	int rc = __real_pthread_mutex_destroy(mu);
+	undo_if_failed(mutex_live, i, rc);
 	if (rc == 0)
 		atomic_fetch_sub(&mutexes_alive, 1);
 	return rc;
@@ -956,14 +1023,23 @@ char *__real_strndup(const char *s, size_t n);
 
 /* This thread's allocations left before they fail, or -1: none fails.
  * Per thread, so that a test fails the allocations of the code it calls,
- * never those of another thread the program runs. */
+ * never those of another thread the program runs. With refuse_once, the
+ * first refusal sets it back to -1. */
 static _Thread_local long allocations_left = -1;
 static _Thread_local long allocations_refused;
+static _Thread_local int refuse_once;
 
 void harness_fail_allocations_after(long granted)
 {
 	allocations_left = granted;
 	allocations_refused = 0;
+	refuse_once = 0;
+}
+
+void harness_fail_one_allocation_after(long granted)
+{
+	harness_fail_allocations_after(granted);
+	refuse_once = 1;
 }
 
 long harness_allocations_restored(void)
@@ -982,6 +1058,8 @@ static int allocation_refused(void)
 		return 0;
 	}
 	allocations_refused++;
+	if (refuse_once)
+		allocations_left = -1;
 	errno = ENOMEM;
 	return 1;
 }

@@ -129,6 +129,13 @@ void harness_fail_next_mutex_init(int err);
  * counts -1): compare two readings, as around a failed chan_new, which
  * must leave none initialised. */
 long harness_mutexes_alive(void);
+/* Calls of pthread_mutex_destroy or pthread_cond_destroy on one that was
+ * not initialised (never passed to its init, or destroyed already) since
+ * the program began; *first (if first is not NULL) names the call of the
+ * first, or is NULL. glibc lets such a destroy pass (a zeroed mutex
+ * destroys without complaint), so only this shows freeing what was never
+ * made. The harness fails a test that passed with any (harness.c). */
+long harness_bad_destroys(const char **first);
 
 /*
  * From now on, each time the calling thread unlocks mu (mu NULL: any
@@ -162,13 +169,20 @@ long harness_sockets_opened(void);
  * calling thread's next `granted` allocations succeed and every one after
  * them returns NULL with errno ENOMEM, as a real failure does, until
  * harness_allocations_restored. Only the course's code and the tests are
- * wrapped: cJSON and the C library allocate as usual. No impossible size
- * reaches the out-of-memory path of code that allocates a few small
- * blocks (an entry and its strings); this does, one allocation at a time.
+ * wrapped: the C library allocates as usual, and so does cJSON unless a
+ * test hands it allocation functions of its own (cJSON_InitHooks) that
+ * call these. No impossible size reaches the out-of-memory path of code
+ * that allocates a few small blocks (an entry and its strings); this
+ * does, one allocation at a time.
  */
 void harness_fail_allocations_after(long granted);
-/* Allocations succeed again; returns how many were refused since the call
- * above (0: the code made no more than `granted`). */
+/* The same, but only allocation granted + 1 fails: the ones after it
+ * succeed again. Memory that runs out for a moment, and code that must
+ * still notice the one failure among its later successes (a copy left
+ * unchecked, because a later one that fails too would hide it). */
+void harness_fail_one_allocation_after(long granted);
+/* Allocations succeed again; returns how many were refused since either
+ * call above (0: the code made no more than `granted`). */
 long harness_allocations_restored(void);
 
 #endif

@@ -827,6 +827,73 @@ static void test_a_receiver_overtaken_reads_head_again(void **state)
 	expect_one_and_two(op.msg, other_got);
 }
 
+/*
+ * A message behind one still being written. Receivers 1 and 2 sleep on an
+ * empty channel of 4; sender A wins position 0 and is held before its
+ * write (held.h); sender B fills position 1, and its one wake-up goes to
+ * a receiver that finds position 0 not ready. If that receiver sleeps
+ * again, A's wake-up, once A is let go, reaches one receiver, which takes
+ * message 1, and message 2 waits beside the other, asleep. A receiver
+ * that finds the other side midway must wait for it without sleeping.
+ */
+struct two_sleepers {
+	struct lfchan *ch;
+	struct sleeper *r[2];
+};
+
+/* 1 once both receivers are counted in waiting and asleep in the kernel:
+ * the one B woke has gone back to sleep. */
+static int both_asleep_again(void *arg)
+{
+	struct two_sleepers *two = arg;
+	return atomic_load(&two->ch->receivers.waiting) == 2 && receiver_asleep(&two->r[0]->tid) &&
+	       receiver_asleep(&two->r[1]->tid);
+}
+
+static void test_a_receiver_woken_behind_a_send_midway_does_not_sleep_again(void **state)
+{
+	(void)state;
+	struct lfchan *made = new_or_fail(4);
+	struct lfchan *ch = slots_on_held_page(made);
+	lfchan_test_sleep_at_once = 1;
+	struct harness_thread t1, t2, ta;
+	struct sleeper r1 = {.op = {.ch = ch, .status = CHAN_NOTIMPL}};
+	struct sleeper r2 = {.op = {.ch = ch, .status = CHAN_NOTIMPL}};
+	start_sleeper(&t1, &r1, 1);
+	start_sleeper(&t2, &r2, 2);
+	struct lfop a = {.ch = ch, .msg = MSG(1), .status = CHAN_NOTIMPL};
+	if (HELD_WORKS)
+		held_hold(ch->slots, ch->cap * sizeof(*ch->slots));
+	harness_thread_start(&ta, lfop_send, &a);
+	if (HELD_WORKS && !held_wait_for_writers(1)) {
+		held_release();
+		fail_msg("sender A was not caught at its write to the slot");
+	}
+	held_unprotect();
+	assert_chan_status(lfchan_send(ch, MSG(2)), CHAN_OK);
+	/* Time for a wrong receiver to show itself: a right one never sleeps again. */
+	struct two_sleepers two = {ch, {&r1, &r2}};
+	int slept_again = harness_wait_until_ms(both_asleep_again, &two, harness_bound_ms(300));
+	held_release();
+	int done = harness_thread_join_within(&t1, harness_bound_ms(WAKE_BOUND_MS)) &&
+		   harness_thread_join_within(&t2, harness_bound_ms(WAKE_BOUND_MS));
+	if (!done) {
+		assert_chan_status(lfchan_close(ch), CHAN_OK); /* lets go of the sleeper */
+		fail_msg("a receiver sleeps on with message 2 in the channel%s: woken by message 2 while "
+			 "message 1 was still being written, it went back to sleep, and message 1's one "
+			 "wake-up went to the other receiver. While head and tail count a message that is "
+			 "not there yet, a waiter must yield, not sleep",
+			 slept_again ? " (the woken receiver had gone back to sleep)" : "");
+	}
+	if (!harness_thread_join_within(&ta, harness_wait_ms()))
+		fail_msg("sender A did not return");
+	held_unmap();
+	free_or_fail(made);
+	assert_chan_status(r1.op.status, CHAN_OK);
+	assert_chan_status(r2.op.status, CHAN_OK);
+	expect_one_and_two(r1.op.msg, r2.op.msg);
+}
+
 /* ---- close: one read-modify-write ----------------------------------------- */
 
 static void *lfop_close(void *arg)
@@ -1080,6 +1147,7 @@ int main(int argc, char **argv)
 	    HTEST(test_notify_bumps_epoch_before_it_wakes, L14 "#the-protocol"),
 	    HTEST(test_a_send_meeting_a_receiver_going_to_sleep_wakes_it, L14 "#the-protocol"),
 	    HTEST(test_a_waiter_woken_as_its_deadline_passes_hands_the_wake_up_on, L14 "#the-protocol"),
+	    HTEST(test_a_receiver_woken_behind_a_send_midway_does_not_sleep_again, L14 "#the-protocol"),
 	    HTEST(test_a_receiver_waiting_on_an_empty_channel_uses_no_cpu, L14 "#build-it-3-sleeping-without-missing-a-wake-up"),
 	    HTEST(test_close_wakes_every_sleeping_receiver, L14 "#build-it-3-sleeping-without-missing-a-wake-up"),
 	    HTEST(test_close_wakes_every_sleeping_sender, L14 "#build-it-3-sleeping-without-missing-a-wake-up"),

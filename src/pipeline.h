@@ -202,15 +202,17 @@ void pipeline_watch_copy(struct pipeline *p);
 
 /* snippet: cancel */
 /*
- * Lesson 13: stops now instead of draining. Closes cancel and every
- * channel between the stages, so that a stage blocked in a send or a
- * receive wakes up at once (a send on a closed channel answers
- * CHAN_CLOSED here, where Go would panic), and stage runners stop before
- * their next batch. What was in flight is abandoned: freed, and counted
- * as discarded once the stages have ended. Does not wait:
- * pipeline_stop or pipeline_wait, perhaps already waiting in another
- * thread, then returns promptly. Safe from any thread, any number of
- * times, between pipeline_start and pipeline_free.
+ * Lesson 13: stops now instead of draining. Closes cancel, done and
+ * every channel between the stages, so that a stage blocked in a send or
+ * a receive wakes up at once (a send on a closed channel answers
+ * CHAN_CLOSED here, where Go would panic), stage runners stop before
+ * their next batch, and the source stops as pipeline_stop stops it (a
+ * tailer group following a glob pattern looks for new files until done
+ * is closed, whatever becomes of lines). What was in flight is
+ * abandoned: freed, and counted as discarded once the stages have ended.
+ * Does not wait: pipeline_stop or pipeline_wait, perhaps already waiting
+ * in another thread, then returns promptly. Safe from any thread, any
+ * number of times, between pipeline_start and pipeline_free.
  */
 void pipeline_cancel(struct pipeline *p);
 /* end snippet */

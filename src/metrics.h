@@ -120,7 +120,8 @@ struct metric_family *metrics_histogram(struct metrics_registry *reg, const char
  * Returns 0; -1 with errno EINVAL for a negative or NaN counter delta, a
  * wrong family type or a missing (NULL) label value, and nothing changes;
  * -1 with errno ENOSPC when the family already has
- * series_limit series (the update is counted as dropped).
+ * series_limit series (the update is counted as dropped), ENOMEM when
+ * the new series cannot be allocated; nothing changes either way.
  * metrics_counter_add(f, values, 0) creates a series without changing it:
  * do that for every series known in advance, so it is exported at 0.
  * A histogram takes any value: a negative one lands in the lowest bucket
@@ -146,7 +147,8 @@ double metrics_value(struct metric_family *f, const char *const values[]);
 
 /*
  * The whole registry in the text format, as a new NUL-terminated string
- * the caller frees; *len (if not NULL) gets its length. NULL on ENOMEM.
+ * the caller frees; *len (if not NULL) gets its length. NULL with errno
+ * EINVAL if reg is NULL, ENOMEM if the text cannot be allocated.
  */
 char *metrics_render(struct metrics_registry *reg, size_t *len);
 /* end snippet */

@@ -151,6 +151,10 @@ EXERCISE_HELPER static void render_family(struct strbuf *sb, const struct metric
 char *metrics_render(struct metrics_registry *reg, size_t *len)
 {
 	/* BEGIN SOLUTION */
+	if (reg == NULL) {
+		errno = EINVAL;
+		return NULL;
+	}
 	struct strbuf sb = STRBUF_INIT;
 	pthread_mutex_lock(&reg->mu);
 	for (const struct metric_family *f = reg->first; f != NULL; f = f->next)

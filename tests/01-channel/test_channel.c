@@ -8,7 +8,7 @@
 #include "interpose.h"
 
 #include <errno.h>
-#include <malloc.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -349,17 +349,6 @@ static void test_new_refuses_a_capacity_too_large_to_allocate(void **state)
 	}
 }
 
-/* Bytes the program has allocated and not freed (0 where the allocator
- * does not say, as under the sanitizers, whose leak check runs instead).
- * glibc counts a freed block it keeps in its per-thread cache (at most 7
- * of a size) as in use, so a measure is taken only after rounds that fill
- * that cache: from then on, a round that frees what it allocated leaves
- * the count where it was. */
-static size_t bytes_in_use(void)
-{
-	return mallinfo2().uordblks;
-}
-
 /*
  * Calls chan_new(cap), which must fail with errno `err` because of what
  * arm(arg) set up just before (`what` says what that is), rounds times,
@@ -374,7 +363,7 @@ static void expect_failed_new_leaks_nothing(size_t cap, void (*arm)(long), long 
 	long mutexes = harness_mutexes_alive();
 	for (int round = 0; round < WARM + ROUNDS; round++) {
 		if (round == WARM)
-			before = bytes_in_use();
+			before = harness_bytes_in_use();
 		arm(arg);
 		errno = 0;
 		struct chan *ch = chan_new(cap);
@@ -387,7 +376,7 @@ static void expect_failed_new_leaks_nothing(size_t cap, void (*arm)(long), long 
 				 cap, errno, strerror(errno), what, err == ENOMEM ? "ENOMEM" : "EAGAIN",
 				 strerror(err));
 	}
-	size_t after = bytes_in_use();
+	size_t after = harness_bytes_in_use();
 	if (after > before)
 		fail_msg("chan_new(%zu) returned NULL %d times when %s, and %zu bytes it allocated are still in "
 			 "use: free what you allocated before returning NULL",

@@ -103,6 +103,8 @@ static char *render_or_fail(struct metrics_registry *reg)
 {
 	size_t len = 0;
 	char *text = metrics_render(reg, &len);
+	if (text == NULL || len != strlen(text))
+		harness_see(L06 "#rendering");
 	if (text == NULL)
 		fail_msg("metrics_render returned NULL (%s)", strerror(errno));
 	if (len != strlen(text))
@@ -157,7 +159,14 @@ static void value_scrape(struct value_scrape *vs, const double *values, size_t n
 		char id[24];
 		snprintf(id, sizeof(id), "%zu", k);
 		const char *series[] = {id};
-		must_update(metrics_gauge_set(vs->g, series, values[k]), "metrics_gauge_set");
+		if (metrics_gauge_set(vs->g, series, values[k]) != 0) {
+			harness_see(L06 "#finding-a-series");
+			fail_msg("metrics_gauge_set on v{i=\"%zu\"} returned -1 (%s), expected 0%s", k,
+				 strerror(errno),
+				 vs->text == NULL ? ""
+						  : ": an earlier batch made that series, so the lookup missed it "
+						    "and made one too many (is every series in its hash chain?)");
+		}
 		texts[k] = NULL;
 	}
 	free(vs->text);
@@ -411,11 +420,13 @@ static void test_bad_label_names_are_refused(void **state)
 	const char *five[] = {"a", "b", "c", "d", "e"};
 	expect_einval(metrics_gauge(reg, "five", "help", METRICS_MAX_LABELS + 1, five), "five labels",
 		      "at most METRICS_MAX_LABELS labels");
-	/* A refused family leaves nothing behind: the scrape shows ok_total alone. */
+	/* A refused family leaves nothing behind: the scrape shows ok_total
+	 * alone. The registration is given; what may be wrong is the render. */
+	harness_see(L06 "#rendering");
 	char *text = render_or_fail(reg);
 	assert_text_equal(text, "# HELP ok_total help\n# TYPE ok_total counter\n",
-			  "a refused registration is not in the registry; a family with labels and no "
-			  "series yet shows its HELP and TYPE lines only");
+			  "a refused registration is not in the registry; render_family writes a "
+			  "family's HELP and TYPE lines even when it has no series yet");
 	free(text);
 	metrics_registry_free(reg);
 }
@@ -429,9 +440,11 @@ static void test_histogram_may_not_have_a_label_named_le(void **state)
 	expect_einval(metrics_histogram(reg, "h_seconds", "help", 2, labels, bounds, 2),
 		      "a histogram with a label named le", "le is the label of its buckets");
 	must(metrics_histogram(reg, "h_seconds", "help", 1, labels, bounds, 2), "the same without le");
+	harness_see(L06 "#rendering");
 	char *text = render_or_fail(reg);
 	assert_text_equal(text, "# HELP h_seconds help\n# TYPE h_seconds histogram\n",
-			  "the refused histogram is not in the registry, so h_seconds is there once");
+			  "the refused histogram is not in the registry, so h_seconds is there once; "
+			  "render_family writes HELP and TYPE even for a family with no series yet");
 	free(text);
 	metrics_registry_free(reg);
 }
@@ -555,6 +568,11 @@ static void test_render_of_an_empty_registry_is_empty_text(void **state)
 		    quoted(text));
 	free(text);
 	metrics_registry_free(reg);
+	errno = 0;
+	text = metrics_render(NULL, NULL);
+	if (text != NULL || errno != EINVAL)
+		fail_msg("metrics_render(NULL, NULL) returned %s with errno %d (%s), expected NULL with EINVAL",
+			 text != NULL ? quoted(text) : "NULL", errno, strerror(errno));
 }
 
 static void test_render_escapes_help_and_label_values(void **state)
@@ -791,6 +809,25 @@ static void test_updates_refuse_the_wrong_family_type(void **state)
 	metrics_registry_free(reg);
 }
 
+/* metrics_counter_add(f, values, 1) right after an update refused with
+ * `refusal`: a hang there is series_lock's (an error path that kept
+ * reg->mu, see #updates); a failure, the lookup's. */
+static int add_after_refusal(struct metric_family *f, const char *const values[], const char *refusal)
+{
+	static char hint[160];
+	snprintf(hint, sizeof(hint),
+		 "an update after one refused with %s blocked: does that error path of series_lock unlock "
+		 "the registry?",
+		 refusal);
+	harness_see(L06 "#updates");
+	harness_on_hang(hint);
+	int rc = metrics_counter_add(f, values, 1);
+	int err = errno;
+	harness_see(L06 "#finding-a-series");
+	errno = err;
+	return rc;
+}
+
 static void test_updates_refuse_missing_label_values(void **state)
 {
 	(void)state;
@@ -803,11 +840,10 @@ static void test_updates_refuse_missing_label_values(void **state)
 		fail_msg("metrics_counter_add with values NULL on a family with 2 labels must return -1 with "
 			 "EINVAL: series_get checks every value before it hashes one");
 	errno = 0;
-	if (metrics_counter_add(c, half, 1) != -1 || errno != EINVAL)
+	if (add_after_refusal(c, half, "EINVAL") != -1 || errno != EINVAL)
 		fail_msg("metrics_counter_add with values {\"info\", NULL} must return -1 with EINVAL");
 	const char *full[] = {"info", "api"};
-	harness_on_hang("an update after a refused one blocked: does the EINVAL path unlock the registry?");
-	must_update(metrics_counter_add(c, full, 1), "an update after two refused ones");
+	must_update(add_after_refusal(c, full, "EINVAL"), "an update after two refused ones");
 	if (c->nseries != 1)
 		fail_msg("the family has %zu series, expected 1: a refused update creates nothing", c->nseries);
 	metrics_registry_free(reg);
@@ -846,7 +882,7 @@ static void test_series_limit_refuses_new_series_and_counts_drops(void **state)
 	for (size_t i = 0; i < 5; i++) {
 		const char *v[] = {users[i]};
 		errno = 0;
-		int rc = metrics_counter_add(c, v, 1);
+		int rc = i > 3 ? add_after_refusal(c, v, "ENOSPC") : metrics_counter_add(c, v, 1);
 		if (i < 3 && rc != 0)
 			fail_msg("update %zu (user %s) returned %d (%s): the limit is 3 series, this is "
 				 "series %zu",
@@ -858,8 +894,7 @@ static void test_series_limit_refuses_new_series_and_counts_drops(void **state)
 			    i + 1, users[i], rc, errno);
 	}
 	const char *ann[] = {"ann"};
-	harness_on_hang("an update after a refused one blocked: does the ENOSPC path unlock the registry?");
-	must_update(metrics_counter_add(c, ann, 1), "an update of an existing series at the limit");
+	must_update(add_after_refusal(c, ann, "ENOSPC"), "an update of an existing series at the limit");
 	if (c->nseries != 3)
 		fail_msg(
 		    "the family has %zu series after 5 distinct label sets with a limit of 3, expected 3",
@@ -915,6 +950,112 @@ static void test_series_keep_their_own_copy_of_label_values(void **state)
 			  "req_total{service=\"api\",zone=\"\"} 1\n",
 			  "a series copies its label values when it is created (the caller's strings are "
 			  "borrowed for the call only); an empty value is a value like any other");
+	free(text);
+	metrics_registry_free(reg);
+}
+
+/* Three times as many series as hash chains, so that chains hold several:
+ * each label set, updated twice, is found again the second time (invariant
+ * 1), not made a second time. */
+static void test_series_sharing_a_hash_chain_are_each_found_again(void **state)
+{
+	(void)state;
+	enum { N = 3 * METRICS_HASH_BUCKETS };
+	struct metrics_registry *reg = registry_or_fail(0);
+	const char *labels[] = {"id"};
+	struct metric_family *c = must(metrics_counter(reg, "chain_total", "help", 1, labels), "chain_total");
+	char id[16];
+	const char *v[] = {id};
+	for (int round = 1; round <= 2; round++) {
+		for (int i = 0; i < N; i++) {
+			snprintf(id, sizeof(id), "%d", i);
+			if (metrics_counter_add(c, v, 1) != 0)
+				fail_msg("update %d of {id=\"%d\"} returned -1 (%s), expected 0", round, i,
+					 strerror(errno));
+		}
+	}
+	if (c->nseries != N)
+		fail_msg("%d label sets, each updated twice, made %zu series, expected %d: a lookup missed a "
+			 "series that shares its hash chain with a newer one, and made it again (a new series "
+			 "goes in front of its chain, the chain after it: every series stays in one chain)",
+			 N, c->nseries, N);
+	for (int i = 0; i < N; i++) {
+		snprintf(id, sizeof(id), "%d", i);
+		if (metrics_value(c, v) != 2)
+			fail_msg("{id=\"%d\"} is %g after two updates of 1, expected 2", i, metrics_value(c, v));
+	}
+	metrics_registry_free(reg);
+}
+
+/*
+ * Updates c's series `values`, new, with the calling thread's allocations
+ * after the first `granted` refused (tests/harness/interpose.h), rounds
+ * times; between two, an update of the series `old`, which allocates
+ * nothing. 1 once an update made every allocation it needed. Otherwise
+ * each must have been -1 with ENOMEM, made no series, and kept no byte.
+ */
+static int update_with_allocations(struct metric_family *c, const char *const values[],
+				   const char *const old[], long granted)
+{
+	enum { WARM = 8, ROUNDS = 8 };
+	size_t before = 0;
+	for (int round = 0; round < WARM + ROUNDS; round++) {
+		if (round == WARM)
+			before = harness_bytes_in_use();
+		harness_fail_allocations_after(granted);
+		errno = 0;
+		int rc = metrics_counter_add(c, values, 1);
+		int err = errno;
+		long refused = harness_allocations_restored();
+		if (refused == 0 && rc != 0)
+			fail_msg("metrics_counter_add on a new label set returned -1 (%s) though none of its "
+				 "allocations failed",
+				 strerror(err));
+		if (refused == 0)
+			return 1;
+		if (rc != -1 || err != ENOMEM)
+			fail_msg("metrics_counter_add on a new label set returned %d with errno %d (%s) when its "
+				 "allocation number %ld failed, expected -1 with ENOMEM: series_create sets "
+				 "errno when its allocation fails, and series_lock passes it on",
+				 rc, err, strerror(err), granted + 1);
+		if (c->nseries != 1)
+			fail_msg("an update whose allocation number %ld failed left the family with %zu series, "
+				 "expected 1: a series that could not be made is in no list",
+				 granted + 1, c->nseries);
+		must_update(add_after_refusal(c, old, "ENOMEM"),
+			    "an update of an existing series after one whose allocation failed");
+	}
+	size_t after = harness_bytes_in_use();
+	if (after > before)
+		fail_msg("%d updates failed at their allocation number %ld, and %zu bytes they allocated are "
+			 "still in use: the copies of the label values are series_create's to free when it "
+			 "fails, whatever failed",
+			 ROUNDS, granted + 1, after - before);
+	return 0;
+}
+
+/* Memory runs out while an update makes its series: the first allocation
+ * of the making fails, then the second, and so on until one update makes
+ * all it needs. Each failure changes nothing and leaves reg->mu free. */
+static void test_update_that_cannot_allocate_its_series_leaks_nothing(void **state)
+{
+	(void)state;
+	enum { MOST = 16 };
+	struct metrics_registry *reg = registry_or_fail(0);
+	const char *labels[] = {"service", "zone"};
+	const char *old[] = {"api", "eu"}, *fresh[] = {"db", "us"};
+	struct metric_family *c = must(metrics_counter(reg, "oom_total", "help", 2, labels), "oom_total");
+	must_update(metrics_counter_add(c, old, 1), "metrics_counter_add(api, eu)");
+	long granted = 0;
+	while (granted < MOST && !update_with_allocations(c, fresh, old, granted))
+		granted++;
+	if (granted == MOST)
+		fail_msg("making a series with two labels took more than %d allocations", MOST);
+	if (granted == 0)
+		fail_msg("an update made a new series while every malloc, calloc, realloc and strdup failed");
+	char *text = render_or_fail(reg);
+	assert_has_line(text, "oom_total{service=\"db\",zone=\"us\"} 1",
+			"the update that could allocate made its series, at 1: the failed ones added nothing");
 	free(text);
 	metrics_registry_free(reg);
 }
@@ -987,6 +1128,103 @@ static void *scraper_run(void *arg)
 			sched_yield();
 	} while (!atomic_load(&s->stop));
 	return NULL;
+}
+
+static void count_unlock(void *arg)
+{
+	(*(int *)arg)++;
+}
+
+/* Registers counters r0_total, r1_total... each with one series at 1. */
+struct registrar {
+	struct metrics_registry *reg;
+	int n, failures;
+	atomic_int registered; /* families registered and updated so far */
+};
+
+static void *registrar_run(void *arg)
+{
+	struct registrar *r = arg;
+	const char *labels[] = {"k"}, *one[] = {"one"};
+	for (int i = 0; i < r->n; i++) {
+		char name[24];
+		snprintf(name, sizeof(name), "r%d_total", i);
+		struct metric_family *f = metrics_counter(r->reg, name, "help", 1, labels);
+		r->failures += f == NULL || metrics_counter_add(f, one, 1) != 0;
+		atomic_fetch_add(&r->registered, 1);
+	}
+	return NULL;
+}
+
+/* Fails unless text is families r0_total, r1_total... in order, each with
+ * its series, but the last, whose update may not have come yet. */
+static void expect_registered_so_far(const char *text, int all)
+{
+	const char *p = text;
+	char head[96], line[64];
+	for (int i = 0; *p != '\0'; i++) {
+		snprintf(head, sizeof(head), "# HELP r%d_total help\n# TYPE r%d_total counter\n", i, i);
+		snprintf(line, sizeof(line), "r%d_total{k=\"one\"} 1\n", i);
+		if (strncmp(p, head, strlen(head)) != 0)
+			fail_msg("a scrape during registrations shows, where family r%d_total should begin:\n%.80s\n"
+				 "(families in registration order, each whole)",
+				 i, p);
+		p += strlen(head);
+		if (strncmp(p, line, strlen(line)) == 0)
+			p += strlen(line);
+		else if (*p != '\0' || all)
+			fail_msg("a scrape during registrations shows r%d_total without its series %s, "
+				 "though the family after it was registered only once that was updated",
+				 i, quoted(line));
+	}
+}
+
+/*
+ * An empty registry is read under reg->mu like any other: another thread
+ * may be registering its first family at that moment. So a render of an
+ * empty registry takes and releases the lock too (counted right after
+ * each unlock: a shortcut taken before the lock shows in every run). Then
+ * one thread registers families, each with a series, while this one
+ * renders: every scrape shows those registered so far, in order; and
+ * SANITIZE=thread reports a read of reg->first made without the lock.
+ */
+static void test_render_while_families_are_registered_takes_the_lock(void **state)
+{
+	(void)state;
+	struct metrics_registry *reg = registry_or_fail(0);
+	int unlocks = 0;
+	harness_after_unlock(&reg->mu, count_unlock, &unlocks);
+	char *text = render_or_fail(reg);
+	harness_after_unlock(&reg->mu, NULL, NULL);
+	free(text);
+	if (unlocks == 0)
+		fail_msg("metrics_render of an empty registry returned without taking reg->mu: another thread "
+			 "may be registering the first family as it looks (reg->first is written under the "
+			 "lock), so even \"is it empty?\" is asked under the lock");
+	static struct registrar r;
+	r.reg = reg;
+	r.n = (int)harness_scale(100);
+	atomic_init(&r.registered, 0);
+	struct harness_thread t;
+	harness_thread_start(&t, registrar_run, &r);
+	harness_on_hang("registering families while rendering never finished: does an error path keep reg->mu?");
+	int done, seen = -1;
+	do {
+		done = harness_thread_done(&t);
+		text = render_or_fail(reg);
+		expect_registered_so_far(text, done);
+		free(text);
+		/* One render per registration at most: back-to-back renders
+		 * could keep the lock from the registering thread. */
+		while (atomic_load(&r.registered) == seen && !harness_thread_done(&t))
+			sched_yield();
+		seen = atomic_load(&r.registered);
+	} while (!done);
+	if (!harness_thread_join_within(&t, harness_wait_ms()))
+		fail_msg("the registering thread did not finish");
+	if (r.failures > 0)
+		fail_msg("%d registrations or updates failed while rendering", r.failures);
+	metrics_registry_free(reg);
 }
 
 /* Joins an updater, however long the updates take while they go on: only
@@ -1403,6 +1641,8 @@ int main(int argc, char **argv)
 	    HTEST(test_series_limit_refuses_new_series_and_counts_drops, L06 "#finding-a-series"),
 	    HTEST(test_look_alike_invalid_values_are_one_series, L06 "#finding-a-series"),
 	    HTEST(test_series_keep_their_own_copy_of_label_values, L06 "#finding-a-series"),
+	    HTEST(test_series_sharing_a_hash_chain_are_each_found_again, L06 "#finding-a-series"),
+	    HTEST(test_update_that_cannot_allocate_its_series_leaks_nothing, L06 "#finding-a-series"),
 	    HTEST(test_counter_add_refuses_negative_and_nan, L06 "#updates"),
 	    HTEST(test_refused_updates_create_no_series, L06 "#updates"),
 	    HTEST(test_counter_set_never_goes_down, L06 "#updates"),
@@ -1415,6 +1655,7 @@ int main(int argc, char **argv)
 	    HTEST(test_render_of_an_empty_registry_is_empty_text, L06 "#rendering"),
 	    HTEST(test_bucket_bounds_are_written_as_values_that_read_back, L06 "#rendering"),
 	    HTEST(test_render_holds_the_lock_once_for_the_whole_text, L06 "#rendering"),
+	    HTEST(test_render_while_families_are_registered_takes_the_lock, L06 "#rendering"),
 	    HTEST(test_rendered_values_match_goldens, L06 "#numbers-that-read-back"),
 	    HTEST(test_rendered_values_read_back_as_the_same_double, L06 "#numbers-that-read-back"),
 	    HTEST(test_bad_metric_names_are_refused, L06 "#what-is-given"),
@@ -1431,7 +1672,7 @@ int main(int argc, char **argv)
 	    HTEST(test_stage_counts_every_entry_received, L06 "#the-stage"),
 	    HTEST(test_stage_counts_each_entry_once_under_the_series_limit, L06 "#the-stage"),
 	    HTEST(test_step_sets_last_seen_for_each_counted_entry, L06 "#the-stage"),
-	    HTEST(test_promtool_accepts_the_rendering, L06 "#6-run-it"),
+	    HTEST(test_promtool_accepts_the_rendering, L06 "#rendering"),
 	};
 	return harness_main(argc, argv, "06-metrics", tests, HARNESS_COUNT(tests));
 }

@@ -108,7 +108,9 @@ static struct stage_runner *runner_with_held_totals(void)
 /* Two workers end their waits at once and add them to recv_ns at once.
  * Their writes are held until both are caught: both have read the total,
  * and an addition made as a load, an add and a store then writes back
- * what it read plus its own wait, losing the other's, every time. */
+ * what it read plus its own wait, losing the other's, every time. Their
+ * clocks are moved 10 s and 20 s ahead while they wait, so the sum is
+ * over 30 s and either wait alone is under it, however slow the machine. */
 static void test_two_workers_adding_at_once_lose_no_wait(void **state)
 {
 	(void)state;
@@ -117,7 +119,8 @@ static void test_two_workers_adding_at_once_lose_no_wait(void **state)
 	runner_init(r, &w, 4, 4, 8, 2);
 	runner_start(r);
 	expect_workers_parked(r, r->in, 0, 2, "two workers on an empty in must both wait in chan_recv_many");
-	double waited_ms = pass_time_ms(30);
+	harness_clock_ahead(r->threads[0], 10);
+	harness_clock_ahead(r->threads[1], 20);
 	if (HELD_WORKS)
 		held_hold(&r->recv_ns, sizeof(*r) - offsetof(struct stage_runner, recv_ns));
 	assert_chan_status(chan_close(r->in), CHAN_OK);
@@ -129,15 +132,17 @@ static void test_two_workers_adding_at_once_lose_no_wait(void **state)
 			 harness_wait_ms());
 	drain_out(r, NULL, 1, "out was never closed after in was closed and drained");
 	join_runner(r);
-	double recv_ms = (double)atomic_load(&r->recv_ns) / 1e6;
+	harness_clock_ahead(r->threads[0], 0);
+	harness_clock_ahead(r->threads[1], 0);
+	double recv_s = (double)atomic_load(&r->recv_ns) / 1e9;
 	runner_free(r);
 	held_unmap();
-	if (recv_ms < 2 * waited_ms)
-		fail_msg("two workers each sat in chan_recv_many for at least %.3f ms, but recv_ns says %.3f "
-			 "ms in all: one addition was lost. Both read the total before either wrote it back; "
-			 "add with one atomic operation (atomic_fetch_add, or +=), not a load, an add and a "
-			 "store",
-			 waited_ms, recv_ms);
+	if (recv_s < 30)
+		fail_msg("two workers sat in chan_recv_many for 10 s and 20 s by their clocks, but recv_ns "
+			 "says %.3f s in all: one addition was lost. Both read the total before either wrote it "
+			 "back; add with one atomic operation (atomic_fetch_add, or +=), not a load, an add and "
+			 "a store",
+			 recv_s);
 }
 
 /* A single wait of 5 s: more nanoseconds than 32 bits hold (4.29 s). The

@@ -31,6 +31,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -371,20 +372,40 @@ int __wrap_pthread_mutex_unlock(pthread_mutex_t *mu)
 
 /* 1 while a thread's clock is ahead: the one check every other reading of
  * the clock makes, so that they cost nothing more the rest of the time. */
-static atomic_int clock_ahead_armed;
-static pthread_t clock_ahead_tid; /* guarded by tracked_lock (below), with: */
-static long long clock_ahead_ns;
+/* Threads whose clock is ahead (harness_clock_ahead), at most
+ * CLOCK_AHEAD_MAX at once; an entry with ns 0 is free. */
+#define CLOCK_AHEAD_MAX 4
+static atomic_int clock_ahead_armed; /* entries in use */
+static struct {
+	pthread_t tid;
+	long long ns;
+} clock_ahead[CLOCK_AHEAD_MAX]; /* guarded by tracked_lock (below) */
 
 static void track_lock(void);
 static void track_unlock(void);
 
 void harness_clock_ahead(pthread_t t, double seconds)
 {
+	long long ns = (long long)(seconds * 1e9);
+	int used = 0, done = 0;
 	track_lock();
-	clock_ahead_tid = t;
-	clock_ahead_ns = (long long)(seconds * 1e9);
-	atomic_store(&clock_ahead_armed, seconds > 0);
+	for (int i = 0; i < CLOCK_AHEAD_MAX; i++) {
+		int mine = clock_ahead[i].ns != 0 && pthread_equal(clock_ahead[i].tid, t);
+		if (!done && (mine || (clock_ahead[i].ns == 0 && ns > 0))) {
+			clock_ahead[i].tid = t;
+			clock_ahead[i].ns = ns > 0 ? ns : 0;
+			done = 1;
+		} else if (mine) {
+			clock_ahead[i].ns = 0; /* a second entry for t: only one counts */
+		}
+		used += clock_ahead[i].ns != 0;
+	}
+	atomic_store(&clock_ahead_armed, used);
 	track_unlock();
+	if (!done && ns > 0) {
+		fprintf(stderr, "harness_clock_ahead: more than %d threads ahead at once\n", CLOCK_AHEAD_MAX);
+		abort();
+	}
 }
 
 int __wrap_clock_gettime(clockid_t id, struct timespec *t)
@@ -392,8 +413,11 @@ int __wrap_clock_gettime(clockid_t id, struct timespec *t)
 	int rc = __real_clock_gettime(id, t);
 	if (rc != 0 || id != CLOCK_MONOTONIC || !atomic_load_explicit(&clock_ahead_armed, memory_order_relaxed))
 		return rc;
+	long long ahead = 0;
 	track_lock();
-	long long ahead = pthread_equal(clock_ahead_tid, pthread_self()) ? clock_ahead_ns : 0;
+	for (int i = 0; i < CLOCK_AHEAD_MAX; i++)
+		if (clock_ahead[i].ns != 0 && pthread_equal(clock_ahead[i].tid, pthread_self()))
+			ahead = clock_ahead[i].ns;
 	track_unlock();
 	long long ns = t->tv_nsec + ahead % 1000000000LL;
 	t->tv_sec += (time_t)(ahead / 1000000000LL + ns / 1000000000LL);
@@ -1046,6 +1070,11 @@ long harness_allocations_restored(void)
 {
 	allocations_left = -1;
 	return allocations_refused;
+}
+
+size_t harness_bytes_in_use(void)
+{
+	return mallinfo2().uordblks;
 }
 
 /* 1 if this allocation must fail; errno is then ENOMEM. */

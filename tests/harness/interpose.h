@@ -21,6 +21,7 @@
 #define INTERPOSE_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* One mutex the program has locked: who holds it now (a thread id as
@@ -152,7 +153,8 @@ void harness_after_unlock(const pthread_mutex_t *mu, void (*fn)(void *), void *a
  * one; seconds 0 puts it back. Time passing for one thread, at no cost: a
  * wait that t measures across this call lasts `seconds` longer to it. The
  * kernel's own timed waits keep the real clock, so t must not start a
- * timed wait while its clock is ahead (it would last `seconds` longer). */
+ * timed wait while its clock is ahead (it would last `seconds` longer).
+ * Up to four threads can be ahead at once, each by its own amount. */
 void harness_clock_ahead(pthread_t t, double seconds);
 
 /* From now on, every IPv6 socket this program opens starts with
@@ -184,5 +186,12 @@ void harness_fail_one_allocation_after(long granted);
 /* Allocations succeed again; returns how many were refused since either
  * call above (0: the code made no more than `granted`). */
 long harness_allocations_restored(void);
+/* Bytes the program has allocated and not freed (0 where the allocator
+ * does not say, as under the sanitizers, whose leak check runs instead).
+ * glibc counts a freed block it keeps in its per-thread cache (at most 7
+ * of a size) as in use, so a measure is taken only after rounds that fill
+ * that cache: from then on, a round that frees what it allocated leaves
+ * the count where it was. */
+size_t harness_bytes_in_use(void);
 
 #endif

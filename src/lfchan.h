@@ -62,8 +62,8 @@
  *   stamp behind pos          still full from the previous lap
  *                             (pos + 1 - lap: the channel is full), or
  *                             that lap's thread is not done with it.
- * msg is a plain pointer: the stamp's release and acquire make its
- * writing and its reading take turns.
+ * msg is a plain pointer: the stamp alone must make its writing and its
+ * reading take turns.
  */
 struct lfchan_slot {
 	atomic_size_t stamp;

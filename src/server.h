@@ -11,7 +11,7 @@
  *
  * At the cap (max_connections, which counts open and lingering
  * connections), a new connection evicts the open one that has waited
- * longest for its client (events POLLIN, oldest waiting_since). One that
+ * longest for its client (events not POLLOUT, oldest waiting_since). One that
  * waits to write, or lingers after SERVER_FINISH, is never evicted: its
  * reply is still on its way. With nobody to evict, the newcomer is sent
  * handler->refusal, and closed like a finished connection; a lingering
@@ -36,7 +36,7 @@
  */
 struct server_conn {
 	int fd;			       /* non-blocking; the server's to close */
-	short events;		       /* what the handler waits for: POLLIN or POLLOUT */
+	short events;		       /* what the handler waits for: POLLIN, POLLOUT, 0 (the deadline) */
 	struct timespec deadline;      /* when to call expired (clock.h's clock) */
 	struct timespec waiting_since; /* set at accept; the handler restarts it */
 	void *data;		       /* the handler's state for this connection */
@@ -97,7 +97,7 @@ int server_port(const struct server *s);
 
 /*
  * Wakes the loop and stops it: the listening socket closes at once, and
- * so does every connection that waits for its client (events POLLIN) or
+ * so does every connection that waits for its client (events POLLIN or 0) or
  * lingers; one that waits to write is kept until the handler no longer
  * asks to write, or its deadline closes it, so a reply half sent arrives
  * whole. Then joins the thread and frees everything. Called once, from

@@ -182,28 +182,55 @@ static enum attempt park(struct lfchan *ch, struct lfchan_waiters *w, void *msg_
 /* ---- given: the operations, on top of attempt, back_off, park, notify ---- */
 
 /*
+ * 1, after yielding the core, when an attempt found nothing only because a
+ * thread of the other side is between winning its position and storing
+ * its stamp: head and tail already count its message (or the room it
+ * makes), which is not there yet. It is done in a few instructions unless
+ * preempted. Sleeping meanwhile could strand a message: the wake-up of one
+ * sent behind it may be the one this thread spent to get here.
+ */
+static int other_side_midway(struct lfchan *ch, void **msg_out)
+{
+	size_t len = lfchan_len(ch);
+	if (msg_out != NULL ? len == 0 : len == ch->cap)
+		return 0;
+	sched_yield();
+	return 1;
+}
+
+/*
  * A send (msg_out NULL) or a receive. `mine` are the waiters of this side,
  * `theirs` those of the other, woken after every success.
+ *
+ * A waiter that was woken either succeeds or passes the wake-up on. A
+ * notify wakes one sleeper for one message (or one slot); a sleeper woken
+ * as its deadline passes leaves without looking, and the sleepers behind
+ * it would sleep on with that message in the channel. So one that leaves
+ * unsuccessful after a wake-up wakes the next (README: "The protocol").
  */
 static enum chan_status operate(struct lfchan *ch, void *msg_in, void **msg_out,
 				const struct timespec *deadline)
 {
 	struct lfchan_waiters *mine = msg_out != NULL ? &ch->receivers : &ch->senders;
 	struct lfchan_waiters *theirs = msg_out != NULL ? &ch->senders : &ch->receivers;
-	int timed_out = 0;
+	int timed_out = 0, woken = 0;
 	enum attempt got = attempt(ch, msg_in, msg_out);
 	for (unsigned round = 0; got == NOT_NOW && !timed_out; round++) {
 		if (deadline != NULL && deadline_passed(deadline))
 			timed_out = 1;
-		else if (back_off(round))
+		else if (back_off(round) || other_side_midway(ch, msg_out))
 			got = attempt(ch, msg_in, msg_out);
-		else
+		else {
 			got = park(ch, mine, msg_in, msg_out, deadline, &timed_out);
+			woken = got == NOT_NOW && !timed_out;
+		}
 	}
 	if (got == DONE) {
 		notify(theirs, 0);
 		return CHAN_OK;
 	}
+	if (woken)
+		notify(mine, 0);
 	if (msg_out != NULL)
 		*msg_out = NULL;
 	return got == CLOSED ? CHAN_CLOSED : CHAN_TIMEOUT;

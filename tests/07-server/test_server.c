@@ -49,6 +49,7 @@ static struct {
 	int last_fd;		   /* the server's side of the latest connection */
 	struct timespec last_open; /* when it opened */
 	int opened, closed;
+	int unfounded; /* ready calls with POLLIN on a socket with nothing to read */
 } seen;
 
 /* Set before server_start, read on the server's thread (pthread_create
@@ -71,6 +72,31 @@ static int watched_open(void *arg, struct server_conn *c)
 	return echo.open(arg, c);
 }
 
+/* Set before server_start: after each answer, the echo waits for
+ * nothing (events 0) instead of its client's next line. */
+static int wait_for_nothing;
+
+/*
+ * poll says POLLIN when a socket has bytes, an end of file or an error to
+ * read, and nothing but the handler reads it: a ready with POLLIN whose
+ * socket has nothing of these was handed revents polled for another
+ * connection. (A peek takes nothing from the socket.)
+ */
+static enum server_verdict watched_ready(void *arg, struct server_conn *c, short revents)
+{
+	char byte;
+	if ((revents & POLLIN) && recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
+	    (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		pthread_mutex_lock(&seen_mu);
+		seen.unfounded++;
+		pthread_mutex_unlock(&seen_mu);
+	}
+	enum server_verdict v = echo.ready(arg, c, revents);
+	if (wait_for_nothing && v == SERVER_KEEP && c->events == POLLIN)
+		c->events = 0; /* its deadline alone calls the handler now */
+	return v;
+}
+
 static void watched_close(void *arg, struct server_conn *c)
 {
 	echo.close(arg, c);
@@ -81,21 +107,24 @@ static void watched_close(void *arg, struct server_conn *c)
 
 /*
  * The loop held inside the handler's expired, so that clients connect and
- * send while nothing accepts them: with hold.wanted set, the first
- * connection that reaches its deadline while it writes makes the loop
- * wait there (hold.held) until the test lets go; it then gets the new
- * echo_idle_ms. seen_mu protects hold; hold_cv says it changed.
+ * send while nothing accepts them or reads what they send: with
+ * hold.wanted set (POLLIN or POLLOUT), the first connection polled for it
+ * that reaches its deadline makes the loop wait there (hold.held) until
+ * the test lets go; it then gets the new echo_idle_ms, and so does every
+ * other connection that expires meanwhile. seen_mu protects hold; hold_cv
+ * says it changed.
  */
 static pthread_cond_t hold_cv = PTHREAD_COND_INITIALIZER;
 static struct {
-	int wanted, held;
+	short wanted;
+	int held;
 } hold;
 
 static enum server_verdict held_expired(void *arg, struct server_conn *c)
 {
 	pthread_mutex_lock(&seen_mu);
-	int holding = hold.wanted;
-	hold.held = holding && (c->events & POLLOUT);
+	int holding = hold.wanted != 0;
+	hold.held = (c->events & hold.wanted) != 0;
 	/* Held until the test no longer wants it. */
 	while (hold.held && hold.wanted)
 		pthread_cond_wait(&hold_cv, &seen_mu);
@@ -126,13 +155,14 @@ static void release_loop(long idle_ms)
 	pthread_mutex_unlock(&seen_mu);
 }
 
-/* The echo of src/echo.h, with its opens and closes counted, and its loop held
+/* The echo of src/echo.h, with its opens, readiness and closes watched, and its loop held
  * when a test wants it. */
 static struct server_handler watched_echo(void)
 {
 	echo = echo_handler(&echo_idle_ms);
 	struct server_handler h = echo;
 	h.open = watched_open;
+	h.ready = watched_ready;
 	h.close = watched_close;
 	h.expired = held_expired;
 	return h;
@@ -515,6 +545,28 @@ static double runnable_seconds(int fd, pthread_t thread)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The server thread's schedstat, opened now (-1 where there is none). */
+static int open_schedstat(void)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/schedstat", server_tid());
+	return open(path, O_RDONLY);
+}
+
+/* The share of a window of harness_bound_ms(500) (its length in *wall, in
+ * seconds) that the server's thread was runnable: near 0 for a loop asleep
+ * in poll, near 1 for one that spins. */
+static double runnable_share(int stat_fd, double *wall)
+{
+	pthread_t thread = server_thread();
+	double run0 = runnable_seconds(stat_fd, thread);
+	struct timespec t0 = clock_now();
+	poll(NULL, 0, (int)harness_bound_ms(500)); /* the window measured, not a wait for an event */
+	double run = runnable_seconds(stat_fd, thread) - run0;
+	*wall = clock_seconds_since(&t0);
+	return run / *wall;
+}
+
 #define SPARE_FDS 16
 
 /*
@@ -530,10 +582,7 @@ static void test_server_pauses_accepting_when_out_of_descriptors(void **state)
 	struct server *s = start();
 	struct client first = connect_to(s);
 	expect_echo(&first, "first", "the server answers before the descriptors run out");
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/self/task/%d/schedstat", server_tid());
-	int stat_fd = open(path, O_RDONLY);
-	pthread_t thread = server_thread();
+	int stat_fd = open_schedstat();
 	struct rlimit old, low;
 	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
 	low = old;
@@ -558,10 +607,7 @@ static void test_server_pauses_accepting_when_out_of_descriptors(void **state)
 	close(spare[--n]); /* one left, for the client: the server gets none */
 	struct client late = connect_to(s);
 	client_send(&late, "late\n");
-	double run0 = runnable_seconds(stat_fd, thread);
-	struct timespec t0 = clock_now();
-	poll(NULL, 0, (int)harness_bound_ms(500)); /* the window measured, not a wait for an event */
-	double run = runnable_seconds(stat_fd, thread) - run0, wall = clock_seconds_since(&t0);
+	double wall, share = runnable_share(stat_fd, &wall);
 	struct pollfd answered = {.fd = late.fd, .events = POLLIN};
 	int served_early = poll(&answered, 1, 0) == 1;
 	while (n > 0)
@@ -573,11 +619,11 @@ static void test_server_pauses_accepting_when_out_of_descriptors(void **state)
 	if (served_early)
 		fail_msg("the late client was served with no descriptor left for it: this test did not make "
 			 "accept fail with EMFILE, and measures nothing");
-	if (run > wall / 2)
+	if (share > 0.5)
 		fail_msg("out of descriptors, the server's thread was running (not asleep in poll) %.0f%% of "
 			 "%.2f s: the EMFILE busy loop. accept fails, the listener stays readable, and poll "
 			 "returns at once; stop polling the listener for SERVER_ACCEPT_PAUSE_MS instead",
-			 100 * run / wall, wall);
+			 100 * share, wall);
 	char got[16] = "";
 	size_t k = client_read(&late, got, 5, harness_wait_ms());
 	if (k != 5 || memcmp(got, "late\n", 5) != 0)
@@ -615,6 +661,15 @@ static int handler_open_now(void)
 	return n;
 }
 
+/* 1 once the handler has opened *arg connections. */
+static int opened_at_least(void *arg)
+{
+	pthread_mutex_lock(&seen_mu);
+	int n = seen.opened;
+	pthread_mutex_unlock(&seen_mu);
+	return n >= *(int *)arg;
+}
+
 /* ---- the cap ----------------------------------------------------------------- */
 
 static void test_server_evicts_the_connection_waiting_longest(void **state)
@@ -646,6 +701,38 @@ static void test_server_evicts_the_connection_waiting_longest(void **state)
 	stop(s);
 }
 
+/*
+ * A handler that sets events to 0 waits for nothing but its deadline. It
+ * is not being answered, so at the cap it counts as waiting for its
+ * client: a newcomer evicts it, as it would one polled for POLLIN.
+ */
+static void test_server_evicts_a_connection_that_waits_for_nothing(void **state)
+{
+	(void)state;
+	wait_for_nothing = 1;
+	struct server *s = start_on("127.0.0.1:0", 1);
+	struct client idle = connect_to(s);
+	expect_echo(&idle, "idle", "the first connection is served");
+	struct client next = connect_to(s);
+	char got[16] = "";
+	client_send(&next, "next\n");
+	client_read(&next, got, 5, harness_wait_ms());
+	if (strcmp(got, "next\n") != 0) {
+		got[strcspn(got, "\n")] = '\0';
+		fail_msg("at a cap of 1, whose only connection's handler had set events to 0 (it waits "
+			 "for nothing but its deadline), a newcomer got \"%s\", not its echo: a connection "
+			 "that does not ask to write is not being answered, and is evicted like one polled "
+			 "for POLLIN",
+			 got);
+	}
+	if (client_wait_eof(&idle, harness_wait_ms()) != 1)
+		fail_msg("the connection that waited for nothing was not closed when a newcomer took its "
+			 "place");
+	client_close(&idle);
+	client_close(&next);
+	stop(s);
+}
+
 /* 1 once the server's side has acknowledged every byte c sent: they are
  * in its socket, accepted or not. */
 static int all_acked(void *arg)
@@ -657,6 +744,84 @@ static int all_acked(void *arg)
 static int fds_at_most(void *arg)
 {
 	return process_count_open_fds() <= *(int *)arg;
+}
+
+/* The listening socket of a server on 127.0.0.1:port, found among this
+ * process's descriptors, or -1. */
+static int listener_on(int port)
+{
+	DIR *d = opendir("/proc/self/fd");
+	assert_non_null(d);
+	int found = -1, listening;
+	struct dirent *de;
+	while (found < 0 && (de = readdir(d)) != NULL) {
+		int fd = atoi(de->d_name);
+		struct sockaddr_in a;
+		socklen_t len = sizeof(listening), alen = sizeof(a);
+		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening &&
+		    getsockname(fd, (struct sockaddr *)&a, &alen) == 0 && a.sin_family == AF_INET &&
+		    ntohs(a.sin_port) == port)
+			found = fd;
+	}
+	closedir(d);
+	return found;
+}
+
+/* 1 once a connection waits in the backlog of the listening socket *arg. */
+static int backlog_waiting(void *arg)
+{
+	struct pollfd p = {.fd = *(int *)arg, .events = POLLIN};
+	return poll(&p, 1, 0) == 1;
+}
+
+/*
+ * At a cap of 1, the only connection's client sends a line just as a
+ * newcomer connects, and one poll reports both: POLLIN on the connection,
+ * and the listener readable. The newcomer evicts the connection, and may
+ * take its slot and its descriptor's number: if the loop accepts before
+ * it serves the ready connections, the evicted one's POLLIN goes to the
+ * newcomer's handler, which has nothing to read (a hang-up would close
+ * it). Both are made ready while the loop is held, so they meet in one
+ * turn every time.
+ */
+static void test_server_serves_ready_connections_before_accepting(void **state)
+{
+	(void)state;
+	echo_idle_ms = 100; /* the first connection's deadline, which holds the loop */
+	hold.wanted = POLLIN;
+	struct server *s = start_on("127.0.0.1:0", 1);
+	int lfd = listener_on(server_port(s));
+	if (lfd < 0)
+		fail_msg("no socket of this process listens on the server's port %d", server_port(s));
+	struct client first = connect_to(s);
+	if (!harness_wait_until(loop_held, NULL))
+		fail_msg("the only connection, waiting for its client, reached its deadline and expired "
+			 "was not called: was it accepted, and is its deadline in poll's timeout?");
+	client_send(&first, "first\n");
+	if (!harness_wait_until(all_acked, &first))
+		fail_msg("the first client's line never reached the server's side");
+	struct client late = connect_to(s);
+	if (!harness_wait_until(backlog_waiting, &lfd))
+		fail_msg("the newcomer never reached the listening socket's backlog");
+	release_loop(60000);
+	/* The newcomer sends nothing, or its bytes could hide a POLLIN it was
+	 * handed. It is opened in the turn that serves both; the stop's wake
+	 * byte, written after that, is seen in a later turn, so once stopped
+	 * that turn is over. */
+	int two = 2;
+	if (!harness_wait_until(opened_at_least, &two))
+		fail_msg("the newcomer that waited in the backlog was never accepted");
+	stop(s);
+	pthread_mutex_lock(&seen_mu);
+	int unfounded = seen.unfounded;
+	pthread_mutex_unlock(&seen_mu);
+	if (unfounded > 0)
+		fail_msg("a newcomer's handler was called with POLLIN while its client had sent nothing: the "
+			 "revents of the connection it evicted in the same turn (whose client had sent a "
+			 "line), handed on with the slot. A revents belongs to the connection it was polled "
+			 "for: serve the ready connections before accepting");
+	client_close(&first);
+	client_close(&late);
 }
 
 /*
@@ -672,7 +837,7 @@ static void test_server_refuses_when_every_connection_is_writing(void **state)
 {
 	(void)state;
 	echo_idle_ms = 100; /* the writer's deadline, which holds the loop */
-	hold.wanted = 1;
+	hold.wanted = POLLOUT;
 	struct server *s = start_on("127.0.0.1:0", 1);
 	struct client busy = ask_for_big(s, 1);
 	int before = process_count_open_fds();
@@ -957,6 +1122,38 @@ static void test_server_stop_reads_what_a_waiting_client_sent(void **state)
 	client_close(&idle);
 }
 
+/*
+ * A stop waits for a reply being written to a client that reads nothing
+ * for a while. The loop has nothing to do meanwhile but wait for that
+ * socket, so it sleeps in poll; the wake pipe, whose byte nobody reads,
+ * must be out of the poll set, or every poll returns at once.
+ */
+static void test_server_sleeps_while_a_stop_waits_for_a_reply(void **state)
+{
+	(void)state;
+	struct server *s = start();
+	struct client busy = ask_for_big(s, 1);
+	int stat_fd = open_schedstat();
+	struct harness_thread stopper;
+	struct client idle = stop_while_replying(s, &stopper);
+	double wall, share = runnable_share(stat_fd, &wall);
+	if (stat_fd >= 0)
+		close(stat_fd);
+	size_t rest = client_skip(&busy, BIG - 1, harness_wait_ms());
+	if (share > 0.5)
+		fail_msg("while server_stop waited for a reply to a client that read nothing, the server's "
+			 "thread was running (not asleep in poll) %.0f%% of %.2f s: a busy loop. The wake "
+			 "pipe's byte stays unread, so with the pipe still in the poll set every poll "
+			 "returns at once; leave it out once the stop is seen",
+			 100 * share, wall);
+	if (rest != BIG - 1)
+		fail_msg("server_stop cut a reply in the middle: its client got %zu of %u bytes", rest + 1,
+			 BIG);
+	stop_ends(&stopper);
+	client_close(&busy);
+	client_close(&idle);
+}
+
 static void test_server_stop_leaks_no_descriptor(void **state)
 {
 	(void)state;
@@ -1001,6 +1198,8 @@ int main(int argc, char **argv)
 	    HTEST(test_server_pauses_accepting_when_out_of_descriptors, L07 "#accepting"),
 	    HTEST(test_server_calls_expired_at_the_deadline, L07 "#the-loop"),
 	    HTEST(test_server_evicts_the_connection_waiting_longest, L07 "#the-connection-cap"),
+	    HTEST(test_server_evicts_a_connection_that_waits_for_nothing, L07 "#the-loop"),
+	    HTEST(test_server_serves_ready_connections_before_accepting, L07 "#the-loop"),
 	    HTEST(test_server_refuses_when_every_connection_is_writing, L07 "#the-connection-cap"),
 	    HTEST(test_server_refuses_while_the_cap_is_full_of_lingering_connections,
 		  L07 "#the-connection-cap"),
@@ -1009,6 +1208,7 @@ int main(int argc, char **argv)
 	    HTEST(test_server_stop_wakes_the_loop, L07 "#stopping"),
 	    HTEST(test_server_stop_lets_a_reply_being_written_arrive_whole, L07 "#stopping"),
 	    HTEST(test_server_stop_reads_what_a_waiting_client_sent, L07 "#stopping"),
+	    HTEST(test_server_sleeps_while_a_stop_waits_for_a_reply, L07 "#stopping"),
 	    HTEST(test_server_stop_leaks_no_descriptor, L07 "#stopping"),
 	};
 	return harness_main(argc, argv, "07-server", tests, HARNESS_COUNT(tests));

@@ -412,12 +412,12 @@ static void hold_sender_at_bump(struct lfchan *ch, enum lfchan_hook_point at)
 	atomic_store(&sleeper_tid, (long)syscall(SYS_gettid));
 }
 
-/* 1 once the receiver's thread is asleep in the kernel (state S). */
+/* 1 once the thread whose id is at arg (an atomic_long, 0 until the
+ * thread stores it) is asleep in the kernel (state S). */
 static int receiver_asleep(void *arg)
 {
-	(void)arg;
 	char path[64], buf[512];
-	snprintf(path, sizeof(path), "/proc/self/task/%ld/stat", atomic_load(&sleeper_tid));
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/stat", atomic_load((atomic_long *)arg));
 	FILE *f = fopen(path, "r");
 	size_t n = f != NULL ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
 	if (f != NULL)
@@ -445,7 +445,7 @@ static void test_notify_bumps_epoch_before_it_wakes(void **state)
 	harness_thread_start(&t, lfop_recv, &op);
 	if (!harness_wait_until(sender_caught, NULL))
 		fail_msg("the receiver never went to sleep (or never called the hook before it)");
-	if (HELD_WORKS && !harness_wait_until(receiver_asleep, NULL)) {
+	if (HELD_WORKS && !harness_wait_until(receiver_asleep, &sleeper_tid)) {
 		held_release();
 		fail_msg("the receiver did not fall asleep after its last look found the channel empty");
 	}
@@ -463,6 +463,66 @@ static void test_notify_bumps_epoch_before_it_wakes(void **state)
 	assert_chan_status(bump_op.status, CHAN_OK);
 	assert_chan_status(op.status, CHAN_OK);
 	assert_ptr_equal(op.msg, MSG(42));
+}
+
+/*
+ * A wake-up that comes as a deadline passes. Receiver 1 sleeps with a
+ * deadline, receiver 2 after it with none. Receiver 1's clock is then moved
+ * past its deadline (harness_clock_ahead: its sleep in the kernel goes on),
+ * and one message comes. The kernel wakes sleepers of equal priority in the
+ * order they fell asleep, so the message's one wake-up goes to receiver 1,
+ * which finds its deadline passed and leaves. Unless it passes the wake-up
+ * on, receiver 2 sleeps on with the message in the channel.
+ */
+struct sleeper {
+	struct lfop op;
+	const struct timespec *deadline;
+	atomic_long tid;
+};
+
+static void *sleeper_recv(void *arg)
+{
+	struct sleeper *s = arg;
+	atomic_store(&s->tid, (long)syscall(SYS_gettid));
+	s->op.status = lfchan_recv_until(s->op.ch, &s->op.msg, s->deadline);
+	return NULL;
+}
+
+/* Starts the n-th receiver and waits until it is asleep in the kernel. */
+static void start_sleeper(struct harness_thread *t, struct sleeper *s, uint32_t n)
+{
+	harness_thread_start(t, sleeper_recv, s);
+	wait_for_sleepers(&s->op.ch->receivers, n, "receivers");
+	if (!harness_wait_until(receiver_asleep, &s->tid))
+		fail_msg("receiver %u did not fall asleep on an empty channel", n);
+}
+
+static void test_a_waiter_woken_as_its_deadline_passes_hands_the_wake_up_on(void **state)
+{
+	(void)state;
+	struct lfchan *ch = new_or_fail(1);
+	lfchan_test_sleep_at_once = 1;
+	struct timespec in_an_hour = deadline_after_ms(3600L * 1000);
+	struct harness_thread t1, t2;
+	struct sleeper r1 = {.op = {.ch = ch, .status = CHAN_NOTIMPL}, .deadline = &in_an_hour};
+	struct sleeper r2 = {.op = {.ch = ch, .status = CHAN_NOTIMPL}, .deadline = NULL};
+	start_sleeper(&t1, &r1, 1);
+	start_sleeper(&t2, &r2, 2);
+	harness_clock_ahead(t1.tid, 7200.0);
+	assert_chan_status(lfchan_send(ch, MSG(7)), CHAN_OK);
+	int received = harness_thread_join_within(&t2, harness_bound_ms(WAKE_BOUND_MS));
+	assert_chan_status(lfchan_close(ch), CHAN_OK); /* lets go of whoever still sleeps */
+	if (!received)
+		fail_msg("receiver 1 was woken by the message as its deadline passed and left (%s); receiver "
+			 "2 slept on with the message in the channel: a waiter that was woken must take a "
+			 "message or pass the wake-up on (notify its own side as it leaves)",
+			 r1.op.status == CHAN_TIMEOUT ? "CHAN_TIMEOUT" : "still running");
+	if (!harness_thread_join_within(&t1, harness_wait_ms()))
+		fail_msg("receiver 1 did not return after lfchan_close");
+	harness_clock_ahead(t1.tid, 0);
+	assert_chan_status(r2.op.status, CHAN_OK);
+	assert_ptr_equal(r2.op.msg, MSG(7));
+	free_or_fail(ch);
 }
 
 /*
@@ -738,6 +798,18 @@ static void test_a_sender_overtaken_reads_tail_again(void **state)
 	expect_one_and_two(first, second);
 }
 
+/* Messages 1 to n buffered in a new channel by the test itself, playing the
+ * senders through the header's fields: no send runs, so this part's test
+ * needs nothing but recv_attempt (a send would call notify, Build it 3). */
+static void buffer_by_hand(struct lfchan *ch, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		ch->slots[i].msg = MSG(i + 1);
+		atomic_store_explicit(&ch->slots[i].stamp, i + 1, memory_order_release);
+	}
+	atomic_store(&ch->tail, n);
+}
+
 /* The mirror: two receivers, two messages buffered; both read head 0, the
  * other takes message 1, and slot 0's stamp is a lap ahead. */
 static void test_a_receiver_overtaken_reads_head_again(void **state)
@@ -745,8 +817,7 @@ static void test_a_receiver_overtaken_reads_head_again(void **state)
 	(void)state;
 	struct lfchan *made = new_or_fail(4);
 	struct lfchan *ch = slots_on_held_page(made);
-	assert_chan_status(lfchan_try_send(ch, MSG(1)), CHAN_OK);
-	assert_chan_status(lfchan_try_send(ch, MSG(2)), CHAN_OK);
+	buffer_by_hand(ch, 2);
 	struct lfop op = {.ch = ch, .status = CHAN_NOTIMPL};
 	overtaken(ch, &op, lfop_try_recv, recv_one);
 	held_unmap();
@@ -754,6 +825,74 @@ static void test_a_receiver_overtaken_reads_head_again(void **state)
 	expect_ok_after_overtaken(op.status, "two receivers read head 0 with 2 messages buffered and the other "
 				  "took the first", "with a message still there", "head");
 	expect_one_and_two(op.msg, other_got);
+}
+
+/*
+ * A message behind one still being written. Receivers 1 and 2 sleep on an
+ * empty channel of 4; sender A wins position 0 and is held before its
+ * write (held.h); sender B fills position 1, and its one wake-up goes to
+ * a receiver that finds position 0 not ready. If that receiver sleeps
+ * again, A's wake-up, once A is let go, reaches one receiver, which takes
+ * message 1, and message 2 waits beside the other, asleep. A receiver
+ * that finds the other side midway must wait for it without sleeping.
+ */
+struct two_sleepers {
+	struct lfchan *ch;
+	struct sleeper *r[2];
+};
+
+/* 1 once both receivers are counted in waiting and asleep in the kernel:
+ * the one B woke has gone back to sleep. */
+static int both_asleep_again(void *arg)
+{
+	struct two_sleepers *two = arg;
+	return atomic_load(&two->ch->receivers.waiting) == 2 && receiver_asleep(&two->r[0]->tid) &&
+	       receiver_asleep(&two->r[1]->tid);
+}
+
+static void test_a_receiver_woken_behind_a_send_midway_does_not_sleep_again(void **state)
+{
+	(void)state;
+	struct lfchan *made = new_or_fail(4);
+	struct lfchan *ch = slots_on_held_page(made);
+	lfchan_test_sleep_at_once = 1;
+	struct harness_thread t1, t2, ta;
+	struct sleeper r1 = {.op = {.ch = ch, .status = CHAN_NOTIMPL}};
+	struct sleeper r2 = {.op = {.ch = ch, .status = CHAN_NOTIMPL}};
+	start_sleeper(&t1, &r1, 1);
+	start_sleeper(&t2, &r2, 2);
+	struct lfop a = {.ch = ch, .msg = MSG(1), .status = CHAN_NOTIMPL};
+	if (HELD_WORKS)
+		held_hold(ch->slots, ch->cap * sizeof(*ch->slots));
+	harness_thread_start(&ta, lfop_send, &a);
+	if (HELD_WORKS && !held_wait_for_writers(1)) {
+		held_release();
+		fail_msg("sender A was not caught at its write to the slot");
+	}
+	held_unprotect();
+	assert_chan_status(lfchan_send(ch, MSG(2)), CHAN_OK);
+	/* Time for a wrong receiver to show itself: a right one never sleeps again. */
+	struct two_sleepers two = {ch, {&r1, &r2}};
+	int slept_again =
+	    HELD_WORKS && harness_wait_until_ms(both_asleep_again, &two, harness_bound_ms(300));
+	held_release();
+	int done = harness_thread_join_within(&t1, harness_bound_ms(WAKE_BOUND_MS)) &&
+		   harness_thread_join_within(&t2, harness_bound_ms(WAKE_BOUND_MS));
+	if (!done) {
+		assert_chan_status(lfchan_close(ch), CHAN_OK); /* lets go of the sleeper */
+		fail_msg("a receiver sleeps on with message 2 in the channel%s: woken by message 2 while "
+			 "message 1 was still being written, it went back to sleep, and message 1's one "
+			 "wake-up went to the other receiver. While head and tail count a message that is "
+			 "not there yet, a waiter must yield, not sleep",
+			 slept_again ? " (the woken receiver had gone back to sleep)" : "");
+	}
+	if (!harness_thread_join_within(&ta, harness_wait_ms()))
+		fail_msg("sender A did not return");
+	held_unmap();
+	free_or_fail(made);
+	assert_chan_status(r1.op.status, CHAN_OK);
+	assert_chan_status(r2.op.status, CHAN_OK);
+	expect_one_and_two(r1.op.msg, r2.op.msg);
 }
 
 /* ---- close: one read-modify-write ----------------------------------------- */
@@ -1008,6 +1147,8 @@ int main(int argc, char **argv)
 	    HTEST(test_a_wake_up_between_last_look_and_sleep_is_not_lost_sending, L14 "#the-protocol"),
 	    HTEST(test_notify_bumps_epoch_before_it_wakes, L14 "#the-protocol"),
 	    HTEST(test_a_send_meeting_a_receiver_going_to_sleep_wakes_it, L14 "#the-protocol"),
+	    HTEST(test_a_waiter_woken_as_its_deadline_passes_hands_the_wake_up_on, L14 "#the-protocol"),
+	    HTEST(test_a_receiver_woken_behind_a_send_midway_does_not_sleep_again, L14 "#the-protocol"),
 	    HTEST(test_a_receiver_waiting_on_an_empty_channel_uses_no_cpu, L14 "#build-it-3-sleeping-without-missing-a-wake-up"),
 	    HTEST(test_close_wakes_every_sleeping_receiver, L14 "#build-it-3-sleeping-without-missing-a-wake-up"),
 	    HTEST(test_close_wakes_every_sleeping_sender, L14 "#build-it-3-sleeping-without-missing-a-wake-up"),

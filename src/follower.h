@@ -102,8 +102,10 @@ int follower_let_go(struct follower *f);
 int follower_asked_to_stop(struct follower *f);
 
 /* Waits at most poll_ms, less if the watch wakes us or done is closed. 0
- * after a timeout or a wake (read again), 1 when done was closed. Without
- * done and wake, waits poll_ms all the same. */
+ * after a timeout or a wake (read again), 1 when done was closed. A
+ * closed wake (the given watch never closes it) is a stop too, 1 at once:
+ * a select would find it closed at once, pause after pause, a busy loop.
+ * Without done and wake, waits poll_ms all the same. */
 int follower_pause(struct follower *f);
 
 /* The first open: the path at its end (its start with cfg.from_start). A
@@ -123,7 +125,9 @@ int follower_restart(struct follower *f);
  * quiet for rotate_wait_ms counted from its own rotation at the earliest;
  * never more than FOLLOW_MAX_FILES are open; the rotation is counted and
  * moved set. If the open fails, no rotation happened (nothing counted,
- * moved clear): the next look tries again. */
+ * moved clear): the next look tries again. At FOLLOW_MAX_FILES the oldest
+ * is let go (follower_let_go) before the open, as the open needs its
+ * slot: that file stays let go even when the open then fails. */
 int follower_rotate(struct follower *f);
 
 /* Acts on follow_check's answer for the newest file: restarts it, rotates,
@@ -139,8 +143,10 @@ int follower_look(struct follower *f);
 int follower_at_eof(struct follower *f);
 
 /* The follower: runs until it must stop, then flushes and closes every
- * file; it reads nothing more once asked to stop. tailer_run closes out
- * after it. */
+ * file; it reads nothing more once asked to stop, and loses nothing it
+ * read: every byte read is consumed (follower_consume: its complete lines
+ * sent, or refused by a closed out, and the bytes counted in stats.bytes)
+ * before done is looked at. tailer_run closes out after it. */
 void tailer_follow(struct tailer *t);
 
 /* Given, in src/lib/simulate.c: the simulator, run until it must stop

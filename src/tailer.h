@@ -104,7 +104,8 @@ struct tailer {
  * deadline and nowhere else but chan_send: the simulator until its next
  * line is due, the follower in follower_pause (a select on done and the
  * watch's wake); without done, it sleeps. The follower also checks done
- * after each read: once asked, it reads nothing more, and each open
+ * after each read's lines are sent: once asked, it reads nothing more,
+ * loses no byte it read (stats.bytes counts them all), and each open
  * file's unfinished last line is flushed. A chan_send on a full out does
  * not watch done: the stages downstream drain out until it closes (lesson
  * 13's pipeline_cancel closes it, and the blocked send answers CHAN_CLOSED).

@@ -18,7 +18,9 @@
  * test_send_many_larger_than_the_channel_waits_for_room,
  * test_close_during_send_many_says_how_many_went_in,
  * test_send_many_woken_by_room_sees_a_close_first,
- * test_send_many_wakes_a_receiver_per_message, test_send_many_wakes_a_select,
+ * test_send_many_wakes_a_receiver_per_message,
+ * test_send_many_onto_a_buffered_message_still_wakes_a_receiver,
+ * test_send_many_wakes_a_select,
  * test_unbuffered_send_many_is_a_rendezvous_per_message.
  */
 enum chan_status chan_send_many(struct chan *ch, void *const msgs[], size_t n, size_t *sent)
@@ -40,8 +42,9 @@ enum chan_status chan_send_many(struct chan *ch, void *const msgs[], size_t n, s
  * and never for more once there is one message. Tests:
  * test_recv_many_does_not_wait_for_a_full_batch, test_recv_many_takes_at_most_max,
  * test_batches_wrap_around_the_ring, test_recv_many_clears_the_slots_it_takes,
- * test_close_wakes_a_blocked_recv_many,
- * test_recv_many_wakes_a_sender_per_free_slot.
+ * test_close_wakes_a_blocked_recv_many, test_recv_many_drains_a_closed_channel,
+ * test_recv_many_wakes_a_sender_per_free_slot,
+ * test_recv_many_from_a_channel_with_room_still_wakes_a_sender.
  */
 enum chan_status chan_recv_many(struct chan *ch, void *msgs[], size_t max, size_t *got)
 {

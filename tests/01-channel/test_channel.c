@@ -19,22 +19,6 @@
 	"a receive on a closed channel, after its last message, did not return: does the receive's "   \
 	"wait loop check closed?"
 
-/* Starts n threads, the i-th doing ops[i] with fn (op_send or op_recv) on
- * ch, with message first + i (what a receive overwrites), and waits until
- * all n are blocked in the channel (it is full, or empty). */
-static void park_ops(struct chan *ch, void *(*fn)(void *), struct op *ops, struct harness_thread *t, int n,
-		     uintptr_t first)
-{
-	for (int i = 0; i < n; i++) {
-		ops[i] = (struct op){.ch = ch, .msg = MSG(first + i)};
-		harness_thread_start(&t[i], fn, &ops[i]);
-	}
-	if (fn == op_send)
-		wait_for_senders(ch, n, "a send on a full channel must wait (counted in send_waiting)");
-	else
-		wait_for_receivers(ch, n, "a receive on an empty channel must wait (counted in recv_waiting)");
-}
-
 static void test_new_channel_is_empty_with_its_capacity(void **state)
 {
 	(void)state;

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -216,10 +217,12 @@ static void test_splitter_strips_the_carriage_return_of_crlf(void **state)
 	splitter_init(&s, 64);
 	feed(&s, &c, "one\r\ntwo\r");
 	feed(&s, &c, "\na\rb\n");
+	feed(&s, &c, "abc\r\r\n");
 	assert_text(&c, 0, "one");
 	assert_text(&c, 1, "two");
 	assert_text(&c, 2, "a\rb"); /* only the '\r' right before '\n' goes */
-	assert_count(&c, 3, "three newlines, three lines");
+	assert_text(&c, 3, "abc\r"); /* one '\r' goes, not every trailing one */
+	assert_count(&c, 4, "four newlines, four lines");
 	collected_free(&c);
 	splitter_free(&s);
 }
@@ -268,11 +271,11 @@ static void test_splitter_sends_a_marker_for_a_too_long_blank_line(void **state)
 	feed(&s, &c, "         \n");
 	feed(&s, &c, " \t \t \t \t \t \t \t \t \t \t\n");
 	feed(&s, &c, "        \n");
-	assert_marker(&c, 0, 9);
-	assert_marker(&c, 1, 20);
 	assert_count(&c, 2,
 		     "a line over max_line is a marker even when it is only blanks: decide on its length "
 		     "first (end_line), then on whether it is blank; a blank line within the limit is skipped");
+	assert_marker(&c, 0, 9);
+	assert_marker(&c, 1, 20);
 	collected_free(&c);
 	splitter_free(&s);
 }
@@ -329,6 +332,9 @@ static void test_splitter_flush_strips_the_carriage_return_of_a_partial_line(voi
 	assert_count(&c, 1,
 		     "a partial line flushed at the end loses a trailing '\r' like any other: strip it where "
 		     "the line ends, in the helper both splitter_feed and splitter_flush call");
+	feed(&s, &c, "ab\r\r");
+	assert_int_equal(splitter_flush(&s, collect, &c), 0);
+	assert_text(&c, 1, "ab\r"); /* one '\r' goes, not every trailing one */
 	collected_free(&c);
 	splitter_free(&s);
 }
@@ -1247,6 +1253,71 @@ static void test_closing_done_stops_a_follower_with_a_backlog(void **state)
 	finish_expecting_rotations(f, 0, "nothing was renamed");
 }
 
+/* An inotify instance that hears each read() of path that gives bytes
+ * (IN_ACCESS): how a test knows whether the file was read at all. */
+static int watch_reads(const char *path)
+{
+	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (fd < 0 || inotify_add_watch(fd, path, IN_ACCESS) < 0)
+		fail_msg("inotify on %s: %s", path, strerror(errno));
+	return fd;
+}
+
+/* 1 if path was read since the last look (an IN_ACCESS event waits);
+ * takes the events. */
+static int was_read(int fd)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	int read_since = 0;
+	while (read(fd, buf, sizeof(buf)) > 0)
+		read_since = 1;
+	return read_since;
+}
+
+/* Lines of 16 bytes, "a 0000000000001\n" and on, FOLLOW_READ_SIZE bytes
+ * of them (exactly one read's worth, ending at a newline), then `rest`. */
+static const char *one_read_of_lines_then(const char *rest)
+{
+	static char text[FOLLOW_READ_SIZE + 64];
+	for (size_t i = 0; i < FOLLOW_READ_SIZE / 16; i++)
+		snprintf(text + 16 * i, 17, "a %013zu\n", i + 1);
+	snprintf(text + FOLLOW_READ_SIZE, sizeof(text) - FOLLOW_READ_SIZE, "%s", rest);
+	return text;
+}
+
+static void test_closing_done_loses_no_line_of_a_read_in_hand(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("app.log");
+	struct tailer_config cfg = from_start_of(&p, one_read_of_lines_then("b 1\nb 2\n"));
+	int reads = watch_reads(p.s);
+	struct fixture *f = fixture_start(cfg, 1);
+	expect_line(f, "a 0000000000001", "from_start reads the existing lines");
+	/* The follower is sending the first read's lines, one at a time. */
+	chan_close(f->t.done);
+	was_read(reads); /* that first read */
+	unsigned long long lines = 1;
+	void *msg;
+	while (chan_recv_timed(f->t.out, &msg, harness_wait_ms()) == CHAN_OK) {
+		lines++;
+		line_free(msg);
+	}
+	fixture_join(f, "done was closed while the follower was sending");
+	int read_again = was_read(reads);
+	close(reads);
+	unsigned long long bytes = stat_of(&f->t.stats.bytes);
+	if (read_again || bytes != 16 * lines)
+		fail_msg("done was closed while the follower sent the lines of its first read; %llu lines of 16 "
+			 "bytes came, stats.bytes is %llu%s: look at done after a read's lines are sent, never "
+			 "between a read and its lines (a read in hand is consumed: its lines sent, its bytes "
+			 "counted), and once asked read nothing more",
+			 lines, bytes, read_again ? ", and it read the file again after done was closed" : "");
+	fixture_stop(f);
+	fixture_free(f);
+	remove_tmpdir();
+}
+
 /* What a running tailer holds, counted for the whole process: descriptors
  * (/proc/self/fd), threads started and not joined, condition variables
  * alive (two per channel). */
@@ -1715,6 +1786,15 @@ static void test_follower_pause_ends_on_a_wake_a_timeout_or_done(void **state)
 			 "chan_select then answers CHAN_WOULDBLOCK (a try, see src/channel.h), which is a timeout "
 			 "too (\"read again\", 0); only done means stop");
 	pc->f.poll_ms = FOREVER_MS;
+	struct chan *closed_wake = chan_new_or_fail(1);
+	chan_close(closed_wake);
+	pc->f.wake = closed_wake;
+	if (piece_run(pc, follower_pause, "wake is closed: the pause must end at once") != 1)
+		fail_msg("follower_pause returned 0 on a closed wake: chan_select would answer CHAN_CLOSED at "
+			 "once, pause after pause, a busy loop; only a message on wake means \"read again\", "
+			 "anything else from the select but a timeout means stop (1)");
+	pc->f.wake = wake;
+	assert_chan_status(chan_free(closed_wake), CHAN_OK);
 	piece_start(pc, follower_pause);
 	if (!harness_wait_until(waits_on_done_of, pc))
 		fail_msg("follower_pause never waited on done within %ld ms: a pause that does not wait on "
@@ -2093,6 +2173,7 @@ int main(int argc, char **argv)
 	    HTEST(test_closing_done_stops_the_follower_waiting_at_eof, L03 "#stopping-promptly"),
 	    HTEST(test_closing_done_stops_the_follower_waiting_for_its_file, L03 "#stopping-promptly"),
 	    HTEST(test_closing_done_stops_a_follower_with_a_backlog, L03 "#stopping-promptly"),
+	    HTEST(test_closing_done_loses_no_line_of_a_read_in_hand, L03 "#stopping-promptly"),
 	    HTEST(test_follower_stops_its_watch_when_it_stops, L03 "#the-follow-loop"),
 	    HTEST(test_follower_stops_its_watch_when_stopped_before_its_file_appears, L03 "#the-follow-loop"),
 	    HTEST(test_follower_sees_a_late_file_by_its_watch_not_its_poll,

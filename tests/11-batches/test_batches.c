@@ -98,6 +98,20 @@ static void start_blocked_recv_many(struct batch_recv *b, struct harness_thread 
 			fail_msg("%s", (why));                                                         \
 	} while (0)
 
+/* chan_recv_many(ch, out, max, got) on a closed channel that still holds
+ * messages, which must hand them out. A macro, as join_or_fail. */
+#define recv_many_after_close(ch, out, max, got)                                                       \
+	do {                                                                                           \
+		size_t held_ = chan_len(ch);                                                           \
+		enum chan_status rc_ = chan_recv_many((ch), (out), (max), (got));                      \
+		if (rc_ != CHAN_OK)                                                                    \
+			fail_msg("chan_recv_many on a closed channel holding %zu message(s) "          \
+				 "returned %s, expected CHAN_OK: a closed channel still hands "        \
+				 "out what it holds, so after the wait look at len before "            \
+				 "closed (CHAN_CLOSED only once it is drained)",                       \
+				 held_, chan_status_str(rc_));                                         \
+	} while (0)
+
 /* Fails unless the slots at the given indices of ch's ring are NULL (a
  * slot cleared once its message is taken). Called with no other thread
  * in ch. */
@@ -336,7 +350,7 @@ static void test_close_during_send_many_says_how_many_went_in(void **state)
 	expect_count(b.sent, 4, "*sent after close interrupted a batch of 10 at 4");
 	void *out[8];
 	size_t got = 0;
-	assert_chan_status(chan_recv_many(ch, out, 8, &got), CHAN_OK);
+	recv_many_after_close(ch, out, 8, &got);
 	expect_count(got, 4, "the receiver drains what went in before the close");
 	expect_numbered(out, 4, 1, "the part of the batch that went in");
 	assert_chan_status(chan_recv_many(ch, out, 8, &got), CHAN_CLOSED);
@@ -388,6 +402,29 @@ static void test_close_wakes_a_blocked_recv_many(void **state)
 	assert_chan_status(chan_free(ch), CHAN_OK);
 }
 
+/* A close ends the sending, not the receiving: what is buffered still
+ * comes out, in batches, and only then CHAN_CLOSED. */
+static void test_recv_many_drains_a_closed_channel(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(4);
+	void *in[3], *out[2];
+	size_t got = 0;
+	numbered(in, 3, 1);
+	assert_chan_status(chan_send_many(ch, in, 3, NULL), CHAN_OK);
+	assert_chan_status(chan_close(ch), CHAN_OK);
+	harness_on_hang("chan_recv_many blocked on a closed channel");
+	recv_many_after_close(ch, out, 2, &got);
+	expect_count(got, 2, "chan_recv_many(max 2) of a closed channel holding 3");
+	expect_numbered(out, 2, 1, "the first batch after the close");
+	recv_many_after_close(ch, out, 2, &got);
+	expect_count(got, 1, "chan_recv_many of a closed channel holding 1");
+	expect_numbered(out, 1, 3, "the last message after the close");
+	assert_chan_status(chan_recv_many(ch, out, 2, &got), CHAN_CLOSED);
+	expect_count(got, 0, "*got once the channel is closed and drained");
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
 /* ---- wake-ups ---------------------------------------------------------------- */
 
 /* Three receivers asleep, one batch of three: one pthread_cond_signal
@@ -399,11 +436,7 @@ static void test_send_many_wakes_a_receiver_per_message(void **state)
 	struct chan *ch = chan_new_or_fail(4);
 	struct op ops[R];
 	struct harness_thread t[R];
-	for (int i = 0; i < R; i++) {
-		ops[i] = (struct op){.ch = ch};
-		harness_thread_start(&t[i], op_recv, &ops[i]);
-	}
-	wait_for_receivers(ch, R, "three chan_recv on an empty channel must block");
+	park_ops(ch, op_recv, ops, t, R, 0);
 	void *in[R];
 	numbered(in, R, 1);
 	assert_chan_status(chan_send_many(ch, in, R, NULL), CHAN_OK);
@@ -427,11 +460,7 @@ static void test_recv_many_wakes_a_sender_per_free_slot(void **state)
 		assert_chan_status(chan_send(ch, MSG(i + 1)), CHAN_OK);
 	struct op ops[S];
 	struct harness_thread t[S];
-	for (int i = 0; i < S; i++) {
-		ops[i] = (struct op){.ch = ch, .msg = MSG(10 + i)};
-		harness_thread_start(&t[i], op_send, &ops[i]);
-	}
-	wait_for_senders(ch, S, "three chan_send on a full channel must block");
+	park_ops(ch, op_send, ops, t, S, 10);
 	void *out[S];
 	size_t got = 0;
 	assert_chan_status(chan_recv_many(ch, out, S, &got), CHAN_OK);
@@ -442,6 +471,72 @@ static void test_recv_many_wakes_a_sender_per_free_slot(void **state)
 		assert_chan_status(ops[i].status, CHAN_OK);
 	}
 	assert_int_equal(chan_len(ch), S);
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+/*
+ * Two receivers asleep. A chan_send wakes one of them, and before it runs
+ * (the woken are held, as threads that lost the race for the mutex) a
+ * batch of one goes in. The batch finds a message already buffered, yet
+ * the other receiver still sleeps and needs a signal of its own: a batch
+ * that signals only when it finds the channel empty leaves it asleep
+ * beside its message.
+ */
+static void test_send_many_onto_a_buffered_message_still_wakes_a_receiver(void **state)
+{
+	(void)state;
+	enum { R = 2 };
+	struct chan *ch = chan_new_or_fail(4);
+	struct op ops[R];
+	struct harness_thread t[R];
+	park_ops(ch, op_recv, ops, t, R, 0);
+	void *in[1] = {MSG(2)};
+	hold_woken_waiters();
+	assert_chan_status(chan_send(ch, MSG(1)), CHAN_OK);
+	assert_chan_status(chan_send_many(ch, in, 1, NULL), CHAN_OK);
+	release_woken_waiters();
+	int blocked = threads_still_running(t, R);
+	if (blocked > 0)
+		fail_msg("%d of %d receivers still asleep beside %zu buffered message(s): a chan_send woke one "
+			 "receiver, which had not run yet when chan_send_many put one more message in. A batch "
+			 "that finds messages already buffered cannot conclude that no receiver sleeps: wake "
+			 "up to k receivers (as many as recv_waiting counts), whatever len was before",
+			 blocked, R, chan_len(ch));
+	for (int i = 0; i < R; i++)
+		assert_chan_status(ops[i].status, CHAN_OK);
+	assert_int_equal(MSG_VALUE(ops[0].msg) + MSG_VALUE(ops[1].msg), 1 + 2);
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+/* The mirror: two senders asleep on a full channel; a chan_recv wakes one,
+ * and before it runs a batch takes one more message. */
+static void test_recv_many_from_a_channel_with_room_still_wakes_a_sender(void **state)
+{
+	(void)state;
+	enum { S = 2, CAP = 2 };
+	struct chan *ch = chan_new_or_fail(CAP);
+	for (uintptr_t i = 1; i <= CAP; i++)
+		assert_chan_status(chan_send(ch, MSG(i)), CHAN_OK);
+	struct op ops[S];
+	struct harness_thread t[S];
+	park_ops(ch, op_send, ops, t, S, 10);
+	void *one = NULL, *out[1];
+	size_t got = 0;
+	hold_woken_waiters();
+	assert_chan_status(chan_recv(ch, &one), CHAN_OK);
+	assert_chan_status(chan_recv_many(ch, out, 1, &got), CHAN_OK);
+	release_woken_waiters();
+	expect_count(got, 1, "chan_recv_many(max 1) of a channel holding 1");
+	int blocked = threads_still_running(t, S);
+	if (blocked > 0)
+		fail_msg("%d of %d senders still asleep beside %zu free slot(s): a chan_recv woke one sender, "
+			 "which had not run yet when chan_recv_many took one more message. A batch that finds "
+			 "free slots already cannot conclude that no sender sleeps: wake up to k "
+			 "senders (as many as send_waiting counts), whatever len was before",
+			 blocked, S, CAP - chan_len(ch));
+	for (int i = 0; i < S; i++)
+		assert_chan_status(ops[i].status, CHAN_OK);
+	assert_int_equal(chan_len(ch), CAP);
 	assert_chan_status(chan_free(ch), CHAN_OK);
 }
 
@@ -530,8 +625,11 @@ int main(int argc, char **argv)
 	    HTEST(test_close_during_send_many_says_how_many_went_in, L11 "#send-many"),
 	    HTEST(test_send_many_woken_by_room_sees_a_close_first, L11 "#send-many"),
 	    HTEST(test_close_wakes_a_blocked_recv_many, L11 "#receive-many"),
+	    HTEST(test_recv_many_drains_a_closed_channel, L11 "#receive-many"),
 	    HTEST(test_send_many_wakes_a_receiver_per_message, L11 "#how-many-to-wake"),
 	    HTEST(test_recv_many_wakes_a_sender_per_free_slot, L11 "#how-many-to-wake"),
+	    HTEST(test_send_many_onto_a_buffered_message_still_wakes_a_receiver, L11 "#how-many-to-wake"),
+	    HTEST(test_recv_many_from_a_channel_with_room_still_wakes_a_sender, L11 "#how-many-to-wake"),
 	    HTEST(test_send_many_wakes_a_select, L11 "#how-many-to-wake"),
 	    HTEST(test_unbuffered_send_many_is_a_rendezvous_per_message, L11 "#send-many"),
 	    HTEST(test_2x2_threads_move_every_batch_exactly_once, L11 "#7-what-can-go-wrong"),

@@ -251,6 +251,19 @@ void *op_recv(void *arg)
 	return NULL;
 }
 
+void park_ops(struct chan *ch, void *(*fn)(void *), struct op *ops, struct harness_thread *t, int n,
+	      uintptr_t first)
+{
+	for (int i = 0; i < n; i++) {
+		ops[i] = (struct op){.ch = ch, .msg = MSG(first + i)};
+		harness_thread_start(&t[i], fn, &ops[i]);
+	}
+	if (fn == op_send)
+		wait_for_senders(ch, n, "a send on a full channel must wait (counted in send_waiting)");
+	else
+		wait_for_receivers(ch, n, "a receive on an empty channel must wait (counted in recv_waiting)");
+}
+
 struct parking {
 	struct chan *const *chans; /* NULL entries are skipped */
 	size_t n;

@@ -107,6 +107,11 @@ struct op {
 };
 void *op_send(void *arg); /* chan_send(op->ch, op->msg) */
 void *op_recv(void *arg); /* chan_recv(op->ch, &op->msg) */
+/* Starts n threads, the i-th doing ops[i] with fn (op_send or op_recv) on
+ * ch, with message first + i (what a receive overwrites), and waits until
+ * all n are blocked in the channel (it is full, or empty). */
+void park_ops(struct chan *ch, void *(*fn)(void *), struct op *ops, struct harness_thread *t, int n,
+	      uintptr_t first);
 
 /* A thread that does one select with no deadline (op_select). */
 struct select_op {

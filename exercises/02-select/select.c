@@ -107,6 +107,101 @@ void chan_wake_watchers(struct chan *ch)
 	NOT_IMPLEMENTED("chan_wake_watchers", "lessons/02-select/README.md#select");
 }
 
+/*
+ * Links w, whose waiter is set, at the head of ch's watchers list, so that
+ * every send or close on ch from now on wakes w's waiter. Takes ch->mu;
+ * the caller holds no channel lock.
+ */
+EXERCISE_HELPER static void watch(struct chan *ch, struct chan_watcher *w)
+{
+	/* TODO: replace this stub with your code (the lesson section is named below). */
+	(void)ch;
+	(void)w;
+	NOT_IMPLEMENTED("watch", "lessons/02-select/README.md#select");
+}
+
+/*
+ * Unlinks w, which the caller linked with watch and has not unlinked
+ * since, from ch's watchers list. Takes ch->mu; once it returns, no send
+ * or close on ch can reach w or its waiter again, so both may go.
+ */
+EXERCISE_HELPER static void unwatch(struct chan *ch, struct chan_watcher *w)
+{
+	/* TODO: replace this stub with your code (the lesson section is named below). */
+	(void)ch;
+	(void)w;
+	NOT_IMPLEMENTED("unwatch", "lessons/02-select/README.md#select");
+}
+
+/*
+ * The next number of a small per-thread random number generator
+ * (xorshift64*), seeded on first use in each thread: select must not share
+ * one generator between threads, and rand() may.
+ */
+EXERCISE_HELPER static uint64_t next_random(void)
+{
+	/* TODO: replace this stub with your code (the lesson section is named below). */
+	NOT_IMPLEMENTED("next_random", "lessons/02-select/README.md#select");
+	return 0;
+}
+
+/*
+ * order[0..n-1] becomes a uniformly random permutation of 0..n-1, a new one
+ * at each call. n >= 1.
+ */
+EXERCISE_HELPER static void shuffle(size_t *order, size_t n)
+{
+	/* TODO: replace this stub with your code (the lesson section is named below). */
+	for (size_t i = 0; i < n; i++)
+		order[i] = i;
+	NOT_IMPLEMENTED("shuffle", "lessons/02-select/README.md#select");
+}
+
+/*
+ * One pass of chan_try_recv over the non-NULL channels in the given order.
+ * The first that is not CHAN_WOULDBLOCK ends the pass: its index goes in
+ * *which, its message (if any) in *msg, and its status is the result.
+ * Each try is atomic under its channel's lock, so "ready" and "taken"
+ * cannot come apart. CHAN_WOULDBLOCK when none was ready. No lock held.
+ */
+EXERCISE_HELPER static enum chan_status poll_once(struct chan *const chans[], const size_t *order,
+						  size_t n, size_t *which, void **msg)
+{
+	/* TODO: replace this stub with your code (the lesson section is named below). */
+	(void)chans;
+	(void)order;
+	(void)n;
+	(void)which;
+	(void)msg;
+	NOT_IMPLEMENTED("poll_once", "lessons/02-select/README.md#select");
+	return CHAN_NOTIMPL;
+}
+
+/*
+ * Registers on every non-NULL channel, polls them once more, and if that
+ * found nothing sleeps until a channel changes or the deadline (NULL: none)
+ * passes. The result is the poll's, as poll_once says: CHAN_WOULDBLOCK
+ * means "look again", after a wake-up or a timeout alike. A send that
+ * lands after the poll finds the select in its watchers list, so no
+ * wake-up is lost; every watcher is unlinked before it returns (the waiter
+ * lives on its stack). No lock held.
+ */
+EXERCISE_HELPER static enum chan_status wait_for_change(struct chan *const chans[],
+							const size_t *order, size_t n,
+							size_t *which, void **msg,
+							const struct timespec *deadline)
+{
+	/* TODO: replace this stub with your code (the lesson section is named below). */
+	(void)chans;
+	(void)order;
+	(void)n;
+	(void)which;
+	(void)msg;
+	(void)deadline;
+	NOT_IMPLEMENTED("wait_for_change", "lessons/02-select/README.md#select");
+	return CHAN_NOTIMPL;
+}
+
 enum chan_status chan_select(struct chan *const chans[], size_t n, size_t *which, void **msg,
 			     const struct timespec *deadline)
 {

@@ -145,6 +145,190 @@ static void wake_loop(struct server *s)
 	NOT_IMPLEMENTED("wake_loop", "lessons/07-server/README.md#stopping");
 }
 
+/* ---- the loop's helpers: their contracts are given, their bodies yours ------- */
+
+/* (Marked EXERCISE_HELPER: until server_loop calls them, nothing does.) All
+ * run on the server thread, which alone touches the slots and the counts:
+ * no lock is held or needed. */
+
+/*
+ * Reads and drops what the client of fd has sent, at most DRAIN_MAX bytes
+ * a call, without blocking (fd is non-blocking). 1 once the client has
+ * closed or the connection failed, 0 when nothing more is there yet. Why:
+ * a close with unread bytes sends a reset, and a reset can destroy a
+ * response before the client has read it.
+ */
+EXERCISE_HELPER static int drain(int fd)
+{
+	/* TODO: replace this stub with your code (the lesson section is named below). */
+	(void)fd;
+	NOT_IMPLEMENTED("drain", "lessons/07-server/README.md#finishing-a-connection");
+	return 1;
+}
+
+/*
+ * The one place a connection's descriptor is closed. sl is open or
+ * lingering; the handler's close is called if it is open (its part ends
+ * here), the descriptor is closed, the slot leaves the count it was in
+ * (refusing if refused, else active) and is free again, with fd -1.
+ */
+EXERCISE_HELPER static void slot_close(struct server *s, struct slot *sl)
+{
+	/* TODO: replace this stub with your code (the lesson section is named below). */
+	(void)s;
+	(void)sl;
+	NOT_IMPLEMENTED("slot_close", "lessons/07-server/README.md#the-loop");
+}
+
+/*
+ * Finished or refused: sl (open, or a refusal already counted in
+ * refusing) becomes a lingering slot. The handler's close is called if it
+ * was open, our side is shut down for writing, and from then on the slot
+ * is polled for POLLIN only, its client's bytes dropped, until the client
+ * closes or SERVER_LINGER_MS from now. If the shutdown fails the slot is
+ * closed at once. The slot stays in its count while it lingers.
+ */
+EXERCISE_HELPER static void slot_linger(struct server *s, struct slot *sl)
+{
+	/* TODO: replace this stub with your code (the lesson section is named below). */
+	(void)s;
+	(void)sl;
+	NOT_IMPLEMENTED("slot_linger", "lessons/07-server/README.md#finishing-a-connection");
+}
+
+/*
+ * Carries out the handler's verdict v on the open slot sl: SERVER_CLOSE
+ * closes it, SERVER_FINISH makes it linger, SERVER_CONTINUE leaves it as
+ * the handler set it.
+ */
+EXERCISE_HELPER static void apply(struct server *s, struct slot *sl, enum server_verdict v)
+{
+	/* TODO: replace this stub with your code (the lesson section is named below). */
+	(void)s;
+	(void)sl;
+	(void)v;
+	NOT_IMPLEMENTED("apply", "lessons/07-server/README.md#finishing-a-connection");
+}
+
+/*
+ * At the cap: closes the open connection not polled for POLLOUT whose
+ * waiting_since is oldest, if there is one; otherwise changes nothing.
+ * One that waits to write is being answered, and one that lingers may
+ * still have its answer in flight: closing either could cut it.
+ */
+EXERCISE_HELPER static void evict_longest_waiting(struct server *s)
+{
+	/* TODO: replace this stub with your code (the lesson section is named below). */
+	(void)s;
+	NOT_IMPLEMENTED("evict_longest_waiting", "lessons/07-server/README.md#the-connection-cap");
+}
+
+/*
+ * Nobody to evict: fd, a newcomer that is non-blocking and in no slot nor
+ * count, gets the handler's refusal (if it has one) in one non-blocking
+ * send (a new socket's send buffer is empty), what it sent before being
+ * read first so that no reset cuts the refusal. It then lingers in a
+ * refusal slot, counted in refusing, or is closed now when REFUSE_SLOTS
+ * already linger or the send did not go whole. fd is given up either way.
+ */
+EXERCISE_HELPER static void refuse(struct server *s, int fd)
+{
+	/* TODO: replace this stub with your code (the lesson section is named below). */
+	(void)s;
+	(void)fd;
+	NOT_IMPLEMENTED("refuse", "lessons/07-server/README.md#the-connection-cap");
+}
+
+/*
+ * fd, just accepted, is made non-blocking and opened in a free slot,
+ * counted in active, polled for POLLIN, waiting since now, with a far
+ * deadline, and handed to the handler's open; at the cap, the connection
+ * waiting longest is evicted first; with still no room it is refused. fd
+ * is given up either way: if anything fails it is closed (the handler's
+ * close is not called for an open that failed).
+ */
+EXERCISE_HELPER static void conn_open(struct server *s, int fd)
+{
+	/* TODO: replace this stub with your code (the lesson section is named below). */
+	(void)s;
+	(void)fd;
+	NOT_IMPLEMENTED("conn_open", "lessons/07-server/README.md#accepting");
+}
+
+/*
+ * Accepts what waits in the backlog, at most ACCEPT_BATCH connections a
+ * call so that those already open are served too, each through conn_open.
+ * No error here ends the loop: ECONNABORTED (the client left first) is
+ * nobody's problem; EMFILE and ENFILE (out of descriptors) leave the
+ * listener readable, and the loop would spin, so any error but EAGAIN and
+ * those of a single client pauses accepting for SERVER_ACCEPT_PAUSE_MS.
+ */
+EXERCISE_HELPER static void accept_some(struct server *s)
+{
+	/* TODO: replace this stub with your code (the lesson section is named below). */
+	(void)s;
+	NOT_IMPLEMENTED("accept_some", "lessons/07-server/README.md#accepting");
+}
+
+/*
+ * Fills s->pfds for this turn and returns how many entries it used:
+ * pfds[0] the wake pipe (-1 once stopping: the byte would make every poll
+ * return at once), pfds[1] the listener (-1 while accepting is paused;
+ * the pause ends once its deadline has passed), then one entry per used
+ * slot with its conn.events, pfd_slot[i] naming the slot of entry i.
+ * *timeout becomes poll's: the nearest of the slots' deadlines and the
+ * pause's end (through until), -1 when there is none.
+ */
+EXERCISE_HELPER static nfds_t build_poll_set(struct server *s, int *timeout)
+{
+	/* TODO: replace this stub with your code (the lesson section is named below). */
+	(void)s;
+	*timeout = -1;
+	NOT_IMPLEMENTED("build_poll_set", "lessons/07-server/README.md#the-loop");
+	return 0;
+}
+
+/*
+ * poll reported revents for the used slot sl: an open one hears of it
+ * through the handler's ready, whose verdict is carried out; a lingering
+ * one is drained, and closed once its client has closed too.
+ */
+EXERCISE_HELPER static void slot_ready(struct server *s, struct slot *sl, short revents)
+{
+	/* TODO: replace this stub with your code (the lesson section is named below). */
+	(void)s;
+	(void)sl;
+	(void)revents;
+	NOT_IMPLEMENTED("slot_ready", "lessons/07-server/README.md#the-loop");
+}
+
+/*
+ * Every used slot whose deadline has passed: an open one hears of it
+ * through the handler's expired, whose verdict is carried out; a lingering
+ * one is closed.
+ */
+EXERCISE_HELPER static void expire_deadlines(struct server *s)
+{
+	/* TODO: replace this stub with your code (the lesson section is named below). */
+	(void)s;
+	NOT_IMPLEMENTED("expire_deadlines", "lessons/07-server/README.md#the-loop");
+}
+
+/*
+ * Stopping, called at every turn once the wake byte came: afterwards no
+ * new connection can come (the listener is closed, once, so a client is
+ * refused at once instead of waiting in the backlog), and every
+ * connection that waits for its client or lingers is closed, its client's
+ * bytes read first so the close ends with a FIN; one polled for POLLOUT
+ * goes on, so its reply arrives whole.
+ */
+EXERCISE_HELPER static void stop_step(struct server *s)
+{
+	/* TODO: replace this stub with your code (the lesson section is named below). */
+	(void)s;
+	NOT_IMPLEMENTED("stop_step", "lessons/07-server/README.md#stopping");
+}
+
 /* The server's thread: until stopped and every connection is closed. */
 static void *server_loop(void *arg)
 {

@@ -204,29 +204,56 @@ void chan_wake_watchers(struct chan *ch)
 	*/
 }
 
-/* BEGIN SOLUTION */
-static void watch(struct chan *ch, struct chan_watcher *w)
+/*
+ * Links w, whose waiter is set, at the head of ch's watchers list, so that
+ * every send or close on ch from now on wakes w's waiter. Takes ch->mu;
+ * the caller holds no channel lock.
+ */
+EXERCISE_HELPER static void watch(struct chan *ch, struct chan_watcher *w)
 {
+	/* BEGIN SOLUTION */
 	pthread_mutex_lock(&ch->mu);
 	w->next = ch->watchers;
 	ch->watchers = w;
 	pthread_mutex_unlock(&ch->mu);
+	/* END SOLUTION */
+	/* STUB
+	(void)ch;
+	(void)w;
+	NOT_IMPLEMENTED("watch", "lessons/02-select/README.md#select");
+	*/
 }
 
-static void unwatch(struct chan *ch, struct chan_watcher *w)
+/*
+ * Unlinks w, which the caller linked with watch and has not unlinked
+ * since, from ch's watchers list. Takes ch->mu; once it returns, no send
+ * or close on ch can reach w or its waiter again, so both may go.
+ */
+EXERCISE_HELPER static void unwatch(struct chan *ch, struct chan_watcher *w)
 {
+	/* BEGIN SOLUTION */
 	pthread_mutex_lock(&ch->mu);
 	struct chan_watcher **p = &ch->watchers;
 	while (*p != w)
 		p = &(*p)->next;
 	*p = w->next;
 	pthread_mutex_unlock(&ch->mu);
+	/* END SOLUTION */
+	/* STUB
+	(void)ch;
+	(void)w;
+	NOT_IMPLEMENTED("unwatch", "lessons/02-select/README.md#select");
+	*/
 }
 
-/* A small per-thread random number generator (xorshift64*): select must
- * not share one generator between threads, and rand() may. */
-static uint64_t next_random(void)
+/*
+ * The next number of a small per-thread random number generator
+ * (xorshift64*), seeded on first use in each thread: select must not share
+ * one generator between threads, and rand() may.
+ */
+EXERCISE_HELPER static uint64_t next_random(void)
 {
+	/* BEGIN SOLUTION */
 	static _Thread_local uint64_t state;
 	if (state == 0) {
 		struct timespec t = clock_now();
@@ -236,11 +263,20 @@ static uint64_t next_random(void)
 	state ^= state << 25;
 	state ^= state >> 27;
 	return state * 0x2545f4914f6cdd1dULL;
+	/* END SOLUTION */
+	/* STUB
+	NOT_IMPLEMENTED("next_random", "lessons/02-select/README.md#select");
+	return 0;
+	*/
 }
 
-/* order[] becomes a uniformly random permutation of 0..n-1 (Fisher-Yates). */
-static void shuffle(size_t *order, size_t n)
+/*
+ * order[0..n-1] becomes a uniformly random permutation of 0..n-1, a new one
+ * at each call. n >= 1.
+ */
+EXERCISE_HELPER static void shuffle(size_t *order, size_t n)
 {
+	/* BEGIN SOLUTION */
 	for (size_t i = 0; i < n; i++)
 		order[i] = i;
 	for (size_t i = n - 1; i > 0; i--) {
@@ -249,14 +285,25 @@ static void shuffle(size_t *order, size_t n)
 		order[i] = order[j];
 		order[j] = t;
 	}
+	/* END SOLUTION */
+	/* STUB
+	for (size_t i = 0; i < n; i++)
+		order[i] = i;
+	NOT_IMPLEMENTED("shuffle", "lessons/02-select/README.md#select");
+	*/
 }
 
-/* One pass of try_recv over the channels in the given order. Each try is
- * atomic under its channel's lock, so "ready" and "taken" cannot come
- * apart. CHAN_WOULDBLOCK when none was ready. */
-static enum chan_status poll_once(struct chan *const chans[], const size_t *order, size_t n,
-				  size_t *which, void **msg)
+/*
+ * One pass of chan_try_recv over the non-NULL channels in the given order.
+ * The first that is not CHAN_WOULDBLOCK ends the pass: its index goes in
+ * *which, its message (if any) in *msg, and its status is the result.
+ * Each try is atomic under its channel's lock, so "ready" and "taken"
+ * cannot come apart. CHAN_WOULDBLOCK when none was ready. No lock held.
+ */
+EXERCISE_HELPER static enum chan_status poll_once(struct chan *const chans[], const size_t *order,
+						  size_t n, size_t *which, void **msg)
 {
+	/* BEGIN SOLUTION */
 	for (size_t k = 0; k < n; k++) {
 		size_t i = order[k];
 		if (chans[i] == NULL)
@@ -268,15 +315,33 @@ static enum chan_status poll_once(struct chan *const chans[], const size_t *orde
 		}
 	}
 	return CHAN_WOULDBLOCK;
+	/* END SOLUTION */
+	/* STUB
+	(void)chans;
+	(void)order;
+	(void)n;
+	(void)which;
+	(void)msg;
+	NOT_IMPLEMENTED("poll_once", "lessons/02-select/README.md#select");
+	return CHAN_NOTIMPL;
+	*/
 }
 
-/* Registers on every channel, checks once more, and sleeps until a channel
- * changes or the deadline passes. Registering before the last check is
- * what prevents a lost wake-up: a send that lands after our check finds us
- * in its watchers list. */
-static enum chan_status wait_for_change(struct chan *const chans[], const size_t *order, size_t n,
-					size_t *which, void **msg, const struct timespec *deadline)
+/*
+ * Registers on every non-NULL channel, polls them once more, and if that
+ * found nothing sleeps until a channel changes or the deadline (NULL: none)
+ * passes. The result is the poll's, as poll_once says: CHAN_WOULDBLOCK
+ * means "look again", after a wake-up or a timeout alike. A send that
+ * lands after the poll finds the select in its watchers list, so no
+ * wake-up is lost; every watcher is unlinked before it returns (the waiter
+ * lives on its stack). No lock held.
+ */
+EXERCISE_HELPER static enum chan_status wait_for_change(struct chan *const chans[],
+							const size_t *order, size_t n,
+							size_t *which, void **msg,
+							const struct timespec *deadline)
 {
+	/* BEGIN SOLUTION */
 	struct select_waiter waiter = {.fired = 0};
 	struct chan_watcher links[CHAN_SELECT_MAX];
 	pthread_mutex_init(&waiter.mu, NULL);
@@ -302,8 +367,18 @@ static enum chan_status wait_for_change(struct chan *const chans[], const size_t
 	pthread_cond_destroy(&waiter.cv);
 	pthread_mutex_destroy(&waiter.mu);
 	return rc;
+	/* END SOLUTION */
+	/* STUB
+	(void)chans;
+	(void)order;
+	(void)n;
+	(void)which;
+	(void)msg;
+	(void)deadline;
+	NOT_IMPLEMENTED("wait_for_change", "lessons/02-select/README.md#select");
+	return CHAN_NOTIMPL;
+	*/
 }
-/* END SOLUTION */
 
 enum chan_status chan_select(struct chan *const chans[], size_t n, size_t *which, void **msg,
 			     const struct timespec *deadline)

@@ -228,14 +228,22 @@ static void wake_loop(struct server *s)
 	*/
 }
 
-/* BEGIN SOLUTION */
+/* ---- the loop's helpers: their contracts are given, their bodies yours ------- */
 
-/* Reads and drops what the client has sent (at most DRAIN_MAX bytes): 1
- * once it has closed or the connection failed, 0 when nothing more is
- * there yet. A close with unread bytes sends a reset, and a reset can
- * destroy a response before the client has read it. */
-static int drain(int fd)
+/* (Marked EXERCISE_HELPER: until server_loop calls them, nothing does.) All
+ * run on the server thread, which alone touches the slots and the counts:
+ * no lock is held or needed. */
+
+/*
+ * Reads and drops what the client of fd has sent, at most DRAIN_MAX bytes
+ * a call, without blocking (fd is non-blocking). 1 once the client has
+ * closed or the connection failed, 0 when nothing more is there yet. Why:
+ * a close with unread bytes sends a reset, and a reset can destroy a
+ * response before the client has read it.
+ */
+EXERCISE_HELPER static int drain(int fd)
 {
+	/* BEGIN SOLUTION */
 	char scratch[4096];
 	for (size_t total = 0; total < DRAIN_MAX;) {
 		ssize_t n = recv(fd, scratch, sizeof(scratch), 0);
@@ -247,10 +255,23 @@ static int drain(int fd)
 			return !(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
 	}
 	return 0;
+	/* END SOLUTION */
+	/* STUB
+	(void)fd;
+	NOT_IMPLEMENTED("drain", "lessons/07-server/README.md#finishing-a-connection");
+	return 1;
+	*/
 }
 
-static void slot_close(struct server *s, struct slot *sl)
+/*
+ * The one place a connection's descriptor is closed. sl is open or
+ * lingering; the handler's close is called if it is open (its part ends
+ * here), the descriptor is closed, the slot leaves the count it was in
+ * (refusing if refused, else active) and is free again, with fd -1.
+ */
+EXERCISE_HELPER static void slot_close(struct server *s, struct slot *sl)
 {
+	/* BEGIN SOLUTION */
 	if (sl->state == SLOT_OPEN)
 		s->h.close(s->h.arg, &sl->conn);
 	close(sl->conn.fd);
@@ -259,12 +280,25 @@ static void slot_close(struct server *s, struct slot *sl)
 	else
 		s->active--;
 	*sl = (struct slot){.state = SLOT_FREE, .conn.fd = -1};
+	/* END SOLUTION */
+	/* STUB
+	(void)s;
+	(void)sl;
+	NOT_IMPLEMENTED("slot_close", "lessons/07-server/README.md#the-loop");
+	*/
 }
 
-/* Finished or refused: our side shut down, the client's bytes dropped
- * until it closes or the linger deadline. */
-static void slot_linger(struct server *s, struct slot *sl)
+/*
+ * Finished or refused: sl (open, or a refusal already counted in
+ * refusing) becomes a lingering slot. The handler's close is called if it
+ * was open, our side is shut down for writing, and from then on the slot
+ * is polled for POLLIN only, its client's bytes dropped, until the client
+ * closes or SERVER_LINGER_MS from now. If the shutdown fails the slot is
+ * closed at once. The slot stays in its count while it lingers.
+ */
+EXERCISE_HELPER static void slot_linger(struct server *s, struct slot *sl)
 {
+	/* BEGIN SOLUTION */
 	if (sl->state == SLOT_OPEN)
 		s->h.close(s->h.arg, &sl->conn);
 	sl->state = SLOT_LINGER;
@@ -273,21 +307,44 @@ static void slot_linger(struct server *s, struct slot *sl)
 	sl->conn.deadline = deadline_after_ms(SERVER_LINGER_MS);
 	if (shutdown(sl->conn.fd, SHUT_WR) != 0)
 		slot_close(s, sl);
+	/* END SOLUTION */
+	/* STUB
+	(void)s;
+	(void)sl;
+	NOT_IMPLEMENTED("slot_linger", "lessons/07-server/README.md#finishing-a-connection");
+	*/
 }
 
-static void apply(struct server *s, struct slot *sl, enum server_verdict v)
+/*
+ * Carries out the handler's verdict v on the open slot sl: SERVER_CLOSE
+ * closes it, SERVER_FINISH makes it linger, SERVER_CONTINUE leaves it as
+ * the handler set it.
+ */
+EXERCISE_HELPER static void apply(struct server *s, struct slot *sl, enum server_verdict v)
 {
+	/* BEGIN SOLUTION */
 	if (v == SERVER_CLOSE)
 		slot_close(s, sl);
 	else if (v == SERVER_FINISH)
 		slot_linger(s, sl);
+	/* END SOLUTION */
+	/* STUB
+	(void)s;
+	(void)sl;
+	(void)v;
+	NOT_IMPLEMENTED("apply", "lessons/07-server/README.md#finishing-a-connection");
+	*/
 }
 
-/* At the cap: closes the open connection that has waited longest for its
- * client. One that waits to write is being answered, and one that lingers
- * may still have its answer in flight: closing either could cut it. */
-static void evict_longest_waiting(struct server *s)
+/*
+ * At the cap: closes the open connection not polled for POLLOUT whose
+ * waiting_since is oldest, if there is one; otherwise changes nothing.
+ * One that waits to write is being answered, and one that lingers may
+ * still have its answer in flight: closing either could cut it.
+ */
+EXERCISE_HELPER static void evict_longest_waiting(struct server *s)
 {
+	/* BEGIN SOLUTION */
 	struct slot *victim = NULL;
 	for (size_t i = 0; i < s->nslots; i++) {
 		struct slot *sl = &s->slots[i];
@@ -297,13 +354,24 @@ static void evict_longest_waiting(struct server *s)
 	}
 	if (victim != NULL)
 		slot_close(s, victim);
+	/* END SOLUTION */
+	/* STUB
+	(void)s;
+	NOT_IMPLEMENTED("evict_longest_waiting", "lessons/07-server/README.md#the-connection-cap");
+	*/
 }
 
-/* Nobody to evict: the newcomer gets the refusal in one non-blocking send
- * (a new socket's send buffer is empty), then lingers in a refusal slot,
- * or is closed now when none is free: the refusal is said either way. */
-static void refuse(struct server *s, int fd)
+/*
+ * Nobody to evict: fd, a newcomer that is non-blocking and in no slot nor
+ * count, gets the handler's refusal (if it has one) in one non-blocking
+ * send (a new socket's send buffer is empty), what it sent before being
+ * read first so that no reset cuts the refusal. It then lingers in a
+ * refusal slot, counted in refusing, or is closed now when REFUSE_SLOTS
+ * already linger or the send did not go whole. fd is given up either way.
+ */
+EXERCISE_HELPER static void refuse(struct server *s, int fd)
 {
+	/* BEGIN SOLUTION */
 	drain(fd);
 	size_t len = s->h.refusal != NULL ? s->h.refusal_len : 0;
 	struct slot *sl = s->refusing < REFUSE_SLOTS ? free_slot(s) : NULL;
@@ -314,12 +382,25 @@ static void refuse(struct server *s, int fd)
 	s->refusing++;
 	*sl = (struct slot){.state = SLOT_LINGER, .refused = 1, .conn.fd = fd};
 	slot_linger(s, sl);
+	/* END SOLUTION */
+	/* STUB
+	(void)s;
+	(void)fd;
+	NOT_IMPLEMENTED("refuse", "lessons/07-server/README.md#the-connection-cap");
+	*/
 }
 
-/* A new connection: open, after evicting the longest waiting at the cap;
- * or, when every connection is being answered, refused. */
-static void conn_open(struct server *s, int fd)
+/*
+ * fd, just accepted, is made non-blocking and opened in a free slot,
+ * counted in active, polled for POLLIN, waiting since now, with a far
+ * deadline, and handed to the handler's open; at the cap, the connection
+ * waiting longest is evicted first; with still no room it is refused. fd
+ * is given up either way: if anything fails it is closed (the handler's
+ * close is not called for an open that failed).
+ */
+EXERCISE_HELPER static void conn_open(struct server *s, int fd)
 {
+	/* BEGIN SOLUTION */
 	if (set_nonblocking(fd) != 0) {
 		close(fd);
 		return;
@@ -341,14 +422,25 @@ static void conn_open(struct server *s, int fd)
 		sl->state = SLOT_LINGER; /* the handler has nothing to free */
 		slot_close(s, sl);
 	}
+	/* END SOLUTION */
+	/* STUB
+	(void)s;
+	(void)fd;
+	NOT_IMPLEMENTED("conn_open", "lessons/07-server/README.md#accepting");
+	*/
 }
 
-/* Accepts what is waiting. No error here ends the loop: ECONNABORTED (the
- * client left first) is nobody's problem; EMFILE and ENFILE (out of
- * descriptors) leave the listener readable, and the loop would spin, so
- * accepting pauses instead. */
-static void accept_some(struct server *s)
+/*
+ * Accepts what waits in the backlog, at most ACCEPT_BATCH connections a
+ * call so that those already open are served too, each through conn_open.
+ * No error here ends the loop: ECONNABORTED (the client left first) is
+ * nobody's problem; EMFILE and ENFILE (out of descriptors) leave the
+ * listener readable, and the loop would spin, so any error but EAGAIN and
+ * those of a single client pauses accepting for SERVER_ACCEPT_PAUSE_MS.
+ */
+EXERCISE_HELPER static void accept_some(struct server *s)
 {
+	/* BEGIN SOLUTION */
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		int fd = accept(s->listen_fd, NULL, NULL);
 		if (fd >= 0) {
@@ -363,14 +455,27 @@ static void accept_some(struct server *s)
 		}
 		return;
 	}
+	/* END SOLUTION */
+	/* STUB
+	(void)s;
+	NOT_IMPLEMENTED("accept_some", "lessons/07-server/README.md#accepting");
+	*/
 }
 
-/* Fills s->pfds: the wake pipe, the listener, each connection. */
-static nfds_t build_poll_set(struct server *s, int *timeout)
+/*
+ * Fills s->pfds for this turn and returns how many entries it used:
+ * pfds[0] the wake pipe (-1 once stopping: the byte would make every poll
+ * return at once), pfds[1] the listener (-1 while accepting is paused;
+ * the pause ends once its deadline has passed), then one entry per used
+ * slot with its conn.events, pfd_slot[i] naming the slot of entry i.
+ * *timeout becomes poll's: the nearest of the slots' deadlines and the
+ * pause's end (through until), -1 when there is none.
+ */
+EXERCISE_HELPER static nfds_t build_poll_set(struct server *s, int *timeout)
 {
+	/* BEGIN SOLUTION */
 	nfds_t n = 0;
 	*timeout = -1;
-	/* Once stopping, the wake byte would make every poll return at once. */
 	s->pfds[n++] = (struct pollfd){.fd = s->stopping ? -1 : s->wake_rd, .events = POLLIN};
 	if (s->accept_paused && !deadline_passed(&s->accept_resume))
 		*timeout = until(&s->accept_resume, *timeout);
@@ -386,18 +491,44 @@ static nfds_t build_poll_set(struct server *s, int *timeout)
 		*timeout = until(&sl->conn.deadline, *timeout);
 	}
 	return n;
+	/* END SOLUTION */
+	/* STUB
+	(void)s;
+	*timeout = -1;
+	NOT_IMPLEMENTED("build_poll_set", "lessons/07-server/README.md#the-loop");
+	return 0;
+	*/
 }
 
-static void slot_ready(struct server *s, struct slot *sl, short revents)
+/*
+ * poll reported revents for the used slot sl: an open one hears of it
+ * through the handler's ready, whose verdict is carried out; a lingering
+ * one is drained, and closed once its client has closed too.
+ */
+EXERCISE_HELPER static void slot_ready(struct server *s, struct slot *sl, short revents)
 {
+	/* BEGIN SOLUTION */
 	if (sl->state == SLOT_OPEN)
 		apply(s, sl, s->h.ready(s->h.arg, &sl->conn, revents));
 	else if (drain(sl->conn.fd))
 		slot_close(s, sl); /* the client has closed too */
+	/* END SOLUTION */
+	/* STUB
+	(void)s;
+	(void)sl;
+	(void)revents;
+	NOT_IMPLEMENTED("slot_ready", "lessons/07-server/README.md#the-loop");
+	*/
 }
 
-static void expire_deadlines(struct server *s)
+/*
+ * Every used slot whose deadline has passed: an open one hears of it
+ * through the handler's expired, whose verdict is carried out; a lingering
+ * one is closed.
+ */
+EXERCISE_HELPER static void expire_deadlines(struct server *s)
 {
+	/* BEGIN SOLUTION */
 	for (size_t i = 0; i < s->nslots; i++) {
 		struct slot *sl = &s->slots[i];
 		if (sl->state == SLOT_FREE || !deadline_passed(&sl->conn.deadline))
@@ -407,14 +538,24 @@ static void expire_deadlines(struct server *s)
 		else
 			slot_close(s, sl);
 	}
+	/* END SOLUTION */
+	/* STUB
+	(void)s;
+	NOT_IMPLEMENTED("expire_deadlines", "lessons/07-server/README.md#the-loop");
+	*/
 }
 
-/* Stopping: no new connection (the listener closes, so a client is
- * refused at once instead of waiting in the backlog), and no connection
- * that waits for its client; one that waits to write goes on. Called at
- * every turn while stopping. */
-static void stop_step(struct server *s)
+/*
+ * Stopping, called at every turn once the wake byte came: afterwards no
+ * new connection can come (the listener is closed, once, so a client is
+ * refused at once instead of waiting in the backlog), and every
+ * connection that waits for its client or lingers is closed, its client's
+ * bytes read first so the close ends with a FIN; one polled for POLLOUT
+ * goes on, so its reply arrives whole.
+ */
+EXERCISE_HELPER static void stop_step(struct server *s)
 {
+	/* BEGIN SOLUTION */
 	if (s->listen_fd >= 0) {
 		close(s->listen_fd);
 		s->listen_fd = -1;
@@ -426,9 +567,12 @@ static void stop_step(struct server *s)
 			slot_close(s, sl);
 		}
 	}
+	/* END SOLUTION */
+	/* STUB
+	(void)s;
+	NOT_IMPLEMENTED("stop_step", "lessons/07-server/README.md#stopping");
+	*/
 }
-
-/* END SOLUTION */
 
 /* The server's thread: until stopped and every connection is closed. */
 static void *server_loop(void *arg)

@@ -375,9 +375,9 @@ else
 	echo "  (clang is not installed: skipped)"
 fi
 
-step "fuzzing smoke (libFuzzer, 10 s per target)"
+step "fuzzing smoke (libFuzzer, 5 s per target)"
 if command -v clang >/dev/null 2>&1; then
-	if FUZZ_SECONDS=10 sh src/tools/fuzz.sh >"$log/fuzz.txt" 2>&1; then
+	if FUZZ_SECONDS=5 sh src/tools/fuzz.sh >"$log/fuzz.txt" 2>&1; then
 		ok
 		sed 's/^/  /' "$log/fuzz.txt"
 	else

@@ -66,7 +66,28 @@ plant() { # patch -> prints the IMPL directory holding the mutated lesson
 		done
 	fi
 	rm -rf "$dir" && mv "$dir.new" "$dir"
+	seed_objects "$l" "$dir"
 	echo "$dir"
+}
+
+# A file the mutant leaves as the reference has it compiles to the
+# reference's object (objects depend on the flags and the source only), so
+# each build's object of it, and its dependency list, are copied instead
+# of compiled again: a mutant of a lesson of several files compiles one.
+seed_objects() { # lesson dir
+	for src in "$2/$1"/*.c; do
+		f=$(basename "$src" .c)
+		cmp -s "$src" "solutions/$1/$f.c" || continue
+		for ref in build/*/obj/solutions/"$1/$f.o"; do
+			[ -f "$ref" ] || continue
+			b=${ref%%/obj/*}
+			to="$b/obj/$2/$1"
+			[ -f "$to/$f.o" ] && continue
+			mkdir -p "$to" && cp -p "$ref" "$to/$f.o" || continue
+			[ -f "${ref%.o}.d" ] && sed -e "s#$b/obj/solutions/$1/#$to/#g" -e "s# solutions/$1/# $2/$1/#g" \
+				"${ref%.o}.d" >"$to/$f.d" && touch -r "$ref" "$to/$f.d"
+		done
+	done
 }
 
 grade() { # patch dir san [test] -> grade.sh's output in $dir.log (that test's alone, if given)

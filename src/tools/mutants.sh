@@ -5,7 +5,7 @@
 #
 #     caught by: plain|thread|address|perturb
 #     # the mistake, in the learner's words
-#     # test: test_that_must_fail[, test_that_may_also]
+#     # test: test_that_must_fail[, test_that_may_also] (perturb: any test may)
 #     # prints: a line the grade prints ("…": any text; optional, any number)
 #     --- a/solutions/NN-name/file.c
 #
@@ -156,8 +156,18 @@ judge() { # patch
 	secs=$(($(date +%s) - t0))
 	tap="build/results/${san:-plain}/$(printf '%s' "$dir" | tr / _)"
 	failing=$(cat "$tap"/*.tap "$tap"/perturbed/*.tap 2>/dev/null | sed -n 's/^not ok [0-9]* - \([a-z0-9_]*\) # \([A-Z]*\)$/\1 \2/p')
+	# The first test listed must fail. A perturb mutant is caught by
+	# whichever test meets the order that breaks it (a lost wake-up hangs
+	# any test that waits in select): the tests listed first, then any.
 	first=$(tests_of "$p" | awk '{print $1}')
-	kind=$(printf '%s\n' "$failing" | awk -v t="$first" '$1 == t {print $2; exit}')
+	kind=""
+	candidates=$(tests_of "$p")
+	[ "$want" = perturb ] || candidates=$first
+	[ "$want" = perturb ] && candidates="$candidates $(printf '%s\n' "$failing" | awk '{print $1}')"
+	for t in $candidates; do
+		kind=$(printf '%s\n' "$failing" | awk -v t="$t" '$1 == t {print $2; exit}')
+		[ -n "$kind" ] && { first=$t; break; }
+	done
 	why=""
 	if grep -q 'does not compile' "$dir.log"; then
 		verdict="DOES-NOT-COMPILE" why="the mutant does not compile: $dir.log"

@@ -229,11 +229,14 @@ static long mark_destroyed(const void *_Atomic *keys, atomic_int *live, const vo
 	return was_live ? i : -1;
 }
 
-/* After the real destroy: one that failed (EBUSY) left p initialised. */
-static void undo_if_failed(atomic_int *live, long i, int rc)
+/* After the real destroy: one that failed (EBUSY) left p initialised;
+ * one that succeeded leaves one fewer alive. */
+static void after_destroy(atomic_int *live, long i, int rc, atomic_long *alive)
 {
 	if (rc != 0 && i >= 0)
 		atomic_store(&live[i], 1);
+	if (rc == 0)
+		atomic_fetch_sub(alive, 1);
 }
 
 long harness_bad_destroys(const char **first)
@@ -950,9 +953,7 @@ int __wrap_pthread_cond_destroy(pthread_cond_t *cv)
 		fn(before_destroy_arg);
 	long i = mark_destroyed(cond_keys, cond_live, cv, "pthread_cond_destroy");
 	int rc = __real_pthread_cond_destroy(cv);
-	undo_if_failed(cond_live, i, rc);
-	if (rc == 0)
-		atomic_fetch_sub(&conds_alive, 1);
+	after_destroy(cond_live, i, rc, &conds_alive);
 	return rc;
 }
 
@@ -992,9 +993,7 @@ int __wrap_pthread_mutex_destroy(pthread_mutex_t *mu)
 		look.fn(look.arg);
 	long i = mark_destroyed(lock_keys, mutex_live, mu, "pthread_mutex_destroy");
 	int rc = __real_pthread_mutex_destroy(mu);
-	undo_if_failed(mutex_live, i, rc);
-	if (rc == 0)
-		atomic_fetch_sub(&mutexes_alive, 1);
+	after_destroy(mutex_live, i, rc, &mutexes_alive);
 	return rc;
 }
 

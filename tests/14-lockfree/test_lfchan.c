@@ -262,7 +262,7 @@ static void test_a_sleeping_receiver_wakes_for_a_message(void **state)
 	assert_chan_status(lfchan_send(ch, MSG(5)), CHAN_OK);
 	if (!harness_thread_join_within(&t, harness_wait_ms()))
 		fail_msg("the receiver sleeps on with a message in the channel: a send must wake a "
-			 "sleeper (notify: fence, then if waiting, bump epoch and FUTEX_WAKE)");
+			 "sleeper (notify: if waiting, bump epoch and FUTEX_WAKE)");
 	assert_chan_status(op.status, CHAN_OK);
 	assert_ptr_equal(op.msg, MSG(5));
 	free_or_fail(ch);
@@ -526,27 +526,21 @@ static void test_a_waiter_woken_as_its_deadline_passes_hands_the_wake_up_on(void
 }
 
 /*
- * The fence, by many meetings. A sender stores the stamp and then loads
- * receivers.waiting; a receiver on its way to sleep adds itself to waiting
- * and then looks at the stamp. Each is a store and then a load of the
- * other variable, and x86 lets a load pass its own thread's earlier store
- * (the store waits in the core's store buffer for a few tens of
- * nanoseconds). Without the seq_cst fence in notify the sender can read
- * waiting as 0 while its stamp is not yet seen, the receiver's last look
- * finds the slot empty, and it sleeps with the message in the channel. No
- * hook can hold a store in a store buffer (a thread stopped between its
- * store and its load has its store visible by the time it loads), so the
- * test makes the meeting happen often: round after round a receiver and a sender start together,
- * the receiver going to sleep at its first empty look. Without the fence
- * about one round in a hundred loses its wake-up here (a virtual machine
- * on two cores, heavily loaded), but only while the two threads truly run
- * at once, which a loaded machine does not promise: 2000 rounds found one
- * in 19 runs of 20. So the test can fail a missing fence, and never fails
- * a correct channel, but it is no proof, and the mistake is no mutant of
- * the catalogue (the lesson says what is a proof).
- * ThreadSanitizer does not model the fence, and under a sanitizer, a
- * perturbed run or valgrind the threads are slowed apart: a few rounds
- * there, for the protocol alone.
+ * The sleeping protocol, by many meetings. A sender wins its position (a
+ * CAS on tail) and then loads receivers.waiting; a receiver on its way to
+ * sleep adds itself to waiting and then looks at the slot and at tail.
+ * One of the two must see the other's write. The meetings that matter
+ * fall within a few nanoseconds, which no hook can arrange (a thread
+ * stopped between its write and its load has its write visible by the
+ * time it loads), so the test makes the meeting happen often: round after
+ * round a receiver and a sender start together, the receiver going to
+ * sleep at its first empty look. A last look that judges by the stamp
+ * alone (no in_flight) loses a wake-up here within a few hundred rounds;
+ * the mistakes of memory order alone (a relaxed CAS, relaxed loads in
+ * in_flight) are no instruction of their own on x86, so no run here can
+ * see them (the lesson says what is a proof instead).
+ * Under a sanitizer, a perturbed run or valgrind the threads are slowed
+ * apart: a few rounds there, for the protocol alone.
  */
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
 #define MEETINGS 20
@@ -607,11 +601,10 @@ static void test_a_send_meeting_a_receiver_going_to_sleep_wakes_it(void **state)
 		assert_chan_status(lfchan_send(m.ch, MSG(r)), CHAN_OK);
 		if (!round_done_within(&m, r, harness_bound_ms(WAKE_BOUND_MS)))
 			fail_msg("in round %ld of %ld the receiver went to sleep as the message came, and "
-				 "sleeps on with it in the channel: a lost wake-up. Two causes: (1) a missing "
-				 "seq_cst fence, in notify between the stamp store and the load of waiting (or "
-				 "in park between the increment of waiting and the last look): the load passes "
-				 "the store, the sender sees nobody waiting and the receiver's look does not "
-				 "yet see the message; (2) notify calling FUTEX_WAKE before it bumps epoch: a "
+				 "sleeps on with it in the channel: a lost wake-up. Two causes: (1) a last look "
+				 "that goes to sleep on a slot not yet stamped while tail already counts the "
+				 "message (in_flight must say so): the sender, between its CAS and its stamp, "
+				 "saw nobody waiting; (2) notify calling FUTEX_WAKE before it bumps epoch: a "
 				 "receiver that goes to sleep between the two sleeps on the old epoch, and the "
 				 "bump wakes nobody. test_notify_bumps_epoch_before_it_wakes, before this one, "
 				 "fails (2) every time: if it passed, look for (1)",

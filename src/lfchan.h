@@ -74,9 +74,13 @@ struct lfchan_slot {
 /* snippet: lfchan-waiters */
 /*
  * Where threads that found the channel full (or empty) sleep.
- *   waiting  how many threads are on their way to sleep or asleep;
- *            a thread that completes an operation looks at it, and
- *            makes a system call only when it is not 0;
+ *   waiting  how many threads are on their way to sleep or asleep.
+ *            A thread that completes an operation (its compare-and-swap
+ *            on head or tail won, or close marked tail) loads it, and
+ *            makes a system call only when it is not 0. A waiter counts
+ *            itself in before its last look, which ends with loads of
+ *            head and tail. The four are seq_cst: one of the two
+ *            threads always sees the other's write;
  *   epoch    the futex word: bumped by every wake-up. A sleeper goes to
  *            sleep only if the epoch is still the value it read BEFORE
  *            it looked at the channel one last time, so a wake-up that
@@ -175,9 +179,10 @@ size_t lfchan_cap(struct lfchan *ch);
 enum lfchan_hook_point { LFCHAN_AT_PARKING };
 extern void (*lfchan_test_hook)(struct lfchan *ch, enum lfchan_hook_point at);
 /* When 1, a wait spends no budget: its first NOT_NOW goes to park at
- * once, so that a test can make a waiter's announcement and last look
- * meet another thread's operation, round after round. The given back_off
- * reads it; set it before starting the threads. */
+ * once (a last look that answers MIDWAY still yields), so that a test
+ * can make a waiter's announcement and last look meet another thread's
+ * operation, round after round. The given back_off reads it; set it
+ * before starting the threads. */
 extern int lfchan_test_sleep_at_once;
 #endif
 

@@ -404,10 +404,9 @@ enum chan_status lfchan_close(struct lfchan *ch)
 	/* BEGIN SOLUTION */
 	/* One read-modify-write: a sender's CAS on tail either came first
 	 * (its message is in, receivers will drain it) or fails and sees the
-	 * mark. Relaxed would do (tail's one modification order decides
-	 * that, and notify's fence orders the mark before the load of
-	 * waiting); seq_cst costs nothing more on x86, one locked
-	 * instruction either way. */
+	 * mark. Seq_cst: the mark is a write that a thread going to sleep
+	 * must not miss, paired with the loads of waiting in notify (see
+	 * there); on x86 it is one locked instruction whatever the order. */
 	size_t old = atomic_fetch_or_explicit(&ch->tail, ch->mark_bit, memory_order_seq_cst);
 	if (old & ch->mark_bit)
 		return CHAN_CLOSED;

@@ -197,7 +197,8 @@ static void wait_for_sleepers(struct lfchan_waiters *w, uint32_t n, const char *
 	struct sleepers s = {&w->waiting, n};
 	if (!harness_wait_until(enough_asleep, &s))
 		fail_msg("expected %u %s asleep in the channel (%s.waiting), saw %u: does a waiter that has "
-			 "spent its budget add itself to waiting before it sleeps?",
+			 "spent its budget add itself to waiting before it sleeps, and does in_flight let it "
+			 "sleep when the channel is truly empty (tail == head) or full (tail a lap ahead)?",
 			 n, side, side, atomic_load(&w->waiting));
 }
 
@@ -876,7 +877,7 @@ static void test_a_receiver_woken_behind_a_send_midway_does_not_sleep_again(void
 		fail_msg("a receiver sleeps on with message 2 in the channel%s: woken by message 2 while "
 			 "message 1 was still being written, it went back to sleep, and message 1's one "
 			 "wake-up went to the other receiver. While head and tail count a message that is "
-			 "not there yet, a waiter must yield, not sleep",
+			 "not there yet, in_flight must say so (the waiter yields, it does not sleep)",
 			 slept_again ? " (the woken receiver had gone back to sleep)" : "");
 	}
 	if (!harness_thread_join_within(&ta, harness_wait_ms()))

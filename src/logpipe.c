@@ -44,7 +44,7 @@ struct options {
 	const char *fields[4]; /* --level-field, --service-field, --message-field, --latency-field */
 	int scale_given;
 	enum level_scale scale;
-	unsigned long long capacity, batch, workers; /* cfg's, as the table reads numbers */
+	unsigned long long capacity, batch, workers; /* cfg's size_t ones, as ARG_WHOLE reads them */
 	int simulate, once, from_start, version;
 	const char *files[TAILER_GROUP_MAX + 1]; /* --file, each a path or a glob pattern */
 	size_t nfiles;
@@ -130,7 +130,7 @@ static const char *conflict(const struct options *o)
 	/* The lines of several files interleave in one channel, and a line
 	 * does not say which file it came from. */
 	if (o->cfg.container != CONTAINER_NONE && file &&
-	    (o->files[1] != NULL || strpbrk(o->files[0], "*?[")))
+	    (o->files[1] != NULL || strpbrk(o->files[0], "*?[") != NULL))
 		return "--container joins pieces of one file's lines: it takes one --file, not several or a "
 		       "pattern";
 	return NULL;

@@ -14,7 +14,12 @@
 #     the same work in one loop (src/bench/pipebench.c), and peak memory;
 #     then with lesson 11's batches and parser workers, the same with a
 #     bigger glibc per-thread cache (GLIBC_TUNABLES), and with jemalloc
-#     preloaded when it is installed (Debian: libjemalloc2).
+#     preloaded when it is installed (Debian: libjemalloc2), and mtail
+#     --one_shot counting the same log by level and service when mtail is
+#     installed (src/bench/count.mtail; Debian: apt-get install mtail).
+#     Rows with a target print it: lesson 14's issue asks logpipe's default
+#     flags for 1.00 of the loop, --workers 2 for 1.60, 10 times mtail, and
+#     peak memory of at most 16 MiB.
 #  3. /metrics requests a second and latency under wrk while logpipe
 #     ingests at full speed, against / in the same run (when wrk is
 #     installed; Debian: apt-get install wrk).
@@ -163,45 +168,76 @@ p_run() { # mode [pipebench options] -> median lines/s, and the largest max_rss_
 }
 echo
 echo "pipeline: lines a second on $LINES lines, $(($(wc -c <"$log") / 1048576)) MiB (median of $RUNS runs)"
-printf '  %-58s %12s %8s %12s\n' "mode" "lines/s" "ratio" "peak memory"
+printf '  %-58s %12s %8s %12s %8s\n' "mode" "lines/s" "ratio" "peak memory" "target"
 P_PRELOAD=
 P_TUNABLES=
 set -- $(p_run reference)
 ref=$1
-printf '  %-58s %12.0f %8s %9s KiB\n' "one thread, one loop (the reference)" "$1" "1.00" "$2"
+printf '  %-58s %12.0f %8s %9s KiB %8s\n' "one thread, one loop (the reference)" "$1" "1.00" "$2" "-"
 json_pipe="{\"mode\": \"reference\", \"lines_per_s\": $1, \"max_rss_kb\": $2}"
-# A row of the table: label, then p_run's arguments (with P_PRELOAD set
-# for another allocator); the ratio is to the reference, ref.
+# A row of the table: label, target ratio (- for none), then p_run's
+# arguments (with P_PRELOAD set for another allocator); the ratio is to
+# the reference, ref. Sets last to the row's lines a second.
 p_row() {
 	label=$1
-	shift
+	goal=$2
+	shift 2
 	mode="$*${P_PRELOAD:+, jemalloc}${P_TUNABLES:+, $P_TUNABLES}"
 	set -- $(p_run "$@")
-	printf '  %-58s %12.0f %8s %9s KiB\n' "$label" "$1" "$(ratio "$1" "$ref")" "$2"
+	last=$1
+	printf '  %-58s %12.0f %8s %9s KiB %8s\n' "$label" "$1" "$(ratio "$1" "$ref")" "$2" "$goal"
 	json_pipe="$json_pipe,
     {\"mode\": \"$mode\", \"lines_per_s\": $1, \"max_rss_kb\": $2, \"ratio\": $(ratio "$1" "$ref")}"
 }
-p_row "logpipe --once (4 stages, 3 channels)" pipeline
-p_row "logpipe --once --batch 64" pipeline --batch 64
-p_row "logpipe --once --batch 64 --workers 2" pipeline --batch 64 --workers 2
+p_row "logpipe --once (default flags: 4 stages, 3 channels)" 1.00 pipeline
+default=$last
+p_row "logpipe --once --workers 2" 1.60 pipeline --workers 2
+p_row "logpipe --once --batch 64" - pipeline --batch 64
+p_row "logpipe --once --batch 64 --workers 2" - pipeline --batch 64 --workers 2
 # glibc with a bigger per-thread cache of freed blocks (1024 a size class
 # instead of 7): a thread that frees what another allocated keeps more of
 # it at hand, and reuses it for its own allocations of the same size.
 P_TUNABLES=glibc.malloc.tcache_count=1024
-p_row "logpipe --once --batch 64, tcache_count=1024" pipeline --batch 64
-p_row "logpipe --once --batch 64 --workers 2, tcache_count=1024" pipeline --batch 64 --workers 2
+p_row "logpipe --once --batch 64, tcache_count=1024" - pipeline --batch 64
+p_row "logpipe --once --batch 64 --workers 2, tcache_count=1024" - pipeline --batch 64 --workers 2
 P_TUNABLES=
 # The same with jemalloc, whose per-thread caches take back memory freed on
 # another thread: what the allocator costs the pipeline (lesson 11).
 P_PRELOAD=$({ ldconfig -p || /sbin/ldconfig -p; } 2>/dev/null | sed -n 's/.*libjemalloc\.so\.2 .*=> \(.*\)/\1/p' | head -n 1)
 if [ -n "$P_PRELOAD" ]; then
-	p_row "one loop, jemalloc" reference
-	p_row "logpipe --once --batch 64, jemalloc" pipeline --batch 64
-	p_row "logpipe --once --batch 64 --workers 2, jemalloc" pipeline --batch 64 --workers 2
+	p_row "one loop, jemalloc" - reference
+	p_row "logpipe --once --batch 64, jemalloc" - pipeline --batch 64
+	p_row "logpipe --once --batch 64 --workers 2, jemalloc" - pipeline --batch 64 --workers 2
 	P_PRELOAD=
 else
 	echo "  (jemalloc is not installed: its rows are skipped; Debian: apt-get install libjemalloc2)"
 fi
+
+# mtail counting the same log (one_shot: read to the end, print, exit).
+json_mtail="null"
+if command -v mtail >/dev/null 2>&1; then
+	i=0
+	: >"$out/mtail.txt"
+	while [ $i -lt "$RUNS" ]; do
+		t0=$(date +%s.%N)
+		mtail --one_shot --one_shot_format=prometheus --progs src/bench/count.mtail --logs "$log" \
+			>"$out/mtail-metrics.txt" 2>"$out/mtail-log.txt" || break
+		t1=$(date +%s.%N)
+		awk -v n="$LINES" -v a="$t0" -v b="$t1" 'BEGIN { printf "lines_per_s=%.0f\n", n / (b - a) }' >>"$out/mtail.txt"
+		i=$((i + 1))
+	done
+	m=$(field lines_per_s <"$out/mtail.txt" | median)
+	if grep -q "^lines_total.* $LINES\$" "$out/mtail-metrics.txt"; then
+		printf '  %-58s %12.0f %8s %12s %8s\n' "mtail --one_shot (src/bench/count.mtail)" "$m" "$(ratio "$m" "$ref")" "-" "-"
+		printf '  %-58s %12s %8s %12s %8s\n' "logpipe --once (default flags) / mtail" "" "$(ratio "$default" "$m")" "" "10.00"
+		json_mtail="{\"lines_per_s\": $m, \"logpipe_default_over_mtail\": $(ratio "$default" "$m")}"
+	else
+		echo "  (mtail did not count $LINES lines: see $out/mtail-log.txt)"
+	fi
+else
+	echo "  (mtail is not installed: its row is skipped; Debian: apt-get install mtail)"
+fi
+echo "  (target for peak memory: at most 16384 KiB in every logpipe row)"
 
 # 3. /metrics under load: logpipe ingesting at full speed while wrk asks,
 # against / (a tiny fixed page) in the same run: the ratio is what the
@@ -248,6 +284,7 @@ cat >"$out/result.json" <<JSON
   "pipeline": [
     $json_pipe
   ],
+  "mtail": $json_mtail,
   "http": $json_http
 }
 JSON

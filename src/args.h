@@ -1,8 +1,9 @@
 /*
- * args.h - the command line of the step programs (and numbers for
- * logpipe). A program declares its options once, in a table; the usage
- * text, the parsing and the one-line reasons for a bad argument all come
- * from that table, so every program answers --help and a mistake alike.
+ * args.h - the command line of every program: the step programs, logpipe
+ * and the benchmarks. A program declares its options once, in a table;
+ * the usage text, the parsing and the one-line reasons for a bad argument
+ * all come from that table, so every program answers --help and a mistake
+ * alike.
  *
  * Numbers are read strictly. strtoull alone is too lenient: it skips
  * leading spaces, takes a sign (" -1" becomes 18446744073709551615) and
@@ -28,6 +29,9 @@ enum arg_kind {
 	ARG_WHOLE,   /* unsigned long long: arg_whole from lo to hi */
 	ARG_DECIMAL, /* double: arg_decimal from lo to hi */
 	ARG_CUSTOM,  /* whatever take writes: take returns 0, or -1 if the text is wrong */
+	ARG_LIST,    /* const char *[hi + 1], all NULL at first: each use of the option
+			adds its text after the others (the list stays NULL-terminated);
+			a use beyond hi is a bad value */
 };
 
 /* hi for "no upper limit" (ARG_WHOLE reads it as ULLONG_MAX). */
@@ -41,7 +45,7 @@ struct arg_option {
 	void *dest;
 	const char *value; /* the value's name in the usage ("PATH"); NULL for a flag */
 	const char *help;  /* its line in the usage; a '\n' starts an indented line */
-	double lo, hi;	   /* ARG_WHOLE and ARG_DECIMAL: the range */
+	double lo, hi;	   /* ARG_WHOLE and ARG_DECIMAL: the range; ARG_LIST: 0 and its room */
 	const char *wants; /* the reason given for a bad value ("--x wants WANTS, not '...'");
 			      NULL: said from the range */
 	int (*take)(const char *text, void *dest); /* ARG_CUSTOM */
@@ -67,6 +71,10 @@ struct arg_option {
 #define ARG_CUSTOM_OPT(name, letter, dest, value, help, take, wants)                                         \
 	{                                                                                                    \
 		name, letter, ARG_CUSTOM, dest, value, help, 0, 0, wants, take                               \
+	}
+#define ARG_LIST_OPT(name, letter, dest, value, help, max)                                                   \
+	{                                                                                                    \
+		name, letter, ARG_LIST, dest, value, help, 0, max, NULL, NULL                                \
 	}
 #define ARG_END                                                                                              \
 	{                                                                                                    \

@@ -23,7 +23,6 @@
 #include "pipeline.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <glob.h>
 #include <limits.h>
 #include <pthread.h>
@@ -40,154 +39,65 @@
 struct options {
 	struct pipeline_config cfg;
 	/* --format's preset, then the field options over it, whatever their
-	 * order on the command line (applied by parse_args at the end) */
+	 * order on the command line (applied by settle_format at the end) */
 	const struct log_format *preset;
 	const char *fields[4]; /* --level-field, --service-field, --message-field, --latency-field */
 	int scale_given;
 	enum level_scale scale;
-	int simulate;
-	int once;
-	int from_start;
-	char *services; /* --services, cut up in place by filter_config_services */
-	const char *files[TAILER_GROUP_MAX]; /* --file, each a path or a glob pattern */
+	unsigned long long capacity, batch, workers; /* cfg's size_t ones, as ARG_WHOLE reads them */
+	int simulate, once, from_start, version;
+	const char *files[TAILER_GROUP_MAX + 1]; /* --file, each a path or a glob pattern */
 	size_t nfiles;
 };
 
-static void usage(FILE *to)
+/* The options that are not a flag, a number or a text: each stores its
+ * text's meaning in its destination (0), or refuses the text (-1). */
+static int take_level(const char *text, void *level)
 {
-	fprintf(to,
-		"usage: " PROG " (--file PATH... [--from-start] [--once] [--file-label] |\n"
-		"               --simulate [--rate N] [--seed N])\n"
-		"              [--min-level LEVEL] [--services a,b] [--listen ADDR] [--capacity N]\n"
-		"              [--batch N] [--workers N] [--slow-stage STAGE:US]\n"
-		"              [--format NAME] [--container docker|cri] [--level-scale SCALE]\n"
-		"              [--level-field F] [--service-field F] [--message-field F]\n"
-		"              [--latency-field F]\n"
-		"  Turns a JSON log into Prometheus metrics, served at http://ADDR/metrics.\n"
-		"  --file PATH        follow PATH like tail -F (from its end, unless --from-start);\n"
-		"                     repeat it for more files (up to %d); a glob pattern in\n"
-		"                     quotes ('logs/?*.log') also follows files that match later\n"
-		"  --from-start       read what the files already hold first\n"
-		"  --file-label       count lines read, rotations and truncations by file\n"
-		"                     (a label per file: see docs/metrics.md)\n"
-		"  --simulate         make log lines instead of reading a file (the default)\n"
-		"  --rate N           simulated lines per second (default 100; 0: as fast as possible)\n"
-		"  --seed N           the simulator's seed (default 1)\n"
-		"  --min-level LEVEL  keep entries at or above LEVEL (default info)\n"
-		"  --services a,b     keep only these services (default: every one)\n"
-		"  --listen ADDR      127.0.0.1:PORT, [::1]:PORT or :PORT for every interface\n"
-		"                     (default 127.0.0.1:%d)\n"
-		"  --capacity N       capacity of each channel between stages (default %d)\n"
-		"  --batch N          move up to N items per channel operation (lesson 11;\n"
-		"                     1 to %d; default: one at a time, in the stages' own loops)\n"
-		"  --workers N        parser threads (lesson 12; 1 to %d, default 1)\n"
-		"  --slow-stage S:US  make stage S (parser, filter or metrics) sleep US\n"
-		"                     microseconds per item, to watch backpressure (lesson 13)\n"
-		"  --format NAME      the log's JSON: default, pino, bunyan, zap, logrus, slog or\n"
-		"                     ecs (docs/formats.md)\n"
-		"  --container C      lines wrapped by docker (json-file) or cri (Kubernetes)\n"
-		"  --level-scale S    numeric levels: pino (10 trace ... 60 fatal), syslog\n"
-		"                     (0 emerg ... 7 debug) or none\n"
-		"  --level-field F    where the level is: keys or dotted paths, comma-separated,\n"
-		"                     tried in order (also --service-field, --message-field,\n"
-		"                     --latency-field; they change --format's choice)\n"
-		"  --once             with --file: read it from start to end, print the metrics\n"
-		"                     to stdout and exit (no server)\n"
-		"  --help, --version\n",
-		TAILER_GROUP_MAX, HTTP_DEFAULT_PORT, PIPELINE_DEFAULT_CAPACITY, STAGE_MAX_BATCH,
-		STAGE_MAX_WORKERS);
+	return log_level_parse(text, level);
 }
 
-/* Says what is wrong, then the usage; returns 2 (bad arguments). */
-static int bad(const char *fmt, const char *arg)
+static int take_services(const char *text, void *filter)
 {
-	fprintf(stderr, PROG ": ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\n");
-	usage(stderr);
-	return 2;
+	return filter_config_services(filter, (char *)text); /* argv strings may be written to */
 }
 
-/* bad() for a count from 1 to max. */
-static int bad_count(const char *option, int max, const char *arg)
+/* --slow-stage STAGE:US, cut at the colon in place. */
+static int take_slow_stage(const char *text, void *config)
 {
-	char fmt[96];
-	snprintf(fmt, sizeof(fmt), "%s wants a whole number from 1 to %d, not '%%s'", option, max);
-	return bad(fmt, arg);
-}
-
-enum {
-	O_FILE = 256,
-	O_FILE_LABEL,
-	O_FROM_START,
-	O_SIMULATE,
-	O_RATE,
-	O_SEED,
-	O_MIN_LEVEL,
-	O_SERVICES,
-	O_LISTEN,
-	O_CAPACITY,
-	O_BATCH,
-	O_WORKERS,
-	O_SLOW_STAGE,
-	O_ONCE,
-	O_FORMAT,
-	O_CONTAINER,
-	O_LEVEL_SCALE,
-	O_LEVEL_FIELD,
-	O_SERVICE_FIELD,
-	O_MESSAGE_FIELD,
-	O_LATENCY_FIELD,
-	O_HELP,
-	O_VERSION
-};
-
-/* --slow-stage STAGE:US, cut at the colon in place (argv may be written
- * to). 0, or 2 (reported). */
-static int slow_stage(const char *arg, struct options *o)
-{
-	char *colon = strchr(arg, ':');
+	struct pipeline_config *cfg = config;
+	char *colon = strchr(text, ':');
 	unsigned long long us;
-	if (colon == NULL || colon == arg || arg_whole(colon + 1, 1, 10000000, &us) != 0)
-		return bad("--slow-stage wants STAGE:MICROSECONDS (parser, filter or metrics; 1 to "
-			   "10000000), not '%s'",
-			   arg);
+	if (colon == NULL || colon == text || arg_whole(colon + 1, 1, 10000000, &us) != 0)
+		return -1;
 	*colon = '\0';
-	o->cfg.slow_stage = arg;
-	o->cfg.slow_us = (unsigned long)us;
+	cfg->slow_stage = text;
+	cfg->slow_us = (unsigned long)us;
 	return 0;
 }
 
-/* The log format options. 0: go on; 2: bad (reported). */
-static int format_option(int c, const char *arg, struct options *o)
+static int take_format(const char *text, void *preset)
 {
-	switch (c) {
-	case O_FORMAT:
-		if ((o->preset = log_format_preset(arg)) == NULL)
-			return bad("--format: unknown format '%s' (default, pino, bunyan, zap, logrus, slog, "
-				   "ecs)",
-				   arg);
-		return 0;
-	case O_CONTAINER:
-		if (log_container_parse(arg, &o->cfg.container) != 0)
-			return bad("--container wants docker, cri or none, not '%s'", arg);
-		return 0;
-	case O_LEVEL_SCALE:
-		if (level_scale_parse(arg, &o->scale) != 0)
-			return bad("--level-scale wants pino, syslog or none, not '%s'", arg);
-		o->scale_given = 1;
-		return 0;
-	default: /* the four field lists, in the order of enum O_... */
-		o->fields[c - O_LEVEL_FIELD] = arg;
-		return 0;
-	}
+	return (*(const struct log_format **)preset = log_format_preset(text)) != NULL ? 0 : -1;
+}
+
+static int take_container(const char *text, void *container)
+{
+	return log_container_parse(text, container);
+}
+
+static int take_scale(const char *text, void *options)
+{
+	struct options *o = options;
+	o->scale_given = 1;
+	return level_scale_parse(text, &o->scale);
 }
 
 /* The format the options describe, in o->cfg.format: --format's preset
  * (the default one if none) with the field options over it. Leaves it
  * unset (parse_log_line's own rules, the fastest) when nothing was asked
- * for. 0, or 2 (reported). */
-static int settle_format(struct options *o)
+ * for. 0, or -1 with the reason in err. */
+static int settle_format(struct options *o, char *err, size_t errlen)
 {
 	if (o->preset == NULL && !o->scale_given && !o->fields[0] && !o->fields[1] && !o->fields[2] &&
 	    !o->fields[3])
@@ -200,152 +110,139 @@ static int settle_format(struct options *o)
 			*lists[i] = o->fields[i];
 	if (o->scale_given)
 		f->scale = o->scale;
-	char err[256];
-	if (log_format_check(f, err, sizeof(err)) != 0)
-		return bad("%s", err);
-	return 0;
+	return log_format_check(f, err, errlen) != 0 ? -1 : 0;
 }
 
-/* One option. 0: go on; 2: bad (reported). */
-static int option(int c, const char *arg, struct options *o)
+/* What is wrong with the options taken together, or NULL. */
+static const char *conflict(const struct options *o)
 {
-	unsigned long long n;
-	if (c >= O_FORMAT && c <= O_LATENCY_FIELD)
-		return format_option(c, arg, o);
-	switch (c) {
-	case O_FILE:
-		if (o->nfiles == TAILER_GROUP_MAX)
-			return bad("too many --file options (at most 64): '%s'", arg);
-		o->files[o->nfiles++] = arg;
-		o->cfg.source.path = o->files[0];
-		return 0;
-	case O_FILE_LABEL:
-		o->cfg.file_label = 1;
-		return 0;
-	case O_FROM_START:
-		o->from_start = 1;
-		return 0;
-	case O_SIMULATE:
-		o->simulate = 1;
-		return 0;
-	case O_RATE:
-		if (arg_decimal(arg, 0, 1e9, &o->cfg.source.rate) != 0)
-			return bad("--rate wants lines per second (0 or more), not '%s'", arg);
-		return 0;
-	case O_SEED:
-		if (arg_whole(arg, 0, ULLONG_MAX, &n) != 0)
-			return bad("--seed wants a whole number, not '%s'", arg);
-		o->cfg.source.seed = n;
-		return 0;
-	case O_MIN_LEVEL:
-		if (log_level_parse(arg, &o->cfg.filter.min_level) != 0)
-			return bad("--min-level: unknown level '%s' (trace, debug, info, warn, error, fatal)",
-				   arg);
-		return 0;
-	case O_SERVICES:
-		o->services = (char *)arg; /* argv strings may be written to */
-		if (filter_config_services(&o->cfg.filter, o->services) != 0)
-			return bad("--services wants a,b,... (at most 16 names, none empty), not '%s'", arg);
-		return 0;
-	case O_LISTEN:
-		o->cfg.http.listen = arg;
-		return 0;
-	case O_CAPACITY:
-		if (arg_whole(arg, 1, SIZE_MAX / 16, &n) != 0)
-			return bad("--capacity wants a positive number, not '%s'", arg);
-		o->cfg.capacity = (size_t)n;
-		return 0;
-	case O_BATCH:
-		if (arg_whole(arg, 1, STAGE_MAX_BATCH, &n) != 0)
-			return bad_count("--batch", STAGE_MAX_BATCH, arg);
-		o->cfg.batch = (size_t)n;
-		return 0;
-	case O_WORKERS:
-		if (arg_whole(arg, 1, STAGE_MAX_WORKERS, &n) != 0)
-			return bad_count("--workers", STAGE_MAX_WORKERS, arg);
-		o->cfg.workers = (size_t)n;
-		return 0;
-	case O_SLOW_STAGE:
-		return slow_stage(arg, o);
-	case O_ONCE:
-		o->once = 1;
-		return 0;
-	}
-	return 2;
-}
-
-/* 0: go on; 1: --help or --version was printed; 2: bad arguments (reported). */
-static int parse_args(int argc, char **argv, struct options *o)
-{
-	static const struct option longs[] = {{"file", required_argument, NULL, O_FILE},
-					      {"file-label", no_argument, NULL, O_FILE_LABEL},
-					      {"from-start", no_argument, NULL, O_FROM_START},
-					      {"simulate", no_argument, NULL, O_SIMULATE},
-					      {"rate", required_argument, NULL, O_RATE},
-					      {"seed", required_argument, NULL, O_SEED},
-					      {"min-level", required_argument, NULL, O_MIN_LEVEL},
-					      {"services", required_argument, NULL, O_SERVICES},
-					      {"listen", required_argument, NULL, O_LISTEN},
-					      {"capacity", required_argument, NULL, O_CAPACITY},
-					      {"batch", required_argument, NULL, O_BATCH},
-					      {"workers", required_argument, NULL, O_WORKERS},
-					      {"slow-stage", required_argument, NULL, O_SLOW_STAGE},
-					      {"once", no_argument, NULL, O_ONCE},
-					      {"format", required_argument, NULL, O_FORMAT},
-					      {"container", required_argument, NULL, O_CONTAINER},
-					      {"level-scale", required_argument, NULL, O_LEVEL_SCALE},
-					      {"level-field", required_argument, NULL, O_LEVEL_FIELD},
-					      {"service-field", required_argument, NULL, O_SERVICE_FIELD},
-					      {"message-field", required_argument, NULL, O_MESSAGE_FIELD},
-					      {"latency-field", required_argument, NULL, O_LATENCY_FIELD},
-					      {"help", no_argument, NULL, O_HELP},
-					      {"version", no_argument, NULL, O_VERSION},
-					      {NULL, 0, NULL, 0}};
-	memset(o, 0, sizeof(*o));
-	o->cfg = pipeline_config_default();
-	opterr = 0; /* we print our own one-line reasons */
-	int c;
-	while ((c = getopt_long(argc, argv, ":", longs, NULL)) != -1) {
-		if (c == O_HELP) {
-			usage(stdout);
-			return 1;
-		}
-		if (c == O_VERSION) {
-			printf(PROG " " PIPELINE_VERSION "\n");
-			return 1;
-		}
-		if (c == ':')
-			return bad("%s needs a value", argv[optind - 1]);
-		if (c == '?')
-			return bad("unknown option %s", argv[optind - 1]);
-		if (option(c, optarg, o) != 0)
-			return 2;
-	}
-	if (optind < argc)
-		return bad("unexpected argument '%s'", argv[optind]);
-	if (o->simulate && o->cfg.source.path != NULL)
-		return bad("%s", "--file and --simulate exclude each other");
-	if (o->once && o->cfg.source.path == NULL)
-		return bad("%s", "--once needs --file (a simulator never ends)");
-	if (o->from_start && o->cfg.source.path == NULL)
-		return bad("%s", "--from-start needs --file");
-	if (o->cfg.file_label && o->cfg.source.path == NULL)
-		return bad("%s", "--file-label needs --file");
-	o->cfg.files = o->files;
-	o->cfg.nfiles = o->nfiles;
-	if (o->cfg.container != CONTAINER_NONE && o->cfg.workers > 1)
-		return bad("%s", "--container joins pieces of lines in order: it needs one parser worker");
+	int file = o->files[0] != NULL;
+	if (o->simulate && file)
+		return "--file and --simulate exclude each other";
+	if (o->once && !file)
+		return "--once needs --file (a simulator never ends)";
+	if (o->from_start && !file)
+		return "--from-start needs --file";
+	if (o->cfg.file_label && !file)
+		return "--file-label needs --file";
+	if (o->cfg.container != CONTAINER_NONE && o->workers > 1)
+		return "--container joins pieces of lines in order: it needs one parser worker";
 	/* The lines of several files interleave in one channel, and a line
 	 * does not say which file it came from. */
-	if (o->cfg.container != CONTAINER_NONE && o->nfiles > 0 && (o->nfiles > 1 || strpbrk(o->files[0], "*?[") != NULL))
-		return bad("%s", "--container joins pieces of one file's lines: it takes one --file, not "
-				 "several or a pattern");
-	if (settle_format(o) != 0)
-		return 2;
+	if (o->cfg.container != CONTAINER_NONE && file &&
+	    (o->files[1] != NULL || strpbrk(o->files[0], "*?[") != NULL))
+		return "--container joins pieces of one file's lines: it takes one --file, not several or a "
+		       "pattern";
+	return NULL;
+}
+
+/* The configuration the options describe, once they are known to agree. */
+static void settle(struct options *o)
+{
+	while (o->files[o->nfiles] != NULL)
+		o->nfiles++;
+	o->cfg.source.path = o->files[0];
+	o->cfg.files = o->files;
+	o->cfg.nfiles = o->nfiles;
+	o->cfg.capacity = (size_t)o->capacity;
+	o->cfg.batch = (size_t)o->batch;
+	o->cfg.workers = (size_t)o->workers;
 	o->cfg.source.from_start = o->from_start || o->once;
 	o->cfg.source.stop_at_eof = o->once;
 	o->cfg.serve = !o->once;
-	return 0;
+}
+
+/* -1: go on; otherwise the status to exit with: 0 after --help or
+ * --version, 2 for bad arguments (reported). */
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->cfg = pipeline_config_default();
+	o->capacity = o->cfg.capacity;
+	const struct arg_option options[] = {
+	    ARG_LIST_OPT(
+		"file", 0, o->files, "PATH",
+		"follow PATH like tail -F (from its end, unless\n--from-start); repeat it for more files "
+		"(up to " ARG_STR(TAILER_GROUP_MAX) ");\na glob pattern in quotes ('logs/?*.log') also\n"
+						    "follows files that match later",
+		TAILER_GROUP_MAX),
+	    ARG_FLAG_OPT("from-start", 0, &o->from_start, "read what the files already hold first"),
+	    ARG_FLAG_OPT("file-label", 0, &o->cfg.file_label,
+			 "count lines read, rotations and truncations by\nfile (a label per file: see "
+			 "docs/metrics.md)"),
+	    ARG_FLAG_OPT("once", 0, &o->once,
+			 "with --file: read it from start to end, print the\nmetrics to stdout and exit (no "
+			 "server)"),
+	    ARG_FLAG_OPT("simulate", 0, &o->simulate,
+			 "make log lines instead of reading a file (the default)"),
+	    ARG_DECIMAL_OPT("rate", 0, &o->cfg.source.rate, "N",
+			    "simulated lines per second (default 100; 0: as\nfast as possible)", 0, 1e9),
+	    ARG_WHOLE_OPT("seed", 0, &o->cfg.source.seed, "N", "the simulator's seed (default 1)", 0,
+			  ARG_NO_MAX),
+	    ARG_CUSTOM_OPT("min-level", 0, &o->cfg.filter.min_level, "LEVEL",
+			   "keep entries at or above LEVEL (default info)", take_level,
+			   "trace, debug, info, warn, error or fatal"),
+	    ARG_CUSTOM_OPT("services", 0, &o->cfg.filter, "a,b",
+			   "keep only these services (default: every one)", take_services,
+			   "a,b,... (at most " ARG_STR(FILTER_MAX_SERVICES) " names, none empty)"),
+	    ARG_TEXT_OPT("listen", 0, &o->cfg.http.listen, "ADDR",
+			 "127.0.0.1:PORT, [::1]:PORT or :PORT for every\ninterface (default "
+			 "127.0.0.1:" ARG_STR(HTTP_DEFAULT_PORT) ")"),
+	    ARG_WHOLE_OPT(
+		"capacity", 0, &o->capacity, "N",
+		"capacity of each channel between stages (default " ARG_STR(PIPELINE_DEFAULT_CAPACITY) ")", 1,
+		SIZE_MAX / 16),
+	    ARG_WHOLE_OPT("batch", 0, &o->batch, "N",
+			  "move up to N items per channel operation (lesson\n11; 1 to " ARG_STR(
+			      STAGE_MAX_BATCH) "; default: one at a time, in the\nstages' own loops)",
+			  1, STAGE_MAX_BATCH),
+	    ARG_WHOLE_OPT("workers", 0, &o->workers, "N",
+			  "parser threads (lesson 12; 1 to " ARG_STR(STAGE_MAX_WORKERS) ", default 1)", 1,
+			  STAGE_MAX_WORKERS),
+	    ARG_CUSTOM_OPT(
+		"slow-stage", 0, &o->cfg, "S:US",
+		"make stage S (parser, filter or metrics) sleep US\nmicroseconds per item, to watch "
+		"backpressure\n(lesson 13)",
+		take_slow_stage, "STAGE:MICROSECONDS (parser, filter or metrics; 1 to 10000000)"),
+	    ARG_CUSTOM_OPT(
+		"format", 0, &o->preset, "NAME",
+		"the log's JSON: default, pino, bunyan, zap, logrus,\nslog or ecs (docs/formats.md)",
+		take_format, "default, pino, bunyan, zap, logrus, slog or ecs"),
+	    ARG_CUSTOM_OPT("container", 0, &o->cfg.container, "C",
+			   "lines wrapped by docker (json-file) or cri\n(Kubernetes)", take_container,
+			   "docker, cri or none"),
+	    ARG_CUSTOM_OPT(
+		"level-scale", 0, o, "S",
+		"numeric levels: pino (10 trace ... 60 fatal),\nsyslog (0 emerg ... 7 debug) or none",
+		take_scale, "pino, syslog or none"),
+	    ARG_TEXT_OPT("level-field", 0, &o->fields[0], "F",
+			 "where the level is: keys or dotted paths,\ncomma-separated, tried in order (these "
+			 "four change\n--format's choice)"),
+	    ARG_TEXT_OPT("service-field", 0, &o->fields[1], "F", "where the service is"),
+	    ARG_TEXT_OPT("message-field", 0, &o->fields[2], "F", "where the message is"),
+	    ARG_TEXT_OPT("latency-field", 0, &o->fields[3], "F", "where the latency (milliseconds) is"),
+	    ARG_FLAG_OPT("version", 0, &o->version, "print the version"),
+	    ARG_END};
+	const struct arg_program prog = {
+	    PROG,
+	    "--file PATH... [--from-start] [--file-label] [--once] [OPTION...]\n"
+	    "[--simulate [--rate N] [--seed N]] [OPTION...]",
+	    "  Turns a JSON log into Prometheus metrics, served at http://ADDR/metrics.\n", options};
+	int rc = args_parse(&prog, argc, argv);
+	if (rc < 0 && o->version) {
+		printf(PROG " " PIPELINE_VERSION "\n");
+		return 0;
+	}
+	if (rc >= 0)
+		return rc;
+	char err[256];
+	const char *why = conflict(o);
+	if (why == NULL && settle_format(o, err, sizeof(err)) != 0)
+		why = err;
+	if (why != NULL)
+		return args_bad(&prog, why);
+	settle(o);
+	return -1;
 }
 
 /* ---- the two ways to run --------------------------------------------------------- */
@@ -356,7 +253,8 @@ static void check_invariant(struct pipeline *p, int cancelled)
 	unsigned long long read = pipeline_lines_read(p), accounted = pipeline_lines_accounted(p);
 	unsigned long long unfollowed = atomic_load(&p->tailers.unfollowed);
 	if (unfollowed > 0)
-		fprintf(stderr, PROG ": warning: %llu files matched but were not followed (at most %d files)\n",
+		fprintf(stderr,
+			PROG ": warning: %llu files matched but were not followed (at most %d files)\n",
 			unfollowed, TAILER_GROUP_MAX);
 	if (read != accounted)
 		fprintf(stderr,
@@ -507,7 +405,8 @@ static int run_serving(struct options *o)
 	char source[320], files[280];
 	name_files(o, files, sizeof(files));
 	if (o->cfg.source.path != NULL)
-		snprintf(source, sizeof(source), "following %s%s", files, o->from_start ? " from the start" : "");
+		snprintf(source, sizeof(source), "following %s%s", files,
+			 o->from_start ? " from the start" : "");
 	else if (o->cfg.source.rate > 0)
 		snprintf(source, sizeof(source), "simulating %g lines/s (seed %llu)", o->cfg.source.rate,
 			 o->cfg.source.seed);
@@ -534,8 +433,8 @@ int main(int argc, char **argv)
 {
 	struct options o;
 	int rc = parse_args(argc, argv, &o);
-	if (rc != 0)
-		return rc == 1 ? 0 : 2;
+	if (rc >= 0)
+		return rc;
 	if (o.once)
 		return run_once(&o); /* batch: Ctrl-C simply ends it, there is nothing to save */
 	/* pipeline_start blocks the signals before it starts any thread, so

@@ -27,7 +27,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,43 +118,47 @@ static int run_pipeline(const char *path, struct pipeline_config cfg, unsigned l
 	return ok ? 0 : -1;
 }
 
+/* --mode: the text itself, once it names one. */
+static int take_mode(const char *text, void *mode)
+{
+	*(const char **)mode = text;
+	return strcmp(text, "reference") == 0 || strcmp(text, "pipeline") == 0 ? 0 : -1;
+}
+
 int main(int argc, char **argv)
 {
-	static const struct option longs[] = {
-	    {"mode", required_argument, NULL, 'm'},	{"file", required_argument, NULL, 'f'},
-	    {"capacity", required_argument, NULL, 'c'}, {"batch", required_argument, NULL, 'b'},
-	    {"workers", required_argument, NULL, 'w'},	{NULL, 0, NULL, 0}};
 	const char *mode = NULL, *path = NULL;
-	unsigned long long capacity = 0, batch = 0, workers = 0;
-	int c, bad = 0;
-	while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
-		if (c == 'm')
-			mode = optarg;
-		else if (c == 'f')
-			path = optarg;
-		else if (c == 'c')
-			bad |= arg_whole(optarg, 1, 1 << 20, &capacity);
-		else if (c == 'b')
-			bad |= arg_whole(optarg, 1, STAGE_MAX_BATCH, &batch);
-		else if (c == 'w')
-			bad |= arg_whole(optarg, 1, STAGE_MAX_WORKERS, &workers);
-		else
-			bad = 1;
-	}
-	if (bad || mode == NULL || path == NULL ||
-	    (strcmp(mode, "reference") != 0 && strcmp(mode, "pipeline") != 0)) {
-		fprintf(stderr, "usage: " PROG " --mode reference|pipeline --file PATH [--capacity N] "
-				"[--batch N] [--workers N]\n");
-		return 2;
-	}
+	unsigned long long capacity = 0, batch = 0, workers = 0; /* 0: the pipeline's defaults */
+	const struct arg_option options[] = {
+	    ARG_CUSTOM_OPT("mode", 0, &mode, "MODE",
+			   "reference: one loop, one thread; pipeline: logpipe --once", take_mode,
+			   "reference or pipeline"),
+	    ARG_TEXT_OPT("file", 0, &path, "PATH", "the log to read"),
+	    ARG_WHOLE_OPT(
+		"capacity", 0, &capacity, "N",
+		"pipeline: capacity of each channel (default " ARG_STR(PIPELINE_DEFAULT_CAPACITY) ")", 1,
+		1 << 20),
+	    ARG_WHOLE_OPT("batch", 0, &batch, "N", "pipeline: items per channel operation", 1,
+			  STAGE_MAX_BATCH),
+	    ARG_WHOLE_OPT("workers", 0, &workers, "N", "pipeline: parser threads", 1, STAGE_MAX_WORKERS),
+	    ARG_END};
+	const struct arg_program prog = {
+	    PROG, "--mode reference|pipeline --file PATH [--capacity N] [--batch N] [--workers N]",
+	    "  Reads a log in one loop on one thread, or through the pipeline, and prints\n"
+	    "  mode=... lines=... seconds=... lines_per_s=... max_rss_kb=...\n",
+	    options};
+	int rc = args_parse(&prog, argc, argv);
+	if (rc < 0 && (mode == NULL || path == NULL))
+		rc = args_bad(&prog, "--mode and --file are needed");
+	if (rc >= 0)
+		return rc;
 	struct pipeline_config cfg = pipeline_config_default();
 	cfg.capacity = capacity;
 	cfg.batch = batch;
 	cfg.workers = workers;
 	unsigned long long lines = 0;
 	struct timespec t0 = clock_now();
-	int rc =
-	    strcmp(mode, "reference") == 0 ? run_reference(path, &lines) : run_pipeline(path, cfg, &lines);
+	rc = strcmp(mode, "reference") == 0 ? run_reference(path, &lines) : run_pipeline(path, cfg, &lines);
 	double seconds = clock_seconds_since(&t0);
 	if (rc != 0)
 		return 1;

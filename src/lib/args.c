@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 /* More options than any program has, --help included. */
-#define ARGS_MAX 24
+#define ARGS_MAX 32
 
 int arg_whole(const char *text, unsigned long long min, unsigned long long max, unsigned long long *out)
 {
@@ -103,6 +103,11 @@ int args_bad(const struct arg_program *p, const char *why)
 /* Says why text is not a value for o. */
 static void say_wants(const struct arg_program *p, const struct arg_option *o, const char *text)
 {
+	if (o->kind == ARG_LIST) {
+		fprintf(stderr, "%s: --%s takes at most %.15g values: '%s' is one too many\n", p->name,
+			o->name, o->hi, text);
+		return;
+	}
 	fprintf(stderr, "%s: --%s wants ", p->name, o->name);
 	if (o->wants != NULL)
 		fputs(o->wants, stderr);
@@ -112,6 +117,19 @@ static void say_wants(const struct arg_program *p, const struct arg_option *o, c
 		fprintf(stderr, "a %snumber from %.15g to %.15g", o->kind == ARG_WHOLE ? "whole " : "", o->lo,
 			o->hi);
 	fprintf(stderr, ", not '%s'\n", text);
+}
+
+/* Adds text after the others in list, which has room for max (and the
+ * NULL after them). 0, or -1 if it is full. */
+static int add_to_list(const char **list, size_t max, const char *text)
+{
+	size_t n = 0;
+	while (n < max && list[n] != NULL)
+		n++;
+	if (n == max)
+		return -1;
+	list[n] = text;
+	return 0;
 }
 
 /* Stores text in o's destination. 0, or -1 if it is not a value for o. */
@@ -132,6 +150,8 @@ static int take(const struct arg_option *o, const char *text)
 		return arg_decimal(text, o->lo, o->hi, o->dest);
 	case ARG_CUSTOM:
 		return o->take(text, o->dest);
+	case ARG_LIST:
+		return add_to_list(o->dest, (size_t)o->hi, text);
 	}
 	return -1;
 }

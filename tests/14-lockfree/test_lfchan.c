@@ -415,7 +415,7 @@ static void hold_sender_at_bump(struct lfchan *ch, enum lfchan_hook_point at)
 
 /* 1 once the thread whose id is at arg (an atomic_long, 0 until the
  * thread stores it) is asleep in the kernel (state S). */
-static int receiver_asleep(void *arg)
+static int thread_asleep(void *arg)
 {
 	char path[64], buf[512];
 	snprintf(path, sizeof(path), "/proc/self/task/%ld/stat", atomic_load((atomic_long *)arg));
@@ -446,7 +446,7 @@ static void test_notify_bumps_epoch_before_it_wakes(void **state)
 	harness_thread_start(&t, lfop_recv, &op);
 	if (!harness_wait_until(sender_caught, NULL))
 		fail_msg("the receiver never went to sleep (or never called the hook before it)");
-	if (HELD_WORKS && !harness_wait_until(receiver_asleep, &sleeper_tid)) {
+	if (HELD_WORKS && !harness_wait_until(thread_asleep, &sleeper_tid)) {
 		held_release();
 		fail_msg("the receiver did not fall asleep after its last look found the channel empty");
 	}
@@ -478,24 +478,33 @@ static void test_notify_bumps_epoch_before_it_wakes(void **state)
 struct sleeper {
 	struct lfop op;
 	const struct timespec *deadline;
+	int sending; /* sends op.msg; receives into it otherwise */
 	atomic_long tid;
 };
 
-static void *sleeper_recv(void *arg)
+static void *sleeper_run(void *arg)
 {
 	struct sleeper *s = arg;
 	atomic_store(&s->tid, (long)syscall(SYS_gettid));
-	s->op.status = lfchan_recv_until(s->op.ch, &s->op.msg, s->deadline);
+	s->op.status = s->sending ? lfchan_send_until(s->op.ch, s->op.msg, s->deadline)
+				  : lfchan_recv_until(s->op.ch, &s->op.msg, s->deadline);
 	return NULL;
 }
 
-/* Starts the n-th receiver and waits until it is asleep in the kernel. */
+static struct lfchan_waiters *sleeper_side(struct sleeper *s)
+{
+	return s->sending ? &s->op.ch->senders : &s->op.ch->receivers;
+}
+
+/* Starts the n-th receiver (or sender) and waits until it is asleep in
+ * the kernel, on an empty (or full) channel. */
 static void start_sleeper(struct harness_thread *t, struct sleeper *s, uint32_t n)
 {
-	harness_thread_start(t, sleeper_recv, s);
-	wait_for_sleepers(&s->op.ch->receivers, n, "receivers");
-	if (!harness_wait_until(receiver_asleep, &s->tid))
-		fail_msg("receiver %u did not fall asleep on an empty channel", n);
+	harness_thread_start(t, sleeper_run, s);
+	wait_for_sleepers(sleeper_side(s), n, s->sending ? "senders" : "receivers");
+	if (!harness_wait_until(thread_asleep, &s->tid))
+		fail_msg("%s %u did not fall asleep on %s", s->sending ? "sender" : "receiver", n,
+			 s->sending ? "a full channel" : "an empty channel");
 }
 
 static void test_a_waiter_woken_as_its_deadline_passes_hands_the_wake_up_on(void **state)
@@ -829,19 +838,65 @@ static void test_a_receiver_overtaken_reads_head_again(void **state)
  * again, A's wake-up, once A is let go, reaches one receiver, which takes
  * message 1, and message 2 waits beside the other, asleep. A receiver
  * that finds the other side midway must wait for it without sleeping.
+ * The mirror for senders follows it.
  */
-struct two_sleepers {
-	struct lfchan *ch;
-	struct sleeper *r[2];
+struct midway {
+	struct sleeper s[2];
+	struct harness_thread t[2];
+	struct harness_thread held; /* A, the thread that took position 0 */
 };
 
-/* 1 once both receivers are counted in waiting and asleep in the kernel:
+/* Two sleepers on ch, both sending or both receiving. */
+static void start_two_sleepers(struct midway *m, struct lfchan *ch, int sending)
+{
+	for (int i = 0; i < 2; i++) {
+		m->s[i] = (struct sleeper){.op = {.ch = ch, .msg = sending ? MSG(i + 1) : NULL, .status = CHAN_NOTIMPL},
+					   .sending = sending};
+		start_sleeper(&m->t[i], &m->s[i], (uint32_t)i + 1);
+	}
+}
+
+/* Starts A (op, running fn) and, where writes can be held, waits until it
+ * is caught at its first write to the slots: msg for a sender, the stamp
+ * for a receiver. It has won position 0 by then. */
+static void start_held_at_slot(struct midway *m, struct lfop *op, void *(*fn)(void *), const char *who)
+{
+	struct lfchan *ch = op->ch;
+	if (HELD_WORKS)
+		held_hold(ch->slots, ch->cap * sizeof(*ch->slots));
+	harness_thread_start(&m->held, fn, op);
+	if (HELD_WORKS && !held_wait_for_writers(1)) {
+		held_release();
+		fail_msg("%s was not caught at its write to the slot", who);
+	}
+	held_unprotect();
+}
+
+/* 1 once both sleepers are counted in waiting and asleep in the kernel:
  * the one B woke has gone back to sleep. */
 static int both_asleep_again(void *arg)
 {
-	struct two_sleepers *two = arg;
-	return atomic_load(&two->ch->receivers.waiting) == 2 && receiver_asleep(&two->r[0]->tid) &&
-	       receiver_asleep(&two->r[1]->tid);
+	struct midway *m = arg;
+	return atomic_load(&sleeper_side(&m->s[0])->waiting) == 2 && thread_asleep(&m->s[0].tid) &&
+	       thread_asleep(&m->s[1].tid);
+}
+
+/* After B: gives a wrong sleeper time to show itself (a right one never
+ * sleeps again), lets A go and waits for both sleepers. 1 if both
+ * returned; *slept_again says whether the one B woke had gone back to
+ * sleep. */
+static int midway_finish(struct midway *m, int *slept_again)
+{
+	*slept_again = HELD_WORKS && harness_wait_until_ms(both_asleep_again, m, harness_bound_ms(300));
+	held_release();
+	return harness_thread_join_within(&m->t[0], harness_bound_ms(WAKE_BOUND_MS)) &&
+	       harness_thread_join_within(&m->t[1], harness_bound_ms(WAKE_BOUND_MS));
+}
+
+static void join_held(struct midway *m, const char *who)
+{
+	if (!harness_thread_join_within(&m->held, harness_wait_ms()))
+		fail_msg("%s did not return", who);
 }
 
 static void test_a_receiver_woken_behind_a_send_midway_does_not_sleep_again(void **state)
@@ -850,29 +905,13 @@ static void test_a_receiver_woken_behind_a_send_midway_does_not_sleep_again(void
 	struct lfchan *made = new_or_fail(4);
 	struct lfchan *ch = slots_on_held_page(made);
 	lfchan_test_sleep_at_once = 1;
-	struct harness_thread t1, t2, ta;
-	struct sleeper r1 = {.op = {.ch = ch, .status = CHAN_NOTIMPL}};
-	struct sleeper r2 = {.op = {.ch = ch, .status = CHAN_NOTIMPL}};
-	start_sleeper(&t1, &r1, 1);
-	start_sleeper(&t2, &r2, 2);
+	struct midway m;
+	start_two_sleepers(&m, ch, 0);
 	struct lfop a = {.ch = ch, .msg = MSG(1), .status = CHAN_NOTIMPL};
-	if (HELD_WORKS)
-		held_hold(ch->slots, ch->cap * sizeof(*ch->slots));
-	harness_thread_start(&ta, lfop_send, &a);
-	if (HELD_WORKS && !held_wait_for_writers(1)) {
-		held_release();
-		fail_msg("sender A was not caught at its write to the slot");
-	}
-	held_unprotect();
+	start_held_at_slot(&m, &a, lfop_send, "sender A");
 	assert_chan_status(lfchan_send(ch, MSG(2)), CHAN_OK);
-	/* Time for a wrong receiver to show itself: a right one never sleeps again. */
-	struct two_sleepers two = {ch, {&r1, &r2}};
-	int slept_again =
-	    HELD_WORKS && harness_wait_until_ms(both_asleep_again, &two, harness_bound_ms(300));
-	held_release();
-	int done = harness_thread_join_within(&t1, harness_bound_ms(WAKE_BOUND_MS)) &&
-		   harness_thread_join_within(&t2, harness_bound_ms(WAKE_BOUND_MS));
-	if (!done) {
+	int slept_again;
+	if (!midway_finish(&m, &slept_again)) {
 		assert_chan_status(lfchan_close(ch), CHAN_OK); /* lets go of the sleeper */
 		fail_msg("a receiver sleeps on with message 2 in the channel%s: woken by message 2 while "
 			 "message 1 was still being written, it went back to sleep, and message 1's one "
@@ -880,13 +919,61 @@ static void test_a_receiver_woken_behind_a_send_midway_does_not_sleep_again(void
 			 "not there yet, in_flight must say so (the waiter yields, it does not sleep)",
 			 slept_again ? " (the woken receiver had gone back to sleep)" : "");
 	}
-	if (!harness_thread_join_within(&ta, harness_wait_ms()))
-		fail_msg("sender A did not return");
+	join_held(&m, "sender A");
 	held_unmap();
 	free_or_fail(made);
-	assert_chan_status(r1.op.status, CHAN_OK);
-	assert_chan_status(r2.op.status, CHAN_OK);
-	expect_one_and_two(r1.op.msg, r2.op.msg);
+	assert_chan_status(m.s[0].op.status, CHAN_OK);
+	assert_chan_status(m.s[1].op.status, CHAN_OK);
+	expect_one_and_two(m.s[0].op.msg, m.s[1].op.msg);
+}
+
+/*
+ * The mirror: room behind a message still being read. A full channel of 2
+ * (messages 3 and 4), senders 1 and 2 asleep; receiver A wins position 0
+ * and is held before its stamp; receiver B takes position 1, and its one
+ * wake-up goes to a sender that finds slot 0 not free yet. Then tail is
+ * where head is: the channel is not full, a receive is midway. A sender
+ * whose in_flight compares indexes only takes that for full and sleeps
+ * again, and A's one wake-up leaves the other sender asleep beside room.
+ */
+static void test_a_sender_woken_behind_a_receive_midway_does_not_sleep_again(void **state)
+{
+	(void)state;
+	struct lfchan *made = new_or_fail(2);
+	struct lfchan *ch = slots_on_held_page(made);
+	assert_chan_status(lfchan_send(ch, MSG(3)), CHAN_OK);
+	assert_chan_status(lfchan_send(ch, MSG(4)), CHAN_OK);
+	lfchan_test_sleep_at_once = 1;
+	struct midway m;
+	start_two_sleepers(&m, ch, 1);
+	struct lfop a = {.ch = ch, .status = CHAN_NOTIMPL};
+	start_held_at_slot(&m, &a, lfop_recv, "receiver A");
+	void *b = NULL;
+	assert_chan_status(lfchan_recv(ch, &b), CHAN_OK);
+	int slept_again;
+	if (!midway_finish(&m, &slept_again)) {
+		assert_chan_status(lfchan_close(ch), CHAN_OK); /* lets go of the sleeper */
+		fail_msg("a sender sleeps on with room in the channel%s: woken by the receive of slot 1 "
+			 "while slot 0 was still being read, it went back to sleep, and that receive's one "
+			 "wake-up went to the other sender. With a receive midway tail equals head: not "
+			 "full. in_flight's full test must compare whole positions (tail a lap ahead of "
+			 "head), not indexes, which are the same when the channel is empty too",
+			 slept_again ? " (the woken sender had gone back to sleep)" : "");
+	}
+	join_held(&m, "receiver A");
+	void *c = NULL, *d = NULL;
+	enum chan_status rc = lfchan_try_recv(ch, &c), rd = lfchan_try_recv(ch, &d);
+	held_unmap();
+	free_or_fail(made);
+	assert_chan_status(a.status, CHAN_OK);
+	/* Held, A takes message 3; under a sanitizer A and B race for it. */
+	if (!((a.msg == MSG(3) && b == MSG(4)) || (!HELD_WORKS && a.msg == MSG(4) && b == MSG(3))))
+		fail_msg("receivers A and B got %p and %p, not messages 3 and 4", a.msg, b);
+	assert_chan_status(m.s[0].op.status, CHAN_OK);
+	assert_chan_status(m.s[1].op.status, CHAN_OK);
+	assert_chan_status(rc, CHAN_OK);
+	assert_chan_status(rd, CHAN_OK);
+	expect_one_and_two(c, d);
 }
 
 /* ---- close: one read-modify-write ----------------------------------------- */
@@ -1143,6 +1230,7 @@ int main(int argc, char **argv)
 	    HTEST(test_a_send_meeting_a_receiver_going_to_sleep_wakes_it, L14 "#the-protocol"),
 	    HTEST(test_a_waiter_woken_as_its_deadline_passes_hands_the_wake_up_on, L14 "#the-protocol"),
 	    HTEST(test_a_receiver_woken_behind_a_send_midway_does_not_sleep_again, L14 "#the-protocol"),
+	    HTEST(test_a_sender_woken_behind_a_receive_midway_does_not_sleep_again, L14 "#the-protocol"),
 	    HTEST(test_a_receiver_waiting_on_an_empty_channel_uses_no_cpu, L14 "#build-it-3-sleeping-without-missing-a-wake-up"),
 	    HTEST(test_close_wakes_every_sleeping_receiver, L14 "#build-it-3-sleeping-without-missing-a-wake-up"),
 	    HTEST(test_close_wakes_every_sleeping_sender, L14 "#build-it-3-sleeping-without-missing-a-wake-up"),

@@ -74,17 +74,13 @@ struct lfchan_slot {
 /* snippet: lfchan-waiters */
 /*
  * Where threads that found the channel full (or empty) sleep.
- *   waiting  how many threads are on their way to sleep or asleep.
- *            A thread that completes an operation (its compare-and-swap
- *            on head or tail won, or close marked tail) loads it, and
- *            makes a system call only when it is not 0. A waiter counts
- *            itself in before its last look, which ends with loads of
- *            head and tail. The four are seq_cst: one of the two
- *            threads always sees the other's write;
- *   epoch    the futex word: bumped by every wake-up. A sleeper goes to
- *            sleep only if the epoch is still the value it read BEFORE
- *            it looked at the channel one last time, so a wake-up that
- *            came after that look makes the sleep return at once.
+ *   waiting  how many threads are on their way to sleep or asleep: a
+ *            thread that completes an operation makes a system call to
+ *            wake one only when it is not 0;
+ *   epoch    the futex word, bumped by every wake-up: a FUTEX_WAIT on a
+ *            value read earlier returns at once if a wake-up came since.
+ * Which of these loads and writes come before which, and with what
+ * order, is the sleeping protocol (lessons/14-lockfree, "The protocol").
  */
 struct lfchan_waiters {
 	_Atomic uint32_t epoch;

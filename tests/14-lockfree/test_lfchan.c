@@ -882,15 +882,18 @@ static int both_asleep_again(void *arg)
 }
 
 /* After B: gives a wrong sleeper time to show itself (a right one never
- * sleeps again), lets A go and waits for both sleepers. 1 if both
- * returned; *slept_again says whether the one B woke had gone back to
- * sleep. */
-static int midway_finish(struct midway *m, int *slept_again)
+ * sleeps again), lets A go and waits for both sleepers. If one sleeps on,
+ * closes the channel to let it go and fails with what happened and why,
+ * saying whether the one B woke had gone back to sleep. */
+static void midway_finish(struct midway *m, const char *what, const char *why)
 {
-	*slept_again = HELD_WORKS && harness_wait_until_ms(both_asleep_again, m, harness_bound_ms(300));
+	int slept_again = HELD_WORKS && harness_wait_until_ms(both_asleep_again, m, harness_bound_ms(300));
 	held_release();
-	return harness_thread_join_within(&m->t[0], harness_bound_ms(WAKE_BOUND_MS)) &&
-	       harness_thread_join_within(&m->t[1], harness_bound_ms(WAKE_BOUND_MS));
+	if (harness_thread_join_within(&m->t[0], harness_bound_ms(WAKE_BOUND_MS)) &&
+	    harness_thread_join_within(&m->t[1], harness_bound_ms(WAKE_BOUND_MS)))
+		return;
+	assert_chan_status(lfchan_close(m->s[0].op.ch), CHAN_OK);
+	fail_msg("%s%s: %s", what, slept_again ? " (the one woken had gone back to sleep)" : "", why);
 }
 
 static void join_held(struct midway *m, const char *who)
@@ -910,15 +913,11 @@ static void test_a_receiver_woken_behind_a_send_midway_does_not_sleep_again(void
 	struct lfop a = {.ch = ch, .msg = MSG(1), .status = CHAN_NOTIMPL};
 	start_held_at_slot(&m, &a, lfop_send, "sender A");
 	assert_chan_status(lfchan_send(ch, MSG(2)), CHAN_OK);
-	int slept_again;
-	if (!midway_finish(&m, &slept_again)) {
-		assert_chan_status(lfchan_close(ch), CHAN_OK); /* lets go of the sleeper */
-		fail_msg("a receiver sleeps on with message 2 in the channel%s: woken by message 2 while "
-			 "message 1 was still being written, it went back to sleep, and message 1's one "
-			 "wake-up went to the other receiver. While head and tail count a message that is "
-			 "not there yet, in_flight must say so (the waiter yields, it does not sleep)",
-			 slept_again ? " (the woken receiver had gone back to sleep)" : "");
-	}
+	midway_finish(&m, "a receiver sleeps on with message 2 in the channel",
+		      "woken by message 2 while message 1 was still being written, it went back to sleep, "
+		      "and message 1's one wake-up went to the other receiver. While head and tail count a "
+		      "message that is not there yet, in_flight must say so (the waiter yields, it does not "
+		      "sleep)");
 	join_held(&m, "sender A");
 	held_unmap();
 	free_or_fail(made);
@@ -950,16 +949,12 @@ static void test_a_sender_woken_behind_a_receive_midway_does_not_sleep_again(voi
 	start_held_at_slot(&m, &a, lfop_recv, "receiver A");
 	void *b = NULL;
 	assert_chan_status(lfchan_recv(ch, &b), CHAN_OK);
-	int slept_again;
-	if (!midway_finish(&m, &slept_again)) {
-		assert_chan_status(lfchan_close(ch), CHAN_OK); /* lets go of the sleeper */
-		fail_msg("a sender sleeps on with room in the channel%s: woken by the receive of slot 1 "
-			 "while slot 0 was still being read, it went back to sleep, and that receive's one "
-			 "wake-up went to the other sender. With a receive midway tail equals head: not "
-			 "full. in_flight's full test must compare whole positions (tail a lap ahead of "
-			 "head), not indexes, which are the same when the channel is empty too",
-			 slept_again ? " (the woken sender had gone back to sleep)" : "");
-	}
+	midway_finish(&m, "a sender sleeps on with room in the channel",
+		      "woken by the receive of slot 1 while slot 0 was still being read, it went back to "
+		      "sleep, and that receive's one wake-up went to the other sender. With a receive "
+		      "midway tail equals head: not full. in_flight's full test must compare whole "
+		      "positions (tail a lap ahead of head), not indexes, which are the same when the "
+		      "channel is empty too");
 	join_held(&m, "receiver A");
 	void *c = NULL, *d = NULL;
 	enum chan_status rc = lfchan_try_recv(ch, &c), rd = lfchan_try_recv(ch, &d);

@@ -919,6 +919,48 @@ static void test_server_refuses_when_every_connection_is_writing(void **state)
 	stop(s);
 }
 
+/*
+ * At a cap of 1 whose only connection is mid-reply, a newcomer shuts its
+ * side down and then resets, all before it is accepted: its refusal is
+ * sent to a connection that is gone. A reset that finds our side's
+ * reading ended makes that send fail with EPIPE, which also raises
+ * SIGPIPE, whose default action ends the whole process: send with
+ * MSG_NOSIGNAL. (The test runner ignores SIGPIPE; a server process does
+ * not, and neither does this test, alone in its process.)
+ */
+static void test_server_survives_a_refusal_to_a_client_gone(void **state)
+{
+	(void)state;
+	signal(SIGPIPE, SIG_DFL);
+	printf("SIGPIPE is at its default action here, as in a server: killed by SIGPIPE (Broken pipe) "
+	       "means a send without MSG_NOSIGNAL\n");
+	echo_idle_ms = 100; /* the writer's deadline, which holds the loop */
+	hold.wanted = POLLOUT;
+	struct server *s = start_on("127.0.0.1:0", 1);
+	struct client busy = ask_for_big(s, 1);
+	if (!harness_wait_until(loop_held, NULL))
+		fail_msg("the only connection, writing, reached its deadline and expired was not called");
+	struct client gone = connect_to(s);
+	struct linger reset = {.l_onoff = 1, .l_linger = 0}; /* a close that sends a reset */
+	shutdown(gone.fd, SHUT_WR);
+	setsockopt(gone.fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+	client_close(&gone);
+	release_loop(60000);
+	struct client late = connect_to(s);
+	char got[16] = "";
+	client_read(&late, got, 5, harness_wait_ms());
+	if (strcmp(got, REFUSAL) != 0)
+		fail_msg("after refusing a newcomer that had left, the server refused the next one with "
+			 "\"%s\", not the handler's refusal: a failed send of a refusal ends that "
+			 "connection only",
+			 got);
+	if (client_skip(&busy, BIG - 1, harness_wait_ms()) != BIG - 1)
+		fail_msg("a reply being written was cut when a refused newcomer turned out gone");
+	client_close(&late);
+	client_close(&busy);
+	stop(s);
+}
+
 /* Milliseconds from a to b. */
 static long ms_between(const struct timespec *a, const struct timespec *b)
 {
@@ -1307,6 +1349,7 @@ int main(int argc, char **argv)
 	    HTEST(test_server_evicts_a_connection_that_waits_for_nothing, L07 "#the-loop"),
 	    HTEST(test_server_serves_ready_connections_before_accepting, L07 "#the-loop"),
 	    HTEST(test_server_refuses_when_every_connection_is_writing, L07 "#the-connection-cap"),
+	    HTEST(test_server_survives_a_refusal_to_a_client_gone, L07 "#the-connection-cap"),
 	    HTEST(test_server_refuses_while_the_cap_is_full_of_lingering_connections,
 		  L07 "#the-connection-cap"),
 	    HTEST(test_server_lingers_until_the_client_closes, L07 "#finishing-a-connection"),

@@ -92,15 +92,13 @@ EXERCISE_HELPER static int until(const struct timespec *d, int timeout)
 
 /* ---- the exercise ------------------------------------------------------------ */
 
-/* Makes fd non-blocking and close-on-exec. 0, or -1 with errno. (Marked:
- * until the functions below call it, nothing does.) */
+/* Makes fd non-blocking, keeping its other flags. 0, or -1 with errno.
+ * (Marked: until the functions below call it, nothing does.) */
 EXERCISE_HELPER static int set_nonblocking(int fd)
 {
 	/* BEGIN SOLUTION */
 	int flags = fcntl(fd, F_GETFL);
-	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
-		return -1;
-	return fcntl(fd, F_SETFD, FD_CLOEXEC);
+	return flags < 0 ? -1 : fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 	/* END SOLUTION */
 	/* STUB
 	(void)fd;
@@ -264,10 +262,11 @@ EXERCISE_HELPER static int drain(int fd)
 }
 
 /*
- * The one place a connection's descriptor is closed. sl is open or
- * lingering; the handler's close is called if it is open (its part ends
- * here), the descriptor is closed, the slot leaves the count it was in
- * (refusing if refused, else active) and is free again, with fd -1.
+ * The one place a connection's descriptor is closed: sl, open or
+ * lingering, is given up. Afterwards its descriptor is closed, the slot
+ * is free (fd -1) and in neither count, and the handler has had its close
+ * if sl was open: once per open it saw, never for a connection it did
+ * not open.
  */
 EXERCISE_HELPER static void slot_close(struct server *s, struct slot *sl)
 {
@@ -290,11 +289,12 @@ EXERCISE_HELPER static void slot_close(struct server *s, struct slot *sl)
 
 /*
  * Finished or refused: sl (open, or a refusal already counted in
- * refusing) becomes a lingering slot. The handler's close is called if it
- * was open, our side is shut down for writing, and from then on the slot
- * is polled for POLLIN only, its client's bytes dropped, until the client
- * closes or SERVER_LINGER_MS from now. If the shutdown fails the slot is
- * closed at once. The slot stays in its count while it lingers.
+ * refusing) lingers. Afterwards its client reads end of file after our
+ * last byte, the handler's part is over (it has had its close if sl was
+ * open), and until the client closes or SERVER_LINGER_MS from now the
+ * slot, still in its count, is polled for POLLIN alone, whatever events
+ * the handler left: a socket shut down for writing is always writable. A
+ * connection that cannot be shut down is closed at once.
  */
 EXERCISE_HELPER static void slot_linger(struct server *s, struct slot *sl)
 {
@@ -317,8 +317,8 @@ EXERCISE_HELPER static void slot_linger(struct server *s, struct slot *sl)
 
 /*
  * Carries out the handler's verdict v on the open slot sl: SERVER_CLOSE
- * closes it, SERVER_FINISH makes it linger, SERVER_CONTINUE leaves it as
- * the handler set it.
+ * closes it, SERVER_FINISH makes it linger, SERVER_KEEP leaves it as the
+ * handler set it.
  */
 EXERCISE_HELPER static void apply(struct server *s, struct slot *sl, enum server_verdict v)
 {
@@ -363,11 +363,11 @@ EXERCISE_HELPER static void evict_longest_waiting(struct server *s)
 
 /*
  * Nobody to evict: fd, a newcomer that is non-blocking and in no slot nor
- * count, gets the handler's refusal (if it has one) in one non-blocking
- * send (a new socket's send buffer is empty), what it sent before being
- * read first so that no reset cuts the refusal. It then lingers in a
- * refusal slot, counted in refusing, or is closed now when REFUSE_SLOTS
- * already linger or the send did not go whole. fd is given up either way.
+ * count, is refused, and given up. Its client reads the handler's refusal
+ * (if it has one), then end of file, never a reset, also when it sent
+ * before it was accepted; the loop does not wait for it (a new socket's
+ * send buffer is empty); and at most REFUSE_SLOTS refusals linger at
+ * once, counted in refusing, not under the cap.
  */
 EXERCISE_HELPER static void refuse(struct server *s, int fd)
 {
@@ -391,12 +391,13 @@ EXERCISE_HELPER static void refuse(struct server *s, int fd)
 }
 
 /*
- * fd, just accepted, is made non-blocking and opened in a free slot,
- * counted in active, polled for POLLIN, waiting since now, with a far
- * deadline, and handed to the handler's open; at the cap, the connection
- * waiting longest is evicted first; with still no room it is refused. fd
- * is given up either way: if anything fails it is closed (the handler's
- * close is not called for an open that failed).
+ * fd has just been accepted, and is given up here. Afterwards it is either
+ * open in a slot, non-blocking, counted in active, and opened by the
+ * handler as server.h says (events POLLIN, a deadline a day away, waiting
+ * since now), with the cap kept by evicting the connection that has
+ * waited longest; or refused, when nobody can be evicted; or closed, if
+ * anything failed (the handler's close is never called for an open that
+ * failed).
  */
 EXERCISE_HELPER static void conn_open(struct server *s, int fd)
 {
@@ -431,12 +432,11 @@ EXERCISE_HELPER static void conn_open(struct server *s, int fd)
 }
 
 /*
- * Accepts what waits in the backlog, at most ACCEPT_BATCH connections a
- * call so that those already open are served too, each through conn_open.
- * No error here ends the loop: ECONNABORTED (the client left first) is
- * nobody's problem; EMFILE and ENFILE (out of descriptors) leave the
- * listener readable, and the loop would spin, so any error but EAGAIN and
- * those of a single client pauses accepting for SERVER_ACCEPT_PAUSE_MS.
+ * Takes the connections waiting in the backlog, each through conn_open,
+ * without ever waiting, and at most ACCEPT_BATCH a call so that those
+ * already open are served too. No error of accept ends the loop, and
+ * none may make it spin: a client that accept failed to take stays in
+ * the backlog, and the listener readable (SERVER_ACCEPT_PAUSE_MS).
  */
 EXERCISE_HELPER static void accept_some(struct server *s)
 {
@@ -464,12 +464,12 @@ EXERCISE_HELPER static void accept_some(struct server *s)
 
 /*
  * Fills s->pfds for this turn and returns how many entries it used:
- * pfds[0] the wake pipe (-1 once stopping: the byte would make every poll
- * return at once), pfds[1] the listener (-1 while accepting is paused;
- * the pause ends once its deadline has passed), then one entry per used
- * slot with its conn.events, pfd_slot[i] naming the slot of entry i.
- * *timeout becomes poll's: the nearest of the slots' deadlines and the
- * pause's end (through until), -1 when there is none.
+ * pfds[0] the wake pipe, pfds[1] the listener, then the used slots,
+ * pfd_slot[i] naming the slot of entry i (an entry with fd -1 is one poll
+ * skips). The set holds everything the loop waits for, and nothing that
+ * is ready with no work to do; *timeout is poll's (-1: nothing is due),
+ * and wakes the loop by the time the next thing is due (through until).
+ * An accept pause whose time has come ends here.
  */
 EXERCISE_HELPER static nfds_t build_poll_set(struct server *s, int *timeout)
 {

@@ -125,8 +125,8 @@ int main(int argc, char **argv)
 	struct server *s = start_echo(o.listen, o.max_connections, (long)o.idle_seconds * 1000);
 	if (s == NULL)
 		return 1;
-	fprintf(stderr, PROG ": echoing on port %d, at most %llu connections%s\n", server_port(s),
-		o.max_connections, o.seconds > 0 ? "" : "; Ctrl-C stops");
+	fprintf(stderr, PROG ": echoing on port %d, at most %llu connection%s%s\n", server_port(s),
+		o.max_connections, o.max_connections == 1 ? "" : "s", o.seconds > 0 ? "" : "; Ctrl-C stops");
 	signals_wait((long)o.seconds);
 	server_stop(s);
 	fprintf(stderr, PROG ": stopped\n");

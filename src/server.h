@@ -17,7 +17,7 @@
  * handler->refusal, and closed like a finished connection; a lingering
  * connection holds its place for SERVER_LINGER_MS at most. Errors from
  * accept never end the loop; out of descriptors (EMFILE, ENFILE),
- * accepting pauses for SERVER_ACCEPT_PAUSE_MS instead of spinning.
+ * accepting pauses for SERVER_ACCEPT_PAUSE_MS.
  */
 #ifndef SERVER_H
 #define SERVER_H
@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <time.h>
 
-#define SERVER_ACCEPT_PAUSE_MS 100  /* after EMFILE and friends: let descriptors free up */
+#define SERVER_ACCEPT_PAUSE_MS 100  /* how long accepting pauses when out of descriptors */
 #define SERVER_LINGER_MS       1000 /* how long a finished connection may still send to us */
 
 /* snippet: conn */

@@ -312,6 +312,67 @@ static void test_stage_start_counts_out_the_workers_that_never_started(void **st
 	runner_free(&r);
 }
 
+/* The third pthread_create of four fails: two workers run, drain in and
+ * count themselves out, and two never will. Once stage_start has returned
+ * and both are joined nothing else can ever close out, so a look at it
+ * then says, without waiting, whether the missing two were counted out. */
+static void test_stage_start_counts_out_the_missing_workers_when_a_later_start_fails(void **state)
+{
+	(void)state;
+	enum { WORKERS = 4, STARTED = 2, ITEMS = 8 };
+	struct stage_runner r;
+	struct work w;
+	runner_init(&r, &w, ITEMS, ITEMS, 2, WORKERS);
+	for (long i = 1; i <= ITEMS; i++)
+		assert_chan_status(chan_send(r.in, MSG(i)), CHAN_OK);
+	assert_chan_status(chan_close(r.in), CHAN_OK);
+	harness_fail_thread_of(stage_worker, &r, STARTED, EAGAIN);
+	int rc = stage_start(&r);
+	if (rc != EAGAIN || r.started != STARTED)
+		fail_msg("the third thread start of %d failed with EAGAIN: stage_start returned %d and says "
+			 "%zu started, expected %d (EAGAIN, the value pthread_create returned) and %d",
+			 WORKERS, rc, r.started, EAGAIN, STARTED);
+	join_runner(&r);
+	if (harness_joins_of_gone_threads() != 0)
+		fail_msg("%d of %d workers started, yet stage_join joined %d threads that do not exist: "
+			 "join r->started threads, not r->workers",
+			 STARTED, WORKERS, harness_joins_of_gone_threads());
+	void *msg;
+	long got = 0;
+	enum chan_status status;
+	while ((status = chan_try_recv(r.out, &msg)) == CHAN_OK)
+		got++;
+	if (got != ITEMS)
+		fail_msg("%d of %d workers started and in held %d items, closed: out carried %ld of them",
+			 STARTED, WORKERS, ITEMS, got);
+	size_t running = atomic_load(&r.running);
+	if (status != CHAN_CLOSED && running == 0)
+		fail_msg("%d of %d workers started, both returned, and out is still open though running "
+			 "reached 0: the count-out that takes running to 0 closes out (what does "
+			 "atomic_fetch_sub return, the count before or after?)",
+			 STARTED, WORKERS);
+	if (status != CHAN_CLOSED && running > WORKERS)
+		fail_msg("%d of %d workers started, both returned, and out is still open, running at %zu: "
+			 "it went below 0 and wrapped round, so more workers were counted out than in (count "
+			 "all %d in, running = workers, before the first start)",
+			 STARTED, WORKERS, running, WORKERS);
+	if (status != CHAN_CLOSED)
+		fail_msg("%d of %d workers started, both returned, and out is still open, running at %zu: "
+			 "the %d that never started never count themselves out, so stage_start must (once "
+			 "for each missing worker, whether or not others started), or running never reaches "
+			 "0 and the stages downstream wait for ever. Closing out in stage_start only when "
+			 "no worker started misses this case",
+			 STARTED, WORKERS, running, WORKERS - STARTED);
+	runner_free(&r);
+}
+
+/* "EAGAIN" for EAGAIN: the name a man page uses, beside strerror's words. */
+static const char *errno_name(int err)
+{
+	const char *name = strerrorname_np(err);
+	return name != NULL ? name : "no errno name";
+}
+
 /* Each runner stage_start cannot run, refused before any thread starts. */
 static void test_stage_start_refuses_what_it_cannot_run(void **state)
 {
@@ -338,9 +399,12 @@ static void test_stage_start_refuses_what_it_cannot_run(void **state)
 		harness_fail_thread(stage_worker, EAGAIN, NULL, NULL);
 		int rc = stage_start(&r);
 		if (rc != EINVAL || r.started != 0)
-			fail_msg("stage_start with %s returned %d and started %zu workers, expected EINVAL "
-				 "(%d) and none",
-				 bad[i].what, rc, r.started, EINVAL);
+			fail_msg("stage_start with %s returned %d (%s: %s) and started %zu workers, "
+				 "expected EINVAL (%d) and none%s",
+				 bad[i].what, rc, errno_name(rc), strerror(rc), r.started, EINVAL,
+				 rc == EAGAIN ? ": this test makes every thread start fail with EAGAIN, so "
+						"EAGAIN means stage_start tried to start a worker before refusing"
+					      : "");
 		runner_free(&r);
 	}
 }
@@ -751,6 +815,8 @@ int main(int argc, char **argv)
 	    HTEST(test_stage_start_accepts_the_largest_it_can_run, L12 "#5-build-it-the-runner"),
 	    HTEST(test_every_worker_is_counted_in_before_any_starts, L12 "#who-closes-out"),
 	    HTEST(test_stage_start_counts_out_the_workers_that_never_started, L12 "#who-closes-out"),
+	    HTEST(test_stage_start_counts_out_the_missing_workers_when_a_later_start_fails,
+		  L12 "#who-closes-out"),
 	    HTEST(test_one_worker_closes_out_when_two_finish_together, L12 "#who-closes-out"),
 	    HTEST(test_runner_keeps_draining_in_when_out_is_closed, L12 "#5-build-it-the-runner"),
 	    HTEST(test_workers_count_every_item_exactly, L12 "#5-build-it-the-runner"),

@@ -71,10 +71,12 @@ struct stage_runner {
 
 /* Starts r->workers threads running stage_worker(r). Returns 0; EINVAL,
  * starting nothing, if a field above breaks its rule (a required one
- * NULL, batch or workers out of range); or the errno value of a thread
- * that cannot be started, in which case the workers that did start
- * run on and are joined by stage_join as usual (and since one fewer will
- * ever finish, the runner counts the missing ones out at once). */
+ * NULL, batch or workers out of range); or, if a thread cannot be
+ * started, the error number pthread_create returned (it does not set
+ * errno). Then the workers that did start run on and are joined by
+ * stage_join as usual, and out is still closed once the last of them
+ * has finished (or at once, if none started): the stages downstream
+ * never wait for a worker that does not exist. */
 int stage_start(struct stage_runner *r);
 
 /* Waits for every started worker to finish. */

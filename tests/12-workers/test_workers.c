@@ -151,7 +151,11 @@ static void test_workers_move_every_item_exactly_once_and_the_last_closes_out(vo
 		    "worker, after its loop? are all the workers counted in before any starts?)",
 		    discarded);
 	if (got != n || lost != 0 || twice != 0)
-		fail_msg("out carried %ld items for %ld sent in; %ld never came out and %ld came out twice",
+		fail_msg("out carried %ld items for %ld sent in; %ld never came out and %ld came out twice: "
+			 "each worker must receive into and send from arrays of its own (items[] and "
+			 "results[] local to stage_worker, on its thread's stack); arrays that are static or "
+			 "outside the worker are shared, and one worker's receive overwrites the items "
+			 "another has not yet stepped or sent (see " L12 "#5-build-it-the-runner)",
 			 got, n, lost, twice);
 	expect_counted(&w, (unsigned long long)got, 0, n);
 	runner_free(&r);
@@ -798,7 +802,8 @@ static void test_pipeline_counts_the_same_in_batches_and_with_workers(void **sta
 		fprintf(stderr, "# one at a time:\n%s# batches of 7, 3 parser workers:\n%s", plain, scaled);
 		fail_msg(
 		    "the sample log gives other counts with --batch 7 --workers 3 than one at a time (both "
-		    "printed above): the stage runner must step every item exactly once");
+		    "printed above): the stage runner must step every item exactly once (does each "
+		    "worker receive into arrays of its own, not static ones shared by all?)");
 	}
 	free(plain);
 	free(scaled);

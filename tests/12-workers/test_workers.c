@@ -406,9 +406,10 @@ static void test_stage_start_refuses_what_it_cannot_run(void **state)
 			fail_msg("stage_start with %s returned %d (%s: %s) and started %zu workers, "
 				 "expected EINVAL (%d) and none%s",
 				 bad[i].what, rc, errno_name(rc), strerror(rc), r.started, EINVAL,
-				 rc == EAGAIN ? ": this test makes every thread start fail with EAGAIN, so "
-						"EAGAIN means stage_start tried to start a worker before refusing"
-					      : "");
+				 rc == EAGAIN
+				     ? ": this test makes every thread start fail with EAGAIN, so "
+				       "EAGAIN means stage_start tried to start a worker before refusing"
+				     : "");
 		runner_free(&r);
 	}
 }

@@ -480,6 +480,20 @@ static void expect_cancelled(struct pipeline *p, const char *hang, const char *w
 			 "counted as discarded");
 }
 
+/* Starts p on the sample log behind channels of 2 with `stage` taking
+ * 0.5 s an entry, waits until the stage before it is blocked sending
+ * into its full input (*in, read once p has started), and cancels. */
+static void cancel_behind_a_slow_stage(struct pipeline *p, const char *stage, struct chan *const *in)
+{
+	struct pipeline_config cfg = sample_config(2);
+	cfg.slow_stage = stage;
+	cfg.slow_us = 500000;
+	start_or_fail(p, &cfg, "one stage taking 0.5 s an entry, channels of 2");
+	if (!harness_wait_until(blocked_sending, *in))
+		fail_msg("the stage before the slow %s never blocked sending to it (channels of 2)", stage);
+	pipeline_cancel(p);
+}
+
 /* The Go blog's question: a pipeline whose consumer no longer keeps up
  * (here a filter taking half a second an entry, behind channels of 2).
  * Draining it would take about 17 s; cancelling it takes one step. */
@@ -487,13 +501,7 @@ static void test_cancel_stops_a_pipeline_stuck_behind_a_slow_stage(void **state)
 {
 	(void)state;
 	static struct pipeline p;
-	struct pipeline_config cfg = sample_config(2);
-	cfg.slow_stage = "filter";
-	cfg.slow_us = 500000;
-	start_or_fail(&p, &cfg, "a filter taking 0.5 s an entry");
-	if (!harness_wait_until(blocked_sending, p.entries))
-		fail_msg("the parser never blocked sending to the slow filter (channels of 2)");
-	pipeline_cancel(&p);
+	cancel_behind_a_slow_stage(&p, "filter", &p.entries);
 	/* A runner looks at cancel before each batch: without it closed, the
 	 * slow stage steps everything still in its closed input first. */
 	void *msg;
@@ -518,13 +526,7 @@ static void test_cancel_wakes_a_stage_blocked_sending_to_the_last_one(void **sta
 {
 	(void)state;
 	static struct pipeline p;
-	struct pipeline_config cfg = sample_config(2);
-	cfg.slow_stage = "metrics";
-	cfg.slow_us = 500000;
-	start_or_fail(&p, &cfg, "a metrics stage taking 0.5 s an entry");
-	if (!harness_wait_until(blocked_sending, p.passed))
-		fail_msg("the filter never blocked sending to the slow metrics stage (channels of 2)");
-	pipeline_cancel(&p);
+	cancel_behind_a_slow_stage(&p, "metrics", &p.passed);
 	expect_channels_closed(&p);
 	expect_cancelled(&p,
 			 "pipeline_wait did not return after pipeline_cancel: the filter, blocked sending "

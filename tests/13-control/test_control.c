@@ -382,8 +382,8 @@ static void test_a_cancelled_worker_stops_before_its_next_batch(void **state)
 	/* Nobody reads out (capacity 1): the worker's first batch of 4 sticks. */
 	expect_worker_parked(&r, r.out, 1,
 			     "a worker with 4 results for an out of capacity 1 must wait to send");
-	/* What pipeline_cancel does (test_pipeline_cancel_closes_cancel_first
-	 * checks the order). */
+	/* What pipeline_cancel does (the order is checked by
+	 * test_a_stage_woken_by_pipeline_cancel_finds_it_cancelled). */
 	assert_chan_status(chan_close(r.cancel), CHAN_OK);
 	assert_chan_status(chan_close(r.in), CHAN_OK);
 	assert_chan_status(chan_close(r.out), CHAN_OK);
@@ -605,7 +605,7 @@ static void look_for_a_close_before_cancel(void *arg)
  * test looks after each close, from pipeline_cancel's own thread, on a
  * pipeline that follows the sample log (so that nothing but the cancel
  * closes a channel). */
-static void test_pipeline_cancel_closes_cancel_first(void **state)
+static void test_a_stage_woken_by_pipeline_cancel_finds_it_cancelled(void **state)
 {
 	(void)state;
 	static struct pipeline p;
@@ -648,7 +648,7 @@ int main(int argc, char **argv)
 	    HTEST(test_cancel_stops_a_pipeline_stuck_behind_a_slow_stage, L13 "#the-cancel"),
 	    HTEST(test_cancel_wakes_a_stage_blocked_sending_to_the_last_one, L13 "#the-cancel"),
 	    HTEST(test_cancel_stops_a_pipeline_following_a_glob_pattern, L13 "#the-cancel"),
-	    HTEST(test_pipeline_cancel_closes_cancel_first, L13 "#the-cancel"),
+	    HTEST(test_a_stage_woken_by_pipeline_cancel_finds_it_cancelled, L13 "#the-cancel"),
 	};
 	return harness_main(argc, argv, "13-control", tests, HARNESS_COUNT(tests));
 }

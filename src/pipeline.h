@@ -202,14 +202,16 @@ void pipeline_watch_copy(struct pipeline *p);
 
 /* snippet: cancel */
 /*
- * Lesson 13: stops now instead of draining. Closes cancel, done and
- * every channel between the stages, so that a stage blocked in a send or
- * a receive wakes up at once (a send on a closed channel answers
- * CHAN_CLOSED here, where Go would panic), stage runners stop before
- * their next batch, and the source stops as pipeline_stop stops it (a
- * tailer group following a glob pattern looks for new files until done
- * is closed, whatever becomes of lines). What was in flight is
- * abandoned: freed, and counted as discarded once the stages have ended.
+ * Lesson 13: stops now instead of draining. When it returns, every
+ * channel the pipeline made is closed: lines, entries and passed, done
+ * and cancel. So a stage blocked in a send or a receive wakes up at once
+ * (a send on a closed channel answers CHAN_CLOSED here, where Go would
+ * panic), the source stops as pipeline_stop stops it (a tailer group
+ * following a glob pattern looks for new files until done is closed,
+ * whatever becomes of lines), and every stage runner stops before its
+ * next batch: a runner that one of these closes wakes takes no other
+ * batch, whenever it runs. What was in flight is abandoned: freed, and
+ * counted as discarded once the stages have ended.
  * Does not wait: pipeline_stop or pipeline_wait, perhaps already waiting
  * in another thread, then returns promptly. Safe from any thread, any
  * number of times, between pipeline_start and pipeline_free.

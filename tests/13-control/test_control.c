@@ -105,12 +105,46 @@ static struct stage_runner *runner_with_held_totals(void)
 	return (struct stage_runner *)(pages + page - offsetof(struct stage_runner, recv_ns));
 }
 
-/* Two workers end their waits at once and add them to recv_ns at once.
- * Their writes are held until both are caught: both have read the total,
- * and an addition made as a load, an add and a store then writes back
- * what it read plus its own wait, losing the other's, every time. Their
- * clocks are moved 10 s and 20 s ahead while they wait, so the sum is
- * over 30 s and either wait alone is under it, however slow the machine. */
+/* Two workers parked in the same call end their waits at once, by the
+ * close of ch, and add them to the same total at once. Their writes are
+ * held until both are caught: both have read the total, and an addition
+ * made as a load, an add and a store then writes back what it read plus
+ * its own wait, losing the other's, every time. Their clocks are moved
+ * 10 s and 20 s ahead while they wait, so the sum is over 30 s and either
+ * wait alone is under it, however slow the machine. */
+static void end_two_waits_at_once(struct stage_runner *r, struct chan *ch, const char *what)
+{
+	harness_clock_ahead(r->threads[0], 10);
+	harness_clock_ahead(r->threads[1], 20);
+	if (HELD_WORKS)
+		held_hold(&r->recv_ns, sizeof(*r) - offsetof(struct stage_runner, recv_ns));
+	assert_chan_status(chan_close(ch), CHAN_OK);
+	int caught = !HELD_WORKS || held_wait_for_writers(2);
+	held_release();
+	if (!caught)
+		fail_msg("%s was closed under two workers waiting in %s, but within %ld ms they did not both "
+			 "add their waits: every call's time counts, the one that ends with CHAN_CLOSED too",
+			 ch == r->in ? "in" : "out", what, harness_wait_ms());
+}
+
+/* Fails unless total (in ns) holds both waits of end_two_waits_at_once,
+ * naming the likely mistake by how much is missing. */
+static void expect_both_waits(unsigned long long total, const char *name, const char *what)
+{
+	double total_s = (double)total / 1e9;
+	if (total_s < 10)
+		fail_msg("two workers sat in %s for 10 s and 20 s by their clocks, but %s says %.3f s in all, "
+			 "less than either wait alone: a count of nanoseconds past 4.29 s does not fit in 32 "
+			 "bits (an unsigned int); convert the seconds to the total's own type, unsigned long long",
+			 what, name, total_s);
+	if (total_s < 30)
+		fail_msg("two workers sat in %s for 10 s and 20 s by their clocks, but %s says %.3f s in all: "
+			 "one addition was lost. Both read the total before either wrote it back; add with one "
+			 "atomic operation (atomic_fetch_add, or +=), not a load, an add and a store",
+			 what, name, total_s);
+}
+
+/* Both workers wait on an empty in; the close of in ends both waits. */
 static void test_two_workers_adding_at_once_lose_no_wait(void **state)
 {
 	(void)state;
@@ -119,30 +153,44 @@ static void test_two_workers_adding_at_once_lose_no_wait(void **state)
 	runner_init(r, &w, 4, 4, 8, 2);
 	runner_start(r);
 	expect_workers_parked(r, r->in, 0, 2, "two workers on an empty in must both wait in chan_recv_many");
-	harness_clock_ahead(r->threads[0], 10);
-	harness_clock_ahead(r->threads[1], 20);
-	if (HELD_WORKS)
-		held_hold(&r->recv_ns, sizeof(*r) - offsetof(struct stage_runner, recv_ns));
-	assert_chan_status(chan_close(r->in), CHAN_OK);
-	int caught = !HELD_WORKS || held_wait_for_writers(2);
-	held_release();
-	if (!caught)
-		fail_msg("in was closed under two waiting workers, but within %ld ms they did not both add "
-			 "their waits to recv_ns: every chan_recv_many's time counts, the last one too",
-			 harness_wait_ms());
+	end_two_waits_at_once(r, r->in, "chan_recv_many");
 	drain_out(r, NULL, 1, "out was never closed after in was closed and drained");
 	join_runner(r);
 	harness_clock_ahead(r->threads[0], 0);
 	harness_clock_ahead(r->threads[1], 0);
-	double recv_s = (double)atomic_load(&r->recv_ns) / 1e9;
+	unsigned long long recv_ns = atomic_load(&r->recv_ns);
 	runner_free(r);
 	held_unmap();
-	if (recv_s < 30)
-		fail_msg("two workers sat in chan_recv_many for 10 s and 20 s by their clocks, but recv_ns "
-			 "says %.3f s in all: one addition was lost. Both read the total before either wrote it "
-			 "back; add with one atomic operation (atomic_fetch_add, or +=), not a load, an add and "
-			 "a store",
-			 recv_s);
+	expect_both_waits(recv_ns, "recv_ns", "chan_recv_many");
+}
+
+/* The same on the send side: both workers hold a result for an out that
+ * is full (nobody reads it), and the close of out ends both waits. Being
+ * long (10 s and 20 s), the waits also find a total kept in 32 bits. */
+static void test_two_workers_sending_at_once_lose_no_wait(void **state)
+{
+	(void)state;
+	struct stage_runner *r = runner_with_held_totals();
+	struct work w;
+	runner_init(r, &w, 4, 1, 1, 2);
+	assert_chan_status(chan_send(r->out, MSG(1001)), CHAN_OK); /* out is full */
+	assert_chan_status(chan_send(r->in, MSG(1)), CHAN_OK);
+	assert_chan_status(chan_send(r->in, MSG(2)), CHAN_OK);
+	runner_start(r);
+	expect_workers_parked(r, r->out, 1, 2,
+			      "two workers with a result each for a full out must both wait in chan_send_many");
+	end_two_waits_at_once(r, r->out, "chan_send_many");
+	assert_chan_status(chan_close(r->in), CHAN_OK);
+	join_runner(r);
+	harness_clock_ahead(r->threads[0], 0);
+	harness_clock_ahead(r->threads[1], 0);
+	void *msg;
+	while (chan_try_recv(r->out, &msg) == CHAN_OK)
+		;
+	unsigned long long send_ns = atomic_load(&r->send_ns);
+	runner_free(r);
+	held_unmap();
+	expect_both_waits(send_ns, "send_ns", "chan_send_many");
 }
 
 /* A single wait of 5 s: more nanoseconds than 32 bits hold (4.29 s). The
@@ -334,8 +382,8 @@ static void test_a_cancelled_worker_stops_before_its_next_batch(void **state)
 	/* Nobody reads out (capacity 1): the worker's first batch of 4 sticks. */
 	expect_worker_parked(&r, r.out, 1,
 			     "a worker with 4 results for an out of capacity 1 must wait to send");
-	/* What pipeline_cancel does (test_pipeline_cancel_closes_cancel_first
-	 * checks the order). */
+	/* What pipeline_cancel does (the order is checked by
+	 * test_a_stage_woken_by_pipeline_cancel_finds_it_cancelled). */
 	assert_chan_status(chan_close(r.cancel), CHAN_OK);
 	assert_chan_status(chan_close(r.in), CHAN_OK);
 	assert_chan_status(chan_close(r.out), CHAN_OK);
@@ -386,13 +434,64 @@ static void wait_after_cancel(struct pipeline *p, const char *hang, const char *
 			 why);
 }
 
-static int parser_blocked_sending(void *arg)
+/* 1 once a stage is blocked sending into ch (arg): ch is full. */
+static int blocked_sending(void *arg)
 {
-	struct pipeline *p = arg;
-	pthread_mutex_lock(&p->entries->mu);
-	int waiting = p->entries->send_waiting;
-	pthread_mutex_unlock(&p->entries->mu);
+	struct chan *ch = arg;
+	pthread_mutex_lock(&ch->mu);
+	int waiting = ch->send_waiting;
+	pthread_mutex_unlock(&ch->mu);
 	return waiting > 0;
+}
+
+/* Fails at once, before anyone waits for the stages, unless every channel
+ * between the stages is closed right after pipeline_cancel returned. One
+ * left open with a stage blocked sending into it holds that stage for
+ * ever: the stage after it, cancelled, reads no more, and only the stage
+ * blocked in the send would close the channel, once it ended. */
+static void expect_channels_closed(struct pipeline *p)
+{
+	struct chan *const chans[] = {p->lines, p->entries, p->passed};
+	static const char *const names[] = {"lines", "entries", "passed"};
+	static const char *const senders[] = {"tailer", "parser", "filter"};
+	for (size_t i = 0; i < sizeof(chans) / sizeof(chans[0]); i++)
+		if (!chan_is_closed(chans[i]))
+			fail_msg("right after pipeline_cancel, %s was still open: a %s blocked sending into it "
+				 "(full, and the stage after it cancelled, reading no more) would wait there for "
+				 "ever. pipeline_cancel must close every channel between the stages",
+				 names[i], senders[i]);
+}
+
+/* After a cancel: pipeline_wait returns, every line read is accounted
+ * for, and something was discarded (a stage was blocked sending). */
+static void expect_cancelled(struct pipeline *p, const char *hang, const char *why)
+{
+	wait_after_cancel(p, hang, why);
+	unsigned long long read = pipeline_lines_read(p), accounted = pipeline_lines_accounted(p);
+	unsigned long long discarded = pipeline_lines_discarded(p);
+	pipeline_free(p); /* LeakSanitizer checks that what was abandoned was freed */
+	if (read != accounted)
+		fail_msg("after pipeline_cancel, %llu lines read but %llu accounted for: what a runner "
+			 "discards because out was closed must be counted in r->discarded (the pipeline "
+			 "counts what the channels still hold)",
+			 read, accounted);
+	if (discarded == 0)
+		fail_msg("pipeline_cancel abandoned a pipeline with a stage blocked sending, yet nothing was "
+			 "counted as discarded");
+}
+
+/* Starts p on the sample log behind channels of 2 with `stage` taking
+ * 0.5 s an entry, waits until the stage before it is blocked sending
+ * into its full input (*in, read once p has started), and cancels. */
+static void cancel_behind_a_slow_stage(struct pipeline *p, const char *stage, struct chan *const *in)
+{
+	struct pipeline_config cfg = sample_config(2);
+	cfg.slow_stage = stage;
+	cfg.slow_us = 500000;
+	start_or_fail(p, &cfg, "one stage taking 0.5 s an entry, channels of 2");
+	if (!harness_wait_until(blocked_sending, *in))
+		fail_msg("the stage before the slow %s never blocked sending to it (channels of 2)", stage);
+	pipeline_cancel(p);
 }
 
 /* The Go blog's question: a pipeline whose consumer no longer keeps up
@@ -402,37 +501,37 @@ static void test_cancel_stops_a_pipeline_stuck_behind_a_slow_stage(void **state)
 {
 	(void)state;
 	static struct pipeline p;
-	struct pipeline_config cfg = sample_config(2);
-	cfg.slow_stage = "filter";
-	cfg.slow_us = 500000;
-	start_or_fail(&p, &cfg, "a filter taking 0.5 s an entry");
-	if (!harness_wait_until(parser_blocked_sending, &p))
-		fail_msg("the parser never blocked sending to the slow filter (channels of 2)");
-	pipeline_cancel(&p);
+	cancel_behind_a_slow_stage(&p, "filter", &p.entries);
 	/* A runner looks at cancel before each batch: without it closed, the
 	 * slow stage steps everything still in its closed input first. */
 	void *msg;
 	enum chan_status cancel_rc = chan_try_recv(p.cancel, &msg);
-	wait_after_cancel(&p,
-			  "pipeline_wait did not return after pipeline_cancel: every stage must wake from "
-			  "its closed channels and stop (runners: before their next batch)",
-			  "a drain would take about 17 s; a cancel should take one step of the slow stage (0.5 s)");
-	unsigned long long read = pipeline_lines_read(&p), accounted = pipeline_lines_accounted(&p);
-	unsigned long long discarded = pipeline_lines_discarded(&p);
-	pipeline_free(&p); /* LeakSanitizer checks that what was abandoned was freed */
 	if (cancel_rc != CHAN_CLOSED)
 		fail_msg("right after pipeline_cancel, a try on the pipeline's cancel channel answered %s, "
 			 "not CHAN_CLOSED: pipeline_cancel must close cancel, or each runner steps what its "
 			 "closed input still holds before it stops",
 			 chan_status_str(cancel_rc));
-	if (read != accounted)
-		fail_msg("after pipeline_cancel, %llu lines read but %llu accounted for: what a runner "
-			 "discards because out was closed must be counted in r->discarded (the pipeline "
-			 "counts what the channels still hold)",
-			 read, accounted);
-	if (discarded == 0)
-		fail_msg("pipeline_cancel abandoned a pipeline whose parser was blocked sending, yet "
-			 "nothing was counted as discarded");
+	expect_channels_closed(&p);
+	expect_cancelled(&p,
+			 "pipeline_wait did not return after pipeline_cancel: every stage must wake from "
+			 "its closed channels and stop (runners: before their next batch)",
+			 "a drain would take about 17 s; a cancel should take one step of the slow stage (0.5 s)");
+}
+
+/* The slow stage the last one: the filter blocks sending into a full
+ * passed, which the metrics stage, once cancelled, no longer reads. Only
+ * the close of passed wakes the filter (its own last worker would close
+ * passed, but only once it ended). */
+static void test_cancel_wakes_a_stage_blocked_sending_to_the_last_one(void **state)
+{
+	(void)state;
+	static struct pipeline p;
+	cancel_behind_a_slow_stage(&p, "metrics", &p.passed);
+	expect_channels_closed(&p);
+	expect_cancelled(&p,
+			 "pipeline_wait did not return after pipeline_cancel: the filter, blocked sending "
+			 "into passed, must wake from its close",
+			 "a cancel should take one step of the slow stage (0.5 s)");
 }
 
 /* 1 once the tailer group has made its first look and started a tailer. */
@@ -506,7 +605,7 @@ static void look_for_a_close_before_cancel(void *arg)
  * test looks after each close, from pipeline_cancel's own thread, on a
  * pipeline that follows the sample log (so that nothing but the cancel
  * closes a channel). */
-static void test_pipeline_cancel_closes_cancel_first(void **state)
+static void test_a_stage_woken_by_pipeline_cancel_finds_it_cancelled(void **state)
 {
 	(void)state;
 	static struct pipeline p;
@@ -538,6 +637,7 @@ int main(int argc, char **argv)
 	    HTEST(test_runner_counts_the_time_workers_wait_to_receive, L13 "#the-waits"),
 	    HTEST(test_runner_counts_the_time_workers_wait_to_send, L13 "#the-waits"),
 	    HTEST(test_two_workers_adding_at_once_lose_no_wait, L13 "#the-waits"),
+	    HTEST(test_two_workers_sending_at_once_lose_no_wait, L13 "#the-waits"),
 	    HTEST(test_a_wait_of_5_seconds_is_counted_whole, L13 "#the-waits"),
 	    HTEST(test_a_runner_exports_its_waits_in_seconds, L13 "#the-export"),
 	    HTEST(test_pipeline_exports_its_channels_and_its_waits, L13 "#the-export"),
@@ -546,8 +646,9 @@ int main(int argc, char **argv)
 	    HTEST(test_a_slow_stage_makes_the_stage_before_it_wait, L13 "#the-waits"),
 	    HTEST(test_a_cancelled_worker_stops_before_its_next_batch, L13 "#the-check"),
 	    HTEST(test_cancel_stops_a_pipeline_stuck_behind_a_slow_stage, L13 "#the-cancel"),
+	    HTEST(test_cancel_wakes_a_stage_blocked_sending_to_the_last_one, L13 "#the-cancel"),
 	    HTEST(test_cancel_stops_a_pipeline_following_a_glob_pattern, L13 "#the-cancel"),
-	    HTEST(test_pipeline_cancel_closes_cancel_first, L13 "#the-cancel"),
+	    HTEST(test_a_stage_woken_by_pipeline_cancel_finds_it_cancelled, L13 "#the-cancel"),
 	};
 	return harness_main(argc, argv, "13-control", tests, HARNESS_COUNT(tests));
 }

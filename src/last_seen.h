@@ -38,9 +38,11 @@ struct metric_family *last_seen_register(struct metrics_registry *reg);
 
 /*
  * Sets the series {service = entry->service} to now (Unix seconds), the
- * time the entry was counted. Returns 0, or -1 with errno: EINVAL if
- * family, entry or now is not usable (NULL, NaN, negative), ENOSPC if
- * the series limit refused a new service (metrics_gauge_set's answer).
+ * time the entry was counted: any finite now from 0 (the epoch) on.
+ * Returns 0, or -1 with errno: EINVAL if family or entry is NULL or now
+ * is not a time (NaN, infinite, negative), and then no series is
+ * created; ENOSPC if the series limit refused a new service
+ * (metrics_gauge_set's answer).
  */
 int last_seen_update(struct metric_family *family, const struct log_entry *entry, double now);
 /* end snippet */

@@ -7,6 +7,7 @@
 #include "notimpl.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stddef.h>
 
 struct metric_family *last_seen_register(struct metrics_registry *reg)

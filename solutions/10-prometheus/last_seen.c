@@ -7,6 +7,7 @@
 #include "notimpl.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stddef.h>
 
 struct metric_family *last_seen_register(struct metrics_registry *reg)
@@ -30,8 +31,9 @@ struct metric_family *last_seen_register(struct metrics_registry *reg)
 int last_seen_update(struct metric_family *family, const struct log_entry *entry, double now)
 {
 	/* BEGIN SOLUTION */
-	/* !(now >= 0) is also true for NaN, which every comparison fails. */
-	if (family == NULL || entry == NULL || entry->service == NULL || !(now >= 0)) {
+	/* now < 0 alone would let NaN through, since every comparison with
+	 * NaN is false; isfinite refuses it, and the infinities. */
+	if (family == NULL || entry == NULL || entry->service == NULL || !isfinite(now) || now < 0) {
 		errno = EINVAL;
 		return -1;
 	}

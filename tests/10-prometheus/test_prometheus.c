@@ -187,16 +187,27 @@ static void test_update_refuses_a_time_that_is_not_one(void **state)
 	struct metrics_registry *reg = registry_or_fail(0);
 	struct metric_family *f = register_or_fail(reg);
 	struct log_entry e = entry_of("api");
-	const double bad[] = {NAN, -1.0};
+	const double bad[] = {NAN, -1.0, INFINITY};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		errno = 0;
 		if (last_seen_update(f, &e, bad[i]) != -1 || errno != EINVAL)
 			fail_msg("last_seen_update with now = %f should return -1 with errno EINVAL: a Unix "
-				 "time is a number, and not before 1970",
+				 "time is a finite number, and not before 1970",
 				 bad[i]);
 	}
 	if (value_of(f, "api") != -1)
 		fail_msg("a refused update created the series {service=\"api\"} anyway");
+	metrics_registry_free(reg);
+}
+
+static void test_update_accepts_time_zero(void **state)
+{
+	(void)state;
+	struct metrics_registry *reg = registry_or_fail(0);
+	struct metric_family *f = register_or_fail(reg);
+	update_or_fail(f, "api", 0.0);
+	assert_value(f, "api", 0.0,
+		     "0 is a Unix time, the epoch (1970-01-01T00:00:00Z), and the contract accepts it");
 	metrics_registry_free(reg);
 }
 
@@ -350,7 +361,10 @@ RULES_TEST(test_error_ratio_counts_errors_and_fatal_per_service, "error_ratio.te
 	   ERROR_RATIO)
 RULES_TEST(test_error_ratio_is_absent_for_a_quiet_service, "error_ratio_quiet.test.yml", "#the-error-ratio",
 	   ERROR_RATIO)
+RULES_TEST(test_error_ratio_covers_the_whole_minute, "error_ratio_window.test.yml", "#the-error-ratio",
+	   ERROR_RATIO)
 RULES_TEST(test_p90_latency_is_read_from_the_buckets, "latency.test.yml", "#the-p90-latency", P90)
+RULES_TEST(test_p90_latency_covers_the_whole_minute, "latency_window.test.yml", "#the-p90-latency", P90)
 RULES_TEST(test_rates_survive_a_restart_of_one_logpipe, "restart.test.yml", "#rate-first-then-sum", ERROR_RATIO,
 	   P90)
 RULES_TEST(test_channel_fill_averages_the_depth_gauge, "channel_fill.test.yml", "#the-channel-fill", CHANNEL_FILL)
@@ -374,13 +388,16 @@ int main(int argc, char **argv)
 	    HTEST(test_each_service_has_its_own_series, L10 "#update-it-for-every-entry"),
 	    HTEST(test_a_later_entry_replaces_the_time, L10 "#update-it-for-every-entry"),
 	    HTEST(test_update_refuses_a_time_that_is_not_one, L10 "#update-it-for-every-entry"),
+	    HTEST(test_update_accepts_time_zero, L10 "#update-it-for-every-entry"),
 	    HTEST(test_update_refuses_null_arguments, L10 "#update-it-for-every-entry"),
 	    HTEST(test_update_reports_the_series_limit, L10 "#update-it-for-every-entry"),
 	    HTEST(test_the_metrics_stage_sets_it_for_every_entry, L10 "#wire-it-into-the-stage"),
 	    HTEST(test_the_pipeline_exports_it_for_counted_entries_only, L10 "#wire-it-into-the-stage"),
 	    HTEST(test_error_ratio_counts_errors_and_fatal_per_service, L10 "#the-error-ratio"),
 	    HTEST(test_error_ratio_is_absent_for_a_quiet_service, L10 "#the-error-ratio"),
+	    HTEST(test_error_ratio_covers_the_whole_minute, L10 "#the-error-ratio"),
 	    HTEST(test_p90_latency_is_read_from_the_buckets, L10 "#the-p90-latency"),
+	    HTEST(test_p90_latency_covers_the_whole_minute, L10 "#the-p90-latency"),
 	    HTEST(test_rates_survive_a_restart_of_one_logpipe, L10 "#rate-first-then-sum"),
 	    HTEST(test_channel_fill_averages_the_depth_gauge, L10 "#the-channel-fill"),
 	    HTEST(test_high_error_ratio_fires_after_a_minute_for_that_service, L10 "#the-alerts"),

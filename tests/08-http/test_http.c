@@ -1130,16 +1130,25 @@ static void test_server_answers_408_to_a_stalled_body(void **state)
 	stop(s);
 }
 
+/* Starts a server with cfg and has c, connected to it, answered one
+ * GET /metrics: c's connection is kept, and idle from then on. */
+static struct http_server *start_and_answer_once(const struct http_server_config *cfg, struct client *c,
+						  const char *why)
+{
+	struct http_server *s = start_or_fail(cfg, render_fixed);
+	client_open_or_fail(c, http_server_port(s));
+	client_send(c, GET_METRICS);
+	expect_metrics(c, why);
+	return s;
+}
+
 static void test_server_closes_an_idle_connection(void **state)
 {
 	(void)state;
 	struct http_server_config cfg = test_config();
 	cfg.idle_timeout_ms = 300;
-	struct http_server *s = start_or_fail(&cfg, render_fixed);
 	struct client c;
-	client_open_or_fail(&c, http_server_port(s));
-	client_send(&c, GET_METRICS);
-	expect_metrics(&c, "GET /metrics before going idle");
+	struct http_server *s = start_and_answer_once(&cfg, &c, "GET /metrics before going idle");
 	if (client_wait_eof(&c, harness_wait_ms()) != 1)
 		fail_msg("a keep-alive connection idle past idle_timeout_ms (300 ms) was not closed");
 	client_close(&c);
@@ -1158,11 +1167,8 @@ static void test_server_keeps_an_answered_connection_for_idle_timeout(void **sta
 	struct http_server_config cfg = test_config();
 	cfg.idle_timeout_ms = 30000; /* far past the test's end */
 	cfg.write_timeout_ms = 200;
-	struct http_server *s = start_or_fail(&cfg, render_fixed);
 	struct client c;
-	client_open_or_fail(&c, http_server_port(s));
-	client_send(&c, GET_METRICS);
-	expect_metrics(&c, "the first GET /metrics");
+	struct http_server *s = start_and_answer_once(&cfg, &c, "the first GET /metrics");
 	if (client_wait_eof(&c, 5 * cfg.write_timeout_ms) == 1)
 		fail_msg("a kept connection was closed about write_timeout_ms (200 ms) after its response, with "
 			 "idle_timeout_ms at 30 s: going back to IDLE must start IDLE's own deadline");

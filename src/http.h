@@ -15,12 +15,12 @@
  *                         PATCH, OPTIONS, CONNECT, TRACE).
  *   an unknown method     501.
  *   HTTP/1.1 without Host 400; a malformed request line or header 400;
- *   a head over HTTP_MAX_HEAD bytes 431; a version other than 1.0 and
+ *   a head that does not fit in HTTP_MAX_HEAD bytes 431; a version other than 1.0 and
  *   1.1 505; a head not complete within head_timeout_ms 408.
  * A body (Content-Length) is read and dropped; one longer than
- * HTTP_MAX_HEAD is answered 400. After an error status the connection is
- * closed. Otherwise HTTP/1.1 keeps
- * the connection open unless the request says "Connection: close", and
+ * HTTP_MAX_HEAD is answered 400, before the method and the path are looked
+ * at (a POST with such a body is a 400, not a 405). After an error status
+ * the connection is closed. Otherwise HTTP/1.1 keeps the connection open unless the request says "Connection: close", and
  * HTTP/1.0 closes it unless the request says "Connection: keep-alive".
  * A request may arrive in many reads, and several requests in one read
  * (pipelining): responses go out in request order. Prometheus asks for
@@ -61,7 +61,10 @@ struct http_request {
  *   < 0  minus the status to answer with: -400 (malformed; also an
  *        HTTP/1.1 request without Host, a method or path too long for its
  *        field, Transfer-Encoding),
- *        -431 (the head is longer than HTTP_MAX_HEAD), or -505.
+ *        -431 (the head does not fit in HTTP_MAX_HEAD bytes: a complete
+ *        head longer than that, or HTTP_MAX_HEAD bytes received and no
+ *        end among them; a head of exactly HTTP_MAX_HEAD bytes fits),
+ *        or -505.
  */
 long http_parse_request(const char *buf, size_t len, struct http_request *req);
 /* end snippet */

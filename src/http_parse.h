@@ -57,7 +57,8 @@ int http_parse_request_line(const char *p, size_t n, struct http_request *req);
 
 /*
  * A Content-Length value v[0..n), whitespace already trimmed: digits
- * only, at least one, no overflow. seen says an earlier Content-Length
+ * only, at least one, a value up to SIZE_MAX (one past it is -400, not
+ * a number that wrapped around). seen says an earlier Content-Length
  * set *out: this one must then say the same (RFC 9112 6.3: two that
  * differ are malformed). On success sets *out and returns 0; -400
  * otherwise, leaving *out alone.

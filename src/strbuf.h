@@ -31,6 +31,9 @@ void strbuf_printf(struct strbuf *sb, const char *fmt, ...);
  * Returns NULL only if an allocation failed along the way. */
 char *strbuf_take(struct strbuf *sb, size_t *len);
 
+/* Frees the text and leaves sb as STRBUF_INIT made it, failed cleared:
+ * the same buffer can be appended to again. This is also how a buffer is
+ * emptied between two texts; there is no separate clear. */
 void strbuf_free(struct strbuf *sb);
 
 #endif

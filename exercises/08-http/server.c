@@ -105,8 +105,9 @@ EXERCISE_HELPER static int conn_flush(struct conn *c)
 
 /* ---- yours: the connection state machine ------------------------------------ */
 
-/* Moves to state st, starting its deadline, unless already there: a
- * head's deadline runs from its first byte, not from the latest read. */
+/* After it, c is in state st, under a deadline of ms from the moment it
+ * entered st: a read never moves a deadline, so a head's runs from its
+ * first byte however slowly the rest arrives. */
 EXERCISE_HELPER static void conn_wait_in(struct conn *c, enum conn_state st, long ms)
 {
 	/* TODO: replace this stub with your code (the lesson section is named below). */
@@ -116,7 +117,8 @@ EXERCISE_HELPER static void conn_wait_in(struct conn *c, enum conn_state st, lon
 	NOT_IMPLEMENTED("conn_wait_in", "lessons/08-http/README.md#the-connection-state-machine");
 }
 
-/* Drops the first n received bytes: what is left is the next request. */
+/* After it, c->in holds what was received after its first n bytes: the
+ * start of the next request, or of a body still owed. */
 EXERCISE_HELPER static void conn_consume(struct conn *c, size_t n)
 {
 	/* TODO: replace this stub with your code (the lesson section is named below). */
@@ -136,9 +138,9 @@ EXERCISE_HELPER static int conn_start_writing(const struct http_server *s, struc
 	return -1;
 }
 
-/* Answers with an error status and closes after it: whatever else was
- * received, or a body still owed, is dropped. Returns what
- * conn_start_writing does. */
+/* After it, c is sending the error response for status, and is closed
+ * once that is sent: nothing already received, and no body still owed,
+ * is read after an error. Returns what conn_start_writing does. */
 EXERCISE_HELPER static int conn_fail(const struct http_server *s, struct conn *c, int status)
 {
 	/* TODO: replace this stub with your code (the lesson section is named below). */
@@ -152,7 +154,8 @@ EXERCISE_HELPER static int conn_fail(const struct http_server *s, struct conn *c
 /*
  * Takes the next request out of c->in if it is all there and builds its
  * response. 1: a response is ready to send; 0: more bytes are needed (the
- * state says which); -1: give up on the connection.
+ * state says which); -1: give up on the connection. A body too big to
+ * skip is refused with a 400 before the request is answered (http.h).
  */
 EXERCISE_HELPER static int conn_take_request(struct http_server *s, struct conn *c)
 {
@@ -188,10 +191,12 @@ EXERCISE_HELPER static int conn_advance(struct http_server *s, struct conn *c)
 }
 
 /*
- * poll() says c's socket is ready (revents). Reads or writes, then moves
- * the connection on as far as it goes without waiting. Returns 0 to keep
- * the connection (DONE: to have the server finish it), -1 to have it
- * closed at once.
+ * poll() says c's socket is ready (revents). Afterwards the connection
+ * has gone as far as it can without waiting. Returns 0 to keep the
+ * connection (DONE: to have the server finish it), -1 to have it closed
+ * at once. The state, not revents, says whether to read or to write:
+ * POLLHUP and POLLERR need no case of their own, since the recv or send
+ * they wake returns EOF or the error (conn_read, conn_flush: -1).
  */
 static int conn_on_ready(struct http_server *s, struct conn *c, short revents)
 {

@@ -206,9 +206,12 @@ int http_parse_content_length(const char *v, size_t n, int seen, size_t *out)
 	if (n == 0)
 		return -400;
 	for (size_t i = 0; i < n; i++) {
-		if (v[i] < '0' || v[i] > '9' || value > ((size_t)-1 - 9) / 10)
+		if (v[i] < '0' || v[i] > '9')
 			return -400;
-		value = value * 10 + (size_t)(v[i] - '0');
+		size_t d = (size_t)(v[i] - '0');
+		if (value > ((size_t)-1 - d) / 10)
+			return -400; /* value * 10 + d would wrap around */
+		value = value * 10 + d;
 	}
 	if (seen && value != *out)
 		return -400;

@@ -223,9 +223,23 @@ static void test_parse_head_over_limit_is_431(void **state)
 	got = http_parse_request(big, HTTP_MAX_HEAD, &req);
 	if (got != -431)
 		fail_msg("exactly HTTP_MAX_HEAD (%d) bytes without the end of a head gave %ld, want -431: "
-			 "the head can no longer fit (len >= HTTP_MAX_HEAD, not >)",
+			 "the head can no longer fit, and the buffer is full",
 			 HTTP_MAX_HEAD, got);
+	/* One byte less, and the end may still come. */
+	got = http_parse_request(big, HTTP_MAX_HEAD - 1, &req);
+	if (got != 0)
+		fail_msg("HTTP_MAX_HEAD - 1 (%d) bytes without the end of a head gave %ld, want 0 (read more): "
+			 "a head of HTTP_MAX_HEAD bytes still fits, so one more byte may end it",
+			 HTTP_MAX_HEAD - 1, got);
+	/* A complete head of exactly HTTP_MAX_HEAD bytes fits. */
+	memcpy(big + HTTP_MAX_HEAD - 4, "\r\n\r\n", 4);
+	got = http_parse_request(big, HTTP_MAX_HEAD, &req);
+	if (got != HTTP_MAX_HEAD)
+		fail_msg("a complete head of exactly HTTP_MAX_HEAD (%d) bytes gave %ld, want %d: the limit is "
+			 "the head's size, blank line included, with no byte kept back",
+			 HTTP_MAX_HEAD, got, HTTP_MAX_HEAD);
 	/* A complete head one byte too long is refused as well. */
+	memset(big + HTTP_MAX_HEAD - 4, 'a', 4);
 	memcpy(big + HTTP_MAX_HEAD + 1 - 4, "\r\n\r\n", 4);
 	got = http_parse_request(big, HTTP_MAX_HEAD + 1, &req);
 	free(big);
@@ -465,14 +479,21 @@ static void test_content_length_is_digits_only(void **state)
 static void test_content_length_overflow_is_400(void **state)
 {
 	(void)state;
-	char max[32], over[40];
+	char max[32], over[40], next[32];
 	snprintf(max, sizeof(max), "%zu", (size_t)-1);
 	snprintf(over, sizeof(over), "%s0", max);
+	/* SIZE_MAX + 1, as digits: SIZE_MAX ends in 5 (2^64 - 1 and 2^32 - 1 both do). */
+	snprintf(next, sizeof(next), "%s", max);
+	next[strlen(next) - 1]++;
 	expect_content_length("4294967295", 0, 99, 0, 4294967295u, "a large length is still a length");
+	expect_content_length(max, 0, 99, 0, (size_t)-1, "SIZE_MAX itself does not overflow: it is a length");
 	expect_content_length(
 	    over, 0, 99, -400, 99,
 	    "a length past SIZE_MAX must be refused before value * 10 + d wraps around "
 	    "(a wrapped length would be a small one, and the body would be read as requests)");
+	expect_content_length(next, 0, 99, -400, 99,
+			      "SIZE_MAX + 1 has as many digits as SIZE_MAX: only its last digit overflows, so the "
+			      "check must count the digit being added, not only the multiplication by 10");
 }
 
 static void test_repeated_content_length_must_agree(void **state)
@@ -1109,18 +1130,50 @@ static void test_server_answers_408_to_a_stalled_body(void **state)
 	stop(s);
 }
 
+/* Starts a server with cfg and has c, connected to it, answered one
+ * GET /metrics: c's connection is kept, and idle from then on. */
+static struct http_server *start_and_answer_once(const struct http_server_config *cfg, struct client *c,
+						  const char *why)
+{
+	struct http_server *s = start_or_fail(cfg, render_fixed);
+	client_open_or_fail(c, http_server_port(s));
+	client_send(c, GET_METRICS);
+	expect_metrics(c, why);
+	return s;
+}
+
 static void test_server_closes_an_idle_connection(void **state)
 {
 	(void)state;
 	struct http_server_config cfg = test_config();
 	cfg.idle_timeout_ms = 300;
-	struct http_server *s = start_or_fail(&cfg, render_fixed);
 	struct client c;
-	client_open_or_fail(&c, http_server_port(s));
-	client_send(&c, GET_METRICS);
-	expect_metrics(&c, "GET /metrics before going idle");
+	struct http_server *s = start_and_answer_once(&cfg, &c, "GET /metrics before going idle");
 	if (client_wait_eof(&c, harness_wait_ms()) != 1)
 		fail_msg("a keep-alive connection idle past idle_timeout_ms (300 ms) was not closed");
+	client_close(&c);
+	stop(s);
+}
+
+/*
+ * A kept connection, once its response is all sent, waits for the next
+ * request under idle_timeout_ms, started then: not under the write
+ * deadline its response began with. The client waits well past
+ * write_timeout_ms for a close that must not come, then asks again.
+ */
+static void test_server_keeps_an_answered_connection_for_idle_timeout(void **state)
+{
+	(void)state;
+	struct http_server_config cfg = test_config();
+	cfg.idle_timeout_ms = 30000; /* far past the test's end */
+	cfg.write_timeout_ms = 200;
+	struct client c;
+	struct http_server *s = start_and_answer_once(&cfg, &c, "the first GET /metrics");
+	if (client_wait_eof(&c, 5 * cfg.write_timeout_ms) == 1)
+		fail_msg("a kept connection was closed about write_timeout_ms (200 ms) after its response, with "
+			 "idle_timeout_ms at 30 s: going back to IDLE must start IDLE's own deadline");
+	client_send(&c, GET_METRICS);
+	expect_metrics(&c, "a second GET /metrics on the connection, 1 s after the first response");
 	client_close(&c);
 	stop(s);
 }
@@ -1457,6 +1510,7 @@ int main(int argc, char **argv)
 	    HTEST(test_server_head_deadline_is_absolute, L08 "#deadlines"),
 	    HTEST(test_server_answers_408_to_a_stalled_body, L08 "#deadlines"),
 	    HTEST(test_server_closes_an_idle_connection, L08 "#deadlines"),
+	    HTEST(test_server_keeps_an_answered_connection_for_idle_timeout, L08 "#deadlines"),
 	    HTEST(test_server_sends_a_large_response_whole, L08 "#partial-reads-and-writes"),
 	    HTEST(test_server_evicts_the_connection_waiting_longest, L08 "#the-connection-cap"),
 	    HTEST(test_server_evicts_a_connection_that_began_its_head_late, L08 "#the-connection-cap"),

@@ -6,6 +6,7 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -227,4 +228,11 @@ void held_unmap(void)
 	munmap(held.base, held.size);
 	held.base = held.from = NULL;
 	held.len = 0;
+}
+
+int held_usable(void)
+{
+	/* valgrind preloads its own libraries into the program it runs. */
+	const char *preload = getenv("LD_PRELOAD");
+	return preload == NULL || strstr(preload, "vgpreload") == NULL;
 }

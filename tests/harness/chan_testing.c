@@ -331,3 +331,13 @@ void start_parked_select(struct select_op *s, struct harness_thread *t)
 		      "with nothing ready and no deadline it must register a watcher on every channel "
 		      "and sleep until one fires");
 }
+
+void expect_counted_once_sent(unsigned long long counted, const char *name)
+{
+	if (counted != 1)
+		fail_msg("while the stage was blocked sending its second entry on a full out, %s was %llu, "
+			 "expected 1: count an entry once chan_send returned CHAN_OK, never before (counted "
+			 "before the send, it counts an entry that may never be sent, and must go down again "
+			 "when the send fails)",
+			 name, counted);
+}

@@ -65,6 +65,11 @@ void expect_traffic_exactly_once(const struct traffic *t, const char *mistake);
 /* 1 if ch is closed (read under its lock): no message taken, none waited for. */
 int chan_is_closed(struct chan *ch);
 
+/* For a stage blocked sending its second entry on a full out of capacity
+ * 1: fails unless `counted`, its count of entries sent (named `name`), is
+ * 1. An entry counts once chan_send returned CHAN_OK (lessons 04, 05). */
+void expect_counted_once_sent(unsigned long long counted, const char *name);
+
 /* Milliseconds since start (a clock_now() reading). */
 double ms_since(const struct timespec *start);
 

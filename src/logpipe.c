@@ -47,7 +47,6 @@ struct options {
 	unsigned long long capacity, batch, workers; /* cfg's size_t ones, as ARG_WHOLE reads them */
 	int simulate, once, from_start, version;
 	const char *files[TAILER_GROUP_MAX + 1]; /* --file, each a path or a glob pattern */
-	size_t nfiles;
 };
 
 /* The options that are not a flag, a number or a text: each stores its
@@ -139,11 +138,10 @@ static const char *conflict(const struct options *o)
 /* The configuration the options describe, once they are known to agree. */
 static void settle(struct options *o)
 {
-	while (o->files[o->nfiles] != NULL)
-		o->nfiles++;
 	o->cfg.source.path = o->files[0];
 	o->cfg.files = o->files;
-	o->cfg.nfiles = o->nfiles;
+	while (o->files[o->cfg.nfiles] != NULL)
+		o->cfg.nfiles++;
 	o->cfg.capacity = (size_t)o->capacity;
 	o->cfg.batch = (size_t)o->batch;
 	o->cfg.workers = (size_t)o->workers;
@@ -292,7 +290,7 @@ static void say_stages(const struct pipeline *p)
  * 0, or 1 (reported). */
 static int check_files_there(const struct options *o)
 {
-	for (size_t i = 0; i < o->nfiles; i++) {
+	for (size_t i = 0; i < o->cfg.nfiles; i++) {
 		glob_t found;
 		int rc = glob(o->files[i], GLOB_NOCHECK, NULL, &found) == 0 ? 0 : 1;
 		for (size_t k = 0; rc == 0 && k < found.gl_pathc; k++)
@@ -312,7 +310,7 @@ static void name_files(const struct options *o, char *to, size_t size)
 {
 	size_t used = 0;
 	to[0] = '\0';
-	for (size_t i = 0; i < o->nfiles && used < size; i++)
+	for (size_t i = 0; i < o->cfg.nfiles && used < size; i++)
 		used += (size_t)snprintf(to + used, size - used, "%s%s", i > 0 ? ", " : "", o->files[i]);
 }
 

@@ -458,16 +458,7 @@ static void test_server_serves_others_while_a_client_does_not_read(void **state)
 /* Whether thread tid of this process sleeps (state S in its stat). */
 static int sleeping(void *arg)
 {
-	char path[64], buf[256];
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", *(int *)arg);
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
-		return 0;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	char *paren = strrchr(buf, ')');
-	return paren != NULL && paren[1] == ' ' && paren[2] == 'S';
+	return harness_tid_asleep(*(int *)arg);
 }
 
 /* Whether thread tid of this process still runs: a thread that has

@@ -417,15 +417,7 @@ static void hold_sender_at_bump(struct lfchan *ch, enum lfchan_hook_point at)
  * thread stores it) is asleep in the kernel (state S). */
 static int thread_asleep(void *arg)
 {
-	char path[64], buf[512];
-	snprintf(path, sizeof(path), "/proc/self/task/%ld/stat", atomic_load((atomic_long *)arg));
-	FILE *f = fopen(path, "r");
-	size_t n = f != NULL ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-	if (f != NULL)
-		fclose(f);
-	buf[n] = '\0';
-	char *end = strrchr(buf, ')');
-	return end != NULL && end[1] == ' ' && end[2] == 'S';
+	return harness_tid_asleep(atomic_load((atomic_long *)arg));
 }
 
 static int sender_caught(void *arg)

@@ -712,3 +712,18 @@ int harness_thread_done(struct harness_thread *t)
 	pthread_mutex_unlock(&t->mu);
 	return done;
 }
+
+int harness_tid_asleep(long tid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/stat", tid);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* The state follows the name, which is in parentheses and may hold any. */
+	char *paren = strrchr(buf, ')');
+	return paren != NULL && paren[1] == ' ' && paren[2] == 'S';
+}

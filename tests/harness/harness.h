@@ -102,4 +102,8 @@ int harness_thread_join_within(struct harness_thread *t, long ms);
 /* 1 if the thread has finished (without waiting). */
 int harness_thread_done(struct harness_thread *t);
 
+/* 1 if thread tid (a task id, gettid) of this process is asleep in the
+ * kernel: state S in /proc/self/task/TID/stat. 0 if it runs or is gone. */
+int harness_tid_asleep(long tid);
+
 #endif

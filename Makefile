@@ -131,9 +131,11 @@ $(eval $(call suite_rules,bench,src/bench/%.c,,$(LESSONS)))
 $(if $(LESSON),$(eval $(call suite_rules,hardening,tests/hardening/%.c $(HARNESS_SRCS),-$(LESSON),$(SELECTED),$$(TEST_WRAP))))
 $(if $(LESSON),$(eval $(call suite_rules,bench,src/bench/%.c,-$(LESSON),$(SELECTED))))
 
-# Only this variant's dependency files: every build/ variant's would make each
-# make call (grade.sh makes several) read them all.
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# Only the dependency files of this variant's shared code and of IMPL's: every
+# build/ variant's, or every planted mutant's, would make each make call
+# (grade.sh makes several) read them all (0.4 s a call by the end of make check).
+-include $(shell find $(addprefix $(BUILD)/obj/,src tests solutions $(IMPL)) \
+	$(BUILD)/objhooks/$(IMPL) -name '*.d' 2>/dev/null)
 
 # The course's program, bin/logpipe, is built from IMPL's code for every
 # lesson (IMPL=solutions: the reference one); with LESSON=NN, from IMPL's

@@ -96,10 +96,13 @@ void *stage_worker(void *arg);
 /* Lesson 13: the worker's two channel operations, watched.
  *
  * stage_recv receives up to r->batch items from r->in with one
- * chan_recv_many into items and says how many in *got. Once r->cancel
- * (if any) is closed it returns CHAN_CLOSED at once, receiving nothing,
- * so that a cancelled worker stops before its next batch even while in
- * still holds items. It adds the time the call took to r->recv_ns, in
+ * chan_recv_many into items and says how many in *got. It returns one
+ * of two statuses: CHAN_OK with *got >= 1, or CHAN_CLOSED with *got = 0
+ * (in is closed and drained, or the runner is cancelled); never another,
+ * since chan_recv_many's only other one, CHAN_EINVAL, needs a runner
+ * stage_start refuses. Once r->cancel (if any) is closed it returns
+ * CHAN_CLOSED at once, receiving nothing, so that a cancelled worker
+ * stops before its next batch even while in still holds items. It adds the time the call took to r->recv_ns, in
  * nanoseconds, whatever the call returned: the last wait counts too.
  *
  * stage_send sends results[0..n-1] on r->out with one chan_send_many and

@@ -20,8 +20,10 @@
  * A body (Content-Length) is read and dropped; one longer than
  * HTTP_MAX_HEAD is answered 400, before the method and the path are looked
  * at (a POST with such a body is a 400, not a 405). After an error status
- * the connection is closed. Otherwise HTTP/1.1 keeps the connection open unless the request says "Connection: close", and
- * HTTP/1.0 closes it unless the request says "Connection: keep-alive".
+ * the connection is closed. Otherwise HTTP/1.1 keeps the connection open
+ * unless the request says "Connection: close", and HTTP/1.0 closes it
+ * unless the request says "Connection: keep-alive"; a request that says
+ * both ("keep-alive, close") is closed, in either version.
  * A request may arrive in many reads, and several requests in one read
  * (pipelining): responses go out in request order. Prometheus asks for
  * gzip and OpenMetrics; plain 0.0.4 text without compression is a correct

@@ -193,8 +193,8 @@ int pipeline_config_batched(const struct pipeline_config *cfg);
  * logpipe_stage_blocked_seconds_total, labels stage and op) into
  * p->channel_depth, p->channel_capacity and p->blocked (NULL without
  * runners). Returns 0, or -1 if the registry refused one. Called once by
- * pipeline_start. pipeline_watch_copy sets them from the channels
- * (chan_len, chan_cap) and the runners (stage_export), at each scrape.
+ * pipeline_start. pipeline_watch_copy sets them from the channels and the
+ * runners, at each scrape.
  */
 int pipeline_watch_register(struct pipeline *p);
 void pipeline_watch_copy(struct pipeline *p);
@@ -203,8 +203,8 @@ void pipeline_watch_copy(struct pipeline *p);
 /* snippet: cancel */
 /*
  * Lesson 13: stops now instead of draining. When it returns, every
- * channel the pipeline made is closed: lines, entries and passed, done
- * and cancel. So a stage blocked in a send or a receive wakes up at once
+ * channel the pipeline made is closed, the stages' and its own. So a
+ * stage blocked in a send or a receive wakes up at once
  * (a send on a closed channel answers CHAN_CLOSED here, where Go would
  * panic), the source stops as pipeline_stop stops it (a tailer group
  * following a glob pattern looks for new files until done is closed,

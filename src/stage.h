@@ -95,23 +95,22 @@ void *stage_worker(void *arg);
 /* snippet: watched */
 /* Lesson 13: the worker's two channel operations, watched.
  *
- * stage_recv receives up to r->batch items from r->in with one
- * chan_recv_many into items and says how many in *got. It returns one
- * of two statuses: CHAN_OK with *got >= 1, or CHAN_CLOSED with *got = 0
- * (in is closed and drained, or the runner is cancelled); never another,
- * since chan_recv_many's only other one, CHAN_EINVAL, needs a runner
- * stage_start refuses. Once r->cancel (if any) is closed it returns
- * CHAN_CLOSED at once, receiving nothing, so that a cancelled worker
- * stops before its next batch even while in still holds items. It adds the time the call took to r->recv_ns, in
- * nanoseconds, whatever the call returned: the last wait counts too.
+ * stage_recv gives the worker its next batch from r->in (up to r->batch
+ * items, how many in *got) and returns what the receive returned: CHAN_OK
+ * with *got >= 1, or CHAN_CLOSED with *got = 0 once in is closed and
+ * drained; never another status for a runner that stage_start accepted
+ * (chan_recv_many's only other one, CHAN_EINVAL, needs a runner it
+ * refuses). Once r->cancel (if any) is closed it returns CHAN_CLOSED at
+ * once, receiving nothing, even while in still holds items.
  *
- * stage_send sends results[0..n-1] on r->out with one chan_send_many and
- * returns how many out took (all n, or fewer if out was closed during the
- * call: those are the caller's to discard). It adds the time the call
- * took to r->send_ns.
+ * stage_send sends results[0..n-1] on r->out and returns how many out
+ * took: all n, or fewer only if out was closed during the call (those
+ * are the caller's to discard). A closed cancel changes nothing here: the
+ * batch in hand still goes to an open out.
  *
- * Several workers call these at once on the same runner: the additions
- * are atomic. */
+ * r->recv_ns and r->send_ns hold, in nanoseconds of the monotonic clock
+ * (clock.h), all the time the workers spent in these channel operations,
+ * waiting included. Several workers call them at once on one runner. */
 enum chan_status stage_recv(struct stage_runner *r, void *items[], size_t *got);
 size_t stage_send(struct stage_runner *r, void *const results[], size_t n);
 /* end snippet */
@@ -120,12 +119,11 @@ size_t stage_send(struct stage_runner *r, void *const results[], size_t n);
 struct metric_family;
 
 /* Lesson 13: a runner's waits as a scrape sees them. blocked is a counter
- * family with the labels stage and op (logpipe_stage_blocked_seconds_total).
- * Sets blocked{stage=r->name,op="recv"} to r->recv_ns and, for a runner
- * with an out, blocked{stage=r->name,op="send"} to r->send_ns, both in
- * seconds, the unit Prometheus uses for every time; a runner without out
- * (the last stage) has no op="send" series at all. Called at every scrape
- * while the workers add to the totals. */
+ * family with the labels stage and op (logpipe_stage_blocked_seconds_total):
+ * one series for each of the runner's waits, stage r->name and op "recv"
+ * or "send", in seconds, the unit Prometheus uses for every time. A
+ * runner without out (the last stage) never sends: no op="send" series.
+ * Called at every scrape while the workers add to the totals. */
 void stage_export(const struct stage_runner *r, struct metric_family *blocked);
 /* end snippet */
 

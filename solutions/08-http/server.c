@@ -7,12 +7,13 @@
  * its client, or refusing with the 503 built here), and stops. This file
  * is its handler. Every socket is non-blocking, so no recv() or send()
  * here ever waits. A connection is always in one state, and the state
- * says what it waits for and what its deadline means:
+ * says what it waits for and which timeout its deadline is (what happens
+ * when a deadline passes is conn_on_deadline's, after http.h):
  *
- *   IDLE     no byte of the next request yet    POLLIN  idle_timeout_ms -> close
- *   HEAD     part of a request head             POLLIN  head_timeout_ms -> 408, close
- *   BODY     skipping a request body            POLLIN  head_timeout_ms -> 408, close
- *   WRITING  a response not yet all sent        POLLOUT write_timeout_ms -> close
+ *   IDLE     no byte of the next request yet    POLLIN  idle_timeout_ms
+ *   HEAD     part of a request head             POLLIN  head_timeout_ms
+ *   BODY     skipping a request body            POLLIN  head_timeout_ms
+ *   WRITING  a response not yet all sent        POLLOUT write_timeout_ms
  *   DONE     the last response is sent: the server finishes the connection
  *            (SERVER_FINISH: shuts our side down, lingers, closes)
  *
@@ -105,9 +106,10 @@ EXERCISE_HELPER static int conn_flush(struct conn *c)
 
 /* ---- yours: the connection state machine ------------------------------------ */
 
-/* After it, c is in state st, under a deadline of ms from the moment it
- * entered st: a read never moves a deadline, so a head's runs from its
- * first byte however slowly the rest arrives. */
+/* After it, c is in state st, under that state's deadline of ms (the
+ * table at the top). When that deadline starts, and whether a call for
+ * the state c is already in moves it, are yours to work out: the Predict
+ * in lessons/08-http/README.md#deadlines asks. */
 EXERCISE_HELPER static void conn_wait_in(struct conn *c, enum conn_state st, long ms)
 {
 	/* BEGIN SOLUTION */
@@ -139,8 +141,9 @@ EXERCISE_HELPER static void conn_consume(struct conn *c, size_t n)
 	*/
 }
 
-/* out holds a response: send it before looking at the next request, so
- * pipelined responses leave in order. */
+/* out holds a response. After it, c is WRITING it from its first byte,
+ * under the write deadline. 1: it is ready to send; -1: out could not be
+ * built (out of memory): give up on the connection. */
 EXERCISE_HELPER static int conn_start_writing(const struct http_server *s, struct conn *c)
 {
 	/* BEGIN SOLUTION */
@@ -159,9 +162,10 @@ EXERCISE_HELPER static int conn_start_writing(const struct http_server *s, struc
 	*/
 }
 
-/* After it, c is sending the error response for status, and is closed
- * once that is sent: nothing already received, and no body still owed,
- * is read after an error. Returns what conn_start_writing does. */
+/* After it, c is sending the error response for status, its last: once a
+ * request was misread nobody knows where the next one starts, so nothing
+ * else it received or still owes is used. Returns what conn_start_writing
+ * does. */
 EXERCISE_HELPER static int conn_fail(const struct http_server *s, struct conn *c, int status)
 {
 	/* BEGIN SOLUTION */
@@ -226,11 +230,10 @@ EXERCISE_HELPER static int conn_take_request(struct http_server *s, struct conn 
 	*/
 }
 
-/* The response is out. After an error, or when the request asked for it,
- * the connection is DONE: the server shuts our side down (the client
- * reads EOF) and keeps reading a little while, since closing with unread
- * bytes would reset the connection and could destroy the response before
- * the client reads it. Otherwise it waits for the next request. */
+/* All of out has been sent. After it, c is DONE if that response was its
+ * last; otherwise it waits for its next request, and that wait is the one
+ * the connection cap measures (waiting_since: see
+ * lessons/08-http/README.md#the-connection-cap). */
 EXERCISE_HELPER static void conn_response_sent(const struct http_server *s, struct conn *c)
 {
 	/* BEGIN SOLUTION */
@@ -251,8 +254,11 @@ EXERCISE_HELPER static void conn_response_sent(const struct http_server *s, stru
 	*/
 }
 
-/* Does all that can be done without waiting: sends, then answers every
- * whole request already received (pipelining), one at a time. */
+/* After it, c has gone as far as it can without waiting: it waits for
+ * POLLOUT (a response not all sent), for more bytes (no whole request
+ * left), or is DONE. Responses leave in request order, each all sent
+ * before the next request is taken (pipelining). 0: keep the connection;
+ * -1: give up on it. */
 EXERCISE_HELPER static int conn_advance(struct http_server *s, struct conn *c)
 {
 	/* BEGIN SOLUTION */

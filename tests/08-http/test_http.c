@@ -119,13 +119,16 @@ static void test_parse_keep_alive_follows_version_and_connection(void **state)
 	    {"GET / HTTP/1.0\r\n\r\n", 0},
 	    {"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 1},
 	    {"GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, close\r\n\r\n", 0},
+	    {"GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n", 0},
+	    {"GET / HTTP/1.0\r\nConnection: close\r\nConnection: keep-alive\r\n\r\n", 0},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct http_request req;
 		assert_true(parse(cases[i].text, &req) > 0);
 		if (req.keep_alive != cases[i].keep)
 			fail_msg("keep_alive is %d for %s, want %d: HTTP/1.1 keeps the connection unless "
-				 "\"close\"; HTTP/1.0 closes it unless \"keep-alive\"",
+				 "\"close\"; HTTP/1.0 closes it unless \"keep-alive\"; \"close\" wins over "
+				 "\"keep-alive\" in both",
 				 req.keep_alive, quoted(cases[i].text), cases[i].keep);
 	}
 }
@@ -946,6 +949,27 @@ static void test_server_skips_a_request_body(void **state)
 	stop(s);
 }
 
+/* The largest body the server skips is HTTP_MAX_HEAD bytes: the request
+ * is answered, and the connection serves the next one. */
+static void test_server_skips_a_body_of_exactly_http_max_head(void **state)
+{
+	(void)state;
+	static char body[HTTP_MAX_HEAD];
+	memset(body, 'b', sizeof(body));
+	char head[128];
+	snprintf(head, sizeof(head), "GET /metrics HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n",
+		 HTTP_MAX_HEAD);
+	struct client c;
+	struct http_server *s = start_and_send(&c, head);
+	client_send_bytes(&c, body, sizeof(body));
+	client_send(&c, GET_METRICS);
+	expect_metrics(&c, "a request with a body of exactly HTTP_MAX_HEAD bytes: only a longer one is too big "
+			   "to skip");
+	expect_metrics(&c, "the request after a body of HTTP_MAX_HEAD bytes, on the same connection");
+	client_close(&c);
+	stop(s);
+}
+
 #define POST_TOO_BIG "POST /metrics HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n"
 
 static void test_server_refuses_a_body_too_big_to_skip(void **state)
@@ -1501,6 +1525,7 @@ int main(int argc, char **argv)
 	    HTEST(test_server_closes_after_connection_close, L08 "#keep-alive-and-pipelining"),
 	    HTEST(test_server_closes_the_connection_after_an_error, L08 "#answering-a-request"),
 	    HTEST(test_server_skips_a_request_body, L08 "#the-connection-state-machine"),
+	    HTEST(test_server_skips_a_body_of_exactly_http_max_head, L08 "#the-connection-state-machine"),
 	    HTEST(test_server_refuses_a_body_too_big_to_skip, L08 "#the-connection-state-machine"),
 	    HTEST(test_server_error_reaches_a_client_still_sending, L08 "#deadlines"),
 	    HTEST(test_server_serves_others_while_a_client_stalls, L08 "#the-connection-state-machine"),

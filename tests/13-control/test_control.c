@@ -36,6 +36,20 @@ static double pass_time_ms(long ms)
 	return clock_seconds_since(&start) * 1000.0;
 }
 
+/* Fails if total_s, what name says the workers waited, holds none of the
+ * time harness_clock_ahead added to their CLOCK_MONOTONIC: no more than
+ * real_s, what the whole wait took by the test's own clock. Then they
+ * measured with a clock the harness does not move, the wall clock. */
+static void expect_the_moved_clock(double total_s, double real_s, const char *name)
+{
+	if (total_s <= real_s)
+		fail_msg("the workers' CLOCK_MONOTONIC was moved seconds ahead while they waited, but %s says "
+			 "%.3f s, no more than the %.3f s the wait took by the test's clock: measure with "
+			 "clock_now (clock.h, CLOCK_MONOTONIC), not the wall clock (CLOCK_REALTIME), which jumps "
+			 "whenever the system's time is set",
+			 name, total_s, real_s);
+}
+
 /* One worker parked on an empty in, for ms of the test's time (measured
  * into *waited_ms) and ahead_s more seconds of its own clock
  * (harness_clock_ahead), then woken by the close of in: its wait ends
@@ -44,6 +58,7 @@ static double recv_ms_after_one_wait(long ms, double ahead_s, double *waited_ms)
 {
 	struct stage_runner r;
 	struct work w;
+	struct timespec start = clock_now();
 	runner_init(&r, &w, 4, 4, 8, 1);
 	runner_start(&r);
 	expect_worker_parked(&r, r.in, 0, "a worker on an empty in must wait in chan_recv_many");
@@ -55,6 +70,8 @@ static double recv_ms_after_one_wait(long ms, double ahead_s, double *waited_ms)
 	harness_clock_ahead(r.threads[0], 0);
 	double recv_ms = (double)atomic_load(&r.recv_ns) / 1e6;
 	runner_free(&r);
+	if (ahead_s > 0)
+		expect_the_moved_clock(recv_ms / 1e3, clock_seconds_since(&start), "recv_ns");
 	return recv_ms;
 }
 
@@ -129,9 +146,10 @@ static void end_two_waits_at_once(struct stage_runner *r, struct chan *ch, const
 
 /* Fails unless total (in ns) holds both waits of end_two_waits_at_once,
  * naming the likely mistake by how much is missing. */
-static void expect_both_waits(unsigned long long total, const char *name, const char *what)
+static void expect_both_waits(unsigned long long total, double real_s, const char *name, const char *what)
 {
 	double total_s = (double)total / 1e9;
+	expect_the_moved_clock(total_s, real_s, name);
 	if (total_s < 10)
 		fail_msg("two workers sat in %s for 10 s and 20 s by their clocks, but %s says %.3f s in all, "
 			 "less than either wait alone: a count of nanoseconds past 4.29 s does not fit in 32 "
@@ -148,6 +166,7 @@ static void expect_both_waits(unsigned long long total, const char *name, const 
 static void test_two_workers_adding_at_once_lose_no_wait(void **state)
 {
 	(void)state;
+	struct timespec start = clock_now();
 	struct stage_runner *r = runner_with_held_totals();
 	struct work w;
 	runner_init(r, &w, 4, 4, 8, 2);
@@ -161,7 +180,7 @@ static void test_two_workers_adding_at_once_lose_no_wait(void **state)
 	unsigned long long recv_ns = atomic_load(&r->recv_ns);
 	runner_free(r);
 	held_unmap();
-	expect_both_waits(recv_ns, "recv_ns", "chan_recv_many");
+	expect_both_waits(recv_ns, clock_seconds_since(&start), "recv_ns", "chan_recv_many");
 }
 
 /* The same on the send side: both workers hold a result for an out that
@@ -170,6 +189,7 @@ static void test_two_workers_adding_at_once_lose_no_wait(void **state)
 static void test_two_workers_sending_at_once_lose_no_wait(void **state)
 {
 	(void)state;
+	struct timespec start = clock_now();
 	struct stage_runner *r = runner_with_held_totals();
 	struct work w;
 	runner_init(r, &w, 4, 1, 1, 2);
@@ -190,7 +210,7 @@ static void test_two_workers_sending_at_once_lose_no_wait(void **state)
 	unsigned long long send_ns = atomic_load(&r->send_ns);
 	runner_free(r);
 	held_unmap();
-	expect_both_waits(send_ns, "send_ns", "chan_send_many");
+	expect_both_waits(send_ns, clock_seconds_since(&start), "send_ns", "chan_send_many");
 }
 
 /* A single wait of 5 s: more nanoseconds than 32 bits hold (4.29 s). The
@@ -411,6 +431,57 @@ static void test_a_cancelled_worker_stops_before_its_next_batch(void **state)
 		fail_msg("%lu results were discarded, expected 3 (out took 1 of the batch of 4 before it was "
 			 "closed)",
 			 discarded);
+	chan_free(r.cancel);
+	runner_free(&r);
+}
+
+/* A step that waits, in its first call, until the test closes go: the
+ * worker is seen parked in it (a receive on go), in the middle of its
+ * batch, for as long as the test needs. */
+struct gated_step {
+	struct work *w;
+	struct chan *go;
+};
+
+static void *step_after_go(void *ctx, void *item)
+{
+	struct gated_step *g = ctx;
+	void *msg;
+	while (chan_recv(g->go, &msg) == CHAN_OK)
+		;
+	return step_add_1000(g->w, item);
+}
+
+/* Cancel stops a worker before its next batch, not in the middle of one:
+ * out is still open and read, so the batch in hand goes to out whole. */
+static void test_a_cancelled_worker_sends_the_batch_in_hand(void **state)
+{
+	(void)state;
+	struct stage_runner r;
+	struct work w;
+	runner_init(&r, &w, 8, 4, 4, 1);
+	struct gated_step g = {&w, chan_new_or_fail(0)};
+	r.step = step_after_go;
+	r.ctx = &g;
+	r.cancel = chan_new_or_fail(0);
+	for (long i = 1; i <= 8; i++)
+		assert_chan_status(chan_send(r.in, MSG(i)), CHAN_OK);
+	runner_start(&r);
+	expect_worker_parked(&r, g.go, 0, "the worker never reached its first step");
+	assert_chan_status(chan_close(r.cancel), CHAN_OK);
+	assert_chan_status(chan_close(g.go), CHAN_OK);
+	long got = drain_out(&r, NULL, 8,
+			     "out was never closed after cancel: a cancelled worker stops before its next "
+			     "batch (look at cancel before each one), and the last to stop closes out");
+	join_runner(&r);
+	unsigned long discarded = atomic_load(&w.discarded);
+	if (got != 4 || discarded != 0)
+		fail_msg("cancel was closed while the worker stepped its batch of 4, with out open and read: "
+			 "%ld results reached out and %lu were discarded, expected 4 and 0. Cancel stops a "
+			 "worker before its next batch; stage_send still sends the batch in hand and returns "
+			 "how many out took (fewer only if out was closed)",
+			 got, discarded);
+	chan_free(g.go);
 	chan_free(r.cancel);
 	runner_free(&r);
 }
@@ -645,6 +716,7 @@ int main(int argc, char **argv)
 	    HTEST(test_a_pipeline_without_runners_exports_no_waits, L13 "#the-export"),
 	    HTEST(test_a_slow_stage_makes_the_stage_before_it_wait, L13 "#the-waits"),
 	    HTEST(test_a_cancelled_worker_stops_before_its_next_batch, L13 "#the-check"),
+	    HTEST(test_a_cancelled_worker_sends_the_batch_in_hand, L13 "#the-check"),
 	    HTEST(test_cancel_stops_a_pipeline_stuck_behind_a_slow_stage, L13 "#the-cancel"),
 	    HTEST(test_cancel_wakes_a_stage_blocked_sending_to_the_last_one, L13 "#the-cancel"),
 	    HTEST(test_cancel_stops_a_pipeline_following_a_glob_pattern, L13 "#the-cancel"),

@@ -108,8 +108,8 @@ EXERCISE_HELPER static int set_nonblocking(int fd)
 	*/
 }
 
-static void say(char *err, size_t errlen, const char *listen, const char *why);
-static int split_listen(const char *listen, char *host, size_t hostlen, char *port, size_t portlen);
+static void say(char *err, size_t errlen, const char *addr, const char *why);
+static int split_listen(const char *addr, char *host, size_t hostlen, char *port, size_t portlen);
 
 /* BEGIN SOLUTION */
 
@@ -163,12 +163,12 @@ static int listen_on_first(const char *host, const char *port, int family, int *
  * alone where the machine has no IPv6). A non-blocking listening socket,
  * or -1 with a one-line reason in err.
  */
-static int open_listener(const char *listen, char *err, size_t errlen)
+static int open_listener(const char *addr, char *err, size_t errlen)
 {
 	char host[256], port[8];
-	if (split_listen(listen, host, sizeof(host), port, sizeof(port)) != 0) {
+	if (split_listen(addr, host, sizeof(host), port, sizeof(port)) != 0) {
 		if (err != NULL && errlen > 0)
-			snprintf(err, errlen, "bad listen address '%s'", listen);
+			snprintf(err, errlen, "bad listen address '%s'", addr);
 		return -1;
 	}
 	/* BEGIN SOLUTION */
@@ -181,12 +181,12 @@ static int open_listener(const char *listen, char *err, size_t errlen)
 			fd = listen_on_first(NULL, port, AF_INET, &e);
 	}
 	if (fd < 0)
-		say(err, errlen, listen, strerror(e));
+		say(err, errlen, addr, strerror(e));
 	return fd;
 	/* END SOLUTION */
 	/* STUB
 	NOT_IMPLEMENTED("open_listener", "lessons/07-server/README.md#listening");
-	say(err, errlen, listen, "not implemented");
+	say(err, errlen, addr, "not implemented");
 	return -1;
 	*/
 }
@@ -291,9 +291,8 @@ EXERCISE_HELPER static void slot_close(struct server *s, struct slot *sl)
  * Finished or refused: sl (open, or a refusal already counted in
  * refusing) lingers. Afterwards its client reads end of file after our
  * last byte, the handler's part is over (it has had its close if sl was
- * open), and until the client closes or SERVER_LINGER_MS from now the
- * slot, still in its count, is polled for POLLIN alone, whatever events
- * the handler left: a socket shut down for writing is always writable. A
+ * open), and the slot, still in its count, waits for its client to close,
+ * SERVER_LINGER_MS at most, without making the loop spin meanwhile. A
  * connection that cannot be shut down is closed at once.
  */
 EXERCISE_HELPER static void slot_linger(struct server *s, struct slot *sl)
@@ -365,9 +364,9 @@ EXERCISE_HELPER static void evict_longest_waiting(struct server *s)
  * Nobody to evict: fd, a newcomer that is non-blocking and in no slot nor
  * count, is refused, and given up. Its client reads the handler's refusal
  * (if it has one), then end of file, never a reset, also when it sent
- * before it was accepted; the loop does not wait for it (a new socket's
- * send buffer is empty); and at most REFUSE_SLOTS refusals linger at
- * once, counted in refusing, not under the cap.
+ * before it was accepted; the loop never waits for it; and at most
+ * REFUSE_SLOTS refusals linger at once, counted in refusing, not under
+ * the cap.
  */
 EXERCISE_HELPER static void refuse(struct server *s, int fd)
 {
@@ -463,13 +462,11 @@ EXERCISE_HELPER static void accept_some(struct server *s)
 }
 
 /*
- * Fills s->pfds for this turn and returns how many entries it used:
- * pfds[0] the wake pipe, pfds[1] the listener, then the used slots,
- * pfd_slot[i] naming the slot of entry i (an entry with fd -1 is one poll
- * skips). The set holds everything the loop waits for, and nothing that
- * is ready with no work to do; *timeout is poll's (-1: nothing is due),
- * and wakes the loop by the time the next thing is due (through until).
- * An accept pause whose time has come ends here.
+ * Fills s->pfds for this turn, laid out as struct server says, and
+ * returns how many entries it used. The set holds everything the loop
+ * waits for, and nothing that is ready with no work to do; *timeout is
+ * poll's (-1: nothing is due), and wakes the loop by the time the next
+ * thing is due.
  */
 EXERCISE_HELPER static nfds_t build_poll_set(struct server *s, int *timeout)
 {
@@ -546,12 +543,11 @@ EXERCISE_HELPER static void expire_deadlines(struct server *s)
 }
 
 /*
- * Stopping, called at every turn once the wake byte came: afterwards no
- * new connection can come (the listener is closed, once, so a client is
- * refused at once instead of waiting in the backlog), and every
- * connection that waits for its client or lingers is closed, its client's
- * bytes read first so the close ends with a FIN; one polled for POLLOUT
- * goes on, so its reply arrives whole.
+ * Stopping, called at every turn once the wake byte came. Afterwards no
+ * new connection can come, and every connection that waits for its
+ * client or lingers, finished or refused, is closed, and its client reads
+ * end of file, never a reset; one being written to goes on, so that its
+ * reply arrives whole.
  */
 EXERCISE_HELPER static void stop_step(struct server *s)
 {
@@ -613,22 +609,22 @@ static void *server_loop(void *arg)
  * "host:port", "[v6]:port" or ":port" into host (empty: every interface)
  * and port. -1 if it is none of these.
  */
-static int split_listen(const char *listen, char *host, size_t hostlen, char *port, size_t portlen)
+static int split_listen(const char *addr, char *host, size_t hostlen, char *port, size_t portlen)
 {
 	const char *colon;
 	size_t hlen;
-	if (listen[0] == '[') {
-		const char *close = strchr(listen, ']');
-		if (close == NULL || close[1] != ':' || close == listen + 1)
+	if (addr[0] == '[') {
+		const char *close = strchr(addr, ']');
+		if (close == NULL || close[1] != ':' || close == addr + 1)
 			return -1;
-		hlen = (size_t)(close - listen - 1);
-		listen++;
+		hlen = (size_t)(close - addr - 1);
+		addr++;
 		colon = close + 1;
 	} else {
-		colon = strrchr(listen, ':');
-		if (colon == NULL || memchr(listen, ':', (size_t)(colon - listen)) != NULL)
+		colon = strrchr(addr, ':');
+		if (colon == NULL || memchr(addr, ':', (size_t)(colon - addr)) != NULL)
 			return -1; /* an IPv6 address needs its brackets */
-		hlen = (size_t)(colon - listen);
+		hlen = (size_t)(colon - addr);
 	}
 	size_t plen = strlen(colon + 1);
 	if (hlen >= hostlen || plen == 0 || plen >= portlen || plen > 5)
@@ -638,20 +634,20 @@ static int split_listen(const char *listen, char *host, size_t hostlen, char *po
 			return -1;
 	if (atoi(colon + 1) > 65535)
 		return -1;
-	memcpy(host, listen, hlen);
+	memcpy(host, addr, hlen);
 	host[hlen] = '\0';
 	memcpy(port, colon + 1, plen + 1);
 	return 0;
 }
 
-/* "listen: why", with why's first letter in lower case ("address
+/* "addr: why", with why's first letter in lower case ("address
  * already in use"). */
-static void say(char *err, size_t errlen, const char *listen, const char *why)
+static void say(char *err, size_t errlen, const char *addr, const char *why)
 {
 	if (err == NULL || errlen == 0)
 		return;
-	snprintf(err, errlen, "%s: %s", listen, why);
-	char *reason = err + strlen(listen) + 2;
+	snprintf(err, errlen, "%s: %s", addr, why);
+	char *reason = err + strlen(addr) + 2;
 	if (reason < err + errlen && *reason >= 'A' && *reason <= 'Z')
 		*reason = (char)(*reason - 'A' + 'a');
 }
@@ -704,13 +700,13 @@ static struct server *server_alloc(const struct server_config *cfg, const struct
 struct server *server_start(const struct server_config *cfg, const struct server_handler *handler, char *err,
 			    size_t errlen)
 {
-	const char *listen = cfg->listen != NULL ? cfg->listen : "(none)";
+	const char *addr = cfg->listen != NULL ? cfg->listen : "(none)";
 	struct server *s = server_alloc(cfg, handler);
 	if (s == NULL) {
-		say(err, errlen, listen, strerror(ENOMEM));
+		say(err, errlen, addr, strerror(ENOMEM));
 		return NULL;
 	}
-	s->listen_fd = open_listener(listen, err, errlen);
+	s->listen_fd = open_listener(addr, err, errlen);
 	if (s->listen_fd < 0) {
 		server_free(s);
 		return NULL;
@@ -720,7 +716,7 @@ struct server *server_start(const struct server_config *cfg, const struct server
 	if (rc == 0)
 		rc = pthread_create(&s->thread, NULL, server_loop, s);
 	if (rc != 0) {
-		say(err, errlen, listen, strerror(rc));
+		say(err, errlen, addr, strerror(rc));
 		server_free(s);
 		return NULL;
 	}

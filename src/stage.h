@@ -96,9 +96,12 @@ void *stage_worker(void *arg);
 /* Lesson 13: the worker's two channel operations, watched.
  *
  * stage_recv gives the worker its next batch from r->in (up to r->batch
- * items, how many in *got) and returns what the receive returned. Once
- * r->cancel (if any) is closed it returns CHAN_CLOSED at once, receiving
- * nothing, even while in still holds items.
+ * items, how many in *got) and returns what the receive returned: CHAN_OK
+ * with *got >= 1, or CHAN_CLOSED with *got = 0 once in is closed and
+ * drained; never another status for a runner that stage_start accepted
+ * (chan_recv_many's only other one, CHAN_EINVAL, needs a runner it
+ * refuses). Once r->cancel (if any) is closed it returns CHAN_CLOSED at
+ * once, receiving nothing, even while in still holds items.
  *
  * stage_send sends results[0..n-1] on r->out and returns how many out
  * took: all n, or fewer only if out was closed during the call (those

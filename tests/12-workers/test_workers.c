@@ -446,25 +446,34 @@ static void test_stage_start_accepts_the_largest_it_can_run(void **state)
 	expect_runs_at(1, STAGE_MAX_WORKERS, STAGE_MAX_WORKERS, "STAGE_MAX_WORKERS workers");
 }
 
-/* Nobody downstream: what out refuses is discarded, and in keeps being
- * drained so that the feeder (capacity 1) never blocks for good. */
+/* Runs r (out closed before it starts) over n items fed to in
+ * (capacity 1): what out refuses is discarded, and in keeps being drained
+ * so that the feeder never blocks for good. */
+static void run_with_out_closed(struct stage_runner *r, struct work *w, long n)
+{
+	assert_chan_status(chan_close(r->out), CHAN_OK);
+	struct feeder f = {.in = r->in, .n = n};
+	struct harness_thread ft;
+	runner_start(r);
+	harness_thread_start(&ft, feed, &f);
+	harness_on_hang("the feeder stayed blocked on in: when out refuses a batch, discard what it did not "
+			"take and keep receiving");
+	join_feeder(&ft, &f, r, 60000);
+	join_runner(r);
+	if (f.sent != n)
+		fail_msg("the feeder sent %ld of %ld items", f.sent, n);
+	if (atomic_load(&w->stepped) != (unsigned long)n)
+		fail_msg("the step saw %lu of %ld items", atomic_load(&w->stepped), n);
+}
+
+/* Nobody downstream: every item refused, discarded and counted. */
 static void test_runner_keeps_draining_in_when_out_is_closed(void **state)
 {
 	(void)state;
 	struct stage_runner r;
 	struct work w;
 	runner_init(&r, &w, 1, 4, 8, 2);
-	assert_chan_status(chan_close(r.out), CHAN_OK);
-	struct feeder f = {.in = r.in, .n = 300};
-	struct harness_thread ft;
-	runner_start(&r);
-	harness_thread_start(&ft, feed, &f);
-	harness_on_hang("the feeder stayed blocked on in: when out refuses a batch, discard what it did not "
-			"take and keep receiving");
-	join_feeder(&ft, &f, &r, 60000);
-	join_runner(&r);
-	if (f.sent != 300)
-		fail_msg("the feeder sent %ld of 300 items", f.sent);
+	run_with_out_closed(&r, &w, 300);
 	if (atomic_load(&w.discarded) != 300 || atomic_load(&w.sent) != 0)
 		fail_msg(
 		    "with out closed, %lu items were discarded and %llu counted as sent, expected 300 and 0",
@@ -473,6 +482,26 @@ static void test_runner_keeps_draining_in_when_out_is_closed(void **state)
 		fail_msg("300 items were discarded but the runner counted none in r->discarded: add the "
 			 "items out refused (n - sent) to *discarded, as sent counts the ones it took");
 	expect_counted(&w, 0, 300, 300);
+	runner_free(&r);
+}
+
+/* sent and discarded may be NULL: a runner without them still frees what
+ * out refuses (each refused item is discarded whether or not it is
+ * counted), and never writes through a NULL counter (that is a CRASH). */
+static void test_runner_without_counters_still_discards_what_out_refuses(void **state)
+{
+	(void)state;
+	struct stage_runner r;
+	struct work w;
+	runner_init(&r, &w, 1, 4, 8, 2);
+	r.sent = NULL;
+	r.discarded = NULL;
+	run_with_out_closed(&r, &w, 300);
+	if (atomic_load(&w.discarded) != 300)
+		fail_msg("with out closed and r->sent, r->discarded NULL, r->discard was called for %lu of "
+			 "300 refused items: the rest leak. Counting is optional, discarding is not: "
+			 "every item out refused goes to r->discard, counted or not",
+			 atomic_load(&w.discarded));
 	runner_free(&r);
 }
 
@@ -825,6 +854,7 @@ int main(int argc, char **argv)
 		  L12 "#who-closes-out"),
 	    HTEST(test_one_worker_closes_out_when_two_finish_together, L12 "#who-closes-out"),
 	    HTEST(test_runner_keeps_draining_in_when_out_is_closed, L12 "#5-build-it-the-runner"),
+	    HTEST(test_runner_without_counters_still_discards_what_out_refuses, L12 "#5-build-it-the-runner"),
 	    HTEST(test_workers_count_every_item_exactly, L12 "#5-build-it-the-runner"),
 	    HTEST(test_runner_discards_only_what_a_partial_send_left, L12 "#5-build-it-the-runner"),
 	    HTEST(test_runner_as_the_last_stage_has_no_out, L12 "#5-build-it-the-runner"),

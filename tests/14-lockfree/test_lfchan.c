@@ -528,6 +528,61 @@ static void test_a_waiter_woken_as_its_deadline_passes_hands_the_wake_up_on(void
 }
 
 /*
+ * A timeout is no wake-up. Receiver 1 sleeps with no deadline on an empty
+ * channel; receiver 2 sleeps 50 ms beside it and times out. Nothing woke
+ * receiver 2, so it has nothing to pass on. park must say that its
+ * deadline passed (*timed_out); otherwise operate takes the timeout for a
+ * wake-up it did not use and notifies its side as it leaves: a bump of
+ * epoch and a FUTEX_WAKE that rouse receiver 1 for nothing. The hook
+ * tells that receiver 2 did go to sleep (a thread slowed past its
+ * deadline before it parks proves nothing), and receiver 2 tries again
+ * if it did not.
+ */
+static atomic_int parkings;
+
+static void count_parking(struct lfchan *ch, enum lfchan_hook_point at)
+{
+	(void)ch;
+	if (at == LFCHAN_AT_PARKING)
+		atomic_fetch_add(&parkings, 1);
+}
+
+static void test_a_waiter_that_times_out_wakes_nobody(void **state)
+{
+	(void)state;
+	struct lfchan *ch = new_or_fail(1);
+	lfchan_test_sleep_at_once = 1;
+	lfchan_test_hook = count_parking;
+	struct harness_thread t1;
+	struct sleeper r1 = {.op = {.ch = ch, .status = CHAN_NOTIMPL}, .deadline = NULL};
+	start_sleeper(&t1, &r1, 1);
+	uint32_t epoch = atomic_load(&ch->receivers.epoch);
+	int before = atomic_load(&parkings);
+	enum chan_status rc = CHAN_NOTIMPL;
+	void *got = NULL;
+	for (int tries = 0; tries < 5 && atomic_load(&parkings) == before; tries++)
+		rc = lfchan_recv_timed(ch, &got, 50);
+	int parked = atomic_load(&parkings) > before;
+	uint32_t after = atomic_load(&ch->receivers.epoch);
+	int still_asleep = !harness_thread_done(&t1);
+	assert_chan_status(lfchan_close(ch), CHAN_OK); /* lets receiver 1 go */
+	if (!harness_thread_join_within(&t1, harness_wait_ms()))
+		fail_msg("receiver 1 did not return after lfchan_close");
+	free_or_fail(ch);
+	if (!parked)
+		fail_msg("receiver 2 never went to sleep in five waits of 50 ms on an empty channel: does "
+			 "park sleep on the futex when its last look finds nothing?");
+	assert_chan_status(rc, CHAN_TIMEOUT);
+	if (after != epoch || !still_asleep)
+		fail_msg("receiver 2 slept 50 ms and timed out, and then woke the receivers (epoch went from %u "
+			 "to %u%s): it took its timeout for a wake-up and passed it on. park must set "
+			 "*timed_out when the futex wait fails with ETIMEDOUT; a waiter whose deadline passed "
+			 "was woken by nobody and has nothing to pass on",
+			 epoch, after, still_asleep ? "" : ", and receiver 1 returned");
+	assert_chan_status(r1.op.status, CHAN_CLOSED);
+}
+
+/*
  * The sleeping protocol, by many meetings. A sender wins its position (a
  * CAS on tail) and then loads receivers.waiting; a receiver on its way to
  * sleep adds itself to waiting and then looks at the slot and at tail.
@@ -691,6 +746,11 @@ static void test_a_send_claimed_before_close_is_still_received(void **state)
 
 /* ---- a position taken by another thread meanwhile ------------------------ */
 
+/* The tests below that hold a thread at its store (or compare-and-swap)
+ * do so where that store survives the hold: not under a sanitizer, and
+ * not under valgrind (held.h). */
+#define STORES_HELD (HELD_WORKS && held_usable())
+
 /* A copy of made (as on_held_page below) whose slots are a copy too, on a
  * page of their own that the test can make unreadable: a thread that has
  * read head or tail is caught before its read of the slot's stamp. */
@@ -838,10 +898,6 @@ struct midway {
 	struct harness_thread held; /* A, the thread that took position 0 */
 };
 
-/* The midway tests hold A at its store to the slots where that store
- * survives the hold (not under valgrind: held.h). */
-#define MIDWAY_HELD (HELD_WORKS && held_usable())
-
 /* Two sleepers on ch, both sending or both receiving. */
 static void start_two_sleepers(struct midway *m, struct lfchan *ch, int sending)
 {
@@ -858,10 +914,10 @@ static void start_two_sleepers(struct midway *m, struct lfchan *ch, int sending)
 static void start_held_at_slot(struct midway *m, struct lfop *op, void *(*fn)(void *), const char *who)
 {
 	struct lfchan *ch = op->ch;
-	if (MIDWAY_HELD)
+	if (STORES_HELD)
 		held_hold(ch->slots, ch->cap * sizeof(*ch->slots));
 	harness_thread_start(&m->held, fn, op);
-	if (MIDWAY_HELD && !held_wait_for_writers(1)) {
+	if (STORES_HELD && !held_wait_for_writers(1)) {
 		held_release();
 		fail_msg("%s was not caught at its write to the slot", who);
 	}
@@ -883,7 +939,7 @@ static int both_asleep_again(void *arg)
  * saying whether the one B woke had gone back to sleep. */
 static void midway_finish(struct midway *m, const char *what, const char *why)
 {
-	int slept_again = MIDWAY_HELD && harness_wait_until_ms(both_asleep_again, m, harness_bound_ms(300));
+	int slept_again = STORES_HELD && harness_wait_until_ms(both_asleep_again, m, harness_bound_ms(300));
 	held_release();
 	if (harness_thread_join_within(&m->t[0], harness_bound_ms(WAKE_BOUND_MS)) &&
 	    harness_thread_join_within(&m->t[1], harness_bound_ms(WAKE_BOUND_MS)))
@@ -958,7 +1014,7 @@ static void test_a_sender_woken_behind_a_receive_midway_does_not_sleep_again(voi
 	free_or_fail(made);
 	assert_chan_status(a.status, CHAN_OK);
 	/* Held, A takes message 3; under a sanitizer A and B race for it. */
-	if (!((a.msg == MSG(3) && b == MSG(4)) || (!MIDWAY_HELD && a.msg == MSG(4) && b == MSG(3))))
+	if (!((a.msg == MSG(3) && b == MSG(4)) || (!STORES_HELD && a.msg == MSG(4) && b == MSG(3))))
 		fail_msg("receivers A and B got %p and %p, not messages 3 and 4", a.msg, b);
 	assert_chan_status(m.s[0].op.status, CHAN_OK);
 	assert_chan_status(m.s[1].op.status, CHAN_OK);
@@ -1073,6 +1129,52 @@ static void test_of_two_closes_at_once_one_answers_closed(void **state)
 			 "both read tail unmarked before either wrote it. Set the mark with one "
 			 "read-modify-write (atomic_fetch_or) and answer from the value it returns",
 			 chan_status_str(op[0].status), chan_status_str(op[1].status));
+}
+
+/*
+ * A try that loses its CAS to close. The try is caught at its CAS on tail,
+ * after it has read tail (not marked) and found the slot free; the test
+ * closes the channel and lets the try go on. Its CAS fails and brings back
+ * the marked tail. The channel was never full: the answer is CHAN_CLOSED.
+ * A sender that looks for the mark only once, before its loop, compares
+ * the marked tail with the slot's stamp, finds the stamp behind and
+ * answers "not now": CHAN_WOULDBLOCK on a closed channel.
+ */
+static void test_a_try_send_that_loses_its_cas_to_close_answers_closed(void **state)
+{
+	(void)state;
+	struct lfchan *made = new_or_fail(4);
+	struct lfchan *ch = on_held_page(made);
+	struct harness_thread t;
+	struct lfop op = {.ch = ch, .msg = MSG(1), .status = CHAN_NOTIMPL};
+	if (STORES_HELD)
+		held_hold(ch, sizeof(*ch));
+	harness_thread_start(&t, lfop_try_send, &op);
+	if (STORES_HELD && !held_wait_for_writers(1)) {
+		held_release();
+		fail_msg("lfchan_try_send wrote nothing to the channel within %ld ms: it must win its position "
+			 "with a compare-and-swap on tail",
+			 harness_wait_ms());
+	}
+	held_unprotect();
+	assert_chan_status(lfchan_close(ch), CHAN_OK);
+	held_release();
+	if (!harness_thread_join_within(&t, harness_wait_ms()))
+		fail_msg("lfchan_try_send did not return within %ld ms", harness_wait_ms());
+	void *got = NULL;
+	enum chan_status rc = lfchan_try_recv(ch, &got);
+	held_unmap();
+	free_or_fail(made);
+	/* Unheld (a sanitizer, valgrind), the try may also come first. */
+	if (op.status == CHAN_OK && !STORES_HELD) {
+		assert_chan_status(rc, CHAN_OK);
+		assert_ptr_equal(got, MSG(1));
+	} else if (op.status != CHAN_CLOSED)
+		fail_msg("lfchan_try_send, stopped at its compare-and-swap on tail, let go after lfchan_close, "
+			 "answered %s, not CHAN_CLOSED: its CAS failed and brought back the marked tail, which "
+			 "it then compared with the slot's stamp. A sender must look for the mark on every "
+			 "round of its loop, not once before it",
+			 chan_status_str(op.status));
 }
 
 /* ---- idle: no CPU -------------------------------------------------------- */
@@ -1251,6 +1353,7 @@ int main(int argc, char **argv)
 	    HTEST(test_a_send_claimed_before_close_is_still_received, L14 "#build-it-2-close"),
 	    HTEST(test_a_send_during_close_is_received_and_then_closed, L14 "#build-it-2-close"),
 	    HTEST(test_of_two_closes_at_once_one_answers_closed, L14 "#build-it-2-close"),
+	    HTEST(test_a_try_send_that_loses_its_cas_to_close_answers_closed, L14 "#build-it-2-close"),
 	    HTEST(test_timed_recv_on_an_empty_channel_times_out, L14 "#build-it-3-sleeping-without-missing-a-wake-up"),
 	    HTEST(test_a_sleeping_receiver_wakes_for_a_message, L14 "#build-it-3-sleeping-without-missing-a-wake-up"),
 	    HTEST(test_a_sleeping_sender_wakes_for_room, L14 "#build-it-3-sleeping-without-missing-a-wake-up"),
@@ -1259,6 +1362,7 @@ int main(int argc, char **argv)
 	    HTEST(test_notify_bumps_epoch_before_it_wakes, L14 "#the-protocol"),
 	    HTEST(test_a_send_meeting_a_receiver_going_to_sleep_wakes_it, L14 "#the-protocol"),
 	    HTEST(test_a_waiter_woken_as_its_deadline_passes_hands_the_wake_up_on, L14 "#the-protocol"),
+	    HTEST(test_a_waiter_that_times_out_wakes_nobody, L14 "#build-it-3-sleeping-without-missing-a-wake-up"),
 	    HTEST(test_a_receiver_woken_behind_a_send_midway_does_not_sleep_again, L14 "#the-protocol"),
 	    HTEST(test_a_sender_woken_behind_a_receive_midway_does_not_sleep_again, L14 "#the-protocol"),
 	    HTEST(test_a_receiver_waiting_on_an_empty_channel_uses_no_cpu, L14 "#build-it-3-sleeping-without-missing-a-wake-up"),

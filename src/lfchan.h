@@ -60,8 +60,8 @@
  *   stamp == pos              free: a sender at pos may write it;
  *   stamp == pos + 1          full: a receiver at pos may take it;
  *   stamp behind pos          still full from the previous lap
- *                             (pos + 1 - lap: the channel is full), or
- *                             that lap's thread is not done with it.
+ *                             (pos + 1 - one_lap: the channel is full),
+ *                             or that lap's thread is not done with it.
  * msg is a plain pointer: the stamp alone must make its writing and its
  * reading take turns.
  */
@@ -91,7 +91,8 @@ struct lfchan_waiters {
 /* snippet: struct-lfchan */
 /*
  * The channel. head and tail are positions: the index of a slot in the
- * low bits, the lap above them (lap = one_lap, a power of two above cap).
+ * low bits, the lap count above them (one_lap, a power of two above cap,
+ * is one lap).
  * tail also carries mark_bit once the channel is closed, so that a
  * sender's compare-and-swap on tail fails on a closed channel: close and
  * send are ordered by the one word they both change.

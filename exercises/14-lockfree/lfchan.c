@@ -182,9 +182,11 @@ static enum attempt last_look(struct lfchan *ch, void *msg_in, void **msg_out)
 }
 
 /*
- * The last attempt before sleeping, and the sleep: announce, look again,
- * then sleep on the epoch read BEFORE looking. Returns what the last
- * attempt found; *timed_out is set once the deadline passed while asleep.
+ * The last attempt before sleeping, and the sleep: the waiter of the
+ * protocol (README, "The protocol"). It sleeps only when the last attempt
+ * found NOT_NOW, and never through a wake-up that came after that attempt
+ * began; waiting counts it until it returns. Returns what the last attempt
+ * found; *timed_out is set once the deadline passed while asleep.
  */
 static enum attempt park(struct lfchan *ch, struct lfchan_waiters *w, void *msg_in, void **msg_out,
 			 const struct timespec *deadline, int *timed_out)

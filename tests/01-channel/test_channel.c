@@ -102,15 +102,28 @@ static void test_send_blocks_while_full(void **state)
 	chan_free_or_fail(ch);
 }
 
-static void test_recv_blocks_while_empty(void **state)
+/* chan_free refuses while the thread the caller saw parked is inside ch. */
+static void expect_free_refused(struct chan *ch, const char *who)
 {
-	(void)state;
-	struct chan *ch = chan_new_or_fail(2);
+	if (chan_free(ch) != CHAN_EBUSY)
+		fail_msg("chan_free did not return CHAN_EBUSY while %s: it freed the channel under a "
+			 "sleeping thread",
+			 who);
+}
+
+/*
+ * Starts recv (op_recv, or a receive with a deadline far ahead) on ch,
+ * empty: it must sleep counted in recv_waiting (`why` says so otherwise),
+ * chan_free must refuse meanwhile, and a send must wake it with message 7.
+ */
+static void expect_receive_parked_until_a_send(struct chan *ch, void *(*recv)(void *), const char *why)
+{
 	struct op op = {.ch = ch};
 	struct harness_thread t;
-	harness_thread_start(&t, op_recv, &op);
-	wait_for_receivers(ch, 1, "a receive on an empty channel must wait (and count itself in recv_waiting)");
+	harness_thread_start(&t, recv, &op);
+	wait_for_receivers(ch, 1, why);
 	assert_false(harness_thread_done(&t));
+	expect_free_refused(ch, "a receiver waits on the empty channel");
 
 	harness_on_hang("a receiver blocked on an empty channel was not woken by a send: "
 			"does chan_send signal not_empty?");
@@ -119,6 +132,14 @@ static void test_recv_blocks_while_empty(void **state)
 		fail_msg("the blocked receiver did not return after a send: does chan_send signal not_empty?");
 	assert_chan_status(op.status, CHAN_OK);
 	assert_int_equal(MSG_VALUE(op.msg), 7);
+}
+
+static void test_recv_blocks_while_empty(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(2);
+	expect_receive_parked_until_a_send(
+	    ch, op_recv, "a receive on an empty channel must wait (and count itself in recv_waiting)");
 	chan_free_or_fail(ch);
 }
 
@@ -192,6 +213,15 @@ static void test_every_receive_wakes_a_sender(void **state)
 	chan_free_or_fail(ch);
 }
 
+/* A receive that returned without a message set *msg to NULL. */
+static void expect_nothing_received(void *got, const char *what)
+{
+	if (got != NULL)
+		fail_msg("%s returned CHAN_CLOSED with *msg %lu, expected NULL: "
+			 "a receive that takes no message sets *msg to NULL",
+			 what, (unsigned long)MSG_VALUE(got));
+}
+
 static void test_close_lets_receivers_drain_then_reports_closed(void **state)
 {
 	(void)state;
@@ -207,7 +237,7 @@ static void test_close_lets_receivers_drain_then_reports_closed(void **state)
 	got = MSG(99);
 	harness_on_hang(DRAINED_RECV_HANGS);
 	assert_chan_status(chan_recv(ch, &got), CHAN_CLOSED);
-	assert_null(got);
+	expect_nothing_received(got, "chan_recv on a closed, drained channel");
 	/* And it stays that way. */
 	assert_chan_status(chan_recv(ch, &got), CHAN_CLOSED);
 	chan_free_or_fail(ch);
@@ -250,7 +280,7 @@ static void test_close_wakes_every_blocked_receiver(void **state)
 			 blocked, N);
 	for (int i = 0; i < N; i++) {
 		assert_chan_status(ops[i].status, CHAN_CLOSED);
-		assert_null(ops[i].msg);
+		expect_nothing_received(ops[i].msg, "a chan_recv woken by chan_close on an empty channel");
 	}
 	chan_free_or_fail(ch);
 }
@@ -370,10 +400,11 @@ static void expect_failed_new_leaks_nothing(size_t cap, void (*arm)(long), long 
 			 "before you free the memory it lives in (or initialise it after the allocations)",
 			 cap, what);
 	if (harness_conds_alive() != conds)
-		fail_msg("chan_new(%zu) returned NULL when %s, but left %ld condition variable(s) "
-			 "initialised: allocate and initialise what can fail first, the condition variables "
-			 "last (or destroy what you initialised before returning)",
-			 cap, what, harness_conds_alive() - conds);
+		fail_msg("chan_new(%zu) returned NULL %d times when %s, but left %ld condition variable(s) "
+			 "initialised in all (%ld a call): allocate and initialise what can fail first, the "
+			 "condition variables last (or destroy what you initialised before returning)",
+			 cap, WARM + ROUNDS, what, harness_conds_alive() - conds,
+			 (harness_conds_alive() - conds) / (WARM + ROUNDS));
 }
 
 /*
@@ -496,6 +527,62 @@ static void test_timed_waits_last_until_their_deadline(void **state)
 	expect_timed_waits_last_until_the_deadline(
 	    ch, "does chan_new create not_empty and not_full with chan_cond_init (not pthread_cond_init "
 		"with NULL, which uses the wall clock)?");
+	chan_free_or_fail(ch);
+}
+
+/* An hour: a deadline that never comes while the test runs. */
+enum { FAR_MS = 60 * 60 * 1000 };
+
+static void *op_recv_until_far(void *arg)
+{
+	struct op *op = arg;
+	struct timespec far = deadline_after_ms(FAR_MS);
+	op->status = chan_recv_until(op->ch, &op->msg, &far);
+	return NULL;
+}
+
+static void *op_send_until_far(void *arg)
+{
+	struct op *op = arg;
+	struct timespec far = deadline_after_ms(FAR_MS);
+	op->status = chan_send_until(op->ch, op->msg, &far);
+	return NULL;
+}
+
+#define TIMED_WAIT_UNCOUNTED                                                                            \
+	"a wait with a deadline ahead sleeps on a condition variable like any other and must count "    \
+	"itself, or chan_free cannot see it and destroys the condition variable under it"
+
+/*
+ * A receive and a send with a deadline an hour ahead sleep in the channel
+ * as chan_recv and chan_send do: counted in recv_waiting or send_waiting,
+ * so that chan_free refuses while they sleep.
+ */
+static void test_waits_with_a_deadline_ahead_count_themselves(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(1);
+	expect_receive_parked_until_a_send(ch, op_recv_until_far,
+					   "chan_recv_until with a deadline an hour ahead, on an empty channel: "
+					   TIMED_WAIT_UNCOUNTED);
+
+	assert_chan_status(chan_send(ch, MSG(1)), CHAN_OK);
+	struct op op = {.ch = ch, .msg = MSG(2)};
+	struct harness_thread t;
+	harness_thread_start(&t, op_send_until_far, &op);
+	wait_for_senders(ch, 1, "chan_send_until with a deadline an hour ahead, on a full channel: "
+			 TIMED_WAIT_UNCOUNTED);
+	expect_free_refused(ch, "a chan_send_until waits on the full channel");
+	const char *unwoken = "a sender in chan_send_until was not woken by a receive: does chan_recv signal "
+			      "not_full?";
+	harness_on_hang(unwoken);
+	void *got = NULL;
+	assert_chan_status(chan_recv(ch, &got), CHAN_OK);
+	if (!harness_thread_join_within(&t, harness_wait_ms()))
+		fail_msg("%s", unwoken);
+	assert_chan_status(op.status, CHAN_OK);
+	assert_chan_status(chan_recv(ch, &got), CHAN_OK);
+	assert_int_equal(MSG_VALUE(got), 2);
 	chan_free_or_fail(ch);
 }
 
@@ -821,6 +908,7 @@ int main(int argc, char **argv)
 		HTEST(test_new_that_cannot_init_its_mutex_leaks_nothing, L01 "#new-and-free"),
 		HTEST(test_unbuffered_channel_moves_messages_through_its_one_slot, L01 "#the-ring-buffer"),
 		HTEST(test_timed_waits_last_until_their_deadline, L01 "#new-and-free"),
+		HTEST(test_waits_with_a_deadline_ahead_count_themselves, L01 "#send-and-receive"),
 		HTEST(test_null_channel_is_an_error_not_a_crash, L01 "#5-build-it"),
 		HTEST(test_4x4_threads_move_a_million_messages_exactly_once, L01 "#7-what-can-go-wrong"),
 		HTEST(test_4x4_threads_through_one_slot_exactly_once, L01 "#7-what-can-go-wrong"),

@@ -90,11 +90,9 @@ int follower_consume(struct follower *f, struct follow_file *file, size_t n);
  * one. Reads nothing. Every slot still owns a splitter of its own. */
 int follower_close_oldest(struct follower *f);
 
-/* Lets files[0] go without losing a byte its writer appended: afterwards
- * every line it held is in out and it is closed as by
- * follower_close_oldest. If a send fails (out was closed): 1, with the
- * file still open in files[0] and n unchanged, for whoever stops the
- * follower to close (tailer_follow). */
+/* Lets files[0] go without losing a byte its writer appended. 0: every
+ * line it held is in out, and it is closed as by follower_close_oldest.
+ * 1 if out refused a line (closed); n is then unchanged. */
 int follower_let_go(struct follower *f);
 
 /* 1 if done has been closed, or a message was waiting on it (taken: a
@@ -120,14 +118,12 @@ int follower_start(struct follower *f);
  * truncation is counted, and moved set. */
 int follower_restart(struct follower *f);
 
-/* The path names another file. Once that file is open, as the newest,
- * read from its start: every file rotated away is kept until it has been
- * quiet for rotate_wait_ms counted from its own rotation at the earliest;
- * never more than FOLLOW_MAX_FILES are open; the rotation is counted and
- * moved set. If the open fails, no rotation happened (nothing counted,
- * moved clear): the next look tries again. At FOLLOW_MAX_FILES the oldest
- * is let go (follower_let_go) before the open, as the open needs its
- * slot: that file stays let go even when the open then fails. */
+/* The path names another file. On return, 0: that file is open as the
+ * newest, read from its start, the rotation counted and moved set; or the
+ * open failed and no rotation is counted. Never more than
+ * FOLLOW_MAX_FILES files are open, and no byte of a file let go is lost.
+ * A file rotated away counts as quiet no sooner than rotate_wait_ms
+ * after its rotation. 1 if out refused a line. */
 int follower_rotate(struct follower *f);
 
 /* Acts on follow_check's answer for the newest file: restarts it, rotates,
@@ -135,11 +131,10 @@ int follower_rotate(struct follower *f);
  * look opened a file or started one over. */
 int follower_look(struct follower *f);
 
-/* Every file is at its end. Afterwards files[0] is the newest or has not
- * been quiet for rotate_wait_ms (old files go from the front only, so
- * their order stays the order of their lines); the path has been looked
- * at; and it has paused, unless that look gave it a file to read from
- * its start. */
+/* Every file is at its end. On return the old files that were quiet for
+ * rotate_wait_ms are let go, their lines in order; the path has been
+ * looked at; and no time was spent waiting while there was something to
+ * read. 0: read again; 1: stop. */
 int follower_at_eof(struct follower *f);
 
 /* The follower: runs until it must stop, then flushes and closes every

@@ -989,6 +989,59 @@ static void rotate_to_full_file(const struct path *p, const struct path *old, co
 		fail_msg("rename: %s", strerror(errno));
 }
 
+/* The backlog: BACKLOG_LINES lines of 1000 bytes, about four reads
+ * (FOLLOW_READ_SIZE) in all. */
+#define BACKLOG_LINES 64
+#define BACKLOG_LINE 1000
+
+/* The text of backlog line i (from 0), without its newline. */
+static const char *backlog_line(int i)
+{
+	static char line[BACKLOG_LINE];
+	memset(line, 'x', sizeof(line) - 1);
+	line[sizeof(line) - 1] = '\0';
+	memcpy(line, (char[]){'a', ' ', (char)('0' + i / 10), (char)('0' + i % 10), ' '}, 5);
+	return line;
+}
+
+static const char *backlog_of_long_lines(void)
+{
+	static char text[BACKLOG_LINES * BACKLOG_LINE + 1];
+	for (int i = 0; i < BACKLOG_LINES; i++) {
+		memcpy(text + i * BACKLOG_LINE, backlog_line(i), BACKLOG_LINE - 1);
+		text[(i + 1) * BACKLOG_LINE - 1] = '\n';
+	}
+	return text;
+}
+
+/* Receives the backlog's lines from line `next` on until stats.bytes has
+ * grown past `bytes` (a read of the backlog has ended, its lines sent);
+ * returns the number of the next line to receive. */
+static int expect_lines_until_a_read_ends(struct fixture *f, unsigned long long bytes, int next)
+{
+	while (stat_of(&f->t.stats.bytes) <= bytes) {
+		if (next == BACKLOG_LINES)
+			fail_msg("the whole backlog came, yet stats.bytes is still %llu", stat_of(&f->t.stats.bytes));
+		expect_line(f, backlog_line(next++), "the old file's backlog, in order");
+	}
+	return next;
+}
+
+/* Receives the rest of the backlog, from line `next`. */
+static void expect_backlog_from(struct fixture *f, int next)
+{
+	while (next < BACKLOG_LINES)
+		expect_line(f, backlog_line(next++), "the old file's backlog, in order");
+}
+
+/* Receives the line of a file that a follower which looks too late never
+ * opens (`why` says when), then that of the file the path names now. */
+static void expect_file_lost_by_a_late_look(struct fixture *f, const char *lost, const char *now, const char *why)
+{
+	expect_line(f, lost, why);
+	expect_line(f, now, "then the file the path names now");
+}
+
 static void test_follower_looks_at_the_path_after_every_read(void **state)
 {
 	(void)state;
@@ -1007,12 +1060,34 @@ static void test_follower_looks_at_the_path_after_every_read(void **state)
 	rotate_to_full_file(&p, &b, "c 1\n");
 	expect_line(f, "a 2", "the first file's lines, in order");
 	expect_line(f, "a 3", "the renamed file is read to its end first");
-	expect_line(f, "b 1",
-		    "the path named a second file between two reads that gave bytes, and was renamed away "
-		    "before the follower reached the end of a file: look at the path after every read "
-		    "that gave bytes, not only at the end, or a follower that is behind loses whole files");
-	expect_line(f, "c 1", "then the third file");
-	finish_expecting_rotations(f, 2, "two renames, two rotations");
+	expect_file_lost_by_a_late_look(f, "b 1", "c 1",
+					"the path named a second file between two reads that gave bytes, and was "
+					"renamed away before the follower reached the end of a file: look at the "
+					"path after every read that gave bytes, not only at the end, or a follower "
+					"that is behind loses whole files");
+	wait_bytes(f, 20, "every file read to its end");
+	wait_parked(f, "every file is at its end");
+	/* Now the renamed first file gets a backlog of several reads while
+	 * the newest is at its end: the path must be looked at after each
+	 * read of the old file too, not only after reads of the newest. */
+	append_file(a.s, backlog_of_long_lines());
+	wait_blocked_sending(f, "out is full: the tailer waits to send a line of the first file's backlog");
+	/* Blocked in the send, it has not counted this read's bytes yet. */
+	unsigned long long before = stat_of(&f->t.stats.bytes);
+	struct path c = tmp_path("app.log.c"), d = tmp_path("app.log.d");
+	rotate_to_full_file(&p, &c, "d 1\n");
+	int next = expect_lines_until_a_read_ends(f, before, 0);
+	/* A read of the first file ended after d came, and another has
+	 * begun: a follower that looks after every read has opened d. */
+	wait_blocked_sending(f, "out is full: the tailer waits to send the next line of the backlog");
+	rotate_to_full_file(&p, &d, "e 1\n");
+	expect_backlog_from(f, next);
+	expect_file_lost_by_a_late_look(f, "d 1", "e 1",
+					"the path named a fourth file while the follower drained the old first "
+					"file, and was renamed away before the drain ended: look at the path after "
+					"every read that gave bytes, the old files' reads too, or the file is lost "
+					"whole");
+	finish_expecting_rotations(f, 4, "four renames, four rotations");
 }
 
 static void test_follower_counts_bytes_after_their_lines_are_sent(void **state)
@@ -1325,11 +1400,44 @@ struct held {
 	int fds;
 	int threads;
 	long conds;
+	unsigned char fd_open[256]; /* which descriptors below 256 are open */
 };
 
 static struct held held_now(void)
 {
-	return (struct held){process_count_open_fds(), harness_threads_unjoined(NULL), harness_conds_alive()};
+	struct held h = {process_count_open_fds(), harness_threads_unjoined(NULL), harness_conds_alive(), {0}};
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		int fd = atoi(e->d_name);
+		if (e->d_name[0] != '.' && fd != dirfd(d) && fd < (int)sizeof(h.fd_open))
+			h.fd_open[fd] = 1;
+	}
+	if (d != NULL)
+		closedir(d);
+	return h;
+}
+
+/* Names the descriptors open in `after` and not in `before`, by what they
+ * are (their /proc/self/fd target), so that a failure says whether a file
+ * or the watch was left open. */
+static void name_new_fds(const struct held *before, const struct held *after, char *out, size_t size)
+{
+	size_t used = 0;
+	out[0] = '\0';
+	for (int fd = 0; fd < (int)sizeof(after->fd_open) && used < size; fd++) {
+		if (!after->fd_open[fd] || before->fd_open[fd])
+			continue;
+		char link[64], target[256];
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		ssize_t n = readlink(link, target, sizeof(target) - 1);
+		target[n > 0 ? n : 0] = '\0';
+		const char *what = strstr(target, "inotify") != NULL ? "the watch's inotify descriptor"
+				   : strncmp(target, "pipe:", 5) == 0 ? "a pipe, the watch's"
+								       : "a file the follower opened";
+		used += (size_t)snprintf(out + used, size - used, "%sdescriptor %d, %s (%s)", used > 0 ? "; " : "",
+					 fd, what, target);
+	}
 }
 
 /* Runs a tailer on path (polling every ten minutes) until it parks, stops
@@ -1343,13 +1451,15 @@ static void expect_nothing_held_after_a_stop(const char *path, const char *why)
 	fixture_stop(f);
 	fixture_free(f);
 	struct held after = held_now();
+	char left[512];
+	name_new_fds(&before, &after, left, sizeof(left));
 	if (after.fds != before.fds || after.threads != before.threads || after.conds != before.conds)
-		fail_msg("the tailer has stopped (%s) and its channels are freed, yet %d descriptor(s), %d "
+		fail_msg("the tailer has stopped (%s) and its channels are freed, yet %d descriptor(s) [%s], %d "
 			 "thread(s) never joined and %ld condition variable(s) (two a channel) are left over "
 			 "(while it ran, with its watch: %d, %d and %ld): whatever stopped the follower, and "
-			 "wherever, the watch it started is stopped (its thread, inotify descriptor, pipe and "
-			 "wake channel)",
-			 why, after.fds - before.fds, after.threads - before.threads, after.conds - before.conds,
+			 "wherever, every file it opened is closed and the watch it started is stopped (its "
+			 "thread, inotify descriptor, pipe and wake channel)",
+			 why, after.fds - before.fds, left, after.threads - before.threads, after.conds - before.conds,
 			 during.fds - before.fds, during.threads - before.threads, during.conds - before.conds);
 }
 
@@ -1540,6 +1650,18 @@ static void keep_partial(struct follow_file *file, const char *text)
 		fail_msg("the splitter (lesson 03, the line splitter) did not keep %s as a partial line", quoted(text));
 }
 
+/* A rotation, done by harness_after_open right after a chosen open. */
+struct rename_after_open {
+	struct path p, old;
+};
+
+static void rotate_after_open(void *arg)
+{
+	struct rename_after_open *r = arg;
+	if (rename(r->p.s, r->old.s) == 0)
+		write_file(r->p.s, "b 1\n");
+}
+
 static void test_follower_open_at_the_end_or_the_start_records_the_file(void **state)
 {
 	(void)state;
@@ -1567,9 +1689,25 @@ static void test_follower_open_at_the_end_or_the_start_records_the_file(void **s
 	if (follower_open(&pc->f, 0) != 0 || pc->f.n != 2 || pc->f.files[1].offset != 0)
 		fail_msg("follower_open(f, 0) must open the file again as files[1], at offset 0 (n is %zu)", pc->f.n);
 	expect_to_read(pc->f.files[1].fd, "old 1\nold 2\nnew 1\n", "opened at its start, it reads everything");
+	/* A rotation right after the open, before anything else looks at the
+	 * path: the descriptor reads the renamed file, the path names another. */
+	struct rename_after_open r = {p, tmp_path("app.log.1")};
+	harness_after_open(p.s, rotate_after_open, &r);
+	if (follower_open(&pc->f, 0) != 0 || pc->f.n != 3)
+		fail_msg("follower_open(f, 0) must open the file again as files[2] (n is %zu)", pc->f.n);
+	harness_after_open(p.s, NULL, NULL);
+	if (pc->f.files[2].ino != st.st_ino)
+		fail_msg("the path was rotated right after the open: files[2] holds the new file's inode while its "
+			 "descriptor reads the renamed one, so follow_check finds the path unchanged and the new file "
+			 "is never opened; take the identity from the descriptor (fstat), not from the path (stat)");
+	if (follower_look(&pc->f) != 0 || pc->f.n != 4 || stat_of(&pc->t.stats.rotations) != 1)
+		fail_msg("after a rotation right after the open, follower_look must see it and open the new file "
+			 "(n is %zu, expected 4; %llu rotation(s), expected 1)",
+			 pc->f.n, stat_of(&pc->t.stats.rotations));
+	expect_to_read(pc->f.files[3].fd, "b 1\n", "the file that the path names after the rotation");
 	unlink(p.s);
-	if (follower_open(&pc->f, 0) != -1 || pc->f.n != 2)
-		fail_msg("the path is gone: follower_open must return -1 and change nothing (n is %zu, expected 2)",
+	if (follower_open(&pc->f, 0) != -1 || pc->f.n != 4)
+		fail_msg("the path is gone: follower_open must return -1 and change nothing (n is %zu, expected 4)",
 			 pc->f.n);
 	piece_free(pc);
 }

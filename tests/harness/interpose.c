@@ -23,17 +23,20 @@
  * IPv6-only, as on a machine whose net.ipv6.bindv6only is 1, and count the
  * sockets opened; pthread_mutex_destroy, for a look around as a chosen
  * mutex goes; pthread_mutex_init, so that a test can make one fail; and
- * the allocation functions, so that a test can make them fail.
+ * the allocation functions, so that a test can make them fail; and open,
+ * so that a test can act right after a chosen open (harness_after_open).
  */
 #define _GNU_SOURCE
 #include "interpose.h"
 #include "harness.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <malloc.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1032,6 +1035,48 @@ int __wrap_socket(int domain, int type, int protocol)
 		close(fd);
 		errno = e;
 		return -1;
+	}
+	return fd;
+}
+
+/* ---- open ---------------------------------------------------------------------- */
+
+int __real_open(const char *path, int flags, ...);
+
+/* What the next successful open of after_open_path runs (harness_after_open);
+ * armed by the test thread before the open it aims at, taken once. */
+static char after_open_path[512];
+static void (*after_open_fn)(void *);
+static void *after_open_arg;
+static atomic_int after_open_armed;
+
+void harness_after_open(const char *path, void (*fn)(void *), void *arg)
+{
+	atomic_store(&after_open_armed, 0);
+	snprintf(after_open_path, sizeof(after_open_path), "%s", path);
+	after_open_fn = fn;
+	after_open_arg = arg;
+	atomic_store(&after_open_armed, fn != NULL);
+}
+
+/* The real open; then, once, the test's function, if this open was of the
+ * chosen path and gave a descriptor: the window between an open and
+ * whatever the caller does next with the path. */
+int __wrap_open(const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+	if (flags & (O_CREAT | O_TMPFILE)) {
+		va_list ap;
+		va_start(ap, flags);
+		mode = (mode_t)va_arg(ap, int);
+		va_end(ap);
+	}
+	int fd = __real_open(path, flags, mode);
+	if (fd >= 0 && atomic_load(&after_open_armed) && strcmp(path, after_open_path) == 0 &&
+	    atomic_exchange(&after_open_armed, 0)) {
+		int e = errno;
+		after_open_fn(after_open_arg);
+		errno = e;
 	}
 	return fd;
 }

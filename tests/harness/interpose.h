@@ -148,6 +148,15 @@ long harness_bad_destroys(const char **first);
  */
 void harness_after_unlock(const pthread_mutex_t *mu, void (*fn)(void *), void *arg);
 
+/*
+ * The next open() of `path` that returns a descriptor runs fn(arg) right
+ * after it, in the opening thread, once (fn NULL disarms it). It opens the
+ * window between an open and what the caller does next with the path: a
+ * rename there is a rotation that the caller must see by its descriptor.
+ * Other opens are untouched. fn must not fail the test.
+ */
+void harness_after_open(const char *path, void (*fn)(void *), void *arg);
+
 /* From now on, CLOCK_MONOTONIC as thread t reads it (clock_gettime, so
  * clock_now and clock_seconds_since too) is `seconds` ahead of the real
  * one; seconds 0 puts it back. Time passing for one thread, at no cost: a

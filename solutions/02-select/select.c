@@ -247,9 +247,9 @@ EXERCISE_HELPER static void unwatch(struct chan *ch, struct chan_watcher *w)
 }
 
 /*
- * The next number of a small per-thread random number generator
- * (xorshift64*), seeded on first use in each thread: select must not share
- * one generator between threads, and rand() may.
+ * The next number of a random number generator whose state belongs to the
+ * calling thread: selects in two threads at once touch no common state
+ * (rand() may share one), and two threads do not draw the same numbers.
  */
 EXERCISE_HELPER static uint64_t next_random(void)
 {
@@ -328,13 +328,12 @@ EXERCISE_HELPER static enum chan_status poll_once(struct chan *const chans[], co
 }
 
 /*
- * Registers on every non-NULL channel, polls them once more, and if that
- * found nothing sleeps until a channel changes or the deadline (NULL: none)
- * passes. The result is the poll's, as poll_once says: CHAN_WOULDBLOCK
- * means "look again", after a wake-up or a timeout alike. A send that
- * lands after the poll finds the select in its watchers list, so no
- * wake-up is lost; every watcher is unlinked before it returns (the waiter
- * lives on its stack). No lock held.
+ * One round of a blocking select: returns a channel's answer, as poll_once
+ * gives it, if one is ready now, and otherwise once a channel of chans may
+ * have changed or the deadline (NULL: none) has passed, with
+ * CHAN_WOULDBLOCK ("look again"). No send or close that happens during the
+ * call goes unnoticed. On return, by any path, no watcher of this call is
+ * linked to any channel. No lock held.
  */
 EXERCISE_HELPER static enum chan_status wait_for_change(struct chan *const chans[],
 							const size_t *order, size_t n,

@@ -643,17 +643,9 @@ static void test_select_blocks_until_a_channel_gets_a_message(void **state)
 	assert_chan_status(s.status, CHAN_OK);
 	assert_int_equal(s.which, 2);
 	assert_int_equal(MSG_VALUE(s.msg), 7);
-	for (int i = 0; i < 3; i++) {
-		pthread_mutex_lock(&s.chans[i]->mu);
-		int still_watched = s.chans[i]->watchers != NULL;
-		pthread_mutex_unlock(&s.chans[i]->mu);
-		if (still_watched)
-			fail_msg(
-			    "chan_select returned but left its watcher on channel %d: unregister from every "
-			    "channel before returning, the waiter lives on the select's stack",
-			    i);
+	assert_no_watcher_linked(s.chans, 3);
+	for (int i = 0; i < 3; i++)
 		assert_chan_status(chan_free(s.chans[i]), CHAN_OK);
-	}
 }
 
 static void test_select_reports_a_closed_channel_and_its_index(void **state)
@@ -830,6 +822,136 @@ static void test_select_is_fair_between_ready_channels(void **state)
 			 SELECTS, rare, chosen[rare]);
 	for (int c = 0; c < 2; c++)
 		assert_chan_status(chan_free(chans[c]), CHAN_OK);
+}
+
+/*
+ * Two of the three ways out of a select that finds a message (the third,
+ * asleep until a send wakes it, is the test above): its first poll finds
+ * it, or its poll after registering does. The second is the easiest to
+ * leave with the watchers still linked, so the test makes it happen: right after the select's thread
+ * unlocks channel 0 with its watcher linked there (the end of its
+ * registration on channel 0), that thread sends on channel 0 itself, before
+ * its next poll. Whatever the path, every watcher must be unlinked before
+ * chan_select returns: it lives on the select's stack.
+ */
+struct send_when_watched {
+	struct chan *ch;
+	void *msg;
+	int sent; /* 1 once msg went into ch */
+};
+
+static void send_once_watched(void *arg)
+{
+	struct send_when_watched *w = arg;
+	if (w->sent)
+		return;
+	pthread_mutex_lock(&w->ch->mu);
+	int linked = w->ch->watchers != NULL;
+	pthread_mutex_unlock(&w->ch->mu);
+	if (linked)
+		w->sent = chan_send(w->ch, w->msg) == CHAN_OK;
+}
+
+/* A select on chans[0..1] that must return message `want` from channel 0,
+ * and leave no watcher behind. */
+static void expect_selected_from_0(struct chan *chans[2], uintptr_t want, const char *path)
+{
+	size_t which = 99;
+	void *got = NULL;
+	enum chan_status rc = chan_select(chans, 2, &which, &got, NULL);
+	if (rc != CHAN_OK || which != 0 || MSG_VALUE(got) != want)
+		fail_msg("a select that %s returned %s, index %zu, message %lu; expected CHAN_OK, index 0, "
+			 "message %lu",
+			 path, chan_status_str(rc), which, (unsigned long)MSG_VALUE(got), (unsigned long)want);
+	assert_no_watcher_linked(chans, 2);
+}
+
+static void test_select_unlinks_its_watchers_on_every_path(void **state)
+{
+	(void)state;
+	struct chan *chans[2] = {chan_new_or_fail(1), chan_new_or_fail(1)};
+	harness_on_hang("a select on two channels did not return after a message arrived on channel 0");
+
+	assert_chan_status(chan_send(chans[0], MSG(1)), CHAN_OK);
+	expect_selected_from_0(chans, 1, "found a message at its first poll");
+
+	struct send_when_watched w = {.ch = chans[0], .msg = MSG(2)};
+	harness_after_unlock(&chans[0]->mu, send_once_watched, &w);
+	expect_selected_from_0(chans, 2, "registered on channel 0, and then a message arrived there,");
+	harness_after_unlock(NULL, NULL, NULL);
+	if (!w.sent)
+		fail_msg("chan_select never unlocked channel 0 with a watcher linked there: register on every "
+			 "channel (link a watcher into its watchers list under its lock) before you sleep");
+
+	for (int c = 0; c < 2; c++)
+		chan_free_or_fail(chans[c]);
+}
+
+/*
+ * Several threads select at once, each on its own two closed channels
+ * (always ready), so that nothing but the select's own code is shared
+ * between them. Under SANITIZE=thread a random number generator shared
+ * by all threads (a plain static state) is a data race reported here.
+ */
+enum { SELECTING_THREADS = 4 };
+
+struct lone_selector {
+	pthread_barrier_t *start;
+	struct chan *chans[2]; /* closed */
+	long chosen[2];
+	int failed; /* 1 after a select that did not return CHAN_CLOSED, 0 or 1 */
+	enum chan_status rc;
+	size_t which;
+};
+
+static void *select_on_closed(void *arg)
+{
+	struct lone_selector *s = arg;
+	pthread_barrier_wait(s->start);
+	for (int k = 0; k < 500 && !s->failed; k++) {
+		void *got = NULL;
+		s->which = 99;
+		s->rc = chan_select(s->chans, 2, &s->which, &got, NULL);
+		if (s->rc != CHAN_CLOSED || s->which > 1)
+			s->failed = 1;
+		else
+			s->chosen[s->which]++;
+	}
+	return NULL;
+}
+
+static void test_selects_in_several_threads_at_once(void **state)
+{
+	(void)state;
+	pthread_barrier_t start;
+	pthread_barrier_init(&start, NULL, SELECTING_THREADS);
+	struct lone_selector sel[SELECTING_THREADS] = {0};
+	struct harness_thread t[SELECTING_THREADS];
+	harness_on_hang("a select on two closed channels blocked");
+	for (int i = 0; i < SELECTING_THREADS; i++) {
+		sel[i].start = &start;
+		for (int c = 0; c < 2; c++) {
+			sel[i].chans[c] = chan_new_or_fail(1);
+			assert_chan_status(chan_close(sel[i].chans[c]), CHAN_OK);
+		}
+		harness_thread_start(&t[i], select_on_closed, &sel[i]);
+	}
+	for (int i = 0; i < SELECTING_THREADS; i++)
+		if (!harness_thread_join_within(&t[i], harness_wait_ms()))
+			fail_msg("thread %d's 500 selects on two closed channels did not end", i);
+	pthread_barrier_destroy(&start);
+	for (int i = 0; i < SELECTING_THREADS; i++) {
+		if (sel[i].failed)
+			fail_msg("in thread %d, a select on two closed channels returned %s with index %zu, "
+				 "expected CHAN_CLOSED with index 0 or 1",
+				 i, chan_status_str(sel[i].rc), sel[i].which);
+		if (sel[i].chosen[0] == 0 || sel[i].chosen[1] == 0)
+			fail_msg("in thread %d, 500 selects on two closed channels chose channel 0 %ld times and "
+				 "channel 1 %ld times: each thread's selects must be fair on their own",
+				 i, sel[i].chosen[0], sel[i].chosen[1]);
+		for (int c = 0; c < 2; c++)
+			chan_free_or_fail(sel[i].chans[c]);
+	}
 }
 
 struct fan_producer {
@@ -1205,6 +1327,8 @@ int main(int argc, char **argv)
 	    HTEST(test_select_skips_null_entries_and_rejects_no_channels, L02 "#select"),
 	    HTEST(test_select_with_a_deadline_would_block_or_times_out, L02 "#select"),
 	    HTEST(test_select_is_fair_between_ready_channels, L02 "#select"),
+	    HTEST(test_select_unlinks_its_watchers_on_every_path, L02 "#select"),
+	    HTEST(test_selects_in_several_threads_at_once, L02 "#select"),
 	    HTEST(test_select_fan_in_from_three_producers_exactly_once, L02 "#7-what-can-go-wrong"),
 	    HTEST(test_select_wakes_when_a_channel_closes, L02 "#select"),
 	    HTEST(test_select_takes_from_a_blocked_unbuffered_sender, L02 "#select"),

@@ -143,6 +143,30 @@ static void test_error_names_are_the_metric_labels(void **state)
 	}
 }
 
+/* Names end up in printf calls and metric labels: a value outside the
+ * named ones, on either side of the range, is "unknown", never NULL and
+ * never a read past the end of a table. */
+static void test_out_of_range_names_are_unknown(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *call;
+		int value;
+		int is_level;
+	} cases[] = {{"log_level_name(LOG_LEVELS)", LOG_LEVELS, 1},
+		     {"log_level_name((enum log_level)-1)", -1, 1},
+		     {"parse_error_name(PARSE_OK)", PARSE_OK, 0},
+		     {"parse_error_name(PARSE_ENOMEM)", PARSE_ENOMEM, 0}};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *got = cases[i].is_level ? log_level_name((enum log_level)cases[i].value)
+						    : parse_error_name((enum parse_error)cases[i].value);
+		if (got == NULL || strcmp(got, "unknown") != 0)
+			fail_msg("%s returned %s, expected \"unknown\": a value that names no level or "
+				 "reason (one past the end, or negative) is \"unknown\"",
+				 cases[i].call, quoted(got));
+	}
+}
+
 /* ---- one line: what becomes of each field ------------------------------------ */
 
 static void test_full_line_fills_every_field(void **state)
@@ -209,6 +233,34 @@ static void test_nul_byte_inside_the_line_is_invalid_json(void **state)
 		    "cJSON stops at the first NUL, so it would see only part of the line; "
 		    "JSON never contains a raw NUL (look for one in text[0..len))",
 		    sizeof(text) - 1, reason(err));
+}
+
+/* The NUL as the line's last byte: a search for it must cover all of
+ * text[0..len), the last byte included, and the stage counts the line as
+ * any other invalid_json. */
+static void test_nul_as_the_last_byte_is_invalid_json(void **state)
+{
+	(void)state;
+	static const char text[] = "{\"level\":\"info\"}\0";
+	const size_t len = sizeof(text) - 1; /* 17: the NUL is text[16] */
+	struct log_entry *e = NULL;
+	enum parse_error err = parse_log_line(text, len, &e);
+	log_entry_free(e);
+	if (err != PARSE_INVALID_JSON)
+		fail_msg("a line of %zu bytes whose last byte is a NUL gave %s, expected PARSE_INVALID_JSON: "
+			 "the NUL is text[len-1], inside the line; a search that stops before it misses it",
+			 len, reason(err));
+	struct parser_stage st = {.in = NULL, .out = NULL};
+	e = parser_step(&st, line_new(text, len));
+	if (e != NULL) {
+		log_entry_free(e);
+		fail_msg("parser_step made an entry of a line whose last byte is a NUL");
+	}
+	unsigned long long invalid = atomic_load(&st.stats.errors[PARSE_INVALID_JSON]);
+	if (invalid != 1)
+		fail_msg("stats.errors[PARSE_INVALID_JSON] is %llu after a line whose last byte is a NUL, "
+			 "expected 1",
+			 invalid);
 }
 
 static void test_line_without_level_is_missing_level(void **state)
@@ -1532,6 +1584,7 @@ int main(int argc, char **argv)
 	    HTEST(test_level_parse_ignores_case_and_knows_warning, L04 "#levels-and-reason-names"),
 	    HTEST(test_level_parse_rejects_other_names, L04 "#levels-and-reason-names"),
 	    HTEST(test_error_names_are_the_metric_labels, L04 "#levels-and-reason-names"),
+	    HTEST(test_out_of_range_names_are_unknown, L04 "#levels-and-reason-names"),
 	    HTEST(test_entry_owns_its_strings, L04 "#who-owns-what"),
 	    HTEST(test_full_line_fills_every_field, L04 "#parsing-one-line"),
 	    HTEST(test_text_that_is_not_json_is_invalid_json, L04 "#parsing-one-line"),
@@ -1539,6 +1592,7 @@ int main(int argc, char **argv)
 	    HTEST(test_object_followed_by_other_text_is_invalid_json,
 		  L04 "#handing-cjson-a-terminated-string"),
 	    HTEST(test_nul_byte_inside_the_line_is_invalid_json, L04 "#handing-cjson-a-terminated-string"),
+	    HTEST(test_nul_as_the_last_byte_is_invalid_json, L04 "#handing-cjson-a-terminated-string"),
 	    HTEST(test_line_without_level_is_missing_level, L04 "#parsing-one-line"),
 	    HTEST(test_empty_object_is_missing_level, L04 "#parsing-one-line"),
 	    HTEST(test_level_that_is_not_a_string_is_missing_level, L04 "#parsing-one-line"),

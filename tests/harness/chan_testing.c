@@ -108,8 +108,8 @@ void assert_slot_empty(struct chan *ch, const char *why)
 	pthread_mutex_unlock(&ch->mu);
 	if (len != 0 || sent != taken)
 		fail_msg("after %s the channel holds len=%zu (sent=%llu, taken=%llu), expected an empty slot "
-			 "and sent == taken: a send that fails must take its message back out of the slot "
-			 "(buf[head], len and sent)",
+			 "and sent == taken: a send that fails must take its message back out, the newest one "
+			 "(number sent: its slot emptied, len and sent one less, head where it is)",
 			 why, len, sent, taken);
 }
 
@@ -119,6 +119,21 @@ int chan_is_closed(struct chan *ch)
 	int closed = ch->closed;
 	pthread_mutex_unlock(&ch->mu);
 	return closed;
+}
+
+void assert_no_watcher_linked(struct chan *const chans[], size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		if (chans[k] == NULL)
+			continue;
+		pthread_mutex_lock(&chans[k]->mu);
+		int linked = chans[k]->watchers != NULL;
+		pthread_mutex_unlock(&chans[k]->mu);
+		if (linked)
+			fail_msg("chan_select returned with its watcher still linked on channel %zu: unwatch "
+				 "every channel before returning, on every path",
+				 k);
+	}
 }
 
 double ms_since(const struct timespec *start)
@@ -334,6 +349,12 @@ void start_parked_select(struct select_op *s, struct harness_thread *t)
 
 void expect_counted_once_sent(unsigned long long counted, const char *name)
 {
+	if (counted == 0)
+		fail_msg("while the stage was blocked sending its second entry on a full out, %s was 0, "
+			 "expected 1: the first entry was sent but not counted. Count an entry as soon as "
+			 "its chan_send returned CHAN_OK, not later (a count kept in a local and added "
+			 "after the loop is 0 for as long as the stage runs)",
+			 name);
 	if (counted != 1)
 		fail_msg("while the stage was blocked sending its second entry on a full out, %s was %llu, "
 			 "expected 1: count an entry once chan_send returned CHAN_OK, never before (counted "

@@ -62,6 +62,13 @@ void assert_slot_empty(struct chan *ch, const char *why);
  */
 void expect_traffic_exactly_once(const struct traffic *t, const char *mistake);
 
+/* After a chan_select on chans[0..n-1] has returned, with no other
+ * select on those channels: fails the test unless every watchers list is
+ * empty, naming the channel whose list still holds the select's watcher
+ * (it lived on the select's stack, so the next send would reach a dead
+ * frame). */
+void assert_no_watcher_linked(struct chan *const chans[], size_t n);
+
 /* 1 if ch is closed (read under its lock): no message taken, none waited for. */
 int chan_is_closed(struct chan *ch);
 

@@ -104,8 +104,6 @@ $(OUT)/bin/$1: $(call obj,$(wildcard src/steps/$1.c) $(LIB_SRCS) $(call componen
 endef
 $(foreach l,$(LESSONS),$(eval $(call lesson_rules,$l)))
 
-# The test programs of the selected lessons.
-SUITES := $(SELECTED)
 
 $(BUILD)/obj/%.o: %.c | deps-present
 	@mkdir -p $(@D)
@@ -159,7 +157,7 @@ chanbench: $(CHANBENCH_DIR)/chanbench
 
 STEP_PROGRAMS := $(filter $(patsubst src/steps/%.c,%,$(wildcard src/steps/*.c)),$(SELECTED))
 
-.PHONY: all testbin suites chanbench progbin logpipe bin/logpipe test check hint run demo e2e bench exercises doctor deps deps-present \
+.PHONY: all testbin chanbench progbin logpipe bin/logpipe test check hint run demo e2e bench exercises doctor deps deps-present \
 	broken mutants snippets diagrams format fuzz clean help
 
 ## all: build every test and step program (yours and the reference), and bin/logpipe
@@ -167,11 +165,8 @@ all:
 	@$(MAKE) --no-print-directory testbin progbin logpipe IMPL=solutions
 	@$(MAKE) --no-print-directory testbin progbin IMPL=exercises
 
-testbin: $(addprefix $(OUT)/tests/,$(SUITES))
+testbin: $(addprefix $(OUT)/tests/,$(SELECTED))
 
-# The test programs of LESSON (grade.sh asks, lesson by lesson).
-suites:
-	@echo $(SUITES)
 progbin: $(addprefix $(OUT)/bin/,$(STEP_PROGRAMS))
 
 ## logpipe: build bin/logpipe from IMPL's code (IMPL=solutions for the reference;

@@ -123,7 +123,9 @@ struct metric_family *metrics_histogram(struct metrics_registry *reg, const char
  * series_limit series (the update is counted as dropped), ENOMEM when
  * the new series cannot be allocated; nothing changes either way.
  * metrics_counter_add(f, values, 0) creates a series without changing it:
- * do that for every series known in advance, so it is exported at 0.
+ * do that for every series known in advance, so it is exported at 0. A
+ * delta of +Inf is accepted (it is not below zero): the counter is +Inf
+ * from then on, which the format spells "+Inf".
  * A histogram takes any value: a negative one lands in the lowest bucket
  * (and lowers _sum), NaN only in +Inf (and makes _sum NaN); the metrics
  * stage observes whatever latency the log gave.
@@ -131,7 +133,8 @@ struct metric_family *metrics_histogram(struct metrics_registry *reg, const char
 int metrics_counter_add(struct metric_family *f, const char *const values[], double delta);
 /* For a counter kept elsewhere (an atomic in a stage): sets it to total
  * if total is larger (a smaller total is ignored and returns 0); a
- * counter never goes down. A NaN total is -1 with errno EINVAL. */
+ * counter never goes down, so the comparison and the write are one hold
+ * of the lock. A NaN total is -1 with errno EINVAL. */
 int metrics_counter_set(struct metric_family *f, const char *const values[], double total);
 int metrics_gauge_set(struct metric_family *f, const char *const values[], double value);
 int metrics_histogram_observe(struct metric_family *f, const char *const values[], double value);
@@ -203,7 +206,9 @@ struct metrics_stage {
 int metrics_stage_init(struct metrics_stage *stage, struct metrics_registry *reg, struct chan *in);
 
 /* One entry, without the channel: counts it (received, then the families
- * as above) and frees it. metrics_stage_run is a loop around it. */
+ * as above, so that entries_total plus the drops never exceed received
+ * for a scrape that reads them all) and frees it. metrics_stage_run is a
+ * loop around it. */
 void metrics_stage_step(struct metrics_stage *stage, struct log_entry *entry);
 
 /* A thread function: arg is a struct metrics_stage *. Returns NULL. */

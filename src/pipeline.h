@@ -219,9 +219,9 @@ void pipeline_watch_copy(struct pipeline *p);
 void pipeline_cancel(struct pipeline *p);
 /* end snippet */
 
-/* Stops the server and frees everything pipeline_start made: the server,
- * the channels, the registry and the tailer group, each only if it was
- * made. Afterwards p->server, p->reg and the channels are NULL and the
+/* Frees everything pipeline_start made, each part only if it was made
+ * (the server, the registry, the channels, the tailer group), and never
+ * a part a thread still running may use. Afterwards p->server, p->reg and the channels are NULL and the
  * group reads as never readied, so a half-made pipeline, as a failed
  * start leaves it, is freed safely. The stages' own copies of the channel
  * pointers (p->parser.in...) are left as they are: no stage runs to read

@@ -21,7 +21,10 @@
  * test_send_many_wakes_a_receiver_per_message,
  * test_send_many_onto_a_buffered_message_still_wakes_a_receiver,
  * test_send_many_wakes_a_select,
- * test_unbuffered_send_many_is_a_rendezvous_per_message.
+ * test_send_many_larger_than_the_channel_wakes_a_select_per_part,
+ * test_an_empty_batch_on_a_closed_channel_is_ok,
+ * test_unbuffered_send_many_is_a_rendezvous_per_message,
+ * test_unbuffered_close_during_send_many_says_how_many_went_in.
  */
 enum chan_status chan_send_many(struct chan *ch, void *const msgs[], size_t n, size_t *sent)
 {

@@ -712,6 +712,24 @@ static void test_counter_add_refuses_negative_and_nan(void **state)
 	metrics_registry_free(reg);
 }
 
+/* +Inf is not below zero: the header accepts it, and the counter stays
+ * +Inf, which the render spells "+Inf". */
+static void test_counter_add_accepts_plus_inf(void **state)
+{
+	(void)state;
+	struct metrics_registry *reg = registry_or_fail(0);
+	struct metric_family *c = must(metrics_counter(reg, "inf_total", "help", 0, NULL), "inf_total");
+	must_update(metrics_counter_add(c, NULL, 1), "metrics_counter_add(1)");
+	if (metrics_counter_add(c, NULL, INFINITY) != 0)
+		fail_msg("metrics_counter_add(+Inf) returned -1 (%s): only a delta below zero or NaN is "
+			 "refused (src/metrics.h)",
+			 strerror(errno));
+	must_update(metrics_counter_add(c, NULL, 1), "metrics_counter_add(1) after +Inf");
+	if (metrics_value(c, NULL) != INFINITY)
+		fail_msg("after adding 1, +Inf and 1 the counter is %g, expected +Inf", metrics_value(c, NULL));
+	metrics_registry_free(reg);
+}
+
 /* A refused update changes nothing: not even a new series at 0, which a
  * scrape would export. So every argument is checked before the lock is
  * taken and the series found (or created). */
@@ -770,6 +788,55 @@ static void test_counter_set_never_goes_down(void **state)
 	must_update(metrics_counter_set(c, parser, 12), "metrics_counter_set(12)");
 	if (metrics_value(c, parser) != 12)
 		fail_msg("after set(12) the counter is %g, expected 12", metrics_value(c, parser));
+	metrics_registry_free(reg);
+}
+
+/*
+ * A setter that checks under one hold of reg->mu and writes under another
+ * lets a second setter in between: right after each unlock of reg->mu by
+ * this thread, the harness sets the counter to 20. A set(15) made of one
+ * critical section ends before that and leaves 20; one that read 10, let
+ * go and came back writes 15 over the 20. No data race for TSan to see:
+ * every access is under the lock.
+ */
+struct late_setter {
+	struct metric_family *c;
+	const char *const *values;
+	int sets, failures;
+};
+
+static void set_to_20(void *arg)
+{
+	struct late_setter *w = arg;
+	w->failures += metrics_counter_set(w->c, w->values, 20) != 0;
+	w->sets++;
+}
+
+static void test_counter_set_compares_and_writes_in_one_hold(void **state)
+{
+	(void)state;
+	struct metrics_registry *reg = registry_or_fail(0);
+	const char *labels[] = {"stage"};
+	const char *parser[] = {"parser"};
+	struct metric_family *c = must(metrics_counter(reg, "read_total", "help", 1, labels), "read_total");
+	must_update(metrics_counter_set(c, parser, 10), "metrics_counter_set(10)");
+	struct late_setter w = {.c = c, .values = parser};
+	harness_after_unlock(&reg->mu, set_to_20, &w);
+	int rc = metrics_counter_set(c, parser, 15);
+	harness_after_unlock(&reg->mu, NULL, NULL);
+	must_update(rc, "metrics_counter_set(15)");
+	if (w.failures > 0)
+		fail_msg("%d sets of 20 between two holds of reg->mu failed", w.failures);
+	if (w.sets != 1)
+		fail_msg("metrics_counter_set(15) let go of reg->mu %d times, expected once: the "
+			 "comparison and the write are one critical section",
+			 w.sets);
+	double v = metrics_value(c, parser);
+	if (v != 20)
+		fail_msg("the counter is %g after set(15) and, right after its unlock, set(20): expected "
+			 "20. The set compared 15 with the 10 it read, let go of the lock, and wrote over "
+			 "the 20 another thread set meanwhile: compare and write under one hold",
+			 v);
 	metrics_registry_free(reg);
 }
 
@@ -1032,6 +1099,39 @@ static int update_with_allocations(struct metric_family *c, const char *const va
 			 "fails, whatever failed",
 			 ROUNDS, granted + 1, after - before);
 	return 0;
+}
+
+/*
+ * Invariant 4: a lookup that finds its series allocates nothing. With
+ * every allocation of the calling thread refused, an update of a series
+ * that exists must still succeed: memory that runs out stops new series,
+ * never the counting of known ones.
+ */
+static void test_update_of_an_existing_series_allocates_nothing(void **state)
+{
+	(void)state;
+	struct metrics_registry *reg = registry_or_fail(0);
+	const char *labels[] = {"service", "zone"};
+	const char *api[] = {"api", "eu"};
+	struct metric_family *c = must(metrics_counter(reg, "hit_total", "help", 2, labels), "hit_total");
+	must_update(metrics_counter_add(c, api, 1), "metrics_counter_add(api, eu)");
+	harness_fail_allocations_after(0);
+	errno = 0;
+	int rc = metrics_counter_add(c, api, 1);
+	int err = errno;
+	long refused = harness_allocations_restored();
+	if (rc != 0)
+		fail_msg("metrics_counter_add on the existing series {api, eu} returned %d (%s) while "
+			 "allocations failed: a lookup that finds its series allocates nothing (invariant "
+			 "4), so look the values up as given before making repaired copies",
+			 rc, strerror(err));
+	if (refused != 0)
+		fail_msg("an update of the existing series {api, eu} asked for %ld allocations: a lookup "
+			 "that finds its series allocates nothing (invariant 4)",
+			 refused);
+	if (metrics_value(c, api) != 2)
+		fail_msg("after two adds of 1 the counter is %g, expected 2", metrics_value(c, api));
+	metrics_registry_free(reg);
 }
 
 /* Memory runs out while an update makes its series: the first allocation
@@ -1470,6 +1570,46 @@ static void test_step_counts_and_frees_one_entry(void **state)
 	metrics_registry_free(reg); /* and LeakSanitizer checks that the step freed both entries */
 }
 
+/*
+ * The header's order: received, then the families. stage.received is
+ * what a scrape compares entries_total and the drops with, so it must
+ * never lag behind them: right after the step's first unlock of reg->mu
+ * (its entries_total update is done), the harness reads received.
+ */
+struct received_at_unlock {
+	struct metrics_stage *stage;
+	int seen;
+	unsigned long long received;
+};
+
+static void read_received(void *arg)
+{
+	struct received_at_unlock *r = arg;
+	if (r->seen++ == 0)
+		r->received = atomic_load(&r->stage->received);
+}
+
+static void test_step_counts_received_before_the_families(void **state)
+{
+	(void)state;
+	struct metrics_registry *reg = registry_or_fail(0);
+	struct metrics_stage stage;
+	if (metrics_stage_init(&stage, reg, NULL) != 0)
+		fail_msg("metrics_stage_init with no channel returned -1 (%s)", strerror(errno));
+	struct received_at_unlock r = {.stage = &stage};
+	harness_after_unlock(&reg->mu, read_received, &r);
+	metrics_stage_step(&stage, entry_new(LOG_INFO, "db", 1, 40));
+	harness_after_unlock(&reg->mu, NULL, NULL);
+	if (r.seen == 0)
+		fail_msg("metrics_stage_step never took reg->mu: it counts the entry in the registry");
+	if (r.received != 1)
+		fail_msg("when the step's first update of the registry was done, stage.received was %llu, "
+			 "expected 1: a scrape at that moment sees entries_total + dropped above "
+			 "received. Count received first, then the families (src/metrics.h)",
+			 r.received);
+	metrics_registry_free(reg);
+}
+
 static void test_stage_counts_every_entry_received(void **state)
 {
 	(void)state;
@@ -1643,9 +1783,12 @@ int main(int argc, char **argv)
 	    HTEST(test_series_keep_their_own_copy_of_label_values, L06 "#finding-a-series"),
 	    HTEST(test_series_sharing_a_hash_chain_are_each_found_again, L06 "#finding-a-series"),
 	    HTEST(test_update_that_cannot_allocate_its_series_leaks_nothing, L06 "#finding-a-series"),
+	    HTEST(test_update_of_an_existing_series_allocates_nothing, L06 "#finding-a-series"),
 	    HTEST(test_counter_add_refuses_negative_and_nan, L06 "#updates"),
+	    HTEST(test_counter_add_accepts_plus_inf, L06 "#updates"),
 	    HTEST(test_refused_updates_create_no_series, L06 "#updates"),
 	    HTEST(test_counter_set_never_goes_down, L06 "#updates"),
+	    HTEST(test_counter_set_compares_and_writes_in_one_hold, L06 "#updates"),
 	    HTEST(test_gauge_set_goes_both_ways, L06 "#updates"),
 	    HTEST(test_updates_refuse_the_wrong_family_type, L06 "#updates"),
 	    HTEST(test_histogram_observation_equal_to_a_bound_counts_in_its_bucket, L06 "#updates"),
@@ -1669,6 +1812,7 @@ int main(int argc, char **argv)
 	    HTEST(test_stage_observes_latency_in_seconds, L06 "#the-stage"),
 	    HTEST(test_stage_does_not_observe_entries_without_latency, L06 "#the-stage"),
 	    HTEST(test_step_counts_and_frees_one_entry, L06 "#the-stage"),
+	    HTEST(test_step_counts_received_before_the_families, L06 "#the-stage"),
 	    HTEST(test_stage_counts_every_entry_received, L06 "#the-stage"),
 	    HTEST(test_stage_counts_each_entry_once_under_the_series_limit, L06 "#the-stage"),
 	    HTEST(test_step_sets_last_seen_for_each_counted_entry, L06 "#the-stage"),

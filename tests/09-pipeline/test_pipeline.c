@@ -122,9 +122,9 @@ static void stop_within_deadline(const char *why_it_hangs)
 
 static void wait_or_fail(void)
 {
-	harness_on_hang("pipeline_wait did not return on a batch run: the tailer stops at the end of the "
-			"file and closes lines; does every stage close its output when its input is "
-			"closed and drained? (see " L09 "#stopping-in-order)");
+	harness_on_hang("pipeline_wait did not return on a batch run, though the tailer reached the end of "
+			"the file: a stage waits for an end that never reaches it (the stack below says "
+			"which; see " L09 "#stopping-in-order)");
 	pipeline_wait(&pl);
 }
 
@@ -199,8 +199,8 @@ static void test_known_series_are_exported_at_zero_before_any_line(void **state)
 	assert_line(text, "logpipe_file_rotations_total 0", hint);
 	assert_line(text, "logpipe_file_truncations_total 0", hint);
 	free(text);
-	stop_within_deadline("the tailer waits at the end of an empty file: closing done must stop it "
-			     "(see " L09 "#stopping-in-order)");
+	stop_within_deadline("the tailer waits at the end of an empty file, and the stop did not end it: "
+			     "the rule of when done closes, relative to the joins (see " L09 "#stopping-in-order)");
 	pipeline_free(&pl);
 }
 
@@ -218,8 +218,8 @@ static void test_build_info_and_process_metrics_are_exported(void **state)
 		    "process_cpu_seconds_total is a counter");
 	double fds = text_sample(text, "process_open_fds");
 	if (!(fds > 0))
-		fail_msg("process_open_fds is %g: pipeline_render must call process_metrics_collect before "
-			 "rendering (see " L09 "#collecting-at-scrape-time)",
+		fail_msg("process_open_fds is %g: the scrape shows process metrics never read from /proc/self, "
+			 "not the state at the scrape (see " L09 "#collecting-at-scrape-time)",
 			 fds);
 	if (!(text_sample(text, "process_max_fds") >= fds))
 		fail_msg("process_max_fds is %g, below process_open_fds %g", text_sample(text, "process_max_fds"),
@@ -322,8 +322,8 @@ static void test_stop_ends_an_endless_simulator_within_the_deadline(void **state
 	start_or_fail(&cfg);
 	wait_for_some_lines();
 	stop_within_deadline(
-	    "pipeline_stop must close done (the tailer stops and closes lines, and the close "
-	    "travels down) and then join the stages from the tailer down (see " L09 "#stopping-in-order)");
+	    "a simulator that never ends on its own was not stopped: a join waits for a stage "
+	    "whose end is not on its way (the stack below says which; see " L09 "#stopping-in-order)");
 	assert_invariant("after pipeline_stop");
 	pipeline_free(&pl);
 }
@@ -346,8 +346,8 @@ static void cancel_mid_flow(const struct pipeline_config *cfg, const char *stage
 			     "closed channels");
 	if (rc != CHAN_CLOSED)
 		fail_msg("right after pipeline_cancel, a try on the pipeline's cancel channel answered %s, not "
-			 "CHAN_CLOSED: make_channels makes five channels, cancel among them; without it the "
-			 "runners never learn of a cancel and step all that their closed inputs still hold "
+			 "CHAN_CLOSED: the pipeline has no cancel channel to close, so the runners never learn "
+			 "of a cancel and step all that their closed inputs still hold "
 			 "(see " L09 "#the-pieces)",
 			 chan_status_str(rc));
 	snprintf(when, sizeof(when), "after pipeline_cancel and pipeline_stop, %s", stages);
@@ -379,7 +379,7 @@ static void assert_no_second_join(const char *after)
 {
 	if (harness_joins_of_gone_threads() != 0)
 		fail_msg("%s called pthread_join %d time(s) on a stage thread that was joined already: after "
-			 "the walk nothing runs, so p->started must be 0 and a second walk joins nothing (see " L09
+			 "the walk nothing runs, yet the second walk still counted stages that run (see " L09
 			 "#stopping-in-order)",
 			 after, harness_joins_of_gone_threads());
 }
@@ -390,7 +390,7 @@ static void test_stop_twice_is_safe(void **state)
 	struct pipeline_config cfg = endless_simulator();
 	start_or_fail(&cfg);
 	stop_within_deadline("the first pipeline_stop (see " L09 "#stopping-in-order)");
-	stop_within_deadline("a second pipeline_stop must return at once: the stages were joined already "
+	stop_within_deadline("a second pipeline_stop did not return, though the first joined every stage "
 			     "(see " L09 "#stopping-in-order)");
 	assert_no_second_join("a second pipeline_stop");
 	assert_invariant("after two stops");
@@ -405,8 +405,8 @@ static void test_stop_after_wait_is_safe(void **state)
 	struct pipeline_config cfg = batch_config();
 	start_or_fail(&cfg);
 	wait_or_fail();
-	stop_within_deadline("pipeline_stop after pipeline_wait must return at once: nothing is left to join "
-			     "(see " L09 "#stopping-in-order)");
+	stop_within_deadline("pipeline_stop after pipeline_wait did not return, though the wait joined every "
+			     "stage (see " L09 "#stopping-in-order)");
 	assert_no_second_join("pipeline_stop after pipeline_wait");
 	assert_invariant("after wait and stop");
 	pipeline_free(&pl);
@@ -442,8 +442,8 @@ static void test_follow_mode_counts_appended_lines_then_stops(void **state)
 			    "after appending %llu lines, only %llu went through the pipeline within %ld ms",
 			    t.lines, pipeline_lines_accounted(&pl), harness_wait_ms());
 	}
-	stop_within_deadline("the follower waits at the end of the file in a timed receive on done: "
-			     "pipeline_stop must close done (see " L09 "#stopping-in-order)");
+	stop_within_deadline("the follower waits at the end of the file in a timed receive on done, and the "
+			     "stop did not end it (see " L09 "#stopping-in-order)");
 	if (pipeline_lines_read(&pl) != 9)
 		fail_msg("%llu lines read, expected the 9 appended", pipeline_lines_read(&pl));
 	assert_invariant("after following a growing file and stopping");
@@ -462,16 +462,13 @@ static void assert_every_stage_joined(const char *after)
 	for (int i = 0; i < NSTAGES; i++)
 		if (harness_threads_unjoined(stage_fn[i]) != 0)
 			fail_msg("after %s, the thread of %s was started but never joined: every stage that runs "
-				 "is joined once, upstream first, and one left running would use the channels "
-				 "pipeline_free frees. Which stages run follows from p->started and the order "
-				 "start_stages starts them in: does stage_runs say so, all through the walk? (see " L09
-				 "#stopping-in-order)",
+				 "is joined exactly once, and one left running uses the channels pipeline_free "
+				 "frees (see " L09 "#stopping-in-order)",
 				 after, stage_fn_name[i]);
 	if (harness_threads_unjoined(stage_worker) != 0)
 		fail_msg("after %s, %d worker(s) of a stage runner (stage_worker) were started but never joined: "
-			 "a stage runs as soon as one of its workers does, even when its start then failed "
-			 "(launch_stage says so in *running), and is ended and joined like any stage that runs "
-			 "(see " L09 "#starting-in-order)",
+			 "a stage whose start failed half-way still runs, uncounted among the stages "
+			 "that run (see " L09 "#starting-in-order)",
 			 after, harness_threads_unjoined(stage_worker));
 }
 
@@ -493,8 +490,8 @@ static void test_start_fails_cleanly_when_the_port_is_taken(void **state)
 	int before = process_count_open_fds();
 	long conds = harness_conds_alive();
 	char err[256] = "";
-	harness_on_hang("pipeline_start with a port in use must stop the stages it started: close done, "
-			"join them (see " L09 "#starting-in-order)");
+	harness_on_hang("pipeline_start with a port in use did not return: the unwind of the server's failed "
+			"start waits for a stage that does not end (see " L09 "#when-a-start-fails-half-way)");
 	if (pipeline_start(&pl, &cfg, err, sizeof(err)) == 0)
 		fail_msg("pipeline_start returned 0 though %s is taken", listen_on);
 	if (strstr(err, "in use") == NULL)
@@ -502,8 +499,8 @@ static void test_start_fails_cleanly_when_the_port_is_taken(void **state)
 	assert_every_stage_joined("a start whose server could not listen");
 	if (process_count_open_fds() != before)
 		fail_msg(
-		    "%d descriptors open before pipeline_start, %d after it failed: the unwind must free "
-		    "what was made (see " L09 "#when-a-start-fails-half-way)",
+		    "%d descriptors open before pipeline_start, %d after it failed: a failed start left "
+		    "something it made (see " L09 "#when-a-start-fails-half-way)",
 		    before, process_count_open_fds());
 	if (harness_conds_alive() != conds)
 		fail_msg("%ld condition variables more after a start whose server could not listen than before it "
@@ -698,13 +695,13 @@ static void assert_start_failed_cleanly(int rc, const char *err, const char *wha
 	assert_every_stage_joined("a start that failed");
 	if (harness_conds_alive() != conds)
 		fail_msg("%ld condition variables more after a start that failed at %s than before it (a channel "
-			 "holds two): the unwind must free every channel it made (see " L09
+			 "holds two): a failed start left channels it made (see " L09
 			 "#when-a-start-fails-half-way)",
 			 harness_conds_alive() - conds, what);
 	if (harness_sockets_opened() != sockets)
-		fail_msg("with cfg.serve, pipeline_start opened a socket though the start of %s failed: the server "
-			 "starts after the stages (its first scrape sees them counting), so a start that fails at a "
-			 "stage never listens (see " L09 "#starting-in-order)",
+		fail_msg("with cfg.serve, pipeline_start opened a socket though the start of %s failed: a start "
+			 "that fails at a stage has listened, against the order of the start (see " L09
+			 "#starting-in-order)",
 			 what);
 }
 
@@ -718,10 +715,8 @@ static void start_failing_at(int fails)
 	char err[256] = "", hang[512];
 	snprintf(hang, sizeof(hang),
 		 "pipeline_start did not return after the start of %s failed: the unwind waits for a stage "
-		 "that cannot end. Started from the sink up, the stages that run are the ones below the failed "
-		 "one, and each ends once its input is closed: the walk upstream first closes the output of each "
-		 "stage that never started, in its place, before it joins the stage below (see " L09
-		 "#when-a-start-fails-half-way)",
+		 "that cannot end (the stack below shows the join). A stage is joined only when its end is on "
+		 "its way (see " L09 "#stopping-in-order)",
 		 stage_fn_name[fails]);
 	harness_on_hang(hang);
 	harness_fail_thread(stage_fn[fails], EAGAIN, failure_due, &fails);
@@ -794,9 +789,8 @@ static int start_with_allocations(const struct pipeline_config *cfg, long grante
 	assert_every_stage_joined("a start whose allocation failed");
 	if (harness_bad_destroys(NULL) != bad_destroys)
 		fail_msg("a start that failed at %s (\"%s\") destroyed a mutex or condition variable it never "
-			 "initialised: pipeline_free freed a part the start never made. A start that fails before "
-			 "wire_stages leaves the tailer group never readied, and tailer_group_free must not be "
-			 "given such a group: src/tailer.h says how to tell (see " L09 "#freeing-in-order)",
+			 "initialised: pipeline_free freed a part the start never made (see " L09
+			 "#freeing-in-order)",
 			 what, err);
 	if (harness_conds_alive() != conds)
 		fail_msg(
@@ -884,11 +878,9 @@ static void test_stop_closes_done_only_and_discards_nothing(void **state)
 		fail_msg("pipeline_stop did not return within %ld ms once the metrics stage was let go",
 			 harness_wait_ms());
 	if (pipeline_lines_discarded(&pl) != 0)
-		fail_msg("%llu lines discarded by a stop: either a channel was closed before its producer "
-			 "stopped, which refuses that producer's sends, or the channels were drained (settle) "
-			 "before the stages were joined, which takes lines from stages still running. "
-			 "pipeline_stop closes done only, joins every stage, and settles last; each stage closes "
-			 "its own output when it ends (see " L09 "#stopping-in-order)",
+		fail_msg("%llu lines discarded by a stop, which discards nothing: lines were taken from stages "
+			 "still running, or refused to them. Rules broken: a channel is closed by its sender, "
+			 "never under a sender that still runs (see " L09 "#stopping-in-order)",
 			 pipeline_lines_discarded(&pl));
 	assert_invariant("after a stop under load");
 	pipeline_free(&pl);
@@ -952,16 +944,13 @@ static void test_stop_signals_are_blocked_in_every_thread(void **state)
 			continue;
 		threads++;
 		if (!task_blocks(d->d_name, SIGINT) || !task_blocks(d->d_name, SIGTERM))
-			fail_msg("thread %s does not block SIGINT and SIGTERM: pipeline_start must block them "
-				 "before it starts the first thread. A thread inherits its creator's mask when it "
-				 "starts, never later, and a signal the kernel hands to a thread that does not block "
-				 "it ends the process (see " L09 "#taking-the-signals)",
+			fail_msg("thread %s does not block SIGINT and SIGTERM: a stop signal the kernel hands to "
+				 "it ends the process with lines in flight (see " L09 "#taking-the-signals)",
 				 d->d_name);
 		if (!task_blocks(d->d_name, SIGUSR1))
 			fail_msg("thread %s no longer blocks SIGUSR1, which the test's thread blocked before it "
-				 "called pipeline_start: the stop signals are added to the caller's mask (SIG_BLOCK), "
-				 "and SIG_SETMASK replaces the whole mask, unblocking whatever the caller had blocked "
-				 "(see " L09 "#taking-the-signals)",
+				 "called pipeline_start: the start unblocked a signal the caller had blocked, where "
+				 "it should only have added the stop signals (see " L09 "#taking-the-signals)",
 				 d->d_name);
 	}
 	closedir(dir);
@@ -978,8 +967,8 @@ static int await_sigterm(void)
 	kill(getpid(), SIGTERM);
 	harness_on_hang("pipeline_await_signal did not return though SIGTERM is pending: either it does not "
 			"wait in sigwait for SIGINT or SIGTERM, or it took the signal and then waited for "
-			"something else, a join perhaps (the stack below says which). It closes done and "
-			"returns; the caller joins (see " L09 "#taking-the-signals)");
+			"something else, a join perhaps (the stack below says which; see " L09
+			"#taking-the-signals)");
 	return pipeline_await_signal(&pl);
 }
 
@@ -993,9 +982,8 @@ static void test_a_signal_stops_the_pipeline_and_every_line_is_counted(void **st
 	int signo = await_sigterm();
 	if (signo != SIGTERM)
 		fail_msg("pipeline_await_signal returned %d, expected SIGTERM (%d)", signo, SIGTERM);
-	harness_on_hang("pipeline_wait did not return after pipeline_await_signal: once it has taken the "
-			"signal, it closes done, and the stages end on their own (see " L09
-			"#taking-the-signals)");
+	harness_on_hang("pipeline_wait did not return after pipeline_await_signal: the signal was taken, "
+			"and the stages never heard of it (see " L09 "#taking-the-signals)");
 	pipeline_wait(&pl);
 	assert_invariant("after a SIGTERM");
 	pipeline_free(&pl);
@@ -1040,14 +1028,13 @@ static void test_a_signal_stop_loses_no_line_the_tailer_took(void **state)
 	harness_release_held();
 	if (signo != SIGTERM)
 		fail_msg("pipeline_await_signal returned %d, expected SIGTERM (%d)", signo, SIGTERM);
-	harness_on_hang("pipeline_wait did not return after pipeline_await_signal: it closes done, and the "
-			"stages end on their own (see " L09 "#taking-the-signals)");
+	harness_on_hang("pipeline_wait did not return after pipeline_await_signal: the signal was taken, "
+			"and the stages never heard of it (see " L09 "#taking-the-signals)");
 	pipeline_wait(&pl);
 	if (pipeline_lines_read(&pl) != 12)
 		fail_msg("%llu of the file's 12 lines read after a signal stop: the tailer, blocked sending the "
-			 "third, had its send refused. pipeline_await_signal closes done and nothing else: a channel "
-			 "closed under its sender loses the line in flight, and the tailer does not count a line it "
-			 "could not send (see " L09 "#taking-the-signals)",
+			 "third, lost that line and the rest uncounted: a signal stop loses nothing, and a "
+			 "channel is closed only by its sender (see " L09 "#taking-the-signals)",
 			 pipeline_lines_read(&pl));
 	assert_invariant("after a signal stop");
 	pipeline_free(&pl);

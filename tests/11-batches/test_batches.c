@@ -66,13 +66,19 @@ static void *op_recv_many(void *arg)
 	return NULL;
 }
 
-/* Starts a thread sending MSG(1)..MSG(n) as one batch into ch (of a
- * smaller capacity) and waits until it is blocked on the full channel. */
-static void start_blocked_send_many(struct batch_send *b, struct harness_thread *t, struct chan *ch, size_t n)
+/* Starts a thread sending MSG(1)..MSG(n) as one batch into ch. */
+static void start_send_many(struct batch_send *b, struct harness_thread *t, struct chan *ch, size_t n)
 {
 	*b = (struct batch_send){.ch = ch, .n = n};
 	numbered(b->msgs, n, 1);
 	harness_thread_start(t, op_send_many, b);
+}
+
+/* The same into ch of a smaller capacity, and waits until the thread is
+ * blocked on the full channel. */
+static void start_blocked_send_many(struct batch_send *b, struct harness_thread *t, struct chan *ch, size_t n)
+{
+	start_send_many(b, t, ch, n);
 	expect_parked(t, &ch, 1, PARKED_SENDING, &b->status,
 		      "chan_send_many of more messages than the channel holds",
 		      "it must wait for room once the channel is full");
@@ -334,6 +340,26 @@ static void test_send_many_on_a_closed_channel_sends_nothing(void **state)
 	assert_chan_status(chan_free(ch), CHAN_OK);
 }
 
+/* An empty batch is a complete batch, even on a closed channel: nothing
+ * was refused, so the answer is CHAN_OK, buffered or not. */
+static void test_an_empty_batch_on_a_closed_channel_is_ok(void **state)
+{
+	(void)state;
+	void *in[1] = {MSG(1)};
+	for (size_t cap = 0; cap <= 4; cap += 4) {
+		struct chan *ch = chan_new_or_fail(cap);
+		size_t sent = 99;
+		assert_chan_status(chan_close(ch), CHAN_OK);
+		enum chan_status rc = chan_send_many(ch, in, 0, &sent);
+		if (rc != CHAN_OK || sent != 0)
+			fail_msg("chan_send_many of 0 messages on a closed channel of capacity %zu returned %s "
+				 "with *sent %zu, expected CHAN_OK and 0: an empty batch has nothing to refuse "
+				 "(src/batch.h), so look at what is left to send before looking at closed",
+				 cap, chan_status_str(rc), sent);
+		assert_chan_status(chan_free(ch), CHAN_OK);
+	}
+}
+
 /* Close in the middle of a batch: the part that went in is delivered, the
  * rest is the sender's, and *sent says where the line is. */
 static void test_close_during_send_many_says_how_many_went_in(void **state)
@@ -355,6 +381,39 @@ static void test_close_during_send_many_says_how_many_went_in(void **state)
 	expect_numbered(out, 4, 1, "the part of the batch that went in");
 	assert_chan_status(chan_recv_many(ch, out, 8, &got), CHAN_CLOSED);
 	expect_count(got, 0, "*got once the channel is closed and drained");
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
+/* The same line on an unbuffered channel: a receiver takes 2 of a batch of
+ * 5, and the channel closes while the sender offers the third. The third
+ * was never taken, so it is still the sender's: *sent is 2. */
+static void test_unbuffered_close_during_send_many_says_how_many_went_in(void **state)
+{
+	(void)state;
+	struct chan *ch = chan_new_or_fail(0);
+	struct batch_send b;
+	struct harness_thread t;
+	start_send_many(&b, &t, ch, 5);
+	void *one = NULL;
+	harness_on_hang("chan_recv on an unbuffered channel blocked while chan_send_many had messages for it");
+	for (uintptr_t i = 1; i <= 2; i++) {
+		assert_chan_status(chan_recv(ch, &one), CHAN_OK);
+		assert_ptr_equal(one, MSG(i));
+	}
+	expect_parked(&t, &ch, 1, PARKED_SENDING, &b.status,
+		      "chan_send_many of 5 on an unbuffered channel after 2 were received",
+		      "each message is a rendezvous, so it waits for a receiver");
+	assert_chan_status(chan_close(ch), CHAN_OK);
+	join_or_fail(&t, "chan_send_many on an unbuffered channel stayed asleep after chan_close");
+	assert_chan_status(b.status, CHAN_CLOSED);
+	size_t sent = 99;
+	assert_chan_status(chan_send_many(ch, b.msgs, 5, &sent), CHAN_CLOSED);
+	if (b.sent != 2 || sent != 0)
+		fail_msg("on an unbuffered channel, *sent is %zu after a close interrupted a batch of 5 whose "
+			 "first 2 were received, expected 2; and %zu for a batch on the closed channel, "
+			 "expected 0. A message counts as sent once chan_send returned CHAN_OK, never "
+			 "before: the one the close interrupted is still the caller's",
+			 b.sent, sent);
 	assert_chan_status(chan_free(ch), CHAN_OK);
 }
 
@@ -557,16 +616,65 @@ static void test_send_many_wakes_a_select(void **state)
 	assert_chan_status(chan_free(ch), CHAN_OK);
 }
 
+/* A select that keeps receiving until it has `want` messages, in order. */
+struct select_loop {
+	struct select_op s;
+	size_t want, got;
+};
+
+static void *op_select_until(void *arg)
+{
+	struct select_loop *l = arg;
+	while (l->got < l->want) {
+		op_select(&l->s);
+		if (l->s.status != CHAN_OK || MSG_VALUE(l->s.msg) != l->got + 1)
+			return NULL;
+		l->got++;
+	}
+	return NULL;
+}
+
+/* The select is the only consumer, and the batch does not fit: the sender
+ * fills the channel and waits for room that only the select can make. So
+ * the select must hear of each part as it goes in, not of the batch once
+ * it is all in. */
+static void test_send_many_larger_than_the_channel_wakes_a_select_per_part(void **state)
+{
+	(void)state;
+	enum { N = 10 };
+	struct chan *ch = chan_new_or_fail(4);
+	struct select_loop l = {.s = {.chans = {ch}, .n = 1}, .want = N};
+	struct harness_thread selector, sender;
+	harness_thread_start(&selector, op_select_until, &l);
+	expect_parked(&selector, &ch, 1, PARKED_SELECTING, &l.s.status, "chan_select over an empty channel",
+		      "with nothing ready and no deadline it must wait");
+	struct batch_send b;
+	start_send_many(&b, &sender, ch, N);
+	if (!harness_thread_join_within(&selector, harness_wait_ms()))
+		fail_msg("a chan_select, the only consumer, stayed asleep beside %zu buffered messages while "
+			 "chan_send_many of %d into a channel of 4 waited for room: wake the watchers "
+			 "(chan_wake_watchers) after each part that goes in, before the sender waits again, "
+			 "not once after the whole batch",
+			 chan_len(ch), N);
+	if (l.got != N)
+		fail_msg("the select received %zu messages in order, then %s with message %lu, expected "
+			 "messages 1 to %d",
+			 l.got, chan_status_str(l.s.status), (unsigned long)MSG_VALUE(l.s.msg), N);
+	join_or_fail(&sender, "chan_send_many did not return after the select received all its messages");
+	assert_chan_status(b.status, CHAN_OK);
+	expect_count(b.sent, N, "*sent of a batch a select received");
+	assert_chan_status(chan_free(ch), CHAN_OK);
+}
+
 /* ---- unbuffered ------------------------------------------------------------ */
 
 static void test_unbuffered_send_many_is_a_rendezvous_per_message(void **state)
 {
 	(void)state;
 	struct chan *ch = chan_new_or_fail(0);
-	struct batch_send b = {.ch = ch, .n = 3};
-	numbered(b.msgs, 3, 1);
+	struct batch_send b;
 	struct harness_thread t;
-	harness_thread_start(&t, op_send_many, &b);
+	start_send_many(&b, &t, ch, 3);
 	void *out[4];
 	size_t got = 0;
 	harness_on_hang("chan_recv_many on an unbuffered channel blocked while chan_send_many had messages "
@@ -621,16 +729,19 @@ int main(int argc, char **argv)
 	    HTEST(test_bad_arguments_are_einval, L11 "#4-the-contract"),
 	    HTEST(test_send_many_larger_than_the_channel_waits_for_room, L11 "#send-many"),
 	    HTEST(test_recv_many_blocks_until_a_message_arrives, L11 "#receive-many"),
-	    HTEST(test_send_many_on_a_closed_channel_sends_nothing, L11 "#send-many"),
-	    HTEST(test_close_during_send_many_says_how_many_went_in, L11 "#send-many"),
-	    HTEST(test_send_many_woken_by_room_sees_a_close_first, L11 "#send-many"),
 	    HTEST(test_close_wakes_a_blocked_recv_many, L11 "#receive-many"),
 	    HTEST(test_recv_many_drains_a_closed_channel, L11 "#receive-many"),
+	    HTEST(test_send_many_on_a_closed_channel_sends_nothing, L11 "#send-many"),
+	    HTEST(test_an_empty_batch_on_a_closed_channel_is_ok, L11 "#4-the-contract"),
+	    HTEST(test_close_during_send_many_says_how_many_went_in, L11 "#send-many"),
+	    HTEST(test_unbuffered_close_during_send_many_says_how_many_went_in, L11 "#send-many"),
+	    HTEST(test_send_many_woken_by_room_sees_a_close_first, L11 "#send-many"),
 	    HTEST(test_send_many_wakes_a_receiver_per_message, L11 "#how-many-to-wake"),
 	    HTEST(test_recv_many_wakes_a_sender_per_free_slot, L11 "#how-many-to-wake"),
 	    HTEST(test_send_many_onto_a_buffered_message_still_wakes_a_receiver, L11 "#how-many-to-wake"),
 	    HTEST(test_recv_many_from_a_channel_with_room_still_wakes_a_sender, L11 "#how-many-to-wake"),
 	    HTEST(test_send_many_wakes_a_select, L11 "#how-many-to-wake"),
+	    HTEST(test_send_many_larger_than_the_channel_wakes_a_select_per_part, L11 "#how-many-to-wake"),
 	    HTEST(test_unbuffered_send_many_is_a_rendezvous_per_message, L11 "#send-many"),
 	    HTEST(test_2x2_threads_move_every_batch_exactly_once, L11 "#7-what-can-go-wrong"),
 	};

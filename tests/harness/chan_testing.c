@@ -349,6 +349,12 @@ void start_parked_select(struct select_op *s, struct harness_thread *t)
 
 void expect_counted_once_sent(unsigned long long counted, const char *name)
 {
+	if (counted == 0)
+		fail_msg("while the stage was blocked sending its second entry on a full out, %s was 0, "
+			 "expected 1: the first entry was sent but not counted. Count an entry as soon as "
+			 "its chan_send returned CHAN_OK, not later (a count kept in a local and added "
+			 "after the loop is 0 for as long as the stage runs)",
+			 name);
 	if (counted != 1)
 		fail_msg("while the stage was blocked sending its second entry on a full out, %s was %llu, "
 			 "expected 1: count an entry once chan_send returned CHAN_OK, never before (counted "

@@ -87,7 +87,8 @@ ssize_t follower_read(struct follower *f, struct follow_file **from);
 int follower_consume(struct follower *f, struct follow_file *file, size_t n);
 
 /* Closes files[0], its unfinished last line sent; the others move down
- * one. Reads nothing. Every slot still owns a splitter of its own. */
+ * one. Reads nothing. Every slot still owns a splitter of its own. The
+ * file is closed even if out refused that line: 1 then, 0 otherwise. */
 int follower_close_oldest(struct follower *f);
 
 /* Lets files[0] go without losing a byte its writer appended. 0: every
@@ -121,7 +122,9 @@ int follower_restart(struct follower *f);
 /* The path names another file. On return, 0: that file is open as the
  * newest, read from its start, the rotation counted and moved set; or the
  * open failed and no rotation is counted. Never more than
- * FOLLOW_MAX_FILES files are open, and no byte of a file let go is lost.
+ * FOLLOW_MAX_FILES files are open, and no byte of a file let go is lost:
+ * with FOLLOW_MAX_FILES open, the oldest is let go before the open (the
+ * new descriptor needs its slot), and stays let go if the open fails.
  * A file rotated away counts as quiet no sooner than rotate_wait_ms
  * after its rotation. 1 if out refused a line. */
 int follower_rotate(struct follower *f);

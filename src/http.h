@@ -14,6 +14,8 @@
  *   another known method  405 with "Allow: GET, HEAD" (POST, PUT, DELETE,
  *                         PATCH, OPTIONS, CONNECT, TRACE).
  *   an unknown method     501.
+ *   HEAD, of any path     the status and headers GET would get, whatever
+ *                         the status (404 and 500 too), and never a body.
  *   HTTP/1.1 without Host 400; a malformed request line or header 400;
  *   a head that does not fit in HTTP_MAX_HEAD bytes 431; a version other than 1.0 and
  *   1.1 505; a head not complete within head_timeout_ms 408.

@@ -642,20 +642,31 @@ static void test_respond_metrics_is_200_with_type_and_length(void **state)
 	strbuf_free(&out);
 }
 
+/* GET and HEAD of one path (a render that fails when render_ok is 0):
+ * the same status and headers, and HEAD without a body. */
+static void expect_head_like_get(const char *path, int render_ok, int status)
+{
+	struct http_request get = request("GET", path, 1), head = request("HEAD", path, 1);
+	struct strbuf a = STRBUF_INIT, b = STRBUF_INIT;
+	http_render_fn render = render_ok ? render_fixed : render_fail;
+	assert_int_equal(http_respond(&get, render, NULL, &a), status);
+	assert_int_equal(http_respond(&head, render, NULL, &b), status);
+	size_t head_len = (size_t)(body_of(&a) - a.data);
+	if (b.len != head_len || memcmp(a.data, b.data, head_len) != 0)
+		fail_msg("HEAD %s%s must get the same status and headers as GET (Content-Length included) and "
+			 "no body, whatever the status:\nGET:\n%s\nHEAD:\n%s",
+			 path, render_ok ? "" : " (a render that fails)", a.data, b.data);
+	strbuf_free(&a);
+	strbuf_free(&b);
+}
+
 static void test_respond_head_has_same_headers_and_no_body(void **state)
 {
 	(void)state;
-	struct http_request get = request("GET", "/metrics", 1), head = request("HEAD", "/metrics", 1);
-	struct strbuf a = STRBUF_INIT, b = STRBUF_INIT;
-	assert_int_equal(http_respond(&get, render_fixed, NULL, &a), 200);
-	assert_int_equal(http_respond(&head, render_fixed, NULL, &b), 200);
-	size_t head_len = (size_t)(body_of(&a) - a.data);
-	if (b.len != head_len || memcmp(a.data, b.data, head_len) != 0)
-		fail_msg("HEAD must get the same status and headers as GET (Content-Length included) and no "
-			 "body:\nGET:\n%s\nHEAD:\n%s",
-			 a.data, b.data);
-	strbuf_free(&a);
-	strbuf_free(&b);
+	expect_head_like_get("/metrics", 1, 200);
+	expect_head_like_get("/", 1, 200);
+	expect_head_like_get("/nope", 1, 404);
+	expect_head_like_get("/metrics", 0, 500);
 }
 
 static void test_respond_unknown_path_is_404(void **state)

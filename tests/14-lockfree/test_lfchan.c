@@ -198,7 +198,7 @@ static void wait_for_sleepers(struct lfchan_waiters *w, uint32_t n, const char *
 	if (!harness_wait_until(enough_asleep, &s))
 		fail_msg("expected %u %s asleep in the channel (%s.waiting), saw %u: does a waiter that has "
 			 "spent its budget add itself to waiting before it sleeps, and does in_flight let it "
-			 "sleep when the channel is truly empty (tail == head) or full (tail a lap ahead)?",
+			 "sleep when the channel is truly empty or full (\"Build it 3\")?",
 			 n, side, side, atomic_load(&w->waiting));
 }
 

@@ -5,7 +5,7 @@
 #
 #     caught by: plain|thread|address|perturb
 #     # the mistake, in the learner's words
-#     # test: test_that_must_fail[, test_that_may_also] (perturb: any test may)
+#     # test: test_that_should_fail[, another_that_may_instead] (perturb: any test may)
 #     # prints: a line the grade prints ("…": any text; optional, any number)
 #     --- a/solutions/NN-name/file.c
 #
@@ -16,7 +16,7 @@
 #
 #   check       plant every mutant (LESSON=NN: that lesson's), grade its lesson
 #               and print a table; fails unless each is caught: the grade
-#               fails, it compiles, its first test fails, its "prints" lines
+#               fails, it compiles, a test it names fails, its "prints" lines
 #               are printed (make mutants)
 #   list        the catalogue (make broken)
 #   show BUG    plant BUG and grade it in full for the learner to read (make broken BUG=...)
@@ -156,13 +156,14 @@ judge() { # patch
 	secs=$(($(date +%s) - t0))
 	tap="build/results/${san:-plain}/$(printf '%s' "$dir" | tr / _)"
 	failing=$(cat "$tap"/*.tap "$tap"/perturbed/*.tap 2>/dev/null | sed -n 's/^not ok [0-9]* - \([a-z0-9_]*\) # \([A-Z]*\)$/\1 \2/p')
-	# The first test listed must fail. A perturb mutant is caught by
-	# whichever test meets the order that breaks it (a lost wake-up hangs
-	# any test that waits in select): the tests listed first, then any.
+	# A test the header names must fail: the first, or one listed after it
+	# (a mutant whose window a loaded machine can close for one test is
+	# caught by another). A perturb mutant is caught by whichever test meets
+	# the order that breaks it (a lost wake-up hangs any test that waits in
+	# select): the tests listed first, then any.
 	first=$(tests_of "$p" | awk '{print $1}')
 	kind=""
 	candidates=$(tests_of "$p")
-	[ "$want" = perturb ] || candidates=$first
 	[ "$want" = perturb ] && candidates="$candidates $(printf '%s\n' "$failing" | awk '{print $1}')"
 	for t in $candidates; do
 		kind=$(printf '%s\n' "$failing" | awk -v t="$t" '$1 == t {print $2; exit}')

@@ -104,7 +104,6 @@ $(OUT)/bin/$1: $(call obj,$(wildcard src/steps/$1.c) $(LIB_SRCS) $(call componen
 endef
 $(foreach l,$(LESSONS),$(eval $(call lesson_rules,$l)))
 
-
 $(BUILD)/obj/%.o: %.c | deps-present
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
@@ -166,7 +165,6 @@ all:
 	@$(MAKE) --no-print-directory testbin progbin IMPL=exercises
 
 testbin: $(addprefix $(OUT)/tests/,$(SELECTED))
-
 progbin: $(addprefix $(OUT)/bin/,$(STEP_PROGRAMS))
 
 ## logpipe: build bin/logpipe from IMPL's code (IMPL=solutions for the reference;

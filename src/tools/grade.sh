@@ -321,19 +321,15 @@ for l in $LESSONS; do
 $(lesson_title "$l"): the build failed; the compiler said:
 $(grep -v '^make' "$log" | head -n "${VERBOSE:+400}${VERBOSE:-40}")
 "
-		for s in $l; do
-			total_fail=$((total_fail + $(suite_tests "$s")))
-			{ echo "not ok 1 - the build # COMPILE"; grep -v '^make' "$log" | head -n 400 | sed 's/^/  # /'; } |
-				junit "$s"
-		done
+		# A lesson's test program is named for it.
+		total_fail=$((total_fail + $(suite_tests "$l")))
+		{ echo "not ok 1 - the build # COMPILE"; grep -v '^make' "$log" | head -n 400 | sed 's/^/  # /'; } |
+			junit "$l"
 		continue
 	fi
-	suites=$l # a lesson's test program is named for it
 	failed_before=$total_fail
-	for s in $suites; do
-		grade_suite "$s"
-	done
-	[ "$total_fail" -eq "$failed_before" ] && followups "$l" "$suites"
+	grade_suite "$l"
+	[ "$total_fail" -eq "$failed_before" ] && followups "$l" "$l"
 done
 
 if [ -z "${GRADE_QUIET:-}" ]; then

@@ -1,11 +1,12 @@
 #include "line.h"
+#include "slab.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 struct line *line_new(const char *text, size_t len)
 {
-	struct line *l = malloc(sizeof(*l) + len + 1);
+	struct line *l = slab_alloc(sizeof(*l) + len + 1);
 	if (l == NULL)
 		return NULL;
 	l->len = len;
@@ -17,7 +18,7 @@ struct line *line_new(const char *text, size_t len)
 
 struct line *line_new_too_long(size_t skipped)
 {
-	struct line *l = malloc(sizeof(*l) + 1);
+	struct line *l = slab_alloc(sizeof(*l) + 1);
 	if (l == NULL)
 		return NULL;
 	l->len = skipped;
@@ -28,7 +29,7 @@ struct line *line_new_too_long(size_t skipped)
 
 void line_free(struct line *line)
 {
-	free(line);
+	slab_free(line);
 }
 
 int line_is_blank(const char *text, size_t len)

@@ -1,0 +1,129 @@
+#include "slab.h"
+
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#define SLAB_BYTES (64 * 1024)
+#define SLAB_BIG   (4 * 1024)
+
+/* Under AddressSanitizer every object is a malloc of its own, so that a
+ * read past a line's end or after its free is still reported. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SLAB_OFF 1
+#else
+#define SLAB_OFF 0
+#endif
+
+struct slab {
+	atomic_long refs; /* added by the owner when it lets go, minus the frees */
+	size_t used;	  /* bytes cut from data (the owner's alone) */
+	alignas(max_align_t) char data[];
+};
+
+/* In front of every object: its block, or NULL for one malloc'd alone. */
+struct slab_head {
+	struct slab *slab;
+	alignas(max_align_t) char obj[];
+};
+
+static atomic_long live; /* blocks malloc'd and not freed */
+static _Thread_local struct slab *current; /* the block this thread cuts from */
+static _Thread_local long cut;		   /* objects cut from it so far */
+static pthread_key_t exit_key;
+static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+
+static void slab_unref(struct slab *s, long n)
+{
+	/* acq_rel: the thread that frees the block sees every write made to
+	 * its objects by the threads that released them before. */
+	if (atomic_fetch_add_explicit(&s->refs, n, memory_order_acq_rel) + n == 0) {
+		free(s);
+		atomic_fetch_sub_explicit(&live, 1, memory_order_relaxed);
+	}
+}
+
+/* The owner lets go of its current block: it adds what it cut. */
+static void let_go(void)
+{
+	if (current != NULL)
+		slab_unref(current, cut);
+	current = NULL;
+	cut = 0;
+}
+
+static void on_thread_exit(void *unused)
+{
+	(void)unused;
+	let_go();
+}
+
+static void on_process_exit(void)
+{
+	let_go();
+}
+
+static void make_key(void)
+{
+	pthread_key_create(&exit_key, on_thread_exit);
+	atexit(on_process_exit);
+}
+
+static size_t rounded(size_t n)
+{
+	const size_t a = alignof(max_align_t);
+	return (n + a - 1) / a * a;
+}
+
+static void *alone(size_t size)
+{
+	struct slab_head *h = malloc(sizeof(*h) + size);
+	if (h == NULL)
+		return NULL;
+	h->slab = NULL;
+	atomic_fetch_add_explicit(&live, 1, memory_order_relaxed);
+	return h->obj;
+}
+
+void *slab_alloc(size_t size)
+{
+	if (SLAB_OFF || size > SLAB_BIG)
+		return alone(size);
+	size_t need = sizeof(struct slab_head) + rounded(size);
+	if (current == NULL || current->used + need > SLAB_BYTES - sizeof(struct slab)) {
+		pthread_once(&exit_once, make_key);
+		let_go();
+		struct slab *s = malloc(SLAB_BYTES);
+		if (s == NULL)
+			return NULL;
+		atomic_fetch_add_explicit(&live, 1, memory_order_relaxed);
+		atomic_init(&s->refs, 0);
+		s->used = 0;
+		current = s;
+		pthread_setspecific(exit_key, s); /* non-NULL: on_thread_exit runs */
+	}
+	struct slab_head *h = (struct slab_head *)(current->data + current->used);
+	current->used += need;
+	cut++;
+	h->slab = current;
+	return h->obj;
+}
+
+void slab_free(void *p)
+{
+	if (p == NULL)
+		return;
+	struct slab_head *h = (struct slab_head *)((char *)p - offsetof(struct slab_head, obj));
+	if (h->slab == NULL) {
+		free(h);
+		atomic_fetch_sub_explicit(&live, 1, memory_order_relaxed);
+	} else
+		slab_unref(h->slab, -1);
+}
+
+long slab_blocks_live(void)
+{
+	return atomic_load_explicit(&live, memory_order_relaxed);
+}

@@ -1,0 +1,39 @@
+/*
+ * slab.h - memory for small objects that one thread makes and another
+ * frees: the lines the tailer reads and the parser frees.
+ *
+ * malloc is fast when the thread that frees a block is the one that
+ * allocated it: glibc keeps the block in the thread's own cache. In a
+ * pipeline it never is, and every line then costs a trip to the shared
+ * heap and its lock on both sides (docs/benchmarks.md measures a third of
+ * the pipeline's time there). A slab turns a thousand of those trips into
+ * one: the allocating thread cuts objects one after the other out of a
+ * 64 KiB block of its own, and the block goes back to malloc when the last
+ * of its objects has been freed, by whichever thread.
+ *
+ * The count that decides "last" is the one atomic in it. The owner counts
+ * the objects it cuts in a plain variable of its own, and adds that count
+ * to the block's `refs` only when it moves on to a new block (or its
+ * thread ends); every slab_free subtracts 1. refs reaches 0 exactly once,
+ * after both: the owner's addition and every free. Before the owner has
+ * added, refs is at most 0 and a free takes it below 0, never to 0 from 1.
+ */
+#ifndef SLAB_H
+#define SLAB_H
+
+#include <stddef.h>
+
+/* size bytes, aligned for any type, from the calling thread's current
+ * block (a new one when it is full); objects of more than 4 KiB get a
+ * block of their own. NULL when out of memory. */
+void *slab_alloc(size_t size);
+
+/* Frees an object slab_alloc returned, from any thread. NULL is fine. */
+void slab_free(void *p);
+
+/* Blocks malloc'd and not yet freed, the ones cut from and the objects of
+ * more than 4 KiB alike: 0 again once every object is freed and every
+ * thread that cut from a block has moved on or ended (for the tests). */
+long slab_blocks_live(void);
+
+#endif

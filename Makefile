@@ -64,8 +64,9 @@ HARNESS_SRCS := $(wildcard tests/harness/*.c)
 # as a chosen mutex is destroyed, a thread start made to fail or to hold
 # (interpose.h), and a mutex whose initialisation fails; socket, so that a
 # test can make IPv6 sockets start as a machine with bindv6only=1 makes
-# them, and count the sockets opened; the allocation functions, so that a
-# test can make them fail; clock_gettime, so that a test can move one
+# them, and count the sockets opened; the allocation functions and
+# log_entry_new (whose slab rarely calls malloc), so that a test can make
+# them fail; clock_gettime, so that a test can move one
 # thread's clock ahead; open, so that a test can rename a file right after
 # it is opened; and the channel's wait, chan_cond_wait, so that a
 # test can cut a wait short or hold a woken thread
@@ -73,7 +74,7 @@ HARNESS_SRCS := $(wildcard tests/harness/*.c)
 TEST_WRAP := $(foreach f,mutex_lock mutex_trylock mutex_unlock cond_init cond_wait cond_timedwait \
 	cond_signal cond_broadcast cond_destroy mutex_init mutex_destroy create join,-Wl,--wrap=pthread_$f) \
 	-Wl,--wrap=socket -Wl,--wrap=chan_cond_wait -Wl,--wrap=clock_gettime -Wl,--wrap=open \
-	$(foreach f,malloc calloc realloc strdup strndup,-Wl,--wrap=$f)
+	$(foreach f,malloc calloc realloc strdup strndup log_entry_new,-Wl,--wrap=$f)
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 # When lesson $2 is graded, lesson $1's code comes from IMPL if $1 is $2,

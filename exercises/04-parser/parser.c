@@ -5,10 +5,11 @@
  *
  * Who owns what, from one end to the other: the stage owns each struct line
  * from the moment chan_recv hands it over, and frees it once it is parsed.
- * cJSON allocates a tree for every line; what the entry keeps is copied out
- * of the tree, and the tree is deleted before parse_log_line returns, so no
- * entry ever points into it. The entry belongs to the stage until
- * chan_send(out) returns CHAN_OK; from then on it belongs to the next stage.
+ * cJSON allocates a tree for every line; log_entry_new copies what the
+ * entry keeps out of the tree, and the tree is deleted before
+ * parse_log_line returns, so no entry ever points into it. The entry
+ * belongs to the stage until chan_send(out) returns CHAN_OK; from then on
+ * it belongs to the next stage.
  */
 #include "parser.h"
 #include "notimpl.h"
@@ -50,16 +51,6 @@ const char *parse_error_name(enum parse_error err)
 }
 
 /* ---- one line ---------------------------------------------------------------- */
-
-void log_entry_free(struct log_entry *entry)
-{
-	if (entry == NULL)
-		return;
-	free(entry->service);
-	free(entry->message);
-	free(entry->timestamp);
-	free(entry);
-}
 
 enum parse_error parse_log_line(const char *text, size_t len, struct log_entry **entry)
 {

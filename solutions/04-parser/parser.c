@@ -5,10 +5,11 @@
  *
  * Who owns what, from one end to the other: the stage owns each struct line
  * from the moment chan_recv hands it over, and frees it once it is parsed.
- * cJSON allocates a tree for every line; what the entry keeps is copied out
- * of the tree, and the tree is deleted before parse_log_line returns, so no
- * entry ever points into it. The entry belongs to the stage until
- * chan_send(out) returns CHAN_OK; from then on it belongs to the next stage.
+ * cJSON allocates a tree for every line; log_entry_new copies what the
+ * entry keeps out of the tree, and the tree is deleted before
+ * parse_log_line returns, so no entry ever points into it. The entry
+ * belongs to the stage until chan_send(out) returns CHAN_OK; from then on
+ * it belongs to the next stage.
  */
 #include "parser.h"
 #include "notimpl.h"
@@ -96,36 +97,18 @@ const char *parse_error_name(enum parse_error err)
 
 /* ---- one line ---------------------------------------------------------------- */
 
-void log_entry_free(struct log_entry *entry)
-{
-	if (entry == NULL)
-		return;
-	free(entry->service);
-	free(entry->message);
-	free(entry->timestamp);
-	free(entry);
-}
-
 /* BEGIN SOLUTION */
 /*
- * Sets *out to a copy of obj's field `name`, or of `alias` if name is not a
- * string (alias may be NULL), or of fallback when neither is a string
- * (fallback may be NULL: then *out is NULL). A copy, because every
- * valuestring belongs to the tree and dies with cJSON_Delete. Returns 0, or
- * -1 when out of memory.
+ * obj's field `name` if it is a string, else `alias`'s if that is one
+ * (alias may be NULL), else fallback. The string belongs to the tree and
+ * dies with cJSON_Delete: it is good until log_entry_new has copied it.
  */
-static int copy_string_field(const cJSON *obj, const char *name, const char *alias, const char *fallback,
-			     char **out)
+static const char *string_field(const cJSON *obj, const char *name, const char *alias, const char *fallback)
 {
 	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, name);
 	if (!cJSON_IsString(item) && alias != NULL)
 		item = cJSON_GetObjectItemCaseSensitive(obj, alias);
-	const char *value = cJSON_IsString(item) ? item->valuestring : fallback;
-	*out = NULL;
-	if (value == NULL)
-		return 0;
-	*out = strdup(value);
-	return *out != NULL ? 0 : -1;
+	return cJSON_IsString(item) ? item->valuestring : fallback;
 }
 
 /* The entry an object describes. Only top-level fields are looked up, so a
@@ -139,18 +122,13 @@ static enum parse_error entry_from_object(const cJSON *root, struct log_entry **
 	if (log_level_parse(level_item->valuestring, &level) != 0)
 		return PARSE_BAD_LEVEL;
 
-	/* calloc: every pointer starts NULL, so log_entry_free can clean up
-	 * after a copy that failed halfway. */
-	struct log_entry *e = calloc(1, sizeof(*e));
+	/* One allocation holds the entry and copies of its strings, made
+	 * while the tree is still alive. */
+	struct log_entry *e = log_entry_new(level, string_field(root, "service", NULL, "unknown"),
+					    string_field(root, "msg", "message", ""),
+					    string_field(root, "ts", "time", NULL));
 	if (e == NULL)
 		return PARSE_ENOMEM;
-	e->level = level;
-	if (copy_string_field(root, "service", NULL, "unknown", &e->service) != 0 ||
-	    copy_string_field(root, "msg", "message", "", &e->message) != 0 ||
-	    copy_string_field(root, "ts", "time", NULL, &e->timestamp) != 0) {
-		log_entry_free(e);
-		return PARSE_ENOMEM;
-	}
 	const cJSON *latency = cJSON_GetObjectItemCaseSensitive(root, "latency_ms");
 	if (cJSON_IsNumber(latency)) {
 		e->latency_ms = latency->valuedouble;
@@ -436,13 +414,11 @@ static const cJSON *find_first(const cJSON *root, const char *list, int types)
 	}
 }
 
-/* copy_string_field for a candidate list. */
-static int copy_first(const cJSON *root, const char *list, const char *fallback, char **out)
+/* string_field for a candidate list. */
+static const char *first_string(const cJSON *root, const char *list, const char *fallback)
 {
 	const cJSON *item = find_first(root, list, cJSON_String);
-	const char *value = item != NULL ? item->valuestring : fallback;
-	*out = value != NULL ? strdup(value) : NULL;
-	return value == NULL || *out != NULL ? 0 : -1;
+	return item != NULL ? item->valuestring : fallback;
 }
 
 /* entry_from_object, with the fields where fmt says. */
@@ -461,16 +437,11 @@ static enum parse_error entry_from_format(const struct log_format *fmt, const cJ
 		      : log_level_from_number(level_item->valuedouble, fmt->scale, &level);
 	if (bad)
 		return PARSE_BAD_LEVEL;
-	struct log_entry *e = calloc(1, sizeof(*e));
+	struct log_entry *e = log_entry_new(level, first_string(root, fmt->service, "unknown"),
+					    first_string(root, fmt->message, ""),
+					    first_string(root, fmt->timestamp, NULL));
 	if (e == NULL)
 		return PARSE_ENOMEM;
-	e->level = level;
-	if (copy_first(root, fmt->service, "unknown", &e->service) != 0 ||
-	    copy_first(root, fmt->message, "", &e->message) != 0 ||
-	    copy_first(root, fmt->timestamp, NULL, &e->timestamp) != 0) {
-		log_entry_free(e);
-		return PARSE_ENOMEM;
-	}
 	const cJSON *latency = find_first(root, fmt->latency, cJSON_Number);
 	if (latency != NULL) {
 		e->latency_ms = latency->valuedouble;

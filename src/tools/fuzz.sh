@@ -56,7 +56,8 @@ sources() {
 	http_request) echo "solutions/08-http/request.c" ;;
 	# parser.c also holds the stage (parser_run), which needs a channel.
 	log_line) echo "solutions/04-parser/parser.c solutions/01-channel/channel.c solutions/02-select/select.c
-		src/lib/line.c src/lib/clock.c src/lib/notimpl.c src/lib/chan_status.c" ;;
+		src/lib/line.c src/lib/slab.c src/lib/log_entry.c src/lib/clock.c src/lib/notimpl.c
+		src/lib/chan_status.c" ;;
 	label_escape) echo "solutions/06-metrics/exposition.c src/lib/strbuf.c" ;;
 	*) return 1 ;;
 	esac

@@ -495,7 +495,8 @@ static void test_entry_owns_its_strings(void **state)
 	if (strcmp(first->service, "first-service") != 0 || strcmp(first->message, "first message") != 0 ||
 	    first->timestamp == NULL || strcmp(first->timestamp, "2026-11-25T10:00:00Z") != 0)
 		fail_msg("an entry's strings changed after another parse: they point into memory that was "
-			 "freed (the cJSON tree dies with cJSON_Delete; copy valuestring with strdup)");
+			 "freed (the cJSON tree dies with cJSON_Delete: make the entry with log_entry_new, "
+			 "which copies the strings, before the tree is deleted)");
 	log_entry_free(second);
 	log_entry_free(first);
 }
@@ -859,7 +860,9 @@ static void test_step_counts_the_line_before_it_parses_it(void **state)
  * Memory that runs out while a good line is parsed. cJSON's allocations go
  * through the wrapped malloc too (tests/harness/interpose.h), by the hook
  * below, so that the first few refused are cJSON's and the later ones the
- * parse's own; the hook counts the refusals that were cJSON's.
+ * parse's own: log_entry_new, wrapped as one allocation (with the malloc
+ * of a new slab block in it, when it needs one). The hook counts the
+ * refusals that were cJSON's.
  */
 static long cjson_refused;
 
@@ -896,9 +899,9 @@ static long parse_with_allocations(const struct log_format *fmt, const char *tex
 	int cjson_only = refused > 0 && own == 0;
 	if (refused > 0 && (e != NULL || !(err == PARSE_ENOMEM || (cjson_only && err == PARSE_INVALID_JSON))))
 		fail_msg("allocation %ld (%s) failed %s while the good line %s (format %s) was parsed, and "
-			 "the parse returned %s with *entry %s; expected %s and NULL: check every "
-			 "allocation, the first copy as much as the last (a copy that failed leaves NULL "
-			 "behind, and an entry with a NULL field is no entry)",
+			 "the parse returned %s with *entry %s; expected %s and NULL: log_entry_new "
+			 "returns NULL when memory runs out; check it, and answer PARSE_ENOMEM with "
+			 "*entry NULL (the tree is deleted all the same)",
 			 granted + 1, cjson_only ? "one of cJSON's" : "one of the parse's own", r->how, text, as,
 			 reason(err), e != NULL ? "set" : "NULL",
 			 cjson_only ? "PARSE_INVALID_JSON (cJSON's NULL cannot tell) or PARSE_ENOMEM"
@@ -952,10 +955,12 @@ static int step_with_allocations(const struct log_format *fmt, const char *text,
 static void test_out_of_memory_is_enomem_counted_as_invalid_json(void **state)
 {
 	(void)state;
-	enum { MOST = 64 }; /* cJSON's tree of the line, then an entry and three strings */
+	enum { MOST = 64 }; /* cJSON's tree of the line, then the entry */
+	/* The second has a latency: an entry left unchecked is written through. */
 	static const char *const lines[] = {
 	    "{\"ts\":\"2026-11-25T10:00:00Z\",\"level\":\"warn\",\"service\":\"api\",\"msg\":\"slow\"}",
-	    "{\"time\":\"2026-11-25T10:00:00Z\",\"level\":40,\"name\":\"api\",\"msg\":\"slow\"}",
+	    "{\"time\":\"2026-11-25T10:00:00Z\",\"level\":40,\"name\":\"api\",\"msg\":\"slow\","
+	    "\"latency_ms\":12.5}",
 	};
 	const struct log_format *fmts[] = {NULL, log_format_preset("pino")};
 	const struct refusal refusals[] = {{harness_fail_allocations_after, "with every one after it"},
@@ -975,10 +980,10 @@ static void test_out_of_memory_is_enomem_counted_as_invalid_json(void **state)
 					 "line %s: does it allocate in a loop?",
 					 MOST, lines[f]);
 			if (own == 0)
-				fail_msg("parser_step made an entry of %s while each of malloc, calloc, realloc, "
-					 "strdup and strndup failed in turn: allocate the entry and its strings "
-					 "with those, so that this test can see what your parse does when "
-					 "memory runs out",
+				fail_msg("parser_step made an entry of %s while each allocation failed in "
+					 "turn, log_entry_new's included, and none of the parse's own was "
+					 "refused: make the entry with log_entry_new (src/log_entry.h), so "
+					 "that this test can see what your parse does when memory runs out",
 					 lines[f]);
 		}
 	cJSON_InitHooks(NULL);

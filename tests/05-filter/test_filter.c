@@ -16,15 +16,12 @@
 
 /* ---- helpers ------------------------------------------------------------------ */
 
-/* A new entry, as the parser makes them: malloc'd, owning copies of its
- * strings, freed with log_entry_free. */
+/* A new entry, as the parser makes them: log_entry_new, freed with
+ * log_entry_free. */
 static struct log_entry *entry_new(enum log_level level, const char *service, const char *message)
 {
-	struct log_entry *e = malloc(sizeof(*e));
+	struct log_entry *e = log_entry_new(level, service, message, NULL);
 	assert_non_null(e);
-	*e = (struct log_entry){.level = level, .service = strdup(service), .message = strdup(message)};
-	assert_non_null(e->service);
-	assert_non_null(e->message);
 	return e;
 }
 

@@ -1425,10 +1425,9 @@ static void test_updates_from_four_threads_while_scraping_are_exact(void **state
 static struct log_entry *entry_new(enum log_level level, const char *service, int has_latency,
 				   double latency_ms)
 {
-	struct log_entry *e = calloc(1, sizeof(*e));
-	if (e == NULL || (e->service = strdup(service)) == NULL || (e->message = strdup("m")) == NULL)
+	struct log_entry *e = log_entry_new(level, service, "m", NULL);
+	if (e == NULL)
 		fail_msg("out of memory");
-	e->level = level;
 	e->has_latency = has_latency;
 	e->latency_ms = latency_ms;
 	return e;

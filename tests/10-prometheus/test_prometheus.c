@@ -260,10 +260,9 @@ static void test_the_metrics_stage_sets_it_for_every_entry(void **state)
 	harness_thread_start(&t, metrics_stage_run, &st);
 	const char *services[] = {"api", "auth", "api"};
 	for (size_t i = 0; i < 3; i++) {
-		struct log_entry *e = calloc(1, sizeof(*e));
-		if (e == NULL || (e->service = strdup(services[i])) == NULL || (e->message = strdup("")) == NULL)
+		struct log_entry *e = log_entry_new(LOG_INFO, services[i], "", NULL);
+		if (e == NULL)
 			fail_msg("out of memory");
-		e->level = LOG_INFO;
 		assert_chan_status(chan_send(in, e), CHAN_OK);
 	}
 	assert_chan_status(chan_close(in), CHAN_OK);

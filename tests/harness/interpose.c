@@ -29,6 +29,7 @@
 #define _GNU_SOURCE
 #include "interpose.h"
 #include "harness.h"
+#include "log_entry.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1088,6 +1089,8 @@ void *__real_calloc(size_t n, size_t size);
 void *__real_realloc(void *block, size_t size);
 char *__real_strdup(const char *s);
 char *__real_strndup(const char *s, size_t n);
+struct log_entry *__real_log_entry_new(enum log_level level, const char *service, const char *message,
+				       const char *timestamp);
 
 /* This thread's allocations left before they fail, or -1: none fails.
  * Per thread, so that a test fails the allocations of the code it calls,
@@ -1161,4 +1164,12 @@ char *__wrap_strdup(const char *s)
 char *__wrap_strndup(const char *s, size_t n)
 {
 	return allocation_refused() ? NULL : __real_strndup(s, n);
+}
+
+/* An entry is cut from a slab that rarely needs a malloc: the entry
+ * itself is the allocation that can fail. */
+struct log_entry *__wrap_log_entry_new(enum log_level level, const char *service, const char *message,
+				       const char *timestamp)
+{
+	return allocation_refused() ? NULL : __real_log_entry_new(level, service, message, timestamp);
 }

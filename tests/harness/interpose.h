@@ -176,14 +176,18 @@ long harness_sockets_opened(void);
 
 /*
  * Out of memory, on demand. malloc, calloc, realloc, strdup and strndup
- * are wrapped too: after harness_fail_allocations_after(granted), the
- * calling thread's next `granted` allocations succeed and every one after
- * them returns NULL with errno ENOMEM, as a real failure does, until
+ * are wrapped too, and so is log_entry_new (src/log_entry.h), which cuts
+ * its entries from a slab and so calls malloc only once in many entries:
+ * each call counts as one allocation (and the malloc of a new block in it,
+ * when there is one, as another). After
+ * harness_fail_allocations_after(granted), the calling thread's next
+ * `granted` allocations succeed and every one after them returns NULL with
+ * errno ENOMEM, as a real failure does, until
  * harness_allocations_restored. Only the course's code and the tests are
  * wrapped: the C library allocates as usual, and so does cJSON unless a
  * test hands it allocation functions of its own (cJSON_InitHooks) that
  * call these. No impossible size reaches the out-of-memory path of code
- * that allocates a few small blocks (an entry and its strings); this
+ * that allocates a few small blocks (a channel, an entry); this
  * does, one allocation at a time.
  */
 void harness_fail_allocations_after(long granted);

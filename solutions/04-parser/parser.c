@@ -122,11 +122,12 @@ static enum parse_error entry_from_object(const cJSON *root, struct log_entry **
 	if (log_level_parse(level_item->valuestring, &level) != 0)
 		return PARSE_BAD_LEVEL;
 
-	/* One allocation holds the entry and copies of its strings, made
-	 * while the tree is still alive. */
-	struct log_entry *e = log_entry_new(level, string_field(root, "service", NULL, "unknown"),
-					    string_field(root, "msg", "message", ""),
-					    string_field(root, "ts", "time", NULL));
+	/* Strings of the tree: log_entry_new copies them into the entry's
+	 * one block while the tree is still alive. */
+	const char *service = string_field(root, "service", NULL, "unknown");
+	const char *message = string_field(root, "msg", "message", "");
+	const char *timestamp = string_field(root, "ts", "time", NULL);
+	struct log_entry *e = log_entry_new(level, service, message, timestamp);
 	if (e == NULL)
 		return PARSE_ENOMEM;
 	const cJSON *latency = cJSON_GetObjectItemCaseSensitive(root, "latency_ms");
@@ -437,9 +438,10 @@ static enum parse_error entry_from_format(const struct log_format *fmt, const cJ
 		      : log_level_from_number(level_item->valuedouble, fmt->scale, &level);
 	if (bad)
 		return PARSE_BAD_LEVEL;
-	struct log_entry *e = log_entry_new(level, first_string(root, fmt->service, "unknown"),
-					    first_string(root, fmt->message, ""),
-					    first_string(root, fmt->timestamp, NULL));
+	const char *service = first_string(root, fmt->service, "unknown");
+	const char *message = first_string(root, fmt->message, "");
+	const char *timestamp = first_string(root, fmt->timestamp, NULL);
+	struct log_entry *e = log_entry_new(level, service, message, timestamp);
 	if (e == NULL)
 		return PARSE_ENOMEM;
 	const cJSON *latency = find_first(root, fmt->latency, cJSON_Number);

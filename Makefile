@@ -139,11 +139,19 @@ $(if $(LESSON),$(eval $(call suite_rules,bench,src/bench/%.c,-$(LESSON),$(SELECT
 # The course's program, bin/logpipe, is built from IMPL's code for every
 # lesson (IMPL=solutions: the reference one); with LESSON=NN, from IMPL's
 # code for that lesson and the reference for the others, as the tests are
-# (build/.../bin/logpipe-NN, so the two kinds never mix).
-LOGPIPE_OWN = $(if $(LESSON),$(SELECTED),$(LESSONS))
+# (build/.../bin/logpipe-NN, so the two kinds never mix). With
+# IMPL=exercises, a lesson whose files still call NOT_IMPLEMENTED is one
+# the learner has not written: the reference stands in for it, so that
+# logpipe (and make demo) runs at every point of the course, with the
+# learner's code wherever there is some.
+STUBBED = $(if $(filter exercises,$(IMPL)),$(sort $(patsubst exercises/%/,%,$(dir \
+	$(shell grep -lw 'NOT_IMPLEMENTED' exercises/*/*.c 2>/dev/null)))))
+LOGPIPE_OWN = $(if $(LESSON),$(SELECTED),$(filter-out $(STUBBED),$(LESSONS)))
 LOGPIPE_SRCS = src/logpipe.c $(LIB_SRCS) \
 	$(foreach m,$(LESSONS),$(wildcard $(if $(filter $m,$(LOGPIPE_OWN)),$(IMPL),solutions)/$m/*.c))
 LOGPIPE_BIN = $(OUT)/bin/logpipe$(if $(LESSON),-$(LESSON))
+LOGPIPE_MIX = $(IMPL) for $(or $(LOGPIPE_OWN),no lesson) and the reference for $(STUBBED), not written yet
+LOGPIPE_FROM = $(if $(LESSON),$(IMPL) for lesson $(LESSON) and the reference for the others,$(if $(STUBBED),$(LOGPIPE_MIX),$(IMPL)))
 $(LOGPIPE_BIN): $(call obj,$(LOGPIPE_SRCS))
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -171,8 +179,7 @@ progbin: $(addprefix $(OUT)/bin/,$(STEP_PROGRAMS))
 ## logpipe: build bin/logpipe from IMPL's code (IMPL=solutions for the reference;
 ##          LESSON=NN: your lesson NN, the reference for the others)
 logpipe bin/logpipe: $(LOGPIPE_BIN)
-	@mkdir -p bin && cp $< bin/logpipe && \
-		echo "built bin/logpipe from $(if $(LESSON),$(IMPL) for lesson $(LESSON) and the reference for the others,$(IMPL))"
+	@mkdir -p bin && cp $< bin/logpipe && echo "built bin/logpipe from $(LOGPIPE_FROM)"
 
 ## test: grade your exercises (LESSON=NN, IMPL=solutions, SANITIZE=thread|address, VERBOSE=1, FORMAT=tap|junit;
 ##       SEED=n replays a perturbed run, PERTURB=N runs N perturbed rounds)
@@ -207,11 +214,13 @@ DEMO_RULES = $(if $(filter 10-prometheus,$(LOGPIPE_OWN)),$(DEMO_IMPL),solutions)
 ## demo: logpipe on simulated logs, scraped by a real Prometheus (Ctrl-C stops;
 ##       DEMO_SECONDS=20 runs headless and draws charts into build/demo/;
 ##       INSTANCES=3: three logpipes; SCENARIO=incident: alerts fire, headless;
-##       DEMO_ARGS='...': more logpipe options; IMPL=exercises: every lesson yours;
+##       DEMO_ARGS='...': more logpipe options; IMPL=exercises: every lesson you wrote
+##       yours (the reference for a lesson whose stubs are still there);
 ##       IMPL=exercises LESSON=NN: your lesson NN, the reference for the others; the
 ##       rules Prometheus loads are lesson 10's, yours when lesson 10 is)
 demo: deps-present
 	@$(MAKE) -s --no-print-directory $(DEMO_BIN) IMPL=$(DEMO_IMPL)
+	@$(if $(filter command line,$(origin IMPL)),echo "logpipe built from $(LOGPIPE_FROM)",:)
 	@LOGPIPE=$(DEMO_BIN) RULES='$(DEMO_RULES)' DEMO_SECONDS='$(DEMO_SECONDS)' DEMO_ARGS='$(DEMO_ARGS)' \
 		INSTANCES='$(INSTANCES)' SCENARIO='$(SCENARIO)' sh src/tools/demo.sh
 
@@ -219,6 +228,7 @@ demo: deps-present
 ##      every count checked through Prometheus' query API (IMPL=exercises: yours)
 e2e: deps-present
 	@$(MAKE) -s --no-print-directory $(DEMO_BIN) IMPL=$(DEMO_IMPL)
+	@$(if $(filter command line,$(origin IMPL)),echo "logpipe built from $(LOGPIPE_FROM)",:)
 	@LOGPIPE=$(DEMO_BIN) sh src/tools/e2e.sh
 
 ## exercises: regenerate the exercise stubs from the solutions (FORCE=1 overwrites edited ones)

@@ -157,6 +157,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	memset(o, 0, sizeof(*o));
 	o->cfg = pipeline_config_default();
 	o->capacity = o->cfg.capacity;
+	o->batch = PIPELINE_FAST_BATCH;
 	const struct arg_option options[] = {
 	    ARG_LIST_OPT(
 		"file", 0, o->files, "PATH",
@@ -192,8 +193,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 		SIZE_MAX / 16),
 	    ARG_WHOLE_OPT("batch", 0, &o->batch, "N",
 			  "move up to N items per channel operation (lesson\n11; 1 to " ARG_STR(
-			      STAGE_MAX_BATCH) "; default: one at a time, in the\nstages' own loops)",
-			  1, STAGE_MAX_BATCH),
+			      STAGE_MAX_BATCH) ", default " ARG_STR(PIPELINE_FAST_BATCH) "; 0: one at a\ntime, "
+			  "in the stages' own loops of lesson 09)",
+			  0, STAGE_MAX_BATCH),
 	    ARG_WHOLE_OPT("workers", 0, &o->workers, "N",
 			  "parser threads (lesson 12; 1 to " ARG_STR(STAGE_MAX_WORKERS) ", default 1)", 1,
 			  STAGE_MAX_WORKERS),

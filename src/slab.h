@@ -8,8 +8,8 @@
  * heap and its lock on both sides (docs/benchmarks.md measures a third of
  * the pipeline's time there). A slab turns a thousand of those trips into
  * one: the allocating thread cuts objects one after the other out of a
- * 64 KiB block of its own, and the block goes back to malloc when the last
- * of its objects has been freed, by whichever thread.
+ * 64 KiB block of its own, and the block is reused, or goes back to
+ * malloc, when the last of its objects has been freed, by whichever thread.
  *
  * The count that decides "last" is the one atomic in it. The owner counts
  * the objects it cuts in a plain variable of its own, and adds that count
@@ -31,9 +31,10 @@ void *slab_alloc(size_t size);
 /* Frees an object slab_alloc returned, from any thread. NULL is fine. */
 void slab_free(void *p);
 
-/* Blocks malloc'd and not yet freed, the ones cut from and the objects of
- * more than 4 KiB alike: 0 again once every object is freed and every
- * thread that cut from a block has moved on or ended (for the tests). */
+/* Blocks that hold objects or are cut from, and objects of more than
+ * 4 KiB: 0 again once every object is freed and every thread that cut
+ * from a block has moved on or ended (for the tests). An emptied block is
+ * kept for reuse (up to 4 MiB of them) and not counted. */
 long slab_blocks_live(void);
 
 #endif

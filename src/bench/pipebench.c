@@ -5,9 +5,9 @@
  *
  *   pipebench --mode reference --file F    read, split, parse, filter and
  *                                          count in one loop, one thread
- *   pipebench --mode pipeline --file F     logpipe --once: four threads,
- *            [--capacity N] [--batch N]    three channels, the same calls
- *            [--workers N]                 (--batch, --workers: lesson 11)
+ *   pipebench --mode pipeline --file F     logpipe --once, with its default
+ *            [--capacity N] [--batch N]    flags unless told: four stages,
+ *            [--workers N]                 three channels, the same calls
  *
  * The reference runs the very steps the stages run (the splitter of lesson
  * 03, parser_step, filter_step, metrics_stage_step with the lesson 10
@@ -128,7 +128,8 @@ static int take_mode(const char *text, void *mode)
 int main(int argc, char **argv)
 {
 	const char *mode = NULL, *path = NULL;
-	unsigned long long capacity = 0, batch = 0, workers = 0; /* 0: the pipeline's defaults */
+	/* logpipe's defaults: 0 for the pipeline's own, and its --batch */
+	unsigned long long capacity = 0, batch = PIPELINE_FAST_BATCH, workers = 0;
 	const struct arg_option options[] = {
 	    ARG_CUSTOM_OPT("mode", 0, &mode, "MODE",
 			   "reference: one loop, one thread; pipeline: logpipe --once", take_mode,
@@ -138,7 +139,10 @@ int main(int argc, char **argv)
 		"capacity", 0, &capacity, "N",
 		"pipeline: capacity of each channel (default " ARG_STR(PIPELINE_DEFAULT_CAPACITY) ")", 1,
 		1 << 20),
-	    ARG_WHOLE_OPT("batch", 0, &batch, "N", "pipeline: items per channel operation", 1,
+	    ARG_WHOLE_OPT("batch", 0, &batch, "N",
+			  "pipeline: items per channel operation (default " ARG_STR(
+			      PIPELINE_FAST_BATCH) ", as logpipe; 0: lesson 09's loops)",
+			  0,
 			  STAGE_MAX_BATCH),
 	    ARG_WHOLE_OPT("workers", 0, &workers, "N", "pipeline: parser threads", 1, STAGE_MAX_WORKERS),
 	    ARG_END};

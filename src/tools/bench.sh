@@ -12,12 +12,14 @@
 #  2. The pipeline: lines a second through logpipe --once on a generated
 #     log of BENCH_LINES lines (default 1 000 000), against one thread doing
 #     the same work in one loop (src/bench/pipebench.c), and peak memory;
-#     then with lesson 11's batches and parser workers, the same with a
+#     logpipe's default flags (lesson 11's batches of PIPELINE_FAST_BATCH in
+#     lesson 12's runners), with a second parser worker, with lesson 09's
+#     loops one item at a time, the same with a
 #     bigger glibc per-thread cache (GLIBC_TUNABLES), and with jemalloc
 #     preloaded when it is installed (Debian: libjemalloc2), and mtail
 #     --one_shot counting the same log by level and service when mtail is
 #     installed (src/bench/count.mtail; Debian: apt-get install mtail).
-#     Rows with a target print it: lesson 14's issue asks logpipe's default
+#     Rows with a target print it (docs/benchmarks.md): logpipe's default
 #     flags for 1.00 of the loop, --workers 2 for 1.60, 10 times mtail, and
 #     peak memory of at most 16 MiB.
 #  3. /metrics requests a second and latency under wrk while logpipe
@@ -189,25 +191,25 @@ p_row() {
 	json_pipe="$json_pipe,
     {\"mode\": \"$mode\", \"lines_per_s\": $1, \"max_rss_kb\": $2, \"ratio\": $(ratio "$1" "$ref")}"
 }
-p_row "logpipe --once (default flags: 4 stages, 3 channels)" 1.00 pipeline
+p_row "logpipe --once (default flags: --batch 256, 1 parser)" 1.00 pipeline
 default=$last
 p_row "logpipe --once --workers 2" 1.60 pipeline --workers 2
+p_row "logpipe --once --batch 0 (lesson 09's loops, one at a time)" - pipeline --batch 0
 p_row "logpipe --once --batch 64" - pipeline --batch 64
-p_row "logpipe --once --batch 64 --workers 2" - pipeline --batch 64 --workers 2
 # glibc with a bigger per-thread cache of freed blocks (1024 a size class
 # instead of 7): a thread that frees what another allocated keeps more of
 # it at hand, and reuses it for its own allocations of the same size.
 P_TUNABLES=glibc.malloc.tcache_count=1024
-p_row "logpipe --once --batch 64, tcache_count=1024" - pipeline --batch 64
-p_row "logpipe --once --batch 64 --workers 2, tcache_count=1024" - pipeline --batch 64 --workers 2
+p_row "logpipe --once, tcache_count=1024" - pipeline
+p_row "logpipe --once --workers 2, tcache_count=1024" - pipeline --workers 2
 P_TUNABLES=
 # The same with jemalloc, whose per-thread caches take back memory freed on
-# another thread: what the allocator costs the pipeline (lesson 11).
+# another thread: what the allocator still costs the pipeline.
 P_PRELOAD=$({ ldconfig -p || /sbin/ldconfig -p; } 2>/dev/null | sed -n 's/.*libjemalloc\.so\.2 .*=> \(.*\)/\1/p' | head -n 1)
 if [ -n "$P_PRELOAD" ]; then
 	p_row "one loop, jemalloc" - reference
-	p_row "logpipe --once --batch 64, jemalloc" - pipeline --batch 64
-	p_row "logpipe --once --batch 64 --workers 2, jemalloc" - pipeline --batch 64 --workers 2
+	p_row "logpipe --once, jemalloc" - pipeline
+	p_row "logpipe --once --workers 2, jemalloc" - pipeline --workers 2
 	P_PRELOAD=
 else
 	echo "  (jemalloc is not installed: its rows are skipped; Debian: apt-get install libjemalloc2)"

@@ -1,6 +1,7 @@
 /*
  * slab.h - memory for small objects that one thread makes and another
- * frees: the lines the tailer reads and the parser frees.
+ * frees: the lines the tailer reads and the parser frees, the entries the
+ * parser makes and a later stage frees (src/log_entry.h).
  *
  * malloc is fast when the thread that frees a block is the one that
  * allocated it: glibc keeps the block in the thread's own cache. In a

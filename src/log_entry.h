@@ -39,9 +39,9 @@ int log_level_parse(const char *name, enum log_level *level);
  *
  * The entry and its copies are one block, the struct first and the
  * strings after it, cut from the calling thread's slab (src/slab.h): one
- * allocation per entry rather than one for each string too, and one free,
- * on whichever thread the entry ends. An entry is made on the parser's thread and freed on
- * another, which is malloc's slow path; see
+ * allocation per entry rather than four, and one free, on whichever
+ * thread the entry ends. An entry is made on the parser's thread and
+ * freed on another, which is malloc's slow path; see
  * docs/architecture.md#memory-that-crosses-threads.
  */
 struct log_entry *log_entry_new(enum log_level level, const char *service, const char *message,

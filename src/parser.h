@@ -19,7 +19,10 @@
  *   - "msg" (or "message"): optional string, "" when absent;
  *   - "ts" (or "time"): optional string, NULL when absent;
  *     an alias is looked at only when the first name is absent or not a
- *     string ({"msg":42,"message":"hi"} has the message "hi");
+ *     string ({"msg":42,"message":"hi"} has the message "hi"), so the
+ *     first name wins when both are strings;
+ *   - "" is a string like any other: {"msg":"","message":"hi"} has the
+ *     message "", {"service":""} the service "", {"ts":""} the timestamp "";
  *   - "latency_ms": optional number; has_latency is 0 when absent or not a
  *     number (a negative latency is kept: it is the log's word, not ours);
  *   - field names are case-sensitive ("Level" is not "level");
@@ -65,10 +68,10 @@ enum parse_error parse_log_line(const char *text, size_t len, struct log_entry *
  * Part 2: other loggers' JSON. A format says where a line keeps each field
  * and how it writes its level. Each field is a comma-separated list of
  * candidates tried in order, the first one present with the right type
- * winning (as "msg" wins over "message" above); a candidate is a key or a
- * dotted path into nested objects. "log.level" finds {"log.level":"info"}
- * (a flat key with a dot in it, the way ECS libraries write it) first,
- * then {"log":{"level":"info"}}.
+ * winning (as "msg" wins over "message" above, "" included); a candidate
+ * is a key or a dotted path into nested objects. "log.level" finds
+ * {"log.level":"info"} (a flat key with a dot in it, the way ECS
+ * libraries write it) first, then {"log":{"level":"info"}}.
  */
 enum level_scale {
 	LEVEL_SCALE_NONE,   /* levels are names; a number is no level at all */

@@ -5,11 +5,10 @@
  *
  * Who owns what, from one end to the other: the stage owns each struct line
  * from the moment chan_recv hands it over, and frees it once it is parsed.
- * cJSON allocates a tree for every line; log_entry_new copies what the
- * entry keeps out of the tree, and the tree is deleted before
- * parse_log_line returns, so no entry ever points into it. The entry
- * belongs to the stage until chan_send(out) returns CHAN_OK; from then on
- * it belongs to the next stage.
+ * cJSON allocates a tree for every line, which parse_log_line deletes
+ * before it returns; log_entry_new makes the entry (src/log_entry.h). The
+ * entry belongs to the stage until chan_send(out) returns CHAN_OK; from
+ * then on it belongs to the next stage.
  */
 #include "parser.h"
 #include "notimpl.h"

@@ -371,6 +371,80 @@ static void test_timestamp_comes_from_ts_or_time_else_null(void **state)
 	log_entry_free(e);
 }
 
+/* The fields of the entry parse_log_line_as(fmt, text) makes (fmt NULL:
+ * parse_log_line) must be service, message and timestamp (NULL: none);
+ * why names the rule a difference breaks. */
+static void expect_strings_as(const struct log_format *fmt, const char *text, const char *service,
+			      const char *message, const char *timestamp, const char *why)
+{
+	struct log_entry *e = NULL;
+	enum parse_error err = parse_log_line_as(fmt, text, strlen(text), &e);
+	const char *how = fmt != NULL ? fmt->name : "parse_log_line's rules";
+	if (err != PARSE_OK || e == NULL)
+		fail_msg("%s (%s) returned %s, expected PARSE_OK", quoted(text), how, reason(err));
+	int same = strcmp(e->service, service) == 0 && strcmp(e->message, message) == 0 &&
+		   (timestamp == NULL ? e->timestamp == NULL
+				      : e->timestamp != NULL && strcmp(e->timestamp, timestamp) == 0);
+	char got[256];
+	snprintf(got, sizeof(got), "service %s, message %s, timestamp %s", quoted(e->service),
+		 quoted(e->message), e->timestamp != NULL ? quoted(e->timestamp) : "NULL");
+	log_entry_free(e);
+	if (!same)
+		fail_msg("%s (%s) gave %s; expected service %s, message %s, timestamp %s: %s", quoted(text),
+			 how, got, quoted(service), quoted(message),
+			 timestamp != NULL ? quoted(timestamp) : "NULL", why);
+}
+
+/* "" in each string field, with an alias beside it where there is one:
+ * expected service "", message "", timestamp "". */
+static const char *const empty_string_lines[] = {
+    "{\"level\":\"info\",\"service\":\"\",\"msg\":\"\",\"message\":\"hi\",\"ts\":\"\","
+    "\"time\":\"2026-11-25T10:00:00Z\"}",
+    "{\"level\":\"info\",\"service\":\"\",\"message\":\"\",\"time\":\"\"}",
+};
+
+static void test_an_empty_string_is_a_string(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(empty_string_lines) / sizeof(empty_string_lines[0]); i++)
+		expect_strings_as(NULL, empty_string_lines[i], "", "", "",
+				  "an empty string is a string: the field holds \"\", so neither its "
+				  "alias nor the fallback is looked at");
+}
+
+/* Both names hold strings, or the first one holds no string. */
+static void test_the_first_name_wins_over_its_alias(void **state)
+{
+	(void)state;
+	expect_strings_as(NULL,
+			  "{\"level\":\"info\",\"msg\":\"a\",\"message\":\"b\",\"ts\":\"2026-11-25T10:00:00Z\","
+			  "\"time\":\"1999-01-01T00:00:00Z\"}",
+			  "unknown", "a", "2026-11-25T10:00:00Z",
+			  "when both names hold a string, the first name of the rule wins: \"msg\" over "
+			  "\"message\", \"ts\" over \"time\"");
+	expect_strings_as(NULL,
+			  "{\"level\":\"info\",\"message\":\"b\",\"msg\":\"a\",\"time\":\"1999-01-01T00:00:00Z\","
+			  "\"ts\":\"2026-11-25T10:00:00Z\"}",
+			  "unknown", "a", "2026-11-25T10:00:00Z",
+			  "the order of the rule counts, not the order of the fields in the line");
+}
+
+static void test_the_alias_stands_in_for_a_first_name_that_is_no_string(void **state)
+{
+	(void)state;
+	static const char *const lines[] = {
+	    "{\"level\":\"info\",\"ts\":1764914400,\"time\":\"2026-11-25T10:00:00Z\",\"msg\":null,"
+	    "\"message\":\"m\"}",
+	    "{\"level\":\"info\",\"ts\":{\"s\":1},\"time\":\"2026-11-25T10:00:00Z\",\"msg\":[\"x\"],"
+	    "\"message\":\"m\"}",
+	};
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		expect_strings_as(NULL, lines[i], "unknown", "m", "2026-11-25T10:00:00Z",
+				  "an alias is looked at when the first name is absent or holds no "
+				  "string (a number, null, an object, an array), for the timestamp as for "
+				  "the message");
+}
+
 static void test_latency_is_kept_only_when_a_number(void **state)
 {
 	(void)state;
@@ -708,8 +782,8 @@ static void test_stage_sends_one_entry_per_good_line_in_order(void **state)
 			fail_msg(
 			    "entry %d is (%s, %s, %s), expected (%s, %s, %s): one entry per line, "
 			    "in the order of the lines",
-			    i, log_level_name(e->level), e->service, quoted(e->message),
-			    log_level_name((enum log_level)i), services[i], quoted(text));
+			    i, log_level_name(e->level), quoted(e->service), quoted(e->message),
+			    log_level_name((enum log_level)i), quoted(services[i]), quoted(text));
 		log_entry_free(e);
 	}
 	stage_join(&s);
@@ -948,45 +1022,52 @@ static int step_with_allocations(const struct log_format *fmt, const char *text,
 }
 
 /* Each allocation a good line needs fails in turn, alone and with every
- * one after it, cJSON's included, with and without a format: the parse
- * answers PARSE_ENOMEM (or PARSE_INVALID_JSON, for one of cJSON's), and
- * the step counts the line under invalid_json. LeakSanitizer checks that
- * nothing half-built leaks. */
-static void test_out_of_memory_is_enomem_counted_as_invalid_json(void **state)
+ * one after it, cJSON's included: the parse of the line as fmt answers
+ * PARSE_ENOMEM (or PARSE_INVALID_JSON, for one of cJSON's), and the step
+ * counts the line under invalid_json. LeakSanitizer checks that nothing
+ * half-built leaks. */
+static void expect_enomem_counted_as_invalid_json(const struct log_format *fmt, const char *line)
 {
-	(void)state;
 	enum { MOST = 64 }; /* cJSON's tree of the line, then the entry */
-	/* The second has a latency: an entry left unchecked is written through. */
-	static const char *const lines[] = {
-	    "{\"ts\":\"2026-11-25T10:00:00Z\",\"level\":\"warn\",\"service\":\"api\",\"msg\":\"slow\"}",
-	    "{\"time\":\"2026-11-25T10:00:00Z\",\"level\":40,\"name\":\"api\",\"msg\":\"slow\","
-	    "\"latency_ms\":12.5}",
-	};
-	const struct log_format *fmts[] = {NULL, log_format_preset("pino")};
 	const struct refusal refusals[] = {{harness_fail_allocations_after, "with every one after it"},
 					   {harness_fail_one_allocation_after, "alone"}};
 	cJSON_Hooks hooks = {.malloc_fn = refusable_malloc, .free_fn = free};
 	cJSON_InitHooks(&hooks);
-	for (int f = 0; f < 2; f++)
-		for (int r = 0; r < 2; r++) {
-			long granted = 0, own = 0;
-			for (; granted <= MOST; granted++) {
-				own += parse_with_allocations(fmts[f], lines[f], granted, &refusals[r]);
-				if (step_with_allocations(fmts[f], lines[f], granted, &refusals[r]))
-					break;
-			}
-			if (granted > MOST)
-				fail_msg("parser_step still had an allocation refused with %d granted for the "
-					 "line %s: does it allocate in a loop?",
-					 MOST, lines[f]);
-			if (own == 0)
-				fail_msg("parser_step made an entry of %s while each allocation failed in "
-					 "turn, log_entry_new's included, and none of the parse's own was "
-					 "refused: make the entry with log_entry_new (src/log_entry.h), so "
-					 "that this test can see what your parse does when memory runs out",
-					 lines[f]);
+	for (int r = 0; r < 2; r++) {
+		long granted = 0, own = 0;
+		for (; granted <= MOST; granted++) {
+			own += parse_with_allocations(fmt, line, granted, &refusals[r]);
+			if (step_with_allocations(fmt, line, granted, &refusals[r]))
+				break;
 		}
+		if (granted > MOST)
+			fail_msg("parser_step still had an allocation refused with %d granted for the line %s: "
+				 "does it allocate in a loop?",
+				 MOST, line);
+		if (own == 0)
+			fail_msg("parser_step made an entry of %s while each allocation failed in turn, "
+				 "log_entry_new's included, and none of the parse's own was refused: make the "
+				 "entry with log_entry_new (src/log_entry.h), so that this test can see what "
+				 "your parse does when memory runs out",
+				 line);
+	}
 	cJSON_InitHooks(NULL);
+}
+
+static void test_out_of_memory_is_enomem_counted_as_invalid_json(void **state)
+{
+	(void)state;
+	expect_enomem_counted_as_invalid_json(NULL, "{\"ts\":\"2026-11-25T10:00:00Z\",\"level\":\"warn\","
+						    "\"service\":\"api\",\"msg\":\"slow\"}");
+}
+
+/* This line has a latency: an entry left unchecked is written through. */
+static void test_out_of_memory_is_enomem_whatever_the_format(void **state)
+{
+	(void)state;
+	expect_enomem_counted_as_invalid_json(log_format_preset("pino"),
+					      "{\"time\":\"2026-11-25T10:00:00Z\",\"level\":40,\"name\":\"api\","
+					      "\"msg\":\"slow\",\"latency_ms\":12.5}");
 }
 
 static void test_stage_counts_too_long_marker_without_parsing_it(void **state)
@@ -1185,7 +1266,7 @@ static void test_stage_moves_many_lines_through_small_channels(void **state)
 		snprintf(want, sizeof(want), "%d", received);
 		if (strcmp(e->message, want) != 0)
 			fail_msg("entry %d carried message %s: entries must leave in the order lines came in",
-				 received, e->message);
+				 received, quoted(e->message));
 		log_entry_free(e);
 		received++;
 	}
@@ -1322,11 +1403,11 @@ static void expect_as(const char *format, const char *text, enum log_level level
 			 reason(err));
 	int same = e->level == level && strcmp(e->service, service) == 0 && strcmp(e->message, message) == 0;
 	char got[256];
-	snprintf(got, sizeof(got), "%s, \"%s\", \"%s\"", log_level_name(e->level), e->service, e->message);
+	snprintf(got, sizeof(got), "%s, %s, %s", log_level_name(e->level), quoted(e->service), quoted(e->message));
 	log_entry_free(e);
 	if (!same)
-		fail_msg("parse_log_line_as(%s, %s) gave %s; expected %s, \"%s\", \"%s\"", format, text, got,
-			 log_level_name(level), service, message);
+		fail_msg("parse_log_line_as(%s, %s) gave %s; expected %s, %s, %s", format, text, got,
+			 log_level_name(level), quoted(service), quoted(message));
 }
 
 /* The line, parsed as the preset `format`, must be rejected with want. */
@@ -1407,9 +1488,9 @@ static void test_candidates_are_tried_in_order_each_with_its_type(void **state)
 		    "%s",
 		    err != PARSE_OK ? reason(err) : log_level_name(e->level));
 	if (strcmp(e->service, "a") != 0 || !e->has_latency || e->latency_ms != 7)
-		fail_msg("service \"%s\" latency %g (has %d): the first candidate of the right type wins "
+		fail_msg("service %s latency %g (has %d): the first candidate of the right type wins "
 			 "(\"app\", and latency_ms since \"took\" is no number)",
-			 e->service, e->latency_ms, e->has_latency);
+			 quoted(e->service), e->latency_ms, e->has_latency);
 	log_entry_free(e);
 	fmt.scale = LEVEL_SCALE_SYSLOG;
 	e = NULL;
@@ -1431,6 +1512,20 @@ static void test_format_field_names_are_case_sensitive(void **state)
 		  LOG_WARN, "unknown", "");
 	expect_path("{\"Level\":1}", "level", 5, -1, "keys are case-sensitive");
 	expect_path("{\"log\":{\"Level\":1}}", "log.level", 9, -1, "keys inside are case-sensitive too");
+}
+
+static void test_an_empty_string_is_a_string_whatever_the_format(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(empty_string_lines) / sizeof(empty_string_lines[0]); i++)
+		expect_strings_as(log_format_preset("default"), empty_string_lines[i], "", "", "",
+				  "an empty string is a string: the first candidate holding one wins, "
+				  "\"\" included, and the later candidates and the fallback are not "
+				  "looked at");
+	expect_strings_as(log_format_preset("ecs"),
+			  "{\"log.level\":\"info\",\"service.name\":\"\",\"service\":{\"name\":\"co\"},"
+			  "\"message\":\"\",\"@timestamp\":\"\"}",
+			  "", "", "", "a flat key holding \"\" is found first, and is a string");
 }
 
 static void test_every_tree_is_deleted_whatever_the_format(void **state)
@@ -1603,18 +1698,21 @@ int main(int argc, char **argv)
 	    HTEST(test_level_that_is_not_a_string_is_missing_level, L04 "#parsing-one-line"),
 	    HTEST(test_unknown_level_is_bad_level, L04 "#parsing-one-line"),
 	    HTEST(test_level_aliases_and_case_give_the_canonical_level, L04 "#levels-and-reason-names"),
-	    HTEST(test_service_is_unknown_when_absent_or_not_a_string, L04 "#copying-a-string-field"),
-	    HTEST(test_message_comes_from_msg_or_message_else_empty, L04 "#copying-a-string-field"),
-	    HTEST(test_timestamp_comes_from_ts_or_time_else_null, L04 "#copying-a-string-field"),
+	    HTEST(test_service_is_unknown_when_absent_or_not_a_string, L04 "#finding-a-string-field"),
+	    HTEST(test_message_comes_from_msg_or_message_else_empty, L04 "#finding-a-string-field"),
+	    HTEST(test_timestamp_comes_from_ts_or_time_else_null, L04 "#finding-a-string-field"),
+	    HTEST(test_an_empty_string_is_a_string, L04 "#finding-a-string-field"),
+	    HTEST(test_the_first_name_wins_over_its_alias, L04 "#finding-a-string-field"),
+	    HTEST(test_the_alias_stands_in_for_a_first_name_that_is_no_string, L04 "#finding-a-string-field"),
 	    HTEST(test_latency_is_kept_only_when_a_number, L04 "#parsing-one-line"),
 	    HTEST(test_nested_objects_and_other_fields_are_ignored, L04 "#parsing-one-line"),
-	    HTEST(test_field_names_are_case_sensitive, L04 "#copying-a-string-field"),
+	    HTEST(test_field_names_are_case_sensitive, L04 "#finding-a-string-field"),
 	    HTEST(test_escapes_and_unicode_become_utf8, L04 "#parsing-one-line"),
 	    HTEST(test_failed_parse_sets_entry_null_so_it_can_be_freed, L04 "#who-owns-what"),
 	    HTEST(test_every_tree_is_deleted_whatever_the_line, L04 "#who-owns-what"),
 	    HTEST(test_step_parses_counts_and_frees_one_line, L04 "#the-stage-loop"),
 	    HTEST(test_step_counts_the_line_before_it_parses_it, L04 "#the-stage-loop"),
-	    HTEST(test_out_of_memory_is_enomem_counted_as_invalid_json, L04 "#the-stage-loop"),
+	    HTEST(test_out_of_memory_is_enomem_counted_as_invalid_json, L04 "#parsing-one-line"),
 	    HTEST(test_stage_sends_one_entry_per_good_line_in_order, L04 "#the-stage-loop"),
 	    HTEST(test_stage_counts_each_error_by_reason, L04 "#the-stage-loop"),
 	    HTEST(test_stage_counts_too_long_marker_without_parsing_it, L04 "#the-stage-loop"),
@@ -1630,7 +1728,9 @@ int main(int argc, char **argv)
 	    HTEST(test_a_number_is_a_level_only_on_a_scale, L04P2),
 	    HTEST(test_candidates_are_tried_in_order_each_with_its_type, L04P2),
 	    HTEST(test_format_field_names_are_case_sensitive, L04P2),
+	    HTEST(test_an_empty_string_is_a_string_whatever_the_format, L04P2),
 	    HTEST(test_every_tree_is_deleted_whatever_the_format, L04P2),
+	    HTEST(test_out_of_memory_is_enomem_whatever_the_format, L04P2),
 	    HTEST(test_stage_parses_with_its_format, L04P2),
 	    HTEST(test_docker_lines_are_unwrapped, L04 "#container-logs"),
 	    HTEST(test_cri_pieces_are_joined_in_order, L04 "#container-logs"),

@@ -18,8 +18,8 @@
 /* The calling thread's region, made at its first allocation. Only the
  * thread itself touches it: nothing here is shared. */
 static _Thread_local char *region;
-static _Thread_local size_t used;	/* bytes handed out since the last reset */
-static _Thread_local long live;		/* objects in the region not yet freed */
+static _Thread_local size_t used; /* bytes handed out since the last reset */
+static _Thread_local long live;	  /* objects in the region not yet freed */
 static _Thread_local unsigned long resets;
 static atomic_long regions; /* regions allocated and not yet freed, all threads */
 static pthread_key_t exit_key;

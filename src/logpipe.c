@@ -20,6 +20,7 @@
  * start (a port in use, a file that cannot be read), 2 for bad arguments.
  */
 #include "args.h"
+#include "json_arena.h"
 #include "pipeline.h"
 
 #include <errno.h>
@@ -435,6 +436,8 @@ int main(int argc, char **argv)
 	int rc = parse_args(argc, argv, &o);
 	if (rc >= 0)
 		return rc;
+	/* Before any thread starts: the parser's trees come from the arena. */
+	json_arena_install();
 	if (o.once)
 		return run_once(&o); /* batch: Ctrl-C simply ends it, there is nothing to save */
 	/* pipeline_start blocks the signals before it starts any thread, so

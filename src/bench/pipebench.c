@@ -12,12 +12,15 @@
  * The reference runs the very steps the stages run (the splitter of lesson
  * 03, parser_step, filter_step, metrics_stage_step with the lesson 10
  * gauge), one line after the other, so the ratio measures what the
- * threads and channels cost or gain, nothing else. One line of output, "key=value" pairs:
+ * threads and channels cost or gain, nothing else. Both modes install the
+ * arena logpipe installs for cJSON's trees (src/json_arena.h), for the same
+ * reason. One line of output, "key=value" pairs:
  *   mode=... lines=... seconds=... lines_per_s=... max_rss_kb=...
  */
 #include "args.h"
 #include "clock.h"
 #include "filter.h"
+#include "json_arena.h"
 #include "last_seen.h"
 #include "line.h"
 #include "metrics.h"
@@ -160,6 +163,7 @@ int main(int argc, char **argv)
 	cfg.capacity = capacity;
 	cfg.batch = batch;
 	cfg.workers = workers;
+	json_arena_install(); /* as logpipe does, in both modes */
 	unsigned long long lines = 0;
 	struct timespec t0 = clock_now();
 	rc = strcmp(mode, "reference") == 0 ? run_reference(path, &lines) : run_pipeline(path, cfg, &lines);

@@ -4,6 +4,7 @@
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #define SLAB_BYTES (64 * 1024)
@@ -29,11 +30,15 @@ struct slab {
 	alignas(max_align_t) char data[];
 };
 
-/* In front of every object: its block, or NULL for one malloc'd alone. */
+/* In front of every object: its block, or NULL for one malloc'd alone,
+ * and a mark that says slab_alloc made it. */
 struct slab_head {
 	struct slab *slab;
+	unsigned long mark;
 	alignas(max_align_t) char obj[];
 };
+
+#define SLAB_MARK 0x51ab51ab51ab51abUL
 
 /* Protects spares and nspares: emptied blocks, one lock a block (not an
  * object), taken by the thread that empties one and the one that needs one. */
@@ -136,6 +141,7 @@ static void *alone(size_t size)
 	if (h == NULL)
 		return NULL;
 	h->slab = NULL;
+	h->mark = SLAB_MARK;
 	atomic_fetch_add_explicit(&live, 1, memory_order_relaxed);
 	return h->obj;
 }
@@ -156,6 +162,7 @@ void *slab_alloc(size_t size)
 	current->used += need;
 	cut++;
 	h->slab = current;
+	h->mark = SLAB_MARK;
 	return h->obj;
 }
 
@@ -164,6 +171,16 @@ void slab_free(void *p)
 	if (p == NULL)
 		return;
 	struct slab_head *h = (struct slab_head *)((char *)p - offsetof(struct slab_head, obj));
+	/* A pointer slab_alloc did not make (an entry made with malloc) or
+	 * freed twice would corrupt a block's count, and crash far from here:
+	 * stop now, and say so. */
+	if (h->mark != SLAB_MARK) {
+		fprintf(stderr, "slab_free: %p was not made by slab_alloc, or was freed already (a line "
+				"or an entry must come from line_new or log_entry_new)\n",
+			p);
+		abort();
+	}
+	h->mark = 0;
 	if (h->slab != NULL) {
 		slab_unref(h->slab, -1);
 		return;

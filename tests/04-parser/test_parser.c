@@ -569,8 +569,8 @@ static void test_entry_owns_its_strings(void **state)
 	if (strcmp(first->service, "first-service") != 0 || strcmp(first->message, "first message") != 0 ||
 	    first->timestamp == NULL || strcmp(first->timestamp, "2026-11-25T10:00:00Z") != 0)
 		fail_msg("an entry's strings changed after another parse: they point into memory that was "
-			 "freed (the cJSON tree dies with cJSON_Delete: make the entry with log_entry_new, "
-			 "which copies the strings, before the tree is deleted)");
+			 "freed. Every string an entry keeps is log_entry_new's copy, taken while the cJSON "
+			 "tree lives (cJSON_Delete frees every valuestring with the tree)");
 	log_entry_free(second);
 	log_entry_free(first);
 }
@@ -973,9 +973,9 @@ static long parse_with_allocations(const struct log_format *fmt, const char *tex
 	int cjson_only = refused > 0 && own == 0;
 	if (refused > 0 && (e != NULL || !(err == PARSE_ENOMEM || (cjson_only && err == PARSE_INVALID_JSON))))
 		fail_msg("allocation %ld (%s) failed %s while the good line %s (format %s) was parsed, and "
-			 "the parse returned %s with *entry %s; expected %s and NULL: log_entry_new "
-			 "returns NULL when memory runs out; check it, and answer PARSE_ENOMEM with "
-			 "*entry NULL (the tree is deleted all the same)",
+			 "the parse returned %s with *entry %s; expected %s and NULL: when any allocation "
+			 "of the parse fails (log_entry_new returns NULL when memory runs out), the answer "
+			 "is PARSE_ENOMEM with *entry NULL, and the tree is deleted all the same",
 			 granted + 1, cjson_only ? "one of cJSON's" : "one of the parse's own", r->how, text, as,
 			 reason(err), e != NULL ? "set" : "NULL",
 			 cjson_only ? "PARSE_INVALID_JSON (cJSON's NULL cannot tell) or PARSE_ENOMEM"

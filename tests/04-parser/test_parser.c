@@ -416,17 +416,19 @@ static void test_an_empty_string_is_a_string(void **state)
 static void test_the_first_name_wins_over_its_alias(void **state)
 {
 	(void)state;
-	expect_strings_as(NULL,
-			  "{\"level\":\"info\",\"msg\":\"a\",\"message\":\"b\",\"ts\":\"2026-11-25T10:00:00Z\","
-			  "\"time\":\"1999-01-01T00:00:00Z\"}",
-			  "unknown", "a", "2026-11-25T10:00:00Z",
-			  "when both names hold a string, the first name of the rule wins: \"msg\" over "
-			  "\"message\", \"ts\" over \"time\"");
-	expect_strings_as(NULL,
-			  "{\"level\":\"info\",\"message\":\"b\",\"msg\":\"a\",\"time\":\"1999-01-01T00:00:00Z\","
-			  "\"ts\":\"2026-11-25T10:00:00Z\"}",
-			  "unknown", "a", "2026-11-25T10:00:00Z",
-			  "the order of the rule counts, not the order of the fields in the line");
+	expect_strings_as(
+	    NULL,
+	    "{\"level\":\"info\",\"msg\":\"a\",\"message\":\"b\",\"ts\":\"2026-11-25T10:00:00Z\","
+	    "\"time\":\"1999-01-01T00:00:00Z\"}",
+	    "unknown", "a", "2026-11-25T10:00:00Z",
+	    "when both names hold a string, the first name of the rule wins: \"msg\" over "
+	    "\"message\", \"ts\" over \"time\"");
+	expect_strings_as(
+	    NULL,
+	    "{\"level\":\"info\",\"message\":\"b\",\"msg\":\"a\",\"time\":\"1999-01-01T00:00:00Z\","
+	    "\"ts\":\"2026-11-25T10:00:00Z\"}",
+	    "unknown", "a", "2026-11-25T10:00:00Z",
+	    "the order of the rule counts, not the order of the fields in the line");
 }
 
 static void test_the_alias_stands_in_for_a_first_name_that_is_no_string(void **state)
@@ -779,11 +781,10 @@ static void test_stage_sends_one_entry_per_good_line_in_order(void **state)
 		snprintf(text, sizeof(text), "line %d", i);
 		if (e->level != (enum log_level)i || strcmp(e->service, services[i]) != 0 ||
 		    strcmp(e->message, text) != 0)
-			fail_msg(
-			    "entry %d is (%s, %s, %s), expected (%s, %s, %s): one entry per line, "
-			    "in the order of the lines",
-			    i, log_level_name(e->level), quoted(e->service), quoted(e->message),
-			    log_level_name((enum log_level)i), quoted(services[i]), quoted(text));
+			fail_msg("entry %d is (%s, %s, %s), expected (%s, %s, %s): one entry per line, "
+				 "in the order of the lines",
+				 i, log_level_name(e->level), quoted(e->service), quoted(e->message),
+				 log_level_name((enum log_level)i), quoted(services[i]), quoted(text));
 		log_entry_free(e);
 	}
 	stage_join(&s);
@@ -976,8 +977,8 @@ static long parse_with_allocations(const struct log_format *fmt, const char *tex
 			 "the parse returned %s with *entry %s; expected %s and NULL: when any allocation "
 			 "of the parse fails (log_entry_new returns NULL when memory runs out), the answer "
 			 "is PARSE_ENOMEM with *entry NULL, and the tree is deleted all the same",
-			 granted + 1, cjson_only ? "one of cJSON's" : "one of the parse's own", r->how, text, as,
-			 reason(err), e != NULL ? "set" : "NULL",
+			 granted + 1, cjson_only ? "one of cJSON's" : "one of the parse's own", r->how, text,
+			 as, reason(err), e != NULL ? "set" : "NULL",
 			 cjson_only ? "PARSE_INVALID_JSON (cJSON's NULL cannot tell) or PARSE_ENOMEM"
 				    : "PARSE_ENOMEM");
 	return own;
@@ -1041,15 +1042,17 @@ static void expect_enomem_counted_as_invalid_json(const struct log_format *fmt, 
 				break;
 		}
 		if (granted > MOST)
-			fail_msg("parser_step still had an allocation refused with %d granted for the line %s: "
-				 "does it allocate in a loop?",
-				 MOST, line);
+			fail_msg(
+			    "parser_step still had an allocation refused with %d granted for the line %s: "
+			    "does it allocate in a loop?",
+			    MOST, line);
 		if (own == 0)
-			fail_msg("parser_step made an entry of %s while each allocation failed in turn, "
-				 "log_entry_new's included, and none of the parse's own was refused: make the "
-				 "entry with log_entry_new (src/log_entry.h), so that this test can see what "
-				 "your parse does when memory runs out",
-				 line);
+			fail_msg(
+			    "parser_step made an entry of %s while each allocation failed in turn, "
+			    "log_entry_new's included, and none of the parse's own was refused: make the "
+			    "entry with log_entry_new (src/log_entry.h), so that this test can see what "
+			    "your parse does when memory runs out",
+			    line);
 	}
 	cJSON_InitHooks(NULL);
 }
@@ -1065,9 +1068,9 @@ static void test_out_of_memory_is_enomem_counted_as_invalid_json(void **state)
 static void test_out_of_memory_is_enomem_whatever_the_format(void **state)
 {
 	(void)state;
-	expect_enomem_counted_as_invalid_json(log_format_preset("pino"),
-					      "{\"time\":\"2026-11-25T10:00:00Z\",\"level\":40,\"name\":\"api\","
-					      "\"msg\":\"slow\",\"latency_ms\":12.5}");
+	expect_enomem_counted_as_invalid_json(
+	    log_format_preset("pino"), "{\"time\":\"2026-11-25T10:00:00Z\",\"level\":40,\"name\":\"api\","
+				       "\"msg\":\"slow\",\"latency_ms\":12.5}");
 }
 
 static void test_stage_counts_too_long_marker_without_parsing_it(void **state)
@@ -1403,7 +1406,8 @@ static void expect_as(const char *format, const char *text, enum log_level level
 			 reason(err));
 	int same = e->level == level && strcmp(e->service, service) == 0 && strcmp(e->message, message) == 0;
 	char got[256];
-	snprintf(got, sizeof(got), "%s, %s, %s", log_level_name(e->level), quoted(e->service), quoted(e->message));
+	snprintf(got, sizeof(got), "%s, %s, %s", log_level_name(e->level), quoted(e->service),
+		 quoted(e->message));
 	log_entry_free(e);
 	if (!same)
 		fail_msg("parse_log_line_as(%s, %s) gave %s; expected %s, %s, %s", format, text, got,

@@ -146,6 +146,13 @@ static void settle(struct options *o)
 	o->cfg.capacity = (size_t)o->capacity;
 	o->cfg.batch = (size_t)o->batch;
 	o->cfg.workers = (size_t)o->workers;
+	/* More parser workers than cores only contend for the same channel
+	 * (process.h): --workers N is never slower than one worker. */
+	if (o->workers > (unsigned long long)process_cores()) {
+		o->cfg.workers = (size_t)process_cores();
+		fprintf(stderr, PROG ": --workers %llu on %ld cores: %zu parser workers, one a core\n",
+			o->workers, process_cores(), o->cfg.workers);
+	}
 	o->cfg.source.from_start = o->from_start || o->once;
 	o->cfg.source.stop_at_eof = o->once;
 	o->cfg.serve = !o->once;
@@ -198,7 +205,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 			  "in the stages' own loops of lesson 09)",
 			  0, STAGE_MAX_BATCH),
 	    ARG_WHOLE_OPT("workers", 0, &o->workers, "N",
-			  "parser threads (lesson 12; 1 to " ARG_STR(STAGE_MAX_WORKERS) ", default 1)", 1,
+			  "parser threads (lesson 12; 1 to " ARG_STR(STAGE_MAX_WORKERS) ", default 1;\nat most one a core)", 1,
 			  STAGE_MAX_WORKERS),
 	    ARG_CUSTOM_OPT(
 		"slow-stage", 0, &o->cfg, "S:US",

@@ -163,6 +163,8 @@ int main(int argc, char **argv)
 	cfg.capacity = capacity;
 	cfg.batch = batch;
 	cfg.workers = workers;
+	if (workers > (unsigned long long)process_cores()) /* as logpipe does */
+		cfg.workers = (size_t)process_cores();
 	json_arena_install(); /* as logpipe does, in both modes */
 	unsigned long long lines = 0;
 	struct timespec t0 = clock_now();

@@ -122,3 +122,9 @@ void process_metrics_collect(struct process_metrics *pm)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
 		metrics_gauge_set(pm->max_fds, NULL, (double)rl.rlim_cur);
 }
+
+long process_cores(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? n : 1;
+}

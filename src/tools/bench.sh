@@ -156,30 +156,51 @@ if [ ! -s "$log" ] || [ "$(wc -l <"$log")" -ne "$LINES" ]; then
 fi
 cat "$log" >/dev/null # into the page cache: both modes read from memory
 
-p_run() { # mode [pipebench options] -> median lines/s, and the largest max_rss_kb
+# One run of pipebench: mode [options] -> its output line (with P_PRELOAD
+# and P_TUNABLES for another allocator, or glibc's knob).
+p_once() {
+	env ${P_PRELOAD:+LD_PRELOAD="$P_PRELOAD"} ${P_TUNABLES:+GLIBC_TUNABLES="$P_TUNABLES"} \
+		"$bin/bench/pipebench" --mode "$@" --file "$log"
+}
+# RUNS rounds of the loop (glibc, as it is) and then the mode, so that a
+# change in the machine's speed falls on both alike: this machine's loop
+# alone moves by half from one minute to the next. -> the mode's median
+# lines/s, its largest max_rss_kb, and the median of the rounds' ratios.
+p_run() {
 	i=0
 	: >"$out/runs.txt"
+	: >"$out/ratios.txt"
 	while [ $i -lt "$RUNS" ]; do
-		env ${P_PRELOAD:+LD_PRELOAD="$P_PRELOAD"} ${P_TUNABLES:+GLIBC_TUNABLES="$P_TUNABLES"} \
-			"$bin/bench/pipebench" --mode "$@" --file "$log" >>"$out/runs.txt" || return 1
+		r=$(P_PRELOAD= P_TUNABLES= p_once reference | field lines_per_s) || return 1
+		line=$(p_once "$@") || return 1
+		echo "$line" >>"$out/runs.txt"
+		ratio "$(echo "$line" | field lines_per_s)" "$r" >>"$out/ratios.txt"
+		echo >>"$out/ratios.txt"
 		i=$((i + 1))
 	done
 	rate=$(field lines_per_s <"$out/runs.txt" | median)
 	rss=$(field max_rss_kb <"$out/runs.txt" | sort -g | tail -n 1)
-	echo "$rate $rss"
+	echo "$rate $rss $(median <"$out/ratios.txt")"
 }
 echo
-echo "pipeline: lines a second on $LINES lines, $(($(wc -c <"$log") / 1048576)) MiB (median of $RUNS runs)"
+echo "pipeline: lines a second on $LINES lines, $(($(wc -c <"$log") / 1048576)) MiB (median of $RUNS runs;"
+echo "  each ratio: the median of $RUNS rounds of the loop, then the row)"
 printf '  %-58s %12s %8s %12s %8s\n' "mode" "lines/s" "ratio" "peak memory" "target"
 P_PRELOAD=
 P_TUNABLES=
-set -- $(p_run reference)
+i=0
+: >"$out/runs.txt"
+while [ $i -lt "$RUNS" ]; do
+	p_once reference >>"$out/runs.txt" || exit 1
+	i=$((i + 1))
+done
+set -- "$(field lines_per_s <"$out/runs.txt" | median)" "$(field max_rss_kb <"$out/runs.txt" | sort -g | tail -n 1)"
 ref=$1
 printf '  %-58s %12.0f %8s %9s KiB %8s\n' "one thread, one loop (the reference)" "$1" "1.00" "$2" "-"
 json_pipe="{\"mode\": \"reference\", \"lines_per_s\": $1, \"max_rss_kb\": $2}"
 # A row of the table: label, target ratio (- for none), then p_run's
-# arguments (with P_PRELOAD set for another allocator); the ratio is to
-# the reference, ref. Sets last to the row's lines a second.
+# arguments (with P_PRELOAD set for another allocator). Sets last to the
+# row's lines a second.
 p_row() {
 	label=$1
 	goal=$2
@@ -187,9 +208,9 @@ p_row() {
 	mode="$*${P_PRELOAD:+, jemalloc}${P_TUNABLES:+, $P_TUNABLES}"
 	set -- $(p_run "$@")
 	last=$1
-	printf '  %-58s %12.0f %8s %9s KiB %8s\n' "$label" "$1" "$(ratio "$1" "$ref")" "$2" "$goal"
+	printf '  %-58s %12.0f %8s %9s KiB %8s\n' "$label" "$1" "$3" "$2" "$goal"
 	json_pipe="$json_pipe,
-    {\"mode\": \"$mode\", \"lines_per_s\": $1, \"max_rss_kb\": $2, \"ratio\": $(ratio "$1" "$ref")}"
+    {\"mode\": \"$mode\", \"lines_per_s\": $1, \"max_rss_kb\": $2, \"ratio\": $3}"
 }
 p_row "logpipe --once (default flags: --batch 256, 1 parser)" 1.00 pipeline
 default=$last

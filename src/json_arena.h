@@ -1,10 +1,10 @@
 /*
- * json_arena.h - memory for cJSON's trees: a bump region of the calling
- * thread's own.
+ * json_arena.h - memory for cJSON's trees: a region of the calling thread's
+ * own, handed out by moving one pointer forward (a bump region).
  *
  * The parser turns every line into a tree of about twenty small cJSON
  * objects and deletes it a moment later, on the same thread. Through
- * malloc that is forty calls a line, a sixth of the pipeline's time.
+ * malloc that is forty calls a line, about 18 % of the pipeline's time.
  * Here an allocation moves a pointer forward in a 64 KiB region of the
  * thread's own and a free only counts; when the thread's last object is
  * freed, the region starts again from empty, so the next line reuses the
@@ -30,7 +30,7 @@
 #include <stddef.h>
 
 /* Makes every cJSON allocation of the process use the arena. Once, before
- * any thread parses: a tree made before it must not be freed after it. */
+ * any thread parses: after it, a tree must never be freed with plain free. */
 void json_arena_install(void);
 
 /* The hooks themselves (for the tests). */

@@ -6,7 +6,7 @@
  * malloc is fast when the thread that frees a block is the one that
  * allocated it: glibc keeps the block in the thread's own cache. In a
  * pipeline it never is, and every line then costs a trip to the shared
- * heap and its lock on both sides (docs/benchmarks.md measures a third of
+ * heap and its lock on both sides (docs/benchmarks.md measures about 40 % of
  * the pipeline's time there). A slab turns a thousand of those trips into
  * one: the allocating thread cuts objects one after the other out of a
  * 64 KiB block of its own, and the block is reused, or goes back to

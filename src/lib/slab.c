@@ -98,9 +98,10 @@ static struct slab *fresh(void)
 
 static void slab_unref(struct slab *s, long n)
 {
-	/* acq_rel: the thread that empties the block sees every write made
-	 * to its objects by the threads that released them before, so the
-	 * next owner's writes cannot race with them. */
+	/* acq_rel: each thread's writes to the block's objects happen before
+	 * its subtraction (release), and the thread whose subtraction or
+	 * addition reaches zero sees all of them (acquire), so the next
+	 * owner's writes cannot race with a reader of the old objects. */
 	if (atomic_fetch_add_explicit(&s->refs, n, memory_order_acq_rel) + n == 0)
 		emptied(s);
 }

@@ -204,6 +204,18 @@ else
 	bad "logpipe does not build"
 	cat "$log/logpipe.txt"
 fi
+# More parser workers than cores only contend: logpipe runs one a core
+# (said on stderr whenever it runs fewer than asked).
+cores=$(getconf _NPROCESSORS_ONLN)
+if "$lp" --once --workers 64 --file tests/data/sample.log >/dev/null 2>"$log/workers.err" &&
+	{ [ "$cores" -ge 64 ] || grep -q "on $cores cores: $cores parser workers, one a core" "$log/workers.err"; } &&
+	grep -q 'all 41 lines accounted for' "$log/workers.err"; then
+	ok
+	echo "  ok  logpipe --workers 64: $(grep 'one a core' "$log/workers.err" | sed 's/^logpipe: //')"
+else
+	bad "logpipe --workers 64 must run one parser worker a core, and say so"
+	cat "$log/workers.err"
+fi
 # A learner's logpipe (make demo IMPL=exercises) runs at every point of the
 # course: the reference stands in for a lesson whose stubs are still there,
 # here every lesson.

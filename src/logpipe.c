@@ -145,14 +145,12 @@ static void settle(struct options *o)
 		o->cfg.nfiles++;
 	o->cfg.capacity = (size_t)o->capacity;
 	o->cfg.batch = (size_t)o->batch;
-	o->cfg.workers = (size_t)o->workers;
 	/* More parser workers than cores only contend for the same channel
 	 * (process.h): --workers N is never slower than one worker. */
-	if (o->workers > (unsigned long long)process_cores()) {
-		o->cfg.workers = (size_t)process_cores();
-		fprintf(stderr, PROG ": --workers %llu on %ld cores: %zu parser workers, one a core\n",
-			o->workers, process_cores(), o->cfg.workers);
-	}
+	o->cfg.workers = process_workers((size_t)o->workers);
+	if (o->cfg.workers < o->workers)
+		fprintf(stderr, PROG ": --workers %llu on %zu cores: %zu parser workers, one a core\n",
+			o->workers, o->cfg.workers, o->cfg.workers);
 	o->cfg.source.from_start = o->from_start || o->once;
 	o->cfg.source.stop_at_eof = o->once;
 	o->cfg.serve = !o->once;

@@ -28,10 +28,10 @@ void process_metrics_collect(struct process_metrics *pm);
  * that check nothing leaks. */
 int process_count_open_fds(void);
 
-/* The cores this machine has online, at least 1. logpipe runs no more
- * parser workers than that: on two cores a third worker only adds a
- * contender for the same channel (measured: 8 workers on 2 cores moved
+/* asked, or the cores this machine has online if fewer (at least 1):
+ * the parser workers logpipe runs. On two cores a third worker only adds
+ * a contender for the same channel (measured: 8 workers on 2 cores moved
  * 0.6 of what 1 did). */
-long process_cores(void);
+size_t process_workers(size_t asked);
 
 #endif

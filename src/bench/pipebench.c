@@ -162,9 +162,7 @@ int main(int argc, char **argv)
 	struct pipeline_config cfg = pipeline_config_default();
 	cfg.capacity = capacity;
 	cfg.batch = batch;
-	cfg.workers = workers;
-	if (workers > (unsigned long long)process_cores()) /* as logpipe does */
-		cfg.workers = (size_t)process_cores();
+	cfg.workers = process_workers((size_t)workers); /* as logpipe does */
 	json_arena_install(); /* as logpipe does, in both modes */
 	unsigned long long lines = 0;
 	struct timespec t0 = clock_now();

@@ -123,8 +123,9 @@ void process_metrics_collect(struct process_metrics *pm)
 		metrics_gauge_set(pm->max_fds, NULL, (double)rl.rlim_cur);
 }
 
-long process_cores(void)
+size_t process_workers(size_t asked)
 {
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 ? n : 1;
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t most = cores > 0 ? (size_t)cores : 1;
+	return asked < most ? asked : most;
 }

@@ -140,6 +140,12 @@ int metrics_gauge_set(struct metric_family *f, const char *const values[], doubl
 int metrics_histogram_observe(struct metric_family *f, const char *const values[], double value);
 /* end snippet */
 
+/* Given: n observations in one hold of the lock, as n calls of
+ * metrics_histogram_observe would make them (the metrics tally's,
+ * src/metrics_tally.h). n == 0 changes nothing and creates no series. */
+int metrics_histogram_observe_many(struct metric_family *f, const char *const values[], const double *v,
+				   size_t n);
+
 /* snippet: render */
 /* Updates refused because of the series limit, over the whole registry. */
 unsigned long long metrics_series_dropped(struct metrics_registry *reg);

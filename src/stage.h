@@ -61,6 +61,9 @@ struct stage_runner {
 	size_t batch;		     /* items per channel operation, 1 to STAGE_MAX_BATCH */
 	size_t workers;		     /* threads, 1 to STAGE_MAX_WORKERS */
 	const char *name;	     /* the stage's name in its metrics (lesson 13); may be NULL */
+	void (*end_batch)(void *ctx); /* may be NULL; called by a worker once it has stepped
+					 every item of a batch, before it sends their results
+					 (a step that keeps what it learns finishes here) */
 	/* The runner's own: */
 	atomic_size_t running; /* workers that have not finished: the last one closes out */
 	atomic_ullong recv_ns; /* time all workers spent in chan_recv_many, in nanoseconds (lesson 13) */
@@ -84,7 +87,8 @@ void stage_join(struct stage_runner *r);
 
 /* One worker: receives batches with stage_recv until it says CHAN_CLOSED
  * (in is closed and drained, or the runner is cancelled); steps each
- * item; sends each batch's results with stage_send, one call a batch;
+ * item; calls end_batch (if set) once a batch, after its steps; sends
+ * each batch's results with stage_send, one call a batch;
  * counts what out took in *sent and hands what it refused to discard,
  * counted in *discarded; the last worker to finish closes `out`. A
  * thread function: arg is the struct stage_runner *. Returns NULL.

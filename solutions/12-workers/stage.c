@@ -122,6 +122,9 @@ void *stage_worker(void *arg)
 			if (result != NULL)
 				results[n++] = result;
 		}
+		/* Once a batch, not once an item: that is all it is for. */
+		if (r->end_batch != NULL)
+			r->end_batch(r->ctx);
 		if (n > 0)
 			send_on(r, results, n);
 	}

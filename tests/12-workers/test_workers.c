@@ -771,6 +771,86 @@ static void test_runner_as_the_last_stage_has_no_out(void **state)
 	expect_nothing_sent(4, "a stage whose step consumes every item");
 }
 
+/* What end_batch saw, each time a worker called it. */
+struct ends_seen {
+	struct chan *out;
+	struct work *w;
+	unsigned long calls;
+	unsigned long stepped_before; /* items stepped at the call before */
+	const char *wrong;	      /* the first thing a call found wrong, or NULL */
+};
+static struct ends_seen ends;
+
+static void record_end(void *ctx)
+{
+	(void)ctx;
+	unsigned long stepped = atomic_load(&ends.w->stepped);
+	size_t in_out = chan_len(ends.out);
+	if (ends.wrong == NULL && stepped == ends.stepped_before)
+		ends.wrong = "end_batch was called with no item stepped since its last call: once a batch, "
+			     "after the batch's steps";
+	else if (ends.wrong == NULL && in_out != ends.stepped_before)
+		ends.wrong = in_out > ends.stepped_before
+				 ? "end_batch was called after the batch's results were sent: a step that "
+				   "keeps what it learns must finish before its results go on"
+				 : "end_batch was called before the results of the batch before were sent";
+	ends.stepped_before = stepped;
+	ends.calls++;
+}
+
+/* One worker, one batch of 10 already waiting in in: the ten steps, then
+ * end_batch once, then the ten results sent. */
+static void test_end_batch_is_called_once_a_batch_after_its_steps(void **state)
+{
+	(void)state;
+	struct stage_runner r;
+	struct work w;
+	runner_init(&r, &w, 16, 64, 16, 1);
+	r.end_batch = record_end;
+	ends = (struct ends_seen){.out = r.out, .w = &w};
+	for (long i = 1; i <= 10; i++)
+		chan_send(r.in, MSG(i));
+	chan_close(r.in);
+	runner_start(&r);
+	join_runner(&r);
+	if (ends.calls != 1)
+		fail_msg("end_batch was called %lu times for one batch of 10 items (all in `in` before the "
+			 "worker started), expected once: after the batch's steps, not after each item",
+			 ends.calls);
+	if (ends.wrong != NULL)
+		fail_msg("%s", ends.wrong);
+	if (chan_len(r.out) != 10)
+		fail_msg("out holds %zu results, expected 10", chan_len(r.out));
+	drain_out(&r, NULL, 10, "out must be closed at the end");
+	runner_free(&r);
+}
+
+/* Batches of up to 4 as a feeder sends 200: at every call, the results of
+ * every batch before are in out and none of this one's. */
+static void test_end_batch_ends_every_batch_before_its_send(void **state)
+{
+	(void)state;
+	struct stage_runner r;
+	struct work w;
+	runner_init(&r, &w, 8, 256, 4, 1);
+	r.end_batch = record_end;
+	ends = (struct ends_seen){.out = r.out, .w = &w};
+	struct feeder f = {.in = r.in, .n = 200};
+	struct harness_thread ft;
+	runner_start(&r);
+	harness_thread_start(&ft, feed, &f);
+	join_feeder(&ft, &f, &r, harness_wait_ms());
+	join_runner(&r);
+	if (ends.wrong != NULL)
+		fail_msg("%s", ends.wrong);
+	if (ends.stepped_before != 200 || ends.calls < 50)
+		fail_msg("end_batch was called %lu times, the last after %lu of 200 steps: expected once "
+			 "a batch (at least 50 batches of at most 4), the last after the last step",
+			 ends.calls, ends.stepped_before);
+	drain_out(&r, NULL, 200, "out must be closed at the end");
+	runner_free(&r);
+}
+
 static int is_count_line(const char *line)
 {
 	static const char *const counts[] = {"logpipe_lines_read_total",
@@ -858,6 +938,8 @@ int main(int argc, char **argv)
 	    HTEST(test_workers_count_every_item_exactly, L12 "#5-build-it-the-runner"),
 	    HTEST(test_runner_discards_only_what_a_partial_send_left, L12 "#5-build-it-the-runner"),
 	    HTEST(test_runner_as_the_last_stage_has_no_out, L12 "#5-build-it-the-runner"),
+	    HTEST(test_end_batch_is_called_once_a_batch_after_its_steps, L12 "#a-step-that-keeps-what-it-learns"),
+	    HTEST(test_end_batch_ends_every_batch_before_its_send, L12 "#a-step-that-keeps-what-it-learns"),
 	    HTEST(test_pipeline_counts_the_same_in_batches_and_with_workers, L12 "#5-build-it-the-runner"),
 	};
 	return harness_main(argc, argv, "12-workers", tests, HARNESS_COUNT(tests));

@@ -1,0 +1,119 @@
+#include "metrics_tally.h"
+
+#include "clock.h"
+#include "last_seen.h"
+#include "log_entry.h"
+#include "metrics.h"
+#include "stage.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* Distinct level-and-service pairs counted at once; a batch with more is
+ * counted in parts. */
+#define TALLY_GROUPS 64
+
+/* The entries of one level and service in a batch. */
+struct group {
+	struct log_entry *first; /* names the level and the service */
+	size_t n;		 /* entries */
+	size_t nlat;		 /* of them with a latency, in lat[] */
+};
+
+/* One thread's: the entries it kept for one stage, not yet counted. */
+struct tally {
+	struct metrics_stage *stage;
+	size_t n;
+	struct log_entry *kept[STAGE_MAX_BATCH];
+	size_t group_of[STAGE_MAX_BATCH];
+	double lat[STAGE_MAX_BATCH];
+	struct group groups[TALLY_GROUPS];
+	size_t ngroups;
+};
+
+static _Thread_local struct tally mine;
+
+static size_t find_group(struct tally *t, const struct log_entry *e)
+{
+	for (size_t g = 0; g < t->ngroups; g++) {
+		const struct log_entry *f = t->groups[g].first;
+		if (f->level == e->level && strcmp(f->service, e->service) == 0)
+			return g;
+	}
+	return TALLY_GROUPS;
+}
+
+/* The updates metrics_stage_step makes for each entry, made once for the
+ * n entries of group g, whose m latencies are lat[0..m-1]. A refused
+ * count is tried again entry by entry, so that each refusal is counted as
+ * metrics_stage_step would count it; a refused entry is neither observed
+ * nor seen. */
+static void count_group(struct metrics_stage *stage, const struct group *g, const double *lat, double now)
+{
+	const struct log_entry *e = g->first;
+	const char *const labels[] = {log_level_name(e->level), e->service};
+	const char *const service[] = {e->service};
+	if (metrics_counter_add(stage->entries, labels, (double)g->n) != 0) {
+		for (size_t i = 1; i < g->n; i++)
+			(void)metrics_counter_add(stage->entries, labels, 1);
+		return;
+	}
+	metrics_histogram_observe_many(stage->latency, service, lat, g->nlat);
+	if (stage->last_seen != NULL)
+		last_seen_update(stage->last_seen, e, now);
+}
+
+static void count_kept(struct tally *t)
+{
+	struct metrics_stage *stage = t->stage;
+	/* received before the families: a scrape never finds more counted
+	 * than received. */
+	atomic_fetch_add(&stage->received, t->n);
+	/* Each group's latencies side by side in lat[]: group g's start at
+	 * from[g]. */
+	size_t from[TALLY_GROUPS], next[TALLY_GROUPS], sum = 0;
+	for (size_t g = 0; g < t->ngroups; g++) {
+		from[g] = next[g] = sum;
+		sum += t->groups[g].nlat;
+	}
+	for (size_t i = 0; i < t->n; i++)
+		if (t->kept[i]->has_latency)
+			t->lat[next[t->group_of[i]]++] = t->kept[i]->latency_ms / 1000.0;
+	double now = stage->last_seen != NULL ? clock_unix_seconds() : 0;
+	for (size_t g = 0; g < t->ngroups; g++)
+		count_group(stage, &t->groups[g], t->lat + from[g], now);
+	for (size_t i = 0; i < t->n; i++)
+		log_entry_free(t->kept[i]);
+	t->n = 0;
+	t->ngroups = 0;
+}
+
+void *metrics_tally_step(void *stage, void *entry)
+{
+	struct tally *t = &mine;
+	struct log_entry *e = entry;
+	if (t->n > 0 && (t->stage != stage || t->n == STAGE_MAX_BATCH))
+		count_kept(t);
+	t->stage = stage;
+	size_t g = find_group(t, e);
+	if (g == TALLY_GROUPS && t->ngroups == TALLY_GROUPS) {
+		count_kept(t);
+		t->stage = stage;
+	}
+	if (g == TALLY_GROUPS) {
+		g = t->ngroups++;
+		t->groups[g] = (struct group){.first = e};
+	}
+	t->groups[g].n++;
+	t->groups[g].nlat += e->has_latency != 0;
+	t->group_of[t->n] = g;
+	t->kept[t->n++] = e;
+	return NULL;
+}
+
+void metrics_tally_end(void *stage)
+{
+	(void)stage;
+	if (mine.n > 0)
+		count_kept(&mine);
+}

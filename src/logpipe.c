@@ -205,6 +205,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 	    ARG_WHOLE_OPT("workers", 0, &o->workers, "N",
 			  "parser threads (lesson 12; 1 to " ARG_STR(STAGE_MAX_WORKERS) ", default 1;\nat most one a core)", 1,
 			  STAGE_MAX_WORKERS),
+	    ARG_FLAG_OPT("separate-stages", 0, &o->cfg.separate_stages,
+			 "run the filter and the metrics stage in runners\nof their own, not inside the parser's "
+			 "workers\n(lesson 12)"),
 	    ARG_CUSTOM_OPT(
 		"slow-stage", 0, &o->cfg, "S:US",
 		"make stage S (parser, filter or metrics) sleep US\nmicroseconds per item, to watch "
@@ -285,8 +288,15 @@ static void say_stages(const struct pipeline *p)
 	if (!pipeline_config_batched(&p->cfg))
 		return;
 	const struct stage_runner *parser = &p->runners[1]; /* indexed as p->threads */
-	fprintf(stderr, PROG ": stages in batches of up to %zu, %zu parser worker%s (stage runners)\n",
-		parser->batch, parser->workers, parser->workers == 1 ? "" : "s");
+	int one = parser->workers == 1;
+	if (p->fused.n > 0)
+		fprintf(stderr,
+			PROG ": stages in batches of up to %zu, %zu parser worker%s that also filter%s and "
+			     "count%s (fused stage runners)\n",
+			parser->batch, parser->workers, one ? "" : "s", one ? "s" : "", one ? "s" : "");
+	else
+		fprintf(stderr, PROG ": stages in batches of up to %zu, %zu parser worker%s (stage runners)\n",
+			parser->batch, parser->workers, one ? "" : "s");
 	if (p->cfg.slow_stage != NULL)
 		fprintf(stderr, PROG ": the %s stage sleeps %lu us per item (--slow-stage)\n",
 			p->cfg.slow_stage, p->cfg.slow_us);

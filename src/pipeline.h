@@ -42,6 +42,7 @@
 
 #include "channel.h"
 #include "filter.h"
+#include "fuse.h"
 #include "http.h"
 #include "metrics.h"
 #include "parser.h"
@@ -80,6 +81,10 @@ struct pipeline_config {
 	                                slow_us microseconds per item (runs the stages
 	                                batched); NULL: none */
 	unsigned long slow_us;
+	int separate_stages;         /* lesson 12: 1: each stage in a runner of its own;
+	                                0: in runners, the filter and the metrics stage run
+	                                inside the parser's workers (fused, fuse.h), unless
+	                                a stage is slowed */
 	size_t series_limit;         /* of the registry (0: the default) */
 	int serve;                   /* 1: start the /metrics server */
 	struct http_server_config http;
@@ -106,6 +111,7 @@ struct pipeline {
 	 * metrics stage run as stage runners (stage.h) around their steps
 	 * instead; indexed as threads (runners[0], the tailer's, is unused) */
 	struct stage_runner runners[4];
+	struct fused fused; /* lesson 12: the parser's runner's steps when fused */
 	struct slow_step {
 		stage_step_fn step; /* the stage's own step */
 		void *ctx;

@@ -157,6 +157,19 @@ static void wire_runners(struct pipeline *p)
 		p->runners[slow].step = slow_item;
 		p->runners[slow].ctx = &p->slow;
 	}
+	/* Fused: the parser's workers filter and count what they parse, and
+	 * no entry crosses a channel (fuse.h). Not when a stage is slowed: a
+	 * slow stage is there to watch its channel fill. The filter's and the
+	 * metrics stage's runners still run, and wait for entries that never
+	 * come; the parser's closes their channels in turn at the end. */
+	p->fused = (struct fused){0};
+	if (slow < 0 && !p->cfg.separate_stages) {
+		for (int i = T_PARSER; i < T_COUNT; i++)
+			fused_add(&p->fused, &p->runners[i]);
+		p->runners[T_PARSER].step = fused_step;
+		p->runners[T_PARSER].ctx = &p->fused;
+		p->runners[T_PARSER].end_batch = fused_end;
+	}
 }
 
 /*

@@ -8,6 +8,7 @@
  *   pipebench --mode pipeline --file F     logpipe --once, with its default
  *            [--capacity N] [--batch N]    flags unless told: four stages,
  *            [--workers N]                 three channels, the same calls
+ *            [--separate-stages]
  *
  * The reference runs the very steps the stages run (the splitter of lesson
  * 03, parser_step, filter_step, metrics_stage_step with the lesson 10
@@ -133,6 +134,7 @@ int main(int argc, char **argv)
 	const char *mode = NULL, *path = NULL;
 	/* logpipe's defaults: 0 for the pipeline's own, and its --batch */
 	unsigned long long capacity = 0, batch = PIPELINE_FAST_BATCH, workers = 0;
+	int separate = 0;
 	const struct arg_option options[] = {
 	    ARG_CUSTOM_OPT("mode", 0, &mode, "MODE",
 			   "reference: one loop, one thread; pipeline: logpipe --once", take_mode,
@@ -148,9 +150,11 @@ int main(int argc, char **argv)
 			  0,
 			  STAGE_MAX_BATCH),
 	    ARG_WHOLE_OPT("workers", 0, &workers, "N", "pipeline: parser threads", 1, STAGE_MAX_WORKERS),
+	    ARG_FLAG_OPT("separate-stages", 0, &separate,
+			 "pipeline: the filter and the metrics stage in\nrunners of their own (not fused)"),
 	    ARG_END};
 	const struct arg_program prog = {
-	    PROG, "--mode reference|pipeline --file PATH [--capacity N] [--batch N] [--workers N]",
+	    PROG, "--mode reference|pipeline --file PATH [--capacity N] [--batch N] [--workers N] [--separate-stages]",
 	    "  Reads a log in one loop on one thread, or through the pipeline, and prints\n"
 	    "  mode=... lines=... seconds=... lines_per_s=... max_rss_kb=...\n",
 	    options};
@@ -163,6 +167,7 @@ int main(int argc, char **argv)
 	cfg.capacity = capacity;
 	cfg.batch = batch;
 	cfg.workers = process_workers((size_t)workers); /* as logpipe does */
+	cfg.separate_stages = separate;
 	json_arena_install(); /* as logpipe does, in both modes */
 	unsigned long long lines = 0;
 	struct timespec t0 = clock_now();

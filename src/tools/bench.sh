@@ -217,6 +217,7 @@ default=$last
 p_row "logpipe --once --workers 2" 1.60 pipeline --workers 2
 p_row "logpipe --once --batch 0 (lesson 09's loops, one at a time)" - pipeline --batch 0
 p_row "logpipe --once --batch 64" - pipeline --batch 64
+p_row "logpipe --once --workers 2 --separate-stages (not fused)" - pipeline --workers 2 --separate-stages
 # glibc with a bigger per-thread cache of freed blocks (1024 a size class
 # instead of 7): a thread that frees what another allocated keeps more of
 # it at hand, and reuses it for its own allocations of the same size.

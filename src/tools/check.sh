@@ -216,6 +216,20 @@ else
 	bad "logpipe --workers 64 must run one parser worker a core, and say so"
 	cat "$log/workers.err"
 fi
+# Fused by default (the filter and the metrics stage in the parser's
+# workers), apart with --separate-stages: the same counts either way.
+counts() { grep -v -e _timestamp_ -e ^process_ -e _stage_blocked_ -e _sum "$1" | sort; }
+if "$lp" --once --workers 2 --file tests/data/sample.log >"$log/fused.txt" 2>"$log/fused.err" &&
+	"$lp" --once --workers 2 --separate-stages --file tests/data/sample.log >"$log/separate.txt" 2>"$log/separate.err" &&
+	grep -q '(fused stage runners)' "$log/fused.err" && ! grep -q 'fused' "$log/separate.err" &&
+	[ "$(counts "$log/fused.txt")" = "$(counts "$log/separate.txt")" ] &&
+	grep -q 'all 41 lines accounted for' "$log/separate.err"; then
+	ok
+	echo "  ok  logpipe fused and --separate-stages: the same counts"
+else
+	bad "logpipe fused and with --separate-stages must say which, and count the same"
+	cat "$log/fused.err" "$log/separate.err"
+fi
 # A learner's logpipe (make demo IMPL=exercises) runs at every point of the
 # course: the reference stands in for a lesson whose stubs are still there,
 # here every lesson.

@@ -383,7 +383,7 @@ static void test_stage_start_refuses_what_it_cannot_run(void **state)
 	(void)state;
 	static const struct {
 		size_t batch, workers;
-		int no_discard;
+		char missing; /* the field left NULL: 'd' discard, 'i' in, 's' step */
 		const char *what;
 	} bad[] = {
 	    {0, 1, 0, "batch 0"},
@@ -391,14 +391,21 @@ static void test_stage_start_refuses_what_it_cannot_run(void **state)
 	    {1, 0, 0, "0 workers"},
 	    {1, STAGE_MAX_WORKERS + 1, 0,
 	     "STAGE_MAX_WORKERS + 1 workers (threads[] holds STAGE_MAX_WORKERS)"},
-	    {1, 1, 1, "an out but no discard (what out refuses would leak)"},
+	    {1, 1, 'd', "an out but no discard (what out refuses would leak)"},
+	    {1, 1, 'i', "in NULL (required: where would a worker receive from?)"},
+	    {1, 1, 's', "step NULL (required: a worker would call it on its first item)"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct stage_runner r;
 		struct work w;
 		runner_init(&r, &w, 1, 1, bad[i].batch, bad[i].workers);
-		if (bad[i].no_discard)
+		struct chan *in = r.in;
+		if (bad[i].missing == 'd')
 			r.discard = NULL;
+		if (bad[i].missing == 'i')
+			r.in = NULL;
+		if (bad[i].missing == 's')
+			r.step = NULL;
 		/* A start is a failure here: refused runners start no thread. */
 		harness_fail_thread(stage_worker, EAGAIN, NULL, NULL);
 		int rc = stage_start(&r);
@@ -410,6 +417,7 @@ static void test_stage_start_refuses_what_it_cannot_run(void **state)
 				     ? ": this test makes every thread start fail with EAGAIN, so "
 				       "EAGAIN means stage_start tried to start a worker before refusing"
 				     : "");
+		r.in = in;
 		runner_free(&r);
 	}
 }
@@ -783,17 +791,21 @@ static struct ends_seen ends;
 
 static void record_end(void *ctx)
 {
-	(void)ctx;
 	unsigned long stepped = atomic_load(&ends.w->stepped);
-	size_t in_out = chan_len(ends.out);
-	if (ends.wrong == NULL && stepped == ends.stepped_before)
+	size_t in_out = ends.out != NULL ? chan_len(ends.out) : ends.stepped_before;
+	if (ends.wrong == NULL && ctx != ends.w)
+		ends.wrong = "end_batch was called with another argument than the runner's ctx: it takes "
+			     "what the steps take, r->ctx";
+	else if (ends.wrong == NULL && stepped == ends.stepped_before)
 		ends.wrong = "end_batch was called with no item stepped since its last call: once a batch, "
 			     "after the batch's steps";
 	else if (ends.wrong == NULL && in_out != ends.stepped_before)
 		ends.wrong = in_out > ends.stepped_before
 				 ? "end_batch was called after the batch's results were sent: a step that "
 				   "keeps what it learns must finish before its results go on"
-				 : "end_batch was called before the results of the batch before were sent";
+				 : "end_batch was called in the middle of a batch, or before the results of "
+				   "the batch before were sent: once a batch, after its last step, not after "
+				   "each item";
 	ends.stepped_before = stepped;
 	ends.calls++;
 }
@@ -822,6 +834,33 @@ static void test_end_batch_is_called_once_a_batch_after_its_steps(void **state)
 	if (chan_len(r.out) != 10)
 		fail_msg("out holds %zu results, expected 10", chan_len(r.out));
 	drain_out(&r, NULL, 10, "out must be closed at the end");
+	runner_free(&r);
+}
+
+/* The last stage's kind of runner: its steps return NULL for every item
+ * (the metrics stage's tally keeps them), and nothing is sent. Its
+ * batches still end, each once: that end is where it does its work. */
+static void test_end_batch_ends_a_batch_whose_steps_all_return_null(void **state)
+{
+	(void)state;
+	struct stage_runner r;
+	struct work w;
+	runner_init(&r, &w, 16, (size_t)-1, 16, 1);
+	r.step = step_take;
+	r.end_batch = record_end;
+	ends = (struct ends_seen){.out = NULL, .w = &w};
+	for (long i = 1; i <= 10; i++)
+		chan_send(r.in, MSG(i));
+	chan_close(r.in);
+	runner_start(&r);
+	join_runner(&r);
+	if (ends.wrong != NULL)
+		fail_msg("%s", ends.wrong);
+	if (ends.calls != 1)
+		fail_msg("end_batch was called %lu times for one batch of 10 items whose steps all returned "
+			 "NULL, expected once: a batch without results is still a batch, and ends (the "
+			 "metrics stage counts there what its steps kept)",
+			 ends.calls);
 	runner_free(&r);
 }
 
@@ -947,6 +986,7 @@ int main(int argc, char **argv)
 	    HTEST(test_runner_as_the_last_stage_has_no_out, L12 "#5-build-it-the-runner"),
 	    HTEST(test_end_batch_is_called_once_a_batch_after_its_steps, L12 "#a-step-that-keeps-what-it-learns"),
 	    HTEST(test_end_batch_ends_every_batch_before_its_send, L12 "#a-step-that-keeps-what-it-learns"),
+	    HTEST(test_end_batch_ends_a_batch_whose_steps_all_return_null, L12 "#a-step-that-keeps-what-it-learns"),
 	    HTEST(test_pipeline_counts_the_same_in_batches_and_with_workers, L12 "#5-build-it-the-runner"),
 	};
 	return harness_main(argc, argv, "12-workers", tests, HARNESS_COUNT(tests));

@@ -149,7 +149,8 @@ int main(int argc, char **argv)
 			      PIPELINE_FAST_BATCH) ", as logpipe; 0: lesson 09's loops)",
 			  0,
 			  STAGE_MAX_BATCH),
-	    ARG_WHOLE_OPT("workers", 0, &workers, "N", "pipeline: parser threads", 1, STAGE_MAX_WORKERS),
+	    ARG_WHOLE_OPT("workers", 0, &workers, "N", "pipeline: parser threads (default, as logpipe: one a core)",
+			  1, STAGE_MAX_WORKERS),
 	    ARG_FLAG_OPT("separate-stages", 0, &separate,
 			 "pipeline: the filter and the metrics stage in\nrunners of their own (not fused)"),
 	    ARG_END};

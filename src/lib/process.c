@@ -127,5 +127,5 @@ size_t process_workers(size_t asked)
 {
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t most = cores > 0 ? (size_t)cores : 1;
-	return asked < most ? asked : most;
+	return asked > 0 && asked < most ? asked : most;
 }

@@ -13,15 +13,17 @@
 #     log of BENCH_LINES lines (default 1 000 000), against one thread doing
 #     the same work in one loop (src/bench/pipebench.c), and peak memory;
 #     logpipe's default flags (lesson 11's batches of PIPELINE_FAST_BATCH in
-#     lesson 12's runners), with a second parser worker, with lesson 09's
-#     loops one item at a time, the same with a
-#     bigger glibc per-thread cache (GLIBC_TUNABLES), and with jemalloc
-#     preloaded when it is installed (Debian: libjemalloc2), and mtail
-#     --one_shot counting the same log by level and service when mtail is
-#     installed (src/bench/count.mtail; Debian: apt-get install mtail).
-#     Rows with a target print it (docs/benchmarks.md): logpipe's default
-#     flags for 1.00 of the loop, --workers 2 for 1.60, 10 times mtail, and
-#     peak memory of at most 16 MiB.
+#     lesson 12's runners, fused, one parser worker a core) with one
+#     worker, with two, as they are, with lesson 09's loops one item at a
+#     time, with the stages apart, the same with a bigger glibc per-thread
+#     cache (GLIBC_TUNABLES), and with jemalloc preloaded when it is
+#     installed (Debian: libjemalloc2), and mtail --one_shot counting the
+#     same log by level and service when mtail is installed
+#     (src/bench/count.mtail; Debian: apt-get install mtail), in rounds
+#     with logpipe's default flags. Rows with a target print it
+#     (docs/benchmarks.md): --workers 1 for 1.00 of the loop, --workers 2
+#     for 1.60, the default flags for 10 times mtail, and peak memory of
+#     at most 16 MiB.
 #  3. /metrics requests a second and latency under wrk while logpipe
 #     ingests at full speed, against / in the same run (when wrk is
 #     installed; Debian: apt-get install wrk).
@@ -217,17 +219,17 @@ p_row() {
 	json_pipe="$json_pipe,
     {\"mode\": \"$mode\", \"lines_per_s\": $1, \"max_rss_kb\": $2, \"ratio\": $3}"
 }
-p_row "logpipe --once (default flags: --batch 256, 1 parser)" 1.00 pipeline
-default=$last
+p_row "logpipe --once --workers 1 (otherwise default flags)" 1.00 pipeline --workers 1
 p_row "logpipe --once --workers 2" 1.60 pipeline --workers 2
+p_row "logpipe --once (default flags: one worker a core, $(getconf _NPROCESSORS_ONLN) here)" - pipeline
 p_row "logpipe --once --batch 0 (lesson 09's loops, one at a time)" - pipeline --batch 0
 p_row "logpipe --once --batch 64" - pipeline --batch 64
-p_row "logpipe --once --workers 2 --separate-stages (not fused)" - pipeline --workers 2 --separate-stages
+p_row "logpipe --once --separate-stages (not fused)" - pipeline --separate-stages
 # glibc with a bigger per-thread cache of freed blocks (1024 a size class
 # instead of 7): a thread that frees what another allocated keeps more of
 # it at hand, and reuses it for its own allocations of the same size.
 P_TUNABLES=glibc.malloc.tcache_count=1024
-p_row "logpipe --once, tcache_count=1024" - pipeline
+p_row "logpipe --once --workers 1, tcache_count=1024" - pipeline --workers 1
 p_row "logpipe --once --workers 2, tcache_count=1024" - pipeline --workers 2
 P_TUNABLES=
 # The same with jemalloc, whose per-thread caches take back memory freed on
@@ -235,7 +237,7 @@ P_TUNABLES=
 P_PRELOAD=$({ ldconfig -p || /sbin/ldconfig -p; } 2>/dev/null | sed -n 's/.*libjemalloc\.so\.2 .*=> \(.*\)/\1/p' | head -n 1)
 if [ -n "$P_PRELOAD" ]; then
 	p_row "one loop, jemalloc" - reference
-	p_row "logpipe --once, jemalloc" - pipeline
+	p_row "logpipe --once --workers 1, jemalloc" - pipeline --workers 1
 	p_row "logpipe --once --workers 2, jemalloc" - pipeline --workers 2
 	P_PRELOAD=
 else

@@ -216,6 +216,19 @@ else
 	bad "logpipe --workers 64 must run one parser worker a core, and say so"
 	cat "$log/workers.err"
 fi
+# Without --workers, one parser worker a core (the fastest), and one with
+# --container, which joins pieces of lines in order.
+want="$cores parser worker"
+if "$lp" --once --file tests/data/sample.log >/dev/null 2>"$log/default.err" &&
+	grep -q "batches of up to 256, $want" "$log/default.err" &&
+	"$lp" --once --container docker --file tests/data/sample.log >/dev/null 2>"$log/container.err" &&
+	grep -q "batches of up to 256, 1 parser worker " "$log/container.err"; then
+	ok
+	echo "  ok  logpipe's default: $(grep -o "[0-9]* parser workers\{0,1\}" "$log/default.err") on $cores cores, 1 with --container"
+else
+	bad "logpipe without --workers must run one parser worker a core, and one with --container"
+	cat "$log/default.err" "$log/container.err"
+fi
 # Fused by default (the filter and the metrics stage in the parser's
 # workers), apart with --separate-stages: the same counts either way.
 counts() { grep -v -e _timestamp_ -e ^process_ -e _stage_blocked_ -e _sum "$1" | sort; }

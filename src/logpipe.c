@@ -148,8 +148,9 @@ static void settle(struct options *o)
 	/* More parser workers than cores only contend for the same channel
 	 * (process.h): --workers N is never slower than one worker. Without
 	 * --workers, one a core, the fastest; one with --container, which
-	 * joins pieces of lines in order. */
-	if (o->workers == 0 && o->cfg.container != CONTAINER_NONE)
+	 * joins pieces of lines in order, and with --batch 0, lesson 09's
+	 * loops (more than one worker would put the stages in runners). */
+	if (o->workers == 0 && (o->cfg.container != CONTAINER_NONE || o->batch == 0))
 		o->workers = 1;
 	o->cfg.workers = process_workers((size_t)o->workers);
 	if (o->workers > 0 && o->cfg.workers < o->workers)
@@ -207,7 +208,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 			  "in the stages' own loops of lesson 09)",
 			  0, STAGE_MAX_BATCH),
 	    ARG_WHOLE_OPT("workers", 0, &o->workers, "N",
-			  "parser threads (lesson 12; 1 to " ARG_STR(STAGE_MAX_WORKERS) ", at most\nand by default one a core; one with --container)", 1,
+			  "parser threads (lesson 12; 1 to " ARG_STR(STAGE_MAX_WORKERS) ", at most\nand by default one a core; one with --container\nor --batch 0)", 1,
 			  STAGE_MAX_WORKERS),
 	    ARG_FLAG_OPT("separate-stages", 0, &o->cfg.separate_stages,
 			 "run the filter and the metrics stage in runners\nof their own, not inside the parser's "

@@ -4,14 +4,14 @@
  * metrics_stage_step (lesson 06) takes the registry's lock three times an
  * entry: once to count it, once to observe its latency, once for the
  * time its service was last seen; each time it looks the series up by
- * its label values, and repairs them first. A batch of 256 entries holds
+ * its label values. A batch of 256 entries holds
  * a handful of series, each many times. The tally keeps a batch's
  * entries, groups them by level and service, and makes one update a
  * group: metrics_counter_add by the group's size, one
  * metrics_histogram_observe_many with every latency of the group, one
  * last_seen_update. The counts are those of metrics_stage_step, entry
- * for entry, refusals too; only when a scrape can see them moves, to the
- * end of the batch.
+ * for entry, refusals too; what moves is when a scrape can see them, to
+ * the end of the batch, and the last-seen time, the batch's end.
  *
  * The two functions are a stage runner's step and end_batch (src/stage.h),
  * ctx the struct metrics_stage:

@@ -161,7 +161,8 @@ static void wire_runners(struct pipeline *p)
 	 * no entry crosses a channel (fuse.h). Not when a stage is slowed: a
 	 * slow stage is there to watch its channel fill. The filter's and the
 	 * metrics stage's runners still run, and wait for entries that never
-	 * come; the parser's closes their channels in turn at the end. */
+	 * come; the parser's closes entries at the end, and the filter's then
+	 * closes passed. */
 	p->fused = (struct fused){0};
 	if (slow < 0 && !p->cfg.separate_stages) {
 		for (int i = T_PARSER; i < T_COUNT; i++)

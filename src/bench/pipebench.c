@@ -167,7 +167,8 @@ int main(int argc, char **argv)
 	struct pipeline_config cfg = pipeline_config_default();
 	cfg.capacity = capacity;
 	cfg.batch = batch;
-	cfg.workers = process_workers((size_t)workers); /* as logpipe does */
+	/* as logpipe does: one a core, one for lesson 09's loops */
+	cfg.workers = process_workers(workers == 0 && batch == 0 ? 1 : (size_t)workers);
 	cfg.separate_stages = separate;
 	json_arena_install(); /* as logpipe does, in both modes */
 	unsigned long long lines = 0;

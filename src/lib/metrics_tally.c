@@ -43,24 +43,53 @@ static size_t find_group(struct tally *t, const struct log_entry *e)
 	return TALLY_GROUPS;
 }
 
-/* The updates metrics_stage_step makes for each entry, made once for the
- * n entries of group g, whose m latencies are lat[0..m-1]. A refused
- * count is tried again entry by entry, so that each refusal is counted as
- * metrics_stage_step would count it; a refused entry is neither observed
- * nor seen. */
-static void count_group(struct metrics_stage *stage, const struct group *g, const double *lat, double now)
+/* Entry e as metrics_stage_step counts it, after its count was taken:
+ * its latency observed, its service seen. */
+static void observe_one(struct metrics_stage *stage, const struct log_entry *e, double now)
 {
-	const struct log_entry *e = g->first;
-	const char *const labels[] = {log_level_name(e->level), e->service};
 	const char *const service[] = {e->service};
-	if (metrics_counter_add(stage->entries, labels, (double)g->n) != 0) {
-		for (size_t i = 1; i < g->n; i++)
-			(void)metrics_counter_add(stage->entries, labels, 1);
-		return;
-	}
-	metrics_histogram_observe_many(stage->latency, service, lat, g->nlat);
+	if (e->has_latency)
+		metrics_histogram_observe(stage->latency, service, e->latency_ms / 1000.0);
 	if (stage->last_seen != NULL)
 		last_seen_update(stage->last_seen, e, now);
+}
+
+/* A group whose count was refused, entry by entry as metrics_stage_step
+ * would: the first entry's refusal is counted already; each of the
+ * others is tried again, and one taken (the refusal was ENOMEM, say) is
+ * observed and seen. Rare, so not fast. */
+static void count_refused(struct metrics_stage *stage, const struct tally *t, size_t g, double now)
+{
+	const struct log_entry *first = t->groups[g].first;
+	const char *const labels[] = {log_level_name(first->level), first->service};
+	for (size_t i = 0; i < t->n; i++)
+		if (t->group_of[i] == g && t->kept[i] != first &&
+		    metrics_counter_add(stage->entries, labels, 1) == 0)
+			observe_one(stage, t->kept[i], now);
+}
+
+/* The updates metrics_stage_step makes for each entry, made once for the
+ * entries of group g, whose latencies are lat[0..nlat-1]: the same
+ * counts, refusals included, in a few holds of the lock. An update the
+ * registry refuses for the group is made again entry by entry. */
+static void count_group(struct metrics_stage *stage, const struct tally *t, size_t g, const double *lat,
+			double now)
+{
+	const struct group *grp = &t->groups[g];
+	const struct log_entry *e = grp->first;
+	const char *const labels[] = {log_level_name(e->level), e->service};
+	const char *const service[] = {e->service};
+	if (metrics_counter_add(stage->entries, labels, (double)grp->n) != 0) {
+		count_refused(stage, t, g, now);
+		return;
+	}
+	if (metrics_histogram_observe_many(stage->latency, service, lat, grp->nlat) != 0)
+		for (size_t i = 1; i < grp->nlat; i++) /* the first refusal is counted */
+			metrics_histogram_observe(stage->latency, service, lat[i]);
+	if (stage->last_seen != NULL)
+		for (size_t i = 0; i < t->n; i++) /* once, or as the step would if refused */
+			if (t->group_of[i] == g && last_seen_update(stage->last_seen, t->kept[i], now) == 0)
+				break;
 }
 
 static void count_kept(struct tally *t)
@@ -81,7 +110,7 @@ static void count_kept(struct tally *t)
 			t->lat[next[t->group_of[i]]++] = t->kept[i]->latency_ms / 1000.0;
 	double now = stage->last_seen != NULL ? clock_unix_seconds() : 0;
 	for (size_t g = 0; g < t->ngroups; g++)
-		count_group(stage, &t->groups[g], t->lat + from[g], now);
+		count_group(stage, t, g, t->lat + from[g], now);
 	for (size_t i = 0; i < t->n; i++)
 		log_entry_free(t->kept[i]);
 	t->n = 0;

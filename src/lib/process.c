@@ -9,6 +9,7 @@
  * a 0 that never moves is the closest a registered family can come.
  */
 #include "process.h"
+#include "stage.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -127,5 +128,7 @@ size_t process_workers(size_t asked)
 {
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t most = cores > 0 ? (size_t)cores : 1;
+	if (most > STAGE_MAX_WORKERS)
+		most = STAGE_MAX_WORKERS;
 	return asked > 0 && asked < most ? asked : most;
 }

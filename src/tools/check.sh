@@ -232,16 +232,26 @@ fi
 # Fused by default (the filter and the metrics stage in the parser's
 # workers), apart with --separate-stages: the same counts either way.
 counts() { grep -v -e _timestamp_ -e ^process_ -e _stage_blocked_ -e _sum "$1" | sort; }
+# Fused, the parser sends nothing on (its step ends with the tally): its
+# send wait is exactly 0, where apart it sends every entry. A slowed stage
+# is never fused; --batch 0 is lesson 09's loops, not runners.
+sent() { sed -n "s/^logpipe_stage_blocked_seconds_total{stage=\"parser\",op=\"send\"} //p" "$1"; }
 if "$lp" --once --workers 2 --file tests/data/sample.log >"$log/fused.txt" 2>"$log/fused.err" &&
 	"$lp" --once --workers 2 --separate-stages --file tests/data/sample.log >"$log/separate.txt" 2>"$log/separate.err" &&
+	"$lp" --once --slow-stage filter:1 --file tests/data/sample.log >/dev/null 2>"$log/slowed.err" &&
+	"$lp" --once --batch 0 --file tests/data/sample.log >/dev/null 2>"$log/loops.err" &&
 	grep -q '(fused stage runners)' "$log/fused.err" && ! grep -q 'fused' "$log/separate.err" &&
+	! grep -q 'fused' "$log/slowed.err" && ! grep -q 'stage runners' "$log/loops.err" &&
+	[ "$(sent "$log/fused.txt")" = 0 ] && [ "$(sent "$log/separate.txt")" != 0 ] &&
 	[ "$(counts "$log/fused.txt")" = "$(counts "$log/separate.txt")" ] &&
+	grep -q 'all 41 lines accounted for' "$log/fused.err" &&
 	grep -q 'all 41 lines accounted for' "$log/separate.err"; then
 	ok
-	echo "  ok  logpipe fused and --separate-stages: the same counts"
+	echo "  ok  logpipe fused (the parser sends nothing on) and --separate-stages: the same counts; --slow-stage apart; --batch 0 in loops"
 else
-	bad "logpipe fused and with --separate-stages must say which, and count the same"
-	cat "$log/fused.err" "$log/separate.err"
+	bad "logpipe fused and with --separate-stages must say which, send nothing on when fused, and count the same; a slowed stage apart, --batch 0 in loops"
+	cat "$log/fused.err" "$log/separate.err" "$log/slowed.err" "$log/loops.err"
+	grep 'blocked_seconds' "$log/fused.txt" "$log/separate.txt"
 fi
 # A learner's logpipe (make demo IMPL=exercises) runs at every point of the
 # course: the reference stands in for a lesson whose stubs are still there,

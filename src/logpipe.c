@@ -150,9 +150,7 @@ static void settle(struct options *o)
 	 * --workers, one a core, the fastest; one with --container, which
 	 * joins pieces of lines in order, and with --batch 0, lesson 09's
 	 * loops (more than one worker would put the stages in runners). */
-	if (o->workers == 0 && (o->cfg.container != CONTAINER_NONE || o->batch == 0))
-		o->workers = 1;
-	o->cfg.workers = process_workers((size_t)o->workers);
+	o->cfg.workers = process_workers((size_t)o->workers, o->cfg.container != CONTAINER_NONE || o->batch == 0);
 	if (o->workers > 0 && o->cfg.workers < o->workers)
 		fprintf(stderr, PROG ": --workers %llu on %zu cores: %zu parser workers, one a core\n",
 			o->workers, o->cfg.workers, o->cfg.workers);
@@ -294,14 +292,9 @@ static void say_stages(const struct pipeline *p)
 		return;
 	const struct stage_runner *parser = &p->runners[1]; /* indexed as p->threads */
 	int one = parser->workers == 1;
-	if (p->fused.n > 0)
-		fprintf(stderr,
-			PROG ": stages in batches of up to %zu, %zu parser worker%s that also filter%s and "
-			     "count%s (fused stage runners)\n",
-			parser->batch, parser->workers, one ? "" : "s", one ? "s" : "", one ? "s" : "");
-	else
-		fprintf(stderr, PROG ": stages in batches of up to %zu, %zu parser worker%s (stage runners)\n",
-			parser->batch, parser->workers, one ? "" : "s");
+	const char *fused = one ? " that also filters and counts (fused " : " that also filter and count (fused ";
+	fprintf(stderr, PROG ": stages in batches of up to %zu, %zu parser worker%s%sstage runners)\n",
+		parser->batch, parser->workers, one ? "" : "s", p->fused.n > 0 ? fused : " (");
 	if (p->cfg.slow_stage != NULL)
 		fprintf(stderr, PROG ": the %s stage sleeps %lu us per item (--slow-stage)\n",
 			p->cfg.slow_stage, p->cfg.slow_us);

@@ -28,11 +28,12 @@ void process_metrics_collect(struct process_metrics *pm);
  * that check nothing leaks. */
 int process_count_open_fds(void);
 
-/* asked, or the cores this machine has online if fewer (at least 1, at
- * most STAGE_MAX_WORKERS); 0 asks for one a core: the parser workers
- * logpipe runs (one a core is its default, its fastest). On two cores a third worker only adds a
- * contender for the same channel (measured: 8 workers on 2 cores moved
- * 0.6 of what 1 did). */
-size_t process_workers(size_t asked);
+/* The parser workers logpipe runs: asked, or the cores this machine has
+ * online if fewer (at least 1, at most STAGE_MAX_WORKERS). asked 0 (no
+ * --workers) is one a core, the fastest, or 1 if one_by_default (the
+ * caller's stages need one: lesson 09's loops, --container). On two cores
+ * a third worker only adds a contender for the same channel (measured: 8
+ * workers on 2 cores moved 0.6 of what 1 did). */
+size_t process_workers(size_t asked, int one_by_default);
 
 #endif

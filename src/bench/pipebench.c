@@ -167,8 +167,7 @@ int main(int argc, char **argv)
 	struct pipeline_config cfg = pipeline_config_default();
 	cfg.capacity = capacity;
 	cfg.batch = batch;
-	/* as logpipe does: one a core, one for lesson 09's loops */
-	cfg.workers = process_workers(workers == 0 && batch == 0 ? 1 : (size_t)workers);
+	cfg.workers = process_workers((size_t)workers, batch == 0); /* as logpipe does */
 	cfg.separate_stages = separate;
 	json_arena_install(); /* as logpipe does, in both modes */
 	unsigned long long lines = 0;

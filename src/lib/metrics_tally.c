@@ -6,7 +6,6 @@
 #include "metrics.h"
 #include "stage.h"
 
-#include <errno.h>
 #include <string.h>
 
 /* Distinct level-and-service pairs counted at once; a batch with more is
@@ -86,9 +85,11 @@ static void count_group(struct metrics_stage *stage, const struct tally *t, size
 	if (metrics_histogram_observe_many(stage->latency, service, lat, grp->nlat) != 0)
 		for (size_t i = 1; i < grp->nlat; i++) /* the first refusal is counted */
 			metrics_histogram_observe(stage->latency, service, lat[i]);
-	if (stage->last_seen != NULL)
-		for (size_t i = 0; i < t->n; i++) /* once, or as the step would if refused */
-			if (t->group_of[i] == g && last_seen_update(stage->last_seen, t->kept[i], now) == 0)
+	/* Refused (rare): as the step would, entry by entry, until one is taken. */
+	if (stage->last_seen != NULL && last_seen_update(stage->last_seen, e, now) != 0)
+		for (size_t i = 0; i < t->n; i++)
+			if (t->group_of[i] == g && t->kept[i] != e &&
+			    last_seen_update(stage->last_seen, t->kept[i], now) == 0)
 				break;
 }
 
@@ -123,12 +124,10 @@ void *metrics_tally_step(void *stage, void *entry)
 	struct log_entry *e = entry;
 	if (t->n > 0 && (t->stage != stage || t->n == STAGE_MAX_BATCH))
 		count_kept(t);
-	t->stage = stage;
 	size_t g = find_group(t, e);
-	if (g == TALLY_GROUPS && t->ngroups == TALLY_GROUPS) {
-		count_kept(t);
-		t->stage = stage;
-	}
+	if (g == TALLY_GROUPS && t->ngroups == TALLY_GROUPS)
+		count_kept(t); /* a new group, and no room for it */
+	t->stage = stage;
 	if (g == TALLY_GROUPS) {
 		g = t->ngroups++;
 		t->groups[g] = (struct group){.first = e};

@@ -124,8 +124,10 @@ void process_metrics_collect(struct process_metrics *pm)
 		metrics_gauge_set(pm->max_fds, NULL, (double)rl.rlim_cur);
 }
 
-size_t process_workers(size_t asked)
+size_t process_workers(size_t asked, int one_by_default)
 {
+	if (asked == 0 && one_by_default)
+		asked = 1;
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t most = cores > 0 ? (size_t)cores : 1;
 	if (most > STAGE_MAX_WORKERS)

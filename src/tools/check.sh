@@ -231,10 +231,10 @@ else
 fi
 # Fused by default (the filter and the metrics stage in the parser's
 # workers), apart with --separate-stages: the same counts either way.
-counts() { grep -v -e _timestamp_ -e ^process_ -e _stage_blocked_ -e _sum "$1" | sort; }
 # Fused, the parser sends nothing on (its step ends with the tally): its
 # send wait is exactly 0, where apart it sends every entry. A slowed stage
 # is never fused; --batch 0 is lesson 09's loops, not runners.
+counts() { grep -v -e _timestamp_ -e ^process_ -e _stage_blocked_ -e _sum "$1" | sort; }
 sent() { sed -n "s/^logpipe_stage_blocked_seconds_total{stage=\"parser\",op=\"send\"} //p" "$1"; }
 if "$lp" --once --workers 2 --file tests/data/sample.log >"$log/fused.txt" 2>"$log/fused.err" &&
 	"$lp" --once --workers 2 --separate-stages --file tests/data/sample.log >"$log/separate.txt" 2>"$log/separate.err" &&

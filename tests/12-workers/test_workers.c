@@ -810,6 +810,23 @@ static void record_end(void *ctx)
 	ends.calls++;
 }
 
+/* r with end_batch watched by record_end. */
+static void watch_ends(struct stage_runner *r, struct work *w)
+{
+	r->end_batch = record_end;
+	ends = (struct ends_seen){.out = r->out, .w = w};
+}
+
+/* Ten items in r's in, closed, before its one worker starts: one batch. */
+static void run_one_batch_of_ten(struct stage_runner *r)
+{
+	for (long i = 1; i <= 10; i++)
+		chan_send(r->in, MSG(i));
+	chan_close(r->in);
+	runner_start(r);
+	join_runner(r);
+}
+
 /* One worker, one batch of 10 already waiting in in: the ten steps, then
  * end_batch once, then the ten results sent. */
 static void test_end_batch_is_called_once_a_batch_after_its_steps(void **state)
@@ -818,13 +835,8 @@ static void test_end_batch_is_called_once_a_batch_after_its_steps(void **state)
 	struct stage_runner r;
 	struct work w;
 	runner_init(&r, &w, 16, 64, 16, 1);
-	r.end_batch = record_end;
-	ends = (struct ends_seen){.out = r.out, .w = &w};
-	for (long i = 1; i <= 10; i++)
-		chan_send(r.in, MSG(i));
-	chan_close(r.in);
-	runner_start(&r);
-	join_runner(&r);
+	watch_ends(&r, &w);
+	run_one_batch_of_ten(&r);
 	if (ends.calls != 1)
 		fail_msg("end_batch was called %lu times for one batch of 10 items (all in `in` before the "
 			 "worker started), expected once: after the batch's steps, not after each item",
@@ -847,13 +859,8 @@ static void test_end_batch_ends_a_batch_whose_steps_all_return_null(void **state
 	struct work w;
 	runner_init(&r, &w, 16, (size_t)-1, 16, 1);
 	r.step = step_take;
-	r.end_batch = record_end;
-	ends = (struct ends_seen){.out = NULL, .w = &w};
-	for (long i = 1; i <= 10; i++)
-		chan_send(r.in, MSG(i));
-	chan_close(r.in);
-	runner_start(&r);
-	join_runner(&r);
+	watch_ends(&r, &w);
+	run_one_batch_of_ten(&r);
 	if (ends.wrong != NULL)
 		fail_msg("%s", ends.wrong);
 	if (ends.calls != 1)
@@ -872,8 +879,7 @@ static void test_end_batch_ends_every_batch_before_its_send(void **state)
 	struct stage_runner r;
 	struct work w;
 	runner_init(&r, &w, 8, 256, 4, 1);
-	r.end_batch = record_end;
-	ends = (struct ends_seen){.out = r.out, .w = &w};
+	watch_ends(&r, &w);
 	struct feeder f = {.in = r.in, .n = 200};
 	struct harness_thread ft;
 	runner_start(&r);

@@ -16,7 +16,6 @@
 struct group {
 	struct log_entry *first; /* names the level and the service */
 	size_t n;		 /* entries */
-	size_t nlat;		 /* of them with a latency, in lat[] */
 };
 
 /* One thread's: the entries it kept for one stage, not yet counted. */
@@ -67,30 +66,54 @@ static void count_refused(struct metrics_stage *stage, const struct tally *t, si
 			observe_one(stage, t->kept[i], now);
 }
 
-/* The updates metrics_stage_step makes for each entry, made once for the
- * entries of group g, whose latencies are lat[0..nlat-1]: the same
- * counts, refusals included, in a few holds of the lock. An update the
- * registry refuses for the group is made again entry by entry. */
-static void count_group(struct metrics_stage *stage, const struct tally *t, size_t g, const double *lat,
-			double now)
+/* The count and the last-seen time metrics_stage_step makes for each
+ * entry, made once for group g's; 0 if the registry took the count. A
+ * count refused for the group is made again entry by entry. */
+static int count_group(struct metrics_stage *stage, const struct tally *t, size_t g, double now)
 {
 	const struct group *grp = &t->groups[g];
 	const struct log_entry *e = grp->first;
 	const char *const labels[] = {log_level_name(e->level), e->service};
-	const char *const service[] = {e->service};
 	if (metrics_counter_add(stage->entries, labels, (double)grp->n) != 0) {
 		count_refused(stage, t, g, now);
-		return;
+		return -1;
 	}
-	if (metrics_histogram_observe_many(stage->latency, service, lat, grp->nlat) != 0)
-		for (size_t i = 1; i < grp->nlat; i++) /* the first refusal is counted */
-			metrics_histogram_observe(stage->latency, service, lat[i]);
 	/* Refused (rare): as the step would, entry by entry, until one is taken. */
 	if (stage->last_seen != NULL && last_seen_update(stage->last_seen, e, now) != 0)
 		for (size_t i = 0; i < t->n; i++)
 			if (t->group_of[i] == g && t->kept[i] != e &&
 			    last_seen_update(stage->last_seen, t->kept[i], now) == 0)
 				break;
+	return 0;
+}
+
+/* The latencies of the counted entries, one histogram update a service
+ * (the histogram's series): in the order the entries came, so that a
+ * service's _sum adds the same numbers in the same order as the step
+ * would, whatever the batches were. svc[g] is the first group of g's
+ * service; counted[g] says whether g's count was taken. */
+static void observe_services(struct metrics_stage *stage, struct tally *t, const size_t *svc,
+			     const int *counted)
+{
+	size_t from[TALLY_GROUPS] = {0}, next[TALLY_GROUPS], sum = 0;
+	for (size_t i = 0; i < t->n; i++)
+		if (counted[t->group_of[i]] && t->kept[i]->has_latency)
+			from[svc[t->group_of[i]]]++;
+	for (size_t g = 0; g < t->ngroups; g++) {
+		size_t m = from[g];
+		from[g] = next[g] = sum;
+		sum += m;
+	}
+	for (size_t i = 0; i < t->n; i++)
+		if (counted[t->group_of[i]] && t->kept[i]->has_latency)
+			t->lat[next[svc[t->group_of[i]]]++] = t->kept[i]->latency_ms / 1000.0;
+	for (size_t g = 0; g < t->ngroups; g++) {
+		size_t m = next[g] - from[g];
+		const char *const service[] = {t->groups[g].first->service};
+		if (m > 0 && metrics_histogram_observe_many(stage->latency, service, t->lat + from[g], m) != 0)
+			for (size_t i = 1; i < m; i++) /* refused: the first refusal is counted */
+				metrics_histogram_observe(stage->latency, service, t->lat[from[g] + i]);
+	}
 }
 
 static void count_kept(struct tally *t)
@@ -99,19 +122,19 @@ static void count_kept(struct tally *t)
 	/* received before the families: a scrape never finds more counted
 	 * than received. */
 	atomic_fetch_add(&stage->received, t->n);
-	/* Each group's latencies side by side in lat[]: group g's start at
-	 * from[g]. */
-	size_t from[TALLY_GROUPS], next[TALLY_GROUPS], sum = 0;
-	for (size_t g = 0; g < t->ngroups; g++) {
-		from[g] = next[g] = sum;
-		sum += t->groups[g].nlat;
-	}
-	for (size_t i = 0; i < t->n; i++)
-		if (t->kept[i]->has_latency)
-			t->lat[next[t->group_of[i]]++] = t->kept[i]->latency_ms / 1000.0;
 	double now = stage->last_seen != NULL ? clock_unix_seconds() : 0;
-	for (size_t g = 0; g < t->ngroups; g++)
-		count_group(stage, t, g, t->lat + from[g], now);
+	size_t svc[TALLY_GROUPS];
+	int counted[TALLY_GROUPS];
+	for (size_t g = 0; g < t->ngroups; g++) {
+		svc[g] = g;
+		for (size_t h = 0; h < g; h++)
+			if (strcmp(t->groups[h].first->service, t->groups[g].first->service) == 0) {
+				svc[g] = h;
+				break;
+			}
+		counted[g] = count_group(stage, t, g, now) == 0;
+	}
+	observe_services(stage, t, svc, counted);
 	for (size_t i = 0; i < t->n; i++)
 		log_entry_free(t->kept[i]);
 	t->n = 0;
@@ -133,7 +156,6 @@ void *metrics_tally_step(void *stage, void *entry)
 		t->groups[g] = (struct group){.first = e};
 	}
 	t->groups[g].n++;
-	t->groups[g].nlat += e->has_latency != 0;
 	t->group_of[t->n] = g;
 	t->kept[t->n++] = e;
 	return NULL;

@@ -7,9 +7,10 @@
  * its label values. A batch of 256 entries holds
  * a handful of series, each many times. The tally keeps a batch's
  * entries, groups them by level and service, and makes one update a
- * group: metrics_counter_add by the group's size, one
- * metrics_histogram_observe_many with every latency of the group, one
- * last_seen_update. The counts are those of metrics_stage_step, entry
+ * group (metrics_counter_add by the group's size, one last_seen_update)
+ * and one histogram update a service (metrics_histogram_observe_many
+ * with the service's latencies, in the order the entries came, so that
+ * its _sum adds as the step's does). The counts are those of metrics_stage_step, entry
  * for entry, refusals too; what moves is when a scrape can see them, to
  * the end of the batch, and the last-seen time, the batch's end.
  *

@@ -108,6 +108,7 @@ struct lfchan {
 	size_t mark_bit; /* the smallest power of two above cap */
 	size_t one_lap;	 /* 2 * mark_bit: adding it moves a position one lap on */
 	struct lfchan_slot *slots;
+	unsigned spin_rounds; /* LFCHAN_SPIN_ROUNDS; 0 if this process may run on one CPU only */
 };
 /* end snippet */
 
@@ -150,13 +151,16 @@ size_t lfchan_cap(struct lfchan *ch);
 /* snippet: lfchan-waiting */
 /* The waiting budget: an operation that cannot complete tries again
  * after 1, 2, 4 ... pauses, at most LFCHAN_PAUSES_MAX between two tries
- * (a partner who acts is seen within that), LFCHAN_SPIN_ROUNDS times;
- * then after a sched_yield, LFCHAN_YIELD_ROUNDS times; and then sleeps. */
+ * (a partner who acts is seen within that), LFCHAN_SPIN_ROUNDS times:
+ * 975 pauses, about what a sleep and a wake-up cost; then after a
+ * sched_yield, LFCHAN_YIELD_ROUNDS times; and then sleeps. A channel made
+ * by a process that may run on one CPU only does not spin: no partner can
+ * act while it does. */
 #ifndef LFCHAN_SPIN_ROUNDS
-#define LFCHAN_SPIN_ROUNDS 40
+#define LFCHAN_SPIN_ROUNDS 64
 #endif
 #ifndef LFCHAN_PAUSES_MAX
-#define LFCHAN_PAUSES_MAX 4
+#define LFCHAN_PAUSES_MAX 16
 #endif
 #ifndef LFCHAN_YIELD_ROUNDS
 #define LFCHAN_YIELD_ROUNDS 4

@@ -4,7 +4,7 @@
  * happens-before edges the memory orders must create
  * (lessons/14-lockfree/README.md#memory-orders).
  */
-#define _GNU_SOURCE /* syscall() */
+#define _GNU_SOURCE /* syscall(), sched_getaffinity() */
 #include "lfchan.h"
 #include "clock.h"
 #include "notimpl.h"
@@ -66,20 +66,20 @@ static inline long futex(_Atomic uint32_t *word, int op, uint32_t val, const str
 }
 
 /* The waiting budget (lfchan.h): round r of a wait pauses 2^r times (at
- * most LFCHAN_PAUSES_MAX), then yields the core; 0 once it is time to
- * sleep instead, unless the other side is midway (got): then it yields,
- * as often as it takes. */
-static int back_off(unsigned round, enum attempt got)
+ * most LFCHAN_PAUSES_MAX), ch->spin_rounds times, then yields the core;
+ * 0 once it is time to sleep instead, unless the other side is midway
+ * (got): then it yields, as often as it takes. */
+static int back_off(const struct lfchan *ch, unsigned round, enum attempt got)
 {
 	if (SLEEP_AT_ONCE && got != MIDWAY)
 		return 0;
-	if (round < LFCHAN_SPIN_ROUNDS) {
+	if (round < ch->spin_rounds) {
 		unsigned pauses = round < 16 && 1u << round < LFCHAN_PAUSES_MAX ? 1u << round : LFCHAN_PAUSES_MAX;
 		for (unsigned i = 0; i < pauses; i++)
 			cpu_relax();
 		return 1;
 	}
-	if (round < LFCHAN_SPIN_ROUNDS + LFCHAN_YIELD_ROUNDS || got == MIDWAY) {
+	if (round < ch->spin_rounds + LFCHAN_YIELD_ROUNDS || got == MIDWAY) {
 		sched_yield();
 		return 1;
 	}
@@ -225,7 +225,7 @@ static enum chan_status operate(struct lfchan *ch, void *msg_in, void **msg_out,
 	for (unsigned round = 0; (got == NOT_NOW || got == MIDWAY) && !timed_out; round++) {
 		if (deadline != NULL && deadline_passed(deadline))
 			timed_out = 1;
-		else if (back_off(round, got))
+		else if (back_off(ch, round, got))
 			got = attempt(ch, msg_in, msg_out);
 		else {
 			got = park(ch, mine, msg_in, msg_out, deadline, &timed_out);
@@ -301,6 +301,19 @@ enum chan_status lfchan_close(struct lfchan *ch)
 
 /* ---- given: new, free, len, cap --------------------------------------------- */
 
+/* A spin is a bet that the other side runs at this very moment, on another
+ * core. A process allowed one CPU (taskset, a container's cpuset) loses it
+ * every time, and each lost bet costs the whole spin: there, a wait goes
+ * straight to yielding, which lets the other side run. (Go's runtime does
+ * not spin on one processor either.) */
+static unsigned spin_rounds_here(void)
+{
+	cpu_set_t cpus;
+	if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) < 2)
+		return 0;
+	return LFCHAN_SPIN_ROUNDS;
+}
+
 struct lfchan *lfchan_new(size_t cap)
 {
 	if (cap == 0 || cap > LFCHAN_MAX_CAP) {
@@ -318,7 +331,11 @@ struct lfchan *lfchan_new(size_t cap)
 	size_t mark_bit = 1;
 	while (mark_bit <= cap)
 		mark_bit <<= 1;
-	*ch = (struct lfchan){.cap = cap, .mark_bit = mark_bit, .one_lap = 2 * mark_bit, .slots = slots};
+	*ch = (struct lfchan){.cap = cap,
+			      .mark_bit = mark_bit,
+			      .one_lap = 2 * mark_bit,
+			      .slots = slots,
+			      .spin_rounds = spin_rounds_here()};
 	atomic_init(&ch->head, 0);
 	atomic_init(&ch->tail, 0);
 	atomic_init(&ch->receivers.epoch, 0);

@@ -7,6 +7,8 @@
 #     and for 4 x 4 at 64; lesson 01's channel beside lesson 14's lock-free
 #     one (--impl lockfree), and Go's channel on the same cases when `go` is
 #     installed (src/bench/chanbench.go; Debian: apt-get install golang-go).
+#     Under capacity 1, its ceiling on this machine: one cache line's round
+#     trips a second between two threads (src/bench/roundtrip.c).
 #     Then the same channel with batches (lesson 11: chan_send_many and
 #     chan_recv_many, the program's --batch), against batches of 1.
 #  2. The pipeline: lines a second through logpipe --once on a generated
@@ -44,7 +46,7 @@ out=build/bench
 mkdir -p "$out"
 bin=build/plain/solutions
 
-$MAKE -s --no-print-directory "$bin/bench/chanbench" "$bin/bin/03-tailer" "$bin/bench/pipebench" "$bin/bin/logpipe" IMPL=solutions ||
+$MAKE -s --no-print-directory "$bin/bench/chanbench" "$bin/bench/roundtrip" "$bin/bin/03-tailer" "$bin/bench/pipebench" "$bin/bin/logpipe" IMPL=solutions ||
 	exit 1
 
 # median of the numbers on stdin
@@ -87,8 +89,11 @@ go_rate() {
 
 # One round of a case: one run of each channel in turn, so that a change
 # in the machine's load falls on all of them alike; the medians are taken
-# over RUNS rounds. Prints "plain lockfree go" ("-" where a channel
-# has no such case: lesson 14's has no capacity 0).
+# over RUNS rounds. Prints "plain lockfree go ceiling" ("-" where a
+# channel has no such case: lesson 14's has no capacity 0). The ceiling,
+# at capacity 1 only: one cache line's round trips a second between two
+# threads (src/bench/roundtrip.c), the most any channel of capacity 1
+# between two cores can move.
 c_round() {
 	set -- $1
 	for impl in plain lockfree; do
@@ -100,7 +105,13 @@ c_round() {
 			--capacity "$3" --messages "$4" | tail -n 1 | field msgs_per_s)"
 	done
 	if [ -n "$gobin" ]; then
-		"$gobin" -producers "$1" -consumers "$2" -capacity "$3" -messages "$4" | tail -n 1 | field msgs_per_s
+		printf '%s ' "$("$gobin" -producers "$1" -consumers "$2" -capacity "$3" -messages "$4" | tail -n 1 |
+			field msgs_per_s)"
+	else
+		printf '%s ' -
+	fi
+	if [ "$3" -eq 1 ]; then
+		"$bin/bench/roundtrip" | tail -n 1 | field round_trips_per_s
 	else
 		echo -
 	fi
@@ -134,8 +145,14 @@ for case in "1 1 0 100000" "1 1 1 100000" "1 1 4 1000000" "1 1 64 2000000" "1 1 
 	vs_go() { [ "$g" != - ] && [ "$1" != - ] && ratio "$1" "$g" || echo -; }
 	printf '  %-20s %11s %11s %11s %9s %9s %7s\n' "$label" "$c" "$l" "$g" "$(vs_go "$c")" \
 		"$(vs_go "$l")" "$(target "$case")"
+	ceiling=$(column_median 4 <"$out/rounds.txt")
+	if [ "$ceiling" != - ]; then
+		printf '  %-20s %11s %11s %11s %9s %9s\n' "  ceiling (2 cores)" "" "$ceiling" "" "" "$(vs_go "$ceiling")"
+		echo "    (one cache line's round trips a second between two threads: no channel of capacity 1"
+		echo "    between two cores moves more; src/bench/roundtrip.c, docs/benchmarks.md)"
+	fi
 	json_chan="$json_chan${json_chan:+,}
-    {\"producers\": $1, \"consumers\": $2, \"capacity\": $3, \"c_msgs_per_s\": $c, \"lockfree_msgs_per_s\": $(echo "$l" | sed 's/^-$/null/'), \"go_msgs_per_s\": $(echo "$g" | sed 's/^-$/null/')}"
+    {\"producers\": $1, \"consumers\": $2, \"capacity\": $3, \"c_msgs_per_s\": $c, \"lockfree_msgs_per_s\": $(echo "$l" | sed 's/^-$/null/'), \"go_msgs_per_s\": $(echo "$g" | sed 's/^-$/null/'), \"round_trips_per_s\": $(echo "$ceiling" | sed 's/^-$/null/')}"
 done
 
 echo

@@ -108,7 +108,7 @@ struct lfchan {
 	size_t mark_bit; /* the smallest power of two above cap */
 	size_t one_lap;	 /* 2 * mark_bit: adding it moves a position one lap on */
 	struct lfchan_slot *slots;
-	unsigned spin_rounds; /* LFCHAN_SPIN_ROUNDS; 0 if this process may run on one CPU only */
+	unsigned spin_rounds; /* LFCHAN_SPIN_ROUNDS; 0 if the thread that made it could use one CPU only */
 };
 /* end snippet */
 
@@ -154,8 +154,8 @@ size_t lfchan_cap(struct lfchan *ch);
  * (a partner who acts is seen within that), LFCHAN_SPIN_ROUNDS times:
  * 975 pauses, about what a sleep and a wake-up cost; then after a
  * sched_yield, LFCHAN_YIELD_ROUNDS times; and then sleeps. A channel made
- * by a process that may run on one CPU only does not spin: no partner can
- * act while it does. */
+ * by a thread allowed one CPU only (taskset, a container's cpuset) does
+ * not spin: no partner could act while it did. */
 #ifndef LFCHAN_SPIN_ROUNDS
 #define LFCHAN_SPIN_ROUNDS 64
 #endif

@@ -17,29 +17,38 @@
  * be taken only once it is in. The receiver's "taken" must reach the
  * sender's core, and the next message the receiver's: a round trip a
  * message, whatever the channel is made of, while the two threads run on
- * two cores. The scheduler puts two busy threads on two cores, as it does
- * chanbench's; nothing here pins them.
+ * two cores (about: a channel that looked without pausing could pass it by
+ * a little). The scheduler puts two busy threads on two cores, as it does
+ * chanbench's; nothing here pins them. Allowed one CPU, the two threads
+ * could only take turns through the scheduler, which is not what this
+ * measures: the program says so and exits with status 3, no figure.
  */
+#define _GNU_SOURCE /* sched_getaffinity */
 #include "args.h"
 #include "clock.h"
 #include "spin.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-/* The counter, alone on its cache line (64 bytes on x86 and most arm64). */
-static _Alignas(64) atomic_ulong counter;
+/* The counter, alone on its cache line (64 bytes on x86 and most arm64):
+ * aligned to the line, and padded to fill it. */
+static struct {
+	_Alignas(64) atomic_ulong value;
+	char pad[64 - sizeof(atomic_ulong)];
+} counter;
 static unsigned long long rounds = 2000000;
 
 /* Waits for `expect`, with a pause between looks, then stores expect + 1:
  * acquire and release, a channel's own orders. */
 static void pass_on(unsigned long expect)
 {
-	while (atomic_load_explicit(&counter, memory_order_acquire) != expect)
+	while (atomic_load_explicit(&counter.value, memory_order_acquire) != expect)
 		cpu_relax();
-	atomic_store_explicit(&counter, expect + 1, memory_order_release);
+	atomic_store_explicit(&counter.value, expect + 1, memory_order_release);
 }
 
 /* The second thread: the even numbers' turn (it answers 1 with 2...). */
@@ -64,6 +73,12 @@ int main(int argc, char **argv)
 	int rc = args_parse(&prog, argc, argv);
 	if (rc >= 0)
 		return rc;
+	cpu_set_t cpus;
+	if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) < 2) {
+		fprintf(stderr, "roundtrip: this process may run on one CPU only: there is no round trip "
+				"between two cores to measure\n");
+		return 3;
+	}
 	pthread_t other;
 	if (pthread_create(&other, NULL, answer, NULL) != 0) {
 		fprintf(stderr, "roundtrip: cannot start a thread\n");

@@ -92,8 +92,8 @@ go_rate() {
 # over RUNS rounds. Prints "plain lockfree go ceiling" ("-" where a
 # channel has no such case: lesson 14's has no capacity 0). The ceiling,
 # at capacity 1 only: one cache line's round trips a second between two
-# threads (src/bench/roundtrip.c), the most any channel of capacity 1
-# between two cores can move.
+# threads (src/bench/roundtrip.c), about the most any channel of
+# capacity 1 between two cores can move.
 c_round() {
 	set -- $1
 	for impl in plain lockfree; do
@@ -101,20 +101,18 @@ c_round() {
 			printf '%s ' -
 			continue
 		fi
-		printf '%s ' "$("$bin/bench/chanbench" --impl "$impl" --producers "$1" --consumers "$2" \
-			--capacity "$3" --messages "$4" | tail -n 1 | field msgs_per_s)"
+		v=$("$bin/bench/chanbench" --impl "$impl" --producers "$1" --consumers "$2" \
+			--capacity "$3" --messages "$4" | tail -n 1 | field msgs_per_s)
+		printf '%s ' "${v:--}"
 	done
-	if [ -n "$gobin" ]; then
-		printf '%s ' "$("$gobin" -producers "$1" -consumers "$2" -capacity "$3" -messages "$4" | tail -n 1 |
-			field msgs_per_s)"
-	else
-		printf '%s ' -
-	fi
-	if [ "$3" -eq 1 ]; then
-		"$bin/bench/roundtrip" | tail -n 1 | field round_trips_per_s
-	else
-		echo -
-	fi
+	v=
+	[ -n "$gobin" ] &&
+		v=$("$gobin" -producers "$1" -consumers "$2" -capacity "$3" -messages "$4" | tail -n 1 | field msgs_per_s)
+	printf '%s ' "${v:--}"
+	v=
+	# (no figure when the process may use one CPU only: roundtrip says so)
+	[ "$3" -eq 1 ] && v=$("$bin/bench/roundtrip" | tail -n 1 | field round_trips_per_s)
+	echo "${v:--}"
 }
 # column k of the rounds on stdin, as a median ("-" if there is none)
 column_median() {
@@ -148,8 +146,9 @@ for case in "1 1 0 100000" "1 1 1 100000" "1 1 4 1000000" "1 1 64 2000000" "1 1 
 	ceiling=$(column_median 4 <"$out/rounds.txt")
 	if [ "$ceiling" != - ]; then
 		printf '  %-20s %11s %11s %11s %9s %9s\n' "  ceiling (2 cores)" "" "$ceiling" "" "" "$(vs_go "$ceiling")"
-		echo "    (one cache line's round trips a second between two threads: no channel of capacity 1"
-		echo "    between two cores moves more; src/bench/roundtrip.c, docs/benchmarks.md)"
+		echo "    (one cache line's round trips a second between two threads: about the most a channel"
+		echo "    of capacity 1 between two cores can move; Go's two goroutines take turns on one thread"
+		echo "    and are not bound by it; src/bench/roundtrip.c, docs/benchmarks.md)"
 	fi
 	json_chan="$json_chan${json_chan:+,}
     {\"producers\": $1, \"consumers\": $2, \"capacity\": $3, \"c_msgs_per_s\": $c, \"lockfree_msgs_per_s\": $(echo "$l" | sed 's/^-$/null/'), \"go_msgs_per_s\": $(echo "$g" | sed 's/^-$/null/'), \"round_trips_per_s\": $(echo "$ceiling" | sed 's/^-$/null/')}"

@@ -19,6 +19,7 @@
 #include "args.h"
 #include "clock.h"
 #include "lfchan.h"
+#include "spin.h"
 #include "traffic.h"
 
 #include <pthread.h>
@@ -52,6 +53,25 @@ static void *idle_receiver(void *arg)
 	return NULL;
 }
 
+/* The pauses of the spin budget (lfchan.h): round r pauses 2^r times, at
+ * most LFCHAN_PAUSES_MAX, for LFCHAN_SPIN_ROUNDS rounds. */
+static unsigned long budget_pauses(void)
+{
+	unsigned long pauses = 0;
+	for (unsigned r = 0; r < LFCHAN_SPIN_ROUNDS; r++)
+		pauses += r < 16 && 1u << r < LFCHAN_PAUSES_MAX ? 1u << r : LFCHAN_PAUSES_MAX;
+	return pauses;
+}
+
+/* What one pause takes on this machine, in nanoseconds (a million timed). */
+static double pause_ns(void)
+{
+	struct timespec start = clock_now();
+	for (int i = 0; i < 1000000; i++)
+		cpu_relax();
+	return clock_seconds_since(&start) * 1e9 / 1000000.0;
+}
+
 /*
  * A receiver blocks on an empty channel for ms milliseconds (this thread
  * sleeps meanwhile, then closes the channel to wake it); it reports the CPU
@@ -75,6 +95,10 @@ static int measure_idle(long ms)
 	printf("idle: %s, a receiver blocked %ld ms on an empty channel used %.3f ms of CPU (%.2f%% of a "
 	       "core; under 1%% expected), then close woke it with %s\n",
 	       ok ? "ok" : "FAILED", ms, idle.cpu_s * 1000.0, share, chan_status_str(idle.rc));
+	double ns = pause_ns();
+	printf("idle: a pause takes %.0f ns here, so the spin budget, %lu pauses, lasts %.1f µs "
+	       "(where this process may use two CPUs or more)\n",
+	       ns, budget_pauses(), ns * (double)budget_pauses() / 1000.0);
 	return ok ? 0 : 1;
 }
 

@@ -152,7 +152,8 @@ size_t lfchan_cap(struct lfchan *ch);
 /* The waiting budget: an operation that cannot complete tries again
  * after 1, 2, 4 ... pauses, at most LFCHAN_PAUSES_MAX between two tries
  * (a partner who acts is seen within that), LFCHAN_SPIN_ROUNDS times:
- * 975 pauses, about what a sleep and a wake-up cost; then after a
+ * 975 pauses, 20 µs where a pause takes 20 ns (x86; on arm64 a pause is
+ * next to nothing), of the order of a sleep and a wake-up; then after a
  * sched_yield, LFCHAN_YIELD_ROUNDS times; and then sleeps. A channel made
  * by a thread allowed one CPU only (taskset, a container's cpuset) does
  * not spin: no partner could act while it did. */

@@ -28,8 +28,13 @@ void process_metrics_collect(struct process_metrics *pm);
  * that check nothing leaks. */
 int process_count_open_fds(void);
 
-/* The parser workers logpipe runs: asked, or the cores this machine has
- * online if fewer (at least 1, at most STAGE_MAX_WORKERS). asked 0 (no
+/* The CPUs the calling thread may run on: its affinity mask, which taskset
+ * and a container's cpuset set (not a CPU quota, which no mask shows); the
+ * processors online if the mask cannot be read. At least 1. */
+size_t process_cpus(void);
+
+/* The parser workers logpipe runs: asked, or the CPUs this process may run
+ * on (process_cpus) if fewer (at least 1, at most STAGE_MAX_WORKERS). asked 0 (no
  * --workers) is one a core, the fastest, or 1 if one_by_default (the
  * caller's stages need one: lesson 09's loops, --container). On two cores
  * a third worker only adds a contender for the same channel (measured: 8

@@ -4,10 +4,11 @@
  * happens-before edges the memory orders must create
  * (lessons/14-lockfree/README.md#memory-orders).
  */
-#define _GNU_SOURCE /* syscall(), sched_getaffinity() */
+#define _GNU_SOURCE /* syscall() */
 #include "lfchan.h"
 #include "clock.h"
 #include "notimpl.h"
+#include "process.h"
 #include "spin.h"
 
 #include <errno.h>
@@ -302,16 +303,13 @@ enum chan_status lfchan_close(struct lfchan *ch)
 /* ---- given: new, free, len, cap --------------------------------------------- */
 
 /* A spin is a bet that the other side runs at this very moment, on another
- * core. A process allowed one CPU (taskset, a container's cpuset) loses it
+ * core. A thread allowed one CPU (taskset, a container's cpuset) loses it
  * every time, and each lost bet costs the whole spin: there, a wait goes
  * straight to yielding, which lets the other side run. (Go's runtime does
  * not spin on one processor either.) */
 static unsigned spin_rounds_here(void)
 {
-	cpu_set_t cpus;
-	if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) < 2)
-		return 0;
-	return LFCHAN_SPIN_ROUNDS;
+	return process_cpus() < 2 ? 0 : LFCHAN_SPIN_ROUNDS;
 }
 
 struct lfchan *lfchan_new(size_t cap)

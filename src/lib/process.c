@@ -8,8 +8,12 @@
  * guidance is to leave a metric out rather than export a bogus value, and
  * a 0 that never moves is the closest a registered family can come.
  */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_ALLOC */
 #include "process.h"
 #include "stage.h"
+
+#include <errno.h>
+#include <sched.h>
 
 #include <dirent.h>
 #include <stdio.h>
@@ -124,12 +128,34 @@ void process_metrics_collect(struct process_metrics *pm)
 		metrics_gauge_set(pm->max_fds, NULL, (double)rl.rlim_cur);
 }
 
+/* The mask is as large as the kernel's count of possible CPUs, which may
+ * pass cpu_set_t's 1024: sched_getaffinity answers EINVAL to a smaller
+ * one, so the set doubles until it fits. */
+size_t process_cpus(void)
+{
+	for (int n = 1024; n <= (1 << 20); n *= 2) {
+		cpu_set_t *set = CPU_ALLOC(n);
+		if (set == NULL)
+			break;
+		size_t size = CPU_ALLOC_SIZE(n);
+		int rc = sched_getaffinity(0, size, set);
+		int count = rc == 0 ? CPU_COUNT_S(size, set) : 0;
+		int again = rc != 0 && errno == EINVAL;
+		CPU_FREE(set);
+		if (rc == 0)
+			return count > 0 ? (size_t)count : 1;
+		if (!again)
+			break;
+	}
+	long online = sysconf(_SC_NPROCESSORS_ONLN);
+	return online > 0 ? (size_t)online : 1;
+}
+
 size_t process_workers(size_t asked, int one_by_default)
 {
 	if (asked == 0 && one_by_default)
 		asked = 1;
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t most = cores > 0 ? (size_t)cores : 1;
+	size_t most = process_cpus();
 	if (most > STAGE_MAX_WORKERS)
 		most = STAGE_MAX_WORKERS;
 	return asked > 0 && asked < most ? asked : most;

@@ -151,7 +151,7 @@ for case in "1 1 0 100000" "1 1 1 100000" "1 1 4 1000000" "1 1 64 2000000" "1 1 
 		echo "    and are not bound by it; src/bench/roundtrip.c, docs/benchmarks.md)"
 	fi
 	json_chan="$json_chan${json_chan:+,}
-    {\"producers\": $1, \"consumers\": $2, \"capacity\": $3, \"c_msgs_per_s\": $c, \"lockfree_msgs_per_s\": $(echo "$l" | sed 's/^-$/null/'), \"go_msgs_per_s\": $(echo "$g" | sed 's/^-$/null/'), \"round_trips_per_s\": $(echo "$ceiling" | sed 's/^-$/null/')}"
+    {\"producers\": $1, \"consumers\": $2, \"capacity\": $3, \"c_msgs_per_s\": $(echo "$c" | sed 's/^-$/null/'), \"lockfree_msgs_per_s\": $(echo "$l" | sed 's/^-$/null/'), \"go_msgs_per_s\": $(echo "$g" | sed 's/^-$/null/'), \"round_trips_per_s\": $(echo "$ceiling" | sed 's/^-$/null/')}"
 done
 
 echo

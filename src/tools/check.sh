@@ -206,7 +206,7 @@ else
 fi
 # More parser workers than cores only contend: logpipe runs one a core
 # (said on stderr whenever it runs fewer than asked).
-cores=$(getconf _NPROCESSORS_ONLN)
+cores=$(nproc) # the CPUs logpipe may run on (process_cpus), as taskset or a cpuset sets them
 if "$lp" --once --workers 64 --file tests/data/sample.log >/dev/null 2>"$log/workers.err" &&
 	{ [ "$cores" -ge 64 ] || grep -q "on $cores cores: $cores parser workers, one a core" "$log/workers.err"; } &&
 	grep -q 'all 41 lines accounted for' "$log/workers.err"; then

@@ -1221,7 +1221,7 @@ static void expect_no_cpu_while_waiting(struct lfchan *ch, enum chan_status (*wa
 	double used = harness_thread_cpu_seconds() - before - short_wait;
 	if (used > (IDLE_MS - SHORT_IDLE_MS) / 1000.0 / 100.0)
 		fail_msg("a %s waiting %d ms on %s used %.1f ms of CPU more than one waiting %d ms (over 1%% "
-			 "of a core): it spins instead of sleeping on the futex once its budget is spent "
+			 "of a core): it spins or yields instead of sleeping on the futex "
 			 "(does in_flight say the channel is %s when it is?)",
 			 who, IDLE_MS, what, used * 1000.0, SHORT_IDLE_MS,
 			 wait_for == recv_for ? "empty" : "full");

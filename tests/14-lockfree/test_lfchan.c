@@ -884,13 +884,15 @@ static void test_a_receiver_overtaken_reads_head_again(void **state)
 
 /*
  * A message behind one still being written. Receivers 1 and 2 sleep on an
- * empty channel of 4; sender A wins position 0 and is held before its
+ * empty channel of 2; sender A wins position 0 and is held before its
  * write (held.h); sender B fills position 1, and its one wake-up goes to
  * a receiver that finds position 0 not ready. If that receiver sleeps
  * again, A's wake-up, once A is let go, reaches one receiver, which takes
  * message 1, and message 2 waits beside the other, asleep. A receiver
  * that finds the other side midway must wait for it without sleeping.
- * The mirror for senders follows it.
+ * Capacity 2, so that tail (index 0 of lap 1) has head's index: an empty
+ * test that compares indexes only takes the channel for empty here. The
+ * mirror for senders follows it.
  */
 struct midway {
 	struct sleeper s[2];
@@ -957,7 +959,7 @@ static void join_held(struct midway *m, const char *who)
 static void test_a_receiver_woken_behind_a_send_midway_does_not_sleep_again(void **state)
 {
 	(void)state;
-	struct lfchan *made = new_or_fail(4);
+	struct lfchan *made = new_or_fail(2);
 	struct lfchan *ch = slots_on_held_page(made);
 	lfchan_test_sleep_at_once = 1;
 	struct midway m;
@@ -969,7 +971,8 @@ static void test_a_receiver_woken_behind_a_send_midway_does_not_sleep_again(void
 		      "woken by message 2 while message 1 was still being written, it went back to sleep, "
 		      "and message 1's one wake-up went to the other receiver. While head and tail count a "
 		      "message that is not there yet, in_flight must say so (the waiter yields, it does not "
-		      "sleep)");
+		      "sleep): its empty test must compare whole positions (tail where head is), not "
+		      "indexes, which are the same when the channel is full too");
 	join_held(&m, "sender A");
 	held_unmap();
 	free_or_fail(made);

@@ -1174,9 +1174,10 @@ static void test_a_try_send_that_loses_its_cas_to_close_answers_closed(void **st
 		assert_ptr_equal(got, MSG(1));
 	} else if (op.status != CHAN_CLOSED)
 		fail_msg("lfchan_try_send, stopped at its compare-and-swap on tail, let go after lfchan_close, "
-			 "answered %s, not CHAN_CLOSED: its CAS failed and brought back the marked tail, which "
-			 "it then compared with the slot's stamp. A sender must look for the mark on every "
-			 "round of its loop, not once before it",
+			 "answered %s, not CHAN_CLOSED: its CAS failed and brought back the marked tail. A "
+			 "sender whose CAS fails must try again with the tail it brought back, looking for the "
+			 "mark on every round of its loop (not once before it), and must not take a lost CAS "
+			 "for 'not now'",
 			 chan_status_str(op.status));
 }
 

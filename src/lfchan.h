@@ -166,6 +166,11 @@ size_t lfchan_cap(struct lfchan *ch);
 #ifndef LFCHAN_YIELD_ROUNDS
 #define LFCHAN_YIELD_ROUNDS 4
 #endif
+/* The pauses of spin round r: 2^r, at most LFCHAN_PAUSES_MAX. */
+static inline unsigned lfchan_round_pauses(unsigned round)
+{
+	return round < 16 && 1u << round < LFCHAN_PAUSES_MAX ? 1u << round : LFCHAN_PAUSES_MAX;
+}
 /* end snippet */
 
 #ifdef LFCHAN_TEST_HOOKS

@@ -75,8 +75,7 @@ static int back_off(const struct lfchan *ch, unsigned round, enum attempt got)
 	if (SLEEP_AT_ONCE && got != MIDWAY)
 		return 0;
 	if (round < ch->spin_rounds) {
-		unsigned pauses = round < 16 && 1u << round < LFCHAN_PAUSES_MAX ? 1u << round : LFCHAN_PAUSES_MAX;
-		for (unsigned i = 0; i < pauses; i++)
+		for (unsigned i = 0, n = lfchan_round_pauses(round); i < n; i++)
 			cpu_relax();
 		return 1;
 	}

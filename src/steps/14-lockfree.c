@@ -53,13 +53,12 @@ static void *idle_receiver(void *arg)
 	return NULL;
 }
 
-/* The pauses of the spin budget (lfchan.h): round r pauses 2^r times, at
- * most LFCHAN_PAUSES_MAX, for LFCHAN_SPIN_ROUNDS rounds. */
+/* The pauses of the whole spin budget (lfchan.h). */
 static unsigned long budget_pauses(void)
 {
 	unsigned long pauses = 0;
 	for (unsigned r = 0; r < LFCHAN_SPIN_ROUNDS; r++)
-		pauses += r < 16 && 1u << r < LFCHAN_PAUSES_MAX ? 1u << r : LFCHAN_PAUSES_MAX;
+		pauses += lfchan_round_pauses(r);
 	return pauses;
 }
 

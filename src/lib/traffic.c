@@ -77,8 +77,17 @@ struct shared {
 	enum chan_status close_rc;  /* what chan_close said to the last one */
 };
 
+/* Each producer and each consumer writes its own struct at every message
+ * (its tally), so each struct starts a cache line of its own and fills
+ * whole lines: two threads writing one line would pass it between their
+ * cores at every message, and the programs would time that, not the
+ * channel. (Before this, a change of heap layout elsewhere put a
+ * producer's and a consumer's tallies on one line, and lesson 14's channel
+ * measured a third of its speed at capacity 64: docs/benchmarks.md.) */
+#define TRAFFIC_LINE 64
+
 struct producer {
-	struct shared *sh;
+	_Alignas(TRAFFIC_LINE) struct shared *sh;
 	unsigned long long first; /* it sends first, first + step, ... up to last */
 	unsigned long long step;
 	unsigned long long last;
@@ -89,7 +98,7 @@ struct producer {
 };
 
 struct consumer {
-	void *ch;
+	_Alignas(TRAFFIC_LINE) void *ch;
 	const struct chan_ops *ops;
 	unsigned long long producers;
 	unsigned long long messages;
@@ -363,11 +372,22 @@ struct run {
 	unsigned long long started_consumers;
 };
 
+/* n zeroed objects of size bytes, on cache lines no other allocation
+ * shares (see TRAFFIC_LINE). NULL when out of memory. */
+static void *calloc_lines(size_t n, size_t size)
+{
+	if (size != 0 && n > (SIZE_MAX - TRAFFIC_LINE) / size)
+		return NULL;
+	size_t bytes = (n * size + TRAFFIC_LINE - 1) / TRAFFIC_LINE * TRAFFIC_LINE;
+	void *p = aligned_alloc(TRAFFIC_LINE, bytes);
+	return p != NULL ? memset(p, 0, bytes) : NULL;
+}
+
 static int run_alloc(struct run *r)
 {
 	unsigned long long np = r->o.producers, nc = r->o.consumers;
-	r->producers = calloc(np, sizeof(*r->producers));
-	r->consumers = calloc(nc, sizeof(*r->consumers));
+	r->producers = calloc_lines(np, sizeof(*r->producers));
+	r->consumers = calloc_lines(nc, sizeof(*r->consumers));
 	r->producer_tids = calloc(np, sizeof(*r->producer_tids));
 	r->consumer_tids = calloc(nc, sizeof(*r->consumer_tids));
 	if (r->producers == NULL || r->consumers == NULL || r->producer_tids == NULL ||
@@ -380,7 +400,7 @@ static int run_alloc(struct run *r)
 		c->producers = np;
 		c->messages = r->o.messages;
 		c->batch = (size_t)r->o.batch;
-		c->last_seen = calloc(np, sizeof(*c->last_seen));
+		c->last_seen = calloc_lines(np, sizeof(*c->last_seen));
 		atomic_init(&c->progress, 0);
 		if (c->last_seen == NULL)
 			return -1;

@@ -31,9 +31,14 @@ func main() {
 		receivers.Add(1)
 		go func(c int) {
 			defer receivers.Done()
+			// A local sum, stored once: consumers adding into sums[c] at
+			// every message would share its cache line with each other
+			// (the C programs keep theirs apart too: src/lib/traffic.c).
+			var sum uint64
 			for v := range ch {
-				sums[c] += v
+				sum += v
 			}
+			sums[c] = sum
 		}(c)
 	}
 	for p := 0; p < *producers; p++ {

@@ -89,11 +89,15 @@ go_rate() {
 
 # One round of a case: one run of each channel in turn, so that a change
 # in the machine's load falls on all of them alike; the medians are taken
-# over RUNS rounds. Prints "plain lockfree go ceiling" ("-" where a
-# channel has no such case: lesson 14's has no capacity 0). The ceiling,
-# at capacity 1 only: one cache line's round trips a second between two
-# threads (src/bench/roundtrip.c), about the most any channel of
-# capacity 1 between two cores can move.
+# over RUNS rounds. Prints "plain lockfree go roundtrips" ("-" where a
+# channel has no such case: lesson 14's has no capacity 0). The last: one
+# cache line's round trips a second between two threads
+# (src/bench/roundtrip.c), run in every round of every case. It is about
+# the most any channel of capacity 1 between two cores can move, and it
+# says where the machine put the two threads: on this project's reference
+# machine, a virtual one, it read 80 ns or 450 ns in the same hour, as the
+# host moved its two CPUs, and every ratio moved with it
+# (docs/benchmarks.md).
 c_round() {
 	set -- $1
 	for impl in plain lockfree; do
@@ -109,9 +113,8 @@ c_round() {
 	[ -n "$gobin" ] &&
 		v=$("$gobin" -producers "$1" -consumers "$2" -capacity "$3" -messages "$4" | tail -n 1 | field msgs_per_s)
 	printf '%s ' "${v:--}"
-	v=
 	# (no figure when the process may use one CPU only: roundtrip says so)
-	[ "$3" -eq 1 ] && v=$("$bin/bench/roundtrip" | tail -n 1 | field round_trips_per_s)
+	v=$("$bin/bench/roundtrip" | tail -n 1 | field round_trips_per_s)
 	echo "${v:--}"
 }
 # column k of the rounds on stdin, as a median ("-" if there is none)
@@ -126,8 +129,10 @@ target() { # case -> the lock-free channel's target against Go, from lesson 14's
 echo
 echo "channel: messages a second (median of $RUNS alternating rounds; load: $(cut -d' ' -f1-3 /proc/loadavg))"
 echo "  (target: the lf/Go ratio lesson 14's channel aims for on an idle machine; docs/benchmarks.md)"
-printf '  %-20s %11s %11s %11s %9s %9s %7s\n' "case" "plain (01)" "lock-free" "Go" \
-	"plain/Go" "lf/Go" "target"
+echo "  (line rt: one cache line's round trip between the two threads, median of the case's rounds;"
+echo "  every ratio depends on it: see docs/benchmarks.md, \"Where the host puts the two CPUs\")"
+printf '  %-20s %11s %11s %11s %9s %9s %7s %8s\n' "case" "plain (01)" "lock-free" "Go" \
+	"plain/Go" "lf/Go" "target" "line rt"
 json_chan=""
 for case in "1 1 0 100000" "1 1 1 100000" "1 1 4 1000000" "1 1 64 2000000" "1 1 1024 2000000" "4 4 64 2000000"; do
 	set -- $case
@@ -141,9 +146,12 @@ for case in "1 1 0 100000" "1 1 1 100000" "1 1 4 1000000" "1 1 64 2000000" "1 1 
 	l=$(column_median 2 <"$out/rounds.txt")
 	g=$(column_median 3 <"$out/rounds.txt")
 	vs_go() { [ "$g" != - ] && [ "$1" != - ] && ratio "$1" "$g" || echo -; }
-	printf '  %-20s %11s %11s %11s %9s %9s %7s\n' "$label" "$c" "$l" "$g" "$(vs_go "$c")" \
-		"$(vs_go "$l")" "$(target "$case")"
-	ceiling=$(column_median 4 <"$out/rounds.txt")
+	trips=$(column_median 4 <"$out/rounds.txt")
+	rt=$(awk -v t="$trips" 'BEGIN { if (t > 0) printf "%.0f ns", 1e9 / t; else printf "-" }')
+	printf '  %-20s %11s %11s %11s %9s %9s %7s %8s\n' "$label" "$c" "$l" "$g" "$(vs_go "$c")" \
+		"$(vs_go "$l")" "$(target "$case")" "$rt"
+	ceiling=-
+	[ "$3" -eq 1 ] && ceiling=$trips
 	if [ "$ceiling" != - ]; then
 		printf '  %-20s %11s %11s %11s %9s %9s\n' "  ceiling (2 cores)" "" "$ceiling" "" "" "$(vs_go "$ceiling")"
 		echo "    (one cache line's round trips a second between two threads: about the most a channel"
@@ -151,7 +159,7 @@ for case in "1 1 0 100000" "1 1 1 100000" "1 1 4 1000000" "1 1 64 2000000" "1 1 
 		echo "    and are not bound by it; src/bench/roundtrip.c, docs/benchmarks.md)"
 	fi
 	json_chan="$json_chan${json_chan:+,}
-    {\"producers\": $1, \"consumers\": $2, \"capacity\": $3, \"c_msgs_per_s\": $(echo "$c" | sed 's/^-$/null/'), \"lockfree_msgs_per_s\": $(echo "$l" | sed 's/^-$/null/'), \"go_msgs_per_s\": $(echo "$g" | sed 's/^-$/null/'), \"round_trips_per_s\": $(echo "$ceiling" | sed 's/^-$/null/')}"
+    {\"producers\": $1, \"consumers\": $2, \"capacity\": $3, \"c_msgs_per_s\": $(echo "$c" | sed 's/^-$/null/'), \"lockfree_msgs_per_s\": $(echo "$l" | sed 's/^-$/null/'), \"go_msgs_per_s\": $(echo "$g" | sed 's/^-$/null/'), \"round_trips_per_s\": $(echo "$trips" | sed 's/^-$/null/')}"
 done
 
 echo
@@ -185,6 +193,28 @@ p_once() {
 	env ${P_PRELOAD:+LD_PRELOAD="$P_PRELOAD"} ${P_TUNABLES:+GLIBC_TUNABLES="$P_TUNABLES"} \
 		"$bin/bench/pipebench" --mode "$@" --file "$log"
 }
+# The CPUs this process may use, one a line.
+cpus=$(taskset -cp $$ 2>/dev/null | sed -n 's/.*list: //p' | tr ',' '\n' |
+	awk -F- 'NF == 2 { for (c = $1; c <= $2; c++) print c; next } NF == 1 { print }')
+ncpus=$(echo "$cpus" | grep -c .)
+# The machine's ceiling at this moment: the loop pinned to each CPU in
+# turn (a line "cpu lines/s loop-ratio" each to pinned.txt, the ratio
+# against the round's loop, $1) -> the sum of their lines a second. A
+# virtual machine's CPUs need not be equal: on the reference machine one
+# ran the loop at 0.6 of the other's speed for minutes at a time, then
+# both at full speed (docs/benchmarks.md, "Two CPUs that are not
+# equal"), and no program that uses them all can move more than their
+# sum.
+p_pinned() {
+	total=0
+	for c in $cpus; do
+		v=$(taskset -c "$c" "$bin/bench/pipebench" --mode reference --file "$log" | field lines_per_s)
+		[ -n "$v" ] || return 1
+		echo "$c $v $(ratio "$v" "$1")" >>"$out/pinned.txt"
+		total=$(awk -v a="$total" -v b="$v" 'BEGIN { printf "%.0f", a + b }')
+	done
+	echo "$total"
+}
 # RUNS rounds of the loop (glibc, as it is) and then the mode, so that a
 # change in the machine's speed falls on both alike: this machine's loop
 # alone moves by half from one minute to the next. -> the mode's median
@@ -193,12 +223,22 @@ p_run() {
 	i=0
 	: >"$out/runs.txt"
 	: >"$out/ratios.txt"
+	: >"$out/pinned.txt"
+	: >"$out/shares.txt"
+	: >"$out/ceilings.txt"
 	while [ $i -lt "$ROUNDS" ]; do
 		r=$(P_PRELOAD= P_TUNABLES= p_once reference | field lines_per_s) || return 1
+		if [ -n "$P_CEILING" ]; then
+			sum=$(p_pinned "$r") || return 1
+			ratio "$sum" "$r" >>"$out/ceilings.txt"
+			echo >>"$out/ceilings.txt"
+		fi
 		line=$(p_once "$@") || return 1
 		echo "$line" >>"$out/runs.txt"
 		ratio "$(echo "$line" | field lines_per_s)" "$r" >>"$out/ratios.txt"
 		echo >>"$out/ratios.txt"
+		[ -n "$P_CEILING" ] && ratio "$(echo "$line" | field lines_per_s)" "$sum" >>"$out/shares.txt" &&
+			echo >>"$out/shares.txt"
 		i=$((i + 1))
 	done
 	rate=$(field lines_per_s <"$out/runs.txt" | median)
@@ -211,6 +251,7 @@ echo "  each ratio: the median of $ROUNDS rounds of the loop, then the row)"
 printf '  %-58s %12s %8s %12s %8s\n' "mode" "lines/s" "ratio" "peak memory" "target"
 P_PRELOAD=
 P_TUNABLES=
+P_CEILING=
 i=0
 : >"$out/runs.txt"
 while [ $i -lt "$ROUNDS" ]; do
@@ -236,7 +277,26 @@ p_row() {
     {\"mode\": \"$mode\", \"lines_per_s\": $1, \"max_rss_kb\": $2, \"ratio\": $3}"
 }
 p_row "logpipe --once --workers 1 (otherwise default flags)" 1.00 pipeline --workers 1
+# Two workers, with the machine's ceiling measured in the same rounds
+# (with taskset, and more than one CPU to pin to).
+json_ceiling=null
+[ "$ncpus" -gt 1 ] && command -v taskset >/dev/null 2>&1 && P_CEILING=1
 p_row "logpipe --once --workers 2" 1.60 pipeline --workers 2
+if [ -n "$P_CEILING" ]; then
+	sums=0
+	for c in $cpus; do
+		v=$(awk -v c="$c" '$1 == c { print $2 }' "$out/pinned.txt" | median)
+		x=$(awk -v c="$c" '$1 == c { print $3 }' "$out/pinned.txt" | median)
+		printf '  %-58s %12.0f %8s %12s %8s\n' "  the loop pinned to CPU $c, in the same rounds" "$v" "$x" "" "-"
+		sums=$(awk -v a="$sums" -v b="$v" 'BEGIN { printf "%.0f", a + b }')
+	done
+	share=$(median <"$out/shares.txt")
+	printf '  %-58s %12.0f %8s %12s %8s\n' "  ceiling: all $ncpus CPUs running the loop (their sum)" "$sums" "$(median <"$out/ceilings.txt")" "" "-"
+	echo "    (--workers 2 moved $share of the ceiling: the median of its rounds' shares; no program"
+	echo "    using these CPUs could move more than their sum, and the ratio 1.60 assumes equal CPUs)"
+	json_ceiling="{\"cpus\": $ncpus, \"lines_per_s\": $sums, \"ratio\": $(median <"$out/ceilings.txt"), \"workers_2_share\": $share}"
+	P_CEILING=
+fi
 p_row "logpipe --once (default flags: one worker a core, $(getconf _NPROCESSORS_ONLN) here)" - pipeline
 p_row "logpipe --once --batch 0 (lesson 09's loops, one at a time)" - pipeline --batch 0
 p_row "logpipe --once --batch 64" - pipeline --batch 64
@@ -339,6 +399,7 @@ cat >"$out/result.json" <<JSON
   "pipeline": [
     $json_pipe
   ],
+  "pipeline_ceiling": $json_ceiling,
   "mtail": $json_mtail,
   "http": $json_http
 }

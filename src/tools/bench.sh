@@ -226,7 +226,9 @@ p_run() {
 	: >"$out/pinned.txt"
 	: >"$out/shares.txt"
 	: >"$out/ceilings.txt"
+	: >"$out/trips.txt"
 	while [ $i -lt "$ROUNDS" ]; do
+		"$bin/bench/roundtrip" | tail -n 1 | field round_trips_per_s >>"$out/trips.txt"
 		r=$(P_PRELOAD= P_TUNABLES= p_once reference | field lines_per_s) || return 1
 		if [ -n "$P_CEILING" ]; then
 			sum=$(p_pinned "$r") || return 1
@@ -243,12 +245,23 @@ p_run() {
 	done
 	rate=$(field lines_per_s <"$out/runs.txt" | median)
 	rss=$(field max_rss_kb <"$out/runs.txt" | sort -g | tail -n 1)
-	echo "$rate $rss $(median <"$out/ratios.txt")"
+	echo "$rate $rss $(median <"$out/ratios.txt") $(line_rt <"$out/trips.txt")"
+}
+# the median of the round trips a second on stdin as "N ns" ("-" if none)
+line_rt() {
+	awk '$1 > 0 { print $1 }' >"$out/column.txt"
+	if [ -s "$out/column.txt" ]; then
+		median <"$out/column.txt" | awk '{ printf "%.0fns", 1e9 / $1 }'
+	else
+		echo -
+	fi
 }
 echo
 echo "pipeline: lines a second on $LINES lines, $(($(wc -c <"$log") / 1048576)) MiB (median of $ROUNDS runs;"
 echo "  each ratio: the median of $ROUNDS rounds of the loop, then the row)"
-printf '  %-58s %12s %8s %12s %8s\n' "mode" "lines/s" "ratio" "peak memory" "target"
+echo "  (line rt: one cache line's round trip between two threads, in the row's rounds, as in the"
+echo "  channel's table: where the host put the two CPUs while the row ran)"
+printf '  %-58s %12s %8s %12s %8s %8s\n' "mode" "lines/s" "ratio" "peak memory" "target" "line rt"
 P_PRELOAD=
 P_TUNABLES=
 P_CEILING=
@@ -272,9 +285,9 @@ p_row() {
 	mode="$*${P_PRELOAD:+, jemalloc}${P_TUNABLES:+, $P_TUNABLES}"
 	set -- $(p_run "$@")
 	last=$1
-	printf '  %-58s %12.0f %8s %9s KiB %8s\n' "$label" "$1" "$3" "$2" "$goal"
+	printf '  %-58s %12.0f %8s %9s KiB %8s %8s\n' "$label" "$1" "$3" "$2" "$goal" "$4"
 	json_pipe="$json_pipe,
-    {\"mode\": \"$mode\", \"lines_per_s\": $1, \"max_rss_kb\": $2, \"ratio\": $3}"
+    {\"mode\": \"$mode\", \"lines_per_s\": $1, \"max_rss_kb\": $2, \"ratio\": $3, \"line_round_trip\": \"$4\"}"
 }
 p_row "logpipe --once --workers 1 (otherwise default flags)" 1.00 pipeline --workers 1
 # Two workers, with the machine's ceiling measured in the same rounds

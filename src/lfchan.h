@@ -96,6 +96,9 @@ struct lfchan_waiters {
  * tail also carries mark_bit once the channel is closed, so that a
  * sender's compare-and-swap on tail fails on a closed channel: close and
  * send are ordered by the one word they both change.
+ * closed says the same to receivers, on a line nobody writes until the
+ * close: a receiver that finds its slot empty reads closed, and reads
+ * tail (the senders' line) only once closed is 1.
  * Each group that one side writes sits on its own cache line.
  */
 struct lfchan {
@@ -103,6 +106,7 @@ struct lfchan {
 	_Alignas(LFCHAN_LINE) atomic_size_t tail; /* the next position to send to, | mark_bit when closed */
 	_Alignas(LFCHAN_LINE) struct lfchan_waiters receivers; /* wait for a message */
 	_Alignas(LFCHAN_LINE) struct lfchan_waiters senders;   /* wait for room */
+	_Alignas(LFCHAN_LINE) atomic_int closed; /* 1 once close has marked tail (and set by it) */
 	/* Never change after lfchan_new: */
 	_Alignas(LFCHAN_LINE) size_t cap;
 	size_t mark_bit; /* the smallest power of two above cap */

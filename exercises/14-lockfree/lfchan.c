@@ -335,6 +335,7 @@ struct lfchan *lfchan_new(size_t cap)
 			      .spin_rounds = spin_rounds_here()};
 	atomic_init(&ch->head, 0);
 	atomic_init(&ch->tail, 0);
+	atomic_init(&ch->closed, 0);
 	atomic_init(&ch->receivers.epoch, 0);
 	atomic_init(&ch->receivers.waiting, 0);
 	atomic_init(&ch->senders.epoch, 0);

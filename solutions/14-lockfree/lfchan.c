@@ -181,8 +181,14 @@ static enum attempt recv_attempt(struct lfchan *ch, void **msg)
 			}
 		} else if (behind(stamp, head + 1)) {
 			/* No message here yet (or the previous lap's receiver is
-			 * still reading). Closed and drained only if close came
-			 * when tail stood here: then no send can ever fill it. */
+			 * still reading). Before any close, that is all: tail is
+			 * the senders' line, and a look at it would pull it here
+			 * for their next CAS to pull back. Relaxed: a tail read
+			 * too early after closed is 1 only means another look.
+			 * Closed and drained only if close came when tail stood
+			 * here: then no send can ever fill it. */
+			if (!atomic_load_explicit(&ch->closed, memory_order_relaxed))
+				return NOT_NOW;
 			size_t tail = atomic_load_explicit(&ch->tail, memory_order_relaxed);
 			return tail == (head | ch->mark_bit) ? CLOSED : NOT_NOW;
 		} else {
@@ -412,6 +418,11 @@ enum chan_status lfchan_close(struct lfchan *ch)
 	size_t old = atomic_fetch_or_explicit(&ch->tail, ch->mark_bit, memory_order_seq_cst);
 	if (old & ch->mark_bit)
 		return CHAN_CLOSED;
+	/* Then the receivers' word. Until they see it, a receiver finding
+	 * its slot empty answers "not now" and looks again, or sleeps and is
+	 * woken below. Relaxed: it carries no data, and a receiver that sees
+	 * it before the mark looks again. */
+	atomic_store_explicit(&ch->closed, 1, memory_order_relaxed);
 	notify(&ch->receivers, 1);
 	notify(&ch->senders, 1);
 	return CHAN_OK;
@@ -458,6 +469,7 @@ struct lfchan *lfchan_new(size_t cap)
 			      .spin_rounds = spin_rounds_here()};
 	atomic_init(&ch->head, 0);
 	atomic_init(&ch->tail, 0);
+	atomic_init(&ch->closed, 0);
 	atomic_init(&ch->receivers.epoch, 0);
 	atomic_init(&ch->receivers.waiting, 0);
 	atomic_init(&ch->senders.epoch, 0);

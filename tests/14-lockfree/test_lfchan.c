@@ -17,6 +17,7 @@
 #include "held.h"
 #include "interpose.h"     /* harness_thread_cpu_seconds */
 #include "lfchan.h"
+#include "notimpl.h" /* not_implemented_reached */
 #include "spin.h"
 
 #include <errno.h>
@@ -117,6 +118,33 @@ static void test_try_recv_on_an_empty_channel_would_block(void **state)
 	assert_chan_status(lfchan_try_recv(ch, &got), CHAN_OK);
 	assert_chan_status(lfchan_try_recv(ch, &got), CHAN_WOULDBLOCK);
 	assert_int_equal(lfchan_len(ch), 0);
+	free_or_fail(ch);
+}
+
+/* A receiver whose slot is empty reads `closed`, and tail only once it is
+ * 1. The test makes the state close leaves between its two writes: tail
+ * marked at the receiver's own position, closed still 0. A receiver that
+ * looks at tail first answers CLOSED there, and on every empty look before
+ * any close pulls the senders' cache line to its core. */
+static void test_an_empty_receiver_reads_closed_before_tail(void **state)
+{
+	(void)state;
+	struct lfchan *ch = new_or_fail(2);
+	void *got = MSG(99);
+	atomic_store(&ch->tail, atomic_load(&ch->head) | ch->mark_bit);
+	enum chan_status rc = lfchan_try_recv(ch, &got);
+	if (rc == CHAN_CLOSED && !not_implemented_reached()) /* a stub answers "closed" too */
+		fail_msg("lfchan_try_recv on an empty channel whose closed is 0 answered CHAN_CLOSED: it read "
+			 "tail before closed. A receiver whose slot is empty must read closed first and answer "
+			 "NOT_NOW while it is 0 (tail is the senders' line: each look pulls it to this core)");
+	assert_chan_status(rc, CHAN_WOULDBLOCK);
+	atomic_store(&ch->closed, 1);
+	rc = lfchan_try_recv(ch, &got);
+	if (rc != CHAN_CLOSED)
+		fail_msg("lfchan_try_recv with closed 1 and tail marked at head answered %s: once closed is 1 "
+			 "the receiver compares tail with head | mark_bit, and they are equal: CHAN_CLOSED",
+			 chan_status_str(rc));
+	assert_null(got);
 	free_or_fail(ch);
 }
 
@@ -1355,6 +1383,7 @@ int main(int argc, char **argv)
 	    HTEST(test_messages_come_out_in_order_over_many_laps, L14 "#build-it-1-the-ring"),
 	    HTEST(test_try_send_on_a_full_channel_would_block, L14 "#build-it-1-the-ring"),
 	    HTEST(test_try_recv_on_an_empty_channel_would_block, L14 "#build-it-1-the-ring"),
+	    HTEST(test_an_empty_receiver_reads_closed_before_tail, L14 "#build-it-1-the-ring"),
 	    HTEST(test_a_claimed_slot_is_not_free_to_the_next_lap, L14 "#stamps-and-laps"),
 	    HTEST(test_a_sender_overtaken_reads_tail_again, L14 "#stamps-and-laps"),
 	    HTEST(test_a_receiver_overtaken_reads_head_again, L14 "#stamps-and-laps"),

@@ -234,12 +234,28 @@ static void notify(struct lfchan_waiters *w, int all)
 	*/
 }
 
+/*
+ * Close writes the mark, then closed. A thread that meets the mark before
+ * closed is 1 writes closed itself (1, whoever writes it first): so no
+ * receiver waits on a closer the scheduler put aside between its two
+ * writes, and no receive that comes after a send was told CLOSED finds
+ * the channel open.
+ */
+static void help_close(struct lfchan *ch)
+{
+	if (!atomic_load_explicit(&ch->closed, memory_order_relaxed))
+		atomic_store_explicit(&ch->closed, 1, memory_order_relaxed);
+}
+
 /* One attempt at the operation: a send (msg_in) or a receive (msg_out). */
 static enum attempt attempt(struct lfchan *ch, void *msg_in, void **msg_out)
 {
 	if (msg_out != NULL)
 		return recv_attempt(ch, msg_out);
-	return send_attempt(ch, msg_in);
+	enum attempt got = send_attempt(ch, msg_in);
+	if (got == CLOSED)
+		help_close(ch);
+	return got;
 }
 
 /*
@@ -275,8 +291,13 @@ static int in_flight(struct lfchan *ch, void **msg_out)
 static enum attempt last_look(struct lfchan *ch, void *msg_in, void **msg_out)
 {
 	enum attempt got = attempt(ch, msg_in, msg_out);
-	if (got == NOT_NOW && in_flight(ch, msg_out))
+	if (got == NOT_NOW && in_flight(ch, msg_out)) {
+		/* Midway, or closed: a receiver that meets the mark here helps
+		 * (the next attempt then answers CLOSED). */
+		if (atomic_load_explicit(&ch->tail, memory_order_relaxed) & ch->mark_bit)
+			help_close(ch);
 		return MIDWAY;
+	}
 	if (got == NOT_NOW)
 		HOOK(ch, LFCHAN_AT_PARKING);
 	return got;

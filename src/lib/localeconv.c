@@ -16,9 +16,13 @@
  * filled from nl_langinfo, which reads the locale the thread uses
  * (setlocale's, or its own after uselocale) without writing anything, and
  * filled again only when that locale changes (a new locale's data lives
- * elsewhere, so the two pointers compared below move). POSIX lets a later
+ * elsewhere, so the pointers compared below move). POSIX lets a later
  * call overwrite the struct a call returned; here only the same thread's
  * later call does, which is what a thread can rely on with glibc's too.
+ * Two limits, neither met by the course's programs (they never change
+ * their locale): the struct lives as long as its thread, and a locale
+ * freed with freelocale whose successor lands at the very same addresses
+ * would be taken for unchanged.
  */
 #define _GNU_SOURCE /* nl_langinfo's monetary items */
 #include <langinfo.h>
@@ -75,13 +79,17 @@ static void fill(struct lconv *l)
 struct lconv *localeconv(void)
 {
 	static _Thread_local struct lconv mine;
-	/* The numeric and the monetary category each name their locale's
-	 * data by where its strings are: the struct is up to date while
-	 * both are where they were when it was filled. */
+	/* The locale the thread uses (its own after uselocale, or the
+	 * global one), and the numeric and monetary categories' data, named
+	 * by where their strings are: the struct is up to date while all
+	 * three are what they were when it was filled. */
+	static _Thread_local locale_t used;
 	static _Thread_local const char *numeric, *monetary;
+	locale_t u = uselocale((locale_t)0);
 	const char *n = nl_langinfo(RADIXCHAR), *m = nl_langinfo(INT_CURR_SYMBOL);
-	if (n != numeric || m != monetary) {
+	if (u != used || n != numeric || m != monetary) {
 		fill(&mine);
+		used = u;
 		numeric = n;
 		monetary = m;
 	}

@@ -49,10 +49,15 @@ bin=build/plain/solutions
 $MAKE -s --no-print-directory "$bin/bench/chanbench" "$bin/bench/roundtrip" "$bin/bin/03-tailer" "$bin/bench/pipebench" "$bin/bin/logpipe" IMPL=solutions ||
 	exit 1
 
+# One cache line's round trips a second between two threads, 200 000 of
+# them (a tenth of a second or so: a probe of where the host put the two
+# CPUs, not a benchmark; on a loaded machine it measures the scheduler).
+probe_rt() { "$bin/bench/roundtrip" --count 200000 | tail -n 1 | field round_trips_per_s; }
 # median of the numbers on stdin
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # the value of key=... in a line
 field() { sed -n "s/.*$1=\([0-9.e+]*\).*/\1/p"; }
+null_if_none() { case "$1" in "" | -) echo null ;; *) echo "$1" ;; esac; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'; }
 
 gobin=""
@@ -114,7 +119,7 @@ c_round() {
 		v=$("$gobin" -producers "$1" -consumers "$2" -capacity "$3" -messages "$4" | tail -n 1 | field msgs_per_s)
 	printf '%s ' "${v:--}"
 	# (no figure when the process may use one CPU only: roundtrip says so)
-	v=$("$bin/bench/roundtrip" | tail -n 1 | field round_trips_per_s)
+	v=$(probe_rt)
 	echo "${v:--}"
 }
 # column k of the rounds on stdin, as a median ("-" if there is none)
@@ -228,7 +233,7 @@ p_run() {
 	: >"$out/ceilings.txt"
 	: >"$out/trips.txt"
 	while [ $i -lt "$ROUNDS" ]; do
-		"$bin/bench/roundtrip" | tail -n 1 | field round_trips_per_s >>"$out/trips.txt"
+		probe_rt >>"$out/trips.txt"
 		r=$(P_PRELOAD= P_TUNABLES= p_once reference | field lines_per_s) || return 1
 		if [ -n "$P_CEILING" ]; then
 			sum=$(p_pinned "$r") || return 1
@@ -245,7 +250,10 @@ p_run() {
 	done
 	rate=$(field lines_per_s <"$out/runs.txt" | median)
 	rss=$(field max_rss_kb <"$out/runs.txt" | sort -g | tail -n 1)
-	echo "$rate $rss $(median <"$out/ratios.txt") $(line_rt <"$out/trips.txt")"
+	trips=-
+	awk '$1 > 0 { print $1 }' "$out/trips.txt" >"$out/column.txt"
+	[ -s "$out/column.txt" ] && trips=$(median <"$out/column.txt")
+	echo "$rate $rss $(median <"$out/ratios.txt") $(line_rt <"$out/trips.txt") ${trips:--}"
 }
 # the median of the round trips a second on stdin as "N ns" ("-" if none)
 line_rt() {
@@ -287,13 +295,17 @@ p_row() {
 	last=$1
 	printf '  %-58s %12.0f %8s %9s KiB %8s %8s\n' "$label" "$1" "$3" "$2" "$goal" "$4"
 	json_pipe="$json_pipe,
-    {\"mode\": \"$mode\", \"lines_per_s\": $1, \"max_rss_kb\": $2, \"ratio\": $3, \"line_round_trip\": \"$4\"}"
+    {\"mode\": \"$mode\", \"lines_per_s\": $1, \"max_rss_kb\": $2, \"ratio\": $(null_if_none "$3"), \"round_trips_per_s\": $(null_if_none "$5")}"
 }
 p_row "logpipe --once --workers 1 (otherwise default flags)" 1.00 pipeline --workers 1
 # Two workers, with the machine's ceiling measured in the same rounds
 # (with taskset, and more than one CPU to pin to).
 json_ceiling=null
-[ "$ncpus" -gt 1 ] && command -v taskset >/dev/null 2>&1 && P_CEILING=1
+# Only where the process may use exactly two CPUs: the ceiling of two
+# workers is then both CPUs' sum (on more, two workers against all of them
+# would say nothing, and pinning to each would take minutes). Two
+# hyperthreads of one core would read higher here than they can do at once.
+[ "$ncpus" -eq 2 ] && command -v taskset >/dev/null 2>&1 && P_CEILING=1
 p_row "logpipe --once --workers 2" 1.60 pipeline --workers 2
 if [ -n "$P_CEILING" ]; then
 	sums=0
@@ -307,7 +319,7 @@ if [ -n "$P_CEILING" ]; then
 	printf '  %-58s %12.0f %8s %12s %8s\n' "  ceiling: all $ncpus CPUs running the loop (their sum)" "$sums" "$(median <"$out/ceilings.txt")" "" "-"
 	echo "    (--workers 2 moved $share of the ceiling: the median of its rounds' shares; no program"
 	echo "    using these CPUs could move more than their sum, and the ratio 1.60 assumes equal CPUs)"
-	json_ceiling="{\"cpus\": $ncpus, \"lines_per_s\": $sums, \"ratio\": $(median <"$out/ceilings.txt"), \"workers_2_share\": $share}"
+	json_ceiling="{\"cpus\": $ncpus, \"lines_per_s\": $sums, \"ratio\": $(null_if_none "$(median <"$out/ceilings.txt")"), \"workers_2_share\": $(null_if_none "$share")}"
 	P_CEILING=
 fi
 p_row "logpipe --once (default flags: one worker a core, $(getconf _NPROCESSORS_ONLN) here)" - pipeline

@@ -121,12 +121,21 @@ static void test_try_recv_on_an_empty_channel_would_block(void **state)
 	free_or_fail(ch);
 }
 
-/* A receiver whose slot is empty reads `closed`, and tail only once it is
- * 1. The test makes the state close leaves between its two writes: tail
- * marked at the receiver's own position, closed still 0. A receiver that
- * looks at tail first answers CLOSED there, and on every empty look before
- * any close pulls the senders' cache line to its core. */
-static void test_an_empty_receiver_reads_closed_before_tail(void **state)
+/* Close writes two words: the mark in tail (what senders go by), then
+ * closed (what receivers read first). The test makes both states a thread
+ * can meet between them, by hand:
+ *   tail marked, closed 0 (close between its writes): a receiver whose
+ *     slot is empty answers "not now" without reading tail; a sender
+ *     answers CLOSED from the mark, and then (the given attempt sets closed
+ *     for it) a receiver answers CLOSED too;
+ *   closed 1, tail not marked (what a receiver may read with relaxed
+ *     loads): closed alone proves nothing, the mark decides.
+ * A receiver that decides from tail alone answers CLOSED in the first
+ * state, having read tail on this and every empty look: the senders'
+ * cache line, pulled to its core. (One that reads tail first and then
+ * closed answers as this test wants, only slower; no test sees which it
+ * read first.) */
+static void test_a_receiver_answers_closed_only_once_closed_is_set(void **state)
 {
 	(void)state;
 	struct lfchan *ch = new_or_fail(2);
@@ -134,17 +143,34 @@ static void test_an_empty_receiver_reads_closed_before_tail(void **state)
 	atomic_store(&ch->tail, atomic_load(&ch->head) | ch->mark_bit);
 	enum chan_status rc = lfchan_try_recv(ch, &got);
 	if (rc == CHAN_CLOSED && !not_implemented_reached()) /* a stub answers "closed" too */
-		fail_msg("lfchan_try_recv on an empty channel whose closed is 0 answered CHAN_CLOSED: it read "
-			 "tail before closed. A receiver whose slot is empty must read closed first and answer "
-			 "NOT_NOW while it is 0 (tail is the senders' line: each look pulls it to this core)");
+		fail_msg("lfchan_try_recv answered CHAN_CLOSED on an empty channel whose closed is 0 (tail "
+			 "marked at head, as close leaves it between its two writes): it decided from tail. A "
+			 "receiver whose slot is empty reads closed first and answers NOT_NOW while it is 0; "
+			 "only then does it read tail (Build it 1)");
 	assert_chan_status(rc, CHAN_WOULDBLOCK);
-	atomic_store(&ch->closed, 1);
+	rc = lfchan_try_send(ch, MSG(1));
+	if (rc != CHAN_CLOSED && !not_implemented_reached())
+		fail_msg("lfchan_try_send answered %s with tail marked and closed still 0: a sender goes by "
+			 "the mark in tail, which close writes first; closed is the receivers' word",
+			 chan_status_str(rc));
+	assert_chan_status(rc, CHAN_CLOSED);
 	rc = lfchan_try_recv(ch, &got);
 	if (rc != CHAN_CLOSED)
-		fail_msg("lfchan_try_recv with closed 1 and tail marked at head answered %s: once closed is 1 "
-			 "the receiver compares tail with head | mark_bit, and they are equal: CHAN_CLOSED",
+		fail_msg("lfchan_try_recv answered %s after a send was told CHAN_CLOSED (closed is now 1, tail "
+			 "marked at head): once closed is 1 the receiver compares tail with head | mark_bit, "
+			 "and they are equal: CHAN_CLOSED",
 			 chan_status_str(rc));
 	assert_null(got);
+	free_or_fail(ch);
+
+	ch = new_or_fail(2);
+	atomic_store(&ch->closed, 1);
+	rc = lfchan_try_recv(ch, &got);
+	if (rc == CHAN_CLOSED)
+		fail_msg("lfchan_try_recv answered CHAN_CLOSED with closed 1 but no mark in tail (tail == "
+			 "head): closed tells a receiver to look at tail, and only tail == head | mark_bit, "
+			 "mark included, means no send can fill the slot");
+	assert_chan_status(rc, CHAN_WOULDBLOCK);
 	free_or_fail(ch);
 }
 
@@ -166,8 +192,17 @@ static void test_timed_recv_on_an_empty_channel_times_out(void **state)
 static void test_close_lets_receivers_drain_then_says_closed(void **state)
 {
 	(void)state;
-	struct lfchan *ch = new_or_fail(4);
+	struct lfchan *empty = new_or_fail(2);
 	void *got = NULL;
+	assert_chan_status(lfchan_close(empty), CHAN_OK);
+	enum chan_status rc = lfchan_try_recv(empty, &got);
+	if (rc != CHAN_CLOSED && !not_implemented_reached())
+		fail_msg("lfchan_try_recv on a closed, empty channel answered %s: after its mark, close sets "
+			 "closed to 1 (Build it 2), which a receiver reads before tail",
+			 chan_status_str(rc));
+	assert_chan_status(rc, CHAN_CLOSED);
+	free_or_fail(empty);
+	struct lfchan *ch = new_or_fail(4);
 	assert_chan_status(lfchan_send(ch, MSG(1)), CHAN_OK);
 	assert_chan_status(lfchan_send(ch, MSG(2)), CHAN_OK);
 	assert_chan_status(lfchan_close(ch), CHAN_OK);
@@ -179,8 +214,8 @@ static void test_close_lets_receivers_drain_then_says_closed(void **state)
 	assert_ptr_equal(got, MSG(1));
 	assert_chan_status(lfchan_recv(ch, &got), CHAN_OK);
 	assert_ptr_equal(got, MSG(2));
-	harness_on_hang("lfchan_recv on a closed, drained channel waits: when the slot is empty, compare "
-			"tail with head | mark_bit");
+	harness_on_hang("lfchan_recv on a closed, drained channel waits: when the slot is empty and closed "
+			"is 1, compare tail with head | mark_bit");
 	assert_chan_status(lfchan_recv(ch, &got), CHAN_CLOSED);
 	assert_null(got);
 	free_or_fail(ch);
@@ -1383,7 +1418,7 @@ int main(int argc, char **argv)
 	    HTEST(test_messages_come_out_in_order_over_many_laps, L14 "#build-it-1-the-ring"),
 	    HTEST(test_try_send_on_a_full_channel_would_block, L14 "#build-it-1-the-ring"),
 	    HTEST(test_try_recv_on_an_empty_channel_would_block, L14 "#build-it-1-the-ring"),
-	    HTEST(test_an_empty_receiver_reads_closed_before_tail, L14 "#build-it-1-the-ring"),
+	    HTEST(test_a_receiver_answers_closed_only_once_closed_is_set, L14 "#build-it-1-the-ring"),
 	    HTEST(test_a_claimed_slot_is_not_free_to_the_next_lap, L14 "#stamps-and-laps"),
 	    HTEST(test_a_sender_overtaken_reads_tail_again, L14 "#stamps-and-laps"),
 	    HTEST(test_a_receiver_overtaken_reads_head_again, L14 "#stamps-and-laps"),

@@ -12,12 +12,15 @@
 #include "harness.h"
 
 #include <dlfcn.h>
+#include <errno.h>
+#include <ftw.h>
 #include <limits.h>
 #include <locale.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -105,25 +108,28 @@ static void compare_with_libc(const char *where)
  * package has the sources; nothing is downloaded) and found through
  * LOCPATH. Skips where localedef or the sources are missing.
  */
-static char dir[] = "/tmp/logpipe-locale-XXXXXX";
+static char dir[PATH_MAX];
+
+static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st, (void)type, (void)ftw;
+	remove(path);
+	return 0;
+}
 
 static void remove_dir(void)
 {
-	pid_t pid = fork();
-	if (pid == 0) {
-		execlp("rm", "rm", "-rf", dir, (char *)NULL);
-		_exit(127);
-	}
-	if (pid > 0)
-		waitpid(pid, NULL, 0);
+	nftw(dir, remove_one, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 static void make_german(void)
 {
+	const char *tmp = getenv("TMPDIR");
+	snprintf(dir, sizeof(dir), "%s/logpipe-locale-XXXXXX", tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
 	if (mkdtemp(dir) == NULL)
-		skip();
+		fail_msg("mkdtemp(%s): %s", dir, strerror(errno));
 	harness_at_end(remove_dir);
-	char out[sizeof(dir) + 32];
+	char out[PATH_MAX + 32];
 	snprintf(out, sizeof(out), "%s/de_DE.UTF-8", dir);
 	pid_t pid = fork();
 	if (pid == 0) {
@@ -133,8 +139,13 @@ static void make_german(void)
 		_exit(127);
 	}
 	int status = 0;
-	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		skip(); /* no localedef, or no de_DE source: nothing to compile the locale from */
+	/* localedef exits 1 for warnings, with the locale written all the same */
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) > 1 ||
+	    access(out, F_OK) != 0) {
+		fprintf(stderr, "# skipped: localedef could not make de_DE.UTF-8 (Debian: apt-get install "
+				"locales): the change of locale is not checked here\n");
+		skip();
+	}
 	setenv("LOCPATH", dir, 1);
 }
 

@@ -98,10 +98,10 @@ struct lfchan_waiters {
  * send are ordered by the one word they both change.
  * closed says the same to receivers, on a line nobody writes until the
  * close: a receiver that finds its slot empty reads closed, and reads
- * tail (the senders' line) only once closed is 1. Close sets it after the
- * mark, and so does any thread that meets the mark first (the given
- * attempt and last_look): a receive that comes after a send answered
- * CHAN_CLOSED finds the channel closed too.
+ * tail (the senders' line) only once closed is 1, and the mark in tail
+ * decides. Close sets it after the mark, and so does any thread that
+ * meets the mark first (the given attempt and last_look): a receive that
+ * comes after a send answered CHAN_CLOSED finds the channel closed too.
  * Each group that one side writes sits on its own cache line.
  */
 struct lfchan {
@@ -109,7 +109,7 @@ struct lfchan {
 	_Alignas(LFCHAN_LINE) atomic_size_t tail; /* the next position to send to, | mark_bit when closed */
 	_Alignas(LFCHAN_LINE) struct lfchan_waiters receivers; /* wait for a message */
 	_Alignas(LFCHAN_LINE) struct lfchan_waiters senders;   /* wait for room */
-	_Alignas(LFCHAN_LINE) atomic_int closed; /* 1 once the mark is in tail and close, or a thread that met it, said so */
+	_Alignas(LFCHAN_LINE) atomic_int closed; /* 1: look at tail, the mark may be there (set by close, or a thread that met the mark) */
 	/* Never change after lfchan_new: */
 	_Alignas(LFCHAN_LINE) size_t cap;
 	size_t mark_bit; /* the smallest power of two above cap */

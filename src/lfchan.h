@@ -158,17 +158,18 @@ size_t lfchan_cap(struct lfchan *ch);
 /* snippet: lfchan-waiting */
 /* The waiting budget: an operation that cannot complete tries again
  * after 1, 2, 4 ... pauses, at most LFCHAN_PAUSES_MAX between two tries
- * (a partner who acts is seen within that), LFCHAN_SPIN_ROUNDS times:
- * 975 pauses, 20 µs where a pause takes 20 ns (x86; on arm64 a pause is
- * next to nothing), of the order of a sleep and a wake-up; then after a
+ * (a partner who acts is seen within that; 1 here: a look after every
+ * pause), LFCHAN_SPIN_ROUNDS times: 1 000 pauses, 20 µs where a pause
+ * takes 20 ns (x86; on arm64 a pause is next to nothing), of the order
+ * of a sleep and a wake-up; then after a
  * sched_yield, LFCHAN_YIELD_ROUNDS times; and then sleeps. A channel made
  * by a thread allowed one CPU only (taskset, a container's cpuset) does
  * not spin: no partner could act while it did. */
 #ifndef LFCHAN_SPIN_ROUNDS
-#define LFCHAN_SPIN_ROUNDS 64
+#define LFCHAN_SPIN_ROUNDS 1000
 #endif
 #ifndef LFCHAN_PAUSES_MAX
-#define LFCHAN_PAUSES_MAX 16
+#define LFCHAN_PAUSES_MAX 1
 #endif
 #ifndef LFCHAN_YIELD_ROUNDS
 #define LFCHAN_YIELD_ROUNDS 4

@@ -78,16 +78,16 @@ struct shared {
 };
 
 /* Each producer and each consumer writes its own struct at every message
- * (its tally), so each struct starts a cache line of its own and fills
- * whole lines: two threads writing one line would pass it between their
- * cores at every message, and the programs would time that, not the
- * channel. (Before this, a change of heap layout elsewhere put a
- * producer's and a consumer's tallies on one line, and lesson 14's channel
- * measured a third of its speed at capacity 64: docs/benchmarks.md.) */
-#define TRAFFIC_LINE 64
+ * (its tally), so each struct starts a cache line of its own (LFCHAN_LINE,
+ * the line lfchan.h lays its channel out by) and fills whole lines: two
+ * threads writing one line would pass it between their cores at every
+ * message, and the programs would time that, not the channel. (Before
+ * this, a change of heap layout elsewhere put a producer's and a
+ * consumer's tallies on one line, and lesson 14's channel measured a
+ * third of its speed at capacity 64: docs/benchmarks.md.) */
 
 struct producer {
-	_Alignas(TRAFFIC_LINE) struct shared *sh;
+	_Alignas(LFCHAN_LINE) struct shared *sh;
 	unsigned long long first; /* it sends first, first + step, ... up to last */
 	unsigned long long step;
 	unsigned long long last;
@@ -98,7 +98,7 @@ struct producer {
 };
 
 struct consumer {
-	_Alignas(TRAFFIC_LINE) void *ch;
+	_Alignas(LFCHAN_LINE) void *ch;
 	const struct chan_ops *ops;
 	unsigned long long producers;
 	unsigned long long messages;
@@ -373,13 +373,13 @@ struct run {
 };
 
 /* n zeroed objects of size bytes, on cache lines no other allocation
- * shares (see TRAFFIC_LINE). NULL when out of memory. */
+ * shares (see struct producer). NULL when out of memory. */
 static void *calloc_lines(size_t n, size_t size)
 {
-	if (size != 0 && n > (SIZE_MAX - TRAFFIC_LINE) / size)
+	if (size != 0 && n > (SIZE_MAX - LFCHAN_LINE) / size)
 		return NULL;
-	size_t bytes = (n * size + TRAFFIC_LINE - 1) / TRAFFIC_LINE * TRAFFIC_LINE;
-	void *p = aligned_alloc(TRAFFIC_LINE, bytes);
+	size_t bytes = (n * size + LFCHAN_LINE - 1) / LFCHAN_LINE * LFCHAN_LINE;
+	void *p = aligned_alloc(LFCHAN_LINE, bytes);
 	return p != NULL ? memset(p, 0, bytes) : NULL;
 }
 

@@ -51,8 +51,14 @@ $MAKE -s --no-print-directory "$bin/bench/chanbench" "$bin/bench/roundtrip" "$bi
 
 # One cache line's round trips a second between two threads, 200 000 of
 # them (a tenth of a second or so: a probe of where the host put the two
-# CPUs, not a benchmark; on a loaded machine it measures the scheduler).
-probe_rt() { "$bin/bench/roundtrip" --count 200000 | tail -n 1 | field round_trips_per_s; }
+# CPUs, not a benchmark; on a loaded machine it measures the scheduler);
+# "-" when roundtrip gives no figure (one CPU only).
+probe_rt() {
+	v=$("$bin/bench/roundtrip" --count 200000 | tail -n 1 | field round_trips_per_s)
+	echo "${v:--}"
+}
+# round trips a second -> the time of one, "N ns" ("-" for none)
+rt_ns() { awk -v t="$1" 'BEGIN { if (t > 0) printf "%.0f ns", 1e9 / t; else printf "-" }'; }
 # median of the numbers on stdin
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # the value of key=... in a line
@@ -118,9 +124,7 @@ c_round() {
 	[ -n "$gobin" ] &&
 		v=$("$gobin" -producers "$1" -consumers "$2" -capacity "$3" -messages "$4" | tail -n 1 | field msgs_per_s)
 	printf '%s ' "${v:--}"
-	# (no figure when the process may use one CPU only: roundtrip says so)
-	v=$(probe_rt)
-	echo "${v:--}"
+	probe_rt
 }
 # column k of the rounds on stdin, as a median ("-" if there is none)
 column_median() {
@@ -152,9 +156,8 @@ for case in "1 1 0 100000" "1 1 1 100000" "1 1 4 1000000" "1 1 64 2000000" "1 1 
 	g=$(column_median 3 <"$out/rounds.txt")
 	vs_go() { [ "$g" != - ] && [ "$1" != - ] && ratio "$1" "$g" || echo -; }
 	trips=$(column_median 4 <"$out/rounds.txt")
-	rt=$(awk -v t="$trips" 'BEGIN { if (t > 0) printf "%.0f ns", 1e9 / t; else printf "-" }')
 	printf '  %-20s %11s %11s %11s %9s %9s %7s %8s\n' "$label" "$c" "$l" "$g" "$(vs_go "$c")" \
-		"$(vs_go "$l")" "$(target "$case")" "$rt"
+		"$(vs_go "$l")" "$(target "$case")" "$(rt_ns "$trips")"
 	ceiling=-
 	[ "$3" -eq 1 ] && ceiling=$trips
 	if [ "$ceiling" != - ]; then
@@ -250,19 +253,7 @@ p_run() {
 	done
 	rate=$(field lines_per_s <"$out/runs.txt" | median)
 	rss=$(field max_rss_kb <"$out/runs.txt" | sort -g | tail -n 1)
-	trips=-
-	awk '$1 > 0 { print $1 }' "$out/trips.txt" >"$out/column.txt"
-	[ -s "$out/column.txt" ] && trips=$(median <"$out/column.txt")
-	echo "$rate $rss $(median <"$out/ratios.txt") $(line_rt <"$out/trips.txt") ${trips:--}"
-}
-# the median of the round trips a second on stdin as "N ns" ("-" if none)
-line_rt() {
-	awk '$1 > 0 { print $1 }' >"$out/column.txt"
-	if [ -s "$out/column.txt" ]; then
-		median <"$out/column.txt" | awk '{ printf "%.0fns", 1e9 / $1 }'
-	else
-		echo -
-	fi
+	echo "$rate $rss $(median <"$out/ratios.txt") $(column_median 1 <"$out/trips.txt")"
 }
 echo
 echo "pipeline: lines a second on $LINES lines, $(($(wc -c <"$log") / 1048576)) MiB (median of $ROUNDS runs;"
@@ -293,15 +284,15 @@ p_row() {
 	mode="$*${P_PRELOAD:+, jemalloc}${P_TUNABLES:+, $P_TUNABLES}"
 	set -- $(p_run "$@")
 	last=$1
-	printf '  %-58s %12.0f %8s %9s KiB %8s %8s\n' "$label" "$1" "$3" "$2" "$goal" "$4"
+	printf '  %-58s %12.0f %8s %9s KiB %8s %8s\n' "$label" "$1" "$3" "$2" "$goal" "$(rt_ns "$4")"
 	json_pipe="$json_pipe,
-    {\"mode\": \"$mode\", \"lines_per_s\": $1, \"max_rss_kb\": $2, \"ratio\": $(null_if_none "$3"), \"round_trips_per_s\": $(null_if_none "$5")}"
+    {\"mode\": \"$mode\", \"lines_per_s\": $1, \"max_rss_kb\": $2, \"ratio\": $(null_if_none "$3"), \"round_trips_per_s\": $(null_if_none "$4")}"
 }
 p_row "logpipe --once --workers 1 (otherwise default flags)" 1.00 pipeline --workers 1
-# Two workers, with the machine's ceiling measured in the same rounds
-# (with taskset, and more than one CPU to pin to).
 json_ceiling=null
-# Only where the process may use exactly two CPUs: the ceiling of two
+# Two workers, with the machine's ceiling measured in the same rounds
+# (taskset pins the loop to each CPU), where the process may use exactly
+# two CPUs: the ceiling of two
 # workers is then both CPUs' sum (on more, two workers against all of them
 # would say nothing, and pinning to each would take minutes). Two
 # hyperthreads of one core would read higher here than they can do at once.
@@ -322,7 +313,7 @@ if [ -n "$P_CEILING" ]; then
 	json_ceiling="{\"cpus\": $ncpus, \"lines_per_s\": $sums, \"ratio\": $(null_if_none "$(median <"$out/ceilings.txt")"), \"workers_2_share\": $(null_if_none "$share")}"
 	P_CEILING=
 fi
-p_row "logpipe --once (default flags: one worker a core, $(getconf _NPROCESSORS_ONLN) here)" - pipeline
+p_row "logpipe --once (default flags: one worker a core, $(nproc) here)" - pipeline
 p_row "logpipe --once --batch 0 (lesson 09's loops, one at a time)" - pipeline --batch 0
 p_row "logpipe --once --batch 64" - pipeline --batch 64
 p_row "logpipe --once --separate-stages (not fused)" - pipeline --separate-stages

@@ -403,8 +403,8 @@ static void expect_woken(struct harness_thread *t, const char *side, const char 
 	fail_msg("the %s slept through a wake-up that came between its last look and its sleep (a lost "
 		 "wake-up). In the order of the protocol: (1) before its last look, park must count itself "
 		 "in waiting (at the hook, after the look, waiting was %u) and read epoch (both before the "
-		 "look; either first when both are seq_cst, and a relaxed read of epoch must come first); (2) it must sleep on that epoch, not on one read after the look; "
-		 "(3) the %s in the window must, seeing waiting, bump epoch before its FUTEX_WAKE (epoch went "
+		 "look; either first when both are seq_cst, and a relaxed read of epoch must come "
+		 "first); (2) it must sleep on that epoch, not on one read after the look; (3) the %s in the window must, seeing waiting, bump epoch before its FUTEX_WAKE (epoch went "
 		 "from %u to %u)",
 		 side, waiting_at_look, other_op, epoch_before, epoch_after);
 }

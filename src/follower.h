@@ -152,7 +152,16 @@ void tailer_follow(struct tailer *t);
 void tailer_simulate(struct tailer *t);
 
 /* Given, in tailer.c: sends a line on t->out (ctx is the struct tailer)
- * and counts it; -1 when out was closed (the line is freed then). */
+ * and counts it; -1 when out was closed (the line is freed then). With
+ * t->cfg.batch > 1 it keeps the line instead, and sends only once it has
+ * kept batch lines: tailer_flush sends the rest. */
 int tailer_emit(void *ctx, struct line *line);
+
+/* Given, in tailer.c: sends the lines tailer_emit kept, in order, with one
+ * chan_send_many, and counts them; 0, or -1 when out was closed (what it
+ * refused is freed then). Nothing kept: returns 0 at once. Every function
+ * that hands lines to tailer_emit calls it before it returns, so that no
+ * line waits in the tailer while the tailer reads on or waits. */
+int tailer_flush(struct tailer *t);
 
 #endif

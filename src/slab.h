@@ -15,9 +15,14 @@
  * The count that decides "last" is the one atomic in it. The owner counts
  * the objects it cuts in a plain variable of its own, and adds that count
  * to the block's `refs` only when it moves on to a new block (or its
- * thread ends); every slab_free subtracts 1. refs reaches 0 exactly once,
- * after both: the owner's addition and every free. Before the owner has
- * added, refs is at most 0 and a free takes it below 0, never to 0 from 1.
+ * thread ends). The freeing side does the same: a thread counts its frees
+ * of a block in a plain variable too, for up to four blocks at a time, and
+ * subtracts them when a fifth block needs the place, when it calls
+ * slab_settle, or when it ends. refs reaches 0 exactly once, after the
+ * owner's addition and every subtraction: before the owner has added,
+ * refs is at most 0 and a subtraction takes it below 0; after, it is the
+ * objects not yet subtracted, and a thread that owes frees to a block
+ * keeps it above 0.
  */
 #ifndef SLAB_H
 #define SLAB_H
@@ -29,12 +34,20 @@
  * block of their own. NULL when out of memory. */
 void *slab_alloc(size_t size);
 
-/* Frees an object slab_alloc returned, from any thread. NULL is fine. */
+/* Frees an object slab_alloc returned, from any thread. NULL is fine.
+ * The object's memory is the slab's at once; its block's count learns of
+ * the free later (see above), so a thread holds up to four blocks a
+ * little longer than their last object. */
 void slab_free(void *p);
+
+/* Subtracts the calling thread's frees from their blocks now (a thread
+ * that ends, and the process at exit, does it itself). */
+void slab_settle(void);
 
 /* Blocks that hold objects or are cut from, and objects of more than
  * 4 KiB: 0 again once every object is freed and every thread that cut
- * from a block has moved on or ended (for the tests). An emptied block is
+ * from a block or freed from it has moved on, settled or ended (for the
+ * tests). An emptied block is
  * kept for reuse (up to 4 MiB of them) and not counted. */
 long slab_blocks_live(void);
 

@@ -47,6 +47,8 @@
 
 #define TAILER_DEFAULT_MAX_LINE (64 * 1024)
 #define TAILER_DEFAULT_POLL_MS 100
+/* The most lines a tailer keeps before it sends them (cfg.batch). */
+#define TAILER_MAX_BATCH 256
 
 /* snippet: config */
 struct tailer_config {
@@ -60,6 +62,9 @@ struct tailer_config {
 	                        this long (a writer may append until it reopens);
 	                        0: poll_ms */
 	size_t max_line; /* longest line, without its newline */
+	size_t batch;    /* lines a send: 0 or 1, each line as soon as it is split;
+	                    more (up to TAILER_MAX_BATCH), the lines of one read in
+	                    one chan_send_many (lesson 11), up to batch at a time */
 	/* the simulator (path == NULL) */
 	double rate;                 /* lines per second; 0: as fast as the channel takes them */
 	unsigned long long seed;     /* same seed, same lines */
@@ -94,6 +99,10 @@ struct tailer {
 	 * and the last one to finish closes out, as a stage runner's last
 	 * worker does (stage.h). NULL: this tailer alone closes out. */
 	atomic_size_t *running;
+	/* With cfg.batch > 1, the lines tailer_emit has split and not sent yet
+	 * (the tailer's thread alone: tailer_flush sends them). */
+	struct line *kept[TAILER_MAX_BATCH];
+	size_t nkept;
 };
 
 /*

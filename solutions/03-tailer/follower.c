@@ -106,6 +106,7 @@ int follower_consume(struct follower *f, struct follow_file *file, size_t n)
 	file->offset += (off_t)n;
 	file->last_bytes = clock_now();
 	int rc = splitter_feed(&file->split, f->buf, n, tailer_emit, f->t);
+	rc |= tailer_flush(f->t); /* a batched tailer's lines, before the bytes are counted */
 	atomic_fetch_add(&f->t->stats.bytes, n);
 	return rc != 0;
 	/* END SOLUTION */
@@ -125,6 +126,7 @@ int follower_close_oldest(struct follower *f)
 	/* BEGIN SOLUTION */
 	struct follow_file *file = &f->files[0];
 	int rc = splitter_flush(&file->split, tailer_emit, f->t);
+	rc |= tailer_flush(f->t);
 	close(file->fd);
 	struct line_splitter split = file->split; /* its buffer serves the slot freed at the end */
 	memmove(&f->files[0], &f->files[1], (f->n - 1) * sizeof(f->files[0]));

@@ -237,7 +237,11 @@ EXERCISE_HELPER static int make_registry(struct pipeline *p)
 /* Each stage reads the channel the one before it writes. */
 EXERCISE_HELPER static void wire_stages(struct pipeline *p)
 {
-	tailer_group_init(&p->tailers, &p->cfg.source, p->cfg.files, p->cfg.nfiles, p->lines, p->done);
+	/* Batched stages take the lines of a read in one operation too, up
+	 * to a batch (tailer.h); unbatched, a line at a time. */
+	struct tailer_config source = p->cfg.source;
+	source.batch = p->cfg.batch;
+	tailer_group_init(&p->tailers, &source, p->cfg.files, p->cfg.nfiles, p->lines, p->done);
 	p->parser.in = p->lines;
 	p->parser.out = p->entries;
 	p->parser.format = p->cfg.format.name != NULL ? &p->cfg.format : NULL;

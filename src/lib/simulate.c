@@ -188,5 +188,9 @@ void tailer_simulate(struct tailer *t)
 		free(text);
 		if (line == NULL || tailer_emit(t, line) != 0)
 			break;
+		/* A line kept by a batched tailer must not wait out the next
+		 * line's turn; at rate 0 nobody waits, and the batch fills. */
+		if (t->cfg.rate > 0 && tailer_flush(t) != 0)
+			break;
 	}
 }

@@ -60,6 +60,14 @@ static int nspares;
 static atomic_long live; /* blocks cut from or holding objects, and big objects */
 static _Thread_local struct slab *current; /* the block this thread cuts from */
 static _Thread_local long cut;		   /* objects cut from it so far */
+/* This thread's frees not yet subtracted: owed[i] objects of block
+ * owing[i]. Two workers freeing the lines of one block subtracted from
+ * the same count, and its cache line crossed between their cores on
+ * every line; now each subtracts once a block it frees from. */
+#define SLAB_OWING 4
+static _Thread_local struct slab *owing[SLAB_OWING];
+static _Thread_local long owed[SLAB_OWING];
+static _Thread_local unsigned next_owing; /* the slot the next new block takes */
 static pthread_key_t exit_key;
 static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
 
@@ -115,16 +123,33 @@ static void let_go(void)
 	cut = 0;
 }
 
+/* The frees this thread owes block slot i, subtracted now. */
+static void pay(unsigned i)
+{
+	if (owing[i] != NULL)
+		slab_unref(owing[i], -owed[i]);
+	owing[i] = NULL;
+	owed[i] = 0;
+}
+
+void slab_settle(void)
+{
+	for (unsigned i = 0; i < SLAB_OWING; i++)
+		pay(i);
+}
+
 static void on_thread_exit(void *unused)
 {
 	(void)unused;
 	let_go();
+	slab_settle();
 }
 
 /* At exit the spares go back too, so that a leak check sees none. */
 static void on_process_exit(void)
 {
 	let_go();
+	slab_settle();
 	pthread_mutex_lock(&spares_mu);
 	while (spares != NULL) {
 		struct slab *s = spares;
@@ -168,7 +193,7 @@ void *slab_alloc(size_t size)
 		let_go();
 		if ((current = fresh()) == NULL)
 			return NULL;
-		pthread_setspecific(exit_key, current); /* non-NULL: on_thread_exit runs */
+		pthread_setspecific(exit_key, &exit_key); /* non-NULL: on_thread_exit runs */
 	}
 	struct slab_head *h = (struct slab_head *)(current->data + current->used);
 	current->used += need;
@@ -176,6 +201,23 @@ void *slab_alloc(size_t size)
 	h->slab = current;
 	h->mark = SLAB_MARK ^ size;
 	return h->obj;
+}
+
+/* One more free of block s: counted in its slot, or s takes the next
+ * slot and the block there is paid. */
+static void owe(struct slab *s)
+{
+	for (unsigned i = 0; i < SLAB_OWING; i++)
+		if (owing[i] == s) {
+			owed[i]++;
+			return;
+		}
+	pthread_once(&exit_once, make_key);
+	pthread_setspecific(exit_key, &exit_key); /* non-NULL: on_thread_exit pays */
+	unsigned i = next_owing++ % SLAB_OWING;
+	pay(i);
+	owing[i] = s;
+	owed[i] = 1;
 }
 
 void slab_free(void *p)
@@ -197,7 +239,7 @@ void slab_free(void *p)
 	if (h->slab != NULL) {
 		if (SLAB_WRITE_ON_FREE)
 			memset(p, 0, size);
-		slab_unref(h->slab, -1);
+		owe(h->slab);
 		return;
 	}
 	free(h);

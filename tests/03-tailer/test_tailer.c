@@ -1540,6 +1540,8 @@ static void piece_free(struct piece *pc)
 		close(pc->f.files[i].fd);
 	pc->f.n = 0;
 	follower_free(&pc->f);
+	while (pc->t.nkept > 0)
+		line_free(pc->t.kept[--pc->t.nkept]);
 	drain(pc->t.out);
 	assert_chan_status(chan_free(pc->t.out), CHAN_OK);
 	assert_chan_status(chan_free(pc->done), CHAN_OK);
@@ -1784,6 +1786,49 @@ static void test_follower_consume_sends_the_lines_then_counts_the_bytes(void **s
 	piece_free(pc);
 }
 
+/* The helper is sending on out, or has returned. */
+static int sending_or_returned(void *arg)
+{
+	struct piece *pc = arg;
+	return sending_on(pc->t.out) || harness_thread_done(&pc->thread);
+}
+
+/* A tailer with cfg.batch > 1 keeps what tailer_emit gets; tailer_flush
+ * sends it, and must have before the bytes are counted. */
+static void test_follower_consume_flushes_a_batched_tailer_then_counts_the_bytes(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("app.log");
+	write_file(p.s, "");
+	struct piece *pc = piece_new(p.s, 1, 10, 0);
+	pc->t.cfg.batch = 64;
+	struct follow_file *file = piece_add(pc, p.s, 0);
+	memcpy(pc->f.buf, "a 1\na 2\nhal", 11);
+	piece_start(pc, consume_bytes);
+	/* out holds one line: the flush sends "a 1", then waits to send "a 2". */
+	harness_wait_until(sending_or_returned, pc);
+	if (!sending_on(pc->t.out)) {
+		piece_join(pc, "follower_consume hung");
+		fail_msg("follower_consume returned with %zu line(s) kept by a batched tailer (cfg.batch 64) and "
+			 "not sent: tailer_emit keeps the lines, tailer_flush sends them; call it after the "
+			 "splitter, or they wait for the next read, which may never come",
+			 pc->t.nkept);
+	}
+	if (stat_of(&pc->t.stats.bytes) != 0)
+		fail_msg("stats.bytes is %llu while the kept lines are still being sent: flush, then add the "
+			 "bytes, so whoever sees the count finds the lines in out",
+			 stat_of(&pc->t.stats.bytes));
+	expect_line_on(pc->t.out, "a 1", "the lines tailer_flush sends, in order");
+	expect_line_on(pc->t.out, "a 2", "the lines tailer_flush sends, in order");
+	if (piece_join(pc, "follower_consume did not return once its lines were sent") != 0)
+		fail_msg("follower_consume returned 1, though out took every line");
+	if (stat_of(&pc->t.stats.bytes) != 11 || file->offset != 11 || stat_of(&pc->t.stats.lines) != 2)
+		fail_msg("after 11 bytes and 2 lines, stats.bytes is %llu, the offset %lld and stats.lines %llu",
+			 stat_of(&pc->t.stats.bytes), (long long)file->offset, stat_of(&pc->t.stats.lines));
+	piece_free(pc);
+}
+
 /* Fails if two slots share a splitter's buffer. */
 static void expect_own_splitters(struct follower *f)
 {
@@ -1820,6 +1865,28 @@ static void test_follower_close_oldest_flushes_closes_and_moves_the_others_down(
 	if (follower_close_oldest(&pc->f) != 0 || pc->f.n != 0)
 		fail_msg("closing the last file must leave n at 0");
 	expect_line_on(pc->t.out, "b half", "the moved file kept its own splitter, partial line and all");
+	piece_free(pc);
+}
+
+static void test_follower_close_oldest_flushes_a_batched_tailer(void **state)
+{
+	(void)state;
+	struct piece *pc = piece_rotated(1);
+	pc->t.cfg.batch = 64;
+	keep_partial(&pc->f.files[0], "a half");
+	harness_on_hang("follower_close_oldest hung: it flushes one splitter, closes, moves the slots");
+	if (follower_close_oldest(&pc->f) != 0)
+		fail_msg("follower_close_oldest returned 1, though out has room");
+	void *msg = NULL;
+	if (chan_try_recv(pc->t.out, &msg) != CHAN_OK)
+		fail_msg("follower_close_oldest returned with the closed file's last line kept by a batched "
+			 "tailer (cfg.batch 64; %zu kept): call tailer_flush after splitter_flush, or the line "
+			 "waits for the next file's next read",
+			 pc->t.nkept);
+	int same = strcmp(((struct line *)msg)->text, "a half") == 0;
+	line_free(msg);
+	if (!same)
+		fail_msg("the line sent is not the closed file's unfinished \"a half\"");
 	piece_free(pc);
 }
 
@@ -2272,6 +2339,9 @@ int main(int argc, char **argv)
 	    HTEST(test_follower_open_at_the_end_or_the_start_records_the_file, L03 "#the-follower-piece-by-piece"),
 	    HTEST(test_follower_read_takes_the_oldest_file_that_has_bytes, L03 "#the-follower-piece-by-piece"),
 	    HTEST(test_follower_consume_sends_the_lines_then_counts_the_bytes, L03 "#the-follower-piece-by-piece"),
+	    HTEST(test_follower_consume_flushes_a_batched_tailer_then_counts_the_bytes,
+		  L03 "#the-follower-piece-by-piece"),
+	    HTEST(test_follower_close_oldest_flushes_a_batched_tailer, L03 "#the-follower-piece-by-piece"),
 	    HTEST(test_follower_close_oldest_flushes_closes_and_moves_the_others_down,
 		  L03 "#the-follower-piece-by-piece"),
 	    HTEST(test_follower_let_go_reads_the_old_file_to_its_end_then_closes_it, L03 "#the-follower-piece-by-piece"),

@@ -81,6 +81,76 @@ static void *filter_item(void *ctx, void *item)
 	return filter_step(ctx, item);
 }
 
+/*
+ * With several parser workers, fused, each worker parses and filters with
+ * stages of its own (the pipeline's channels and settings, counters of
+ * its own) and adds their counters to the pipeline's stages once a batch,
+ * as the tally does with the metrics (src/metrics_tally.h): a counter
+ * that two workers add 1 to at every line moves its cache line between
+ * their cores at every line (docs/benchmarks.md). Its thread's own, like
+ * the tally; never with --container, which takes one worker (a parser
+ * stage's pieces must stay with the pipeline's, for parser_finish).
+ */
+struct own_stages {
+	const struct pipeline *of; /* whose stages these copy; NULL: not set up yet */
+	struct parser_stage parser;
+	struct filter_stage filter;
+};
+static _Thread_local struct own_stages own;
+
+static struct own_stages *own_stages(const struct pipeline *p)
+{
+	if (own.of != p) {
+		own.of = p;
+		own.parser.in = p->parser.in;
+		own.parser.out = p->parser.out;
+		own.parser.format = p->parser.format;
+		own.parser.container = p->parser.container;
+		own.parser.max_line = p->parser.max_line;
+		own.filter.cfg = p->filter.cfg;
+		own.filter.in = p->filter.in;
+		own.filter.out = p->filter.out;
+	}
+	return &own;
+}
+
+static void *parse_own(void *ctx, void *item)
+{
+	return parser_step(&own_stages(ctx)->parser, item);
+}
+
+static void *filter_own(void *ctx, void *item)
+{
+	return filter_step(&own_stages(ctx)->filter, item);
+}
+
+/* Moves what `from` counted to `to`: only this thread writes `from`. */
+static void add_own(atomic_ullong *to, atomic_ullong *from)
+{
+	unsigned long long n = atomic_exchange_explicit(from, 0, memory_order_relaxed);
+	if (n != 0)
+		atomic_fetch_add(to, n);
+}
+
+/* The end of a worker's batch: the lines first, so that a scrape never
+ * sees an error or a drop whose line is not counted yet, then the rest
+ * in the order the stages run. */
+static void own_end(void *ctx)
+{
+	struct pipeline *p = ctx;
+	struct parser_stats *ps = &own.parser.stats;
+	struct filter_stats *fs = &own.filter.stats;
+	add_own(&p->parser.stats.lines, &ps->lines);
+	for (int r = 0; r < PARSE_REASONS; r++)
+		add_own(&p->parser.stats.errors[r], &ps->errors[r]);
+	add_own(&p->parser.stats.entries, &ps->entries);
+	add_own(&p->parser.stats.discarded, &ps->discarded);
+	add_own(&p->parser.stats.joined, &ps->joined);
+	add_own(&p->filter.stats.passed, &fs->passed);
+	add_own(&p->filter.stats.dropped, &fs->dropped);
+	add_own(&p->filter.stats.discarded, &fs->discarded);
+}
+
 static void free_entry(void *item)
 {
 	log_entry_free(item);
@@ -167,6 +237,12 @@ static void wire_runners(struct pipeline *p)
 	if (slow < 0 && !p->cfg.separate_stages) {
 		for (int i = T_PARSER; i < T_COUNT; i++)
 			fused_add(&p->fused, &p->runners[i]);
+		if (workers > 1) { /* links 0 and 1: the parser and the filter */
+			p->fused.step[0] = parse_own;
+			p->fused.step[1] = filter_own;
+			p->fused.ctx[0] = p->fused.ctx[1] = p;
+			p->fused.end_batch[0] = own_end;
+		}
 		p->runners[T_PARSER].step = fused_step;
 		p->runners[T_PARSER].ctx = &p->fused;
 		p->runners[T_PARSER].end_batch = fused_end;

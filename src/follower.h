@@ -83,7 +83,9 @@ ssize_t follower_read(struct follower *f, struct follow_file **from);
 /* n bytes of file are in f->buf, just read from it. The invariant it
  * keeps: whoever sees stats.bytes finds in out every line those bytes
  * completed. Afterwards the slot describes the file with the n bytes read
- * (an old file that gives bytes is not quiet). */
+ * (an old file that gives bytes is not quiet), and the bytes are counted,
+ * whatever became of their lines. 1 if out refused a line (closed), from
+ * tailer_emit or from tailer_flush; 0 otherwise. */
 int follower_consume(struct follower *f, struct follow_file *file, size_t n);
 
 /* Closes files[0], its unfinished last line sent; the others move down
@@ -93,7 +95,9 @@ int follower_close_oldest(struct follower *f);
 
 /* Lets files[0] go without losing a byte its writer appended. 0: every
  * line it held is in out, and it is closed as by follower_close_oldest.
- * 1 if out refused a line (closed); n is then unchanged. */
+ * 1 if out refused a line (closed): one of the lines read, and the file
+ * stays open in files[0] (n unchanged); or its unfinished last line, and
+ * it is closed all the same, as follower_close_oldest closes it. */
 int follower_let_go(struct follower *f);
 
 /* 1 if done has been closed, or a message was waiting on it (taken: a

@@ -74,7 +74,8 @@ struct pipeline_config {
 	struct filter_config filter;
 	size_t capacity;             /* of each channel (0: PIPELINE_DEFAULT_CAPACITY) */
 	size_t batch;                /* lesson 11: items per channel operation, up to
-	                                STAGE_MAX_BATCH (0: the stages' own loops) */
+	                                STAGE_MAX_BATCH (0: the stages' own loops); the
+	                                tailers' too (source.batch is set from it) */
 	size_t workers;              /* lesson 12: parser threads, up to STAGE_MAX_WORKERS
 	                                (0 or 1: one; more runs the stages batched) */
 	const char *slow_stage;      /* lesson 13: "parser", "filter" or "metrics" sleeps

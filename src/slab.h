@@ -36,12 +36,15 @@ void *slab_alloc(size_t size);
 
 /* Frees an object slab_alloc returned, from any thread. NULL is fine.
  * The object's memory is the slab's at once; its block's count learns of
- * the free later (see above), so a thread holds up to four blocks a
- * little longer than their last object. */
+ * the free later (see above), so a thread may hold up to four blocks
+ * (256 KiB) past their last object, until it frees from other blocks,
+ * settles or ends: an idle thread keeps them while it is idle. */
 void slab_free(void *p);
 
-/* Subtracts the calling thread's frees from their blocks now (a thread
- * that ends, and the process at exit, does it itself). */
+/* Subtracts the calling thread's frees from their blocks now. A thread
+ * that ends does it itself, and exit() does it for the thread that calls
+ * it (the main thread, usually); any other thread still running then
+ * keeps its debts, as it keeps its current block. */
 void slab_settle(void);
 
 /* Blocks that hold objects or are cut from, and objects of more than

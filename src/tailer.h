@@ -79,7 +79,8 @@ struct tailer_config tailer_config_default(void);
 /* snippet: run */
 /* Counters the tailer keeps while it runs; read them at any time. */
 struct tailer_stats {
-	atomic_ullong lines;       /* lines sent (too-long markers included) */
+	atomic_ullong lines;       /* lines sent (too-long markers included); a batched
+	                              tailer counts a batch once all of it is in out */
 	atomic_ullong too_long;    /* of which too-long markers */
 	atomic_ullong bytes;       /* bytes read from the file so far, each read's added once
 	                              the lines it completed are sent: whoever sees the
@@ -110,12 +111,13 @@ struct tailer {
  * done is closed, the simulator's count is reached, the file ends in
  * stop_at_eof mode, or out is closed under it; then closes out (the last
  * of a group does: see running) and returns NULL. It waits on done with a
- * deadline and nowhere else but chan_send: the simulator until its next
+ * deadline and nowhere else but in sending (chan_send, or chan_send_many
+ * for a batched tailer's tailer_flush): the simulator until its next
  * line is due, the follower in follower_pause (a select on done and the
  * watch's wake); without done, it sleeps. The follower also checks done
  * after each read's lines are sent: once asked, it reads nothing more,
  * loses no byte it read (stats.bytes counts them all), and each open
- * file's unfinished last line is flushed. A chan_send on a full out does
+ * file's unfinished last line is flushed. A send on a full out does
  * not watch done: the stages downstream drain out until it closes (lesson
  * 13's pipeline_cancel closes it, and the blocked send answers CHAN_CLOSED).
  */

@@ -74,11 +74,13 @@ int tailer_emit(void *ctx, struct line *line)
 int tailer_flush(struct tailer *t)
 {
 	size_t n = t->nkept, sent = 0;
+	if (n == 0)
+		return 0;
 	unsigned long long too_long = 0;
 	for (size_t i = 0; i < n; i++)
 		too_long += t->kept[i]->too_long != 0;
 	t->nkept = 0;
-	enum chan_status rc = n == 0 ? CHAN_OK : chan_send_many(t->out, (void *const *)t->kept, n, &sent);
+	enum chan_status rc = chan_send_many(t->out, (void *const *)t->kept, n, &sent);
 	for (size_t i = sent; i < n; i++) {
 		too_long -= t->kept[i]->too_long != 0;
 		line_free(t->kept[i]);
@@ -104,12 +106,14 @@ enum follow_change follow_check(const char *path, dev_t dev, ino_t ino, off_t of
 void *tailer_run(void *arg)
 {
 	struct tailer *t = arg;
+	t->nkept = 0;
 	if (t->cfg.path != NULL)
 		tailer_follow(t);
 	else
 		tailer_simulate(t);
-	/* Whatever a source kept and did not send (it stopped at an error
-	 * in between) goes now, before out is closed. */
+	/* What a batched tailer still keeps (the simulator at rate 0 ends
+	 * with a part of a batch; a source that stopped at an error may too)
+	 * goes now, before out is closed. */
 	tailer_flush(t);
 	/* Closing out is how the stages downstream learn that no line will
 	 * ever come again. If someone closed it already, this says

@@ -132,9 +132,11 @@ static void add_own(atomic_ullong *to, atomic_ullong *from)
 		atomic_fetch_add(to, n);
 }
 
-/* The end of a worker's batch: the lines first, so that a scrape never
- * sees an error or a drop whose line is not counted yet, then the rest
- * in the order the stages run. */
+/* The end of a worker's batch: the lines first, as parser.h's rule has
+ * it for every reader of p->parser.stats (a line is counted before its
+ * outcome), then the rest in the order the stages run. The copies are
+ * made again for the next batch: a thread that served another pipeline
+ * never keeps its channels. */
 static void own_end(void *ctx)
 {
 	struct pipeline *p = ctx;
@@ -149,6 +151,7 @@ static void own_end(void *ctx)
 	add_own(&p->filter.stats.passed, &fs->passed);
 	add_own(&p->filter.stats.dropped, &fs->dropped);
 	add_own(&p->filter.stats.discarded, &fs->discarded);
+	own.of = NULL;
 }
 
 static void free_entry(void *item)

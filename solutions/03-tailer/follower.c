@@ -8,7 +8,7 @@
  * start over after a truncation, or, after a rotation, open the new file
  * at once and keep the old one draining alongside until it has been quiet
  * for rotate_wait_ms. It waits only in a select on `done` and the watch's
- * wake channel, and in chan_send (through tailer_emit); it checks `done`
+ * wake channel, and in sending (tailer_emit, tailer_flush); it checks `done`
  * after each read too, so closing `done` stops it at once, or once the
  * lines of the read in hand are sent. Given here: follower_init and
  * follower_free. Yours: the rest, in the order of the header.
@@ -98,8 +98,10 @@ ssize_t follower_read(struct follower *f, struct follow_file **from)
 	*/
 }
 
-/* Whoever sees stats.bytes must find the lines in out. Test:
- * test_follower_consume_sends_the_lines_then_counts_the_bytes. */
+/* Whoever sees stats.bytes must find the lines in out. Tests:
+ * test_follower_consume_sends_the_lines_then_counts_the_bytes,
+ * test_follower_consume_flushes_a_batched_tailer_then_counts_the_bytes,
+ * test_follower_consume_says_stop_once_out_is_closed_and_counts_the_bytes. */
 int follower_consume(struct follower *f, struct follow_file *file, size_t n)
 {
 	/* BEGIN SOLUTION */
@@ -119,8 +121,10 @@ int follower_consume(struct follower *f, struct follow_file *file, size_t n)
 	*/
 }
 
-/* Every slot owns one splitter before and after. Test:
- * test_follower_close_oldest_flushes_closes_and_moves_the_others_down. */
+/* Every slot owns one splitter before and after. Tests:
+ * test_follower_close_oldest_flushes_closes_and_moves_the_others_down,
+ * test_follower_close_oldest_flushes_a_batched_tailer,
+ * test_follower_close_oldest_closes_the_file_when_out_refuses_its_line. */
 int follower_close_oldest(struct follower *f)
 {
 	/* BEGIN SOLUTION */
@@ -175,7 +179,7 @@ int follower_asked_to_stop(struct follower *f)
 	*/
 }
 
-/* The follower's only wait but chan_send. Test:
+/* The follower's only wait but sending. Test:
  * test_follower_pause_ends_on_a_wake_a_timeout_or_done. */
 int follower_pause(struct follower *f)
 {
@@ -228,12 +232,13 @@ int follower_start(struct follower *f)
 	*/
 }
 
-/* Test (through follower_look): test_follower_look_starts_over_when_the_size_goes_down. */
+/* Tests (through follower_look): test_follower_look_starts_over_when_the_size_goes_down,
+ * test_follower_sends_a_batched_tailers_partial_line_when_the_file_is_emptied. */
 int follower_restart(struct follower *f)
 {
 	/* BEGIN SOLUTION */
 	struct follow_file *file = &f->files[f->n - 1];
-	if (splitter_flush(&file->split, tailer_emit, f->t) != 0)
+	if (splitter_flush(&file->split, tailer_emit, f->t) != 0 || tailer_flush(f->t) != 0)
 		return 1;
 	if (lseek(file->fd, 0, SEEK_SET) < 0)
 		return 0;

@@ -785,6 +785,28 @@ static void test_follower_flushes_a_partial_line_when_the_file_is_truncated(void
 	remove_tmpdir();
 }
 
+/* Emptied and left empty: no read follows the restart, so a batched
+ * tailer's flush is all that sends the partial line. */
+static void test_follower_sends_a_batched_tailers_partial_line_when_the_file_is_emptied(void **state)
+{
+	(void)state;
+	make_tmpdir();
+	struct path p = tmp_path("app.log");
+	struct tailer_config cfg = from_start_of(&p, "a\npart");
+	cfg.batch = 64;
+	struct fixture *f = fixture_start(cfg, 8);
+	expect_line(f, "a", "from_start reads the existing lines (a batched tailer: cfg.batch 64)");
+	wait_bytes(f, 6, "the whole file, the partial line too");
+	write_file(p.s, "");
+	expect_line(f, "part",
+		    "the file was emptied: its partial line goes out as a line, and with a batched tailer "
+		    "only tailer_flush sends it (follower_restart flushes the splitter, then the tailer), "
+		    "since no read follows while the file stays empty");
+	fixture_stop(f);
+	fixture_free(f);
+	remove_tmpdir();
+}
+
 enum { K = 20 };
 
 static void write_numbered(int fd, int from, int to, unsigned long long *bytes)
@@ -1829,6 +1851,40 @@ static void test_follower_consume_flushes_a_batched_tailer_then_counts_the_bytes
 	piece_free(pc);
 }
 
+/* out closed under the follower: a consume says stop, and what it read
+ * is still read: counted, and the offset past it. A plain tailer learns
+ * of the refusal from tailer_emit, a batched one from tailer_flush. */
+static void test_follower_consume_says_stop_once_out_is_closed_and_counts_the_bytes(void **state)
+{
+	(void)state;
+	for (int batched = 0; batched < 2; batched++) {
+		const char *which = batched ? "a batched tailer (cfg.batch 64)" : "a plain tailer";
+		make_tmpdir();
+		struct path p = tmp_path("app.log");
+		write_file(p.s, "");
+		struct piece *pc = piece_new(p.s, 8, 10, 0);
+		pc->t.cfg.batch = batched ? 64 : 0;
+		struct follow_file *file = piece_add(pc, p.s, 0);
+		chan_close(pc->t.out);
+		for (long i = 1; i <= 2; i++) {
+			memcpy(pc->f.buf, "a 1\na 2\nhal", 11);
+			int rc = piece_run(pc, consume_bytes, "follower_consume hung: out is closed, so a send fails at once");
+			if (rc != 1)
+				fail_msg("%s, out closed: follower_consume returned %d; a refused line means stop (1)%s",
+					 which, rc,
+					 batched ? ", and a batched tailer's refusal comes from tailer_flush's -1" : "");
+			if (stat_of(&pc->t.stats.bytes) != 11ULL * i || file->offset != 11 * i)
+				fail_msg("%s, out closed: after %ld reads of 11 bytes, stats.bytes is %llu and the offset "
+					 "%lld; expected %ld and %ld: the bytes were read whatever became of their lines, so "
+					 "they are counted, and the offset moves past them (by n, each read)",
+					 which, i, stat_of(&pc->t.stats.bytes), (long long)file->offset, 11 * i, 11 * i);
+			if (pc->t.nkept != 0)
+				fail_msg("%s, out closed: %zu line(s) still kept after follower_consume", which, pc->t.nkept);
+		}
+		piece_free(pc);
+	}
+}
+
 /* Fails if two slots share a splitter's buffer. */
 static void expect_own_splitters(struct follower *f)
 {
@@ -1878,7 +1934,10 @@ static void test_follower_close_oldest_flushes_a_batched_tailer(void **state)
 	if (follower_close_oldest(&pc->f) != 0)
 		fail_msg("follower_close_oldest returned 1, though out has room");
 	void *msg = NULL;
-	if (chan_try_recv(pc->t.out, &msg) != CHAN_OK)
+	if (chan_try_recv(pc->t.out, &msg) != CHAN_OK && pc->t.nkept == 0)
+		fail_msg("follower_close_oldest gave out nothing and a batched tailer (cfg.batch 64) keeps nothing: "
+			 "the closed file's unfinished line \"a half\" must go out (splitter_flush)");
+	if (msg == NULL)
 		fail_msg("follower_close_oldest returned with the closed file's last line kept by a batched "
 			 "tailer (cfg.batch 64; %zu kept): call tailer_flush after splitter_flush, or the line "
 			 "waits for the next file's next read",
@@ -1888,6 +1947,32 @@ static void test_follower_close_oldest_flushes_a_batched_tailer(void **state)
 	if (!same)
 		fail_msg("the line sent is not the closed file's unfinished \"a half\"");
 	piece_free(pc);
+}
+
+/* The closed file's line refused: the file is closed all the same, and
+ * the answer is stop. */
+static void test_follower_close_oldest_closes_the_file_when_out_refuses_its_line(void **state)
+{
+	(void)state;
+	for (int batched = 0; batched < 2; batched++) {
+		const char *which = batched ? "a batched tailer (cfg.batch 64)" : "a plain tailer";
+		struct piece *pc = piece_rotated(1);
+		pc->t.cfg.batch = batched ? 64 : 0;
+		keep_partial(&pc->f.files[0], "a half");
+		int a_fd = pc->f.files[0].fd;
+		chan_close(pc->t.out);
+		harness_on_hang("follower_close_oldest hung: out is closed, so its send fails at once");
+		int rc = follower_close_oldest(&pc->f);
+		if (rc != 1)
+			fail_msg("%s, out closed: follower_close_oldest returned %d though out refused the closed file's "
+				 "last line: 1 (stop)%s",
+				 which, rc, batched ? ", and a batched tailer's refusal comes from tailer_flush's -1" : "");
+		if (pc->f.n != 1 || fcntl(a_fd, F_GETFD) != -1)
+			fail_msg("%s, out closed: n is %zu and the oldest file's descriptor %s; expected n 1 and it "
+				 "closed: the file is closed even when its line is refused",
+				 which, pc->f.n, fcntl(a_fd, F_GETFD) != -1 ? "still open" : "closed");
+		piece_free(pc);
+	}
 }
 
 static void test_follower_let_go_reads_the_old_file_to_its_end_then_closes_it(void **state)
@@ -2341,7 +2426,11 @@ int main(int argc, char **argv)
 	    HTEST(test_follower_consume_sends_the_lines_then_counts_the_bytes, L03 "#the-follower-piece-by-piece"),
 	    HTEST(test_follower_consume_flushes_a_batched_tailer_then_counts_the_bytes,
 		  L03 "#the-follower-piece-by-piece"),
+	    HTEST(test_follower_consume_says_stop_once_out_is_closed_and_counts_the_bytes,
+		  L03 "#the-follower-piece-by-piece"),
 	    HTEST(test_follower_close_oldest_flushes_a_batched_tailer, L03 "#the-follower-piece-by-piece"),
+	    HTEST(test_follower_close_oldest_closes_the_file_when_out_refuses_its_line,
+		  L03 "#the-follower-piece-by-piece"),
 	    HTEST(test_follower_close_oldest_flushes_closes_and_moves_the_others_down,
 		  L03 "#the-follower-piece-by-piece"),
 	    HTEST(test_follower_let_go_reads_the_old_file_to_its_end_then_closes_it, L03 "#the-follower-piece-by-piece"),
@@ -2361,6 +2450,8 @@ int main(int argc, char **argv)
 	    HTEST(test_follower_from_start_reads_existing_lines, L03 "#the-follow-loop"),
 	    HTEST(test_follower_holds_a_partial_line_until_its_newline, L03 "#the-follow-loop"),
 	    HTEST(test_follower_follows_truncation_in_place, L03 "#truncation-in-place-copytruncate"),
+	    HTEST(test_follower_sends_a_batched_tailers_partial_line_when_the_file_is_emptied,
+		  L03 "#the-follower-piece-by-piece"),
 	    HTEST(test_follower_flushes_a_partial_line_when_the_file_is_truncated,
 		  L03 "#truncation-in-place-copytruncate"),
 	    HTEST(test_follower_follows_rename_rotation_without_losing_lines, L03 "#rotation-by-rename"),

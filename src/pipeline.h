@@ -59,7 +59,7 @@
  * to this many items a channel operation, the fastest setting measured
  * (docs/benchmarks.md). The configuration's own default, 0, keeps lesson
  * 09's stages in their own loops. */
-#define PIPELINE_FAST_BATCH 256
+#define PIPELINE_FAST_BATCH 1024
 
 /* snippet: config */
 struct pipeline_config {

@@ -62,6 +62,10 @@ static int take_services(const char *text, void *filter)
 	return filter_config_services(filter, (char *)text); /* argv strings may be written to */
 }
 
+/* --batch not given: settle picks it. Out of the option's range, so no
+ * --batch can name it. */
+#define BATCH_UNSET ULLONG_MAX
+
 /* --slow-stage STAGE:US, cut at the colon in place. */
 static int take_slow_stage(const char *text, void *config)
 {
@@ -144,6 +148,11 @@ static void settle(struct options *o)
 	while (o->files[o->cfg.nfiles] != NULL)
 		o->cfg.nfiles++;
 	o->cfg.capacity = (size_t)o->capacity;
+	/* Without --batch: the fastest batches; with --slow-stage, batches of
+	 * one item, so that the slowed stage's channel fills item by item and
+	 * a cancel waits for one slowed step at most (lesson 13). */
+	if (o->batch == BATCH_UNSET)
+		o->batch = o->cfg.slow_stage != NULL ? 1 : PIPELINE_FAST_BATCH;
 	o->cfg.batch = (size_t)o->batch;
 	/* More parser workers than cores only contend for the same channel
 	 * (process.h): --workers N is never slower than one worker. Without
@@ -166,7 +175,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	memset(o, 0, sizeof(*o));
 	o->cfg = pipeline_config_default();
 	o->capacity = o->cfg.capacity;
-	o->batch = PIPELINE_FAST_BATCH;
+	o->batch = BATCH_UNSET;
 	const struct arg_option options[] = {
 	    ARG_LIST_OPT(
 		"file", 0, o->files, "PATH",
@@ -202,8 +211,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		SIZE_MAX / 16),
 	    ARG_WHOLE_OPT("batch", 0, &o->batch, "N",
 			  "move up to N items per channel operation (lesson\n11; 1 to " ARG_STR(
-			      STAGE_MAX_BATCH) ", default " ARG_STR(PIPELINE_FAST_BATCH) "; 0: one at a\ntime, "
-			  "in the stages' own loops of lesson 09)",
+			      STAGE_MAX_BATCH) ", default " ARG_STR(PIPELINE_FAST_BATCH) ", 1 with\n--slow-stage; 0: one at a "
+			  "time, in the stages'\nown loops of lesson 09)",
 			  0, STAGE_MAX_BATCH),
 	    ARG_WHOLE_OPT("workers", 0, &o->workers, "N",
 			  "parser threads (lesson 12; 1 to " ARG_STR(STAGE_MAX_WORKERS) ", at most\nand by default one a core; one with --container\nor --batch 0)", 1,

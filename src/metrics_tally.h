@@ -4,7 +4,7 @@
  * metrics_stage_step (lesson 06) takes the registry's lock three times an
  * entry: once to count it, once to observe its latency, once for the
  * time its service was last seen; each time it looks the series up by
- * its label values. A batch of 256 entries holds
+ * its label values. A batch of hundreds of entries holds
  * a handful of series, each many times. The tally keeps a batch's
  * entries, groups them by level and service, and makes one update a
  * group (metrics_counter_add by the group's size, one last_seen_update)

@@ -55,9 +55,9 @@
 
 #define PIPELINE_VERSION "1.0.0"
 #define PIPELINE_DEFAULT_CAPACITY 1024
-/* logpipe's --batch when none is given: the stages in runners moving up
- * to this many items a channel operation, the fastest setting measured
- * (docs/benchmarks.md). The configuration's own default, 0, keeps lesson
+/* logpipe's --batch when none is given (and no --slow-stage): the stages
+ * in runners moving up to this many items a channel operation, as fast
+ * as any setting measured (docs/benchmarks.md). The configuration's own default, 0, keeps lesson
  * 09's stages in their own loops. */
 #define PIPELINE_FAST_BATCH 1024
 

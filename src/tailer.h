@@ -63,8 +63,9 @@ struct tailer_config {
 	                        0: poll_ms */
 	size_t max_line; /* longest line, without its newline */
 	size_t batch;    /* lines a send: 0 or 1, each line as soon as it is split;
-	                    more (up to TAILER_MAX_BATCH), the lines of one read in
-	                    one chan_send_many (lesson 11), up to batch at a time */
+	                    more, the lines of one read in one chan_send_many
+	                    (lesson 11), up to batch at a time (a batch above
+	                    TAILER_MAX_BATCH sends that many at a time) */
 	/* the simulator (path == NULL) */
 	double rate;                 /* lines per second; 0: as fast as the channel takes them */
 	unsigned long long seed;     /* same seed, same lines */

@@ -219,10 +219,11 @@ fi
 # Without --workers, one parser worker a core (the fastest), and one with
 # --container, which joins pieces of lines in order.
 want="$cores parser worker"
+fast=$(sed -n 's/^#define PIPELINE_FAST_BATCH //p' src/pipeline.h)
 if "$lp" --once --file tests/data/sample.log >/dev/null 2>"$log/default.err" &&
-	grep -q "batches of up to 1024, $want" "$log/default.err" &&
+	grep -q "batches of up to $fast, $want" "$log/default.err" &&
 	"$lp" --once --container docker --file tests/data/sample.log >/dev/null 2>"$log/container.err" &&
-	grep -q "batches of up to 1024, 1 parser worker " "$log/container.err"; then
+	grep -q "batches of up to $fast, 1 parser worker " "$log/container.err"; then
 	ok
 	echo "  ok  logpipe's default: $(grep -o "[0-9]* parser workers\{0,1\}" "$log/default.err") on $cores cores, 1 with --container"
 else

@@ -14,6 +14,7 @@
 
 #include "chan_testing.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,6 +104,26 @@ static void test_a_batch_goes_when_full_or_flushed_and_is_counted_then(void **st
 	free_tailer(t);
 }
 
+/* A batch larger than the tailer's array goes TAILER_MAX_BATCH lines at
+ * a time (logpipe gives its tailers a batch of 1 024). */
+static void test_a_batch_above_the_cap_goes_at_the_cap(void **state)
+{
+	(void)state;
+	struct tailer *t = batched_tailer(1024, 1024);
+	char text[16];
+	for (int i = 0; i < TAILER_MAX_BATCH + 1; i++) {
+		int n = snprintf(text, sizeof(text), "%d", i);
+		keep(t, line_new(text, (size_t)n));
+	}
+	if (chan_len(t->out) != TAILER_MAX_BATCH || t->nkept != 1)
+		fail_msg("%d lines given to a tailer with cfg.batch 1024: out holds %zu and %zu are kept; "
+			 "expected %d and 1 (the array holds TAILER_MAX_BATCH)",
+			 TAILER_MAX_BATCH + 1, chan_len(t->out), t->nkept, TAILER_MAX_BATCH);
+	if (tailer_flush(t) != 0 || chan_len(t->out) != TAILER_MAX_BATCH + 1)
+		fail_msg("the last line did not follow at the flush");
+	free_tailer(t);
+}
+
 struct flush_call {
 	struct tailer *t;
 	int rc;
@@ -166,6 +187,7 @@ int main(int argc, char **argv)
 	static const struct harness_test tests[] = {
 	    HTEST(test_a_batch_goes_when_full_or_flushed_and_is_counted_then, L03 "#4-the-contract"),
 	    HTEST(test_a_batch_refused_halfway_counts_what_went_in_and_frees_the_rest, L03 "#4-the-contract"),
+	    HTEST(test_a_batch_above_the_cap_goes_at_the_cap, L03 "#4-the-contract"),
 	};
 	return harness_main(argc, argv, "hardening-tailer-flush", tests, HARNESS_COUNT(tests));
 }

@@ -83,8 +83,9 @@ static void *filter_item(void *ctx, void *item)
 
 /*
  * With several parser workers, fused, each worker parses and filters with
- * stages of its own (the pipeline's channels and settings, counters of
- * its own) and adds their counters to the pipeline's stages once a batch,
+ * stages of its own (the pipeline's settings, counters of its own; the
+ * steps use no channel) and adds their counters to the pipeline's stages
+ * once a batch,
  * as the tally does with the metrics (src/metrics_tally.h): a counter
  * that two workers add 1 to at every line moves its cache line between
  * their cores at every line (docs/benchmarks.md). Its thread's own, like
@@ -102,14 +103,10 @@ static struct own_stages *own_stages(const struct pipeline *p)
 {
 	if (own.of != p) {
 		own.of = p;
-		own.parser.in = p->parser.in;
-		own.parser.out = p->parser.out;
 		own.parser.format = p->parser.format;
 		own.parser.container = p->parser.container;
 		own.parser.max_line = p->parser.max_line;
 		own.filter.cfg = p->filter.cfg;
-		own.filter.in = p->filter.in;
-		own.filter.out = p->filter.out;
 	}
 	return &own;
 }
@@ -134,23 +131,17 @@ static void add_own(atomic_ullong *to, atomic_ullong *from)
 
 /* The end of a worker's batch: the lines first, as parser.h's rule has
  * it for every reader of p->parser.stats (a line is counted before its
- * outcome), then the rest in the order the stages run. The copies are
- * made again for the next batch: a thread that served another pipeline
- * never keeps its channels. */
+ * outcome), then its errors and the filter's drops, all the steps count
+ * (entries, passes and discards are their loops' and the runner's; joins
+ * need --container). The copies are made again for the next batch: a
+ * thread that served another pipeline never keeps its settings. */
 static void own_end(void *ctx)
 {
 	struct pipeline *p = ctx;
-	struct parser_stats *ps = &own.parser.stats;
-	struct filter_stats *fs = &own.filter.stats;
-	add_own(&p->parser.stats.lines, &ps->lines);
+	add_own(&p->parser.stats.lines, &own.parser.stats.lines);
 	for (int r = 0; r < PARSE_REASONS; r++)
-		add_own(&p->parser.stats.errors[r], &ps->errors[r]);
-	add_own(&p->parser.stats.entries, &ps->entries);
-	add_own(&p->parser.stats.discarded, &ps->discarded);
-	add_own(&p->parser.stats.joined, &ps->joined);
-	add_own(&p->filter.stats.passed, &fs->passed);
-	add_own(&p->filter.stats.dropped, &fs->dropped);
-	add_own(&p->filter.stats.discarded, &fs->discarded);
+		add_own(&p->parser.stats.errors[r], &own.parser.stats.errors[r]);
+	add_own(&p->filter.stats.dropped, &own.filter.stats.dropped);
 	own.of = NULL;
 }
 

@@ -166,6 +166,14 @@ static void make_key(void)
 	atexit(on_process_exit);
 }
 
+/* This thread's exit pays what it owes and lets go of its block: the
+ * key's value must be non-NULL for on_thread_exit to run. */
+static void pay_at_exit(void)
+{
+	pthread_once(&exit_once, make_key);
+	pthread_setspecific(exit_key, &exit_key);
+}
+
 static size_t rounded(size_t n)
 {
 	const size_t a = alignof(max_align_t);
@@ -189,11 +197,10 @@ void *slab_alloc(size_t size)
 		return alone(size);
 	size_t need = sizeof(struct slab_head) + rounded(size);
 	if (current == NULL || current->used + need > SLAB_BYTES - sizeof(struct slab)) {
-		pthread_once(&exit_once, make_key);
 		let_go();
 		if ((current = fresh()) == NULL)
 			return NULL;
-		pthread_setspecific(exit_key, &exit_key); /* non-NULL: on_thread_exit runs */
+		pay_at_exit();
 	}
 	struct slab_head *h = (struct slab_head *)(current->data + current->used);
 	current->used += need;
@@ -212,8 +219,7 @@ static void owe(struct slab *s)
 			owed[i]++;
 			return;
 		}
-	pthread_once(&exit_once, make_key);
-	pthread_setspecific(exit_key, &exit_key); /* non-NULL: on_thread_exit pays */
+	pay_at_exit();
 	unsigned i = next_owing++ % SLAB_OWING;
 	pay(i);
 	owing[i] = s;

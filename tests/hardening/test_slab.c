@@ -143,19 +143,6 @@ static void test_freeing_on_the_same_thread_keeps_the_current_block(void **state
 			 now);
 }
 
-/* Cuts n objects of 100 bytes, sends them, and lets its block go as its
- * thread ends. */
-static void *produce_small(void *arg)
-{
-	struct producer *p = arg;
-	for (long i = 0; i < p->n; i++) {
-		void *o = slab_alloc(100);
-		if (o == NULL || chan_send(p->out, o) != CHAN_OK)
-			fail_msg("could not cut or send object %ld", i);
-	}
-	return NULL;
-}
-
 /* Frees every object in the channel, and ends without slab_settle. */
 static void *free_all(void *arg)
 {
@@ -166,14 +153,16 @@ static void *free_all(void *arg)
 	return NULL;
 }
 
-/* 3000 objects of 100 bytes, several blocks, cut by a thread that has
- * ended since: they sit in p->out. */
-static void produce_and_end(struct producer *p)
+/* 3000 objects, several blocks, cut by a thread that has ended since:
+ * they sit in the producer's out, closed. */
+static struct producer produce_and_end(void)
 {
+	struct producer p = {chan_new_or_fail(3000), 3000};
 	struct harness_thread t;
-	harness_thread_start(&t, produce_small, p);
+	harness_thread_start(&t, produce, &p);
 	if (!harness_thread_join_within(&t, harness_wait_ms()))
 		fail_msg("the producer did not end");
+	return p;
 }
 
 /* A thread's frees reach their block's count together, later: at a fifth
@@ -184,8 +173,7 @@ static void test_a_threads_frees_reach_their_blocks_when_it_settles_or_ends(void
 {
 	(void)state;
 	long before = slab_blocks_live();
-	struct producer p = {chan_new_or_fail(3000), 3000};
-	produce_and_end(&p);
+	struct producer p = produce_and_end();
 	void *o;
 	while (chan_try_recv(p.out, &o) == CHAN_OK)
 		slab_free(o);
@@ -202,8 +190,9 @@ static void test_a_threads_frees_reach_their_blocks_when_it_settles_or_ends(void
 			 slab_blocks_live() - before);
 	slab_settle(); /* nothing owed: nothing happens */
 	assert_int_equal(slab_blocks_live(), before);
+	chan_free(p.out);
 
-	produce_and_end(&p);
+	p = produce_and_end();
 	struct harness_thread t;
 	harness_thread_start(&t, free_all, &p);
 	if (!harness_thread_join_within(&t, harness_wait_ms()))

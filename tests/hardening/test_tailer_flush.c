@@ -32,11 +32,6 @@ static struct tailer *batched_tailer(size_t batch, size_t out_cap)
 	return t;
 }
 
-static unsigned long long stat_of(atomic_ullong *v)
-{
-	return atomic_load(v);
-}
-
 static void keep(struct tailer *t, struct line *line)
 {
 	if (line == NULL)
@@ -84,18 +79,18 @@ static void test_a_batch_goes_when_full_or_flushed_and_is_counted_then(void **st
 	keep(t, line_new("a", 1));
 	keep(t, line_new_too_long(100));
 	expect_empty(t->out, "a batched tailer keeps its lines until it has a batch");
-	if (stat_of(&t->stats.lines) != 0 || t->nkept != 2)
+	if (atomic_load(&t->stats.lines) != 0 || t->nkept != 2)
 		fail_msg("2 lines kept: stats.lines is %llu and nkept %zu; expected 0 and 2",
-			 stat_of(&t->stats.lines), t->nkept);
+			 atomic_load(&t->stats.lines), t->nkept);
 	keep(t, line_new("b", 1)); /* the third: the batch is full and goes */
-	if (stat_of(&t->stats.lines) != 3 || stat_of(&t->stats.too_long) != 1 || t->nkept != 0)
+	if (atomic_load(&t->stats.lines) != 3 || atomic_load(&t->stats.too_long) != 1 || t->nkept != 0)
 		fail_msg("a full batch of 3 sent: stats.lines %llu, too_long %llu, nkept %zu; expected 3, 1, 0",
-			 stat_of(&t->stats.lines), stat_of(&t->stats.too_long), t->nkept);
+			 atomic_load(&t->stats.lines), atomic_load(&t->stats.too_long), t->nkept);
 	keep(t, line_new("c", 1));
-	if (tailer_flush(t) != 0 || stat_of(&t->stats.lines) != 4 || t->nkept != 0)
+	if (tailer_flush(t) != 0 || atomic_load(&t->stats.lines) != 4 || t->nkept != 0)
 		fail_msg("a flush of one kept line: stats.lines %llu, nkept %zu; expected 4 and 0",
-			 stat_of(&t->stats.lines), t->nkept);
-	if (tailer_flush(t) != 0 || stat_of(&t->stats.lines) != 4)
+			 atomic_load(&t->stats.lines), t->nkept);
+	if (tailer_flush(t) != 0 || atomic_load(&t->stats.lines) != 4)
 		fail_msg("a flush with nothing kept must send and count nothing");
 	expect_line(t->out, "a");
 	expect_line(t->out, NULL);
@@ -161,20 +156,20 @@ static void test_a_batch_refused_halfway_counts_what_went_in_and_frees_the_rest(
 	/* out holds two: the flush waits to send the third. */
 	if (!harness_wait_until(out_full, t->out))
 		fail_msg("tailer_flush of 4 lines into room for 2 never filled out");
-	if (stat_of(&t->stats.lines) != 0)
+	if (atomic_load(&t->stats.lines) != 0)
 		fail_msg("stats.lines is %llu while the batch is still going in: a batch is counted once "
 			 "the send has returned",
-			 stat_of(&t->stats.lines));
+			 atomic_load(&t->stats.lines));
 	chan_close(t->out);
 	harness_on_hang("tailer_flush went on waiting after out was closed");
 	if (!harness_thread_join_within(&th, harness_wait_ms()))
 		fail_msg("tailer_flush did not return once out was closed");
 	if (c->rc != -1)
 		fail_msg("out refused half the batch: tailer_flush returned %d, expected -1 (stop)", c->rc);
-	if (stat_of(&t->stats.lines) != 2 || stat_of(&t->stats.too_long) != 1 || t->nkept != 0)
+	if (atomic_load(&t->stats.lines) != 2 || atomic_load(&t->stats.too_long) != 1 || t->nkept != 0)
 		fail_msg("2 of 4 lines went in, one of them a marker: stats.lines %llu, too_long %llu, nkept "
 			 "%zu; expected 2, 1, 0 (the refused two are freed, not counted)",
-			 stat_of(&t->stats.lines), stat_of(&t->stats.too_long), t->nkept);
+			 atomic_load(&t->stats.lines), atomic_load(&t->stats.too_long), t->nkept);
 	expect_line(t->out, "a");
 	expect_line(t->out, NULL);
 	expect_empty(t->out, "only the two lines that went in before the close");
